@@ -1,0 +1,52 @@
+/* config: wormfs.conf (INI, read with libinih) and -o overrides.
+ *
+ * Keys (section [wormfs] unless noted):
+ *   governance_bypass = uid:0, group:wormadmin     (policy principals)
+ *   legal_hold        = uid:0
+ *   max_threads       = 8          (1..64)
+ *   attr_timeout      = 1.0        (seconds, 0..3600; mutable objects)
+ *   sync_interval_ms  = 1000       (LMDB checkpoint timer, 10..60000)
+ *   passphrase_file   = PATH       (key ring passphrase)
+ *   log_level         = info       (err|warn|info|debug)
+ *   [kms] crypto_rate, crypto_burst, management_rate, management_burst,
+ *         throttle = wait|fail, max_wait_ms, dek_cache_entries, dek_cache_ttl_s
+ * Unknown sections/keys and bad values are errors with file:line. */
+#ifndef WORMFS_CONFIG_H
+#define WORMFS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <limits.h>
+#include "policy.h"
+#include "kms.h"
+#include "log.h"
+
+#define CFG_MAX_RATE 10000000ull   /* "absurdly large" cut-off for rates */
+
+struct cfg {
+	struct policy_rules rules;
+	struct kms_params kms;
+	unsigned max_threads;
+	double attr_timeout;
+	unsigned sync_interval_ms;
+	enum wlog_level log_level;
+	char passphrase_file[PATH_MAX];
+};
+
+/* Bursts are left 0 (= follow the rate) until cfg_finish resolves them. */
+void cfg_defaults(struct cfg *c);
+/* Load an INI file on top of the current values. -ENOENT if missing (the
+ * caller decides whether that is fatal); -EINVAL with err = "FILE:LINE: ..."
+ * on any bad section, key or value. */
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
+/* Set one key: "key" or "section.key" (e.g. "kms.crypto_rate" or
+ * "crypto_rate"); used for -o overrides. -EINVAL with err on an unknown key
+ * or bad value. */
+int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen);
+/* After all loads/sets: fill derived defaults (burst = rate when unset) and
+ * cross-check. */
+int cfg_finish(struct cfg *c, char *err, size_t errlen);
+/* The commented default wormfs.conf written by init (static text). */
+const char *cfg_default_text(void);
+
+#endif

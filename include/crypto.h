@@ -1,0 +1,81 @@
+/* crypto: the only user of libsodium. AEAD per block, MACs, KDF, Argon2id,
+ * randomness and secure memory. Functions return 0 or -errno; an
+ * authentication failure is -EBADMSG. */
+#ifndef WORMFS_CRYPTO_H
+#define WORMFS_CRYPTO_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define WCRYPTO_KEYBYTES 32
+#define WCRYPTO_NONCEBYTES 24   /* stored nonce field; AES-GCM uses 12 */
+#define WCRYPTO_TAGBYTES 16
+#define WCRYPTO_MACBYTES 32
+#define WCRYPTO_SALTBYTES 16
+
+enum wcrypto_alg {
+	WCRYPTO_AES256GCM = 1,
+	WCRYPTO_XCHACHA20POLY1305 = 2,
+};
+
+/* sodium_init; safe to call more than once. */
+int wcrypto_init(void);
+/* AES-256-GCM if the CPU has it, else XChaCha20-Poly1305. env
+ * WORMFS_FORCE_XCHACHA=1 forces the latter (tests). */
+int wcrypto_default_alg(void);
+int wcrypto_alg_valid(int alg);      /* 1 if alg is known and usable */
+const char *wcrypto_alg_name(int alg);
+
+/* Key material: sodium_malloc'd, guarded, wiped on free. */
+void *wcrypto_secure_alloc(size_t n);   /* NULL on ENOMEM */
+void wcrypto_secure_free(void *p);      /* NULL ok */
+void wcrypto_wipe(void *p, size_t n);   /* sodium_memzero */
+int wcrypto_equal(const void *a, const void *b, size_t n); /* constant time; 1 if equal */
+
+void wcrypto_random(void *buf, size_t n);  /* randombytes_buf */
+/* A fresh random nonce from a per-thread pool refilled in batches (one
+ * getrandom per 4 KiB), not a syscall per block. */
+void wcrypto_nonce(uint8_t nonce[WCRYPTO_NONCEBYTES]);
+
+/* An AEAD key context (precomputed where the cipher allows it), in secure
+ * memory. */
+typedef struct wcrypto_aead wcrypto_aead;
+int wcrypto_aead_new(int alg, const uint8_t key[WCRYPTO_KEYBYTES], wcrypto_aead **out);
+void wcrypto_aead_free(wcrypto_aead *a);
+int wcrypto_aead_alg(const wcrypto_aead *a);
+/* Detached: c has mlen bytes (c may equal m), tag 16 bytes. */
+int wcrypto_aead_seal(const wcrypto_aead *a, uint8_t *c, uint8_t tag[WCRYPTO_TAGBYTES],
+		      const uint8_t *m, size_t mlen, const uint8_t *ad, size_t adlen,
+		      const uint8_t nonce[WCRYPTO_NONCEBYTES]);
+/* m may equal c. -EBADMSG if not authentic (m then wiped). */
+int wcrypto_aead_open(const wcrypto_aead *a, uint8_t *m, const uint8_t *c, size_t clen,
+		      const uint8_t tag[WCRYPTO_TAGBYTES], const uint8_t *ad, size_t adlen,
+		      const uint8_t nonce[WCRYPTO_NONCEBYTES]);
+
+/* One-shot XChaCha20-Poly1305 (key wrapping, key ring): c = mlen + 16. */
+int wcrypto_wrap(uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad, size_t adlen,
+		 const uint8_t nonce[WCRYPTO_NONCEBYTES], const uint8_t key[WCRYPTO_KEYBYTES]);
+int wcrypto_unwrap(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad, size_t adlen,
+		   const uint8_t nonce[WCRYPTO_NONCEBYTES], const uint8_t key[WCRYPTO_KEYBYTES]);
+
+/* Keyed BLAKE2b-256. */
+int wcrypto_mac(uint8_t out[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTES],
+		const void *msg, size_t len);
+/* 0 if authentic, -EBADMSG otherwise (constant time). */
+int wcrypto_mac_verify(const uint8_t mac[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTES],
+		       const void *msg, size_t len);
+/* Subkey derivation (crypto_kdf, BLAKE2b): ctx is exactly 8 chars. */
+int wcrypto_kdf(uint8_t out[WCRYPTO_KEYBYTES], const uint8_t master[WCRYPTO_KEYBYTES],
+		uint64_t id, const char ctx[8]);
+/* Argon2id (crypto_pwhash, INTERACTIVE-ish limits given by caller; 0 = use
+ * MODERATE defaults). */
+int wcrypto_pwhash(uint8_t out[WCRYPTO_KEYBYTES], const char *pw, size_t pwlen,
+		   const uint8_t salt[WCRYPTO_SALTBYTES], uint64_t opslimit, size_t memlimit);
+void wcrypto_pwhash_defaults(uint64_t *opslimit, size_t *memlimit);
+
+/* Lowercase hex; out needs 2*n+1. */
+void wcrypto_hex(char *out, const uint8_t *in, size_t n);
+/* Strict hex parse of exactly 2*n chars. 0 or -EINVAL. */
+int wcrypto_unhex(uint8_t *out, size_t n, const char *in, size_t inlen);
+
+#endif

@@ -1,0 +1,114 @@
+/* kms: a local key management service shaped like AWS KMS.
+ *
+ * A versioned master key ring lives in one file (STORE/keys/keyring),
+ * itself sealed under a key-encryption key: either a 256-bit random key
+ * file (STORE/keys/kek, 0600) or Argon2id(passphrase) (salt in the ring).
+ * Master keys and unwrapped DEKs exist only in sodium_malloc'd memory.
+ *
+ * Every operation enters through one gate (kms_gate in kms.c) that takes a
+ * token from its class's GCRA limiter (ratelimit) first: throttle=wait
+ * blocks FCFS up to max_wait_ms, throttle=fail refuses at once; a refusal is
+ * -EAGAIN and logs "ThrottlingException: You have exceeded the rate at which
+ * you may call KMS" with the class.
+ *
+ * Unwrapped DEKs are cached by object id (bounded entries, TTL); a cache hit
+ * makes no Decrypt call and takes no token. */
+#ifndef WORMFS_KMS_H
+#define WORMFS_KMS_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define KMS_DEK_BYTES 32
+#define KMS_CTX_BYTES 16          /* encryption context: the object id */
+#define KMS_WRAPPED_BYTES 76      /* u32 version | nonce 24 | 32 | tag 16 */
+#define KMS_MAX_VERSIONS 1024
+
+enum kms_class { KMS_CLASS_CRYPTO = 0, KMS_CLASS_MGMT = 1, KMS_CLASS__COUNT };
+enum kms_throttle { KMS_THROTTLE_WAIT = 0, KMS_THROTTLE_FAIL = 1 };
+
+struct kms_params {
+	uint64_t crypto_rate;      /* default 5000 */
+	uint64_t crypto_burst;     /* default = crypto_rate */
+	uint64_t mgmt_rate;        /* default 100 */
+	uint64_t mgmt_burst;       /* default = mgmt_rate */
+	int throttle;              /* enum kms_throttle, default WAIT */
+	uint64_t max_wait_ms;      /* default 5000 */
+	uint64_t cache_entries;    /* default 10000; 0 disables the cache */
+	uint64_t cache_ttl_s;      /* default 300 */
+};
+void kms_params_default(struct kms_params *p);
+
+struct kms_class_stats {
+	uint64_t requests;   /* admitted + throttled */
+	uint64_t throttled;
+	uint64_t wait_ns;    /* total time callers waited for tokens */
+};
+struct kms_stats {
+	struct kms_class_stats cls[KMS_CLASS__COUNT];
+	uint64_t cache_hits, cache_misses;
+};
+
+struct kms_wrapped {
+	uint8_t b[KMS_WRAPPED_BYTES];
+};
+uint32_t kms_wrapped_version(const struct kms_wrapped *w);
+
+typedef struct kms kms;
+
+/* Create a key ring with master key version 1 in dir (which must exist):
+ * dir/keyring, and dir/kek unless passphrase != NULL. Files 0600. Fails
+ * with -EEXIST if a ring is there. */
+int kms_create(const char *dir, const char *passphrase, size_t passlen);
+/* Open the ring. -EACCES: wrong passphrase or damaged ring (cannot
+ * authenticate); -ENOKEY: passphrase needed but not given; -EBADMSG:
+ * malformed file; -ENOENT: missing. err (optional) gets one clear line. */
+int kms_open(const char *dir, const char *passphrase, size_t passlen,
+	     const struct kms_params *p, kms **out, char *err, size_t errlen);
+void kms_close(kms *k);   /* wipes cache and keys */
+
+/* Cryptographic class (now_ns: monotonic ns, read once by the caller). */
+int kms_generate_data_key(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+			  uint8_t dek[KMS_DEK_BYTES], struct kms_wrapped *w,
+			  uint64_t now_ns);
+/* Decrypt through the DEK cache: a hit takes no token. */
+int kms_decrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+		const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES],
+		uint64_t now_ns);
+/* Decrypt bypassing the cache (bench, verify). */
+int kms_decrypt_nocache(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+			const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES],
+			uint64_t now_ns);
+/* Re-wrap under the active version without exposing the DEK. */
+int kms_reencrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+		  const struct kms_wrapped *in, struct kms_wrapped *out,
+		  uint64_t now_ns);
+/* Encrypt/Decrypt small data (<= 4096 bytes) under the active master key:
+ * out = in + KMS_ENCRYPT_OVERHEAD. */
+#define KMS_ENCRYPT_OVERHEAD (4 + 24 + 16)
+int kms_encrypt(kms *k, const void *in, size_t len, uint8_t *out, uint64_t now_ns);
+int kms_decrypt_blob(kms *k, const uint8_t *in, size_t len, void *out, uint64_t now_ns);
+
+/* Management class. RotateKey: a new active version, saved to the ring
+ * file atomically (write temp, fsync, rename). */
+int kms_rotate(kms *k, uint32_t *new_version, uint64_t now_ns);
+struct kms_key_info {
+	uint32_t version;
+	int active;
+	int64_t created_s;   /* realtime seconds */
+};
+/* ListKeys/DescribeKey: up to max entries; *n = count. */
+int kms_list(kms *k, struct kms_key_info *out, size_t max, size_t *n, uint64_t now_ns);
+/* Remove a non-active version from the ring (after rewrap). -EBUSY if it
+ * is the active one, -ENOENT if unknown. */
+int kms_remove_version(kms *k, uint32_t version, uint64_t now_ns);
+
+/* The key that authenticates metadata records (design section 7): a random
+ * 256-bit key stored in the ring beside the master keys, so it survives
+ * rotation. Not a KMS request (no token): called once at open. */
+int kms_record_key(kms *k, uint8_t out[32]);
+
+void kms_get_stats(kms *k, struct kms_stats *out);
+void kms_cache_flush(kms *k);  /* wipe all cached DEKs */
+
+#endif

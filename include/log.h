@@ -1,0 +1,19 @@
+/* log: one place for diagnostics. stderr in the foreground, syslog
+ * otherwise. The sink is chosen once at startup (wlog_init) and is
+ * read-only afterwards. */
+#ifndef WORMFS_LOG_H
+#define WORMFS_LOG_H
+
+#include <stdint.h>
+
+enum wlog_level { WLOG_ERR = 0, WLOG_WARN, WLOG_INFO, WLOG_DEBUG };
+
+/* to_syslog: 0 = stderr, 1 = syslog(ident "wormfs"). max_level filters. */
+void wlog_init(int to_syslog, enum wlog_level max_level);
+void wlog(enum wlog_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "refused op=OP path=PATH uid=UID errno=E rule=RULE" at WARN. */
+void wlog_refusal(const char *op, const char *path, uint32_t uid, int err,
+		  const char *rule);
+
+#endif

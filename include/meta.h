@@ -1,0 +1,135 @@
+/* meta: all metadata in one LMDB environment. The only includer of lmdb.h.
+ *
+ * Sub-databases:
+ *   nodes    ino(u64 BE)               -> struct meta_node (raw, versioned)
+ *   dirents  parent(u64 BE) | name     -> ino(u64) | cookie(u64)
+ *   cookies  parent(u64 BE) | cookie(BE)-> name    (stable readdir offsets)
+ *   xattrs   ino(u64 BE) | name        -> value
+ *   links    ino(u64 BE)               -> symlink target
+ *   orphans  ino(u64 BE)               -> objid (content to delete)
+ *   kv       string                    -> bytes  (format, next_ino, clock)
+ *
+ * The environment is opened MDB_NOSYNC (a commit costs ~10 us instead of
+ * ~470 us, see notes/performance.md): a process crash loses nothing, and
+ * meta_sync() is called on fsync, on every lock change, on a timer and at
+ * unmount. Error translation from MDB_* codes to -errno lives in one
+ * function in meta.c. Read transactions can run concurrently with the one
+ * write transaction (MDB_NOTLS: a thread may hold several). */
+#ifndef WORMFS_META_H
+#define WORMFS_META_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define META_ROOT_INO 1ull
+#define META_FIRST_INO 16ull      /* 2..15 reserved for virtual files */
+#define META_WRAPPED_BYTES 76
+#define META_NAME_MAX 255
+#define META_NODE_VERSION 1
+#define META_FIRST_COOKIE 3ull    /* 1 and 2 are "." and ".." */
+
+enum meta_flags {
+	META_F_DIRTY_SIZE = 1u << 0,  /* reserved */
+};
+
+struct meta_node {
+	uint32_t version;       /* META_NODE_VERSION */
+	uint32_t flags;
+	uint64_t ino;
+	uint64_t parent;        /* directory holding it (root: itself) */
+	uint32_t mode;          /* st_mode incl. file type */
+	uint32_t uid, gid;
+	uint32_t nlink;
+	uint64_t size;
+	int64_t atime_ns, mtime_ns, ctime_ns, btime_ns;
+	/* content (regular files) */
+	uint64_t generation;    /* bumped by each write session, bound in AD */
+	uint8_t objid[16];      /* content file id; all zero = no file yet */
+	uint32_t alg;           /* wcrypto alg of the content */
+	uint32_t pad0;
+	uint8_t wrapped[META_WRAPPED_BYTES];
+	/* object lock */
+	int32_t lock_mode;      /* enum worm_mode */
+	int32_t hold;           /* enum worm_hold */
+	int32_t sealed;
+	int32_t pad1;
+	int64_t retain_until;
+	/* bucket (top-level directories) */
+	int32_t def_mode;
+	uint32_t def_days;
+	int32_t def_years;
+	int32_t block_state;
+	char block_id[24];
+	int64_t block_expires;
+	/* directories */
+	uint64_t next_cookie;
+	/* keyed MAC (set by ns) over the authenticated fields, see ns.c */
+	uint8_t mac[32];
+};
+
+typedef struct meta_env meta_env;
+typedef struct meta_txn meta_txn;
+
+#define META_RDONLY 1
+/* Open (create if absent, unless META_RDONLY) the environment in dir.
+ * -ENOENT missing, -EBADMSG corrupt/not an LMDB file, -EBUSY locked. */
+int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errlen);
+void meta_close(meta_env *e);  /* syncs first when writable */
+int meta_sync(meta_env *e);    /* force data to disk (mdb_env_sync(1)) */
+
+int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out);
+int meta_txn_commit(meta_txn *t);  /* also ends a read txn */
+void meta_txn_abort(meta_txn *t);
+
+/* kv: small values; get returns -ENOENT if absent, -ERANGE if > size. */
+int meta_kv_get(meta_txn *t, const char *key, void *buf, size_t size, size_t *len);
+int meta_kv_put(meta_txn *t, const char *key, const void *val, size_t len);
+
+/* Inode numbers: monotonically increasing, never reused. */
+int meta_ino_alloc(meta_txn *t, uint64_t *ino);
+
+int meta_node_get(meta_txn *t, uint64_t ino, struct meta_node *out); /* -ENOENT */
+int meta_node_put(meta_txn *t, const struct meta_node *n);
+int meta_node_del(meta_txn *t, uint64_t ino);  /* also its xattrs and link */
+/* Every node in ino order; cb returns non-zero to stop (that value is
+ * returned). */
+typedef int (*meta_node_cb)(void *arg, const struct meta_node *n);
+int meta_node_foreach(meta_txn *t, meta_node_cb cb, void *arg);
+
+/* Directory entries. add: -EEXIST if the name exists; assigns the next
+ * cookie from the parent's node (which it updates). */
+int meta_dirent_get(meta_txn *t, uint64_t parent, const char *name, uint64_t *ino);
+int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino);
+int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name);  /* -ENOENT */
+/* Re-point an existing entry to another inode keeping its cookie. */
+int meta_dirent_set(meta_txn *t, uint64_t parent, const char *name, uint64_t ino);
+/* 1 if the directory has no entries, 0 if it has, <0 on error. */
+int meta_dir_is_empty(meta_txn *t, uint64_t parent);
+/* Entries with cookie > after, in cookie order. cb returns non-zero to
+ * stop (buffer full); that is not an error (return 0). */
+typedef int (*meta_dirent_cb)(void *arg, const char *name, uint64_t ino, uint64_t cookie);
+int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb, void *arg);
+
+/* Extended attributes. set flags: 0, XATTR_CREATE (-EEXIST), XATTR_REPLACE
+ * (-ENODATA). get: -ENODATA absent; size 0 = query length into *len;
+ * -ERANGE if size too small. */
+int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_t size, size_t *len);
+int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags);
+int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name);  /* -ENODATA */
+typedef int (*meta_xattr_cb)(void *arg, const char *name);
+int meta_xattr_list(meta_txn *t, uint64_t ino, meta_xattr_cb cb, void *arg);
+
+int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len);
+int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len);
+
+/* Content files whose node is gone but which are still to be deleted (open
+ * handles at unlink time, or a crash in between). */
+int meta_orphan_add(meta_txn *t, uint64_t ino, const uint8_t objid[16]);
+int meta_orphan_del(meta_txn *t, uint64_t ino);
+typedef int (*meta_orphan_cb)(void *arg, uint64_t ino, const uint8_t objid[16]);
+int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg);
+
+/* Entries in the nodes database (for statfs). */
+int meta_node_count(meta_txn *t, uint64_t *count);
+
+#endif

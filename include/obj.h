@@ -1,0 +1,96 @@
+/* obj: the encrypted content format of one object. Stateless over a file
+ * descriptor: the caller (ns) owns fds (one per open handle, never per
+ * inode), serializes writers per inode and keeps size/generation in meta.
+ *
+ * File layout (all integers little-endian):
+ *   header, OBJ_HEADER_SIZE bytes:
+ *     magic "WORMOBJ1" | u32 format (1) | u32 alg | objid[16] |
+ *     wrapped DEK[76] (KMS, version inside) | nonce[24] | zero pad |
+ *     tag[16] in the last 16 bytes = AEAD(DEK) over the empty message with
+ *     every byte before the tag as associated data.
+ *   block slot i at OBJ_HEADER_SIZE + i * OBJ_SLOT_SIZE:
+ *     u64 gen | nonce[24] | ciphertext[n] | tag[16]
+ *     n = OBJ_BLOCK_SIZE, except the final block: n = size - i*BS (1..BS),
+ *     so the file length is a function of the size.
+ *   AD of a block: "WORMBLK1" | objid | u64 index | u8 final | u64 gen.
+ *
+ * Generations: meta records the committed generation G. A write session
+ * writes blocks with gen G+1 and, before the caller commits G+1 to meta,
+ * obj_commit() makes sure the final block carries G+1. So an older copy of
+ * the file (final block gen < G) fails; a crash before the meta commit
+ * leaves blocks of gen G+1 that still authenticate (at most one session can
+ * be in flight). Rules on read: every block gen <= G+1; the final block's
+ * gen is G or G+1; a block with gen <= G must carry the exact final flag,
+ * one with gen G+1 may carry either (interrupted session).
+ * A slot that is entirely zero bytes on disk is a hole and reads as zeros
+ * (as in gocryptfs); the final block is never a hole.
+ * Returns 0/-errno; a block or header that fails authentication is -EIO
+ * (and counted by the caller); the caller never sees unauthenticated
+ * bytes. */
+#ifndef WORMFS_OBJ_H
+#define WORMFS_OBJ_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "crypto.h"
+#include "kms.h"
+#include "store.h"
+
+#define OBJ_BLOCK_SIZE 16384u
+#define OBJ_BLOCK_OVERHEAD 48u            /* gen 8 + nonce 24 + tag 16 */
+#define OBJ_SLOT_SIZE (OBJ_BLOCK_SIZE + OBJ_BLOCK_OVERHEAD)
+#define OBJ_HEADER_SIZE 512u
+#define OBJ_MAX_SIZE (1ull << 40)         /* 1 TiB: larger is EFBIG */
+
+/* What obj needs to know about an object (from its meta node). */
+struct obj_ref {
+	uint8_t id[16];
+	int alg;
+	uint8_t wrapped[KMS_WRAPPED_BYTES];
+	uint64_t gen;        /* committed generation G */
+	uint64_t write_gen;  /* G+1 during a write session, else 0 */
+	uint64_t size;       /* current logical size (updated by writes) */
+	const wcrypto_aead *key;   /* DEK context; see obj_key_open */
+};
+
+/* Create a new object: a fresh random id (store_objid_new), a DEK from
+ * kms_generate_data_key (context = id), the content file with its header
+ * (fsync'ed), size 0, gen 0. Fills r (except key) and returns the open
+ * fd (O_RDWR) and the key context in *key (free with wcrypto_aead_free). */
+int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd,
+	       wcrypto_aead **key, uint64_t now_ns);
+/* Unwrap r->wrapped (kms_decrypt, cached) into a key context. */
+int obj_key_open(kms *k, const struct obj_ref *r, wcrypto_aead **key, uint64_t now_ns);
+/* Open the content file (flags O_RDONLY or O_RDWR) and check its header
+ * against r (magic, format, alg, id, tag; the wrapped DEK in the header may
+ * differ from r's during rewrap). -EIO on a bad header, -ENOENT missing. */
+int obj_open(store *s, const struct obj_ref *r, int flags, int *fd);
+
+/* Read up to n bytes at off (short at EOF = r->size). Decrypts only the
+ * blocks touched. Returns bytes read or -EIO. */
+ssize_t obj_read(int fd, const struct obj_ref *r, void *buf, size_t n, uint64_t off);
+/* Write n bytes at off with gen r->write_gen (must be set); read-modify-
+ * write of partial blocks; extends r->size. -EFBIG past OBJ_MAX_SIZE.
+ * Returns n or -errno. */
+ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t off);
+/* Set the size (up or down), keeping the final block authentic. Needs
+ * r->write_gen. -EFBIG past OBJ_MAX_SIZE. */
+int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size);
+/* Before the caller commits gen = r->write_gen: re-seal the final block
+ * with write_gen if it carries an older gen. */
+int obj_commit(int fd, struct obj_ref *r);
+/* Rewrite the header with a new wrapped DEK (rewrap). fsyncs. */
+int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS_WRAPPED_BYTES]);
+
+/* Full check of one object: header, every block, final flag, generation
+ * rules, file length. 0 if sound; -EIO with *what = static reason ("bad
+ * header", "block N fails authentication", "length mismatch",
+ * "stale generation") and *bad_block; -ENOENT if the file is missing. */
+int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
+	       const char **what, uint64_t *bad_block);
+
+/* File length implied by a size (for checks and tests). */
+uint64_t obj_file_length(uint64_t size);
+
+#endif

@@ -1,0 +1,21 @@
+/* path: name rules of the namespace (design section 3). Pure. */
+#ifndef WORMFS_PATH_H
+#define WORMFS_PATH_H
+
+#include <stddef.h>
+
+#define PATH_META_DIR ".wormfs"   /* virtual control directory at the root */
+
+/* S3 bucket naming: 3-63 chars of [a-z0-9.-], starts and ends with a letter
+ * or digit, no "..", not shaped like an IPv4 address, not ".wormfs".
+ * 0 or -EINVAL. */
+int path_bucket_name_valid(const char *name);
+/* A component name: non-empty, <= 255 bytes, no '/', not "." or "..".
+ * 0, -ENAMETOOLONG or -EINVAL. */
+int path_name_valid(const char *name);
+/* Split "bucket/a/b" (leading/trailing '/' ignored) into components in
+ * place: writes pointers into comps (max ncomps), returns count or -EINVAL
+ * (empty component such as "a//b" is skipped; "." and ".." are -EINVAL). */
+int path_split(char *path, char **comps, int ncomps);
+
+#endif

@@ -1,0 +1,171 @@
+/* policy: every Object Lock rule of design sections 4-6, pure.
+ *
+ * No I/O, no clock reads: the compliance time `now` (seconds) is a
+ * parameter. Callers (ns) ask here before any change to an object and act
+ * on the answer; they never decide on their own. Every refusal comes with a
+ * short rule name (static string) for the log and the stats. */
+#ifndef WORMFS_POLICY_H
+#define WORMFS_POLICY_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define POLICY_MAX_YEARS 100
+#define POLICY_MAX_AHEAD_S ((int64_t)POLICY_MAX_YEARS * 365 * 86400)
+#define POLICY_MAX_PRINCIPALS 32
+
+enum worm_mode { WORM_NONE = 0, WORM_GOVERNANCE = 1, WORM_COMPLIANCE = 2 };
+enum worm_hold { HOLD_UNSET = 0, HOLD_OFF = 1, HOLD_ON = 2 };
+enum worm_state { STATE_MUTABLE = 0, STATE_LOCKED = 1, STATE_EXPIRED = 2 };
+
+/* Lock state of one object, as stored (authenticated) in metadata. */
+struct policy_lock {
+	int mode;             /* enum worm_mode; WORM_NONE if no retention */
+	int64_t retain_until; /* seconds since epoch; 0 if mode == NONE */
+	int hold;             /* enum worm_hold */
+	int sealed;           /* 1 once ever locked: content immutable forever */
+	int auth_failed;      /* record failed authentication: fail closed */
+};
+
+/* A principal list: "uid:N", "gid:N", "group:NAME" entries (names resolved
+ * to gids by config). */
+struct policy_plist {
+	uint32_t uids[POLICY_MAX_PRINCIPALS];
+	size_t nuids;
+	uint32_t gids[POLICY_MAX_PRINCIPALS];
+	size_t ngids;
+};
+
+struct policy_rules {
+	struct policy_plist bypass;  /* governance_bypass; default uid:0 */
+	struct policy_plist hold;    /* legal_hold; default uid:0 */
+};
+
+/* Who is asking: uid, primary gid and supplementary groups. */
+struct policy_caller {
+	uint32_t uid;
+	uint32_t gid;
+	const uint32_t *groups;
+	size_t ngroups;
+};
+
+enum policy_op {
+	POP_OPEN_WRITE,   /* open with O_WRONLY/O_RDWR/O_TRUNC/O_APPEND */
+	POP_WRITE,
+	POP_TRUNCATE,
+	POP_FALLOCATE,
+	POP_CHMOD,
+	POP_CHOWN,
+	POP_UTIMENS,
+	POP_SETXATTR,     /* a non-lock xattr: set */
+	POP_REMOVEXATTR,  /* a non-lock xattr: remove */
+	POP_UNLINK,
+	POP_RENAME_SRC,
+	POP_RENAME_DST,   /* object is the target being replaced */
+	POP_RENAME_DIR,   /* directory whose subtree holds a locked object; the
+			     caller passes the aggregate lock as `lk` */
+	POP__COUNT
+};
+
+void policy_rules_default(struct policy_rules *r);
+int policy_plist_add_uid(struct policy_plist *l, uint32_t uid);
+int policy_plist_add_gid(struct policy_plist *l, uint32_t gid);
+int policy_in_plist(const struct policy_plist *l, const struct policy_caller *c);
+
+/* mutable / locked / expired at compliance time now. An auth_failed record
+ * counts as locked. */
+enum worm_state policy_state(const struct policy_lock *lk, int64_t now);
+/* 1 if locked (retention in force or hold ON or auth_failed). */
+int policy_is_locked(const struct policy_lock *lk, int64_t now);
+/* 1 if sealed (locked or expired): content and metadata frozen. */
+int policy_is_sealed(const struct policy_lock *lk, int64_t now);
+
+/* May caller do op on an object with this lock state? 0 or -EPERM; on
+ * refusal *rule names the rule (e.g. "sealed", "locked", "legal-hold"). */
+int policy_check(const struct policy_rules *r, const struct policy_caller *c,
+		 const struct policy_lock *lk, enum policy_op op, int64_t now,
+		 const char **rule);
+const char *policy_op_name(enum policy_op op);
+
+/* A requested retention change. remove = setfattr -x. */
+struct policy_retention_req {
+	int remove;
+	int mode;             /* enum worm_mode (not NONE unless remove) */
+	int64_t retain_until;
+};
+
+/* Retention change rules (design section 5): -EINVAL (date not later than
+ * now or > 100 years ahead), -EBUSY (has_writers), -EPERM (shorten/remove/
+ * downgrade not allowed, no write permission, auth_failed), else 0.
+ * can_write: caller has write permission on the object (mode bits). */
+int policy_retention_change(const struct policy_rules *r,
+			    const struct policy_caller *c,
+			    const struct policy_lock *cur,
+			    const struct policy_retention_req *req,
+			    int can_write, int has_writers, int64_t now,
+			    const char **rule);
+/* Legal hold ON/OFF: legal-hold principals only (-EPERM); -EBUSY with open
+ * writers when turning ON on an unsealed object; auth_failed -> -EPERM. */
+int policy_hold_change(const struct policy_rules *r,
+		       const struct policy_caller *c,
+		       const struct policy_lock *cur, int new_hold,
+		       int has_writers, const char **rule);
+
+/* Parse a user.worm.retention value (not NUL-terminated; embedded NUL is
+ * -EINVAL): "MODE YYYY-MM-DDTHH:MM:SSZ" (RFC 3339) or "MODE +N[dhy]"
+ * relative to now. MODE case-insensitive. Range checks are NOT done here
+ * (policy_retention_change does them). 0 or -EINVAL. */
+int policy_parse_retention(const char *val, size_t len, int64_t now,
+			   int *mode, int64_t *until);
+/* "MODE YYYY-MM-DDTHH:MM:SSZ" */
+int policy_format_retention(int mode, int64_t until, char *buf, size_t len);
+const char *policy_mode_name(int mode);   /* "GOVERNANCE"/"COMPLIANCE" */
+const char *policy_state_name(enum worm_state s);
+
+/* Bucket default retention "MODE Nd" / "MODE Ny" (1..36500 days or 1..100
+ * years; a year = 365 days). Stored as days. */
+struct policy_default {
+	int mode;     /* WORM_NONE if unset */
+	uint32_t days;
+	int years;    /* 1 if it was given in years (for display) */
+};
+int policy_parse_default(const char *val, size_t len, struct policy_default *out);
+int policy_format_default(const struct policy_default *d, char *buf, size_t len);
+
+/* Bucket lock (Glacier Vault Lock). */
+enum bucket_lock_state { BLOCK_UNLOCKED = 0, BLOCK_IN_PROGRESS = 1, BLOCK_LOCKED = 2 };
+#define POLICY_LOCKID_LEN 16  /* hex chars */
+#define POLICY_BUCKET_LOCK_TTL_S 86400
+struct policy_bucket_lock {
+	int state;                          /* enum bucket_lock_state */
+	char lock_id[POLICY_LOCKID_LEN + 1];
+	int64_t expires;                    /* for IN_PROGRESS */
+};
+/* Effective state at now: an IN_PROGRESS lock past expiry is UNLOCKED. */
+int policy_bucket_lock_state(const struct policy_bucket_lock *b, int64_t now);
+/* Change of a bucket's default retention (set when new != NULL, remove when
+ * new == NULL). is_owner_or_root required (-EPERM); when the bucket lock is
+ * LOCKED: no removal, no shortening, no COMPLIANCE->GOVERNANCE (-EPERM). */
+int policy_default_change(const struct policy_caller *c, int is_owner,
+			  const struct policy_bucket_lock *bl,
+			  const struct policy_default *cur,
+			  const struct policy_default *newd, int64_t now,
+			  const char **rule);
+/* Start: needs a default retention set and state UNLOCKED (else -EINVAL /
+ * -EBUSY if in progress, -EPERM if locked); fills lock_id (caller supplies
+ * random hex) and expires = now + 24h. */
+int policy_bucket_lock_start(struct policy_bucket_lock *b,
+			     const struct policy_default *cur, const char *new_id,
+			     int64_t now);
+/* Complete with the right id within 24 h: LOCKED; wrong id -EINVAL; not in
+ * progress/expired -EINVAL. */
+int policy_bucket_lock_complete(struct policy_bucket_lock *b, const char *id,
+				int64_t now);
+/* Abort an in-progress lock: UNLOCKED; when locked -EPERM; when unlocked
+ * -EINVAL. */
+int policy_bucket_lock_abort(struct policy_bucket_lock *b, int64_t now);
+/* "unlocked" | "in-progress LOCKID YYYY-MM-DDTHH:MM:SSZ" | "locked" */
+int policy_format_bucket_lock(const struct policy_bucket_lock *b, int64_t now,
+			      char *buf, size_t len);
+
+#endif

@@ -1,0 +1,39 @@
+/* stats: operation and refusal counters, rendered as Prometheus text for
+ * .wormfs/stats. Counters are relaxed atomics in a struct owned by the
+ * daemon context (no globals). */
+#ifndef WORMFS_STATS_H
+#define WORMFS_STATS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdatomic.h>
+#include "kms.h"
+
+enum stats_op {
+	SOP_LOOKUP, SOP_GETATTR, SOP_SETATTR, SOP_MKDIR, SOP_CREATE, SOP_SYMLINK,
+	SOP_UNLINK, SOP_RMDIR, SOP_RENAME, SOP_OPEN, SOP_READ, SOP_WRITE,
+	SOP_RELEASE, SOP_FSYNC, SOP_READDIR, SOP_GETXATTR, SOP_SETXATTR,
+	SOP_LISTXATTR, SOP_REMOVEXATTR, SOP_STATFS, SOP_FALLOCATE, SOP_OTHER,
+	SOP__COUNT
+};
+
+struct stats {
+	_Atomic uint64_t ops[SOP__COUNT];
+	_Atomic uint64_t refusals[SOP__COUNT];  /* policy refusals, per op */
+	_Atomic uint64_t lock_changes;          /* retention/hold/bucket lock changes */
+	_Atomic uint64_t auth_failures;         /* blocks or records failing auth */
+	_Atomic uint64_t bytes_read, bytes_written;
+};
+
+void stats_init(struct stats *s);
+void stats_op(struct stats *s, enum stats_op op);
+void stats_refusal(struct stats *s, enum stats_op op);
+const char *stats_op_name(enum stats_op op);
+/* Render Prometheus text (# HELP/# TYPE lines, wormfs_* metrics) including
+ * the KMS stats (may be NULL) and the compliance clock hwm. Returns the
+ * length written (truncated at len-1, NUL-terminated) or -ERANGE if the
+ * buffer was too small. */
+int stats_render(const struct stats *s, const struct kms_stats *k,
+		 int64_t clock_s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,57 @@
+/* store: the on-disk layout of a store directory.
+ *
+ *   STORE/               0700
+ *     FORMAT             "wormfs-store <version>\n"  (format marker)
+ *     wormfs.conf        commented configuration
+ *     meta/              LMDB environment (meta module)
+ *     keys/              key ring (kms module), 0700
+ *     objects/XX/ID      content files named by random 128-bit ids (hex),
+ *                        XX = first two hex chars; never by path
+ *     run.lock           flock'ed exclusively by the daemon while mounted
+ *
+ * Functions return 0 or -errno; err (when given) receives one clear line. */
+#ifndef WORMFS_STORE_H
+#define WORMFS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_FORMAT_VERSION 1
+#define STORE_OBJID_BYTES 16
+
+typedef struct store store;
+
+/* Create the layout in path (created if absent; must be empty if present:
+ * -ENOTEMPTY). Writes FORMAT and wormfs.conf (conf_text) and makes meta/,
+ * keys/, objects/ (with the 256 XX subdirectories). Key ring and database
+ * are created by the caller (ns_store_init). */
+int store_create(const char *path, const char *conf_text, char *err, size_t errlen);
+/* Open an existing store: checks it is a directory with a FORMAT marker
+ * of a known version (-EPROTO unknown version, -ENOTDIR/-ENOENT not a
+ * store "PATH is not a wormfs store (no FORMAT file)"). Holds a dirfd. */
+int store_open(const char *path, store **out, char *err, size_t errlen);
+void store_close(store *s);
+const char *store_path(const store *s);   /* absolute path */
+/* Paths inside the store (static layout), written to buf. */
+int store_subpath(const store *s, const char *rel, char *buf, size_t len);
+
+/* Take the run lock: exclusive (daemon, offline writers) or shared
+ * (offline readers don't need it). Non-blocking: -EBUSY if held elsewhere.
+ * Released by store_close. */
+int store_lock(store *s, int exclusive);
+
+/* Object content files, relative to objects/. flags as open(2). */
+void store_objid_new(uint8_t id[STORE_OBJID_BYTES]);
+int store_obj_open(store *s, const uint8_t id[STORE_OBJID_BYTES], int flags, int *fd);
+int store_obj_unlink(store *s, const uint8_t id[STORE_OBJID_BYTES]);
+/* Iterate every object file: cb(id) for each well-named file; other names
+ * are reported with id == NULL and the name. */
+typedef int (*store_obj_cb)(void *arg, const uint8_t *id, const char *name);
+int store_obj_foreach(store *s, store_obj_cb cb, void *arg);
+/* fsync the objects/XX directory holding id (after create/unlink). */
+int store_obj_syncdir(store *s, const uint8_t id[STORE_OBJID_BYTES]);
+/* statvfs of the backing file system. */
+struct statvfs;
+int store_statfs(store *s, struct statvfs *st);
+
+#endif
