@@ -7,7 +7,8 @@
 #define PATH_META_DIR ".wormfs"   /* virtual control directory at the root */
 
 /* S3 bucket naming: 3-63 chars of [a-z0-9.-], starts and ends with a letter
- * or digit, no "..", not shaped like an IPv4 address, not ".wormfs".
+ * or digit, no "..", not shaped like an IPv4 address, not ".wormfs";
+ * also S3's reserved forms: prefix "xn--", suffix "-s3alias".
  * 0 or -EINVAL. */
 int path_bucket_name_valid(const char *name);
 /* A component name: non-empty, <= 255 bytes, no '/', not "." or "..".
@@ -15,7 +16,9 @@ int path_bucket_name_valid(const char *name);
 int path_name_valid(const char *name);
 /* Split "bucket/a/b" (leading/trailing '/' ignored) into components in
  * place: writes pointers into comps (max ncomps), returns count or -EINVAL
- * (empty component such as "a//b" is skipped; "." and ".." are -EINVAL). */
+ * (empty component such as "a//b" is skipped; "." and ".." are -EINVAL).
+ * Also -EINVAL when there are more than ncomps components, -ENAMETOOLONG
+ * for a component over 255 bytes. "" and "/" give 0 components. */
 int path_split(char *path, char **comps, int ncomps);
 
 #endif

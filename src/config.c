@@ -1,0 +1,705 @@
+/* config: wormfs.conf (INI via libinih) and -o overrides.
+ *
+ * Every value is validated strictly (no trailing garbage, no silent
+ * clamping) and every error names the place, the key and what is allowed.
+ * Loads work on a copy that is committed only when the whole file is good,
+ * so a bad file changes nothing. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+_Static_assert(CFG_MAX_RATE == 10000000ull,
+	       "update the allowed-range texts below");
+
+enum key_id {
+	KEY_BYPASS, KEY_HOLD, KEY_MAX_THREADS, KEY_ATTR_TIMEOUT,
+	KEY_SYNC_INTERVAL, KEY_PASSPHRASE_FILE, KEY_LOG_LEVEL,
+	KEY_CRYPTO_RATE, KEY_CRYPTO_BURST, KEY_MGMT_RATE, KEY_MGMT_BURST,
+	KEY_THROTTLE, KEY_MAX_WAIT, KEY_CACHE_ENTRIES, KEY_CACHE_TTL,
+};
+
+struct cfg_key {
+	const char *section;
+	const char *name;
+	enum key_id id;
+	const char *allowed;
+};
+
+#define PLIST_ALLOWED \
+	"comma-separated uid:N, gid:N or group:NAME entries; empty = nobody"
+#define RATE_ALLOWED "an integer 1..10000000"
+
+/* Names are unique across sections, so "-o key" needs no section. */
+static const struct cfg_key cfg_keys[] = {
+	{ "wormfs", "governance_bypass", KEY_BYPASS, PLIST_ALLOWED },
+	{ "wormfs", "legal_hold", KEY_HOLD, PLIST_ALLOWED },
+	{ "wormfs", "max_threads", KEY_MAX_THREADS, "an integer 1..64" },
+	{ "wormfs", "attr_timeout", KEY_ATTR_TIMEOUT, "seconds, a number 0..3600" },
+	{ "wormfs", "sync_interval_ms", KEY_SYNC_INTERVAL, "an integer 10..60000" },
+	{ "wormfs", "passphrase_file", KEY_PASSPHRASE_FILE, "a file path" },
+	{ "wormfs", "log_level", KEY_LOG_LEVEL, "err, warn, info or debug" },
+	{ "kms", "crypto_rate", KEY_CRYPTO_RATE, RATE_ALLOWED },
+	{ "kms", "crypto_burst", KEY_CRYPTO_BURST, RATE_ALLOWED },
+	{ "kms", "management_rate", KEY_MGMT_RATE, RATE_ALLOWED },
+	{ "kms", "management_burst", KEY_MGMT_BURST, RATE_ALLOWED },
+	{ "kms", "throttle", KEY_THROTTLE, "wait or fail" },
+	{ "kms", "max_wait_ms", KEY_MAX_WAIT, "an integer 0..600000" },
+	{ "kms", "dek_cache_entries", KEY_CACHE_ENTRIES, "an integer 0..10000000" },
+	{ "kms", "dek_cache_ttl_s", KEY_CACHE_TTL, "an integer 0..86400" },
+};
+#define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+static const char *const wormfs_keys_list =
+	"governance_bypass, legal_hold, max_threads, attr_timeout, "
+	"sync_interval_ms, passphrase_file, log_level";
+static const char *const kms_keys_list =
+	"crypto_rate, crypto_burst, management_rate, management_burst, "
+	"throttle, max_wait_ms, dek_cache_entries, dek_cache_ttl_s";
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int section_known(const char *s)
+{
+	return strcmp(s, "wormfs") == 0 || strcmp(s, "kms") == 0;
+}
+
+static const struct cfg_key *find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if ((!section || strcmp(cfg_keys[i].section, section) == 0) &&
+		    strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+/* Copy s without surrounding whitespace into buf; 0 or -ENAMETOOLONG. */
+static int trim_copy(const char *s, size_t n, char *buf, size_t len)
+{
+	while (n > 0 && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Decimal digits only: no sign, no trailing garbage, overflow checked. */
+static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char buf[32];
+	uint64_t x = 0;
+
+	if (trim_copy(v, strlen(v), buf, sizeof(buf)) < 0 || !buf[0])
+		return -EINVAL;
+	for (const char *p = buf; *p; p++) {
+		unsigned d;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		d = (unsigned)(*p - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		x = x * 10 + d;
+	}
+	if (x < min || x > max)
+		return -ERANGE;
+	*out = x;
+	return 0;
+}
+
+/* Plain decimal seconds ("1", "0.25"): no exponent, hex, inf or nan. */
+static int parse_seconds(const char *v, double min, double max, double *out)
+{
+	char buf[32], *end;
+	int dots = 0, digits = 0;
+	double x;
+
+	if (trim_copy(v, strlen(v), buf, sizeof(buf)) < 0 || !buf[0])
+		return -EINVAL;
+	for (const char *p = buf; *p; p++) {
+		if (*p == '.')
+			dots++;
+		else if (*p >= '0' && *p <= '9')
+			digits++;
+		else
+			return -EINVAL;
+	}
+	if (dots > 1 || digits == 0)
+		return -EINVAL;
+	errno = 0;
+	x = strtod(buf, &end);
+	if (*end || errno || !isfinite(x) || x < min || x > max)
+		return -ERANGE;
+	*out = x;
+	return 0;
+}
+
+static int plist_add(uint32_t *arr, size_t *n, uint32_t v)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (arr[i] == v)
+			return 0;
+	if (*n >= POLICY_MAX_PRINCIPALS)
+		return -ENOSPC;
+	arr[(*n)++] = v;
+	return 0;
+}
+
+static int lookup_group(const char *name, uint32_t *gid)
+{
+	struct group gr, *res = NULL;
+	size_t len = 1024;
+	char *buf = NULL;
+	int rc;
+
+	for (;;) {
+		char *nb = realloc(buf, len);
+
+		if (!nb) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		buf = nb;
+		rc = getgrnam_r(name, &gr, buf, len, &res);
+		if (rc != ERANGE || len >= (1u << 20))
+			break;
+		len *= 2;
+	}
+	if (rc != 0) {
+		rc = -rc;
+		goto out;
+	}
+	if (!res) {
+		rc = -ENOENT;
+		goto out;
+	}
+	*gid = (uint32_t)res->gr_gid;
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* One "uid:N" / "gid:N" / "group:NAME" entry (already trimmed). */
+static int plist_entry(const char *ent, struct policy_plist *l, char *why,
+		       size_t wl)
+{
+	const char *colon = strchr(ent, ':');
+	char type[16], arg[256];
+	uint64_t n;
+	uint32_t gid = 0;
+	int rc;
+
+	if (!colon || trim_copy(ent, (size_t)(colon - ent), type, sizeof(type)) < 0 ||
+	    trim_copy(colon + 1, strlen(colon + 1), arg, sizeof(arg)) < 0 || !arg[0]) {
+		seterr(why, wl, "bad entry '%.64s'", ent);
+		return -EINVAL;
+	}
+	if (strcmp(type, "uid") == 0 || strcmp(type, "gid") == 0) {
+		/* (uint32_t)-1 means "no id" to chown(2); never a principal */
+		if (parse_u64(arg, 0, UINT32_MAX - 1, &n) < 0) {
+			seterr(why, wl, "bad %s '%.64s' in entry '%.64s'", type,
+			       arg, ent);
+			return -EINVAL;
+		}
+		rc = type[0] == 'u' ? plist_add(l->uids, &l->nuids, (uint32_t)n)
+				    : plist_add(l->gids, &l->ngids, (uint32_t)n);
+	} else if (strcmp(type, "group") == 0) {
+		rc = lookup_group(arg, &gid);
+		if (rc == -ENOENT) {
+			seterr(why, wl, "unknown group '%.64s'", arg);
+			return -EINVAL;
+		}
+		if (rc < 0) {
+			seterr(why, wl, "cannot look up group '%.64s': %s", arg,
+			       strerror(-rc));
+			return -EINVAL;
+		}
+		rc = plist_add(l->gids, &l->ngids, gid);
+	} else {
+		seterr(why, wl, "bad entry '%.64s'", ent);
+		return -EINVAL;
+	}
+	if (rc == -ENOSPC) {
+		seterr(why, wl, "too many entries (at most %d uids and %d gids)",
+		       POLICY_MAX_PRINCIPALS, POLICY_MAX_PRINCIPALS);
+		return -EINVAL;
+	}
+	return rc;
+}
+
+static int parse_plist(const char *v, struct policy_plist *out, char *why,
+		       size_t wl)
+{
+	struct policy_plist l;
+	char ent[512];
+	const char *p = v;
+
+	memset(&l, 0, sizeof(l));
+	if (trim_copy(v, strlen(v), ent, sizeof(ent)) < 0) {
+		seterr(why, wl, "value too long");
+		return -EINVAL;
+	}
+	if (!ent[0])
+		goto done;   /* empty list: nobody */
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		int rc;
+
+		if (trim_copy(p, n, ent, sizeof(ent)) < 0) {
+			seterr(why, wl, "entry too long");
+			return -EINVAL;
+		}
+		if (!ent[0]) {
+			seterr(why, wl, "empty entry in list");
+			return -EINVAL;
+		}
+		rc = plist_entry(ent, &l, why, wl);
+		if (rc < 0)
+			return rc;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+done:
+	*out = l;
+	return 0;
+}
+
+static int parse_level(const char *v, enum wlog_level *out)
+{
+	static const char *const names[] = { "err", "warn", "info", "debug" };
+	char buf[16];
+
+	if (trim_copy(v, strlen(v), buf, sizeof(buf)) < 0)
+		return -EINVAL;
+	for (int i = 0; i < 4; i++)
+		if (strcasecmp(buf, names[i]) == 0) {
+			*out = (enum wlog_level)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Apply one validated value; on error why gets the reason (without the
+ * place and the allowed text, which the caller adds). */
+static int apply_key(struct cfg *c, const struct cfg_key *k, const char *v,
+		     char *why, size_t wl)
+{
+	uint64_t n;
+	double d;
+	char buf[16];
+	int rc = 0;
+
+	switch (k->id) {
+	case KEY_BYPASS:
+		return parse_plist(v, &c->rules.bypass, why, wl);
+	case KEY_HOLD:
+		return parse_plist(v, &c->rules.hold, why, wl);
+	case KEY_MAX_THREADS:
+		if ((rc = parse_u64(v, 1, 64, &n)) == 0)
+			c->max_threads = (unsigned)n;
+		break;
+	case KEY_ATTR_TIMEOUT:
+		if ((rc = parse_seconds(v, 0.0, 3600.0, &d)) == 0)
+			c->attr_timeout = d;
+		break;
+	case KEY_SYNC_INTERVAL:
+		if ((rc = parse_u64(v, 10, 60000, &n)) == 0)
+			c->sync_interval_ms = (unsigned)n;
+		break;
+	case KEY_PASSPHRASE_FILE:
+		if (!*v || strlen(v) >= sizeof(c->passphrase_file)) {
+			rc = -EINVAL;
+			break;
+		}
+		strcpy(c->passphrase_file, v);
+		break;
+	case KEY_LOG_LEVEL:
+		rc = parse_level(v, &c->log_level);
+		break;
+	case KEY_CRYPTO_RATE:
+		rc = parse_u64(v, 1, CFG_MAX_RATE, &c->kms.crypto_rate);
+		break;
+	case KEY_CRYPTO_BURST:
+		rc = parse_u64(v, 1, CFG_MAX_RATE, &c->kms.crypto_burst);
+		break;
+	case KEY_MGMT_RATE:
+		rc = parse_u64(v, 1, CFG_MAX_RATE, &c->kms.mgmt_rate);
+		break;
+	case KEY_MGMT_BURST:
+		rc = parse_u64(v, 1, CFG_MAX_RATE, &c->kms.mgmt_burst);
+		break;
+	case KEY_THROTTLE:
+		if (trim_copy(v, strlen(v), buf, sizeof(buf)) < 0)
+			rc = -EINVAL;
+		else if (strcasecmp(buf, "wait") == 0)
+			c->kms.throttle = KMS_THROTTLE_WAIT;
+		else if (strcasecmp(buf, "fail") == 0)
+			c->kms.throttle = KMS_THROTTLE_FAIL;
+		else
+			rc = -EINVAL;
+		break;
+	case KEY_MAX_WAIT:
+		rc = parse_u64(v, 0, 600000, &c->kms.max_wait_ms);
+		break;
+	case KEY_CACHE_ENTRIES:
+		rc = parse_u64(v, 0, 10000000, &c->kms.cache_entries);
+		break;
+	case KEY_CACHE_TTL:
+		rc = parse_u64(v, 0, 86400, &c->kms.cache_ttl_s);
+		break;
+	}
+	if (rc < 0) {
+		seterr(why, wl, "bad value '%.64s'", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Look up section/key and apply value; where = "FILE:LINE" or "-o". */
+static int set_one(struct cfg *c, const char *where, const char *section,
+		   const char *name, const char *value, char *err, size_t errlen)
+{
+	const struct cfg_key *k;
+	char why[256];
+
+	if (section && !*section) {
+		seterr(err, errlen,
+		       "%s: key '%.64s' outside any section (allowed sections: "
+		       "[wormfs], [kms])", where, name);
+		return -EINVAL;
+	}
+	if (section && !section_known(section)) {
+		seterr(err, errlen,
+		       "%s: unknown section [%.64s] (allowed: [wormfs], [kms])",
+		       where, section);
+		return -EINVAL;
+	}
+	k = find_key(section, name);
+	if (!k) {
+		if (section)
+			seterr(err, errlen,
+			       "%s: unknown key '%.64s' in section [%s] (allowed: %s)",
+			       where, name, section,
+			       strcmp(section, "kms") == 0 ? kms_keys_list
+							   : wormfs_keys_list);
+		else
+			seterr(err, errlen,
+			       "%s: unknown key '%.64s' (allowed: %s, kms.%s)",
+			       where, name, wormfs_keys_list, kms_keys_list);
+		return -EINVAL;
+	}
+	why[0] = '\0';
+	if (apply_key(c, k, value, why, sizeof(why)) < 0) {
+		seterr(err, errlen, "%s: key '%s' in section [%s]: %s (allowed: %s)",
+		       where, k->name, k->section, why, k->allowed);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void cfg_defaults(struct cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	/* design section 5: bypass and legal hold = uid 0 only */
+	c->rules.bypass.uids[0] = 0;
+	c->rules.bypass.nuids = 1;
+	c->rules.hold.uids[0] = 0;
+	c->rules.hold.nuids = 1;
+	c->max_threads = 8;
+	c->attr_timeout = 1.0;
+	c->sync_interval_ms = 1000;
+	c->log_level = WLOG_INFO;
+	c->passphrase_file[0] = '\0';
+	/* design section 8; bursts 0 = follow the rate (cfg_finish) */
+	c->kms.crypto_rate = 5000;
+	c->kms.crypto_burst = 0;
+	c->kms.mgmt_rate = 100;
+	c->kms.mgmt_burst = 0;
+	c->kms.throttle = KMS_THROTTLE_WAIT;
+	c->kms.max_wait_ms = 5000;
+	c->kms.cache_entries = 10000;
+	c->kms.cache_ttl_s = 300;
+}
+
+struct load_ctx {
+	struct cfg *work;
+	FILE *f;
+	const char *file;
+	int lineno;
+	int failed;      /* first error recorded in err; stop there */
+	int io_err;      /* errno of a read error */
+	char *line;
+	size_t cap;
+	char *err;
+	size_t errlen;
+};
+
+/* fgets-style reader for inih. Doing the line handling here lets us count
+ * lines (the packaged inih passes no line number to the handler), strip
+ * indentation (so inih never sees a "continuation line"), drop comments,
+ * and check section names even for sections without keys. */
+static char *load_reader(char *str, int num, void *stream)
+{
+	struct load_ctx *x = stream;
+	ssize_t n;
+	char *p, *end;
+
+	if (x->failed)
+		return NULL;
+	errno = 0;
+	n = getline(&x->line, &x->cap, x->f);
+	if (n < 0) {
+		if (ferror(x->f))
+			x->io_err = errno ? errno : EIO;
+		return NULL;
+	}
+	x->lineno++;
+	if ((size_t)n != strlen(x->line)) {
+		seterr(x->err, x->errlen, "%s:%d: NUL byte in line", x->file,
+		       x->lineno);
+		x->failed = 1;
+		return NULL;
+	}
+	p = x->line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '#' || *p == ';')
+		p = "\n";
+	if (*p == '[') {
+		char name[80];
+
+		end = strchr(p, ']');
+		if (end && trim_copy(p + 1, (size_t)(end - p - 1), name,
+				     sizeof(name)) == 0 && !section_known(name)) {
+			seterr(x->err, x->errlen,
+			       "%s:%d: unknown section [%s] (allowed: [wormfs], [kms])",
+			       x->file, x->lineno, name);
+			x->failed = 1;
+			return NULL;
+		}
+	}
+	if (strlen(p) + 2 >= (size_t)num) {
+		seterr(x->err, x->errlen, "%s:%d: line too long (at most %d characters)",
+		       x->file, x->lineno, num - 3);
+		x->failed = 1;
+		return NULL;
+	}
+	strcpy(str, p);
+	return str;
+}
+
+static int load_handler(void *user, const char *section, const char *name,
+			const char *value)
+{
+	struct load_ctx *x = user;
+	char where[PATH_MAX + 32];
+
+	if (x->failed)
+		return 0;
+	snprintf(where, sizeof(where), "%s:%d", x->file, x->lineno);
+	if (set_one(x->work, where, section, name, value, x->err, x->errlen) < 0) {
+		x->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	struct load_ctx x;
+	struct cfg *work = NULL;
+	int rc, ret;
+
+	memset(&x, 0, sizeof(x));
+	x.f = fopen(path, "re");
+	if (!x.f) {
+		rc = -errno;
+		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	work = malloc(sizeof(*work));
+	if (!work) {
+		rc = -ENOMEM;
+		seterr(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	*work = *c;
+	x.work = work;
+	x.file = path;
+	x.err = err;
+	x.errlen = errlen;
+	ret = ini_parse_stream(load_reader, &x, load_handler, &x);
+	if (x.failed) {
+		rc = -EINVAL;
+	} else if (x.io_err) {
+		rc = -x.io_err;
+		seterr(err, errlen, "%s: %s", path, strerror(x.io_err));
+	} else if (ret > 0) {
+		rc = -EINVAL;
+		seterr(err, errlen,
+		       "%s:%d: syntax error (allowed: [section], key = value, "
+		       "or a # comment)", path, ret);
+	} else if (ret < 0) {
+		rc = -ENOMEM;
+		seterr(err, errlen, "%s: cannot parse (out of memory)", path);
+	} else {
+		*c = *work;   /* whole file good: commit */
+		rc = 0;
+	}
+out:
+	free(work);
+	free(x.line);
+	fclose(x.f);
+	return rc;
+}
+
+int cfg_set(struct cfg *c, const char *key, const char *value, char *err,
+	    size_t errlen)
+{
+	struct cfg *work;
+	char section[16];
+	const char *dot, *name = key;
+	int rc;
+
+	if (!key || !*key) {
+		seterr(err, errlen, "-o: empty key");
+		return -EINVAL;
+	}
+	if (!value) {
+		seterr(err, errlen, "-o: key '%.64s' needs a value (KEY=VALUE)", key);
+		return -EINVAL;
+	}
+	dot = strchr(key, '.');
+	if (dot) {
+		if ((size_t)(dot - key) >= sizeof(section) || dot == key) {
+			seterr(err, errlen,
+			       "-o: unknown section in '%.64s' (allowed: wormfs., kms.)",
+			       key);
+			return -EINVAL;
+		}
+		memcpy(section, key, (size_t)(dot - key));
+		section[dot - key] = '\0';
+		name = dot + 1;
+	}
+	work = malloc(sizeof(*work));
+	if (!work) {
+		seterr(err, errlen, "-o: out of memory");
+		return -ENOMEM;
+	}
+	*work = *c;
+	rc = set_one(work, "-o", dot ? section : NULL, name, value, err, errlen);
+	if (rc == 0)
+		*c = *work;
+	free(work);
+	return rc;
+}
+
+int cfg_finish(struct cfg *c, char *err, size_t errlen)
+{
+	if (c->kms.crypto_burst == 0)
+		c->kms.crypto_burst = c->kms.crypto_rate;
+	if (c->kms.mgmt_burst == 0)
+		c->kms.mgmt_burst = c->kms.mgmt_rate;
+	/* Values can only come through apply_key, but a caller may have
+	 * filled the struct by hand: keep the invariants the KMS relies on. */
+	if (c->kms.crypto_rate < 1 || c->kms.crypto_rate > CFG_MAX_RATE ||
+	    c->kms.mgmt_rate < 1 || c->kms.mgmt_rate > CFG_MAX_RATE ||
+	    c->kms.crypto_burst > CFG_MAX_RATE || c->kms.mgmt_burst > CFG_MAX_RATE) {
+		seterr(err, errlen, "kms rates and bursts must be 1..%llu",
+		       (unsigned long long)CFG_MAX_RATE);
+		return -EINVAL;
+	}
+	if (c->max_threads < 1 || c->max_threads > 64) {
+		seterr(err, errlen, "max_threads must be 1..64");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const char cfg_text[] =
+"# wormfs.conf: configuration of this wormfs store.\n"
+"#\n"
+"# Every key is listed with its default value, commented out, so the\n"
+"# defaults apply. To change one, remove the leading '#' and edit the\n"
+"# value. Any key can also be given at mount time: -o KEY=VALUE\n"
+"# (e.g. -o kms.crypto_rate=100). Unknown keys and bad values are errors.\n"
+"\n"
+"[wormfs]\n"
+"\n"
+"# Who may shorten or remove a GOVERNANCE retention (governance bypass):\n"
+"# comma-separated uid:N, gid:N, group:NAME. Empty means nobody.\n"
+"# governance_bypass = uid:0\n"
+"\n"
+"# Who may turn a legal hold on or off (same syntax).\n"
+"# legal_hold = uid:0\n"
+"\n"
+"# FUSE worker threads (1..64).\n"
+"# max_threads = 8\n"
+"\n"
+"# Seconds the kernel may cache attributes of mutable objects (0..3600).\n"
+"# attr_timeout = 1.0\n"
+"\n"
+"# Metadata checkpoint interval in milliseconds (10..60000).\n"
+"# sync_interval_ms = 1000\n"
+"\n"
+"# File holding the key ring passphrase, for stores created with\n"
+"# --passphrase-file. Default: none (key file inside the store).\n"
+"# passphrase_file = /path/to/passphrase\n"
+"\n"
+"# Log level: err, warn, info or debug.\n"
+"# log_level = info\n"
+"\n"
+"[kms]\n"
+"\n"
+"# Request quotas of the local KMS, per class, in requests per second\n"
+"# (1..10000000), and bucket sizes (burst; default: the rate).\n"
+"# Cryptographic class: GenerateDataKey, Encrypt, Decrypt, ReEncrypt.\n"
+"# crypto_rate = 5000\n"
+"# crypto_burst = 5000\n"
+"# Management class: CreateKey, DescribeKey, ListKeys, RotateKey.\n"
+"# management_rate = 100\n"
+"# management_burst = 100\n"
+"\n"
+"# When a quota is used up: wait (block up to max_wait_ms, then EAGAIN)\n"
+"# or fail (EAGAIN at once, like a ThrottlingException).\n"
+"# throttle = wait\n"
+"# max_wait_ms = 5000\n"
+"\n"
+"# Cache of unwrapped data keys: entries (0 disables it) and lifetime in\n"
+"# seconds.\n"
+"# dek_cache_entries = 10000\n"
+"# dek_cache_ttl_s = 300\n";
+
+const char *cfg_default_text(void)
+{
+	return cfg_text;
+}
