@@ -18,6 +18,9 @@
 
 #define STORE_FORMAT_VERSION 1
 #define STORE_OBJID_BYTES 16
+#define STORE_OBJID_HEX (2 * STORE_OBJID_BYTES)
+/* What to tell the user when store_lock returns -EBUSY. */
+#define STORE_BUSY_MSG "store is in use by a running wormfs"
 
 typedef struct store store;
 
@@ -28,7 +31,8 @@ typedef struct store store;
 int store_create(const char *path, const char *conf_text, char *err, size_t errlen);
 /* Open an existing store: checks it is a directory with a FORMAT marker
  * of a known version (-EPROTO unknown version, -ENOTDIR/-ENOENT not a
- * store "PATH is not a wormfs store (no FORMAT file)"). Holds a dirfd. */
+ * store "PATH is not a wormfs store (no FORMAT file)"; -EBADMSG for a
+ * malformed FORMAT). Holds a dirfd. */
 int store_open(const char *path, store **out, char *err, size_t errlen);
 void store_close(store *s);
 const char *store_path(const store *s);   /* absolute path */
@@ -42,10 +46,17 @@ int store_lock(store *s, int exclusive);
 
 /* Object content files, relative to objects/. flags as open(2). */
 void store_objid_new(uint8_t id[STORE_OBJID_BYTES]);
+/* 32 lowercase hex chars + NUL (the file name; for logs). */
+void store_objid_hex(const uint8_t id[STORE_OBJID_BYTES],
+		     char out[STORE_OBJID_HEX + 1]);
+/* Inverse of store_objid_hex: exactly 32 lowercase hex chars. 0 or -EINVAL. */
+int store_objid_parse(const char *hex, uint8_t id[STORE_OBJID_BYTES]);
 int store_obj_open(store *s, const uint8_t id[STORE_OBJID_BYTES], int flags, int *fd);
 int store_obj_unlink(store *s, const uint8_t id[STORE_OBJID_BYTES]);
 /* Iterate every object file: cb(id) for each well-named file; other names
- * are reported with id == NULL and the name. */
+ * are reported with id == NULL and the name. name is relative to objects/
+ * ("XX/NAME") in both cases. A nonzero return from cb stops the walk and
+ * is returned. flags of store_obj_open get O_CLOEXEC|O_NOFOLLOW, mode 0600. */
 typedef int (*store_obj_cb)(void *arg, const uint8_t *id, const char *name);
 int store_obj_foreach(store *s, store_obj_cb cb, void *arg);
 /* fsync the objects/XX directory holding id (after create/unlink). */
