@@ -31,11 +31,15 @@ int wclock_should_persist(const struct wclock *c, int64_t interval_s);
 void wclock_mark_persisted(struct wclock *c, int64_t hwm_s);
 int64_t wclock_hwm(const struct wclock *c);
 
-/* "YYYY-MM-DDTHH:MM:SSZ" (UTC). buf needs >= 21 bytes. 0 or -EINVAL. */
+/* "YYYY-MM-DDTHH:MM:SSZ" (UTC). buf needs >= 21 bytes. 0 or -EINVAL (also
+ * for t_s outside 0 .. 9999-12-31T23:59:59Z). */
 int clock_format_rfc3339(int64_t t_s, char *buf, size_t len);
 /* Parses RFC 3339 date-time: "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)",
  * 't'/'z'/' ' separators accepted; also a bare date "YYYY-MM-DD" (midnight
- * UTC). Fractions are truncated. Years 1970..9999 only. 0 or -EINVAL. */
+ * UTC). Fractions are truncated. Years 1970..9999 only. 0 or -EINVAL.
+ * The result after the offset must lie in 1970-01-01T00:00:00Z ..
+ * 9999-12-31T23:59:59Z. A leap second (ss = 60) is read as ss = 59, so a
+ * date never rolls over into the next day. */
 int clock_parse_rfc3339(const char *s, size_t len, int64_t *t_s);
 
 #endif
