@@ -28,6 +28,12 @@ struct stats {
 void stats_init(struct stats *s);
 void stats_op(struct stats *s, enum stats_op op);
 void stats_refusal(struct stats *s, enum stats_op op);
+void stats_lock_change(struct stats *s);
+void stats_auth_failure(struct stats *s);
+void stats_add_read(struct stats *s, uint64_t bytes);
+void stats_add_written(struct stats *s, uint64_t bytes);
+/* Lowercase name ("lookup", ..., "other"); out of range -> "other". An
+ * out-of-range op passed to stats_op/stats_refusal counts as SOP_OTHER. */
 const char *stats_op_name(enum stats_op op);
 /* Render Prometheus text (# HELP/# TYPE lines, wormfs_* metrics) including
  * the KMS stats (may be NULL) and the compliance clock hwm. Returns the
