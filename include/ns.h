@@ -106,6 +106,8 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 int ns_fsync(ns *n, ns_handle *h, int datasync);
 int ns_fallocate(ns *n, const struct ns_caller *c, ns_handle *h, int mode,
 		 uint64_t off, uint64_t len);
+/* close(2): commit a writer's changes (and apply a default retention). */
+int ns_flush(ns *n, ns_handle *h);
 int ns_release(ns *n, ns_handle *h);
 int ns_fsyncdir(ns *n);
 

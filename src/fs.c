@@ -1,0 +1,711 @@
+/* fs: FUSE low-level callbacks. Each one reads the caller, calls ns and
+ * replies; errors come back as -errno from ns. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <fuse_lowlevel.h>
+
+#include "fs.h"
+#include "log.h"
+#include "clock.h"
+
+#define SEALED_TIMEOUT 3600.0
+#define MAX_GROUPS 64
+
+struct fs_ctx {
+	ns *n;
+	const struct fs_params *p;
+	struct fuse_session *se;
+	volatile int stop;
+};
+
+static struct fs_ctx *ctx_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void caller_of(fuse_req_t req, struct ns_caller *c)
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	memset(c, 0, sizeof(*c));
+	c->uid = fc->uid;
+	c->gid = fc->gid;
+	c->pid = (uint32_t)fc->pid;
+	c->umask = fc->umask;
+}
+
+/* Supplementary groups cost a /proc read: only fetched where principals
+ * matter (lock attributes). */
+static void caller_groups(fuse_req_t req, struct ns_caller *c, gid_t *buf)
+{
+	int k = fuse_req_getgroups(req, MAX_GROUPS, buf);
+	if (k > MAX_GROUPS)
+		k = MAX_GROUPS;
+	if (k > 0) {
+		c->groups = buf;
+		c->ngroups = (size_t)k;
+	}
+}
+
+static void to_stat(const struct ns_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blocks = (blkcnt_t)a->blocks;
+	st->st_blksize = 16384;
+	st->st_atim.tv_sec = a->atime_ns / 1000000000;
+	st->st_atim.tv_nsec = a->atime_ns % 1000000000;
+	st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
+	st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
+}
+
+/* Sealed objects never change: cache them long. Mutable ones change only
+ * through this mount, so the configured timeout is safe too. */
+static double timeout_for(struct fs_ctx *x, const struct ns_attr *a)
+{
+	return a->sealed ? SEALED_TIMEOUT : x->p->attr_timeout;
+}
+
+static void reply_entry(fuse_req_t req, const struct ns_attr *a)
+{
+	struct fs_ctx *x = ctx_of(req);
+	struct fuse_entry_param e;
+	memset(&e, 0, sizeof(e));
+	e.ino = a->ino;
+	e.generation = 1;
+	to_stat(a, &e.attr);
+	e.attr_timeout = timeout_for(x, a);
+	e.entry_timeout = x->p->attr_timeout;
+	fuse_reply_entry(req, &e);
+}
+
+static void reply_attr(fuse_req_t req, const struct ns_attr *a)
+{
+	struct stat st;
+	to_stat(a, &st);
+	fuse_reply_attr(req, &st, timeout_for(ctx_of(req), a));
+}
+
+static void fs_init(void *data, struct fuse_conn_info *conn)
+{
+	(void)data;
+	/* No writeback cache: a refused write must fail, never be cached
+	 * (notes/performance.md). */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT)
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	conn->want &= ~FUSE_CAP_SPLICE_WRITE & ~FUSE_CAP_SPLICE_MOVE & ~FUSE_CAP_SPLICE_READ;
+	conn->max_readahead = 1u << 20;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct ns_attr a;
+	int rc = ns_lookup(ctx_of(req)->n, parent, name, &a);
+	if (rc) {
+		/* Cache negative lookups briefly (creates re-check anyway). */
+		if (rc == -ENOENT) {
+			struct fuse_entry_param e;
+			memset(&e, 0, sizeof(e));
+			e.entry_timeout = 0;
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	reply_entry(req, &a);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+	(void)count;
+	(void)f;
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ns_attr a;
+	(void)fi;
+	int rc = ns_getattr(ctx_of(req)->n, ino, &a);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_attr(req, &a);
+}
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct ns_setattr sa;
+	struct ns_caller c;
+	struct ns_attr a;
+	int rc;
+
+	memset(&sa, 0, sizeof(sa));
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		sa.valid |= NS_SET_MODE;
+		sa.mode = st->st_mode;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		sa.valid |= NS_SET_UID;
+		sa.uid = st->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		sa.valid |= NS_SET_GID;
+		sa.gid = st->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		sa.valid |= NS_SET_SIZE;
+		sa.size = (uint64_t)st->st_size;
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		sa.valid |= NS_SET_ATIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME) {
+		sa.valid |= NS_SET_ATIME;
+		sa.atime_ns = st->st_atim.tv_sec * 1000000000LL + st->st_atim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		sa.valid |= NS_SET_MTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME) {
+		sa.valid |= NS_SET_MTIME;
+		sa.mtime_ns = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_CTIME) {
+		sa.valid |= NS_SET_CTIME;
+		sa.ctime_ns = st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+	}
+	caller_of(req, &c);
+	rc = ns_setattr(ctx_of(req)->n, &c, ino, &sa,
+			fi ? (ns_handle *)(uintptr_t)fi->fh : NULL, &a);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_attr(req, &a);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[4097];
+	int rc = ns_readlink(ctx_of(req)->n, ino, buf, sizeof(buf));
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct ns_caller c;
+	struct ns_attr a;
+	(void)rdev;
+	caller_of(req, &c);
+	int rc = ns_mknod(ctx_of(req)->n, &c, parent, name, mode, &a);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, &a);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct ns_caller c;
+	struct ns_attr a;
+	caller_of(req, &c);
+	int rc = ns_mkdir(ctx_of(req)->n, &c, parent, name, mode, &a);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, &a);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct ns_caller c;
+	struct ns_attr a;
+	caller_of(req, &c);
+	int rc = ns_symlink(ctx_of(req)->n, &c, parent, name, link, &a);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, &a);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct ns_caller c;
+	caller_of(req, &c);
+	fuse_reply_err(req, -ns_unlink(ctx_of(req)->n, &c, parent, name));
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct ns_caller c;
+	caller_of(req, &c);
+	fuse_reply_err(req, -ns_rmdir(ctx_of(req)->n, &c, parent, name));
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct ns_caller c;
+	unsigned f = 0;
+	if (flags & RENAME_NOREPLACE)
+		f |= NS_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		f |= NS_RENAME_EXCHANGE;
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	caller_of(req, &c);
+	fuse_reply_err(req, -ns_rename(ctx_of(req)->n, &c, parent, name, newparent, newname, f));
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct ns_caller c;
+	(void)ino;
+	caller_of(req, &c);
+	stats_op(ns_stats(ctx_of(req)->n), SOP_OTHER);
+	stats_refusal(ns_stats(ctx_of(req)->n), SOP_OTHER);
+	wlog_refusal("link", newname, c.uid, EPERM, "hard-links");
+	(void)newparent;
+	fuse_reply_err(req, EPERM);
+}
+
+static void fill_open(struct fuse_file_info *fi, ns_handle *h, fuse_ino_t ino, int keep,
+		      int flags)
+{
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->keep_cache = keep ? 1 : 0;
+	/* Read-only handles have nothing to commit at close. */
+	fi->noflush = ((flags & O_ACCMODE) == O_RDONLY && !(flags & (O_TRUNC | O_APPEND))) ? 1 : 0;
+	/* Virtual files are generated: no size, no page cache. */
+	fi->direct_io = (ino >= NS_INO_CTL && ino <= NS_INO_CLOCK) ? 1 : 0;
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ns_caller c;
+	ns_handle *h = NULL;
+	int keep = 0;
+	caller_of(req, &c);
+	int rc = ns_open_file(ctx_of(req)->n, &c, ino, fi->flags, &h, &keep);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fill_open(fi, h, ino, keep, fi->flags);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		ns_release(ctx_of(req)->n, h);   /* interrupted open */
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct ns_caller c;
+	struct ns_attr a;
+	struct fuse_entry_param e;
+	ns_handle *h = NULL;
+	caller_of(req, &c);
+	int rc = ns_create(ctx_of(req)->n, &c, parent, name, mode, fi->flags, &a, &h);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fill_open(fi, h, a.ino, 0, O_RDWR);
+	memset(&e, 0, sizeof(e));
+	e.ino = a.ino;
+	e.generation = 1;
+	to_stat(&a, &e.attr);
+	e.attr_timeout = ctx_of(req)->p->attr_timeout;
+	e.entry_timeout = ctx_of(req)->p->attr_timeout;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		ns_release(ctx_of(req)->n, h);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	char *buf = malloc(size ? size : 1);
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t got = ns_read(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh, buf, size,
+			      (uint64_t)off);
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+	free(buf);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct ns_caller c;
+	(void)ino;
+	caller_of(req, &c);
+	ssize_t put = ns_write(ctx_of(req)->n, &c, (ns_handle *)(uintptr_t)fi->fh, buf, size,
+			       (uint64_t)off);
+	if (put < 0)
+		fuse_reply_err(req, (int)-put);
+	else
+		fuse_reply_write(req, (size_t)put);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, -ns_flush(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh));
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, -ns_release(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh));
+}
+
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, -ns_fsync(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh, datasync));
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	/* readdir is stateless (cookies): no opendir round trips needed. */
+	fuse_reply_err(req, ENOSYS);
+}
+
+struct rd_buf {
+	fuse_req_t req;
+	char *buf;
+	size_t size, len;
+	int plus;
+};
+
+static int rd_add(void *arg, const char *name, const struct ns_attr *a, uint64_t next_off)
+{
+	struct rd_buf *r = arg;
+	size_t k;
+	if (r->plus) {
+		struct fuse_entry_param e;
+		memset(&e, 0, sizeof(e));
+		int dot = !strcmp(name, ".") || !strcmp(name, "..");
+		to_stat(a, &e.attr);
+		if (!dot) {
+			e.ino = a->ino;
+			e.generation = 1;
+			e.attr_timeout = timeout_for(ctx_of(r->req), a);
+			e.entry_timeout = ctx_of(r->req)->p->attr_timeout;
+		}
+		k = fuse_add_direntry_plus(r->req, r->buf + r->len, r->size - r->len, name, &e,
+					   (off_t)next_off);
+	} else {
+		struct stat st;
+		to_stat(a, &st);
+		k = fuse_add_direntry(r->req, r->buf + r->len, r->size - r->len, name, &st,
+				      (off_t)next_off);
+	}
+	if (k > r->size - r->len)
+		return 1;
+	r->len += k;
+	return 0;
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+{
+	struct rd_buf r = { req, malloc(size), size, 0, plus };
+	if (!r.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int rc = ns_readdir(ctx_of(req)->n, ino, (uint64_t)off, rd_add, &r);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, r.buf, r.len);
+	free(r.buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_common(req, ino, size, off, 0);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_common(req, ino, size, off, 1);
+}
+
+static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, -ns_fsyncdir(ctx_of(req)->n));
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct ns_statfs s;
+	struct statvfs sv;
+	(void)ino;
+	int rc = ns_statfs(ctx_of(req)->n, &s);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = sv.f_frsize = (unsigned long)s.bsize;
+	sv.f_blocks = s.blocks;
+	sv.f_bfree = s.bfree;
+	sv.f_bavail = s.bavail;
+	sv.f_files = s.files;
+	sv.f_ffree = sv.f_favail = s.ffree;
+	sv.f_namemax = s.namemax;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct ns_caller c;
+	gid_t groups[MAX_GROUPS];
+	caller_of(req, &c);
+	if (strncmp(name, "user.worm.", 10) == 0)
+		caller_groups(req, &c, groups);
+	fuse_reply_err(req, -ns_setxattr(ctx_of(req)->n, &c, ino, name, value, size, flags));
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct ns_caller c;
+	char *buf = size ? malloc(size) : NULL;
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	caller_of(req, &c);
+	ssize_t rc = ns_getxattr(ctx_of(req)->n, &c, ino, name, buf, size);
+	if (rc < 0)
+		fuse_reply_err(req, (int)-rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)rc);
+	else
+		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t rc = ns_listxattr(ctx_of(req)->n, ino, buf, size);
+	if (rc < 0)
+		fuse_reply_err(req, (int)-rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)rc);
+	else
+		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct ns_caller c;
+	gid_t groups[MAX_GROUPS];
+	caller_of(req, &c);
+	if (strncmp(name, "user.worm.", 10) == 0)
+		caller_groups(req, &c, groups);
+	fuse_reply_err(req, -ns_removexattr(ctx_of(req)->n, &c, ino, name));
+}
+
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	struct ns_caller c;
+	(void)ino;
+	caller_of(req, &c);
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fuse_reply_err(req, -ns_fallocate(ctx_of(req)->n, &c, (ns_handle *)(uintptr_t)fi->fh,
+					  mode, (uint64_t)off, (uint64_t)len));
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.symlink = fs_symlink,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.rename = fs_rename,
+	.link = fs_link,
+	.open = fs_open,
+	.create = fs_create,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.fsync = fs_fsync,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
+	.fsyncdir = fs_fsyncdir,
+	.statfs = fs_statfs,
+	.setxattr = fs_setxattr,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.removexattr = fs_removexattr,
+	.fallocate = fs_fallocate,
+};
+
+/* LMDB checkpoint and compliance-clock persistence, <= 1 s apart. */
+static void *ticker(void *arg)
+{
+	struct fs_ctx *x = arg;
+	struct timespec ts = { 0, 250 * 1000000L };
+	while (!x->stop) {
+		nanosleep(&ts, NULL);
+		ns_tick(x->n);
+	}
+	return NULL;
+}
+
+static int add_arg(struct fuse_args *args, const char *a)
+{
+	return fuse_opt_add_arg(args, a) ? -ENOMEM : 0;
+}
+
+int fs_run(ns *n, const struct fs_params *p)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fs_ctx x = { n, p, NULL, 0 };
+	struct fuse_loop_config *lc = NULL;
+	pthread_t tick;
+	char opts[8192];
+	int rc = 1, mounted = 0, ticking = 0;
+
+	snprintf(opts, sizeof(opts), "default_permissions,fsname=%s,subtype=wormfs%s%s",
+		 p->fsname, p->mount_opts && *p->mount_opts ? "," : "",
+		 p->mount_opts ? p->mount_opts : "");
+	if (add_arg(&args, "wormfs") || add_arg(&args, "-o") || add_arg(&args, opts) ||
+	    (p->debug && add_arg(&args, "-d")))
+		goto out;
+	x.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &x);
+	if (!x.se) {
+		fprintf(stderr, "wormfs: invalid mount options: %s\n", opts);
+		goto out;
+	}
+	if (fuse_set_signal_handlers(x.se)) {
+		fprintf(stderr, "wormfs: cannot set signal handlers\n");
+		goto out;
+	}
+	if (fuse_session_mount(x.se, p->mountpoint)) {
+		fprintf(stderr, "wormfs: cannot mount on %s\n", p->mountpoint);
+		goto out;
+	}
+	mounted = 1;
+	if (pthread_create(&tick, NULL, ticker, &x) == 0)
+		ticking = 1;
+	if (p->status_fd >= 0) {
+		char ok = 0;
+		if (write(p->status_fd, &ok, 1) != 1)
+			wlog(WLOG_WARN, "cannot report mount status to the parent");
+		close(p->status_fd);
+		/* Detached: from here on diagnostics go to syslog. */
+		wlog_init(1, p->debug ? WLOG_DEBUG : WLOG_INFO);
+		int nullfd = open("/dev/null", O_RDWR);
+		if (nullfd >= 0) {
+			dup2(nullfd, 0);
+			dup2(nullfd, 1);
+			dup2(nullfd, 2);
+			if (nullfd > 2)
+				close(nullfd);
+		}
+		if (chdir("/"))
+			wlog(WLOG_WARN, "chdir /: %s", strerror(errno));
+	}
+	wlog(WLOG_INFO, "mounted %s on %s", p->fsname, p->mountpoint);
+	if (p->single_thread) {
+		rc = fuse_session_loop(x.se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (!lc)
+			goto out;
+		fuse_loop_cfg_set_max_threads(lc, p->max_threads);
+		fuse_loop_cfg_set_idle_threads(lc, p->max_threads / 2 ? p->max_threads / 2 : 1);
+		rc = fuse_session_loop_mt(x.se, lc);
+	}
+	rc = rc ? 1 : 0;
+out:
+	x.stop = 1;
+	if (ticking)
+		pthread_join(tick, NULL);
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	if (x.se) {
+		if (mounted)
+			fuse_session_unmount(x.se);
+		fuse_remove_signal_handlers(x.se);
+		fuse_session_destroy(x.se);
+	}
+	fuse_opt_free_args(&args);
+	if (mounted)
+		wlog(WLOG_INFO, "unmounted %s", p->mountpoint);
+	return rc;
+}

@@ -1,0 +1,203 @@
+/* wormfs daemon entry point: arguments, configuration, daemonizing, then
+ * fs_run. Errors are one clear line on stderr and a non-zero exit; nothing
+ * is mounted or changed when startup fails. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+#include "ns.h"
+
+/* Options handed to libfuse / mount(2) as they are. */
+static const char *const fuse_opts[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions", "ro", "rw",
+	"suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync", "dirsync",
+	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+	"strictatime", "nostrictatime", "lazytime", "nolazytime", NULL,
+};
+static const char *const fuse_opt_prefixes[] = { "fsname=", "subtype=", "max_read=", NULL };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wormfs STORE MOUNTPOINT [-f] [-d] [-s] [-o OPT[,OPT...]]\n"
+		"  -f          stay in the foreground (log to stderr)\n"
+		"  -d          debug output (implies -f)\n"
+		"  -s          single-threaded\n"
+		"  -o OPT      FUSE options (allow_other, ro, ...) or wormfs.conf keys as\n"
+		"              key=value (e.g. crypto_rate=100, passphrase_file=F)\n"
+		"  -h, --help  this text;  -V, --version  the version\n");
+}
+
+static int is_fuse_opt(const char *o)
+{
+	for (size_t i = 0; fuse_opts[i]; i++)
+		if (!strcmp(o, fuse_opts[i]))
+			return 1;
+	for (size_t i = 0; fuse_opt_prefixes[i]; i++)
+		if (!strncmp(o, fuse_opt_prefixes[i], strlen(fuse_opt_prefixes[i])))
+			return 1;
+	return 0;
+}
+
+/* Split one -o list: FUSE options go to mopts, the rest must be config
+ * keys. */
+static int take_opts(char *list, struct cfg *c, char *mopts, size_t mlen)
+{
+	char err[512], *save = NULL;
+	for (char *o = strtok_r(list, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (!*o)
+			continue;
+		if (is_fuse_opt(o)) {
+			if (strlen(mopts) + strlen(o) + 2 > mlen)
+				return -E2BIG;
+			if (*mopts)
+				strcat(mopts, ",");
+			strcat(mopts, o);
+			continue;
+		}
+		char *eq = strchr(o, '=');
+		if (!eq) {
+			fprintf(stderr, "wormfs: unknown option '%s'\n", o);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		err[0] = '\0';
+		if (cfg_set(c, o, eq + 1, err, sizeof(err))) {
+			fprintf(stderr, "wormfs: -o %s=%s: %s\n", o, eq + 1,
+				err[0] ? err : "unknown option");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct cfg cfg;
+	struct fs_params p;
+	char mopts[4096] = "", err[1024] = "", conf[PATH_MAX], store_abs[PATH_MAX];
+	char mnt_abs[PATH_MAX], fsname[PATH_MAX + 16];
+	const char *pos[2] = { NULL, NULL };
+	char *olists[64];
+	int npos = 0, nol = 0, foreground = 0, debug = 0, single = 0;
+	int pipefd[2] = { -1, -1 }, rc;
+	ns *n = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("wormfs %s\n", WORMFS_VERSION);
+			return 0;
+		} else if (!strcmp(a, "-f")) {
+			foreground = 1;
+		} else if (!strcmp(a, "-d")) {
+			debug = foreground = 1;
+		} else if (!strcmp(a, "-s")) {
+			single = 1;
+		} else if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
+			char *l = a[2] ? argv[i] + 2 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!l || nol == 64) {
+				fprintf(stderr, "wormfs: -o needs an argument\n");
+				return 1;
+			}
+			olists[nol++] = l;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "wormfs: unknown option '%s'\n", a);
+			usage(stderr);
+			return 1;
+		} else if (npos < 2) {
+			pos[npos++] = a;
+		} else {
+			fprintf(stderr, "wormfs: too many arguments ('%s')\n", a);
+			return 1;
+		}
+	}
+	if (npos != 2) {
+		usage(stderr);
+		return 1;
+	}
+	if (!realpath(pos[0], store_abs)) {
+		fprintf(stderr, "wormfs: %s: %s\n", pos[0], strerror(errno));
+		return 1;
+	}
+	if (!realpath(pos[1], mnt_abs)) {
+		fprintf(stderr, "wormfs: mount point %s: %s\n", pos[1], strerror(errno));
+		return 1;
+	}
+
+	cfg_defaults(&cfg);
+	snprintf(conf, sizeof(conf), "%s/wormfs.conf", store_abs);
+	rc = cfg_load(&cfg, conf, err, sizeof(err));
+	if (rc && rc != -ENOENT) {
+		fprintf(stderr, "wormfs: %s\n", err[0] ? err : strerror(-rc));
+		return 1;
+	}
+	for (int i = 0; i < nol; i++)
+		if (take_opts(olists[i], &cfg, mopts, sizeof(mopts)))
+			return 1;
+	err[0] = '\0';
+	if (cfg_finish(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "wormfs: %s\n", err[0] ? err : "invalid configuration");
+		return 1;
+	}
+
+	/* Fork before opening anything: LMDB and flock state must belong to
+	 * the serving process. The parent waits for one status byte. */
+	if (!foreground) {
+		if (pipe(pipefd)) {
+			perror("wormfs: pipe");
+			return 1;
+		}
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("wormfs: fork");
+			return 1;
+		}
+		if (pid > 0) {
+			char st = 1;
+			close(pipefd[1]);
+			if (read(pipefd[0], &st, 1) != 1) {
+				int ws = 0;
+				waitpid(pid, &ws, 0);
+				return 1;
+			}
+			return st;
+		}
+		close(pipefd[0]);
+		setsid();
+	}
+	wlog_init(0, debug ? WLOG_DEBUG : cfg.log_level);
+
+	err[0] = '\0';
+	rc = ns_open(store_abs, &cfg, 0, &n, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "wormfs: %s\n", err[0] ? err : strerror(-rc));
+		return 1;
+	}
+	snprintf(fsname, sizeof(fsname), "wormfs:%s", store_abs);
+	memset(&p, 0, sizeof(p));
+	p.mountpoint = mnt_abs;
+	p.fsname = fsname;
+	p.foreground = foreground;
+	p.debug = debug;
+	p.single_thread = single;
+	p.max_threads = cfg.max_threads;
+	p.attr_timeout = cfg.attr_timeout;
+	p.mount_opts = mopts;
+	p.status_fd = foreground ? -1 : pipefd[1];
+	rc = fs_run(n, &p);
+	ns_close(n);
+	return rc;
+}

@@ -1,0 +1,884 @@
+/* ns: namespace, handles and content paths. Lock rules come from policy;
+ * this file only gathers the facts (lock state, caller, writers) and acts
+ * on policy's answer. xattrs, lock attributes and offline tooling are in
+ * nsx.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <linux/falloc.h>
+
+#include "ns_priv.h"
+#include "log.h"
+#include "path.h"
+
+/* ---- records --------------------------------------------------------- */
+
+/* The authenticated part of a node (design section 7): content identity,
+ * size, generation, lock and bucket-lock fields. Mode, owner and times are
+ * ordinary metadata and not covered. */
+static void node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
+{
+	struct {
+		uint64_t ino, size, gen;
+		uint32_t type, alg;
+		uint8_t objid[16];
+		uint8_t wrapped[META_WRAPPED_BYTES];
+		int32_t lock_mode, hold, sealed;
+		int64_t retain_until;
+		int32_t def_mode;
+		uint32_t def_days;
+		int32_t block_state;
+		char block_id[24];
+		int64_t block_expires;
+	} m;
+	memset(&m, 0, sizeof(m));
+	m.ino = nd->ino;
+	m.size = nd->size;
+	m.gen = nd->generation;
+	m.type = nd->mode & S_IFMT;
+	m.alg = nd->alg;
+	memcpy(m.objid, nd->objid, 16);
+	memcpy(m.wrapped, nd->wrapped, META_WRAPPED_BYTES);
+	m.lock_mode = nd->lock_mode;
+	m.hold = nd->hold;
+	m.sealed = nd->sealed;
+	m.retain_until = nd->retain_until;
+	m.def_mode = nd->def_mode;
+	m.def_days = nd->def_days;
+	m.block_state = nd->block_state;
+	memcpy(m.block_id, nd->block_id, sizeof(m.block_id));
+	m.block_expires = nd->block_expires;
+	wcrypto_mac(out, n->reckey, &m, sizeof(m));
+}
+
+/* A node whose MAC fails is returned with flags marking it; callers treat
+ * it as locked (fail closed). */
+#define NS_F_AUTH_FAILED (1u << 31)
+
+int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out)
+{
+	int rc = meta_node_get(t, ino, out);
+	uint8_t mac[32];
+
+	if (rc)
+		return rc;
+	node_mac(n, out, mac);
+	out->flags &= ~NS_F_AUTH_FAILED;
+	if (!wcrypto_equal(mac, out->mac, sizeof(mac))) {
+		out->flags |= NS_F_AUTH_FAILED;
+		atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
+		wlog(WLOG_ERR, "metadata record of inode %llu fails authentication: treated as locked",
+		     (unsigned long long)ino);
+	}
+	return 0;
+}
+
+int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd)
+{
+	/* Never launder a record that failed authentication. */
+	if (nd->flags & NS_F_AUTH_FAILED)
+		return -EPERM;
+	nd->version = META_NODE_VERSION;
+	node_mac(n, nd, nd->mac);
+	return meta_node_put(t, nd);
+}
+
+void ns_node_lock(const struct meta_node *nd, struct policy_lock *lk)
+{
+	lk->mode = nd->lock_mode;
+	lk->retain_until = nd->retain_until;
+	lk->hold = nd->hold;
+	lk->sealed = nd->sealed;
+	lk->auth_failed = (nd->flags & NS_F_AUTH_FAILED) != 0;
+}
+
+void ns_caller_policy(const struct ns_caller *c, struct policy_caller *pc)
+{
+	pc->uid = c->uid;
+	pc->gid = c->gid;
+	pc->groups = c->groups;
+	pc->ngroups = c->ngroups;
+}
+
+int ns_may_write(const struct meta_node *nd, const struct ns_caller *c)
+{
+	if (c->uid == 0)
+		return 1;
+	if (c->uid == nd->uid)
+		return (nd->mode & S_IWUSR) != 0;
+	int ingroup = c->gid == nd->gid;
+	for (size_t i = 0; !ingroup && i < c->ngroups; i++)
+		ingroup = c->groups[i] == nd->gid;
+	if (ingroup)
+		return (nd->mode & S_IWGRP) != 0;
+	return (nd->mode & S_IWOTH) != 0;
+}
+
+int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
+	      const struct ns_caller *c, int err, const char *rule)
+{
+	char what[320];
+	snprintf(what, sizeof(what), "ino %llu%s%s", (unsigned long long)ino,
+		 name ? " name " : "", name ? name : "");
+	stats_refusal(&n->stats, op);
+	wlog_refusal(stats_op_name(op), what, c ? c->uid : 0, err, rule ? rule : "-");
+	return err;
+}
+
+/* Lock changes and fsync must be on disk before the reply. */
+int ns_durable(ns *n)
+{
+	int rc = meta_sync(n->me);
+	if (!rc)
+		atomic_store(&n->last_sync_ns, clock_monotonic_ns());
+	return rc;
+}
+
+/* ---- inode table -------------------------------------------------------- */
+
+struct ns_inode *ns_inode_get(ns *n, uint64_t ino)
+{
+	size_t b = ino % NS_ITAB_SIZE;
+	struct ns_inode *in;
+
+	pthread_mutex_lock(&n->itab_mu);
+	for (in = n->itab[b]; in; in = in->next)
+		if (in->ino == ino)
+			break;
+	if (!in) {
+		in = calloc(1, sizeof(*in));
+		if (!in)
+			goto out;
+		in->ino = ino;
+		pthread_mutex_init(&in->mu, NULL);
+		pthread_rwlock_init(&in->rw, NULL);
+		in->next = n->itab[b];
+		n->itab[b] = in;
+	}
+	in->refs++;
+out:
+	pthread_mutex_unlock(&n->itab_mu);
+	return in;
+}
+
+static struct ns_inode *inode_find(ns *n, uint64_t ino)
+{
+	struct ns_inode *in;
+	pthread_mutex_lock(&n->itab_mu);
+	for (in = n->itab[ino % NS_ITAB_SIZE]; in; in = in->next)
+		if (in->ino == ino)
+			break;
+	if (in)
+		in->refs++;
+	pthread_mutex_unlock(&n->itab_mu);
+	return in;
+}
+
+void ns_inode_put(ns *n, struct ns_inode *in)
+{
+	struct ns_inode **pp;
+	int gone = 0;
+
+	pthread_mutex_lock(&n->itab_mu);
+	if (--in->refs == 0) {
+		for (pp = &n->itab[in->ino % NS_ITAB_SIZE]; *pp; pp = &(*pp)->next)
+			if (*pp == in) {
+				*pp = in->next;
+				break;
+			}
+		gone = 1;
+	}
+	pthread_mutex_unlock(&n->itab_mu);
+	if (!gone)
+		return;
+	wcrypto_aead_free(in->key);
+	pthread_mutex_destroy(&in->mu);
+	pthread_rwlock_destroy(&in->rw);
+	free(in);
+}
+
+/* ---- attributes -------------------------------------------------------- */
+
+void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = nd->ino;
+	a->mode = nd->mode;
+	a->nlink = nd->nlink;
+	a->uid = nd->uid;
+	a->gid = nd->gid;
+	a->size = nd->size;
+	a->atime_ns = nd->atime_ns;
+	a->mtime_ns = nd->mtime_ns;
+	a->ctime_ns = nd->ctime_ns;
+	if (S_ISREG(nd->mode)) {
+		struct policy_lock lk;
+		ns_node_lock(nd, &lk);
+		a->sealed = lk.sealed || lk.auth_failed || lk.hold == HOLD_ON;
+		/* Live size of an open object (uncommitted writes). */
+		struct ns_inode *in = inode_find(n, nd->ino);
+		if (in) {
+			pthread_mutex_lock(&in->mu);
+			if (in->live) {
+				a->size = in->ref.size;
+				if (in->mtime_ns)
+					a->mtime_ns = a->ctime_ns = in->mtime_ns;
+				a->sealed = a->sealed || in->sealed;
+			}
+			pthread_mutex_unlock(&in->mu);
+			ns_inode_put(n, in);
+		}
+	}
+	a->blocks = (a->size + 511) / 512;
+}
+
+static int64_t now_ns(void) { return clock_realtime_ns(); }
+
+int64_t ns_clock_now(ns *n)
+{
+	return wclock_now(&n->clk, clock_realtime_ns() / 1000000000);
+}
+
+struct stats *ns_stats(ns *n) { return &n->stats; }
+kms *ns_kms(ns *n) { return n->km; }
+
+void ns_set_inval(ns *n, ns_inval_fn fn, void *arg)
+{
+	n->inval = fn;
+	n->inval_arg = arg;
+}
+
+/* Top-level directory (bucket) holding nd; -ENOENT for the root. */
+int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket)
+{
+	struct meta_node cur = *nd;
+	for (int depth = 0; depth < 4096; depth++) {
+		if (cur.ino == NS_INO_ROOT)
+			return -ENOENT;
+		if (cur.parent == NS_INO_ROOT) {
+			*bucket = cur;
+			return 0;
+		}
+		int rc = ns_node_get(n, t, cur.parent, &cur);
+		if (rc)
+			return rc;
+	}
+	return -ELOOP;
+}
+
+static uint64_t bucket_ino(ns *n, meta_txn *t, uint64_t dir)
+{
+	struct meta_node nd, b;
+	if (dir == NS_INO_ROOT || ns_node_get(n, t, dir, &nd) || ns_bucket_of(n, t, &nd, &b))
+		return 0;
+	return b.ino;
+}
+
+int ns_lookup(ns *n, uint64_t parent, const char *name, struct ns_attr *out)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	uint64_t ino;
+	int rc;
+
+	stats_op(&n->stats, SOP_LOOKUP);
+	if (parent == NS_INO_ROOT && strcmp(name, PATH_META_DIR) == 0)
+		return ns_virt_attr(n, NS_INO_CTL, out);
+	if (parent == NS_INO_CTL) {
+		if (!strcmp(name, "version"))
+			return ns_virt_attr(n, NS_INO_VERSION, out);
+		if (!strcmp(name, "stats"))
+			return ns_virt_attr(n, NS_INO_STATS, out);
+		if (!strcmp(name, "clock"))
+			return ns_virt_attr(n, NS_INO_CLOCK, out);
+		return -ENOENT;
+	}
+	if (strlen(name) > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = meta_dirent_get(t, parent, name, &ino);
+	if (!rc)
+		rc = ns_node_get(n, t, ino, &nd);
+	meta_txn_abort(t);
+	if (!rc)
+		ns_node_attr(n, &nd, out);
+	return rc;
+}
+
+int ns_getattr(ns *n, uint64_t ino, struct ns_attr *out)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	int rc;
+
+	stats_op(&n->stats, SOP_GETATTR);
+	if (ns_is_virtual(ino))
+		return ns_virt_attr(n, ino, out);
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, ino, &nd);
+	meta_txn_abort(t);
+	if (!rc)
+		ns_node_attr(n, &nd, out);
+	return rc;
+}
+
+/* ---- creation ------------------------------------------------------------ */
+
+/* Create a node named name in parent (write txn t). Namespace rules of
+ * design section 3 are checked here. */
+static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t parent,
+		    const char *name, uint32_t mode, struct meta_node *out)
+{
+	struct meta_node p;
+	int64_t now = now_ns();
+	uint64_t ino;
+	int rc;
+
+	if (parent == NS_INO_CTL || ns_is_virtual(parent))
+		return -EPERM;
+	if (parent == NS_INO_ROOT) {
+		if (!S_ISDIR(mode))
+			return -EPERM;         /* only buckets at the root */
+		if (strcmp(name, PATH_META_DIR) == 0)
+			return -EEXIST;
+		rc = path_bucket_name_valid(name);
+	} else {
+		rc = path_name_valid(name);
+	}
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, parent, &p);
+	if (rc)
+		return rc;
+	if (!S_ISDIR(p.mode))
+		return -ENOTDIR;
+	rc = meta_ino_alloc(t, &ino);
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->ino = ino;
+	out->parent = parent;
+	out->mode = mode;
+	out->uid = c->uid;
+	/* BSD/setgid-directory group inheritance, as local file systems do. */
+	out->gid = (p.mode & S_ISGID) ? p.gid : c->gid;
+	if (S_ISDIR(mode) && (p.mode & S_ISGID))
+		out->mode |= S_ISGID;
+	out->nlink = S_ISDIR(mode) ? 2 : 1;
+	out->atime_ns = out->mtime_ns = out->ctime_ns = out->btime_ns = now;
+	out->next_cookie = META_FIRST_COOKIE;
+	out->alg = n->alg;
+	rc = ns_node_put(n, t, out);
+	if (rc)
+		return rc;
+	rc = meta_dirent_add(t, parent, name, ino);
+	if (rc)
+		return rc;
+	/* meta_dirent_add updated the parent's cookie counter: reload. */
+	rc = ns_node_get(n, t, parent, &p);
+	if (rc)
+		return rc;
+	if (S_ISDIR(mode))
+		p.nlink++;
+	p.mtime_ns = p.ctime_ns = now;
+	return ns_node_put(n, t, &p);
+}
+
+static int create_common(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+			 uint32_t mode, const char *target, struct ns_attr *out, enum stats_op op)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	int rc;
+
+	stats_op(&n->stats, op);
+	if (n->flags & NS_RDONLY)
+		return -EROFS;
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = node_new(n, t, c, parent, name, mode, &nd);
+	if (!rc && target) {
+		nd.size = strlen(target);
+		rc = meta_link_put(t, nd.ino, target, nd.size);
+		if (!rc)
+			rc = ns_node_put(n, t, &nd);
+	}
+	if (rc) {
+		meta_txn_abort(t);
+		if (rc == -EPERM || rc == -EINVAL)
+			ns_refuse(n, op, parent, name, c, rc, "namespace");
+		return rc;
+	}
+	rc = meta_txn_commit(t);
+	if (!rc && out)
+		ns_node_attr(n, &nd, out);
+	return rc;
+}
+
+int ns_mkdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+	     uint32_t mode, struct ns_attr *out)
+{
+	return create_common(n, c, parent, name, S_IFDIR | (mode & 07777), NULL, out, SOP_MKDIR);
+}
+
+int ns_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+	     uint32_t mode, struct ns_attr *out)
+{
+	if (!S_ISREG(mode) && (mode & S_IFMT) != 0)
+		return ns_refuse(n, SOP_CREATE, parent, name, c, -EPERM, "special-file");
+	return create_common(n, c, parent, name, S_IFREG | (mode & 07777), NULL, out, SOP_CREATE);
+}
+
+int ns_symlink(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+	       const char *target, struct ns_attr *out)
+{
+	if (strlen(target) >= 4096)
+		return -ENAMETOOLONG;
+	return create_common(n, c, parent, name, S_IFLNK | 0777, target, out, SOP_SYMLINK);
+}
+
+int ns_readlink(ns *n, uint64_t ino, char *buf, size_t size)
+{
+	meta_txn *t = NULL;
+	size_t len = 0;
+	int rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = meta_link_get(t, ino, buf, size - 1, &len);
+	meta_txn_abort(t);
+	if (rc)
+		return rc == -ENOENT ? -EINVAL : rc;
+	buf[len] = '\0';
+	return 0;
+}
+
+/* ---- removal --------------------------------------------------------- */
+
+/* Drop a node that left the namespace: its content goes now, or at the
+ * last release if handles are open (recorded as an orphan for crashes). */
+static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink_now)
+{
+	static const uint8_t zero[16];
+	int rc;
+
+	*unlink_now = 0;
+	if (S_ISREG(nd->mode) && memcmp(nd->objid, zero, 16) != 0) {
+		struct ns_inode *in = inode_find(n, nd->ino);
+		if (in) {
+			pthread_mutex_lock(&in->mu);
+			in->unlinked = 1;
+			pthread_mutex_unlock(&in->mu);
+			ns_inode_put(n, in);
+			rc = meta_orphan_add(t, nd->ino, nd->objid);
+			if (rc)
+				return rc;
+		} else {
+			*unlink_now = 1;
+		}
+	}
+	return meta_node_del(t, nd->ino);
+}
+
+static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
+			   const char *name, int dir)
+{
+	enum stats_op op = dir ? SOP_RMDIR : SOP_UNLINK;
+	meta_txn *t = NULL;
+	struct meta_node nd, p;
+	struct policy_lock lk;
+	struct policy_caller pc;
+	const char *rule = NULL;
+	uint64_t ino;
+	int unlink_now = 0, rc;
+
+	stats_op(&n->stats, op);
+	if (parent == NS_INO_CTL || (parent == NS_INO_ROOT && !strcmp(name, PATH_META_DIR)))
+		return ns_refuse(n, op, parent, name, c, -EPERM, "control-directory");
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = meta_dirent_get(t, parent, name, &ino);
+	if (!rc)
+		rc = ns_node_get(n, t, ino, &nd);
+	if (rc)
+		goto fail;
+	if (dir && !S_ISDIR(nd.mode)) {
+		rc = -ENOTDIR;
+		goto fail;
+	}
+	if (!dir && S_ISDIR(nd.mode)) {
+		rc = -EISDIR;
+		goto fail;
+	}
+	if (dir) {
+		rc = meta_dir_is_empty(t, ino);
+		if (rc <= 0) {
+			rc = rc ? rc : -ENOTEMPTY;
+			goto fail;
+		}
+	} else if (S_ISREG(nd.mode)) {
+		ns_node_lock(&nd, &lk);
+		ns_caller_policy(c, &pc);
+		rc = policy_check(&n->cfg.rules, &pc, &lk, POP_UNLINK, ns_clock_now(n), &rule);
+		if (rc) {
+			meta_txn_abort(t);
+			return ns_refuse(n, op, parent, name, c, rc, rule);
+		}
+	}
+	rc = meta_dirent_del(t, parent, name);
+	if (!rc)
+		rc = node_drop(n, t, &nd, &unlink_now);
+	if (!rc)
+		rc = ns_node_get(n, t, parent, &p);
+	if (rc)
+		goto fail;
+	if (dir)
+		p.nlink--;
+	p.mtime_ns = p.ctime_ns = now_ns();
+	rc = ns_node_put(n, t, &p);
+	if (rc)
+		goto fail;
+	rc = meta_txn_commit(t);
+	if (!rc && unlink_now)
+		store_obj_unlink(n->st, nd.objid);
+	return rc;
+fail:
+	meta_txn_abort(t);
+	return rc;
+}
+
+int ns_unlink(ns *n, const struct ns_caller *c, uint64_t parent, const char *name)
+{
+	return unlink_or_rmdir(n, c, parent, name, 0);
+}
+
+int ns_rmdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name)
+{
+	return unlink_or_rmdir(n, c, parent, name, 1);
+}
+
+/* 1 if any object below dir is locked at now (rename of a directory). */
+struct subtree_ctx {
+	ns *n;
+	meta_txn *t;
+	int64_t now;
+	int depth;
+	int found;
+};
+
+static int subtree_cb(void *arg, const char *name, uint64_t ino, uint64_t cookie)
+{
+	struct subtree_ctx *s = arg;
+	struct meta_node nd;
+	struct policy_lock lk;
+	(void)name;
+	(void)cookie;
+	if (ns_node_get(s->n, s->t, ino, &nd))
+		return 0;
+	if (S_ISREG(nd.mode)) {
+		ns_node_lock(&nd, &lk);
+		if (policy_is_locked(&lk, s->now))
+			s->found = 1;
+	} else if (S_ISDIR(nd.mode)) {
+		s->found = ns_subtree_locked(s->n, s->t, ino, s->now, s->depth + 1);
+	}
+	return s->found;
+}
+
+int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth)
+{
+	struct subtree_ctx s = { n, t, now, depth, 0 };
+	if (depth > 1024)
+		return 1;   /* absurd depth: fail closed */
+	meta_readdir(t, dir, 0, subtree_cb, &s);
+	return s.found;
+}
+
+/* 1 if anc is dir or one of its ancestors. */
+static int is_ancestor(ns *n, meta_txn *t, uint64_t anc, uint64_t dir)
+{
+	struct meta_node nd;
+	for (int i = 0; i < 4096; i++) {
+		if (dir == anc)
+			return 1;
+		if (dir == NS_INO_ROOT || ns_node_get(n, t, dir, &nd))
+			return 0;
+		dir = nd.parent;
+	}
+	return 1;
+}
+
+static int rename_check(ns *n, meta_txn *t, const struct ns_caller *c,
+			const struct meta_node *nd, enum policy_op op, int64_t now,
+			const char **rule)
+{
+	struct policy_lock lk;
+	struct policy_caller pc;
+
+	ns_caller_policy(c, &pc);
+	if (S_ISDIR(nd->mode)) {
+		if (op == POP_RENAME_SRC && ns_subtree_locked(n, t, nd->ino, now, 0)) {
+			*rule = "locked-descendant";
+			return -EPERM;
+		}
+		return 0;
+	}
+	if (!S_ISREG(nd->mode))
+		return 0;
+	ns_node_lock(nd, &lk);
+	return policy_check(&n->cfg.rules, &pc, &lk, op, now, rule);
+}
+
+int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, unsigned flags)
+{
+	meta_txn *t = NULL;
+	struct meta_node src, dst, p1, p2;
+	const char *rule = NULL;
+	uint64_t sino, dino = 0;
+	int64_t now = ns_clock_now(n), tnow = now_ns();
+	int have_dst, unlink_now = 0, rc;
+
+	stats_op(&n->stats, SOP_RENAME);
+	if (flags & ~(NS_RENAME_NOREPLACE | NS_RENAME_EXCHANGE))
+		return -EINVAL;
+	if (parent == NS_INO_ROOT || newparent == NS_INO_ROOT || parent == NS_INO_CTL ||
+	    newparent == NS_INO_CTL)
+		return ns_refuse(n, SOP_RENAME, parent, name, c, -EPERM, "bucket-rename");
+	rc = path_name_valid(newname);
+	if (rc)
+		return rc;
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = meta_dirent_get(t, parent, name, &sino);
+	if (!rc)
+		rc = ns_node_get(n, t, sino, &src);
+	if (rc)
+		goto fail;
+	if (parent != newparent && bucket_ino(n, t, parent) != bucket_ino(n, t, newparent)) {
+		rc = -EXDEV;
+		goto fail;
+	}
+	rc = meta_dirent_get(t, newparent, newname, &dino);
+	have_dst = rc == 0;
+	if (rc && rc != -ENOENT)
+		goto fail;
+	if (have_dst && dino == sino) {
+		meta_txn_abort(t);
+		return 0;    /* same file: nothing to do */
+	}
+	if (have_dst && (rc = ns_node_get(n, t, dino, &dst)))
+		goto fail;
+	if ((flags & NS_RENAME_NOREPLACE) && have_dst) {
+		rc = -EEXIST;
+		goto fail;
+	}
+	if ((flags & NS_RENAME_EXCHANGE) && !have_dst) {
+		rc = -ENOENT;
+		goto fail;
+	}
+	if (S_ISDIR(src.mode) && is_ancestor(n, t, sino, newparent)) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	if ((flags & NS_RENAME_EXCHANGE) && S_ISDIR(dst.mode) && is_ancestor(n, t, dino, parent)) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	rc = rename_check(n, t, c, &src, POP_RENAME_SRC, now, &rule);
+	if (!rc && have_dst)
+		rc = rename_check(n, t, c, &dst,
+				  (flags & NS_RENAME_EXCHANGE) ? POP_RENAME_SRC : POP_RENAME_DST,
+				  now, &rule);
+	if (rc) {
+		meta_txn_abort(t);
+		return ns_refuse(n, SOP_RENAME, parent, name, c, rc, rule);
+	}
+	if (have_dst && !(flags & NS_RENAME_EXCHANGE)) {
+		if (S_ISDIR(dst.mode) && !S_ISDIR(src.mode)) {
+			rc = -EISDIR;
+			goto fail;
+		}
+		if (!S_ISDIR(dst.mode) && S_ISDIR(src.mode)) {
+			rc = -ENOTDIR;
+			goto fail;
+		}
+		if (S_ISDIR(dst.mode)) {
+			rc = meta_dir_is_empty(t, dino);
+			if (rc <= 0) {
+				rc = rc ? rc : -ENOTEMPTY;
+				goto fail;
+			}
+		}
+	}
+
+	if (flags & NS_RENAME_EXCHANGE) {
+		rc = meta_dirent_set(t, parent, name, dino);
+		if (!rc)
+			rc = meta_dirent_set(t, newparent, newname, sino);
+		if (rc)
+			goto fail;
+		dst.parent = parent;
+		dst.ctime_ns = tnow;
+		rc = ns_node_put(n, t, &dst);
+	} else {
+		rc = meta_dirent_del(t, parent, name);
+		if (!rc && have_dst) {
+			rc = meta_dirent_set(t, newparent, newname, sino);
+			if (!rc)
+				rc = node_drop(n, t, &dst, &unlink_now);
+		} else if (!rc) {
+			rc = meta_dirent_add(t, newparent, newname, sino);
+		}
+	}
+	if (rc)
+		goto fail;
+	src.parent = newparent;
+	src.ctime_ns = tnow;
+	rc = ns_node_put(n, t, &src);
+	if (rc)
+		goto fail;
+	/* Parent link counts and times (reloaded: dirent ops touch cookies). */
+	rc = ns_node_get(n, t, parent, &p1);
+	if (rc)
+		goto fail;
+	if (parent != newparent) {
+		rc = ns_node_get(n, t, newparent, &p2);
+		if (rc)
+			goto fail;
+		int sdir = S_ISDIR(src.mode);
+		int ddir = have_dst && S_ISDIR(dst.mode);
+		if (flags & NS_RENAME_EXCHANGE) {
+			p1.nlink += ddir - sdir;
+			p2.nlink += sdir - ddir;
+		} else {
+			p1.nlink -= sdir;
+			p2.nlink += sdir - ddir;
+		}
+		p2.mtime_ns = p2.ctime_ns = tnow;
+		rc = ns_node_put(n, t, &p2);
+		if (rc)
+			goto fail;
+	} else if (have_dst && !(flags & NS_RENAME_EXCHANGE) && S_ISDIR(dst.mode)) {
+		p1.nlink--;
+	}
+	p1.mtime_ns = p1.ctime_ns = tnow;
+	rc = ns_node_put(n, t, &p1);
+	if (rc)
+		goto fail;
+	rc = meta_txn_commit(t);
+	if (!rc && unlink_now)
+		store_obj_unlink(n->st, dst.objid);
+	return rc;
+fail:
+	meta_txn_abort(t);
+	return rc;
+}
+
+/* ---- readdir, statfs ------------------------------------------------------ */
+
+struct rd_ctx {
+	ns *n;
+	meta_txn *t;
+	ns_readdir_cb cb;
+	void *arg;
+	int rc;
+};
+
+static int rd_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie)
+{
+	struct rd_ctx *r = arg;
+	struct meta_node nd;
+	struct ns_attr a;
+	if (ns_node_get(r->n, r->t, ino, &nd))
+		return 0;    /* vanished concurrently: skip */
+	ns_node_attr(r->n, &nd, &a);
+	return r->cb(r->arg, name, &a, cookie);
+}
+
+int ns_readdir(ns *n, uint64_t ino, uint64_t off, ns_readdir_cb cb, void *arg)
+{
+	struct rd_ctx r = { n, NULL, cb, arg, 0 };
+	struct meta_node self;
+	struct ns_attr a;
+	int rc;
+
+	stats_op(&n->stats, SOP_READDIR);
+	if (ino == NS_INO_CTL) {
+		static const char *names[] = { "version", "stats", "clock" };
+		static const uint64_t inos[] = { NS_INO_VERSION, NS_INO_STATS, NS_INO_CLOCK };
+		for (uint64_t i = off; i < 5; i++) {
+			if (i < 2)
+				ns_virt_attr(n, i == 0 ? NS_INO_CTL : NS_INO_ROOT, &a);
+			else
+				ns_virt_attr(n, inos[i - 2], &a);
+			const char *nm = i == 0 ? "." : i == 1 ? ".." : names[i - 2];
+			if (cb(arg, nm, &a, i + 1))
+				break;
+		}
+		return 0;
+	}
+	rc = meta_txn_begin(n->me, 1, &r.t);
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, r.t, ino, &self);
+	if (rc)
+		goto out;
+	if (!S_ISDIR(self.mode)) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	if (off < 1) {
+		ns_node_attr(n, &self, &a);
+		if (cb(arg, ".", &a, 1))
+			goto out;
+	}
+	if (off < 2) {
+		struct meta_node p;
+		if (ns_node_get(n, r.t, self.parent, &p))
+			p = self;
+		ns_node_attr(n, &p, &a);
+		if (cb(arg, "..", &a, 2))
+			goto out;
+	}
+	rc = meta_readdir(r.t, ino, off < 2 ? 2 : off, rd_entry, &r);
+out:
+	meta_txn_abort(r.t);
+	return rc;
+}
+
+int ns_statfs(ns *n, struct ns_statfs *out)
+{
+	struct statvfs sv;
+	meta_txn *t = NULL;
+	uint64_t count = 0;
+	int rc;
+
+	stats_op(&n->stats, SOP_STATFS);
+	rc = store_statfs(n->st, &sv);
+	if (rc)
+		return rc;
+	if (!meta_txn_begin(n->me, 1, &t)) {
+		meta_node_count(t, &count);
+		meta_txn_abort(t);
+	}
+	out->bsize = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+	out->blocks = sv.f_blocks;
+	out->bfree = sv.f_bfree;
+	out->bavail = sv.f_bavail;
+	out->ffree = sv.f_favail > 0 ? sv.f_favail : 1000000;
+	out->files = count + out->ffree;
+	out->namemax = META_NAME_MAX;
+	return 0;
+}

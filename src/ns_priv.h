@@ -1,0 +1,82 @@
+/* ns private: state shared by ns.c (namespace, content) and nsx.c
+ * (xattrs, lock attributes, offline tooling). Not a public interface. */
+#ifndef WORMFS_NS_PRIV_H
+#define WORMFS_NS_PRIV_H
+
+#include <pthread.h>
+#include "ns.h"
+#include "meta.h"
+#include "obj.h"
+#include "policy.h"
+#include "store.h"
+#include "clock.h"
+#include "crypto.h"
+
+#define NS_ITAB_SIZE 4096
+#define NS_VIRT_MAX 65536
+
+/* In-memory state of an inode with open handles (or in use by an op that
+ * must exclude writers). Never holds a file descriptor. */
+struct ns_inode {
+	uint64_t ino;
+	unsigned refs;            /* handles + temporary users */
+	unsigned writers;         /* write-capable handles */
+	int live;                 /* ref below is loaded and authoritative */
+	int sealed;               /* content frozen: writes refused */
+	int unlinked;             /* node gone; content deleted at last release */
+	int dirty;                /* uncommitted content changes */
+	int64_t mtime_ns;         /* last write time while dirty */
+	pthread_mutex_t mu;       /* state above + lock changes vs write opens */
+	pthread_rwlock_t rw;      /* content: readers shared, writers exclusive */
+	struct obj_ref ref;       /* size, generations while live */
+	wcrypto_aead *key;        /* DEK context while live */
+	struct ns_inode *next;
+};
+
+struct ns_handle {
+	struct ns_inode *in;      /* NULL for virtual files */
+	int fd;                   /* content file, -1 until needed */
+	int flags;
+	int writable;
+	char *vbuf;               /* virtual file snapshot */
+	size_t vlen;
+};
+
+struct ns {
+	struct cfg cfg;
+	int flags;
+	store *st;
+	meta_env *me;
+	kms *km;
+	uint8_t *reckey;          /* record MAC key, secure memory */
+	struct wclock clk;
+	struct stats stats;
+	int alg;
+	pthread_mutex_t itab_mu;
+	struct ns_inode *itab[NS_ITAB_SIZE];
+	ns_inval_fn inval;
+	void *inval_arg;
+	_Atomic int64_t last_sync_ns;
+};
+
+/* ns.c internals used by nsx.c */
+int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out);
+int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd);
+void ns_node_lock(const struct meta_node *nd, struct policy_lock *lk);
+void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a);
+struct ns_inode *ns_inode_get(ns *n, uint64_t ino);
+void ns_inode_put(ns *n, struct ns_inode *in);
+void ns_caller_policy(const struct ns_caller *c, struct policy_caller *pc);
+int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket);
+int ns_may_write(const struct meta_node *nd, const struct ns_caller *c);
+int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
+	      const struct ns_caller *c, int err, const char *rule);
+int ns_durable(ns *n);
+int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth);
+int ns_is_virtual(uint64_t ino);
+int ns_virt_attr(ns *n, uint64_t ino, struct ns_attr *a);
+int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len);
+/* Load an inode's content state from its node (in->mu held). */
+void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now);
+
+#endif

@@ -1,0 +1,504 @@
+/* nsx: extended attributes and the lock attributes of design section 5,
+ * and the virtual .wormfs files. Every lock change is decided by policy,
+ * made durable before the reply, logged and counted. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include "ns_priv.h"
+#include "log.h"
+
+#define X_RETENTION "user.worm.retention"
+#define X_HOLD "user.worm.legal-hold"
+#define X_STATE "user.worm.state"
+#define X_DEFAULT "user.worm.default-retention"
+#define X_LOCKCFG "user.worm.lock-config"
+#define X_WORM_PREFIX "user.worm."
+
+/* ---- virtual files ---------------------------------------------------- */
+
+int ns_is_virtual(uint64_t ino)
+{
+	return ino >= NS_INO_CTL && ino <= NS_INO_CLOCK;
+}
+
+int ns_virt_attr(ns *n, uint64_t ino, struct ns_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->nlink = 1;
+	a->mtime_ns = a->ctime_ns = a->atime_ns = clock_realtime_ns();
+	if (ino == NS_INO_ROOT)
+		return ns_getattr(n, ino, a);
+	if (ino == NS_INO_CTL) {
+		a->mode = S_IFDIR | 0555;
+		a->nlink = 2;
+		return 0;
+	}
+	if (!ns_is_virtual(ino))
+		return -ENOENT;
+	/* Size 0 like /proc: fs.c serves these with direct I/O. */
+	a->mode = S_IFREG | 0444;
+	return 0;
+}
+
+int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len)
+{
+	struct kms_stats ks;
+	size_t cap = ino == NS_INO_STATS ? NS_VIRT_MAX : 256;
+	char *b = malloc(cap);
+	int rc = 0;
+
+	if (!b)
+		return -ENOMEM;
+	if (ino == NS_INO_VERSION) {
+		rc = snprintf(b, cap, "wormfs %s\nstore-format %d\n", WORMFS_VERSION,
+			      STORE_FORMAT_VERSION);
+	} else if (ino == NS_INO_CLOCK) {
+		char ts[32];
+		clock_format_rfc3339(ns_clock_now(n), ts, sizeof(ts));
+		rc = snprintf(b, cap, "%s\n", ts);
+	} else if (ino == NS_INO_STATS) {
+		kms_get_stats(n->km, &ks);
+		rc = stats_render(&n->stats, &ks, ns_clock_now(n), b, cap);
+	} else {
+		rc = -EISDIR;
+	}
+	if (rc < 0) {
+		free(b);
+		return rc;
+	}
+	*buf = b;
+	*len = (size_t)rc;
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static int is_bucket(const struct meta_node *nd)
+{
+	return S_ISDIR(nd->mode) && nd->parent == NS_INO_ROOT && nd->ino != NS_INO_ROOT;
+}
+
+static void node_default(const struct meta_node *nd, struct policy_default *d)
+{
+	d->mode = nd->def_mode;
+	d->days = nd->def_days;
+	d->years = nd->def_years;
+}
+
+static void node_block(const struct meta_node *nd, struct policy_bucket_lock *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->state = nd->block_state;
+	memcpy(b->lock_id, nd->block_id, POLICY_LOCKID_LEN);
+	b->lock_id[POLICY_LOCKID_LEN] = '\0';
+	b->expires = nd->block_expires;
+}
+
+static void put_block(struct meta_node *nd, const struct policy_bucket_lock *b)
+{
+	nd->block_state = b->state;
+	memset(nd->block_id, 0, sizeof(nd->block_id));
+	memcpy(nd->block_id, b->lock_id, POLICY_LOCKID_LEN);
+	nd->block_expires = b->expires;
+}
+
+static ssize_t put_value(const char *v, size_t len, void *buf, size_t size)
+{
+	if (size == 0)
+		return (ssize_t)len;
+	if (size < len)
+		return -ERANGE;
+	memcpy(buf, v, len);
+	return (ssize_t)len;
+}
+
+/* A trailing newline is forgiven (echo | xargs setfattr style values). */
+static size_t trim_len(const char *v, size_t len)
+{
+	while (len && (v[len - 1] == '\n' || v[len - 1] == ' '))
+		len--;
+	return len;
+}
+
+/* ---- getxattr / listxattr ------------------------------------------------ */
+
+ssize_t ns_getxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
+		    void *buf, size_t size)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	struct policy_lock lk;
+	char v[128];
+	size_t len = 0;
+	ssize_t rc;
+	int64_t now;
+	(void)c;
+
+	stats_op(&n->stats, SOP_GETXATTR);
+	/* The kernel asks for security.capability on every write: answer
+	 * without touching the database. */
+	if (strncmp(name, "user.", 5) != 0 || ns_is_virtual(ino))
+		return -ENODATA;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, ino, &nd);
+	if (rc)
+		goto out;
+	now = ns_clock_now(n);
+	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) == 0) {
+		rc = -ENODATA;
+		if (S_ISREG(nd.mode)) {
+			ns_node_lock(&nd, &lk);
+			if (!strcmp(name, X_RETENTION) && nd.lock_mode != WORM_NONE) {
+				policy_format_retention(nd.lock_mode, nd.retain_until, v, sizeof(v));
+				rc = put_value(v, strlen(v), buf, size);
+			} else if (!strcmp(name, X_HOLD) && nd.hold != HOLD_UNSET) {
+				const char *s = nd.hold == HOLD_ON ? "ON" : "OFF";
+				rc = put_value(s, strlen(s), buf, size);
+			} else if (!strcmp(name, X_STATE)) {
+				const char *s = policy_state_name(policy_state(&lk, now));
+				rc = put_value(s, strlen(s), buf, size);
+			}
+		} else if (is_bucket(&nd)) {
+			if (!strcmp(name, X_DEFAULT) && nd.def_mode != WORM_NONE) {
+				struct policy_default d;
+				node_default(&nd, &d);
+				policy_format_default(&d, v, sizeof(v));
+				rc = put_value(v, strlen(v), buf, size);
+			} else if (!strcmp(name, X_LOCKCFG)) {
+				struct policy_bucket_lock b;
+				node_block(&nd, &b);
+				policy_format_bucket_lock(&b, now, v, sizeof(v));
+				rc = put_value(v, strlen(v), buf, size);
+			}
+		}
+		goto out;
+	}
+	rc = meta_xattr_get(t, ino, name, buf, size, &len);
+	if (!rc)
+		rc = (ssize_t)len;
+out:
+	meta_txn_abort(t);
+	return rc;
+}
+
+struct list_ctx {
+	char *buf;
+	size_t size, len;
+	int err;
+};
+
+static void list_put(struct list_ctx *l, const char *name)
+{
+	size_t k = strlen(name) + 1;
+	if (l->err)
+		return;
+	if (l->size) {
+		if (l->len + k > l->size) {
+			l->err = -ERANGE;
+			return;
+		}
+		memcpy(l->buf + l->len, name, k);
+	}
+	l->len += k;
+}
+
+static int list_cb(void *arg, const char *name)
+{
+	struct list_ctx *l = arg;
+	/* Stored names never start with user.worm. (setxattr routes those to
+	 * the lock rules); skip defensively so nothing is listed twice. */
+	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) != 0)
+		list_put(l, name);
+	return l->err != 0;
+}
+
+ssize_t ns_listxattr(ns *n, uint64_t ino, char *buf, size_t size)
+{
+	struct list_ctx l = { buf, size, 0, 0 };
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	int rc;
+
+	stats_op(&n->stats, SOP_LISTXATTR);
+	if (ns_is_virtual(ino))
+		return 0;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, ino, &nd);
+	if (rc)
+		goto out;
+	/* user.worm.state is deliberately not listed (cp -a, rsync -X). */
+	if (S_ISREG(nd.mode)) {
+		if (nd.lock_mode != WORM_NONE)
+			list_put(&l, X_RETENTION);
+		if (nd.hold != HOLD_UNSET)
+			list_put(&l, X_HOLD);
+	} else if (is_bucket(&nd)) {
+		if (nd.def_mode != WORM_NONE)
+			list_put(&l, X_DEFAULT);
+		list_put(&l, X_LOCKCFG);
+	}
+	rc = meta_xattr_list(t, ino, list_cb, &l);
+out:
+	meta_txn_abort(t);
+	if (rc)
+		return rc;
+	return l.err ? l.err : (ssize_t)l.len;
+}
+
+/* ---- setxattr / removexattr ------------------------------------------------ */
+
+static int parse_hold(const char *v, size_t len, int *hold)
+{
+	len = trim_len(v, len);
+	if (memchr(v, '\0', len))
+		return -EINVAL;
+	if (len == 2 && strncasecmp(v, "ON", 2) == 0)
+		*hold = HOLD_ON;
+	else if (len == 3 && strncasecmp(v, "OFF", 3) == 0)
+		*hold = HOLD_OFF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Bucket lock protocol over user.worm.lock-config: "in-progress" starts,
+ * "locked LOCKID" completes, "unlocked" aborts. */
+static int lockcfg_change(struct meta_node *nd, const char *v, size_t len, int64_t now,
+			  const char **rule)
+{
+	struct policy_bucket_lock b;
+	struct policy_default d;
+	char id[POLICY_LOCKID_LEN + 1];
+	uint8_t raw[POLICY_LOCKID_LEN / 2];
+	int rc;
+
+	len = trim_len(v, len);
+	if (memchr(v, '\0', len))
+		return -EINVAL;
+	node_block(nd, &b);
+	node_default(nd, &d);
+	if (len == 11 && strncasecmp(v, "in-progress", 11) == 0) {
+		wcrypto_random(raw, sizeof(raw));
+		wcrypto_hex(id, raw, sizeof(raw));
+		rc = policy_bucket_lock_start(&b, &d, id, now);
+		*rule = "bucket-lock-start";
+	} else if (len == 7 + POLICY_LOCKID_LEN && strncasecmp(v, "locked ", 7) == 0) {
+		memcpy(id, v + 7, POLICY_LOCKID_LEN);
+		id[POLICY_LOCKID_LEN] = '\0';
+		rc = policy_bucket_lock_complete(&b, id, now);
+		*rule = "bucket-lock-complete";
+	} else if (len == 8 && strncasecmp(v, "unlocked", 8) == 0) {
+		rc = policy_bucket_lock_abort(&b, now);
+		*rule = "bucket-lock-abort";
+	} else {
+		return -EINVAL;
+	}
+	if (!rc)
+		put_block(nd, &b);
+	return rc;
+}
+
+static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
+			    const char *v, size_t len, int remove)
+{
+	enum stats_op op = remove ? SOP_REMOVEXATTR : SOP_SETXATTR;
+	struct ns_inode *in;
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	struct policy_lock lk;
+	struct policy_caller pc;
+	const char *rule = NULL;
+	int64_t now = ns_clock_now(n);
+	int rc, refusal = 0;
+
+	in = ns_inode_get(n, ino);
+	if (!in)
+		return -ENOMEM;
+	pthread_mutex_lock(&in->mu);
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		goto out;
+	rc = ns_node_get(n, t, ino, &nd);
+	if (rc)
+		goto abort;
+	ns_caller_policy(c, &pc);
+	ns_node_lock(&nd, &lk);
+	if (!strcmp(name, X_STATE)) {
+		rc = -EPERM;
+		rule = "read-only-attribute";
+		refusal = 1;
+	} else if (S_ISREG(nd.mode) && !strcmp(name, X_RETENTION)) {
+		struct policy_retention_req req = { 0 };
+		req.remove = remove;
+		if (!remove && policy_parse_retention(v, len, now, &req.mode, &req.retain_until)) {
+			rc = -EINVAL;
+			goto abort;
+		}
+		if (remove && nd.lock_mode == WORM_NONE) {
+			rc = -ENODATA;
+			goto abort;
+		}
+		rc = policy_retention_change(&n->cfg.rules, &pc, &lk, &req, ns_may_write(&nd, c),
+					     in->writers > 0, now, &rule);
+		refusal = rc == -EPERM || rc == -EBUSY;
+		if (!rc) {
+			nd.lock_mode = remove ? WORM_NONE : req.mode;
+			nd.retain_until = remove ? 0 : req.retain_until;
+			nd.sealed = 1;
+		}
+	} else if (S_ISREG(nd.mode) && !strcmp(name, X_HOLD)) {
+		int hold = HOLD_OFF;
+		if (!remove && parse_hold(v, len, &hold)) {
+			rc = -EINVAL;
+			goto abort;
+		}
+		rc = policy_hold_change(&n->cfg.rules, &pc, &lk, hold, in->writers > 0, &rule);
+		refusal = rc == -EPERM || rc == -EBUSY;
+		if (!rc) {
+			nd.hold = hold;
+			if (hold == HOLD_ON)
+				nd.sealed = 1;
+		}
+	} else if (is_bucket(&nd) && !strcmp(name, X_DEFAULT)) {
+		struct policy_default cur, newd;
+		struct policy_bucket_lock b;
+		node_default(&nd, &cur);
+		node_block(&nd, &b);
+		if (!remove && policy_parse_default(v, len, &newd)) {
+			rc = -EINVAL;
+			goto abort;
+		}
+		if (remove && cur.mode == WORM_NONE) {
+			rc = -ENODATA;
+			goto abort;
+		}
+		rc = policy_default_change(&pc, c->uid == nd.uid, &b, &cur, remove ? NULL : &newd,
+					   now, &rule);
+		refusal = rc == -EPERM;
+		if (!rc) {
+			nd.def_mode = remove ? WORM_NONE : newd.mode;
+			nd.def_days = remove ? 0 : newd.days;
+			nd.def_years = remove ? 0 : newd.years;
+		}
+	} else if (is_bucket(&nd) && !strcmp(name, X_LOCKCFG)) {
+		if (remove || (c->uid != 0 && c->uid != nd.uid)) {
+			rc = -EPERM;
+			rule = "bucket-owner-only";
+		} else {
+			rc = lockcfg_change(&nd, v, len, now, &rule);
+		}
+		refusal = rc == -EPERM || rc == -EBUSY;
+	} else {
+		rc = remove ? -ENODATA : -EINVAL;   /* unknown lock attribute */
+	}
+	if (rc)
+		goto abort;
+	rc = ns_node_put(n, t, &nd);
+	if (rc)
+		goto abort;
+	rc = meta_txn_commit(t);
+	if (rc)
+		goto out;
+	rc = ns_durable(n);
+	if (in->live && S_ISREG(nd.mode)) {
+		ns_node_lock(&nd, &lk);
+		in->sealed = policy_is_sealed(&lk, now);
+	}
+	atomic_fetch_add_explicit(&n->stats.lock_changes, 1, memory_order_relaxed);
+	wlog(WLOG_INFO, "lock change op=%s ino=%llu attr=%s uid=%u value=%.*s",
+	     remove ? "remove" : "set", (unsigned long long)ino, name, c->uid,
+	     remove ? 1 : (int)trim_len(v, len), remove ? "-" : v);
+	goto out;
+abort:
+	meta_txn_abort(t);
+	if (refusal || rc == -EPERM)
+		ns_refuse(n, op, ino, name, c, rc, rule ? rule : "lock-attribute");
+out:
+	pthread_mutex_unlock(&in->mu);
+	ns_inode_put(n, in);
+	return rc;
+}
+
+static int user_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
+			    const void *v, size_t len, int flags, int remove)
+{
+	enum stats_op op = remove ? SOP_REMOVEXATTR : SOP_SETXATTR;
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	struct policy_lock lk;
+	struct policy_caller pc;
+	const char *rule = NULL;
+	int rc;
+
+	if (strlen(name) > XATTR_NAME_MAX)
+		return -ERANGE;
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, ino, &nd);
+	if (rc)
+		goto abort;
+	if (S_ISREG(nd.mode)) {
+		ns_node_lock(&nd, &lk);
+		ns_caller_policy(c, &pc);
+		rc = policy_check(&n->cfg.rules, &pc, &lk, remove ? POP_REMOVEXATTR : POP_SETXATTR,
+				  ns_clock_now(n), &rule);
+		if (rc) {
+			meta_txn_abort(t);
+			return ns_refuse(n, op, ino, name, c, rc, rule);
+		}
+	}
+	rc = remove ? meta_xattr_del(t, ino, name) : meta_xattr_set(t, ino, name, v, len, flags);
+	if (rc)
+		goto abort;
+	nd.ctime_ns = clock_realtime_ns();
+	rc = ns_node_put(n, t, &nd);
+	if (rc)
+		goto abort;
+	return meta_txn_commit(t);
+abort:
+	meta_txn_abort(t);
+	return rc;
+}
+
+int ns_setxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
+		const void *val, size_t len, int flags)
+{
+	stats_op(&n->stats, SOP_SETXATTR);
+	if (ns_is_virtual(ino))
+		return ns_refuse(n, SOP_SETXATTR, ino, name, c, -EPERM, "control-file");
+	if (n->flags & NS_RDONLY)
+		return -EROFS;
+	if (strncmp(name, "user.", 5) != 0)
+		return -EOPNOTSUPP;
+	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) == 0) {
+		if (len > 256)
+			return -EINVAL;
+		return lock_attr_change(n, c, ino, name, val, len, 0);
+	}
+	return user_attr_change(n, c, ino, name, val, len, flags, 0);
+}
+
+int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name)
+{
+	stats_op(&n->stats, SOP_REMOVEXATTR);
+	if (ns_is_virtual(ino))
+		return ns_refuse(n, SOP_REMOVEXATTR, ino, name, c, -EPERM, "control-file");
+	if (n->flags & NS_RDONLY)
+		return -EROFS;
+	if (strncmp(name, "user.", 5) != 0)
+		return -ENODATA;
+	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) == 0)
+		return lock_attr_change(n, c, ino, name, NULL, 0, 1);
+	return user_attr_change(n, c, ino, name, NULL, 0, 0, 1);
+}
