@@ -10,7 +10,9 @@
  *   log_level         = info       (err|warn|info|debug)
  *   [kms] crypto_rate, crypto_burst, management_rate, management_burst,
  *         throttle = wait|fail, max_wait_ms, dek_cache_entries, dek_cache_ttl_s
- * Unknown sections/keys and bad values are errors with file:line. */
+ * Unknown sections/keys and bad values are errors with file:line.
+ * Comments: lines starting with '#' or ';' (and " ; text" after a value).
+ * A line may hold at most libinih's limit (about 200 characters). */
 #ifndef WORMFS_CONFIG_H
 #define WORMFS_CONFIG_H
 

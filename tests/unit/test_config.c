@@ -550,3 +550,22 @@ Test(config, default_text_uncommented_equals_defaults)
 	cr_assert_not_null(strstr(cfg_default_text(), "# passphrase_file = "));
 	free(out);
 }
+
+Test(config, comments_crlf_bom_indent)
+{
+	struct cfg c;
+	char err[512] = "";
+
+	cfg_defaults(&c);
+	cr_assert_eq(load_text(&c,
+			       "\xef\xbb\xbf; leading comment\r\n"
+			       "  [wormfs]  \r\n"
+			       "\t# indented comment\r\n"
+			       "max_threads = 3 ; inline comment\r\n"
+			       "    log_level=warn\r\n"
+			       "[kms]\r\n"
+			       "\tthrottle = fail\r\n", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.max_threads, 3);
+	cr_assert_eq(c.log_level, WLOG_WARN, "indented key is a key, not a continuation");
+	cr_assert_eq(c.kms.throttle, KMS_THROTTLE_FAIL);
+}
