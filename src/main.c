@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 {
 	static struct cfg cfg;
 	struct fs_params p;
-	char mopts[4096] = "", err[1024] = "", conf[PATH_MAX], store_abs[PATH_MAX];
+	char mopts[4096] = "", err[1024] = "", conf[PATH_MAX + 32], store_abs[PATH_MAX];
 	char mnt_abs[PATH_MAX], fsname[PATH_MAX + 16];
 	const char *pos[2] = { NULL, NULL };
 	char *olists[64];
