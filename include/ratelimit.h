@@ -11,9 +11,13 @@
 #include <stdatomic.h>
 
 #define RL_MAX_RATE 1000000000ull /* 1e9 per second: interval >= 1 ns */
+#define RL_MAX_BURST 1000000000ull
 
 struct rl_gcra {
-	_Atomic uint64_t tat;     /* theoretical arrival time, ns (see .c) */
+	_Atomic uint64_t tat;     /* theoretical arrival time, in emission
+				   * intervals since 0 ns (exact; see .c) */
+	_Atomic uint64_t last_ns; /* latest now seen: an earlier now counts as
+				   * no time passing */
 	uint64_t interval_ns;     /* emission interval = 1e9 / rate (floor) */
 	uint64_t interval_rem;    /* 1e9 % rate, carried exactly, see .c */
 	uint64_t rate;
@@ -21,7 +25,8 @@ struct rl_gcra {
 	uint64_t tolerance_ns;    /* (burst - 1) * interval */
 };
 
-/* rate: requests per second (1..RL_MAX_RATE); burst >= 1. 0 or -EINVAL. */
+/* rate: requests per second (1..RL_MAX_RATE); burst 1..RL_MAX_BURST.
+ * 0 or -EINVAL. Times must stay below 2^63 ns (292 years). */
 int rl_init(struct rl_gcra *g, uint64_t rate, uint64_t burst);
 
 /* Fail mode: admit one request now or not. 0 = admitted; -EAGAIN = not,
