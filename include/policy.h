@@ -73,7 +73,8 @@ int policy_plist_add_gid(struct policy_plist *l, uint32_t gid);
 int policy_in_plist(const struct policy_plist *l, const struct policy_caller *c);
 
 /* mutable / locked / expired at compliance time now. An auth_failed record
- * counts as locked. */
+ * counts as locked. A record with a retention mode but no sealed flag
+ * (inconsistent) counts as expired: fail closed. */
 enum worm_state policy_state(const struct policy_lock *lk, int64_t now);
 /* 1 if locked (retention in force or hold ON or auth_failed). */
 int policy_is_locked(const struct policy_lock *lk, int64_t now);
@@ -81,7 +82,10 @@ int policy_is_locked(const struct policy_lock *lk, int64_t now);
 int policy_is_sealed(const struct policy_lock *lk, int64_t now);
 
 /* May caller do op on an object with this lock state? 0 or -EPERM; on
- * refusal *rule names the rule (e.g. "sealed", "locked", "legal-hold"). */
+ * refusal *rule names the rule: "sealed-content" (content/metadata change
+ * of a sealed object), "retention-in-force" / "legal-hold" (unlink of a
+ * locked object), "locked-descendant" (POP_RENAME_DIR), "record-auth-failed".
+ * No caller bypasses these, root and bypass principals included. */
 int policy_check(const struct policy_rules *r, const struct policy_caller *c,
 		 const struct policy_lock *lk, enum policy_op op, int64_t now,
 		 const char **rule);
@@ -98,6 +102,18 @@ struct policy_retention_req {
  * now or > 100 years ahead), -EBUSY (has_writers), -EPERM (shorten/remove/
  * downgrade not allowed, no write permission, auth_failed), else 0.
  * can_write: caller has write permission on the object (mode bits). */
+/* Precedence: -EINVAL (bad request) > -EPERM (rules; -ENODATA for removing
+ * a retention that does not exist) > -EBUSY (has_writers). Who may do what:
+ * - no retention in force (none or expired): can_write callers set or
+ *   remove it;
+ * - GOVERNANCE in force: can_write callers extend (date >= current, mode
+ *   GOVERNANCE or COMPLIANCE); shortening or removing: EPERM;
+ * - COMPLIANCE in force: can_write callers extend keeping COMPLIANCE (an
+ *   equal date counts); anything else EPERM for everyone;
+ * - governance-bypass principals may make any valid change to a GOVERNANCE
+ *   retention (in force or expired), without needing can_write (a sealed
+ *   object's mode bits can no longer be changed to grant it).
+ * Legal hold does not affect retention changes. */
 int policy_retention_change(const struct policy_rules *r,
 			    const struct policy_caller *c,
 			    const struct policy_lock *cur,
@@ -105,7 +121,9 @@ int policy_retention_change(const struct policy_rules *r,
 			    int can_write, int has_writers, int64_t now,
 			    const char **rule);
 /* Legal hold ON/OFF: legal-hold principals only (-EPERM); -EBUSY with open
- * writers when turning ON on an unsealed object; auth_failed -> -EPERM. */
+ * writers when turning ON on an unsealed object; auth_failed -> -EPERM.
+ * new_hold other than HOLD_ON/HOLD_OFF -> -EINVAL; OFF when unset is
+ * allowed (idempotent). */
 int policy_hold_change(const struct policy_rules *r,
 		       const struct policy_caller *c,
 		       const struct policy_lock *cur, int new_hold,
@@ -114,10 +132,17 @@ int policy_hold_change(const struct policy_rules *r,
 /* Parse a user.worm.retention value (not NUL-terminated; embedded NUL is
  * -EINVAL): "MODE YYYY-MM-DDTHH:MM:SSZ" (RFC 3339) or "MODE +N[dhy]"
  * relative to now. MODE case-insensitive. Range checks are NOT done here
- * (policy_retention_change does them). 0 or -EINVAL. */
+ * (policy_retention_change does them). 0 or -EINVAL.
+ * Framing (also for policy_parse_default): 1..128 bytes; one trailing NUL
+ * is tolerated (C callers passing sizeof); surrounding whitespace (space,
+ * tab, CR, LF) is ignored; MODE and value are separated by spaces/tabs.
+ * "+N": N is 1..10 decimal digits, no sign; unit d/h/y (either case);
+ * "+0d" parses (until = now) and is then refused by the range check.
+ * In RFC 3339 a leap second :60 is read as :59 (see clock.h). */
 int policy_parse_retention(const char *val, size_t len, int64_t now,
 			   int *mode, int64_t *until);
-/* "MODE YYYY-MM-DDTHH:MM:SSZ" */
+/* "MODE YYYY-MM-DDTHH:MM:SSZ". All policy_format_*: -EINVAL for a value
+ * that cannot be shown, -ERANGE if buf is too small. */
 int policy_format_retention(int mode, int64_t until, char *buf, size_t len);
 const char *policy_mode_name(int mode);   /* "GOVERNANCE"/"COMPLIANCE" */
 const char *policy_state_name(enum worm_state s);
@@ -153,7 +178,9 @@ int policy_default_change(const struct policy_caller *c, int is_owner,
 			  const char **rule);
 /* Start: needs a default retention set and state UNLOCKED (else -EINVAL /
  * -EBUSY if in progress, -EPERM if locked); fills lock_id (caller supplies
- * random hex) and expires = now + 24h. */
+ * random hex, exactly POLICY_LOCKID_LEN chars, else -EINVAL; stored in
+ * lowercase, compared case-insensitively) and expires = now + 24h; the lock
+ * is in progress while now < expires. */
 int policy_bucket_lock_start(struct policy_bucket_lock *b,
 			     const struct policy_default *cur, const char *new_id,
 			     int64_t now);

@@ -1,0 +1,525 @@
+/* policy: every Object Lock rule (design sections 4-6), pure.
+ *
+ * No I/O and no clock reads; see include/policy.h for the decisions taken
+ * where the design is silent (error precedence, bypass powers, parsing). */
+#include "policy.h"
+#include "clock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define VAL_MAX 128          /* longest accepted xattr value */
+#define NUM_MAX_DIGITS 10    /* keeps N * seconds-per-year far from overflow */
+
+void policy_rules_default(struct policy_rules *r)
+{
+	memset(r, 0, sizeof(*r));
+	policy_plist_add_uid(&r->bypass, 0);
+	policy_plist_add_uid(&r->hold, 0);
+}
+
+static int add_id(uint32_t *ids, size_t *n, uint32_t id)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (ids[i] == id)
+			return 0;
+	if (*n >= POLICY_MAX_PRINCIPALS)
+		return -ENOSPC;
+	ids[(*n)++] = id;
+	return 0;
+}
+
+int policy_plist_add_uid(struct policy_plist *l, uint32_t uid)
+{
+	return add_id(l->uids, &l->nuids, uid);
+}
+
+int policy_plist_add_gid(struct policy_plist *l, uint32_t gid)
+{
+	return add_id(l->gids, &l->ngids, gid);
+}
+
+int policy_in_plist(const struct policy_plist *l, const struct policy_caller *c)
+{
+	for (size_t i = 0; i < l->nuids; i++)
+		if (l->uids[i] == c->uid)
+			return 1;
+	for (size_t i = 0; i < l->ngids; i++) {
+		if (l->gids[i] == c->gid)
+			return 1;
+		for (size_t k = 0; c->groups && k < c->ngroups; k++)
+			if (c->groups[k] == l->gids[i])
+				return 1;
+	}
+	return 0;
+}
+
+static int retention_in_force(const struct policy_lock *lk, int64_t now)
+{
+	return lk->mode != WORM_NONE && lk->retain_until > now;
+}
+
+enum worm_state policy_state(const struct policy_lock *lk, int64_t now)
+{
+	if (lk->auth_failed || lk->hold == HOLD_ON || retention_in_force(lk, now))
+		return STATE_LOCKED;
+	/* A retention mode without the sealed flag is an inconsistent record:
+	 * it was locked at some time, so fail closed and call it expired. */
+	if (lk->sealed || lk->mode != WORM_NONE)
+		return STATE_EXPIRED;
+	return STATE_MUTABLE;
+}
+
+int policy_is_locked(const struct policy_lock *lk, int64_t now)
+{
+	return policy_state(lk, now) == STATE_LOCKED;
+}
+
+int policy_is_sealed(const struct policy_lock *lk, int64_t now)
+{
+	return policy_state(lk, now) != STATE_MUTABLE;
+}
+
+/* Why a locked object is locked, most fundamental reason first. */
+static const char *lock_reason(const struct policy_lock *lk)
+{
+	if (lk->auth_failed)
+		return "record-auth-failed";
+	if (lk->hold == HOLD_ON)
+		return "legal-hold";
+	return "retention-in-force";
+}
+
+int policy_check(const struct policy_rules *r, const struct policy_caller *c,
+		 const struct policy_lock *lk, enum policy_op op, int64_t now,
+		 const char **rule)
+{
+	/* Nobody bypasses these, root included: governance deletion is two
+	 * steps (shorten/remove retention first), see policy_retention_change. */
+	(void)r;
+	(void)c;
+	enum worm_state st = policy_state(lk, now);
+	const char *why = NULL;
+
+	switch (op) {
+	case POP_OPEN_WRITE:
+	case POP_WRITE:
+	case POP_TRUNCATE:
+	case POP_FALLOCATE:
+	case POP_CHMOD:
+	case POP_CHOWN:
+	case POP_UTIMENS:
+	case POP_SETXATTR:
+	case POP_REMOVEXATTR:
+	case POP_RENAME_SRC:
+	case POP_RENAME_DST:
+		if (st != STATE_MUTABLE)
+			why = lk->auth_failed ? "record-auth-failed" : "sealed-content";
+		break;
+	case POP_UNLINK:
+		if (st == STATE_LOCKED)
+			why = lock_reason(lk);
+		break;
+	case POP_RENAME_DIR:
+		if (st == STATE_LOCKED)
+			why = lk->auth_failed ? "record-auth-failed" : "locked-descendant";
+		break;
+	default:
+		why = "unknown-operation";   /* fail closed */
+		break;
+	}
+	if (!why)
+		return 0;
+	if (rule)
+		*rule = why;
+	return -EPERM;
+}
+
+const char *policy_op_name(enum policy_op op)
+{
+	static const char *const names[POP__COUNT] = {
+		[POP_OPEN_WRITE] = "open-write", [POP_WRITE] = "write",
+		[POP_TRUNCATE] = "truncate", [POP_FALLOCATE] = "fallocate",
+		[POP_CHMOD] = "chmod", [POP_CHOWN] = "chown",
+		[POP_UTIMENS] = "utimens", [POP_SETXATTR] = "setxattr",
+		[POP_REMOVEXATTR] = "removexattr", [POP_UNLINK] = "unlink",
+		[POP_RENAME_SRC] = "rename", [POP_RENAME_DST] = "rename-target",
+		[POP_RENAME_DIR] = "rename-dir",
+	};
+	if ((int)op < 0 || op >= POP__COUNT)
+		return "unknown";
+	return names[op];
+}
+
+static int refuse(const char **rule, const char *why, int err)
+{
+	if (rule)
+		*rule = why;
+	return err;
+}
+
+static int valid_mode(int mode)
+{
+	return mode == WORM_GOVERNANCE || mode == WORM_COMPLIANCE;
+}
+
+int policy_retention_change(const struct policy_rules *r,
+			    const struct policy_caller *c,
+			    const struct policy_lock *cur,
+			    const struct policy_retention_req *req,
+			    int can_write, int has_writers, int64_t now,
+			    const char **rule)
+{
+	int bypass = policy_in_plist(&r->bypass, c);
+	int in_force = retention_in_force(cur, now);
+
+	/* 1. EINVAL: the request itself. */
+	if (!req->remove) {
+		if (!valid_mode(req->mode))
+			return refuse(rule, "bad-mode", -EINVAL);
+		if (req->retain_until <= now)
+			return refuse(rule, "retain-until-not-future", -EINVAL);
+		if (now <= INT64_MAX - POLICY_MAX_AHEAD_S &&
+		    req->retain_until > now + POLICY_MAX_AHEAD_S)
+			return refuse(rule, "retain-until-too-far", -EINVAL);
+	}
+	/* 2. EPERM (and ENODATA for removing nothing): the rules. */
+	if (cur->auth_failed)
+		return refuse(rule, "record-auth-failed", -EPERM);
+	if (req->remove && cur->mode == WORM_NONE)
+		return refuse(rule, "no-retention", -ENODATA);
+	if (cur->mode == WORM_GOVERNANCE && bypass) {
+		/* Bypass principals hold every power over GOVERNANCE retention:
+		 * shorten, remove, or set any valid mode and date. */
+	} else if (in_force && cur->mode == WORM_COMPLIANCE) {
+		if (req->remove || req->mode != WORM_COMPLIANCE ||
+		    req->retain_until < cur->retain_until)
+			return refuse(rule, "compliance-retention", -EPERM);
+		if (!can_write)
+			return refuse(rule, "no-write-permission", -EPERM);
+	} else if (in_force) {
+		/* GOVERNANCE in force, caller without bypass: extend only. */
+		if (req->remove || req->retain_until < cur->retain_until)
+			return refuse(rule, "governance-retention", -EPERM);
+		if (!can_write)
+			return refuse(rule, "no-write-permission", -EPERM);
+	} else if (!can_write) {
+		return refuse(rule, "no-write-permission", -EPERM);
+	}
+	/* 3. EBUSY: allowed, but not while someone is writing. */
+	if (has_writers)
+		return refuse(rule, "open-writers", -EBUSY);
+	return 0;
+}
+
+int policy_hold_change(const struct policy_rules *r,
+		       const struct policy_caller *c,
+		       const struct policy_lock *cur, int new_hold,
+		       int has_writers, const char **rule)
+{
+	if (new_hold != HOLD_ON && new_hold != HOLD_OFF)
+		return refuse(rule, "bad-hold", -EINVAL);
+	if (!policy_in_plist(&r->hold, c))
+		return refuse(rule, "not-hold-principal", -EPERM);
+	if (cur->auth_failed)
+		return refuse(rule, "record-auth-failed", -EPERM);
+	if (new_hold == HOLD_ON && has_writers)
+		return refuse(rule, "open-writers", -EBUSY);
+	return 0;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+static char lower(char ch)
+{
+	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+}
+
+/* Common framing of lock attribute values: length 1..VAL_MAX, one trailing
+ * NUL tolerated (C callers passing sizeof), no other NUL, surrounding
+ * whitespace stripped. Splits "MODE<blanks>REST". */
+static int split_value(const char *val, size_t len, int *mode,
+		       const char **rest, size_t *rlen)
+{
+	if (!val || len == 0 || len > VAL_MAX)
+		return -EINVAL;
+	if (val[len - 1] == '\0')
+		len--;
+	if (memchr(val, '\0', len))
+		return -EINVAL;
+	size_t b = 0, e = len;
+	while (b < e && is_blank(val[b]))
+		b++;
+	while (e > b && is_blank(val[e - 1]))
+		e--;
+	size_t m = b;
+	while (m < e && !is_blank(val[m]))
+		m++;
+	static const char *const modes[] = { "governance", "compliance" };
+	*mode = WORM_NONE;
+	for (int k = 0; k < 2; k++) {
+		size_t ml = strlen(modes[k]), j;
+		if (m - b != ml)
+			continue;
+		for (j = 0; j < ml && lower(val[b + j]) == modes[k][j]; j++)
+			;
+		if (j == ml)
+			*mode = k == 0 ? WORM_GOVERNANCE : WORM_COMPLIANCE;
+	}
+	if (*mode == WORM_NONE)
+		return -EINVAL;
+	/* Separator: spaces or tabs only (not newlines inside the value). */
+	size_t v = m;
+	while (v < e && (val[v] == ' ' || val[v] == '\t'))
+		v++;
+	if (v == m || v == e)
+		return -EINVAL;
+	*rest = val + v;
+	*rlen = e - v;
+	return 0;
+}
+
+/* "N" + one unit letter from units (case-insensitive); N decimal, at most
+ * NUM_MAX_DIGITS digits, no sign. */
+static int parse_count(const char *s, size_t len, const char *units,
+		       int64_t *n, char *unit)
+{
+	if (len < 2 || len - 1 > NUM_MAX_DIGITS)
+		return -EINVAL;
+	int64_t v = 0;
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	char u = lower(s[len - 1]);
+	if (u == '\0' || !strchr(units, u))
+		return -EINVAL;
+	*n = v;
+	*unit = u;
+	return 0;
+}
+
+int policy_parse_retention(const char *val, size_t len, int64_t now,
+			   int *mode, int64_t *until)
+{
+	const char *rest;
+	size_t rlen;
+	int md, rc;
+	int64_t t;
+
+	rc = split_value(val, len, &md, &rest, &rlen);
+	if (rc)
+		return rc;
+	if (rest[0] == '+') {
+		int64_t n, unit_s;
+		char u;
+		if (parse_count(rest + 1, rlen - 1, "dhy", &n, &u))
+			return -EINVAL;
+		unit_s = u == 'h' ? 3600 : u == 'd' ? 86400 : 365 * 86400;
+		/* n < 10^10, so n * unit_s < 3.2e17: only the sum can overflow. */
+		if (__builtin_add_overflow(now, n * unit_s, &t))
+			return -EINVAL;
+	} else {
+		if (clock_parse_rfc3339(rest, rlen, &t))
+			return -EINVAL;
+	}
+	*mode = md;
+	*until = t;
+	return 0;
+}
+
+int policy_format_retention(int mode, int64_t until, char *buf, size_t len)
+{
+	char ts[32];
+	if (!valid_mode(mode) || clock_format_rfc3339(until, ts, sizeof(ts)))
+		return -EINVAL;
+	int n = snprintf(buf, len, "%s %s", policy_mode_name(mode), ts);
+	if (n < 0 || (size_t)n >= len)
+		return -ERANGE;
+	return 0;
+}
+
+const char *policy_mode_name(int mode)
+{
+	switch (mode) {
+	case WORM_GOVERNANCE: return "GOVERNANCE";
+	case WORM_COMPLIANCE: return "COMPLIANCE";
+	default: return "NONE";
+	}
+}
+
+const char *policy_state_name(enum worm_state s)
+{
+	switch (s) {
+	case STATE_MUTABLE: return "mutable";
+	case STATE_LOCKED: return "locked";
+	case STATE_EXPIRED: return "expired";
+	default: return "unknown";
+	}
+}
+
+/* ---- bucket default retention ----------------------------------------- */
+
+int policy_parse_default(const char *val, size_t len, struct policy_default *out)
+{
+	const char *rest;
+	size_t rlen;
+	int md, rc;
+	int64_t n;
+	char u;
+
+	rc = split_value(val, len, &md, &rest, &rlen);
+	if (rc)
+		return rc;
+	if (parse_count(rest, rlen, "dy", &n, &u))
+		return -EINVAL;
+	if (u == 'y' ? (n < 1 || n > POLICY_MAX_YEARS) : (n < 1 || n > 36500))
+		return -EINVAL;
+	out->mode = md;
+	out->years = u == 'y';
+	out->days = (uint32_t)(u == 'y' ? n * 365 : n);
+	return 0;
+}
+
+static int valid_default(const struct policy_default *d)
+{
+	return valid_mode(d->mode) && d->days >= 1 && d->days <= 36500;
+}
+
+int policy_format_default(const struct policy_default *d, char *buf, size_t len)
+{
+	int n;
+	if (!valid_default(d))
+		return -EINVAL;
+	if (d->years && d->days % 365 == 0)
+		n = snprintf(buf, len, "%s %uy", policy_mode_name(d->mode), d->days / 365);
+	else
+		n = snprintf(buf, len, "%s %ud", policy_mode_name(d->mode), d->days);
+	if (n < 0 || (size_t)n >= len)
+		return -ERANGE;
+	return 0;
+}
+
+/* ---- bucket lock ------------------------------------------------------ */
+
+int policy_bucket_lock_state(const struct policy_bucket_lock *b, int64_t now)
+{
+	switch (b->state) {
+	case BLOCK_LOCKED:
+		return BLOCK_LOCKED;
+	case BLOCK_IN_PROGRESS:
+		return now < b->expires ? BLOCK_IN_PROGRESS : BLOCK_UNLOCKED;
+	default:
+		return BLOCK_UNLOCKED;
+	}
+}
+
+int policy_default_change(const struct policy_caller *c, int is_owner,
+			  const struct policy_bucket_lock *bl,
+			  const struct policy_default *cur,
+			  const struct policy_default *newd, int64_t now,
+			  const char **rule)
+{
+	if (newd && !valid_default(newd))
+		return refuse(rule, "bad-default-retention", -EINVAL);
+	if (!is_owner && c->uid != 0)
+		return refuse(rule, "not-bucket-owner", -EPERM);
+	if (policy_bucket_lock_state(bl, now) != BLOCK_LOCKED || cur->mode == WORM_NONE)
+		return 0;
+	if (!newd)
+		return refuse(rule, "bucket-locked", -EPERM);
+	if (newd->days < cur->days)
+		return refuse(rule, "bucket-locked", -EPERM);
+	if (cur->mode == WORM_COMPLIANCE && newd->mode != WORM_COMPLIANCE)
+		return refuse(rule, "bucket-locked", -EPERM);
+	return 0;
+}
+
+static int valid_lock_id(const char *id)
+{
+	if (!id || strnlen(id, POLICY_LOCKID_LEN + 1) != POLICY_LOCKID_LEN)
+		return 0;
+	for (size_t i = 0; i < POLICY_LOCKID_LEN; i++) {
+		char ch = lower(id[i]);
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+int policy_bucket_lock_start(struct policy_bucket_lock *b,
+			     const struct policy_default *cur, const char *new_id,
+			     int64_t now)
+{
+	int st = policy_bucket_lock_state(b, now);
+	if (st == BLOCK_LOCKED)
+		return -EPERM;
+	if (st == BLOCK_IN_PROGRESS)
+		return -EBUSY;
+	if (!cur || !valid_default(cur) || !valid_lock_id(new_id) ||
+	    now > INT64_MAX - POLICY_BUCKET_LOCK_TTL_S)
+		return -EINVAL;
+	b->state = BLOCK_IN_PROGRESS;
+	for (size_t i = 0; i < POLICY_LOCKID_LEN; i++)
+		b->lock_id[i] = lower(new_id[i]);
+	b->lock_id[POLICY_LOCKID_LEN] = '\0';
+	b->expires = now + POLICY_BUCKET_LOCK_TTL_S;
+	return 0;
+}
+
+int policy_bucket_lock_complete(struct policy_bucket_lock *b, const char *id,
+				int64_t now)
+{
+	if (policy_bucket_lock_state(b, now) != BLOCK_IN_PROGRESS || !valid_lock_id(id))
+		return -EINVAL;
+	for (size_t i = 0; i < POLICY_LOCKID_LEN; i++)
+		if (lower(id[i]) != lower(b->lock_id[i]))
+			return -EINVAL;
+	b->state = BLOCK_LOCKED;
+	memset(b->lock_id, 0, sizeof(b->lock_id));
+	b->expires = 0;
+	return 0;
+}
+
+int policy_bucket_lock_abort(struct policy_bucket_lock *b, int64_t now)
+{
+	int st = policy_bucket_lock_state(b, now);
+	if (st == BLOCK_LOCKED)
+		return -EPERM;
+	if (st == BLOCK_UNLOCKED)
+		return -EINVAL;
+	b->state = BLOCK_UNLOCKED;
+	memset(b->lock_id, 0, sizeof(b->lock_id));
+	b->expires = 0;
+	return 0;
+}
+
+int policy_format_bucket_lock(const struct policy_bucket_lock *b, int64_t now,
+			      char *buf, size_t len)
+{
+	char ts[32];
+	int n;
+	switch (policy_bucket_lock_state(b, now)) {
+	case BLOCK_LOCKED:
+		n = snprintf(buf, len, "locked");
+		break;
+	case BLOCK_IN_PROGRESS:
+		if (!valid_lock_id(b->lock_id) || clock_format_rfc3339(b->expires, ts, sizeof(ts)))
+			return -EINVAL;
+		n = snprintf(buf, len, "in-progress %s %s", b->lock_id, ts);
+		break;
+	default:
+		n = snprintf(buf, len, "unlocked");
+		break;
+	}
+	if (n < 0 || (size_t)n >= len)
+		return -ERANGE;
+	return 0;
+}
