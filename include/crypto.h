@@ -72,10 +72,20 @@ int wcrypto_kdf(uint8_t out[WCRYPTO_KEYBYTES], const uint8_t master[WCRYPTO_KEYB
 int wcrypto_pwhash(uint8_t out[WCRYPTO_KEYBYTES], const char *pw, size_t pwlen,
 		   const uint8_t salt[WCRYPTO_SALTBYTES], uint64_t opslimit, size_t memlimit);
 void wcrypto_pwhash_defaults(uint64_t *opslimit, size_t *memlimit);
+/* The smallest Argon2id limits libsodium accepts (tests, WORMFS_PWHASH_FAST). */
+void wcrypto_pwhash_min(uint64_t *opslimit, size_t *memlimit);
+/* 1 if MIN <= opslimit, memlimit <= SENSITIVE (sane limits read from a file). */
+int wcrypto_pwhash_limits_valid(uint64_t opslimit, size_t memlimit);
+
+/* Keyed SipHash-2-4 (hash tables; not a MAC for stored data). */
+#define WCRYPTO_SHORTHASH_KEYBYTES 16
+uint64_t wcrypto_shorthash(const uint8_t key[WCRYPTO_SHORTHASH_KEYBYTES],
+			   const void *msg, size_t len);
 
 /* Lowercase hex; out needs 2*n+1. */
 void wcrypto_hex(char *out, const uint8_t *in, size_t n);
-/* Strict hex parse of exactly 2*n chars. 0 or -EINVAL. */
+/* Strict hex parse of exactly 2*n chars (0-9, a-f, A-F; nothing else).
+ * 0 or -EINVAL (out untouched on error). */
 int wcrypto_unhex(uint8_t *out, size_t n, const char *in, size_t inlen);
 
 #endif
