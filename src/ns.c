@@ -219,7 +219,7 @@ void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
 	if (S_ISREG(nd->mode)) {
 		struct policy_lock lk;
 		ns_node_lock(nd, &lk);
-		a->sealed = lk.sealed || lk.auth_failed || lk.hold == HOLD_ON;
+		a->sealed = policy_is_sealed(&lk, ns_clock_now(n));
 		/* Live size of an open object (uncommitted writes). */
 		struct ns_inode *in = inode_find(n, nd->ino);
 		if (in) {
@@ -574,6 +574,7 @@ struct subtree_ctx {
 	int64_t now;
 	int depth;
 	int found;
+	struct policy_lock *lk;
 };
 
 static int subtree_cb(void *arg, const char *name, uint64_t ino, uint64_t cookie)
@@ -587,19 +588,28 @@ static int subtree_cb(void *arg, const char *name, uint64_t ino, uint64_t cookie
 		return 0;
 	if (S_ISREG(nd.mode)) {
 		ns_node_lock(&nd, &lk);
-		if (policy_is_locked(&lk, s->now))
+		if (policy_is_locked(&lk, s->now)) {
 			s->found = 1;
+			if (s->lk)
+				*s->lk = lk;
+		}
 	} else if (S_ISDIR(nd.mode)) {
-		s->found = ns_subtree_locked(s->n, s->t, ino, s->now, s->depth + 1);
+		s->found = ns_subtree_locked(s->n, s->t, ino, s->now, s->depth + 1, s->lk);
 	}
 	return s->found;
 }
 
-int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth)
+int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth,
+		      struct policy_lock *found)
 {
-	struct subtree_ctx s = { n, t, now, depth, 0 };
-	if (depth > 1024)
-		return 1;   /* absurd depth: fail closed */
+	struct subtree_ctx s = { n, t, now, depth, 0, found };
+	if (depth > 1024) {
+		if (found) {
+			memset(found, 0, sizeof(*found));
+			found->auth_failed = 1;   /* absurd depth: fail closed */
+		}
+		return 1;
+	}
 	meta_readdir(t, dir, 0, subtree_cb, &s);
 	return s.found;
 }
@@ -627,10 +637,10 @@ static int rename_check(ns *n, meta_txn *t, const struct ns_caller *c,
 
 	ns_caller_policy(c, &pc);
 	if (S_ISDIR(nd->mode)) {
-		if (op == POP_RENAME_SRC && ns_subtree_locked(n, t, nd->ino, now, 0)) {
-			*rule = "locked-descendant";
-			return -EPERM;
-		}
+		/* The directory itself carries no lock: policy judges the first
+		 * locked descendant found. */
+		if (op == POP_RENAME_SRC && ns_subtree_locked(n, t, nd->ino, now, 0, &lk))
+			return policy_check(&n->cfg.rules, &pc, &lk, POP_RENAME_DIR, now, rule);
 		return 0;
 	}
 	if (!S_ISREG(nd->mode))
