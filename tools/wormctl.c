@@ -1,0 +1,572 @@
+/* wormctl: the wormfs administration tool (docs/CLI.md, design section 9).
+ *
+ * This file: command table, argument parsing, help and helpers shared by
+ * the command files. Commands on a mounted path go through the mount
+ * (wormctl_mnt.c); offline commands open the store (wormctl_store.c,
+ * wormctl_bench.c). Arguments are fully validated before anything is
+ * touched. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "wormctl.h"
+#include "clock.h"
+#include "crypto.h"
+#include "store.h"
+
+#ifndef WORMFS_VERSION
+#define WORMFS_VERSION "0.1.0"
+#endif
+
+#define FUSE_SUPER_MAGIC 0x65735546
+
+/* ---- helpers ------------------------------------------------------------ */
+
+int wctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("wormctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return WCTL_FAIL;
+}
+
+int wctl_usage(const struct wctl_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("wormctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (o && o->usage)
+		fprintf(stderr, "usage: wormctl %s\n", o->usage);
+	else
+		fputs("usage: wormctl COMMAND [ARGS] (see wormctl --help)\n", stderr);
+	return WCTL_USAGE;
+}
+
+void wctl_json_print(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					    JSON_C_TO_STRING_SPACED |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+json_object *wctl_json_str(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+int wctl_is_store(const char *path)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(p, sizeof(p), "%s/FORMAT", path) >= (int)sizeof(p))
+		return 0;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int wctl_check_mount(const struct wctl_opts *o, const char *path)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf) < 0)
+		return wctl_err("%s %s: %s", o->cmd, path, strerror(errno));
+	if ((unsigned long)sf.f_type != FUSE_SUPER_MAGIC)
+		return wctl_err("%s %s: not on a wormfs mount", o->cmd, path);
+	return 0;
+}
+
+int wctl_load_cfg(const struct wctl_opts *o, const char *store, struct cfg *cfg)
+{
+	char path[PATH_MAX], err[512] = "";
+	int rc;
+
+	cfg_defaults(cfg);
+	if (snprintf(path, sizeof(path), "%s/wormfs.conf", store) >= (int)sizeof(path))
+		return wctl_err("%s %s: %s", o->cmd, store, strerror(ENAMETOOLONG));
+	rc = cfg_load(cfg, path, err, sizeof(err));
+	if (rc < 0 && rc != -ENOENT)
+		return wctl_err("%s", err[0] ? err : strerror(-rc));
+	struct { const char *key, *val; } ov[] = {
+		{ "passphrase_file", o->passphrase_file },
+		{ "kms.crypto_rate", o->rate },
+		{ "kms.crypto_burst", o->burst },
+		{ "kms.throttle", o->throttle },
+		{ "kms.max_wait_ms", o->max_wait_ms },
+	};
+	for (size_t i = 0; i < sizeof(ov) / sizeof(ov[0]); i++) {
+		if (!ov[i].val)
+			continue;
+		rc = cfg_set(cfg, ov[i].key, ov[i].val, err, sizeof(err));
+		if (rc < 0)
+			return wctl_err("%s: %s", o->cmd, err[0] ? err : strerror(-rc));
+	}
+	/* A rate given without a burst gets burst = rate, not the file's. */
+	if (o->rate && !o->burst)
+		cfg->kms.crypto_burst = 0;
+	rc = cfg_finish(cfg, err, sizeof(err));
+	if (rc < 0)
+		return wctl_err("%s: %s", path, err[0] ? err : strerror(-rc));
+	return 0;
+}
+
+/* The daemon holds run.lock while mounted; offline writers must not race
+ * it. The probe lock is dropped before ns_open takes its own. */
+static int check_not_mounted(const struct wctl_opts *o, const char *spath)
+{
+	char err[512] = "";
+	store *s = NULL;
+	int rc = store_open(spath, &s, err, sizeof(err));
+
+	if (rc < 0)
+		return wctl_err("%s", err[0] ? err : strerror(-rc));
+	rc = store_lock(s, 1);
+	store_close(s);
+	if (rc == -EBUSY)
+		return wctl_err("%s is mounted: unmount it first (while mounted the "
+				"daemon is the store's only writer)", spath);
+	if (rc < 0)
+		return wctl_err("%s %s: %s", o->cmd, spath, strerror(-rc));
+	return 0;
+}
+
+int wctl_open_store(const struct wctl_opts *o, const char *store, int flags, ns **out)
+{
+	struct cfg cfg;
+	char err[512] = "";
+	int rc;
+
+	if (wctl_load_cfg(o, store, &cfg))
+		return WCTL_FAIL;
+	if (!(flags & NS_RDONLY) && check_not_mounted(o, store))
+		return WCTL_FAIL;
+	rc = ns_open(store, &cfg, NS_OFFLINE | flags, out, err, sizeof(err));
+	if (rc == -EBUSY && !(flags & NS_RDONLY))
+		return wctl_err("%s is mounted: unmount it first (while mounted the "
+				"daemon is the store's only writer)", store);
+	if (rc < 0)
+		return wctl_err("%s", err[0] ? err : strerror(-rc));
+	return 0;
+}
+
+void wctl_progress_init(struct wctl_progress *p, const char *label)
+{
+	memset(p, 0, sizeof(*p));
+	p->label = label;
+	p->tty = isatty(2);
+}
+
+void wctl_progress_cb(void *arg, uint64_t done, uint64_t total)
+{
+	struct wctl_progress *p = arg;
+	int64_t now;
+
+	p->done = done;
+	p->total = total;
+	if (!p->tty)
+		return;
+	/* Redraw at most 10 times a second, and always at the end. */
+	now = clock_monotonic_ns();
+	if ((total == 0 || done < total) && now - p->last_ns < 100000000)
+		return;
+	p->last_ns = now;
+	/* total 0: unknown in advance (rewrap counts as it goes). */
+	if (total)
+		fprintf(stderr, "\r%s %llu/%llu", p->label, (unsigned long long)done,
+			(unsigned long long)total);
+	else
+		fprintf(stderr, "\r%s %llu", p->label, (unsigned long long)done);
+	fflush(stderr);
+}
+
+void wctl_progress_end(struct wctl_progress *p)
+{
+	if (p->tty && p->last_ns)
+		fputs("\r\033[K", stderr);
+}
+
+/* ---- command table and parsing --------------------------------------- */
+
+enum {
+	O_JSON = 1 << 0, O_LOCKED = 1 << 1, O_BYPASS = 1 << 2, O_COMPLETE = 1 << 3,
+	O_ABORT = 1 << 4, O_PASS = 1 << 5, O_THREADS = 1 << 6, O_SECONDS = 1 << 7,
+	O_OP = 1 << 8, O_RATE = 1 << 9, O_BURST = 1 << 10, O_THROTTLE = 1 << 11,
+	O_MAXWAIT = 1 << 12,
+};
+
+static const struct optdef {
+	const char *name;
+	unsigned bit;
+	int has_arg;
+} optdefs[] = {
+	{ "json", O_JSON, 0 }, { "locked", O_LOCKED, 0 },
+	{ "bypass-governance", O_BYPASS, 0 }, { "complete", O_COMPLETE, 1 },
+	{ "abort", O_ABORT, 0 }, { "passphrase-file", O_PASS, 1 },
+	{ "threads", O_THREADS, 1 }, { "seconds", O_SECONDS, 1 }, { "op", O_OP, 1 },
+	{ "rate", O_RATE, 1 }, { "burst", O_BURST, 1 }, { "throttle", O_THROTTLE, 1 },
+	{ "max-wait-ms", O_MAXWAIT, 1 },
+};
+
+static int run_bucket_list(const struct wctl_opts *o);
+static int run_ls(const struct wctl_opts *o);
+static int run_hold_on(const struct wctl_opts *o) { return wctl_hold_set(o, 1); }
+static int run_hold_off(const struct wctl_opts *o) { return wctl_hold_set(o, 0); }
+
+static const struct cmddef {
+	const char *w1, *w2;
+	int minpos, maxpos;        /* maxpos < 0: unbounded */
+	unsigned opts;
+	const char *usage;
+	int (*fn)(const struct wctl_opts *o);
+} cmds[] = {
+	{ "init", NULL, 1, 1, O_PASS, "init [--passphrase-file F] STORE", wctl_init },
+	{ "bucket", "create", 1, 1, 0, "bucket create MNT/BUCKET", wctl_bucket_create },
+	{ "bucket", "list", 1, 1, O_JSON | O_PASS, "bucket list MNT|STORE [--json]",
+	  run_bucket_list },
+	{ "bucket", "lock", 1, 1, O_COMPLETE | O_ABORT | O_JSON,
+	  "bucket lock MNT/BUCKET [--complete LOCKID | --abort]", wctl_bucket_lock },
+	{ "retention", "get", 1, 1, O_JSON, "retention get PATH [--json]",
+	  wctl_retention_get },
+	{ "retention", "set", 3, 3, 0, "retention set PATH MODE DATE|+Nd|+Nh|+Ny",
+	  wctl_retention_set },
+	{ "legal-hold", "on", 1, 1, 0, "legal-hold on|off PATH", run_hold_on },
+	{ "legal-hold", "off", 1, 1, 0, "legal-hold on|off PATH", run_hold_off },
+	{ "legal-hold", "get", 1, 1, O_JSON, "legal-hold get PATH [--json]", wctl_hold_get },
+	{ "rm", NULL, 1, -1, O_BYPASS, "rm --bypass-governance PATH...", wctl_rm },
+	{ "ls", NULL, 1, 1, O_LOCKED | O_JSON | O_PASS,
+	  "ls --locked [--json] MNT-PATH|STORE", run_ls },
+	{ "key", "list", 1, 1, O_JSON | O_PASS, "key list STORE [--json] [--passphrase-file F]",
+	  wctl_key_list },
+	{ "key", "rotate", 1, 1, O_PASS, "key rotate STORE [--passphrase-file F]",
+	  wctl_key_rotate },
+	{ "key", "rewrap", 1, 1, O_PASS, "key rewrap STORE [--passphrase-file F]",
+	  wctl_key_rewrap },
+	{ "key", "remove", 2, 2, O_PASS, "key remove STORE VERSION [--passphrase-file F]",
+	  wctl_key_remove },
+	{ "verify", NULL, 1, 1, O_JSON | O_PASS,
+	  "verify STORE [--json] [--passphrase-file F]", wctl_verify },
+	{ "stats", NULL, 1, 1, O_JSON, "stats MNT [--json]", wctl_stats },
+	{ "kms", "bench", 1, 1,
+	  O_THREADS | O_SECONDS | O_OP | O_RATE | O_BURST | O_THROTTLE | O_MAXWAIT |
+	  O_JSON | O_PASS,
+	  "kms bench STORE [--threads N] [--seconds S] [--op decrypt|generate] "
+	  "[--rate R] [--burst B] [--throttle wait|fail] [--max-wait-ms MS] [--json]",
+	  wctl_kms_bench },
+};
+
+static const char help_text[] =
+"usage: wormctl COMMAND [ARGS]\n"
+"\n"
+"Administration tool for wormfs, an S3 Object Lock style WORM archive.\n"
+"Commands on a PATH inside a mount work through the mount (extended\n"
+"attributes); commands on a STORE directory work offline. Exit status:\n"
+"0 ok, 1 failure (verify: damage found), 2 usage error.\n"
+"\n"
+"Store:\n"
+"  init [--passphrase-file F] STORE\n"
+"      Create a store in STORE (absent or empty): metadata database, object\n"
+"      area, key ring with master key version 1, commented wormfs.conf.\n"
+"      With a passphrase file the key ring is protected by Argon2id(passphrase),\n"
+"      else by a random key file inside the store.\n"
+"  verify STORE [--json] [--passphrase-file F]\n"
+"      Check every object is present, authentic and of its recorded size, and\n"
+"      every lock record authentic. Lists \"DAMAGED path: reason\"; exit 1 if\n"
+"      any. Works while mounted (read only).\n"
+"\n"
+"Buckets:\n"
+"  bucket create MNT/BUCKET\n"
+"      Create a bucket (a top-level directory; S3 naming rules).\n"
+"  bucket list MNT|STORE [--json]\n"
+"      List buckets with their default retention and bucket lock state.\n"
+"  bucket lock MNT/BUCKET [--complete LOCKID | --abort] [--json]\n"
+"      Start a bucket lock (prints a lock id valid for 24 h); --complete LOCKID\n"
+"      makes the default retention permanent; --abort ends an in-progress lock.\n"
+"\n"
+"Objects (through the mount):\n"
+"  retention get PATH [--json]\n"
+"      Show the retention: MODE YYYY-MM-DDTHH:MM:SSZ, or \"none\".\n"
+"  retention set PATH MODE DATE|+Nd|+Nh|+Ny\n"
+"      MODE is GOVERNANCE or COMPLIANCE (any case); DATE is RFC 3339 (e.g.\n"
+"      2031-01-01T00:00:00Z or 2031-01-01) or relative: days, hours, years\n"
+"      (365 days), counted from the mount's compliance clock.\n"
+"  legal-hold on|off PATH\n"
+"  legal-hold get PATH [--json]\n"
+"      Set or show the legal hold (ON or OFF).\n"
+"  rm --bypass-governance PATH...\n"
+"      Delete objects under GOVERNANCE retention: removes the retention (needs\n"
+"      a governance-bypass principal), then deletes. COMPLIANCE retention and\n"
+"      legal holds cannot be bypassed.\n"
+"  ls [--locked] [--json] MNT-PATH|STORE\n"
+"      List objects with their lock state (--locked: locked ones only):\n"
+"      mode, retain-until, legal hold, path.\n"
+"  stats MNT [--json]\n"
+"      Show MNT/.wormfs/stats (Prometheus text; --json as an object).\n"
+"\n"
+"Keys (offline; refused while the store is mounted, except key list):\n"
+"  key list STORE [--json] [--passphrase-file F]\n"
+"      Master key versions, the active one, and the versions objects use.\n"
+"  key rotate STORE [--passphrase-file F]\n"
+"      Make a new active master key version for new data keys.\n"
+"  key rewrap STORE [--passphrase-file F]\n"
+"      Re-wrap every data key under the active version (contents untouched).\n"
+"  key remove STORE VERSION [--passphrase-file F]\n"
+"      Remove a master key version no object uses any more (after rewrap).\n"
+"\n"
+"KMS:\n"
+"  kms bench STORE [--threads N] [--seconds S] [--op decrypt|generate]\n"
+"            [--rate R] [--burst B] [--throttle wait|fail] [--max-wait-ms MS]\n"
+"            [--json] [--passphrase-file F]\n"
+"      Load the store's KMS with N threads (default 4) for S seconds (default\n"
+"      5) of uncached Decrypt (default) or GenerateDataKey calls; reports\n"
+"      attempts, admitted, throttled, achieved and configured rate and call\n"
+"      latency percentiles. --rate/--burst/--throttle/--max-wait-ms override\n"
+"      the store's [kms] settings for the bench only.\n"
+"\n"
+"Options:\n"
+"  --json                 machine-readable output (read commands)\n"
+"  --passphrase-file F    key ring passphrase (default: the store's\n"
+"                         passphrase_file setting)\n"
+"  --help, --version\n";
+
+static int run_bucket_list(const struct wctl_opts *o)
+{
+	if (wctl_is_store(o->pos[0]))
+		return wctl_bucket_list_store(o);
+	if (o->passphrase_file)
+		return wctl_usage(o, "--passphrase-file applies to a STORE only");
+	return wctl_bucket_list_mnt(o);
+}
+
+static int run_ls(const struct wctl_opts *o)
+{
+	if (wctl_is_store(o->pos[0]))
+		return wctl_ls_store(o);
+	if (o->passphrase_file)
+		return wctl_usage(o, "--passphrase-file applies to a STORE only");
+	return wctl_ls_mnt(o);
+}
+
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Check an option's value; usage error if bad. */
+static int set_opt(struct wctl_opts *o, unsigned bit, const char *name, const char *v)
+{
+	unsigned long long n;
+	char *end;
+
+	switch (bit) {
+	case O_JSON: o->json = 1; break;
+	case O_LOCKED: o->locked = 1; break;
+	case O_BYPASS: o->bypass = 1; break;
+	case O_ABORT: o->abort_lock = 1; break;
+	case O_PASS:
+		if (!*v)
+			return wctl_usage(o, "--%s: empty file name", name);
+		o->passphrase_file = v;
+		break;
+	case O_COMPLETE:
+		if (strlen(v) != POLICY_LOCKID_LEN || strspn(v, "0123456789abcdefABCDEF") !=
+		    POLICY_LOCKID_LEN)
+			return wctl_usage(o, "--complete: bad lock id '%s' (expected %d hex "
+					  "digits)", v, POLICY_LOCKID_LEN);
+		o->complete = v;
+		break;
+	case O_THREADS:
+		if (parse_uint(v, 1, 1024, &n))
+			return wctl_usage(o, "--threads: expected 1..1024, got '%s'", v);
+		o->threads = (unsigned)n;
+		break;
+	case O_SECONDS:
+		errno = 0;
+		o->seconds = strtod(v, &end);
+		if (errno || end == v || *end || !(o->seconds > 0) || o->seconds > 86400)
+			return wctl_usage(o, "--seconds: expected a number of seconds in "
+					  "(0, 86400], got '%s'", v);
+		break;
+	case O_OP:
+		if (!strcmp(v, "decrypt"))
+			o->op_generate = 0;
+		else if (!strcmp(v, "generate"))
+			o->op_generate = 1;
+		else
+			return wctl_usage(o, "--op: expected decrypt or generate, got '%s'", v);
+		break;
+	case O_RATE:
+	case O_BURST:
+		if (parse_uint(v, 1, CFG_MAX_RATE, &n))
+			return wctl_usage(o, "--%s: expected 1..%llu, got '%s'", name,
+					  (unsigned long long)CFG_MAX_RATE, v);
+		*(bit == O_RATE ? &o->rate : &o->burst) = v;
+		break;
+	case O_THROTTLE:
+		if (strcmp(v, "wait") && strcmp(v, "fail"))
+			return wctl_usage(o, "--throttle: expected wait or fail, got '%s'", v);
+		o->throttle = v;
+		break;
+	case O_MAXWAIT:
+		if (parse_uint(v, 0, 3600000, &n))
+			return wctl_usage(o, "--max-wait-ms: expected 0..3600000, got '%s'", v);
+		o->max_wait_ms = v;
+		break;
+	}
+	return 0;
+}
+
+static int parse_args(const struct cmddef *c, int argc, char **argv, struct wctl_opts *o)
+{
+	int only_pos = 0;
+
+	o->pos = calloc((size_t)argc + 1, sizeof(char *));
+	if (!o->pos)
+		return wctl_err("%s", strerror(ENOMEM));
+	for (int i = 0; i < argc; i++) {
+		char *a = argv[i];
+		const struct optdef *d = NULL;
+		const char *val = NULL;
+		size_t nlen;
+
+		if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
+			o->pos[o->npos++] = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			only_pos = 1;
+			continue;
+		}
+		if (a[1] != '-')
+			return wctl_usage(o, "unknown option '%s'", a);
+		nlen = strcspn(a + 2, "=");
+		for (size_t k = 0; k < sizeof(optdefs) / sizeof(optdefs[0]); k++)
+			if (strlen(optdefs[k].name) == nlen && !strncmp(optdefs[k].name, a + 2, nlen))
+				d = &optdefs[k];
+		if (!d || !(c->opts & d->bit))
+			return wctl_usage(o, "unknown option '%.*s' for '%s'", (int)nlen + 2, a,
+					  o->cmd);
+		if (d->has_arg) {
+			if (a[2 + nlen] == '=')
+				val = a + 3 + nlen;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return wctl_usage(o, "option '--%s' needs an argument", d->name);
+		} else if (a[2 + nlen] == '=') {
+			return wctl_usage(o, "option '--%s' takes no argument", d->name);
+		}
+		if (set_opt(o, d->bit, d->name, val))
+			return WCTL_USAGE;
+	}
+	if (o->npos < c->minpos)
+		return wctl_usage(o, "missing argument");
+	if (c->maxpos >= 0 && o->npos > c->maxpos)
+		return wctl_usage(o, "unexpected argument '%s'", o->pos[c->maxpos]);
+	for (int i = 0; i < o->npos; i++)
+		if (!o->pos[i][0])
+			return wctl_usage(o, "empty argument");
+	if (o->complete && o->abort_lock)
+		return wctl_usage(o, "--complete and --abort exclude each other");
+	if (c->fn == wctl_rm && !o->bypass)
+		return wctl_usage(o, "rm needs --bypass-governance (use plain rm otherwise)");
+	return 0;
+}
+
+static int has_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return 0;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmddef *c = NULL;
+	struct wctl_opts o;
+	char name[64];
+	int nw = 1, rc;
+
+	memset(&o, 0, sizeof(o));
+	o.threads = 4;
+	o.seconds = 5;
+	if (has_help(argc, argv)) {
+		fputs(help_text, stdout);
+		return WCTL_OK;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
+		if (argc > 2)
+			return wctl_usage(NULL, "--version takes no argument");
+		printf("wormctl (wormfs) %s\n", WORMFS_VERSION);
+		return WCTL_OK;
+	}
+	if (argc < 2)
+		return wctl_usage(NULL, "missing command");
+	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+		if (strcmp(cmds[k].w1, argv[1]))
+			continue;
+		if (!cmds[k].w2) {
+			c = &cmds[k];
+			break;
+		}
+		if (argc >= 3 && !strcmp(cmds[k].w2, argv[2])) {
+			c = &cmds[k];
+			nw = 2;
+			break;
+		}
+	}
+	if (!c) {
+		for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+			if (cmds[k].w2 && !strcmp(cmds[k].w1, argv[1]))
+				return wctl_usage(NULL, argc >= 3 ? "unknown %s command '%s'"
+						  : "%s needs a subcommand%s", argv[1],
+						  argc >= 3 ? argv[2] : "");
+		return wctl_usage(NULL, "unknown command '%s'", argv[1]);
+	}
+	snprintf(name, sizeof(name), "%s%s%s", c->w1, c->w2 ? " " : "", c->w2 ? c->w2 : "");
+	o.cmd = name;
+	o.usage = c->usage;
+	rc = parse_args(c, argc - 1 - nw, argv + 1 + nw, &o);
+	if (rc == 0) {
+		if (wcrypto_init() < 0)
+			rc = wctl_err("cannot initialise libsodium");
+		else
+			rc = c->fn(&o);
+	}
+	free(o.pos);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "wormctl: writing output: %s\n", strerror(errno));
+		return WCTL_FAIL;
+	}
+	return rc;
+}

@@ -1,0 +1,110 @@
+/* wormctl internals shared by tools/wormctl*.c (not a library interface).
+ *
+ * Commands return an exit status: 0 ok, 1 failure, 2 usage error. Every
+ * failure prints one line "wormctl: ..." on stderr. */
+#ifndef WORMCTL_H
+#define WORMCTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "ns.h"
+
+#define WCTL_OK 0
+#define WCTL_FAIL 1
+#define WCTL_USAGE 2
+
+#define X_RETENTION "user.worm.retention"
+#define X_HOLD "user.worm.legal-hold"
+#define X_STATE "user.worm.state"
+#define X_DEFAULT "user.worm.default-retention"
+#define X_LOCKCFG "user.worm.lock-config"
+
+/* Parsed command line of one command. Values are validated syntactically
+ * by the parser (numbers, enums) before any command runs. */
+struct wctl_opts {
+	const char *cmd;          /* "bucket lock", for messages */
+	const char *usage;        /* the command's usage line */
+	int json, locked, bypass, abort_lock;
+	const char *complete;     /* bucket lock --complete LOCKID */
+	const char *passphrase_file;
+	/* kms bench */
+	unsigned threads;
+	double seconds;
+	int op_generate;
+	const char *rate, *burst, *throttle, *max_wait_ms;
+	char **pos;               /* positional arguments */
+	int npos;
+};
+
+/* "wormctl: MSG" on stderr; returns WCTL_FAIL. */
+int wctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "wormctl: MSG" and the command's usage line; returns WCTL_USAGE. */
+int wctl_usage(const struct wctl_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Print o to stdout (pretty) and release it. */
+void wctl_json_print(json_object *o);
+/* json string or null. */
+json_object *wctl_json_str(const char *s);
+
+/* 1 if path is a directory holding a FORMAT file (a store). */
+int wctl_is_store(const char *path);
+/* 0 if path lies on a FUSE file system, else prints an error (prefix
+ * "CMD PATH") and returns WCTL_FAIL. */
+int wctl_check_mount(const struct wctl_opts *o, const char *path);
+
+/* Load STORE/wormfs.conf plus the command-line overrides (passphrase file,
+ * bench rate options) into cfg; prints the error and returns WCTL_FAIL. */
+int wctl_load_cfg(const struct wctl_opts *o, const char *store, struct cfg *cfg);
+/* wctl_load_cfg + ns_open(NS_OFFLINE | flags). A writable open first makes
+ * sure the store is not mounted. */
+int wctl_open_store(const struct wctl_opts *o, const char *store, int flags, ns **out);
+
+/* Progress line on stderr, only when stderr is a terminal. */
+struct wctl_progress {
+	const char *label;
+	int tty;
+	int64_t last_ns;
+	uint64_t done, total;
+};
+void wctl_progress_init(struct wctl_progress *p, const char *label);
+void wctl_progress_cb(void *arg, uint64_t done, uint64_t total);
+void wctl_progress_end(struct wctl_progress *p);
+
+/* Shared output of bucket list (mount or store): text line or JSON item
+ * into arr (when not NULL). def/lock: xattr values, NULL if none. */
+void wctl_bucket_out(json_object *arr, const char *name, const char *def,
+		     const char *lock);
+/* Shared output of ls: one object. mode/until NULL if no retention; hold
+ * "ON"/"OFF"; state "mutable"/"locked"/"expired". */
+void wctl_ls_out(json_object *arr, const char *path, const char *mode,
+		 const char *until, const char *hold, const char *state);
+
+/* Commands: mount side (wormctl_mnt.c). */
+int wctl_bucket_create(const struct wctl_opts *o);
+int wctl_bucket_list_mnt(const struct wctl_opts *o);
+int wctl_bucket_lock(const struct wctl_opts *o);
+int wctl_retention_get(const struct wctl_opts *o);
+int wctl_retention_set(const struct wctl_opts *o);
+int wctl_hold_set(const struct wctl_opts *o, int on);
+int wctl_hold_get(const struct wctl_opts *o);
+int wctl_rm(const struct wctl_opts *o);
+int wctl_ls_mnt(const struct wctl_opts *o);
+int wctl_stats(const struct wctl_opts *o);
+
+/* Commands: store side (wormctl_store.c). */
+int wctl_init(const struct wctl_opts *o);
+int wctl_bucket_list_store(const struct wctl_opts *o);
+int wctl_ls_store(const struct wctl_opts *o);
+int wctl_key_list(const struct wctl_opts *o);
+int wctl_key_rotate(const struct wctl_opts *o);
+int wctl_key_rewrap(const struct wctl_opts *o);
+int wctl_key_remove(const struct wctl_opts *o);
+int wctl_verify(const struct wctl_opts *o);
+
+/* kms bench (wormctl_bench.c). */
+int wctl_kms_bench(const struct wctl_opts *o);
+
+#endif

@@ -1,0 +1,439 @@
+/* wormctl, store side: offline commands on a store directory. Read-only
+ * ones open the store NS_RDONLY (they may run while it is mounted); the
+ * ones that change it refuse while it is mounted (wctl_open_store). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wormctl.h"
+#include "clock.h"
+#include "kms.h"
+#include "policy.h"
+
+#define XVAL_MAX 256
+
+static const struct ns_caller root_caller = { 0, 0, 0, 022, NULL, 0 };
+
+static uint64_t mono_ns(void)
+{
+	return (uint64_t)clock_monotonic_ns();
+}
+
+int wctl_init(const struct wctl_opts *o)
+{
+	const char *s = o->pos[0];
+	char err[512] = "";
+	int rc;
+
+	if (o->passphrase_file) {
+		struct stat st;
+		if (stat(o->passphrase_file, &st) < 0)
+			return wctl_err("%s: passphrase file %s: %s", o->cmd, o->passphrase_file,
+					strerror(errno));
+	}
+	rc = ns_store_init(s, o->passphrase_file, err, sizeof(err));
+	if (rc < 0)
+		return wctl_err("%s %s: %s", o->cmd, s, err[0] ? err : strerror(-rc));
+	printf("created store %s (key ring protected by %s)\n", s,
+	       o->passphrase_file ? "a passphrase" : "a key file inside the store");
+	return WCTL_OK;
+}
+
+/* ---- bucket list, ls ------------------------------------------------------ */
+
+struct bucket {
+	char *name;
+	uint64_t ino;
+};
+
+struct blist {
+	struct bucket *v;
+	size_t n, cap;
+	uint64_t next;
+	size_t seen;
+	int err;
+};
+
+static int blist_cb(void *arg, const char *name, const struct ns_attr *a, uint64_t next_off)
+{
+	struct blist *b = arg;
+
+	b->next = next_off;
+	b->seen++;
+	if (!strcmp(name, ".") || !strcmp(name, "..") || name[0] == '.' ||
+	    !S_ISDIR(a->mode))
+		return 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->v[i].ino == a->ino)
+			return 0;
+	if (b->n == b->cap) {
+		struct bucket *nv = realloc(b->v, (b->cap = b->cap ? b->cap * 2 : 32) *
+					    sizeof(*nv));
+		if (!nv) {
+			b->err = -ENOMEM;
+			return 1;
+		}
+		b->v = nv;
+	}
+	if (!(b->v[b->n].name = strdup(name))) {
+		b->err = -ENOMEM;
+		return 1;
+	}
+	b->v[b->n++].ino = a->ino;
+	return 0;
+}
+
+static int cmp_bucket(const void *a, const void *b)
+{
+	return strcmp(((const struct bucket *)a)->name, ((const struct bucket *)b)->name);
+}
+
+/* ns_getxattr into a NUL-terminated buffer; "" when absent. */
+static int nsx_get(ns *n, uint64_t ino, const char *name, char *buf, size_t len)
+{
+	ssize_t r = ns_getxattr(n, &root_caller, ino, name, buf, len - 1);
+
+	buf[0] = '\0';
+	if (r == -ENODATA)
+		return 0;
+	if (r < 0)
+		return (int)r;
+	buf[r] = '\0';
+	while (r > 0 && buf[r - 1] == '\n')
+		buf[--r] = '\0';
+	return 0;
+}
+
+int wctl_bucket_list_store(const struct wctl_opts *o)
+{
+	struct blist b = { 0 };
+	json_object *arr = NULL;
+	uint64_t off = 0;
+	ns *n = NULL;
+	int rc, ret = WCTL_OK;
+
+	if (wctl_open_store(o, o->pos[0], NS_RDONLY, &n))
+		return WCTL_FAIL;
+	/* Repeat from the last cookie until a call yields nothing new, in
+	 * case ns_readdir delivers a directory in pieces. */
+	for (;;) {
+		b.seen = 0;
+		rc = ns_readdir(n, NS_INO_ROOT, off, blist_cb, &b);
+		if (rc < 0 || b.err) {
+			ret = wctl_err("%s %s: %s", o->cmd, o->pos[0],
+				       strerror(b.err ? -b.err : -rc));
+			goto out;
+		}
+		if (!b.seen || b.next == off)
+			break;
+		off = b.next;
+	}
+	if (b.n)
+		qsort(b.v, b.n, sizeof(*b.v), cmp_bucket);
+	arr = o->json ? json_object_new_array() : NULL;
+	for (size_t i = 0; i < b.n; i++) {
+		char def[XVAL_MAX], lock[XVAL_MAX];
+		if ((rc = nsx_get(n, b.v[i].ino, X_DEFAULT, def, sizeof(def))) < 0 ||
+		    (rc = nsx_get(n, b.v[i].ino, X_LOCKCFG, lock, sizeof(lock))) < 0) {
+			ret = wctl_err("%s %s: bucket %s: %s", o->cmd, o->pos[0], b.v[i].name,
+				       strerror(-rc));
+			continue;
+		}
+		wctl_bucket_out(arr, b.v[i].name, def[0] ? def : NULL, lock);
+	}
+	if (arr)
+		wctl_json_print(arr);
+out:
+	for (size_t i = 0; i < b.n; i++)
+		free(b.v[i].name);
+	free(b.v);
+	ns_close(n);
+	return ret;
+}
+
+struct lsctx {
+	const struct wctl_opts *o;
+	json_object *arr;
+};
+
+static int ls_cb(void *arg, const struct ns_entry *e)
+{
+	struct lsctx *x = arg;
+	char until[32] = "";
+	const char *state;
+
+	if (!S_ISREG(e->attr.mode))
+		return 0;
+	if (e->auth_failed)
+		wctl_err("%s: %s: lock record fails authentication (treated as locked; "
+			 "see wormctl verify)", x->o->cmd, e->path);
+	state = e->auth_failed ? "locked" : policy_state_name(e->state);
+	if (x->o->locked && strcmp(state, "locked"))
+		return 0;
+	if (e->lock_mode != WORM_NONE)
+		clock_format_rfc3339(e->retain_until, until, sizeof(until));
+	wctl_ls_out(x->arr, e->path, e->lock_mode != WORM_NONE ?
+		    policy_mode_name(e->lock_mode) : NULL, until[0] ? until : NULL,
+		    e->hold == HOLD_ON ? "ON" : "OFF", state);
+	return 0;
+}
+
+int wctl_ls_store(const struct wctl_opts *o)
+{
+	struct lsctx x = { .o = o };
+	ns *n = NULL;
+	int rc;
+
+	if (wctl_open_store(o, o->pos[0], NS_RDONLY, &n))
+		return WCTL_FAIL;
+	x.arr = o->json ? json_object_new_array() : NULL;
+	rc = ns_walk(n, ls_cb, &x);
+	ns_close(n);
+	if (rc < 0) {
+		json_object_put(x.arr);
+		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
+	}
+	if (x.arr)
+		wctl_json_print(x.arr);
+	return WCTL_OK;
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+static int list_keys(const struct wctl_opts *o, ns *n, struct kms_key_info **v, size_t *cnt)
+{
+	int rc;
+
+	*v = calloc(KMS_MAX_VERSIONS, sizeof(**v));
+	if (!*v)
+		return wctl_err("%s: %s", o->cmd, strerror(ENOMEM));
+	rc = kms_list(ns_kms(n), *v, KMS_MAX_VERSIONS, cnt, mono_ns());
+	if (rc < 0) {
+		free(*v);
+		*v = NULL;
+		return wctl_err("%s %s: listing keys: %s", o->cmd, o->pos[0], strerror(-rc));
+	}
+	return 0;
+}
+
+static uint32_t active_version(const struct kms_key_info *v, size_t cnt)
+{
+	for (size_t i = 0; i < cnt; i++)
+		if (v[i].active)
+			return v[i].version;
+	return 0;
+}
+
+int wctl_key_list(const struct wctl_opts *o)
+{
+	struct kms_key_info *v = NULL;
+	uint32_t lo = 0, hi = 0;
+	size_t cnt = 0;
+	ns *n = NULL;
+	int rc, ret = WCTL_FAIL;
+
+	if (wctl_open_store(o, o->pos[0], NS_RDONLY, &n))
+		return WCTL_FAIL;
+	if (list_keys(o, n, &v, &cnt))
+		goto out;
+	rc = ns_key_versions_in_use(n, &lo, &hi);
+	if (rc < 0) {
+		wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
+		goto out;
+	}
+	if (o->json) {
+		json_object *j = json_object_new_object(), *keys = json_object_new_array();
+		for (size_t i = 0; i < cnt; i++) {
+			json_object *k = json_object_new_object();
+			char ts[32];
+			clock_format_rfc3339(v[i].created_s, ts, sizeof(ts));
+			json_object_object_add(k, "version", json_object_new_int64(v[i].version));
+			json_object_object_add(k, "active", json_object_new_boolean(v[i].active));
+			json_object_object_add(k, "created", json_object_new_string(ts));
+			json_object_object_add(k, "in_use", json_object_new_boolean(
+				lo && v[i].version >= lo && v[i].version <= hi));
+			json_object_array_add(keys, k);
+		}
+		json_object_object_add(j, "keys", keys);
+		json_object_object_add(j, "active", json_object_new_int64(active_version(v, cnt)));
+		if (lo) {
+			json_object *u = json_object_new_object();
+			json_object_object_add(u, "min", json_object_new_int64(lo));
+			json_object_object_add(u, "max", json_object_new_int64(hi));
+			json_object_object_add(j, "versions_in_use", u);
+		} else {
+			json_object_object_add(j, "versions_in_use", NULL);
+		}
+		wctl_json_print(j);
+	} else {
+		for (size_t i = 0; i < cnt; i++) {
+			char ts[32];
+			clock_format_rfc3339(v[i].created_s, ts, sizeof(ts));
+			printf("%-8u %-7s %s%s\n", v[i].version, v[i].active ? "active" : "-", ts,
+			       lo && v[i].version >= lo && v[i].version <= hi ? "  in-use" : "");
+		}
+		if (lo)
+			printf("objects use versions %u..%u\n", lo, hi);
+		else
+			printf("no object uses a master key yet\n");
+	}
+	ret = WCTL_OK;
+out:
+	free(v);
+	ns_close(n);
+	return ret;
+}
+
+int wctl_key_rotate(const struct wctl_opts *o)
+{
+	uint32_t ver = 0;
+	ns *n = NULL;
+	int rc;
+
+	if (wctl_open_store(o, o->pos[0], 0, &n))
+		return WCTL_FAIL;
+	rc = kms_rotate(ns_kms(n), &ver, mono_ns());
+	ns_close(n);
+	if (rc < 0)
+		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
+	printf("active master key is now version %u; new data keys use it "
+	       "(wormctl key rewrap re-wraps existing ones)\n", ver);
+	return WCTL_OK;
+}
+
+int wctl_key_rewrap(const struct wctl_opts *o)
+{
+	struct kms_key_info *v = NULL;
+	struct wctl_progress pr;
+	size_t cnt = 0;
+	ns *n = NULL;
+	long done;
+	int ret = WCTL_FAIL;
+
+	if (wctl_open_store(o, o->pos[0], 0, &n))
+		return WCTL_FAIL;
+	if (list_keys(o, n, &v, &cnt))
+		goto out;
+	wctl_progress_init(&pr, "rewrapping");
+	done = ns_rewrap(n, wctl_progress_cb, &pr);
+	wctl_progress_end(&pr);
+	if (done < 0) {
+		wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror((int)-done));
+		goto out;
+	}
+	printf("re-wrapped %ld data keys under master key version %u\n", done,
+	       active_version(v, cnt));
+	ret = WCTL_OK;
+out:
+	free(v);
+	ns_close(n);
+	return ret;
+}
+
+int wctl_key_remove(const struct wctl_opts *o)
+{
+	const char *vs = o->pos[1];
+	uint32_t lo = 0, hi = 0;
+	unsigned long long ver;
+	char *end;
+	ns *n = NULL;
+	int rc;
+
+	errno = 0;
+	ver = strtoull(vs, &end, 10);
+	if (vs[0] < '0' || vs[0] > '9' || *end || errno || ver == 0 || ver > UINT32_MAX)
+		return wctl_usage(o, "bad key version '%s'", vs);
+	if (wctl_open_store(o, o->pos[0], 0, &n))
+		return WCTL_FAIL;
+	rc = ns_key_versions_in_use(n, &lo, &hi);
+	if (rc < 0) {
+		ns_close(n);
+		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
+	}
+	if (lo && ver >= lo && ver <= hi) {
+		ns_close(n);
+		return wctl_err("%s %s: version %llu may still be in use (objects use "
+				"versions %u..%u); run 'wormctl key rewrap %s' first", o->cmd,
+				o->pos[0], ver, lo, hi, o->pos[0]);
+	}
+	rc = kms_remove_version(ns_kms(n), (uint32_t)ver, mono_ns());
+	ns_close(n);
+	if (rc == -EBUSY)
+		return wctl_err("%s %s: version %llu is the active version (rotate first)",
+				o->cmd, o->pos[0], ver);
+	if (rc == -ENOENT)
+		return wctl_err("%s %s: no master key version %llu", o->cmd, o->pos[0], ver);
+	if (rc < 0)
+		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
+	printf("removed master key version %llu\n", ver);
+	return WCTL_OK;
+}
+
+/* ---- verify ----------------------------------------------------------------- */
+
+struct vctx {
+	struct wctl_progress pr;
+	json_object *damaged;   /* --json: collected, else printed at once */
+	long count;
+};
+
+static int damage_cb(void *arg, const char *path, const char *what)
+{
+	struct vctx *v = arg;
+
+	v->count++;
+	if (v->damaged) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "path", json_object_new_string(path));
+		json_object_object_add(d, "reason", json_object_new_string(what));
+		json_object_array_add(v->damaged, d);
+		return 0;
+	}
+	if (v->pr.tty && v->pr.last_ns) {
+		fputs("\r\033[K", stderr);   /* keep the progress line off the list */
+		v->pr.last_ns = 0;
+	}
+	printf("DAMAGED %s: %s\n", path, what);
+	fflush(stdout);
+	return 0;
+}
+
+int wctl_verify(const struct wctl_opts *o)
+{
+	struct vctx v;
+	ns *n = NULL;
+	long bad;
+
+	memset(&v, 0, sizeof(v));
+	if (wctl_open_store(o, o->pos[0], NS_RDONLY, &n))
+		return WCTL_FAIL;
+	wctl_progress_init(&v.pr, "verifying");
+	v.damaged = o->json ? json_object_new_array() : NULL;
+	bad = ns_verify(n, damage_cb, wctl_progress_cb, &v);
+	wctl_progress_end(&v.pr);
+	ns_close(n);
+	if (bad < 0) {
+		json_object_put(v.damaged);
+		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror((int)-bad));
+	}
+	if (v.count > bad)
+		bad = v.count;
+	if (o->json) {
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "store", json_object_new_string(o->pos[0]));
+		json_object_object_add(j, "objects", json_object_new_int64((int64_t)v.pr.total));
+		json_object_object_add(j, "damaged_count", json_object_new_int64(bad));
+		json_object_object_add(j, "damaged", v.damaged);
+		json_object_object_add(j, "ok", json_object_new_boolean(bad == 0));
+		wctl_json_print(j);
+	} else if (bad) {
+		printf("%s: %llu objects checked, %ld damaged\n", o->pos[0],
+		       (unsigned long long)v.pr.total, bad);
+	} else {
+		printf("%s: %llu objects checked, all intact\n", o->pos[0],
+		       (unsigned long long)v.pr.total);
+	}
+	return bad ? WCTL_FAIL : WCTL_OK;
+}
