@@ -1,0 +1,320 @@
+#!/bin/bash
+# bench.sh: wormfs next to a plain directory and gocryptfs, in one run.
+#
+#   sudo tools/bench.sh
+#
+# For each file system, BENCH_RUNS times (median reported; the file systems
+# take turns inside every run so drift hits all of them alike):
+#   write    BENCH_SIZE_MB MiB with dd bs=1M conv=fsync, from a random file
+#            held in the page cache (so zero detection or compression cannot
+#            help anyone)                                          MiB/s
+#   read     the same file, cold: wormfs and gocryptfs unmounted and mounted
+#            again, page cache dropped for all three               MiB/s
+#   create   BENCH_FILES empty files with `: > f` in one directory  seconds
+#   stat     find -printf '%s' over them after a remount, cold      seconds
+#   unlink   rm -rf of that directory                               seconds
+#   untar    tar -xf of a tarball of /usr/include (>= 4,000 entries;
+#            generated if /usr/include is smaller), then sync       seconds
+#
+# Needs root (mounts, drop_caches). Installs missing packages (gocryptfs,
+# build tools), builds wormfs when the build directory has no binary, and
+# always unmounts what it mounted and removes its scratch directory.
+#
+# Environment:
+#   BENCH_RUNS (3)  BENCH_SIZE_MB (256)  BENCH_FILES (10000)
+#   BENCH_DIR      parent of the scratch directory (/var/tmp; must be on a
+#                  disk file system, not tmpfs)
+#   BENCH_WORMFS_OPTS  extra wormfs arguments, e.g. "-o crypto_rate=100000"
+#   BENCH_TIMEOUT  seconds allowed per measured step (300)
+#   WORMFS_BUILD_DIR   build directory (build/ in the repository)
+set -euo pipefail
+
+ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${WORMFS_BUILD_DIR:-$ROOT/build}
+RUNS=${BENCH_RUNS:-3}
+SIZE_MB=${BENCH_SIZE_MB:-256}
+NFILES=${BENCH_FILES:-10000}
+PARENT=${BENCH_DIR:-/var/tmp}
+TIMEOUT=${BENCH_TIMEOUT:-300}
+read -r -a WOPTS <<< "${BENCH_WORMFS_OPTS:-}"
+FSES=(plain wormfs gocryptfs)
+TESTS=(write read create stat unlink untar)
+
+PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
+	  libsodium-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
+	  attr faketime gocryptfs)
+
+die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
+note() { printf '%s\n' "$*" >&2; }
+
+for v in RUNS SIZE_MB NFILES TIMEOUT; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+[ "$(id -u)" -eq 0 ] || die "run as root (mounts, /proc/sys/vm/drop_caches)"
+
+# ---- setup: packages and build --------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	note "Installing packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+[ -c /dev/fuse ] || modprobe fuse 2>/dev/null || true
+[ -c /dev/fuse ] || die "/dev/fuse is missing"
+
+if [ ! -x "$BUILD/wormfs" ] || [ ! -x "$BUILD/wormctl" ]; then
+	note "Building wormfs in $BUILD"
+	[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$ROOT" >&2
+	ninja -C "$BUILD" >&2
+fi
+WORMFS=$BUILD/wormfs
+WORMCTL=$BUILD/wormctl
+
+# ---- scratch space and cleanup ---------------------------------------------
+mkdir -p "$PARENT"
+WORK=$(mktemp -d "$PARENT/wormfs-bench.XXXXXX")
+PLAIN=$WORK/plain
+WSTORE=$WORK/wstore
+WMNT=$WORK/wmnt
+GCIPHER=$WORK/gcipher
+GMNT=$WORK/gmnt
+PASSFILE=$WORK/gocryptfs.pass
+SRC=$WORK/random.bin
+TARBALL=$WORK/tree.tar
+
+unmount() {   # unmount $1 if something is mounted there (only our paths)
+	local mp=$1 _
+	mountpoint -q "$mp" 2>/dev/null || return 0
+	for _ in 1 2 3 4 5; do
+		fusermount3 -u "$mp" 2>/dev/null && return 0
+		sleep 1
+	done
+	note "lazy unmount of $mp"
+	fusermount3 -uz "$mp" || umount -l "$mp"
+}
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	unmount "$WMNT" || true
+	unmount "$GMNT" || true
+	if mountpoint -q "$WMNT" 2>/dev/null || mountpoint -q "$GMNT" 2>/dev/null; then
+		note "still mounted; leaving $WORK in place"
+	else
+		rm -rf --one-file-system "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+DROP_OK=1
+drop_caches() {
+	sync
+	if ! echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then
+		[ "$DROP_OK" -eq 0 ] || note "WARNING: cannot drop caches: 'cold' numbers are warm"
+		DROP_OK=0
+	fi
+}
+
+mount_wormfs() {
+	# After an unmount the old daemon may still be closing the store; it
+	# holds STORE/run.lock (flock) until it exits.
+	if [ -e "$WSTORE/run.lock" ]; then
+		flock -s -w 60 "$WSTORE/run.lock" true || die "wormfs daemon did not release $WSTORE/run.lock"
+	fi
+	"$WORMFS" "$WSTORE" "$WMNT" "${WOPTS[@]}" || die "wormfs mount failed"
+}
+mount_gocryptfs() {
+	gocryptfs -q -passfile "$PASSFILE" "$GCIPHER" "$GMNT" || die "gocryptfs mount failed"
+}
+remount() {   # $1 = fs
+	case $1 in
+	wormfs) unmount "$WMNT"; mount_wormfs ;;
+	gocryptfs) unmount "$GMNT"; mount_gocryptfs ;;
+	esac
+}
+target() {   # the benchmark directory of fs $1
+	case $1 in
+	plain) echo "$PLAIN/bench" ;;
+	wormfs) echo "$WMNT/bench" ;;     # a bucket
+	gocryptfs) echo "$GMNT/bench" ;;
+	esac
+}
+
+note "Scratch directory: $WORK"
+mkdir -p "$PLAIN/bench" "$WMNT" "$GCIPHER" "$GMNT"
+
+"$WORMCTL" init "$WSTORE" >/dev/null || die "wormctl init failed"
+mount_wormfs
+mkdir "$WMNT/bench"
+
+head -c 32 /dev/urandom | base64 > "$PASSFILE"
+gocryptfs -init -q -passfile "$PASSFILE" "$GCIPHER" >/dev/null || die "gocryptfs -init failed"
+mount_gocryptfs
+mkdir "$GMNT/bench"
+
+note "Generating ${SIZE_MB} MiB of random data"
+head -c "$((SIZE_MB * 1048576))" /dev/urandom > "$SRC"
+
+# Untar source: /usr/include if it is big enough, else a generated tree.
+TREE_SRC=/usr/include
+if [ ! -d "$TREE_SRC" ] || [ "$(find "$TREE_SRC" | wc -l)" -lt 4000 ]; then
+	TREE_SRC=$WORK/gen/tree
+	note "Generating a tree of 5,000 files"
+	mkdir -p "$TREE_SRC"
+	for d in $(seq 0 99); do
+		mkdir "$TREE_SRC/d$d"
+		for f in $(seq 0 49); do
+			head -c $(( (d * 50 + f) * 37 % 20000 )) "$SRC" > "$TREE_SRC/d$d/f$f.h"
+		done
+	done
+fi
+# Hard links are refused inside a bucket (EPERM): store them as copies.
+tar -C "$(dirname "$TREE_SRC")" --hard-dereference -cf "$TARBALL" "$(basename "$TREE_SRC")"
+TAR_ENTRIES=$(tar -tf "$TARBALL" | wc -l)
+rm -rf "$WORK/gen"
+
+# ---- measurement -------------------------------------------------------------
+declare -A SAMPLES=()
+ELAPSED=0
+timed() {   # run "$@" with a time limit; seconds in ELAPSED; 1 on failure
+	local t0 t1
+	t0=$EPOCHREALTIME
+	if timeout -k 10 "$TIMEOUT" "$@"; then
+		t1=$EPOCHREALTIME
+		ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+		return 0
+	fi
+	return 1
+}
+record() {   # fs test value
+	SAMPLES[$1,$2]="${SAMPLES[$1,$2]:-} $3"
+}
+mibs() { awk -v mb="$SIZE_MB" -v s="$1" 'BEGIN { printf "%.0f", (s > 0 ? mb / s : 0) }'; }
+
+step() {   # fs test: one measured step, recorded as a number or FAIL
+	local fs=$1 t=$2 dir
+	dir=$(target "$fs")
+	case $t in
+	write)
+		rm -f "$dir/big" || true
+		sync
+		cat "$SRC" > /dev/null
+		if timed dd if="$SRC" of="$dir/big" bs=1M count="$SIZE_MB" conv=fsync status=none
+		then record "$fs" "$t" "$(mibs "$ELAPSED")"; else record "$fs" "$t" FAIL; fi ;;
+	read)
+		remount "$fs"
+		drop_caches
+		if timed dd if="$dir/big" of=/dev/null bs=1M status=none
+		then record "$fs" "$t" "$(mibs "$ELAPSED")"; else record "$fs" "$t" FAIL; fi
+		rm -f "$dir/big" || true ;;
+	create)
+		rm -rf "$dir/small" || true
+		mkdir -p "$dir/small"
+		# shellcheck disable=SC2016  # expanded by the inner shell
+		if timed bash -c 'cd "$1" && for ((i = 0; i < $2; i++)); do : > "f$i"; done' _ "$dir/small" "$NFILES"
+		then record "$fs" "$t" "$ELAPSED"; else record "$fs" "$t" FAIL; fi ;;
+	stat)
+		remount "$fs"
+		drop_caches
+		if timed find "$dir/small" -printf '%s\n' > /dev/null
+		then record "$fs" "$t" "$ELAPSED"; else record "$fs" "$t" FAIL; fi ;;
+	unlink)
+		if timed rm -rf "$dir/small"
+		then record "$fs" "$t" "$ELAPSED"; else record "$fs" "$t" FAIL; fi ;;
+	untar)
+		rm -rf "$dir/tree" || true
+		mkdir -p "$dir/tree"
+		sync
+		cat "$TARBALL" > /dev/null
+		# shellcheck disable=SC2016
+		if timed sh -c 'tar -xf "$1" -C "$2" && sync' _ "$TARBALL" "$dir/tree"
+		then record "$fs" "$t" "$ELAPSED"; else record "$fs" "$t" FAIL; fi
+		rm -rf "$dir/tree" || true ;;
+	esac
+}
+
+START=$EPOCHREALTIME
+for run in $(seq 1 "$RUNS"); do
+	for fs in "${FSES[@]}"; do
+		note "run $run/$RUNS: $fs"
+		for t in "${TESTS[@]}"; do
+			step "$fs" "$t"
+		done
+	done
+done
+TOTAL=$(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+
+# ---- report --------------------------------------------------------------------
+median() {   # numbers (FAIL ignored) -> median, or FAIL if none
+	printf '%s\n' "$@" | awk '$1 != "FAIL" && NF' | sort -g |
+		awk '{ a[NR] = $1 } END {
+			if (NR == 0) { print "FAIL"; exit }
+			if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "FAIL" || b == "FAIL" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
+}
+unit() { case $1 in write|read) echo "MiB/s" ;; *) echo "s" ;; esac; }
+better() { case $1 in write|read) echo "higher" ;; *) echo "lower" ;; esac; }
+label() {
+	case $1 in
+	write) echo "write ${SIZE_MB} MiB + fsync" ;;
+	read) echo "cold read ${SIZE_MB} MiB" ;;
+	create) echo "create ${NFILES} files" ;;
+	stat) echo "stat walk ${NFILES} files (cold)" ;;
+	unlink) echo "unlink ${NFILES} files" ;;
+	untar) echo "untar ${TAR_ENTRIES} entries + sync" ;;
+	esac
+}
+
+wver=$(head -1 "$WMNT/.wormfs/version" 2>/dev/null || true)
+cat <<EOF
+
+wormfs benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), median of $RUNS runs, $TOTAL s in all
+machine:   $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)
+backing:   $(findmnt -n -o FSTYPE,SOURCE --target "$WORK" | tr -s ' ') (plain, the wormfs store and the gocryptfs cipher dir)
+wormfs:    ${wver:-?} ${WOPTS[*]:+(options: ${WOPTS[*]})}
+gocryptfs: $(gocryptfs -version 2>/dev/null | head -1)
+libfuse:   $(pkg-config --modversion fuse3 2>/dev/null || echo '?')
+untar:     $TREE_SRC, $TAR_ENTRIES entries
+EOF
+[ "$DROP_OK" -eq 1 ] || echo "WARNING: page cache could not be dropped; cold rows are warm"
+echo
+echo "| test | unit | better | plain | wormfs | gocryptfs | wormfs/plain | wormfs/gocryptfs |"
+echo "|---|---|---|---|---|---|---|---|"
+for t in "${TESTS[@]}"; do
+	# shellcheck disable=SC2086  # word splitting of the sample lists is wanted
+	p=$(median ${SAMPLES[plain,$t]})
+	# shellcheck disable=SC2086
+	w=$(median ${SAMPLES[wormfs,$t]})
+	# shellcheck disable=SC2086
+	g=$(median ${SAMPLES[gocryptfs,$t]})
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$t")" "$(unit "$t")" \
+		"$(better "$t")" "$p" "$w" "$g" "$(ratio "$w" "$p")" "$(ratio "$w" "$g")"
+done
+cat <<'EOF'
+
+Ratios divide the wormfs value by the other file system's value, in the
+row's unit. MiB/s rows: higher is better, so a ratio above 1.00 means wormfs
+is faster. Seconds rows: lower is better, so a ratio above 1.00 means wormfs
+is slower (2.00 = takes twice as long).
+
+Samples (every run):
+EOF
+for fs in "${FSES[@]}"; do
+	for t in "${TESTS[@]}"; do
+		printf '  %-10s %-7s%s\n' "$fs" "$t" "${SAMPLES[$fs,$t]}"
+	done
+done
+fails=0
+for k in "${!SAMPLES[@]}"; do
+	case ${SAMPLES[$k]} in *FAIL*) fails=1 ;; esac
+done
+[ "$fails" -eq 0 ] || { echo; echo "Some steps FAILED (medians use the runs that worked)."; exit 1; }

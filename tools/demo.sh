@@ -1,0 +1,154 @@
+#!/bin/bash
+# demo.sh: from a fresh Debian 12 machine to a mounted wormfs demo store.
+#
+#   sudo tools/demo.sh
+#
+# Installs the build and runtime packages (only those missing), builds
+# wormfs in build/ (meson + ninja), creates a store in
+# /var/tmp/wormfs-demo/store (once), mounts it on /var/tmp/wormfs-demo/mnt,
+# creates the bucket "demo" with a sample object and prints what to try.
+# Non-interactive and idempotent: a second run reuses the store and says so
+# if it is already mounted.
+#
+# Environment: WORMFS_DEMO_DIR (default /var/tmp/wormfs-demo),
+#              WORMFS_BUILD_DIR (default build/ in the repository).
+set -euo pipefail
+
+ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${WORMFS_BUILD_DIR:-$ROOT/build}
+DEMO=${WORMFS_DEMO_DIR:-/var/tmp/wormfs-demo}
+STORE=$DEMO/store
+MNT=$DEMO/mnt
+BUCKET=demo
+
+# Same list as the test runner (tests/run_all.sh).
+PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
+	  libsodium-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
+	  attr faketime gocryptfs)
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'demo.sh: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0"
+
+# 1. Packages: apt only when something is missing, so a second run is fast
+# and works offline.
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	say "Installing packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update
+	apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+else
+	say "Packages already installed"
+fi
+
+# FUSE needs /dev/fuse (the module may not be loaded on a minimal system).
+if [ ! -c /dev/fuse ]; then
+	modprobe fuse 2>/dev/null || true
+	[ -c /dev/fuse ] || die "/dev/fuse is missing (no FUSE support in this kernel or container)"
+fi
+
+# 2. Build.
+if [ ! -f "$BUILD/build.ninja" ]; then
+	say "Configuring $BUILD"
+	meson setup "$BUILD" "$ROOT"
+fi
+say "Building (ninja -C $BUILD)"
+ninja -C "$BUILD"
+WORMFS=$BUILD/wormfs
+WORMCTL=$BUILD/wormctl
+if [ ! -x "$WORMFS" ] || [ ! -x "$WORMCTL" ]; then
+	die "build did not produce $WORMFS and $WORMCTL"
+fi
+
+# 3. Store: create it once; never touch a directory that is something else.
+if [ -f "$STORE/FORMAT" ]; then
+	say "Reusing the store $STORE"
+elif [ -d "$STORE" ] && [ -n "$(ls -A "$STORE")" ]; then
+	die "$STORE exists, is not empty and is not a wormfs store; remove it or set WORMFS_DEMO_DIR"
+else
+	say "Creating the store $STORE"
+	mkdir -p "$DEMO"
+	"$WORMCTL" init "$STORE"
+fi
+
+# 4. Mount.
+mkdir -p "$MNT"
+if mountpoint -q "$MNT"; then
+	fstype=$(findmnt -n -o FSTYPE --target "$MNT" || true)
+	if [ "$fstype" != "fuse.wormfs" ]; then
+		die "$MNT is already a mount point of type ${fstype:-unknown}, not wormfs"
+	elif cat "$MNT/.wormfs/version" >/dev/null 2>&1; then
+		say "Already mounted: $STORE on $MNT"
+	else
+		# The daemon is gone ("Transport endpoint is not connected").
+		say "Stale mount on $MNT (daemon not running): unmounting and mounting again"
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"
+		"$WORMFS" "$STORE" "$MNT"
+	fi
+else
+	say "Mounting: $WORMFS $STORE $MNT"
+	"$WORMFS" "$STORE" "$MNT"   # daemonizes once the mount is up
+fi
+
+# 5. Demo bucket and a sample object.
+if [ ! -d "$MNT/$BUCKET" ]; then
+	say "Creating the bucket $BUCKET"
+	"$WORMCTL" bucket create "$MNT/$BUCKET"
+fi
+if [ ! -e "$MNT/$BUCKET/hello.txt" ]; then
+	echo "Hello from wormfs: this object is stored encrypted under its own data key." \
+		> "$MNT/$BUCKET/hello.txt"
+fi
+say "Contents of $MNT/$BUCKET/hello.txt:"
+cat "$MNT/$BUCKET/hello.txt"
+
+# 6. What to try.
+cat <<EOF
+
+wormfs is mounted on $MNT (store: $STORE).
+Try, as root:
+
+  cd $MNT/$BUCKET
+  f=report-\$(date +%H%M%S).txt          # a fresh name each time
+  echo "Q3 figures" > \$f                 # a mutable object
+
+  # Lock it for one day (S3 Object Lock, COMPLIANCE mode):
+  setfattr -n user.worm.retention -v "COMPLIANCE +1d" \$f
+  rm \$f                  # rm: cannot remove '...': Operation not permitted (even root)
+  echo more >> \$f        # Operation not permitted
+  mv \$f other.txt        # Operation not permitted
+  getfattr -d \$f         # user.worm.retention="COMPLIANCE <date>"
+  getfattr -n user.worm.state \$f           # locked
+
+  # GOVERNANCE mode: a bypass principal (root by default) can still delete,
+  # but only in two steps (plain rm is refused):
+  echo draft > g.txt
+  setfattr -n user.worm.retention -v "GOVERNANCE +1h" g.txt
+  rm g.txt                                       # Operation not permitted
+  $WORMCTL rm --bypass-governance g.txt
+
+  # Legal hold and a bucket default retention:
+  setfattr -n user.worm.legal-hold -v ON hello.txt
+  setfattr -n user.worm.default-retention -v "GOVERNANCE 1d" $MNT/$BUCKET
+
+  # Inspect:
+  $WORMCTL ls --locked $MNT
+  $WORMCTL retention get \$f
+  cat $MNT/.wormfs/clock                  # compliance clock
+  cat $MNT/.wormfs/stats                  # Prometheus counters (refusals, KMS)
+  $WORMCTL verify $STORE                  # every object present and authentic
+  ls $STORE/objects/*/                    # backing files: random ids, no names
+
+Unmount:   fusermount3 -u $MNT
+Mount:     $WORMFS $STORE $MNT
+Logs:      the daemon logs to syslog (journalctl -t wormfs); run it with -f
+           to keep it in the foreground with logs on stderr.
+Run again: sudo $0   (reuses the store)
+EOF
