@@ -77,6 +77,7 @@ int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errl
 void meta_close(meta_env *e);  /* syncs first when writable */
 int meta_sync(meta_env *e);    /* force data to disk (mdb_env_sync(1)) */
 
+/* A write txn on a META_RDONLY environment: -EROFS. */
 int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out);
 int meta_txn_commit(meta_txn *t);  /* also ends a read txn */
 void meta_txn_abort(meta_txn *t);
@@ -116,9 +117,11 @@ int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb
 int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_t size, size_t *len);
 int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags);
 int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name);  /* -ENODATA */
+/* list: names in byte order; cb returns non-zero to stop (returns 0). */
 typedef int (*meta_xattr_cb)(void *arg, const char *name);
 int meta_xattr_list(meta_txn *t, uint64_t ino, meta_xattr_cb cb, void *arg);
 
+/* link get: -ENOENT absent, -ERANGE if > size; no NUL is added. */
 int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len);
 int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len);
 
@@ -126,6 +129,7 @@ int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len);
  * handles at unlink time, or a crash in between). */
 int meta_orphan_add(meta_txn *t, uint64_t ino, const uint8_t objid[16]);
 int meta_orphan_del(meta_txn *t, uint64_t ino);
+/* foreach: ino order; cb returns non-zero to stop (that value is returned). */
 typedef int (*meta_orphan_cb)(void *arg, uint64_t ino, const uint8_t objid[16]);
 int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg);
 

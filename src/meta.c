@@ -1,0 +1,983 @@
+/* meta: all metadata in one LMDB environment (see include/meta.h).
+ *
+ * Keys are big-endian so that cursor order is numeric order. Values that
+ * hold integers are big-endian too, for one rule everywhere.
+ *
+ * Transactions: write transactions are serialised by LMDB's writer lock, so
+ * once mdb_txn_begin() returns the caller owns the environment's single
+ * write handle and no allocation is needed. Read transactions are kept in a
+ * small pool of reset handles (mdb_txn_reset/renew): renewing one costs no
+ * malloc and no search of the reader table. */
+#include "meta.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#define META_MAPSIZE (sizeof(size_t) >= 8 ? (size_t)64 << 30 : (size_t)1 << 30)
+#define META_MAXREADERS 256
+#define META_MAXDBS 16
+#define META_POOL_MAX 32          /* idle read handles kept per env */
+#define META_XATTR_VALUE_MAX 65536 /* XATTR_SIZE_MAX */
+#define META_LINK_MAX 4096
+#define META_KEY_MAX 511          /* LMDB's default maximum key size */
+
+enum meta_db { DB_NODES, DB_DIRENTS, DB_COOKIES, DB_XATTRS, DB_LINKS, DB_ORPHANS, DB_KV, DB_COUNT };
+
+static const char *const db_names[DB_COUNT] = {
+	"nodes", "dirents", "cookies", "xattrs", "links", "orphans", "kv",
+};
+
+struct meta_txn {
+	MDB_txn *txn;
+	meta_env *e;
+	int rdonly;
+	int active;               /* guards against ending a handle twice */
+	pthread_t owner;          /* write txn: the thread holding the lock */
+	struct meta_txn *next;    /* pool link */
+};
+
+struct meta_env {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	int rdonly;
+	pthread_mutex_t pool_mu;
+	struct meta_txn *pool;    /* reset read transactions */
+	unsigned pool_n;
+	struct meta_txn wtxn;     /* owned by whoever holds LMDB's writer lock */
+};
+
+/* The one place where LMDB codes become -errno. */
+static int mdb_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_KEYEXIST:
+		return -EEXIST;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case MDB_PAGE_FULL:
+	case MDB_CURSOR_FULL:
+		return -ENOSPC;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_INCOMPATIBLE:
+		return -EBADMSG;
+	case MDB_READERS_FULL:
+	case MDB_TLS_FULL:
+	case MDB_MAP_RESIZED:
+		return -EAGAIN;
+	case MDB_DBS_FULL:
+		return -EMFILE;
+	case MDB_BAD_VALSIZE:
+	case MDB_BAD_DBI:
+	case MDB_BAD_RSLOT:
+		return -EINVAL;
+	case MDB_PANIC:
+	case MDB_BAD_TXN:
+		return -EIO;
+	default:
+		return rc > 0 ? -rc : -EIO;   /* LMDB passes errno values through */
+	}
+}
+
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy(p, &v, 8);
+}
+
+static inline uint64_t get_be64(const void *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+static inline MDB_dbi dbi(const meta_txn *t, enum meta_db d)
+{
+	return t->e->dbi[d];
+}
+
+/* Length of a directory entry name, or -errno. */
+static int name_len(const char *name, size_t *len)
+{
+	if (!name)
+		return -EINVAL;
+	*len = strnlen(name, META_NAME_MAX + 1);
+	if (*len == 0)
+		return -EINVAL;
+	if (*len > META_NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Length of an xattr name, or -ERANGE as setxattr(2) reports it. */
+static int xname_len(const char *name, size_t *len)
+{
+	if (!name)
+		return -EINVAL;
+	*len = strnlen(name, XATTR_NAME_MAX + 1);
+	if (*len == 0 || *len > XATTR_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+/* key = u64 BE | bytes; buf must hold 8 + 255. */
+static MDB_val prefixed_key(uint8_t *buf, uint64_t id, const char *s, size_t len)
+{
+	put_be64(buf, id);
+	memcpy(buf + 8, s, len);
+	return (MDB_val){ .mv_size = 8 + len, .mv_data = buf };
+}
+
+/* Copy a value out, -ERANGE if it does not fit; *len gets the full size. */
+static int copy_out(const MDB_val *v, void *buf, size_t size, size_t *len)
+{
+	if (len)
+		*len = v->mv_size;
+	if (v->mv_size > size)
+		return -ERANGE;
+	if (v->mv_size)
+		memcpy(buf, v->mv_data, v->mv_size);
+	return 0;
+}
+
+/* ---- environment ----------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *dir, const char *why)
+{
+	if (err && errlen)
+		snprintf(err, errlen, fmt, dir, why);
+}
+
+static const char *open_reason(int rc)
+{
+	switch (rc) {
+	case -ENOENT:
+		return "no such database";
+	case -EBADMSG:
+		return "corrupt or not an LMDB database";
+	case -EBUSY:
+	case -EAGAIN:
+		return "database is locked";
+	default:
+		return strerror(-rc);
+	}
+}
+
+static int open_dbis(meta_env *e)
+{
+	MDB_txn *txn = NULL;
+	int rc = mdb_txn_begin(e->env, NULL, e->rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc)
+		return mdb_err(rc);
+	for (int i = 0; i < DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, db_names[i], e->rdonly ? 0 : MDB_CREATE, &e->dbi[i]);
+		if (rc)
+			break;
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		/* A valid LMDB file without our sub-databases is not ours. */
+		return rc == MDB_NOTFOUND ? -EBADMSG : mdb_err(rc);
+	}
+	return mdb_err(mdb_txn_commit(txn));
+}
+
+int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errlen)
+{
+	char path[4096];
+	struct stat st;
+	meta_env *e = NULL;
+	unsigned eflags = MDB_NOSYNC | MDB_NOTLS;
+	int rc;
+
+	*out = NULL;
+	if (!dir || (flags & ~META_RDONLY))
+		return -EINVAL;
+	if (stat(dir, &st) != 0) {
+		rc = -errno;
+		set_err(err, errlen, "metadata directory %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		set_err(err, errlen, "metadata directory %s: %s", dir, strerror(ENOTDIR));
+		return -ENOTDIR;
+	}
+	if (flags & META_RDONLY) {
+		/* LMDB would create lock.mdb even read-only: look first. */
+		if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path))
+			return -ENAMETOOLONG;
+		if (stat(path, &st) != 0) {
+			rc = -errno;
+			set_err(err, errlen, "metadata database %s: %s", dir, open_reason(rc));
+			return rc;
+		}
+		if (st.st_size == 0) {
+			/* An empty file is a new environment only when writable. */
+			set_err(err, errlen, "metadata database %s: %s", dir, "empty data.mdb");
+			return -EBADMSG;
+		}
+		eflags |= MDB_RDONLY;
+	}
+
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->rdonly = !!(flags & META_RDONLY);
+	pthread_mutex_init(&e->pool_mu, NULL);
+	rc = mdb_err(mdb_env_create(&e->env));
+	if (rc)
+		goto out;
+	rc = mdb_err(mdb_env_set_mapsize(e->env, META_MAPSIZE));
+	if (!rc)
+		rc = mdb_err(mdb_env_set_maxreaders(e->env, META_MAXREADERS));
+	if (!rc)
+		rc = mdb_err(mdb_env_set_maxdbs(e->env, META_MAXDBS));
+	if (!rc)
+		rc = mdb_err(mdb_env_open(e->env, dir, eflags, 0600));
+	if (!rc && !e->rdonly) {
+		int dead = 0;
+		mdb_reader_check(e->env, &dead);   /* slots of crashed processes */
+	}
+	if (!rc)
+		rc = open_dbis(e);
+	if (!rc && mdb_env_get_maxkeysize(e->env) < META_KEY_MAX)
+		rc = -EINVAL;  /* built with a smaller key limit than we rely on */
+out:
+	if (rc) {
+		set_err(err, errlen, "metadata database %s: %s", dir, open_reason(rc));
+		if (e->env)
+			mdb_env_close(e->env);
+		pthread_mutex_destroy(&e->pool_mu);
+		free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+void meta_close(meta_env *e)
+{
+	if (!e)
+		return;
+	if (!e->rdonly)
+		mdb_env_sync(e->env, 1);
+	while (e->pool) {
+		struct meta_txn *t = e->pool;
+		e->pool = t->next;
+		mdb_txn_abort(t->txn);
+		free(t);
+	}
+	mdb_env_close(e->env);
+	pthread_mutex_destroy(&e->pool_mu);
+	free(e);
+}
+
+int meta_sync(meta_env *e)
+{
+	if (e->rdonly)
+		return 0;
+	return mdb_err(mdb_env_sync(e->env, 1));
+}
+
+/* ---- transactions ---------------------------------------------------- */
+
+static int read_begin(meta_env *e, meta_txn **out)
+{
+	struct meta_txn *t;
+	int rc;
+
+	pthread_mutex_lock(&e->pool_mu);
+	t = e->pool;
+	if (t) {
+		e->pool = t->next;
+		e->pool_n--;
+	}
+	pthread_mutex_unlock(&e->pool_mu);
+	if (t) {
+		rc = mdb_txn_renew(t->txn);
+		if (!rc) {
+			t->active = 1;
+			*out = t;
+			return 0;
+		}
+		mdb_txn_abort(t->txn);   /* unusable handle: start afresh */
+	} else {
+		t = malloc(sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+	}
+	t->e = e;
+	t->rdonly = 1;
+	t->next = NULL;
+	rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &t->txn);
+	if (rc) {
+		free(t);
+		return mdb_err(rc);
+	}
+	t->active = 1;
+	*out = t;
+	return 0;
+}
+
+static void read_end(meta_txn *t)
+{
+	meta_env *e = t->e;
+
+	if (!t->active)
+		return;
+	t->active = 0;
+	mdb_txn_reset(t->txn);
+	pthread_mutex_lock(&e->pool_mu);
+	if (e->pool_n < META_POOL_MAX) {
+		t->next = e->pool;
+		e->pool = t;
+		e->pool_n++;
+		t = NULL;
+	}
+	pthread_mutex_unlock(&e->pool_mu);
+	if (t) {
+		mdb_txn_abort(t->txn);
+		free(t);
+	}
+}
+
+int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+
+	*out = NULL;
+	if (rdonly)
+		return read_begin(e, out);
+	if (e->rdonly)
+		return -EROFS;
+	rc = mdb_txn_begin(e->env, NULL, 0, &txn);   /* waits for the writer lock */
+	if (rc)
+		return mdb_err(rc);
+	e->wtxn.txn = txn;
+	e->wtxn.e = e;
+	e->wtxn.rdonly = 0;
+	e->wtxn.owner = pthread_self();
+	e->wtxn.active = 1;
+	*out = &e->wtxn;
+	return 0;
+}
+
+int meta_txn_commit(meta_txn *t)
+{
+	MDB_txn *txn;
+
+	if (!t)
+		return -EINVAL;
+	if (t->rdonly) {
+		read_end(t);
+		return 0;
+	}
+	/* The write handle is shared: only its owner may end it, once. */
+	if (!t->active || !pthread_equal(t->owner, pthread_self()))
+		return -EINVAL;
+	txn = t->txn;
+	t->active = 0;
+	t->txn = NULL;
+	return mdb_err(mdb_txn_commit(txn));   /* frees txn even on failure */
+}
+
+void meta_txn_abort(meta_txn *t)
+{
+	MDB_txn *txn;
+
+	if (!t)
+		return;
+	if (t->rdonly) {
+		read_end(t);
+		return;
+	}
+	if (!t->active || !pthread_equal(t->owner, pthread_self()))
+		return;
+	txn = t->txn;
+	t->active = 0;
+	t->txn = NULL;
+	mdb_txn_abort(txn);
+}
+
+/* ---- kv -------------------------------------------------------------- */
+
+static int kv_key(const char *key, MDB_val *k)
+{
+	size_t len;
+
+	if (!key)
+		return -EINVAL;
+	len = strnlen(key, META_KEY_MAX + 1);
+	if (len == 0 || len > META_KEY_MAX)
+		return -EINVAL;
+	*k = (MDB_val){ .mv_size = len, .mv_data = (void *)key };
+	return 0;
+}
+
+int meta_kv_get(meta_txn *t, const char *key, void *buf, size_t size, size_t *len)
+{
+	MDB_val k, v;
+	int rc = kv_key(key, &k);
+
+	if (rc)
+		return rc;
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_KV), &k, &v));
+	if (rc)
+		return rc;
+	return copy_out(&v, buf, size, len);
+}
+
+int meta_kv_put(meta_txn *t, const char *key, const void *val, size_t len)
+{
+	MDB_val k, v = { .mv_size = len, .mv_data = (void *)val };
+	int rc = kv_key(key, &k);
+
+	if (rc)
+		return rc;
+	if (!val && len)
+		return -EINVAL;
+	return mdb_err(mdb_put(t->txn, dbi(t, DB_KV), &k, &v, 0));
+}
+
+int meta_ino_alloc(meta_txn *t, uint64_t *ino)
+{
+	uint8_t buf[8];
+	size_t len = 0;
+	uint64_t next = META_FIRST_INO;
+	int rc = meta_kv_get(t, "next_ino", buf, sizeof(buf), &len);
+
+	if (rc == 0) {
+		if (len != sizeof(buf))
+			return -EBADMSG;
+		next = get_be64(buf);
+		if (next < META_FIRST_INO)
+			next = META_FIRST_INO;
+	} else if (rc == -ERANGE) {
+		return -EBADMSG;
+	} else if (rc != -ENOENT) {
+		return rc;
+	}
+	if (next == UINT64_MAX)
+		return -ENOSPC;
+	put_be64(buf, next + 1);
+	rc = meta_kv_put(t, "next_ino", buf, sizeof(buf));
+	if (rc)
+		return rc;
+	*ino = next;
+	return 0;
+}
+
+/* ---- nodes ----------------------------------------------------------- */
+
+/* Decode a stored node, refusing records of another size or version. */
+static int node_decode(const MDB_val *v, struct meta_node *out)
+{
+	if (v->mv_size != sizeof(*out))
+		return -EBADMSG;
+	memcpy(out, v->mv_data, sizeof(*out));   /* LMDB data may be unaligned */
+	if (out->version != META_NODE_VERSION)
+		return -EBADMSG;
+	return 0;
+}
+
+int meta_node_get(meta_txn *t, uint64_t ino, struct meta_node *out)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	int rc;
+
+	put_be64(kb, ino);
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_NODES), &k, &v));
+	if (rc)
+		return rc;
+	rc = node_decode(&v, out);
+	if (!rc && out->ino != ino)
+		rc = -EBADMSG;
+	return rc;
+}
+
+int meta_node_put(meta_txn *t, const struct meta_node *n)
+{
+	const uint32_t ver = META_NODE_VERSION;
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v = { sizeof(*n), NULL };
+	int rc;
+
+	if (!n || n->ino == 0)
+		return -EINVAL;
+	put_be64(kb, n->ino);
+	/* Reserve and fill in place: the record is always stamped with the
+	 * version this code writes. */
+	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_NODES), &k, &v, MDB_RESERVE));
+	if (rc)
+		return rc;
+	memcpy(v.mv_data, n, sizeof(*n));
+	memcpy((uint8_t *)v.mv_data + offsetof(struct meta_node, version), &ver, sizeof(ver));
+	return 0;
+}
+
+/* Delete every key of db starting with the 8-byte prefix id. */
+static int prefix_delete(meta_txn *t, enum meta_db d, uint64_t id)
+{
+	uint8_t kb[8];
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc;
+
+	put_be64(kb, id);
+	rc = mdb_cursor_open(t->txn, dbi(t, d), &c);
+	if (rc)
+		return mdb_err(rc);
+	for (;;) {
+		/* Re-seek after each delete: robust and the sets are small. */
+		k = (MDB_val){ 8, kb };
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		if (k.mv_size < 8 || memcmp(k.mv_data, kb, 8) != 0)
+			break;
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return mdb_err(rc);
+}
+
+int meta_node_del(meta_txn *t, uint64_t ino)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb };
+	int rc;
+
+	put_be64(kb, ino);
+	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_NODES), &k, NULL));
+	if (rc)
+		return rc;
+	rc = prefix_delete(t, DB_XATTRS, ino);
+	if (rc)
+		return rc;
+	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_LINKS), &k, NULL));
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int meta_node_foreach(meta_txn *t, meta_node_cb cb, void *arg)
+{
+	struct meta_node n;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_cursor_op op = MDB_FIRST;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, dbi(t, DB_NODES), &c);
+	if (rc)
+		return mdb_err(rc);
+	for (;; op = MDB_NEXT) {
+		rc = mdb_cursor_get(c, &k, &v, op);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+			break;
+		}
+		rc = node_decode(&v, &n);
+		if (rc)
+			break;
+		rc = cb(arg, &n);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+int meta_node_count(meta_txn *t, uint64_t *count)
+{
+	MDB_stat st;
+	int rc = mdb_err(mdb_stat(t->txn, dbi(t, DB_NODES), &st));
+
+	if (!rc)
+		*count = st.ms_entries;
+	return rc;
+}
+
+/* ---- directory entries ----------------------------------------------- */
+
+int meta_dirent_get(meta_txn *t, uint64_t parent, const char *name, uint64_t *ino)
+{
+	uint8_t kb[8 + META_NAME_MAX];
+	MDB_val k, v;
+	size_t len;
+	int rc = name_len(name, &len);
+
+	if (rc)
+		return rc;
+	k = prefixed_key(kb, parent, name, len);
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), &k, &v));
+	if (rc)
+		return rc;
+	if (v.mv_size != 16)
+		return -EBADMSG;
+	*ino = get_be64(v.mv_data);
+	return 0;
+}
+
+int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino)
+{
+	uint8_t kb[8 + META_NAME_MAX], vb[16], cb[16];
+	struct meta_node p;
+	uint64_t cookie;
+	MDB_val k, v, ck, cv;
+	size_t len;
+	int rc = name_len(name, &len);
+
+	if (rc)
+		return rc;
+	rc = meta_node_get(t, parent, &p);
+	if (rc)
+		return rc;
+	cookie = p.next_cookie < META_FIRST_COOKIE ? META_FIRST_COOKIE : p.next_cookie;
+	if (cookie == UINT64_MAX)
+		return -ENOSPC;
+	k = prefixed_key(kb, parent, name, len);
+	put_be64(vb, ino);
+	put_be64(vb + 8, cookie);
+	v = (MDB_val){ 16, vb };
+	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_DIRENTS), &k, &v, MDB_NOOVERWRITE));
+	if (rc)
+		return rc;
+	put_be64(cb, parent);
+	put_be64(cb + 8, cookie);
+	ck = (MDB_val){ 16, cb };
+	cv = (MDB_val){ len, (void *)name };
+	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_COOKIES), &ck, &cv, MDB_NOOVERWRITE));
+	if (rc)
+		return rc == -EEXIST ? -EBADMSG : rc;   /* counter behind the index */
+	p.next_cookie = cookie + 1;
+	return meta_node_put(t, &p);
+}
+
+int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
+{
+	uint8_t kb[8 + META_NAME_MAX], cb[16];
+	MDB_val k, v, ck;
+	size_t len;
+	int rc = name_len(name, &len);
+
+	if (rc)
+		return rc;
+	k = prefixed_key(kb, parent, name, len);
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), &k, &v));
+	if (rc)
+		return rc;
+	if (v.mv_size != 16)
+		return -EBADMSG;
+	put_be64(cb, parent);
+	memcpy(cb + 8, (uint8_t *)v.mv_data + 8, 8);   /* cookie, already BE */
+	ck = (MDB_val){ 16, cb };
+	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DIRENTS), &k, NULL));
+	if (rc)
+		return rc;
+	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_COOKIES), &ck, NULL));
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int meta_dirent_set(meta_txn *t, uint64_t parent, const char *name, uint64_t ino)
+{
+	uint8_t kb[8 + META_NAME_MAX], vb[16];
+	MDB_val k, v;
+	size_t len;
+	int rc = name_len(name, &len);
+
+	if (rc)
+		return rc;
+	k = prefixed_key(kb, parent, name, len);
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), &k, &v));
+	if (rc)
+		return rc;
+	if (v.mv_size != 16)
+		return -EBADMSG;
+	put_be64(vb, ino);
+	memcpy(vb + 8, (uint8_t *)v.mv_data + 8, 8);   /* keep the cookie */
+	v = (MDB_val){ 16, vb };
+	return mdb_err(mdb_put(t->txn, dbi(t, DB_DIRENTS), &k, &v, 0));
+}
+
+/* 1 if the cursor c, positioned with MDB_SET_RANGE on the 8-byte prefix
+ * kb, found a key with that prefix; 0 if not; <0 on error. */
+static int seek_prefix(MDB_cursor *c, const uint8_t *kb, size_t klen, MDB_val *k, MDB_val *v,
+		       MDB_cursor_op op)
+{
+	int rc;
+
+	if (op == MDB_SET_RANGE)
+		*k = (MDB_val){ klen, (void *)kb };
+	rc = mdb_cursor_get(c, k, v, op);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return mdb_err(rc);
+	return k->mv_size >= 8 && memcmp(k->mv_data, kb, 8) == 0;
+}
+
+int meta_dir_is_empty(meta_txn *t, uint64_t parent)
+{
+	uint8_t kb[8];
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc;
+
+	put_be64(kb, parent);
+	rc = mdb_cursor_open(t->txn, dbi(t, DB_DIRENTS), &c);
+	if (rc)
+		return mdb_err(rc);
+	rc = seek_prefix(c, kb, 8, &k, &v, MDB_SET_RANGE);
+	mdb_cursor_close(c);
+	return rc < 0 ? rc : !rc;
+}
+
+int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb, void *arg)
+{
+	uint8_t start[16], db[8 + META_NAME_MAX];
+	char name[META_NAME_MAX + 1];
+	MDB_cursor *c = NULL;
+	MDB_val k, v, dk, dv;
+	MDB_cursor_op op = MDB_SET_RANGE;
+	int rc;
+
+	if (after == UINT64_MAX)
+		return 0;
+	put_be64(start, parent);
+	put_be64(start + 8, after + 1);
+	rc = mdb_cursor_open(t->txn, dbi(t, DB_COOKIES), &c);
+	if (rc)
+		return mdb_err(rc);
+	/* Seek once, then walk: cost is O(log n + entries returned). */
+	for (;; op = MDB_NEXT) {
+		uint64_t cookie;
+		rc = seek_prefix(c, start, 16, &k, &v, op);
+		if (rc <= 0)
+			break;
+		if (k.mv_size != 16 || v.mv_size == 0 || v.mv_size > META_NAME_MAX) {
+			rc = -EBADMSG;
+			break;
+		}
+		cookie = get_be64((uint8_t *)k.mv_data + 8);
+		memcpy(name, v.mv_data, v.mv_size);
+		name[v.mv_size] = '\0';
+		dk = prefixed_key(db, parent, name, v.mv_size);
+		rc = mdb_get(t->txn, dbi(t, DB_DIRENTS), &dk, &dv);
+		if (rc == MDB_NOTFOUND)
+			continue;     /* stale index entry: the name is gone */
+		if (rc) {
+			rc = mdb_err(rc);
+			break;
+		}
+		if (dv.mv_size != 16) {
+			rc = -EBADMSG;
+			break;
+		}
+		if (get_be64((uint8_t *)dv.mv_data + 8) != cookie)
+			continue;     /* stale: the name was re-added later */
+		if (cb(arg, name, get_be64(dv.mv_data), cookie)) {
+			rc = 0;       /* caller's buffer is full: not an error */
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- extended attributes --------------------------------------------- */
+
+int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_t size, size_t *len)
+{
+	uint8_t kb[8 + XATTR_NAME_MAX];
+	MDB_val k, v;
+	size_t nl;
+	int rc = xname_len(name, &nl);
+
+	if (rc)
+		return rc;
+	k = prefixed_key(kb, ino, name, nl);
+	rc = mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &v);
+	if (rc)
+		return rc == MDB_NOTFOUND ? -ENODATA : mdb_err(rc);
+	if (size == 0) {          /* size query */
+		if (len)
+			*len = v.mv_size;
+		return 0;
+	}
+	return copy_out(&v, buf, size, len);
+}
+
+int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags)
+{
+	uint8_t kb[8 + XATTR_NAME_MAX];
+	MDB_val k, v = { len, (void *)val }, old;
+	unsigned put_flags = 0;
+	size_t nl;
+	int rc = xname_len(name, &nl);
+
+	if (rc)
+		return rc;
+	if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) ||
+	    flags == (XATTR_CREATE | XATTR_REPLACE) || (!val && len))
+		return -EINVAL;
+	if (len > META_XATTR_VALUE_MAX)
+		return -E2BIG;
+	k = prefixed_key(kb, ino, name, nl);
+	if (flags & XATTR_REPLACE) {
+		rc = mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &old);
+		if (rc)
+			return rc == MDB_NOTFOUND ? -ENODATA : mdb_err(rc);
+	}
+	if (flags & XATTR_CREATE)
+		put_flags = MDB_NOOVERWRITE;
+	return mdb_err(mdb_put(t->txn, dbi(t, DB_XATTRS), &k, &v, put_flags));
+}
+
+int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name)
+{
+	uint8_t kb[8 + XATTR_NAME_MAX];
+	MDB_val k;
+	size_t nl;
+	int rc = xname_len(name, &nl);
+
+	if (rc)
+		return rc;
+	k = prefixed_key(kb, ino, name, nl);
+	rc = mdb_del(t->txn, dbi(t, DB_XATTRS), &k, NULL);
+	return rc == MDB_NOTFOUND ? -ENODATA : mdb_err(rc);
+}
+
+int meta_xattr_list(meta_txn *t, uint64_t ino, meta_xattr_cb cb, void *arg)
+{
+	uint8_t kb[8];
+	char name[XATTR_NAME_MAX + 1];
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_cursor_op op = MDB_SET_RANGE;
+	int rc;
+
+	put_be64(kb, ino);
+	rc = mdb_cursor_open(t->txn, dbi(t, DB_XATTRS), &c);
+	if (rc)
+		return mdb_err(rc);
+	for (;; op = MDB_NEXT) {
+		size_t nl;
+		rc = seek_prefix(c, kb, 8, &k, &v, op);
+		if (rc <= 0)
+			break;
+		nl = k.mv_size - 8;
+		if (nl == 0 || nl > XATTR_NAME_MAX) {
+			rc = -EBADMSG;
+			break;
+		}
+		memcpy(name, (uint8_t *)k.mv_data + 8, nl);
+		name[nl] = '\0';
+		if (cb(arg, name)) {
+			rc = 0;       /* stop requested: like readdir, not an error */
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- symlinks -------------------------------------------------------- */
+
+int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	int rc;
+
+	put_be64(kb, ino);
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_LINKS), &k, &v));
+	if (rc)
+		return rc;
+	return copy_out(&v, buf, size, len);
+}
+
+int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v = { len, (void *)target };
+
+	if (!target && len)
+		return -EINVAL;
+	if (len > META_LINK_MAX)
+		return -ENAMETOOLONG;
+	put_be64(kb, ino);
+	return mdb_err(mdb_put(t->txn, dbi(t, DB_LINKS), &k, &v, 0));
+}
+
+/* ---- orphans --------------------------------------------------------- */
+
+int meta_orphan_add(meta_txn *t, uint64_t ino, const uint8_t objid[16])
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v = { 16, (void *)objid };
+
+	put_be64(kb, ino);
+	return mdb_err(mdb_put(t->txn, dbi(t, DB_ORPHANS), &k, &v, 0));
+}
+
+int meta_orphan_del(meta_txn *t, uint64_t ino)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb };
+
+	put_be64(kb, ino);
+	return mdb_err(mdb_del(t->txn, dbi(t, DB_ORPHANS), &k, NULL));
+}
+
+int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg)
+{
+	uint8_t objid[16];
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_cursor_op op = MDB_FIRST;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, dbi(t, DB_ORPHANS), &c);
+	if (rc)
+		return mdb_err(rc);
+	for (;; op = MDB_NEXT) {
+		rc = mdb_cursor_get(c, &k, &v, op);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+			break;
+		}
+		if (k.mv_size != 8 || v.mv_size != 16) {
+			rc = -EBADMSG;
+			break;
+		}
+		memcpy(objid, v.mv_data, 16);
+		rc = cb(arg, get_be64(k.mv_data), objid);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
