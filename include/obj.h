@@ -13,6 +13,9 @@
  *     n = OBJ_BLOCK_SIZE, except the final block: n = size - i*BS (1..BS),
  *     so the file length is a function of the size.
  *   AD of a block: "WORMBLK1" | objid | u64 index | u8 final | u64 gen.
+ *   AES-256-GCM uses the first 12 nonce bytes; the other 12 are stored as
+ *   zeros and must read as zeros (header and blocks), so no stored bit is
+ *   unauthenticated.
  *
  * Generations: meta records the committed generation G. A write session
  * writes blocks with gen G+1 and, before the caller commits G+1 to meta,
@@ -57,7 +60,8 @@ struct obj_ref {
 /* Create a new object: a fresh random id (store_objid_new), a DEK from
  * kms_generate_data_key (context = id), the content file with its header
  * (fsync'ed), size 0, gen 0. Fills r (except key) and returns the open
- * fd (O_RDWR) and the key context in *key (free with wcrypto_aead_free). */
+ * fd (O_RDWR) and the key context in *key (free with wcrypto_aead_free).
+ * alg 0 means wcrypto_default_alg(). */
 int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd,
 	       wcrypto_aead **key, uint64_t now_ns);
 /* Unwrap r->wrapped (kms_decrypt, cached) into a key context. */
@@ -78,7 +82,8 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
  * r->write_gen. -EFBIG past OBJ_MAX_SIZE. */
 int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size);
 /* Before the caller commits gen = r->write_gen: re-seal the final block
- * with write_gen if it carries an older gen. */
+ * with write_gen if it carries an older gen. Also cuts slots an interrupted
+ * session left past obj_file_length(size). Does not fsync. */
 int obj_commit(int fd, struct obj_ref *r);
 /* Rewrite the header with a new wrapped DEK (rewrap). fsyncs. */
 int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS_WRAPPED_BYTES]);
@@ -86,7 +91,9 @@ int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS
 /* Full check of one object: header, every block, final flag, generation
  * rules, file length. 0 if sound; -EIO with *what = static reason ("bad
  * header", "block N fails authentication", "length mismatch",
- * "stale generation") and *bad_block; -ENOENT if the file is missing. */
+ * "stale generation", "trailing data") and *bad_block (UINT64_MAX when
+ * no block is at fault; "block fails authentication" names no N, see
+ * *bad_block); -ENOENT if the file is missing. */
 int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
 	       const char **what, uint64_t *bad_block);
 

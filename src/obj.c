@@ -1,0 +1,810 @@
+/* obj: the encrypted content format of one object (see include/obj.h).
+ *
+ * Every block read goes through open_block(), which applies the
+ * generation and final-flag rules; every block written goes through
+ * seal_block(). Reads and writes work on runs of up to CHUNK_SLOTS slots
+ * with one pread/pwrite per run, so a FUSE request is one syscall. */
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "obj.h"
+
+#define BS ((uint64_t)OBJ_BLOCK_SIZE)
+#define SLOT ((uint64_t)OBJ_SLOT_SIZE)
+#define CHUNK_SLOTS 72u   /* > 1 MiB of plaintext: a misaligned 1 MiB request fits */
+
+/* Header field offsets. */
+#define H_MAGIC 0
+#define H_FORMAT 8
+#define H_ALG 12
+#define H_ID 16
+#define H_WRAPPED 32
+#define H_NONCE (H_WRAPPED + KMS_WRAPPED_BYTES)
+#define H_PAD (H_NONCE + WCRYPTO_NONCEBYTES)
+#define H_TAG (OBJ_HEADER_SIZE - WCRYPTO_TAGBYTES)
+#define OBJ_FORMAT 1u
+
+/* Slot field offsets. */
+#define S_GEN 0
+#define S_NONCE 8
+#define S_CT 32
+
+#define BLK_AD_LEN (8 + 16 + 8 + 1 + 8)
+
+static const char obj_magic[8] = { 'W', 'O', 'R', 'M', 'O', 'B', 'J', '1' };
+static const char blk_magic[8] = { 'W', 'O', 'R', 'M', 'B', 'L', 'K', '1' };
+
+/* Why a block failed, for obj_verify's message. */
+enum why { WHY_NONE = 0, WHY_AUTH, WHY_STALE, WHY_SHORT };
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t obj_file_length(uint64_t size)
+{
+	uint64_t last;
+
+	if (size == 0)
+		return OBJ_HEADER_SIZE;
+	last = (size - 1) / BS;
+	return OBJ_HEADER_SIZE + last * SLOT + OBJ_BLOCK_OVERHEAD + (size - last * BS);
+}
+
+static uint64_t slot_off(uint64_t idx)
+{
+	return OBJ_HEADER_SIZE + idx * SLOT;
+}
+
+/* ---- raw I/O --------------------------------------------------------------- */
+
+/* Read up to n bytes; fewer only at EOF. Returns the count or -errno. */
+static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
+{
+	size_t put = 0;
+
+	while (put < n) {
+		ssize_t r = pwrite(fd, (const uint8_t *)buf + put, n - put, (off_t)(off + put));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EIO;
+		put += (size_t)r;
+	}
+	return 0;
+}
+
+static int ftruncate_u64(int fd, uint64_t len)
+{
+	int rc;
+
+	do
+		rc = ftruncate(fd, (off_t)len);
+	while (rc < 0 && errno == EINTR);
+	return rc < 0 ? -errno : 0;
+}
+
+/* AES-GCM uses 12 of the 24 nonce bytes: the rest are stored as zeros and
+ * must read back as zeros, so that every stored bit is authenticated. */
+#define GCM_NONCE 12
+
+static void nonce_fresh(const wcrypto_aead *key, uint8_t nonce[WCRYPTO_NONCEBYTES])
+{
+	wcrypto_nonce(nonce);
+	if (wcrypto_aead_alg(key) == WCRYPTO_AES256GCM)
+		memset(nonce + GCM_NONCE, 0, WCRYPTO_NONCEBYTES - GCM_NONCE);
+}
+
+static int nonce_ok(const wcrypto_aead *key, const uint8_t nonce[WCRYPTO_NONCEBYTES])
+{
+	if (wcrypto_aead_alg(key) != WCRYPTO_AES256GCM)
+		return 1;
+	for (int i = GCM_NONCE; i < WCRYPTO_NONCEBYTES; i++)
+		if (nonce[i])
+			return 0;
+	return 1;
+}
+
+/* ---- header ---------------------------------------------------------------- */
+
+static int header_seal(const wcrypto_aead *key, uint8_t hdr[OBJ_HEADER_SIZE])
+{
+	uint8_t dummy = 0;
+
+	nonce_fresh(key, hdr + H_NONCE);
+	return wcrypto_aead_seal(key, &dummy, hdr + H_TAG, &dummy, 0, hdr, H_TAG,
+				 hdr + H_NONCE);
+}
+
+static int header_build(const wcrypto_aead *key, int alg, const uint8_t id[16],
+			const uint8_t wrapped[KMS_WRAPPED_BYTES], uint8_t hdr[OBJ_HEADER_SIZE])
+{
+	memset(hdr, 0, OBJ_HEADER_SIZE);
+	memcpy(hdr + H_MAGIC, obj_magic, sizeof(obj_magic));
+	put_le32(hdr + H_FORMAT, OBJ_FORMAT);
+	put_le32(hdr + H_ALG, (uint32_t)alg);
+	memcpy(hdr + H_ID, id, 16);
+	memcpy(hdr + H_WRAPPED, wrapped, KMS_WRAPPED_BYTES);
+	return header_seal(key, hdr);
+}
+
+/* 0 if hdr belongs to r and authenticates under key, else -EIO. */
+static int header_check(const struct obj_ref *r, const wcrypto_aead *key,
+			const uint8_t hdr[OBJ_HEADER_SIZE])
+{
+	uint8_t dummy = 0;
+
+	if (memcmp(hdr + H_MAGIC, obj_magic, sizeof(obj_magic)) != 0 ||
+	    get_le32(hdr + H_FORMAT) != OBJ_FORMAT ||
+	    get_le32(hdr + H_ALG) != (uint32_t)r->alg || !wcrypto_alg_valid(r->alg) ||
+	    memcmp(hdr + H_ID, r->id, 16) != 0)
+		return -EIO;
+	for (size_t i = H_PAD; i < H_TAG; i++)
+		if (hdr[i])
+			return -EIO;
+	if (!nonce_ok(key, hdr + H_NONCE) ||
+	    wcrypto_aead_open(key, &dummy, &dummy, 0, hdr + H_TAG, hdr, H_TAG, hdr + H_NONCE))
+		return -EIO;
+	return 0;
+}
+
+static int header_read_check(int fd, const struct obj_ref *r, const wcrypto_aead *key,
+			     uint8_t hdr[OBJ_HEADER_SIZE])
+{
+	ssize_t got = pread_full(fd, hdr, OBJ_HEADER_SIZE, 0);
+
+	if (got < 0)
+		return (int)got;
+	if (got != OBJ_HEADER_SIZE)
+		return -EIO;
+	return header_check(r, key, hdr);
+}
+
+/* ---- blocks ---------------------------------------------------------------- */
+
+static void block_ad(uint8_t ad[BLK_AD_LEN], const uint8_t id[16], uint64_t idx, int final,
+		     uint64_t gen)
+{
+	memcpy(ad, blk_magic, 8);
+	memcpy(ad + 8, id, 16);
+	put_le64(ad + 24, idx);
+	ad[32] = (uint8_t)(final ? 1 : 0);
+	put_le64(ad + 33, gen);
+}
+
+/* Seal len bytes of plain as block idx into slot (48 + len bytes). */
+static int seal_block(const struct obj_ref *r, uint64_t idx, int final, const uint8_t *plain,
+		      size_t len, uint8_t *slot)
+{
+	uint8_t ad[BLK_AD_LEN];
+
+	put_le64(slot + S_GEN, r->write_gen);
+	nonce_fresh(r->key, slot + S_NONCE);
+	block_ad(ad, r->id, idx, final, r->write_gen);
+	return wcrypto_aead_seal(r->key, slot + S_CT, slot + S_CT + len, plain, len, ad,
+				 sizeof(ad), slot + S_NONCE);
+}
+
+static int try_open(const struct obj_ref *r, uint64_t idx, int final, uint64_t gen,
+		    uint8_t *dst, const uint8_t *slot, size_t len)
+{
+	uint8_t ad[BLK_AD_LEN];
+
+	if (!nonce_ok(r->key, slot + S_NONCE))
+		return -EBADMSG;
+	block_ad(ad, r->id, idx, final, gen);
+	return wcrypto_aead_open(r->key, dst, slot + S_CT, len, slot + S_CT + len, ad,
+				 sizeof(ad), slot + S_NONCE);
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+/* Open block idx of an object of the given size from its slot bytes (avail
+ * of them were on disk, up to a full slot). Writes exactly the block's
+ * logical length (size - idx*BS, at most BS) to dst; may clobber slot.
+ * *alt is set when an interrupted session left a gen G+1 block whose
+ * final flag disagrees with the size (obj_commit re-seals it). */
+static int open_block(const struct obj_ref *r, uint64_t size, uint64_t idx, uint8_t *slot,
+		      size_t avail, uint8_t *dst, enum why *why, int *alt)
+{
+	uint64_t fin_idx = (size - 1) / BS, gen, g = r->gen;
+	int final = idx == fin_idx;
+	size_t len = final ? (size_t)(size - idx * BS) : (size_t)BS;
+
+	*alt = 0;
+	*why = WHY_SHORT;
+	if (avail < OBJ_BLOCK_OVERHEAD + len)
+		return -EIO;
+	gen = get_le64(slot + S_GEN);
+	if (gen == 0) {
+		/* A hole: the whole slot is zero. The final block never is. */
+		*why = WHY_AUTH;
+		if (final || avail < SLOT || !all_zero(slot, SLOT))
+			return -EIO;
+		memset(dst, 0, len);
+		*why = WHY_NONE;
+		return 0;
+	}
+	*why = WHY_STALE;
+	if (gen > g && gen - g > 1)
+		return -EIO;
+	if (final && gen < g)
+		return -EIO;
+	*why = WHY_AUTH;
+	if (try_open(r, idx, final, gen, dst, slot, len) == 0) {
+		*why = WHY_NONE;
+		return 0;
+	}
+	if (gen <= g || avail < SLOT)
+		return -EIO;
+	/* gen G+1 (a session in flight or interrupted): the other flag, as a
+	 * full block. A shorter final is decrypted in place, then cut. */
+	if (final && len < BS) {
+		if (try_open(r, idx, 0, gen, slot + S_CT, slot, BS))
+			return -EIO;
+		memcpy(dst, slot + S_CT, len);
+	} else if (try_open(r, idx, !final, gen, dst, slot, BS)) {
+		return -EIO;
+	}
+	*alt = 1;
+	*why = WHY_NONE;
+	return 0;
+}
+
+/* Read and open one block into dst (room for BS; zero-filled past the
+ * block's logical length). slotbuf holds SLOT bytes. */
+static int read_block(int fd, const struct obj_ref *r, uint64_t size, uint64_t idx,
+		      uint8_t *slotbuf, uint8_t *dst, int *alt)
+{
+	enum why why;
+	ssize_t got = pread_full(fd, slotbuf, SLOT, slot_off(idx));
+
+	if (got < 0)
+		return (int)got;
+	memset(dst, 0, BS);
+	return open_block(r, size, idx, slotbuf, (size_t)got, dst, &why, alt);
+}
+
+/* ---- create / open / keys ---------------------------------------------------- */
+
+static int key_from_wrapped(kms *k, const struct obj_ref *r, int nocache, uint64_t now_ns,
+			    wcrypto_aead **key)
+{
+	struct kms_wrapped w;
+	uint8_t *dek;
+	int rc;
+
+	if (!wcrypto_alg_valid(r->alg))
+		return -EINVAL;
+	dek = wcrypto_secure_alloc(KMS_DEK_BYTES);
+	if (!dek)
+		return -ENOMEM;
+	memcpy(w.b, r->wrapped, KMS_WRAPPED_BYTES);
+	rc = nocache ? kms_decrypt_nocache(k, r->id, &w, dek, now_ns)
+		     : kms_decrypt(k, r->id, &w, dek, now_ns);
+	if (!rc)
+		rc = wcrypto_aead_new(r->alg, dek, key);
+	wcrypto_secure_free(dek);
+	return rc;
+}
+
+int obj_key_open(kms *k, const struct obj_ref *r, wcrypto_aead **key, uint64_t now_ns)
+{
+	return key_from_wrapped(k, r, 0, now_ns, key);
+}
+
+int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd, wcrypto_aead **key,
+	       uint64_t now_ns)
+{
+	uint8_t hdr[OBJ_HEADER_SIZE];
+	struct kms_wrapped w;
+	wcrypto_aead *a = NULL;
+	uint8_t *dek = NULL;
+	int rc, f = -1, created = 0;
+
+	if (alg == 0)
+		alg = wcrypto_default_alg();
+	if (!wcrypto_alg_valid(alg))
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	store_objid_new(r->id);
+	r->alg = alg;
+	dek = wcrypto_secure_alloc(KMS_DEK_BYTES);
+	if (!dek)
+		return -ENOMEM;
+	rc = kms_generate_data_key(k, r->id, dek, &w, now_ns);
+	if (!rc)
+		rc = wcrypto_aead_new(alg, dek, &a);
+	wcrypto_secure_free(dek);
+	if (rc)
+		goto out;
+	memcpy(r->wrapped, w.b, KMS_WRAPPED_BYTES);
+	rc = header_build(a, alg, r->id, r->wrapped, hdr);
+	if (rc)
+		goto out;
+	rc = store_obj_open(s, r->id, O_RDWR | O_CREAT | O_EXCL, &f);
+	if (rc)
+		goto out;
+	created = 1;
+	rc = pwrite_full(f, hdr, sizeof(hdr), 0);
+	if (!rc && fsync(f) < 0)
+		rc = -errno;
+	if (!rc)
+		rc = store_obj_syncdir(s, r->id);
+out:
+	if (rc) {
+		if (f >= 0)
+			close(f);
+		if (created)
+			store_obj_unlink(s, r->id);
+		wcrypto_aead_free(a);
+		return rc;
+	}
+	*fd = f;
+	*key = a;
+	return 0;
+}
+
+int obj_open(store *s, const struct obj_ref *r, int flags, int *fd)
+{
+	uint8_t hdr[OBJ_HEADER_SIZE];
+	int rc, f;
+
+	if (!r->key)
+		return -EINVAL;
+	rc = store_obj_open(s, r->id, flags, &f);
+	if (rc)
+		return rc;
+	rc = header_read_check(f, r, r->key, hdr);
+	if (rc) {
+		close(f);
+		return rc;
+	}
+	*fd = f;
+	return 0;
+}
+
+int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS_WRAPPED_BYTES])
+{
+	uint8_t hdr[OBJ_HEADER_SIZE];
+	int rc, f;
+
+	if (!r->key)
+		return -EINVAL;
+	rc = store_obj_open(s, r->id, O_RDWR, &f);
+	if (rc)
+		return rc;
+	rc = header_read_check(f, r, r->key, hdr);
+	if (rc)
+		goto out;
+	memcpy(hdr + H_WRAPPED, wrapped, KMS_WRAPPED_BYTES);
+	rc = header_seal(r->key, hdr);
+	if (!rc)
+		rc = pwrite_full(f, hdr, sizeof(hdr), 0);
+	if (!rc && fsync(f) < 0)
+		rc = -errno;
+out:
+	close(f);
+	return rc;
+}
+
+/* ---- read ------------------------------------------------------------------ */
+
+ssize_t obj_read(int fd, const struct obj_ref *r, void *buf, size_t n, uint64_t off)
+{
+	uint64_t size = r->size, end, first, last, b;
+	uint8_t *cbuf = NULL, *bounce;
+	size_t done = 0, nslots;
+	ssize_t rc = 0;
+
+	if (!r->key)
+		return -EINVAL;
+	if (off >= size || n == 0)
+		return 0;
+	if (n > size - off)
+		n = (size_t)(size - off);
+	end = off + n;
+	first = off / BS;
+	last = (end - 1) / BS;
+	nslots = last - first + 1 < CHUNK_SLOTS ? (size_t)(last - first + 1) : CHUNK_SLOTS;
+	cbuf = malloc(nslots * SLOT + BS);
+	if (!cbuf)
+		return -ENOMEM;
+	bounce = cbuf + nslots * SLOT;
+	for (uint64_t cb = first; cb <= last; cb += nslots) {
+		uint64_t ce = last - cb + 1 < nslots ? last : cb + nslots - 1;
+		ssize_t got = pread_full(fd, cbuf, (size_t)((ce - cb + 1) * SLOT), slot_off(cb));
+
+		if (got < 0) {
+			rc = got;
+			goto out;
+		}
+		for (b = cb; b <= ce; b++) {
+			size_t at = (size_t)((b - cb) * SLOT);
+			size_t avail = (size_t)got > at ? (size_t)got - at : 0;
+			uint64_t bstart = b * BS;
+			uint64_t blen = size - bstart < BS ? size - bstart : BS;
+			uint64_t lo = off > bstart ? off : bstart;
+			uint64_t hi = end < bstart + blen ? end : bstart + blen;
+			int whole = lo == bstart && hi == bstart + blen, alt;
+			uint8_t *dst = whole ? (uint8_t *)buf + (lo - off) : bounce;
+			enum why why;
+
+			if (avail > SLOT)
+				avail = SLOT;
+			rc = open_block(r, size, b, cbuf + at, avail, dst, &why, &alt);
+			if (rc)
+				goto out;
+			if (!whole)
+				memcpy((uint8_t *)buf + (lo - off), bounce + (lo - bstart), hi - lo);
+			done += hi - lo;
+		}
+	}
+	rc = (ssize_t)done;
+out:
+	free(cbuf);
+	return rc;
+}
+
+/* ---- write / truncate / commit ----------------------------------------------- */
+
+/* Re-seal the final block of an object of size old (> 0) as a full
+ * non-final block, zero padded: the object grows past it. */
+static int reseal_nonfinal(int fd, const struct obj_ref *r, uint64_t old, uint8_t *slotbuf,
+			   uint8_t *plain)
+{
+	uint64_t idx = (old - 1) / BS;
+	int alt, rc = read_block(fd, r, old, idx, slotbuf, plain, &alt);
+
+	if (!rc)
+		rc = seal_block(r, idx, 0, plain, BS, slotbuf);
+	if (!rc)
+		rc = pwrite_full(fd, slotbuf, SLOT, slot_off(idx));
+	return rc;
+}
+
+static int write_checks(const struct obj_ref *r)
+{
+	if (!r->write_gen || !r->key)
+		return -EINVAL;
+	return 0;
+}
+
+ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t off)
+{
+	const uint8_t *src = buf;
+	uint64_t old = r->size, end, new_size, first, last, lo, new_last, old_last;
+	uint8_t *cbuf = NULL, *bounce, *rbuf;
+	size_t nslots;
+	int rc;
+
+	rc = write_checks(r);
+	if (rc)
+		return rc;
+	if (n == 0)
+		return 0;
+	if (off > OBJ_MAX_SIZE || n > OBJ_MAX_SIZE - off)
+		return -EFBIG;
+	if (n > SSIZE_MAX)
+		return -EINVAL;
+	end = off + n;
+	new_size = end > old ? end : old;
+	first = off / BS;
+	last = (end - 1) / BS;
+	new_last = (new_size - 1) / BS;
+	old_last = old ? (old - 1) / BS : 0;
+	lo = first;
+	/* The old final block is re-sealed as non-final when the write starts
+	 * past it: in the same pwrite if adjacent, else separately and the
+	 * blocks between stay holes. */
+	if (old && first == old_last + 1)
+		lo = old_last;
+	nslots = last - lo + 1 < CHUNK_SLOTS ? (size_t)(last - lo + 1) : CHUNK_SLOTS;
+	cbuf = malloc(nslots * SLOT + BS + SLOT);
+	if (!cbuf)
+		return -ENOMEM;
+	bounce = cbuf + nslots * SLOT;
+	rbuf = bounce + BS;
+	if ((old && first > old_last + 1) || (!old && first > 0)) {
+		if (old)
+			rc = reseal_nonfinal(fd, r, old, rbuf, bounce);
+		/* Drop bytes an interrupted session may have left where the
+		 * holes will be, so they read as zeros. */
+		if (!rc)
+			rc = ftruncate_u64(fd, old ? slot_off(old_last + 1) : OBJ_HEADER_SIZE);
+		if (rc)
+			goto out;
+	}
+	for (uint64_t cb = lo; cb <= last; cb += nslots) {
+		uint64_t ce = last - cb + 1 < nslots ? last : cb + nslots - 1;
+		size_t len_total = 0;
+
+		for (uint64_t b = cb; b <= ce; b++) {
+			uint8_t *slot = cbuf + (size_t)((b - cb) * SLOT);
+			uint64_t bstart = b * BS;
+			int final = b == new_last, alt;
+			size_t blen = final ? (size_t)(new_size - bstart) : (size_t)BS;
+			uint64_t wlo = off > bstart ? off : bstart;
+			uint64_t whi = end < bstart + blen ? end : bstart + blen;
+			const uint8_t *plain;
+
+			if (wlo == bstart && whi == bstart + blen) {
+				plain = src + (wlo - off);
+			} else {
+				/* Partial: old content if the block existed, else zeros. */
+				if (old && b <= old_last) {
+					rc = read_block(fd, r, old, b, rbuf, bounce, &alt);
+					if (rc)
+						goto out;
+				} else {
+					memset(bounce, 0, BS);
+				}
+				if (whi > wlo)
+					memcpy(bounce + (wlo - bstart), src + (wlo - off), whi - wlo);
+				plain = bounce;
+			}
+			rc = seal_block(r, b, final, plain, blen, slot);
+			if (rc)
+				goto out;
+			len_total += OBJ_BLOCK_OVERHEAD + blen;
+			if (b != ce)
+				len_total += SLOT - OBJ_BLOCK_OVERHEAD - blen;
+		}
+		rc = pwrite_full(fd, cbuf, len_total, slot_off(cb));
+		if (rc)
+			goto out;
+	}
+	r->size = new_size;
+out:
+	free(cbuf);
+	return rc ? rc : (ssize_t)n;
+}
+
+int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
+{
+	uint64_t old = r->size, nl, ol;
+	uint8_t *mem, *plain, *slot;
+	size_t nlen;
+	int rc, alt;
+
+	rc = write_checks(r);
+	if (rc)
+		return rc;
+	if (new_size > OBJ_MAX_SIZE)
+		return -EFBIG;
+	if (new_size == old)
+		return 0;
+	if (new_size == 0) {
+		rc = ftruncate_u64(fd, OBJ_HEADER_SIZE);
+		if (!rc)
+			r->size = 0;
+		return rc;
+	}
+	mem = malloc(BS + SLOT);
+	if (!mem)
+		return -ENOMEM;
+	plain = mem;
+	slot = mem + BS;
+	nl = (new_size - 1) / BS;
+	nlen = (size_t)(new_size - nl * BS);
+	if (new_size < old) {
+		/* The new final block keeps its first nlen bytes, sealed final. */
+		rc = read_block(fd, r, old, nl, slot, plain, &alt);
+		if (!rc)
+			rc = seal_block(r, nl, 1, plain, nlen, slot);
+		if (!rc)
+			rc = pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
+		if (!rc)
+			rc = ftruncate_u64(fd, obj_file_length(new_size));
+		goto out;
+	}
+	ol = old ? (old - 1) / BS : 0;
+	if (old && nl == ol) {
+		/* Same final block, longer: zero-extended. */
+		rc = read_block(fd, r, old, nl, slot, plain, &alt);
+	} else {
+		rc = 0;
+		if (old)
+			rc = reseal_nonfinal(fd, r, old, slot, plain);
+		if (!rc)
+			rc = ftruncate_u64(fd, old ? slot_off(ol + 1) : OBJ_HEADER_SIZE);
+		memset(plain, 0, BS);
+	}
+	if (!rc)
+		rc = seal_block(r, nl, 1, plain, nlen, slot);
+	if (!rc)
+		rc = pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
+out:
+	if (!rc)
+		r->size = new_size;
+	free(mem);
+	return rc;
+}
+
+int obj_commit(int fd, struct obj_ref *r)
+{
+	uint64_t size = r->size, fl, want = obj_file_length(r->size);
+	uint8_t *mem = NULL;
+	struct stat st;
+	int rc, alt;
+
+	rc = write_checks(r);
+	if (rc)
+		return rc;
+	if (size) {
+		size_t len;
+
+		mem = malloc(BS + SLOT);
+		if (!mem)
+			return -ENOMEM;
+		fl = (size - 1) / BS;
+		len = (size_t)(size - fl * BS);
+		rc = read_block(fd, r, size, fl, mem + BS, mem, &alt);
+		if (rc)
+			goto out;
+		if (alt || get_le64(mem + BS + S_GEN) < r->write_gen) {
+			rc = seal_block(r, fl, 1, mem, len, mem + BS);
+			if (!rc)
+				rc = pwrite_full(fd, mem + BS, OBJ_BLOCK_OVERHEAD + len, slot_off(fl));
+			if (rc)
+				goto out;
+		}
+	}
+	/* An interrupted session may have left slots past the end. */
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > want)
+		rc = ftruncate_u64(fd, want);
+	else if ((uint64_t)st.st_size < want)
+		rc = -EIO;
+out:
+	free(mem);
+	return rc;
+}
+
+/* ---- verify ---------------------------------------------------------------- */
+
+int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
+	       const char **what, uint64_t *bad_block)
+{
+	static const char *const why_text[] = {
+		[WHY_NONE] = "ok",
+		[WHY_AUTH] = "block fails authentication",
+		[WHY_STALE] = "stale generation",
+		[WHY_SHORT] = "length mismatch",
+	};
+	uint8_t hdr[OBJ_HEADER_SIZE];
+	struct obj_ref v = *r;
+	wcrypto_aead *key = NULL;
+	uint8_t *cbuf = NULL, *plain;
+	uint64_t want, nblocks;
+	struct stat st;
+	int rc, f = -1;
+
+	*what = "ok";
+	*bad_block = UINT64_MAX;
+	rc = store_obj_open(s, r->id, O_RDONLY, &f);
+	if (rc) {
+		*what = rc == -ENOENT ? "missing" : "cannot open";
+		return rc;
+	}
+	rc = key_from_wrapped(k, r, 1, now_ns, &key);
+	if (rc) {
+		*what = "cannot unwrap the data key";
+		goto out;
+	}
+	v.key = key;
+	rc = header_read_check(f, &v, key, hdr);
+	if (rc) {
+		*what = "bad header";
+		goto out;
+	}
+	if (fstat(f, &st) < 0) {
+		rc = -errno;
+		*what = "cannot stat";
+		goto out;
+	}
+	want = obj_file_length(r->size);
+	if ((uint64_t)st.st_size != want) {
+		*what = (uint64_t)st.st_size > want ? "trailing data" : "length mismatch";
+		rc = -EIO;
+		goto out;
+	}
+	if (r->size == 0)
+		goto out;
+	nblocks = (r->size - 1) / BS + 1;
+	cbuf = malloc(CHUNK_SLOTS * SLOT + BS);
+	if (!cbuf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	plain = cbuf + CHUNK_SLOTS * SLOT;
+	(void)posix_fadvise(f, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (uint64_t cb = 0; cb < nblocks; cb += CHUNK_SLOTS) {
+		uint64_t ce = nblocks - cb < CHUNK_SLOTS ? nblocks - 1 : cb + CHUNK_SLOTS - 1;
+		ssize_t got = pread_full(f, cbuf, (size_t)((ce - cb + 1) * SLOT), slot_off(cb));
+
+		if (got < 0) {
+			rc = (int)got;
+			*what = "read error";
+			goto out;
+		}
+		if (ce + 1 < nblocks)   /* let the disk work while we decrypt */
+			(void)readahead(f, (off64_t)slot_off(ce + 1), (size_t)(CHUNK_SLOTS * SLOT));
+		for (uint64_t b = cb; b <= ce; b++) {
+			size_t at = (size_t)((b - cb) * SLOT);
+			size_t avail = (size_t)got > at ? (size_t)got - at : 0;
+			enum why why;
+			int alt;
+
+			if (avail > SLOT)
+				avail = SLOT;
+			rc = open_block(&v, r->size, b, cbuf + at, avail, plain, &why, &alt);
+			if (rc) {
+				*what = why_text[why];
+				*bad_block = b;
+				goto out;
+			}
+		}
+	}
+out:
+	free(cbuf);
+	wcrypto_aead_free(key);
+	close(f);
+	return rc;
+}
