@@ -1,0 +1,399 @@
+# lib.sh: shared helpers for tests/integration/test_*.sh (source it).
+#
+# Output is TAP: every assertion prints "ok N - desc" or "not ok N - desc"
+# (diagnostics as "# ..." lines); done_testing prints the plan and exits
+# non-zero when something failed. Every mount made through mount_fg/mount_bg
+# is unmounted by an EXIT/INT/TERM trap, daemons left behind are killed and
+# the temporary directory is removed, also when the script fails.
+#
+# Environment:
+#   WORMFS_BUILD     build directory holding wormfs and wormctl (default ROOT/build)
+#   WORMFS_HARNESS   harness binary (default BUILD/itest-harness, compiled if stale)
+#   WORMFS_SANITIZE  1 when the binaries are built with ASan/UBSan: sanitizer
+#                    reports anywhere in this test count as a failure
+#   WORMFS_LONG      1 for the long variants
+
+set -u -o pipefail
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$LIB_DIR/../.." && pwd)
+BUILD=${WORMFS_BUILD:-$ROOT/build}
+WORMFS=${WORMFS_BIN:-$BUILD/wormfs}
+WORMCTL=${WORMCTL_BIN:-$BUILD/wormctl}
+HARNESS=${WORMFS_HARNESS:-$BUILD/itest-harness}
+WORMFS_SANITIZE=${WORMFS_SANITIZE:-0}
+WORMFS_LONG=${WORMFS_LONG:-0}
+# An unprivileged identity for permission tests (needs no passwd entry).
+TEST_UID=${TEST_UID:-1000}
+
+T_N=0
+T_FAILED=0
+T_SKIPPED=0
+T_NAME=$(basename "$0" .sh)
+T_BASE=$(mktemp -d "${TMPDIR:-/tmp}/wormfs-it.$T_NAME.XXXXXX")
+# Other users must be able to reach mount points below it.
+chmod 0755 "$T_BASE"
+declare -A MNT_PID=() MNT_LOG=() MNT_CHILD=()
+MOUNTS=()
+
+if [ "$WORMFS_SANITIZE" = 1 ]; then
+	# Reports of every instrumented process (also daemonized ones, whose
+	# stderr is gone) land in files we check at the end.
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:log_path=$T_BASE/sanitizer"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}:log_path=$T_BASE/sanitizer"
+fi
+
+# ---------------------------------------------------------------- TAP
+
+ok() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $*"
+}
+
+# fail DESC [DIAGNOSTIC LINE...]
+fail() {
+	local desc=$1 l
+	shift
+	T_N=$((T_N + 1))
+	T_FAILED=$((T_FAILED + 1))
+	echo "not ok $T_N - $desc"
+	for l in "$@"; do
+		printf '%s\n' "$l" | head -n 40 | sed 's/^/#   /'
+	done
+}
+
+# skip DESC REASON
+skip() {
+	T_N=$((T_N + 1))
+	T_SKIPPED=$((T_SKIPPED + 1))
+	echo "ok $T_N - $1 # SKIP ${2:-}"
+}
+
+diag() {
+	printf '%s\n' "$*" | sed 's/^/# /'
+}
+
+# check DESC CMD...: the command exits 0.
+check() {
+	local desc=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ]; then ok "$desc"; else fail "$desc" "command: $*" "exit status $rc" "output: $out"; fi
+}
+
+# check_not DESC CMD...: the command exits non-zero.
+check_not() {
+	local desc=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ]; then ok "$desc"; else fail "$desc" "command: $*" "exit status 0, expected failure" "output: $out"; fi
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "got:      $3"; fi
+}
+
+# check_match DESC EXTENDED-REGEX ACTUAL
+check_match() {
+	if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1"; else fail "$1" "expected to match: $2" "got: $3"; fi
+}
+
+# check_errno DESC EXPECTED HARNESS-ARGS...: EXPECTED is an errno name, OK,
+# or alternatives separated by | (e.g. "EROFS|EPERM").
+check_errno() {
+	local desc=$1 want=$2 got alt
+	shift 2
+	got=$("$HARNESS" "$@" 2>&1)
+	local IFS='|'
+	for alt in $want; do
+		if [ "$got" = "$alt" ]; then
+			ok "$desc"
+			return 0
+		fi
+	done
+	unset IFS
+	fail "$desc" "harness $*" "expected: $want" "got:      $got"
+	return 1
+}
+
+# Run the harness as the unprivileged test user.
+as_user() {
+	setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --clear-groups -- "$@"
+}
+
+# check_errno_as_user DESC EXPECTED HARNESS-ARGS...
+check_errno_as_user() {
+	local desc=$1 want=$2 got alt
+	shift 2
+	got=$(as_user "$HARNESS" "$@" 2>&1)
+	local IFS='|'
+	for alt in $want; do
+		if [ "$got" = "$alt" ]; then
+			ok "$desc"
+			return 0
+		fi
+	done
+	unset IFS
+	fail "$desc" "(uid $TEST_UID) harness $*" "expected: $want" "got:      $got"
+	return 1
+}
+
+h() { "$HARNESS" "$@"; }
+
+# ---------------------------------------------------------------- setup
+
+ensure_harness() {
+	local src=$LIB_DIR/harness.c
+	if [ -x "$HARNESS" ] && [ "$HARNESS" -nt "$src" ]; then
+		return 0
+	fi
+	if ! mkdir -p "$(dirname "$HARNESS")" 2>/dev/null || ! [ -w "$(dirname "$HARNESS")" ]; then
+		HARNESS=$T_BASE/harness
+	fi
+	cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -o "$HARNESS.tmp.$$" "$src" &&
+		mv -f "$HARNESS.tmp.$$" "$HARNESS"
+}
+
+# Skip (exit 0, one "not ok") when the binaries under test are missing.
+require_binaries() {
+	local b
+	for b in "$WORMFS" "$WORMCTL"; do
+		if [ ! -x "$b" ]; then
+			fail "binary $b exists" "build it first (tests/run_all.sh or ninja -C build)"
+			done_testing
+		fi
+	done
+	if ! ensure_harness; then
+		fail "harness compiles" "cc $LIB_DIR/harness.c failed"
+		done_testing
+	fi
+}
+
+is_mounted() {
+	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
+}
+
+# make_store DIR [wormctl init options]: creates a store, quietly.
+make_store() {
+	local dir=$1 out
+	shift
+	if ! out=$("$WORMCTL" init "$@" "$dir" 2>&1); then
+		diag "wormctl init $* $dir failed: $out"
+		return 1
+	fi
+}
+
+_mount_wait() {
+	local mnt=$1 pid=${2:-} i
+	for i in $(seq 1 100); do
+		if is_mounted "$mnt" && timeout 5 mountpoint -q "$mnt"; then
+			return 0
+		fi
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+_register_mount() {
+	local m
+	for m in "${MOUNTS[@]}"; do [ "$m" = "$1" ] && return 0; done
+	MOUNTS+=("$1")
+}
+
+# mount_fg STORE MNT [wormfs options...]: start the daemon in the foreground
+# (-f) in the background of this shell, stderr to a log; wait up to 10 s for
+# the mount. Sets MNT_PID[MNT] and MNT_LOG[MNT]. Returns non-zero (and
+# prints the log) when the mount did not come up.
+mount_fg() {
+	local store=$1 mnt=$2 log pid
+	shift 2
+	mkdir -p "$mnt"
+	log=$T_BASE/daemon.$(basename "$mnt").$RANDOM.log
+	_register_mount "$mnt"
+	"$WORMFS" "$store" "$mnt" -f "$@" >"$log" 2>&1 </dev/null &
+	pid=$!
+	MNT_PID[$mnt]=$pid
+	MNT_CHILD[$mnt]=1
+	MNT_LOG[$mnt]=$log
+	if ! _mount_wait "$mnt" "$pid"; then
+		diag "wormfs $store $mnt -f $* did not mount; log:"
+		diag "$(tail -n 20 "$log")"
+		return 1
+	fi
+}
+
+# mount_bg STORE MNT [wormfs options...]: daemonizing mount; the mount must
+# be up when wormfs returns.
+mount_bg() {
+	local store=$1 mnt=$2 log rc
+	shift 2
+	mkdir -p "$mnt"
+	log=$T_BASE/daemon.$(basename "$mnt").$RANDOM.log
+	_register_mount "$mnt"
+	MNT_LOG[$mnt]=$log
+	MNT_PID[$mnt]=
+	MNT_CHILD[$mnt]=0
+	timeout 30 "$WORMFS" "$store" "$mnt" "$@" >"$log" 2>&1 </dev/null
+	rc=$?
+	if [ $rc -ne 0 ] || ! _mount_wait "$mnt"; then
+		diag "wormfs $store $mnt $* (exit $rc) did not mount; log:"
+		diag "$(tail -n 20 "$log")"
+		return 1
+	fi
+	MNT_PID[$mnt]=$(daemon_pid "$store" "$mnt")
+}
+
+# The pid of the wormfs process serving STORE on MNT (by exact argv).
+daemon_pid() {
+	local store=$1 mnt=$2 p argv
+	for p in /proc/[0-9]*; do
+		argv=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		case "$argv" in
+		"$WORMFS $store $mnt "*) echo "${p#/proc/}"; return 0 ;;
+		esac
+	done
+	return 1
+}
+
+# umount_fs MNT: fusermount3 -u (retries while busy), then wait up to 20 s
+# for the daemon to exit. Sets UMOUNT_STATUS to the daemon's exit status
+# when it was started by mount_fg (else 0). Returns non-zero on failure.
+umount_fs() {
+	local mnt=$1 pid=${MNT_PID[$1]:-} i
+	UMOUNT_STATUS=0
+	for i in $(seq 1 50); do
+		is_mounted "$mnt" || break
+		fusermount3 -u "$mnt" 2>/dev/null && break
+		sleep 0.2
+	done
+	if is_mounted "$mnt"; then
+		diag "fusermount3 -u $mnt failed"
+		return 1
+	fi
+	if [ -n "$pid" ]; then
+		for i in $(seq 1 200); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			diag "daemon $pid still running 20 s after unmount"
+			UMOUNT_STATUS=124
+			return 1
+		fi
+		if [ "${MNT_CHILD[$mnt]:-0}" = 1 ]; then
+			wait "$pid"
+			UMOUNT_STATUS=$?
+		fi
+	fi
+	MNT_PID[$mnt]=
+	return 0
+}
+
+# Sanitizer or crash reports in a log file, if any.
+sanitizer_report() {
+	grep -E -m 5 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|SUMMARY: [A-Za-z]*Sanitizer|AddressSanitizer:DEADLYSIGNAL' "$@" 2>/dev/null
+}
+
+# umount_check MNT DESC: unmount, then assert the daemon exited 0 and its
+# log shows no sanitizer report.
+umount_check() {
+	local mnt=$1 desc=$2 log=${MNT_LOG[$1]:-} rep
+	if ! umount_fs "$mnt"; then
+		fail "$desc: unmount" "$(tail -n 20 "$log" 2>/dev/null)"
+		return 1
+	fi
+	if [ "$UMOUNT_STATUS" -ne 0 ]; then
+		fail "$desc: daemon exit status 0 after unmount" "exit status $UMOUNT_STATUS" "$(tail -n 20 "$log" 2>/dev/null)"
+	else
+		ok "$desc: unmounted, daemon exited 0"
+	fi
+	if [ -n "$log" ] && rep=$(sanitizer_report "$log"); then
+		fail "$desc: no sanitizer report in the daemon log" "$rep" "log: $log"
+	fi
+}
+
+# Kill the daemon of MNT with SIGKILL and clear the stale mount.
+crash_daemon() {
+	local mnt=$1 pid=${MNT_PID[$1]:-} i
+	[ -n "$pid" ] || pid=$(daemon_pid "$2" "$mnt") || return 1
+	kill -9 "$pid" 2>/dev/null
+	for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	wait "$pid" 2>/dev/null
+	MNT_PID[$mnt]=
+	for i in $(seq 1 50); do
+		is_mounted "$mnt" || break
+		fusermount3 -u "$mnt" 2>/dev/null && break
+		sleep 0.2
+	done
+	! is_mounted "$mnt"
+}
+
+# A listing of a store's files (path, type, mode, size, sha256) for
+# before/after comparisons. LMDB's lock file and the daemon's run lock are
+# runtime state, not store content.
+store_listing() {
+	(cd "$1" && find . \( -path ./meta/lock.mdb -o -path ./run.lock \) -prune -o -printf '%p %y %m %s\n' | sort &&
+		find . -type f ! -path ./meta/lock.mdb ! -path ./run.lock -print0 | sort -z | xargs -0 -r sha256sum)
+}
+
+# ---------------------------------------------------------------- teardown
+
+_cleanup() {
+	local m pid keep=0
+	for m in "${MOUNTS[@]}"; do
+		pid=${MNT_PID[$m]:-}
+		if is_mounted "$m"; then
+			fusermount3 -u "$m" 2>/dev/null || { sleep 0.5; fusermount3 -u "$m" 2>/dev/null; } ||
+				fusermount3 -uz "$m" 2>/dev/null
+		fi
+		if [ -n "$pid" ]; then
+			for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+			kill -9 "$pid" 2>/dev/null
+		fi
+		if is_mounted "$m"; then
+			echo "# WARNING: $m is still mounted; leaving $T_BASE" >&2
+			keep=1
+		fi
+	done
+	if [ "$keep" = 0 ] && ! grep -q " $T_BASE/" /proc/mounts; then
+		if [ "${WORMFS_KEEP_TMP:-0}" = 1 ]; then
+			echo "# kept $T_BASE" >&2
+		else
+			rm -rf "$T_BASE"
+		fi
+	fi
+}
+
+_on_exit() {
+	local rc=$?
+	trap - EXIT INT TERM
+	_cleanup
+	exit $rc
+}
+trap _on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# done_testing: sanitizer check (when instrumented), the plan, exit status.
+done_testing() {
+	local rep
+	if [ "$WORMFS_SANITIZE" = 1 ]; then
+		local files=("$T_BASE"/sanitizer*)
+		if [ -e "${files[0]}" ]; then
+			rep=$(sanitizer_report "${files[@]}")
+			fail "no sanitizer reports from any process" "${rep:-see ${files[*]}}" "$(head -n 30 "${files[0]}")"
+		else
+			ok "no sanitizer reports from any process"
+		fi
+	fi
+	echo "1..$T_N"
+	echo "# $T_NAME: $((T_N - T_FAILED - T_SKIPPED)) passed, $T_FAILED failed, $T_SKIPPED skipped"
+	[ "$T_FAILED" -eq 0 ] && exit 0
+	exit 1
+}
