@@ -253,7 +253,7 @@ mount_bg() {
 daemon_pid() {
 	local store=$1 mnt=$2 p argv
 	for p in /proc/[0-9]*; do
-		argv=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		argv=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
 		case "$argv" in
 		"$WORMFS $store $mnt "*) echo "${p#/proc/}"; return 0 ;;
 		esac
