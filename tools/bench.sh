@@ -130,7 +130,7 @@ mount_wormfs() {
 	"$WORMFS" "$WSTORE" "$WMNT" "${WOPTS[@]}" || die "wormfs mount failed"
 }
 mount_gocryptfs() {
-	gocryptfs -q -passfile "$PASSFILE" "$GCIPHER" "$GMNT" || die "gocryptfs mount failed"
+	gocryptfs -q -nosyslog -passfile "$PASSFILE" "$GCIPHER" "$GMNT" || die "gocryptfs mount failed"
 }
 remount() {   # $1 = fs
 	case $1 in
@@ -261,6 +261,13 @@ ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN {
 		if (a == "FAIL" || b == "FAIL" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
 }
+fmt() {   # test value: MiB/s as integers, seconds with 3 decimals
+	case $2 in FAIL) echo FAIL; return ;; esac
+	case $1 in
+	write|read) awk -v v="$2" 'BEGIN { printf "%.0f", v }' ;;
+	*) awk -v v="$2" 'BEGIN { printf "%.3f", v }' ;;
+	esac
+}
 unit() { case $1 in write|read) echo "MiB/s" ;; *) echo "s" ;; esac; }
 better() { case $1 in write|read) echo "higher" ;; *) echo "lower" ;; esac; }
 label() {
@@ -297,7 +304,8 @@ for t in "${TESTS[@]}"; do
 	# shellcheck disable=SC2086
 	g=$(median ${SAMPLES[gocryptfs,$t]})
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$t")" "$(unit "$t")" \
-		"$(better "$t")" "$p" "$w" "$g" "$(ratio "$w" "$p")" "$(ratio "$w" "$g")"
+		"$(better "$t")" "$(fmt "$t" "$p")" "$(fmt "$t" "$w")" "$(fmt "$t" "$g")" \
+		"$(ratio "$w" "$p")" "$(ratio "$w" "$g")"
 done
 cat <<'EOF'
 
