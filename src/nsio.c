@@ -258,7 +258,9 @@ static int content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t s
 		in->mtime_ns = clock_realtime_ns();
 	}
 	pthread_mutex_unlock(&in->mu);
-	if (!rc && own_fd)
+	/* Commit at once: the file is already cut, so meta must not keep a
+	 * larger size past a crash. */
+	if (!rc)
 		rc = inode_commit(n, in, fd, 0, 0);
 	if (own_fd)
 		close(fd);

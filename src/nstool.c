@@ -481,9 +481,15 @@ static int verify_cb(void *arg, const struct ns_entry *e)
 	node_ref(&nd, &r);
 	rc = obj_verify(v->n->st, v->n->km, &r, (uint64_t)clock_monotonic_ns(), &what, &bad);
 	if (rc) {
+		char why[160];
+		if (rc == -ENOENT)
+			snprintf(why, sizeof(why), "content file missing");
+		else if (bad != UINT64_MAX && what)
+			snprintf(why, sizeof(why), "%s (block %llu)", what, (unsigned long long)bad);
+		else
+			snprintf(why, sizeof(why), "%s", what ? what : strerror(-rc));
 		v->damaged++;
-		v->cb(v->arg, e->path, rc == -ENOENT ? "content file missing"
-			     : what ? what : strerror(-rc));
+		v->cb(v->arg, e->path, why);
 	}
 out:
 	v->done++;
