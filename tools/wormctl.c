@@ -19,6 +19,7 @@
 #include "wormctl.h"
 #include "clock.h"
 #include "crypto.h"
+#include "log.h"
 #include "store.h"
 
 #ifndef WORMFS_VERSION
@@ -66,6 +67,15 @@ void wctl_json_print(json_object *o)
 	json_object_put(o);
 }
 
+json_object *wctl_json_double(double v, int decimals)
+{
+	char b[64];
+
+	/* An explicit text form: json-c would print 17 significant digits. */
+	snprintf(b, sizeof(b), "%.*f", decimals, v);
+	return json_object_new_double_s(v, b);
+}
+
 json_object *wctl_json_str(const char *s)
 {
 	return s ? json_object_new_string(s) : NULL;
@@ -102,7 +112,7 @@ int wctl_load_cfg(const struct wctl_opts *o, const char *store, struct cfg *cfg)
 		return wctl_err("%s %s: %s", o->cmd, store, strerror(ENAMETOOLONG));
 	rc = cfg_load(cfg, path, err, sizeof(err));
 	if (rc < 0 && rc != -ENOENT)
-		return wctl_err("%s", err[0] ? err : strerror(-rc));
+		return wctl_err("%s: %s", o->cmd, err[0] ? err : strerror(-rc));
 	struct { const char *key, *val; } ov[] = {
 		{ "passphrase_file", o->passphrase_file },
 		{ "kms.crypto_rate", o->rate },
@@ -122,7 +132,7 @@ int wctl_load_cfg(const struct wctl_opts *o, const char *store, struct cfg *cfg)
 		cfg->kms.crypto_burst = 0;
 	rc = cfg_finish(cfg, err, sizeof(err));
 	if (rc < 0)
-		return wctl_err("%s: %s", path, err[0] ? err : strerror(-rc));
+		return wctl_err("%s: %s: %s", o->cmd, path, err[0] ? err : strerror(-rc));
 	return 0;
 }
 
@@ -135,7 +145,7 @@ static int check_not_mounted(const struct wctl_opts *o, const char *spath)
 	int rc = store_open(spath, &s, err, sizeof(err));
 
 	if (rc < 0)
-		return wctl_err("%s", err[0] ? err : strerror(-rc));
+		return wctl_err("%s: %s", o->cmd, err[0] ? err : strerror(-rc));
 	rc = store_lock(s, 1);
 	store_close(s);
 	if (rc == -EBUSY)
@@ -161,7 +171,7 @@ int wctl_open_store(const struct wctl_opts *o, const char *store, int flags, ns 
 		return wctl_err("%s is mounted: unmount it first (while mounted the "
 				"daemon is the store's only writer)", store);
 	if (rc < 0)
-		return wctl_err("%s", err[0] ? err : strerror(-rc));
+		return wctl_err("%s: %s", o->cmd, err[0] ? err : strerror(-rc));
 	return 0;
 }
 
@@ -344,10 +354,24 @@ static const char help_text[] =
 "                         passphrase_file setting)\n"
 "  --help, --version\n";
 
+/* For commands taking MNT|STORE: one message naming both choices. */
+static int not_mount_or_store(const struct wctl_opts *o)
+{
+	struct statfs sf;
+
+	if (statfs(o->pos[0], &sf) < 0)
+		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(errno));
+	if ((unsigned long)sf.f_type != FUSE_SUPER_MAGIC)
+		return wctl_err("%s %s: not a wormfs mount or store", o->cmd, o->pos[0]);
+	return 0;
+}
+
 static int run_bucket_list(const struct wctl_opts *o)
 {
 	if (wctl_is_store(o->pos[0]))
 		return wctl_bucket_list_store(o);
+	if (not_mount_or_store(o))
+		return WCTL_FAIL;
 	if (o->passphrase_file)
 		return wctl_usage(o, "--passphrase-file applies to a STORE only");
 	return wctl_bucket_list_mnt(o);
@@ -357,6 +381,8 @@ static int run_ls(const struct wctl_opts *o)
 {
 	if (wctl_is_store(o->pos[0]))
 		return wctl_ls_store(o);
+	if (not_mount_or_store(o))
+		return WCTL_FAIL;
 	if (o->passphrase_file)
 		return wctl_usage(o, "--passphrase-file applies to a STORE only");
 	return wctl_ls_mnt(o);
@@ -510,6 +536,30 @@ static int has_help(int argc, char **argv)
 	return 0;
 }
 
+/* An unknown command, or a group word ("key") with a bad subcommand: the
+ * group's usage lines help more than the generic one. */
+static int unknown_cmd(int argc, char **argv)
+{
+	const char *last = NULL;
+	int group = 0;
+
+	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+		group |= cmds[k].w2 && !strcmp(cmds[k].w1, argv[1]);
+	if (!group)
+		return wctl_usage(NULL, "unknown command '%s'", argv[1]);
+	if (argc >= 3)
+		fprintf(stderr, "wormctl: unknown %s command '%s'\n", argv[1], argv[2]);
+	else
+		fprintf(stderr, "wormctl: %s needs a subcommand\n", argv[1]);
+	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
+		if (strcmp(cmds[k].w1, argv[1]) || (last && !strcmp(last, cmds[k].usage)))
+			continue;
+		fprintf(stderr, "usage: wormctl %s\n", cmds[k].usage);
+		last = cmds[k].usage;
+	}
+	return WCTL_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	const struct cmddef *c = NULL;
@@ -545,18 +595,15 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
-	if (!c) {
-		for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
-			if (cmds[k].w2 && !strcmp(cmds[k].w1, argv[1]))
-				return wctl_usage(NULL, argc >= 3 ? "unknown %s command '%s'"
-						  : "%s needs a subcommand%s", argv[1],
-						  argc >= 3 ? argv[2] : "");
-		return wctl_usage(NULL, "unknown command '%s'", argv[1]);
-	}
+	if (!c)
+		return unknown_cmd(argc, argv);
 	snprintf(name, sizeof(name), "%s%s%s", c->w1, c->w2 ? " " : "", c->w2 ? c->w2 : "");
 	o.cmd = name;
 	o.usage = c->usage;
 	rc = parse_args(c, argc - 1 - nw, argv + 1 + nw, &o);
+	/* wormctl reports its own errors; library warnings stay visible except
+	 * in the bench, where every refusal would log a ThrottlingException. */
+	wlog_init(0, c->fn == wctl_kms_bench ? WLOG_ERR : WLOG_WARN);
 	if (rc == 0) {
 		if (wcrypto_init() < 0)
 			rc = wctl_err("cannot initialise libsodium");

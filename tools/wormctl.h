@@ -46,6 +46,8 @@ int wctl_usage(const struct wctl_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Print o to stdout (pretty) and release it. */
 void wctl_json_print(json_object *o);
+/* A double printed with this many decimals. */
+json_object *wctl_json_double(double v, int decimals);
 /* json string or null. */
 json_object *wctl_json_str(const char *s);
 

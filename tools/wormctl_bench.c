@@ -140,7 +140,7 @@ static void *worker_main(void *arg)
 
 static json_object *us_json(uint64_t ns)
 {
-	return json_object_new_double((double)ns / 1000.0);
+	return wctl_json_double((double)ns / 1000.0, 1);
 }
 
 static void report(const struct wctl_opts *o, const struct cfg *cfg, const struct worker *tot,
@@ -156,8 +156,8 @@ static void report(const struct wctl_opts *o, const struct cfg *cfg, const struc
 		json_object *k = json_object_new_object();
 		json_object_object_add(j, "op", json_object_new_string(op));
 		json_object_object_add(j, "threads", json_object_new_int64(o->threads));
-		json_object_object_add(j, "seconds", json_object_new_double(o->seconds));
-		json_object_object_add(j, "elapsed_s", json_object_new_double(elapsed));
+		json_object_object_add(j, "seconds", wctl_json_double(o->seconds, 3));
+		json_object_object_add(j, "elapsed_s", wctl_json_double(elapsed, 6));
 		json_object_object_add(j, "throttle", json_object_new_string(thr));
 		json_object_object_add(j, "configured_rate",
 				       json_object_new_int64((int64_t)cfg->kms.crypto_rate));
@@ -170,7 +170,7 @@ static void report(const struct wctl_opts *o, const struct cfg *cfg, const struc
 		json_object_object_add(j, "throttled",
 				       json_object_new_int64((int64_t)tot->throttled));
 		json_object_object_add(j, "errors", json_object_new_int64((int64_t)tot->errors));
-		json_object_object_add(j, "achieved_rate", json_object_new_double(rate));
+		json_object_object_add(j, "achieved_rate", wctl_json_double(rate, 1));
 		json_object_object_add(l, "p50", us_json(p50));
 		json_object_object_add(l, "p90", us_json(p90));
 		json_object_object_add(l, "p99", us_json(p99));

@@ -324,8 +324,11 @@ int wctl_retention_set(const struct wctl_opts *o)
 		return wctl_usage(o, "bad mode '%s' (GOVERNANCE or COMPLIANCE)", m);
 	if (d[0] == '+') {
 		/* Relative: the daemon counts it from its compliance clock. */
+		const char *num = d + 1;
+		size_t nd = strspn(num, "0123456789");
+
 		snprintf(val, sizeof(val), "%s %s", policy_mode_name(mode), d);
-		if (strlen(d) < 3 || strspn(d + 1, "0123456789") != strlen(d) - 2 ||
+		if (nd == 0 || nd > 9 || !num[nd] || num[nd + 1] || !strchr("dhyDHY", num[nd]) ||
 		    policy_parse_retention(val, strlen(val), now, &pm, &until) < 0)
 			return wctl_usage(o, "bad date '%s' (RFC 3339 date, or +Nd, +Nh, +Ny)", d);
 	} else {
@@ -599,11 +602,18 @@ static int read_all(const char *path, char **out, size_t *outlen)
 	return 0;
 }
 
-static json_object *num_json(double v)
+/* Integers as integers; other numbers keep the text they had (json-c
+ * would print 17 significant digits). NaN/Inf are not JSON: null. */
+static json_object *num_json(double v, const char *tok, size_t toklen)
 {
+	char b[64];
+
+	if (v != v || v > 1e308 || v < -1e308)
+		return NULL;
 	if (v == (double)(int64_t)v && v > -9.0e18 && v < 9.0e18)
 		return json_object_new_int64((int64_t)v);
-	return json_object_new_double(v);
+	snprintf(b, sizeof(b), "%.*s", (int)toklen, tok);
+	return json_object_new_double_s(v, b);
 }
 
 /* Label set as a key: the value for one label, else "k=v,k=v". */
@@ -673,8 +683,11 @@ static json_object *prom_to_json(char *text)
 		v = strtod(rest, &end);
 		if (end == rest)
 			continue;
+		while (*rest == ' ' || *rest == '\t')
+			rest++;
+		size_t toklen = (size_t)(end - rest);
 		if (!lb) {
-			json_object_object_add(root, name, num_json(v));
+			json_object_object_add(root, name, num_json(v, rest, toklen));
 			continue;
 		}
 		label_key(lb, lblen, key, sizeof(key));
@@ -686,7 +699,7 @@ static json_object *prom_to_json(char *text)
 			json_object_object_add(root, name, sub);
 			cur = sub;
 		}
-		json_object_object_add(cur, key, num_json(v));
+		json_object_object_add(cur, key, num_json(v, rest, toklen));
 	}
 	return root;
 }

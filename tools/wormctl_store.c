@@ -95,7 +95,8 @@ static int nsx_get(ns *n, uint64_t ino, const char *name, char *buf, size_t len)
 {
 	ssize_t r = ns_getxattr(n, &root_caller, ino, name, buf, len - 1);
 
-	buf[0] = '\0';
+	if (r < 0)
+		buf[0] = '\0';
 	if (r == -ENODATA)
 		return 0;
 	if (r < 0)
