@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ns_priv.h"
 #include "log.h"
@@ -227,7 +228,15 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	if (rc)
 		goto fail;
 	if (!(flags & NS_RDONLY)) {
-		rc = store_lock(n->st, 1);
+		/* A daemon just unmounted may still be closing the store: wait
+		 * a little before calling it busy. */
+		for (int i = 0; i < 50; i++) {
+			rc = store_lock(n->st, 1);
+			if (rc != -EBUSY || (flags & NS_OFFLINE))
+				break;
+			struct timespec ts = { 0, 100 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
 		if (rc) {
 			seterr(err, errlen, "%s: store is in use (mounted, or another wormctl is "
 			       "changing it)%s", store_path, "");
