@@ -78,23 +78,22 @@ else
 	"$WORMCTL" init "$STORE"
 fi
 
-# 4. Mount.
-mkdir -p "$MNT"
-if mountpoint -q "$MNT"; then
-	fstype=$(findmnt -n -o FSTYPE --target "$MNT" || true)
-	if [ "$fstype" != "fuse.wormfs" ]; then
-		die "$MNT is already a mount point of type ${fstype:-unknown}, not wormfs"
-	elif cat "$MNT/.wormfs/version" >/dev/null 2>&1; then
-		say "Already mounted: $STORE on $MNT"
-	else
-		# The daemon is gone ("Transport endpoint is not connected").
-		say "Stale mount on $MNT (daemon not running): unmounting and mounting again"
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"
-		"$WORMFS" "$STORE" "$MNT"
-	fi
-else
+# 4. Mount. findmnt reads the mount table without touching the mount
+# point, which a dead daemon leaves unreachable (ENOTCONN).
+fstype=$(findmnt -n -o FSTYPE --mountpoint "$MNT" 2>/dev/null | tail -1 || true)
+if [ -z "$fstype" ]; then
+	mkdir -p "$MNT"
 	say "Mounting: $WORMFS $STORE $MNT"
 	"$WORMFS" "$STORE" "$MNT"   # daemonizes once the mount is up
+elif [ "$fstype" != "fuse.wormfs" ]; then
+	die "$MNT is already a mount point of type $fstype, not wormfs"
+elif cat "$MNT/.wormfs/version" >/dev/null 2>&1; then
+	say "Already mounted: $STORE on $MNT"
+else
+	# The daemon is gone ("Transport endpoint is not connected").
+	say "Stale mount on $MNT (daemon not running): unmounting and mounting again"
+	fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"
+	"$WORMFS" "$STORE" "$MNT"
 fi
 
 # 5. Demo bucket and a sample object.
@@ -144,7 +143,7 @@ Try, as root:
   cat $MNT/.wormfs/clock                  # compliance clock
   cat $MNT/.wormfs/stats                  # Prometheus counters (refusals, KMS)
   $WORMCTL verify $STORE                  # every object present and authentic
-  ls $STORE/objects/*/                    # backing files: random ids, no names
+  find $STORE/objects -type f             # content files: random ids, never names
 
 Unmount:   fusermount3 -u $MNT
 Mount:     $WORMFS $STORE $MNT
