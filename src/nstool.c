@@ -232,7 +232,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		 * a little before calling it busy. */
 		for (int i = 0; i < 50; i++) {
 			rc = store_lock(n->st, 1);
-			if (rc != -EBUSY || (flags & NS_OFFLINE))
+			if (rc != -EBUSY)
 				break;
 			struct timespec ts = { 0, 100 * 1000000L };
 			nanosleep(&ts, NULL);
@@ -552,6 +552,7 @@ static int rewrap_one(ns *n, uint64_t ino)
 	struct meta_node nd;
 	struct kms_wrapped in, out;
 	struct obj_ref r;
+	wcrypto_aead *key = NULL;
 	int rc;
 
 	rc = meta_txn_begin(n->me, 0, &t);
@@ -565,7 +566,13 @@ static int rewrap_one(ns *n, uint64_t ino)
 	if (rc)
 		goto fail;
 	node_ref(&nd, &r);
+	/* The header is authenticated with the DEK: unwrap it to re-seal. */
+	rc = obj_key_open(n->km, &r, &key, (uint64_t)clock_monotonic_ns());
+	if (rc)
+		goto fail;
+	r.key = key;
 	rc = obj_set_wrapped(n->st, &r, out.b);
+	wcrypto_aead_free(key);
 	if (rc)
 		goto fail;
 	memcpy(nd.wrapped, out.b, KMS_WRAPPED_BYTES);

@@ -136,26 +136,6 @@ int wctl_load_cfg(const struct wctl_opts *o, const char *store, struct cfg *cfg)
 	return 0;
 }
 
-/* The daemon holds run.lock while mounted; offline writers must not race
- * it. The probe lock is dropped before ns_open takes its own. */
-static int check_not_mounted(const struct wctl_opts *o, const char *spath)
-{
-	char err[512] = "";
-	store *s = NULL;
-	int rc = store_open(spath, &s, err, sizeof(err));
-
-	if (rc < 0)
-		return wctl_err("%s: %s", o->cmd, err[0] ? err : strerror(-rc));
-	rc = store_lock(s, 1);
-	store_close(s);
-	if (rc == -EBUSY)
-		return wctl_err("%s is mounted: unmount it first (while mounted the "
-				"daemon is the store's only writer)", spath);
-	if (rc < 0)
-		return wctl_err("%s %s: %s", o->cmd, spath, strerror(-rc));
-	return 0;
-}
-
 int wctl_open_store(const struct wctl_opts *o, const char *store, int flags, ns **out)
 {
 	struct cfg cfg;
@@ -164,8 +144,8 @@ int wctl_open_store(const struct wctl_opts *o, const char *store, int flags, ns 
 
 	if (wctl_load_cfg(o, store, &cfg))
 		return WCTL_FAIL;
-	if (!(flags & NS_RDONLY) && check_not_mounted(o, store))
-		return WCTL_FAIL;
+	/* ns_open takes the run lock (held by the daemon while mounted) and
+	 * waits briefly for a daemon that is still shutting down. */
 	rc = ns_open(store, &cfg, NS_OFFLINE | flags, out, err, sizeof(err));
 	if (rc == -EBUSY && !(flags & NS_RDONLY))
 		return wctl_err("%s is mounted: unmount it first (while mounted the "
