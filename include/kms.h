@@ -23,6 +23,7 @@
 #define KMS_CTX_BYTES 16          /* encryption context: the object id */
 #define KMS_WRAPPED_BYTES 76      /* u32 version | nonce 24 | 32 | tag 16 */
 #define KMS_MAX_VERSIONS 1024
+#define KMS_CACHE_MAX (1u << 22)  /* cache_entries above this: -EINVAL */
 
 enum kms_class { KMS_CLASS_CRYPTO = 0, KMS_CLASS_MGMT = 1, KMS_CLASS__COUNT };
 enum kms_throttle { KMS_THROTTLE_WAIT = 0, KMS_THROTTLE_FAIL = 1 };
@@ -41,7 +42,8 @@ void kms_params_default(struct kms_params *p);
 
 struct kms_class_stats {
 	uint64_t requests;   /* admitted + throttled */
-	uint64_t throttled;
+	uint64_t throttled;  /* refused with -EAGAIN (waits that succeed are
+			      * counted in wait_ns only) */
 	uint64_t wait_ns;    /* total time callers waited for tokens */
 };
 struct kms_stats {
@@ -58,11 +60,16 @@ typedef struct kms kms;
 
 /* Create a key ring with master key version 1 in dir (which must exist):
  * dir/keyring, and dir/kek unless passphrase != NULL. Files 0600. Fails
- * with -EEXIST if a ring is there. */
+ * with -EEXIST if a ring (or a kek file) is there. The passphrase is
+ * stretched with Argon2id MODERATE limits; env WORMFS_PWHASH_FAST=1 uses
+ * the minimum limits instead (tests only: weak). The limits are stored in
+ * the ring, so open uses whatever create chose. */
 int kms_create(const char *dir, const char *passphrase, size_t passlen);
-/* Open the ring. -EACCES: wrong passphrase or damaged ring (cannot
- * authenticate); -ENOKEY: passphrase needed but not given; -EBADMSG:
- * malformed file; -ENOENT: missing. err (optional) gets one clear line. */
+/* Open the ring (writes nothing). -EACCES: wrong passphrase or damaged ring
+ * (cannot authenticate); -ENOKEY: passphrase needed but not given, or the
+ * kek file is missing; -EBADMSG: malformed file; -ENOENT: missing; -EINVAL:
+ * bad params. A passphrase given for a key-file ring is ignored. p NULL =
+ * defaults; a burst of 0 means = rate. err (optional) gets one clear line. */
 int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	     const struct kms_params *p, kms **out, char *err, size_t errlen);
 void kms_close(kms *k);   /* wipes cache and keys */
@@ -71,7 +78,10 @@ void kms_close(kms *k);   /* wipes cache and keys */
 int kms_generate_data_key(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 			  uint8_t dek[KMS_DEK_BYTES], struct kms_wrapped *w,
 			  uint64_t now_ns);
-/* Decrypt through the DEK cache: a hit takes no token. */
+/* Decrypt through the DEK cache: a hit takes no token. The cache key is
+ * ctx + the wrapped bytes. Errors (all decrypts): -EBADMSG if w does not
+ * authenticate for ctx (wrong object, tampered); -ENOKEY if its master key
+ * version is not in the ring; -EAGAIN when throttled. */
 int kms_decrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 		const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES],
 		uint64_t now_ns);
@@ -97,7 +107,8 @@ struct kms_key_info {
 	int active;
 	int64_t created_s;   /* realtime seconds */
 };
-/* ListKeys/DescribeKey: up to max entries; *n = count. */
+/* ListKeys/DescribeKey: up to max entries, oldest first; *n = number
+ * written (pass max = KMS_MAX_VERSIONS to get all). */
 int kms_list(kms *k, struct kms_key_info *out, size_t max, size_t *n, uint64_t now_ns);
 /* Remove a non-active version from the ring (after rewrap). -EBUSY if it
  * is the active one, -ENOENT if unknown. */

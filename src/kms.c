@@ -1,0 +1,1162 @@
+/* kms: local key management shaped like AWS KMS (design section 8).
+ *
+ * Key ring file DIR/keyring (integers little-endian):
+ *
+ *   "WORMFSKR" | u32 format (1) | u32 mode (0 key file, 1 passphrase)
+ *   [mode 1: salt 16 | u64 opslimit | u64 memlimit]
+ *   nonce 24 | u32 clen | XChaCha20-Poly1305(payload), clen = len + 16
+ *
+ * The AEAD's associated data is every byte before the ciphertext, so a
+ * changed header (mode, Argon2 limits) fails authentication too. Payload:
+ *
+ *   record key 32 | u32 active | u32 count | count x {u32 version |
+ *   i64 created_s | key 32}, versions strictly increasing.
+ *
+ * The KEK is DIR/kek (32 random bytes, 0600) or Argon2id(passphrase, salt).
+ * The ring is only ever replaced whole (temp file, fsync, rename, fsync
+ * dir), and opening it writes nothing.
+ *
+ * Locks: ring_lock (rwlock) guards the ring; cache.mu guards the DEK cache.
+ * Order: ring_lock before cache.mu, never the reverse. A Decrypt unwraps and
+ * inserts into the cache under one read lock, so a version removal (write
+ * lock, then purge) can never leave a DEK of a removed version cached. */
+#include "kms.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "ratelimit.h"
+
+#define KR_MAGIC "WORMFSKR"
+#define KR_FORMAT 1
+#define KR_MODE_KEYFILE 0
+#define KR_MODE_PASS 1
+#define KR_FIXED_HDR 16            /* magic | format | mode */
+#define KR_PASS_HDR 32             /* salt | opslimit | memlimit */
+#define KR_ENTRY_BYTES 44          /* version | created_s | key */
+#define KR_PAYLOAD_FIXED 40        /* record key | active | count */
+#define KR_MAX_FILE (1u << 20)
+#define DEK_AD_BYTES 28            /* "WORMDEK1" | ctx | version */
+#define BLOB_MAX 4096
+#define NS_PER_S 1000000000ull
+#define NS_PER_MS 1000000ull
+
+struct kms_mk {
+	uint32_t version;
+	int64_t created_s;
+	uint8_t key[WCRYPTO_KEYBYTES];
+};
+
+/* All key material, in one sodium_malloc'd block. */
+struct kms_ring {
+	uint8_t kek[WCRYPTO_KEYBYTES];
+	uint8_t record_key[32];
+	uint32_t active;
+	uint32_t count;
+	struct kms_mk mk[KMS_MAX_VERSIONS + 1];  /* +1: scratch for rollback */
+};
+
+struct cache_meta {
+	uint8_t ctx[KMS_CTX_BYTES];
+	uint8_t wrapped[KMS_WRAPPED_BYTES];
+	uint64_t inserted_ns;
+	int32_t hnext;        /* bucket chain, or free list */
+	int32_t prev, next;   /* LRU list, most recent at head */
+	uint8_t used;
+};
+
+struct dek_cache {
+	pthread_mutex_t mu;
+	uint32_t cap;
+	uint32_t nbuckets;    /* power of two */
+	int32_t *buckets;
+	struct cache_meta *e;
+	uint8_t *dek;         /* cap x 32, sodium_malloc'd */
+	int32_t lru_head, lru_tail, free_head;
+	uint64_t ttl_ns;
+	uint8_t hkey[WCRYPTO_SHORTHASH_KEYBYTES];
+};
+
+struct kms {
+	char *dir;
+	uint32_t mode;
+	uint8_t salt[WCRYPTO_SALTBYTES];
+	uint64_t opslimit;
+	uint64_t memlimit;
+	struct kms_ring *ring;
+	pthread_rwlock_t ring_lock;
+	struct kms_params p;
+	uint64_t max_wait_ns;
+	struct rl_gcra rl[KMS_CLASS__COUNT];
+	struct rl_gcra log_rl;        /* throttling log lines: 1/s, burst 5 */
+	_Atomic uint64_t log_suppressed;
+	_Atomic uint64_t requests[KMS_CLASS__COUNT];
+	_Atomic uint64_t throttled[KMS_CLASS__COUNT];
+	_Atomic uint64_t wait_ns[KMS_CLASS__COUNT];
+	_Atomic uint64_t hits, misses;
+	struct dek_cache cache;
+};
+
+static const char *const class_names[KMS_CLASS__COUNT] = { "cryptographic", "management" };
+
+/* ---- small helpers ---- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int path_join(char *out, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(out, len, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Write dir/name atomically: temp file 0600, fsync, rename, fsync dir.
+ * noreplace: -EEXIST instead of replacing an existing file. */
+static int write_atomic(const char *dir, const char *name, const uint8_t *buf,
+			size_t len, int noreplace)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	int fd = -1, rc;
+
+	rc = path_join(dst, sizeof(dst), dir, name);
+	if (rc)
+		return rc;
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);   /* created 0600 */
+	if (fd < 0)
+		return -errno;
+	rc = fchmod(fd, 0600) == 0 ? 0 : -errno;
+	if (!rc)
+		rc = write_all(fd, buf, len);
+	if (!rc && fsync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	if (rc)
+		goto out;
+	if (noreplace) {
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) != 0)
+			rc = -errno;
+	} else if (rename(tmp, dst) != 0) {
+		rc = -errno;
+	}
+	if (!rc)
+		rc = fsync_dir(dir);
+	if (!rc)
+		return 0;
+out:
+	unlink(tmp);
+	return rc;
+}
+
+/* ---- the ring ---- */
+
+static int ring_find(const struct kms_ring *r, uint32_t version)
+{
+	int lo = 0, hi = (int)r->count - 1;
+
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		if (r->mk[mid].version == version)
+			return mid;
+		if (r->mk[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+static size_t kr_header_len(uint32_t mode)
+{
+	return KR_FIXED_HDR + (mode == KR_MODE_PASS ? KR_PASS_HDR : 0) +
+	       WCRYPTO_NONCEBYTES + 4;
+}
+
+/* Seal the ring under the KEK and replace the file. Caller holds the ring
+ * exclusively. */
+static int ring_save(struct kms *k, int noreplace)
+{
+	const struct kms_ring *r = k->ring;
+	size_t plen = KR_PAYLOAD_FIXED + (size_t)r->count * KR_ENTRY_BYTES;
+	size_t hlen = kr_header_len(k->mode), flen = hlen + plen + WCRYPTO_TAGBYTES;
+	uint8_t *payload = wcrypto_secure_alloc(plen), *file = malloc(flen), *p;
+	int rc;
+
+	if (!payload || !file) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	p = payload;
+	memcpy(p, r->record_key, 32);
+	put32(p + 32, r->active);
+	put32(p + 36, r->count);
+	p += KR_PAYLOAD_FIXED;
+	for (uint32_t i = 0; i < r->count; i++, p += KR_ENTRY_BYTES) {
+		put32(p, r->mk[i].version);
+		put64(p + 4, (uint64_t)r->mk[i].created_s);
+		memcpy(p + 12, r->mk[i].key, WCRYPTO_KEYBYTES);
+	}
+	p = file;
+	memcpy(p, KR_MAGIC, 8);
+	put32(p + 8, KR_FORMAT);
+	put32(p + 12, k->mode);
+	p += KR_FIXED_HDR;
+	if (k->mode == KR_MODE_PASS) {
+		memcpy(p, k->salt, WCRYPTO_SALTBYTES);
+		put64(p + 16, k->opslimit);
+		put64(p + 24, k->memlimit);
+		p += KR_PASS_HDR;
+	}
+	wcrypto_nonce(p);
+	put32(p + WCRYPTO_NONCEBYTES, (uint32_t)(plen + WCRYPTO_TAGBYTES));
+	rc = wcrypto_wrap(file + hlen, payload, plen, file, hlen, p, r->kek);
+	if (!rc)
+		rc = write_atomic(k->dir, "keyring", file, flen, noreplace);
+out:
+	if (payload) {
+		wcrypto_wipe(payload, plen);
+		wcrypto_secure_free(payload);
+	}
+	free(file);
+	return rc;
+}
+
+/* Authentic payload -> ring; -EBADMSG if its structure is wrong. */
+static int ring_parse(struct kms_ring *r, const uint8_t *p, size_t len)
+{
+	uint32_t count;
+
+	if (len < KR_PAYLOAD_FIXED)
+		return -EBADMSG;
+	count = get32(p + 36);
+	if (count == 0 || count > KMS_MAX_VERSIONS ||
+	    len != KR_PAYLOAD_FIXED + (size_t)count * KR_ENTRY_BYTES)
+		return -EBADMSG;
+	memcpy(r->record_key, p, 32);
+	r->active = get32(p + 32);
+	r->count = count;
+	p += KR_PAYLOAD_FIXED;
+	for (uint32_t i = 0; i < count; i++, p += KR_ENTRY_BYTES) {
+		r->mk[i].version = get32(p);
+		r->mk[i].created_s = (int64_t)get64(p + 4);
+		memcpy(r->mk[i].key, p + 12, WCRYPTO_KEYBYTES);
+		if (r->mk[i].version == 0 || (i && r->mk[i].version <= r->mk[i - 1].version))
+			return -EBADMSG;
+	}
+	return ring_find(r, r->active) < 0 ? -EBADMSG : 0;
+}
+
+static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EBADMSG;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	*out = buf;
+	*len = got;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int read_kek(const char *dir, uint8_t kek[WCRYPTO_KEYBYTES], char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = path_join(path, sizeof(path), dir, "kek");
+	if (rc)
+		return rc;
+	rc = read_file(path, 64, &buf, &len);
+	if (rc == -ENOENT) {
+		seterr(err, errlen, "cannot unlock key ring: key file %s is missing", path);
+		return -ENOKEY;
+	}
+	if (!rc && len != WCRYPTO_KEYBYTES)
+		rc = -EBADMSG;
+	if (rc) {
+		seterr(err, errlen, "cannot read key file %s: %s", path, strerror(-rc));
+	} else {
+		memcpy(kek, buf, WCRYPTO_KEYBYTES);
+	}
+	if (buf) {
+		wcrypto_wipe(buf, len);
+		free(buf);
+	}
+	return rc;
+}
+
+static void pwhash_limits(uint64_t *ops, uint64_t *mem)
+{
+	const char *fast = getenv("WORMFS_PWHASH_FAST");
+	size_t m;
+
+	if (fast && strcmp(fast, "1") == 0)
+		wcrypto_pwhash_min(ops, &m);
+	else
+		wcrypto_pwhash_defaults(ops, &m);
+	*mem = m;
+}
+
+static struct kms *kms_alloc(const char *dir)
+{
+	struct kms *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->dir = strdup(dir);
+	k->ring = wcrypto_secure_alloc(sizeof(*k->ring));
+	if (!k->dir || !k->ring) {
+		free(k->dir);
+		wcrypto_secure_free(k->ring);
+		free(k);
+		return NULL;
+	}
+	memset(k->ring, 0, sizeof(*k->ring));
+	return k;
+}
+
+static void kms_free_bare(struct kms *k)
+{
+	if (!k)
+		return;
+	wcrypto_secure_free(k->ring);   /* wipes */
+	free(k->dir);
+	free(k);
+}
+
+int kms_create(const char *dir, const char *passphrase, size_t passlen)
+{
+	char path[PATH_MAX];
+	struct kms *k = NULL;
+	int rc, made_kek = 0;
+
+	if (!dir || (passphrase && passlen == 0))
+		return -EINVAL;
+	rc = wcrypto_init();
+	if (rc)
+		return rc;
+	rc = path_join(path, sizeof(path), dir, "keyring");
+	if (rc)
+		return rc;
+	if (access(path, F_OK) == 0)
+		return -EEXIST;
+	k = kms_alloc(dir);
+	if (!k)
+		return -ENOMEM;
+	k->mode = passphrase ? KR_MODE_PASS : KR_MODE_KEYFILE;
+	if (passphrase) {
+		wcrypto_random(k->salt, sizeof(k->salt));
+		pwhash_limits(&k->opslimit, &k->memlimit);
+		rc = wcrypto_pwhash(k->ring->kek, passphrase, passlen, k->salt, k->opslimit,
+				    (size_t)k->memlimit);
+	} else {
+		wcrypto_random(k->ring->kek, WCRYPTO_KEYBYTES);
+		rc = write_atomic(dir, "kek", k->ring->kek, WCRYPTO_KEYBYTES, 1);
+		made_kek = rc == 0;
+	}
+	if (rc)
+		goto out;
+	wcrypto_random(k->ring->record_key, sizeof(k->ring->record_key));
+	k->ring->count = 1;
+	k->ring->active = 1;
+	k->ring->mk[0].version = 1;
+	k->ring->mk[0].created_s = (int64_t)time(NULL);
+	wcrypto_random(k->ring->mk[0].key, WCRYPTO_KEYBYTES);
+	rc = ring_save(k, 1);
+out:
+	if (rc && made_kek && path_join(path, sizeof(path), dir, "kek") == 0)
+		unlink(path);
+	kms_free_bare(k);
+	return rc;
+}
+
+void kms_params_default(struct kms_params *p)
+{
+	p->crypto_rate = 5000;
+	p->crypto_burst = 5000;
+	p->mgmt_rate = 100;
+	p->mgmt_burst = 100;
+	p->throttle = KMS_THROTTLE_WAIT;
+	p->max_wait_ms = 5000;
+	p->cache_entries = 10000;
+	p->cache_ttl_s = 300;
+}
+
+/* ---- DEK cache ---- */
+
+static int cache_init(struct dek_cache *c, uint64_t entries, uint64_t ttl_s)
+{
+	memset(c, 0, sizeof(*c));
+	c->lru_head = c->lru_tail = c->free_head = -1;
+	c->ttl_ns = ttl_s > UINT64_MAX / NS_PER_S ? UINT64_MAX : ttl_s * NS_PER_S;
+	if (pthread_mutex_init(&c->mu, NULL) != 0)
+		return -ENOMEM;
+	if (entries == 0)
+		return 0;
+	c->cap = (uint32_t)entries;
+	c->nbuckets = 16;
+	while (c->nbuckets < 2 * c->cap)
+		c->nbuckets *= 2;
+	c->buckets = malloc(c->nbuckets * sizeof(*c->buckets));
+	c->e = calloc(c->cap, sizeof(*c->e));
+	c->dek = wcrypto_secure_alloc((size_t)c->cap * KMS_DEK_BYTES);
+	if (!c->buckets || !c->e || !c->dek)
+		return -ENOMEM;
+	memset(c->buckets, 0xff, c->nbuckets * sizeof(*c->buckets));   /* -1 */
+	for (uint32_t i = 0; i < c->cap; i++)
+		c->e[i].hnext = i + 1 < c->cap ? (int32_t)i + 1 : -1;
+	c->free_head = 0;
+	wcrypto_random(c->hkey, sizeof(c->hkey));
+	return 0;
+}
+
+static void cache_destroy(struct dek_cache *c)
+{
+	free(c->buckets);
+	free(c->e);
+	wcrypto_secure_free(c->dek);   /* wipes every cached DEK */
+	pthread_mutex_destroy(&c->mu);
+}
+
+static uint32_t cache_bucket(const struct dek_cache *c, const uint8_t ctx[KMS_CTX_BYTES],
+			     const struct kms_wrapped *w)
+{
+	uint8_t key[KMS_CTX_BYTES + KMS_WRAPPED_BYTES];
+
+	memcpy(key, ctx, KMS_CTX_BYTES);
+	memcpy(key + KMS_CTX_BYTES, w->b, KMS_WRAPPED_BYTES);
+	return (uint32_t)wcrypto_shorthash(c->hkey, key, sizeof(key)) & (c->nbuckets - 1);
+}
+
+static int32_t cache_find(const struct dek_cache *c, uint32_t b,
+			  const uint8_t ctx[KMS_CTX_BYTES], const struct kms_wrapped *w)
+{
+	for (int32_t i = c->buckets[b]; i >= 0; i = c->e[i].hnext)
+		if (memcmp(c->e[i].ctx, ctx, KMS_CTX_BYTES) == 0 &&
+		    memcmp(c->e[i].wrapped, w->b, KMS_WRAPPED_BYTES) == 0)
+			return i;
+	return -1;
+}
+
+static void lru_unlink(struct dek_cache *c, int32_t i)
+{
+	struct cache_meta *e = &c->e[i];
+
+	if (e->prev >= 0)
+		c->e[e->prev].next = e->next;
+	else
+		c->lru_head = e->next;
+	if (e->next >= 0)
+		c->e[e->next].prev = e->prev;
+	else
+		c->lru_tail = e->prev;
+}
+
+static void lru_push_head(struct dek_cache *c, int32_t i)
+{
+	c->e[i].prev = -1;
+	c->e[i].next = c->lru_head;
+	if (c->lru_head >= 0)
+		c->e[c->lru_head].prev = i;
+	c->lru_head = i;
+	if (c->lru_tail < 0)
+		c->lru_tail = i;
+}
+
+/* Drop entry i: unchain, wipe its DEK, return it to the free list. */
+static void cache_drop(struct dek_cache *c, int32_t i)
+{
+	struct cache_meta *e = &c->e[i];
+	uint32_t b = cache_bucket(c, e->ctx, (const struct kms_wrapped *)e->wrapped);
+	int32_t *pp = &c->buckets[b];
+
+	while (*pp != i)
+		pp = &c->e[*pp].hnext;
+	*pp = e->hnext;
+	lru_unlink(c, i);
+	wcrypto_wipe(c->dek + (size_t)i * KMS_DEK_BYTES, KMS_DEK_BYTES);
+	memset(e, 0, sizeof(*e));
+	e->hnext = c->free_head;
+	c->free_head = i;
+}
+
+static int cache_expired(const struct dek_cache *c, const struct cache_meta *e, uint64_t now)
+{
+	return now > e->inserted_ns && now - e->inserted_ns >= c->ttl_ns;
+}
+
+/* 1 and dek filled on a fresh hit, else 0. */
+static int cache_get(struct dek_cache *c, const uint8_t ctx[KMS_CTX_BYTES],
+		     const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES], uint64_t now)
+{
+	uint32_t b = cache_bucket(c, ctx, w);
+	int32_t i;
+	int hit = 0;
+
+	pthread_mutex_lock(&c->mu);
+	i = cache_find(c, b, ctx, w);
+	if (i >= 0 && cache_expired(c, &c->e[i], now)) {
+		cache_drop(c, i);
+	} else if (i >= 0) {
+		memcpy(dek, c->dek + (size_t)i * KMS_DEK_BYTES, KMS_DEK_BYTES);
+		lru_unlink(c, i);
+		lru_push_head(c, i);
+		hit = 1;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return hit;
+}
+
+static void cache_put(struct dek_cache *c, const uint8_t ctx[KMS_CTX_BYTES],
+		      const struct kms_wrapped *w, const uint8_t dek[KMS_DEK_BYTES],
+		      uint64_t now)
+{
+	uint32_t b = cache_bucket(c, ctx, w);
+	int32_t i;
+
+	pthread_mutex_lock(&c->mu);
+	i = cache_find(c, b, ctx, w);
+	if (i >= 0) {            /* another thread missed at the same time */
+		lru_unlink(c, i);
+	} else {
+		if (c->free_head < 0)
+			cache_drop(c, c->lru_tail);   /* full: evict least recent */
+		i = c->free_head;
+		c->free_head = c->e[i].hnext;
+		memcpy(c->e[i].ctx, ctx, KMS_CTX_BYTES);
+		memcpy(c->e[i].wrapped, w->b, KMS_WRAPPED_BYTES);
+		c->e[i].used = 1;
+		c->e[i].hnext = c->buckets[b];
+		c->buckets[b] = i;
+	}
+	memcpy(c->dek + (size_t)i * KMS_DEK_BYTES, dek, KMS_DEK_BYTES);
+	c->e[i].inserted_ns = now;
+	lru_push_head(c, i);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Drop every entry wrapped under version (all if version == 0). */
+static void cache_purge(struct dek_cache *c, uint32_t version)
+{
+	pthread_mutex_lock(&c->mu);
+	for (uint32_t i = 0; i < c->cap; i++)
+		if (c->e[i].used &&
+		    (version == 0 || get32(c->e[i].wrapped) == version))
+			cache_drop(c, (int32_t)i);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- open / close ---- */
+
+static int params_check(const struct kms_params *in, struct kms_params *out)
+{
+	*out = *in;
+	if (out->crypto_burst == 0)
+		out->crypto_burst = out->crypto_rate;
+	if (out->mgmt_burst == 0)
+		out->mgmt_burst = out->mgmt_rate;
+	if (out->throttle != KMS_THROTTLE_WAIT && out->throttle != KMS_THROTTLE_FAIL)
+		return -EINVAL;
+	if (out->cache_entries > KMS_CACHE_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+int kms_open(const char *dir, const char *passphrase, size_t passlen,
+	     const struct kms_params *p, kms **out, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct kms_params defaults;
+	struct kms *k = NULL;
+	uint8_t *file = NULL, *payload = NULL, *q;
+	size_t flen = 0, hlen, clen = 0;
+	int rc, lock_init = 0, cache_init_done = 0;
+
+	*out = NULL;
+	if (!dir)
+		return -EINVAL;
+	if (!p) {
+		kms_params_default(&defaults);
+		p = &defaults;
+	}
+	rc = wcrypto_init();
+	if (rc)
+		return rc;
+	rc = path_join(path, sizeof(path), dir, "keyring");
+	if (rc)
+		return rc;
+	k = kms_alloc(dir);
+	if (!k)
+		return -ENOMEM;
+	rc = params_check(p, &k->p);
+	if (!rc)
+		rc = rl_init(&k->rl[KMS_CLASS_CRYPTO], k->p.crypto_rate, k->p.crypto_burst);
+	if (!rc)
+		rc = rl_init(&k->rl[KMS_CLASS_MGMT], k->p.mgmt_rate, k->p.mgmt_burst);
+	if (!rc)
+		rc = rl_init(&k->log_rl, 1, 5);
+	if (rc) {
+		seterr(err, errlen, "invalid KMS parameters (rates 1..%llu, bursts 1..%llu, "
+		       "cache entries <= %u)", RL_MAX_RATE, RL_MAX_BURST, KMS_CACHE_MAX);
+		goto out;
+	}
+	k->max_wait_ns = k->p.max_wait_ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX
+								   : k->p.max_wait_ms * NS_PER_MS;
+
+	rc = read_file(path, KR_MAX_FILE, &file, &flen);
+	if (rc == -ENOENT) {
+		seterr(err, errlen, "no key ring at %s", path);
+		goto out;
+	}
+	if (rc && rc != -EBADMSG) {
+		seterr(err, errlen, "cannot read key ring %s: %s", path, strerror(-rc));
+		goto out;
+	}
+	rc = -EBADMSG;
+	if (!file || flen < KR_FIXED_HDR || memcmp(file, KR_MAGIC, 8) != 0 ||
+	    get32(file + 8) != KR_FORMAT)
+		goto bad;
+	k->mode = get32(file + 12);
+	if (k->mode != KR_MODE_KEYFILE && k->mode != KR_MODE_PASS)
+		goto bad;
+	hlen = kr_header_len(k->mode);
+	if (flen < hlen)
+		goto bad;
+	q = file + KR_FIXED_HDR;
+	if (k->mode == KR_MODE_PASS) {
+		memcpy(k->salt, q, WCRYPTO_SALTBYTES);
+		k->opslimit = get64(q + 16);
+		k->memlimit = get64(q + 24);
+		if (k->memlimit > SIZE_MAX ||
+		    !wcrypto_pwhash_limits_valid(k->opslimit, (size_t)k->memlimit))
+			goto bad;
+		q += KR_PASS_HDR;
+	}
+	clen = get32(q + WCRYPTO_NONCEBYTES);
+	if (clen < WCRYPTO_TAGBYTES + KR_PAYLOAD_FIXED || clen != flen - hlen)
+		goto bad;
+
+	if (k->mode == KR_MODE_PASS) {
+		if (!passphrase) {
+			rc = -ENOKEY;
+			seterr(err, errlen, "key ring %s is protected by a passphrase; none given",
+			       path);
+			goto out;
+		}
+		rc = wcrypto_pwhash(k->ring->kek, passphrase, passlen, k->salt, k->opslimit,
+				    (size_t)k->memlimit);
+		if (rc) {
+			seterr(err, errlen, "cannot derive the key ring key: %s", strerror(-rc));
+			goto out;
+		}
+	} else {
+		rc = read_kek(dir, k->ring->kek, err, errlen);
+		if (rc)
+			goto out;
+	}
+	payload = wcrypto_secure_alloc(clen - WCRYPTO_TAGBYTES);
+	if (!payload) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (wcrypto_unwrap(payload, file + hlen, clen, file, hlen, q, k->ring->kek) != 0) {
+		rc = -EACCES;
+		seterr(err, errlen, "cannot unlock key ring: wrong passphrase or damaged key ring");
+		goto out;
+	}
+	rc = ring_parse(k->ring, payload, clen - WCRYPTO_TAGBYTES);
+	if (rc)
+		goto bad;
+
+	if (pthread_rwlock_init(&k->ring_lock, NULL) != 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	lock_init = 1;
+	rc = cache_init(&k->cache, k->p.cache_entries, k->p.cache_ttl_s);
+	cache_init_done = 1;
+	if (rc) {
+		seterr(err, errlen, "cannot allocate the DEK cache");
+		goto out;
+	}
+	*out = k;
+	k = NULL;
+	rc = 0;
+	goto out;
+bad:
+	seterr(err, errlen, "malformed key ring %s", path);
+out:
+	if (payload) {
+		wcrypto_wipe(payload, clen - WCRYPTO_TAGBYTES);
+		wcrypto_secure_free(payload);
+	}
+	free(file);
+	if (k) {
+		if (cache_init_done)
+			cache_destroy(&k->cache);
+		if (lock_init)
+			pthread_rwlock_destroy(&k->ring_lock);
+		kms_free_bare(k);
+	}
+	return rc;
+}
+
+void kms_close(kms *k)
+{
+	if (!k)
+		return;
+	cache_destroy(&k->cache);
+	pthread_rwlock_destroy(&k->ring_lock);
+	kms_free_bare(k);
+}
+
+/* ---- the gate ---- */
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / NS_PER_S),
+			       .tv_nsec = (long)(ns % NS_PER_S) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void throttle_log(struct kms *k, enum kms_class cls, uint64_t now_ns)
+{
+	uint64_t dropped;
+
+	/* A throttled client retries in a loop: at most ~1 line a second. */
+	if (rl_take(&k->log_rl, now_ns, NULL) != 0) {
+		atomic_fetch_add(&k->log_suppressed, 1);
+		return;
+	}
+	dropped = atomic_exchange(&k->log_suppressed, 0);
+	if (dropped)
+		wlog(WLOG_WARN, "ThrottlingException: You have exceeded the rate at which you "
+		     "may call KMS (class %s; %llu similar messages suppressed)",
+		     class_names[cls], (unsigned long long)dropped);
+	else
+		wlog(WLOG_WARN, "ThrottlingException: You have exceeded the rate at which you "
+		     "may call KMS (class %s)", class_names[cls]);
+}
+
+/* Every KMS request passes here first: one token from its class, or
+ * -EAGAIN (fail mode at once; wait mode when the FCFS slot is more than
+ * max_wait_ms away). */
+static int kms_gate(struct kms *k, enum kms_class cls, uint64_t now_ns)
+{
+	uint64_t wait = 0;
+	int rc;
+
+	atomic_fetch_add_explicit(&k->requests[cls], 1, memory_order_relaxed);
+	if (k->p.throttle == KMS_THROTTLE_FAIL)
+		rc = rl_take(&k->rl[cls], now_ns, NULL);
+	else
+		rc = rl_reserve(&k->rl[cls], now_ns, k->max_wait_ns, &wait);
+	if (rc) {
+		atomic_fetch_add_explicit(&k->throttled[cls], 1, memory_order_relaxed);
+		throttle_log(k, cls, now_ns);
+		return -EAGAIN;
+	}
+	if (wait) {
+		sleep_ns(wait);
+		atomic_fetch_add_explicit(&k->wait_ns[cls], wait, memory_order_relaxed);
+	}
+	return 0;
+}
+
+/* ---- cryptographic class ---- */
+
+static void dek_ad(uint8_t ad[DEK_AD_BYTES], const uint8_t ctx[KMS_CTX_BYTES], uint32_t version)
+{
+	memcpy(ad, "WORMDEK1", 8);
+	memcpy(ad + 8, ctx, KMS_CTX_BYTES);
+	put32(ad + 24, version);
+}
+
+/* Caller holds ring_lock. */
+static int wrap_active(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+		       const uint8_t dek[KMS_DEK_BYTES], struct kms_wrapped *w)
+{
+	const struct kms_mk *mk = &k->ring->mk[ring_find(k->ring, k->ring->active)];
+	uint8_t ad[DEK_AD_BYTES];
+
+	put32(w->b, mk->version);
+	wcrypto_nonce(w->b + 4);
+	dek_ad(ad, ctx, mk->version);
+	return wcrypto_wrap(w->b + 28, dek, KMS_DEK_BYTES, ad, sizeof(ad), w->b + 4, mk->key);
+}
+
+/* Caller holds ring_lock. */
+static int unwrap_locked(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+			 const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES])
+{
+	uint32_t version = get32(w->b);
+	int i = ring_find(k->ring, version);
+	uint8_t ad[DEK_AD_BYTES];
+
+	if (i < 0)
+		return -ENOKEY;
+	dek_ad(ad, ctx, version);
+	return wcrypto_unwrap(dek, w->b + 28, KMS_DEK_BYTES + WCRYPTO_TAGBYTES, ad, sizeof(ad),
+			      w->b + 4, k->ring->mk[i].key);
+}
+
+uint32_t kms_wrapped_version(const struct kms_wrapped *w)
+{
+	return get32(w->b);
+}
+
+int kms_generate_data_key(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+			  uint8_t dek[KMS_DEK_BYTES], struct kms_wrapped *w,
+			  uint64_t now_ns)
+{
+	int rc = kms_gate(k, KMS_CLASS_CRYPTO, now_ns);
+
+	if (rc)
+		return rc;
+	wcrypto_random(dek, KMS_DEK_BYTES);
+	pthread_rwlock_rdlock(&k->ring_lock);
+	rc = wrap_active(k, ctx, dek, w);
+	pthread_rwlock_unlock(&k->ring_lock);
+	if (rc)
+		wcrypto_wipe(dek, KMS_DEK_BYTES);
+	return rc;
+}
+
+static int decrypt_common(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+			  const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES],
+			  uint64_t now_ns, int use_cache)
+{
+	int rc;
+
+	if (use_cache) {
+		if (cache_get(&k->cache, ctx, w, dek, now_ns)) {
+			atomic_fetch_add_explicit(&k->hits, 1, memory_order_relaxed);
+			return 0;
+		}
+		atomic_fetch_add_explicit(&k->misses, 1, memory_order_relaxed);
+	}
+	rc = kms_gate(k, KMS_CLASS_CRYPTO, now_ns);
+	if (rc)
+		return rc;
+	pthread_rwlock_rdlock(&k->ring_lock);
+	rc = unwrap_locked(k, ctx, w, dek);
+	if (!rc && use_cache)
+		cache_put(&k->cache, ctx, w, dek, now_ns);
+	pthread_rwlock_unlock(&k->ring_lock);
+	return rc;
+}
+
+int kms_decrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+		const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES],
+		uint64_t now_ns)
+{
+	return decrypt_common(k, ctx, w, dek, now_ns, k->cache.cap > 0);
+}
+
+int kms_decrypt_nocache(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+			const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES],
+			uint64_t now_ns)
+{
+	return decrypt_common(k, ctx, w, dek, now_ns, 0);
+}
+
+int kms_reencrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
+		  const struct kms_wrapped *in, struct kms_wrapped *out,
+		  uint64_t now_ns)
+{
+	uint8_t *dek;
+	int rc = kms_gate(k, KMS_CLASS_CRYPTO, now_ns);
+
+	if (rc)
+		return rc;
+	dek = wcrypto_secure_alloc(KMS_DEK_BYTES);
+	if (!dek)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&k->ring_lock);
+	rc = unwrap_locked(k, ctx, in, dek);
+	if (!rc)
+		rc = wrap_active(k, ctx, dek, out);
+	pthread_rwlock_unlock(&k->ring_lock);
+	wcrypto_secure_free(dek);
+	return rc;
+}
+
+static void blob_ad(uint8_t ad[12], uint32_t version)
+{
+	memcpy(ad, "WORMBLB1", 8);
+	put32(ad + 8, version);
+}
+
+int kms_encrypt(kms *k, const void *in, size_t len, uint8_t *out, uint64_t now_ns)
+{
+	uint8_t ad[12];
+	int rc;
+
+	if (len > BLOB_MAX)
+		return -EINVAL;
+	rc = kms_gate(k, KMS_CLASS_CRYPTO, now_ns);
+	if (rc)
+		return rc;
+	pthread_rwlock_rdlock(&k->ring_lock);
+	const struct kms_mk *mk = &k->ring->mk[ring_find(k->ring, k->ring->active)];
+	put32(out, mk->version);
+	wcrypto_nonce(out + 4);
+	blob_ad(ad, mk->version);
+	rc = wcrypto_wrap(out + 28, in, len, ad, sizeof(ad), out + 4, mk->key);
+	pthread_rwlock_unlock(&k->ring_lock);
+	return rc;
+}
+
+int kms_decrypt_blob(kms *k, const uint8_t *in, size_t len, void *out, uint64_t now_ns)
+{
+	uint8_t ad[12];
+	uint32_t version;
+	int rc, i;
+
+	if (len < KMS_ENCRYPT_OVERHEAD || len - KMS_ENCRYPT_OVERHEAD > BLOB_MAX)
+		return -EINVAL;
+	rc = kms_gate(k, KMS_CLASS_CRYPTO, now_ns);
+	if (rc)
+		return rc;
+	version = get32(in);
+	pthread_rwlock_rdlock(&k->ring_lock);
+	i = ring_find(k->ring, version);
+	if (i < 0) {
+		rc = -ENOKEY;
+	} else {
+		blob_ad(ad, version);
+		rc = wcrypto_unwrap(out, in + 28, len - 28, ad, sizeof(ad), in + 4,
+				    k->ring->mk[i].key);
+	}
+	pthread_rwlock_unlock(&k->ring_lock);
+	return rc;
+}
+
+/* ---- management class ---- */
+
+int kms_rotate(kms *k, uint32_t *new_version, uint64_t now_ns)
+{
+	struct kms_ring *r = k->ring;
+	uint32_t old_active, v;
+	int rc = kms_gate(k, KMS_CLASS_MGMT, now_ns);
+
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&k->ring_lock);
+	if (r->count >= KMS_MAX_VERSIONS) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	if (r->mk[r->count - 1].version == UINT32_MAX) {
+		rc = -EOVERFLOW;
+		goto out;
+	}
+	v = r->mk[r->count - 1].version + 1;
+	old_active = r->active;
+	r->mk[r->count].version = v;
+	r->mk[r->count].created_s = (int64_t)time(NULL);
+	wcrypto_random(r->mk[r->count].key, WCRYPTO_KEYBYTES);
+	r->count++;
+	r->active = v;
+	rc = ring_save(k, 0);
+	if (rc) {   /* not saved: as if it never happened */
+		r->count--;
+		r->active = old_active;
+		wcrypto_wipe(&r->mk[r->count], sizeof(r->mk[0]));
+		goto out;
+	}
+	if (new_version)
+		*new_version = v;
+out:
+	pthread_rwlock_unlock(&k->ring_lock);
+	return rc;
+}
+
+int kms_list(kms *k, struct kms_key_info *out, size_t max, size_t *n, uint64_t now_ns)
+{
+	int rc = kms_gate(k, KMS_CLASS_MGMT, now_ns);
+	size_t i;
+
+	if (rc)
+		return rc;
+	pthread_rwlock_rdlock(&k->ring_lock);
+	for (i = 0; i < k->ring->count && i < max; i++) {
+		out[i].version = k->ring->mk[i].version;
+		out[i].active = k->ring->mk[i].version == k->ring->active;
+		out[i].created_s = k->ring->mk[i].created_s;
+	}
+	pthread_rwlock_unlock(&k->ring_lock);
+	*n = i;
+	return 0;
+}
+
+int kms_remove_version(kms *k, uint32_t version, uint64_t now_ns)
+{
+	struct kms_ring *r = k->ring;
+	struct kms_mk *scratch = &r->mk[KMS_MAX_VERSIONS];
+	int rc = kms_gate(k, KMS_CLASS_MGMT, now_ns), i;
+
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&k->ring_lock);
+	i = ring_find(r, version);
+	if (i < 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (version == r->active) {
+		rc = -EBUSY;
+		goto out;
+	}
+	*scratch = r->mk[i];
+	memmove(&r->mk[i], &r->mk[i + 1], (r->count - (uint32_t)i - 1) * sizeof(r->mk[0]));
+	r->count--;
+	wcrypto_wipe(&r->mk[r->count], sizeof(r->mk[0]));
+	rc = ring_save(k, 0);
+	if (rc) {   /* put it back where it was */
+		memmove(&r->mk[i + 1], &r->mk[i], (r->count - (uint32_t)i) * sizeof(r->mk[0]));
+		r->mk[i] = *scratch;
+		r->count++;
+	} else {
+		cache_purge(&k->cache, version);
+	}
+	wcrypto_wipe(scratch, sizeof(*scratch));
+out:
+	pthread_rwlock_unlock(&k->ring_lock);
+	return rc;
+}
+
+int kms_record_key(kms *k, uint8_t out[32])
+{
+	pthread_rwlock_rdlock(&k->ring_lock);
+	memcpy(out, k->ring->record_key, 32);
+	pthread_rwlock_unlock(&k->ring_lock);
+	return 0;
+}
+
+void kms_get_stats(kms *k, struct kms_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int c = 0; c < KMS_CLASS__COUNT; c++) {
+		out->cls[c].requests = atomic_load_explicit(&k->requests[c], memory_order_relaxed);
+		out->cls[c].throttled = atomic_load_explicit(&k->throttled[c], memory_order_relaxed);
+		out->cls[c].wait_ns = atomic_load_explicit(&k->wait_ns[c], memory_order_relaxed);
+	}
+	out->cache_hits = atomic_load_explicit(&k->hits, memory_order_relaxed);
+	out->cache_misses = atomic_load_explicit(&k->misses, memory_order_relaxed);
+}
+
+void kms_cache_flush(kms *k)
+{
+	cache_purge(&k->cache, 0);
+}
