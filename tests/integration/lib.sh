@@ -33,6 +33,8 @@ T_NAME=$(basename "$0" .sh)
 T_BASE=$(mktemp -d "${TMPDIR:-/tmp}/wormfs-it.$T_NAME.XXXXXX")
 # Other users must be able to reach mount points below it.
 chmod 0755 "$T_BASE"
+# run_all.sh clears mounts left below this directory if the script is killed.
+echo "# T_BASE=$T_BASE"
 declare -A MNT_PID=() MNT_LOG=() MNT_CHILD=()
 MOUNTS=()
 
