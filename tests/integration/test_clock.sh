@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Acceptance 3: the compliance clock never moves backward (design section
+# 6). The daemon runs under libfaketime with its wall clock shifted:
+#  (a) ahead (+3d): the high-water mark is persisted (at a lock change, at
+#      a clean unmount, and before a crash right after a lock change), so
+#      after a remount with the real clock .wormfs/clock still shows >= the
+#      +3d time and retention is judged against it;
+#  (b) back (-10d) after locking with the real clock: a COMPLIANCE object
+#      cannot be deleted early, .wormfs/clock stays >= the real now, and
+#      new retention dates are judged against the compliance clock.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+
+FTLIB=
+for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 /usr/lib/*/faketime/libfaketimeMT.so.1 \
+	/usr/lib/faketime/libfaketimeMT.so.1 /usr/local/lib/faketime/libfaketimeMT.so.1; do
+	[ -r "$f" ] && { FTLIB=$f; break; }
+done
+if [ -z "$FTLIB" ]; then
+	skip "compliance clock under faketime" "libfaketime not installed"
+	done_testing
+fi
+
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+epoch() { date -u -d "$1" +%s 2>/dev/null || echo 0; }
+ret() { h getxattr "$1" user.worm.retention; }
+state() { h getxattr "$1" user.worm.state; }
+clk() { epoch "$(head -n1 "$1/.wormfs/clock" 2>/dev/null)"; }
+# ge DESC A B: integer A >= B.
+ge() {
+	if [ "$2" -ge "$3" ] 2>/dev/null; then ok "$1"; else fail "$1" "expected $2 >= $3 ($(iso "${2:-0}") >= $(iso "${3:-0}"))"; fi
+}
+# near DESC WANT GOT [SLACK]: |WANT - GOT| <= SLACK seconds (default 120).
+near() {
+	local d=$(($2 - $3))
+	if [ ${d#-} -le "${4:-120}" ]; then ok "$1"; else fail "$1" "expected ~$(iso "$2"), got $(iso "$3") (diff $d s)"; fi
+}
+
+# mount_ft OFFSET STORE MNT [opts]: mount_fg with the daemon's wall clock
+# shifted by OFFSET (libfaketime syntax, e.g. +3d, -10d). The monotonic
+# clock stays real (a shifted uptime would go negative).
+mount_ft() {
+	local ft=$1 real=$WORMFS wrap rc
+	shift
+	wrap=$T_BASE/wormfs-faketime.$RANDOM
+	cat >"$wrap" <<EOF
+#!/bin/sh
+exec env LD_PRELOAD="$FTLIB" FAKETIME="$ft" DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1 "$real" "\$@"
+EOF
+	chmod 0755 "$wrap"
+	WORMFS=$wrap
+	mount_fg "$@"
+	rc=$?
+	WORMFS=$real
+	return $rc
+}
+
+# ================================================================ (a) ahead
+S=$T_BASE/store-a M=$T_BASE/mnt-a
+make_store "$S" || { fail "wormctl init"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+B=$M/clock
+check_errno "mkdir bucket" OK mkdir "$B"
+now=$(date +%s)
+near "real clock: .wormfs/clock is the system time" "$now" "$(clk "$M")" 5
+check_errno "object 'early'" OK write "$B/early" early
+check_errno "lock 'early' COMPLIANCE until real now + 1 day" OK setxattr "$B/early" user.worm.retention "COMPLIANCE $(iso $((now + 86400)))"
+check_errno "object 'later' (locked later, under +3d)" OK write "$B/later" later
+check_errno "object 'fresh' (locked after the remount)" OK write "$B/fresh" fresh
+check "unmount" umount_fs "$M"
+
+if ! mount_ft +3d "$S" "$M"; then
+	fail "daemon runs under libfaketime (+3d)" "$(tail -n 20 "${MNT_LOG[$M]}")"
+	done_testing
+fi
+ok "daemon runs under libfaketime (+3d)"
+now=$(date +%s)
+near "+3d: .wormfs/clock shows real + 3 d" $((now + 3 * 86400)) "$(clk "$M")"
+check_eq "+3d: 'early' (until real + 1 d) has expired" expired "$(state "$B/early")"
+check_errno "+3d: lock 'later' COMPLIANCE +1d (a lock change persists the clock)" OK setxattr "$B/later" user.worm.retention "COMPLIANCE +1d"
+v=$(ret "$B/later")
+near "+3d: +1d is judged from the compliance clock (real + 4 d)" $((now + 4 * 86400)) "$(epoch "${v#* }")"
+check "unmount (+3d)" umount_fs "$M"
+
+mount_fg "$S" "$M" || { fail "remount with the real clock" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+now=$(date +%s)
+ge "real clock after +3d: .wormfs/clock >= real + 3 d (high-water mark persisted)" "$(clk "$M")" $((now + 3 * 86400 - 120))
+check_eq "'early' stays expired" expired "$(state "$B/early")"
+check_eq "'later' locked" locked "$(state "$B/later")"
+check_errno "'later' rm: EPERM" EPERM unlink "$B/later"
+check_errno "date real + 2 d is in the compliance past: EINVAL" EINVAL setxattr "$B/fresh" user.worm.retention "COMPLIANCE $(iso $((now + 2 * 86400)))"
+check_errno "fresh: +1h" OK setxattr "$B/fresh" user.worm.retention "GOVERNANCE +1h"
+v=$(ret "$B/fresh")
+ge "+1h counts from the compliance clock (>= real + 3 d)" "$(epoch "${v#* }")" $((now + 3 * 86400))
+check_errno "'early' (expired) may be deleted" OK unlink "$B/early"
+check "unmount (real)" umount_fs "$M"
+
+# Clean unmount without a lock change: the mark is still kept.
+mount_ft +5d "$S" "$M" || { fail "mount (+5d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
+near "+5d: .wormfs/clock shows real + 5 d" $(($(date +%s) + 5 * 86400)) "$(clk "$M")"
+check "unmount (+5d, no lock change)" umount_fs "$M"
+mount_fg "$S" "$M" || { fail "remount (real)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+ge "after a clean unmount at +5d: .wormfs/clock >= real + 5 d" "$(clk "$M")" $(($(date +%s) + 5 * 86400 - 120))
+check "unmount (real, 2)" umount_fs "$M"
+
+# Crash right after a lock change: the mark went to disk with the change.
+mount_ft +8d "$S" "$M" || { fail "mount (+8d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
+check_errno "+8d: new object" OK write "$B/crash" c
+check_errno "+8d: lock it" OK setxattr "$B/crash" user.worm.retention "GOVERNANCE +1d"
+check "+8d: kill -9 the daemon" crash_daemon "$M" "$S"
+mount_fg "$S" "$M" || { fail "remount after the crash" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+ge "after a crash at +8d: .wormfs/clock >= real + 8 d" "$(clk "$M")" $(($(date +%s) + 8 * 86400 - 120))
+check_eq "after the crash: the object locked at +8d is locked" locked "$(state "$B/crash")"
+umount_check "$M" "store a"
+
+# ================================================================ (b) back
+S=$T_BASE/store-b M=$T_BASE/mnt-b
+make_store "$S" || { fail "wormctl init (b)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (b)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+B=$M/clock
+check_errno "mkdir bucket (b)" OK mkdir "$B"
+now=$(date +%s)
+UNTIL=$(iso $((now + 86400)))
+check_errno "object f" OK write "$B/f" "keep me"
+check_errno "lock f COMPLIANCE until real now + 1 day" OK setxattr "$B/f" user.worm.retention "COMPLIANCE $UNTIL"
+check_errno "object g" OK write "$B/g" "keep me too"
+check_errno "lock g GOVERNANCE until real now + 1 day" OK setxattr "$B/g" user.worm.retention "GOVERNANCE $UNTIL"
+check_errno "object n (locked under -10d)" OK write "$B/n" n
+check "unmount (b)" umount_fs "$M"
+
+if ! mount_ft -10d "$S" "$M"; then
+	fail "daemon runs under libfaketime (-10d)" "$(tail -n 20 "${MNT_LOG[$M]}")"
+	done_testing
+fi
+ok "daemon runs under libfaketime (-10d)"
+now=$(date +%s)
+ge "-10d: .wormfs/clock >= the real now" "$(clk "$M")" $((now - 5))
+check_eq "-10d: f still locked" locked "$(state "$B/f")"
+check_errno "-10d: rm f: EPERM" EPERM unlink "$B/f"
+check_errno "-10d: rm g by root: EPERM" EPERM unlink "$B/g"
+check_errno "-10d: write f: EPERM" EPERM write "$B/f" x
+check_errno "-10d: COMPLIANCE cannot be shortened to real - 5 d: EINVAL (compliance past)" EINVAL \
+	setxattr "$B/f" user.worm.retention "COMPLIANCE $(iso $((now - 5 * 86400)))"
+check_eq "-10d: f retention unchanged" "COMPLIANCE $UNTIL" "$(ret "$B/f")"
+check_errno "-10d: a date between the fake and the real now: EINVAL" EINVAL \
+	setxattr "$B/n" user.worm.retention "GOVERNANCE $(iso $((now - 86400)))"
+check_errno "-10d: n +1d" OK setxattr "$B/n" user.worm.retention "GOVERNANCE +1d"
+v=$(ret "$B/n")
+ge "-10d: +1d counts from the compliance clock (>= real + 1 d)" "$(epoch "${v#* }")" $((now + 86400 - 5))
+check_eq "-10d: f content intact" "keep me" "$(cat "$B/f")"
+refused=$(awk '/^wormfs_refusals_total/ { s += $2 } END { print s + 0 }' "$M/.wormfs/stats")
+ge "-10d: refusals counted" "$refused" 3
+check "unmount (-10d)" umount_fs "$M"
+
+mount_ft -10d "$S" "$M" || { fail "mount (-10d, again)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
+ge "-10d again: .wormfs/clock >= the real now" "$(clk "$M")" $(($(date +%s) - 5))
+check_errno "-10d again: rm f: EPERM" EPERM unlink "$B/f"
+check "unmount (-10d again)" umount_fs "$M"
+
+mount_fg "$S" "$M" || { fail "remount (b, real)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+ge "real clock: .wormfs/clock >= now" "$(clk "$M")" $(($(date +%s) - 5))
+check_errno "real clock: rm f: EPERM" EPERM unlink "$B/f"
+check_eq "real clock: f still locked" locked "$(state "$B/f")"
+umount_check "$M" "store b"
+done_testing
