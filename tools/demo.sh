@@ -21,7 +21,8 @@ STORE=$DEMO/store
 MNT=$DEMO/mnt
 BUCKET=demo
 
-# Same list as the test runner (tests/run_all.sh).
+# Build and runtime packages (tests/run_all.sh installs these and its test
+# tools).
 PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
 	  libsodium-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
 	  attr faketime gocryptfs)
