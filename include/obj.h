@@ -59,7 +59,7 @@ struct obj_ref {
 
 /* Create a new object: a fresh random id (store_objid_new), a DEK from
  * kms_generate_data_key (context = id), the content file with its header
- * (fsync'ed), size 0, gen 0. Fills r (except key) and returns the open
+ * (not fsync'ed: see obj.c), size 0, gen 0. Fills r (except key) and returns the open
  * fd (O_RDWR) and the key context in *key (free with wcrypto_aead_free).
  * alg 0 means wcrypto_default_alg(). */
 int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd,

@@ -164,6 +164,8 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 		rc = obj_commit(fd, &r);
 		if (!rc && durable)
 			rc = fdatasync(fd) ? -errno : 0;
+		if (!rc && durable)
+			rc = store_obj_syncdir(n->st, r.id);
 		if (rc)
 			return rc;
 	}

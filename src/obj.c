@@ -379,11 +379,10 @@ int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd, wcrypto_ae
 	if (rc)
 		goto out;
 	created = 1;
+	/* No fsync here: creating a file per object is the hot path of an
+	 * untar. Durability comes with the caller's fsync (which also syncs
+	 * the object directory); a process crash loses nothing. */
 	rc = pwrite_full(f, hdr, sizeof(hdr), 0);
-	if (!rc && fsync(f) < 0)
-		rc = -errno;
-	if (!rc)
-		rc = store_obj_syncdir(s, r->id);
 out:
 	if (rc) {
 		if (f >= 0)
