@@ -330,5 +330,18 @@ diag "lock matrix: ${#CELLS[@]} cells, $pass as expected, $wrong wrong," \
 check_eq "unexpected allows (refusal expected, operation succeeded)" 0 "$unexpected_allow"
 check_eq "objects changed by a refused operation" 0 "$changed_after_refusal"
 
+# ---- a bypass principal without write permission on the object
+# design 5 gives bypass principals the power over GOVERNANCE retention;
+# policy.h: "without needing can_write (a sealed object's mode bits can no
+# longer be changed to grant it)". Here the file is 0644, group 1000.
+P=$B/nowrite
+mkdir -m 0777 "$P" && printf 'x\n' >"$P/f" && chown 1000:1000 "$P/f" && chmod 0644 "$P/f"
+check_errno "nowrite: GOVERNANCE $D30" OK setxattr "$P/f" user.worm.retention "GOVERNANCE $D30"
+check_eq "nowrite: bypass member (uid 1002, gid 4242) shortens" OK \
+	"$(run_as B "$HARNESS" setxattr "$P/f" user.worm.retention "GOVERNANCE $D10")"
+check_eq "nowrite: bypass member removes" OK "$(run_as B "$HARNESS" removexattr "$P/f" user.worm.retention)"
+check_eq "nowrite: other user (no bypass) removes: refused" EPERM_or_EACCES \
+	"$(r=$(run_as X "$HARNESS" removexattr "$P/f" user.worm.retention); case $r in EPERM | EACCES | ENODATA) echo EPERM_or_EACCES ;; *) echo "$r" ;; esac)"
+
 umount_check "$M" "matrix mount"
 done_testing

@@ -333,6 +333,8 @@ check_match "log line for the unlink: op, uid 1000, rule" 'op=unlink .*uid=1000 
 check_match "log line names the path (file name 'logged')" 'logged' "$line"
 line=$(printf '%s\n' "$newlog" | grep -m1 'op=setxattr')
 check_match "log line for the retention shortening: op, uid 1000, rule" 'op=setxattr .*uid=1000 .*rule=[a-z-]+' "$line"
+# design 10: the log names the path; the file name is the least of it.
+check_match "log line for the retention shortening names the file ('logged')" 'logged' "$line"
 
 # ---- wormctl rm --bypass-governance
 F=$B/wg
