@@ -1,0 +1,396 @@
+/* tamper: offline helper for the encryption integration tests. Reads and
+ * edits a store's LMDB metadata directly (the store must be unmounted), so
+ * the tests can map paths to content files and damage a node record the
+ * way an attacker with write access to STORE/meta would.
+ *
+ *   tamper map METADIR
+ *       one line per regular file: "INO OBJID SIZE GEN PATH" (OBJID is 32
+ *       hex digits, all zeros when the file has no content file yet; PATH
+ *       is relative to the mount root, as wormctl verify prints it)
+ *   tamper flip METADIR INO FIELD BYTE XOR
+ *       XOR one byte (index BYTE within FIELD) of the node record of INO
+ *       with XOR (1..255) and commit. FIELD: size generation lock_mode hold
+ *       sealed retain_until objid wrapped alg
+ *   tamper get METADIR INO FIELD
+ *       print FIELD as a number (hex for objid and wrapped)
+ *   tamper xor FILE OFFSET XOR
+ *       XOR the byte at OFFSET of FILE with XOR (1..255) in place
+ *   tamper swap FILE1 OFF1 FILE2 OFF2 LEN
+ *       exchange LEN bytes of FILE1 at OFF1 with those of FILE2 at OFF2
+ *       (the same file may be given twice; ranges must not overlap)
+ *
+ * Exit status: 0 ok, 1 failure (message on stderr), 2 usage. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <lmdb.h>
+
+#include "meta.h"
+
+struct field {
+	const char *name;
+	size_t off, len;
+};
+
+#define F(n) { #n, offsetof(struct meta_node, n), sizeof(((struct meta_node *)0)->n) }
+static const struct field fields[] = {
+	F(size), F(generation), F(lock_mode), F(hold), F(sealed), F(retain_until),
+	F(objid), F(wrapped), F(alg),
+};
+#undef F
+
+static const struct field *find_field(const char *name)
+{
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (!strcmp(fields[i].name, name))
+			return &fields[i];
+	return NULL;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+struct db {
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi nodes, dirents;
+};
+
+static int db_open(struct db *d, const char *dir, int rdonly)
+{
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	rc = mdb_env_create(&d->env);
+	if (!rc)
+		rc = mdb_env_set_mapsize(d->env, (size_t)64 << 30);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(d->env, 16);
+	if (!rc)
+		rc = mdb_env_open(d->env, dir, rdonly ? MDB_RDONLY : 0, 0600);
+	if (!rc)
+		rc = mdb_txn_begin(d->env, NULL, rdonly ? MDB_RDONLY : 0, &d->txn);
+	if (!rc)
+		rc = mdb_dbi_open(d->txn, "nodes", 0, &d->nodes);
+	if (!rc)
+		rc = mdb_dbi_open(d->txn, "dirents", 0, &d->dirents);
+	if (rc) {
+		fprintf(stderr, "tamper: %s: %s\n", dir, mdb_strerror(rc));
+		if (d->txn)
+			mdb_txn_abort(d->txn);
+		if (d->env)
+			mdb_env_close(d->env);
+		return 1;
+	}
+	return 0;
+}
+
+static void db_close(struct db *d)
+{
+	if (d->txn)
+		mdb_txn_abort(d->txn);
+	mdb_env_close(d->env);
+}
+
+static int node_get(struct db *d, uint64_t ino, struct meta_node *n)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	int rc;
+
+	put_be64(kb, ino);
+	rc = mdb_get(d->txn, d->nodes, &k, &v);
+	if (rc)
+		return rc;
+	if (v.mv_size != sizeof(*n))
+		return MDB_CORRUPTED;
+	memcpy(n, v.mv_data, sizeof(*n));
+	return 0;
+}
+
+/* Depth-first walk of the dirents of dir; path holds the prefix. */
+static int walk(struct db *d, uint64_t dir, char *path, size_t plen, int depth)
+{
+	MDB_cursor *c = NULL;
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	int rc, op = MDB_SET_RANGE;
+
+	if (depth > 64)
+		return ELOOP;
+	put_be64(kb, dir);
+	rc = mdb_cursor_open(d->txn, d->dirents, &c);
+	if (rc)
+		return rc;
+	/* Collect this directory's entries first: the recursion reuses the
+	 * transaction but needs its own cursor position. */
+	struct ent { uint64_t ino; char name[META_NAME_MAX + 1]; } *ents = NULL;
+	size_t n = 0, cap = 0;
+	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size < 9 || get_be64(k.mv_data) != dir)
+			break;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct ent *ne = realloc(ents, cap * sizeof(*ents));
+			if (!ne) {
+				rc = ENOMEM;
+				goto out;
+			}
+			ents = ne;
+		}
+		size_t len = k.mv_size - 8;
+		if (len > META_NAME_MAX)
+			len = META_NAME_MAX;
+		memcpy(ents[n].name, (uint8_t *)k.mv_data + 8, len);
+		ents[n].name[len] = '\0';
+		ents[n].ino = get_be64(v.mv_data);
+		n++;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	mdb_cursor_close(c);
+	c = NULL;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct meta_node nd;
+		size_t len = strlen(ents[i].name);
+		if (plen + len + 2 > 4096) {
+			rc = ENAMETOOLONG;
+			break;
+		}
+		if (plen)
+			path[plen] = '/';
+		memcpy(path + plen + (plen ? 1 : 0), ents[i].name, len + 1);
+		size_t nlen = plen + (plen ? 1 : 0) + len;
+		rc = node_get(d, ents[i].ino, &nd);
+		if (rc)
+			break;
+		if (S_ISREG(nd.mode)) {
+			printf("%" PRIu64 " ", nd.ino);
+			for (int j = 0; j < 16; j++)
+				printf("%02x", nd.objid[j]);
+			printf(" %" PRIu64 " %" PRIu64 " %s\n", nd.size, nd.generation, path);
+		} else if (S_ISDIR(nd.mode)) {
+			rc = walk(d, nd.ino, path, nlen, depth + 1);
+		}
+		path[plen] = '\0';
+	}
+out:
+	if (c)
+		mdb_cursor_close(c);
+	free(ents);
+	return rc;
+}
+
+static int cmd_map(const char *dir)
+{
+	struct db d;
+	char path[4096] = "";
+	int rc;
+
+	if (db_open(&d, dir, 1))
+		return 1;
+	rc = walk(&d, META_ROOT_INO, path, 0, 0);
+	db_close(&d);
+	if (rc) {
+		fprintf(stderr, "tamper map: %s\n", rc > 0 ? strerror(rc) : mdb_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	return errno || end == s || *end;
+}
+
+static int cmd_flip(const char *dir, const char *ino_s, const char *fname,
+		    const char *byte_s, const char *xor_s)
+{
+	const struct field *f = find_field(fname);
+	uint64_t ino, byte, x;
+	struct meta_node nd;
+	struct db d;
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	int rc;
+
+	if (!f || parse_u64(ino_s, &ino) || parse_u64(byte_s, &byte) ||
+	    parse_u64(xor_s, &x) || byte >= f->len || x == 0 || x > 255) {
+		fprintf(stderr, "tamper flip: bad arguments\n");
+		return 2;
+	}
+	if (db_open(&d, dir, 0))
+		return 1;
+	rc = node_get(&d, ino, &nd);
+	if (!rc) {
+		((uint8_t *)&nd)[f->off + byte] ^= (uint8_t)x;
+		put_be64(kb, ino);
+		v = (MDB_val){ sizeof(nd), &nd };
+		rc = mdb_put(d.txn, d.nodes, &k, &v, 0);
+	}
+	if (!rc) {
+		rc = mdb_txn_commit(d.txn);
+		d.txn = NULL;
+	}
+	if (!rc)
+		rc = mdb_env_sync(d.env, 1);
+	db_close(&d);
+	if (rc) {
+		fprintf(stderr, "tamper flip: inode %" PRIu64 ": %s\n", ino, mdb_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_get(const char *dir, const char *ino_s, const char *fname)
+{
+	const struct field *f = find_field(fname);
+	struct meta_node nd;
+	struct db d;
+	uint64_t ino;
+	int rc;
+
+	if (!f || parse_u64(ino_s, &ino)) {
+		fprintf(stderr, "tamper get: bad arguments\n");
+		return 2;
+	}
+	if (db_open(&d, dir, 1))
+		return 1;
+	rc = node_get(&d, ino, &nd);
+	db_close(&d);
+	if (rc) {
+		fprintf(stderr, "tamper get: inode %" PRIu64 ": %s\n", ino, mdb_strerror(rc));
+		return 1;
+	}
+	const uint8_t *p = (const uint8_t *)&nd + f->off;
+	if (f->len == 8) {
+		int64_t x;
+		memcpy(&x, p, 8);
+		printf("%" PRId64 "\n", x);
+	} else if (f->len == 4) {
+		int32_t x;
+		memcpy(&x, p, 4);
+		printf("%" PRId32 "\n", x);
+	} else {
+		for (size_t i = 0; i < f->len; i++)
+			printf("%02x", p[i]);
+		printf("\n");
+	}
+	return 0;
+}
+
+static int cmd_xor(const char *file, const char *off_s, const char *xor_s)
+{
+	uint64_t off, x;
+	unsigned char b;
+	FILE *f;
+	int rc = 1;
+
+	if (parse_u64(off_s, &off) || parse_u64(xor_s, &x) || x == 0 || x > 255) {
+		fprintf(stderr, "tamper xor: bad arguments\n");
+		return 2;
+	}
+	f = fopen(file, "r+b");
+	if (!f) {
+		perror(file);
+		return 1;
+	}
+	if (fseeko(f, (off_t)off, SEEK_SET) == 0 && fread(&b, 1, 1, f) == 1) {
+		b ^= (unsigned char)x;
+		if (fseeko(f, (off_t)off, SEEK_SET) == 0 && fwrite(&b, 1, 1, f) == 1)
+			rc = 0;
+	}
+	if (fclose(f) != 0)
+		rc = 1;
+	if (rc)
+		fprintf(stderr, "tamper xor: %s at %" PRIu64 ": cannot rewrite the byte\n", file, off);
+	return rc;
+}
+
+/* Read exactly len bytes at off; 0 or -1. */
+static int read_at(FILE *f, uint64_t off, void *buf, size_t len)
+{
+	if (fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(buf, 1, len, f) != len)
+		return -1;
+	return 0;
+}
+
+static int write_at(FILE *f, uint64_t off, const void *buf, size_t len)
+{
+	if (fseeko(f, (off_t)off, SEEK_SET) != 0 || fwrite(buf, 1, len, f) != len)
+		return -1;
+	return 0;
+}
+
+static int cmd_swap(char **a)
+{
+	uint64_t off1, off2, len;
+	unsigned char *b1 = NULL, *b2 = NULL;
+	FILE *f1 = NULL, *f2 = NULL;
+	int rc = 1;
+
+	if (parse_u64(a[1], &off1) || parse_u64(a[3], &off2) || parse_u64(a[4], &len) ||
+	    len == 0 || len > (1u << 24)) {
+		fprintf(stderr, "tamper swap: bad arguments\n");
+		return 2;
+	}
+	b1 = malloc(len);
+	b2 = malloc(len);
+	f1 = fopen(a[0], "r+b");
+	f2 = strcmp(a[0], a[2]) ? fopen(a[2], "r+b") : f1;
+	if (!b1 || !b2 || !f1 || !f2)
+		goto out;
+	if (read_at(f1, off1, b1, len) || read_at(f2, off2, b2, len))
+		goto out;
+	if (write_at(f1, off1, b2, len) || write_at(f2, off2, b1, len))
+		goto out;
+	rc = 0;
+out:
+	if (f2 && f2 != f1 && fclose(f2) != 0)
+		rc = 1;
+	if (f1 && fclose(f1) != 0)
+		rc = 1;
+	free(b1);
+	free(b2);
+	if (rc)
+		fprintf(stderr, "tamper swap: %s/%s: cannot exchange the ranges\n", a[0], a[2]);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "xor"))
+		return cmd_xor(argv[2], argv[3], argv[4]);
+	if (argc == 7 && !strcmp(argv[1], "swap"))
+		return cmd_swap(argv + 2);
+	if (argc == 3 && !strcmp(argv[1], "map"))
+		return cmd_map(argv[2]);
+	if (argc == 7 && !strcmp(argv[1], "flip"))
+		return cmd_flip(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	if (argc == 5 && !strcmp(argv[1], "get"))
+		return cmd_get(argv[2], argv[3], argv[4]);
+	fprintf(stderr, "usage: tamper map METADIR | flip METADIR INO FIELD BYTE XOR |"
+		" get METADIR INO FIELD |\n"
+		"       xor FILE OFF XOR | swap FILE1 OFF1 FILE2 OFF2 LEN\n");
+	return 2;
+}

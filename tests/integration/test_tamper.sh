@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# Tamper detection (design.md section 7): random damage to a store's
+# content files and metadata records is always detected.
+#
+# A store gets ~40 objects of mixed sizes (0..200 KiB, block-size edge
+# cases, a sparse one, a header-only one); two rounds of changes through
+# the mount leave older copies of most content files. Then, with the store
+# unmounted, each trial damages it one way, runs `wormctl verify STORE`
+# (must exit 1 and list exactly the damaged object paths) and restores the
+# pristine files. Damage kinds (round robin): bit flip in a header, bit flip
+# in the block area, truncation at / off a slot boundary, appended data,
+# two blocks of one object swapped, same-index blocks of two objects
+# swapped, an older copy of the content file, a flipped byte in an
+# authenticated field of a node record (size, generation, lock fields).
+# Every 20th trial is also checked through a mount (in batches on distinct
+# objects): reading a damaged object fails with EIO; an object whose record
+# was edited is treated as locked (write, unlink, chmod EPERM) and reads
+# give the original bytes (lock fields) or EIO (size, generation).
+#
+# WORMFS_TAMPER_TRIALS (default 1000), WORMFS_TAMPER_SEED (default: random,
+# printed) reproduce a run.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+
+TRIALS=${WORMFS_TAMPER_TRIALS:-1000}
+SEED=${WORMFS_TAMPER_SEED:-$(( $(date +%s%N) % 1000000007 ))}
+diag "seed $SEED (WORMFS_TAMPER_SEED=$SEED reproduces), $TRIALS trials"
+RANDOM=$SEED
+
+HDR=512 BS=16384 SLOT=16432
+
+TAMPER=$BUILD/itest-tamper
+build_tamper() {
+	local src=$LIB_DIR/tamper.c libs
+	[ -x "$TAMPER" ] && [ "$TAMPER" -nt "$src" ] && return 0
+	[ -w "$(dirname "$TAMPER")" ] || TAMPER=$T_BASE/tamper
+	libs=$(pkg-config --cflags --libs lmdb 2>/dev/null) || libs=-llmdb
+	# shellcheck disable=SC2086
+	cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I"$ROOT/include" \
+		-o "$TAMPER.tmp.$$" "$src" $libs && mv -f "$TAMPER.tmp.$$" "$TAMPER"
+}
+build_tamper || { fail "tamper.c compiles"; done_testing; }
+
+# R = random integer in [0, $1) (30 bits of $RANDOM, reproducible by seed).
+rnd() { R=$(( ((RANDOM << 15) | RANDOM) % $1 )); }
+
+S=$T_BASE/store M=$T_BASE/mnt P=$T_BASE/pristine
+make_store "$S" || { fail "wormctl init"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount"; done_testing; }
+B=$M/tamper
+mkdir "$B" || { fail "mkdir bucket"; done_testing; }
+
+# ---- objects -------------------------------------------------------------
+sizes=(0 1 100 4095 16383 16384 16385 32768 32769 49152 65536 81920 163840 204800)
+while [ ${#sizes[@]} -lt 38 ]; do rnd 204801; sizes+=("$R"); done
+i=0
+for sz in "${sizes[@]}"; do
+	head -c "$sz" /dev/urandom >"$B/obj$i"
+	i=$((i + 1))
+done
+# A sparse object (holes read as zeros) and one with content that was
+# truncated back to 0 (a header-only content file).
+dd if=/dev/urandom of="$B/sparse" bs=1000 count=1 seek=150 status=none
+echo data >"$B/emptied" && truncate -s 0 "$B/emptied"
+umount_fs "$M" || { fail "unmount"; done_testing; }
+
+# Two rounds of changes through the mount keep older content files: an
+# append (length changes) or a same-size overwrite (only generations move).
+OLD=$T_BASE/old
+for round in 1 2; do
+	mkdir -p "$OLD/$round"
+	cp -a "$S/objects" "$OLD/$round/"
+	mount_fg "$S" "$M" || { fail "remount for changes, round $round"; done_testing; }
+	for f in "$B"/*; do
+		if [ $((RANDOM % 2)) = 0 ] || [ ! -s "$f" ]; then
+			printf 'round %s' "$round" >>"$f"
+		else
+			printf 'X' | dd of="$f" bs=1 seek=$((RANDOM % $(stat -c %s "$f"))) conv=notrunc status=none
+		fi
+	done
+	umount_fs "$M" || { fail "unmount after changes, round $round"; done_testing; }
+done
+
+mount_fg "$S" "$M" || { fail "remount for checksums"; done_testing; }
+declare -A SUM=()
+for f in "$B"/*; do SUM[${f#"$M"/}]=$(sha256sum <"$f"); done
+umount_fs "$M" || { fail "unmount"; done_testing; }
+
+# Path -> inode, object file, size from the metadata.
+declare -A INO=() OFILE=() OSIZE=() FLEN=()
+paths=() objs=()
+while read -r ino id size _gen path; do
+	INO[$path]=$ino
+	paths+=("$path")
+	if [ "$id" != 00000000000000000000000000000000 ]; then
+		OFILE[$path]=objects/${id:0:2}/$id
+		OSIZE[$path]=$size
+		FLEN[$path]=$(stat -c %s "$S/objects/${id:0:2}/$id")
+		objs+=("$path")
+	fi
+done < <("$TAMPER" map "$S/meta")
+check_eq "all objects listed in the metadata" "${#SUM[@]}" "${#paths[@]}"
+diag "${#objs[@]} content files, sizes ${sizes[*]}"
+
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_eq "pristine store verifies (exit 0)" "0" "$?"
+[ -n "${objs[0]:-}" ] || { fail "objects exist"; done_testing; }
+cp -a "$S" "$P"
+LIST0=$(store_listing "$S")
+
+# Older copies that differ from the current file: "path round".
+oldpairs=()
+for p in "${objs[@]}"; do
+	for round in 1 2; do
+		o=$OLD/$round/${OFILE[$p]}
+		[ -f "$o" ] && ! cmp -s "$o" "$S/${OFILE[$p]}" && oldpairs+=("$p $round")
+	done
+done
+diag "${#oldpairs[@]} older content files kept"
+
+# ---- damage --------------------------------------------------------------
+# Each sets CHANGED (store-relative files it modified), EXPECT (damaged
+# paths, sorted, space separated), REC (record edit "ino field byte xor")
+# and WHAT (description for diagnostics).
+
+nslots() { # number of block slots of a size
+	local s=$1
+	echo $(( (s + BS - 1) / BS ))
+}
+
+# Full-length slots of an object: 0..n-2, and n-1 when the size is a
+# multiple of the block size.
+full_slots() {
+	local s=${OSIZE[$1]} n
+	n=$(nslots "$s")
+	if [ "$n" -gt 0 ] && [ $((s % BS)) = 0 ]; then echo "$n"; else echo $((n > 0 ? n - 1 : 0)); fi
+}
+
+# The bytes of full slot $2 of file $1.
+slot_bytes() { head -c $((HDR + ($2 + 1) * SLOT)) "$1" | tail -c $SLOT; }
+# A slot of zero bytes on disk is a hole and reads as zeros by design
+# (include/obj.h), so moving a hole over a block is no damage to detect.
+is_hole() { cmp -s <(slot_bytes "$1" "$2") <(head -c $SLOT /dev/zero); }
+
+pick_obj() { rnd ${#objs[@]}; PO=${objs[$R]}; }
+pick_nonempty() { while :; do pick_obj; [ "${OSIZE[$PO]}" -gt 0 ] && return; done; }
+
+d_hdrflip() {
+	pick_obj
+	rnd $HDR; local off=$R; rnd 8
+	"$TAMPER" xor "$S/${OFILE[$PO]}" "$off" $((1 << R))
+	CHANGED=${OFILE[$PO]} EXPECT=$PO WHAT="header bit flip at $off"
+}
+
+d_blkflip() {
+	pick_nonempty
+	rnd $(( FLEN[$PO] - HDR )); local off=$((HDR + R)); rnd 8
+	"$TAMPER" xor "$S/${OFILE[$PO]}" "$off" $((1 << R))
+	CHANGED=${OFILE[$PO]} EXPECT=$PO WHAT="block bit flip at $off (slot $(( (off - HDR) / SLOT )))"
+}
+
+d_trunc_at() {
+	pick_nonempty
+	local n
+	n=$(nslots "${OSIZE[$PO]}")
+	rnd "$n"
+	truncate -s $((HDR + R * SLOT)) "$S/${OFILE[$PO]}"
+	CHANGED=${OFILE[$PO]} EXPECT=$PO WHAT="truncated at slot boundary $R of $n"
+}
+
+d_trunc_off() {
+	local len
+	while :; do
+		pick_obj
+		rnd "${FLEN[$PO]}"; len=$R
+		[ "$len" -ge $HDR ] && [ $(( (len - HDR) % SLOT )) = 0 ] && continue
+		break
+	done
+	truncate -s "$len" "$S/${OFILE[$PO]}"
+	CHANGED=${OFILE[$PO]} EXPECT=$PO WHAT="truncated to $len of ${FLEN[$PO]}"
+}
+
+d_append() {
+	pick_obj
+	local f=$S/${OFILE[$PO]}
+	rnd 4
+	case $R in
+	0) rnd 64; head -c $((R + 1)) /dev/urandom >>"$f"; WHAT="appended $((R + 1)) random bytes" ;;
+	1) head -c $SLOT /dev/zero >>"$f"; WHAT="appended a zero slot (a hole)" ;;
+	2) head -c $SLOT /dev/urandom >>"$f"; WHAT="appended a random slot" ;;
+	3) if [ "${FLEN[$PO]}" -gt $HDR ]; then
+		# A copy of the object's own first block, as slot n.
+		local l=$((FLEN[$PO] - HDR < SLOT ? FLEN[$PO] - HDR : SLOT))
+		head -c $((HDR + l)) "$f" | tail -c "$l" >"$T_BASE/slot" && cat "$T_BASE/slot" >>"$f"
+		WHAT="appended a copy of its first block"
+	   else
+		printf 'x' >>"$f"; WHAT="appended 1 byte to a header-only file"
+	   fi ;;
+	esac
+	CHANGED=${OFILE[$PO]} EXPECT=$PO
+}
+
+d_swap_in() {
+	local n i j f
+	while :; do
+		pick_obj
+		n=$(full_slots "$PO")
+		[ "$n" -ge 2 ] || continue
+		rnd "$n"; i=$R; rnd "$n"; j=$R
+		[ "$i" = "$j" ] && continue
+		f=$S/${OFILE[$PO]}
+		# Two holes are identical: the swap would change nothing.
+		cmp -s <(slot_bytes "$f" "$i") <(slot_bytes "$f" "$j") && continue
+		break
+	done
+	"$TAMPER" swap "$f" $((HDR + i * SLOT)) "$f" $((HDR + j * SLOT)) $SLOT
+	CHANGED=${OFILE[$PO]} EXPECT=$PO WHAT="blocks $i and $j swapped"
+}
+
+d_swap_x() {
+	local a b n i
+	while :; do
+		pick_obj; a=$PO; pick_obj; b=$PO
+		[ "$a" = "$b" ] && continue
+		n=$(full_slots "$a"); i=$(full_slots "$b")
+		[ "$i" -lt "$n" ] && n=$i
+		[ "$n" -ge 1 ] || continue
+		rnd "$n"; i=$R
+		is_hole "$S/${OFILE[$a]}" "$i" || is_hole "$S/${OFILE[$b]}" "$i" || break
+	done
+	"$TAMPER" swap "$S/${OFILE[$a]}" $((HDR + i * SLOT)) "$S/${OFILE[$b]}" $((HDR + i * SLOT)) $SLOT
+	CHANGED="${OFILE[$a]} ${OFILE[$b]}" WHAT="block $i swapped between two objects"
+	EXPECT=$(printf '%s\n' "$a" "$b" | sort | tr '\n' ' ' | sed 's/ $//')
+}
+
+d_oldcopy() {
+	rnd ${#oldpairs[@]}
+	local p=${oldpairs[$R]%% *} round=${oldpairs[$R]##* }
+	cp "$OLD/$round/${OFILE[$p]}" "$S/${OFILE[$p]}"
+	CHANGED=${OFILE[$p]} EXPECT=$p WHAT="older copy (before change round $round)"
+}
+
+RFIELDS=(size:8 generation:8 lock_mode:4 hold:4 sealed:4 retain_until:8)
+d_record() {
+	local fl
+	rnd ${#paths[@]}; PO=${paths[$R]}
+	rnd ${#RFIELDS[@]}; fl=${RFIELDS[$R]}
+	rnd "${fl#*:}"; local byte=$R; rnd 255; local x=$((R + 1))
+	REC="${INO[$PO]} ${fl%:*} $byte $x"
+	"$TAMPER" flip "$S/meta" $REC
+	CHANGED=meta/data.mdb EXPECT=$PO WHAT="record field ${fl%:*} byte $byte ^ $x"
+}
+
+KINDS=(hdrflip blkflip trunc_at trunc_off append swap_in swap_x oldcopy record)
+declare -A TRIED=() CAUGHT=() FAILS=()
+for k in "${KINDS[@]}"; do TRIED[$k]=0 CAUGHT[$k]=0 FAILS[$k]=; done
+
+restore() {
+	local f
+	for f in $1; do cp -p "$P/$f" "$S/$f"; done
+}
+
+# ---- through-mount batches -------------------------------------------------
+PEND=$T_BASE/pending
+mkdir -p "$PEND"
+pend_n=0
+declare -A PEND_OBJ=()
+pend_desc=() pend_kind=() pend_expect=() pend_rec=()
+mnt_ok=0 mnt_bad=0 mnt_fails=()
+
+# Save the current damage (files as damaged now, or the record edit) for a
+# later mount check; false when it touches an object already pending.
+pend_save() {
+	local p f d
+	for p in $EXPECT; do [ -n "${PEND_OBJ[$p]:-}" ] && return 1; done
+	d=$PEND/$pend_n
+	mkdir -p "$d"
+	if [ -z "$REC" ]; then
+		for f in $CHANGED; do mkdir -p "$d/$(dirname "$f")"; cp -p "$S/$f" "$d/$f"; done
+	fi
+	for p in $EXPECT; do PEND_OBJ[$p]=1; done
+	pend_desc[pend_n]="$1: $WHAT"
+	pend_kind[pend_n]=$1
+	pend_expect[pend_n]=$EXPECT
+	pend_rec[pend_n]=$REC
+	pend_n=$((pend_n + 1))
+}
+
+mnt_result() { # ok|fail DESC [diag]
+	if [ "$1" = ok ]; then mnt_ok=$((mnt_ok + 1)); else mnt_bad=$((mnt_bad + 1)); mnt_fails+=("$2${3:+ ($3)}"); fi
+}
+
+pend_check() {
+	local n d f p got sum control
+	[ "$pend_n" -gt 0 ] || return 0
+	for ((n = 0; n < pend_n; n++)); do
+		d=$PEND/$n
+		if [ -n "${pend_rec[n]}" ]; then
+			# shellcheck disable=SC2086
+			"$TAMPER" flip "$S/meta" ${pend_rec[n]}
+		else
+			(cd "$d" && find . -type f) | while read -r f; do cp -p "$d/$f" "$S/$f"; done
+		fi
+	done
+	if ! mount_fg "$S" "$M"; then
+		mnt_result fail "mount for a batch of $pend_n damaged objects"
+	else
+		for ((n = 0; n < pend_n; n++)); do
+			for p in ${pend_expect[n]}; do
+				if [ "${pend_kind[n]}" != record ]; then
+					sum=$(cat "$M/$p" 2>"$T_BASE/err" | sha256sum)
+					got=$(cat "$T_BASE/err")
+					case $got in
+					*"Input/output error"*) mnt_result ok ;;
+					*)
+						# Data appended past the recorded size is never
+						# read: the content must come back unchanged.
+						if [ "${pend_kind[n]}" = append ] && [ -z "$got" ] && [ "$sum" = "${SUM[$p]}" ]; then
+							mnt_result ok
+						else
+							mnt_result fail "${pend_desc[n]}: cat $p" "got '${got:-no error}'"
+						fi ;;
+					esac
+					continue
+				fi
+				for op in "append $M/$p x" "unlink $M/$p" "chmod $M/$p 0600"; do
+					# shellcheck disable=SC2086
+					got=$("$HARNESS" $op)
+					if [ "$got" = EPERM ]; then mnt_result ok
+					else mnt_result fail "${pend_desc[n]}: ${op%% *}" "got $got, expected EPERM"; fi
+				done
+				sum=$(cat "$M/$p" 2>"$T_BASE/err" | sha256sum)
+				if [ "$sum" = "${SUM[$p]}" ]; then
+					mnt_result ok
+				elif grep -q "Input/output error" "$T_BASE/err" &&
+					case ${pend_desc[n]} in *"field size"* | *"field generation"*) true ;; *) false ;; esac; then
+					mnt_result ok  # content cannot be authenticated against a forged size/generation
+				else
+					mnt_result fail "${pend_desc[n]}: read $p" "$(cat "$T_BASE/err") sum $sum"
+				fi
+			done
+		done
+		# An undamaged object in the same mount still reads exactly.
+		for control in "${paths[@]}"; do [ -z "${PEND_OBJ[$control]:-}" ] && break; done
+		if [ "$(sha256sum <"$M/$control" 2>&1)" = "${SUM[$control]}" ]; then mnt_result ok
+		else mnt_result fail "undamaged $control reads back in a batch"; fi
+		umount_fs "$M" || mnt_result fail "unmount after a batch"
+	fi
+	for ((n = 0; n < pend_n; n++)); do
+		d=$PEND/$n
+		(cd "$d" && find . -type f) | while read -r f; do cp -p "$P/$f" "$S/$f"; done
+		rm -rf "$d"
+	done
+	cp -p "$P/meta/data.mdb" "$S/meta/data.mdb"
+	PEND_OBJ=() pend_desc=() pend_kind=() pend_expect=() pend_rec=()
+	pend_n=0
+}
+
+# ---- trials ----------------------------------------------------------------
+t0=$(date +%s)
+mount_due=0
+for ((t = 0; t < TRIALS; t++)); do
+	k=${KINDS[t % ${#KINDS[@]}]}
+	CHANGED= EXPECT= REC= WHAT=
+	"d_$k"
+	TRIED[$k]=$((TRIED[$k] + 1))
+	out=$("$WORMCTL" verify "$S" 2>&1)
+	rc=$?
+	got=$(printf '%s\n' "$out" | sed -n 's/^DAMAGED \(.*\): [^:]*$/\1/p' | sort | tr '\n' ' ' | sed 's/ $//')
+	if [ "$rc" = 1 ] && [ "$got" = "$EXPECT" ]; then
+		CAUGHT[$k]=$((CAUGHT[$k] + 1))
+	else
+		FAILS[$k]+="trial $t: $WHAT on $EXPECT: exit $rc, listed '$got': $(printf '%s' "$out" | head -n 3 | tr '\n' '|')"$'\n'
+	fi
+	[ $((t % 20)) = 0 ] && mount_due=1
+	if [ "$mount_due" = 1 ] && pend_save "$k"; then mount_due=0; fi
+	restore "$CHANGED"
+	[ "$pend_n" -ge 12 ] && pend_check
+done
+pend_check
+t1=$(date +%s)
+
+total=0 caught=0
+for k in "${KINDS[@]}"; do
+	total=$((total + TRIED[$k])) caught=$((caught + CAUGHT[$k]))
+	if [ "${CAUGHT[$k]}" = "${TRIED[$k]}" ] && [ "${TRIED[$k]}" -gt 0 ]; then
+		ok "$k: ${CAUGHT[$k]}/${TRIED[$k]} detected by wormctl verify (exit 1, exactly the damaged paths)"
+	else
+		fail "$k: ${CAUGHT[$k]}/${TRIED[$k]} detected by wormctl verify (exit 1, exactly the damaged paths)" \
+			"$(printf '%s' "${FAILS[$k]}" | head -n 10)"
+	fi
+done
+diag "$caught/$total trials detected offline in $((t1 - t0)) s (seed $SEED)"
+if [ "$mnt_bad" = 0 ] && [ "$mnt_ok" -gt 0 ]; then
+	ok "through the mount: $mnt_ok checks (EIO on damaged reads, EPERM + fail-closed reads on edited records, control object intact)"
+else
+	fail "through the mount: $mnt_bad of $((mnt_ok + mnt_bad)) checks failed" "${mnt_fails[@]:0:10}"
+fi
+
+check_eq "store restored to its pristine files after all trials" "$LIST0" "$(store_listing "$S")"
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_eq "restored store verifies (exit 0)" "0" "$?"
+done_testing
