@@ -38,14 +38,15 @@ near() {
 
 # mount_ft OFFSET STORE MNT [opts]: mount_fg with the daemon's wall clock
 # shifted by OFFSET (libfaketime syntax, e.g. +3d, -10d). The monotonic
-# clock stays real (a shifted uptime would go negative).
+# clock stays real (a shifted uptime would go negative). Under ASan the
+# preloaded libfaketime comes before the ASan runtime: allow it.
 mount_ft() {
 	local ft=$1 real=$WORMFS wrap rc
 	shift
 	wrap=$T_BASE/wormfs-faketime.$RANDOM
 	cat >"$wrap" <<EOF
 #!/bin/sh
-exec env LD_PRELOAD="$FTLIB" FAKETIME="$ft" DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1 "$real" "\$@"
+exec env LD_PRELOAD="$FTLIB" ASAN_OPTIONS="\${ASAN_OPTIONS:-}:verify_asan_link_order=0" FAKETIME="$ft" DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1 "$real" "\$@"
 EOF
 	chmod 0755 "$wrap"
 	WORMFS=$wrap
