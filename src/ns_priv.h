@@ -72,6 +72,7 @@ int ns_may_write(const struct meta_node *nd, const struct ns_caller *c);
 int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 	      const struct ns_caller *c, int err, const char *rule);
 int ns_durable(ns *n);
+int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len);
 int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth,
 		      struct policy_lock *found);
 int ns_is_virtual(uint64_t ino);

@@ -209,9 +209,11 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	pthread_mutex_unlock(&in->mu);
 	if (locked_now) {
 		atomic_fetch_add_explicit(&n->stats.lock_changes, 1, memory_order_relaxed);
-		wlog(WLOG_INFO, "lock change op=commit ino=%llu rule=default-retention mode=%s until=%lld",
-		     (unsigned long long)in->ino, policy_mode_name(nd.lock_mode),
-		     (long long)nd.retain_until);
+		char path[4096], until[32];
+		ns_path_of(n, in->ino, path, sizeof(path));
+		clock_format_rfc3339(nd.retain_until, until, sizeof(until));
+		wlog(WLOG_INFO, "lock change op=commit path=%s uid=- rule=default-retention "
+		     "value=%s %s", path, policy_mode_name(nd.lock_mode), until);
 	}
 	if (durable || locked_now)
 		rc = ns_durable(n);

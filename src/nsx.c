@@ -415,8 +415,10 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 		in->sealed = policy_is_sealed(&lk, now);
 	}
 	atomic_fetch_add_explicit(&n->stats.lock_changes, 1, memory_order_relaxed);
-	wlog(WLOG_INFO, "lock change op=%s ino=%llu attr=%s uid=%u value=%.*s",
-	     remove ? "remove" : "set", (unsigned long long)ino, name, c->uid,
+	char path[4096];
+	ns_path_of(n, ino, path, sizeof(path));
+	wlog(WLOG_INFO, "lock change op=%s path=%s attr=%s uid=%u rule=%s value=%.*s",
+	     remove ? "remove" : "set", path, name, c->uid, rule ? rule : name,
 	     remove ? 1 : (int)trim_len(v, len), remove ? "-" : v);
 	goto out;
 abort:
