@@ -172,6 +172,14 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	rc = meta_txn_begin(n->me, 0, &t);
 	if (!rc)
 		rc = ns_node_get(n, t, in->ino, &nd);
+	if (rc == -ENOENT && in->unlinked) {
+		/* Unlinked while open: nothing left to record. */
+		meta_txn_abort(t);
+		pthread_mutex_lock(&in->mu);
+		in->dirty = 0;
+		pthread_mutex_unlock(&in->mu);
+		return 0;
+	}
 	if (rc)
 		goto fail;
 	if (dirty) {
