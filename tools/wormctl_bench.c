@@ -7,10 +7,12 @@
  *            seen as the KMS's wait counter turning non-zero). What it
  *            admitted is the burst plus what accrued meanwhile.
  *   measured the next --seconds: from here on a saturated limiter admits
- *            exactly rate x time, so admitted / elapsed is the steady-state
+ *            exactly rate x time, so admitted / seconds is the steady-state
  *            rate, comparable with the configured one.
- * A call belongs to the phase in which it completed (for a wait, that is
- * when its token was granted).
+ * A call belongs to the phase in which it completed: its token was granted
+ * no later than that (for a wait, just before). Calls completing after the
+ * window (at most one per thread) are counted apart, so a thread that is
+ * descheduled across the end cannot stretch the window.
  *
  * Latencies go into log-linear histograms (about 1.5% resolution) so a
  * fail-mode run with millions of refusals needs no per-call storage. */
@@ -115,9 +117,8 @@ struct counts {
 struct worker {
 	pthread_t th;
 	struct bench *b;
-	struct counts warm, win;
+	struct counts warm, win, tail;
 	int first_err;
-	int64_t end_ns;            /* completion of this thread's last call */
 	struct hist h_ok, h_thr;   /* measured window: admitted, throttled */
 };
 
@@ -150,7 +151,6 @@ static void *worker_main(void *arg)
 	if (!dek) {
 		w->win.errors = 1;
 		w->first_err = -ENOMEM;
-		w->end_ns = clock_monotonic_ns();
 		return NULL;
 	}
 	while ((s = clock_monotonic_ns()) < atomic_load(&b->deadline)) {
@@ -165,7 +165,8 @@ static void *worker_main(void *arg)
 				atomic_store(&b->deadline, e + (int64_t)b->seconds_ns);
 			t0 = atomic_load(&b->t0);
 		}
-		struct counts *c = t0 && e >= t0 ? &w->win : &w->warm;
+		struct counts *c = !t0 || e < t0 ? &w->warm
+				   : e <= t0 + (int64_t)b->seconds_ns ? &w->win : &w->tail;
 		c->attempts++;
 		if (rc == 0) {
 			c->admitted++;
@@ -176,7 +177,6 @@ static void *worker_main(void *arg)
 		}
 		if (c == &w->win)
 			h_add(rc == -EAGAIN ? &w->h_thr : &w->h_ok, (uint64_t)(e - s));
-		w->end_ns = e;
 	}
 	wcrypto_wipe(dek, KMS_DEK_BYTES);
 	wcrypto_secure_free(dek);
@@ -184,7 +184,7 @@ static void *worker_main(void *arg)
 }
 
 struct result {
-	struct counts warm, win;
+	struct counts warm, win, tail;
 	double warm_s, elapsed;    /* warm-up duration, measured window */
 	double rate, dev_pct;      /* steady-state rate, its deviation */
 	double expected;           /* rate x elapsed */
@@ -218,6 +218,7 @@ static void report_json(const struct wctl_opts *o, const struct cfg *cfg, const 
 {
 	json_object *j = json_object_new_object(), *wu = json_object_new_object();
 	json_object *m = json_object_new_object(), *k = json_object_new_object();
+	json_object *t = json_object_new_object();
 	const struct kms_class_stats *cs = &r->ks.cls[KMS_CLASS_CRYPTO];
 
 	json_object_object_add(j, "op", json_object_new_string(o->op_generate ? "generate" : "decrypt"));
@@ -246,6 +247,10 @@ static void report_json(const struct wctl_opts *o, const struct cfg *cfg, const 
 	json_object_object_add(m, "latency_admitted_us", hist_json(r->h_ok));
 	json_object_object_add(m, "latency_throttled_us", hist_json(r->h_thr));
 	json_object_object_add(j, "measured", m);
+	json_object_object_add(t, "attempts", i64(r->tail.attempts));
+	json_object_object_add(t, "admitted", i64(r->tail.admitted));
+	json_object_object_add(t, "throttled", i64(r->tail.throttled));
+	json_object_object_add(j, "after_window", t);
 
 	json_object_object_add(k, "requests", i64(cs->requests));
 	json_object_object_add(k, "throttled", i64(cs->throttled));
@@ -304,7 +309,7 @@ int wctl_kms_bench(const struct wctl_opts *o)
 	struct result r;
 	struct cfg cfg;
 	uint8_t *dek = NULL;
-	int64_t start, t0, end = 0;
+	int64_t start, t0;
 	unsigned started = 0;
 	int first_err = 0;
 	ns *n = NULL;
@@ -357,10 +362,9 @@ int wctl_kms_bench(const struct wctl_opts *o)
 		pthread_join(w[i].th, NULL);
 		add_counts(&r.warm, &w[i].warm);
 		add_counts(&r.win, &w[i].win);
+		add_counts(&r.tail, &w[i].tail);
 		if (w[i].first_err && !first_err)
 			first_err = w[i].first_err;
-		if (w[i].end_ns > end)
-			end = w[i].end_ns;
 		h_merge(r.h_ok, &w[i].h_ok);
 		h_merge(r.h_thr, &w[i].h_thr);
 	}
@@ -368,9 +372,10 @@ int wctl_kms_bench(const struct wctl_opts *o)
 	pthread_mutex_destroy(&b.mu);
 	if (started < o->threads)
 		goto out;
-	if (r.warm.errors || r.win.errors) {
+	if (r.warm.errors || r.win.errors || r.tail.errors) {
 		wctl_err("%s %s: %llu calls failed, first: %s", o->cmd, o->pos[0],
-			 (unsigned long long)(r.warm.errors + r.win.errors), strerror(-first_err));
+			 (unsigned long long)(r.warm.errors + r.win.errors + r.tail.errors),
+			 strerror(-first_err));
 		goto out;
 	}
 	t0 = atomic_load(&b.t0);
@@ -384,7 +389,7 @@ int wctl_kms_bench(const struct wctl_opts *o)
 	}
 	kms_get_stats(b.k, &r.ks);
 	r.warm_s = (double)(t0 - start) / 1e9;
-	r.elapsed = (double)(end - t0) / 1e9;
+	r.elapsed = (double)b.seconds_ns / 1e9;
 	r.rate = r.elapsed > 0 ? (double)r.win.admitted / r.elapsed : 0;
 	r.expected = (double)cfg.kms.crypto_rate * r.elapsed;
 	r.dev_pct = r.expected > 0 ? ((double)r.win.admitted - r.expected) / r.expected * 100.0 : 0;
