@@ -249,6 +249,14 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		seterr(err, errlen, "%s: metadata database missing (%s)", store_path, sub);
 		goto fail;
 	}
+	/* LMDB would initialize an empty or tiny file as a new database:
+	 * refuse instead of changing the store. */
+	if (!S_ISREG(sb.st_mode) || sb.st_size < 2 * 4096) {
+		rc = -EBADMSG;
+		seterr(err, errlen, "%s: metadata database %s is damaged (truncated)",
+		       store_path, sub);
+		goto fail;
+	}
 	if (cfg->passphrase_file[0]) {
 		rc = read_passphrase(cfg->passphrase_file, &pass, &passlen, err, errlen);
 		if (rc)
@@ -278,9 +286,13 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		meta_txn_abort(t);
 	}
 	if (rc || fmt != STORE_FORMAT_VERSION) {
-		rc = rc ? rc : -EPROTO;
-		seterr(err, errlen, "%s: metadata database is damaged or of an unknown format (%s)",
-		       store_path, strerror(-rc));
+		if (rc)
+			seterr(err, errlen, "%s: metadata database is damaged (no format record)%s",
+			       store_path, "");
+		else
+			seterr(err, errlen, "%s: metadata database has an unknown format version "
+			       "(this wormfs supports %s)", store_path, "1");
+		rc = rc ? -EBADMSG : -EPROTO;
 		goto fail;
 	}
 	wclock_init(&n->clk, hwm);
