@@ -1,465 +1,25 @@
-/* kms: local key management shaped like AWS KMS (design section 8).
- *
- * Key ring file DIR/keyring (integers little-endian):
- *
- *   "WORMFSKR" | u32 format (1) | u32 mode (0 key file, 1 passphrase)
- *   [mode 1: salt 16 | u64 opslimit | u64 memlimit]
- *   nonce 24 | u32 clen | XChaCha20-Poly1305(payload), clen = len + 16
- *
- * The AEAD's associated data is every byte before the ciphertext, so a
- * changed header (mode, Argon2 limits) fails authentication too. Payload:
- *
- *   record key 32 | u32 active | u32 count | count x {u32 version |
- *   i64 created_s | key 32}, versions strictly increasing.
- *
- * The KEK is DIR/kek (32 random bytes, 0600) or Argon2id(passphrase, salt).
- * The ring is only ever replaced whole (temp file, fsync, rename, fsync
- * dir), and opening it writes nothing.
+/* kms: local key management shaped like AWS KMS (design section 8):
+ * parameters, the request gate, the DEK cache and the operations. The key
+ * ring file is kms_ring.c.
  *
  * Locks: ring_lock (rwlock) guards the ring; cache.mu guards the DEK cache.
  * Order: ring_lock before cache.mu, never the reverse. A Decrypt unwraps and
  * inserts into the cache under one read lock, so a version removal (write
  * lock, then purge) can never leave a DEK of a removed version cached. */
-#include "kms.h"
+#include "kms_priv.h"
 
-#include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "crypto.h"
 #include "log.h"
-#include "ratelimit.h"
 
-#define KR_MAGIC "WORMFSKR"
-#define KR_FORMAT 1
-#define KR_MODE_KEYFILE 0
-#define KR_MODE_PASS 1
-#define KR_FIXED_HDR 16            /* magic | format | mode */
-#define KR_PASS_HDR 32             /* salt | opslimit | memlimit */
-#define KR_ENTRY_BYTES 44          /* version | created_s | key */
-#define KR_PAYLOAD_FIXED 40        /* record key | active | count */
-#define KR_MAX_FILE (1u << 20)
 #define DEK_AD_BYTES 28            /* "WORMDEK1" | ctx | version */
 #define BLOB_MAX 4096
 #define NS_PER_S 1000000000ull
 #define NS_PER_MS 1000000ull
 
-struct kms_mk {
-	uint32_t version;
-	int64_t created_s;
-	uint8_t key[WCRYPTO_KEYBYTES];
-};
-
-/* All key material, in one sodium_malloc'd block. */
-struct kms_ring {
-	uint8_t kek[WCRYPTO_KEYBYTES];
-	uint8_t record_key[32];
-	uint32_t active;
-	uint32_t count;
-	struct kms_mk mk[KMS_MAX_VERSIONS + 1];  /* +1: scratch for rollback */
-};
-
-struct cache_meta {
-	uint8_t ctx[KMS_CTX_BYTES];
-	uint8_t wrapped[KMS_WRAPPED_BYTES];
-	uint64_t inserted_ns;
-	int32_t hnext;        /* bucket chain, or free list */
-	int32_t prev, next;   /* LRU list, most recent at head */
-	uint8_t used;
-};
-
-struct dek_cache {
-	pthread_mutex_t mu;
-	uint32_t cap;
-	uint32_t nbuckets;    /* power of two */
-	int32_t *buckets;
-	struct cache_meta *e;
-	uint8_t *dek;         /* cap x 32, sodium_malloc'd */
-	int32_t lru_head, lru_tail, free_head;
-	uint64_t ttl_ns;
-	uint8_t hkey[WCRYPTO_SHORTHASH_KEYBYTES];
-};
-
-struct kms {
-	char *dir;
-	uint32_t mode;
-	uint8_t salt[WCRYPTO_SALTBYTES];
-	uint64_t opslimit;
-	uint64_t memlimit;
-	struct kms_ring *ring;
-	pthread_rwlock_t ring_lock;
-	struct kms_params p;
-	uint64_t max_wait_ns;
-	struct rl_gcra rl[KMS_CLASS__COUNT];
-	struct rl_gcra log_rl;        /* throttling log lines: 1/s, burst 5 */
-	_Atomic uint64_t log_suppressed;
-	_Atomic uint64_t requests[KMS_CLASS__COUNT];
-	_Atomic uint64_t throttled[KMS_CLASS__COUNT];
-	_Atomic uint64_t wait_ns[KMS_CLASS__COUNT];
-	_Atomic uint64_t hits, misses;
-	struct dek_cache cache;
-};
-
 static const char *const class_names[KMS_CLASS__COUNT] = { "cryptographic", "management" };
-
-/* ---- small helpers ---- */
-
-/* Little-endian fields, whatever the host. */
-static void put32(uint8_t *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { v = htole64(v); memcpy(p, &v, 8); }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
-
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static int path_join(char *out, size_t len, const char *dir, const char *name)
-{
-	int n = snprintf(out, len, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/* Write dir/name atomically: temp file 0600, fsync, rename, fsync dir.
- * noreplace: -EEXIST instead of replacing an existing file. */
-static int write_atomic(const char *dir, const char *name, const uint8_t *buf,
-			size_t len, int noreplace)
-{
-	char tmp[PATH_MAX], dst[PATH_MAX];
-	int fd = -1, rc;
-
-	rc = path_join(dst, sizeof(dst), dir, name);
-	if (rc)
-		return rc;
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = mkostemp(tmp, O_CLOEXEC);   /* created 0600 */
-	if (fd < 0)
-		return -errno;
-	rc = fchmod(fd, 0600) == 0 ? 0 : -errno;
-	if (!rc)
-		rc = write_all(fd, buf, len);
-	if (!rc && fsync(fd) != 0)
-		rc = -errno;
-	if (close(fd) != 0 && !rc)
-		rc = -errno;
-	if (rc)
-		goto out;
-	if (noreplace) {
-		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) != 0)
-			rc = -errno;
-	} else if (rename(tmp, dst) != 0) {
-		rc = -errno;
-	}
-	if (!rc)
-		rc = fsync_dir(dir);
-	if (!rc)
-		return 0;
-out:
-	unlink(tmp);
-	return rc;
-}
-
-/* ---- the ring ---- */
-
-static int ring_find(const struct kms_ring *r, uint32_t version)
-{
-	int lo = 0, hi = (int)r->count - 1;
-
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		if (r->mk[mid].version == version)
-			return mid;
-		if (r->mk[mid].version < version)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
-}
-
-static size_t kr_header_len(uint32_t mode)
-{
-	return KR_FIXED_HDR + (mode == KR_MODE_PASS ? KR_PASS_HDR : 0) +
-	       WCRYPTO_NONCEBYTES + 4;
-}
-
-/* Seal the ring under the KEK and replace the file. Caller holds the ring
- * exclusively. */
-static int ring_save(struct kms *k, int noreplace)
-{
-	const struct kms_ring *r = k->ring;
-	size_t plen = KR_PAYLOAD_FIXED + (size_t)r->count * KR_ENTRY_BYTES;
-	size_t hlen = kr_header_len(k->mode), flen = hlen + plen + WCRYPTO_TAGBYTES;
-	uint8_t *payload = wcrypto_secure_alloc(plen), *file = malloc(flen), *p;
-	int rc;
-
-	if (!payload || !file) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	p = payload;
-	memcpy(p, r->record_key, 32);
-	put32(p + 32, r->active);
-	put32(p + 36, r->count);
-	p += KR_PAYLOAD_FIXED;
-	for (uint32_t i = 0; i < r->count; i++, p += KR_ENTRY_BYTES) {
-		put32(p, r->mk[i].version);
-		put64(p + 4, (uint64_t)r->mk[i].created_s);
-		memcpy(p + 12, r->mk[i].key, WCRYPTO_KEYBYTES);
-	}
-	p = file;
-	memcpy(p, KR_MAGIC, 8);
-	put32(p + 8, KR_FORMAT);
-	put32(p + 12, k->mode);
-	p += KR_FIXED_HDR;
-	if (k->mode == KR_MODE_PASS) {
-		memcpy(p, k->salt, WCRYPTO_SALTBYTES);
-		put64(p + 16, k->opslimit);
-		put64(p + 24, k->memlimit);
-		p += KR_PASS_HDR;
-	}
-	wcrypto_nonce(p);
-	put32(p + WCRYPTO_NONCEBYTES, (uint32_t)(plen + WCRYPTO_TAGBYTES));
-	rc = wcrypto_wrap(file + hlen, payload, plen, file, hlen, p, r->kek);
-	if (!rc)
-		rc = write_atomic(k->dir, "keyring", file, flen, noreplace);
-out:
-	if (payload) {
-		wcrypto_wipe(payload, plen);
-		wcrypto_secure_free(payload);
-	}
-	free(file);
-	return rc;
-}
-
-/* Authentic payload -> ring; -EBADMSG if its structure is wrong. */
-static int ring_parse(struct kms_ring *r, const uint8_t *p, size_t len)
-{
-	uint32_t count;
-
-	if (len < KR_PAYLOAD_FIXED)
-		return -EBADMSG;
-	count = get32(p + 36);
-	if (count == 0 || count > KMS_MAX_VERSIONS ||
-	    len != KR_PAYLOAD_FIXED + (size_t)count * KR_ENTRY_BYTES)
-		return -EBADMSG;
-	memcpy(r->record_key, p, 32);
-	r->active = get32(p + 32);
-	r->count = count;
-	p += KR_PAYLOAD_FIXED;
-	for (uint32_t i = 0; i < count; i++, p += KR_ENTRY_BYTES) {
-		r->mk[i].version = get32(p);
-		r->mk[i].created_s = (int64_t)get64(p + 4);
-		memcpy(r->mk[i].key, p + 12, WCRYPTO_KEYBYTES);
-		if (r->mk[i].version == 0 || (i && r->mk[i].version <= r->mk[i - 1].version))
-			return -EBADMSG;
-	}
-	return ring_find(r, r->active) < 0 ? -EBADMSG : 0;
-}
-
-static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EBADMSG;
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	*out = buf;
-	*len = got;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-static int read_kek(const char *dir, uint8_t kek[WCRYPTO_KEYBYTES], char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int rc;
-
-	rc = path_join(path, sizeof(path), dir, "kek");
-	if (rc)
-		return rc;
-	rc = read_file(path, 64, &buf, &len);
-	if (rc == -ENOENT) {
-		seterr(err, errlen, "cannot unlock key ring: key file %s is missing", path);
-		return -ENOKEY;
-	}
-	if (!rc && len != WCRYPTO_KEYBYTES)
-		rc = -EBADMSG;
-	if (rc) {
-		seterr(err, errlen, "cannot read key file %s: %s", path, strerror(-rc));
-	} else {
-		memcpy(kek, buf, WCRYPTO_KEYBYTES);
-	}
-	if (buf) {
-		wcrypto_wipe(buf, len);
-		free(buf);
-	}
-	return rc;
-}
-
-static void pwhash_limits(uint64_t *ops, uint64_t *mem)
-{
-	const char *fast = getenv("WORMFS_PWHASH_FAST");
-	size_t m;
-
-	if (fast && strcmp(fast, "1") == 0)
-		wcrypto_pwhash_min(ops, &m);
-	else
-		wcrypto_pwhash_defaults(ops, &m);
-	*mem = m;
-}
-
-static struct kms *kms_alloc(const char *dir)
-{
-	struct kms *k = calloc(1, sizeof(*k));
-
-	if (!k)
-		return NULL;
-	k->dir = strdup(dir);
-	k->ring = wcrypto_secure_alloc(sizeof(*k->ring));
-	if (!k->dir || !k->ring) {
-		free(k->dir);
-		wcrypto_secure_free(k->ring);
-		free(k);
-		return NULL;
-	}
-	memset(k->ring, 0, sizeof(*k->ring));
-	return k;
-}
-
-static void kms_free_bare(struct kms *k)
-{
-	if (!k)
-		return;
-	wcrypto_secure_free(k->ring);   /* wipes */
-	free(k->dir);
-	free(k);
-}
-
-int kms_create(const char *dir, const char *passphrase, size_t passlen)
-{
-	char path[PATH_MAX];
-	struct kms *k = NULL;
-	int rc, made_kek = 0;
-
-	if (!dir || (passphrase && passlen == 0))
-		return -EINVAL;
-	rc = wcrypto_init();
-	if (rc)
-		return rc;
-	rc = path_join(path, sizeof(path), dir, "keyring");
-	if (rc)
-		return rc;
-	if (access(path, F_OK) == 0)
-		return -EEXIST;
-	k = kms_alloc(dir);
-	if (!k)
-		return -ENOMEM;
-	k->mode = passphrase ? KR_MODE_PASS : KR_MODE_KEYFILE;
-	if (passphrase) {
-		wcrypto_random(k->salt, sizeof(k->salt));
-		pwhash_limits(&k->opslimit, &k->memlimit);
-		rc = wcrypto_pwhash(k->ring->kek, passphrase, passlen, k->salt, k->opslimit,
-				    (size_t)k->memlimit);
-	} else {
-		wcrypto_random(k->ring->kek, WCRYPTO_KEYBYTES);
-		rc = write_atomic(dir, "kek", k->ring->kek, WCRYPTO_KEYBYTES, 1);
-		made_kek = rc == 0;
-	}
-	if (rc)
-		goto out;
-	wcrypto_random(k->ring->record_key, sizeof(k->ring->record_key));
-	k->ring->count = 1;
-	k->ring->active = 1;
-	k->ring->mk[0].version = 1;
-	k->ring->mk[0].created_s = (int64_t)time(NULL);
-	wcrypto_random(k->ring->mk[0].key, WCRYPTO_KEYBYTES);
-	rc = ring_save(k, 1);
-out:
-	if (rc && made_kek && path_join(path, sizeof(path), dir, "kek") == 0)
-		unlink(path);
-	kms_free_bare(k);
-	return rc;
-}
 
 void kms_params_default(struct kms_params *p)
 {
@@ -632,7 +192,7 @@ static void cache_purge(struct dek_cache *c, uint32_t version)
 	pthread_mutex_lock(&c->mu);
 	for (uint32_t i = 0; i < c->cap; i++)
 		if (c->e[i].used &&
-		    (version == 0 || get32(c->e[i].wrapped) == version))
+		    (version == 0 || kms_get32(c->e[i].wrapped) == version))
 			cache_drop(c, (int32_t)i);
 	pthread_mutex_unlock(&c->mu);
 }
@@ -656,11 +216,8 @@ static int params_check(const struct kms_params *in, struct kms_params *out)
 int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	     const struct kms_params *p, kms **out, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
 	struct kms_params defaults;
 	struct kms *k = NULL;
-	uint8_t *file = NULL, *payload = NULL, *q;
-	size_t flen = 0, hlen, clen = 0;
 	int rc, lock_init = 0, cache_init_done = 0;
 
 	*out = NULL;
@@ -671,9 +228,6 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 		p = &defaults;
 	}
 	rc = wcrypto_init();
-	if (rc)
-		return rc;
-	rc = path_join(path, sizeof(path), dir, "keyring");
 	if (rc)
 		return rc;
 	k = kms_alloc(dir);
@@ -687,78 +241,16 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	if (!rc)
 		rc = rl_init(&k->log_rl, 1, 5);
 	if (rc) {
-		seterr(err, errlen, "invalid KMS parameters (rates 1..%llu, bursts 1..%llu, "
-		       "cache entries <= %u)", RL_MAX_RATE, RL_MAX_BURST, KMS_CACHE_MAX);
+		kms_seterr(err, errlen, "invalid KMS parameters (rates 1..%llu, bursts 1..%llu, "
+			   "cache entries <= %u)", RL_MAX_RATE, RL_MAX_BURST, KMS_CACHE_MAX);
 		goto out;
 	}
 	k->max_wait_ns = k->p.max_wait_ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX
 								   : k->p.max_wait_ms * NS_PER_MS;
 
-	rc = read_file(path, KR_MAX_FILE, &file, &flen);
-	if (rc == -ENOENT) {
-		seterr(err, errlen, "no key ring at %s", path);
-		goto out;
-	}
-	if (rc && rc != -EBADMSG) {
-		seterr(err, errlen, "cannot read key ring %s: %s", path, strerror(-rc));
-		goto out;
-	}
-	rc = -EBADMSG;
-	if (!file || flen < KR_FIXED_HDR || memcmp(file, KR_MAGIC, 8) != 0 ||
-	    get32(file + 8) != KR_FORMAT)
-		goto bad;
-	k->mode = get32(file + 12);
-	if (k->mode != KR_MODE_KEYFILE && k->mode != KR_MODE_PASS)
-		goto bad;
-	hlen = kr_header_len(k->mode);
-	if (flen < hlen)
-		goto bad;
-	q = file + KR_FIXED_HDR;
-	if (k->mode == KR_MODE_PASS) {
-		memcpy(k->salt, q, WCRYPTO_SALTBYTES);
-		k->opslimit = get64(q + 16);
-		k->memlimit = get64(q + 24);
-		if (k->memlimit > SIZE_MAX ||
-		    !wcrypto_pwhash_limits_valid(k->opslimit, (size_t)k->memlimit))
-			goto bad;
-		q += KR_PASS_HDR;
-	}
-	clen = get32(q + WCRYPTO_NONCEBYTES);
-	if (clen < WCRYPTO_TAGBYTES + KR_PAYLOAD_FIXED || clen != flen - hlen)
-		goto bad;
-
-	if (k->mode == KR_MODE_PASS) {
-		if (!passphrase) {
-			rc = -ENOKEY;
-			seterr(err, errlen, "key ring %s is protected by a passphrase; none given",
-			       path);
-			goto out;
-		}
-		rc = wcrypto_pwhash(k->ring->kek, passphrase, passlen, k->salt, k->opslimit,
-				    (size_t)k->memlimit);
-		if (rc) {
-			seterr(err, errlen, "cannot derive the key ring key: %s", strerror(-rc));
-			goto out;
-		}
-	} else {
-		rc = read_kek(dir, k->ring->kek, err, errlen);
-		if (rc)
-			goto out;
-	}
-	payload = wcrypto_secure_alloc(clen - WCRYPTO_TAGBYTES);
-	if (!payload) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (wcrypto_unwrap(payload, file + hlen, clen, file, hlen, q, k->ring->kek) != 0) {
-		rc = -EACCES;
-		seterr(err, errlen, "cannot unlock key ring: wrong passphrase or damaged key ring");
-		goto out;
-	}
-	rc = ring_parse(k->ring, payload, clen - WCRYPTO_TAGBYTES);
+	rc = kms_ring_load(k, passphrase, passlen, err, errlen);
 	if (rc)
-		goto bad;
-
+		goto out;
 	if (pthread_rwlock_init(&k->ring_lock, NULL) != 0) {
 		rc = -ENOMEM;
 		goto out;
@@ -767,21 +259,13 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	rc = cache_init(&k->cache, k->p.cache_entries, k->p.cache_ttl_s);
 	cache_init_done = 1;
 	if (rc) {
-		seterr(err, errlen, "cannot allocate the DEK cache");
+		kms_seterr(err, errlen, "cannot allocate the DEK cache");
 		goto out;
 	}
 	*out = k;
 	k = NULL;
 	rc = 0;
-	goto out;
-bad:
-	seterr(err, errlen, "malformed key ring %s", path);
 out:
-	if (payload) {
-		wcrypto_wipe(payload, clen - WCRYPTO_TAGBYTES);
-		wcrypto_secure_free(payload);
-	}
-	free(file);
 	if (k) {
 		if (cache_init_done)
 			cache_destroy(&k->cache);
@@ -862,17 +346,17 @@ static void dek_ad(uint8_t ad[DEK_AD_BYTES], const uint8_t ctx[KMS_CTX_BYTES], u
 {
 	memcpy(ad, "WORMDEK1", 8);
 	memcpy(ad + 8, ctx, KMS_CTX_BYTES);
-	put32(ad + 24, version);
+	kms_put32(ad + 24, version);
 }
 
 /* Caller holds ring_lock. */
 static int wrap_active(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 		       const uint8_t dek[KMS_DEK_BYTES], struct kms_wrapped *w)
 {
-	const struct kms_mk *mk = &k->ring->mk[ring_find(k->ring, k->ring->active)];
+	const struct kms_mk *mk = &k->ring->mk[kms_ring_find(k->ring, k->ring->active)];
 	uint8_t ad[DEK_AD_BYTES];
 
-	put32(w->b, mk->version);
+	kms_put32(w->b, mk->version);
 	wcrypto_nonce(w->b + 4);
 	dek_ad(ad, ctx, mk->version);
 	return wcrypto_wrap(w->b + 28, dek, KMS_DEK_BYTES, ad, sizeof(ad), w->b + 4, mk->key);
@@ -882,8 +366,8 @@ static int wrap_active(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 static int unwrap_locked(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 			 const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES])
 {
-	uint32_t version = get32(w->b);
-	int i = ring_find(k->ring, version);
+	uint32_t version = kms_get32(w->b);
+	int i = kms_ring_find(k->ring, version);
 	uint8_t ad[DEK_AD_BYTES];
 
 	if (i < 0)
@@ -895,7 +379,7 @@ static int unwrap_locked(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 
 uint32_t kms_wrapped_version(const struct kms_wrapped *w)
 {
-	return get32(w->b);
+	return kms_get32(w->b);
 }
 
 int kms_generate_data_key(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
@@ -977,7 +461,7 @@ int kms_reencrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 static void blob_ad(uint8_t ad[12], uint32_t version)
 {
 	memcpy(ad, "WORMBLB1", 8);
-	put32(ad + 8, version);
+	kms_put32(ad + 8, version);
 }
 
 int kms_encrypt(kms *k, const void *in, size_t len, uint8_t *out, uint64_t now_ns)
@@ -991,8 +475,8 @@ int kms_encrypt(kms *k, const void *in, size_t len, uint8_t *out, uint64_t now_n
 	if (rc)
 		return rc;
 	pthread_rwlock_rdlock(&k->ring_lock);
-	const struct kms_mk *mk = &k->ring->mk[ring_find(k->ring, k->ring->active)];
-	put32(out, mk->version);
+	const struct kms_mk *mk = &k->ring->mk[kms_ring_find(k->ring, k->ring->active)];
+	kms_put32(out, mk->version);
 	wcrypto_nonce(out + 4);
 	blob_ad(ad, mk->version);
 	rc = wcrypto_wrap(out + 28, in, len, ad, sizeof(ad), out + 4, mk->key);
@@ -1011,9 +495,9 @@ int kms_decrypt_blob(kms *k, const uint8_t *in, size_t len, void *out, uint64_t 
 	rc = kms_gate(k, KMS_CLASS_CRYPTO, now_ns);
 	if (rc)
 		return rc;
-	version = get32(in);
+	version = kms_get32(in);
 	pthread_rwlock_rdlock(&k->ring_lock);
-	i = ring_find(k->ring, version);
+	i = kms_ring_find(k->ring, version);
 	if (i < 0) {
 		rc = -ENOKEY;
 	} else {
@@ -1051,7 +535,7 @@ int kms_rotate(kms *k, uint32_t *new_version, uint64_t now_ns)
 	wcrypto_random(r->mk[r->count].key, WCRYPTO_KEYBYTES);
 	r->count++;
 	r->active = v;
-	rc = ring_save(k, 0);
+	rc = kms_ring_save(k, 0);
 	if (rc) {   /* not saved: as if it never happened */
 		r->count--;
 		r->active = old_active;
@@ -1092,7 +576,7 @@ int kms_remove_version(kms *k, uint32_t version, uint64_t now_ns)
 	if (rc)
 		return rc;
 	pthread_rwlock_wrlock(&k->ring_lock);
-	i = ring_find(r, version);
+	i = kms_ring_find(r, version);
 	if (i < 0) {
 		rc = -ENOENT;
 		goto out;
@@ -1105,7 +589,7 @@ int kms_remove_version(kms *k, uint32_t version, uint64_t now_ns)
 	memmove(&r->mk[i], &r->mk[i + 1], (r->count - (uint32_t)i - 1) * sizeof(r->mk[0]));
 	r->count--;
 	wcrypto_wipe(&r->mk[r->count], sizeof(r->mk[0]));
-	rc = ring_save(k, 0);
+	rc = kms_ring_save(k, 0);
 	if (rc) {   /* put it back where it was */
 		memmove(&r->mk[i + 1], &r->mk[i], (r->count - (uint32_t)i) * sizeof(r->mk[0]));
 		r->mk[i] = *scratch;
