@@ -4,9 +4,10 @@
  * way an attacker with write access to STORE/meta would.
  *
  *   tamper map METADIR
- *       one line per regular file: "INO OBJID SIZE GEN PATH" (OBJID is 32
- *       hex digits, all zeros when the file has no content file yet; PATH
- *       is relative to the mount root, as wormctl verify prints it)
+ *       one line per regular file: "INO OBJID SIZE GEN KVER PATH" (OBJID is
+ *       32 hex digits, all zeros when the file has no content file yet;
+ *       KVER the master key version of the wrapped DEK; PATH is relative
+ *       to the mount root, as wormctl verify prints it)
  *   tamper flip METADIR INO FIELD BYTE XOR
  *       XOR one byte (index BYTE within FIELD) of the node record of INO
  *       with XOR (1..255) and commit. FIELD: size generation lock_mode hold
@@ -185,7 +186,11 @@ static int walk(struct db *d, uint64_t dir, char *path, size_t plen, int depth)
 			printf("%" PRIu64 " ", nd.ino);
 			for (int j = 0; j < 16; j++)
 				printf("%02x", nd.objid[j]);
-			printf(" %" PRIu64 " %" PRIu64 " %s\n", nd.size, nd.generation, path);
+			/* The wrapped DEK starts with its master key version (u32 LE). */
+			uint32_t kver = (uint32_t)nd.wrapped[0] | (uint32_t)nd.wrapped[1] << 8 |
+					(uint32_t)nd.wrapped[2] << 16 | (uint32_t)nd.wrapped[3] << 24;
+			printf(" %" PRIu64 " %" PRIu64 " %" PRIu32 " %s\n", nd.size, nd.generation,
+			       kver, path);
 		} else if (S_ISDIR(nd.mode)) {
 			rc = walk(d, nd.ino, path, nlen, depth + 1);
 		}

@@ -89,7 +89,7 @@ umount_fs "$M" || { fail "unmount"; done_testing; }
 # Path -> inode, object file, size from the metadata.
 declare -A INO=() OFILE=() OSIZE=() FLEN=()
 paths=() objs=()
-while read -r ino id size _gen path; do
+while read -r ino id size _gen _kver path; do
 	INO[$path]=$ino
 	paths+=("$path")
 	if [ "$id" != 00000000000000000000000000000000 ]; then
