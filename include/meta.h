@@ -30,6 +30,7 @@
 
 enum meta_flags {
 	META_F_DIRTY_SIZE = 1u << 0,  /* reserved */
+	META_F_SPARSE = 1u << 1,      /* content may hold holes (authenticated) */
 };
 
 struct meta_node {

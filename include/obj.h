@@ -26,7 +26,8 @@
  * gen is G or G+1; a block with gen <= G must carry the exact final flag,
  * one with gen G+1 may carry either (interrupted session).
  * A slot that is entirely zero bytes on disk is a hole and reads as zeros
- * (as in gocryptfs); the final block is never a hole.
+ * (as in gocryptfs), but only in an object recorded as sparse (r->sparse);
+ * the final block is never a hole.
  * Returns 0/-errno; a block or header that fails authentication is -EIO
  * (and counted by the caller); the caller never sees unauthenticated
  * bytes. */
@@ -54,6 +55,9 @@ struct obj_ref {
 	uint64_t gen;        /* committed generation G */
 	uint64_t write_gen;  /* G+1 during a write session, else 0 */
 	uint64_t size;       /* current logical size (updated by writes) */
+	int sparse;          /* holes allowed: set by a write or truncate that
+				leaves some, recorded (authenticated) by the
+				caller; an all-zero slot elsewhere is tampering */
 	const wcrypto_aead *key;   /* DEK context; see obj_key_open */
 };
 

@@ -25,7 +25,7 @@ static void node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 {
 	struct {
 		uint64_t ino, size, gen;
-		uint32_t type, alg;
+		uint32_t type, alg, sparse;
 		uint8_t objid[16];
 		uint8_t wrapped[META_WRAPPED_BYTES];
 		int32_t lock_mode, hold, sealed;
@@ -42,6 +42,7 @@ static void node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 	m.gen = nd->generation;
 	m.type = nd->mode & S_IFMT;
 	m.alg = nd->alg;
+	m.sparse = (nd->flags & META_F_SPARSE) != 0;
 	memcpy(m.objid, nd->objid, 16);
 	memcpy(m.wrapped, nd->wrapped, META_WRAPPED_BYTES);
 	m.lock_mode = nd->lock_mode;
@@ -530,27 +531,32 @@ int ns_readlink(ns *n, uint64_t ino, char *buf, size_t size)
 
 /* ---- removal --------------------------------------------------------- */
 
-/* Drop a node that left the namespace: its content goes now, or at the
- * last release if handles are open (recorded as an orphan for crashes). */
+/* Drop a node that left the namespace. An object that is still open keeps
+ * its record (nlink 0) until the last release, so fstat, reads and writes
+ * on the open handles go on working; it is recorded as an orphan so a
+ * crash in between cannot leak it. Otherwise record and content go now. */
 static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink_now)
 {
 	static const uint8_t zero[16];
 	int rc;
 
 	*unlink_now = 0;
-	if (S_ISREG(nd->mode) && memcmp(nd->objid, zero, 16) != 0) {
+	if (S_ISREG(nd->mode)) {
 		struct ns_inode *in = inode_find(n, nd->ino);
 		if (in) {
+			struct meta_node keep = *nd;
 			pthread_mutex_lock(&in->mu);
 			in->unlinked = 1;
 			pthread_mutex_unlock(&in->mu);
 			ns_inode_put(n, in);
-			rc = meta_orphan_add(t, nd->ino, nd->objid);
-			if (rc)
-				return rc;
-		} else {
-			*unlink_now = 1;
+			keep.nlink = 0;
+			keep.ctime_ns = now_ns();
+			rc = ns_node_put(n, t, &keep);
+			if (!rc)
+				rc = meta_orphan_add(t, nd->ino, nd->objid);
+			return rc;
 		}
+		*unlink_now = memcmp(nd->objid, zero, 16) != 0;
 	}
 	return meta_node_del(t, nd->ino);
 }

@@ -33,6 +33,7 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 		memcpy(in->ref.wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
 		in->ref.gen = nd->generation;
 		in->ref.size = nd->size;
+		in->ref.sparse = (nd->flags & META_F_SPARSE) != 0;
 		in->live = 1;
 	}
 	ns_node_lock(nd, &lk);
@@ -184,6 +185,8 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 		goto fail;
 	if (dirty) {
 		nd.size = r.size;
+		if (r.sparse)
+			nd.flags |= META_F_SPARSE;
 		nd.generation = r.write_gen ? r.write_gen : r.gen;
 		nd.mtime_ns = nd.ctime_ns = in->mtime_ns ? in->mtime_ns : clock_realtime_ns();
 	}
@@ -267,6 +270,7 @@ static int content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t s
 	pthread_mutex_lock(&in->mu);
 	if (!rc) {
 		in->ref.size = r.size;
+		in->ref.sparse = r.sparse;
 		in->mtime_ns = clock_realtime_ns();
 	}
 	pthread_mutex_unlock(&in->mu);
@@ -454,8 +458,10 @@ int ns_release(ns *n, ns_handle *h)
 		close(h->fd);
 	if (drop) {
 		meta_txn *t = NULL;
-		store_obj_unlink(n->st, objid);
+		if (has_content(&in->ref))
+			store_obj_unlink(n->st, objid);
 		if (!meta_txn_begin(n->me, 0, &t)) {
+			meta_node_del(t, in->ino);
 			meta_orphan_del(t, in->ino);
 			meta_txn_commit(t);
 		}
@@ -579,6 +585,7 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	pthread_mutex_lock(&in->mu);
 	if (put > 0) {
 		in->ref.size = r.size;
+		in->ref.sparse = r.sparse;
 		in->mtime_ns = clock_realtime_ns();
 	}
 	pthread_mutex_unlock(&in->mu);

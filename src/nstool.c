@@ -177,7 +177,10 @@ static void purge_orphans(ns *n)
 		if (!o.n || meta_txn_begin(n->me, 0, &t))
 			return;
 		for (size_t i = 0; i < o.n; i++) {
-			store_obj_unlink(n->st, o.id[i]);
+			static const uint8_t zero[16];
+			if (memcmp(o.id[i], zero, 16) != 0)
+				store_obj_unlink(n->st, o.id[i]);
+			meta_node_del(t, o.ino[i]);   /* kept while it was open */
 			meta_orphan_del(t, o.ino[i]);
 		}
 		meta_txn_commit(t);
@@ -460,6 +463,7 @@ static void node_ref(const struct meta_node *nd, struct obj_ref *r)
 	memcpy(r->wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
 	r->gen = nd->generation;
 	r->size = nd->size;
+	r->sparse = (nd->flags & META_F_SPARSE) != 0;
 }
 
 static int count_cb(void *arg, const struct ns_entry *e)

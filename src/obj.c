@@ -272,7 +272,9 @@ static int open_block(const struct obj_ref *r, uint64_t size, uint64_t idx, uint
 	if (gen == 0) {
 		/* A hole: the whole slot is zero. The final block never is. */
 		*why = WHY_AUTH;
-		if (final || avail < SLOT || !all_zero(slot, SLOT))
+		/* Only an object recorded as sparse may have holes: a block
+		 * zeroed on disk in any other object is tampering. */
+		if (!r->sparse || final || avail < SLOT || !all_zero(slot, SLOT))
 			return -EIO;
 		memset(dst, 0, len);
 		*why = WHY_NONE;
@@ -558,6 +560,7 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 	bounce = cbuf + nslots * SLOT;
 	rbuf = bounce + BS;
 	if ((old && first > old_last + 1) || (!old && first > 0)) {
+		r->sparse = 1;
 		if (old)
 			rc = reseal_nonfinal(fd, r, old, rbuf, bounce);
 		/* Drop bytes an interrupted session may have left where the
@@ -656,6 +659,8 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		rc = read_block(fd, r, old, nl, slot, plain, &alt);
 	} else {
 		rc = 0;
+		if (nl > (old ? ol + 1 : 0))
+			r->sparse = 1;
 		if (old)
 			rc = reseal_nonfinal(fd, r, old, slot, plain);
 		if (!rc)

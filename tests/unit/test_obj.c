@@ -514,6 +514,12 @@ Test(obj, tamper_hole_marker)
 	cr_assert_eq(verify(&o, &what, &bad), -EIO);
 	cr_assert_eq(bad, 1);
 	cr_assert_eq(pwrite(o.fd, zero, SLOT, OBJ_HEADER_SIZE + SLOT), (ssize_t)SLOT);
+	/* A whole slot zeroed in an object not recorded as sparse: tampering. */
+	cr_assert_eq(read_block_idx(&o, 1, buf), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_eq(bad, 1);
+	/* In a sparse object the same slot is a hole and reads as zeros. */
+	o.r.sparse = 1;
 	cr_assert_eq(read_block_idx(&o, 1, buf), (ssize_t)BS);
 	for (uint64_t i = 0; i < BS; i++)
 		cr_assert_eq(buf[i], 0);
