@@ -487,6 +487,51 @@ static int do_crashverify(const char *d, const char *logp)
 	return 0;
 }
 
+/* A digest of a file's data that skips holes (SEEK_DATA/SEEK_HOLE), so the
+ * sparse 16 GiB LMDB map file of a store is compared in milliseconds: the
+ * size plus FNV-1a 64 over (offset, bytes) of every data extent. All-zero
+ * pages inside data extents still count, so any change shows. */
+static int do_datahash(const char *path)
+{
+	static unsigned char buf[1 << 16];
+	uint64_t h = 1469598103934665603ull;
+	struct stat st;
+	off_t pos = 0;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return report(-1);
+	for (;;) {
+		off_t data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0)
+			break;
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = st.st_size;
+		for (off_t at = data; at < hole;) {
+			size_t want = (size_t)(hole - at) < sizeof(buf) ? (size_t)(hole - at) : sizeof(buf);
+			ssize_t got = pread(fd, buf, want, at);
+			if (got <= 0) {
+				close(fd);
+				return report(-1);
+			}
+			for (ssize_t i = 0; i < got; i++) {
+				unsigned char b = buf[i];
+				/* Zero bytes hash like holes would not: mix the offset. */
+				h ^= b;
+				h *= 1099511628211ull;
+			}
+			h ^= (uint64_t)at;
+			h *= 1099511628211ull;
+			at += got;
+		}
+		pos = hole;
+	}
+	close(fd);
+	printf("%016llx %lld\n", (unsigned long long)h, (long long)st.st_size);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *c;
@@ -685,5 +730,7 @@ int main(int argc, char **argv)
 		NEED(2);
 		return do_crashverify(argv[2], argv[3]);
 	}
+	if (!strcmp(c, "datahash"))
+		return do_datahash(argv[2]);
 	return usage();
 }
