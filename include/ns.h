@@ -75,6 +75,8 @@ kms *ns_kms(ns *n);
  * cached pages must go (e.g. a write reached a sealed inode). */
 typedef void (*ns_inval_fn)(void *arg, uint64_t ino);
 void ns_set_inval(ns *n, ns_inval_fn fn, void *arg);
+/* Run queued invalidations (from a thread that serves no request). */
+void ns_drain_inval(ns *n);
 
 int ns_lookup(ns *n, uint64_t parent, const char *name, struct ns_attr *out);
 int ns_getattr(ns *n, uint64_t ino, struct ns_attr *out);

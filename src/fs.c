@@ -614,6 +614,14 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.fallocate = fs_fallocate,
 };
 
+/* Drop the kernel's cached pages and attributes of an inode (queued by ns
+ * when a write reached a sealed object). */
+static void fs_inval(void *arg, uint64_t ino)
+{
+	struct fs_ctx *x = arg;
+	fuse_lowlevel_notify_inval_inode(x->se, ino, 0, 0);
+}
+
 /* LMDB checkpoint and compliance-clock persistence, <= 1 s apart. */
 static void *ticker(void *arg)
 {
@@ -660,6 +668,7 @@ int fs_run(ns *n, const struct fs_params *p)
 		goto out;
 	}
 	mounted = 1;
+	ns_set_inval(n, fs_inval, &x);
 	if (pthread_create(&tick, NULL, ticker, &x) == 0)
 		ticking = 1;
 	if (p->status_fd >= 0) {
@@ -696,6 +705,7 @@ out:
 	x.stop = 1;
 	if (ticking)
 		pthread_join(tick, NULL);
+	ns_set_inval(n, NULL, NULL);
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
 	if (x.se) {

@@ -320,6 +320,30 @@ void ns_set_inval(ns *n, ns_inval_fn fn, void *arg)
 	n->inval_arg = arg;
 }
 
+void ns_queue_inval(ns *n, uint64_t ino)
+{
+	pthread_mutex_lock(&n->inval_mu);
+	if (n->inval_n < sizeof(n->inval_q) / sizeof(n->inval_q[0]))
+		n->inval_q[n->inval_n++] = ino;
+	pthread_mutex_unlock(&n->inval_mu);
+}
+
+/* Called from the timer thread, never from a request: the kernel may hold
+ * locks of the inode while a request on it is in flight. */
+void ns_drain_inval(ns *n)
+{
+	uint64_t q[64];
+	size_t k;
+
+	pthread_mutex_lock(&n->inval_mu);
+	k = n->inval_n;
+	memcpy(q, n->inval_q, k * sizeof(q[0]));
+	n->inval_n = 0;
+	pthread_mutex_unlock(&n->inval_mu);
+	for (size_t i = 0; i < k && n->inval; i++)
+		n->inval(n->inval_arg, q[i]);
+}
+
 /* Top-level directory (bucket) holding nd; -ENOENT for the root. */
 int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket)
 {
@@ -542,13 +566,19 @@ static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink
 
 	*unlink_now = 0;
 	if (S_ISREG(nd->mode)) {
-		struct ns_inode *in = inode_find(n, nd->ino);
-		if (in) {
+		/* Marked under in->mu so that an open racing with us either
+		 * counted its handle first or sees `unlinked` and fails. */
+		struct ns_inode *in = ns_inode_get(n, nd->ino);
+		int open = 0;
+		if (!in)
+			return -ENOMEM;
+		pthread_mutex_lock(&in->mu);
+		in->unlinked = 1;
+		open = in->handles > 0;
+		pthread_mutex_unlock(&in->mu);
+		ns_inode_put(n, in);
+		if (open) {
 			struct meta_node keep = *nd;
-			pthread_mutex_lock(&in->mu);
-			in->unlinked = 1;
-			pthread_mutex_unlock(&in->mu);
-			ns_inode_put(n, in);
 			keep.nlink = 0;
 			keep.ctime_ns = now_ns();
 			rc = ns_node_put(n, t, &keep);

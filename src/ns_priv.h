@@ -19,8 +19,9 @@
  * must exclude writers). Never holds a file descriptor. */
 struct ns_inode {
 	uint64_t ino;
-	unsigned refs;            /* handles + temporary users */
-	unsigned writers;         /* write-capable handles */
+	unsigned refs;            /* handles + temporary users (itab_mu) */
+	unsigned handles;         /* open handles (mu) */
+	unsigned writers;         /* write-capable handles (mu) */
 	int live;                 /* ref below is loaded and authoritative */
 	int sealed;               /* content frozen: writes refused */
 	int unlinked;             /* node gone; content deleted at last release */
@@ -56,6 +57,11 @@ struct ns {
 	struct ns_inode *itab[NS_ITAB_SIZE];
 	ns_inval_fn inval;
 	void *inval_arg;
+	/* Inodes whose kernel page cache must be dropped (a write reached a
+	 * sealed object); drained by ns_tick outside any request. */
+	pthread_mutex_t inval_mu;
+	uint64_t inval_q[64];
+	size_t inval_n;
 	_Atomic int64_t last_sync_ns;
 };
 
@@ -80,5 +86,6 @@ int ns_virt_attr(ns *n, uint64_t ino, struct ns_attr *a);
 int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len);
 /* Load an inode's content state from its node (in->mu held). */
 void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now);
+void ns_queue_inval(ns *n, uint64_t ino);
 
 #endif

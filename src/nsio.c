@@ -37,7 +37,8 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 		in->live = 1;
 	}
 	ns_node_lock(nd, &lk);
-	in->sealed = policy_is_sealed(&lk, now);
+	/* Sealed is for ever: never cleared by a stale snapshot. */
+	in->sealed |= policy_is_sealed(&lk, now);
 }
 
 static void auth_failure(ns *n, const struct ns_inode *in)
@@ -129,17 +130,31 @@ fail:
 	return rc;
 }
 
+/* Unwrap the DEK of an open object once. Called without in->mu: a
+ * throttled KMS Decrypt may wait (throttle=wait), and nobody else should
+ * wait on the inode meanwhile. */
 static int key_ensure(ns *n, struct ns_inode *in)
 {
 	wcrypto_aead *key = NULL;
-	int rc;
+	struct obj_ref r;
+	int need, rc;
 
-	if (in->key || !has_content(&in->ref))
+	pthread_mutex_lock(&in->mu);
+	need = !in->key && has_content(&in->ref);
+	r = in->ref;
+	pthread_mutex_unlock(&in->mu);
+	if (!need)
 		return 0;
-	rc = obj_key_open(n->km, &in->ref, &key, (uint64_t)clock_monotonic_ns());
+	rc = obj_key_open(n->km, &r, &key, (uint64_t)clock_monotonic_ns());
 	if (rc)
 		return rc;
-	in->key = key;
+	pthread_mutex_lock(&in->mu);
+	if (!in->key) {
+		in->key = key;
+		key = NULL;
+	}
+	pthread_mutex_unlock(&in->mu);
+	wcrypto_aead_free(key);
 	return 0;
 }
 
@@ -154,10 +169,15 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	int64_t cnow = ns_clock_now(n);
 	int rc = 0, dirty, locked_now = 0;
 
+	int unlinked;
+	int64_t mtime;
+
 	pthread_mutex_lock(&in->mu);
 	dirty = in->dirty;
 	r = in->ref;
 	r.key = in->key;
+	unlinked = in->unlinked;
+	mtime = in->mtime_ns;
 	pthread_mutex_unlock(&in->mu);
 	if (!dirty && !apply_default)
 		return 0;
@@ -173,7 +193,7 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	rc = meta_txn_begin(n->me, 0, &t);
 	if (!rc)
 		rc = ns_node_get(n, t, in->ino, &nd);
-	if (rc == -ENOENT && in->unlinked) {
+	if (rc == -ENOENT && unlinked) {
 		/* Unlinked while open: nothing left to record. */
 		meta_txn_abort(t);
 		pthread_mutex_lock(&in->mu);
@@ -188,7 +208,7 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 		if (r.sparse)
 			nd.flags |= META_F_SPARSE;
 		nd.generation = r.write_gen ? r.write_gen : r.gen;
-		nd.mtime_ns = nd.ctime_ns = in->mtime_ns ? in->mtime_ns : clock_realtime_ns();
+		nd.mtime_ns = nd.ctime_ns = mtime ? mtime : clock_realtime_ns();
 	}
 	if (apply_default && !nd.sealed && !(nd.flags & (1u << 31)) &&
 	    ns_bucket_of(n, t, &nd, &b) == 0 && b.def_mode != WORM_NONE) {
@@ -290,13 +310,18 @@ static int is_write_open(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_APPEND));
 }
 
-static int open_node(ns *n, const struct ns_caller *c, const struct meta_node *nd, int flags,
+/* Open a handle on a regular file. The node is read again under in->mu:
+ * lock changes commit while holding in->mu, so a lock acknowledged before
+ * this point is seen here, and a write-open cannot slip past it. */
+static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		     ns_handle **out, int *keep_cache)
 {
 	struct ns_inode *in;
+	struct meta_node nd;
 	struct policy_lock lk;
 	struct policy_caller pc;
 	const char *rule = NULL;
+	meta_txn *t = NULL;
 	int64_t cnow = ns_clock_now(n);
 	int writable = is_write_open(flags), rc;
 	ns_handle *h;
@@ -307,16 +332,27 @@ static int open_node(ns *n, const struct ns_caller *c, const struct meta_node *n
 	h->fd = -1;
 	h->flags = flags;
 	h->writable = writable;
-	in = ns_inode_get(n, nd->ino);
+	in = ns_inode_get(n, ino);
 	if (!in) {
 		free(h);
 		return -ENOMEM;
 	}
 	h->in = in;
 	pthread_mutex_lock(&in->mu);
-	ns_inode_load(in, nd, cnow);
+	rc = in->unlinked ? -ENOENT : meta_txn_begin(n->me, 1, &t);
+	if (!rc) {
+		rc = ns_node_get(n, t, ino, &nd);
+		meta_txn_abort(t);
+	}
+	if (!rc && !S_ISREG(nd.mode))
+		rc = S_ISDIR(nd.mode) ? -EISDIR : -EINVAL;
+	if (rc) {
+		pthread_mutex_unlock(&in->mu);
+		goto fail;
+	}
+	ns_inode_load(in, &nd, cnow);
 	if (writable) {
-		ns_node_lock(nd, &lk);
+		ns_node_lock(&nd, &lk);
 		ns_caller_policy(c, &pc);
 		rc = policy_check(&n->cfg.rules, &pc, &lk, POP_OPEN_WRITE, cnow, &rule);
 		if (!rc && in->sealed) {
@@ -325,39 +361,35 @@ static int open_node(ns *n, const struct ns_caller *c, const struct meta_node *n
 		}
 		if (rc) {
 			pthread_mutex_unlock(&in->mu);
-			ns_refuse(n, SOP_OPEN, nd->ino, NULL, c, rc, rule);
+			ns_refuse(n, SOP_OPEN, ino, NULL, c, rc, rule);
 			goto fail;
 		}
 		in->writers++;
 	}
-	rc = key_ensure(n, in);
-	if (rc) {
-		if (writable)
-			in->writers--;
-		pthread_mutex_unlock(&in->mu);
-		goto fail;
-	}
+	in->handles++;
 	if (keep_cache)
 		*keep_cache = in->sealed && !writable;
 	pthread_mutex_unlock(&in->mu);
-	rc = handle_fd(n, h);
+	rc = key_ensure(n, in);
+	if (!rc)
+		rc = handle_fd(n, h);
 	if (rc)
-		goto fail_w;
+		goto fail_h;
 	if (flags & O_TRUNC) {
 		pthread_rwlock_wrlock(&in->rw);
 		rc = content_truncate(n, in, h, 0);
 		pthread_rwlock_unlock(&in->rw);
 		if (rc)
-			goto fail_w;
+			goto fail_h;
 	}
 	*out = h;
 	return 0;
-fail_w:
-	if (writable) {
-		pthread_mutex_lock(&in->mu);
+fail_h:
+	pthread_mutex_lock(&in->mu);
+	in->handles--;
+	if (writable)
 		in->writers--;
-		pthread_mutex_unlock(&in->mu);
-	}
+	pthread_mutex_unlock(&in->mu);
 fail:
 	if (h->fd >= 0)
 		close(h->fd);
@@ -369,8 +401,6 @@ fail:
 int ns_open_file(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		 ns_handle **out, int *keep_cache)
 {
-	meta_txn *t = NULL;
-	struct meta_node nd;
 	int rc;
 
 	stats_op(&n->stats, SOP_OPEN);
@@ -394,45 +424,29 @@ int ns_open_file(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	}
 	if (is_write_open(flags) && (n->flags & NS_RDONLY))
 		return -EROFS;
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (rc)
-		return rc;
-	rc = ns_node_get(n, t, ino, &nd);
-	meta_txn_abort(t);
-	if (rc)
-		return rc;
-	if (S_ISDIR(nd.mode))
-		return -EISDIR;
-	if (!S_ISREG(nd.mode))
-		return -EINVAL;
-	return open_node(n, c, &nd, flags, out, keep_cache);
+	return open_node(n, c, ino, flags, out, keep_cache);
 }
 
 int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	      uint32_t mode, int flags, struct ns_attr *out, ns_handle **h)
 {
-	meta_txn *t = NULL;
-	struct meta_node nd;
 	int rc;
 
 	rc = ns_mknod(n, c, parent, name, S_IFREG | (mode & 07777), out);
 	if (rc)
 		return rc;
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (rc)
-		return rc;
-	rc = ns_node_get(n, t, out->ino, &nd);
-	meta_txn_abort(t);
-	if (rc)
-		return rc;
 	/* The creator may write even if the new mode says read-only. */
-	return open_node(n, c, &nd, (flags & ~O_TRUNC) | O_RDWR, h, NULL);
+	return open_node(n, c, out->ino, (flags & ~O_TRUNC) | O_RDWR, h, NULL);
 }
 
+/* The last writer's release is the commit of design section 4: content
+ * and, if the bucket has one, its default retention. (close(2) of one of
+ * several descriptors of the same open file, e.g. after dup2 in a shell
+ * redirection, reaches us as FLUSH only, so FLUSH commits content alone.) */
 int ns_release(ns *n, ns_handle *h)
 {
 	struct ns_inode *in = h->in;
-	int rc = 0, drop = 0;
+	int rc = 0, drop = 0, last_writer, unlinked, content;
 	uint8_t objid[16];
 
 	stats_op(&n->stats, SOP_RELEASE);
@@ -443,14 +457,23 @@ int ns_release(ns *n, ns_handle *h)
 	}
 	if (h->writable) {
 		pthread_rwlock_wrlock(&in->rw);
-		rc = inode_commit(n, in, h->fd, !in->unlinked, 0);
+		pthread_mutex_lock(&in->mu);
+		last_writer = in->writers == 1;
+		unlinked = in->unlinked;
+		pthread_mutex_unlock(&in->mu);
+		rc = inode_commit(n, in, h->fd, last_writer && !unlinked, 0);
 		pthread_rwlock_unlock(&in->rw);
+		if (rc)
+			wlog(WLOG_ERR, "commit of inode %llu at release failed: %s",
+			     (unsigned long long)in->ino, strerror(-rc));
 	}
 	pthread_mutex_lock(&in->mu);
 	if (h->writable)
 		in->writers--;
-	if (in->unlinked && in->refs == 1) {
+	in->handles--;
+	if (in->unlinked && in->handles == 0) {
 		drop = 1;
+		content = has_content(&in->ref);
 		memcpy(objid, in->ref.id, 16);
 	}
 	pthread_mutex_unlock(&in->mu);
@@ -458,7 +481,7 @@ int ns_release(ns *n, ns_handle *h)
 		close(h->fd);
 	if (drop) {
 		meta_txn *t = NULL;
-		if (has_content(&in->ref))
+		if (content)
 			store_obj_unlink(n->st, objid);
 		if (!meta_txn_begin(n->me, 0, &t)) {
 			meta_node_del(t, in->ino);
@@ -481,7 +504,7 @@ int ns_flush(ns *n, ns_handle *h)
 	if (!in || !h->writable)
 		return 0;
 	pthread_rwlock_wrlock(&in->rw);
-	rc = inode_commit(n, in, h->fd, !in->unlinked, 0);
+	rc = inode_commit(n, in, h->fd, 0, 0);
 	pthread_rwlock_unlock(&in->rw);
 	return rc;
 }
@@ -566,6 +589,8 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	if (in->sealed) {
 		pthread_mutex_unlock(&in->mu);
 		pthread_rwlock_unlock(&in->rw);
+		/* Whatever the kernel may hold for it must go (mmap'ed pages). */
+		ns_queue_inval(n, in->ino);
 		return ns_refuse(n, SOP_WRITE, in->ino, NULL, c, -EPERM, "sealed");
 	}
 	pthread_mutex_unlock(&in->mu);
@@ -630,14 +655,38 @@ out:
 
 /* ---- setattr ------------------------------------------------------------- */
 
+/* Which lock rules a setattr request touches. */
+static int setattr_policy(ns *n, const struct ns_caller *c, const struct meta_node *nd,
+			  const struct ns_setattr *sa, int64_t now, const char **rule)
+{
+	static const struct { unsigned mask; enum policy_op op; } checks[] = {
+		{ NS_SET_SIZE, POP_TRUNCATE }, { NS_SET_MODE, POP_CHMOD },
+		{ NS_SET_UID | NS_SET_GID, POP_CHOWN },
+		{ NS_SET_ATIME | NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW |
+		  NS_SET_CTIME, POP_UTIMENS },
+	};
+	struct policy_lock lk;
+	struct policy_caller pc;
+	int rc;
+
+	ns_node_lock(nd, &lk);
+	ns_caller_policy(c, &pc);
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		if (!(sa->valid & checks[i].mask))
+			continue;
+		rc = policy_check(&n->cfg.rules, &pc, &lk, checks[i].op, now, rule);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_setattr *sa,
 	       ns_handle *h, struct ns_attr *out)
 {
 	meta_txn *t = NULL;
 	struct meta_node nd;
 	struct ns_inode *in = NULL;
-	struct policy_lock lk;
-	struct policy_caller pc;
 	const char *rule = NULL;
 	int64_t cnow = ns_clock_now(n), tnow = clock_realtime_ns();
 	int rc;
@@ -653,21 +702,9 @@ int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_s
 	if (rc)
 		return rc;
 	if (S_ISREG(nd.mode)) {
-		static const struct { unsigned mask; enum policy_op op; } checks[] = {
-			{ NS_SET_SIZE, POP_TRUNCATE }, { NS_SET_MODE, POP_CHMOD },
-			{ NS_SET_UID | NS_SET_GID, POP_CHOWN },
-			{ NS_SET_ATIME | NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW |
-			  NS_SET_CTIME, POP_UTIMENS },
-		};
-		ns_node_lock(&nd, &lk);
-		ns_caller_policy(c, &pc);
-		for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-			if (!(sa->valid & checks[i].mask))
-				continue;
-			rc = policy_check(&n->cfg.rules, &pc, &lk, checks[i].op, cnow, &rule);
-			if (rc)
-				return ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, rule);
-		}
+		rc = setattr_policy(n, c, &nd, sa, cnow, &rule);
+		if (rc)
+			return ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, rule);
 		in = h ? h->in : ns_inode_get(n, ino);
 		if (!in)
 			return -ENOMEM;
@@ -684,8 +721,10 @@ int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_s
 		}
 		pthread_rwlock_wrlock(&in->rw);
 		pthread_mutex_lock(&in->mu);
-		rc = in->sealed ? -EPERM : key_ensure(n, in);
+		rc = in->sealed ? -EPERM : 0;
 		pthread_mutex_unlock(&in->mu);
+		if (!rc)
+			rc = key_ensure(n, in);
 		if (!rc)
 			rc = content_truncate(n, in, h, sa->size);
 		pthread_rwlock_unlock(&in->rw);
@@ -700,6 +739,19 @@ int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_s
 	rc = ns_node_get(n, t, ino, &nd);
 	if (rc)
 		goto abort;
+	/* Again on the record this transaction writes: a lock may have
+	 * landed since the first check (e.g. a default retention at a
+	 * writer's release). */
+	if (S_ISREG(nd.mode)) {
+		struct ns_setattr rest = *sa;
+		rest.valid &= ~(unsigned)NS_SET_SIZE;
+		rc = setattr_policy(n, c, &nd, &rest, cnow, &rule);
+		if (rc) {
+			meta_txn_abort(t);
+			ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, rule);
+			goto out;
+		}
+	}
 	if (sa->valid & NS_SET_MODE)
 		nd.mode = (nd.mode & S_IFMT) | (sa->mode & 07777);
 	if (sa->valid & NS_SET_UID)

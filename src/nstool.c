@@ -226,6 +226,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	n->flags = flags;
 	n->alg = wcrypto_default_alg();
 	pthread_mutex_init(&n->itab_mu, NULL);
+	pthread_mutex_init(&n->inval_mu, NULL);
 	stats_init(&n->stats);
 	rc = store_open(store_path, &n->st, err, errlen);
 	if (rc)
@@ -347,6 +348,7 @@ void ns_close(ns *n)
 	if (n->st)
 		store_close(n->st);
 	pthread_mutex_destroy(&n->itab_mu);
+	pthread_mutex_destroy(&n->inval_mu);
 	free(n);
 }
 
@@ -358,6 +360,7 @@ int ns_tick(ns *n)
 
 	if (n->flags & NS_RDONLY)
 		return 0;
+	ns_drain_inval(n);
 	if (wclock_should_persist(&n->clk, CLOCK_PERSIST_INTERVAL_S))
 		rc = persist_clock(n, now);
 	if (mono - atomic_load(&n->last_sync_ns) >= (int64_t)n->cfg.sync_interval_ms * 1000000) {

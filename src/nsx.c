@@ -324,10 +324,15 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 	in = ns_inode_get(n, ino);
 	if (!in)
 		return -ENOMEM;
-	pthread_mutex_lock(&in->mu);
+	/* Lock order: the write transaction, then in->mu (as in unlink). The
+	 * commit happens under in->mu, which a write-open also takes. */
 	rc = meta_txn_begin(n->me, 0, &t);
-	if (rc)
-		goto out;
+	if (rc) {
+		ns_inode_put(n, in);
+		return rc;
+	}
+	pthread_mutex_lock(&in->mu);
+	int busy = in->writers > 0 || in->dirty;
 	rc = ns_node_get(n, t, ino, &nd);
 	if (rc)
 		goto abort;
@@ -349,7 +354,7 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 			goto abort;
 		}
 		rc = policy_retention_change(&n->cfg.rules, &pc, &lk, &req, ns_may_write(&nd, c),
-					     in->writers > 0, now, &rule);
+					     busy, now, &rule);
 		refusal = rc == -EPERM || rc == -EBUSY;
 		if (!rc) {
 			nd.lock_mode = remove ? WORM_NONE : req.mode;
@@ -362,7 +367,7 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 			rc = -EINVAL;
 			goto abort;
 		}
-		rc = policy_hold_change(&n->cfg.rules, &pc, &lk, hold, in->writers > 0, &rule);
+		rc = policy_hold_change(&n->cfg.rules, &pc, &lk, hold, busy, &rule);
 		refusal = rc == -EPERM || rc == -EBUSY;
 		if (!rc) {
 			nd.hold = hold;
@@ -407,27 +412,29 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 	if (rc)
 		goto abort;
 	rc = meta_txn_commit(t);
-	if (rc)
-		goto out;
-	rc = ns_durable(n);
-	if (in->live && S_ISREG(nd.mode)) {
+	if (!rc && S_ISREG(nd.mode)) {
 		ns_node_lock(&nd, &lk);
-		in->sealed = policy_is_sealed(&lk, now);
+		in->sealed |= policy_is_sealed(&lk, now);
 	}
+	pthread_mutex_unlock(&in->mu);
+	ns_inode_put(n, in);
+	if (rc)
+		return rc;
+	/* Durable before the reply (design section 6); outside in->mu. */
+	rc = ns_durable(n);
 	atomic_fetch_add_explicit(&n->stats.lock_changes, 1, memory_order_relaxed);
 	char path[4096];
 	ns_path_of(n, ino, path, sizeof(path));
 	wlog(WLOG_INFO, "lock change op=%s path=%s attr=%s uid=%u rule=%s value=%.*s",
 	     remove ? "remove" : "set", path, name, c->uid, rule ? rule : name,
 	     remove ? 1 : (int)trim_len(v, len), remove ? "-" : v);
-	goto out;
+	return rc;
 abort:
 	meta_txn_abort(t);
-	if (refusal || rc == -EPERM)
-		ns_refuse(n, op, ino, name, c, rc, rule ? rule : "lock-attribute");
-out:
 	pthread_mutex_unlock(&in->mu);
 	ns_inode_put(n, in);
+	if (refusal || rc == -EPERM)
+		ns_refuse(n, op, ino, name, c, rc, rule ? rule : "lock-attribute");
 	return rc;
 }
 
