@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <linux/falloc.h>
@@ -223,6 +224,7 @@ struct ns_inode *ns_inode_get(ns *n, uint64_t ino)
 			goto out;
 		in->ino = ino;
 		pthread_mutex_init(&in->mu, NULL);
+		pthread_cond_init(&in->idle, NULL);
 		pthread_rwlock_init(&in->rw, NULL);
 		in->next = n->itab[b];
 		n->itab[b] = in;
@@ -265,6 +267,7 @@ void ns_inode_put(ns *n, struct ns_inode *in)
 		return;
 	wcrypto_aead_free(in->key);
 	pthread_mutex_destroy(&in->mu);
+	pthread_cond_destroy(&in->idle);
 	pthread_rwlock_destroy(&in->rw);
 	free(in);
 }
@@ -591,6 +594,49 @@ static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink
 	return meta_node_del(t, nd->ino);
 }
 
+/* close(2) returns before the kernel sends RELEASE, and the last writer's
+ * release is the commit that applies a bucket's default retention. So an
+ * `rm` right after a writer closed waits (briefly) for that release, and
+ * sees the object as it was committed. A writer that stays open longer
+ * leaves the object mutable, and the operation goes ahead. Called outside
+ * any transaction. */
+#define NS_SETTLE_NS 1000000000LL
+
+void ns_settle_writers(ns *n, uint64_t parent, const char *name)
+{
+	struct ns_inode *in;
+	struct meta_node nd, b;
+	meta_txn *t = NULL;
+	uint64_t ino;
+	int rc, pending = 0;
+
+	if (meta_txn_begin(n->me, 1, &t))
+		return;
+	rc = meta_dirent_get(t, parent, name, &ino);
+	if (rc || !(in = inode_find(n, ino))) {
+		meta_txn_abort(t);
+		return;
+	}
+	/* Only where a release will lock the object: a bucket default. */
+	pthread_mutex_lock(&in->mu);
+	pending = in->writers > 0;
+	pthread_mutex_unlock(&in->mu);
+	if (pending)
+		pending = !ns_node_get(n, t, ino, &nd) && !nd.sealed &&
+			  !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE;
+	meta_txn_abort(t);
+	pthread_mutex_lock(&in->mu);
+	if (pending && in->writers > 0) {
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += NS_SETTLE_NS / 1000000000LL;
+		while (in->writers > 0 && pthread_cond_timedwait(&in->idle, &in->mu, &dl) == 0)
+			;
+	}
+	pthread_mutex_unlock(&in->mu);
+	ns_inode_put(n, in);
+}
+
 static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 			   const char *name, int dir)
 {
@@ -606,6 +652,8 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 	stats_op(&n->stats, op);
 	if (parent == NS_INO_CTL || (parent == NS_INO_ROOT && !strcmp(name, PATH_META_DIR)))
 		return ns_refuse(n, op, parent, name, c, -EPERM, "control-directory");
+	if (!dir)
+		ns_settle_writers(n, parent, name);
 	rc = meta_txn_begin(n->me, 0, &t);
 	if (rc)
 		return rc;
@@ -770,6 +818,8 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	rc = path_name_valid(newname);
 	if (rc)
 		return rc;
+	ns_settle_writers(n, parent, name);
+	ns_settle_writers(n, newparent, newname);
 	rc = meta_txn_begin(n->me, 0, &t);
 	if (rc)
 		return rc;

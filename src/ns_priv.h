@@ -28,6 +28,7 @@ struct ns_inode {
 	int dirty;                /* uncommitted content changes */
 	int64_t mtime_ns;         /* last write time while dirty */
 	pthread_mutex_t mu;       /* state above + lock changes vs write opens */
+	pthread_cond_t idle;      /* signalled when writers drops */
 	pthread_rwlock_t rw;      /* content: readers shared, writers exclusive */
 	struct obj_ref ref;       /* size, generations while live */
 	wcrypto_aead *key;        /* DEK context while live */
@@ -87,5 +88,6 @@ int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len);
 /* Load an inode's content state from its node (in->mu held). */
 void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now);
 void ns_queue_inval(ns *n, uint64_t ino);
+void ns_settle_writers(ns *n, uint64_t parent, const char *name);
 
 #endif

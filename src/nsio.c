@@ -468,8 +468,8 @@ int ns_release(ns *n, ns_handle *h)
 			     (unsigned long long)in->ino, strerror(-rc));
 	}
 	pthread_mutex_lock(&in->mu);
-	if (h->writable)
-		in->writers--;
+	if (h->writable && --in->writers == 0)
+		pthread_cond_broadcast(&in->idle);
 	in->handles--;
 	if (in->unlinked && in->handles == 0) {
 		drop = 1;

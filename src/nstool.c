@@ -338,6 +338,9 @@ void ns_close(ns *n)
 		for (; in; in = next) {
 			next = in->next;
 			wcrypto_aead_free(in->key);
+			pthread_mutex_destroy(&in->mu);
+			pthread_cond_destroy(&in->idle);
+			pthread_rwlock_destroy(&in->rw);
 			free(in);
 		}
 	}
