@@ -11,7 +11,7 @@
  *   tamper flip METADIR INO FIELD BYTE XOR
  *       XOR one byte (index BYTE within FIELD) of the node record of INO
  *       with XOR (1..255) and commit. FIELD: size generation lock_mode hold
- *       sealed retain_until objid wrapped alg
+ *       sealed retain_until objid wrapped alg flags
  *   tamper get METADIR INO FIELD
  *       print FIELD as a number (hex for objid and wrapped)
  *   tamper xor FILE OFFSET XOR
@@ -19,6 +19,8 @@
  *   tamper swap FILE1 OFF1 FILE2 OFF2 LEN
  *       exchange LEN bytes of FILE1 at OFF1 with those of FILE2 at OFF2
  *       (the same file may be given twice; ranges must not overlap)
+ *   tamper zero FILE OFFSET LEN
+ *       overwrite LEN bytes of FILE at OFFSET with zeros (within the file)
  *
  * Exit status: 0 ok, 1 failure (message on stderr), 2 usage. */
 #include <errno.h>
@@ -41,7 +43,7 @@ struct field {
 #define F(n) { #n, offsetof(struct meta_node, n), sizeof(((struct meta_node *)0)->n) }
 static const struct field fields[] = {
 	F(size), F(generation), F(lock_mode), F(hold), F(sealed), F(retain_until),
-	F(objid), F(wrapped), F(alg),
+	F(objid), F(wrapped), F(alg), F(flags),
 };
 #undef F
 
@@ -382,12 +384,44 @@ out:
 	return rc;
 }
 
+static int cmd_zero(const char *file, const char *off_s, const char *len_s)
+{
+	uint64_t off, len;
+	unsigned char *z = NULL;
+	struct stat st;
+	FILE *f = NULL;
+	int rc = 1;
+
+	if (parse_u64(off_s, &off) || parse_u64(len_s, &len) || len == 0 || len > (1u << 24)) {
+		fprintf(stderr, "tamper zero: bad arguments\n");
+		return 2;
+	}
+	z = calloc(1, len);
+	f = fopen(file, "r+b");
+	/* Only overwrite: growing the file would be another kind of damage. */
+	if (!z || !f || fstat(fileno(f), &st) != 0 || off + len > (uint64_t)st.st_size)
+		goto out;
+	if (write_at(f, off, z, len))
+		goto out;
+	rc = 0;
+out:
+	if (f && fclose(f) != 0)
+		rc = 1;
+	free(z);
+	if (rc)
+		fprintf(stderr, "tamper zero: %s: cannot zero %" PRIu64 " bytes at %" PRIu64 "\n",
+			file, len, off);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "xor"))
 		return cmd_xor(argv[2], argv[3], argv[4]);
 	if (argc == 7 && !strcmp(argv[1], "swap"))
 		return cmd_swap(argv + 2);
+	if (argc == 5 && !strcmp(argv[1], "zero"))
+		return cmd_zero(argv[2], argv[3], argv[4]);
 	if (argc == 3 && !strcmp(argv[1], "map"))
 		return cmd_map(argv[2]);
 	if (argc == 7 && !strcmp(argv[1], "flip"))
@@ -396,6 +430,6 @@ int main(int argc, char **argv)
 		return cmd_get(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: tamper map METADIR | flip METADIR INO FIELD BYTE XOR |"
 		" get METADIR INO FIELD |\n"
-		"       xor FILE OFF XOR | swap FILE1 OFF1 FILE2 OFF2 LEN\n");
+		"       xor FILE OFF XOR | swap FILE1 OFF1 FILE2 OFF2 LEN | zero FILE OFF LEN\n");
 	return 2;
 }

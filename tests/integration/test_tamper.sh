@@ -3,7 +3,7 @@
 # content files and metadata records is always detected.
 #
 # A store gets ~40 objects of mixed sizes (0..200 KiB, block-size edge
-# cases, a sparse one, a header-only one); two rounds of changes through
+# cases, two sparse ones, a header-only one); two rounds of changes through
 # the mount leave older copies of most content files. Then, with the store
 # unmounted, each trial damages it one way, runs `wormctl verify STORE`
 # (must exit 1 and list exactly the damaged object paths) and restores the
@@ -11,11 +11,18 @@
 # in the block area, truncation at / off a slot boundary, appended data,
 # two blocks of one object swapped, same-index blocks of two objects
 # swapped, an older copy of the content file, a flipped byte in an
-# authenticated field of a node record (size, generation, lock fields).
-# Every 20th trial is also checked through a mount (in batches on distinct
-# objects): reading a damaged object fails with EIO; an object whose record
-# was edited is treated as locked (write, unlink, chmod EPERM) and reads
-# give the original bytes (lock fields) or EIO (size, generation).
+# authenticated field of a node record (size, generation, lock fields), a
+# whole non-final block slot overwritten with zeros (in an object not
+# recorded as sparse, where an all-zero slot cannot be a hole).
+# The first trial of each kind and every 20th after it are also checked
+# through a mount (in batches on distinct objects): reading a damaged
+# object fails with EIO; an object whose record was edited is treated as
+# locked (write, unlink, chmod EPERM) and reads give the original bytes
+# (lock fields) or EIO (size, generation).
+# Holes stay legitimate where they were written: an object written past
+# its end ("holey", left alone by the change rounds) is recorded sparse
+# (and only the objects written that way are), keeps all-zero slots on
+# disk, reads them as zeros and verifies clean.
 #
 # WORMFS_TAMPER_TRIALS (default 1000), WORMFS_TAMPER_SEED (default: random,
 # printed) reproduce a run.
@@ -62,6 +69,10 @@ done
 # truncated back to 0 (a header-only content file).
 dd if=/dev/urandom of="$B/sparse" bs=1000 count=1 seek=150 status=none
 echo data >"$B/emptied" && truncate -s 0 "$B/emptied"
+# Slots 0..5 entirely inside the hole (6 * 16384 = 98304 < 100000).
+HOLEY_AT=100000 HOLEY_SLOTS=6
+head -c 3000 /dev/urandom >"$T_BASE/holey.data"
+dd if="$T_BASE/holey.data" of="$B/holey" bs=1000 seek=$((HOLEY_AT / 1000)) status=none
 umount_fs "$M" || { fail "unmount"; done_testing; }
 
 # Two rounds of changes through the mount keep older content files: an
@@ -72,6 +83,7 @@ for round in 1 2; do
 	cp -a "$S/objects" "$OLD/$round/"
 	mount_fg "$S" "$M" || { fail "remount for changes, round $round"; done_testing; }
 	for f in "$B"/*; do
+		[ "$f" = "$B/holey" ] && continue
 		if [ $((RANDOM % 2)) = 0 ] || [ ! -s "$f" ]; then
 			printf 'round %s' "$round" >>"$f"
 		else
@@ -84,11 +96,21 @@ done
 mount_fg "$S" "$M" || { fail "remount for checksums"; done_testing; }
 declare -A SUM=()
 for f in "$B"/*; do SUM[${f#"$M"/}]=$(sha256sum <"$f"); done
+check_holey() { # DESC: the hole reads as zeros, the data after it intact
+	if cmp -s <(head -c $HOLEY_AT "$M/tamper/holey") <(head -c $HOLEY_AT /dev/zero) &&
+		cmp -s <(tail -c +$((HOLEY_AT + 1)) "$M/tamper/holey") "$T_BASE/holey.data"; then
+		ok "$1"
+	else
+		fail "$1" "$(cmp <(head -c $HOLEY_AT "$M/tamper/holey") <(head -c $HOLEY_AT /dev/zero) 2>&1)"
+	fi
+}
+check_holey "sparse object: the hole reads as $HOLEY_AT zero bytes, then the data written after it"
 umount_fs "$M" || { fail "unmount"; done_testing; }
 
-# Path -> inode, object file, size from the metadata.
-declare -A INO=() OFILE=() OSIZE=() FLEN=()
-paths=() objs=()
+# Path -> inode, object file, size, sparse flag from the metadata.
+META_F_SPARSE=2
+declare -A INO=() OFILE=() OSIZE=() FLEN=() SPARSE=()
+paths=() objs=() sparse_paths=()
 while read -r ino id size _gen _kver path; do
 	INO[$path]=$ino
 	paths+=("$path")
@@ -98,9 +120,15 @@ while read -r ino id size _gen _kver path; do
 		FLEN[$path]=$(stat -c %s "$S/objects/${id:0:2}/$id")
 		objs+=("$path")
 	fi
+	fl=$("$TAMPER" get "$S/meta" "$ino" flags) || fl=-1
+	if [ "$fl" -lt 0 ] || [ $((fl & META_F_SPARSE)) != 0 ]; then
+		SPARSE[$path]=1 sparse_paths+=("$path")
+	fi
 done < <("$TAMPER" map "$S/meta")
 check_eq "all objects listed in the metadata" "${#SUM[@]}" "${#paths[@]}"
 diag "${#objs[@]} content files, sizes ${sizes[*]}"
+check_eq "recorded sparse: exactly the objects written past their end" \
+	"tamper/holey tamper/sparse" "$(printf '%s\n' "${sparse_paths[@]}" | sort | tr '\n' ' ' | sed 's/ $//')"
 
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "pristine store verifies (exit 0)" "0" "$?"
@@ -138,8 +166,9 @@ full_slots() {
 
 # The bytes of full slot $2 of file $1.
 slot_bytes() { head -c $((HDR + ($2 + 1) * SLOT)) "$1" | tail -c $SLOT; }
-# A slot of zero bytes on disk is a hole and reads as zeros by design
-# (include/obj.h), so moving a hole over a block is no damage to detect.
+# A slot of zero bytes on disk is a hole and reads as zeros by design in an
+# object recorded as sparse (include/obj.h), so moving a hole over a block
+# there is no damage to detect. Other objects have no all-zero slots.
 is_hole() { cmp -s <(slot_bytes "$1" "$2") <(head -c $SLOT /dev/zero); }
 
 pick_obj() { rnd ${#objs[@]}; PO=${objs[$R]}; }
@@ -240,6 +269,21 @@ d_oldcopy() {
 	CHANGED=${OFILE[$p]} EXPECT=$p WHAT="older copy (before change round $round)"
 }
 
+# A whole non-final slot of an object not recorded sparse becomes zeros:
+# read as a hole it would silently give zeros, so it must count as damage.
+d_zeroed() {
+	local n i
+	while :; do
+		rnd ${#zeroable[@]}; PO=${zeroable[$R]}
+		n=$(nslots "${OSIZE[$PO]}")
+		rnd $((n - 1)); i=$R
+		# Never true outside sparse objects; kept as a guard.
+		is_hole "$S/${OFILE[$PO]}" "$i" || break
+	done
+	"$TAMPER" zero "$S/${OFILE[$PO]}" $((HDR + i * SLOT)) $SLOT
+	CHANGED=${OFILE[$PO]} EXPECT=$PO WHAT="block slot $i of $n zeroed"
+}
+
 RFIELDS=(size:8 generation:8 lock_mode:4 hold:4 sealed:4 retain_until:8)
 d_record() {
 	local fl
@@ -251,9 +295,18 @@ d_record() {
 	CHANGED=meta/data.mdb EXPECT=$PO WHAT="record field ${fl%:*} byte $byte ^ $x"
 }
 
-KINDS=(hdrflip blkflip trunc_at trunc_off append swap_in swap_x oldcopy record)
-declare -A TRIED=() CAUGHT=() FAILS=()
-for k in "${KINDS[@]}"; do TRIED[$k]=0 CAUGHT[$k]=0 FAILS[$k]=; done
+holes=0
+for ((i = 0; i < HOLEY_SLOTS; i++)); do is_hole "$S/${OFILE[tamper/holey]}" "$i" && holes=$((holes + 1)); done
+check_eq "sparse object: its $HOLEY_SLOTS hole slots are all zero on disk" "$HOLEY_SLOTS" "$holes"
+zeroable=()  # objects not recorded sparse with a non-final block
+for p in "${objs[@]}"; do
+	[ -z "${SPARSE[$p]:-}" ] && [ "$(nslots "${OSIZE[$p]}")" -ge 2 ] && zeroable+=("$p")
+done
+diag "${#zeroable[@]} objects with a non-final block to zero"
+
+KINDS=(hdrflip blkflip trunc_at trunc_off append swap_in swap_x oldcopy record zeroed)
+declare -A TRIED=() CAUGHT=() FAILS=() MNT_DUE=() MNT_K=()
+for k in "${KINDS[@]}"; do TRIED[$k]=0 CAUGHT[$k]=0 FAILS[$k]='' MNT_DUE[$k]=0 MNT_K[$k]=0; done
 
 restore() {
 	local f
@@ -286,8 +339,11 @@ pend_save() {
 	pend_n=$((pend_n + 1))
 }
 
-mnt_result() { # ok|fail DESC [diag]
-	if [ "$1" = ok ]; then mnt_ok=$((mnt_ok + 1)); else mnt_bad=$((mnt_bad + 1)); mnt_fails+=("$2${3:+ ($3)}"); fi
+mnt_result() { # ok|fail DESC [diag]; an ok counts for kind MKIND if set
+	if [ "$1" = ok ]; then
+		mnt_ok=$((mnt_ok + 1))
+		[ -n "$MKIND" ] && MNT_K[$MKIND]=$((MNT_K[$MKIND] + 1))
+	else mnt_bad=$((mnt_bad + 1)); mnt_fails+=("$2${3:+ ($3)}"); fi
 }
 
 pend_check() {
@@ -306,6 +362,7 @@ pend_check() {
 		mnt_result fail "mount for a batch of $pend_n damaged objects"
 	else
 		for ((n = 0; n < pend_n; n++)); do
+			MKIND=${pend_kind[n]}
 			for p in ${pend_expect[n]}; do
 				if [ "${pend_kind[n]}" != record ]; then
 					sum=$(cat "$M/$p" 2>"$T_BASE/err" | sha256sum)
@@ -340,6 +397,7 @@ pend_check() {
 				fi
 			done
 		done
+		MKIND=
 		# An undamaged object in the same mount still reads exactly.
 		for control in "${paths[@]}"; do [ -z "${PEND_OBJ[$control]:-}" ] && break; done
 		if [ "$(sha256sum <"$M/$control" 2>&1)" = "${SUM[$control]}" ]; then mnt_result ok
@@ -358,10 +416,10 @@ pend_check() {
 
 # ---- trials ----------------------------------------------------------------
 t0=$(date +%s)
-mount_due=0
+MKIND=
 for ((t = 0; t < TRIALS; t++)); do
 	k=${KINDS[t % ${#KINDS[@]}]}
-	CHANGED= EXPECT= REC= WHAT=
+	CHANGED='' EXPECT='' REC='' WHAT=''
 	"d_$k"
 	TRIED[$k]=$((TRIED[$k] + 1))
 	out=$("$WORMCTL" verify "$S" 2>&1)
@@ -372,8 +430,9 @@ for ((t = 0; t < TRIALS; t++)); do
 	else
 		FAILS[$k]+="trial $t: $WHAT on $EXPECT: exit $rc, listed '$got': $(printf '%s' "$out" | head -n 3 | tr '\n' '|')"$'\n'
 	fi
-	[ $((t % 20)) = 0 ] && mount_due=1
-	if [ "$mount_due" = 1 ] && pend_save "$k"; then mount_due=0; fi
+	# Through a mount too: the first trial of each kind and every 20th.
+	[ $((TRIED[$k] % 20)) = 1 ] && MNT_DUE[$k]=1
+	if [ "${MNT_DUE[$k]}" = 1 ] && pend_save "$k"; then MNT_DUE[$k]=0; fi
 	restore "$CHANGED"
 	[ "$pend_n" -ge 12 ] && pend_check
 done
@@ -396,8 +455,21 @@ if [ "$mnt_bad" = 0 ] && [ "$mnt_ok" -gt 0 ]; then
 else
 	fail "through the mount: $mnt_bad of $((mnt_ok + mnt_bad)) checks failed" "${mnt_fails[@]:0:10}"
 fi
+unchecked='' per_kind=''
+for k in "${KINDS[@]}"; do
+	per_kind+=" $k=${MNT_K[$k]}"
+	[ "${TRIED[$k]}" -gt 0 ] && [ "${MNT_K[$k]}" = 0 ] && unchecked+=" $k"
+done
+diag "passed mount checks per kind:$per_kind"
+check_eq "every damage kind tried was also checked through the mount" "" "$unchecked"
 
 check_eq "store restored to its pristine files after all trials" "$LIST0" "$(store_listing "$S")"
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "restored store verifies (exit 0)" "0" "$?"
+if mount_fg "$S" "$M"; then
+	check_holey "sparse object after all trials: the hole still reads as zeros"
+	umount_fs "$M" || fail "unmount after the final hole check"
+else
+	fail "mount for the final hole check"
+fi
 done_testing
