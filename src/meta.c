@@ -16,15 +16,21 @@
 #include <stddef.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
-/* With MDB_WRITEMAP the file is extended to the map size (sparse), so keep
- * it moderate: 16 GiB holds tens of millions of objects. */
-#define META_MAPSIZE (sizeof(size_t) >= 8 ? (size_t)16 << 30 : (size_t)1 << 30)
+/* With MDB_WRITEMAP the file is extended to the map size (sparse), and
+ * tools that read the store (grep -r, backups) read all of it. So the map
+ * starts small and doubles when it is half used (meta_grow), up to a cap. */
+#ifndef META_MAPSIZE   /* overridable so tests can exercise growth */
+#define META_MAPSIZE ((size_t)256 << 20)
+#endif
+#define META_MAPSIZE_MAX (sizeof(size_t) >= 8 ? (size_t)1 << 40 : (size_t)1 << 30)
+#define META_GROW_WAIT_S 2
 #define META_MAXREADERS 256
 #define META_MAXDBS 16
 #define META_POOL_MAX 32          /* idle read handles kept per env */
@@ -52,6 +58,9 @@ struct meta_env {
 	MDB_dbi dbi[DB_COUNT];
 	int rdonly;
 	pthread_mutex_t pool_mu;
+	/* Held shared by every transaction, exclusively to resize the map
+	 * (LMDB: no transaction of this process may be active then). */
+	pthread_rwlock_t map_lk;
 	struct meta_txn *pool;    /* reset read transactions */
 	unsigned pool_n;
 	struct meta_txn wtxn;     /* owned by whoever holds LMDB's writer lock */
@@ -245,6 +254,15 @@ int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errl
 		return -ENOMEM;
 	e->rdonly = !!(flags & META_RDONLY);
 	pthread_mutex_init(&e->pool_mu, NULL);
+	{
+		/* Writer-preferring, so a resize is not starved by readers; a
+		 * resize only ever waits with a timeout (nested read txns). */
+		pthread_rwlockattr_t a;
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&e->map_lk, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	rc = mdb_err(mdb_env_create(&e->env));
 	if (rc)
 		goto out;
@@ -269,6 +287,7 @@ out:
 		if (e->env)
 			mdb_env_close(e->env);
 		pthread_mutex_destroy(&e->pool_mu);
+		pthread_rwlock_destroy(&e->map_lk);
 		free(e);
 		return rc;
 	}
@@ -290,6 +309,7 @@ void meta_close(meta_env *e)
 	}
 	mdb_env_close(e->env);
 	pthread_mutex_destroy(&e->pool_mu);
+	pthread_rwlock_destroy(&e->map_lk);
 	free(e);
 }
 
@@ -301,6 +321,48 @@ int meta_sync(meta_env *e)
 }
 
 /* ---- transactions ---------------------------------------------------- */
+
+static int map_lock_excl(meta_env *e)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += META_GROW_WAIT_S;
+	return pthread_rwlock_timedwrlock(&e->map_lk, &dl) == 0;
+}
+
+/* Another process grew the map: adopt its size (no txn of ours active). */
+static void map_adopt(meta_env *e)
+{
+	if (map_lock_excl(e)) {
+		mdb_env_set_mapsize(e->env, 0);
+		pthread_rwlock_unlock(&e->map_lk);
+	}
+}
+
+/* Double the map when more than half of it is in use. Called before a
+ * write transaction begins, holding nothing. */
+static void meta_grow(meta_env *e)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t used;
+
+	if (mdb_env_info(e->env, &info) || mdb_env_stat(e->env, &st))
+		return;
+	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	if (used < info.me_mapsize / 2 || info.me_mapsize >= META_MAPSIZE_MAX)
+		return;
+	if (!map_lock_excl(e))
+		return;   /* busy (or a nested read txn here): try next time */
+	if (!mdb_env_info(e->env, &info) &&
+	    (info.me_last_pgno + 1) * (size_t)st.ms_psize >= info.me_mapsize / 2) {
+		size_t want = info.me_mapsize * 2;
+		if (want > META_MAPSIZE_MAX)
+			want = META_MAPSIZE_MAX;
+		mdb_env_set_mapsize(e->env, want);
+	}
+	pthread_rwlock_unlock(&e->map_lk);
+}
 
 static int read_begin(meta_env *e, meta_txn **out)
 {
@@ -314,6 +376,7 @@ static int read_begin(meta_env *e, meta_txn **out)
 		e->pool_n--;
 	}
 	pthread_mutex_unlock(&e->pool_mu);
+	pthread_rwlock_rdlock(&e->map_lk);
 	if (t) {
 		rc = mdb_txn_renew(t->txn);
 		if (!rc) {
@@ -324,14 +387,23 @@ static int read_begin(meta_env *e, meta_txn **out)
 		mdb_txn_abort(t->txn);   /* unusable handle: start afresh */
 	} else {
 		t = malloc(sizeof(*t));
-		if (!t)
+		if (!t) {
+			pthread_rwlock_unlock(&e->map_lk);
 			return -ENOMEM;
+		}
 	}
 	t->e = e;
 	t->rdonly = 1;
 	t->next = NULL;
 	rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &t->txn);
+	if (rc == MDB_MAP_RESIZED) {
+		pthread_rwlock_unlock(&e->map_lk);
+		map_adopt(e);
+		pthread_rwlock_rdlock(&e->map_lk);
+		rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &t->txn);
+	}
 	if (rc) {
+		pthread_rwlock_unlock(&e->map_lk);
 		free(t);
 		return mdb_err(rc);
 	}
@@ -348,6 +420,7 @@ static void read_end(meta_txn *t)
 		return;
 	t->active = 0;
 	mdb_txn_reset(t->txn);
+	pthread_rwlock_unlock(&e->map_lk);
 	pthread_mutex_lock(&e->pool_mu);
 	if (e->pool_n < META_POOL_MAX) {
 		t->next = e->pool;
@@ -372,9 +445,13 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
 		return read_begin(e, out);
 	if (e->rdonly)
 		return -EROFS;
+	meta_grow(e);
+	pthread_rwlock_rdlock(&e->map_lk);
 	rc = mdb_txn_begin(e->env, NULL, 0, &txn);   /* waits for the writer lock */
-	if (rc)
+	if (rc) {
+		pthread_rwlock_unlock(&e->map_lk);
 		return mdb_err(rc);
+	}
 	e->wtxn.txn = txn;
 	e->wtxn.e = e;
 	e->wtxn.rdonly = 0;
@@ -400,7 +477,9 @@ int meta_txn_commit(meta_txn *t)
 	txn = t->txn;
 	t->active = 0;
 	t->txn = NULL;
-	return mdb_err(mdb_txn_commit(txn));   /* frees txn even on failure */
+	int rc = mdb_err(mdb_txn_commit(txn));   /* frees txn even on failure */
+	pthread_rwlock_unlock(&t->e->map_lk);
+	return rc;
 }
 
 void meta_txn_abort(meta_txn *t)
@@ -419,6 +498,7 @@ void meta_txn_abort(meta_txn *t)
 	t->active = 0;
 	t->txn = NULL;
 	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&t->e->map_lk);
 }
 
 /* ---- kv -------------------------------------------------------------- */

@@ -826,3 +826,50 @@ Test(meta, readers_beside_writer)
 		cr_assert_null(ret, "reader %d failed: %p", i, ret);
 	}
 }
+
+/* ---- map growth ----------------------------------------------------------- */
+
+/* The map starts small (the file is as large as the map under WRITEMAP) and
+ * doubles between transactions once half used: fill well past the initial
+ * size with large xattr values, in many small transactions, then check
+ * every value after a reopen. */
+Test(meta, map_grows_between_transactions, .timeout = 120)
+{
+	enum { VAL = 60000, PER_TXN = 50, TXNS = 120 };   /* ~360 MB */
+	static uint8_t val[VAL];
+	char path[128], name[32];
+	struct stat st;
+	meta_txn *t;
+
+	t = wbegin();
+	mkdir_node(t, 77);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	for (int k = 0; k < TXNS; k++) {
+		t = wbegin();
+		for (int i = 0; i < PER_TXN; i++) {
+			int id = k * PER_TXN + i;
+			memset(val, id & 0xff, sizeof(val));
+			snprintf(name, sizeof(name), "user.v%05d", id);
+			cr_assert_eq(meta_xattr_set(t, 77, name, val, sizeof(val), 0), 0,
+				     "value %d", id);
+		}
+		cr_assert_eq(meta_txn_commit(t), 0);
+		/* a reader between writers must not block the growth */
+		meta_txn *r = rbegin();
+		meta_txn_abort(r);
+	}
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_gt(st.st_size, (off_t)256 << 20, "map grew past its initial 256 MiB");
+	reopen(0);
+	t = rbegin();
+	for (int id = 0; id < TXNS * PER_TXN; id += 97) {
+		size_t len = 0;
+		snprintf(name, sizeof(name), "user.v%05d", id);
+		cr_assert_eq(meta_xattr_get(t, 77, name, val, sizeof(val), &len), 0);
+		cr_assert_eq(len, (size_t)VAL);
+		cr_assert_eq(val[0], (uint8_t)(id & 0xff));
+		cr_assert_eq(val[VAL - 1], (uint8_t)(id & 0xff));
+	}
+	meta_txn_abort(t);
+}
