@@ -4,6 +4,7 @@
 #ifndef WORMFS_LOG_H
 #define WORMFS_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum wlog_level { WLOG_ERR = 0, WLOG_WARN, WLOG_INFO, WLOG_DEBUG };
@@ -12,6 +13,10 @@ enum wlog_level { WLOG_ERR = 0, WLOG_WARN, WLOG_INFO, WLOG_DEBUG };
 void wlog_init(int to_syslog, enum wlog_level max_level);
 void wlog(enum wlog_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Format a one-line error message into a caller's buffer (the err/errlen
+ * out-parameters of open functions); does nothing when err is NULL. */
+void wlog_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* "refused op=OP path=PATH uid=UID errno=E rule=RULE" at WARN. */
 void wlog_refusal(const char *op, const char *path, uint32_t uid, int err,
 		  const char *rule);

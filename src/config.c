@@ -5,6 +5,7 @@
  * Loads work on a copy that is committed only when the whole file is good,
  * so a bad file changes nothing. */
 #include "config.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -65,19 +66,6 @@ static const char *const wormfs_keys_list =
 static const char *const kms_keys_list =
 	"crypto_rate, crypto_burst, management_rate, management_burst, "
 	"throttle, max_wait_ms, dek_cache_entries, dek_cache_ttl_s";
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int section_known(const char *s)
 {
@@ -218,13 +206,13 @@ static int plist_entry(const char *ent, struct policy_plist *l, char *why,
 
 	if (!colon || trim_copy(ent, (size_t)(colon - ent), type, sizeof(type)) < 0 ||
 	    trim_copy(colon + 1, strlen(colon + 1), arg, sizeof(arg)) < 0 || !arg[0]) {
-		seterr(why, wl, "bad entry '%.64s'", ent);
+		wlog_seterr(why, wl, "bad entry '%.64s'", ent);
 		return -EINVAL;
 	}
 	if (strcmp(type, "uid") == 0 || strcmp(type, "gid") == 0) {
 		/* (uint32_t)-1 means "no id" to chown(2); never a principal */
 		if (parse_u64(arg, 0, UINT32_MAX - 1, &n) < 0) {
-			seterr(why, wl, "bad %s '%.64s' in entry '%.64s'", type,
+			wlog_seterr(why, wl, "bad %s '%.64s' in entry '%.64s'", type,
 			       arg, ent);
 			return -EINVAL;
 		}
@@ -233,21 +221,21 @@ static int plist_entry(const char *ent, struct policy_plist *l, char *why,
 	} else if (strcmp(type, "group") == 0) {
 		rc = lookup_group(arg, &gid);
 		if (rc == -ENOENT) {
-			seterr(why, wl, "unknown group '%.64s'", arg);
+			wlog_seterr(why, wl, "unknown group '%.64s'", arg);
 			return -EINVAL;
 		}
 		if (rc < 0) {
-			seterr(why, wl, "cannot look up group '%.64s': %s", arg,
+			wlog_seterr(why, wl, "cannot look up group '%.64s': %s", arg,
 			       strerror(-rc));
 			return -EINVAL;
 		}
 		rc = plist_add(l->gids, &l->ngids, gid);
 	} else {
-		seterr(why, wl, "bad entry '%.64s'", ent);
+		wlog_seterr(why, wl, "bad entry '%.64s'", ent);
 		return -EINVAL;
 	}
 	if (rc == -ENOSPC) {
-		seterr(why, wl, "too many entries (at most %d uids and %d gids)",
+		wlog_seterr(why, wl, "too many entries (at most %d uids and %d gids)",
 		       POLICY_MAX_PRINCIPALS, POLICY_MAX_PRINCIPALS);
 		return -EINVAL;
 	}
@@ -263,7 +251,7 @@ static int parse_plist(const char *v, struct policy_plist *out, char *why,
 
 	memset(&l, 0, sizeof(l));
 	if (trim_copy(v, strlen(v), ent, sizeof(ent)) < 0) {
-		seterr(why, wl, "value too long");
+		wlog_seterr(why, wl, "value too long");
 		return -EINVAL;
 	}
 	if (!ent[0])
@@ -274,11 +262,11 @@ static int parse_plist(const char *v, struct policy_plist *out, char *why,
 		int rc;
 
 		if (trim_copy(p, n, ent, sizeof(ent)) < 0) {
-			seterr(why, wl, "entry too long");
+			wlog_seterr(why, wl, "entry too long");
 			return -EINVAL;
 		}
 		if (!ent[0]) {
-			seterr(why, wl, "empty entry in list");
+			wlog_seterr(why, wl, "empty entry in list");
 			return -EINVAL;
 		}
 		rc = plist_entry(ent, &l, why, wl);
@@ -378,7 +366,7 @@ static int apply_key(struct cfg *c, const struct cfg_key *k, const char *v,
 		break;
 	}
 	if (rc < 0) {
-		seterr(why, wl, "bad value '%.64s'", v);
+		wlog_seterr(why, wl, "bad value '%.64s'", v);
 		return -EINVAL;
 	}
 	return 0;
@@ -392,13 +380,13 @@ static int set_one(struct cfg *c, const char *where, const char *section,
 	char why[256];
 
 	if (section && !*section) {
-		seterr(err, errlen,
+		wlog_seterr(err, errlen,
 		       "%s: key '%.64s' outside any section (allowed sections: "
 		       "[wormfs], [kms])", where, name);
 		return -EINVAL;
 	}
 	if (section && !section_known(section)) {
-		seterr(err, errlen,
+		wlog_seterr(err, errlen,
 		       "%s: unknown section [%.64s] (allowed: [wormfs], [kms])",
 		       where, section);
 		return -EINVAL;
@@ -406,20 +394,20 @@ static int set_one(struct cfg *c, const char *where, const char *section,
 	k = find_key(section, name);
 	if (!k) {
 		if (section)
-			seterr(err, errlen,
+			wlog_seterr(err, errlen,
 			       "%s: unknown key '%.64s' in section [%s] (allowed: %s)",
 			       where, name, section,
 			       strcmp(section, "kms") == 0 ? kms_keys_list
 							   : wormfs_keys_list);
 		else
-			seterr(err, errlen,
+			wlog_seterr(err, errlen,
 			       "%s: unknown key '%.64s' (allowed: %s, kms.%s)",
 			       where, name, wormfs_keys_list, kms_keys_list);
 		return -EINVAL;
 	}
 	why[0] = '\0';
 	if (apply_key(c, k, value, why, sizeof(why)) < 0) {
-		seterr(err, errlen, "%s: key '%s' in section [%s]: %s (allowed: %s)",
+		wlog_seterr(err, errlen, "%s: key '%s' in section [%s]: %s (allowed: %s)",
 		       where, k->name, k->section, why, k->allowed);
 		return -EINVAL;
 	}
@@ -484,7 +472,7 @@ static char *load_reader(char *str, int num, void *stream)
 	}
 	x->lineno++;
 	if ((size_t)n != strlen(x->line)) {
-		seterr(x->err, x->errlen, "%s:%d: NUL byte in line", x->file,
+		wlog_seterr(x->err, x->errlen, "%s:%d: NUL byte in line", x->file,
 		       x->lineno);
 		x->failed = 1;
 		return NULL;
@@ -500,7 +488,7 @@ static char *load_reader(char *str, int num, void *stream)
 		end = strchr(p, ']');
 		if (end && trim_copy(p + 1, (size_t)(end - p - 1), name,
 				     sizeof(name)) == 0 && !section_known(name)) {
-			seterr(x->err, x->errlen,
+			wlog_seterr(x->err, x->errlen,
 			       "%s:%d: unknown section [%s] (allowed: [wormfs], [kms])",
 			       x->file, x->lineno, name);
 			x->failed = 1;
@@ -508,7 +496,7 @@ static char *load_reader(char *str, int num, void *stream)
 		}
 	}
 	if (strlen(p) + 2 >= (size_t)num) {
-		seterr(x->err, x->errlen, "%s:%d: line too long (at most %d characters)",
+		wlog_seterr(x->err, x->errlen, "%s:%d: line too long (at most %d characters)",
 		       x->file, x->lineno, num - 3);
 		x->failed = 1;
 		return NULL;
@@ -543,13 +531,13 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	x.f = fopen(path, "re");
 	if (!x.f) {
 		rc = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		wlog_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	work = malloc(sizeof(*work));
 	if (!work) {
 		rc = -ENOMEM;
-		seterr(err, errlen, "%s: out of memory", path);
+		wlog_seterr(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	*work = *c;
@@ -562,15 +550,15 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 		rc = -EINVAL;
 	} else if (x.io_err) {
 		rc = -x.io_err;
-		seterr(err, errlen, "%s: %s", path, strerror(x.io_err));
+		wlog_seterr(err, errlen, "%s: %s", path, strerror(x.io_err));
 	} else if (ret > 0) {
 		rc = -EINVAL;
-		seterr(err, errlen,
+		wlog_seterr(err, errlen,
 		       "%s:%d: syntax error (allowed: [section], key = value, "
 		       "or a # comment)", path, ret);
 	} else if (ret < 0) {
 		rc = -ENOMEM;
-		seterr(err, errlen, "%s: cannot parse (out of memory)", path);
+		wlog_seterr(err, errlen, "%s: cannot parse (out of memory)", path);
 	} else {
 		*c = *work;   /* whole file good: commit */
 		rc = 0;
@@ -591,17 +579,17 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err,
 	int rc;
 
 	if (!key || !*key) {
-		seterr(err, errlen, "-o: empty key");
+		wlog_seterr(err, errlen, "-o: empty key");
 		return -EINVAL;
 	}
 	if (!value) {
-		seterr(err, errlen, "-o: key '%.64s' needs a value (KEY=VALUE)", key);
+		wlog_seterr(err, errlen, "-o: key '%.64s' needs a value (KEY=VALUE)", key);
 		return -EINVAL;
 	}
 	dot = strchr(key, '.');
 	if (dot) {
 		if ((size_t)(dot - key) >= sizeof(section) || dot == key) {
-			seterr(err, errlen,
+			wlog_seterr(err, errlen,
 			       "-o: unknown section in '%.64s' (allowed: wormfs., kms.)",
 			       key);
 			return -EINVAL;
@@ -612,7 +600,7 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err,
 	}
 	work = malloc(sizeof(*work));
 	if (!work) {
-		seterr(err, errlen, "-o: out of memory");
+		wlog_seterr(err, errlen, "-o: out of memory");
 		return -ENOMEM;
 	}
 	*work = *c;
@@ -634,12 +622,12 @@ int cfg_finish(struct cfg *c, char *err, size_t errlen)
 	if (c->kms.crypto_rate < 1 || c->kms.crypto_rate > CFG_MAX_RATE ||
 	    c->kms.mgmt_rate < 1 || c->kms.mgmt_rate > CFG_MAX_RATE ||
 	    c->kms.crypto_burst > CFG_MAX_RATE || c->kms.mgmt_burst > CFG_MAX_RATE) {
-		seterr(err, errlen, "kms rates and bursts must be 1..%llu",
+		wlog_seterr(err, errlen, "kms rates and bursts must be 1..%llu",
 		       (unsigned long long)CFG_MAX_RATE);
 		return -EINVAL;
 	}
 	if (c->max_threads < 1 || c->max_threads > 64) {
-		seterr(err, errlen, "max_threads must be 1..64");
+		wlog_seterr(err, errlen, "max_threads must be 1..64");
 		return -EINVAL;
 	}
 	return 0;

@@ -241,7 +241,7 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	if (!rc)
 		rc = rl_init(&k->log_rl, 1, 5);
 	if (rc) {
-		kms_seterr(err, errlen, "invalid KMS parameters (rates 1..%llu, bursts 1..%llu, "
+		wlog_seterr(err, errlen, "invalid KMS parameters (rates 1..%llu, bursts 1..%llu, "
 			   "cache entries <= %u)", RL_MAX_RATE, RL_MAX_BURST, KMS_CACHE_MAX);
 		goto out;
 	}
@@ -259,7 +259,7 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	rc = cache_init(&k->cache, k->p.cache_entries, k->p.cache_ttl_s);
 	cache_init_done = 1;
 	if (rc) {
-		kms_seterr(err, errlen, "cannot allocate the DEK cache");
+		wlog_seterr(err, errlen, "cannot allocate the DEK cache");
 		goto out;
 	}
 	*out = k;

@@ -78,8 +78,7 @@ static inline uint32_t kms_get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4
 static inline uint64_t kms_get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
 
 /* One line into err (if any), printf style. */
-void kms_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Error lines for err/errlen: wlog_seterr (log.h). */
 
 /* A struct kms with dir and a zeroed ring (secure memory); NULL if out of
  * memory. kms_free_bare releases what kms_alloc made (wipes the ring). */

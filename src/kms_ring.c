@@ -16,6 +16,7 @@
  * The ring is only ever replaced whole (temp file, fsync, rename, fsync
  * dir), and opening it writes nothing. */
 #include "kms_priv.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,17 +37,6 @@
 #define KR_ENTRY_BYTES 44          /* version | created_s | key */
 #define KR_PAYLOAD_FIXED 40        /* record key | active | count */
 #define KR_MAX_FILE (1u << 20)
-
-void kms_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int path_join(char *out, size_t len, const char *dir, const char *name)
 {
@@ -273,13 +263,13 @@ static int read_kek(const char *dir, uint8_t kek[WCRYPTO_KEYBYTES], char *err, s
 		return rc;
 	rc = read_file(path, 64, &buf, &len);
 	if (rc == -ENOENT) {
-		kms_seterr(err, errlen, "cannot unlock key ring: key file %s is missing", path);
+		wlog_seterr(err, errlen, "cannot unlock key ring: key file %s is missing", path);
 		return -ENOKEY;
 	}
 	if (!rc && len != WCRYPTO_KEYBYTES)
 		rc = -EBADMSG;
 	if (rc) {
-		kms_seterr(err, errlen, "cannot read key file %s: %s", path, strerror(-rc));
+		wlog_seterr(err, errlen, "cannot read key file %s: %s", path, strerror(-rc));
 	} else {
 		memcpy(kek, buf, WCRYPTO_KEYBYTES);
 	}
@@ -344,11 +334,11 @@ int kms_ring_load(struct kms *k, const char *passphrase, size_t passlen,
 		return rc;
 	rc = read_file(path, KR_MAX_FILE, &file, &flen);
 	if (rc == -ENOENT) {
-		kms_seterr(err, errlen, "no key ring at %s", path);
+		wlog_seterr(err, errlen, "no key ring at %s", path);
 		goto out;
 	}
 	if (rc && rc != -EBADMSG) {
-		kms_seterr(err, errlen, "cannot read key ring %s: %s", path, strerror(-rc));
+		wlog_seterr(err, errlen, "cannot read key ring %s: %s", path, strerror(-rc));
 		goto out;
 	}
 	rc = -EBADMSG;
@@ -378,14 +368,14 @@ int kms_ring_load(struct kms *k, const char *passphrase, size_t passlen,
 	if (k->mode == KR_MODE_PASS) {
 		if (!passphrase) {
 			rc = -ENOKEY;
-			kms_seterr(err, errlen, "key ring %s is protected by a passphrase; none given",
+			wlog_seterr(err, errlen, "key ring %s is protected by a passphrase; none given",
 				   path);
 			goto out;
 		}
 		rc = wcrypto_pwhash(k->ring->kek, passphrase, passlen, k->salt, k->opslimit,
 				    (size_t)k->memlimit);
 		if (rc) {
-			kms_seterr(err, errlen, "cannot derive the key ring key: %s", strerror(-rc));
+			wlog_seterr(err, errlen, "cannot derive the key ring key: %s", strerror(-rc));
 			goto out;
 		}
 	} else {
@@ -400,7 +390,7 @@ int kms_ring_load(struct kms *k, const char *passphrase, size_t passlen,
 	}
 	if (wcrypto_unwrap(payload, file + hlen, clen, file, hlen, q, k->ring->kek) != 0) {
 		rc = -EACCES;
-		kms_seterr(err, errlen, "cannot unlock key ring: wrong passphrase or damaged key ring");
+		wlog_seterr(err, errlen, "cannot unlock key ring: wrong passphrase or damaged key ring");
 		goto out;
 	}
 	rc = ring_parse(k->ring, payload, clen - WCRYPTO_TAGBYTES);
@@ -408,7 +398,7 @@ int kms_ring_load(struct kms *k, const char *passphrase, size_t passlen,
 		goto bad;
 	goto out;
 bad:
-	kms_seterr(err, errlen, "malformed key ring %s", path);
+	wlog_seterr(err, errlen, "malformed key ring %s", path);
 out:
 	if (payload) {
 		wcrypto_wipe(payload, clen - WCRYPTO_TAGBYTES);

@@ -89,3 +89,14 @@ void wlog_refusal(const char *op, const char *path, uint32_t uid, int err,
 	     op ? op : "-", path ? path : "-", (unsigned)uid, ename,
 	     rule ? rule : "-");
 }
+
+void wlog_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -15,12 +15,6 @@
 #define KV_FORMAT "format"
 #define KV_CLOCK "clock_hwm"
 
-static void seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
-{
-	if (err && errlen)
-		snprintf(err, errlen, fmt, a, b);
-}
-
 /* Read a passphrase file: first line, no trailing newline. */
 static int read_passphrase(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
@@ -29,7 +23,7 @@ static int read_passphrase(const char *path, char **out, size_t *len, char *err,
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		seterr(err, errlen, "cannot read passphrase file %s: %s", path, strerror(errno));
+		wlog_seterr(err, errlen, "cannot read passphrase file %s: %s", path, strerror(errno));
 		return -errno;
 	}
 	buf = wcrypto_secure_alloc(1024);
@@ -41,14 +35,14 @@ static int read_passphrase(const char *path, char **out, size_t *len, char *err,
 	close(fd);
 	if (got <= 0) {
 		wcrypto_secure_free(buf);
-		seterr(err, errlen, "passphrase file %s is empty%s", path, "");
+		wlog_seterr(err, errlen, "passphrase file %s is empty", path);
 		return -EINVAL;
 	}
 	buf[got] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (!buf[0]) {
 		wcrypto_secure_free(buf);
-		seterr(err, errlen, "passphrase file %s is empty%s", path, "");
+		wlog_seterr(err, errlen, "passphrase file %s is empty", path);
 		return -EINVAL;
 	}
 	*out = buf;
@@ -87,7 +81,7 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	store_subpath(st, "keys", sub_keys, sizeof(sub_keys));
 	rc = kms_create(sub_keys, pass, passlen);
 	if (rc) {
-		seterr(err, errlen, "cannot create key ring in %s: %s", sub_keys, strerror(-rc));
+		wlog_seterr(err, errlen, "cannot create key ring in %s: %s", sub_keys, strerror(-rc));
 		goto out;
 	}
 	store_subpath(st, "meta", sub, sizeof(sub));
@@ -242,22 +236,22 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 			nanosleep(&ts, NULL);
 		}
 		if (rc) {
-			seterr(err, errlen, "%s: store is in use (mounted, or another wormctl is "
-			       "changing it)%s", store_path, "");
+			wlog_seterr(err, errlen, "%s: store is in use (mounted, or another wormctl is "
+				    "changing it)", store_path);
 			goto fail;
 		}
 	}
 	store_subpath(n->st, "meta/data.mdb", sub, sizeof(sub));
 	if (stat(sub, &sb) != 0) {
 		rc = -EBADMSG;
-		seterr(err, errlen, "%s: metadata database missing (%s)", store_path, sub);
+		wlog_seterr(err, errlen, "%s: metadata database missing (%s)", store_path, sub);
 		goto fail;
 	}
 	/* LMDB would initialize an empty or tiny file as a new database:
 	 * refuse instead of changing the store. */
 	if (!S_ISREG(sb.st_mode) || sb.st_size < 2 * 4096) {
 		rc = -EBADMSG;
-		seterr(err, errlen, "%s: metadata database %s is damaged (truncated)",
+		wlog_seterr(err, errlen, "%s: metadata database %s is damaged (truncated)",
 		       store_path, sub);
 		goto fail;
 	}
@@ -291,11 +285,11 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	}
 	if (rc || fmt != STORE_FORMAT_VERSION) {
 		if (rc)
-			seterr(err, errlen, "%s: metadata database is damaged (no format record)%s",
-			       store_path, "");
+			wlog_seterr(err, errlen, "%s: metadata database is damaged (no format record)",
+				    store_path);
 		else
-			seterr(err, errlen, "%s: metadata database has an unknown format version "
-			       "(this wormfs supports %s)", store_path, "1");
+			wlog_seterr(err, errlen, "%s: metadata database has an unknown format version "
+				    "(this wormfs supports %d)", store_path, STORE_FORMAT_VERSION);
 		rc = rc ? -EBADMSG : -EPROTO;
 		goto fail;
 	}

@@ -1,5 +1,6 @@
 /* store: the on-disk layout of a store directory (see store.h). */
 #include "store.h"
+#include "log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,19 +28,6 @@ struct store {
 	int objfd;     /* STORE/objects/, for openat */
 	int lockfd;    /* run.lock while locked, else -1 */
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* "00".."ff": the objects/ subdirectory for first id byte b. */
 static void subdir_name(unsigned b, char sub[3])
@@ -169,7 +157,7 @@ int store_create(const char *path, const char *conf_text, char *err, size_t errl
 		created = 1;
 	} else if (errno != EEXIST) {
 		rc = -errno;
-		seterr(err, errlen, "%s: cannot create directory: %s", path,
+		wlog_seterr(err, errlen, "%s: cannot create directory: %s", path,
 		       strerror(-rc));
 		return rc;
 	}
@@ -177,18 +165,18 @@ int store_create(const char *path, const char *conf_text, char *err, size_t errl
 	if (dirfd < 0) {
 		rc = -errno;
 		if (rc == -ENOTDIR)
-			seterr(err, errlen, "%s exists and is not a directory", path);
+			wlog_seterr(err, errlen, "%s exists and is not a directory", path);
 		else
-			seterr(err, errlen, "%s: %s", path, strerror(-rc));
+			wlog_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		goto out_nodir;
 	}
 	rc = dir_is_empty(dirfd);
 	if (rc == -ENOTEMPTY) {
-		seterr(err, errlen, "%s is not empty", path);
+		wlog_seterr(err, errlen, "%s is not empty", path);
 		goto out_nodir;   /* not ours: touch nothing */
 	}
 	if (rc < 0) {
-		seterr(err, errlen, "%s: cannot read directory: %s", path,
+		wlog_seterr(err, errlen, "%s: cannot read directory: %s", path,
 		       strerror(-rc));
 		goto out_nodir;
 	}
@@ -241,7 +229,7 @@ int store_create(const char *path, const char *conf_text, char *err, size_t errl
 fail_errno:
 	rc = -errno;
 fail:
-	seterr(err, errlen, "%s: cannot create store (%s): %s", path, step,
+	wlog_seterr(err, errlen, "%s: cannot create store (%s): %s", path, step,
 	       strerror(-rc));
 	undo_create(dirfd);
 out_nodir:
@@ -298,56 +286,56 @@ int store_open(const char *path, store **out, char *err, size_t errlen)
 	*out = NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		seterr(err, errlen, "%s: out of memory", path);
+		wlog_seterr(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	s->dirfd = s->objfd = s->lockfd = -1;
 	s->path = realpath(path, NULL);
 	if (!s->path) {
 		rc = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		wlog_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		goto fail;
 	}
 	if (stat(s->path, &st) < 0) {
 		rc = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		wlog_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		goto fail;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		rc = -ENOTDIR;
-		seterr(err, errlen, "%s is not a wormfs store (not a directory)", path);
+		wlog_seterr(err, errlen, "%s is not a wormfs store (not a directory)", path);
 		goto fail;
 	}
 	s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0) {
 		rc = -errno;
-		seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		wlog_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		goto fail;
 	}
 	rc = read_format(s->dirfd, &version);
 	if (rc == -ENOENT) {
-		seterr(err, errlen, "%s is not a wormfs store (no FORMAT file)", path);
+		wlog_seterr(err, errlen, "%s is not a wormfs store (no FORMAT file)", path);
 		goto fail;
 	}
 	if (rc == -EPROTO) {
-		seterr(err, errlen,
+		wlog_seterr(err, errlen,
 		       "%s: unknown store format version %lu (this wormfs supports %d)",
 		       path, version, STORE_FORMAT_VERSION);
 		goto fail;
 	}
 	if (rc == -EBADMSG) {
-		seterr(err, errlen, "%s: damaged FORMAT file (expected '"
+		wlog_seterr(err, errlen, "%s: damaged FORMAT file (expected '"
 		       FORMAT_PREFIX "%d')", path, STORE_FORMAT_VERSION);
 		goto fail;
 	}
 	if (rc < 0) {
-		seterr(err, errlen, "%s/" FORMAT_NAME ": %s", path, strerror(-rc));
+		wlog_seterr(err, errlen, "%s/" FORMAT_NAME ": %s", path, strerror(-rc));
 		goto fail;
 	}
 	s->objfd = openat(s->dirfd, "objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->objfd < 0) {
 		rc = -errno;
-		seterr(err, errlen, "%s: damaged store: objects/: %s", path,
+		wlog_seterr(err, errlen, "%s: damaged store: objects/: %s", path,
 		       strerror(-rc));
 		goto fail;
 	}
