@@ -144,7 +144,8 @@ fi
 if [ "${WORMFS_NO_ASAN:-0}" != 1 ] && [ -d "$ASAN" ]; then
 	say "unit tests (asan build)"
 	# Criterion forks the tests; leaks in test code are reported, not fatal.
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		run_unit "$ASAN" asan
 fi
 
