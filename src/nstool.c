@@ -1,5 +1,6 @@
-/* nstool: store lifecycle (init, open, close, periodic checkpoint) and the
- * offline tooling behind wormctl (walk, verify, rewrap). */
+/* nstool: store lifecycle (init, open, close, periodic checkpoint), object
+ * paths for refusal and lock-change logs, and the offline tooling behind
+ * wormctl (walk, verify, rewrap). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -365,6 +366,85 @@ int ns_tick(ns *n)
 		rc = rc ? rc : r2;
 	}
 	return rc;
+}
+
+/* ---- paths for logs ---------------------------------------------------- */
+
+struct name_find {
+	uint64_t ino;
+	char *out;
+	size_t len;
+	int found;
+};
+
+static int name_find_cb(void *arg, const char *name, uint64_t ino, uint64_t cookie)
+{
+	struct name_find *f = arg;
+	(void)cookie;
+	if (ino != f->ino)
+		return 0;
+	snprintf(f->out, f->len, "%s", name);
+	f->found = 1;
+	return 1;
+}
+
+/* Path of an inode from the root, for logs. Nodes do not store their own
+ * names, so each level scans its parent: fine for refusals and lock
+ * changes, never used on a hot path. */
+int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
+{
+	char comp[META_NAME_MAX + 1], tmp[4096];
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	int rc, depth = 0;
+
+	if (len == 0)
+		return -ERANGE;
+	buf[0] = '\0';
+	if (ns_is_virtual(ino)) {
+		snprintf(buf, len, "/.wormfs%s", ino == NS_INO_CTL ? "" : ino == NS_INO_VERSION
+			 ? "/version" : ino == NS_INO_STATS ? "/stats" : "/clock");
+		return 0;
+	}
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	while (ino != NS_INO_ROOT && depth++ < 256) {
+		struct name_find f = { ino, comp, sizeof(comp), 0 };
+		rc = ns_node_get(n, t, ino, &nd);
+		if (rc)
+			break;
+		meta_readdir(t, nd.parent, 0, name_find_cb, &f);
+		if (!f.found)
+			snprintf(comp, sizeof(comp), "#%llu", (unsigned long long)ino);
+		snprintf(tmp, sizeof(tmp), "/%s%s", comp, buf);
+		snprintf(buf, len, "%s", tmp);
+		ino = nd.parent;
+	}
+	meta_txn_abort(t);
+	if (!buf[0])
+		snprintf(buf, len, "/");
+	return rc;
+}
+
+/* ino is the object, or the directory holding `name` for namespace
+ * operations; for xattr operations `name` is the attribute. */
+int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
+	      const struct ns_caller *c, int err, const char *rule)
+{
+	char path[4096], what[4400];
+	int xattr = op == SOP_SETXATTR || op == SOP_REMOVEXATTR || op == SOP_GETXATTR;
+
+	ns_path_of(n, ino, path, sizeof(path));
+	if (name && xattr)
+		snprintf(what, sizeof(what), "%s attr=%s", path, name);
+	else if (name)
+		snprintf(what, sizeof(what), "%s%s%s", path, strcmp(path, "/") ? "/" : "", name);
+	else
+		snprintf(what, sizeof(what), "%s", path);
+	stats_refusal(&n->stats, op);
+	wlog_refusal(stats_op_name(op), what, c ? c->uid : 0, err, rule ? rule : "-");
+	return err;
 }
 
 /* ---- walk ---------------------------------------------------------------- */
