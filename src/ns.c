@@ -227,6 +227,10 @@ void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
 			ns_inode_put(n, in);
 		}
 	}
+	/* Only a tampered record can hold more; the kernel would refuse the
+	 * attributes (EIO everywhere) instead of the fail-closed EPERM. */
+	if (a->size > OBJ_MAX_SIZE)
+		a->size = OBJ_MAX_SIZE;
 	a->blocks = (a->size + 511) / 512;
 }
 
