@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench.sh: wormfs next to a plain directory and gocryptfs, in one run.
 #
-#   sudo tools/bench.sh
+#   bash tools/bench.sh        (as root)
 #
 # For each file system, BENCH_RUNS times (median reported; the file systems
 # take turns inside every run so drift hits all of them alike):

@@ -1,7 +1,7 @@
 #!/bin/bash
 # demo.sh: from a fresh Debian 12 machine to a mounted wormfs demo store.
 #
-#   sudo tools/demo.sh
+#   bash tools/demo.sh         (as root)
 #
 # Installs the build and runtime packages (only those missing), builds
 # wormfs in build/ (meson + ninja), creates a store in
@@ -30,7 +30,7 @@ PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'demo.sh: %s\n' "$*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0"
+[ "$(id -u)" -eq 0 ] || die "run as root (e.g. sudo bash $0)"
 
 # 1. Packages: apt only when something is missing, so a second run is fast
 # and works offline.
@@ -150,5 +150,5 @@ Unmount:   fusermount3 -u $MNT
 Mount:     $WORMFS $STORE $MNT
 Logs:      the daemon logs to syslog (journalctl -t wormfs); run it with -f
            to keep it in the foreground with logs on stderr.
-Run again: sudo $0   (reuses the store)
+Run again: bash $0   (reuses the store)
 EOF
