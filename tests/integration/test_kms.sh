@@ -52,9 +52,12 @@ bench_check() {
 	check_eq "bench $label: burst defaults to the rate" "$rate" "$(jv .configured_burst "$j")"
 	check_eq "bench $label: no errors" 0 "$(jv .measured.errors "$j")"
 	# The warm-up drained the whole bucket: the burst (less the one token
-	# the bench's own GenerateDataKey took) plus what accrued meanwhile.
+	# the bench's own GenerateDataKey took) plus what accrued meanwhile,
+	# less at most one call per thread (4) that was admitted during the
+	# warm-up but finished after another thread opened the window: such
+	# calls count in the window, where they finished.
 	check "bench $label: warm-up drained at least the burst" \
-		jq -e ".warmup.burst_drained >= $rate - 1" "$j"
+		jq -e ".warmup.burst_drained + .measured.admitted >= $rate - 1 and .warmup.burst_drained >= $rate - 1 - 4" "$j"
 	check "bench $label: steady rate = admitted / elapsed" \
 		jq -e '((.measured.admitted / .measured.elapsed_s) - .measured.steady_rate | fabs) < 0.1' "$j"
 	check "bench $label: admitted within 1% of rate x time (steady rate within 1% of $rate/s)" \
