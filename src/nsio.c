@@ -161,6 +161,22 @@ static int key_ensure(ns *n, struct ns_inode *in)
 /* Commit pending content changes: final block re-sealed, size and
  * generation recorded; at a writer's close the bucket's default retention
  * is applied. Called with in->rw held for writing. */
+/* 1 if committing this object would apply its bucket's default retention
+ * (read transaction only). */
+static int default_pending(ns *n, uint64_t ino)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd, b;
+	int pending;
+
+	if (meta_txn_begin(n->me, 1, &t))
+		return 1;   /* let the write path decide */
+	pending = !ns_node_get(n, t, ino, &nd) && !nd.sealed &&
+		  !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE;
+	meta_txn_abort(t);
+	return pending;
+}
+
 static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, int durable)
 {
 	meta_txn *t = NULL;
@@ -181,6 +197,8 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	pthread_mutex_unlock(&in->mu);
 	if (!dirty && !apply_default)
 		return 0;
+	if (!dirty && !default_pending(n, in->ino))
+		return 0;   /* the common release: no write transaction at all */
 	if (dirty && fd >= 0) {
 		rc = obj_commit(fd, &r);
 		if (!rc && durable)
