@@ -147,7 +147,12 @@ struct ns_inode *ns_inode_get(ns *n, uint64_t ino)
 			goto out;
 		in->ino = ino;
 		pthread_mutex_init(&in->mu, NULL);
-		pthread_cond_init(&in->idle, NULL);
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		/* Timed waits must not follow a system clock set back or ahead. */
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&in->idle, &ca);
+		pthread_condattr_destroy(&ca);
 		pthread_rwlock_init(&in->rw, NULL);
 		in->next = n->itab[b];
 		n->itab[b] = in;
@@ -555,7 +560,7 @@ void ns_settle_writers(ns *n, uint64_t parent, const char *name)
 	pthread_mutex_lock(&in->mu);
 	if (pending && in->writers > 0) {
 		struct timespec dl;
-		clock_gettime(CLOCK_REALTIME, &dl);
+		clock_gettime(CLOCK_MONOTONIC, &dl);
 		dl.tv_sec += NS_SETTLE_NS / 1000000000LL;
 		while (in->writers > 0 && pthread_cond_timedwait(&in->idle, &in->mu, &dl) == 0)
 			;
