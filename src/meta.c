@@ -7,21 +7,18 @@
  * once mdb_txn_begin() returns the caller owns the environment's single
  * write handle and no allocation is needed. Read transactions are kept in a
  * small pool of reset handles (mdb_txn_reset/renew): renewing one costs no
- * malloc and no search of the reader table. */
-#include "meta.h"
+ * malloc and no search of the reader table.
+ *
+ * This file: environment, transactions, map growth, nodes, directory
+ * entries. kv, xattrs, symlinks and orphans are in src/meta_attr.c; what
+ * both share is in src/meta_priv.h. */
+#include "meta_priv.h"
 
-#include <endian.h>
-#include <errno.h>
-#include <limits.h>
 #include <stddef.h>
-#include <lmdb.h>
-#include <pthread.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 
 /* With MDB_WRITEMAP the file is extended to the map size (sparse), and
  * tools that read the store (grep -r, backups) read all of it. So the map
@@ -34,94 +31,10 @@
 #define META_MAXREADERS 256
 #define META_MAXDBS 16
 #define META_POOL_MAX 32          /* idle read handles kept per env */
-#define META_XATTR_VALUE_MAX 65536 /* XATTR_SIZE_MAX */
-#define META_LINK_MAX 4096
-#define META_KEY_MAX 511          /* LMDB's default maximum key size */
-
-enum meta_db { DB_NODES, DB_DIRENTS, DB_COOKIES, DB_XATTRS, DB_LINKS, DB_ORPHANS, DB_KV, DB_COUNT };
 
 static const char *const db_names[DB_COUNT] = {
 	"nodes", "dirents", "cookies", "xattrs", "links", "orphans", "kv",
 };
-
-struct meta_txn {
-	MDB_txn *txn;
-	meta_env *e;
-	int rdonly;
-	int active;               /* guards against ending a handle twice */
-	pthread_t owner;          /* write txn: the thread holding the lock */
-	struct meta_txn *next;    /* pool link */
-};
-
-struct meta_env {
-	MDB_env *env;
-	MDB_dbi dbi[DB_COUNT];
-	int rdonly;
-	pthread_mutex_t pool_mu;
-	/* Held shared by every transaction, exclusively to resize the map
-	 * (LMDB: no transaction of this process may be active then). */
-	pthread_rwlock_t map_lk;
-	struct meta_txn *pool;    /* reset read transactions */
-	unsigned pool_n;
-	struct meta_txn wtxn;     /* owned by whoever holds LMDB's writer lock */
-};
-
-/* The one place where LMDB codes become -errno. */
-static int mdb_err(int rc)
-{
-	switch (rc) {
-	case MDB_SUCCESS:
-		return 0;
-	case MDB_NOTFOUND:
-		return -ENOENT;
-	case MDB_KEYEXIST:
-		return -EEXIST;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-	case MDB_PAGE_FULL:
-	case MDB_CURSOR_FULL:
-		return -ENOSPC;
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
-	case MDB_VERSION_MISMATCH:
-	case MDB_INCOMPATIBLE:
-		return -EBADMSG;
-	case MDB_READERS_FULL:
-	case MDB_TLS_FULL:
-	case MDB_MAP_RESIZED:
-		return -EAGAIN;
-	case MDB_DBS_FULL:
-		return -EMFILE;
-	case MDB_BAD_VALSIZE:
-	case MDB_BAD_DBI:
-	case MDB_BAD_RSLOT:
-		return -EINVAL;
-	case MDB_PANIC:
-	case MDB_BAD_TXN:
-		return -EIO;
-	default:
-		return rc > 0 ? -rc : -EIO;   /* LMDB passes errno values through */
-	}
-}
-
-static inline void put_be64(uint8_t *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
-}
-
-static inline uint64_t get_be64(const void *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return be64toh(v);
-}
-
-static inline MDB_dbi dbi(const meta_txn *t, enum meta_db d)
-{
-	return t->e->dbi[d];
-}
 
 /* Length of a directory entry name, or -errno. */
 static int name_len(const char *name, size_t *len)
@@ -133,37 +46,6 @@ static int name_len(const char *name, size_t *len)
 		return -EINVAL;
 	if (*len > META_NAME_MAX)
 		return -ENAMETOOLONG;
-	return 0;
-}
-
-/* Length of an xattr name, or -ERANGE as setxattr(2) reports it. */
-static int xname_len(const char *name, size_t *len)
-{
-	if (!name)
-		return -EINVAL;
-	*len = strnlen(name, XATTR_NAME_MAX + 1);
-	if (*len == 0 || *len > XATTR_NAME_MAX)
-		return -ERANGE;
-	return 0;
-}
-
-/* key = u64 BE | bytes; buf must hold 8 + 255. */
-static MDB_val prefixed_key(uint8_t *buf, uint64_t id, const char *s, size_t len)
-{
-	put_be64(buf, id);
-	memcpy(buf + 8, s, len);
-	return (MDB_val){ .mv_size = 8 + len, .mv_data = buf };
-}
-
-/* Copy a value out, -ERANGE if it does not fit; *len gets the full size. */
-static int copy_out(const MDB_val *v, void *buf, size_t size, size_t *len)
-{
-	if (len)
-		*len = v->mv_size;
-	if (v->mv_size > size)
-		return -ERANGE;
-	if (v->mv_size)
-		memcpy(buf, v->mv_data, v->mv_size);
 	return 0;
 }
 
@@ -501,74 +383,6 @@ void meta_txn_abort(meta_txn *t)
 	pthread_rwlock_unlock(&t->e->map_lk);
 }
 
-/* ---- kv -------------------------------------------------------------- */
-
-static int kv_key(const char *key, MDB_val *k)
-{
-	size_t len;
-
-	if (!key)
-		return -EINVAL;
-	len = strnlen(key, META_KEY_MAX + 1);
-	if (len == 0 || len > META_KEY_MAX)
-		return -EINVAL;
-	*k = (MDB_val){ .mv_size = len, .mv_data = (void *)key };
-	return 0;
-}
-
-int meta_kv_get(meta_txn *t, const char *key, void *buf, size_t size, size_t *len)
-{
-	MDB_val k, v;
-	int rc = kv_key(key, &k);
-
-	if (rc)
-		return rc;
-	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_KV), &k, &v));
-	if (rc)
-		return rc;
-	return copy_out(&v, buf, size, len);
-}
-
-int meta_kv_put(meta_txn *t, const char *key, const void *val, size_t len)
-{
-	MDB_val k, v = { .mv_size = len, .mv_data = (void *)val };
-	int rc = kv_key(key, &k);
-
-	if (rc)
-		return rc;
-	if (!val && len)
-		return -EINVAL;
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_KV), &k, &v, 0));
-}
-
-int meta_ino_alloc(meta_txn *t, uint64_t *ino)
-{
-	uint8_t buf[8];
-	size_t len = 0;
-	uint64_t next = META_FIRST_INO;
-	int rc = meta_kv_get(t, "next_ino", buf, sizeof(buf), &len);
-
-	if (rc == 0) {
-		if (len != sizeof(buf))
-			return -EBADMSG;
-		next = get_be64(buf);
-		if (next < META_FIRST_INO)
-			next = META_FIRST_INO;
-	} else if (rc == -ERANGE) {
-		return -EBADMSG;
-	} else if (rc != -ENOENT) {
-		return rc;
-	}
-	if (next == UINT64_MAX)
-		return -ENOSPC;
-	put_be64(buf, next + 1);
-	rc = meta_kv_put(t, "next_ino", buf, sizeof(buf));
-	if (rc)
-		return rc;
-	*ino = next;
-	return 0;
-}
-
 /* ---- nodes ----------------------------------------------------------- */
 
 /* Decode a stored node, refusing records of another size or version. */
@@ -807,23 +621,6 @@ int meta_dirent_set(meta_txn *t, uint64_t parent, const char *name, uint64_t ino
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_DIRENTS), &k, &v, 0));
 }
 
-/* 1 if the cursor c, positioned with MDB_SET_RANGE on the 8-byte prefix
- * kb, found a key with that prefix; 0 if not; <0 on error. */
-static int seek_prefix(MDB_cursor *c, const uint8_t *kb, size_t klen, MDB_val *k, MDB_val *v,
-		       MDB_cursor_op op)
-{
-	int rc;
-
-	if (op == MDB_SET_RANGE)
-		*k = (MDB_val){ klen, (void *)kb };
-	rc = mdb_cursor_get(c, k, v, op);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc)
-		return mdb_err(rc);
-	return k->mv_size >= 8 && memcmp(k->mv_data, kb, 8) == 0;
-}
-
 int meta_dir_is_empty(meta_txn *t, uint64_t parent)
 {
 	uint8_t kb[8];
@@ -890,179 +687,4 @@ int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb
 	}
 	mdb_cursor_close(c);
 	return rc < 0 ? rc : 0;
-}
-
-/* ---- extended attributes --------------------------------------------- */
-
-int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_t size, size_t *len)
-{
-	uint8_t kb[8 + XATTR_NAME_MAX];
-	MDB_val k, v;
-	size_t nl;
-	int rc = xname_len(name, &nl);
-
-	if (rc)
-		return rc;
-	k = prefixed_key(kb, ino, name, nl);
-	rc = mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &v);
-	if (rc)
-		return rc == MDB_NOTFOUND ? -ENODATA : mdb_err(rc);
-	if (size == 0) {          /* size query */
-		if (len)
-			*len = v.mv_size;
-		return 0;
-	}
-	return copy_out(&v, buf, size, len);
-}
-
-int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags)
-{
-	uint8_t kb[8 + XATTR_NAME_MAX];
-	MDB_val k, v = { len, (void *)val }, old;
-	unsigned put_flags = 0;
-	size_t nl;
-	int rc = xname_len(name, &nl);
-
-	if (rc)
-		return rc;
-	if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) ||
-	    flags == (XATTR_CREATE | XATTR_REPLACE) || (!val && len))
-		return -EINVAL;
-	if (len > META_XATTR_VALUE_MAX)
-		return -E2BIG;
-	k = prefixed_key(kb, ino, name, nl);
-	if (flags & XATTR_REPLACE) {
-		rc = mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &old);
-		if (rc)
-			return rc == MDB_NOTFOUND ? -ENODATA : mdb_err(rc);
-	}
-	if (flags & XATTR_CREATE)
-		put_flags = MDB_NOOVERWRITE;
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_XATTRS), &k, &v, put_flags));
-}
-
-int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name)
-{
-	uint8_t kb[8 + XATTR_NAME_MAX];
-	MDB_val k;
-	size_t nl;
-	int rc = xname_len(name, &nl);
-
-	if (rc)
-		return rc;
-	k = prefixed_key(kb, ino, name, nl);
-	rc = mdb_del(t->txn, dbi(t, DB_XATTRS), &k, NULL);
-	return rc == MDB_NOTFOUND ? -ENODATA : mdb_err(rc);
-}
-
-int meta_xattr_list(meta_txn *t, uint64_t ino, meta_xattr_cb cb, void *arg)
-{
-	uint8_t kb[8];
-	char name[XATTR_NAME_MAX + 1];
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	MDB_cursor_op op = MDB_SET_RANGE;
-	int rc;
-
-	put_be64(kb, ino);
-	rc = mdb_cursor_open(t->txn, dbi(t, DB_XATTRS), &c);
-	if (rc)
-		return mdb_err(rc);
-	for (;; op = MDB_NEXT) {
-		size_t nl;
-		rc = seek_prefix(c, kb, 8, &k, &v, op);
-		if (rc <= 0)
-			break;
-		nl = k.mv_size - 8;
-		if (nl == 0 || nl > XATTR_NAME_MAX) {
-			rc = -EBADMSG;
-			break;
-		}
-		memcpy(name, (uint8_t *)k.mv_data + 8, nl);
-		name[nl] = '\0';
-		if (cb(arg, name)) {
-			rc = 0;       /* stop requested: like readdir, not an error */
-			break;
-		}
-	}
-	mdb_cursor_close(c);
-	return rc < 0 ? rc : 0;
-}
-
-/* ---- symlinks -------------------------------------------------------- */
-
-int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len)
-{
-	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v;
-	int rc;
-
-	put_be64(kb, ino);
-	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_LINKS), &k, &v));
-	if (rc)
-		return rc;
-	return copy_out(&v, buf, size, len);
-}
-
-int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len)
-{
-	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v = { len, (void *)target };
-
-	if (!target && len)
-		return -EINVAL;
-	if (len > META_LINK_MAX)
-		return -ENAMETOOLONG;
-	put_be64(kb, ino);
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_LINKS), &k, &v, 0));
-}
-
-/* ---- orphans --------------------------------------------------------- */
-
-int meta_orphan_add(meta_txn *t, uint64_t ino, const uint8_t objid[16])
-{
-	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v = { 16, (void *)objid };
-
-	put_be64(kb, ino);
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_ORPHANS), &k, &v, 0));
-}
-
-int meta_orphan_del(meta_txn *t, uint64_t ino)
-{
-	uint8_t kb[8];
-	MDB_val k = { 8, kb };
-
-	put_be64(kb, ino);
-	return mdb_err(mdb_del(t->txn, dbi(t, DB_ORPHANS), &k, NULL));
-}
-
-int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg)
-{
-	uint8_t objid[16];
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	MDB_cursor_op op = MDB_FIRST;
-	int rc;
-
-	rc = mdb_cursor_open(t->txn, dbi(t, DB_ORPHANS), &c);
-	if (rc)
-		return mdb_err(rc);
-	for (;; op = MDB_NEXT) {
-		rc = mdb_cursor_get(c, &k, &v, op);
-		if (rc) {
-			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
-			break;
-		}
-		if (k.mv_size != 8 || v.mv_size != 16) {
-			rc = -EBADMSG;
-			break;
-		}
-		memcpy(objid, v.mv_data, 16);
-		rc = cb(arg, get_be64(k.mv_data), objid);
-		if (rc)
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc;
 }

@@ -1,0 +1,135 @@
+/* meta_priv.h: what src/meta.c and src/meta_attr.c share (one module, split
+ * for size; see include/meta.h). Only these two files include it. */
+#ifndef WORMFS_META_PRIV_H
+#define WORMFS_META_PRIV_H
+
+#include "meta.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#define META_KEY_MAX 511          /* LMDB's default maximum key size */
+
+enum meta_db { DB_NODES, DB_DIRENTS, DB_COOKIES, DB_XATTRS, DB_LINKS, DB_ORPHANS, DB_KV, DB_COUNT };
+
+struct meta_txn {
+	MDB_txn *txn;
+	meta_env *e;
+	int rdonly;
+	int active;               /* guards against ending a handle twice */
+	pthread_t owner;          /* write txn: the thread holding the lock */
+	struct meta_txn *next;    /* pool link */
+};
+
+struct meta_env {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	int rdonly;
+	pthread_mutex_t pool_mu;
+	/* Held shared by every transaction, exclusively to resize the map
+	 * (LMDB: no transaction of this process may be active then). */
+	pthread_rwlock_t map_lk;
+	struct meta_txn *pool;    /* reset read transactions */
+	unsigned pool_n;
+	struct meta_txn wtxn;     /* owned by whoever holds LMDB's writer lock */
+};
+
+/* The one place where LMDB codes become -errno. */
+static inline int mdb_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_KEYEXIST:
+		return -EEXIST;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case MDB_PAGE_FULL:
+	case MDB_CURSOR_FULL:
+		return -ENOSPC;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_INCOMPATIBLE:
+		return -EBADMSG;
+	case MDB_READERS_FULL:
+	case MDB_TLS_FULL:
+	case MDB_MAP_RESIZED:
+		return -EAGAIN;
+	case MDB_DBS_FULL:
+		return -EMFILE;
+	case MDB_BAD_VALSIZE:
+	case MDB_BAD_DBI:
+	case MDB_BAD_RSLOT:
+		return -EINVAL;
+	case MDB_PANIC:
+	case MDB_BAD_TXN:
+		return -EIO;
+	default:
+		return rc > 0 ? -rc : -EIO;   /* LMDB passes errno values through */
+	}
+}
+
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy(p, &v, 8);
+}
+
+static inline uint64_t get_be64(const void *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+static inline MDB_dbi dbi(const meta_txn *t, enum meta_db d)
+{
+	return t->e->dbi[d];
+}
+
+/* key = u64 BE | bytes; buf must hold 8 + 255. */
+static inline MDB_val prefixed_key(uint8_t *buf, uint64_t id, const char *s, size_t len)
+{
+	put_be64(buf, id);
+	memcpy(buf + 8, s, len);
+	return (MDB_val){ .mv_size = 8 + len, .mv_data = buf };
+}
+
+/* Copy a value out, -ERANGE if it does not fit; *len gets the full size. */
+static inline int copy_out(const MDB_val *v, void *buf, size_t size, size_t *len)
+{
+	if (len)
+		*len = v->mv_size;
+	if (v->mv_size > size)
+		return -ERANGE;
+	if (v->mv_size)
+		memcpy(buf, v->mv_data, v->mv_size);
+	return 0;
+}
+
+/* 1 if the cursor c, positioned with MDB_SET_RANGE on the 8-byte prefix
+ * kb, found a key with that prefix; 0 if not; <0 on error. */
+static inline int seek_prefix(MDB_cursor *c, const uint8_t *kb, size_t klen, MDB_val *k,
+			      MDB_val *v, MDB_cursor_op op)
+{
+	int rc;
+
+	if (op == MDB_SET_RANGE)
+		*k = (MDB_val){ klen, (void *)kb };
+	rc = mdb_cursor_get(c, k, v, op);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return mdb_err(rc);
+	return k->mv_size >= 8 && memcmp(k->mv_data, kb, 8) == 0;
+}
+
+#endif
