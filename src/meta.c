@@ -207,9 +207,10 @@ int meta_sync(meta_env *e)
 static int map_lock_excl(meta_env *e)
 {
 	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
+	/* Monotonic: a system clock set back must not stretch the wait. */
+	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += META_GROW_WAIT_S;
-	return pthread_rwlock_timedwrlock(&e->map_lk, &dl) == 0;
+	return pthread_rwlock_clockwrlock(&e->map_lk, CLOCK_MONOTONIC, &dl) == 0;
 }
 
 /* Another process grew the map: adopt its size (no txn of ours active). */
