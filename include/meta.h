@@ -31,6 +31,8 @@
 enum meta_flags {
 	META_F_DIRTY_SIZE = 1u << 0,  /* reserved */
 	META_F_SPARSE = 1u << 1,      /* content may hold holes (authenticated) */
+	META_F_DEFAULT_PENDING = 1u << 2, /* bucket default retention due at the
+					     writers' release (authenticated) */
 };
 
 struct meta_node {

@@ -26,7 +26,7 @@ static void node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 {
 	struct {
 		uint64_t ino, size, gen;
-		uint32_t type, alg, sparse;
+		uint32_t type, alg, flags;
 		uint8_t objid[16];
 		uint8_t wrapped[META_WRAPPED_BYTES];
 		int32_t lock_mode, hold, sealed;
@@ -43,7 +43,7 @@ static void node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 	m.gen = nd->generation;
 	m.type = nd->mode & S_IFMT;
 	m.alg = nd->alg;
-	m.sparse = (nd->flags & META_F_SPARSE) != 0;
+	m.flags = nd->flags & (META_F_SPARSE | META_F_DEFAULT_PENDING);
 	memcpy(m.objid, nd->objid, 16);
 	memcpy(m.wrapped, nd->wrapped, META_WRAPPED_BYTES);
 	m.lock_mode = nd->lock_mode;
@@ -297,6 +297,34 @@ int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_nod
 	return -ELOOP;
 }
 
+/* 1 if nd (not yet sealed) lies in a bucket with a default retention. */
+int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd)
+{
+	struct meta_node b;
+	return S_ISREG(nd->mode) && !nd->sealed && !ns_bucket_of(n, t, nd, &b) &&
+	       b.def_mode != WORM_NONE;
+}
+
+int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on)
+{
+	uint64_t count = 0;
+	size_t len;
+	int was = (nd->flags & META_F_DEFAULT_PENDING) != 0, rc;
+	(void)n;
+
+	if (was == !!on)
+		return 0;
+	if (meta_kv_get(t, "pending_defaults", &count, sizeof(count), &len))
+		count = 0;
+	count = on ? count + 1 : (count ? count - 1 : 0);
+	rc = meta_kv_put(t, "pending_defaults", &count, sizeof(count));
+	if (on)
+		nd->flags |= META_F_DEFAULT_PENDING;
+	else
+		nd->flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
+	return rc;
+}
+
 static uint64_t bucket_ino(ns *n, meta_txn *t, uint64_t dir)
 {
 	struct meta_node nd, b;
@@ -403,6 +431,11 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 	out->atime_ns = out->mtime_ns = out->ctime_ns = out->btime_ns = now;
 	out->next_cookie = META_FIRST_COOKIE;
 	out->alg = n->alg;
+	if (S_ISREG(mode) && ns_bucket_default(n, t, out)) {
+		rc = ns_pending_mark(n, t, out, 1);
+		if (rc)
+			return rc;
+	}
 	rc = ns_node_put(n, t, out);
 	if (rc)
 		return rc;

@@ -79,6 +79,13 @@ int ns_may_write(const struct meta_node *nd, const struct ns_caller *c);
 int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 	      const struct ns_caller *c, int err, const char *rule);
 int ns_durable(ns *n);
+/* Objects whose bucket default retention is due at their writers' release
+ * are marked in their record (META_F_DEFAULT_PENDING) and counted in kv
+ * "pending_defaults", so a crash before that release is repaired at the
+ * next open (ns_apply_pending). */
+int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on);
+int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd);
+int ns_apply_pending(ns *n);
 int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len);
 int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth,
 		      struct policy_lock *found);

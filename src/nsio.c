@@ -171,8 +171,9 @@ static int default_pending(ns *n, uint64_t ino)
 
 	if (meta_txn_begin(n->me, 1, &t))
 		return 1;   /* let the write path decide */
-	pending = !ns_node_get(n, t, ino, &nd) && !nd.sealed &&
-		  !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE;
+	pending = !ns_node_get(n, t, ino, &nd) &&
+		  ((nd.flags & META_F_DEFAULT_PENDING) ||
+		   (!nd.sealed && !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE));
 	meta_txn_abort(t);
 	return pending;
 }
@@ -235,7 +236,13 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 		nd.sealed = 1;
 		locked_now = 1;
 	}
-	if (!dirty && !locked_now) {
+	int cleared = apply_default && (nd.flags & META_F_DEFAULT_PENDING);
+	if (cleared) {
+		rc = ns_pending_mark(n, t, &nd, 0);
+		if (rc)
+			goto fail;
+	}
+	if (!dirty && !locked_now && !cleared) {
 		meta_txn_abort(t);
 		return 0;
 	}
@@ -328,6 +335,25 @@ static int is_write_open(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_APPEND));
 }
 
+static void mark_pending(ns *n, uint64_t ino)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+
+	if (meta_txn_begin(n->me, 1, &t))
+		return;
+	int due = !ns_node_get(n, t, ino, &nd) && !(nd.flags & META_F_DEFAULT_PENDING) &&
+		  ns_bucket_default(n, t, &nd);
+	meta_txn_abort(t);
+	if (!due || meta_txn_begin(n->me, 0, &t))
+		return;
+	if (!ns_node_get(n, t, ino, &nd) && ns_bucket_default(n, t, &nd) &&
+	    !ns_pending_mark(n, t, &nd, 1) && !ns_node_put(n, t, &nd))
+		meta_txn_commit(t);
+	else
+		meta_txn_abort(t);
+}
+
 /* Open a handle on a regular file. The node is read again under in->mu:
  * lock changes commit while holding in->mu, so a lock acknowledged before
  * this point is seen here, and a write-open cannot slip past it. */
@@ -388,6 +414,11 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	if (keep_cache)
 		*keep_cache = in->sealed && !writable;
 	pthread_mutex_unlock(&in->mu);
+	/* A writer's release will apply the bucket default: record that it
+	 * is due, so a crash first is repaired at the next open. (After
+	 * in->mu: the write transaction comes first in the lock order.) */
+	if (writable && !(nd.flags & META_F_DEFAULT_PENDING) && !nd.sealed)
+		mark_pending(n, ino);
 	rc = key_ensure(n, in);
 	if (!rc)
 		rc = handle_fd(n, h);

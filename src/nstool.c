@@ -303,6 +303,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		if (rc)
 			goto fail;
 		purge_orphans(n);
+		ns_apply_pending(n);
 	}
 	atomic_store(&n->last_sync_ns, clock_monotonic_ns());
 	if (pass)
@@ -348,6 +349,86 @@ void ns_close(ns *n)
 	pthread_mutex_destroy(&n->itab_mu);
 	pthread_mutex_destroy(&n->inval_mu);
 	free(n);
+}
+
+struct pending_list {
+	uint64_t ino[1024];
+	size_t n;
+};
+
+static int pending_cb(void *arg, const struct meta_node *nd)
+{
+	struct pending_list *p = arg;
+	if (!(nd->flags & META_F_DEFAULT_PENDING))
+		return 0;
+	p->ino[p->n++] = nd->ino;
+	return p->n == 1024;
+}
+
+/* Objects whose writers were never released (the daemon stopped between
+ * the last close and its RELEASE) get their bucket's default retention
+ * now, from the current compliance time: later than the commit, so never
+ * shorter than due. Runs at open only when kv "pending_defaults" is set. */
+int ns_apply_pending(ns *n)
+{
+	struct pending_list *p;
+	meta_txn *t = NULL;
+	uint64_t count = 0, zero = 0;
+	size_t len;
+	long applied = 0;
+	int rc;
+
+	if (meta_txn_begin(n->me, 1, &t))
+		return 0;
+	rc = meta_kv_get(t, "pending_defaults", &count, sizeof(count), &len);
+	meta_txn_abort(t);
+	if (rc || !count)
+		return 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	do {
+		p->n = 0;
+		if (meta_txn_begin(n->me, 1, &t))
+			break;
+		meta_node_foreach(t, pending_cb, p);
+		meta_txn_abort(t);
+		size_t cleared = 0;
+		for (size_t i = 0; i < p->n; i++) {
+			struct meta_node nd, b;
+			int64_t now = ns_clock_now(n);
+			if (meta_txn_begin(n->me, 0, &t))
+				continue;
+			if (ns_node_get(n, t, p->ino[i], &nd)) {
+				meta_txn_abort(t);
+				continue;
+			}
+			if (!nd.sealed && !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE) {
+				nd.lock_mode = b.def_mode;
+				nd.retain_until = now + (int64_t)b.def_days * 86400;
+				nd.sealed = 1;
+				applied++;
+			}
+			nd.flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
+			if (ns_node_put(n, t, &nd) || meta_txn_commit(t))
+				meta_txn_abort(t);   /* e.g. a record failing auth: left */
+			else
+				cleared++;
+		}
+		if (!cleared)
+			break;
+	} while (p->n == 1024);
+	free(p);
+	if (!meta_txn_begin(n->me, 0, &t)) {
+		if (meta_kv_put(t, "pending_defaults", &zero, sizeof(zero)))
+			meta_txn_abort(t);
+		else
+			meta_txn_commit(t);
+	}
+	if (applied)
+		wlog(WLOG_WARN, "applied the bucket default retention to %ld object(s) whose "
+		     "writers were not released before the last stop", applied);
+	return ns_durable(n);
 }
 
 int ns_tick(ns *n)
