@@ -297,34 +297,6 @@ int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_nod
 	return -ELOOP;
 }
 
-/* 1 if nd (not yet sealed) lies in a bucket with a default retention. */
-int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd)
-{
-	struct meta_node b;
-	return S_ISREG(nd->mode) && !nd->sealed && !ns_bucket_of(n, t, nd, &b) &&
-	       b.def_mode != WORM_NONE;
-}
-
-int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on)
-{
-	uint64_t count = 0;
-	size_t len;
-	int was = (nd->flags & META_F_DEFAULT_PENDING) != 0, rc;
-	(void)n;
-
-	if (was == !!on)
-		return 0;
-	if (meta_kv_get(t, "pending_defaults", &count, sizeof(count), &len))
-		count = 0;
-	count = on ? count + 1 : (count ? count - 1 : 0);
-	rc = meta_kv_put(t, "pending_defaults", &count, sizeof(count));
-	if (on)
-		nd->flags |= META_F_DEFAULT_PENDING;
-	else
-		nd->flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
-	return rc;
-}
-
 static uint64_t bucket_ino(ns *n, meta_txn *t, uint64_t dir)
 {
 	struct meta_node nd, b;

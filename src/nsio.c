@@ -161,6 +161,34 @@ static int key_ensure(ns *n, struct ns_inode *in)
 /* Commit pending content changes: final block re-sealed, size and
  * generation recorded; at a writer's close the bucket's default retention
  * is applied. Called with in->rw held for writing. */
+/* 1 if nd (not yet sealed) lies in a bucket with a default retention. */
+int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd)
+{
+	struct meta_node b;
+	return S_ISREG(nd->mode) && !nd->sealed && !ns_bucket_of(n, t, nd, &b) &&
+	       b.def_mode != WORM_NONE;
+}
+
+int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on)
+{
+	uint64_t count = 0;
+	size_t len;
+	int was = (nd->flags & META_F_DEFAULT_PENDING) != 0, rc;
+	(void)n;
+
+	if (was == !!on)
+		return 0;
+	if (meta_kv_get(t, "pending_defaults", &count, sizeof(count), &len))
+		count = 0;
+	count = on ? count + 1 : (count ? count - 1 : 0);
+	rc = meta_kv_put(t, "pending_defaults", &count, sizeof(count));
+	if (on)
+		nd->flags |= META_F_DEFAULT_PENDING;
+	else
+		nd->flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
+	return rc;
+}
+
 /* 1 if committing this object would apply its bucket's default retention
  * (read transaction only). */
 static int default_pending(ns *n, uint64_t ino)
