@@ -522,23 +522,32 @@ int meta_node_count(meta_txn *t, uint64_t *count)
 
 /* ---- directory entries ----------------------------------------------- */
 
-int meta_dirent_get(meta_txn *t, uint64_t parent, const char *name, uint64_t *ino)
+/* Find the entry (parent, name): its key (built in kb) and its 16-byte
+ * value ino | cookie. */
+static int dirent_find(meta_txn *t, uint64_t parent, const char *name,
+		       uint8_t kb[8 + META_NAME_MAX], MDB_val *k, MDB_val *v)
 {
-	uint8_t kb[8 + META_NAME_MAX];
-	MDB_val k, v;
 	size_t len;
 	int rc = name_len(name, &len);
 
 	if (rc)
 		return rc;
-	k = prefixed_key(kb, parent, name, len);
-	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), &k, &v));
+	*k = prefixed_key(kb, parent, name, len);
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), k, v));
 	if (rc)
 		return rc;
-	if (v.mv_size != 16)
-		return -EBADMSG;
-	*ino = get_be64(v.mv_data);
-	return 0;
+	return v->mv_size == 16 ? 0 : -EBADMSG;
+}
+
+int meta_dirent_get(meta_txn *t, uint64_t parent, const char *name, uint64_t *ino)
+{
+	uint8_t kb[8 + META_NAME_MAX];
+	MDB_val k, v;
+	int rc = dirent_find(t, parent, name, kb, &k, &v);
+
+	if (!rc)
+		*ino = get_be64(v.mv_data);
+	return rc;
 }
 
 int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino)
@@ -605,17 +614,10 @@ int meta_dirent_set(meta_txn *t, uint64_t parent, const char *name, uint64_t ino
 {
 	uint8_t kb[8 + META_NAME_MAX], vb[16];
 	MDB_val k, v;
-	size_t len;
-	int rc = name_len(name, &len);
+	int rc = dirent_find(t, parent, name, kb, &k, &v);
 
 	if (rc)
 		return rc;
-	k = prefixed_key(kb, parent, name, len);
-	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), &k, &v));
-	if (rc)
-		return rc;
-	if (v.mv_size != 16)
-		return -EBADMSG;
 	put_be64(vb, ino);
 	memcpy(vb + 8, (uint8_t *)v.mv_data + 8, 8);   /* keep the cookie */
 	v = (MDB_val){ 16, vb };
