@@ -16,6 +16,13 @@
 #   untar    tar -xf of a tarball of /usr/include (>= 4,000 entries;
 #            generated if /usr/include is smaller), then sync       seconds
 #
+# A fourth column, "floor", is tools/a FUSE file system that keeps
+# only names and attributes in memory and discards content. It does no I/O
+# and no cryptography, so its times are what the kernel's FUSE request
+# hand-off alone costs for each workload on this machine, a bound no FUSE
+# file system can beat. It is not remounted ("cold" drops the kernel's
+# dentry, inode and page caches, which is cold for it).
+#
 # Needs root (mounts, drop_caches). Installs missing packages (gocryptfs,
 # build tools), builds wormfs when the build directory has no binary, and
 # always unmounts what it mounted and removes its scratch directory.
@@ -37,7 +44,7 @@ NFILES=${BENCH_FILES:-10000}
 PARENT=${BENCH_DIR:-/var/tmp}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 read -r -a WOPTS <<< "${BENCH_WORMFS_OPTS:-}"
-FSES=(plain wormfs gocryptfs)
+FSES=(plain wormfs gocryptfs floor)
 TESTS=(write read create stat unlink untar)
 
 PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
@@ -67,13 +74,14 @@ fi
 [ -c /dev/fuse ] || modprobe fuse 2>/dev/null || true
 [ -c /dev/fuse ] || die "/dev/fuse is missing"
 
-if [ ! -x "$BUILD/wormfs" ] || [ ! -x "$BUILD/wormctl" ]; then
+if [ ! -x "$BUILD/wormfs" ] || [ ! -x "$BUILD/wormctl" ] || [ ! -x "$BUILD/fusefloor" ]; then
 	note "Building wormfs in $BUILD"
 	[ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" "$ROOT" >&2
 	ninja -C "$BUILD" >&2
 fi
 WORMFS=$BUILD/wormfs
 WORMCTL=$BUILD/wormctl
+FUSEFLOOR=$BUILD/fusefloor
 
 # ---- scratch space and cleanup ---------------------------------------------
 mkdir -p "$PARENT"
@@ -83,6 +91,7 @@ WSTORE=$WORK/wstore
 WMNT=$WORK/wmnt
 GCIPHER=$WORK/gcipher
 GMNT=$WORK/gmnt
+FMNT=$WORK/fmnt
 PASSFILE=$WORK/gocryptfs.pass
 SRC=$WORK/random.bin
 TARBALL=$WORK/tree.tar
@@ -102,7 +111,9 @@ cleanup() {
 	trap - EXIT INT TERM
 	unmount "$WMNT" || true
 	unmount "$GMNT" || true
-	if mountpoint -q "$WMNT" 2>/dev/null || mountpoint -q "$GMNT" 2>/dev/null; then
+	unmount "$FMNT" || true
+	if mountpoint -q "$WMNT" 2>/dev/null || mountpoint -q "$GMNT" 2>/dev/null ||
+	   mountpoint -q "$FMNT" 2>/dev/null; then
 		note "still mounted; leaving $WORK in place"
 	else
 		rm -rf --one-file-system "$WORK"
@@ -143,11 +154,12 @@ target() {   # the benchmark directory of fs $1
 	plain) echo "$PLAIN/bench" ;;
 	wormfs) echo "$WMNT/bench" ;;     # a bucket
 	gocryptfs) echo "$GMNT/bench" ;;
+	floor) echo "$FMNT/bench" ;;
 	esac
 }
 
 note "Scratch directory: $WORK"
-mkdir -p "$PLAIN/bench" "$WMNT" "$GCIPHER" "$GMNT"
+mkdir -p "$PLAIN/bench" "$WMNT" "$GCIPHER" "$GMNT" "$FMNT"
 
 "$WORMCTL" init "$WSTORE" >/dev/null || die "wormctl init failed"
 mount_wormfs
@@ -157,6 +169,9 @@ head -c 32 /dev/urandom | base64 > "$PASSFILE"
 gocryptfs -init -q -passfile "$PASSFILE" "$GCIPHER" >/dev/null || die "gocryptfs -init failed"
 mount_gocryptfs
 mkdir "$GMNT/bench"
+
+"$FUSEFLOOR" "$FMNT" || die "fusefloor mount failed"
+mkdir "$FMNT/bench"
 
 note "Generating ${SIZE_MB} MiB of random data"
 head -c "$((SIZE_MB * 1048576))" /dev/urandom > "$SRC"
@@ -289,13 +304,14 @@ machine:   $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/c
 backing:   $(findmnt -n -o FSTYPE,SOURCE --target "$WORK" | tr -s ' ') (plain, the wormfs store and the gocryptfs cipher dir)
 wormfs:    ${wver:-?} ${WOPTS[*]:+(options: ${WOPTS[*]})}
 gocryptfs: $(gocryptfs -version 2>/dev/null | head -1)
+floor:     tools/fusefloor (names and attributes in memory, content discarded)
 libfuse:   $(pkg-config --modversion fuse3 2>/dev/null || echo '?')
 untar:     $TREE_SRC, $TAR_ENTRIES entries
 EOF
 [ "$DROP_OK" -eq 1 ] || echo "WARNING: page cache could not be dropped; cold rows are warm"
 echo
-echo "| test | unit | better | plain | wormfs | gocryptfs | wormfs/plain | wormfs/gocryptfs |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| test | unit | better | plain | wormfs | gocryptfs | floor | wormfs/plain | wormfs/gocryptfs | wormfs/floor | gocryptfs/floor |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for t in "${TESTS[@]}"; do
 	# shellcheck disable=SC2086  # word splitting of the sample lists is wanted
 	p=$(median ${SAMPLES[plain,$t]})
@@ -303,16 +319,22 @@ for t in "${TESTS[@]}"; do
 	w=$(median ${SAMPLES[wormfs,$t]})
 	# shellcheck disable=SC2086
 	g=$(median ${SAMPLES[gocryptfs,$t]})
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$t")" "$(unit "$t")" \
-		"$(better "$t")" "$(fmt "$t" "$p")" "$(fmt "$t" "$w")" "$(fmt "$t" "$g")" \
-		"$(ratio "$w" "$p")" "$(ratio "$w" "$g")"
+	# shellcheck disable=SC2086
+	f=$(median ${SAMPLES[floor,$t]})
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$t")" \
+		"$(unit "$t")" "$(better "$t")" "$(fmt "$t" "$p")" "$(fmt "$t" "$w")" \
+		"$(fmt "$t" "$g")" "$(fmt "$t" "$f")" "$(ratio "$w" "$p")" "$(ratio "$w" "$g")" \
+		"$(ratio "$w" "$f")" "$(ratio "$g" "$f")"
 done
 cat <<'EOF'
 
-Ratios divide the wormfs value by the other file system's value, in the
+Ratios divide the first file system's value by the second's, in the
 row's unit. MiB/s rows: higher is better, so a ratio above 1.00 means wormfs
 is faster. Seconds rows: lower is better, so a ratio above 1.00 means wormfs
-is slower (2.00 = takes twice as long).
+is slower (2.00 = takes twice as long). "floor" is tools/fusefloor, which
+stores nothing: on the seconds rows its time is the FUSE request cost alone,
+so gocryptfs/floor bounds how much faster than gocryptfs any FUSE file
+system can be here.
 
 Samples (every run):
 EOF
