@@ -7,6 +7,7 @@
  *   xattrs   ino(u64 BE) | name        -> value
  *   links    ino(u64 BE)               -> symlink target
  *   orphans  ino(u64 BE)               -> objid (content to delete)
+ *   inline   ino(u64 BE)               -> sealed content of a small object
  *   kv       string                    -> bytes  (format, next_ino, clock)
  *
  * The environment is opened MDB_NOSYNC (a commit costs ~10 us instead of
@@ -33,6 +34,8 @@ enum meta_flags {
 	META_F_SPARSE = 1u << 1,      /* content may hold holes (authenticated) */
 	META_F_DEFAULT_PENDING = 1u << 2, /* bucket default retention due at the
 					     writers' release (authenticated) */
+	META_F_INLINE = 1u << 3,      /* content in the inline database, not a
+					 content file (authenticated) */
 };
 
 struct meta_node {
@@ -127,6 +130,12 @@ int meta_xattr_list(meta_txn *t, uint64_t ino, meta_xattr_cb cb, void *arg);
 /* link get: -ENOENT absent, -ERANGE if > size; no NUL is added. */
 int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len);
 int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len);
+
+/* Inline content (objects of at most one block; see obj.h). get: -ENOENT
+ * absent, -ERANGE if > size. meta_node_del deletes it too. */
+int meta_inline_get(meta_txn *t, uint64_t ino, void *buf, size_t size, size_t *len);
+int meta_inline_put(meta_txn *t, uint64_t ino, const void *val, size_t len);
+int meta_inline_del(meta_txn *t, uint64_t ino);  /* -ENOENT */
 
 /* Content files whose node is gone but which are still to be deleted (open
  * handles at unlink time, or a crash in between). */

@@ -61,6 +61,14 @@ struct obj_ref {
 	const wcrypto_aead *key;   /* DEK context; see obj_key_open */
 };
 
+/* A new object's identity: a fresh random id and a DEK from
+ * kms_generate_data_key (context = id); r is reset (size 0, gen 0) and
+ * *key is the DEK context. No content file: see obj_file_create. */
+int obj_key_new(kms *k, int alg, struct obj_ref *r, wcrypto_aead **key, uint64_t now_ns);
+/* Create the content file of r (r->key set) with its header and return
+ * it open O_RDWR. excl: O_EXCL; else an existing file of the same id
+ * (left by an interrupted move out of inline storage) is truncated. */
+int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd);
 /* Create a new object: a fresh random id (store_objid_new), a DEK from
  * kms_generate_data_key (context = id), the content file with its header
  * (not fsync'ed: see obj.c), size 0, gen 0. Fills r (except key) and returns the open
@@ -100,6 +108,26 @@ int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS
  * *bad_block); -ENOENT if the file is missing. */
 int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
 	       const char **what, uint64_t *bad_block);
+
+/* Inline objects. Content of at most OBJ_INLINE_MAX bytes may be kept in
+ * meta (the inline database) instead of a content file, which saves a
+ * file creation per small object (half an untar's daemon time). The
+ * value is exactly one block slot, index 0, final, with the same AD as
+ * in a file: u64 gen | nonce[24] | ciphertext[size] | tag[16]. There is
+ * no header: the node (authenticated) holds id, alg and wrapped DEK. The
+ * value is written in the transaction that commits size and generation,
+ * so it must carry exactly r->gen. */
+#define OBJ_INLINE_MAX OBJ_BLOCK_SIZE
+size_t obj_inline_len(uint64_t size);
+/* Seal n bytes (<= OBJ_INLINE_MAX) with gen r->write_gen into slot, which
+ * has room for obj_inline_len(n) bytes. */
+int obj_inline_seal(const struct obj_ref *r, const void *plain, size_t n, uint8_t *slot);
+/* Open a stored value of len bytes into plain (r->size bytes): -EIO if it
+ * does not authenticate, has another length or generation. */
+int obj_inline_open(const struct obj_ref *r, const uint8_t *slot, size_t len, void *plain);
+/* obj_verify for an inline value (unwraps the DEK itself). */
+int obj_inline_verify(kms *k, const struct obj_ref *r, const uint8_t *slot, size_t len,
+		      uint64_t now_ns, const char **what);
 
 /* File length implied by a size (for checks and tests). */
 uint64_t obj_file_length(uint64_t size);

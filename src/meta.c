@@ -33,7 +33,7 @@
 #define META_POOL_MAX 32          /* idle read handles kept per env */
 
 static const char *const db_names[DB_COUNT] = {
-	"nodes", "dirents", "cookies", "xattrs", "links", "orphans", "kv",
+	"nodes", "dirents", "cookies", "xattrs", "links", "orphans", "kv", "inline",
 };
 
 /* Length of a directory entry name, or -errno. */
@@ -80,6 +80,12 @@ static int open_dbis(meta_env *e)
 		return mdb_err(rc);
 	for (int i = 0; i < DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], e->rdonly ? 0 : MDB_CREATE, &e->dbi[i]);
+		if (rc == MDB_NOTFOUND && i == DB_INLINE) {
+			/* A store from before inline objects, opened read-only:
+			 * it has none (0 is never a named database's handle). */
+			e->dbi[i] = 0;
+			rc = 0;
+		}
 		if (rc)
 			break;
 	}
@@ -479,6 +485,9 @@ int meta_node_del(meta_txn *t, uint64_t ino)
 	if (rc)
 		return rc;
 	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_LINKS), &k, NULL));
+	if (rc && rc != -ENOENT)
+		return rc;
+	rc = meta_inline_del(t, ino);
 	return rc == -ENOENT ? 0 : rc;
 }
 

@@ -185,19 +185,57 @@ int meta_xattr_list(meta_txn *t, uint64_t ino, meta_xattr_cb cb, void *arg)
 	return rc < 0 ? rc : 0;
 }
 
-/* ---- symlinks -------------------------------------------------------- */
+/* ---- inline content ---------------------------------------------------- */
 
-int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len)
+/* The value under an inode number in database d (links, inline). */
+static int ino_value_get(meta_txn *t, enum meta_db d, uint64_t ino, void *buf, size_t size,
+			 size_t *len)
 {
 	uint8_t kb[8];
 	MDB_val k = { 8, kb }, v;
 	int rc;
 
+	if (!dbi(t, d))
+		return -ENOENT;   /* an optional database this store lacks */
 	put_be64(kb, ino);
-	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_LINKS), &k, &v));
+	rc = mdb_err(mdb_get(t->txn, dbi(t, d), &k, &v));
 	if (rc)
 		return rc;
 	return copy_out(&v, buf, size, len);
+}
+
+int meta_inline_get(meta_txn *t, uint64_t ino, void *buf, size_t size, size_t *len)
+{
+	return ino_value_get(t, DB_INLINE, ino, buf, size, len);
+}
+
+int meta_inline_put(meta_txn *t, uint64_t ino, const void *val, size_t len)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v = { len, (void *)val };
+
+	if (!val || !len)
+		return -EINVAL;
+	put_be64(kb, ino);
+	return mdb_err(mdb_put(t->txn, dbi(t, DB_INLINE), &k, &v, 0));
+}
+
+int meta_inline_del(meta_txn *t, uint64_t ino)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb };
+
+	if (!dbi(t, DB_INLINE))
+		return -ENOENT;
+	put_be64(kb, ino);
+	return mdb_err(mdb_del(t->txn, dbi(t, DB_INLINE), &k, NULL));
+}
+
+/* ---- symlinks -------------------------------------------------------- */
+
+int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len)
+{
+	return ino_value_get(t, DB_LINKS, ino, buf, size, len);
 }
 
 int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len)

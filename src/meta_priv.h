@@ -14,7 +14,8 @@
 
 #define META_KEY_MAX 511          /* LMDB's default maximum key size */
 
-enum meta_db { DB_NODES, DB_DIRENTS, DB_COOKIES, DB_XATTRS, DB_LINKS, DB_ORPHANS, DB_KV, DB_COUNT };
+enum meta_db { DB_NODES, DB_DIRENTS, DB_COOKIES, DB_XATTRS, DB_LINKS, DB_ORPHANS, DB_KV,
+	       DB_INLINE, DB_COUNT };
 
 struct meta_txn {
 	MDB_txn *txn;

@@ -43,7 +43,7 @@ static void node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 	m.gen = nd->generation;
 	m.type = nd->mode & S_IFMT;
 	m.alg = nd->alg;
-	m.flags = nd->flags & (META_F_SPARSE | META_F_DEFAULT_PENDING);
+	m.flags = nd->flags & (META_F_SPARSE | META_F_DEFAULT_PENDING | META_F_INLINE);
 	memcpy(m.objid, nd->objid, 16);
 	memcpy(m.wrapped, nd->wrapped, META_WRAPPED_BYTES);
 	m.lock_mode = nd->lock_mode;
@@ -194,6 +194,7 @@ void ns_inode_put(ns *n, struct ns_inode *in)
 	if (!gone)
 		return;
 	wcrypto_aead_free(in->key);
+	free(in->ibuf);
 	pthread_mutex_destroy(&in->mu);
 	pthread_cond_destroy(&in->idle);
 	pthread_rwlock_destroy(&in->rw);
@@ -526,6 +527,9 @@ static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink
 				rc = meta_orphan_add(t, nd->ino, nd->objid);
 			return rc;
 		}
+		/* Inline content goes with the node (meta_node_del); the file
+		 * unlink is then for a leftover of an interrupted move to a
+		 * file (usually ENOENT, which is fine). */
 		*unlink_now = memcmp(nd->objid, zero, 16) != 0;
 	}
 	return meta_node_del(t, nd->ino);

@@ -27,6 +27,10 @@ struct ns_inode {
 	int unlinked;             /* node gone; content deleted at last release */
 	int dirty;                /* uncommitted content changes */
 	int64_t mtime_ns;         /* last write time while dirty */
+	int inl;                  /* content is inline (in meta), not a file */
+	uint8_t *ibuf;            /* inline plaintext, OBJ_INLINE_MAX bytes,
+				     zero past ref.size; NULL until loaded.
+				     Contents under rw, the pointer under mu */
 	pthread_mutex_t mu;       /* state above + lock changes vs write opens */
 	pthread_cond_t idle;      /* signalled when writers drops */
 	pthread_rwlock_t rw;      /* content: readers shared, writers exclusive */
@@ -95,6 +99,10 @@ int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len);
 /* Load an inode's content state from its node (in->mu held). */
 void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now);
 void ns_queue_inval(ns *n, uint64_t ino);
+/* nsio.c, for setattr in nsx.c: unwrap an object's DEK once (without
+ * in->mu); set an object's size and commit (in->rw held for writing). */
+int ns_key_ensure(ns *n, struct ns_inode *in);
+int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size);
 void ns_settle_writers(ns *n, uint64_t parent, const char *name);
 
 #endif

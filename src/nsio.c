@@ -1,4 +1,5 @@
-/* nsio: open handles, content reads and writes, commits, setattr.
+/* nsio: open handles, content reads and writes (inline or in a content
+ * file), commits.
  *
  * Concurrency per inode: in->rw serializes writers against readers and
  * each other; in->mu guards the small state (writers, sealed, size) and is
@@ -34,6 +35,7 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 		in->ref.gen = nd->generation;
 		in->ref.size = nd->size;
 		in->ref.sparse = (nd->flags & META_F_SPARSE) != 0;
+		in->inl = (nd->flags & META_F_INLINE) != 0;
 		in->live = 1;
 	}
 	ns_node_lock(nd, &lk);
@@ -50,35 +52,191 @@ static void auth_failure(ns *n, const struct ns_inode *in)
 	     id, (unsigned long long)in->ino);
 }
 
-/* Open (once) the handle's content file if the object has one. */
+static void session_begin(struct ns_inode *in);
+
+/* Load an inline object's plaintext once (its value is committed with the
+ * node, so it holds exactly the recorded size and generation). Called
+ * without in->mu, with in->rw held: a writer that would change the
+ * content needs the plaintext first, so nobody changes it meanwhile. */
+static int inline_load(ns *n, struct ns_inode *in)
+{
+	size_t cap = obj_inline_len(OBJ_INLINE_MAX), len = 0;
+	uint8_t *slot = NULL, *buf = NULL;
+	meta_txn *t = NULL;
+	struct obj_ref r;
+	int rc, need;
+
+	pthread_mutex_lock(&in->mu);
+	need = in->inl && !in->ibuf;
+	pthread_mutex_unlock(&in->mu);
+	if (!need)
+		return 0;
+	rc = ns_key_ensure(n, in);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&in->mu);
+	r = in->ref;
+	r.key = in->key;
+	pthread_mutex_unlock(&in->mu);
+	slot = malloc(cap);
+	buf = calloc(1, OBJ_INLINE_MAX);
+	rc = slot && buf ? meta_txn_begin(n->me, 1, &t) : -ENOMEM;
+	if (!rc) {
+		rc = meta_inline_get(t, in->ino, slot, cap, &len);
+		meta_txn_abort(t);
+		/* Recorded (authenticated) as inline: no value is damage too. */
+		if (rc == -ENOENT || rc == -ERANGE)
+			rc = -EIO;
+	}
+	if (!rc)
+		rc = obj_inline_open(&r, slot, len, buf);
+	if (rc == -EIO)
+		auth_failure(n, in);
+	pthread_mutex_lock(&in->mu);
+	if (!rc && !in->ibuf) {
+		in->ibuf = buf;
+		buf = NULL;
+	}
+	pthread_mutex_unlock(&in->mu);
+	free(slot);
+	free(buf);
+	return rc;
+}
+
+/* Open (once) the handle's content file if the object has one, or load
+ * its inline content. */
 static int handle_fd(ns *n, ns_handle *h)
 {
 	struct ns_inode *in = h->in;
-	int rc = 0;
+	int rc = 0, inl;
 
 	pthread_mutex_lock(&in->mu);
-	if (h->fd < 0 && has_content(&in->ref)) {
+	inl = in->inl;
+	if (!inl && h->fd < 0 && has_content(&in->ref)) {
 		in->ref.key = in->key;
 		rc = obj_open(n->st, &in->ref, h->writable ? O_RDWR : O_RDONLY, &h->fd);
 		if (rc == -EIO)
 			auth_failure(n, in);
 	}
 	pthread_mutex_unlock(&in->mu);
+	if (!rc && inl)
+		rc = inline_load(n, in);
 	return rc;
 }
 
-/* Make sure the object has a content file and a key (first write). Called
- * with in->rw held for writing. */
-static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
+/* Record a content file's id in the node before anything is written to
+ * it, so a crash never leaves a file nobody refers to. */
+static int record_objid(ns *n, uint64_t ino, const struct obj_ref *r)
 {
 	meta_txn *t = NULL;
 	struct meta_node nd;
+	int rc = meta_txn_begin(n->me, 0, &t);
+
+	if (!rc)
+		rc = ns_node_get(n, t, ino, &nd);
+	if (rc)
+		goto fail;
+	memcpy(nd.objid, r->id, 16);
+	memcpy(nd.wrapped, r->wrapped, KMS_WRAPPED_BYTES);
+	nd.alg = (uint32_t)r->alg;
+	if (!(nd.flags & META_F_INLINE))
+		nd.generation = r->gen;
+	rc = ns_node_put(n, t, &nd);
+	if (rc)
+		goto fail;
+	return meta_txn_commit(t);
+fail:
+	if (t)
+		meta_txn_abort(t);
+	return rc;
+}
+
+/* Move inline content that is about to outgrow OBJ_INLINE_MAX into a
+ * content file. The node keeps the inline value (and META_F_INLINE) until
+ * the session commits, which deletes it; the file carries the session's
+ * generation, so a crash before that commit leaves the inline value in
+ * force (and a file of the same id that the next move truncates). Called
+ * with in->rw held for writing and the plaintext loaded. */
+static int inline_spill(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
+{
+	struct obj_ref r;
+	ssize_t put = 0;
+	int rc, nfd = -1;
+
+	pthread_mutex_lock(&in->mu);
+	session_begin(in);
+	r = in->ref;
+	r.key = in->key;
+	pthread_mutex_unlock(&in->mu);
+	rc = record_objid(n, in->ino, &r);
+	if (!rc)
+		rc = obj_file_create(n->st, &r, 0, &nfd);
+	if (rc)
+		return rc;
+	if (r.size)
+		put = obj_write(nfd, &r, in->ibuf, (size_t)r.size, 0);
+	if (put < 0) {
+		close(nfd);
+		store_obj_unlink(n->st, r.id);
+		return (int)put;
+	}
+	pthread_mutex_lock(&in->mu);
+	in->inl = 0;
+	in->ref.sparse = r.sparse;
+	free(in->ibuf);
+	in->ibuf = NULL;
+	pthread_mutex_unlock(&in->mu);
+	if (h)
+		h->fd = nfd;
+	*fd = nfd;
+	return 0;
+}
+
+/* A new object's id and DEK become the inode's (generation 0); ibuf, when
+ * given, makes it inline. */
+static void adopt_identity(struct ns_inode *in, const struct obj_ref *r, wcrypto_aead *key,
+			   uint8_t *ibuf)
+{
+	pthread_mutex_lock(&in->mu);
+	memcpy(in->ref.id, r->id, 16);
+	memcpy(in->ref.wrapped, r->wrapped, KMS_WRAPPED_BYTES);
+	in->ref.alg = r->alg;
+	in->ref.gen = 0;
+	wcrypto_aead_free(in->key);
+	in->key = key;
+	if (ibuf) {
+		in->inl = 1;
+		free(in->ibuf);
+		in->ibuf = ibuf;
+	}
+	pthread_mutex_unlock(&in->mu);
+}
+
+/* Make sure the object has a key and somewhere to hold content up to
+ * `end`: *fd = -1 means the inline plaintext (in->ibuf), else a content
+ * file (the handle's, or a new one the caller closes when h is NULL).
+ * New objects start inline when end <= OBJ_INLINE_MAX. Called with in->rw
+ * held for writing. */
+static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, uint64_t end, int *fd)
+{
 	wcrypto_aead *key = NULL;
 	struct obj_ref r;
-	int rc, nfd = -1;
+	int rc, nfd = -1, inl;
 
 	if (h && h->fd >= 0) {
 		*fd = h->fd;
+		return 0;
+	}
+	pthread_mutex_lock(&in->mu);
+	inl = in->inl;
+	pthread_mutex_unlock(&in->mu);
+	if (inl) {
+		rc = inline_load(n, in);
+		if (rc)
+			return rc;
+		if (end > OBJ_INLINE_MAX)
+			return inline_spill(n, in, h, fd);
+		*fd = -1;
 		return 0;
 	}
 	if (has_content(&in->ref)) {
@@ -88,42 +246,32 @@ static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
 			return rc;
 		goto done;
 	}
-	memset(&r, 0, sizeof(r));
+	if (end <= OBJ_INLINE_MAX) {
+		/* The node learns id and DEK at the commit, with the value. */
+		uint8_t *buf = calloc(1, OBJ_INLINE_MAX);
+		rc = buf ? obj_key_new(n->km, n->alg, &r, &key, (uint64_t)clock_monotonic_ns()) :
+			   -ENOMEM;
+		if (rc) {
+			free(buf);
+			return rc;
+		}
+		adopt_identity(in, &r, key, buf);
+		*fd = -1;
+		return 0;
+	}
 	rc = obj_create(n->st, n->km, n->alg, &r, &nfd, &key, (uint64_t)clock_monotonic_ns());
 	if (rc)
 		return rc;
-	rc = meta_txn_begin(n->me, 0, &t);
-	if (!rc)
-		rc = ns_node_get(n, t, in->ino, &nd);
+	rc = record_objid(n, in->ino, &r);
 	if (rc)
 		goto fail;
-	memcpy(nd.objid, r.id, 16);
-	memcpy(nd.wrapped, r.wrapped, KMS_WRAPPED_BYTES);
-	nd.alg = (uint32_t)r.alg;
-	nd.generation = 0;
-	rc = ns_node_put(n, t, &nd);
-	if (rc)
-		goto fail;
-	rc = meta_txn_commit(t);
-	t = NULL;
-	if (rc)
-		goto fail;
-	pthread_mutex_lock(&in->mu);
-	memcpy(in->ref.id, r.id, 16);
-	memcpy(in->ref.wrapped, r.wrapped, KMS_WRAPPED_BYTES);
-	in->ref.alg = r.alg;
-	in->ref.gen = 0;
-	wcrypto_aead_free(in->key);
-	in->key = key;
-	pthread_mutex_unlock(&in->mu);
+	adopt_identity(in, &r, key, NULL);
 done:
 	if (h)
 		h->fd = nfd;
 	*fd = nfd;
 	return 0;
 fail:
-	if (t)
-		meta_txn_abort(t);
 	close(nfd);
 	store_obj_unlink(n->st, r.id);
 	wcrypto_aead_free(key);
@@ -133,7 +281,7 @@ fail:
 /* Unwrap the DEK of an open object once. Called without in->mu: a
  * throttled KMS Decrypt may wait (throttle=wait), and nobody else should
  * wait on the inode meanwhile. */
-static int key_ensure(ns *n, struct ns_inode *in)
+int ns_key_ensure(ns *n, struct ns_inode *in)
 {
 	wcrypto_aead *key = NULL;
 	struct obj_ref r;
@@ -212,9 +360,8 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	struct meta_node nd, b;
 	struct obj_ref r;
 	int64_t cnow = ns_clock_now(n);
-	int rc = 0, dirty, locked_now = 0;
-
-	int unlinked;
+	int rc = 0, dirty, locked_now = 0, inl, unlinked;
+	uint8_t *slot = NULL;
 	int64_t mtime;
 
 	pthread_mutex_lock(&in->mu);
@@ -223,12 +370,21 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	r.key = in->key;
 	unlinked = in->unlinked;
 	mtime = in->mtime_ns;
+	inl = in->inl;
 	pthread_mutex_unlock(&in->mu);
 	if (!dirty && !apply_default)
 		return 0;
 	if (!dirty && !default_pending(n, in->ino))
 		return 0;   /* the common release: no write transaction at all */
-	if (dirty && fd >= 0) {
+	if (dirty && inl) {
+		/* in->rw is held for writing: the plaintext is stable. */
+		slot = malloc(obj_inline_len(OBJ_INLINE_MAX));
+		if (!slot)
+			return -ENOMEM;
+		rc = in->ibuf ? obj_inline_seal(&r, in->ibuf, (size_t)r.size, slot) : -EIO;
+		if (rc)
+			goto fail;
+	} else if (dirty && fd >= 0) {
 		rc = obj_commit(fd, &r);
 		if (!rc && durable)
 			rc = fdatasync(fd) ? -errno : 0;
@@ -246,6 +402,7 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 		pthread_mutex_lock(&in->mu);
 		in->dirty = 0;
 		pthread_mutex_unlock(&in->mu);
+		free(slot);
 		return 0;
 	}
 	if (rc)
@@ -256,6 +413,21 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 			nd.flags |= META_F_SPARSE;
 		nd.generation = r.write_gen ? r.write_gen : r.gen;
 		nd.mtime_ns = nd.ctime_ns = mtime ? mtime : clock_realtime_ns();
+		/* A new inline object gets its id and DEK recorded here. */
+		memcpy(nd.objid, r.id, 16);
+		memcpy(nd.wrapped, r.wrapped, KMS_WRAPPED_BYTES);
+		nd.alg = (uint32_t)r.alg;
+		if (inl) {
+			rc = meta_inline_put(t, in->ino, slot, obj_inline_len(r.size));
+			nd.flags |= META_F_INLINE;
+		} else if (nd.flags & META_F_INLINE) {
+			/* Moved to a file in this session: the file is the content now. */
+			rc = meta_inline_del(t, in->ino);
+			rc = rc == -ENOENT ? 0 : rc;
+			nd.flags &= ~(uint32_t)META_F_INLINE;
+		}
+		if (rc)
+			goto fail;
 	}
 	if (apply_default && !nd.sealed && !(nd.flags & (1u << 31)) &&
 	    ns_bucket_of(n, t, &nd, &b) == 0 && b.def_mode != WORM_NONE) {
@@ -279,6 +451,8 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 		goto fail;
 	rc = meta_txn_commit(t);
 	t = NULL;
+	free(slot);
+	slot = NULL;
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&in->mu);
@@ -305,6 +479,7 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 fail:
 	if (t)
 		meta_txn_abort(t);
+	free(slot);
 	return rc;
 }
 
@@ -318,7 +493,7 @@ static void session_begin(struct ns_inode *in)
 
 /* Set the size of an object: policy was asked by the caller. in->rw held
  * for writing. */
-static int content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
+int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 {
 	struct obj_ref r;
 	int fd = -1, rc, own_fd;
@@ -331,7 +506,7 @@ static int content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t s
 	if (same)
 		return 0;
 	own_fd = !(h && h->fd >= 0);
-	rc = content_ensure(n, in, own_fd ? NULL : h, &fd);
+	rc = content_ensure(n, in, own_fd ? NULL : h, size, &fd);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&in->mu);
@@ -339,7 +514,15 @@ static int content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t s
 	r = in->ref;
 	r.key = in->key;
 	pthread_mutex_unlock(&in->mu);
-	rc = obj_truncate(fd, &r, size);
+	if (fd < 0) {
+		/* Inline: the bytes past the size stay zero (holes read so). */
+		if (size < r.size)
+			memset(in->ibuf + size, 0, (size_t)(r.size - size));
+		r.size = size;
+		rc = 0;
+	} else {
+		rc = obj_truncate(fd, &r, size);
+	}
 	pthread_mutex_lock(&in->mu);
 	if (!rc) {
 		in->ref.size = r.size;
@@ -351,7 +534,7 @@ static int content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t s
 	 * larger size past a crash. */
 	if (!rc)
 		rc = inode_commit(n, in, fd, 0, 0);
-	if (own_fd)
+	if (own_fd && fd >= 0)
 		close(fd);
 	return rc;
 }
@@ -447,14 +630,14 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	 * in->mu: the write transaction comes first in the lock order.) */
 	if (writable && !(nd.flags & META_F_DEFAULT_PENDING) && !nd.sealed)
 		mark_pending(n, ino);
-	rc = key_ensure(n, in);
+	rc = ns_key_ensure(n, in);
 	if (!rc)
 		rc = handle_fd(n, h);
 	if (rc)
 		goto fail_h;
 	if (flags & O_TRUNC) {
 		pthread_rwlock_wrlock(&in->rw);
-		rc = content_truncate(n, in, h, 0);
+		rc = ns_content_truncate(n, in, h, 0);
 		pthread_rwlock_unlock(&in->rw);
 		if (rc)
 			goto fail_h;
@@ -626,18 +809,29 @@ ssize_t ns_read(ns *n, ns_handle *h, void *buf, size_t size, uint64_t off)
 		memcpy(buf, h->vbuf + off, size);
 		return (ssize_t)size;
 	}
-	rc = handle_fd(n, h);
-	if (rc)
-		return rc;
+	/* Under in->rw: a writer cannot move the content (inline to file)
+	 * between finding it and reading it. */
 	pthread_rwlock_rdlock(&in->rw);
+	rc = handle_fd(n, h);
+	if (rc) {
+		pthread_rwlock_unlock(&in->rw);
+		return rc;
+	}
 	pthread_mutex_lock(&in->mu);
 	r = in->ref;
 	r.key = in->key;
+	const uint8_t *ibuf = in->inl ? in->ibuf : NULL;
 	pthread_mutex_unlock(&in->mu);
-	if (h->fd < 0 || r.size == 0 || off >= r.size)
+	if (r.size == 0 || off >= r.size) {
 		got = 0;
-	else
+	} else if (ibuf) {
+		got = (ssize_t)(size < r.size - off ? size : r.size - off);
+		memcpy(buf, ibuf + off, (size_t)got);
+	} else if (h->fd < 0) {
+		got = 0;
+	} else {
 		got = obj_read(h->fd, &r, buf, size, off);
+	}
 	pthread_rwlock_unlock(&in->rw);
 	if (got == -EIO)
 		auth_failure(n, in);
@@ -670,20 +864,29 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 		ns_queue_inval(n, in->ino);
 		return ns_refuse(n, SOP_WRITE, in->ino, NULL, c, -EPERM, "sealed");
 	}
+	if (h->flags & O_APPEND)
+		off = in->ref.size;
 	pthread_mutex_unlock(&in->mu);
-	rc = content_ensure(n, in, h, &fd);
+	/* off + size cannot wrap: off < 2^63 and a request is small. */
+	rc = content_ensure(n, in, h, off + size, &fd);
 	if (rc) {
 		pthread_rwlock_unlock(&in->rw);
 		return rc;
 	}
 	pthread_mutex_lock(&in->mu);
 	session_begin(in);
-	if (h->flags & O_APPEND)
-		off = in->ref.size;
 	r = in->ref;
 	r.key = in->key;
 	pthread_mutex_unlock(&in->mu);
-	put = obj_write(fd, &r, buf, size, off);
+	if (fd < 0) {
+		/* Inline, and off + size <= OBJ_INLINE_MAX (content_ensure). */
+		memcpy(in->ibuf + off, buf, size);
+		if (off + size > r.size)
+			r.size = off + size;
+		put = (ssize_t)size;
+	} else {
+		put = obj_write(fd, &r, buf, size, off);
+	}
 	pthread_mutex_lock(&in->mu);
 	if (put > 0) {
 		in->ref.size = r.size;
@@ -724,150 +927,8 @@ int ns_fallocate(ns *n, const struct ns_caller *c, ns_handle *h, int mode,
 		goto out;
 	}
 	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > size)
-		rc = content_truncate(n, in, h, off + len);
+		rc = ns_content_truncate(n, in, h, off + len);
 out:
 	pthread_rwlock_unlock(&in->rw);
-	return rc;
-}
-
-/* ---- setattr ------------------------------------------------------------- */
-
-/* Which lock rules a setattr request touches. */
-static int setattr_policy(ns *n, const struct ns_caller *c, const struct meta_node *nd,
-			  const struct ns_setattr *sa, int64_t now, const char **rule)
-{
-	static const struct { unsigned mask; enum policy_op op; } checks[] = {
-		{ NS_SET_SIZE, POP_TRUNCATE }, { NS_SET_MODE, POP_CHMOD },
-		{ NS_SET_UID | NS_SET_GID, POP_CHOWN },
-		{ NS_SET_ATIME | NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW |
-		  NS_SET_CTIME, POP_UTIMENS },
-	};
-	struct policy_lock lk;
-	struct policy_caller pc;
-	int rc;
-
-	ns_node_lock(nd, &lk);
-	ns_caller_policy(c, &pc);
-	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-		if (!(sa->valid & checks[i].mask))
-			continue;
-		rc = policy_check(&n->cfg.rules, &pc, &lk, checks[i].op, now, rule);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_setattr *sa,
-	       ns_handle *h, struct ns_attr *out)
-{
-	meta_txn *t = NULL;
-	struct meta_node nd;
-	struct ns_inode *in = NULL;
-	const char *rule = NULL;
-	int64_t cnow = ns_clock_now(n), tnow = clock_realtime_ns();
-	int rc;
-
-	stats_op(&n->stats, SOP_SETATTR);
-	if (ns_is_virtual(ino))
-		return ns_refuse(n, SOP_SETATTR, ino, NULL, c, -EPERM, "control-file");
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (rc)
-		return rc;
-	rc = ns_node_get(n, t, ino, &nd);
-	meta_txn_abort(t);
-	if (rc)
-		return rc;
-	if (S_ISREG(nd.mode)) {
-		rc = setattr_policy(n, c, &nd, sa, cnow, &rule);
-		if (rc)
-			return ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, rule);
-		in = h ? h->in : ns_inode_get(n, ino);
-		if (!in)
-			return -ENOMEM;
-		if (!h) {
-			pthread_mutex_lock(&in->mu);
-			ns_inode_load(in, &nd, cnow);
-			pthread_mutex_unlock(&in->mu);
-		}
-	}
-	if (sa->valid & NS_SET_SIZE) {
-		if (!S_ISREG(nd.mode)) {
-			rc = S_ISDIR(nd.mode) ? -EISDIR : -EINVAL;
-			goto out;
-		}
-		pthread_rwlock_wrlock(&in->rw);
-		pthread_mutex_lock(&in->mu);
-		rc = in->sealed ? -EPERM : 0;
-		pthread_mutex_unlock(&in->mu);
-		if (!rc)
-			rc = key_ensure(n, in);
-		if (!rc)
-			rc = content_truncate(n, in, h, sa->size);
-		pthread_rwlock_unlock(&in->rw);
-		if (rc == -EPERM)
-			ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, "sealed");
-		if (rc)
-			goto out;
-	}
-	rc = meta_txn_begin(n->me, 0, &t);
-	if (rc)
-		goto out;
-	rc = ns_node_get(n, t, ino, &nd);
-	if (rc)
-		goto abort;
-	/* Again on the record this transaction writes: a lock may have
-	 * landed since the first check (e.g. a default retention at a
-	 * writer's release). */
-	if (S_ISREG(nd.mode)) {
-		struct ns_setattr rest = *sa;
-		rest.valid &= ~(unsigned)NS_SET_SIZE;
-		rc = setattr_policy(n, c, &nd, &rest, cnow, &rule);
-		if (rc) {
-			meta_txn_abort(t);
-			ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, rule);
-			goto out;
-		}
-	}
-	if (sa->valid & NS_SET_MODE)
-		nd.mode = (nd.mode & S_IFMT) | (sa->mode & 07777);
-	if (sa->valid & NS_SET_UID)
-		nd.uid = sa->uid;
-	if (sa->valid & NS_SET_GID)
-		nd.gid = sa->gid;
-	/* chown by non-root clears set-id bits, as on local file systems. */
-	if ((sa->valid & (NS_SET_UID | NS_SET_GID)) && !S_ISDIR(nd.mode) &&
-	    !(sa->valid & NS_SET_MODE))
-		nd.mode &= ~(uint32_t)(S_ISUID | ((nd.mode & S_IXGRP) ? S_ISGID : 0));
-	if (sa->valid & NS_SET_ATIME_NOW)
-		nd.atime_ns = tnow;
-	else if (sa->valid & NS_SET_ATIME)
-		nd.atime_ns = sa->atime_ns;
-	if (sa->valid & NS_SET_MTIME_NOW)
-		nd.mtime_ns = tnow;
-	else if (sa->valid & NS_SET_MTIME)
-		nd.mtime_ns = sa->mtime_ns;
-	if (sa->valid & NS_SET_CTIME)
-		nd.ctime_ns = sa->ctime_ns;
-	else
-		nd.ctime_ns = tnow;
-	if (in && (sa->valid & (NS_SET_MTIME | NS_SET_MTIME_NOW))) {
-		/* An explicit mtime wins over the pending write time. */
-		pthread_mutex_lock(&in->mu);
-		in->mtime_ns = 0;
-		pthread_mutex_unlock(&in->mu);
-	}
-	rc = ns_node_put(n, t, &nd);
-	if (rc)
-		goto abort;
-	rc = meta_txn_commit(t);
-	if (!rc && out)
-		ns_node_attr(n, &nd, out);
-	goto out;
-abort:
-	meta_txn_abort(t);
-out:
-	if (in && !h)
-		ns_inode_put(n, in);
 	return rc;
 }

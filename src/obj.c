@@ -348,14 +348,12 @@ int obj_key_open(kms *k, const struct obj_ref *r, wcrypto_aead **key, uint64_t n
 	return key_from_wrapped(k, r, 0, now_ns, key);
 }
 
-int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd, wcrypto_aead **key,
-	       uint64_t now_ns)
+int obj_key_new(kms *k, int alg, struct obj_ref *r, wcrypto_aead **key, uint64_t now_ns)
 {
-	uint8_t hdr[OBJ_HEADER_SIZE];
 	struct kms_wrapped w;
 	wcrypto_aead *a = NULL;
-	uint8_t *dek = NULL;
-	int rc, f = -1, created = 0;
+	uint8_t *dek;
+	int rc;
 
 	if (alg == 0)
 		alg = wcrypto_default_alg();
@@ -372,29 +370,53 @@ int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd, wcrypto_ae
 		rc = wcrypto_aead_new(alg, dek, &a);
 	wcrypto_secure_free(dek);
 	if (rc)
-		goto out;
+		return rc;
 	memcpy(r->wrapped, w.b, KMS_WRAPPED_BYTES);
-	rc = header_build(a, alg, r->id, r->wrapped, hdr);
+	*key = a;
+	return 0;
+}
+
+int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd)
+{
+	uint8_t hdr[OBJ_HEADER_SIZE];
+	int rc, f = -1;
+
+	if (!r->key)
+		return -EINVAL;
+	rc = header_build(r->key, r->alg, r->id, r->wrapped, hdr);
 	if (rc)
-		goto out;
-	rc = store_obj_open(s, r->id, O_RDWR | O_CREAT | O_EXCL, &f);
+		return rc;
+	rc = store_obj_open(s, r->id, O_RDWR | O_CREAT | (excl ? O_EXCL : O_TRUNC), &f);
 	if (rc)
-		goto out;
-	created = 1;
+		return rc;
 	/* No fsync here: creating a file per object is the hot path of an
 	 * untar. Durability comes with the caller's fsync (which also syncs
 	 * the object directory); a process crash loses nothing. */
 	rc = pwrite_full(f, hdr, sizeof(hdr), 0);
-out:
 	if (rc) {
-		if (f >= 0)
-			close(f);
-		if (created)
-			store_obj_unlink(s, r->id);
-		wcrypto_aead_free(a);
+		close(f);
+		store_obj_unlink(s, r->id);
 		return rc;
 	}
 	*fd = f;
+	return 0;
+}
+
+int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd, wcrypto_aead **key,
+	       uint64_t now_ns)
+{
+	wcrypto_aead *a = NULL;
+	int rc = obj_key_new(k, alg, r, &a, now_ns);
+
+	if (rc)
+		return rc;
+	r->key = a;
+	rc = obj_file_create(s, r, 1, fd);
+	r->key = NULL;
+	if (rc) {
+		wcrypto_aead_free(a);
+		return rc;
+	}
 	*key = a;
 	return 0;
 }
@@ -718,6 +740,56 @@ int obj_commit(int fd, struct obj_ref *r)
 		rc = -EIO;
 out:
 	free(mem);
+	return rc;
+}
+
+/* ---- inline objects -------------------------------------------------------- */
+
+size_t obj_inline_len(uint64_t size)
+{
+	return OBJ_BLOCK_OVERHEAD + (size_t)size;
+}
+
+int obj_inline_seal(const struct obj_ref *r, const void *plain, size_t n, uint8_t *slot)
+{
+	if (!r->key || !r->write_gen || n > OBJ_INLINE_MAX)
+		return -EINVAL;
+	return seal_block(r, 0, 1, plain, n, slot);
+}
+
+int obj_inline_open(const struct obj_ref *r, const uint8_t *slot, size_t len, void *plain)
+{
+	/* Committed in the same transaction as the node: exactly the
+	 * recorded generation and size, nothing in flight to allow for. */
+	if (!r->key || r->size > OBJ_INLINE_MAX || len != obj_inline_len(r->size) ||
+	    get_le64(slot + S_GEN) != r->gen)
+		return -EIO;
+	return try_open(r, 0, 1, r->gen, plain, slot, (size_t)r->size) ? -EIO : 0;
+}
+
+int obj_inline_verify(kms *k, const struct obj_ref *r, const uint8_t *slot, size_t len,
+		      uint64_t now_ns, const char **what)
+{
+	struct obj_ref v = *r;
+	wcrypto_aead *key = NULL;
+	uint8_t *plain = NULL;
+	int rc;
+
+	*what = "ok";
+	rc = key_from_wrapped(k, r, 1, now_ns, &key);
+	if (rc) {
+		*what = "cannot unwrap the data key";
+		return rc;
+	}
+	v.key = key;
+	plain = malloc(OBJ_INLINE_MAX);
+	rc = plain ? obj_inline_open(&v, slot, len, plain) : -ENOMEM;
+	if (rc == -EIO)
+		*what = len != obj_inline_len(r->size) ? "length mismatch" :
+			get_le64(slot + S_GEN) != r->gen ? "stale generation" :
+			"inline content fails authentication";
+	free(plain);
+	wcrypto_aead_free(key);
 	return rc;
 }
 

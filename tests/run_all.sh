@@ -14,7 +14,7 @@
 #   WORMFS_LONG=1       long variants (bigger directories, pjdfstest)
 #   WORMFS_TESTS="posix store"  only these integration tests
 #   WORMFS_ASAN_TESTS   integration tests run with the sanitizer build
-#                       (default "posix namespace store persist")
+#                       (default "posix namespace store persist inline")
 # Logs of every step go to LOGDIR (default /tmp/wormfs-test-logs, emptied first).
 set -u -o pipefail
 
@@ -205,7 +205,7 @@ if [ "$BUILD_OK" = 1 ] || [ -x "$BUILD/wormfs" ]; then
 fi
 if [ "${WORMFS_NO_ASAN:-0}" != 1 ] && [ -x "$ASAN/wormfs" ]; then
 	say "integration tests (asan build)"
-	for n in ${WORMFS_ASAN_TESTS:-posix namespace store persist}; do
+	for n in ${WORMFS_ASAN_TESTS:-posix namespace store persist inline}; do
 		selected "$n" || continue
 		run_integ "tests/integration/test_$n.sh" asan 600 WORMFS_BUILD="$ASAN" WORMFS_HARNESS="$HARNESS" \
 			WORMFS_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \

@@ -14,6 +14,13 @@
  *       sealed retain_until objid wrapped alg flags
  *   tamper get METADIR INO FIELD
  *       print FIELD as a number (hex for objid and wrapped)
+ *   tamper iget METADIR INO FILE
+ *       write the inline content value of INO (an object of at most one
+ *       block kept in the metadata) to FILE; exit 1 if it has none
+ *   tamper iput METADIR INO FILE
+ *       replace (or add) the inline value of INO with FILE's bytes
+ *   tamper idel METADIR INO
+ *       delete the inline value of INO
  *   tamper xor FILE OFFSET XOR
  *       XOR the byte at OFFSET of FILE with XOR (1..255) in place
  *   tamper swap FILE1 OFF1 FILE2 OFF2 LEN
@@ -72,7 +79,7 @@ static uint64_t get_be64(const uint8_t *p)
 struct db {
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi nodes, dirents;
+	MDB_dbi nodes, dirents, inl;
 };
 
 static int db_open(struct db *d, const char *dir, int rdonly)
@@ -93,6 +100,8 @@ static int db_open(struct db *d, const char *dir, int rdonly)
 		rc = mdb_dbi_open(d->txn, "nodes", 0, &d->nodes);
 	if (!rc)
 		rc = mdb_dbi_open(d->txn, "dirents", 0, &d->dirents);
+	if (!rc)
+		rc = mdb_dbi_open(d->txn, "inline", 0, &d->inl);
 	if (rc) {
 		fprintf(stderr, "tamper: %s: %s\n", dir, mdb_strerror(rc));
 		if (d->txn)
@@ -414,6 +423,77 @@ out:
 	return rc;
 }
 
+/* Commit d's write transaction and sync; closes d. */
+static int db_commit(struct db *d)
+{
+	int rc = mdb_txn_commit(d->txn);
+
+	d->txn = NULL;
+	if (!rc)
+		rc = mdb_env_sync(d->env, 1);
+	db_close(d);
+	return rc;
+}
+
+/* op: 'g' get into file, 'p' put from file, 'd' delete. */
+static int cmd_inline(int op, const char *dir, const char *ino_s, const char *file)
+{
+	uint8_t kb[8], *buf = NULL;
+	MDB_val k = { 8, kb }, v = { 0, NULL };
+	uint64_t ino;
+	struct db d;
+	FILE *f = NULL;
+	int rc;
+
+	if (parse_u64(ino_s, &ino)) {
+		fprintf(stderr, "tamper: bad inode number\n");
+		return 2;
+	}
+	if (op == 'p') {
+		buf = malloc(1 << 20);
+		f = fopen(file, "rb");
+		if (!buf || !f) {
+			fprintf(stderr, "tamper iput: cannot read %s\n", file);
+			free(buf);
+			if (f)
+				fclose(f);
+			return 1;
+		}
+		v.mv_size = fread(buf, 1, 1 << 20, f);
+		v.mv_data = buf;
+		fclose(f);
+	}
+	if (db_open(&d, dir, op == 'g')) {
+		free(buf);
+		return 1;
+	}
+	put_be64(kb, ino);
+	if (op == 'g') {
+		rc = mdb_get(d.txn, d.inl, &k, &v);
+		if (!rc) {
+			f = fopen(file, "wb");
+			if (!f || fwrite(v.mv_data, 1, v.mv_size, f) != v.mv_size)
+				rc = EIO;
+			if (f && fclose(f) != 0)
+				rc = EIO;
+		}
+		db_close(&d);
+	} else {
+		rc = op == 'p' ? mdb_put(d.txn, d.inl, &k, &v, 0) : mdb_del(d.txn, d.inl, &k, NULL);
+		if (rc)
+			db_close(&d);
+		else
+			rc = db_commit(&d);
+	}
+	free(buf);
+	if (rc) {
+		fprintf(stderr, "tamper: inline value of inode %" PRIu64 ": %s\n", ino,
+			rc == EIO ? "cannot write the file" : mdb_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && !strcmp(argv[1], "xor"))
@@ -428,8 +508,15 @@ int main(int argc, char **argv)
 		return cmd_flip(argv[2], argv[3], argv[4], argv[5], argv[6]);
 	if (argc == 5 && !strcmp(argv[1], "get"))
 		return cmd_get(argv[2], argv[3], argv[4]);
+	if (argc == 5 && !strcmp(argv[1], "iget"))
+		return cmd_inline('g', argv[2], argv[3], argv[4]);
+	if (argc == 5 && !strcmp(argv[1], "iput"))
+		return cmd_inline('p', argv[2], argv[3], argv[4]);
+	if (argc == 4 && !strcmp(argv[1], "idel"))
+		return cmd_inline('d', argv[2], argv[3], NULL);
 	fprintf(stderr, "usage: tamper map METADIR | flip METADIR INO FIELD BYTE XOR |"
 		" get METADIR INO FIELD |\n"
+		"       iget METADIR INO FILE | iput METADIR INO FILE | idel METADIR INO |\n"
 		"       xor FILE OFF XOR | swap FILE1 OFF1 FILE2 OFF2 LEN | zero FILE OFF LEN\n");
 	return 2;
 }

@@ -50,13 +50,19 @@ run_fsx nommap -R -W
 # Closes and reopens the file often (1 in 50 ops): every close commits a
 # generation, so this also exercises the generation rules.
 run_fsx reopen -R -W -c 50
+# Objects of at most one block are inline (kept in the metadata): a file
+# that never grows past 16 KiB stays inline throughout, with mmap and
+# frequent commits; one of up to 32 KiB moves to a content file as soon
+# as it outgrows the block.
+run_fsx inline -l 16384 -c 20
+run_fsx spill -l 32768 -R -W -c 20
 
-sums=$(cd "$M/fsxbucket" && sha256sum mmap nommap reopen 2>&1)
+sums=$(cd "$M/fsxbucket" && sha256sum mmap nommap reopen inline spill 2>&1)
 umount_check "$M" "fsx"
 out=$("$WORMCTL" verify "$S" 2>&1)
 rc=$?
 if [ $rc -eq 0 ]; then ok "store verifies after fsx"; else fail "store verifies after fsx" "$out"; fi
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
-check_eq "fsx files read back the same after a remount" "$sums" "$(cd "$M/fsxbucket" && sha256sum mmap nommap reopen 2>&1)"
+check_eq "fsx files read back the same after a remount" "$sums" "$(cd "$M/fsxbucket" && sha256sum mmap nommap reopen inline spill 2>&1)"
 umount_check "$M" "fsx, remount"
 done_testing

@@ -14,6 +14,10 @@
 # authenticated field of a node record (size, generation, lock fields), a
 # whole non-final block slot overwritten with zeros (in an object not
 # recorded as sparse, where an all-zero slot cannot be a hole).
+# Objects of at most one block (16 KiB) keep their content inline in the
+# metadata database instead (include/obj.h); their kinds: a bit flip in
+# the value, the value cut short or extended, the values of two objects
+# swapped, an older value of the same object, the value deleted.
 # The first trial of each kind and every 20th after it are also checked
 # through a mount (in batches on distinct objects): reading a damaged
 # object fails with EIO; an object whose record was edited is treated as
@@ -66,7 +70,7 @@ for sz in "${sizes[@]}"; do
 	i=$((i + 1))
 done
 # A sparse object (holes read as zeros) and one with content that was
-# truncated back to 0 (a header-only content file).
+# truncated back to 0 (an inline value of no bytes).
 dd if=/dev/urandom of="$B/sparse" bs=1000 count=1 seek=150 status=none
 echo data >"$B/emptied" && truncate -s 0 "$B/emptied"
 # Slots 0..5 entirely inside the hole (6 * 16384 = 98304 < 100000).
@@ -80,7 +84,7 @@ umount_fs "$M" || { fail "unmount"; done_testing; }
 OLD=$T_BASE/old
 for round in 1 2; do
 	mkdir -p "$OLD/$round"
-	cp -a "$S/objects" "$OLD/$round/"
+	cp -a "$S/objects" "$S/meta" "$OLD/$round/"
 	mount_fg "$S" "$M" || { fail "remount for changes, round $round"; done_testing; }
 	for f in "$B"/*; do
 		[ "$f" = "$B/holey" ] && continue
@@ -108,25 +112,35 @@ check_holey "sparse object: the hole reads as $HOLEY_AT zero bytes, then the dat
 umount_fs "$M" || { fail "unmount"; done_testing; }
 
 # Path -> inode, object file, size, sparse flag from the metadata.
-META_F_SPARSE=2
+META_F_SPARSE=2 META_F_INLINE=8
 declare -A INO=() OFILE=() OSIZE=() FLEN=() SPARSE=()
-paths=() objs=() sparse_paths=()
+paths=() objs=() sparse_paths=() inl=()
 while read -r ino id size _gen _kver path; do
 	INO[$path]=$ino
 	paths+=("$path")
-	if [ "$id" != 00000000000000000000000000000000 ]; then
+	fl=$("$TAMPER" get "$S/meta" "$ino" flags) || fl=-1
+	if [ "$fl" -ge 0 ] && [ $((fl & META_F_INLINE)) != 0 ]; then
+		inl+=("$path")
+		OSIZE[$path]=$size
+	elif [ "$id" != 00000000000000000000000000000000 ]; then
 		OFILE[$path]=objects/${id:0:2}/$id
 		OSIZE[$path]=$size
 		FLEN[$path]=$(stat -c %s "$S/objects/${id:0:2}/$id")
 		objs+=("$path")
 	fi
-	fl=$("$TAMPER" get "$S/meta" "$ino" flags) || fl=-1
 	if [ "$fl" -lt 0 ] || [ $((fl & META_F_SPARSE)) != 0 ]; then
 		SPARSE[$path]=1 sparse_paths+=("$path")
 	fi
 done < <("$TAMPER" map "$S/meta")
 check_eq "all objects listed in the metadata" "${#SUM[@]}" "${#paths[@]}"
-diag "${#objs[@]} content files, sizes ${sizes[*]}"
+diag "${#objs[@]} content files, ${#inl[@]} inline objects, sizes ${sizes[*]}"
+big=0 small=0
+for p in "${paths[@]}"; do
+	[ -n "${OSIZE[$p]:-}" ] || continue
+	if [ "${OSIZE[$p]}" -gt $BS ]; then big=$((big + 1)); else small=$((small + 1)); fi
+done
+check_eq "every object larger than a block has a content file" "$big" "${#objs[@]}"
+check_eq "every object of at most a block is inline" "$small" "${#inl[@]}"
 check_eq "recorded sparse: exactly the objects written past their end" \
 	"tamper/holey tamper/sparse" "$(printf '%s\n' "${sparse_paths[@]}" | sort | tr '\n' ' ' | sed 's/ $//')"
 
@@ -145,6 +159,18 @@ for p in "${objs[@]}"; do
 	done
 done
 diag "${#oldpairs[@]} older content files kept"
+# Older inline values that differ from the current one: "path round".
+VAL=$T_BASE/values
+mkdir -p "$VAL"
+ioldpairs=()
+for p in "${inl[@]}"; do
+	"$TAMPER" iget "$S/meta" "${INO[$p]}" "$VAL/${INO[$p]}.now"
+	for round in 1 2; do
+		"$TAMPER" iget "$OLD/$round/meta" "${INO[$p]}" "$VAL/${INO[$p]}.$round" 2>/dev/null &&
+			! cmp -s "$VAL/${INO[$p]}.$round" "$VAL/${INO[$p]}.now" && ioldpairs+=("$p $round")
+	done
+done
+diag "${#ioldpairs[@]} older inline values kept"
 
 # ---- damage --------------------------------------------------------------
 # Each sets CHANGED (store-relative files it modified), EXPECT (damaged
@@ -284,14 +310,84 @@ d_zeroed() {
 	CHANGED=${OFILE[$PO]} EXPECT=$PO WHAT="block slot $i of $n zeroed"
 }
 
+# REC = "SUBCOMMAND ARGS...": a tamper(1) edit of STORE/meta, replayed for
+# the mount checks.
+# "script FILE" runs the edits listed in FILE, one per line.
+tamper_meta() {
+	local c=$1 sc args
+	shift
+	if [ "$c" = script ]; then
+		while read -r sc args; do
+			# shellcheck disable=SC2086
+			"$TAMPER" "$sc" "$S/meta" $args || return 1
+		done <"$1"
+	else
+		"$TAMPER" "$c" "$S/meta" "$@"
+	fi
+}
+
+# Inline kinds: edit a copy of the value, then put it back as REC.
+IVN=0
+new_ival() { IVN=$((IVN + 1)); IV=$VAL/edit.$IVN; }
+pick_inl() { rnd ${#inl[@]}; PO=${inl[$R]}; }
+
+d_i_flip() {
+	local len
+	pick_inl; new_ival
+	cp "$VAL/${INO[$PO]}.now" "$IV"
+	len=$(stat -c %s "$IV"); rnd "$len"; local off=$R; rnd 8
+	"$TAMPER" xor "$IV" "$off" $((1 << R))
+	REC="iput ${INO[$PO]} $IV"; tamper_meta $REC
+	CHANGED=meta/data.mdb EXPECT=$PO WHAT="inline value bit flip at $off of $len"
+}
+
+d_i_cut() {
+	local len
+	pick_inl; new_ival
+	cp "$VAL/${INO[$PO]}.now" "$IV"
+	len=$(stat -c %s "$IV")
+	rnd 2
+	if [ "$R" = 0 ]; then
+		rnd "$len"; truncate -s "$R" "$IV"; WHAT="inline value cut to $R of $len bytes"
+	else
+		rnd 64; head -c $((R + 1)) /dev/urandom >>"$IV"; WHAT="inline value extended by $((R + 1)) bytes"
+	fi
+	REC="iput ${INO[$PO]} $IV"; tamper_meta $REC
+	CHANGED=meta/data.mdb EXPECT=$PO
+}
+
+d_i_swap() {
+	local a b
+	while :; do pick_inl; a=$PO; pick_inl; b=$PO; [ "$a" != "$b" ] && break; done
+	# One edit of two values: the pair is replayed as a small script.
+	new_ival
+	printf '%s\n' "iput ${INO[$a]} $VAL/${INO[$b]}.now" "iput ${INO[$b]} $VAL/${INO[$a]}.now" >"$IV"
+	REC="script $IV"; tamper_meta $REC
+	CHANGED=meta/data.mdb WHAT="inline values of two objects swapped"
+	EXPECT=$(printf '%s\n' "$a" "$b" | sort | tr '\n' ' ' | sed 's/ $//')
+}
+
+d_i_old() {
+	rnd ${#ioldpairs[@]}
+	local p=${ioldpairs[$R]%% *} round=${ioldpairs[$R]##* }
+	REC="iput ${INO[$p]} $VAL/${INO[$p]}.$round"; tamper_meta $REC
+	CHANGED=meta/data.mdb EXPECT=$p WHAT="older inline value (before change round $round)"
+}
+
+d_i_del() {
+	pick_inl
+	REC="idel ${INO[$PO]}"; tamper_meta $REC
+	CHANGED=meta/data.mdb EXPECT=$PO WHAT="inline value deleted"
+}
+
 RFIELDS=(size:8 generation:8 lock_mode:4 hold:4 sealed:4 retain_until:8)
 d_record() {
 	local fl
 	rnd ${#paths[@]}; PO=${paths[$R]}
 	rnd ${#RFIELDS[@]}; fl=${RFIELDS[$R]}
 	rnd "${fl#*:}"; local byte=$R; rnd 255; local x=$((R + 1))
-	REC="${INO[$PO]} ${fl%:*} $byte $x"
-	"$TAMPER" flip "$S/meta" $REC
+	REC="flip ${INO[$PO]} ${fl%:*} $byte $x"
+	tamper_meta $REC
 	CHANGED=meta/data.mdb EXPECT=$PO WHAT="record field ${fl%:*} byte $byte ^ $x"
 }
 
@@ -304,7 +400,8 @@ for p in "${objs[@]}"; do
 done
 diag "${#zeroable[@]} objects with a non-final block to zero"
 
-KINDS=(hdrflip blkflip trunc_at trunc_off append swap_in swap_x oldcopy record zeroed)
+KINDS=(hdrflip blkflip trunc_at trunc_off append swap_in swap_x oldcopy record zeroed
+	i_flip i_cut i_swap i_old i_del)
 declare -A TRIED=() CAUGHT=() FAILS=() MNT_DUE=() MNT_K=()
 for k in "${KINDS[@]}"; do TRIED[$k]=0 CAUGHT[$k]=0 FAILS[$k]='' MNT_DUE[$k]=0 MNT_K[$k]=0; done
 
@@ -353,7 +450,7 @@ pend_check() {
 		d=$PEND/$n
 		if [ -n "${pend_rec[n]}" ]; then
 			# shellcheck disable=SC2086
-			"$TAMPER" flip "$S/meta" ${pend_rec[n]}
+			tamper_meta ${pend_rec[n]}
 		else
 			(cd "$d" && find . -type f) | while read -r f; do cp -p "$d/$f" "$S/$f"; done
 		fi

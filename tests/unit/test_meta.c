@@ -318,6 +318,35 @@ Test(meta, node_put_get_del)
 	cr_assert_eq(meta_txn_commit(t), 0);
 }
 
+Test(meta, inline_values_go_with_their_node)
+{
+	meta_txn *t = wbegin();
+	struct meta_node n = mknode(1000, S_IFREG | 0600), m = mknode(1002, S_IFREG | 0600);
+	uint8_t val[100], buf[128];
+	size_t len = 0;
+
+	memset(val, 0xab, sizeof(val));
+	cr_assert_eq(meta_node_put(t, &n), 0);
+	cr_assert_eq(meta_node_put(t, &m), 0);
+	cr_assert_eq(meta_inline_get(t, 1000, buf, sizeof(buf), &len), -ENOENT);
+	cr_assert_eq(meta_inline_put(t, 1000, val, sizeof(val)), 0);
+	cr_assert_eq(meta_inline_put(t, 1002, val, 10), 0);
+	cr_assert_eq(meta_inline_put(t, 1002, val, 0), -EINVAL);
+	cr_assert_eq(meta_txn_commit(t), 0);
+
+	t = wbegin();
+	cr_assert_eq(meta_inline_get(t, 1000, buf, sizeof(buf), &len), 0);
+	cr_assert_eq(len, sizeof(val));
+	cr_assert_eq(memcmp(buf, val, sizeof(val)), 0);
+	cr_assert_eq(meta_inline_get(t, 1000, buf, 50, &len), -ERANGE);
+	cr_assert_eq(meta_inline_del(t, 1002), 0);
+	cr_assert_eq(meta_inline_del(t, 1002), -ENOENT);
+	cr_assert_eq(meta_node_del(t, 1000), 0);   /* takes its value along */
+	cr_assert_eq(meta_inline_get(t, 1000, buf, sizeof(buf), &len), -ENOENT);
+	cr_assert_eq(meta_node_del(t, 1002), 0);   /* none left: still fine */
+	cr_assert_eq(meta_txn_commit(t), 0);
+}
+
 Test(meta, node_foreach_order_and_stop)
 {
 	meta_txn *t = wbegin();
