@@ -398,8 +398,11 @@ static int do_crashwriter(const char *d, const char *logp, const char *prefix)
 		fd = open(p, O_CREAT | O_EXCL | O_WRONLY, 0644);
 		if (fd < 0)
 			goto fail;
+		/* One size class in 4 KiB writes: each such file starts inline and
+		 * moves to a content file in the middle of its session. */
+		size_t max = i % 10 == 6 ? 4096 : (1 << 16);
 		while (left > 0) {
-			size_t chunk = left < (1 << 16) ? left : (1 << 16);
+			size_t chunk = left < max ? left : max;
 
 			fill(buf, chunk, &st);
 			if (write_all(fd, buf, chunk) < 0) {
