@@ -337,7 +337,9 @@ d_i_flip() {
 	cp "$VAL/${INO[$PO]}.now" "$IV"
 	len=$(stat -c %s "$IV"); rnd "$len"; local off=$R; rnd 8
 	"$TAMPER" xor "$IV" "$off" $((1 << R))
-	REC="iput ${INO[$PO]} $IV"; tamper_meta $REC
+	REC="iput ${INO[$PO]} $IV"
+	# shellcheck disable=SC2086  # REC is split into its words on purpose
+	tamper_meta $REC
 	CHANGED=meta/data.mdb EXPECT=$PO WHAT="inline value bit flip at $off of $len"
 }
 
@@ -352,7 +354,9 @@ d_i_cut() {
 	else
 		rnd 64; head -c $((R + 1)) /dev/urandom >>"$IV"; WHAT="inline value extended by $((R + 1)) bytes"
 	fi
-	REC="iput ${INO[$PO]} $IV"; tamper_meta $REC
+	REC="iput ${INO[$PO]} $IV"
+	# shellcheck disable=SC2086  # REC is split into its words on purpose
+	tamper_meta $REC
 	CHANGED=meta/data.mdb EXPECT=$PO
 }
 
@@ -362,7 +366,9 @@ d_i_swap() {
 	# One edit of two values: the pair is replayed as a small script.
 	new_ival
 	printf '%s\n' "iput ${INO[$a]} $VAL/${INO[$b]}.now" "iput ${INO[$b]} $VAL/${INO[$a]}.now" >"$IV"
-	REC="script $IV"; tamper_meta $REC
+	REC="script $IV"
+	# shellcheck disable=SC2086  # REC is split into its words on purpose
+	tamper_meta $REC
 	CHANGED=meta/data.mdb WHAT="inline values of two objects swapped"
 	EXPECT=$(printf '%s\n' "$a" "$b" | sort | tr '\n' ' ' | sed 's/ $//')
 }
@@ -370,13 +376,17 @@ d_i_swap() {
 d_i_old() {
 	rnd ${#ioldpairs[@]}
 	local p=${ioldpairs[$R]%% *} round=${ioldpairs[$R]##* }
-	REC="iput ${INO[$p]} $VAL/${INO[$p]}.$round"; tamper_meta $REC
+	REC="iput ${INO[$p]} $VAL/${INO[$p]}.$round"
+	# shellcheck disable=SC2086  # REC is split into its words on purpose
+	tamper_meta $REC
 	CHANGED=meta/data.mdb EXPECT=$p WHAT="older inline value (before change round $round)"
 }
 
 d_i_del() {
 	pick_inl
-	REC="idel ${INO[$PO]}"; tamper_meta $REC
+	REC="idel ${INO[$PO]}"
+	# shellcheck disable=SC2086  # REC is split into its words on purpose
+	tamper_meta $REC
 	CHANGED=meta/data.mdb EXPECT=$PO WHAT="inline value deleted"
 }
 
@@ -387,6 +397,7 @@ d_record() {
 	rnd ${#RFIELDS[@]}; fl=${RFIELDS[$R]}
 	rnd "${fl#*:}"; local byte=$R; rnd 255; local x=$((R + 1))
 	REC="flip ${INO[$PO]} ${fl%:*} $byte $x"
+	# shellcheck disable=SC2086  # REC is split into its words on purpose
 	tamper_meta $REC
 	CHANGED=meta/data.mdb EXPECT=$PO WHAT="record field ${fl%:*} byte $byte ^ $x"
 }
