@@ -16,7 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_FORMAT_VERSION 1
+/* Format 2 added inline objects (obj.h). A format 1 store is opened and
+ * upgraded to 2 by the first writable open (ns_open), so a build from
+ * before inline objects refuses it instead of failing on its records. */
+#define STORE_FORMAT_VERSION 2
+#define STORE_FORMAT_OLDEST 1
 #define STORE_OBJID_BYTES 16
 #define STORE_OBJID_HEX (2 * STORE_OBJID_BYTES)
 /* What to tell the user when store_lock returns -EBUSY. */
@@ -30,10 +34,14 @@ typedef struct store store;
  * are created by the caller (ns_store_init). */
 int store_create(const char *path, const char *conf_text, char *err, size_t errlen);
 /* Open an existing store: checks it is a directory with a FORMAT marker
- * of a known version (-EPROTO unknown version, -ENOTDIR/-ENOENT not a
+ * of a known version (STORE_FORMAT_OLDEST..STORE_FORMAT_VERSION) (-EPROTO unknown version, -ENOTDIR/-ENOENT not a
  * store "PATH is not a wormfs store (no FORMAT file)"; -EBADMSG for a
  * malformed FORMAT). Holds a dirfd. */
 int store_open(const char *path, store **out, char *err, size_t errlen);
+/* The version in FORMAT (STORE_FORMAT_OLDEST..STORE_FORMAT_VERSION). */
+unsigned store_format(const store *s);
+/* Rewrite FORMAT (atomically, synced) with version v. */
+int store_set_format(store *s, unsigned v);
 void store_close(store *s);
 const char *store_path(const store *s);   /* absolute path */
 /* Paths inside the store (static layout), written to buf. */

@@ -176,6 +176,16 @@ static struct ns_inode *inode_find(ns *n, uint64_t ino)
 	return in;
 }
 
+void ns_ibuf_free(struct ns_inode *in)
+{
+	if (in->ibuf) {
+		/* Plaintext of an object: not left behind in freed memory. */
+		wcrypto_wipe(in->ibuf, OBJ_INLINE_MAX);
+		free(in->ibuf);
+		in->ibuf = NULL;
+	}
+}
+
 void ns_inode_put(ns *n, struct ns_inode *in)
 {
 	struct ns_inode **pp;
@@ -194,7 +204,7 @@ void ns_inode_put(ns *n, struct ns_inode *in)
 	if (!gone)
 		return;
 	wcrypto_aead_free(in->key);
-	free(in->ibuf);
+	ns_ibuf_free(in);
 	pthread_mutex_destroy(&in->mu);
 	pthread_cond_destroy(&in->idle);
 	pthread_rwlock_destroy(&in->rw);

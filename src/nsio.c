@@ -99,7 +99,10 @@ static int inline_load(ns *n, struct ns_inode *in)
 	}
 	pthread_mutex_unlock(&in->mu);
 	free(slot);
-	free(buf);
+	if (buf) {
+		wcrypto_wipe(buf, OBJ_INLINE_MAX);
+		free(buf);
+	}
 	return rc;
 }
 
@@ -124,8 +127,9 @@ static int handle_fd(ns *n, ns_handle *h)
 	return rc;
 }
 
-/* Record a content file's id in the node before anything is written to
- * it, so a crash never leaves a file nobody refers to. */
+/* Record a content file's id in the node, and in the orphan record of an
+ * object unlinked while open, so the file is deleted with its object
+ * (also after a crash). */
 static int record_objid(ns *n, uint64_t ino, const struct obj_ref *r)
 {
 	meta_txn *t = NULL;
@@ -142,6 +146,8 @@ static int record_objid(ns *n, uint64_t ino, const struct obj_ref *r)
 	if (!(nd.flags & META_F_INLINE))
 		nd.generation = r->gen;
 	rc = ns_node_put(n, t, &nd);
+	if (!rc && nd.nlink == 0 && S_ISREG(nd.mode))
+		rc = meta_orphan_add(t, ino, r->id);
 	if (rc)
 		goto fail;
 	return meta_txn_commit(t);
@@ -183,8 +189,7 @@ static int inline_spill(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
 	pthread_mutex_lock(&in->mu);
 	in->inl = 0;
 	in->ref.sparse = r.sparse;
-	free(in->ibuf);
-	in->ibuf = NULL;
+	ns_ibuf_free(in);
 	pthread_mutex_unlock(&in->mu);
 	if (h)
 		h->fd = nfd;
@@ -206,7 +211,7 @@ static void adopt_identity(struct ns_inode *in, const struct obj_ref *r, wcrypto
 	in->key = key;
 	if (ibuf) {
 		in->inl = 1;
-		free(in->ibuf);
+		ns_ibuf_free(in);
 		in->ibuf = ibuf;
 	}
 	pthread_mutex_unlock(&in->mu);
@@ -384,12 +389,23 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 		rc = in->ibuf ? obj_inline_seal(&r, in->ibuf, (size_t)r.size, slot) : -EIO;
 		if (rc)
 			goto fail;
-	} else if (dirty && fd >= 0) {
-		rc = obj_commit(fd, &r);
+	} else if (dirty) {
+		/* A handle without a descriptor (opened while the object was
+		 * empty or inline) may be the one that commits: open the file
+		 * for it, so the final block is re-sealed all the same. */
+		int cfd = fd;
+		if (cfd < 0)
+			rc = obj_open(n->st, &r, O_RDWR, &cfd);
+		if (!rc)
+			rc = obj_commit(cfd, &r);
 		if (!rc && durable)
-			rc = fdatasync(fd) ? -errno : 0;
+			rc = fdatasync(cfd) ? -errno : 0;
 		if (!rc && durable)
 			rc = store_obj_syncdir(n->st, r.id);
+		if (fd < 0 && cfd >= 0)
+			close(cfd);
+		if (rc == -EIO)
+			auth_failure(n, in);
 		if (rc)
 			return rc;
 	}
@@ -631,8 +647,13 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	if (writable && !(nd.flags & META_F_DEFAULT_PENDING) && !nd.sealed)
 		mark_pending(n, ino);
 	rc = ns_key_ensure(n, in);
-	if (!rc)
+	if (!rc) {
+		/* Under in->rw like a read: no writer moves or commits the
+		 * content while it is found and loaded. */
+		pthread_rwlock_rdlock(&in->rw);
 		rc = handle_fd(n, h);
+		pthread_rwlock_unlock(&in->rw);
+	}
 	if (rc)
 		goto fail_h;
 	if (flags & O_TRUNC) {

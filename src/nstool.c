@@ -182,6 +182,35 @@ static void purge_orphans(ns *n)
 	} while (o.n == 256);
 }
 
+/* Format 1 -> 2 (inline objects): nothing to convert, only the markers.
+ * The database first, then FORMAT: an older build checks FORMAT first, and
+ * a crash in between leaves a store this build opens (and finishes). */
+static int upgrade_format(ns *n, uint32_t from)
+{
+	uint32_t fmt = STORE_FORMAT_VERSION;
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 0, &t);
+
+	if (store_format(n->st) < from)
+		from = store_format(n->st);
+
+	if (!rc) {
+		rc = meta_kv_put(t, KV_FORMAT, &fmt, sizeof(fmt));
+		if (rc)
+			meta_txn_abort(t);
+		else
+			rc = meta_txn_commit(t);
+	}
+	if (!rc)
+		rc = meta_sync(n->me);
+	if (!rc && store_format(n->st) != STORE_FORMAT_VERSION)
+		rc = store_set_format(n->st, STORE_FORMAT_VERSION);
+	if (!rc)
+		wlog(WLOG_INFO, "store upgraded from format %u to %d", (unsigned)from,
+		     STORE_FORMAT_VERSION);
+	return rc;
+}
+
 static int persist_clock(ns *n, int64_t hwm)
 {
 	meta_txn *t = NULL;
@@ -284,15 +313,25 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 			hwm = 0;
 		meta_txn_abort(t);
 	}
-	if (rc || fmt != STORE_FORMAT_VERSION) {
+	if (rc || fmt < STORE_FORMAT_OLDEST || fmt > STORE_FORMAT_VERSION) {
 		if (rc)
 			wlog_seterr(err, errlen, "%s: metadata database is damaged (no format record)",
 				    store_path);
 		else
 			wlog_seterr(err, errlen, "%s: metadata database has an unknown format version "
-				    "(this wormfs supports %d)", store_path, STORE_FORMAT_VERSION);
+				    "(this wormfs supports %d to %d)", store_path,
+				    STORE_FORMAT_OLDEST, STORE_FORMAT_VERSION);
 		rc = rc ? -EBADMSG : -EPROTO;
 		goto fail;
+	}
+	if (!(flags & NS_RDONLY) &&
+	    (fmt < STORE_FORMAT_VERSION || store_format(n->st) < STORE_FORMAT_VERSION)) {
+		rc = upgrade_format(n, fmt);
+		if (rc) {
+			wlog_seterr(err, errlen, "%s: cannot upgrade the store format: %s",
+				    store_path, strerror(-rc));
+			goto fail;
+		}
 	}
 	wclock_init(&n->clk, hwm);
 	int64_t now = ns_clock_now(n);
@@ -334,6 +373,7 @@ void ns_close(ns *n)
 		for (; in; in = next) {
 			next = in->next;
 			wcrypto_aead_free(in->key);
+			ns_ibuf_free(in);
 			pthread_mutex_destroy(&in->mu);
 			pthread_cond_destroy(&in->idle);
 			pthread_rwlock_destroy(&in->rw);
@@ -670,7 +710,7 @@ static int verify_cb(void *arg, const struct ns_entry *e)
 	struct meta_node nd;
 	struct obj_ref r;
 	const char *what = NULL;
-	uint64_t bad = 0;
+	uint64_t bad = UINT64_MAX;
 	int rc;
 
 	if (!S_ISREG(e->attr.mode))

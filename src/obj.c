@@ -788,7 +788,10 @@ int obj_inline_verify(kms *k, const struct obj_ref *r, const uint8_t *slot, size
 		*what = len != obj_inline_len(r->size) ? "length mismatch" :
 			get_le64(slot + S_GEN) != r->gen ? "stale generation" :
 			"inline content fails authentication";
-	free(plain);
+	if (plain) {
+		wcrypto_wipe(plain, OBJ_INLINE_MAX);
+		free(plain);
+	}
 	wcrypto_aead_free(key);
 	return rc;
 }

@@ -27,6 +27,7 @@ struct store {
 	int dirfd;     /* STORE/ */
 	int objfd;     /* STORE/objects/, for openat */
 	int lockfd;    /* run.lock while locked, else -1 */
+	unsigned format;   /* FORMAT version */
 };
 
 /* "00".."ff": the objects/ subdirectory for first id byte b. */
@@ -273,7 +274,24 @@ static int read_format(int dirfd, unsigned long *version)
 	if (digits == 0 || strcmp(p, "\n") != 0)
 		return -EBADMSG;
 	*version = v;
-	return v == STORE_FORMAT_VERSION ? 0 : -EPROTO;
+	return v >= STORE_FORMAT_OLDEST && v <= STORE_FORMAT_VERSION ? 0 : -EPROTO;
+}
+
+unsigned store_format(const store *s)
+{
+	return s->format;
+}
+
+int store_set_format(store *s, unsigned v)
+{
+	char text[32];
+	int rc;
+
+	snprintf(text, sizeof(text), FORMAT_PREFIX "%u\n", v);
+	rc = write_file_atomic(s->dirfd, FORMAT_NAME, text, 0600);
+	if (!rc)
+		s->format = v;
+	return rc;
 }
 
 int store_open(const char *path, store **out, char *err, size_t errlen)
@@ -319,8 +337,8 @@ int store_open(const char *path, store **out, char *err, size_t errlen)
 	}
 	if (rc == -EPROTO) {
 		wlog_seterr(err, errlen,
-		       "%s: unknown store format version %lu (this wormfs supports %d)",
-		       path, version, STORE_FORMAT_VERSION);
+		       "%s: unknown store format version %lu (this wormfs supports %d to %d)",
+		       path, version, STORE_FORMAT_OLDEST, STORE_FORMAT_VERSION);
 		goto fail;
 	}
 	if (rc == -EBADMSG) {
@@ -332,6 +350,7 @@ int store_open(const char *path, store **out, char *err, size_t errlen)
 		wlog_seterr(err, errlen, "%s/" FORMAT_NAME ": %s", path, strerror(-rc));
 		goto fail;
 	}
+	s->format = (unsigned)version;
 	s->objfd = openat(s->dirfd, "objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->objfd < 0) {
 		rc = -errno;

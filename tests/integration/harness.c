@@ -68,7 +68,9 @@ static int usage(void)
 		"  readdir D (prints entry count) | readdir-dups D (prints dup count)\n"
 		"  mkfiles D N                create N empty files, print rates\n"
 		"  crashwriter D LOG          write files until an error, log each after close\n"
-		"  crashverify D LOG          check every logged file\n");
+		"  crashverify D LOG          check every logged file\n"
+		"  stalecommit P close|fsync  commit a session through a handle opened earlier\n"
+		"  holdspill P                unlink while open, grow past 16 KiB, hold the fd\n");
 	return 2;
 }
 
@@ -427,6 +429,69 @@ fail:
 	return 0;
 }
 
+/* A write session committed through another handle than the writer's:
+ * handle A is opened first (the object is small, so inline: A has no
+ * content file), B writes 40000 'b' bytes (the content moves to a file),
+ * C writes "X" at 0 (a session that does not touch the final block), then
+ * A ends first: close (FLUSH commits) or, with "fsync", fsync on A opened
+ * read-only. The object must read "X" + 39999 'b' afterwards. */
+static int do_stalecommit(const char *p, const char *how)
+{
+	int sync = !strcmp(how, "fsync");
+	int a = -1, b = -1, c = -1, rc = -1;
+	char *buf = malloc(40000);
+
+	if (!buf)
+		return report(-1);
+	memset(buf, 'b', 40000);
+	a = open(p, sync ? O_RDONLY : O_RDWR);
+	b = open(p, O_RDWR);
+	if (a < 0 || b < 0 || pwrite(b, buf, 40000, 0) != 40000 || close(b) < 0)
+		goto out;
+	b = -1;
+	c = open(p, O_RDWR);
+	if (c < 0 || pwrite(c, "X", 1, 0) != 1)
+		goto out;
+	if (sync ? fsync(a) < 0 : close(a) < 0)
+		goto out;
+	if (!sync)
+		a = -1;
+	rc = close(c);
+	c = -1;
+out:
+	free(buf);
+	{
+		int e = errno;
+		if (a >= 0)
+			close(a);
+		if (b >= 0)
+			close(b);
+		if (c >= 0)
+			close(c);
+		errno = e;
+	}
+	return report(rc);
+}
+
+/* An object unlinked while open whose content moves to a file before any
+ * commit: create, write 100 bytes (inline, not committed), unlink, write
+ * 40000 more (now a content file), print OK, then hold the descriptor
+ * until killed, so the test can crash the daemon meanwhile. */
+static int do_holdspill(const char *p)
+{
+	static char buf[40000];
+	int fd = open(p, O_RDWR | O_CREAT | O_EXCL, 0644);
+
+	memset(buf, 'h', sizeof(buf));
+	if (fd < 0 || pwrite(fd, buf, 100, 0) != 100 || unlink(p) < 0 ||
+	    pwrite(fd, buf, sizeof(buf), 100) != (ssize_t)sizeof(buf))
+		return report(-1);
+	report(0);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 static int do_crashverify(const char *d, const char *logp)
 {
 	FILE *lf = fopen(logp, "r");
@@ -728,6 +793,12 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "crashwriter")) {
 		NEED(2);
 		return do_crashwriter(argv[2], argv[3], argc > 4 ? argv[4] : "c");
+	}
+	if (!strcmp(c, "holdspill"))
+		return do_holdspill(argv[2]);
+	if (!strcmp(c, "stalecommit")) {
+		NEED(2);
+		return do_stalecommit(argv[2], argv[3]);
 	}
 	if (!strcmp(c, "crashverify")) {
 		NEED(2);

@@ -5,7 +5,9 @@
 # when an object outgrows the block (append, write past it, truncate up),
 # that content reads back exactly before and after a remount, that a
 # reader keeps reading the right bytes across the move, that unlink and
-# rename-over leave nothing behind, and that the store verifies.
+# rename-over leave nothing behind (also after a crash), that a commit
+# through a handle opened while inline re-seals the file, and that the
+# store verifies.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 ensure_harness || { fail "harness"; done_testing; }
@@ -71,12 +73,38 @@ n=$(nfiles)
 rm "$B/rewrite" "$R/rewrite"
 check_eq "unlink of an inline object removes no content file" "$n" "$(nfiles)"
 
+# A handle opened while the object was inline has no content file: when
+# it is the one whose close commits a later write session (which did not
+# touch the final block), the final block must still be re-sealed.
+{ printf 'X'; head -c 39999 /dev/zero | tr '\0' b; } >"$R/stale"
+for how in close fsync; do
+	head -c 1000 /dev/urandom >"$B/stale.$how"
+	cp "$R/stale" "$R/stale.$how"
+	check_errno "harness stalecommit ($how)" OK stalecommit "$B/stale.$how" "$how"
+done
+same "a session committed through a handle opened while inline (close, fsync) reads back" stale.close stale.fsync
+
+# An object unlinked while open that moves to a content file, then a
+# crash: the file is still deleted at the next mount (orphan record).
+n=$(nfiles)
+"$HARNESS" holdspill "$B/orphan" >"$T_BASE/hold.out" 2>&1 &
+hpid=$!
+for _ in $(seq 1 100); do [ -s "$T_BASE/hold.out" ] && break; sleep 0.1; done
+check_eq "harness holdspill" "OK" "$(cat "$T_BASE/hold.out")"
+check_eq "unlinked while open, moved to a file: one more content file" "$((n + 1))" "$(nfiles)"
+kill -9 "${MNT_PID[$M]}"
+kill "$hpid" 2>/dev/null
+wait "$hpid" 2>/dev/null
+crash_daemon "$M" "$S" || fail "daemon killed, stale mount cleared"
+mount_fg "$S" "$M" || { fail "remount after the crash"; done_testing; }
+check_eq "after the crash its content file is gone" "$n" "$(nfiles)"
+
 umount_check "$M" "inline"
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "store verifies (exit 0)" "0" "$?"
-check_match "verify checks all 7 objects" "^$S: 7 objects checked, all intact" "$out"
+check_match "verify checks all 9 objects" "^$S: 9 objects checked, all intact" "$out"
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
-same "after a remount every object reads back" empty one almost block over moving victim
+same "after a remount every object reads back" empty one almost block over moving victim stale.close stale.fsync
 check_eq "after a remount: sizes as written" \
 	"$(cd "$R" && stat -c '%n %s' empty one almost block over moving victim)" \
 	"$(cd "$B" && stat -c '%n %s' empty one almost block over moving victim)"

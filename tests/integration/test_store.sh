@@ -14,7 +14,7 @@ rc=$?
 check_eq "init on an empty directory exits 0" 0 "$rc"
 [ $rc -eq 0 ] || diag "$out"
 check_eq "store directory has mode 0700" 700 "$(stat -c %a "$S" 2>&1)"
-check_eq "FORMAT marker written" "wormfs-store 1" "$(cat "$S/FORMAT" 2>&1)"
+check_eq "FORMAT marker written" "wormfs-store 2" "$(cat "$S/FORMAT" 2>&1)"
 check "wormfs.conf is commented" grep -q '^[[:space:]]*[#;]' "$S/wormfs.conf"
 check "meta/, keys/ and objects/ exist" test -d "$S/meta" -a -d "$S/keys" -a -d "$S/objects"
 check "key ring has at least one file" test -n "$(find "$S/keys" -type f 2>/dev/null)"
@@ -125,6 +125,22 @@ copy_store "$S" "$D"; echo "wormfs-store 99" >"$D/FORMAT"
 refuse "FORMAT version 99" nonzero "$D"
 copy_store "$S" "$D"; rm -f "$D/FORMAT"
 refuse "FORMAT missing" nonzero "$D"
+
+# Format 1 (before inline objects) opens, and the first writable open
+# upgrades it to 2; read-only commands leave it alone.
+copy_store "$S" "$D"; echo "wormfs-store 1" >"$D/FORMAT"
+out=$("$WORMCTL" verify "$D" 2>&1)
+check_eq "format 1 store: verify works (exit 0)" "0" "$?"
+check_eq "format 1 store: verify (read-only) does not upgrade it" "wormfs-store 1" "$(cat "$D/FORMAT")"
+mkdir -p "$T_BASE/mnt-upgrade"
+if mount_fg "$D" "$T_BASE/mnt-upgrade"; then
+	check_eq "format 1 store: mounting upgrades it to format 2" "wormfs-store 2" "$(cat "$D/FORMAT")"
+	check_match "format 1 store: the upgrade is logged" "upgraded from format 1 to 2" \
+		"$(cat "${MNT_LOG[$T_BASE/mnt-upgrade]}")"
+	umount_check "$T_BASE/mnt-upgrade" "upgraded store"
+else
+	fail "format 1 store mounts"
+fi
 copy_store "$S" "$D"; head -c 65536 /dev/urandom >"$D/meta/data.mdb"
 refuse "data.mdb overwritten with garbage" nonzero "$D"
 copy_store "$S" "$D"; : >"$D/meta/data.mdb"

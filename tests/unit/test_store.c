@@ -82,7 +82,7 @@ Test(store, create_layout)
 	memset(buf, 0, sizeof(buf));
 	cr_assert_eq(fread(buf, 1, sizeof(buf) - 1, f), 15);
 	fclose(f);
-	cr_assert_str_eq(buf, "wormfs-store 1\n");
+	cr_assert_str_eq(buf, "wormfs-store 2\n");
 	snprintf(p, sizeof(p), "%s/wormfs.conf", sp);
 	f = fopen(p, "r");
 	cr_assert_not_null(f);
@@ -189,7 +189,7 @@ Test(store, open_unknown_version)
 	cr_assert_eq(store_open(sp, &s, err, sizeof(err)), -EPROTO);
 	cr_assert_null(s);
 	snprintf(want, sizeof(want),
-		 "%s: unknown store format version 7 (this wormfs supports 1)", sp);
+		 "%s: unknown store format version 7 (this wormfs supports 1 to 2)", sp);
 	cr_assert_str_eq(err, want);
 }
 
@@ -211,9 +211,34 @@ Test(store, open_damaged_format)
 			     "'%s' accepted", bad[i]);
 		cr_assert_not_null(strstr(err, "FORMAT"), "err: %s", err);
 	}
-	write_text(p, "wormfs-store 1\n");
+	write_text(p, "wormfs-store 2\n");
 	cr_assert_eq(store_open(sp, &s, err, sizeof(err)), 0, "%s", err);
 	store_close(s);
+}
+
+/* Format 1 (before inline objects) still opens; store_set_format moves
+ * the marker on (ns_open does it at the first writable open). */
+Test(store, oldest_format_opens_and_is_upgraded)
+{
+	store *s = NULL;
+	char err[256] = "", p[256], buf[64] = "";
+	FILE *f;
+
+	make_store();
+	snprintf(p, sizeof(p), "%s/FORMAT", sp);
+	write_text(p, "wormfs-store 1\n");
+	cr_assert_eq(store_open(sp, &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_format(s), 1);
+	cr_assert_eq(store_set_format(s, STORE_FORMAT_VERSION), 0);
+	cr_assert_eq(store_format(s), 2);
+	store_close(s);
+	f = fopen(p, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(buf, 1, sizeof(buf) - 1, f), 15);
+	fclose(f);
+	cr_assert_str_eq(buf, "wormfs-store 2\n");
+	write_text(p, "wormfs-store 0\n");
+	cr_assert_eq(store_open(sp, &s, err, sizeof(err)), -EPROTO);
 }
 
 Test(store, lock_contention)
