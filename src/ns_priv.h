@@ -46,6 +46,8 @@ struct ns_handle {
 	int writable;
 	char *vbuf;               /* virtual file snapshot */
 	size_t vlen;
+	uint64_t unflushed;       /* bytes written since writeback was started
+				     (in->rw held for writing) */
 };
 
 struct ns {

@@ -861,6 +861,8 @@ ssize_t ns_read(ns *n, ns_handle *h, void *buf, size_t size, uint64_t off)
 	return got;
 }
 
+#define NS_WRITEBACK_STEP (8u << 20)
+
 ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf,
 		 size_t size, uint64_t off)
 {
@@ -907,6 +909,13 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 		put = (ssize_t)size;
 	} else {
 		put = obj_write(fd, &r, buf, size, off);
+		/* Start writeback every few MiB: a later fsync (or the page
+		 * cache's own flush) then has little left to write, and the disk
+		 * works while the next requests are encrypted. */
+		if (put > 0 && (h->unflushed += (uint64_t)put) >= NS_WRITEBACK_STEP) {
+			(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+			h->unflushed = 0;
+		}
 	}
 	pthread_mutex_lock(&in->mu);
 	if (put > 0) {
