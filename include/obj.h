@@ -47,6 +47,16 @@
 #define OBJ_HEADER_SIZE 512u
 #define OBJ_MAX_SIZE (1ull << 40)         /* 1 TiB: larger is EFBIG */
 
+/* One helper thread (src/obj_pool.c): a write of many blocks seals half of
+ * them there, so a single writer uses two cores. Owned by the daemon;
+ * NULL everywhere means one thread. start: 1 if fn(arg) now runs on the
+ * helper (then obj_pool_wait), 0 if it is busy (run fn yourself). */
+typedef struct obj_pool obj_pool;
+int obj_pool_new(obj_pool **out);
+void obj_pool_free(obj_pool *p);
+int obj_pool_start(obj_pool *p, void (*fn)(void *), void *arg);
+void obj_pool_wait(obj_pool *p);
+
 /* What obj needs to know about an object (from its meta node). */
 struct obj_ref {
 	uint8_t id[16];
@@ -59,6 +69,7 @@ struct obj_ref {
 				leaves some, recorded (authenticated) by the
 				caller; an all-zero slot elsewhere is tampering */
 	const wcrypto_aead *key;   /* DEK context; see obj_key_open */
+	obj_pool *pool;            /* optional, for obj_write */
 };
 
 /* A new object's identity: a fresh random id and a DEK from

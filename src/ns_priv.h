@@ -56,6 +56,7 @@ struct ns {
 	store *st;
 	meta_env *me;
 	kms *km;
+	obj_pool *pool;           /* second core for large writes (daemon only) */
 	uint8_t *reckey;          /* record MAC key, secure memory */
 	struct wclock clk;
 	struct stats stats;

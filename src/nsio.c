@@ -908,6 +908,7 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 			r.size = off + size;
 		put = (ssize_t)size;
 	} else {
+		r.pool = n->pool;
 		put = obj_write(fd, &r, buf, size, off);
 		/* Start writeback every few MiB: a later fsync (or the page
 		 * cache's own flush) then has little left to write, and the disk

@@ -344,6 +344,10 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		purge_orphans(n);
 		ns_apply_pending(n);
 	}
+	/* Only the daemon writes content; a pool that cannot start just
+	 * leaves writes on one thread. */
+	if (!(flags & (NS_OFFLINE | NS_RDONLY)) && obj_pool_new(&n->pool))
+		n->pool = NULL;
 	atomic_store(&n->last_sync_ns, clock_monotonic_ns());
 	if (pass)
 		wcrypto_secure_free(pass);
@@ -380,6 +384,7 @@ void ns_close(ns *n)
 			free(in);
 		}
 	}
+	obj_pool_free(n->pool);
 	if (n->km)
 		kms_close(n->km);
 	if (n->reckey)

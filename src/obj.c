@@ -546,11 +546,60 @@ static int write_checks(const struct obj_ref *r)
 	return 0;
 }
 
+/* Sealing of one pwrite's worth of blocks: block cb + i from plain[i]
+ * (len[i] bytes, final flag fin[i]) into slot i of cbuf. Two threads may
+ * seal disjoint ranges [from, to) of the same job. */
+struct seal_job {
+	const struct obj_ref *r;
+	uint64_t cb;
+	const uint8_t *plain[CHUNK_SLOTS];
+	size_t len[CHUNK_SLOTS];
+	int fin[CHUNK_SLOTS];
+	uint8_t *cbuf;
+	size_t from, to;
+	int rc;
+};
+
+static void seal_range(void *arg)
+{
+	struct seal_job *j = arg;
+
+	for (size_t i = j->from; i < j->to && !j->rc; i++)
+		j->rc = seal_block(j->r, j->cb + i, j->fin[i], j->plain[i], j->len[i],
+				   j->cbuf + i * SLOT);
+}
+
+/* Below this many blocks the hand-off costs more than it saves. */
+#define POOL_MIN_BLOCKS 8u
+
+static int seal_all(struct seal_job *j, size_t count)
+{
+	struct seal_job other;
+
+	j->rc = 0;
+	j->from = 0;
+	j->to = count;
+	if (j->r->pool && count >= POOL_MIN_BLOCKS) {
+		other = *j;
+		other.from = count / 2;
+		j->to = count / 2;
+		if (obj_pool_start(j->r->pool, seal_range, &other)) {
+			seal_range(j);
+			obj_pool_wait(j->r->pool);
+			return j->rc ? j->rc : other.rc;
+		}
+		j->to = count;
+	}
+	seal_range(j);
+	return j->rc;
+}
+
 ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t off)
 {
 	const uint8_t *src = buf;
 	uint64_t old = r->size, end, new_size, first, last, lo, new_last, old_last;
 	uint8_t *cbuf = NULL, *bounce, *rbuf;
+	struct seal_job *job = NULL;
 	size_t nslots;
 	int rc;
 
@@ -576,11 +625,19 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 	if (old && first == old_last + 1)
 		lo = old_last;
 	nslots = last - lo + 1 < CHUNK_SLOTS ? (size_t)(last - lo + 1) : CHUNK_SLOTS;
-	cbuf = malloc(nslots * SLOT + BS + SLOT);
-	if (!cbuf)
+	/* Partial blocks need their own plaintext copy: at most three per
+	 * call (the old final block, the first and the last written). */
+	cbuf = malloc(nslots * SLOT + 3 * BS + SLOT);
+	job = malloc(sizeof(*job));
+	if (!cbuf || !job) {
+		free(cbuf);
+		free(job);
 		return -ENOMEM;
+	}
 	bounce = cbuf + nslots * SLOT;
-	rbuf = bounce + BS;
+	rbuf = bounce + 3 * BS;
+	job->r = r;
+	job->cbuf = cbuf;
 	if ((old && first > old_last + 1) || (!old && first > 0)) {
 		r->sparse = 1;
 		if (old)
@@ -592,12 +649,13 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 		if (rc)
 			goto out;
 	}
+	size_t nbounce = 0;
 	for (uint64_t cb = lo; cb <= last; cb += nslots) {
 		uint64_t ce = last - cb + 1 < nslots ? last : cb + nslots - 1;
 		size_t len_total = 0;
 
+		job->cb = cb;
 		for (uint64_t b = cb; b <= ce; b++) {
-			uint8_t *slot = cbuf + (size_t)((b - cb) * SLOT);
 			uint64_t bstart = b * BS;
 			int final = b == new_last, alt;
 			size_t blen = final ? (size_t)(new_size - bstart) : (size_t)BS;
@@ -609,30 +667,35 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 				plain = src + (wlo - off);
 			} else {
 				/* Partial: old content if the block existed, else zeros. */
+				uint8_t *bb = bounce + (nbounce++ % 3) * BS;
 				if (old && b <= old_last) {
-					rc = read_block(fd, r, old, b, rbuf, bounce, &alt);
+					rc = read_block(fd, r, old, b, rbuf, bb, &alt);
 					if (rc)
 						goto out;
 				} else {
-					memset(bounce, 0, BS);
+					memset(bb, 0, BS);
 				}
 				if (whi > wlo)
-					memcpy(bounce + (wlo - bstart), src + (wlo - off), whi - wlo);
-				plain = bounce;
+					memcpy(bb + (wlo - bstart), src + (wlo - off), whi - wlo);
+				plain = bb;
 			}
-			rc = seal_block(r, b, final, plain, blen, slot);
-			if (rc)
-				goto out;
+			job->plain[b - cb] = plain;
+			job->len[b - cb] = blen;
+			job->fin[b - cb] = final;
 			len_total += OBJ_BLOCK_OVERHEAD + blen;
 			if (b != ce)
 				len_total += SLOT - OBJ_BLOCK_OVERHEAD - blen;
 		}
+		rc = seal_all(job, (size_t)(ce - cb + 1));
+		if (rc)
+			goto out;
 		rc = pwrite_full(fd, cbuf, len_total, slot_off(cb));
 		if (rc)
 			goto out;
 	}
 	r->size = new_size;
 out:
+	free(job);
 	free(cbuf);
 	return rc ? rc : (ssize_t)n;
 }

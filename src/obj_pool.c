@@ -1,0 +1,103 @@
+/* obj_pool: one helper thread for obj_write (see include/obj.h).
+ *
+ * A large write seals half of its blocks here while the calling thread
+ * seals the other half: AES-GCM is most of a write's CPU time, and a
+ * single writer's requests reach the daemon one at a time, so this is the
+ * only way one writer uses a second core. One job at a time; a caller
+ * that finds the helper busy does all the work itself. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "obj.h"
+
+struct obj_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;        /* job posted, job done, or stop */
+	pthread_t thread;
+	void (*fn)(void *);
+	void *arg;
+	int busy;                 /* a caller owns the helper */
+	int posted;               /* fn/arg wait to be run */
+	int stop;
+};
+
+static void *pool_main(void *arg)
+{
+	obj_pool *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->posted && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		p->fn(p->arg);
+		pthread_mutex_lock(&p->mu);
+		p->posted = 0;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+int obj_pool_new(obj_pool **out)
+{
+	obj_pool *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	rc = pthread_create(&p->thread, NULL, pool_main, p);
+	if (rc) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+		return -rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void obj_pool_free(obj_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+int obj_pool_start(obj_pool *p, void (*fn)(void *), void *arg)
+{
+	int started = 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (!p->busy && !p->stop) {
+		p->busy = 1;
+		p->fn = fn;
+		p->arg = arg;
+		p->posted = 1;
+		pthread_cond_broadcast(&p->cv);
+		started = 1;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return started;
+}
+
+void obj_pool_wait(obj_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->posted)
+		pthread_cond_wait(&p->cv, &p->mu);
+	p->busy = 0;
+	pthread_mutex_unlock(&p->mu);
+}
