@@ -144,7 +144,9 @@ Try, as root:
   cat $MNT/.wormfs/clock                  # compliance clock
   cat $MNT/.wormfs/stats                  # Prometheus counters (refusals, KMS)
   $WORMCTL verify $STORE                  # every object present and authentic
-  find $STORE/objects -type f             # content files: random ids, never names
+  head -c 100000 /dev/urandom > big.bin   # objects over 16 KiB get a content file,
+  find $STORE/objects -type f             # named by a random id, never by name
+                                          # (smaller ones are sealed in meta/)
 
 Unmount:   fusermount3 -u $MNT
 Mount:     $WORMFS $STORE $MNT
