@@ -869,7 +869,7 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	struct ns_inode *in = h->in;
 	struct obj_ref r;
 	ssize_t put;
-	int fd = -1, rc;
+	int fd = -1, rc, start_writeback = 0;
 
 	stats_op(&n->stats, SOP_WRITE);
 	if (!in)
@@ -910,11 +910,8 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	} else {
 		r.pool = n->pool;
 		put = obj_write(fd, &r, buf, size, off);
-		/* Start writeback every few MiB: a later fsync (or the page
-		 * cache's own flush) then has little left to write, and the disk
-		 * works while the next requests are encrypted. */
 		if (put > 0 && (h->unflushed += (uint64_t)put) >= NS_WRITEBACK_STEP) {
-			(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+			start_writeback = 1;
 			h->unflushed = 0;
 		}
 	}
@@ -926,6 +923,12 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	}
 	pthread_mutex_unlock(&in->mu);
 	pthread_rwlock_unlock(&in->rw);
+	/* Start writeback every few MiB (outside in->rw: it may wait for
+	 * the disk queue): a later fsync then has little left to write, and
+	 * the disk works while the next requests are encrypted. The fd is
+	 * the handle's and stays open for this request. */
+	if (start_writeback)
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (put > 0)
 		atomic_fetch_add_explicit(&n->stats.bytes_written, (uint64_t)put, memory_order_relaxed);
 	return put;

@@ -30,8 +30,8 @@ static void *pool_main(void *arg)
 	for (;;) {
 		while (!p->posted && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (p->stop)
-			break;
+		if (!p->posted)
+			break;     /* stop, and no caller is waiting on a job */
 		pthread_mutex_unlock(&p->mu);
 		p->fn(p->arg);
 		pthread_mutex_lock(&p->mu);

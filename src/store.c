@@ -56,7 +56,7 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Write name in dirfd atomically: temp file, fsync, rename. */
+/* Write name in dirfd atomically: temp file, fsync, rename, fsync dir. */
 static int write_file_atomic(int dirfd, const char *name, const char *text,
 			     mode_t mode)
 {
@@ -77,6 +77,8 @@ static int write_file_atomic(int dirfd, const char *name, const char *text,
 		rc = -errno;
 	if (rc < 0)
 		unlinkat(dirfd, tmp, 0);
+	else if (fsync(dirfd) < 0)
+		rc = -errno;
 	return rc;
 }
 

@@ -17,6 +17,7 @@
  * are never freed. */
 #include <fuse_lowlevel.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -372,8 +373,20 @@ static void fl_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 static void fl_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	fuse_reply_open(req, fi);
+	struct floor *f = fl_of(req);
+	struct fnode *x;
+
+	pthread_mutex_lock(&f->mu);
+	x = node(f, ino);
+	if (x && (fi->flags & O_TRUNC))
+		x->st.st_size = 0;
+	pthread_mutex_unlock(&f->mu);
+	/* As wormfs: a read-only handle has nothing to flush. */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & (O_TRUNC | O_APPEND));
+	if (x)
+		fuse_reply_open(req, fi);
+	else
+		fuse_reply_err(req, ENOENT);
 }
 
 static void fl_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

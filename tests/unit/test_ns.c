@@ -13,6 +13,7 @@
 #include "ns.h"
 #include "config.h"
 #include "policy.h"
+#include "meta.h"
 
 static char dir[256];
 static ns *N;
@@ -286,4 +287,57 @@ Test(ns, pending_default_cleared_by_release)
 	(void)h2;
 	cr_assert_eq(ns_unlink(N, &ROOT, b, "h"), 0);
 	cr_assert_eq(ns_unlink(N, &ROOT, b, "f"), -EPERM);
+}
+
+/* A store from before inline objects (format 1 in FORMAT and in the
+ * database): read-only opens leave it alone, the first writable open
+ * upgrades both markers to 2. */
+Test(ns, format1_store_upgraded_by_first_writable_open)
+{
+	char err[512] = "", store[300], path[400], buf[64] = "";
+	uint32_t fmt = 1;
+	size_t len = 0;
+	meta_env *me = NULL;
+	meta_txn *t = NULL;
+	FILE *f;
+
+	ns_close(N);
+	N = NULL;
+	snprintf(store, sizeof(store), "%s/s", dir);
+	snprintf(path, sizeof(path), "%s/meta", store);
+	cr_assert_eq(meta_open(path, 0, &me, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(meta_txn_begin(me, 0, &t), 0);
+	cr_assert_eq(meta_kv_put(t, "format", &fmt, sizeof(fmt)), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	meta_close(me);
+	snprintf(path, sizeof(path), "%s/FORMAT", store);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("wormfs-store 1\n", f);
+	fclose(f);
+
+	cr_assert_eq(ns_open(store, &C, NS_OFFLINE | NS_RDONLY, &N, err, sizeof(err)), 0, "%s", err);
+	ns_close(N);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	cr_assert_str_eq(buf, "wormfs-store 1\n");
+
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	cr_assert_str_eq(buf, "wormfs-store 2\n");
+	ns_close(N);
+	snprintf(path, sizeof(path), "%s/meta", store);
+	cr_assert_eq(meta_open(path, META_RDONLY, &me, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(meta_txn_begin(me, 1, &t), 0);
+	cr_assert_eq(meta_kv_get(t, "format", &fmt, sizeof(fmt), &len), 0);
+	meta_txn_abort(t);
+	meta_close(me);
+	cr_assert_eq(fmt, 2);
+	/* teardown closes N again: reopen it */
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
 }
