@@ -95,6 +95,15 @@ static void reply_entry(fuse_req_t req, const struct ns_attr *a)
 	fuse_reply_entry(req, &e);
 }
 
+/* The reply of the calls that create a node: the entry, or the error. */
+static void reply_created(fuse_req_t req, int rc, const struct ns_attr *a)
+{
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, a);
+}
+
 static void reply_attr(fuse_req_t req, const struct ns_attr *a)
 {
 	struct stat st;
@@ -233,10 +242,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	(void)rdev;
 	caller_of(req, &c);
 	int rc = ns_mknod(ctx_of(req)->n, &c, parent, name, mode, &a);
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		reply_entry(req, &a);
+	reply_created(req, rc, &a);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -245,10 +251,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct ns_attr a;
 	caller_of(req, &c);
 	int rc = ns_mkdir(ctx_of(req)->n, &c, parent, name, mode, &a);
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		reply_entry(req, &a);
+	reply_created(req, rc, &a);
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -257,10 +260,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	struct ns_attr a;
 	caller_of(req, &c);
 	int rc = ns_symlink(ctx_of(req)->n, &c, parent, name, link, &a);
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		reply_entry(req, &a);
+	reply_created(req, rc, &a);
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)

@@ -201,8 +201,12 @@ void ns_inode_put(ns *n, struct ns_inode *in)
 		gone = 1;
 	}
 	pthread_mutex_unlock(&n->itab_mu);
-	if (!gone)
-		return;
+	if (gone)
+		ns_inode_free(in);
+}
+
+void ns_inode_free(struct ns_inode *in)
+{
 	wcrypto_aead_free(in->key);
 	ns_ibuf_free(in);
 	pthread_mutex_destroy(&in->mu);

@@ -82,6 +82,8 @@ struct ns_inode *ns_inode_get(ns *n, uint64_t ino);
 void ns_inode_put(ns *n, struct ns_inode *in);
 /* Wipe and free an inode's inline plaintext (in->mu held or no sharers). */
 void ns_ibuf_free(struct ns_inode *in);
+/* Free an inode no one refers to any more (its key, plaintext, locks). */
+void ns_inode_free(struct ns_inode *in);
 void ns_caller_policy(const struct ns_caller *c, struct policy_caller *pc);
 int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket);
 int ns_may_write(const struct meta_node *nd, const struct ns_caller *c);

@@ -52,7 +52,18 @@ static void auth_failure(ns *n, const struct ns_inode *in)
 	     id, (unsigned long long)in->ino);
 }
 
-static void session_begin(struct ns_inode *in);
+/* Start a write session (generation G+1) if none is running, and take a
+ * snapshot of the object, with its key, for obj_*. */
+static void session_ref(struct ns_inode *in, struct obj_ref *r)
+{
+	pthread_mutex_lock(&in->mu);
+	if (!in->ref.write_gen)
+		in->ref.write_gen = in->ref.gen + 1;
+	in->dirty = 1;
+	*r = in->ref;
+	r->key = in->key;
+	pthread_mutex_unlock(&in->mu);
+}
 
 /* Load an inline object's plaintext once (its value is committed with the
  * node, so it holds exactly the recorded size and generation). Called
@@ -169,11 +180,7 @@ static int inline_spill(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
 	ssize_t put = 0;
 	int rc, nfd = -1;
 
-	pthread_mutex_lock(&in->mu);
-	session_begin(in);
-	r = in->ref;
-	r.key = in->key;
-	pthread_mutex_unlock(&in->mu);
+	session_ref(in, &r);
 	rc = record_objid(n, in->ino, &r);
 	if (!rc)
 		rc = obj_file_create(n->st, &r, 0, &nfd);
@@ -499,14 +506,6 @@ fail:
 	return rc;
 }
 
-/* Start a write session (generation G+1) if none is running. in->mu held. */
-static void session_begin(struct ns_inode *in)
-{
-	if (!in->ref.write_gen)
-		in->ref.write_gen = in->ref.gen + 1;
-	in->dirty = 1;
-}
-
 /* Set the size of an object: policy was asked by the caller. in->rw held
  * for writing. */
 int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
@@ -525,11 +524,7 @@ int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 	rc = content_ensure(n, in, own_fd ? NULL : h, size, &fd);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&in->mu);
-	session_begin(in);
-	r = in->ref;
-	r.key = in->key;
-	pthread_mutex_unlock(&in->mu);
+	session_ref(in, &r);
 	if (fd < 0) {
 		/* Inline: the bytes past the size stay zero (holes read so). */
 		if (size < r.size)
@@ -896,11 +891,7 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 		pthread_rwlock_unlock(&in->rw);
 		return rc;
 	}
-	pthread_mutex_lock(&in->mu);
-	session_begin(in);
-	r = in->ref;
-	r.key = in->key;
-	pthread_mutex_unlock(&in->mu);
+	session_ref(in, &r);
 	if (fd < 0) {
 		/* Inline, and off + size <= OBJ_INLINE_MAX (content_ensure). */
 		memcpy(in->ibuf + off, buf, size);

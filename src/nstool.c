@@ -376,12 +376,7 @@ void ns_close(ns *n)
 		struct ns_inode *in = n->itab[i], *next;
 		for (; in; in = next) {
 			next = in->next;
-			wcrypto_aead_free(in->key);
-			ns_ibuf_free(in);
-			pthread_mutex_destroy(&in->mu);
-			pthread_cond_destroy(&in->idle);
-			pthread_rwlock_destroy(&in->rw);
-			free(in);
+			ns_inode_free(in);
 		}
 	}
 	obj_pool_free(n->pool);
