@@ -91,15 +91,159 @@ int wctl_is_store(const char *path)
 	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-int wctl_check_mount(const struct wctl_opts *o, const char *path)
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes) and its
+ * code point, or 0 if the bytes there are not one (overlong forms,
+ * surrogates and values above U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	struct statfs sf;
+	size_t len;
+	uint32_t c, min;
 
-	if (statfs(path, &sf) < 0)
-		return wctl_err("%s %s: %s", o->cmd, path, strerror(errno));
-	if ((unsigned long)sf.f_type != FUSE_SUPER_MAGIC)
-		return wctl_err("%s %s: not on a wormfs mount", o->cmd, path);
-	return 0;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Characters a terminal may act on or that reorder a line: C0, DEL, C1,
+ * the line and paragraph separators and the bidirectional controls. */
+static int cp_unsafe(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
+	       c == 0x200e || c == 0x200f || c == 0x061c || (c >= 0x202a && c <= 0x202e) ||
+	       (c >= 0x2066 && c <= 0x2069);
+}
+
+char *wctl_escape(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), o = 0;
+	/* Worst case: every byte as \ooo. */
+	char *out = malloc(n * 4 + 1);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		size_t len = utf8_seq(s + i, n - i, &cp);
+
+		if (len && !cp_unsafe(cp) && cp != '\\') {
+			memcpy(out + o, s + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		if (!len)
+			len = 1;    /* a stray byte: escape it alone */
+		for (size_t k = 0; k < len; k++, i++) {
+			unsigned char b = s[i];
+			const char *e = b == '\\' ? "\\\\" : b == '\n' ? "\\n" :
+					b == '\t' ? "\\t" : b == '\r' ? "\\r" : NULL;
+			if (e) {
+				memcpy(out + o, e, 2);
+				o += 2;
+			} else {
+				out[o++] = '\\';
+				out[o++] = (char)('0' + (b >> 6));
+				out[o++] = (char)('0' + ((b >> 3) & 7));
+				out[o++] = (char)('0' + (b & 7));
+			}
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+void wctl_fput_escaped(const char *s, FILE *f)
+{
+	char *e = wctl_escape(s);
+
+	/* Out of memory: '?' for every byte that would need escaping. */
+	if (!e) {
+		for (; *s; s++)
+			fputc((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ||
+			      *s == '\\' ? '?' : *s, f);
+		return;
+	}
+	fputs(e, f);
+	free(e);
+}
+
+void wctl_json_add_path(json_object *obj, const char *key, const char *str)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), o = 0, i;
+	char *rep, *enc, k2[64];
+	int valid = 1;
+
+	for (i = 0; i < n;) {
+		uint32_t cp;
+		size_t len = utf8_seq(s + i, n - i, &cp);
+		valid &= len != 0;
+		i += len ? len : 1;
+	}
+	if (valid) {
+		json_object_object_add(obj, key, json_object_new_string(str));
+		return;
+	}
+	/* U+FFFD (3 bytes) for each byte outside a valid sequence. */
+	rep = malloc(n * 3 + 1);
+	enc = malloc((n + 2) / 3 * 4 + 1);
+	if (!rep || !enc) {
+		free(rep);
+		free(enc);
+		json_object_object_add(obj, key, NULL);
+		return;
+	}
+	for (i = 0; i < n;) {
+		uint32_t cp;
+		size_t len = utf8_seq(s + i, n - i, &cp);
+		if (len) {
+			memcpy(rep + o, s + i, len);
+			o += len;
+			i += len;
+		} else {
+			memcpy(rep + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	rep[o] = '\0';
+	for (i = 0, o = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) |
+			     (i + 2 < n ? s[i + 2] : 0);
+		enc[o++] = b64[v >> 18];
+		enc[o++] = b64[(v >> 12) & 63];
+		enc[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		enc[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	enc[o] = '\0';
+	snprintf(k2, sizeof(k2), "%s_b64", key);
+	json_object_object_add(obj, key, json_object_new_string(rep));
+	json_object_object_add(obj, k2, json_object_new_string(enc));
+	free(rep);
+	free(enc);
 }
 
 int wctl_load_cfg(const struct wctl_opts *o, const char *store, struct cfg *cfg)

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <json-c/json.h>
 
 #include "config.h"
@@ -53,9 +54,18 @@ json_object *wctl_json_str(const char *s);
 
 /* 1 if path is a directory holding a FORMAT file (a store). */
 int wctl_is_store(const char *path);
-/* 0 if path lies on a FUSE file system, else prints an error (prefix
- * "CMD PATH") and returns WCTL_FAIL. */
-int wctl_check_mount(const struct wctl_opts *o, const char *path);
+/* s with C-style escapes for text output, so a name cannot forge lines or
+ * drive the terminal: \\ \n \t \r, and \ooo (octal) for every other byte of
+ * a control character (C0, DEL, C1), of a line/paragraph separator or
+ * bidirectional control, and for bytes that are not valid UTF-8. Other
+ * UTF-8 is kept. Caller frees; NULL if out of memory. */
+char *wctl_escape(const char *s);
+/* fputs(wctl_escape(s)), '?' for bytes needing an escape if out of memory. */
+void wctl_fput_escaped(const char *s, FILE *f);
+/* obj[key] = s as a JSON string. If s is not valid UTF-8, each byte outside
+ * a valid sequence becomes U+FFFD and obj[key "_b64"] holds the exact bytes
+ * (standard base64), so JSON output is always valid and still exact. */
+void wctl_json_add_path(json_object *obj, const char *key, const char *s);
 
 /* Load STORE/wormfs.conf plus the command-line overrides (passphrase file,
  * bench rate options) into cfg; prints the error and returns WCTL_FAIL. */

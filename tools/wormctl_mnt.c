@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 
 #include "wormctl.h"
@@ -19,6 +20,7 @@
 #include "policy.h"
 
 #define XVAL_MAX 256
+#define FUSE_SUPER_MAGIC 0x65735546
 
 /* getxattr into a NUL-terminated buffer, trailing newline dropped.
  * Returns the length or -errno. */
@@ -60,14 +62,166 @@ static int trim_path(const char *in, char *buf)
 	return 0;
 }
 
-static int is_mount_root(const char *dir)
-{
-	char p[PATH_MAX];
-	struct stat st;
+/* ---- finding the object, safely ------------------------------------------ */
 
-	if (snprintf(p, sizeof(p), "%s/.wormfs/version", dir) >= (int)sizeof(p))
+/* A path opened for acting on it through a wormfs mount. Every action goes
+ * through these fds, never through the path again, so a path component
+ * swapped after the check (say, for a symlink) cannot redirect it. */
+struct target {
+	int dirfd;                 /* directory holding the entry (O_PATH), or -1 */
+	int fd;                    /* the entry itself (O_PATH, final symlink not followed) */
+	char name[NAME_MAX + 1];   /* its name in dirfd; "" when dirfd is -1 */
+	struct stat st;            /* of the entry */
+	struct stat root;          /* of the mount's root directory */
+	char px[40];               /* /proc/self/fd/N: xattr calls on fd itself */
+};
+
+#define T_LINK_OK 1            /* rm: a symlink in the mount is deleted itself */
+
+static void target_close(struct target *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	t->fd = t->dirfd = -1;
+}
+
+/* 1 if dirfd (a directory) lies on a wormfs mount, with the stat of the
+ * mount's root in *root; 0 if not; -errno. Any FUSE file system can be
+ * mounted by a user, so the FUSE magic alone proves nothing: walk ".." up
+ * to the top of this file system (the kernel resolves ".." from its own
+ * dentry tree; the file system cannot fake it) and look for wormfs's
+ * .wormfs/version there. */
+static int on_wormfs(int dirfd, struct stat *root)
+{
+	struct statfs sf;
+	struct stat cur, up, vs;
+	char buf[8];
+	ssize_t n;
+	int fd, ufd, vfd, rc = 0;
+
+	if (fstatfs(dirfd, &sf) < 0)
+		return -errno;
+	if ((unsigned long)sf.f_type != FUSE_SUPER_MAGIC)
 		return 0;
-	return stat(p, &st) == 0;
+	fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &cur) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	for (;;) {
+		ufd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (ufd < 0 || fstat(ufd, &up) < 0) {
+			rc = -errno;
+			if (ufd >= 0)
+				close(ufd);
+			close(fd);
+			return rc;
+		}
+		if (up.st_dev != cur.st_dev || up.st_ino == cur.st_ino) {
+			close(ufd);
+			break;
+		}
+		close(fd);
+		fd = ufd;
+		cur = up;
+	}
+	vfd = openat(fd, ".wormfs/version", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close(fd);
+	if (vfd < 0)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
+		       errno == EACCES ? 0 : -errno;
+	if (fstat(vfd, &vs) == 0 && S_ISREG(vs.st_mode) && vs.st_dev == cur.st_dev) {
+		n = read(vfd, buf, 7);
+		rc = n == 7 && !memcmp(buf, "wormfs ", 7);
+	}
+	close(vfd);
+	if (rc)
+		*root = cur;
+	return rc;
+}
+
+/* Open path for cmd: the final component is not followed (a symlink is
+ * refused, or with T_LINK_OK kept as the entry itself), and the entry must
+ * be on a wormfs mount: a directory is checked itself, anything else by
+ * the directory holding it. Prints the error and returns WCTL_FAIL. */
+static int target_open(const struct wctl_opts *o, const char *path, int flags,
+		       struct target *t)
+{
+	char buf[PATH_MAX], *slash;
+	const char *base, *dir;
+	struct stat ps;
+	int rc;
+
+	t->fd = t->dirfd = -1;
+	t->name[0] = '\0';
+	if (trim_path(path, buf) < 0)
+		return wctl_err("%s %s: %s", o->cmd, path, strerror(ENAMETOOLONG));
+	slash = strrchr(buf, '/');
+	base = slash ? slash + 1 : buf;
+	if (!strcmp(buf, "/") || !strcmp(base, ".") || !strcmp(base, "..")) {
+		/* A directory named by itself; never a symlink. */
+		t->fd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		if (strlen(base) > NAME_MAX)
+			return wctl_err("%s %s: %s", o->cmd, path, strerror(ENAMETOOLONG));
+		strcpy(t->name, base);
+		if (!slash) {
+			dir = ".";
+		} else if (slash == buf) {
+			dir = "/";
+		} else {
+			*slash = '\0';
+			dir = buf;
+		}
+		t->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (t->dirfd >= 0)
+			t->fd = openat(t->dirfd, t->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (t->fd < 0 || fstat(t->fd, &t->st) < 0) {
+		rc = errno;
+		target_close(t);
+		return wctl_err("%s %s: %s", o->cmd, path, strerror(rc));
+	}
+	if (S_ISLNK(t->st.st_mode) && !(flags & T_LINK_OK)) {
+		target_close(t);
+		return wctl_err("%s %s: is a symbolic link; wormctl does not follow it (name "
+				"the object inside the mount)", o->cmd, path);
+	}
+	rc = on_wormfs(S_ISDIR(t->st.st_mode) ? t->fd : t->dirfd, &t->root);
+	if (rc == 1 && !S_ISDIR(t->st.st_mode) && t->st.st_dev != t->root.st_dev)
+		rc = 0;         /* something mounted over a name in the mount */
+	if (rc <= 0) {
+		target_close(t);
+		if (rc < 0)
+			return wctl_err("%s %s: %s", o->cmd, path, strerror(-rc));
+		return wctl_err("%s %s: not on a wormfs mount (refused)", o->cmd, path);
+	}
+	snprintf(t->px, sizeof(t->px), "/proc/self/fd/%d", t->fd);
+	/* xattr calls reach the entry through /proc: make sure they do. */
+	if (!S_ISLNK(t->st.st_mode) && (stat(t->px, &ps) < 0 || ps.st_dev != t->st.st_dev ||
+					ps.st_ino != t->st.st_ino)) {
+		target_close(t);
+		return wctl_err("%s %s: cannot reach it through /proc/self/fd (is /proc "
+				"mounted?)", o->cmd, path);
+	}
+	return 0;
+}
+
+/* target_open + the entry must be the mount's root directory. */
+static int target_open_root(const struct wctl_opts *o, const char *path, struct target *t)
+{
+	if (target_open(o, path, 0, t))
+		return WCTL_FAIL;
+	if (t->st.st_dev != t->root.st_dev || t->st.st_ino != t->root.st_ino) {
+		target_close(t);
+		return wctl_err("%s %s: not the root of a wormfs mount", o->cmd, path);
+	}
+	return 0;
 }
 
 /* ---- buckets ------------------------------------------------------------ */
@@ -75,6 +229,7 @@ static int is_mount_root(const char *dir)
 int wctl_bucket_create(const struct wctl_opts *o)
 {
 	char path[PATH_MAX], parent[PATH_MAX];
+	struct target t;
 	char *slash;
 
 	if (trim_path(o->pos[0], path) < 0)
@@ -87,13 +242,16 @@ int wctl_bucket_create(const struct wctl_opts *o)
 		parent[1] = '\0';
 	else
 		*slash = '\0';
-	if (!is_mount_root(parent))
-		return wctl_err("%s %s: %s is not the root of a wormfs mount", o->cmd, path,
-				parent);
-	if (mkdir(path, 0777) < 0)
-		return fail_x(o, path, errno, errno == EINVAL ?
+	if (target_open_root(o, parent, &t))
+		return WCTL_FAIL;
+	if (mkdirat(t.fd, strrchr(path, '/') ? strrchr(path, '/') + 1 : path, 0777) < 0) {
+		int e = errno;
+		target_close(&t);
+		return fail_x(o, path, e, e == EINVAL ?
 			      "bucket names: 3-63 characters a-z 0-9 . -, starting and "
 			      "ending with a letter or digit, no '..', not an IP address" : NULL);
+	}
+	target_close(&t);
 	printf("created bucket %s\n", path);
 	return WCTL_OK;
 }
@@ -124,17 +282,24 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names in dir (without "." and ".."); caller frees. */
-static int list_dir(const char *dir, char ***names, size_t *count)
+/* Sorted names in dir, or in dirfd if dir is NULL (without "." and
+ * ".."); caller frees. */
+static int list_dir(const char *dir, int dirfd, char ***names, size_t *count)
 {
-	DIR *d = opendir(dir);
+	int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
+		 openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
 	char **v = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
 
-	if (!d)
-		return -errno;
+	if (!d) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	errno = 0;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -180,101 +345,143 @@ static void free_names(char **v, size_t n)
 int wctl_bucket_list_mnt(const struct wctl_opts *o)
 {
 	const char *mnt = o->pos[0];
-	json_object *arr = o->json ? json_object_new_array() : NULL;
+	json_object *arr;
+	struct target t;
 	char **names = NULL;
 	size_t n = 0;
 	int rc, ret = WCTL_OK;
 
-	if (wctl_check_mount(o, mnt)) {
-		json_object_put(arr);
+	if (target_open_root(o, mnt, &t))
 		return WCTL_FAIL;
-	}
-	if (!is_mount_root(mnt)) {
-		json_object_put(arr);
-		return wctl_err("%s %s: not a wormfs mount point or store", o->cmd, mnt);
-	}
-	rc = list_dir(mnt, &names, &n);
+	rc = list_dir(NULL, t.fd, &names, &n);
 	if (rc < 0) {
-		json_object_put(arr);
+		target_close(&t);
 		return wctl_err("%s %s: %s", o->cmd, mnt, strerror(-rc));
 	}
+	arr = o->json ? json_object_new_array() : NULL;
 	for (size_t i = 0; i < n; i++) {
-		char p[PATH_MAX], def[XVAL_MAX], lock[XVAL_MAX];
+		char px[40], def[XVAL_MAX], lock[XVAL_MAX];
 		struct stat st;
 		ssize_t r;
+		int fd;
 
 		if (names[i][0] == '.')
 			continue;
-		if (snprintf(p, sizeof(p), "%s/%s", mnt, names[i]) >= (int)sizeof(p) ||
-		    lstat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+		fd = openat(t.fd, names[i], O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;       /* gone, or not a directory: not a bucket */
+		snprintf(px, sizeof(px), "/proc/self/fd/%d", fd);
+		if (fstat(fd, &st) < 0 || st.st_dev != t.root.st_dev) {
+			close(fd);
 			continue;
-		r = xget(p, X_DEFAULT, def, sizeof(def), 0);
+		}
+		r = xget(px, X_DEFAULT, def, sizeof(def), 1);
 		if (r < 0 && r != -ENODATA) {
-			ret = wctl_err("%s %s: %s", o->cmd, p, strerror((int)-r));
+			ret = wctl_err("%s %s/%s: %s", o->cmd, mnt, names[i], strerror((int)-r));
+			close(fd);
 			continue;
 		}
 		if (r < 0)
 			def[0] = '\0';
-		r = xget(p, X_LOCKCFG, lock, sizeof(lock), 0);
+		r = xget(px, X_LOCKCFG, lock, sizeof(lock), 1);
 		if (r < 0)
 			lock[0] = '\0';
+		close(fd);
 		wctl_bucket_out(arr, names[i], def[0] ? def : NULL, lock);
 	}
 	free_names(names, n);
+	target_close(&t);
 	if (arr)
 		wctl_json_print(arr);
 	return ret;
 }
 
+/* Why the daemon refused a bucket lock step with EPERM (design section 5):
+ * only the bucket's owner or root may take one, and a locked bucket's lock
+ * is final. The daemon checks ownership first; so do we. */
+static const char *lock_eperm_reason(const struct target *t, char *buf, size_t len)
+{
+	char cur[XVAL_MAX];
+	uid_t me = geteuid();
+
+	if (me != 0 && me != t->st.st_uid) {
+		snprintf(buf, len, "only the bucket's owner (uid %u) or root may start, "
+			 "complete or abort its lock; you are uid %u", (unsigned)t->st.st_uid,
+			 (unsigned)me);
+		return buf;
+	}
+	if (xget(t->px, X_LOCKCFG, cur, sizeof(cur), 1) >= 0 && !strncmp(cur, "locked", 6) &&
+	    (cur[6] == '\0' || cur[6] == ' '))
+		return "the bucket is locked; its lock cannot be changed";
+	return "refused by the daemon; its log names the rule";
+}
+
 int wctl_bucket_lock(const struct wctl_opts *o)
 {
 	const char *b = o->pos[0];
-	char cur[XVAL_MAX], state[32] = "", id[64] = "", exp[64] = "";
-	int rc;
+	char cur[XVAL_MAX], state[32] = "", id[64] = "", exp[64] = "", why[160];
+	struct target t;
+	int rc, ret = WCTL_FAIL;
 
-	if (wctl_check_mount(o, b))
+	if (target_open(o, b, 0, &t))
 		return WCTL_FAIL;
 	if (o->complete) {
 		char v[64];
 		snprintf(v, sizeof(v), "locked %s", o->complete);
-		rc = xset(b, X_LOCKCFG, v);
-		if (rc < 0)
-			return fail_x(o, b, -rc, rc == -EINVAL ? "wrong lock id, no lock in "
-				      "progress, or the lock expired" : NULL);
+		rc = xset(t.px, X_LOCKCFG, v);
+		if (rc < 0) {
+			fail_x(o, b, -rc, rc == -EINVAL ? "wrong lock id, no lock in "
+			       "progress, or the lock expired" :
+			       rc == -EPERM ? lock_eperm_reason(&t, why, sizeof(why)) : NULL);
+			goto out;
+		}
 		printf("%s: bucket locked; its default retention is now permanent\n", b);
-		return WCTL_OK;
+		ret = WCTL_OK;
+		goto out;
 	}
 	if (o->abort_lock) {
-		rc = xset(b, X_LOCKCFG, "unlocked");
-		if (rc < 0)
-			return fail_x(o, b, -rc, rc == -EINVAL ? "no lock in progress" :
-				      rc == -EPERM ? "the bucket is locked" : NULL);
+		rc = xset(t.px, X_LOCKCFG, "unlocked");
+		if (rc < 0) {
+			fail_x(o, b, -rc, rc == -EINVAL ? "no lock in progress" :
+			       rc == -EPERM ? lock_eperm_reason(&t, why, sizeof(why)) : NULL);
+			goto out;
+		}
 		printf("%s: bucket lock aborted\n", b);
-		return WCTL_OK;
+		ret = WCTL_OK;
+		goto out;
 	}
-	rc = xset(b, X_LOCKCFG, "in-progress");
-	if (rc < 0)
-		return fail_x(o, b, -rc, rc == -EINVAL ? "the bucket needs a default "
-			      "retention (user.worm.default-retention) first" :
-			      rc == -EBUSY ? "a bucket lock is already in progress" :
-			      rc == -EPERM ? "the bucket is locked" : NULL);
-	rc = (int)xget(b, X_LOCKCFG, cur, sizeof(cur), 1);
-	if (rc < 0)
-		return fail_x(o, b, -rc, "reading the lock id back");
-	if (sscanf(cur, "%31s %63s %63s", state, id, exp) != 3 || strcmp(state, "in-progress"))
-		return wctl_err("%s %s: unexpected lock state '%s'", o->cmd, b, cur);
+	rc = xset(t.px, X_LOCKCFG, "in-progress");
+	if (rc < 0) {
+		fail_x(o, b, -rc, rc == -EINVAL ? "the bucket needs a default "
+		       "retention (user.worm.default-retention) first" :
+		       rc == -EBUSY ? "a bucket lock is already in progress" :
+		       rc == -EPERM ? lock_eperm_reason(&t, why, sizeof(why)) : NULL);
+		goto out;
+	}
+	rc = (int)xget(t.px, X_LOCKCFG, cur, sizeof(cur), 1);
+	if (rc < 0) {
+		fail_x(o, b, -rc, "reading the lock id back");
+		goto out;
+	}
+	if (sscanf(cur, "%31s %63s %63s", state, id, exp) != 3 || strcmp(state, "in-progress")) {
+		wctl_err("%s %s: unexpected lock state '%s'", o->cmd, b, cur);
+		goto out;
+	}
+	ret = WCTL_OK;
 	if (o->json) {
 		json_object *j = json_object_new_object();
-		json_object_object_add(j, "bucket", json_object_new_string(b));
+		wctl_json_add_path(j, "bucket", b);
 		json_object_object_add(j, "lock", json_object_new_string(state));
 		json_object_object_add(j, "lock_id", json_object_new_string(id));
 		json_object_object_add(j, "lock_expires", json_object_new_string(exp));
 		wctl_json_print(j);
-		return WCTL_OK;
+		goto out;
 	}
 	printf("lock-id: %s\nexpires: %s\n", id, exp);
 	printf("complete with: wormctl bucket lock %s --complete %s\n", b, id);
-	return WCTL_OK;
+out:
+	target_close(&t);
+	return ret;
 }
 
 /* ---- retention and legal hold -------------------------------------------- */
@@ -283,25 +490,29 @@ int wctl_retention_get(const struct wctl_opts *o)
 {
 	const char *p = o->pos[0];
 	char ret[XVAL_MAX], st[64], mode[32] = "", until[64] = "";
+	struct target t;
 	ssize_t r;
 
-	if (wctl_check_mount(o, p))
+	if (target_open(o, p, 0, &t))
 		return WCTL_FAIL;
-	r = xget(p, X_RETENTION, ret, sizeof(ret), 1);
-	if (r < 0 && r != -ENODATA)
+	r = xget(t.px, X_RETENTION, ret, sizeof(ret), 1);
+	if (r < 0 && r != -ENODATA) {
+		target_close(&t);
 		return fail_x(o, p, (int)-r, NULL);
+	}
 	if (r < 0)
 		ret[0] = '\0';
 	else
 		sscanf(ret, "%31s %63s", mode, until);
-	if (xget(p, X_STATE, st, sizeof(st), 1) < 0)
+	if (xget(t.px, X_STATE, st, sizeof(st), 1) < 0)
 		st[0] = '\0';
+	target_close(&t);
 	if (!o->json) {
 		puts(ret[0] ? ret : "none");
 		return WCTL_OK;
 	}
 	json_object *j = json_object_new_object();
-	json_object_object_add(j, "path", json_object_new_string(p));
+	wctl_json_add_path(j, "path", p);
 	json_object_object_add(j, "mode", wctl_json_str(mode[0] ? mode : NULL));
 	json_object_object_add(j, "retain_until", wctl_json_str(until[0] ? until : NULL));
 	json_object_object_add(j, "state", wctl_json_str(st[0] ? st : NULL));
@@ -314,6 +525,7 @@ int wctl_retention_set(const struct wctl_opts *o)
 	const char *p = o->pos[0], *m = o->pos[1], *d = o->pos[2];
 	char val[XVAL_MAX], now_s[32], back[XVAL_MAX];
 	int64_t now = clock_realtime_ns() / 1000000000, until;
+	struct target t;
 	int mode, pm, rc;
 
 	if (!strcasecmp(m, "governance"))
@@ -344,15 +556,18 @@ int wctl_retention_set(const struct wctl_opts *o)
 	if (until - now > POLICY_MAX_AHEAD_S)
 		return wctl_usage(o, "date '%s' is more than %d years ahead", d,
 				  POLICY_MAX_YEARS);
-	if (wctl_check_mount(o, p))
+	if (target_open(o, p, 0, &t))
 		return WCTL_FAIL;
-	rc = xset(p, X_RETENTION, val);
-	if (rc < 0)
+	rc = xset(t.px, X_RETENTION, val);
+	if (rc < 0) {
+		target_close(&t);
 		return fail_x(o, p, -rc, rc == -EBUSY ? "the object is open for writing" :
 			      rc == -EINVAL ? "date not later than the compliance clock, or "
 			      "more than 100 years ahead" : NULL);
-	if (xget(p, X_RETENTION, back, sizeof(back), 1) < 0)
+	}
+	if (xget(t.px, X_RETENTION, back, sizeof(back), 1) < 0)
 		strcpy(back, val);
+	target_close(&t);
 	printf("%s: %s\n", p, back);
 	return WCTL_OK;
 }
@@ -360,11 +575,13 @@ int wctl_retention_set(const struct wctl_opts *o)
 int wctl_hold_set(const struct wctl_opts *o, int on)
 {
 	const char *p = o->pos[0];
+	struct target t;
 	int rc;
 
-	if (wctl_check_mount(o, p))
+	if (target_open(o, p, 0, &t))
 		return WCTL_FAIL;
-	rc = xset(p, X_HOLD, on ? "ON" : "OFF");
+	rc = xset(t.px, X_HOLD, on ? "ON" : "OFF");
+	target_close(&t);
 	if (rc < 0)
 		return fail_x(o, p, -rc, rc == -EPERM ? "legal hold needs a legal-hold "
 			      "principal (wormfs.conf legal_hold)" :
@@ -377,11 +594,13 @@ int wctl_hold_get(const struct wctl_opts *o)
 {
 	const char *p = o->pos[0];
 	char v[XVAL_MAX];
+	struct target t;
 	ssize_t r;
 
-	if (wctl_check_mount(o, p))
+	if (target_open(o, p, 0, &t))
 		return WCTL_FAIL;
-	r = xget(p, X_HOLD, v, sizeof(v), 1);
+	r = xget(t.px, X_HOLD, v, sizeof(v), 1);
+	target_close(&t);
 	if (r < 0 && r != -ENODATA)
 		return fail_x(o, p, (int)-r, NULL);
 	if (!o->json) {
@@ -389,7 +608,7 @@ int wctl_hold_get(const struct wctl_opts *o)
 		return WCTL_OK;
 	}
 	json_object *j = json_object_new_object();
-	json_object_object_add(j, "path", json_object_new_string(p));
+	wctl_json_add_path(j, "path", p);
 	json_object_object_add(j, "legal_hold", json_object_new_string(r < 0 ? "OFF" : v));
 	json_object_object_add(j, "set", json_object_new_boolean(r >= 0));
 	wctl_json_print(j);
@@ -398,34 +617,34 @@ int wctl_hold_get(const struct wctl_opts *o)
 
 /* ---- rm --bypass-governance ------------------------------------------- */
 
-static int rm_one(const struct wctl_opts *o, const char *p)
+/* Checks and deletes the entry t (from p) through its fds: the retention
+ * is removed on the object fd opened by the check, and the entry unlinked
+ * by name in the directory fd the check proved to be in the mount. */
+static int rm_target(const struct wctl_opts *o, const char *p, const struct target *t)
 {
 	char st[64], ret[XVAL_MAX], hold[32], mode[32] = "", until[64] = "";
-	struct stat sb;
 
-	if (lstat(p, &sb) < 0)
-		return fail_x(o, p, errno, NULL);
-	if (S_ISDIR(sb.st_mode))
+	if (S_ISDIR(t->st.st_mode) || t->dirfd < 0)
 		return fail_x(o, p, EISDIR, NULL);
-	if (S_ISREG(sb.st_mode) && xget(p, X_STATE, st, sizeof(st), 0) >= 0 &&
+	if (S_ISREG(t->st.st_mode) && xget(t->px, X_STATE, st, sizeof(st), 1) >= 0 &&
 	    !strcmp(st, "locked")) {
-		if (xget(p, X_HOLD, hold, sizeof(hold), 0) >= 0 && !strcasecmp(hold, "ON"))
+		if (xget(t->px, X_HOLD, hold, sizeof(hold), 1) >= 0 && !strcasecmp(hold, "ON"))
 			return wctl_err("%s %s: legal hold is ON (no bypass overrides it)",
 					o->cmd, p);
-		if (xget(p, X_RETENTION, ret, sizeof(ret), 0) >= 0)
+		if (xget(t->px, X_RETENTION, ret, sizeof(ret), 1) >= 0)
 			sscanf(ret, "%31s %63s", mode, until);
 		if (!strcasecmp(mode, "COMPLIANCE"))
 			return wctl_err("%s %s: COMPLIANCE retention until %s cannot be "
 					"bypassed", o->cmd, p, until);
 		if (!strcasecmp(mode, "GOVERNANCE")) {
-			if (lremovexattr(p, X_RETENTION) < 0)
+			if (removexattr(t->px, X_RETENTION) < 0)
 				return wctl_err("%s %s: removing GOVERNANCE retention: %s%s",
 						o->cmd, p, strerror(errno), errno == EPERM ?
 						" (needs a governance-bypass principal)" : "");
 			printf("%s: removed GOVERNANCE retention (was until %s)\n", p, until);
 		}
 	}
-	if (unlink(p) < 0)
+	if (unlinkat(t->dirfd, t->name, 0) < 0)
 		return fail_x(o, p, errno, NULL);
 	printf("%s: deleted\n", p);
 	return WCTL_OK;
@@ -436,12 +655,15 @@ int wctl_rm(const struct wctl_opts *o)
 	int ret = WCTL_OK;
 
 	for (int i = 0; i < o->npos; i++) {
-		if (wctl_check_mount(o, o->pos[i])) {
+		struct target t;
+
+		if (target_open(o, o->pos[i], T_LINK_OK, &t)) {
 			ret = WCTL_FAIL;
 			continue;
 		}
-		if (rm_one(o, o->pos[i]))
+		if (rm_target(o, o->pos[i], &t))
 			ret = WCTL_FAIL;
+		target_close(&t);
 	}
 	return ret;
 }
@@ -452,12 +674,15 @@ void wctl_ls_out(json_object *arr, const char *path, const char *mode, const cha
 		 const char *hold, const char *state)
 {
 	if (!arr) {
-		printf("%-10s %-20s %-3s %-7s %s\n", mode ? mode : "-", until ? until : "-",
-		       hold, state, path);
+		/* Names come from any user: escaped, so none can forge a line. */
+		printf("%-10s %-20s %-3s %-7s ", mode ? mode : "-", until ? until : "-",
+		       hold, state);
+		wctl_fput_escaped(path, stdout);
+		putchar('\n');
 		return;
 	}
 	json_object *e = json_object_new_object();
-	json_object_object_add(e, "path", json_object_new_string(path));
+	wctl_json_add_path(e, "path", path);
 	json_object_object_add(e, "mode", wctl_json_str(mode));
 	json_object_object_add(e, "retain_until", wctl_json_str(until));
 	json_object_object_add(e, "legal_hold", json_object_new_string(hold));
@@ -468,8 +693,19 @@ void wctl_ls_out(json_object *arr, const char *path, const char *mode, const cha
 struct lsctx {
 	const struct wctl_opts *o;
 	json_object *arr;
+	struct stat root;       /* the mount's root: its .wormfs is skipped */
 	int failed;
 };
+
+/* "wormctl: CMD PATH: MSG" with PATH escaped (a name may hold newlines). */
+static void ls_err(struct lsctx *x, const char *p, int err)
+{
+	char *e = wctl_escape(p);
+
+	wctl_err("%s %s: %s", x->o->cmd, e ? e : "(path)", strerror(err));
+	free(e);
+	x->failed = 1;
+}
 
 static void ls_file(struct lsctx *x, const char *p)
 {
@@ -477,11 +713,9 @@ static void ls_file(struct lsctx *x, const char *p)
 	ssize_t r = xget(p, X_STATE, st, sizeof(st), 0);
 
 	if (r < 0) {
-		/* ENODATA/ENOTSUP: not a wormfs object (e.g. another mount). */
-		if (r != -ENODATA && r != -ENOTSUP && r != -ENOENT) {
-			wctl_err("%s %s: %s", x->o->cmd, p, strerror((int)-r));
-			x->failed = 1;
-		}
+		/* ENODATA/ENOTSUP: not a wormfs object. */
+		if (r != -ENODATA && r != -ENOTSUP && r != -ENOENT)
+			ls_err(x, p, (int)-r);
 		return;
 	}
 	if (x->o->locked && strcmp(st, "locked"))
@@ -493,18 +727,18 @@ static void ls_file(struct lsctx *x, const char *p)
 	wctl_ls_out(x->arr, p, mode[0] ? mode : NULL, until[0] ? until : NULL, hold, st);
 }
 
-/* Depth-first, sorted, never following symlinks; skips .wormfs at a mount
- * root. path is a PATH_MAX buffer extended in place. */
-static void ls_walk(struct lsctx *x, char *path)
+/* Depth-first, sorted, never following symlinks nor leaving the mount's
+ * file system; skips .wormfs at the mount root. path is a PATH_MAX buffer
+ * extended in place; dir is its stat. */
+static void ls_walk(struct lsctx *x, char *path, const struct stat *dir)
 {
 	char **names = NULL;
 	size_t n = 0, len = strlen(path);
-	int root = is_mount_root(path);
-	int rc = list_dir(path, &names, &n);
+	int root = dir->st_dev == x->root.st_dev && dir->st_ino == x->root.st_ino;
+	int rc = list_dir(path, -1, &names, &n);
 
 	if (rc < 0) {
-		wctl_err("%s %s: %s", x->o->cmd, path, strerror(-rc));
-		x->failed = 1;
+		ls_err(x, path, -rc);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -513,20 +747,20 @@ static void ls_walk(struct lsctx *x, char *path)
 		if (root && !strcmp(names[i], ".wormfs"))
 			continue;
 		if (len + 1 + strlen(names[i]) >= PATH_MAX) {
-			wctl_err("%s %s/%s: %s", x->o->cmd, path, names[i],
-				 strerror(ENAMETOOLONG));
-			x->failed = 1;
+			snprintf(path + len, PATH_MAX - len, "/...");
+			ls_err(x, path, ENAMETOOLONG);
+			path[len] = '\0';
 			continue;
 		}
 		snprintf(path + len, PATH_MAX - len, "%s%s",
 			 len && path[len - 1] == '/' ? "" : "/", names[i]);
 		if (lstat(path, &st) < 0) {
-			if (errno != ENOENT) {
-				wctl_err("%s %s: %s", x->o->cmd, path, strerror(errno));
-				x->failed = 1;
-			}
+			if (errno != ENOENT)
+				ls_err(x, path, errno);
+		} else if (st.st_dev != x->root.st_dev) {
+			/* another file system mounted inside: not ours to list */
 		} else if (S_ISDIR(st.st_mode)) {
-			ls_walk(x, path);
+			ls_walk(x, path, &st);
 		} else if (S_ISREG(st.st_mode)) {
 			ls_file(x, path);
 		}
@@ -537,22 +771,21 @@ static void ls_walk(struct lsctx *x, char *path)
 
 int wctl_ls_mnt(const struct wctl_opts *o)
 {
-	struct lsctx x = { .o = o, .arr = o->json ? json_object_new_array() : NULL };
+	struct lsctx x = { .o = o };
 	char path[PATH_MAX];
-	struct stat st;
+	struct target t;
 
-	if (trim_path(o->pos[0], path) < 0 || wctl_check_mount(o, path)) {
-		json_object_put(x.arr);
+	if (trim_path(o->pos[0], path) < 0)
+		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(ENAMETOOLONG));
+	if (target_open(o, path, 0, &t))
 		return WCTL_FAIL;
-	}
-	if (lstat(path, &st) < 0) {
-		json_object_put(x.arr);
-		return wctl_err("%s %s: %s", o->cmd, path, strerror(errno));
-	}
-	if (S_ISDIR(st.st_mode))
-		ls_walk(&x, path);
-	else if (S_ISREG(st.st_mode))
+	x.root = t.root;
+	x.arr = o->json ? json_object_new_array() : NULL;
+	if (S_ISDIR(t.st.st_mode))
+		ls_walk(&x, path, &t.st);
+	else if (S_ISREG(t.st.st_mode))
 		ls_file(&x, path);
+	target_close(&t);
 	if (x.arr)
 		wctl_json_print(x.arr);
 	return x.failed ? WCTL_FAIL : WCTL_OK;
@@ -560,19 +793,14 @@ int wctl_ls_mnt(const struct wctl_opts *o)
 
 /* ---- stats ----------------------------------------------------------------- */
 
-static int read_all(const char *path, char **out, size_t *outlen)
+static int read_all(int fd, char **out, size_t *outlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t len = 0, cap = 65536;
 	char *buf;
 	ssize_t r;
 
-	if (fd < 0)
-		return -errno;
-	if (!(buf = malloc(cap + 1))) {
-		close(fd);
+	if (!(buf = malloc(cap + 1)))
 		return -ENOMEM;
-	}
 	/* Virtual file of size 0 served with direct I/O: read to EOF. */
 	while ((r = read(fd, buf + len, cap - len)) != 0) {
 		if (r < 0) {
@@ -580,7 +808,6 @@ static int read_all(const char *path, char **out, size_t *outlen)
 				continue;
 			r = -errno;
 			free(buf);
-			close(fd);
 			return (int)r;
 		}
 		len += (size_t)r;
@@ -588,14 +815,12 @@ static int read_all(const char *path, char **out, size_t *outlen)
 			char *nb = realloc(buf, cap * 2 + 1);
 			if (!nb) {
 				free(buf);
-				close(fd);
 				return -ENOMEM;
 			}
 			buf = nb;
 			cap *= 2;
 		}
 	}
-	close(fd);
 	buf[len] = '\0';
 	*out = buf;
 	*outlen = len;
@@ -706,20 +931,21 @@ static json_object *prom_to_json(char *text)
 
 int wctl_stats(const struct wctl_opts *o)
 {
-	char path[PATH_MAX], *buf = NULL;
+	char *buf = NULL;
+	struct target t;
 	size_t len = 0;
-	int rc;
+	int fd, rc;
 
-	if (snprintf(path, sizeof(path), "%s/.wormfs/stats", o->pos[0]) >= (int)sizeof(path))
-		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(ENAMETOOLONG));
-	if (wctl_check_mount(o, o->pos[0]))
+	if (target_open_root(o, o->pos[0], &t))
 		return WCTL_FAIL;
-	rc = read_all(path, &buf, &len);
-	if (rc == -ENOENT)
-		return wctl_err("%s %s: not a wormfs mount point (no .wormfs/stats)", o->cmd,
-				o->pos[0]);
+	fd = openat(t.fd, ".wormfs/stats", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	target_close(&t);
+	if (fd < 0)
+		return wctl_err("%s %s/.wormfs/stats: %s", o->cmd, o->pos[0], strerror(errno));
+	rc = read_all(fd, &buf, &len);
+	close(fd);
 	if (rc < 0)
-		return wctl_err("%s %s: %s", o->cmd, path, strerror(-rc));
+		return wctl_err("%s %s/.wormfs/stats: %s", o->cmd, o->pos[0], strerror(-rc));
 	if (o->json)
 		wctl_json_print(prom_to_json(buf));
 	else

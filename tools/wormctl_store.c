@@ -167,9 +167,12 @@ static int ls_cb(void *arg, const struct ns_entry *e)
 
 	if (!S_ISREG(e->attr.mode))
 		return 0;
-	if (e->auth_failed)
+	if (e->auth_failed) {
+		char *ep = wctl_escape(e->path);
 		wctl_err("%s: %s: lock record fails authentication (treated as locked; "
-			 "see wormctl verify)", x->o->cmd, e->path);
+			 "see wormctl verify)", x->o->cmd, ep ? ep : "(path)");
+		free(ep);
+	}
 	state = e->auth_failed ? "locked" : policy_state_name(e->state);
 	if (x->o->locked && strcmp(state, "locked"))
 		return 0;
@@ -387,7 +390,7 @@ static int damage_cb(void *arg, const char *path, const char *what)
 	v->count++;
 	if (v->damaged) {
 		json_object *d = json_object_new_object();
-		json_object_object_add(d, "path", json_object_new_string(path));
+		wctl_json_add_path(d, "path", path);
 		json_object_object_add(d, "reason", json_object_new_string(what));
 		json_object_array_add(v->damaged, d);
 		return 0;
@@ -396,7 +399,9 @@ static int damage_cb(void *arg, const char *path, const char *what)
 		fputs("\r\033[K", stderr);   /* keep the progress line off the list */
 		v->pr.last_ns = 0;
 	}
-	printf("DAMAGED %s: %s\n", path, what);
+	fputs("DAMAGED ", stdout);
+	wctl_fput_escaped(path, stdout);
+	printf(": %s\n", what);
 	fflush(stdout);
 	return 0;
 }
