@@ -26,7 +26,6 @@
 #define WORMFS_VERSION "0.1.0"
 #endif
 
-#define FUSE_SUPER_MAGIC 0x65735546
 
 /* ---- helpers ------------------------------------------------------------ */
 

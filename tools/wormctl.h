@@ -23,6 +23,9 @@
 #define X_DEFAULT "user.worm.default-retention"
 #define X_LOCKCFG "user.worm.lock-config"
 
+/* statfs f_type of every FUSE file system (wormfs or not). */
+#define FUSE_SUPER_MAGIC 0x65735546
+
 /* Parsed command line of one command. Values are validated syntactically
  * by the parser (numbers, enums) before any command runs. */
 struct wctl_opts {

@@ -20,7 +20,6 @@
 #include "policy.h"
 
 #define XVAL_MAX 256
-#define FUSE_SUPER_MAGIC 0x65735546
 
 /* getxattr into a NUL-terminated buffer, trailing newline dropped.
  * Returns the length or -errno. */
