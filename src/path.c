@@ -42,6 +42,24 @@ static int has_suffix(const char *s, size_t len, const char *suf)
 	return len >= n && memcmp(s + len - n, suf, n) == 0;
 }
 
+/* Forms S3 reserves for its own use: punycode and internal prefixes, and
+ * the suffixes of access point aliases, Object Lambda aliases, directory
+ * buckets and table buckets. A name that S3 would refuse must not exist
+ * here either, or it could not be copied to S3 unchanged. */
+static const char *const reserved_prefix[] = { "xn--", "sthree-", "amzn-s3-demo-" };
+static const char *const reserved_suffix[] = { "-s3alias", "--ol-s3", "--x-s3", "--table-s3" };
+
+static int is_reserved(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(reserved_prefix) / sizeof(reserved_prefix[0]); i++)
+		if (strncmp(name, reserved_prefix[i], strlen(reserved_prefix[i])) == 0)
+			return 1;
+	for (size_t i = 0; i < sizeof(reserved_suffix) / sizeof(reserved_suffix[0]); i++)
+		if (has_suffix(name, len, reserved_suffix[i]))
+			return 1;
+	return 0;
+}
+
 int path_bucket_name_valid(const char *name)
 {
 	size_t len;
@@ -60,8 +78,7 @@ int path_bucket_name_valid(const char *name)
 		return -EINVAL;
 	if (looks_like_ipv4(name))
 		return -EINVAL;
-	/* Reserved by S3 (punycode prefix, access point aliases). */
-	if (strncmp(name, "xn--", 4) == 0 || has_suffix(name, len, "-s3alias"))
+	if (is_reserved(name, len))
 		return -EINVAL;
 	/* Cannot happen after the first-char rule, kept so the contract is
 	 * visible here. */

@@ -25,6 +25,15 @@ X() { setpriv --reuid=1001 --regid=1001 --clear-groups -- "$@"; }
 # near WANT GOT [SLACK]: two epoch seconds within SLACK (default 60).
 near() { local d=$(($1 - $2)); [ ${d#-} -le "${3:-60}" ]; }
 
+# ---- bucket names S3 reserves: EINVAL like xn--, and nothing is created
+for name in sthree-abc amzn-s3-demo-bucket abc--ol-s3 abc--x-s3 usw2-az1--x-s3 abc--table-s3 \
+	xn--abc abc-s3alias; do
+	check_errno "mkdir reserved bucket name '$name': EINVAL" EINVAL mkdir "$M/$name"
+	check_errno "reserved bucket name '$name' was not created" ENOENT access "$M/$name" f
+done
+check_errno "a name merely close to a reserved form ('sthree') is a bucket" OK mkdir "$M/sthree"
+check_errno "so is 'abc-x-s3'" OK mkdir "$M/abc-x-s3"
+
 # ---- default retention: syntax and who may set it
 A=$M/defaults
 check_errno "mkdir bucket" OK mkdir "$A"

@@ -12,6 +12,9 @@ Test(path, bucket_names_valid)
 		"abc", "a-b", "a.b", "my-bucket.2024", "0ab", "ab9", "123",
 		"1.2.3", "1.2.3.4.5", "192.168.1.a", "a-s3alias-x", "xn-a",
 		"b--b", "a.b-c.d",
+		/* near the reserved forms, not in them */
+		"sthree", "asthree-x", "amzn-s3-demo", "amzn-s3-x", "a-ol-s3",
+		"a--ol-s3x", "a-x-s3", "a--x-s3-b", "a-table-s3", "s3--x-s3a",
 		/* 63 chars */
 		"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123",
 	};
@@ -28,6 +31,10 @@ Test(path, bucket_names_invalid)
 		"a_b", "a b", "a/b", "ab\n", "192.168.1.1", "0.0.0.0",
 		"999.999.999.999", ".wormfs", "xn--abc", "abc-s3alias",
 		"caf\xc3\xa9",
+		/* reserved by current S3 rules */
+		"sthree-abc", "sthree-configurator", "amzn-s3-demo-bucket",
+		"amzn-s3-demo-x", "abc--ol-s3", "mybucket--x-s3", "a--x-s3",
+		"zone--usw2-az1--x-s3", "tables--table-s3",
 		/* 64 chars */
 		"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234",
 	};
