@@ -100,16 +100,19 @@ struct policy_retention_req {
 
 /* Retention change rules (design section 5): -EINVAL (date not later than
  * now or > 100 years ahead), -EBUSY (has_writers), -EPERM (shorten/remove/
- * downgrade not allowed, no write permission, auth_failed), else 0.
- * can_write: caller has write permission on the object (mode bits). */
+ * downgrade not allowed, not the owner, no write permission, auth_failed),
+ * else 0. owner_uid: the object's owner; can_write: caller has write
+ * permission on the object (mode bits). */
 /* Precedence: -EINVAL (bad request) > -EPERM (rules; -ENODATA for removing
- * a retention that does not exist) > -EBUSY (has_writers). Who may do what:
- * - no retention in force (none or expired): can_write callers set or
+ * a retention that does not exist) > -EBUSY (has_writers). Who may do what
+ * ("lockers" = the object's owner, uid 0, governance-bypass principals;
+ * like chmod, write permission alone is not enough, rule "not-object-owner"):
+ * - no retention in force (none or expired): lockers with can_write set or
  *   remove it;
- * - GOVERNANCE in force: can_write callers extend (date >= current, mode
- *   GOVERNANCE or COMPLIANCE); shortening or removing: EPERM;
- * - COMPLIANCE in force: can_write callers extend keeping COMPLIANCE (an
- *   equal date counts); anything else EPERM for everyone;
+ * - GOVERNANCE in force: lockers with can_write extend (date >= current,
+ *   mode GOVERNANCE or COMPLIANCE); shortening or removing: EPERM;
+ * - COMPLIANCE in force: lockers with can_write extend keeping COMPLIANCE
+ *   (an equal date counts); anything else EPERM for everyone;
  * - governance-bypass principals may make any valid change to a GOVERNANCE
  *   retention (in force or expired), without needing can_write (a sealed
  *   object's mode bits can no longer be changed to grant it).
@@ -118,8 +121,8 @@ int policy_retention_change(const struct policy_rules *r,
 			    const struct policy_caller *c,
 			    const struct policy_lock *cur,
 			    const struct policy_retention_req *req,
-			    int can_write, int has_writers, int64_t now,
-			    const char **rule);
+			    uint32_t owner_uid, int can_write, int has_writers,
+			    int64_t now, const char **rule);
 /* Legal hold ON/OFF: legal-hold principals only (-EPERM); -EBUSY with open
  * writers when turning ON on an unsealed object; auth_failed -> -EPERM.
  * new_hold other than HOLD_ON/HOLD_OFF -> -EINVAL; OFF when unset is
@@ -129,18 +132,27 @@ int policy_hold_change(const struct policy_rules *r,
 		       const struct policy_lock *cur, int new_hold,
 		       int has_writers, const char **rule);
 
-/* Parse a user.worm.retention value (not NUL-terminated; embedded NUL is
- * -EINVAL): "MODE YYYY-MM-DDTHH:MM:SSZ" (RFC 3339) or "MODE +N[dhy]"
+/* The one framing of every written lock attribute value (retention, legal
+ * hold, default retention, lock-config): 1..128 bytes; one trailing NUL is
+ * tolerated (C callers passing sizeof), any other NUL is -EINVAL;
+ * surrounding whitespace (space, tab, CR, LF) is ignored, so `echo`-style
+ * values with a trailing newline and " ON" both work; a value that is only
+ * whitespace is -EINVAL. Words inside are separated by spaces or tabs.
+ * Gives the framed value (a slice of val) or -EINVAL. */
+int policy_value_frame(const char *val, size_t len, const char **out, size_t *olen);
+
+/* Parse a user.worm.retention value (framing above):
+ * "MODE YYYY-MM-DDTHH:MM:SSZ" (RFC 3339) or "MODE +N[dhy]"
  * relative to now. MODE case-insensitive. Range checks are NOT done here
  * (policy_retention_change does them). 0 or -EINVAL.
- * Framing (also for policy_parse_default): 1..128 bytes; one trailing NUL
- * is tolerated (C callers passing sizeof); surrounding whitespace (space,
- * tab, CR, LF) is ignored; MODE and value are separated by spaces/tabs.
  * "+N": N is 1..10 decimal digits, no sign; unit d/h/y (either case);
  * "+0d" parses (until = now) and is then refused by the range check.
  * In RFC 3339 a leap second :60 is read as :59 (see clock.h). */
 int policy_parse_retention(const char *val, size_t len, int64_t now,
 			   int *mode, int64_t *until);
+/* user.worm.legal-hold: "ON" or "OFF", case-insensitive (framing above).
+ * 0 or -EINVAL. */
+int policy_parse_hold(const char *val, size_t len, int *hold);
 /* "MODE YYYY-MM-DDTHH:MM:SSZ". All policy_format_*: -EINVAL for a value
  * that cannot be shown, -ERANGE if buf is too small. */
 int policy_format_retention(int mode, int64_t until, char *buf, size_t len);
@@ -169,8 +181,11 @@ struct policy_bucket_lock {
 /* Effective state at now: an IN_PROGRESS lock past expiry is UNLOCKED. */
 int policy_bucket_lock_state(const struct policy_bucket_lock *b, int64_t now);
 /* Change of a bucket's default retention (set when new != NULL, remove when
- * new == NULL). is_owner_or_root required (-EPERM); when the bucket lock is
- * LOCKED: no removal, no shortening, no COMPLIANCE->GOVERNANCE (-EPERM). */
+ * new == NULL). is_owner_or_root required (-EPERM); while the bucket lock
+ * is IN_PROGRESS: no change at all, since completion locks exactly what was
+ * initiated (-EPERM "bucket-lock-in-progress"; setting the identical value
+ * is a no-op and allowed; abort first to change it); when LOCKED: no
+ * removal, no shortening, no COMPLIANCE->GOVERNANCE (-EPERM). */
 int policy_default_change(const struct policy_caller *c, int is_owner,
 			  const struct policy_bucket_lock *bl,
 			  const struct policy_default *cur,
@@ -185,12 +200,20 @@ int policy_bucket_lock_start(struct policy_bucket_lock *b,
 			     const struct policy_default *cur, const char *new_id,
 			     int64_t now);
 /* Complete with the right id within 24 h: LOCKED; wrong id -EINVAL; not in
- * progress/expired -EINVAL. */
-int policy_bucket_lock_complete(struct policy_bucket_lock *b, const char *id,
+ * progress/expired -EINVAL; no valid default retention (cur) -EINVAL. */
+int policy_bucket_lock_complete(struct policy_bucket_lock *b,
+				const struct policy_default *cur, const char *id,
 				int64_t now);
 /* Abort an in-progress lock: UNLOCKED; when locked -EPERM; when unlocked
  * -EINVAL. */
 int policy_bucket_lock_abort(struct policy_bucket_lock *b, int64_t now);
+/* A value written to user.worm.lock-config (framing as for retention):
+ * "in-progress" starts (BREQ_START), "locked LOCKID" completes
+ * (BREQ_COMPLETE; id gets the 16 characters, checked on completion),
+ * "unlocked" aborts (BREQ_ABORT); words case-insensitive. 0 or -EINVAL. */
+enum policy_block_req { BREQ_START = 1, BREQ_COMPLETE = 2, BREQ_ABORT = 3 };
+int policy_parse_bucket_lock_req(const char *val, size_t len, int *req,
+				 char id[POLICY_LOCKID_LEN + 1]);
 /* "unlocked" | "in-progress LOCKID YYYY-MM-DDTHH:MM:SSZ" | "locked" */
 int policy_format_bucket_lock(const struct policy_bucket_lock *b, int64_t now,
 			      char *buf, size_t len);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -116,14 +115,6 @@ static ssize_t put_value(const char *v, size_t len, void *buf, size_t size)
 		return -ERANGE;
 	memcpy(buf, v, len);
 	return (ssize_t)len;
-}
-
-/* A trailing newline is forgiven (echo | xargs setfattr style values). */
-static size_t trim_len(const char *v, size_t len)
-{
-	while (len && (v[len - 1] == '\n' || v[len - 1] == ' '))
-		len--;
-	return len;
 }
 
 /* ---- getxattr / listxattr ------------------------------------------------ */
@@ -257,22 +248,9 @@ out:
 
 /* ---- setxattr / removexattr ------------------------------------------------ */
 
-static int parse_hold(const char *v, size_t len, int *hold)
-{
-	len = trim_len(v, len);
-	if (memchr(v, '\0', len))
-		return -EINVAL;
-	if (len == 2 && strncasecmp(v, "ON", 2) == 0)
-		*hold = HOLD_ON;
-	else if (len == 3 && strncasecmp(v, "OFF", 3) == 0)
-		*hold = HOLD_OFF;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 /* Bucket lock protocol over user.worm.lock-config: "in-progress" starts,
- * "locked LOCKID" completes, "unlocked" aborts. */
+ * "locked LOCKID" completes, "unlocked" aborts (values parsed by policy,
+ * with the same framing as every lock attribute). */
 static int lockcfg_change(struct meta_node *nd, const char *v, size_t len, int64_t now,
 			  const char **rule)
 {
@@ -280,28 +258,23 @@ static int lockcfg_change(struct meta_node *nd, const char *v, size_t len, int64
 	struct policy_default d;
 	char id[POLICY_LOCKID_LEN + 1];
 	uint8_t raw[POLICY_LOCKID_LEN / 2];
-	int rc;
+	int rc, req;
 
-	len = trim_len(v, len);
-	if (memchr(v, '\0', len))
+	if (policy_parse_bucket_lock_req(v, len, &req, id))
 		return -EINVAL;
 	node_block(nd, &b);
 	node_default(nd, &d);
-	if (len == 11 && strncasecmp(v, "in-progress", 11) == 0) {
+	if (req == BREQ_START) {
 		wcrypto_random(raw, sizeof(raw));
 		wcrypto_hex(id, raw, sizeof(raw));
 		rc = policy_bucket_lock_start(&b, &d, id, now);
 		*rule = "bucket-lock-start";
-	} else if (len == 7 + POLICY_LOCKID_LEN && strncasecmp(v, "locked ", 7) == 0) {
-		memcpy(id, v + 7, POLICY_LOCKID_LEN);
-		id[POLICY_LOCKID_LEN] = '\0';
-		rc = policy_bucket_lock_complete(&b, id, now);
+	} else if (req == BREQ_COMPLETE) {
+		rc = policy_bucket_lock_complete(&b, &d, id, now);
 		*rule = "bucket-lock-complete";
-	} else if (len == 8 && strncasecmp(v, "unlocked", 8) == 0) {
+	} else {
 		rc = policy_bucket_lock_abort(&b, now);
 		*rule = "bucket-lock-abort";
-	} else {
-		return -EINVAL;
 	}
 	if (!rc)
 		put_block(nd, &b);
@@ -353,8 +326,8 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 			rc = -ENODATA;
 			goto abort;
 		}
-		rc = policy_retention_change(&n->cfg.rules, &pc, &lk, &req, ns_may_write(&nd, c),
-					     busy, now, &rule);
+		rc = policy_retention_change(&n->cfg.rules, &pc, &lk, &req, nd.uid,
+					     ns_may_write(&nd, c), busy, now, &rule);
 		refusal = rc == -EPERM || rc == -EBUSY;
 		if (!rc) {
 			nd.lock_mode = remove ? WORM_NONE : req.mode;
@@ -363,7 +336,7 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 		}
 	} else if (S_ISREG(nd.mode) && !strcmp(name, X_HOLD)) {
 		int hold = HOLD_OFF;
-		if (!remove && parse_hold(v, len, &hold)) {
+		if (!remove && policy_parse_hold(v, len, &hold)) {
 			rc = -EINVAL;
 			goto abort;
 		}
@@ -424,10 +397,15 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 	rc = ns_durable(n);
 	atomic_fetch_add_explicit(&n->stats.lock_changes, 1, memory_order_relaxed);
 	char path[4096];
+	const char *lv = "-";
+	size_t ll = 1;
+	/* The value as parsed (framed), not as sent. */
+	if (!remove)
+		policy_value_frame(v, len, &lv, &ll);
 	ns_path_of(n, ino, path, sizeof(path));
 	wlog(WLOG_INFO, "lock change op=%s path=%s attr=%s uid=%u rule=%s value=%.*s",
 	     remove ? "remove" : "set", path, name, c->uid, rule ? rule : name,
-	     remove ? 1 : (int)trim_len(v, len), remove ? "-" : v);
+	     (int)ll, lv);
 	return rc;
 abort:
 	meta_txn_abort(t);

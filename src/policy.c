@@ -168,11 +168,14 @@ int policy_retention_change(const struct policy_rules *r,
 			    const struct policy_caller *c,
 			    const struct policy_lock *cur,
 			    const struct policy_retention_req *req,
-			    int can_write, int has_writers, int64_t now,
-			    const char **rule)
+			    uint32_t owner_uid, int can_write, int has_writers,
+			    int64_t now, const char **rule)
 {
 	int bypass = policy_in_plist(&r->bypass, c);
 	int in_force = retention_in_force(cur, now);
+	/* Like chmod: a retention is permanent, so write permission alone
+	 * does not let anyone lock someone else's object. */
+	int may_lock = bypass || c->uid == 0 || c->uid == owner_uid;
 
 	/* 1. EINVAL: the request itself. */
 	if (!req->remove) {
@@ -192,20 +195,20 @@ int policy_retention_change(const struct policy_rules *r,
 	if (cur->mode == WORM_GOVERNANCE && bypass) {
 		/* Bypass principals hold every power over GOVERNANCE retention:
 		 * shorten, remove, or set any valid mode and date. */
-	} else if (in_force && cur->mode == WORM_COMPLIANCE) {
-		if (req->remove || req->mode != WORM_COMPLIANCE ||
-		    req->retain_until < cur->retain_until)
+	} else {
+		/* What the retention in force allows at all, then who asks. */
+		if (in_force && cur->mode == WORM_COMPLIANCE &&
+		    (req->remove || req->mode != WORM_COMPLIANCE ||
+		     req->retain_until < cur->retain_until))
 			return refuse(rule, "compliance-retention", -EPERM);
-		if (!can_write)
-			return refuse(rule, "no-write-permission", -EPERM);
-	} else if (in_force) {
 		/* GOVERNANCE in force, caller without bypass: extend only. */
-		if (req->remove || req->retain_until < cur->retain_until)
+		if (in_force && cur->mode == WORM_GOVERNANCE &&
+		    (req->remove || req->retain_until < cur->retain_until))
 			return refuse(rule, "governance-retention", -EPERM);
+		if (!may_lock)
+			return refuse(rule, "not-object-owner", -EPERM);
 		if (!can_write)
 			return refuse(rule, "no-write-permission", -EPERM);
-	} else if (!can_write) {
-		return refuse(rule, "no-write-permission", -EPERM);
 	}
 	/* 3. EBUSY: allowed, but not while someone is writing. */
 	if (has_writers)
@@ -241,11 +244,7 @@ static char lower(char ch)
 	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
 }
 
-/* Common framing of lock attribute values: length 1..VAL_MAX, one trailing
- * NUL tolerated (C callers passing sizeof), no other NUL, surrounding
- * whitespace stripped. Splits "MODE<blanks>REST". */
-static int split_value(const char *val, size_t len, int *mode,
-		       const char **rest, size_t *rlen)
+int policy_value_frame(const char *val, size_t len, const char **out, size_t *olen)
 {
 	if (!val || len == 0 || len > VAL_MAX)
 		return -EINVAL;
@@ -258,30 +257,103 @@ static int split_value(const char *val, size_t len, int *mode,
 		b++;
 	while (e > b && is_blank(val[e - 1]))
 		e--;
-	size_t m = b;
-	while (m < e && !is_blank(val[m]))
+	if (b == e)
+		return -EINVAL;
+	*out = val + b;
+	*olen = e - b;
+	return 0;
+}
+
+/* Case-insensitive match of s[0..len) against a lowercase word. */
+static int word_is(const char *s, size_t len, const char *word)
+{
+	size_t wl = strlen(word), j;
+	if (len != wl)
+		return 0;
+	for (j = 0; j < wl && lower(s[j]) == word[j]; j++)
+		;
+	return j == wl;
+}
+
+/* Splits a framed value into "WORD<spaces/tabs>REST" (rlen 0: no REST).
+ * Only spaces and tabs separate: a CR or LF inside the value is -EINVAL. */
+static int split_word(const char *v, size_t len, size_t *wlen,
+		      const char **rest, size_t *rlen)
+{
+	size_t m = 0;
+	while (m < len && !is_blank(v[m]))
 		m++;
-	static const char *const modes[] = { "governance", "compliance" };
-	*mode = WORM_NONE;
-	for (int k = 0; k < 2; k++) {
-		size_t ml = strlen(modes[k]), j;
-		if (m - b != ml)
-			continue;
-		for (j = 0; j < ml && lower(val[b + j]) == modes[k][j]; j++)
-			;
-		if (j == ml)
-			*mode = k == 0 ? WORM_GOVERNANCE : WORM_COMPLIANCE;
+	size_t r = m;
+	while (r < len && (v[r] == ' ' || v[r] == '\t'))
+		r++;
+	if (r < len && is_blank(v[r]))
+		return -EINVAL;
+	*wlen = m;
+	*rest = v + r;
+	*rlen = len - r;
+	return 0;
+}
+
+/* "MODE<blanks>REST" after the common framing. */
+static int split_value(const char *val, size_t len, int *mode,
+		       const char **rest, size_t *rlen)
+{
+	const char *v;
+	size_t vl, ml;
+	int rc = policy_value_frame(val, len, &v, &vl);
+	if (rc)
+		return rc;
+	if (split_word(v, vl, &ml, rest, rlen))
+		return -EINVAL;
+	if (word_is(v, ml, "governance"))
+		*mode = WORM_GOVERNANCE;
+	else if (word_is(v, ml, "compliance"))
+		*mode = WORM_COMPLIANCE;
+	else
+		return -EINVAL;
+	if (*rlen == 0)
+		return -EINVAL;
+	return 0;
+}
+
+int policy_parse_hold(const char *val, size_t len, int *hold)
+{
+	const char *v;
+	size_t vl;
+	int rc = policy_value_frame(val, len, &v, &vl);
+	if (rc)
+		return rc;
+	if (word_is(v, vl, "on"))
+		*hold = HOLD_ON;
+	else if (word_is(v, vl, "off"))
+		*hold = HOLD_OFF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int policy_parse_bucket_lock_req(const char *val, size_t len, int *req,
+				 char id[POLICY_LOCKID_LEN + 1])
+{
+	const char *v, *rest;
+	size_t vl, wl, rl;
+	int rc = policy_value_frame(val, len, &v, &vl);
+	if (rc)
+		return rc;
+	if (split_word(v, vl, &wl, &rest, &rl))
+		return -EINVAL;
+	if (rl == 0 && word_is(v, wl, "in-progress")) {
+		*req = BREQ_START;
+	} else if (rl == 0 && word_is(v, wl, "unlocked")) {
+		*req = BREQ_ABORT;
+	} else if (rl == POLICY_LOCKID_LEN && word_is(v, wl, "locked")) {
+		/* The id's digits are checked by policy_bucket_lock_complete. */
+		memcpy(id, rest, POLICY_LOCKID_LEN);
+		id[POLICY_LOCKID_LEN] = '\0';
+		*req = BREQ_COMPLETE;
+	} else {
+		return -EINVAL;
 	}
-	if (*mode == WORM_NONE)
-		return -EINVAL;
-	/* Separator: spaces or tabs only (not newlines inside the value). */
-	size_t v = m;
-	while (v < e && (val[v] == ' ' || val[v] == '\t'))
-		v++;
-	if (v == m || v == e)
-		return -EINVAL;
-	*rest = val + v;
-	*rlen = e - v;
 	return 0;
 }
 
@@ -431,7 +503,17 @@ int policy_default_change(const struct policy_caller *c, int is_owner,
 		return refuse(rule, "bad-default-retention", -EINVAL);
 	if (!is_owner && c->uid != 0)
 		return refuse(rule, "not-bucket-owner", -EPERM);
-	if (policy_bucket_lock_state(bl, now) != BLOCK_LOCKED || cur->mode == WORM_NONE)
+	int st = policy_bucket_lock_state(bl, now);
+	if (st == BLOCK_IN_PROGRESS) {
+		/* Completion locks exactly the default that was initiated
+		 * (Glacier Vault Lock): to change it, abort and start again.
+		 * Re-setting the same value changes nothing and is allowed. */
+		if (newd && newd->mode == cur->mode && newd->days == cur->days &&
+		    !newd->years == !cur->years)
+			return 0;
+		return refuse(rule, "bucket-lock-in-progress", -EPERM);
+	}
+	if (st != BLOCK_LOCKED || cur->mode == WORM_NONE)
 		return 0;
 	if (!newd)
 		return refuse(rule, "bucket-locked", -EPERM);
@@ -474,10 +556,15 @@ int policy_bucket_lock_start(struct policy_bucket_lock *b,
 	return 0;
 }
 
-int policy_bucket_lock_complete(struct policy_bucket_lock *b, const char *id,
+int policy_bucket_lock_complete(struct policy_bucket_lock *b,
+				const struct policy_default *cur, const char *id,
 				int64_t now)
 {
 	if (policy_bucket_lock_state(b, now) != BLOCK_IN_PROGRESS || !valid_lock_id(id))
+		return -EINVAL;
+	/* Never lock a bucket without a default (a record from before
+	 * default changes were refused while in progress). */
+	if (!cur || !valid_default(cur))
 		return -EINVAL;
 	for (size_t i = 0; i < POLICY_LOCKID_LEN; i++)
 		if (lower(id[i]) != lower(b->lock_id[i]))

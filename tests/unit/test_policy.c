@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
@@ -24,16 +25,20 @@ static struct policy_rules rules(void)
 static const uint32_t admin_groups[] = { 10, 50 };
 static const uint32_t user_groups[] = { 100 };
 
-enum { C_OWNER, C_OTHER, C_ROOT, C_BYPASS, C__N };
+enum { C_OWNER, C_OTHER, C_ROOT, C_BYPASS, C_WRITER, C__N };
 static const struct policy_caller callers[C__N] = {
 	[C_OWNER] = { 1000, 100, user_groups, 1 },
 	[C_OTHER] = { 1001, 100, user_groups, 1 },
 	[C_ROOT] = { 0, 0, NULL, 0 },
 	[C_BYPASS] = { 1002, 100, admin_groups, 2 },
+	[C_WRITER] = { 1003, 100, user_groups, 1 },
 };
-/* The object is 0644, owned by uid 1000: who has write permission. */
-static const int can_write[C__N] = { 1, 0, 1, 0 };
-static const char *const caller_names[C__N] = { "owner", "other", "root", "bypass" };
+#define OWNER_UID 1000
+/* The object is owned by uid 1000, 0644 for everyone but the writer, which
+ * has write permission through some other grant (e.g. an ACL): who has
+ * write permission. */
+static const int can_write[C__N] = { 1, 0, 1, 0, 1 };
+static const char *const caller_names[C__N] = { "owner", "other", "root", "bypass", "writer" };
 
 enum { S_MUTABLE, S_GOV, S_COMP, S_HOLD, S_EXPIRED, S_AUTHFAIL, S__N };
 static const struct policy_lock states[S__N] = {
@@ -52,16 +57,16 @@ static int set_ret(const struct policy_rules *r, int caller, const struct policy
 		   int mode, int64_t until, int writers, const char **rule)
 {
 	struct policy_retention_req q = { 0, mode, until };
-	return policy_retention_change(r, &callers[caller], cur, &q, can_write[caller],
-				       writers, NOW, rule);
+	return policy_retention_change(r, &callers[caller], cur, &q, OWNER_UID,
+				       can_write[caller], writers, NOW, rule);
 }
 
 static int rm_ret(const struct policy_rules *r, int caller, const struct policy_lock *cur,
 		  const char **rule)
 {
 	struct policy_retention_req q = { 1, WORM_NONE, 0 };
-	return policy_retention_change(r, &callers[caller], cur, &q, can_write[caller],
-				       0, NOW, rule);
+	return policy_retention_change(r, &callers[caller], cur, &q, OWNER_UID,
+				       can_write[caller], 0, NOW, rule);
 }
 
 /* ---- state ------------------------------------------------------------ */
@@ -299,51 +304,52 @@ static int matrix_op(int op, int st, int who)
 
 #define P (-EPERM)
 #define N (-ENODATA)
-/* expected[state][op] = { owner, other, root, bypass } */
+/* expected[state][op] = { owner, other, root, bypass, writer }; the writer
+ * (write permission, not the owner) may never lock: like "other". */
 static const int expected[S__N][M__N][C__N] = {
 	[S_MUTABLE] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { 0, 0, 0, 0 },
-		[L_EXTEND] = { 0, P, 0, P }, [L_SHORTEN] = { 0, P, 0, P },
-		[L_REMOVE] = { N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P },
-		[L_TO_GOV] = { 0, P, 0, P },
-		[L_HOLD_ON] = { P, P, 0, P }, [L_HOLD_OFF] = { P, P, 0, P },
+		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { 0, 0, 0, 0, 0 },
+		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { 0, P, 0, P, P },
+		[L_REMOVE] = { N, N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P, P },
+		[L_TO_GOV] = { 0, P, 0, P, P },
+		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_GOV] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P },
-		[L_EXTEND] = { 0, P, 0, 0 }, [L_SHORTEN] = { P, P, 0, 0 },
-		[L_REMOVE] = { P, P, 0, 0 }, [L_TO_COMP] = { 0, P, 0, 0 },
-		[L_TO_GOV] = { 0, P, 0, 0 },
-		[L_HOLD_ON] = { P, P, 0, P }, [L_HOLD_OFF] = { P, P, 0, P },
+		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P, P },
+		[L_EXTEND] = { 0, P, 0, 0, P }, [L_SHORTEN] = { P, P, 0, 0, P },
+		[L_REMOVE] = { P, P, 0, 0, P }, [L_TO_COMP] = { 0, P, 0, 0, P },
+		[L_TO_GOV] = { 0, P, 0, 0, P },
+		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_COMP] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P },
-		[L_EXTEND] = { 0, P, 0, P }, [L_SHORTEN] = { P, P, P, P },
-		[L_REMOVE] = { P, P, P, P }, [L_TO_COMP] = { 0, P, 0, P },
-		[L_TO_GOV] = { P, P, P, P },
-		[L_HOLD_ON] = { P, P, 0, P }, [L_HOLD_OFF] = { P, P, 0, P },
+		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P, P },
+		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { P, P, P, P, P },
+		[L_REMOVE] = { P, P, P, P, P }, [L_TO_COMP] = { 0, P, 0, P, P },
+		[L_TO_GOV] = { P, P, P, P, P },
+		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_HOLD] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P },
-		[L_EXTEND] = { 0, P, 0, P }, [L_SHORTEN] = { 0, P, 0, P },
-		[L_REMOVE] = { N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P },
-		[L_TO_GOV] = { 0, P, 0, P },
-		[L_HOLD_ON] = { P, P, 0, P }, [L_HOLD_OFF] = { P, P, 0, P },
+		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P, P },
+		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { 0, P, 0, P, P },
+		[L_REMOVE] = { N, N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P, P },
+		[L_TO_GOV] = { 0, P, 0, P, P },
+		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_EXPIRED] = {
-		[POP_OPEN_WRITE ... POP_REMOVEXATTR] = { P, P, P, P },
-		[POP_UNLINK] = { 0, 0, 0, 0 },
-		[POP_RENAME_SRC] = { P, P, P, P }, [POP_RENAME_DST] = { P, P, P, P },
-		[POP_RENAME_DIR] = { 0, 0, 0, 0 },
+		[POP_OPEN_WRITE ... POP_REMOVEXATTR] = { P, P, P, P, P },
+		[POP_UNLINK] = { 0, 0, 0, 0, 0 },
+		[POP_RENAME_SRC] = { P, P, P, P, P }, [POP_RENAME_DST] = { P, P, P, P, P },
+		[POP_RENAME_DIR] = { 0, 0, 0, 0, 0 },
 		/* An expired GOVERNANCE retention: writers, and bypass principals
 		 * (they govern GOVERNANCE retention in force or not). */
-		[L_EXTEND] = { 0, P, 0, 0 }, [L_SHORTEN] = { 0, P, 0, 0 },
-		[L_REMOVE] = { 0, P, 0, 0 }, [L_TO_COMP] = { 0, P, 0, 0 },
-		[L_TO_GOV] = { 0, P, 0, 0 },
-		[L_HOLD_ON] = { P, P, 0, P }, [L_HOLD_OFF] = { P, P, 0, P },
+		[L_EXTEND] = { 0, P, 0, 0, P }, [L_SHORTEN] = { 0, P, 0, 0, P },
+		[L_REMOVE] = { 0, P, 0, 0, P }, [L_TO_COMP] = { 0, P, 0, 0, P },
+		[L_TO_GOV] = { 0, P, 0, 0, P },
+		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_AUTHFAIL] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P },
-		[L_EXTEND ... L_HOLD_OFF] = { P, P, P, P },
+		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P, P },
+		[L_EXTEND ... L_HOLD_OFF] = { P, P, P, P, P },
 	},
 };
 
@@ -432,7 +438,51 @@ Test(policy_retention, writer_sets_on_unlocked)
 		     0);
 	cr_assert_eq(set_ret(&r, C_OTHER, &states[S_MUTABLE], WORM_COMPLIANCE, NOW + DAY, 0, &rule),
 		     -EPERM);
-	cr_assert_str_eq(rule, "no-write-permission");
+	cr_assert_str_eq(rule, "not-object-owner");
+}
+
+/* Design 5: only the owner, root or a bypass principal may set or extend a
+ * retention (like chmod); write permission alone gives EPERM. */
+Test(policy_retention, only_owner_root_bypass_may_lock)
+{
+	struct policy_rules r = rules();
+	const struct policy_lock *m = &states[S_MUTABLE], *g = &states[S_GOV];
+	const struct policy_lock *c = &states[S_COMP], *e = &states[S_EXPIRED];
+	const char *rule = NULL;
+	struct policy_retention_req q = { 0, WORM_COMPLIANCE, NOW + DAY };
+
+	cr_assert_eq(set_ret(&r, C_WRITER, m, WORM_COMPLIANCE, NOW + DAY, 0, &rule), -EPERM);
+	cr_assert_str_eq(rule, "not-object-owner");
+	cr_assert_eq(set_ret(&r, C_WRITER, g, WORM_GOVERNANCE, g->retain_until + DAY, 0, &rule),
+		     -EPERM);
+	cr_assert_str_eq(rule, "not-object-owner");
+	cr_assert_eq(set_ret(&r, C_WRITER, c, WORM_COMPLIANCE, c->retain_until + DAY, 0, &rule),
+		     -EPERM);
+	cr_assert_str_eq(rule, "not-object-owner");
+	cr_assert_eq(rm_ret(&r, C_WRITER, e, &rule), -EPERM);
+	cr_assert_str_eq(rule, "not-object-owner");
+	/* Open writers do not hide the refusal. */
+	cr_assert_eq(set_ret(&r, C_WRITER, m, WORM_COMPLIANCE, NOW + DAY, 1, NULL), -EPERM);
+	/* The owner and root may. */
+	cr_assert_eq(set_ret(&r, C_OWNER, m, WORM_COMPLIANCE, NOW + DAY, 0, NULL), 0);
+	cr_assert_eq(set_ret(&r, C_ROOT, m, WORM_COMPLIANCE, NOW + DAY, 0, NULL), 0);
+	cr_assert_eq(set_ret(&r, C_OWNER, c, WORM_COMPLIANCE, c->retain_until + DAY, 0, NULL), 0);
+	/* Root is a locker even when it is not a bypass principal. */
+	struct policy_rules r2 = rules();
+	r2.bypass.nuids = 0;
+	cr_assert_eq(set_ret(&r2, C_ROOT, m, WORM_GOVERNANCE, NOW + DAY, 0, NULL), 0);
+	/* A bypass principal with write permission may set and extend. */
+	cr_assert_eq(policy_retention_change(&r, &callers[C_BYPASS], m, &q, OWNER_UID, 1, 0, NOW,
+					     NULL), 0);
+	q.retain_until = c->retain_until + DAY;
+	cr_assert_eq(policy_retention_change(&r, &callers[C_BYPASS], c, &q, OWNER_UID, 1, 0, NOW,
+					     NULL), 0);
+	/* The same caller owning the object may; the uid decides, not the
+	 * write permission. */
+	cr_assert_eq(policy_retention_change(&r, &callers[C_WRITER], m, &q, 1003, 1, 0, NOW,
+					     NULL), 0);
+	cr_assert_eq(policy_retention_change(&r, &callers[C_WRITER], m, &q, 1004, 1, 0, NOW,
+					     NULL), -EPERM);
 }
 
 Test(policy_retention, governance_extend_by_writer)
@@ -684,6 +734,88 @@ Test(policy_parse, rejects_garbage)
 	}
 }
 
+/* One framing for every lock attribute: surrounding whitespace (echo's
+ * trailing newline included) is ignored by retention, legal hold, default
+ * retention and lock-config alike. */
+Test(policy_parse, one_framing_for_all_lock_attributes)
+{
+	static const char *const pads[][2] = {
+		{ "", "" }, { " ", "" }, { "", "\n" }, { "  ", " \r\n" }, { "\t", "\t" },
+	};
+	char b[96];
+	for (size_t i = 0; i < sizeof(pads) / sizeof(pads[0]); i++) {
+		int m, h = -1, req = -1;
+		int64_t u;
+		struct policy_default d;
+		char id[POLICY_LOCKID_LEN + 1];
+		const char *v;
+		size_t vl;
+
+		snprintf(b, sizeof(b), "%sGOVERNANCE +1d%s", pads[i][0], pads[i][1]);
+		cr_assert_eq(pret(b, &m, &u), 0, "retention '%s'", b);
+		snprintf(b, sizeof(b), "%sON%s", pads[i][0], pads[i][1]);
+		cr_assert_eq(policy_parse_hold(b, strlen(b), &h), 0, "hold '%s'", b);
+		cr_assert_eq(h, HOLD_ON);
+		snprintf(b, sizeof(b), "%soff%s", pads[i][0], pads[i][1]);
+		cr_assert_eq(policy_parse_hold(b, strlen(b), &h), 0, "hold '%s'", b);
+		cr_assert_eq(h, HOLD_OFF);
+		snprintf(b, sizeof(b), "%sCOMPLIANCE 1y%s", pads[i][0], pads[i][1]);
+		cr_assert_eq(policy_parse_default(b, strlen(b), &d), 0, "default '%s'", b);
+		snprintf(b, sizeof(b), "%sin-progress%s", pads[i][0], pads[i][1]);
+		cr_assert_eq(policy_parse_bucket_lock_req(b, strlen(b), &req, id), 0, "'%s'", b);
+		cr_assert_eq(req, BREQ_START);
+		snprintf(b, sizeof(b), "%slocked 0123456789ABCDEF%s", pads[i][0], pads[i][1]);
+		cr_assert_eq(policy_parse_bucket_lock_req(b, strlen(b), &req, id), 0, "'%s'", b);
+		cr_assert_eq(req, BREQ_COMPLETE);
+		cr_assert_str_eq(id, "0123456789ABCDEF");
+		snprintf(b, sizeof(b), "%sUnlocked%s", pads[i][0], pads[i][1]);
+		cr_assert_eq(policy_parse_bucket_lock_req(b, strlen(b), &req, id), 0, "'%s'", b);
+		cr_assert_eq(req, BREQ_ABORT);
+		snprintf(b, sizeof(b), "%sON%s", pads[i][0], pads[i][1]);
+		cr_assert_eq(policy_value_frame(b, strlen(b), &v, &vl), 0);
+		cr_assert_eq(vl, 2);
+		cr_assert_eq(memcmp(v, "ON", 2), 0);
+	}
+	/* One trailing NUL tolerated by all, like retention. */
+	int h;
+	cr_assert_eq(policy_parse_hold("ON", 3, &h), 0);
+}
+
+Test(policy_parse, hold_and_lock_config_reject)
+{
+	static const char *const bad_hold[] = {
+		"", " ", "\n", "O N", "ONN", "OF", "OFF OFF", "ON\nOFF", "yes", "1", "ON\n\nx",
+	};
+	static const char *const bad_req[] = {
+		"", "frozen", "in-progress now", "in progress", "locked", "locked 1234",
+		"locked 0123456789abcdef0", "locked\n0123456789abcdef", "unlocked x",
+		"lockedd 0123456789abcdef",
+	};
+	for (size_t i = 0; i < sizeof(bad_hold) / sizeof(bad_hold[0]); i++) {
+		int h = -7;
+		cr_assert_eq(policy_parse_hold(bad_hold[i], strlen(bad_hold[i]), &h), -EINVAL,
+			     "accepted hold '%s'", bad_hold[i]);
+		cr_assert_eq(h, -7);
+	}
+	for (size_t i = 0; i < sizeof(bad_req) / sizeof(bad_req[0]); i++) {
+		int req = -7;
+		char id[POLICY_LOCKID_LEN + 1];
+		cr_assert_eq(policy_parse_bucket_lock_req(bad_req[i], strlen(bad_req[i]), &req, id),
+			     -EINVAL, "accepted lock-config '%s'", bad_req[i]);
+		cr_assert_eq(req, -7);
+	}
+	int h;
+	char id[POLICY_LOCKID_LEN + 1];
+	cr_assert_eq(policy_parse_hold("O\0N", 3, &h), -EINVAL);
+	cr_assert_eq(policy_parse_hold(NULL, 2, &h), -EINVAL);
+	cr_assert_eq(policy_parse_bucket_lock_req("in-progress\0x", 13, &h, id), -EINVAL);
+	char big[200];
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "ON", 2);
+	cr_assert_eq(policy_parse_hold(big, 128, &h), 0);
+	cr_assert_eq(policy_parse_hold(big, 129, &h), -EINVAL);
+}
+
 Test(policy_parse, embedded_nul_and_lengths)
 {
 	int m;
@@ -851,9 +983,59 @@ Test(policy_default, locked_bucket_no_remove_shorten_downgrade)
 	struct policy_default gcur = { WORM_GOVERNANCE, 30, 0 }, comp = { WORM_COMPLIANCE, 30, 0 };
 	cr_assert_eq(policy_default_change(&callers[C_OWNER], 1, &bl_locked, &gcur, &comp, NOW,
 					   NULL), 0);
-	/* An in-progress lock does not freeze anything yet. */
+}
+
+/* Completion locks exactly the default that was initiated: while a lock is
+ * in progress the default cannot change at all (abort first). */
+Test(policy_default, in_progress_freezes_the_default)
+{
+	struct policy_default cur = { WORM_COMPLIANCE, 36500, 1 };
+	struct policy_default weak = { WORM_GOVERNANCE, 1, 0 };
+	struct policy_default longer_gov = { WORM_GOVERNANCE, 36500, 1 };
+	struct policy_default shorter = { WORM_COMPLIANCE, 365, 0 };
+	struct policy_default same_days = { WORM_COMPLIANCE, 36500, 0 };
+	struct policy_default stronger = { WORM_COMPLIANCE, 30, 0 };
+	struct policy_default gcur = { WORM_GOVERNANCE, 30, 0 };
 	struct policy_bucket_lock ip = { BLOCK_IN_PROGRESS, "0123456789abcdef", NOW + 10 };
-	cr_assert_eq(policy_default_change(&callers[C_OWNER], 1, &ip, &cur, NULL, NOW, NULL), 0);
+	const char *rule = NULL;
+
+	static const int whos[] = { C_OWNER, C_ROOT };
+	for (size_t i = 0; i < 2; i++) {
+		int who = whos[i], own = who == C_OWNER;
+		rule = NULL;
+		cr_assert_eq(policy_default_change(&callers[who], own, &ip, &cur, NULL, NOW, &rule),
+			     -EPERM);
+		cr_assert_str_eq(rule, "bucket-lock-in-progress");
+		cr_assert_eq(policy_default_change(&callers[who], own, &ip, &cur, &weak, NOW, NULL),
+			     -EPERM);
+		cr_assert_eq(policy_default_change(&callers[who], own, &ip, &cur, &longer_gov, NOW,
+						   NULL), -EPERM);
+		cr_assert_eq(policy_default_change(&callers[who], own, &ip, &cur, &shorter, NOW,
+						   NULL), -EPERM);
+		/* Same period written in days: a change of what was initiated. */
+		cr_assert_eq(policy_default_change(&callers[who], own, &ip, &cur, &same_days, NOW,
+						   NULL), -EPERM);
+		/* Even strengthening: completion must lock what was initiated. */
+		cr_assert_eq(policy_default_change(&callers[who], own, &ip, &gcur, &stronger, NOW,
+						   NULL), -EPERM);
+		/* The identical value changes nothing. */
+		cr_assert_eq(policy_default_change(&callers[who], own, &ip, &cur, &cur, NOW, NULL),
+			     0);
+	}
+	/* Not the owner: that rule first. */
+	cr_assert_eq(policy_default_change(&callers[C_OTHER], 0, &ip, &cur, NULL, NOW, &rule),
+		     -EPERM);
+	cr_assert_str_eq(rule, "not-bucket-owner");
+	/* A bad value is still EINVAL. */
+	struct policy_default bad = { WORM_GOVERNANCE, 0, 0 };
+	cr_assert_eq(policy_default_change(&callers[C_OWNER], 1, &ip, &cur, &bad, NOW, NULL),
+		     -EINVAL);
+	/* Once the in-progress lock expired (or was aborted) it may change. */
+	cr_assert_eq(policy_default_change(&callers[C_OWNER], 1, &ip, &cur, &weak, NOW + 10,
+					   NULL), 0);
+	struct policy_bucket_lock b = ip;
+	cr_assert_eq(policy_bucket_lock_abort(&b, NOW), 0);
+	cr_assert_eq(policy_default_change(&callers[C_OWNER], 1, &b, &cur, NULL, NOW, NULL), 0);
 }
 
 Test(policy_default, invalid_new_value_einval)
@@ -882,7 +1064,7 @@ Test(policy_block, start_complete)
 	cr_assert_eq(policy_bucket_lock_state(&b, NOW), BLOCK_IN_PROGRESS);
 	cr_assert_eq(policy_format_bucket_lock(&b, NOW, s, sizeof(s)), 0);
 	cr_assert_str_eq(s, "in-progress 0123456789abcdef 2030-03-18T17:46:40Z");
-	cr_assert_eq(policy_bucket_lock_complete(&b, LID, NOW + 86399), 0);
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, LID, NOW + 86399), 0);
 	cr_assert_eq(policy_bucket_lock_state(&b, NOW + 86400 * 1000), BLOCK_LOCKED);
 	cr_assert_eq(policy_format_bucket_lock(&b, NOW, s, sizeof(s)), 0);
 	cr_assert_str_eq(s, "locked");
@@ -912,7 +1094,7 @@ Test(policy_block, in_progress_expires_after_24h)
 	cr_assert_eq(policy_bucket_lock_state(&b, NOW + 86400), BLOCK_UNLOCKED);
 	cr_assert_eq(policy_format_bucket_lock(&b, NOW + 86400, s, sizeof(s)), 0);
 	cr_assert_str_eq(s, "unlocked");
-	cr_assert_eq(policy_bucket_lock_complete(&b, LID, NOW + 86400), -EINVAL);
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, LID, NOW + 86400), -EINVAL);
 	cr_assert_eq(policy_bucket_lock_abort(&b, NOW + 86400), -EINVAL);
 	/* A new start after expiry is allowed. */
 	cr_assert_eq(policy_bucket_lock_start(&b, &def30, "fedcba9876543210", NOW + 86400), 0);
@@ -922,15 +1104,28 @@ Test(policy_block, in_progress_expires_after_24h)
 Test(policy_block, complete_wrong_id_einval)
 {
 	struct policy_bucket_lock b = bl_unlocked;
-	cr_assert_eq(policy_bucket_lock_complete(&b, LID, NOW), -EINVAL);   /* not started */
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, LID, NOW), -EINVAL);   /* not started */
 	cr_assert_eq(policy_bucket_lock_start(&b, &def30, LID, NOW), 0);
-	cr_assert_eq(policy_bucket_lock_complete(&b, "0123456789abcdee", NOW), -EINVAL);
-	cr_assert_eq(policy_bucket_lock_complete(&b, NULL, NOW), -EINVAL);
-	cr_assert_eq(policy_bucket_lock_complete(&b, LID "ff", NOW), -EINVAL);
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, "0123456789abcdee", NOW), -EINVAL);
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, NULL, NOW), -EINVAL);
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, LID "ff", NOW), -EINVAL);
 	cr_assert_eq(b.state, BLOCK_IN_PROGRESS);
-	cr_assert_eq(policy_bucket_lock_complete(&b, "0123456789ABCDEF", NOW), 0);
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, "0123456789ABCDEF", NOW), 0);
 	cr_assert_eq(b.state, BLOCK_LOCKED);
-	cr_assert_eq(policy_bucket_lock_complete(&b, LID, NOW), -EINVAL);   /* already */
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, LID, NOW), -EINVAL);   /* already */
+}
+
+/* A lock is never completed on a bucket without a default retention (a
+ * record from a version that let the default be removed meanwhile). */
+Test(policy_block, complete_needs_default)
+{
+	struct policy_bucket_lock b = bl_unlocked;
+	struct policy_default none = { WORM_NONE, 0, 0 };
+	cr_assert_eq(policy_bucket_lock_start(&b, &def30, LID, NOW), 0);
+	cr_assert_eq(policy_bucket_lock_complete(&b, &none, LID, NOW), -EINVAL);
+	cr_assert_eq(policy_bucket_lock_complete(&b, NULL, LID, NOW), -EINVAL);
+	cr_assert_eq(b.state, BLOCK_IN_PROGRESS);
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, LID, NOW), 0);
 }
 
 Test(policy_block, abort)
@@ -943,7 +1138,7 @@ Test(policy_block, abort)
 	cr_assert_eq(policy_bucket_lock_state(&b, NOW + 5), BLOCK_UNLOCKED);
 	cr_assert_eq(policy_format_bucket_lock(&b, NOW, s, sizeof(s)), 0);
 	cr_assert_str_eq(s, "unlocked");
-	cr_assert_eq(policy_bucket_lock_complete(&b, LID, NOW + 6), -EINVAL);
+	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, LID, NOW + 6), -EINVAL);
 	struct policy_bucket_lock l = bl_locked;
 	cr_assert_eq(policy_bucket_lock_abort(&l, NOW), -EPERM);
 	cr_assert_eq(l.state, BLOCK_LOCKED);
