@@ -38,6 +38,7 @@ snap() {
 }
 PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 U() { setpriv --reuid=1000 --regid=1000 --clear-groups -- "$@"; }
+refusals() { awk '/^wormfs_refusals_total/ { s += $2 } END { print s + 0 }' "$M/.wormfs/stats"; }
 T0=$(date +%s)
 
 # ---- read-back format, ENODATA, state attribute
@@ -201,6 +202,51 @@ check_eq "trailing newline value reads back" "COMPLIANCE $D30" "$(ret "$F")"
 check_errno "legal hold 'on' (lowercase) accepted by root" OK setxattr "$F" user.worm.legal-hold on
 check_eq "legal hold reads back ON" ON "$(h getxattr "$F" user.worm.legal-hold)"
 
+# ---- one framing for every lock attribute (policy.h): surrounding blanks
+# and echo's trailing newline are ignored by retention and legal hold alike.
+F=$B/padded
+new "$F"
+check_errno "retention with leading blanks accepted" OK setxattr "$F" user.worm.retention "  GOVERNANCE $D30"
+check_errno "legal hold ' ON' (leading space, as retention allows) accepted" OK setxattr "$F" user.worm.legal-hold " ON"
+check_eq "legal hold ' ON' reads back ON" ON "$(h getxattr "$F" user.worm.legal-hold)"
+v=$(printf '\tOFF\r\n_')
+check_errno "legal hold '\\tOFF\\r\\n' accepted" OK setxattr "$F" user.worm.legal-hold "${v%_}"
+check_eq "and reads back OFF" OFF "$(h getxattr "$F" user.worm.legal-hold)"
+out=$(echo ON | xargs -0 -I{} setfattr -n user.worm.legal-hold -v {} "$F" 2>&1; h getxattr "$F" user.worm.legal-hold)
+check_eq "echo ON | xargs -0 setfattr (trailing newline) sets the hold" ON "$out"
+check_errno "legal hold 'O N': EINVAL" EINVAL setxattr "$F" user.worm.legal-hold "O N"
+check_errno "legal hold of blanks only: EINVAL" EINVAL setxattr "$F" user.worm.legal-hold "  "
+check_eq "still held after the bad values" ON "$(h getxattr "$F" user.worm.legal-hold)"
+check_errno "root releases the padded hold" OK setxattr "$F" user.worm.legal-hold OFF
+
+# ---- who may set or extend a retention (design 5): the object's owner,
+# root or a bypass principal, like chmod; write permission is not enough.
+X() { setpriv --reuid=1001 --regid=1001 --clear-groups -- "$@"; }
+F=$B/notmine
+new "$F"
+chmod 0666 "$F"
+r0=$(refusals)
+check_eq "non-owner with write permission can write the object" OK "$(X "$HARNESS" pwrite "$F" 0 D)"
+check_eq "non-owner with write permission sets COMPLIANCE +99y: EPERM" EPERM \
+	"$(X "$HARNESS" setxattr "$F" user.worm.retention "COMPLIANCE +99y")"
+check_eq "non-owner with write permission sets GOVERNANCE +1d: EPERM" EPERM \
+	"$(X "$HARNESS" setxattr "$F" user.worm.retention "GOVERNANCE +1d")"
+check_errno "no retention after the refusals" ENODATA getxattr "$F" user.worm.retention
+check_eq "the object is still mutable" mutable "$(state "$F")"
+check_eq "the refusals are counted" $((r0 + 2)) "$(refusals)"
+sleep 0.2
+check_match "refusal logged with uid 1001 and rule not-object-owner" \
+	'op=setxattr .*uid=1001 .*rule=not-object-owner' "$(grep 'refused' "$LOG" | grep 'notmine' | tail -n1)"
+check_errno_as_user "the owner sets GOVERNANCE $D30" OK setxattr "$F" user.worm.retention "GOVERNANCE $D30"
+check_eq "non-owner with write permission extends: EPERM" EPERM \
+	"$(X "$HARNESS" setxattr "$F" user.worm.retention "GOVERNANCE $D60")"
+check_eq "non-owner upgrades to COMPLIANCE: EPERM" EPERM \
+	"$(X "$HARNESS" setxattr "$F" user.worm.retention "COMPLIANCE $D60")"
+check_eq "retention unchanged by the non-owner" "GOVERNANCE $D30" "$(ret "$F")"
+check_errno_as_user "the owner extends" OK setxattr "$F" user.worm.retention "GOVERNANCE $D60"
+check_errno "root (not the owner) extends" OK setxattr "$F" user.worm.retention "COMPLIANCE $D60"
+check_eq "extended by owner and root" "COMPLIANCE $D60" "$(ret "$F")"
+
 # ---- legal hold: independent of retention, principals only, no bypass
 F=$B/hold
 new "$F"
@@ -315,7 +361,6 @@ check_eq "plain cp of a locked file: exit 0" "0 " "$rc $out"
 check_eq "plain copy is mutable" mutable "$(state "$B/copies/plain")"
 
 # ---- refusals: logged with op, uid, rule; counted in .wormfs/stats
-refusals() { awk '/^wormfs_refusals_total/ { s += $2 } END { print s + 0 }' "$M/.wormfs/stats"; }
 F=$B/logged
 new "$F"
 h setxattr "$F" user.worm.retention "COMPLIANCE $D30" >/dev/null
