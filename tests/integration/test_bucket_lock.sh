@@ -124,6 +124,7 @@ L=$M/locked
 check_errno "mkdir bucket locked" OK mkdir "$L"
 out=$("$WORMCTL" bucket lock "$L" 2>&1); rc=$?
 check_eq "wormctl bucket lock without a default: exit 1" 1 "$rc"
+check_errno "setfattr in-progress without a default: EINVAL" EINVAL setxattr "$L" user.worm.lock-config in-progress
 check_eq "still unlocked" unlocked "$(lcfg "$L")"
 check_errno "set default COMPLIANCE 30d" OK setxattr "$L" user.worm.default-retention "COMPLIANCE 30d"
 t=$(date +%s)
@@ -183,7 +184,8 @@ check_eq "abort without a lock in progress: exit 1" 1 "$rc"
 out=$("$WORMCTL" bucket lock "$AB" 2>&1); rc=$?
 id=$(printf '%s\n' "$out" | sed -n 's/^lock-id: *//p')
 check_match "started (id $id)" '^[0-9a-f]{16}$' "$id"
-check_errno "during the in-progress lock the default can still change" OK setxattr "$AB" user.worm.default-retention "GOVERNANCE 6d"
+check_errno "during the in-progress lock the default cannot change: EPERM" EPERM setxattr "$AB" user.worm.default-retention "GOVERNANCE 6d"
+check_eq "default as initiated" "GOVERNANCE 5d" "$(def "$AB")"
 out=$("$WORMCTL" bucket lock "$AB" --abort 2>&1); rc=$?
 check_eq "wormctl bucket lock --abort: exit 0" 0 "$rc"
 check_eq "lock-config unlocked after abort" unlocked "$(lcfg "$AB")"
@@ -192,7 +194,10 @@ check_eq "completing the aborted lock id: exit 1" 1 "$rc"
 check_eq "still unlocked" unlocked "$(lcfg "$AB")"
 check_errno "default removable after abort" OK removexattr "$AB" user.worm.default-retention
 check_errno "default set again" OK setxattr "$AB" user.worm.default-retention "GOVERNANCE 5d"
-check_errno_as_user "bucket owner starts a lock with setfattr" OK setxattr "$AB" user.worm.lock-config in-progress
+# Same framing as every lock attribute: surrounding blanks are ignored.
+check_errno_as_user "bucket owner starts a lock with setfattr (' in-progress' + newline)" OK \
+	setxattr "$AB" user.worm.lock-config " in-progress
+"
 cfg=$(lcfg "$AB")
 check_match "in progress via setfattr" '^in-progress [0-9a-f]{16} ' "$cfg"
 id=$(echo "$cfg" | cut -d' ' -f2)
@@ -201,6 +206,45 @@ check_eq "locked via setfattr" locked "$(lcfg "$AB")"
 check_errno_as_user "owner cannot remove the default now" EPERM removexattr "$AB" user.worm.default-retention
 check_errno "root cannot either" EPERM removexattr "$AB" user.worm.default-retention
 check_errno "bad lock-config value: EINVAL" EINVAL setxattr "$M/defaults" user.worm.lock-config "frozen"
+
+# ---- R10: completion locks exactly the default that was initiated. While
+# the lock is in progress the default can neither be removed nor changed
+# (EPERM, for the owner and root alike); abort first to change it.
+W=$M/weaken
+check_errno "mkdir bucket weaken" OK mkdir "$W"
+chown 1000:1000 "$W"
+check_errno "default COMPLIANCE 100y" OK setxattr "$W" user.worm.default-retention "COMPLIANCE 100y"
+check_errno_as_user "owner starts the lock" OK setxattr "$W" user.worm.lock-config in-progress
+id=$(lcfg "$W" | cut -d' ' -f2)
+check_match "in progress (id $id)" '^[0-9a-f]{16}$' "$id"
+check_errno "in progress: root removes the default: EPERM" EPERM removexattr "$W" user.worm.default-retention
+check_errno_as_user "in progress: owner removes the default: EPERM" EPERM removexattr "$W" user.worm.default-retention
+check_errno_as_user "in progress: owner weakens to GOVERNANCE 1d: EPERM" EPERM setxattr "$W" user.worm.default-retention "GOVERNANCE 1d"
+check_errno "in progress: root weakens to GOVERNANCE 1d: EPERM" EPERM setxattr "$W" user.worm.default-retention "GOVERNANCE 1d"
+check_errno "in progress: shorten to COMPLIANCE 1d: EPERM" EPERM setxattr "$W" user.worm.default-retention "COMPLIANCE 1d"
+check_eq "default unchanged by the refusals" "COMPLIANCE 100y" "$(def "$W")"
+check_errno "in progress: the identical value is a no-op: OK" OK setxattr "$W" user.worm.default-retention "COMPLIANCE 100y"
+check_eq "default unchanged while in progress" "COMPLIANCE 100y" "$(def "$W")"
+check_match "lock still in progress with the same id" "^in-progress $id " "$(lcfg "$W")"
+check_errno_as_user "owner completes" OK setxattr "$W" user.worm.lock-config "locked $id"
+check_eq "locked" locked "$(lcfg "$W")"
+check_eq "the locked default is the initiated one" "COMPLIANCE 100y" "$(def "$W")"
+check_errno "locked: weaken to GOVERNANCE 1d: EPERM" EPERM setxattr "$W" user.worm.default-retention "GOVERNANCE 1d"
+check_errno "locked: remove: EPERM" EPERM removexattr "$W" user.worm.default-retention
+check_errno "an object in it" OK write "$W/obj" x
+check_match "gets COMPLIANCE for 100 years" "^COMPLIANCE $(($(date -u +%Y) + 99))|^COMPLIANCE $(($(date -u +%Y) + 100))" "$(ret "$W/obj")"
+# Abort, change, start again: the way to lock a different default.
+W2=$M/restart
+check_errno "mkdir bucket restart" OK mkdir "$W2"
+check_errno "default GOVERNANCE 1d" OK setxattr "$W2" user.worm.default-retention "GOVERNANCE 1d"
+check_errno "start" OK setxattr "$W2" user.worm.lock-config in-progress
+check_errno "in progress: strengthening to COMPLIANCE 30d is also refused: EPERM" EPERM setxattr "$W2" user.worm.default-retention "COMPLIANCE 30d"
+check_errno "abort" OK setxattr "$W2" user.worm.lock-config unlocked
+check_errno "after abort: COMPLIANCE 30d" OK setxattr "$W2" user.worm.default-retention "COMPLIANCE 30d"
+check_errno "start again" OK setxattr "$W2" user.worm.lock-config in-progress
+id=$(lcfg "$W2" | cut -d' ' -f2)
+check_errno "complete" OK setxattr "$W2" user.worm.lock-config "locked $id"
+check_eq "locked with the new default" "locked COMPLIANCE 30d" "$(lcfg "$W2") $(def "$W2")"
 
 # ---- persistence across remount
 check "unmount" umount_fs "$M"
