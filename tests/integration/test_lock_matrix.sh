@@ -349,5 +349,32 @@ check_eq "nowrite: retention unchanged after the refusals" "GOVERNANCE $D30" \
 check_eq "nowrite: other user (no bypass) removes: refused" EPERM_or_EACCES \
 	"$(r=$(run_as X "$HARNESS" removexattr "$P/f" user.worm.retention); case $r in EPERM | EACCES | ENODATA) echo EPERM_or_EACCES ;; *) echo "$r" ;; esac)"
 
+# ---- who may set or extend a retention (design 5, like chmod)
+# Files 0666 of uid 1000: every caller has write permission, so the kernel
+# lets each request through and only the ownership rule decides. X (uid
+# 1001: neither owner, root nor bypass) gets EPERM; O, R and B may.
+P=$B/owner-rule
+mkdir -m 0777 "$P"
+for w in X O R B; do printf 'x\n' >"$P/$w"; printf 'y\n' >"$P/ext-$w"; done
+chown 1000:1000 "$P"/* && chmod 0666 "$P"/*
+check_eq "owner-rule: other user with write permission sets a retention: EPERM" EPERM \
+	"$(run_as X "$HARNESS" setxattr "$P/X" user.worm.retention "GOVERNANCE $D30")"
+check_eq "owner-rule: the refused object stays mutable" mutable "$(h getxattr "$P/X" user.worm.state)"
+for w in O R B; do
+	check_eq "owner-rule: $w sets a retention" OK \
+		"$(run_as $w "$HARNESS" setxattr "$P/$w" user.worm.retention "GOVERNANCE $D30")"
+done
+for w in X O R B; do
+	check_errno "owner-rule: ext-$w locked GOVERNANCE $D30 by root" OK setxattr "$P/ext-$w" user.worm.retention "GOVERNANCE $D30"
+done
+check_eq "owner-rule: other user with write permission extends: EPERM" EPERM \
+	"$(run_as X "$HARNESS" setxattr "$P/ext-X" user.worm.retention "GOVERNANCE $D60")"
+check_eq "owner-rule: retention unchanged after the refusal" "GOVERNANCE $D30" \
+	"$(getfattr --only-values -n user.worm.retention "$P/ext-X" 2>/dev/null)"
+for w in O R B; do
+	check_eq "owner-rule: $w extends" OK \
+		"$(run_as $w "$HARNESS" setxattr "$P/ext-$w" user.worm.retention "COMPLIANCE $D60")"
+done
+
 umount_check "$M" "matrix mount"
 done_testing
