@@ -276,7 +276,8 @@ static int word_is(const char *s, size_t len, const char *word)
 }
 
 /* Splits a framed value into "WORD<spaces/tabs>REST" (rlen 0: no REST).
- * Only spaces and tabs separate: a CR or LF inside the value is -EINVAL. */
+ * Only spaces and tabs separate: a CR or LF after WORD is -EINVAL (inside
+ * REST the caller's parser refuses it). */
 static int split_word(const char *v, size_t len, size_t *wlen,
 		      const char **rest, size_t *rlen)
 {
