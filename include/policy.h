@@ -214,6 +214,13 @@ int policy_bucket_lock_abort(struct policy_bucket_lock *b, int64_t now);
 enum policy_block_req { BREQ_START = 1, BREQ_COMPLETE = 2, BREQ_ABORT = 3 };
 int policy_parse_bucket_lock_req(const char *val, size_t len, int *req,
 				 char id[POLICY_LOCKID_LEN + 1]);
+/* A parsed lock-config request: the bucket owner or root only (-EPERM,
+ * rule "bucket-owner-only"), then policy_bucket_lock_start (id: the fresh
+ * random id), _complete (id: the caller's) or _abort; *rule names the step. */
+int policy_bucket_lock_request(const struct policy_caller *c, int is_owner,
+			       struct policy_bucket_lock *b,
+			       const struct policy_default *cur, int req,
+			       const char *id, int64_t now, const char **rule);
 /* "unlocked" | "in-progress LOCKID YYYY-MM-DDTHH:MM:SSZ" | "locked" */
 int policy_format_bucket_lock(const struct policy_bucket_lock *b, int64_t now,
 			      char *buf, size_t len);

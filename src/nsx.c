@@ -249,10 +249,10 @@ out:
 /* ---- setxattr / removexattr ------------------------------------------------ */
 
 /* Bucket lock protocol over user.worm.lock-config: "in-progress" starts,
- * "locked LOCKID" completes, "unlocked" aborts (values parsed by policy,
- * with the same framing as every lock attribute). */
-static int lockcfg_change(struct meta_node *nd, const char *v, size_t len, int64_t now,
-			  const char **rule)
+ * "locked LOCKID" completes, "unlocked" aborts (parsed and decided by
+ * policy, with the same framing as every lock attribute). */
+static int lockcfg_change(struct meta_node *nd, const struct policy_caller *pc, int is_owner,
+			  const char *v, size_t len, int64_t now, const char **rule)
 {
 	struct policy_bucket_lock b;
 	struct policy_default d;
@@ -262,20 +262,13 @@ static int lockcfg_change(struct meta_node *nd, const char *v, size_t len, int64
 
 	if (policy_parse_bucket_lock_req(v, len, &req, id))
 		return -EINVAL;
-	node_block(nd, &b);
-	node_default(nd, &d);
 	if (req == BREQ_START) {
 		wcrypto_random(raw, sizeof(raw));
 		wcrypto_hex(id, raw, sizeof(raw));
-		rc = policy_bucket_lock_start(&b, &d, id, now);
-		*rule = "bucket-lock-start";
-	} else if (req == BREQ_COMPLETE) {
-		rc = policy_bucket_lock_complete(&b, &d, id, now);
-		*rule = "bucket-lock-complete";
-	} else {
-		rc = policy_bucket_lock_abort(&b, now);
-		*rule = "bucket-lock-abort";
 	}
+	node_block(nd, &b);
+	node_default(nd, &d);
+	rc = policy_bucket_lock_request(pc, is_owner, &b, &d, req, id, now, rule);
 	if (!rc)
 		put_block(nd, &b);
 	return rc;
@@ -369,11 +362,11 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 			nd.def_years = remove ? 0 : newd.years;
 		}
 	} else if (is_bucket(&nd) && !strcmp(name, X_LOCKCFG)) {
-		if (remove || (c->uid != 0 && c->uid != nd.uid)) {
-			rc = -EPERM;
-			rule = "bucket-owner-only";
+		if (remove) {
+			rc = -EPERM;   /* the state is changed by requests, never removed */
+			rule = "read-only-attribute";
 		} else {
-			rc = lockcfg_change(&nd, v, len, now, &rule);
+			rc = lockcfg_change(&nd, &pc, c->uid == nd.uid, v, len, now, &rule);
 		}
 		refusal = rc == -EPERM || rc == -EBUSY;
 	} else {

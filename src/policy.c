@@ -589,6 +589,31 @@ int policy_bucket_lock_abort(struct policy_bucket_lock *b, int64_t now)
 	return 0;
 }
 
+int policy_bucket_lock_request(const struct policy_caller *c, int is_owner,
+			       struct policy_bucket_lock *b,
+			       const struct policy_default *cur, int req,
+			       const char *id, int64_t now, const char **rule)
+{
+	if (!is_owner && c->uid != 0)
+		return refuse(rule, "bucket-owner-only", -EPERM);
+	if (req == BREQ_START) {
+		if (rule)
+			*rule = "bucket-lock-start";
+		return policy_bucket_lock_start(b, cur, id, now);
+	}
+	if (req == BREQ_COMPLETE) {
+		if (rule)
+			*rule = "bucket-lock-complete";
+		return policy_bucket_lock_complete(b, cur, id, now);
+	}
+	if (req == BREQ_ABORT) {
+		if (rule)
+			*rule = "bucket-lock-abort";
+		return policy_bucket_lock_abort(b, now);
+	}
+	return refuse(rule, "bad-lock-config", -EINVAL);
+}
+
 int policy_format_bucket_lock(const struct policy_bucket_lock *b, int64_t now,
 			      char *buf, size_t len)
 {

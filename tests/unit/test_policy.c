@@ -1128,6 +1128,35 @@ Test(policy_block, complete_needs_default)
 	cr_assert_eq(policy_bucket_lock_complete(&b, &def30, LID, NOW), 0);
 }
 
+Test(policy_block, request_owner_or_root_then_protocol)
+{
+	struct policy_bucket_lock b = bl_unlocked;
+	const char *rule = NULL;
+	cr_assert_eq(policy_bucket_lock_request(&callers[C_OTHER], 0, &b, &def30, BREQ_START, LID,
+						NOW, &rule), -EPERM);
+	cr_assert_str_eq(rule, "bucket-owner-only");
+	cr_assert_eq(policy_bucket_lock_request(&callers[C_BYPASS], 0, &b, &def30, BREQ_START,
+						LID, NOW, NULL), -EPERM);
+	cr_assert_eq(b.state, BLOCK_UNLOCKED);
+	cr_assert_eq(policy_bucket_lock_request(&callers[C_OWNER], 1, &b, &def30, BREQ_START, LID,
+						NOW, &rule), 0);
+	cr_assert_str_eq(rule, "bucket-lock-start");
+	cr_assert_eq(policy_bucket_lock_request(&callers[C_OTHER], 0, &b, &def30, BREQ_ABORT, NULL,
+						NOW, NULL), -EPERM);
+	cr_assert_eq(policy_bucket_lock_request(&callers[C_OTHER], 0, &b, &def30, BREQ_COMPLETE,
+						LID, NOW, NULL), -EPERM);
+	cr_assert_eq(b.state, BLOCK_IN_PROGRESS);
+	cr_assert_eq(policy_bucket_lock_request(&callers[C_ROOT], 0, &b, &def30, 99, LID, NOW,
+						&rule), -EINVAL);
+	cr_assert_eq(policy_bucket_lock_request(&callers[C_ROOT], 0, &b, &def30, BREQ_COMPLETE,
+						LID, NOW, &rule), 0);
+	cr_assert_str_eq(rule, "bucket-lock-complete");
+	cr_assert_eq(b.state, BLOCK_LOCKED);
+	cr_assert_eq(policy_bucket_lock_request(&callers[C_OWNER], 1, &b, &def30, BREQ_ABORT, NULL,
+						NOW, &rule), -EPERM);
+	cr_assert_str_eq(rule, "bucket-lock-abort");
+}
+
 Test(policy_block, abort)
 {
 	struct policy_bucket_lock b = bl_unlocked;
