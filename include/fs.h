@@ -8,13 +8,14 @@
 
 struct fs_params {
 	const char *mountpoint;
-	const char *fsname;       /* shown in /proc/mounts */
+	const char *fsname;       /* shown in /proc/mounts (fs_run escapes it) */
 	int foreground;
 	int debug;
 	int single_thread;
 	unsigned max_threads;
 	double attr_timeout;      /* mutable objects; sealed ones get longer */
 	const char *mount_opts;   /* comma list passed to libfuse (may be NULL) */
+	unsigned max_read;        /* the max_read= in mount_opts (checked), 0 = none */
 	int status_fd;            /* daemon mode: write 1 byte when mounted, -1 */
 };
 

@@ -113,7 +113,11 @@ static void reply_attr(fuse_req_t req, const struct ns_attr *a)
 
 static void fs_init(void *data, struct fuse_conn_info *conn)
 {
-	(void)data;
+	struct fs_ctx *x = data;
+
+	/* libfuse refuses INIT unless this repeats the max_read= option. */
+	if (x->p->max_read)
+		conn->max_read = x->p->max_read;
 	/* No writeback cache: a refused write must fail, never be cached
 	 * (notes/performance.md). */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
@@ -639,18 +643,40 @@ static int add_arg(struct fuse_args *args, const char *a)
 	return fuse_opt_add_arg(args, a) ? -ENOMEM : 0;
 }
 
+/* libfuse splits an -o list at commas and takes a backslash as an escape.
+ * The fsname comes from the store path, which may hold both: escape them,
+ * or a path like "/srv/s,allow_other" would add mount options. */
+static char *escape_opt_value(const char *s)
+{
+	char *out = malloc(2 * strlen(s) + 1), *d = out;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			*d++ = '\\';
+		*d++ = *s;
+	}
+	*d = '\0';
+	return out;
+}
+
 int fs_run(ns *n, const struct fs_params *p)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fs_ctx x = { n, p, NULL, 0 };
 	struct fuse_loop_config *lc = NULL;
 	pthread_t tick;
-	char opts[8192];
+	char *opts = NULL, *fsname = escape_opt_value(p->fsname);
 	int rc = 1, mounted = 0, ticking = 0;
 
-	snprintf(opts, sizeof(opts), "default_permissions,fsname=%s,subtype=wormfs%s%s",
-		 p->fsname, p->mount_opts && *p->mount_opts ? "," : "",
-		 p->mount_opts ? p->mount_opts : "");
+	if (!fsname || asprintf(&opts, "default_permissions,fsname=%s,subtype=wormfs%s%s",
+				fsname, p->mount_opts && *p->mount_opts ? "," : "",
+				p->mount_opts ? p->mount_opts : "") < 0) {
+		opts = NULL;
+		fprintf(stderr, "wormfs: out of memory\n");
+		goto out;
+	}
 	if (add_arg(&args, "wormfs") || add_arg(&args, "-o") || add_arg(&args, opts) ||
 	    (p->debug && add_arg(&args, "-d")))
 		goto out;
@@ -664,6 +690,7 @@ int fs_run(ns *n, const struct fs_params *p)
 		goto out;
 	}
 	if (fuse_session_mount(x.se, p->mountpoint)) {
+		/* libfuse printed the reason ("fuse: mount failed: ...") */
 		fprintf(stderr, "wormfs: cannot mount on %s\n", p->mountpoint);
 		goto out;
 	}
@@ -715,6 +742,8 @@ out:
 		fuse_session_destroy(x.se);
 	}
 	fuse_opt_free_args(&args);
+	free(opts);
+	free(fsname);
 	if (mounted)
 		wlog(WLOG_INFO, "unmounted %s", p->mountpoint);
 	return rc;
