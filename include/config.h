@@ -12,7 +12,8 @@
  *         throttle = wait|fail, max_wait_ms, dek_cache_entries, dek_cache_ttl_s
  * Unknown sections/keys and bad values are errors with file:line.
  * Comments: lines starting with '#' or ';' (and " ; text" after a value).
- * A line may hold at most libinih's limit (about 200 characters). */
+ * Lines have no fixed length limit (with Debian's inih, whose line limit
+ * is set at run time; the file as a whole is at most 64 MiB). */
 #ifndef WORMFS_CONFIG_H
 #define WORMFS_CONFIG_H
 

@@ -16,8 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <ini.h>
+
+/* A sanity bound on wormfs.conf as a whole; lines have no limit of their
+ * own. */
+#define CFG_MAX_FILE (64 << 20)
 
 _Static_assert(CFG_MAX_RATE == 10000000ull,
 	       "update the allowed-range texts below");
@@ -250,11 +255,9 @@ static int parse_plist(const char *v, struct policy_plist *out, char *why,
 	const char *p = v;
 
 	memset(&l, 0, sizeof(l));
-	if (trim_copy(v, strlen(v), ent, sizeof(ent)) < 0) {
-		wlog_seterr(why, wl, "value too long");
-		return -EINVAL;
-	}
-	if (!ent[0])
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!*p)
 		goto done;   /* empty list: nobody */
 	for (;;) {
 		const char *comma = strchr(p, ',');
@@ -445,37 +448,46 @@ struct load_ctx {
 	int lineno;
 	int failed;      /* first error recorded in err; stop there */
 	int io_err;      /* errno of a read error */
-	char *line;
+	char *line;      /* the current physical line (getline buffer) */
 	size_t cap;
+	const char *rest; /* the part of it inih has not taken yet */
+	size_t nrest;
+	size_t max_line; /* the longest line inih takes whole, incl. "\r\n\0" */
 	char *err;
 	size_t errlen;
 };
 
-/* fgets-style reader for inih. Doing the line handling here lets us count
- * lines (the packaged inih passes no line number to the handler), strip
- * indentation (so inih never sees a "continuation line"), drop comments,
- * and check section names even for sections without keys. */
-static char *load_reader(char *str, int num, void *stream)
+/* Read the next physical line and prepare it for inih: count it (the
+ * packaged inih passes no line number to the handler), strip indentation
+ * (so inih never sees a "continuation line"), drop comments, and check
+ * section names even for sections without keys. 0, or -1 at the end or on
+ * an error (recorded in x). */
+static int load_next_line(struct load_ctx *x)
 {
-	struct load_ctx *x = stream;
 	ssize_t n;
 	char *p, *end;
 
-	if (x->failed)
-		return NULL;
 	errno = 0;
 	n = getline(&x->line, &x->cap, x->f);
 	if (n < 0) {
 		if (ferror(x->f))
 			x->io_err = errno ? errno : EIO;
-		return NULL;
+		return -1;
 	}
 	x->lineno++;
 	if ((size_t)n != strlen(x->line)) {
 		wlog_seterr(x->err, x->errlen, "%s:%d: NUL byte in line", x->file,
 		       x->lineno);
 		x->failed = 1;
-		return NULL;
+		return -1;
+	}
+	/* Only when the file grew while we read it, or without the runtime
+	 * limits of Debian's inih (then INI_MAX_LINE applies). */
+	if ((size_t)n + 3 > x->max_line) {
+		wlog_seterr(x->err, x->errlen, "%s:%d: line too long (at most %zu characters)",
+		       x->file, x->lineno, x->max_line - 3);
+		x->failed = 1;
+		return -1;
 	}
 	p = x->line;
 	while (*p == ' ' || *p == '\t')
@@ -492,16 +504,31 @@ static char *load_reader(char *str, int num, void *stream)
 			       "%s:%d: unknown section [%s] (allowed: [wormfs], [kms])",
 			       x->file, x->lineno, name);
 			x->failed = 1;
-			return NULL;
+			return -1;
 		}
 	}
-	if (strlen(p) + 2 >= (size_t)num) {
-		wlog_seterr(x->err, x->errlen, "%s:%d: line too long (at most %d characters)",
-		       x->file, x->lineno, num - 3);
-		x->failed = 1;
+	x->rest = p;
+	x->nrest = strlen(p);
+	return 0;
+}
+
+/* fgets-style reader for inih. A line longer than inih's buffer is handed
+ * over in parts, as fgets would: inih grows its buffer and asks for the
+ * rest (up to max_line, which cfg_load sets from the file size). */
+static char *load_reader(char *str, int num, void *stream)
+{
+	struct load_ctx *x = stream;
+	size_t k;
+
+	if (x->failed || num < 2)
 		return NULL;
-	}
-	strcpy(str, p);
+	if (!x->nrest && load_next_line(x) < 0)
+		return NULL;
+	k = x->nrest < (size_t)num - 1 ? x->nrest : (size_t)num - 1;
+	memcpy(str, x->rest, k);
+	str[k] = '\0';
+	x->rest += k;
+	x->nrest -= k;
 	return str;
 }
 
@@ -525,6 +552,7 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	struct load_ctx x;
 	struct cfg *work = NULL;
+	struct stat st;
 	int rc, ret;
 
 	memset(&x, 0, sizeof(x));
@@ -534,6 +562,31 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 		wlog_seterr(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
+	if (fstat(fileno(x.f), &st) != 0) {
+		rc = -errno;
+		wlog_seterr(err, errlen, "%s: %s", path, strerror(-rc));
+		goto out;
+	}
+#ifdef WORMFS_INI_RUNTIME_LIMITS
+	/* No fixed line limit: no line is longer than the file, so let inih
+	 * grow its line buffer up to that. These are process-wide settings of
+	 * the library; wormfs and wormctl use inih only here, before any
+	 * thread starts. */
+	if (S_ISREG(st.st_mode) && st.st_size > CFG_MAX_FILE) {
+		rc = -EFBIG;
+		wlog_seterr(err, errlen, "%s: file too large (at most %d MiB)", path,
+		       CFG_MAX_FILE >> 20);
+		goto out;
+	}
+	x.max_line = S_ISREG(st.st_mode) ? (size_t)st.st_size + 3 : CFG_MAX_FILE;
+	if (x.max_line < INI_MAX_LINE)
+		x.max_line = INI_MAX_LINE;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = (int)x.max_line;
+#else
+	x.max_line = INI_MAX_LINE;
+#endif
 	work = malloc(sizeof(*work));
 	if (!work) {
 		rc = -ENOMEM;
