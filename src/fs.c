@@ -305,7 +305,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	caller_of(req, &c);
 	stats_op(ns_stats(ctx_of(req)->n), SOP_OTHER);
 	stats_refusal(ns_stats(ctx_of(req)->n), SOP_OTHER);
-	wlog_refusal("link", newname, c.uid, EPERM, "hard-links");
+	wlog_refusal("link", newname, NULL, c.uid, EPERM, "hard-links");
 	(void)newparent;
 	fuse_reply_err(req, EPERM);
 }

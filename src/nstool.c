@@ -557,14 +557,15 @@ int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 	int xattr = op == SOP_SETXATTR || op == SOP_REMOVEXATTR || op == SOP_GETXATTR;
 
 	ns_path_of(n, ino, path, sizeof(path));
-	if (name && xattr)
-		snprintf(what, sizeof(what), "%s attr=%s", path, name);
-	else if (name)
+	if (name && !xattr)
 		snprintf(what, sizeof(what), "%s%s%s", path, strcmp(path, "/") ? "/" : "", name);
 	else
 		snprintf(what, sizeof(what), "%s", path);
 	stats_refusal(&n->stats, op);
-	wlog_refusal(stats_op_name(op), what, c ? c->uid : 0, err, rule ? rule : "-");
+	/* Path and attribute name are separate fields, each quoted by
+	 * wlog_refusal: no name can add fields of its own. */
+	wlog_refusal(stats_op_name(op), what, name && xattr ? name : NULL,
+		     c ? c->uid : 0, err, rule ? rule : "-");
 	return err;
 }
 
