@@ -16,16 +16,49 @@
 #define KV_FORMAT "format"
 #define KV_CLOCK "clock_hwm"
 
-/* Read a passphrase file: first line, no trailing newline. */
+/* Read a passphrase file: first line, no trailing newline. Like ssh with
+ * its keys, refuse a file that others can read or change: the passphrase
+ * unlocks every object. Checked on the open descriptor (no race with a
+ * rename). */
 static int read_passphrase(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
+	struct stat st;
 	char *buf;
 	ssize_t got;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0) {
-		wlog_seterr(err, errlen, "cannot read passphrase file %s: %s", path, strerror(errno));
-		return -errno;
+		rc = -errno;
+		wlog_seterr(err, errlen, "cannot read passphrase file %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		wlog_seterr(err, errlen, "cannot read passphrase file %s: %s", path, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	rc = 0;
+	if (S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+		wlog_seterr(err, errlen, "passphrase file %s is a directory", path);
+	} else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		rc = -EINVAL;
+		wlog_seterr(err, errlen, "passphrase file %s is not a regular file", path);
+	} else if (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
+		rc = -EPERM;
+		wlog_seterr(err, errlen, "passphrase file %s is %s (mode %04o): "
+			    "refusing it; chmod 600 %s", path,
+			    st.st_mode & S_IROTH ? "world-readable" : "writable by others",
+			    (unsigned)(st.st_mode & 07777), path);
+	} else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		rc = -EPERM;
+		wlog_seterr(err, errlen, "passphrase file %s belongs to uid %u: refusing it "
+			    "(it must belong to you or root)", path, (unsigned)st.st_uid);
+	}
+	if (rc) {
+		close(fd);
+		return rc;
 	}
 	buf = wcrypto_secure_alloc(1024);
 	if (!buf) {
@@ -33,17 +66,29 @@ static int read_passphrase(const char *path, char **out, size_t *len, char *err,
 		return -ENOMEM;
 	}
 	got = read(fd, buf, 1023);
+	rc = got < 0 ? -errno : 0;
 	close(fd);
-	if (got <= 0) {
+	if (got < 0) {
+		wcrypto_secure_free(buf);
+		wlog_seterr(err, errlen, "cannot read passphrase file %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (got == 0) {
 		wcrypto_secure_free(buf);
 		wlog_seterr(err, errlen, "passphrase file %s is empty", path);
 		return -EINVAL;
 	}
 	buf[got] = '\0';
+	if (got == 1023 && !strpbrk(buf, "\r\n")) {
+		wcrypto_secure_free(buf);
+		wlog_seterr(err, errlen, "passphrase file %s: the passphrase is longer than "
+			    "1022 bytes", path);
+		return -EINVAL;
+	}
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (!buf[0]) {
 		wcrypto_secure_free(buf);
-		wlog_seterr(err, errlen, "passphrase file %s is empty", path);
+		wlog_seterr(err, errlen, "passphrase file %s: the first line is empty", path);
 		return -EINVAL;
 	}
 	*out = buf;

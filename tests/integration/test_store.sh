@@ -174,6 +174,7 @@ refuse "-f with -o bad value (foreground refuses too)" nonzero "$S" -f -o crypto
 P=$T_BASE/pstore
 printf 'correct horse battery staple\n' >"$T_BASE/pw"
 printf 'wrong\n' >"$T_BASE/badpw"
+chmod 600 "$T_BASE/pw" "$T_BASE/badpw"   # others' access is refused
 check "init --passphrase-file" "$WORMCTL" init --passphrase-file "$T_BASE/pw" "$P"
 if grep -rqs 'correct horse' "$P"; then fail "passphrase not stored in the store"; else ok "passphrase not stored in the store"; fi
 refuse "wrong passphrase" nonzero "$P" -o passphrase_file="$T_BASE/badpw"
