@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -698,6 +700,13 @@ int main(int argc, char **argv)
 	char name[64];
 	int nw = 1, rc;
 
+	/* verify and key rewrap hold key material and plaintext: no core
+	 * dumps, as in the daemon. */
+	struct rlimit no_core = { 0, 0 };
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) || setrlimit(RLIMIT_CORE, &no_core)) {
+		fprintf(stderr, "wormctl: cannot disable core dumps: %s\n", strerror(errno));
+		return 1;
+	}
 	memset(&o, 0, sizeof(o));
 	o.threads = 4;
 	o.seconds = 5;

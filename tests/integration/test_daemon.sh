@@ -187,6 +187,30 @@ else
 	skip "daemon without core dumps" "wormctl init as uid $TEST_UID failed"
 fi
 
+# wormctl holds keys and plaintext too (verify, key rewrap): same rule.
+# It blocks opening a passphrase FIFO, so it can be looked at meanwhile.
+F8=$T_BASE/u/pp.fifo
+if as_user mkfifo -m 600 "$F8"; then
+	(ulimit -S -c unlimited 2>/dev/null
+	 exec setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --clear-groups \
+		timeout 30 "$WORMCTL" init "$T_BASE/u/s8" --passphrase-file "$F8") >"$T_BASE/u8.log" 2>&1 </dev/null &
+	wpid=$!
+	for _ in $(seq 50); do
+		grep -q "$F8" "/proc/$wpid/cmdline" 2>/dev/null && [ -e "/proc/$wpid/fd" ] && break
+		sleep 0.1
+	done
+	sleep 0.3
+	cpid=$(pgrep -P "$wpid" -f wormctl || echo "$wpid")
+	check_eq "wormctl is not dumpable (/proc/PID/status belongs to root)" 0 \
+		"$(stat -c %u "/proc/$cpid/status" 2>&1)"
+	check_eq "wormctl core file size limit is 0 (soft and hard)" "0 0" \
+		"$(awk '/^Max core file size/ {print $5, $6}' "/proc/$cpid/limits" 2>&1)"
+	printf 'a long enough passphrase\n' >"$F8"
+	wait "$wpid" 2>/dev/null
+else
+	skip "wormctl without core dumps" "mkfifo as uid $TEST_UID failed"
+fi
+
 # ---------------------------------------------------------------- passphrase files
 S8=$T_BASE/s8 M8=$T_BASE/m8 PW=$T_BASE/pw
 printf 'correct horse battery staple\n' >"$PW"
