@@ -557,6 +557,19 @@ static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink
  * any transaction. */
 #define NS_SETTLE_NS 1000000000LL
 
+void ns_settle_inode(struct ns_inode *in)
+{
+	pthread_mutex_lock(&in->mu);
+	if (in->writers > 0) {
+		struct timespec dl;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_sec += NS_SETTLE_NS / 1000000000LL;
+		while (in->writers > 0 && pthread_cond_timedwait(&in->idle, &in->mu, &dl) == 0)
+			;
+	}
+	pthread_mutex_unlock(&in->mu);
+}
+
 void ns_settle_writers(ns *n, uint64_t parent, const char *name)
 {
 	struct ns_inode *in;
@@ -580,15 +593,8 @@ void ns_settle_writers(ns *n, uint64_t parent, const char *name)
 		pending = !ns_node_get(n, t, ino, &nd) && !nd.sealed &&
 			  !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE;
 	meta_txn_abort(t);
-	pthread_mutex_lock(&in->mu);
-	if (pending && in->writers > 0) {
-		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += NS_SETTLE_NS / 1000000000LL;
-		while (in->writers > 0 && pthread_cond_timedwait(&in->idle, &in->mu, &dl) == 0)
-			;
-	}
-	pthread_mutex_unlock(&in->mu);
+	if (pending)
+		ns_settle_inode(in);
 	ns_inode_put(n, in);
 }
 

@@ -110,6 +110,10 @@ void ns_queue_inval(ns *n, uint64_t ino);
  * in->mu); set an object's size and commit (in->rw held for writing). */
 int ns_key_ensure(ns *n, struct ns_inode *in);
 int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size);
+/* Wait (at most about 1 s) for the writers of an inode to release, since
+ * close(2) returns before the kernel sends RELEASE. Called outside any
+ * transaction and without in->mu; the caller re-checks writers after. */
+void ns_settle_inode(struct ns_inode *in);
 void ns_settle_writers(ns *n, uint64_t parent, const char *name);
 
 #endif

@@ -274,6 +274,18 @@ static int lockcfg_change(struct meta_node *nd, const struct policy_caller *pc, 
 	return rc;
 }
 
+/* Changes that policy refuses with EBUSY while the object has writers:
+ * every retention change, and legal hold ON. */
+static int lock_change_waits_for_writers(const char *name, const char *v, size_t len,
+					 int remove)
+{
+	int hold;
+	if (!strcmp(name, X_RETENTION))
+		return 1;
+	return !remove && !strcmp(name, X_HOLD) && !policy_parse_hold(v, len, &hold) &&
+	       hold == HOLD_ON;
+}
+
 static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
 			    const char *v, size_t len, int remove)
 {
@@ -290,6 +302,11 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 	in = ns_inode_get(n, ino);
 	if (!in)
 		return -ENOMEM;
+	/* A retention or hold refuses open writers (EBUSY); a writer that
+	 * just closed is still one until its RELEASE arrives, so give it
+	 * time first (outside the transaction its commit needs). */
+	if (lock_change_waits_for_writers(name, v, len, remove))
+		ns_settle_inode(in);
 	/* Lock order: the write transaction, then in->mu (as in unlink). The
 	 * commit happens under in->mu, which a write-open also takes. */
 	rc = meta_txn_begin(n->me, 0, &t);
