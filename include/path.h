@@ -9,7 +9,7 @@
 /* S3 bucket naming: 3-63 chars of [a-z0-9.-], starts and ends with a letter
  * or digit, no "..", not shaped like an IPv4 address, not ".wormfs";
  * also S3's reserved forms: prefixes "xn--", "sthree-", "amzn-s3-demo-";
- * suffixes "-s3alias", "--ol-s3", "--x-s3", "--table-s3".
+ * suffixes "-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap".
  * 0 or -EINVAL. */
 int path_bucket_name_valid(const char *name);
 /* A component name: non-empty, <= 255 bytes, no '/', not "." or "..".

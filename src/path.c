@@ -44,10 +44,12 @@ static int has_suffix(const char *s, size_t len, const char *suf)
 
 /* Forms S3 reserves for its own use: punycode and internal prefixes, and
  * the suffixes of access point aliases, Object Lambda aliases, directory
- * buckets and table buckets. A name that S3 would refuse must not exist
- * here either, or it could not be copied to S3 unchanged. */
+ * buckets, table buckets and Multi-Region Access Points. A name that S3
+ * would refuse must not exist here either, or it could not be copied to S3
+ * unchanged. */
 static const char *const reserved_prefix[] = { "xn--", "sthree-", "amzn-s3-demo-" };
-static const char *const reserved_suffix[] = { "-s3alias", "--ol-s3", "--x-s3", "--table-s3" };
+static const char *const reserved_suffix[] = { "-s3alias", "--ol-s3", "--x-s3", "--table-s3",
+						".mrap" };
 
 static int is_reserved(const char *name, size_t len)
 {

@@ -27,7 +27,7 @@ near() { local d=$(($1 - $2)); [ ${d#-} -le "${3:-60}" ]; }
 
 # ---- bucket names S3 reserves: EINVAL like xn--, and nothing is created
 for name in sthree-abc amzn-s3-demo-bucket abc--ol-s3 abc--x-s3 usw2-az1--x-s3 abc--table-s3 \
-	xn--abc abc-s3alias; do
+	xn--abc abc-s3alias abc.mrap; do
 	check_errno "mkdir reserved bucket name '$name': EINVAL" EINVAL mkdir "$M/$name"
 	check_errno "reserved bucket name '$name' was not created" ENOENT access "$M/$name" f
 done

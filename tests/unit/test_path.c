@@ -15,6 +15,7 @@ Test(path, bucket_names_valid)
 		/* near the reserved forms, not in them */
 		"sthree", "asthree-x", "amzn-s3-demo", "amzn-s3-x", "a-ol-s3",
 		"a--ol-s3x", "a-x-s3", "a--x-s3-b", "a-table-s3", "s3--x-s3a",
+		"a-mrap", "a.mrapx", "mrap",
 		/* 63 chars */
 		"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij123",
 	};
@@ -34,7 +35,7 @@ Test(path, bucket_names_invalid)
 		/* reserved by current S3 rules */
 		"sthree-abc", "sthree-configurator", "amzn-s3-demo-bucket",
 		"amzn-s3-demo-x", "abc--ol-s3", "mybucket--x-s3", "a--x-s3",
-		"zone--usw2-az1--x-s3", "tables--table-s3",
+		"zone--usw2-az1--x-s3", "tables--table-s3", "global.mrap", "a-b.mrap",
 		/* 64 chars */
 		"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij1234",
 	};
