@@ -274,18 +274,6 @@ static int lockcfg_change(struct meta_node *nd, const struct policy_caller *pc, 
 	return rc;
 }
 
-/* Changes that policy refuses with EBUSY while the object has writers:
- * every retention change, and legal hold ON. */
-static int lock_change_waits_for_writers(const char *name, const char *v, size_t len,
-					 int remove)
-{
-	int hold;
-	if (!strcmp(name, X_RETENTION))
-		return 1;
-	return !remove && !strcmp(name, X_HOLD) && !policy_parse_hold(v, len, &hold) &&
-	       hold == HOLD_ON;
-}
-
 static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
 			    const char *v, size_t len, int remove)
 {
@@ -295,18 +283,17 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 	struct meta_node nd;
 	struct policy_lock lk;
 	struct policy_caller pc;
-	const char *rule = NULL;
-	int64_t now = ns_clock_now(n);
-	int rc, refusal = 0;
+	const char *rule;
+	int64_t now;
+	int rc, refusal, busy, settled = 0;
 
 	in = ns_inode_get(n, ino);
 	if (!in)
 		return -ENOMEM;
-	/* A retention or hold refuses open writers (EBUSY); a writer that
-	 * just closed is still one until its RELEASE arrives, so give it
-	 * time first (outside the transaction its commit needs). */
-	if (lock_change_waits_for_writers(name, v, len, remove))
-		ns_settle_inode(in);
+again:
+	rule = NULL;
+	refusal = 0;
+	now = ns_clock_now(n);
 	/* Lock order: the write transaction, then in->mu (as in unlink). The
 	 * commit happens under in->mu, which a write-open also takes. */
 	rc = meta_txn_begin(n->me, 0, &t);
@@ -315,7 +302,7 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 		return rc;
 	}
 	pthread_mutex_lock(&in->mu);
-	int busy = in->writers > 0 || in->dirty;
+	busy = in->writers > 0 || in->dirty;
 	rc = ns_node_get(n, t, ino, &nd);
 	if (rc)
 		goto abort;
@@ -420,6 +407,15 @@ static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 abort:
 	meta_txn_abort(t);
 	pthread_mutex_unlock(&in->mu);
+	/* Allowed but for writers: one that just closed is still a writer
+	 * until its RELEASE arrives (close(2) does not wait for it), so wait
+	 * for it, bounded and outside the transaction its commit needs, and
+	 * decide again. Refused changes never wait. */
+	if (rc == -EBUSY && busy && !settled) {
+		settled = 1;
+		ns_settle_inode(in);
+		goto again;
+	}
 	ns_inode_put(n, in);
 	if (refusal || rc == -EPERM)
 		ns_refuse(n, op, ino, name, c, rc, rule ? rule : "lock-attribute");

@@ -10,7 +10,7 @@ command -v setfattr >/dev/null || { fail "setfattr available"; done_testing; }
 
 S=$T_BASE/store M=$T_BASE/mnt
 make_store "$S" || { fail "wormctl init"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+mount_fg "$S" "$M" -o allow_other || { fail "mount" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
 ok "mounted"
 N=${SETTLE_N:-200}
 [ "$WORMFS_LONG" = 1 ] && N=2000
@@ -50,6 +50,9 @@ echo y >&3
 check_errno "open writer: retention EBUSY" EBUSY setxattr "$F" user.worm.retention "GOVERNANCE +1d"
 check_errno "open writer: legal hold ON EBUSY" EBUSY setxattr "$F" user.worm.legal-hold ON
 check_errno "open writer: legal hold OFF needs no wait" OK setxattr "$F" user.worm.legal-hold OFF
+chmod 0666 "$F"
+check_errno_as_user "open writer, caller not the owner: EPERM (a refusal is not delayed)" EPERM \
+	setxattr "$F" user.worm.retention "GOVERNANCE +1d"
 exec 3>&-
 check_eq "the refused object is still mutable" "mutable" "$("$HARNESS" getxattr "$F" user.worm.state)"
 umount_check "$M" "settle"
