@@ -557,8 +557,14 @@ static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink
  * any transaction. */
 #define NS_SETTLE_NS 1000000000LL
 
-void ns_settle_inode(struct ns_inode *in)
+void ns_settle_inode(ns *n, struct ns_inode *in)
 {
+	unsigned cap = n->cfg.max_threads / 4 ? n->cfg.max_threads / 4 : 1;
+
+	if (atomic_fetch_add(&n->settling, 1) >= cap) {
+		atomic_fetch_sub(&n->settling, 1);
+		return;
+	}
 	pthread_mutex_lock(&in->mu);
 	if (in->writers > 0) {
 		struct timespec dl;
@@ -568,6 +574,7 @@ void ns_settle_inode(struct ns_inode *in)
 			;
 	}
 	pthread_mutex_unlock(&in->mu);
+	atomic_fetch_sub(&n->settling, 1);
 }
 
 void ns_settle_writers(ns *n, uint64_t parent, const char *name)
@@ -594,7 +601,7 @@ void ns_settle_writers(ns *n, uint64_t parent, const char *name)
 			  !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE;
 	meta_txn_abort(t);
 	if (pending)
-		ns_settle_inode(in);
+		ns_settle_inode(n, in);
 	ns_inode_put(n, in);
 }
 

@@ -71,6 +71,7 @@ struct ns {
 	uint64_t inval_q[64];
 	size_t inval_n;
 	_Atomic int64_t last_sync_ns;
+	_Atomic unsigned settling;  /* requests waiting in ns_settle_inode */
 };
 
 /* ns.c internals used by nsx.c */
@@ -112,8 +113,10 @@ int ns_key_ensure(ns *n, struct ns_inode *in);
 int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size);
 /* Wait (at most about 1 s) for the writers of an inode to release, since
  * close(2) returns before the kernel sends RELEASE. Called outside any
- * transaction and without in->mu; the caller re-checks writers after. */
-void ns_settle_inode(struct ns_inode *in);
+ * transaction and without in->mu; the caller re-checks writers after.
+ * Waits only while fewer than a quarter of the daemon threads do, so that
+ * writers held open on purpose cannot stall every request. */
+void ns_settle_inode(ns *n, struct ns_inode *in);
 void ns_settle_writers(ns *n, uint64_t parent, const char *name);
 
 #endif

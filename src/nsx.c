@@ -413,7 +413,7 @@ abort:
 	 * decide again. Refused changes never wait. */
 	if (rc == -EBUSY && busy && !settled) {
 		settled = 1;
-		ns_settle_inode(in);
+		ns_settle_inode(n, in);
 		goto again;
 	}
 	ns_inode_put(n, in);
