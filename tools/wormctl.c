@@ -31,16 +31,31 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* prefix, the formatted message with the escapes of wctl_escape (it may
+ * hold names from users or the command line: none may forge a line or
+ * drive the terminal), and a newline. */
+static void put_msg(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+	char *m;
+
+	if (vasprintf(&m, fmt, ap) < 0) {
+		fprintf(f, "%s(out of memory)\n", prefix);
+		return;
+	}
+	fputs(prefix, f);
+	wctl_fput_escaped(m, f);
+	fputc('\n', f);
+	free(m);
+}
+
 int wctl_err(const char *fmt, ...)
 {
 	va_list ap;
 
 	fflush(stdout);
-	fputs("wormctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	put_msg(stderr, "wormctl: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return WCTL_FAIL;
 }
 
@@ -48,16 +63,23 @@ int wctl_usage(const struct wctl_opts *o, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("wormctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	put_msg(stderr, "wormctl: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (o && o->usage)
 		fprintf(stderr, "usage: wormctl %s\n", o->usage);
 	else
 		fputs("usage: wormctl COMMAND [ARGS] (see wormctl --help)\n", stderr);
 	return WCTL_USAGE;
+}
+
+void wctl_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_msg(stdout, "", fmt, ap);
+	va_end(ap);
 }
 
 void wctl_json_print(json_object *o)

@@ -43,11 +43,15 @@ struct wctl_opts {
 	int npos;
 };
 
-/* "wormctl: MSG" on stderr; returns WCTL_FAIL. */
+/* "wormctl: MSG" on stderr, MSG escaped as by wctl_escape (paths in it
+ * come from users); returns WCTL_FAIL. */
 int wctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "wormctl: MSG" and the command's usage line; returns WCTL_USAGE. */
+/* "wormctl: MSG" (escaped) and the command's usage line; returns WCTL_USAGE. */
 int wctl_usage(const struct wctl_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* One line on stdout: MSG escaped as by wctl_escape, then a newline. For
+ * every line that shows a path. */
+void wctl_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print o to stdout (pretty) and release it. */
 void wctl_json_print(json_object *o);
 /* A double printed with this many decimals. */
