@@ -31,9 +31,83 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* prefix, the formatted message with the escapes of wctl_escape (it may
- * hold names from users or the command line: none may forge a line or
- * drive the terminal), and a newline. */
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes) and its
+ * code point, or 0 if the bytes there are not one (overlong forms,
+ * surrogates and values above U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c, min;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Characters a terminal may act on or that reorder a line: C0, DEL, C1,
+ * the line and paragraph separators and the bidirectional controls. */
+static int cp_unsafe(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
+	       c == 0x200e || c == 0x200f || c == 0x061c || (c >= 0x202a && c <= 0x202e) ||
+	       (c >= 0x2066 && c <= 0x2069);
+}
+
+/* s to f with the escapes described for ls in wormctl(1): \\ \n \t \r, and
+ * \ooo (octal) for each byte of a control character, line/paragraph
+ * separator or bidirectional control and for each byte that is not valid
+ * UTF-8; other UTF-8 as is. So a name cannot forge a line or drive the
+ * terminal. */
+static void fput_escaped(const char *str, FILE *f)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str);
+
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		size_t len = utf8_seq(s + i, n - i, &cp);
+
+		if (len && !cp_unsafe(cp) && cp != '\\') {
+			fwrite(s + i, 1, len, f);
+			i += len;
+			continue;
+		}
+		if (!len)
+			len = 1;    /* a stray byte: escaped alone */
+		for (size_t k = 0; k < len; k++, i++) {
+			unsigned char b = s[i];
+			const char *e = b == '\\' ? "\\\\" : b == '\n' ? "\\n" :
+					b == '\t' ? "\\t" : b == '\r' ? "\\r" : NULL;
+			if (e)
+				fputs(e, f);
+			else
+				fprintf(f, "\\%03o", b);
+		}
+	}
+}
+
+/* prefix, the formatted message escaped (it may hold names from users or
+ * the command line), and a newline. */
 static void put_msg(FILE *f, const char *prefix, const char *fmt, va_list ap)
 {
 	char *m;
@@ -43,7 +117,7 @@ static void put_msg(FILE *f, const char *prefix, const char *fmt, va_list ap)
 		return;
 	}
 	fputs(prefix, f);
-	wctl_fput_escaped(m, f);
+	fput_escaped(m, f);
 	fputc('\n', f);
 	free(m);
 }
@@ -112,103 +186,6 @@ int wctl_is_store(const char *path)
 	if (snprintf(p, sizeof(p), "%s/FORMAT", path) >= (int)sizeof(p))
 		return 0;
 	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Length of the well-formed UTF-8 sequence at s (at most n bytes) and its
- * code point, or 0 if the bytes there are not one (overlong forms,
- * surrogates and values above U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len;
-	uint32_t c, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, c = s[0] & 0x1f, min = 0x80;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, c = s[0] & 0x0f, min = 0x800;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, c = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/* Characters a terminal may act on or that reorder a line: C0, DEL, C1,
- * the line and paragraph separators and the bidirectional controls. */
-static int cp_unsafe(uint32_t c)
-{
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
-	       c == 0x200e || c == 0x200f || c == 0x061c || (c >= 0x202a && c <= 0x202e) ||
-	       (c >= 0x2066 && c <= 0x2069);
-}
-
-char *wctl_escape(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strlen(str), o = 0;
-	/* Worst case: every byte as \ooo. */
-	char *out = malloc(n * 4 + 1);
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n;) {
-		uint32_t cp = 0;
-		size_t len = utf8_seq(s + i, n - i, &cp);
-
-		if (len && !cp_unsafe(cp) && cp != '\\') {
-			memcpy(out + o, s + i, len);
-			o += len;
-			i += len;
-			continue;
-		}
-		if (!len)
-			len = 1;    /* a stray byte: escape it alone */
-		for (size_t k = 0; k < len; k++, i++) {
-			unsigned char b = s[i];
-			const char *e = b == '\\' ? "\\\\" : b == '\n' ? "\\n" :
-					b == '\t' ? "\\t" : b == '\r' ? "\\r" : NULL;
-			if (e) {
-				memcpy(out + o, e, 2);
-				o += 2;
-			} else {
-				out[o++] = '\\';
-				out[o++] = (char)('0' + (b >> 6));
-				out[o++] = (char)('0' + ((b >> 3) & 7));
-				out[o++] = (char)('0' + (b & 7));
-			}
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
-void wctl_fput_escaped(const char *s, FILE *f)
-{
-	char *e = wctl_escape(s);
-
-	/* Out of memory: '?' for every byte that would need escaping. */
-	if (!e) {
-		for (; *s; s++)
-			fputc((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ||
-			      *s == '\\' ? '?' : *s, f);
-		return;
-	}
-	fputs(e, f);
-	free(e);
 }
 
 void wctl_json_add_path(json_object *obj, const char *key, const char *str)
