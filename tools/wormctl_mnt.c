@@ -445,6 +445,22 @@ static const char *lock_eperm_reason(const struct target *t, char *buf, size_t l
 	return "refused by the daemon; its log names the rule";
 }
 
+/* 1 if t is a bucket: a directory right below the mount's root. */
+static int target_is_bucket(const struct target *t)
+{
+	struct stat up;
+	int fd, ok;
+
+	if (!S_ISDIR(t->st.st_mode))
+		return 0;
+	fd = openat(t->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ok = fstat(fd, &up) == 0 && up.st_dev == t->root.st_dev && up.st_ino == t->root.st_ino;
+	close(fd);
+	return ok;
+}
+
 int wctl_bucket_lock(const struct wctl_opts *o)
 {
 	const char *b = o->pos[0];
@@ -454,6 +470,12 @@ int wctl_bucket_lock(const struct wctl_opts *o)
 
 	if (target_open(o, b, 0, &t))
 		return WCTL_FAIL;
+	if (!target_is_bucket(&t)) {
+		/* The daemon's EINVAL would read as "needs a default retention". */
+		wctl_err("%s %s: not a bucket (a directory at the top of a wormfs mount)",
+			 o->cmd, b);
+		goto out;
+	}
 	if (o->complete) {
 		char v[64];
 		snprintf(v, sizeof(v), "locked %s", o->complete);

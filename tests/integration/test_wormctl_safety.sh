@@ -11,7 +11,8 @@
 #     that show a path (a glob over user names, a typed path).
 # F3 also: a FUSE fs not mounted as fuse.wormfs is refused even when its
 #     .wormfs/version reads back exactly like wormfs's.
-# F9  bucket lock says why it got EPERM: bucket-owner-only vs locked.
+# F9  bucket lock says why it got EPERM: bucket-owner-only vs locked; and
+#     that a path is not a bucket (instead of "needs a default retention").
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -262,6 +263,14 @@ WOUT=$(as_user "$WORMCTL" bucket lock "$M/team" 2>"$T_BASE/wc.err"); WRC=$?; WER
 check_eq "non-owner starts a bucket lock: exit 1" 1 "$WRC"
 check_match "... told only the owner or root may" "only the bucket's owner \(uid 0\) or root" "$WERR"
 check_eq "... not told the bucket is locked" 0 "$(printf '%s' "$WERR" | grep -c 'is locked')"
+# Not a bucket: said so (the daemon's EINVAL would read as a missing
+# default retention).
+mkdir "$M/team/sub" && echo x >"$M/team/file"
+for p in "$M/team/sub" "$M/team/file" "$M"; do
+	wc_run bucket lock "$p"
+	check_eq "bucket lock on ${p#$T_BASE/} (not a bucket): exit 1" 1 "$WRC"
+	check_match "... told it is not a bucket" "not a bucket" "$WERR"
+done
 wc_run bucket lock "$M/team"
 check_eq "root starts it" 0 "$WRC"
 id=$(printf '%s\n' "$WOUT" | sed -n 's/^lock-id: //p')
