@@ -31,67 +31,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-int wctl_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("wormctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return WCTL_FAIL;
-}
-
-int wctl_usage(const struct wctl_opts *o, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("wormctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (o && o->usage)
-		fprintf(stderr, "usage: wormctl %s\n", o->usage);
-	else
-		fputs("usage: wormctl COMMAND [ARGS] (see wormctl --help)\n", stderr);
-	return WCTL_USAGE;
-}
-
-void wctl_json_print(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					    JSON_C_TO_STRING_SPACED |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
-json_object *wctl_json_double(double v, int decimals)
-{
-	char b[64];
-
-	/* An explicit text form: json-c would print 17 significant digits. */
-	snprintf(b, sizeof(b), "%.*f", decimals, v);
-	return json_object_new_double_s(v, b);
-}
-
-json_object *wctl_json_str(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
-int wctl_is_store(const char *path)
-{
-	char p[PATH_MAX];
-	struct stat st;
-
-	if (snprintf(p, sizeof(p), "%s/FORMAT", path) >= (int)sizeof(p))
-		return 0;
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* Length of the well-formed UTF-8 sequence at s (at most n bytes) and its
  * code point, or 0 if the bytes there are not one (overlong forms,
  * surrogates and values above U+10FFFF included). */
@@ -134,59 +73,119 @@ static int cp_unsafe(uint32_t c)
 	       (c >= 0x2066 && c <= 0x2069);
 }
 
-char *wctl_escape(const char *str)
+/* s to f with the escapes described for ls in wormctl(1): \\ \n \t \r, and
+ * \ooo (octal) for each byte of a control character, line/paragraph
+ * separator or bidirectional control and for each byte that is not valid
+ * UTF-8; other UTF-8 as is. So a name cannot forge a line or drive the
+ * terminal. */
+static void fput_escaped(const char *str, FILE *f)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strlen(str), o = 0;
-	/* Worst case: every byte as \ooo. */
-	char *out = malloc(n * 4 + 1);
+	size_t n = strlen(str);
 
-	if (!out)
-		return NULL;
 	for (size_t i = 0; i < n;) {
 		uint32_t cp = 0;
 		size_t len = utf8_seq(s + i, n - i, &cp);
 
 		if (len && !cp_unsafe(cp) && cp != '\\') {
-			memcpy(out + o, s + i, len);
-			o += len;
+			fwrite(s + i, 1, len, f);
 			i += len;
 			continue;
 		}
 		if (!len)
-			len = 1;    /* a stray byte: escape it alone */
+			len = 1;    /* a stray byte: escaped alone */
 		for (size_t k = 0; k < len; k++, i++) {
 			unsigned char b = s[i];
 			const char *e = b == '\\' ? "\\\\" : b == '\n' ? "\\n" :
 					b == '\t' ? "\\t" : b == '\r' ? "\\r" : NULL;
-			if (e) {
-				memcpy(out + o, e, 2);
-				o += 2;
-			} else {
-				out[o++] = '\\';
-				out[o++] = (char)('0' + (b >> 6));
-				out[o++] = (char)('0' + ((b >> 3) & 7));
-				out[o++] = (char)('0' + (b & 7));
-			}
+			if (e)
+				fputs(e, f);
+			else
+				fprintf(f, "\\%03o", b);
 		}
 	}
-	out[o] = '\0';
-	return out;
 }
 
-void wctl_fput_escaped(const char *s, FILE *f)
+/* prefix, the formatted message escaped (it may hold names from users or
+ * the command line), and a newline. */
+static void put_msg(FILE *f, const char *prefix, const char *fmt, va_list ap)
 {
-	char *e = wctl_escape(s);
+	char *m;
 
-	/* Out of memory: '?' for every byte that would need escaping. */
-	if (!e) {
-		for (; *s; s++)
-			fputc((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ||
-			      *s == '\\' ? '?' : *s, f);
+	if (vasprintf(&m, fmt, ap) < 0) {
+		fprintf(f, "%s(out of memory)\n", prefix);
 		return;
 	}
-	fputs(e, f);
-	free(e);
+	fputs(prefix, f);
+	fput_escaped(m, f);
+	fputc('\n', f);
+	free(m);
+}
+
+int wctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	va_start(ap, fmt);
+	put_msg(stderr, "wormctl: ", fmt, ap);
+	va_end(ap);
+	return WCTL_FAIL;
+}
+
+int wctl_usage(const struct wctl_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_msg(stderr, "wormctl: ", fmt, ap);
+	va_end(ap);
+	if (o && o->usage)
+		fprintf(stderr, "usage: wormctl %s\n", o->usage);
+	else
+		fputs("usage: wormctl COMMAND [ARGS] (see wormctl --help)\n", stderr);
+	return WCTL_USAGE;
+}
+
+void wctl_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_msg(stdout, "", fmt, ap);
+	va_end(ap);
+}
+
+void wctl_json_print(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					    JSON_C_TO_STRING_SPACED |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+json_object *wctl_json_double(double v, int decimals)
+{
+	char b[64];
+
+	/* An explicit text form: json-c would print 17 significant digits. */
+	snprintf(b, sizeof(b), "%.*f", decimals, v);
+	return json_object_new_double_s(v, b);
+}
+
+json_object *wctl_json_str(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+int wctl_is_store(const char *path)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(p, sizeof(p), "%s/FORMAT", path) >= (int)sizeof(p))
+		return 0;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void wctl_json_add_path(json_object *obj, const char *key, const char *str)

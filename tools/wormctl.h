@@ -7,7 +7,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <json-c/json.h>
 
 #include "config.h"
@@ -43,11 +42,17 @@ struct wctl_opts {
 	int npos;
 };
 
-/* "wormctl: MSG" on stderr; returns WCTL_FAIL. */
+/* "wormctl: MSG" on stderr; returns WCTL_FAIL. MSG (like that of
+ * wctl_usage and wctl_out) is escaped C-style as wormctl(1) describes for
+ * ls (\\ \n \t \r, \ooo for control, bidi and non-UTF-8 bytes): paths in
+ * it come from users and must not forge a line or drive the terminal. */
 int wctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "wormctl: MSG" and the command's usage line; returns WCTL_USAGE. */
 int wctl_usage(const struct wctl_opts *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* One line on stdout: MSG (escaped), then a newline. For every line that
+ * shows a path. */
+void wctl_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print o to stdout (pretty) and release it. */
 void wctl_json_print(json_object *o);
 /* A double printed with this many decimals. */
@@ -57,14 +62,6 @@ json_object *wctl_json_str(const char *s);
 
 /* 1 if path is a directory holding a FORMAT file (a store). */
 int wctl_is_store(const char *path);
-/* s with C-style escapes for text output, so a name cannot forge lines or
- * drive the terminal: \\ \n \t \r, and \ooo (octal) for every other byte of
- * a control character (C0, DEL, C1), of a line/paragraph separator or
- * bidirectional control, and for bytes that are not valid UTF-8. Other
- * UTF-8 is kept. Caller frees; NULL if out of memory. */
-char *wctl_escape(const char *s);
-/* fputs(wctl_escape(s)), '?' for bytes needing an escape if out of memory. */
-void wctl_fput_escaped(const char *s, FILE *f);
 /* obj[key] = s as a JSON string. If s is not valid UTF-8, each byte outside
  * a valid sequence becomes U+FFFD and obj[key "_b64"] holds the exact bytes
  * (standard base64), so JSON output is always valid and still exact. */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/xattr.h>
 
@@ -86,12 +87,41 @@ static void target_close(struct target *t)
 	t->fd = t->dirfd = -1;
 }
 
+/* 1 if the file system of device dev is mounted with type fuse.wormfs
+ * (the subtype wormfs sets), 0 if not, -errno. The kernel records the type
+ * when the file system is mounted: unlike a file's content (a fake
+ * .wormfs/version written to some other FUSE file system), a user of that
+ * file system cannot change it. */
+static int dev_is_wormfs(dev_t dev)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *sep;
+	size_t cap = 0;
+	unsigned maj, min;
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - TYPE SOURCE SUPER;
+	 * paths are octal-escaped, so " - " only ends the tags. */
+	while (!rc && getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%*d %*d %u:%u", &maj, &min) != 2 || makedev(maj, min) != dev)
+			continue;
+		sep = strstr(line, " - ");
+		rc = sep && !strncmp(sep + 3, "fuse.wormfs ", 12);
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
 /* 1 if dirfd (a directory) lies on a wormfs mount, with the stat of the
  * mount's root in *root; 0 if not; -errno. Any FUSE file system can be
- * mounted by a user, so the FUSE magic alone proves nothing: walk ".." up
- * to the top of this file system (the kernel resolves ".." from its own
- * dentry tree; the file system cannot fake it) and look for wormfs's
- * .wormfs/version there. */
+ * mounted by a user, so the FUSE magic alone proves nothing: the mount's
+ * type must be fuse.wormfs, and walking ".." up to the top of this file
+ * system (the kernel resolves ".." from its own dentry tree; the file
+ * system cannot fake it) must lead to wormfs's .wormfs/version, which a
+ * bind mount of a directory inside the mount lacks. */
 static int on_wormfs(int dirfd, struct stat *root)
 {
 	struct statfs sf;
@@ -100,18 +130,17 @@ static int on_wormfs(int dirfd, struct stat *root)
 	ssize_t n;
 	int fd, ufd, vfd, rc = 0;
 
-	if (fstatfs(dirfd, &sf) < 0)
+	if (fstatfs(dirfd, &sf) < 0 || fstat(dirfd, &cur) < 0)
 		return -errno;
 	if ((unsigned long)sf.f_type != FUSE_SUPER_MAGIC)
 		return 0;
+	rc = dev_is_wormfs(cur.st_dev);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
 	fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &cur) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
 	for (;;) {
 		ufd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (ufd < 0 || fstat(ufd, &up) < 0) {
@@ -197,7 +226,8 @@ static int target_open(const struct wctl_opts *o, const char *path, int flags,
 	if (rc <= 0) {
 		target_close(t);
 		if (rc < 0)
-			return wctl_err("%s %s: %s", o->cmd, path, strerror(-rc));
+			return wctl_err("%s %s: checking for a wormfs mount: %s", o->cmd, path,
+					strerror(-rc));
 		return wctl_err("%s %s: not on a wormfs mount (refused)", o->cmd, path);
 	}
 	snprintf(t->px, sizeof(t->px), "/proc/self/fd/%d", t->fd);
@@ -251,7 +281,7 @@ int wctl_bucket_create(const struct wctl_opts *o)
 			      "ending with a letter or digit, no '..', not an IP address" : NULL);
 	}
 	target_close(&t);
-	printf("created bucket %s\n", path);
+	wctl_out("created bucket %s", path);
 	return WCTL_OK;
 }
 
@@ -262,11 +292,11 @@ void wctl_bucket_out(json_object *arr, const char *name, const char *def, const 
 	if (lock && *lock)
 		sscanf(lock, "%31s %63s %63s", state, id, exp);
 	if (!arr) {
-		printf("%-24s %-18s %s\n", name, def ? def : "-", lock && *lock ? lock : "unlocked");
+		wctl_out("%-24s %-18s %s", name, def ? def : "-", lock && *lock ? lock : "unlocked");
 		return;
 	}
 	json_object *b = json_object_new_object();
-	json_object_object_add(b, "name", json_object_new_string(name));
+	wctl_json_add_path(b, "name", name);
 	json_object_object_add(b, "default_retention", wctl_json_str(def));
 	json_object_object_add(b, "lock", json_object_new_string(state));
 	if (id[0])
@@ -415,6 +445,22 @@ static const char *lock_eperm_reason(const struct target *t, char *buf, size_t l
 	return "refused by the daemon; its log names the rule";
 }
 
+/* 1 if t is a bucket: a directory right below the mount's root. */
+static int target_is_bucket(const struct target *t)
+{
+	struct stat up;
+	int fd, ok;
+
+	if (!S_ISDIR(t->st.st_mode))
+		return 0;
+	fd = openat(t->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ok = fstat(fd, &up) == 0 && up.st_dev == t->root.st_dev && up.st_ino == t->root.st_ino;
+	close(fd);
+	return ok;
+}
+
 int wctl_bucket_lock(const struct wctl_opts *o)
 {
 	const char *b = o->pos[0];
@@ -424,6 +470,12 @@ int wctl_bucket_lock(const struct wctl_opts *o)
 
 	if (target_open(o, b, 0, &t))
 		return WCTL_FAIL;
+	if (!target_is_bucket(&t)) {
+		/* The daemon's EINVAL would read as "needs a default retention". */
+		wctl_err("%s %s: not a bucket (a directory at the top of a wormfs mount)",
+			 o->cmd, b);
+		goto out;
+	}
 	if (o->complete) {
 		char v[64];
 		snprintf(v, sizeof(v), "locked %s", o->complete);
@@ -434,7 +486,7 @@ int wctl_bucket_lock(const struct wctl_opts *o)
 			       rc == -EPERM ? lock_eperm_reason(&t, why, sizeof(why)) : NULL);
 			goto out;
 		}
-		printf("%s: bucket locked; its default retention is now permanent\n", b);
+		wctl_out("%s: bucket locked; its default retention is now permanent", b);
 		ret = WCTL_OK;
 		goto out;
 	}
@@ -445,7 +497,7 @@ int wctl_bucket_lock(const struct wctl_opts *o)
 			       rc == -EPERM ? lock_eperm_reason(&t, why, sizeof(why)) : NULL);
 			goto out;
 		}
-		printf("%s: bucket lock aborted\n", b);
+		wctl_out("%s: bucket lock aborted", b);
 		ret = WCTL_OK;
 		goto out;
 	}
@@ -477,7 +529,7 @@ int wctl_bucket_lock(const struct wctl_opts *o)
 		goto out;
 	}
 	printf("lock-id: %s\nexpires: %s\n", id, exp);
-	printf("complete with: wormctl bucket lock %s --complete %s\n", b, id);
+	wctl_out("complete with: wormctl bucket lock %s --complete %s", b, id);
 out:
 	target_close(&t);
 	return ret;
@@ -567,7 +619,7 @@ int wctl_retention_set(const struct wctl_opts *o)
 	if (xget(t.px, X_RETENTION, back, sizeof(back), 1) < 0)
 		strcpy(back, val);
 	target_close(&t);
-	printf("%s: %s\n", p, back);
+	wctl_out("%s: %s", p, back);
 	return WCTL_OK;
 }
 
@@ -585,7 +637,7 @@ int wctl_hold_set(const struct wctl_opts *o, int on)
 		return fail_x(o, p, -rc, rc == -EPERM ? "legal hold needs a legal-hold "
 			      "principal (wormfs.conf legal_hold)" :
 			      rc == -EBUSY ? "the object is open for writing" : NULL);
-	printf("%s: legal hold %s\n", p, on ? "ON" : "OFF");
+	wctl_out("%s: legal hold %s", p, on ? "ON" : "OFF");
 	return WCTL_OK;
 }
 
@@ -640,12 +692,12 @@ static int rm_target(const struct wctl_opts *o, const char *p, const struct targ
 				return wctl_err("%s %s: removing GOVERNANCE retention: %s%s",
 						o->cmd, p, strerror(errno), errno == EPERM ?
 						" (needs a governance-bypass principal)" : "");
-			printf("%s: removed GOVERNANCE retention (was until %s)\n", p, until);
+			wctl_out("%s: removed GOVERNANCE retention (was until %s)", p, until);
 		}
 	}
 	if (unlinkat(t->dirfd, t->name, 0) < 0)
 		return fail_x(o, p, errno, NULL);
-	printf("%s: deleted\n", p);
+	wctl_out("%s: deleted", p);
 	return WCTL_OK;
 }
 
@@ -674,10 +726,8 @@ void wctl_ls_out(json_object *arr, const char *path, const char *mode, const cha
 {
 	if (!arr) {
 		/* Names come from any user: escaped, so none can forge a line. */
-		printf("%-10s %-20s %-3s %-7s ", mode ? mode : "-", until ? until : "-",
-		       hold, state);
-		wctl_fput_escaped(path, stdout);
-		putchar('\n');
+		wctl_out("%-10s %-20s %-3s %-7s %s", mode ? mode : "-", until ? until : "-",
+			 hold, state, path);
 		return;
 	}
 	json_object *e = json_object_new_object();
@@ -696,13 +746,9 @@ struct lsctx {
 	int failed;
 };
 
-/* "wormctl: CMD PATH: MSG" with PATH escaped (a name may hold newlines). */
 static void ls_err(struct lsctx *x, const char *p, int err)
 {
-	char *e = wctl_escape(p);
-
-	wctl_err("%s %s: %s", x->o->cmd, e ? e : "(path)", strerror(err));
-	free(e);
+	wctl_err("%s %s: %s", x->o->cmd, p, strerror(err));
 	x->failed = 1;
 }
 

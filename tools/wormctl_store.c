@@ -36,8 +36,8 @@ int wctl_init(const struct wctl_opts *o)
 	rc = ns_store_init(s, o->passphrase_file, err, sizeof(err));
 	if (rc < 0)
 		return wctl_err("%s %s: %s", o->cmd, s, err[0] ? err : strerror(-rc));
-	printf("created store %s (key ring protected by %s)\n", s,
-	       o->passphrase_file ? "a passphrase" : "a key file inside the store");
+	wctl_out("created store %s (key ring protected by %s)", s,
+		 o->passphrase_file ? "a passphrase" : "a key file inside the store");
 	return WCTL_OK;
 }
 
@@ -167,12 +167,9 @@ static int ls_cb(void *arg, const struct ns_entry *e)
 
 	if (!S_ISREG(e->attr.mode))
 		return 0;
-	if (e->auth_failed) {
-		char *ep = wctl_escape(e->path);
+	if (e->auth_failed)
 		wctl_err("%s: %s: lock record fails authentication (treated as locked; "
-			 "see wormctl verify)", x->o->cmd, ep ? ep : "(path)");
-		free(ep);
-	}
+			 "see wormctl verify)", x->o->cmd, e->path);
 	state = e->auth_failed ? "locked" : policy_state_name(e->state);
 	if (x->o->locked && strcmp(state, "locked"))
 		return 0;
@@ -399,9 +396,7 @@ static int damage_cb(void *arg, const char *path, const char *what)
 		fputs("\r\033[K", stderr);   /* keep the progress line off the list */
 		v->pr.last_ns = 0;
 	}
-	fputs("DAMAGED ", stdout);
-	wctl_fput_escaped(path, stdout);
-	printf(": %s\n", what);
+	wctl_out("DAMAGED %s: %s", path, what);
 	fflush(stdout);
 	return 0;
 }
@@ -428,18 +423,18 @@ int wctl_verify(const struct wctl_opts *o)
 		bad = v.count;
 	if (o->json) {
 		json_object *j = json_object_new_object();
-		json_object_object_add(j, "store", json_object_new_string(o->pos[0]));
+		wctl_json_add_path(j, "store", o->pos[0]);
 		json_object_object_add(j, "objects", json_object_new_int64((int64_t)v.pr.total));
 		json_object_object_add(j, "damaged_count", json_object_new_int64(bad));
 		json_object_object_add(j, "damaged", v.damaged);
 		json_object_object_add(j, "ok", json_object_new_boolean(bad == 0));
 		wctl_json_print(j);
 	} else if (bad) {
-		printf("%s: %llu objects checked, %ld damaged\n", o->pos[0],
-		       (unsigned long long)v.pr.total, bad);
+		wctl_out("%s: %llu objects checked, %ld damaged", o->pos[0],
+			 (unsigned long long)v.pr.total, bad);
 	} else {
-		printf("%s: %llu objects checked, all intact\n", o->pos[0],
-		       (unsigned long long)v.pr.total);
+		wctl_out("%s: %llu objects checked, all intact", o->pos[0],
+			 (unsigned long long)v.pr.total);
 	}
 	return bad ? WCTL_FAIL : WCTL_OK;
 }

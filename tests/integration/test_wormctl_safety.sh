@@ -7,8 +7,12 @@
 # F4  ls --json stays valid JSON for names that are not UTF-8 (U+FFFD plus
 #     path_b64 with the exact bytes), through the mount and on the store.
 # F5  ls text output escapes newlines, escape bytes and non-UTF-8 bytes, so
-#     a name cannot forge a line.
-# F9  bucket lock says why it got EPERM: bucket-owner-only vs locked.
+#     a name cannot forge a line; so do all other lines and error messages
+#     that show a path (a glob over user names, a typed path).
+# F3 also: a FUSE fs not mounted as fuse.wormfs is refused even when its
+#     .wormfs/version reads back exactly like wormfs's.
+# F9  bucket lock says why it got EPERM: bucket-owner-only vs locked; and
+#     that a path is not a bucket (instead of "needs a default retention").
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -95,8 +99,8 @@ if [ -x "$FLOOR" ]; then
 		wc_run retention set "$F/l" GOVERNANCE +1d
 		check_eq "retention set through a symlink on another FUSE fs: exit 1" 1 "$WRC"
 		check_eq "... the object stays mutable" mutable "$(h getxattr "$B/m" user.worm.state)"
-		# Imitating wormfs's marker is not enough (fusefloor reads back
-		# zeros, so the content check catches it).
+		# fusefloor reads back zeros, so this fake marker fails the
+		# content check too; the one below reads back right.
 		mkdir "$F/.wormfs" && echo "wormfs 0.1.0" >"$F/.wormfs/version"
 		wc_run rm --bypass-governance "$F/x"
 		check_eq "rm on a FUSE fs with a fake .wormfs/version: exit 1" 1 "$WRC"
@@ -107,6 +111,31 @@ if [ -x "$FLOOR" ]; then
 	fi
 else
 	skip "another FUSE file system" "no $FLOOR"
+fi
+
+# A FUSE file system whose .wormfs/version reads back exactly like wormfs's
+# (a user can write one to the top of any FUSE fs that stores data: sshfs,
+# s3fs, ...) but that is not mounted as fuse.wormfs. Played by a second
+# wormfs daemon mounted with another subtype: only the mount type differs.
+S2=$T_BASE/store2 M2=$T_BASE/mnt2
+if make_store "$S2" && mount_fg "$S2" "$M2" -o allow_other,subtype=notwormfs; then
+	check_match "second mount's type is fuse.notwormfs" "fuse\.notwormfs" \
+		"$(awk -v m="$M2" '$5 == m' /proc/self/mountinfo)"
+	check "... and its .wormfs/version reads like wormfs's" grep -q '^wormfs ' "$M2/.wormfs/version"
+	mkdir "$M2/other" && echo x >"$M2/other/x"
+	wc_run rm --bypass-governance "$M2/other/x"
+	check_eq "rm on a FUSE fs that is not fuse.wormfs but has a real-looking marker: exit 1" 1 "$WRC"
+	check_match "... says not on a wormfs mount" "not on a wormfs mount" "$WERR"
+	check "... the file is still there" test -e "$M2/other/x"
+	wc_run retention set "$M2/other/x" GOVERNANCE +1d
+	check_eq "retention set there: exit 1" 1 "$WRC"
+	check_eq "... the object stays mutable" mutable "$(h getxattr "$M2/other/x" user.worm.state)"
+	wc_run legal-hold on "$M2/other/x"
+	check_eq "legal-hold on there: exit 1" 1 "$WRC"
+	check_eq "... no hold set" "" "$(xattr_of "$M2/other/x" user.worm.legal-hold)"
+	umount_check "$M2" "second mount"
+else
+	fail "second mount with another subtype"
 fi
 
 # Still works where it should (also through a host symlink to a directory).
@@ -184,6 +213,48 @@ for target in "$B" "$S"; do
 	check_match "... valid UTF-8 kept" "ok-$(printf '\303\251')" "$(cat "$T_BASE/ls.txt")"
 done
 
+# ---- F5 for every output: paths from the command line (a glob over names
+# users chose, or a typed path) are escaped in messages on stdout and stderr.
+python3 - "$M/odd" <<'EOF2' || fail "creating odd names to delete"
+import os, sys
+os.mkdir(sys.argv[1])
+for n in [b"x\nwormctl: rm FORGED: legal hold is ON", b"y\x1b]0;title\x07", b"z\xff"]:
+    with open(os.path.join(os.fsencode(sys.argv[1]), n), "wb") as f:
+        f.write(b"x")
+EOF2
+wc_run retention set "$M/odd/"y* GOVERNANCE +1d
+check_eq "retention set on a name with an OSC sequence: exit 0" 0 "$WRC"
+check_eq "... its output line shows it escaped" "$M/odd/y\\033]0;title\\007: GOVERNANCE" \
+	"$(printf '%s' "$WOUT" | cut -d' ' -f1-2)"
+wc_run rm --bypass-governance "$M/odd/"*
+check_eq "rm of three odd names through a glob: exit 0" "0 " "$WRC $WERR"
+check_eq "... one output line per step (governance removal, three deletions)" 4 \
+	"$(printf '%s\n' "$WOUT" | wc -l)"
+check_eq "... no forged line" 0 "$(printf '%s\n' "$WOUT" | grep -c '^wormctl: rm FORGED')"
+check_eq "... no raw control byte" 0 "$(printf '%s' "$WOUT" | LC_ALL=C grep -c $'[\x07\x1b]')"
+check_eq "... no invalid UTF-8" "" "$(printf '%s' "$WOUT" | iconv -f UTF-8 -t UTF-8 2>&1 >/dev/null)"
+check_match "... newline shown as \\n" 'x\\nwormctl: rm FORGED: legal hold is ON: deleted' "$WOUT"
+wc_run rm --bypass-governance "$M/odd/gone"$'\n'"wormctl: rm $M/bkt/m: legal hold is ON"$'\e[2K'
+check_eq "rm of a missing path with a newline and an escape: exit 1" 1 "$WRC"
+check_eq "... the error is one line" 1 "$(printf '%s\n' "$WERR" | wc -l)"
+check_eq "... with no raw escape byte" 0 "$(printf '%s' "$WERR" | grep -c $'\x1b')"
+check_match "... and the path escaped" 'gone\\nwormctl: rm .*\\033\[2K: No such file' "$WERR"
+
+# verify --json names the store: valid JSON also for a store path that is
+# not UTF-8.
+S3=$T_BASE/$'st\xffre'
+if make_store "$S3"; then
+	wc_run verify --json "$S3"
+	check_eq "verify --json on a store whose path is not UTF-8: exit 0" 0 "$WRC"
+	out=$(printf '%s' "$WOUT" | python3 -c '
+import base64, json, sys
+j = json.loads(sys.stdin.buffer.read().decode("utf-8", "strict"))
+assert base64.b64decode(j["store_b64"]).endswith(b"/st\xffre"), j' 2>&1)
+	check_eq "... valid UTF-8 JSON; store_b64 holds the exact path" "" "$out"
+else
+	fail "wormctl init on a non-UTF-8 path"
+fi
+
 # ---- F9: the reason for EPERM on a bucket lock step
 check_errno "team bucket" OK mkdir "$M/team"
 chmod 0777 "$M/team"
@@ -192,6 +263,14 @@ WOUT=$(as_user "$WORMCTL" bucket lock "$M/team" 2>"$T_BASE/wc.err"); WRC=$?; WER
 check_eq "non-owner starts a bucket lock: exit 1" 1 "$WRC"
 check_match "... told only the owner or root may" "only the bucket's owner \(uid 0\) or root" "$WERR"
 check_eq "... not told the bucket is locked" 0 "$(printf '%s' "$WERR" | grep -c 'is locked')"
+# Not a bucket: said so (the daemon's EINVAL would read as a missing
+# default retention).
+mkdir "$M/team/sub" && echo x >"$M/team/file"
+for p in "$M/team/sub" "$M/team/file" "$M"; do
+	wc_run bucket lock "$p"
+	check_eq "bucket lock on ${p#$T_BASE/} (not a bucket): exit 1" 1 "$WRC"
+	check_match "... told it is not a bucket" "not a bucket" "$WERR"
+done
 wc_run bucket lock "$M/team"
 check_eq "root starts it" 0 "$WRC"
 id=$(printf '%s\n' "$WOUT" | sed -n 's/^lock-id: //p')
