@@ -31,8 +31,9 @@ struct meta_env {
 	MDB_dbi dbi[DB_COUNT];
 	int rdonly;
 	pthread_mutex_t pool_mu;
-	/* Held shared by every transaction, exclusively to resize the map
-	 * (LMDB: no transaction of this process may be active then). */
+	/* Held shared by every transaction, exclusively to adopt a map size
+	 * another process set (LMDB: no transaction of this process may be
+	 * active then). The map is never resized otherwise (meta.c). */
 	pthread_rwlock_t map_lk;
 	struct meta_txn *pool;    /* reset read transactions */
 	unsigned pool_n;
