@@ -111,6 +111,33 @@ int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_
 	return copy_out(&v, buf, size, len);
 }
 
+/* Bytes of names and values the inode's attributes hold, leaving out the
+ * one under key skip (about to be replaced). */
+static int xattr_total(meta_txn *t, uint64_t ino, const MDB_val *skip, size_t *total)
+{
+	uint8_t kb[8];
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_cursor_op op = MDB_SET_RANGE;
+	int rc;
+
+	*total = 0;
+	put_be64(kb, ino);
+	rc = mdb_cursor_open(t->txn, dbi(t, DB_XATTRS), &c);
+	if (rc)
+		return mdb_err(rc);
+	for (;; op = MDB_NEXT) {
+		rc = seek_prefix(c, kb, 8, &k, &v, op);
+		if (rc <= 0)
+			break;
+		if (k.mv_size == skip->mv_size && memcmp(k.mv_data, skip->mv_data, k.mv_size) == 0)
+			continue;
+		*total += k.mv_size - 8 + v.mv_size;
+	}
+	mdb_cursor_close(c);
+	return rc < 0 ? rc : 0;
+}
+
 int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags)
 {
 	uint8_t kb[8 + XATTR_NAME_MAX];
@@ -134,6 +161,19 @@ int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val,
 	}
 	if (flags & XATTR_CREATE)
 		put_flags = MDB_NOOVERWRITE;
+	/* Counted in this write transaction, so two setters cannot both pass
+	 * against the same old total. */
+	size_t total;
+	rc = xattr_total(t, ino, &k, &total);
+	if (rc)
+		return rc;
+	if (total + nl + len > META_XATTR_TOTAL_MAX) {
+		/* XATTR_CREATE of an existing name still reports EEXIST. */
+		if ((flags & XATTR_CREATE) &&
+		    mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &old) == MDB_SUCCESS)
+			return -EEXIST;
+		return -ENOSPC;
+	}
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_XATTRS), &k, &v, put_flags));
 }
 
