@@ -18,6 +18,7 @@
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -33,6 +34,10 @@
 /* A commit that fails with a short write (LMDB reports EIO) on a file
  * system with less than this left free ran out of space. */
 #define META_FULL_MARGIN ((uint64_t)1 << 20)
+/* Allocated beyond the pages in use of data.mdb (fallocate KEEP_SIZE), so
+ * that metadata can still be written when content has filled the disk:
+ * LMDB's new pages land there without asking the file system for space. */
+#define META_RESERVE ((uint64_t)1 << 20)
 #define META_MAXREADERS 256
 #define META_MAXDBS 16
 #define META_POOL_MAX 32          /* idle read handles kept per env */
@@ -191,6 +196,11 @@ int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errl
 		int dead = 0;
 		mdb_reader_check(e->env, &dead);   /* slots of crashed processes */
 	}
+	if (!rc) {
+		MDB_stat ms;
+		rc = mdb_err(mdb_env_stat(e->env, &ms));
+		e->psize = ms.ms_psize;
+	}
 	if (!rc)
 		rc = open_dbis(e);
 	if (!rc && mdb_env_get_maxkeysize(e->env) < META_KEY_MAX)
@@ -251,6 +261,30 @@ static void map_adopt(meta_env *e)
 		mdb_env_set_mapsize(e->env, 0);
 		pthread_rwlock_unlock(&e->map_lk);
 	}
+}
+
+/* Keep META_RESERVE allocated past the pages in use; called holding the
+ * writer lock. Returns 1 when the disk is full and less than half the
+ * reserve is left: the transaction then adds nothing (room_to_add). */
+static int reserve_top_up(meta_env *e)
+{
+	MDB_envinfo info;
+	uint64_t used;
+	int fd;
+
+	if (e->no_prealloc || mdb_env_info(e->env, &info) || mdb_env_get_fd(e->env, &fd))
+		return 0;
+	used = ((uint64_t)info.me_last_pgno + 1) * e->psize;
+	if (e->prealloc_end >= used + META_RESERVE / 2)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)used, (off_t)META_RESERVE) == 0) {
+		e->prealloc_end = used + META_RESERVE;
+		return 0;
+	}
+	if (errno == ENOSPC || errno == EDQUOT)
+		return 1;
+	e->no_prealloc = 1;   /* not supported here: no reserve, no refusals */
+	return 0;
 }
 
 static int read_begin(meta_env *e, meta_txn **out)
@@ -344,6 +378,7 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
 	e->wtxn.e = e;
 	e->wtxn.rdonly = 0;
 	e->wtxn.owner = pthread_self();
+	e->wtxn.low = reserve_top_up(e);
 	e->wtxn.active = 1;
 	*out = &e->wtxn;
 	return 0;
@@ -584,6 +619,9 @@ int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino
 	if (rc)
 		return rc;
 	rc = meta_node_get(t, parent, &p);
+	if (rc)
+		return rc;
+	rc = room_to_add(t);
 	if (rc)
 		return rc;
 	cookie = p.next_cookie < META_FIRST_COOKIE ? META_FIRST_COOKIE : p.next_cookie;

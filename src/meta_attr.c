@@ -80,6 +80,9 @@ int meta_ino_alloc(meta_txn *t, uint64_t *ino)
 	}
 	if (next == UINT64_MAX)
 		return -ENOSPC;
+	rc = room_to_add(t);
+	if (rc)
+		return rc;
 	put_be64(buf, next + 1);
 	rc = meta_kv_put(t, "next_ino", buf, sizeof(buf));
 	if (rc)
@@ -153,6 +156,9 @@ int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val,
 		return -EINVAL;
 	if (len > META_XATTR_VALUE_MAX)
 		return -E2BIG;
+	rc = room_to_add(t);
+	if (rc)
+		return rc;
 	k = prefixed_key(kb, ino, name, nl);
 	if (flags & XATTR_REPLACE) {
 		rc = mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &old);
@@ -256,6 +262,8 @@ int meta_inline_put(meta_txn *t, uint64_t ino, const void *val, size_t len)
 
 	if (!val || !len)
 		return -EINVAL;
+	if (room_to_add(t))
+		return -ENOSPC;
 	put_be64(kb, ino);
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_INLINE), &k, &v, 0));
 }
@@ -287,6 +295,8 @@ int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len)
 		return -EINVAL;
 	if (len > META_LINK_MAX)
 		return -ENAMETOOLONG;
+	if (room_to_add(t))
+		return -ENOSPC;
 	put_be64(kb, ino);
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_LINKS), &k, &v, 0));
 }
