@@ -4,9 +4,10 @@
  *                                     user.* values of SIZE bytes on each;
  *                                     prints "ok K" and one line per errno seen
  *   xload stat DIR SECONDS            stat DIR and its entries in a loop
- *   xload fill P SIZE COUNT           set COUNT values of SIZE bytes on P
- *                                     named user.fN; prints the errno name of
- *                                     the first failure and its index, or OK
+ *   xload fill P SIZE COUNT [PREFIX]  set COUNT values of SIZE bytes on P
+ *                                     named user.PREFIXN (PREFIX f); prints
+ *                                     the errno name of the first failure and
+ *                                     its index, or OK
  *
  * Exit status 0 unless the usage is wrong or DIR vanished (the daemon died). */
 #ifndef _GNU_SOURCE
@@ -78,7 +79,7 @@ static int do_stat(const char *dir, double seconds)
 	return 0;
 }
 
-static int do_fill(const char *path, size_t size, long count)
+static int do_fill(const char *path, size_t size, long count, const char *prefix)
 {
 	char name[64];
 	char *val = calloc(1, size ? size : 1);
@@ -86,7 +87,7 @@ static int do_fill(const char *path, size_t size, long count)
 	if (!val)
 		return 1;
 	for (long i = 0; i < count; i++) {
-		snprintf(name, sizeof(name), "user.f%ld", i);
+		snprintf(name, sizeof(name), "user.%.20s%ld", prefix, i);
 		if (setxattr(path, name, val, size, 0) != 0) {
 			const char *n = strerrorname_np(errno);
 			printf("%s %ld\n", n ? n : "E?", i);
@@ -106,9 +107,10 @@ int main(int argc, char **argv)
 			      (size_t)atol(argv[6]));
 	if (argc == 4 && !strcmp(argv[1], "stat"))
 		return do_stat(argv[2], atof(argv[3]));
-	if (argc == 5 && !strcmp(argv[1], "fill"))
-		return do_fill(argv[2], (size_t)atol(argv[3]), atol(argv[4]));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "fill"))
+		return do_fill(argv[2], (size_t)atol(argv[3]), atol(argv[4]),
+			       argc == 6 ? argv[5] : "f");
 	fprintf(stderr, "usage: xload set DIR ID FILES PER SIZE | stat DIR SECONDS | "
-		"fill P SIZE COUNT\n");
+		"fill P SIZE COUNT [PREFIX]\n");
 	return 2;
 }
