@@ -15,7 +15,13 @@
  * meta_sync() is called on fsync, on every lock change, on a timer and at
  * unmount. Error translation from MDB_* codes to -errno lives in one
  * function in meta.c. Read transactions can run concurrently with the one
- * write transaction (MDB_NOTLS: a thread may hold several). */
+ * write transaction (MDB_NOTLS: a thread may hold several).
+ *
+ * On a full disk (meta.c keeps a small reserve past the pages in use) the
+ * calls that add a record (meta_ino_alloc, meta_dirent_add, meta_xattr_set,
+ * meta_inline_put, meta_link_put) return -ENOSPC, so deletes and updates of
+ * existing records can still commit; a commit that runs out of space
+ * returns -ENOSPC and changes nothing. */
 #ifndef WORMFS_META_H
 #define WORMFS_META_H
 

@@ -156,9 +156,6 @@ int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val,
 		return -EINVAL;
 	if (len > META_XATTR_VALUE_MAX)
 		return -E2BIG;
-	rc = room_to_add(t);
-	if (rc)
-		return rc;
 	k = prefixed_key(kb, ino, name, nl);
 	if (flags & XATTR_REPLACE) {
 		rc = mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &old);
@@ -169,17 +166,18 @@ int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val,
 		put_flags = MDB_NOOVERWRITE;
 	/* Counted in this write transaction, so two setters cannot both pass
 	 * against the same old total. */
-	size_t total;
-	rc = xattr_total(t, ino, &k, &total);
+	size_t total = 0;
+	rc = room_to_add(t);
+	if (!rc)
+		rc = xattr_total(t, ino, &k, &total);
+	if (!rc && total + nl + len > META_XATTR_TOTAL_MAX)
+		rc = -ENOSPC;
+	/* XATTR_CREATE of an existing name still reports EEXIST. */
+	if (rc == -ENOSPC && (flags & XATTR_CREATE) &&
+	    mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &old) == MDB_SUCCESS)
+		return -EEXIST;
 	if (rc)
 		return rc;
-	if (total + nl + len > META_XATTR_TOTAL_MAX) {
-		/* XATTR_CREATE of an existing name still reports EEXIST. */
-		if ((flags & XATTR_CREATE) &&
-		    mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &old) == MDB_SUCCESS)
-			return -EEXIST;
-		return -ENOSPC;
-	}
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_XATTRS), &k, &v, put_flags));
 }
 
