@@ -15,7 +15,13 @@
  * meta_sync() is called on fsync, on every lock change, on a timer and at
  * unmount. Error translation from MDB_* codes to -errno lives in one
  * function in meta.c. Read transactions can run concurrently with the one
- * write transaction (MDB_NOTLS: a thread may hold several). */
+ * write transaction (MDB_NOTLS: a thread may hold several).
+ *
+ * On a full disk (meta.c keeps a small reserve past the pages in use) the
+ * calls that add a record (meta_ino_alloc, meta_dirent_add, meta_xattr_set,
+ * meta_inline_put, meta_link_put) return -ENOSPC, so deletes and updates of
+ * existing records can still commit; a commit that runs out of space
+ * returns -ENOSPC and changes nothing. */
 #ifndef WORMFS_META_H
 #define WORMFS_META_H
 
@@ -118,8 +124,12 @@ typedef int (*meta_dirent_cb)(void *arg, const char *name, uint64_t ino, uint64_
 int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb, void *arg);
 
 /* Extended attributes. set flags: 0, XATTR_CREATE (-EEXIST), XATTR_REPLACE
- * (-ENODATA). get: -ENODATA absent; size 0 = query length into *len;
- * -ERANGE if size too small. */
+ * (-ENODATA). A value is at most 64 KiB (-E2BIG); the names and values of
+ * one inode total at most META_XATTR_TOTAL_MAX bytes (-ENOSPC, as ext4 says
+ * when an inode's attribute space is used up), so no caller can fill the
+ * store through one object's metadata. get: -ENODATA absent; size 0 =
+ * query length into *len; -ERANGE if size too small. */
+#define META_XATTR_TOTAL_MAX (256u << 10)
 int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_t size, size_t *len);
 int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags);
 int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name);  /* -ENODATA */

@@ -18,16 +18,26 @@
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
-/* With MDB_WRITEMAP the file is extended to the map size (sparse), and
- * tools that read the store (grep -r, backups) read all of it. So the map
- * starts small and doubles when it is half used (meta_grow), up to a cap. */
-#ifndef META_MAPSIZE   /* overridable so tests can exercise growth */
-#define META_MAPSIZE ((size_t)256 << 20)
-#endif
+/* The map is reserved once, at its largest, and never resized while the
+ * environment is open: without MDB_WRITEMAP (see meta_open) the map is
+ * read-only address space over a file only as large as the pages in use,
+ * so its size costs no disk. A map that is never replaced can never be read
+ * while being replaced (a resize under load crashed in mdb_env_info). When
+ * the address space is limited (ulimit -v) the map is halved until it fits. */
 #define META_MAPSIZE_MAX (sizeof(size_t) >= 8 ? (size_t)1 << 40 : (size_t)1 << 30)
-#define META_GROW_WAIT_S 2
+#define META_MAPSIZE_MIN ((size_t)64 << 20)
+#define META_ADOPT_WAIT_S 2
+/* A commit that fails with a short write (LMDB reports EIO) on a file
+ * system with less than this left free ran out of space. */
+#define META_FULL_MARGIN ((uint64_t)1 << 20)
+/* Allocated beyond the pages in use of data.mdb (fallocate KEEP_SIZE), so
+ * that metadata can still be written when content has filled the disk:
+ * LMDB's new pages land there without asking the file system for space. */
+#define META_RESERVE ((uint64_t)1 << 20)
 #define META_MAXREADERS 256
 #define META_MAXDBS 16
 #define META_POOL_MAX 32          /* idle read handles kept per env */
@@ -97,15 +107,45 @@ static int open_dbis(meta_env *e)
 	return mdb_err(mdb_txn_commit(txn));
 }
 
+/* Create and open the LMDB environment with the largest map the address
+ * space allows (see META_MAPSIZE_MAX). */
+static int env_open(meta_env *e, const char *dir, unsigned eflags)
+{
+	size_t map = META_MAPSIZE_MAX;
+	int rc;
+
+	for (;;) {
+		rc = mdb_err(mdb_env_create(&e->env));
+		if (rc)
+			return rc;
+		rc = mdb_err(mdb_env_set_mapsize(e->env, map));
+		if (!rc)
+			rc = mdb_err(mdb_env_set_maxreaders(e->env, META_MAXREADERS));
+		if (!rc)
+			rc = mdb_err(mdb_env_set_maxdbs(e->env, META_MAXDBS));
+		if (!rc)
+			rc = mdb_err(mdb_env_open(e->env, dir, eflags, 0600));
+		if (rc != -ENOMEM || map / 2 < META_MAPSIZE_MIN)
+			return rc;
+		/* mmap refused the size: a failed open needs a fresh handle. */
+		mdb_env_close(e->env);
+		e->env = NULL;
+		map /= 2;
+	}
+}
+
 int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errlen)
 {
 	char path[4096];
 	struct stat st;
 	meta_env *e = NULL;
-	/* WRITEMAP: a commit touches the shared mapping instead of issuing a
-	 * pwrite per dirty page (about ten per unlink); with NOSYNC a process
-	 * crash still loses nothing, and meta_sync() msyncs. */
-	unsigned eflags = MDB_NOSYNC | MDB_NOTLS | MDB_WRITEMAP | MDB_MAPASYNC;
+	/* No MDB_WRITEMAP: under it LMDB writes through a shared mapping of a
+	 * sparse file, and a full disk is a SIGBUS that kills the daemon. With
+	 * pwrite at commit it is an error (ENOSPC) that aborts the commit and
+	 * leaves the last committed state as it was. It costs a pwrite per run
+	 * of dirty pages (README, Decisions, gives the measurement). With
+	 * NOSYNC a process crash still loses nothing; meta_sync() fdatasyncs. */
+	unsigned eflags = MDB_NOSYNC | MDB_NOTLS;
 	int rc;
 
 	*out = NULL;
@@ -151,25 +191,20 @@ int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errl
 		pthread_rwlock_init(&e->map_lk, &a);
 		pthread_rwlockattr_destroy(&a);
 	}
-	rc = mdb_err(mdb_env_create(&e->env));
-	if (rc)
-		goto out;
-	rc = mdb_err(mdb_env_set_mapsize(e->env, META_MAPSIZE));
-	if (!rc)
-		rc = mdb_err(mdb_env_set_maxreaders(e->env, META_MAXREADERS));
-	if (!rc)
-		rc = mdb_err(mdb_env_set_maxdbs(e->env, META_MAXDBS));
-	if (!rc)
-		rc = mdb_err(mdb_env_open(e->env, dir, eflags, 0600));
+	rc = env_open(e, dir, eflags);
 	if (!rc && !e->rdonly) {
 		int dead = 0;
 		mdb_reader_check(e->env, &dead);   /* slots of crashed processes */
+	}
+	if (!rc) {
+		MDB_stat ms;
+		rc = mdb_err(mdb_env_stat(e->env, &ms));
+		e->psize = ms.ms_psize;
 	}
 	if (!rc)
 		rc = open_dbis(e);
 	if (!rc && mdb_env_get_maxkeysize(e->env) < META_KEY_MAX)
 		rc = -EINVAL;  /* built with a smaller key limit than we rely on */
-out:
 	if (rc) {
 		set_err(err, errlen, "metadata database %s: %s", dir, open_reason(rc));
 		if (e->env)
@@ -215,7 +250,7 @@ static int map_lock_excl(meta_env *e)
 	struct timespec dl;
 	/* Monotonic: a system clock set back must not stretch the wait. */
 	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += META_GROW_WAIT_S;
+	dl.tv_sec += META_ADOPT_WAIT_S;
 	return pthread_rwlock_clockwrlock(&e->map_lk, CLOCK_MONOTONIC, &dl) == 0;
 }
 
@@ -228,29 +263,28 @@ static void map_adopt(meta_env *e)
 	}
 }
 
-/* Double the map when more than half of it is in use. Called before a
- * write transaction begins, holding nothing. */
-static void meta_grow(meta_env *e)
+/* Keep META_RESERVE allocated past the pages in use; called holding the
+ * writer lock. Returns 1 when the disk is full and less than half the
+ * reserve is left: the transaction then adds nothing (room_to_add). */
+static int reserve_top_up(meta_env *e)
 {
 	MDB_envinfo info;
-	MDB_stat st;
-	size_t used;
+	uint64_t used;
+	int fd;
 
-	if (mdb_env_info(e->env, &info) || mdb_env_stat(e->env, &st))
-		return;
-	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
-	if (used < info.me_mapsize / 2 || info.me_mapsize >= META_MAPSIZE_MAX)
-		return;
-	if (!map_lock_excl(e))
-		return;   /* busy (or a nested read txn here): try next time */
-	if (!mdb_env_info(e->env, &info) &&
-	    (info.me_last_pgno + 1) * (size_t)st.ms_psize >= info.me_mapsize / 2) {
-		size_t want = info.me_mapsize * 2;
-		if (want > META_MAPSIZE_MAX)
-			want = META_MAPSIZE_MAX;
-		mdb_env_set_mapsize(e->env, want);
+	if (e->no_prealloc || mdb_env_info(e->env, &info) || mdb_env_get_fd(e->env, &fd))
+		return 0;
+	used = ((uint64_t)info.me_last_pgno + 1) * e->psize;
+	if (e->prealloc_end >= used + META_RESERVE / 2)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)used, (off_t)META_RESERVE) == 0) {
+		e->prealloc_end = used + META_RESERVE;
+		return 0;
 	}
-	pthread_rwlock_unlock(&e->map_lk);
+	if (errno == ENOSPC || errno == EDQUOT)
+		return 1;
+	e->no_prealloc = 1;   /* not supported here: no reserve, no refusals */
+	return 0;
 }
 
 static int read_begin(meta_env *e, meta_txn **out)
@@ -334,7 +368,6 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
 		return read_begin(e, out);
 	if (e->rdonly)
 		return -EROFS;
-	meta_grow(e);
 	pthread_rwlock_rdlock(&e->map_lk);
 	rc = mdb_txn_begin(e->env, NULL, 0, &txn);   /* waits for the writer lock */
 	if (rc) {
@@ -345,9 +378,22 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
 	e->wtxn.e = e;
 	e->wtxn.rdonly = 0;
 	e->wtxn.owner = pthread_self();
+	e->wtxn.low = reserve_top_up(e);
 	e->wtxn.active = 1;
 	*out = &e->wtxn;
 	return 0;
+}
+
+/* LMDB reports a short write at commit as EIO; a file system that is
+ * (nearly) full says why. */
+static int disk_full(meta_env *e)
+{
+	struct statvfs sv;
+	int fd;
+
+	if (mdb_env_get_fd(e->env, &fd) || fstatvfs(fd, &sv))
+		return 0;
+	return (uint64_t)sv.f_bfree * sv.f_frsize < META_FULL_MARGIN;
 }
 
 int meta_txn_commit(meta_txn *t)
@@ -366,9 +412,11 @@ int meta_txn_commit(meta_txn *t)
 	txn = t->txn;
 	t->active = 0;
 	t->txn = NULL;
-	int rc = mdb_err(mdb_txn_commit(txn));   /* frees txn even on failure */
+	int lrc = mdb_txn_commit(txn);   /* frees txn even on failure */
+	if (lrc == EIO && disk_full(t->e))
+		lrc = ENOSPC;
 	pthread_rwlock_unlock(&t->e->map_lk);
-	return rc;
+	return mdb_err(lrc);
 }
 
 void meta_txn_abort(meta_txn *t)
@@ -571,6 +619,9 @@ int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino
 	if (rc)
 		return rc;
 	rc = meta_node_get(t, parent, &p);
+	if (rc)
+		return rc;
+	rc = room_to_add(t);
 	if (rc)
 		return rc;
 	cookie = p.next_cookie < META_FIRST_COOKIE ? META_FIRST_COOKIE : p.next_cookie;

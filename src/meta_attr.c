@@ -80,6 +80,9 @@ int meta_ino_alloc(meta_txn *t, uint64_t *ino)
 	}
 	if (next == UINT64_MAX)
 		return -ENOSPC;
+	rc = room_to_add(t);
+	if (rc)
+		return rc;
 	put_be64(buf, next + 1);
 	rc = meta_kv_put(t, "next_ino", buf, sizeof(buf));
 	if (rc)
@@ -111,6 +114,33 @@ int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_
 	return copy_out(&v, buf, size, len);
 }
 
+/* Bytes of names and values the inode's attributes hold, leaving out the
+ * one under key skip (about to be replaced). */
+static int xattr_total(meta_txn *t, uint64_t ino, const MDB_val *skip, size_t *total)
+{
+	uint8_t kb[8];
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_cursor_op op = MDB_SET_RANGE;
+	int rc;
+
+	*total = 0;
+	put_be64(kb, ino);
+	rc = mdb_cursor_open(t->txn, dbi(t, DB_XATTRS), &c);
+	if (rc)
+		return mdb_err(rc);
+	for (;; op = MDB_NEXT) {
+		rc = seek_prefix(c, kb, 8, &k, &v, op);
+		if (rc <= 0)
+			break;
+		if (k.mv_size == skip->mv_size && memcmp(k.mv_data, skip->mv_data, k.mv_size) == 0)
+			continue;
+		*total += k.mv_size - 8 + v.mv_size;
+	}
+	mdb_cursor_close(c);
+	return rc < 0 ? rc : 0;
+}
+
 int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags)
 {
 	uint8_t kb[8 + XATTR_NAME_MAX];
@@ -134,6 +164,20 @@ int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val,
 	}
 	if (flags & XATTR_CREATE)
 		put_flags = MDB_NOOVERWRITE;
+	/* Counted in this write transaction, so two setters cannot both pass
+	 * against the same old total. */
+	size_t total = 0;
+	rc = room_to_add(t);
+	if (!rc)
+		rc = xattr_total(t, ino, &k, &total);
+	if (!rc && total + nl + len > META_XATTR_TOTAL_MAX)
+		rc = -ENOSPC;
+	/* XATTR_CREATE of an existing name still reports EEXIST. */
+	if (rc == -ENOSPC && (flags & XATTR_CREATE) &&
+	    mdb_get(t->txn, dbi(t, DB_XATTRS), &k, &old) == MDB_SUCCESS)
+		return -EEXIST;
+	if (rc)
+		return rc;
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_XATTRS), &k, &v, put_flags));
 }
 
@@ -216,6 +260,8 @@ int meta_inline_put(meta_txn *t, uint64_t ino, const void *val, size_t len)
 
 	if (!val || !len)
 		return -EINVAL;
+	if (room_to_add(t))
+		return -ENOSPC;
 	put_be64(kb, ino);
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_INLINE), &k, &v, 0));
 }
@@ -247,6 +293,8 @@ int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len)
 		return -EINVAL;
 	if (len > META_LINK_MAX)
 		return -ENAMETOOLONG;
+	if (room_to_add(t))
+		return -ENOSPC;
 	put_be64(kb, ino);
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_LINKS), &k, &v, 0));
 }

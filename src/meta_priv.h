@@ -23,6 +23,7 @@ struct meta_txn {
 	int rdonly;
 	int active;               /* guards against ending a handle twice */
 	pthread_t owner;          /* write txn: the thread holding the lock */
+	int low;                  /* write txn: disk full, reserve below half */
 	struct meta_txn *next;    /* pool link */
 };
 
@@ -31,12 +32,18 @@ struct meta_env {
 	MDB_dbi dbi[DB_COUNT];
 	int rdonly;
 	pthread_mutex_t pool_mu;
-	/* Held shared by every transaction, exclusively to resize the map
-	 * (LMDB: no transaction of this process may be active then). */
+	/* Held shared by every transaction, exclusively to adopt a map size
+	 * another process set (LMDB: no transaction of this process may be
+	 * active then). The map is never resized otherwise (meta.c). */
 	pthread_rwlock_t map_lk;
 	struct meta_txn *pool;    /* reset read transactions */
 	unsigned pool_n;
 	struct meta_txn wtxn;     /* owned by whoever holds LMDB's writer lock */
+	/* Space for metadata on a full disk (meta.c, reserve_top_up); both
+	 * only touched by the holder of LMDB's writer lock. */
+	uint64_t prealloc_end;    /* data.mdb allocated up to here */
+	int no_prealloc;          /* the file system cannot fallocate */
+	unsigned psize;
 };
 
 /* The one place where LMDB codes become -errno. */
@@ -89,6 +96,15 @@ static inline uint64_t get_be64(const void *p)
 	uint64_t v;
 	memcpy(&v, p, 8);
 	return be64toh(v);
+}
+
+/* Called by every write that adds a record (a name, an xattr value, inline
+ * content, a symlink, an inode number): on a full disk these get ENOSPC,
+ * so what is left of the reserve stays for deletes and for updates of
+ * existing records (lock changes). See reserve_top_up in meta.c. */
+static inline int room_to_add(const meta_txn *t)
+{
+	return t->low ? -ENOSPC : 0;
 }
 
 static inline MDB_dbi dbi(const meta_txn *t, enum meta_db d)

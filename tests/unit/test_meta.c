@@ -756,6 +756,44 @@ Test(meta, xattr_semantics)
 	cr_assert_eq(meta_txn_commit(t), 0);
 }
 
+/* The names and values of one inode total at most META_XATTR_TOTAL_MAX:
+ * beyond it ENOSPC, a replacement counts only its new size, other inodes
+ * have their own budget, and removing makes room again. */
+Test(meta, xattr_total_limit)
+{
+	static uint8_t v[65536];
+	enum { NAME = 7 };   /* "user.aN" */
+	const size_t one = NAME + sizeof(v);
+	const int fit = (int)(META_XATTR_TOTAL_MAX / one);
+	char name[16];
+	size_t left;
+	meta_txn *t = wbegin();
+
+	for (int i = 0; i < fit; i++) {
+		snprintf(name, sizeof(name), "user.a%d", i);
+		cr_assert_eq(meta_xattr_set(t, 9, name, v, sizeof(v), 0), 0, "value %d", i);
+	}
+	left = META_XATTR_TOTAL_MAX - (size_t)fit * one;
+	cr_assert_lt(left, one);
+	cr_assert_eq(meta_xattr_set(t, 9, "user.more", v, sizeof(v), 0), -ENOSPC);
+	cr_assert_eq(meta_xattr_set(t, 9, "user.more", v, sizeof(v), XATTR_CREATE), -ENOSPC);
+	cr_assert_eq(meta_xattr_set(t, 9, "user.a0", v, sizeof(v), XATTR_CREATE), -EEXIST);
+	cr_assert_eq(meta_xattr_get(t, 9, "user.more", NULL, 0, NULL), -ENODATA);
+	/* exactly up to the limit; one byte more is refused */
+	cr_assert_eq(meta_xattr_set(t, 9, "user.z", v, left - 6, 0), 0);
+	cr_assert_eq(meta_xattr_set(t, 9, "user.y", "", 0, 0), -ENOSPC);
+	/* replacing counts the new size only */
+	cr_assert_eq(meta_xattr_set(t, 9, "user.a0", v, sizeof(v), XATTR_REPLACE), 0);
+	cr_assert_eq(meta_xattr_set(t, 9, "user.z", v, left - 5, 0), -ENOSPC);
+	cr_assert_eq(meta_xattr_set(t, 9, "user.z", v, 1, 0), 0);
+	/* another inode has its own budget */
+	cr_assert_eq(meta_xattr_set(t, 10, "user.a0", v, sizeof(v), 0), 0);
+	/* removing makes room */
+	cr_assert_eq(meta_xattr_del(t, 9, "user.a1"), 0);
+	cr_assert_eq(meta_xattr_set(t, 9, "user.more", v, sizeof(v), 0), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+}
+
 /* ---- orphans ---------------------------------------------------------------- */
 
 struct orph {
@@ -856,22 +894,23 @@ Test(meta, readers_beside_writer)
 	}
 }
 
-/* ---- map growth ----------------------------------------------------------- */
+/* ---- a large store ------------------------------------------------------- */
 
-/* The map starts small (the file is as large as the map under WRITEMAP) and
- * doubles between transactions once half used: fill well past the initial
- * size with large xattr values, in many small transactions, then check
- * every value after a reopen. */
-Test(meta, map_grows_between_transactions, .timeout = 120)
+/* The map is reserved once at its maximum (no resize while in use, no
+ * sparse file as large as the map): fill well past the old initial map
+ * of 256 MiB with large xattr values, in many small transactions, then
+ * check every value after a reopen. */
+Test(meta, large_store_many_transactions, .timeout = 120)
 {
-	enum { VAL = 60000, PER_TXN = 50, TXNS = 120 };   /* ~360 MB */
+	enum { VAL = 60000, PER_TXN = 50, TXNS = 120, PER_INO = 4 };   /* ~360 MB */
 	static uint8_t val[VAL];
 	char path[128], name[32];
 	struct stat st;
 	meta_txn *t;
 
 	t = wbegin();
-	mkdir_node(t, 77);
+	for (int i = 0; i < TXNS * PER_TXN / PER_INO; i++)
+		mkdir_node(t, 1000 + (uint64_t)i);
 	cr_assert_eq(meta_txn_commit(t), 0);
 	for (int k = 0; k < TXNS; k++) {
 		t = wbegin();
@@ -879,23 +918,25 @@ Test(meta, map_grows_between_transactions, .timeout = 120)
 			int id = k * PER_TXN + i;
 			memset(val, id & 0xff, sizeof(val));
 			snprintf(name, sizeof(name), "user.v%05d", id);
-			cr_assert_eq(meta_xattr_set(t, 77, name, val, sizeof(val), 0), 0,
-				     "value %d", id);
+			cr_assert_eq(meta_xattr_set(t, 1000 + (uint64_t)(id / PER_INO), name, val,
+						    sizeof(val), 0), 0, "value %d", id);
 		}
 		cr_assert_eq(meta_txn_commit(t), 0);
-		/* a reader between writers must not block the growth */
+		/* readers between writers */
 		meta_txn *r = rbegin();
 		meta_txn_abort(r);
 	}
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	cr_assert_eq(stat(path, &st), 0);
-	cr_assert_gt(st.st_size, (off_t)256 << 20, "map grew past its initial 256 MiB");
+	cr_assert_gt(st.st_size, (off_t)256 << 20, "the store holds more than 256 MiB");
+	cr_assert_lt(st.st_size, (off_t)1 << 30, "the file is as large as its pages, not the map");
 	reopen(0);
 	t = rbegin();
 	for (int id = 0; id < TXNS * PER_TXN; id += 97) {
 		size_t len = 0;
 		snprintf(name, sizeof(name), "user.v%05d", id);
-		cr_assert_eq(meta_xattr_get(t, 77, name, val, sizeof(val), &len), 0);
+		cr_assert_eq(meta_xattr_get(t, 1000 + (uint64_t)(id / PER_INO), name, val,
+					    sizeof(val), &len), 0);
 		cr_assert_eq(len, (size_t)VAL);
 		cr_assert_eq(val[0], (uint8_t)(id & 0xff));
 		cr_assert_eq(val[VAL - 1], (uint8_t)(id & 0xff));
