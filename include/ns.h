@@ -152,6 +152,10 @@ int ns_walk(ns *n, ns_walk_cb cb, void *arg);
 typedef int (*ns_damage_cb)(void *arg, const char *path, const char *what);
 typedef void (*ns_progress_cb)(void *arg, uint64_t done, uint64_t total);
 long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg);
+/* 1 if the store's last writable open has not been closed (it is mounted,
+ * or a crash stopped it; the next mount recovers it): ns_verify then
+ * checks the committed state only, not writes in progress. */
+int ns_store_live(ns *n);
 /* Re-wrap every DEK under the active master key (header first, then meta;
  * a crash in between leaves both copies valid). Returns the count. */
 long ns_rewrap(ns *n, ns_progress_cb progress, void *arg);

@@ -17,6 +17,16 @@
  *   zeros and must read as zeros (header and blocks), so no stored bit is
  *   unauthenticated.
  *
+ * Crash atomicity (undo journal): a write session never overwrites a block
+ * of the committed state (blocks 0 .. last of the committed size csize) in
+ * place before it has copied the committed slot bytes to the object's
+ * undo journal, objects/XX/<id>.u (obj_undo). A cut of the file (truncate)
+ * is never done before the commit: obj_commit leaves the slots past the
+ * new end and obj_settle, called after the meta commit, cuts them and
+ * drops the journal. So until the commit the committed state can always
+ * be rebuilt (obj_recover, at the mount after an unclean stop), and a
+ * reader of the committed state (obj_verify) overlays the journal.
+ *
  * Generations: meta records the committed generation G. A write session
  * writes blocks with gen G+1 and, before the caller commits G+1 to meta,
  * obj_commit() makes sure the final block carries G+1. So an older copy of
@@ -70,7 +80,21 @@ struct obj_ref {
 				caller; an all-zero slot elsewhere is tampering */
 	const wcrypto_aead *key;   /* DEK context; see obj_key_open */
 	obj_pool *pool;            /* optional, for obj_write */
+	uint64_t csize;            /* committed size (meta) of the content file */
+	struct obj_undo *undo;     /* the session's undo journal; NULL: none
+				      (offline tools, tests) */
 };
+
+/* Undo journal of one object's write sessions (owned by the caller, one
+ * per inode, used under its writer lock). The file is created at the
+ * first committed block a session overwrites: header "WORMUND1" | id |
+ * u64 committed gen | u64 committed size, then records u64 index | u64 len
+ * | the slot's bytes as they were. Not fsync'ed: it protects against a
+ * process kill; see README for power loss. */
+typedef struct obj_undo obj_undo;
+int obj_undo_new(store *s, obj_undo **out);
+void obj_undo_free(obj_undo *u);
+#define OBJ_UNDO_SUFFIX ".u"
 
 /* A new object's identity: a fresh random id and a DEK from
  * kms_generate_data_key (context = id); r is reset (size 0, gen 0) and
@@ -105,9 +129,20 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
  * r->write_gen. -EFBIG past OBJ_MAX_SIZE. */
 int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size);
 /* Before the caller commits gen = r->write_gen: re-seal the final block
- * with write_gen if it carries an older gen. Also cuts slots an interrupted
- * session left past obj_file_length(size). Does not fsync. */
+ * with write_gen if it carries an older gen. Leaves slots past
+ * obj_file_length(size) (the committed state may still need them): see
+ * obj_settle. Does not fsync. */
 int obj_commit(int fd, struct obj_ref *r);
+/* After the meta commit of r (size, write_gen): cut the file to
+ * obj_file_length(size) and drop the undo journal. The caller then sets
+ * gen = write_gen, csize = size. */
+int obj_settle(int fd, struct obj_ref *r);
+/* Mount recovery after an unclean stop, r = the committed state from meta
+ * (id, gen, size; no key needed): if the undo journal belongs to that
+ * state, write its slots back; cut the file to obj_file_length(size);
+ * remove the journal; fsync what changed. *changed = 1 if the file was
+ * rolled back or cut. -ENOENT if the content file is missing. */
+int obj_recover(store *s, const struct obj_ref *r, int *changed);
 /* Rewrite the header with a new wrapped DEK (rewrap). fsyncs. */
 int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS_WRAPPED_BYTES]);
 
@@ -119,6 +154,14 @@ int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS
  * *bad_block); -ENOENT if the file is missing. */
 int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
 	       const char **what, uint64_t *bad_block);
+/* obj_verify of the committed state while writes may be in flight (a
+ * mounted store, or one not yet recovered after a crash): blocks a session
+ * overwrote are checked from its undo journal, and bytes past the
+ * committed length (a session in flight, or a cut due after a commit) are
+ * not content, so not "trailing data". */
+#define OBJ_VERIFY_LIVE 1
+int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int flags,
+		  const char **what, uint64_t *bad_block);
 
 /* Inline objects. Content of at most OBJ_INLINE_MAX bytes may be kept in
  * meta (the inline database) instead of a content file, which saves a

@@ -61,6 +61,12 @@ void store_objid_hex(const uint8_t id[STORE_OBJID_BYTES],
 int store_objid_parse(const char *hex, uint8_t id[STORE_OBJID_BYTES]);
 int store_obj_open(store *s, const uint8_t id[STORE_OBJID_BYTES], int flags, int *fd);
 int store_obj_unlink(store *s, const uint8_t id[STORE_OBJID_BYTES]);
+/* Side files of an object: "XX/<hex><suffix>" (suffix <= 8 chars, e.g.
+ * ".u" for its undo journal). store_obj_foreach reports them with
+ * id == NULL. */
+int store_aux_open(store *s, const uint8_t id[STORE_OBJID_BYTES], const char *suffix,
+		   int flags, int *fd);
+int store_aux_unlink(store *s, const uint8_t id[STORE_OBJID_BYTES], const char *suffix);
 /* Iterate every object file: cb(id) for each well-named file; other names
  * are reported with id == NULL and the name. name is relative to objects/
  * ("XX/NAME") in both cases. A nonzero return from cb stops the walk and

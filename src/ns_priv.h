@@ -72,6 +72,16 @@ struct ns {
 	size_t inval_n;
 	_Atomic int64_t last_sync_ns;
 	_Atomic unsigned settling;  /* requests waiting in ns_settle_inode */
+	int live;                 /* the last writer's open was not closed: a
+				     mount (or a crash), so verify checks the
+				     committed state only */
+	int marked;               /* this open set the marker (ns_close clears) */
+	/* Test hook, read once at ns_open from WORMFS_CRASH_AT=STEP[:stop][@N]:
+	 * the daemon kills (or stops) itself at the N-th pass of STEP. */
+	char crash_at[32];
+	int crash_sig;
+	unsigned crash_nth;
+	_Atomic unsigned crash_hits;
 };
 
 /* ns.c internals used by nsx.c */
@@ -99,6 +109,9 @@ int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on);
 int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd);
 int ns_apply_pending(ns *n);
 int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len);
+/* The crash-test hook (see struct ns): "write", "truncate", "commit",
+ * "create". A no-op unless WORMFS_CRASH_AT names the step. */
+void ns_crash_point(ns *n, const char *step);
 int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth,
 		      struct policy_lock *found);
 int ns_is_virtual(uint64_t ino);

@@ -33,7 +33,7 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 		in->ref.alg = (int)nd->alg;
 		memcpy(in->ref.wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
 		in->ref.gen = nd->generation;
-		in->ref.size = nd->size;
+		in->ref.size = in->ref.csize = nd->size;
 		in->ref.sparse = (nd->flags & META_F_SPARSE) != 0;
 		in->inl = (nd->flags & META_F_INLINE) != 0;
 		in->live = 1;
@@ -50,6 +50,25 @@ static void auth_failure(ns *n, const struct ns_inode *in)
 	atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
 	wlog(WLOG_ERR, "object %s (inode %llu): content fails authentication, read refused",
 	     id, (unsigned long long)in->ino);
+}
+
+/* Opening the content file of an object that has one: a missing file is
+ * damage like a failing block (EIO, logged, counted), never ENOENT. */
+static int content_open(ns *n, struct ns_inode *in, int flags, int *fd)
+{
+	char id[33];
+	int rc = obj_open(n->st, &in->ref, flags, fd);
+
+	if (rc == -EIO) {
+		auth_failure(n, in);
+	} else if (rc == -ENOENT) {
+		wcrypto_hex(id, in->ref.id, 16);
+		atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
+		wlog(WLOG_ERR, "object %s (inode %llu): content file missing, read refused",
+		     id, (unsigned long long)in->ino);
+		rc = -EIO;
+	}
+	return rc;
 }
 
 /* Start a write session (generation G+1) if none is running, and take a
@@ -128,9 +147,7 @@ static int handle_fd(ns *n, ns_handle *h)
 	inl = in->inl;
 	if (!inl && h->fd < 0 && has_content(&in->ref)) {
 		in->ref.key = in->key;
-		rc = obj_open(n->st, &in->ref, h->writable ? O_RDWR : O_RDONLY, &h->fd);
-		if (rc == -EIO)
-			auth_failure(n, in);
+		rc = content_open(n, in, h->writable ? O_RDWR : O_RDONLY, &h->fd);
 	}
 	pthread_mutex_unlock(&in->mu);
 	if (!rc && inl)
@@ -181,6 +198,9 @@ static int inline_spill(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
 	int rc, nfd = -1;
 
 	session_ref(in, &r);
+	/* The committed content is the inline value: nothing in the new file
+	 * needs journaling. */
+	r.csize = 0;
 	rc = record_objid(n, in->ino, &r);
 	if (!rc)
 		rc = obj_file_create(n->st, &r, 0, &nfd);
@@ -195,6 +215,7 @@ static int inline_spill(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
 	}
 	pthread_mutex_lock(&in->mu);
 	in->inl = 0;
+	in->ref.csize = 0;
 	in->ref.sparse = r.sparse;
 	ns_ibuf_free(in);
 	pthread_mutex_unlock(&in->mu);
@@ -214,6 +235,7 @@ static void adopt_identity(struct ns_inode *in, const struct obj_ref *r, wcrypto
 	memcpy(in->ref.wrapped, r->wrapped, KMS_WRAPPED_BYTES);
 	in->ref.alg = r->alg;
 	in->ref.gen = 0;
+	in->ref.csize = 0;
 	wcrypto_aead_free(in->key);
 	in->key = key;
 	if (ibuf) {
@@ -235,6 +257,16 @@ static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, uint64_t end
 	struct obj_ref r;
 	int rc, nfd = -1, inl;
 
+	if (!in->ref.undo) {
+		/* One undo journal per inode, used under in->rw (obj.h). */
+		obj_undo *u = NULL;
+		rc = obj_undo_new(n->st, &u);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&in->mu);
+		in->ref.undo = u;
+		pthread_mutex_unlock(&in->mu);
+	}
 	if (h && h->fd >= 0) {
 		*fd = h->fd;
 		return 0;
@@ -253,7 +285,7 @@ static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, uint64_t end
 	}
 	if (has_content(&in->ref)) {
 		in->ref.key = in->key;
-		rc = obj_open(n->st, &in->ref, O_RDWR, &nfd);
+		rc = content_open(n, in, O_RDWR, &nfd);
 		if (rc)
 			return rc;
 		goto done;
@@ -274,6 +306,9 @@ static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, uint64_t end
 	rc = obj_create(n->st, n->km, n->alg, &r, &nfd, &key, (uint64_t)clock_monotonic_ns());
 	if (rc)
 		return rc;
+	/* A kill here leaves a file no node names: reclaimed by the recovery
+	 * at the next mount (nstool.c). */
+	ns_crash_point(n, "create");
 	rc = record_objid(n, in->ino, &r);
 	if (rc)
 		goto fail;
@@ -364,6 +399,24 @@ static int default_pending(ns *n, uint64_t ino)
 		   (!nd.sealed && !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE));
 	meta_txn_abort(t);
 	return pending;
+}
+
+/* After the meta commit: cut what the committed size no longer covers and
+ * drop the undo journal (obj_settle). A failure leaves bytes past the end
+ * that no read reaches; the recovery after an unclean stop cuts them. */
+static void content_settle(ns *n, struct ns_inode *in, int fd, struct obj_ref *r)
+{
+	int cfd = fd, rc = 0;
+
+	if (cfd < 0)
+		rc = obj_open(n->st, r, O_RDWR, &cfd);
+	if (!rc)
+		rc = obj_settle(cfd, r);
+	if (cfd >= 0 && fd < 0)
+		close(cfd);
+	if (rc)
+		wlog(WLOG_WARN, "inode %llu: cannot settle the content file after a commit: %s",
+		     (unsigned long long)in->ino, strerror(-rc));
 }
 
 static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, int durable)
@@ -478,8 +531,12 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	slot = NULL;
 	if (rc)
 		return rc;
+	ns_crash_point(n, "commit");
+	if (dirty && !inl)
+		content_settle(n, in, fd, &r);
 	pthread_mutex_lock(&in->mu);
 	if (dirty) {
+		in->ref.csize = r.size;
 		in->ref.gen = nd.generation;
 		in->ref.write_gen = 0;
 		in->dirty = 0;
@@ -533,6 +590,8 @@ int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 		rc = 0;
 	} else {
 		rc = obj_truncate(fd, &r, size);
+		if (!rc)
+			ns_crash_point(n, "truncate");
 	}
 	pthread_mutex_lock(&in->mu);
 	if (!rc) {
@@ -757,8 +816,10 @@ int ns_release(ns *n, ns_handle *h)
 		close(h->fd);
 	if (drop) {
 		meta_txn *t = NULL;
-		if (content)
+		if (content) {
 			store_obj_unlink(n->st, objid);
+			(void)store_aux_unlink(n->st, objid, OBJ_UNDO_SUFFIX);
+		}
 		if (!meta_txn_begin(n->me, 0, &t)) {
 			meta_node_del(t, in->ino);
 			meta_orphan_del(t, in->ino);
@@ -901,6 +962,8 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	} else {
 		r.pool = n->pool;
 		put = obj_write(fd, &r, buf, size, off);
+		if (put > 0)
+			ns_crash_point(n, "write");
 		if (put > 0 && (h->unflushed += (uint64_t)put) >= NS_WRITEBACK_STEP) {
 			start_writeback = 1;
 			h->unflushed = 0;

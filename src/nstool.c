@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -15,6 +16,9 @@
 
 #define KV_FORMAT "format"
 #define KV_CLOCK "clock_hwm"
+/* 1 while a writer has the store open: still 1 at the next open means the
+ * last one was killed (or the machine stopped), so recovery runs. */
+#define KV_OPEN "open_unclean"
 
 /* Read a passphrase file: first line, no trailing newline. Like ssh with
  * its keys, refuse a file that others can read or change: the passphrase
@@ -162,6 +166,9 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	rc = ns_node_put(tmp, t, &root);
 	if (!rc)
 		rc = meta_kv_put(t, KV_FORMAT, &fmt, sizeof(fmt));
+	uint32_t closed = 0;
+	if (!rc)
+		rc = meta_kv_put(t, KV_OPEN, &closed, sizeof(closed));
 	if (rc) {
 		meta_txn_abort(t);
 		goto out;
@@ -218,8 +225,10 @@ static void purge_orphans(ns *n)
 			return;
 		for (size_t i = 0; i < o.n; i++) {
 			static const uint8_t zero[16];
-			if (memcmp(o.id[i], zero, 16) != 0)
+			if (memcmp(o.id[i], zero, 16) != 0) {
 				store_obj_unlink(n->st, o.id[i]);
+				(void)store_aux_unlink(n->st, o.id[i], OBJ_UNDO_SUFFIX);
+			}
 			meta_node_del(t, o.ino[i]);   /* kept while it was open */
 			meta_orphan_del(t, o.ino[i]);
 		}
@@ -273,6 +282,232 @@ static int persist_clock(ns *n, int64_t hwm)
 	return rc;
 }
 
+/* ---- crash recovery -------------------------------------------------------- */
+
+void ns_crash_point(ns *n, const char *step)
+{
+	if (!n->crash_at[0] || strcmp(n->crash_at, step) != 0)
+		return;
+	if (atomic_fetch_add(&n->crash_hits, 1) + 1 != n->crash_nth)
+		return;
+	wlog(WLOG_WARN, "WORMFS_CRASH_AT: %s at step %s", n->crash_sig == SIGSTOP ? "stopping" :
+	     "killing the daemon", step);
+	raise(n->crash_sig);
+}
+
+/* WORMFS_CRASH_AT=STEP[:stop][@N], for the crash tests only. */
+static void crash_hook_init(ns *n)
+{
+	const char *e = getenv("WORMFS_CRASH_AT");
+	char *at;
+
+	if (!e || !*e || strlen(e) >= sizeof(n->crash_at))
+		return;
+	snprintf(n->crash_at, sizeof(n->crash_at), "%s", e);
+	n->crash_sig = SIGKILL;
+	n->crash_nth = 1;
+	if ((at = strchr(n->crash_at, '@'))) {
+		*at = '\0';
+		n->crash_nth = (unsigned)strtoul(at + 1, NULL, 10);
+	}
+	if ((at = strchr(n->crash_at, ':'))) {
+		if (!strcmp(at + 1, "stop"))
+			n->crash_sig = SIGSTOP;
+		*at = '\0';
+	}
+}
+
+struct rec_obj {
+	uint8_t id[16];
+	uint64_t ino;
+	int inl;
+};
+
+struct rec_ctx {
+	ns *n;
+	struct rec_obj *v;
+	size_t cnt, cap;
+	char (*undo)[64];        /* journals found, "XX/<hex>.u" */
+	size_t nundo, capundo;
+	long rolled, cut, orphans, unreadable;
+	int rc;
+};
+
+static int rec_node_cb(void *arg, const struct meta_node *nd)
+{
+	struct rec_ctx *c = arg;
+	static const uint8_t zero[16];
+
+	/* Every record that names a file keeps it, authentic or not. */
+	if (!memcmp(nd->objid, zero, 16))
+		return 0;
+	if (c->cnt == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 1024;
+		struct rec_obj *v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			c->rc = -ENOMEM;
+			return 1;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	memcpy(c->v[c->cnt].id, nd->objid, 16);
+	c->v[c->cnt].ino = nd->ino;
+	c->v[c->cnt].inl = (nd->flags & META_F_INLINE) != 0;
+	c->cnt++;
+	return 0;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct rec_obj *)a)->id, ((const struct rec_obj *)b)->id, 16);
+}
+
+static struct rec_obj *rec_find(struct rec_ctx *c, const uint8_t id[16])
+{
+	struct rec_obj key;
+	memcpy(key.id, id, 16);
+	return bsearch(&key, c->v, c->cnt, sizeof(*c->v), rec_cmp);
+}
+
+/* Roll one object back to its committed state (authenticated record only:
+ * a forged size must not make recovery cut a file). */
+static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	struct obj_ref r;
+	char hex[33];
+	int rc, changed = 0;
+
+	if (meta_txn_begin(c->n->me, 1, &t))
+		return;
+	rc = ns_node_get(c->n, t, o->ino, &nd);
+	meta_txn_abort(t);
+	if (rc || memcmp(nd.objid, o->id, 16) != 0 || (nd.flags & META_F_INLINE))
+		return;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.id, nd.objid, 16);
+	r.alg = (int)nd.alg;
+	memcpy(r.wrapped, nd.wrapped, KMS_WRAPPED_BYTES);
+	r.gen = nd.generation;
+	r.size = nd.size;
+	r.sparse = (nd.flags & META_F_SPARSE) != 0;
+	rc = obj_recover(c->n->st, &r, &changed);
+	store_objid_hex(o->id, hex);
+	if (rc) {
+		wlog(WLOG_ERR, "recovery: object %s (inode %llu): %s", hex,
+		     (unsigned long long)o->ino, strerror(-rc));
+		return;
+	}
+	if (!changed)
+		return;
+	/* Rolled back: it must read as its last commit now. */
+	const char *what = NULL;
+	uint64_t bad;
+	if (obj_verify(c->n->st, c->n->km, &r, (uint64_t)clock_monotonic_ns(), &what, &bad)) {
+		c->unreadable++;
+		wlog(WLOG_ERR, "recovery: object %s (inode %llu) is unreadable after the rollback: %s",
+		     hex, (unsigned long long)o->ino, what ? what : "?");
+	} else {
+		c->rolled++;
+		wlog(WLOG_INFO, "recovery: object %s (inode %llu) rolled back to its last commit "
+		     "(generation %llu, %llu bytes)", hex, (unsigned long long)o->ino,
+		     (unsigned long long)r.gen, (unsigned long long)r.size);
+	}
+}
+
+static int rec_file_cb(void *arg, const uint8_t *id, const char *name)
+{
+	struct rec_ctx *c = arg;
+	size_t k = strlen(name);
+	struct rec_obj *o;
+
+	if (!id) {
+		/* "XX/<32 hex>.u": an undo journal, handled after the files. */
+		if (k == 3 + STORE_OBJID_HEX + 2 && !strcmp(name + k - 2, OBJ_UNDO_SUFFIX)) {
+			if (c->nundo == c->capundo) {
+				size_t cap = c->capundo ? 2 * c->capundo : 64;
+				char (*u)[64] = realloc(c->undo, cap * sizeof(*u));
+				if (!u)
+					return 0;
+				c->undo = u;
+				c->capundo = cap;
+			}
+			snprintf(c->undo[c->nundo++], 64, "%s", name);
+		}
+		return 0;
+	}
+	o = rec_find(c, id);
+	if (!o || o->inl) {
+		/* No node names it (created before its id was recorded), or the
+		 * node kept its inline value (a move to a file never committed). */
+		char hex[33];
+		store_objid_hex(id, hex);
+		if (!store_obj_unlink(c->n->st, id)) {
+			c->orphans++;
+			wlog(WLOG_INFO, "recovery: removed orphaned content file %s", hex);
+		}
+		return 0;
+	}
+	rec_object(c, o);
+	return 0;
+}
+
+/* After an unclean stop: every content file back to its committed state
+ * (undo journals written back, bytes past the committed end cut), files no
+ * node names removed. O(objects); runs only after a crash. */
+static void recover_store(ns *n)
+{
+	struct rec_ctx c;
+	meta_txn *t = NULL;
+
+	memset(&c, 0, sizeof(c));
+	c.n = n;
+	if (meta_txn_begin(n->me, 1, &t))
+		return;
+	meta_node_foreach(t, rec_node_cb, &c);
+	meta_txn_abort(t);
+	if (c.rc) {
+		wlog(WLOG_ERR, "recovery skipped: %s", strerror(-c.rc));
+		free(c.v);
+		return;
+	}
+	qsort(c.v, c.cnt, sizeof(*c.v), rec_cmp);
+	store_obj_foreach(n->st, rec_file_cb, &c);
+	/* Journals whose content file is gone, or already handled. */
+	for (size_t i = 0; i < c.nundo; i++) {
+		uint8_t id[16];
+		char hex[STORE_OBJID_HEX + 1];
+		memcpy(hex, c.undo[i] + 3, STORE_OBJID_HEX);
+		hex[STORE_OBJID_HEX] = '\0';
+		if (!store_objid_parse(hex, id))
+			(void)store_aux_unlink(n->st, id, OBJ_UNDO_SUFFIX);
+	}
+	wlog(c.unreadable ? WLOG_ERR : WLOG_INFO, "recovery after an unclean stop: %ld object(s) "
+	     "rolled back to their last commit, %ld unreadable, %ld orphaned content file(s) "
+	     "removed", c.rolled, c.unreadable, c.orphans);
+	if (c.unreadable)
+		atomic_fetch_add_explicit(&n->stats.auth_failures, (uint64_t)c.unreadable,
+					  memory_order_relaxed);
+	free(c.v);
+	free(c.undo);
+}
+
+static int set_open_marker(ns *n, uint32_t v)
+{
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = meta_kv_put(t, KV_OPEN, &v, sizeof(v));
+	if (rc) {
+		meta_txn_abort(t);
+		return rc;
+	}
+	return meta_txn_commit(t);
+}
+
 int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	    char *err, size_t errlen)
 {
@@ -280,7 +515,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	meta_txn *t = NULL;
 	char sub[4096], *pass = NULL;
 	size_t passlen = 0, len;
-	uint32_t fmt = 0;
+	uint32_t fmt = 0, unclean = 1;
 	int64_t hwm = 0;
 	struct stat sb;
 	int rc;
@@ -356,6 +591,9 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		rc = meta_kv_get(t, KV_FORMAT, &fmt, sizeof(fmt), &len);
 		if (meta_kv_get(t, KV_CLOCK, &hwm, sizeof(hwm), &len))
 			hwm = 0;
+		/* No marker: a store from before it, recovered once. */
+		if (meta_kv_get(t, KV_OPEN, &unclean, sizeof(unclean), &len))
+			unclean = 1;
 		meta_txn_abort(t);
 	}
 	if (rc || fmt < STORE_FORMAT_OLDEST || fmt > STORE_FORMAT_VERSION) {
@@ -380,14 +618,21 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	}
 	wclock_init(&n->clk, hwm);
 	int64_t now = ns_clock_now(n);
+	n->live = unclean != 0;
 	if (!(flags & NS_RDONLY)) {
 		rc = persist_clock(n, now);
+		if (!rc)
+			rc = set_open_marker(n, 1);
 		if (!rc)
 			rc = meta_sync(n->me);
 		if (rc)
 			goto fail;
 		purge_orphans(n);
+		if (unclean)
+			recover_store(n);
+		n->marked = 1;
 		ns_apply_pending(n);
+		crash_hook_init(n);
 	}
 	/* Only the daemon writes content; a pool that cannot start just
 	 * leaves writes on one thread. */
@@ -412,8 +657,12 @@ void ns_close(ns *n)
 	if (!n)
 		return;
 	if (n->me) {
-		if (!(n->flags & NS_RDONLY))
+		if (!(n->flags & NS_RDONLY)) {
 			persist_clock(n, wclock_hwm(&n->clk));
+			/* Every handle was released (and committed) before this. */
+			if (n->marked && !set_open_marker(n, 0))
+				meta_sync(n->me);
+		}
 		meta_close(n->me);
 	}
 	/* Handles still open at unmount were released by fs; free the table. */
@@ -671,7 +920,8 @@ static int walk_dir(struct walk_ctx *w, uint64_t dir, int depth)
 	return rc ? rc : w->rc;
 }
 
-int ns_walk(ns *n, ns_walk_cb cb, void *arg)
+/* Walk in the read snapshot t. */
+static int walk_in(ns *n, meta_txn *t, ns_walk_cb cb, void *arg)
 {
 	struct walk_ctx *w = calloc(1, sizeof(*w));
 	int rc;
@@ -682,12 +932,21 @@ int ns_walk(ns *n, ns_walk_cb cb, void *arg)
 	w->cb = cb;
 	w->arg = arg;
 	w->now = ns_clock_now(n);
-	rc = meta_txn_begin(n->me, 1, &w->t);
-	if (!rc) {
-		rc = walk_dir(w, NS_INO_ROOT, 0);
-		meta_txn_abort(w->t);
-	}
+	w->t = t;
+	rc = walk_dir(w, NS_INO_ROOT, 0);
 	free(w);
+	return rc;
+}
+
+int ns_walk(ns *n, ns_walk_cb cb, void *arg)
+{
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 1, &t);
+
+	if (!rc) {
+		rc = walk_in(n, t, cb, arg);
+		meta_txn_abort(t);
+	}
 	return rc;
 }
 
@@ -695,6 +954,7 @@ int ns_walk(ns *n, ns_walk_cb cb, void *arg)
 
 struct verify_ctx {
 	ns *n;
+	meta_txn *t;              /* the one snapshot every record is read from */
 	ns_damage_cb cb;
 	ns_progress_cb progress;
 	void *arg;
@@ -713,23 +973,19 @@ static void node_ref(const struct meta_node *nd, struct obj_ref *r)
 	r->sparse = (nd->flags & META_F_SPARSE) != 0;
 }
 
-/* An inline object's value lives in meta: read it, then check it. */
-static int verify_inline(ns *n, const struct meta_node *nd, const struct obj_ref *r,
-			 const char **what)
+/* An inline object's value lives in meta: read it (from the snapshot t
+ * its node came from), then check it. */
+static int verify_inline(ns *n, meta_txn *t, const struct meta_node *nd,
+			 const struct obj_ref *r, const char **what)
 {
 	uint8_t *slot = malloc(obj_inline_len(OBJ_INLINE_MAX));
-	meta_txn *t = NULL;
 	size_t len = 0;
 	int rc;
 
 	*what = NULL;
 	if (!slot)
 		return -ENOMEM;
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (!rc) {
-		rc = meta_inline_get(t, nd->ino, slot, obj_inline_len(OBJ_INLINE_MAX), &len);
-		meta_txn_abort(t);
-	}
+	rc = meta_inline_get(t, nd->ino, slot, obj_inline_len(OBJ_INLINE_MAX), &len);
 	if (rc == -ERANGE) {
 		*what = "length mismatch";
 		rc = -EIO;
@@ -748,13 +1004,60 @@ static int count_cb(void *arg, const struct ns_entry *e)
 	return 0;
 }
 
+/* Check one object's committed state as recorded in nd (read in t). */
+static int verify_node(struct verify_ctx *v, meta_txn *t, const struct meta_node *nd,
+		       const char **what, uint64_t *bad)
+{
+	struct obj_ref r;
+
+	*what = NULL;
+	*bad = UINT64_MAX;
+	node_ref(nd, &r);
+	if (nd->flags & META_F_INLINE)
+		return verify_inline(v->n, t, nd, &r, what);
+	return obj_verify_ex(v->n->st, v->n->km, &r, (uint64_t)clock_monotonic_ns(),
+			     v->n->live ? OBJ_VERIFY_LIVE : 0, what, bad);
+}
+
+/* The store is in use (or was not closed): an object that fails may have
+ * been committed anew since the snapshot (and its content moved on). Check
+ * it again from a fresh snapshot while its record keeps changing; one that
+ * fails against an unchanged record is damaged. */
+static int verify_again(struct verify_ctx *v, struct meta_node *nd, const char **what,
+			uint64_t *bad)
+{
+	int rc = -EIO;
+
+	for (int i = 0; i < 20 && rc; i++) {
+		meta_txn *t = NULL;
+		struct meta_node now;
+
+		if (meta_txn_begin(v->n->me, 1, &t))
+			break;
+		rc = ns_node_get(v->n, t, nd->ino, &now);
+		if (rc == -ENOENT) {
+			meta_txn_abort(t);
+			return 0;   /* deleted meanwhile: nothing to check */
+		}
+		if (!rc && now.generation == nd->generation && now.size == nd->size &&
+		    !memcmp(now.objid, nd->objid, 16) && now.flags == nd->flags) {
+			meta_txn_abort(t);
+			return -EIO;
+		}
+		if (!rc) {
+			*nd = now;
+			rc = verify_node(v, t, nd, what, bad);
+		}
+		meta_txn_abort(t);
+	}
+	return rc;
+}
+
 static int verify_cb(void *arg, const struct ns_entry *e)
 {
 	struct verify_ctx *v = arg;
 	static const uint8_t zero[16];
-	meta_txn *t = NULL;
 	struct meta_node nd;
-	struct obj_ref r;
 	const char *what = NULL;
 	uint64_t bad = UINT64_MAX;
 	int rc;
@@ -766,10 +1069,7 @@ static int verify_cb(void *arg, const struct ns_entry *e)
 		v->cb(v->arg, e->path, "metadata record fails authentication");
 		goto out;
 	}
-	if (meta_txn_begin(v->n->me, 1, &t))
-		goto out;
-	rc = ns_node_get(v->n, t, e->attr.ino, &nd);
-	meta_txn_abort(t);
+	rc = ns_node_get(v->n, v->t, e->attr.ino, &nd);
 	if (rc || memcmp(nd.objid, zero, 16) == 0) {
 		if (!rc && nd.size != 0) {
 			v->damaged++;
@@ -777,11 +1077,16 @@ static int verify_cb(void *arg, const struct ns_entry *e)
 		}
 		goto out;
 	}
-	node_ref(&nd, &r);
-	if (nd.flags & META_F_INLINE)
-		rc = verify_inline(v->n, &nd, &r, &what);
-	else
-		rc = obj_verify(v->n->st, v->n->km, &r, (uint64_t)clock_monotonic_ns(), &what, &bad);
+	rc = verify_node(v, v->t, &nd, &what, &bad);
+	if (rc && v->n->live) {
+		const char *what0 = what;
+		uint64_t bad0 = bad;
+		rc = verify_again(v, &nd, &what, &bad);
+		if (rc && !what) {
+			what = what0;
+			bad = bad0;
+		}
+	}
 	if (rc) {
 		char why[160];
 		if (rc == -ENOENT)
@@ -803,14 +1108,23 @@ out:
 
 long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 {
-	struct verify_ctx v = { n, cb, progress, arg, 0, 0, 0 };
-	int rc = ns_walk(n, count_cb, &v);
+	struct verify_ctx v = { n, NULL, cb, progress, arg, 0, 0, 0 };
+	int rc = meta_txn_begin(n->me, 1, &v.t);
+
 	if (rc)
 		return rc;
-	rc = ns_walk(n, verify_cb, &v);
+	rc = walk_in(n, v.t, count_cb, &v);
+	if (!rc)
+		rc = walk_in(n, v.t, verify_cb, &v);
+	meta_txn_abort(v.t);
 	if (rc)
 		return rc;
 	return v.damaged;
+}
+
+int ns_store_live(ns *n)
+{
+	return n->live;
 }
 
 struct rewrap_ctx {

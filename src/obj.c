@@ -320,6 +320,228 @@ static int read_block(int fd, const struct obj_ref *r, uint64_t size, uint64_t i
 	return open_block(r, size, idx, slotbuf, (size_t)got, dst, &why, alt);
 }
 
+/* ---- undo journal ------------------------------------------------------------ */
+
+#define U_HDR 48        /* magic 8 | id 16 | gen 8 | size 8 | zero 8 */
+#define U_REC 16        /* u64 index | u64 len, then len bytes */
+
+struct obj_undo {
+	store *s;
+	int fd;                 /* journal, -1 until the first saved block */
+	uint8_t id[16];         /* object, committed gen and size it restores */
+	uint64_t gen, size;
+	uint64_t end;           /* append offset */
+	uint8_t *saved;         /* one bit per committed block */
+	uint64_t nblocks;
+};
+
+static const char undo_magic[8] = { 'W', 'O', 'R', 'M', 'U', 'N', 'D', '1' };
+
+int obj_undo_new(store *s, obj_undo **out)
+{
+	obj_undo *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return -ENOMEM;
+	u->s = s;
+	u->fd = -1;
+	*out = u;
+	return 0;
+}
+
+static void undo_reset(obj_undo *u, int remove)
+{
+	if (u->fd >= 0) {
+		close(u->fd);
+		u->fd = -1;
+		if (remove)
+			(void)store_aux_unlink(u->s, u->id, OBJ_UNDO_SUFFIX);
+	}
+	free(u->saved);
+	u->saved = NULL;
+	u->nblocks = 0;
+	u->end = 0;
+}
+
+void obj_undo_free(obj_undo *u)
+{
+	if (!u)
+		return;
+	undo_reset(u, 0);   /* an uncommitted session's journal stays for recovery */
+	free(u);
+}
+
+static uint64_t nblocks_of(uint64_t size)
+{
+	return size ? (size - 1) / BS + 1 : 0;
+}
+
+/* Bytes of slot idx in a file of the given size. */
+static size_t slot_len(uint64_t size, uint64_t idx)
+{
+	uint64_t fin = (size - 1) / BS;
+	return idx == fin ? (size_t)(OBJ_BLOCK_OVERHEAD + size - idx * BS) : (size_t)SLOT;
+}
+
+static int undo_open(obj_undo *u, const struct obj_ref *r)
+{
+	uint8_t hdr[U_HDR];
+	int rc;
+
+	memset(hdr, 0, sizeof(hdr));
+	memcpy(hdr, undo_magic, 8);
+	memcpy(hdr + 8, r->id, 16);
+	put_le64(hdr + 24, r->gen);
+	put_le64(hdr + 32, r->csize);
+	u->nblocks = nblocks_of(r->csize);
+	u->saved = calloc((size_t)(u->nblocks / 8 + 1), 1);
+	if (!u->saved)
+		return -ENOMEM;
+	rc = store_aux_open(u->s, r->id, OBJ_UNDO_SUFFIX, O_RDWR | O_CREAT | O_TRUNC, &u->fd);
+	if (!rc)
+		rc = pwrite_full(u->fd, hdr, sizeof(hdr), 0);
+	if (rc) {
+		undo_reset(u, 1);
+		return rc;
+	}
+	memcpy(u->id, r->id, 16);
+	u->gen = r->gen;
+	u->size = r->csize;
+	u->end = U_HDR;
+	return 0;
+}
+
+/* Copy the committed slots of blocks [first, last] that this session has
+ * not saved yet to the journal, before they are overwritten in place. */
+static int undo_save(int fd, const struct obj_ref *r, uint64_t first, uint64_t last)
+{
+	obj_undo *u = r->undo;
+	uint8_t *buf = NULL;
+	uint64_t n = nblocks_of(r->csize);
+	int rc = 0;
+
+	if (!u || first >= n)
+		return 0;
+	if (last >= n)
+		last = n - 1;
+	if (u->fd >= 0 && (u->gen != r->gen || u->size != r->csize ||
+			   memcmp(u->id, r->id, 16) != 0))
+		undo_reset(u, 1);   /* left by a session that has committed since */
+	for (uint64_t b = first; b <= last && !rc; b++) {
+		size_t len = slot_len(r->csize, b);
+		ssize_t got;
+
+		if (u->fd >= 0 && (u->saved[b / 8] & (1u << (b % 8))))
+			continue;
+		if (u->fd < 0 && (rc = undo_open(u, r)) != 0)
+			break;
+		if (!buf && !(buf = malloc(U_REC + SLOT))) {
+			rc = -ENOMEM;
+			break;
+		}
+		got = pread_full(fd, buf + U_REC, len, slot_off(b));
+		if (got < 0) {
+			rc = (int)got;
+			break;
+		}
+		put_le64(buf, b);
+		put_le64(buf + 8, (uint64_t)got);
+		rc = pwrite_full(u->fd, buf, U_REC + (size_t)got, u->end);
+		if (!rc) {
+			u->end += U_REC + (uint64_t)got;
+			u->saved[b / 8] |= (uint8_t)(1u << (b % 8));
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+/* The journal of r's committed state, read whole: NULL if there is none
+ * (or it belongs to another state). *len = bytes. */
+static uint8_t *undo_load(store *s, const struct obj_ref *r, size_t *len)
+{
+	uint8_t *buf = NULL;
+	struct stat st;
+	int fd;
+
+	if (store_aux_open(s, r->id, OBJ_UNDO_SUFFIX, O_RDONLY, &fd))
+		return NULL;
+	if (fstat(fd, &st) == 0 && st.st_size >= U_HDR && st.st_size < (1ll << 40) &&
+	    (buf = malloc((size_t)st.st_size))) {
+		ssize_t got = pread_full(fd, buf, (size_t)st.st_size, 0);
+		if (got < U_HDR || memcmp(buf, undo_magic, 8) || memcmp(buf + 8, r->id, 16) ||
+		    get_le64(buf + 24) != r->gen || get_le64(buf + 32) != r->size) {
+			free(buf);
+			buf = NULL;
+		} else {
+			*len = (size_t)got;
+		}
+	}
+	close(fd);
+	return buf;
+}
+
+/* The saved slot of block idx in a loaded journal (the first record;
+ * a record cut short by a kill is ignored). */
+static const uint8_t *undo_find(const uint8_t *j, size_t len, uint64_t idx, size_t *slen)
+{
+	for (size_t at = U_HDR; at + U_REC <= len;) {
+		uint64_t b = get_le64(j + at), l = get_le64(j + at + 8);
+		if (l > SLOT || l > len - at - U_REC)
+			return NULL;
+		if (b == idx) {
+			*slen = (size_t)l;
+			return j + at + U_REC;
+		}
+		at += U_REC + (size_t)l;
+	}
+	return NULL;
+}
+
+int obj_recover(store *s, const struct obj_ref *r, int *changed)
+{
+	uint8_t *j;
+	size_t jlen = 0;
+	uint64_t want = obj_file_length(r->size);
+	struct stat st;
+	int fd, rc;
+
+	*changed = 0;
+	rc = store_obj_open(s, r->id, O_RDWR, &fd);
+	if (rc) {
+		(void)store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX);
+		return rc;
+	}
+	j = undo_load(s, r, &jlen);
+	if (j) {
+		uint64_t n = nblocks_of(r->size);
+		for (size_t at = U_HDR; !rc && at + U_REC <= jlen;) {
+			uint64_t b = get_le64(j + at), l = get_le64(j + at + 8);
+			if (l > SLOT || l > jlen - at - U_REC)
+				break;   /* cut by the kill: its block was not touched */
+			if (b < n && l == slot_len(r->size, b)) {
+				rc = pwrite_full(fd, j + at + U_REC, (size_t)l, slot_off(b));
+				*changed = 1;
+			}
+			at += U_REC + (size_t)l;
+		}
+		free(j);
+	}
+	if (!rc && fstat(fd, &st) < 0)
+		rc = -errno;
+	if (!rc && (uint64_t)st.st_size > want) {
+		rc = ftruncate_u64(fd, want);
+		*changed = 1;
+	}
+	if (!rc && *changed && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	/* The journal goes only once the rollback is on disk. */
+	if (!rc)
+		(void)store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX);
+	return rc;
+}
+
 /* ---- create / open / keys ---------------------------------------------------- */
 
 static int key_from_wrapped(kms *k, const struct obj_ref *r, int nocache, uint64_t now_ns,
@@ -535,6 +757,8 @@ static int reseal_nonfinal(int fd, const struct obj_ref *r, uint64_t old, uint8_
 	if (!rc)
 		rc = seal_block(r, idx, 0, plain, BS, slotbuf);
 	if (!rc)
+		rc = undo_save(fd, r, idx, idx);
+	if (!rc)
 		rc = pwrite_full(fd, slotbuf, SLOT, slot_off(idx));
 	return rc;
 }
@@ -683,6 +907,8 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 				len_total += SLOT - OBJ_BLOCK_OVERHEAD - blen;
 		}
 		rc = seal_all(&job, (size_t)(ce - cb + 1));
+		if (!rc)
+			rc = undo_save(fd, r, cb, ce);
 		if (rc)
 			goto out;
 		rc = pwrite_full(fd, cbuf, len_total, slot_off(cb));
@@ -710,10 +936,9 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 	if (new_size == old)
 		return 0;
 	if (new_size == 0) {
-		rc = ftruncate_u64(fd, OBJ_HEADER_SIZE);
-		if (!rc)
-			r->size = 0;
-		return rc;
+		/* The cut waits for the commit (obj_settle). */
+		r->size = 0;
+		return 0;
 	}
 	mem = malloc(BS + SLOT);
 	if (!mem)
@@ -728,9 +953,10 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		if (!rc)
 			rc = seal_block(r, nl, 1, plain, nlen, slot);
 		if (!rc)
-			rc = pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
+			rc = undo_save(fd, r, nl, nl);
 		if (!rc)
-			rc = ftruncate_u64(fd, obj_file_length(new_size));
+			rc = pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
+		/* The slots past the new end stay until the commit (obj_settle). */
 		goto out;
 	}
 	ol = old ? (old - 1) / BS : 0;
@@ -749,6 +975,8 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 	}
 	if (!rc)
 		rc = seal_block(r, nl, 1, plain, nlen, slot);
+	if (!rc)
+		rc = undo_save(fd, r, nl, nl);
 	if (!rc)
 		rc = pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
 out:
@@ -787,17 +1015,33 @@ int obj_commit(int fd, struct obj_ref *r)
 				goto out;
 		}
 	}
-	/* An interrupted session may have left slots past the end. */
+	/* Slots past the end (a shrink, an interrupted session) stay until
+	 * obj_settle: the committed state may still need them. */
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		goto out;
 	}
-	if ((uint64_t)st.st_size > want)
-		rc = ftruncate_u64(fd, want);
-	else if ((uint64_t)st.st_size < want)
+	if ((uint64_t)st.st_size < want)
 		rc = -EIO;
 out:
 	free(mem);
+	return rc;
+}
+
+int obj_settle(int fd, struct obj_ref *r)
+{
+	uint64_t want = obj_file_length(r->size);
+	struct stat st;
+	int rc = 0;
+
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if ((uint64_t)st.st_size > want)
+		rc = ftruncate_u64(fd, want);
+	/* Cut first: a kill in between leaves a journal of an older
+	 * generation, which recovery ignores. */
+	if (r->undo)
+		undo_reset(r->undo, 1);
 	return rc;
 }
 
@@ -859,6 +1103,35 @@ int obj_inline_verify(kms *k, const struct obj_ref *r, const uint8_t *slot, size
 int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
 	       const char **what, uint64_t *bad_block)
 {
+	return obj_verify_ex(s, k, r, now_ns, 0, what, bad_block);
+}
+
+/* Block b failed from the file: check the committed copy a session saved
+ * in the journal, read after the file so that any overwrite seen was
+ * journaled first. */
+static int verify_from_undo(store *s, const struct obj_ref *v, uint64_t b, uint8_t *plain,
+			    enum why *why)
+{
+	size_t jlen = 0, slen = 0;
+	uint8_t *j = undo_load(s, v, &jlen), *slot = NULL;
+	const uint8_t *saved;
+	int rc = -EIO, alt;
+
+	if (!j)
+		return -EIO;
+	saved = undo_find(j, jlen, b, &slen);
+	if (saved && (slot = malloc(SLOT))) {
+		memcpy(slot, saved, slen);
+		rc = open_block(v, v->size, b, slot, slen, plain, why, &alt);
+		free(slot);
+	}
+	free(j);
+	return rc;
+}
+
+int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int flags,
+		  const char **what, uint64_t *bad_block)
+{
 	static const char *const why_text[] = {
 		[WHY_NONE] = "ok",
 		[WHY_AUTH] = "block fails authentication",
@@ -897,6 +1170,8 @@ int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
 		goto out;
 	}
 	want = obj_file_length(r->size);
+	if ((uint64_t)st.st_size > want && (flags & OBJ_VERIFY_LIVE))
+		st.st_size = (off_t)want;   /* in flight or due to be cut: not content */
 	if ((uint64_t)st.st_size != want) {
 		*what = (uint64_t)st.st_size > want ? "trailing data" : "length mismatch";
 		rc = -EIO;
@@ -932,6 +1207,8 @@ int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
 			if (avail > SLOT)
 				avail = SLOT;
 			rc = open_block(&v, r->size, b, cbuf + at, avail, plain, &why, &alt);
+			if (rc)
+				rc = verify_from_undo(s, &v, b, plain, &why);
 			if (rc) {
 				*what = why_text[why];
 				*bad_block = b;

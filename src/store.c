@@ -514,6 +514,48 @@ int store_obj_unlink(store *s, const uint8_t id[STORE_OBJID_BYTES])
 	return 0;
 }
 
+/* A side file of an object ("XX/<hex><suffix>", e.g. its undo journal). */
+static int aux_relname(const uint8_t id[STORE_OBJID_BYTES], const char *suffix, char *name,
+		       size_t len)
+{
+	char hex[STORE_OBJID_HEX + 1];
+
+	if (strlen(suffix) > 8 || strchr(suffix, '/'))
+		return -EINVAL;
+	store_objid_hex(id, hex);
+	snprintf(name, len, "%.2s/%s%s", hex, hex, suffix);
+	return 0;
+}
+
+int store_aux_open(store *s, const uint8_t id[STORE_OBJID_BYTES], const char *suffix,
+		   int flags, int *fd)
+{
+	char name[48];
+	int f, rc = aux_relname(id, suffix, name, sizeof(name));
+
+	if (rc)
+		return rc;
+	do
+		f = openat(s->objfd, name, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
+	while (f < 0 && errno == EINTR);
+	if (f < 0)
+		return -errno;
+	*fd = f;
+	return 0;
+}
+
+int store_aux_unlink(store *s, const uint8_t id[STORE_OBJID_BYTES], const char *suffix)
+{
+	char name[48];
+	int rc = aux_relname(id, suffix, name, sizeof(name));
+
+	if (rc)
+		return rc;
+	if (unlinkat(s->objfd, name, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static int is_regular(int dfd, const struct dirent *de)
 {
 	struct stat st;

@@ -406,6 +406,7 @@ int wctl_verify(const struct wctl_opts *o)
 	struct vctx v;
 	ns *n = NULL;
 	long bad;
+	int live;
 
 	memset(&v, 0, sizeof(v));
 	if (wctl_open_store(o, o->pos[0], NS_RDONLY, &n))
@@ -414,6 +415,7 @@ int wctl_verify(const struct wctl_opts *o)
 	v.damaged = o->json ? json_object_new_array() : NULL;
 	bad = ns_verify(n, damage_cb, wctl_progress_cb, &v);
 	wctl_progress_end(&v.pr);
+	live = ns_store_live(n);
 	ns_close(n);
 	if (bad < 0) {
 		json_object_put(v.damaged);
@@ -428,6 +430,7 @@ int wctl_verify(const struct wctl_opts *o)
 		json_object_object_add(j, "damaged_count", json_object_new_int64(bad));
 		json_object_object_add(j, "damaged", v.damaged);
 		json_object_object_add(j, "ok", json_object_new_boolean(bad == 0));
+		json_object_object_add(j, "in_use", json_object_new_boolean(live));
 		wctl_json_print(j);
 	} else if (bad) {
 		wctl_out("%s: %llu objects checked, %ld damaged", o->pos[0],
@@ -436,5 +439,10 @@ int wctl_verify(const struct wctl_opts *o)
 		wctl_out("%s: %llu objects checked, all intact", o->pos[0],
 			 (unsigned long long)v.pr.total);
 	}
+	/* Mounted, or stopped by a crash: writes in flight are not damage. */
+	if (live && !o->json)
+		printf("%s: in use or not closed cleanly: checked the committed state; writes in "
+		       "progress (or interrupted, rolled back at the next mount) are not "
+		       "counted\n", o->pos[0]);
 	return bad ? WCTL_FAIL : WCTL_OK;
 }

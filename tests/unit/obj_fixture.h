@@ -118,6 +118,8 @@ static inline void tobj_free(struct tobj *o)
 static inline void tcommit(struct tobj *o)
 {
 	cr_assert_eq(obj_commit(o->fd, &o->r), 0);
+	cr_assert_eq(obj_settle(o->fd, &o->r), 0);
+	o->r.csize = o->r.size;
 	o->r.gen = o->r.write_gen;
 	o->r.write_gen++;
 }

@@ -220,10 +220,12 @@ Test(obj, truncate_sequences)
 		if (ns > old)
 			memset(ref + old, 0, ns - old);
 		cr_assert_eq(o.r.size, ns);
-		cr_assert_eq((uint64_t)flen(o.fd), obj_file_length(ns), "step %zu", i);
+		/* A cut waits for the commit (the committed state needs it). */
+		cr_assert_geq((uint64_t)flen(o.fd), obj_file_length(ns), "step %zu", i);
 		check_all(&o, ref);
 		if (i % 3 == 0) {
 			tcommit(&o);
+			cr_assert_eq((uint64_t)flen(o.fd), obj_file_length(ns), "step %zu", i);
 			verify_ok(&o);
 		}
 	}
@@ -263,9 +265,10 @@ Test(obj, fsx)
 			uint64_t off = rnd_below(o.r.size + 100);
 			check_range(&o, ref, off, (size_t)(1 + rnd_below(3 * BS)));
 		}
-		cr_assert_eq((uint64_t)flen(o.fd), obj_file_length(o.r.size), "op %d", op);
+		cr_assert_geq((uint64_t)flen(o.fd), obj_file_length(o.r.size), "op %d", op);
 		if (op % 50 == 49) {
 			tcommit(&o);
+			cr_assert_eq((uint64_t)flen(o.fd), obj_file_length(o.r.size), "op %d", op);
 			check_all(&o, ref);
 		}
 		if (op % 400 == 399)
@@ -439,8 +442,11 @@ Test(obj, trailing_data)
 		     (ssize_t)sizeof(junk));
 	cr_assert_eq(verify(&o, &what, &bad), -EIO);
 	cr_assert_str_eq(what, "trailing data");
+	/* Live (a session may be in flight): bytes past the end are not content. */
+	cr_assert_eq(obj_verify_ex(E.s, E.k, &o.r, now(), OBJ_VERIFY_LIVE, &what, &bad), 0);
 	/* A commit removes what an interrupted session may leave. */
 	cr_assert_eq(obj_commit(o.fd, &o.r), 0);
+	cr_assert_eq(obj_settle(o.fd, &o.r), 0);
 	verify_ok(&o);
 	tobj_free(&o);
 	free(ref);
@@ -724,4 +730,95 @@ Test(obj, large_io)
 	tobj_free(&o);
 	free(ref);
 	free(buf);
+}
+
+/* Issue 11 C1: a session that changes committed blocks in place (growing
+ * the partial final block, a pwrite inside, a shrink) and is killed before
+ * its commit: the committed state verifies from the undo journal while the
+ * session is in flight, and obj_recover rolls the file back to it. */
+Test(obj, undo_rollback)
+{
+	static const struct { uint64_t size, off, len, cut; } cases[] = {
+		{ 20314, 20314, 4096, 0 },           /* append inside the final block */
+		{ 100000, 99000, 5000, 0 },          /* pwrite over the end */
+		{ 100000, 30000, 100, 0 },           /* pwrite inside */
+		{ 100000, 0, 0, 50000 },             /* shrink */
+		{ 100000, 0, 0, 1 },                 /* shrink to one byte */
+		{ 3 * BS, 3 * BS, 7, 0 },            /* append after a full block */
+		{ 20000, 70000, 10, 0 },             /* write past the end (holes) */
+	};
+	uint8_t data[5000], buf[3 * OBJ_BLOCK_SIZE];
+
+	fill_random(data, sizeof(data));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tobj o;
+		uint8_t *ref = make_committed(&o, cases[i].size), *all = malloc(cases[i].size);
+		struct obj_ref committed;
+		const char *what;
+		uint64_t bad;
+		int changed;
+
+		cr_assert_not_null(all);
+		cr_assert_eq(obj_undo_new(E.s, &o.r.undo), 0);
+		committed = o.r;
+		committed.write_gen = 0;
+		if (cases[i].len)
+			twrite(&o, data, cases[i].len, cases[i].off);
+		else
+			cr_assert_eq(obj_truncate(o.fd, &o.r, cases[i].cut), 0);
+		/* In flight: the committed state still verifies (live). */
+		cr_assert_eq(obj_verify_ex(E.s, E.k, &committed, now(), OBJ_VERIFY_LIVE, &what,
+					   &bad), 0, "case %zu: %s", i, what);
+		/* Kill: the journal stays; recovery puts the committed state back. */
+		obj_undo_free(o.r.undo);
+		o.r.undo = NULL;
+		cr_assert_eq(obj_recover(E.s, &committed, &changed), 0);
+		cr_assert_eq(changed, 1, "case %zu", i);
+		cr_assert_eq((uint64_t)flen(o.fd), obj_file_length(cases[i].size));
+		o.r = committed;
+		o.r.key = o.key;
+		verify_ok(&o);
+		cr_assert_eq(obj_read(o.fd, &o.r, all, cases[i].size, 0), (ssize_t)cases[i].size);
+		cr_assert(memcmp(all, ref, cases[i].size) == 0, "case %zu", i);
+		(void)buf;
+		/* The journal is gone; a second recovery changes nothing. */
+		cr_assert_eq(obj_recover(E.s, &committed, &changed), 0);
+		cr_assert_eq(changed, 0);
+		tobj_free(&o);
+		free(ref);
+		free(all);
+	}
+}
+
+/* After the commit the journal is dropped and the cut done (obj_settle):
+ * the next session journals against the new committed state. */
+Test(obj, undo_settle)
+{
+	struct tobj o;
+	uint8_t *ref = make_committed(&o, 40000), data[100];
+	struct obj_ref c;
+	int changed;
+
+	fill_random(data, sizeof(data));
+	cr_assert_eq(obj_undo_new(E.s, &o.r.undo), 0);
+	cr_assert_eq(obj_truncate(o.fd, &o.r, 20000), 0);
+	cr_assert_geq((uint64_t)flen(o.fd), obj_file_length(40000));
+	tcommit(&o);
+	cr_assert_eq((uint64_t)flen(o.fd), obj_file_length(20000));
+	twrite(&o, data, sizeof(data), 19990);   /* new session, journals block 1 */
+	c = o.r;
+	c.size = c.csize;
+	c.write_gen = 0;
+	obj_undo_free(o.r.undo);
+	cr_assert_eq(obj_recover(E.s, &c, &changed), 0);
+	cr_assert_eq(changed, 1);
+	o.r = c;
+	o.r.key = o.key;
+	o.r.undo = NULL;
+	verify_ok(&o);
+	uint8_t back[20000];
+	cr_assert_eq(obj_read(o.fd, &o.r, back, sizeof(back), 0), 20000);
+	cr_assert(memcmp(back, ref, 20000) == 0);
+	tobj_free(&o);
+	free(ref);
 }
