@@ -320,7 +320,9 @@ static void crash_hook_init(ns *n)
 struct rec_obj {
 	uint8_t id[16];
 	uint64_t ino;
+	uint64_t gen;            /* unauthenticated: a filter only */
 	int inl;
+	int seen;                /* its content file exists */
 };
 
 struct rec_ctx {
@@ -354,6 +356,8 @@ static int rec_node_cb(void *arg, const struct meta_node *nd)
 	memcpy(c->v[c->cnt].id, nd->objid, 16);
 	c->v[c->cnt].ino = nd->ino;
 	c->v[c->cnt].inl = (nd->flags & META_F_INLINE) != 0;
+	c->v[c->cnt].gen = nd->generation;
+	c->v[c->cnt].seen = 0;
 	c->cnt++;
 	return 0;
 }
@@ -368,6 +372,34 @@ static struct rec_obj *rec_find(struct rec_ctx *c, const uint8_t id[16])
 	struct rec_obj key;
 	memcpy(key.id, id, 16);
 	return bsearch(&key, c->v, c->cnt, sizeof(*c->v), rec_cmp);
+}
+
+static void rec_forget(struct rec_ctx *c, const struct rec_obj *o)
+{
+	static const uint8_t zero[16];
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	char hex[33];
+
+	if (meta_txn_begin(c->n->me, 0, &t))
+		return;
+	if (ns_node_get(c->n, t, o->ino, &nd) || nd.generation != 0 ||
+	    memcmp(nd.objid, o->id, 16) != 0) {
+		meta_txn_abort(t);
+		return;
+	}
+	memcpy(nd.objid, zero, 16);
+	nd.size = 0;
+	if (ns_node_put(c->n, t, &nd) || meta_txn_commit(t)) {
+		meta_txn_abort(t);
+		return;
+	}
+	store_objid_hex(o->id, hex);
+	(void)store_obj_unlink(c->n->st, o->id);
+	(void)store_aux_unlink(c->n->st, o->id, OBJ_UNDO_SUFFIX);
+	c->orphans++;
+	wlog(WLOG_INFO, "recovery: removed the content file %s of inode %llu, never committed",
+	     hex, (unsigned long long)o->ino);
 }
 
 /* Roll one object back to its committed state (authenticated record only:
@@ -386,6 +418,13 @@ static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
 	meta_txn_abort(t);
 	if (rc || memcmp(nd.objid, o->id, 16) != 0 || (nd.flags & META_F_INLINE))
 		return;
+	if (nd.generation == 0) {
+		/* Never committed: the file (perhaps cut short before its
+		 * header was written) holds nothing; the node forgets it, and
+		 * the next write starts a new one. */
+		rec_forget(c, o);
+		return;
+	}
 	memset(&r, 0, sizeof(r));
 	memcpy(r.id, nd.objid, 16);
 	r.alg = (int)nd.alg;
@@ -450,6 +489,7 @@ static int rec_file_cb(void *arg, const uint8_t *id, const char *name)
 		}
 		return 0;
 	}
+	o->seen = 1;
 	rec_object(c, o);
 	return 0;
 }
@@ -475,6 +515,11 @@ static void recover_store(ns *n)
 	}
 	qsort(c.v, c.cnt, sizeof(*c.v), rec_cmp);
 	store_obj_foreach(n->st, rec_file_cb, &c);
+	/* A move out of inline storage records the id before it creates the
+	 * file: a node never committed may name a file that never was. */
+	for (size_t i = 0; i < c.cnt; i++)
+		if (!c.v[i].seen && !c.v[i].inl && c.v[i].gen == 0)
+			rec_forget(&c, &c.v[i]);
 	/* Journals whose content file is gone, or already handled. */
 	for (size_t i = 0; i < c.nundo; i++) {
 		uint8_t id[16];
