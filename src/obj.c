@@ -863,7 +863,10 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 		if (old)
 			rc = reseal_nonfinal(fd, r, old, rbuf, bounce);
 		/* Drop bytes an interrupted session may have left where the
-		 * holes will be, so they read as zeros. */
+		 * holes will be, so they read as zeros (committed ones, left by
+		 * an uncommitted shrink, journaled first). */
+		if (!rc)
+			rc = undo_save(fd, r, old ? old_last + 1 : 0, UINT64_MAX);
 		if (!rc)
 			rc = ftruncate_u64(fd, old ? slot_off(old_last + 1) : OBJ_HEADER_SIZE);
 		if (rc)
@@ -969,6 +972,8 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 			r->sparse = 1;
 		if (old)
 			rc = reseal_nonfinal(fd, r, old, slot, plain);
+		if (!rc)
+			rc = undo_save(fd, r, old ? ol + 1 : 0, UINT64_MAX);
 		if (!rc)
 			rc = ftruncate_u64(fd, old ? slot_off(ol + 1) : OBJ_HEADER_SIZE);
 		memset(plain, 0, BS);
