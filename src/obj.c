@@ -327,7 +327,8 @@ static int read_block(int fd, const struct obj_ref *r, uint64_t size, uint64_t i
 
 struct obj_undo {
 	store *s;
-	int fd;                 /* journal, -1 until the first saved block */
+	int exists;             /* the journal file was created (no fd is kept
+				   between calls: none is held per inode) */
 	uint8_t id[16];         /* object, committed gen and size it restores */
 	uint64_t gen, size;
 	uint64_t end;           /* append offset */
@@ -344,19 +345,15 @@ int obj_undo_new(store *s, obj_undo **out)
 	if (!u)
 		return -ENOMEM;
 	u->s = s;
-	u->fd = -1;
 	*out = u;
 	return 0;
 }
 
 static void undo_reset(obj_undo *u, int remove)
 {
-	if (u->fd >= 0) {
-		close(u->fd);
-		u->fd = -1;
-		if (remove)
-			(void)store_aux_unlink(u->s, u->id, OBJ_UNDO_SUFFIX);
-	}
+	if (u->exists && remove)
+		(void)store_aux_unlink(u->s, u->id, OBJ_UNDO_SUFFIX);
+	u->exists = 0;
 	free(u->saved);
 	u->saved = NULL;
 	u->nblocks = 0;
@@ -383,7 +380,8 @@ static size_t slot_len(uint64_t size, uint64_t idx)
 	return idx == fin ? (size_t)(OBJ_BLOCK_OVERHEAD + size - idx * BS) : (size_t)SLOT;
 }
 
-static int undo_open(obj_undo *u, const struct obj_ref *r)
+/* Create the journal for r's committed state; returns it open in *fd. */
+static int undo_create(obj_undo *u, const struct obj_ref *r, int *fd)
 {
 	uint8_t hdr[U_HDR];
 	int rc;
@@ -397,14 +395,20 @@ static int undo_open(obj_undo *u, const struct obj_ref *r)
 	u->saved = calloc((size_t)(u->nblocks / 8 + 1), 1);
 	if (!u->saved)
 		return -ENOMEM;
-	rc = store_aux_open(u->s, r->id, OBJ_UNDO_SUFFIX, O_RDWR | O_CREAT | O_TRUNC, &u->fd);
-	if (!rc)
-		rc = pwrite_full(u->fd, hdr, sizeof(hdr), 0);
+	memcpy(u->id, r->id, 16);
+	rc = store_aux_open(u->s, r->id, OBJ_UNDO_SUFFIX, O_WRONLY | O_CREAT | O_TRUNC, fd);
+	if (!rc) {
+		u->exists = 1;
+		rc = pwrite_full(*fd, hdr, sizeof(hdr), 0);
+		if (rc) {
+			close(*fd);
+			*fd = -1;
+		}
+	}
 	if (rc) {
 		undo_reset(u, 1);
 		return rc;
 	}
-	memcpy(u->id, r->id, 16);
 	u->gen = r->gen;
 	u->size = r->csize;
 	u->end = U_HDR;
@@ -418,22 +422,26 @@ static int undo_save(int fd, const struct obj_ref *r, uint64_t first, uint64_t l
 	obj_undo *u = r->undo;
 	uint8_t *buf = NULL;
 	uint64_t n = nblocks_of(r->csize);
-	int rc = 0;
+	int rc = 0, jfd = -1;
 
 	if (!u || first >= n)
 		return 0;
 	if (last >= n)
 		last = n - 1;
-	if (u->fd >= 0 && (u->gen != r->gen || u->size != r->csize ||
-			   memcmp(u->id, r->id, 16) != 0))
+	if (u->exists && (u->gen != r->gen || u->size != r->csize ||
+			  memcmp(u->id, r->id, 16) != 0))
 		undo_reset(u, 1);   /* left by a session that has committed since */
 	for (uint64_t b = first; b <= last && !rc; b++) {
 		size_t len = slot_len(r->csize, b);
 		ssize_t got;
 
-		if (u->fd >= 0 && (u->saved[b / 8] & (1u << (b % 8))))
+		if (u->exists && (u->saved[b / 8] & (1u << (b % 8))))
 			continue;
-		if (u->fd < 0 && (rc = undo_open(u, r)) != 0)
+		if (!u->exists)
+			rc = undo_create(u, r, &jfd);
+		else if (jfd < 0)
+			rc = store_aux_open(u->s, r->id, OBJ_UNDO_SUFFIX, O_WRONLY, &jfd);
+		if (rc)
 			break;
 		if (!buf && !(buf = malloc(U_REC + SLOT))) {
 			rc = -ENOMEM;
@@ -446,12 +454,14 @@ static int undo_save(int fd, const struct obj_ref *r, uint64_t first, uint64_t l
 		}
 		put_le64(buf, b);
 		put_le64(buf + 8, (uint64_t)got);
-		rc = pwrite_full(u->fd, buf, U_REC + (size_t)got, u->end);
+		rc = pwrite_full(jfd, buf, U_REC + (size_t)got, u->end);
 		if (!rc) {
 			u->end += U_REC + (uint64_t)got;
 			u->saved[b / 8] |= (uint8_t)(1u << (b % 8));
 		}
 	}
+	if (jfd >= 0)
+		close(jfd);
 	free(buf);
 	return rc;
 }
