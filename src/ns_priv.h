@@ -110,7 +110,7 @@ int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd);
 int ns_apply_pending(ns *n);
 int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len);
 /* The crash-test hook (see struct ns): "write", "truncate", "commit",
- * "create". A no-op unless WORMFS_CRASH_AT names the step. */
+ * "create", "spill". A no-op unless WORMFS_CRASH_AT names the step. */
 void ns_crash_point(ns *n, const char *step);
 int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth,
 		      struct policy_lock *found);

@@ -203,6 +203,8 @@ static int inline_spill(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
 	r.csize = 0;
 	rc = record_objid(n, in->ino, &r);
 	if (!rc)
+		ns_crash_point(n, "spill");
+	if (!rc)
 		rc = obj_file_create(n->st, &r, 0, &nfd);
 	if (rc)
 		return rc;

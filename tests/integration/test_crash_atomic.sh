@@ -186,6 +186,18 @@ umount_fs "$M"
 check_eq "C3: no orphaned content file after the recovery" 0 "$(orphans)"
 verify_clean "C3: verify clean"
 
+# A new object growing out of inline storage, killed after its node
+# recorded the content file's id but before the file was created.
+WORMFS_CRASH_AT=spill mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
+head -c 40000 /dev/urandom 2>/dev/null >"$M/bkt/c3"
+if hook_fired; then ok "C3: daemon killed between recording a new content file and creating it"
+else fail "C3: daemon killed between recording a new content file and creating it"; fi
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+check_eq "C3: that never-committed object reads (empty), no EIO" "0" "$(wc -c <"$M/bkt/c3" 2>&1)"
+umount_fs "$M"
+check_eq "C3: no orphaned content file after that recovery" 0 "$(orphans)"
+verify_clean "C3: verify clean after that recovery"
+
 # ---- F2: verify while writes go through the mount --------------------------
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 head -c 20314 /dev/urandom >"$M/bkt/v1"
