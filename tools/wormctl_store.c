@@ -441,8 +441,8 @@ int wctl_verify(const struct wctl_opts *o)
 	}
 	/* Mounted, or stopped by a crash: writes in flight are not damage. */
 	if (live && !o->json)
-		printf("%s: in use or not closed cleanly: checked the committed state; writes in "
-		       "progress (or interrupted, rolled back at the next mount) are not "
-		       "counted\n", o->pos[0]);
+		wctl_out("%s: in use or not closed cleanly: checked the committed state; writes "
+			 "in progress (or interrupted, rolled back at the next mount) are not "
+			 "counted", o->pos[0]);
 	return bad ? WCTL_FAIL : WCTL_OK;
 }
