@@ -12,8 +12,10 @@
  *       second writer's.
  *   r1 BUCKET N THREADS
  *       (bucket with a default retention) each object: two write handles,
- *       one write, both closed at once. Counts "mutable": objects not
- *       locked once every release had time to run (polled up to 30 s).
+ *       one write, both closed at the same moment by two threads, while a
+ *       third opens and closes it read-only in a loop (contention on the
+ *       inode). Counts "mutable": objects not locked once every release had
+ *       time to run (polled, 30 s at most).
  *   deep BUCKET1 BUCKET2 DEPTH
  *       (BUCKET1 with a default retention) DEPTH nested directories in
  *       each bucket; an object committed at the bottom of BUCKET1 (its
@@ -27,8 +29,8 @@
  *   stress BUCKET_DEFAULT BUCKET_PLAIN ITER PROCS
  *       PROCS processes do ITER random operations each (writes, O_TRUNC
  *       opens, truncates, renames, unlinks, retention and hold setters)
- *       on a few names in both buckets, while observers record every
- *       object seen locked. Then checks: every object seen locked still
+ *       on a moving window of names in both buckets, while an observer
+ *       records every object it sees locked. Then checks: every object seen locked still
  *       has its name, inode, size and content; every object in
  *       BUCKET_DEFAULT is locked; no content is the bytes of a refused
  *       write. Counts "violations". */
@@ -92,7 +94,7 @@ static void state_of(int dirfd, const char *path, char *out, size_t len)
 }
 
 /* Poll until the object is locked: releases are asynchronous. All waits
- * of a process share one 60 s budget, and only "mutable" is waited on. */
+ * of a process share one 30 s budget, and only "mutable" is waited on. */
 static int wait_locked(int dirfd, const char *path)
 {
 	static __thread struct timespec deadline;
@@ -101,7 +103,7 @@ static int wait_locked(int dirfd, const char *path)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (!deadline.tv_sec)
-		deadline.tv_sec = now.tv_sec + 60;
+		deadline.tv_sec = now.tv_sec + 30;
 	for (;;) {
 		state_of(dirfd, path, st, sizeof(st));
 		if (!strcmp(st, "locked"))
@@ -217,28 +219,91 @@ static int run_procs(long procs, long n, const char *dir,
 struct r1_arg {
 	const char *dir;
 	long id, n, mutable_;
+	volatile long group;   /* the object being written */
+	volatile int done;
 };
+
+/* Opens and closes the object being written, read-only, without pause:
+ * an open holds the inode's in->mu in the daemon while it reads the
+ * record, and a release takes in->mu too, so the releases of the writers
+ * are delayed at the worst moments. */
+static void *r1_hammer(void *p)
+{
+	struct r1_arg *a = p;
+	char path[300];
+	while (!a->done) {
+		long i = a->group;
+		snprintf(path, sizeof(path), "%s/t%ld/g%ld/o%ld", a->dir, a->id, i / 16, i);
+		int fd = open(path, O_RDONLY);
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
+}
+
+/* The closing partner of a worker: closes its descriptor of each object
+ * at the same moment as the worker closes its own. */
+struct r1_pair {
+	pthread_barrier_t bar;
+	volatile int fd;
+	volatile int stop;
+};
+
+static void *r1_partner(void *p)
+{
+	struct r1_pair *pr = p;
+	for (;;) {
+		pthread_barrier_wait(&pr->bar);    /* fd ready */
+		if (pr->stop)
+			return NULL;
+		if (pr->fd >= 0)
+			close(pr->fd);
+		pthread_barrier_wait(&pr->bar);    /* both closed */
+	}
+}
 
 static void *r1_thread(void *p)
 {
 	struct r1_arg *a = p;
-	char name[64];
-	int dfd = open(a->dir, O_DIRECTORY | O_RDONLY);
+	char name[64], sub[300];
+	pthread_t hm, pt;
+	struct r1_pair pr = { .fd = -1 };
 
+	pthread_barrier_init(&pr.bar, NULL, 2);
+	snprintf(sub, sizeof(sub), "%s/t%ld", a->dir, a->id);
+	mkdir(sub, 0755);
+	pthread_create(&hm, NULL, r1_hammer, a);
+	pthread_create(&pt, NULL, r1_partner, &pr);
 	for (long i = 0; i < a->n; i++) {
-		snprintf(name, sizeof(name), "r1-%ld-%ld", a->id, i);
-		int f1 = openat(dfd, name, O_WRONLY | O_CREAT, 0644);
-		int f2 = openat(dfd, name, O_WRONLY);
+		/* 16 objects per directory keep the hammer's listing short. */
+		snprintf(name, sizeof(name), "t%ld/g%ld/o%ld", a->id, i / 16, i);
+		if (i % 16 == 0) {
+			snprintf(sub, sizeof(sub), "%s/t%ld/g%ld", a->dir, a->id, i / 16);
+			mkdir(sub, 0755);
+		}
+		a->group = i;
+		snprintf(sub, sizeof(sub), "%s/%s", a->dir, name);
+		int f1 = open(sub, O_WRONLY | O_CREAT, 0644);
+		int f2 = open(sub, O_WRONLY);
 		if (f1 < 0 || f2 < 0 || write(f1, "x", 1) != 1)
 			a->mutable_++;
-		/* Two releases sent back to back: served by two daemon threads. */
+		/* Both handles closed at the same moment from two threads: the
+		 * two releases reach the daemon together. */
+		pr.fd = f2;
+		pthread_barrier_wait(&pr.bar);
 		if (f1 >= 0)
 			close(f1);
-		if (f2 >= 0)
-			close(f2);
+		pthread_barrier_wait(&pr.bar);
 	}
+	pr.stop = 1;
+	pthread_barrier_wait(&pr.bar);
+	pthread_join(pt, NULL);
+	pthread_barrier_destroy(&pr.bar);
+	a->done = 1;
+	pthread_join(hm, NULL);
+	int dfd = open(a->dir, O_DIRECTORY | O_RDONLY);
 	for (long i = 0; i < a->n; i++) {
-		snprintf(name, sizeof(name), "r1-%ld-%ld", a->id, i);
+		snprintf(name, sizeof(name), "t%ld/g%ld/o%ld", a->id, i / 16, i);
 		if (!wait_locked(dfd, name))
 			a->mutable_++;
 	}
@@ -255,7 +320,7 @@ static int cmd_r1(const char *dir, long n, long threads)
 	if (threads < 1 || threads > 64)
 		return usage();
 	for (long t = 0; t < threads; t++) {
-		a[t] = (struct r1_arg){ dir, t, n, 0 };
+		a[t] = (struct r1_arg){ dir, t, n, 0, 0, 0 };
 		pthread_create(&th[t], NULL, r1_thread, &a[t]);
 	}
 	for (long t = 0; t < threads; t++) {
@@ -346,7 +411,10 @@ static int cmd_deeprename(const char *b, long depth)
 
 /* ---- stress ------------------------------------------------------------- */
 
-#define S_NAMES 6
+/* Each process works on a window of names that moves on every 8
+ * operations, so there are always fresh (mutable) objects to fight over. */
+#define S_WINDOW 4
+#define S_NAMES(iter) ((iter) / 8 + S_WINDOW)
 #define TOKLEN 24
 
 /* A record per locked object seen: name, inode, size, content. */
@@ -378,9 +446,10 @@ static void stress_proc(const char *bdef, const char *bplain, long iter, long id
 	if (!rf || !sf)
 		_exit(1);
 
-	for (long i = 0; i < iter; i++) {
+	/* The observer looks at any name, four times as often. */
+	for (long i = 0; i < (observer ? 4 * iter : iter); i++) {
 		const char *b = rnd(&s) % 2 ? bdef : bplain;
-		unsigned k = (unsigned)(rnd(&s) % S_NAMES);
+		unsigned k = (unsigned)(observer ? rnd(&s) % S_NAMES(iter) : i / 8 + rnd(&s) % S_WINDOW);
 		snprintf(path, sizeof(path), "%s/o%u", b, k);
 		char tb[64];
 		snprintf(tb, sizeof(tb), "p%02ld-i%08ld-xxxxxxxxxxxxxxxxxxxx", id % 100, i % 100000000);
@@ -416,6 +485,11 @@ static void stress_proc(const char *bdef, const char *bplain, long iter, long id
 			int c = close(fd);
 			if (w != TOKLEN || c)
 				fprintf(rf, "%s\n", tok);
+			/* An O_TRUNC open that succeeded made this a writer before
+			 * any lock: its write cannot be refused (else the open
+			 * truncated a locked object). */
+			if ((fl & O_TRUNC) && w != TOKLEN)
+				fprintf(rf, "TRUNC-THEN-REFUSED %s\n", path);
 			break;
 		}
 		case 2: {  /* two writers closed back to back */
@@ -431,15 +505,18 @@ static void stress_proc(const char *bdef, const char *bplain, long iter, long id
 		case 3:
 			(void)truncate(path, rnd(&s) % 2 ? 0 : TOKLEN / 2);
 			break;
-		case 4: {  /* open(O_RDWR|O_TRUNC) alone */
+		case 4: {  /* open(O_RDWR|O_TRUNC), one byte */
 			int fd = open(path, O_RDWR | O_TRUNC);
-			if (fd >= 0)
+			if (fd >= 0) {
+				if (write(fd, "t", 1) != 1)
+					fprintf(rf, "TRUNC-THEN-REFUSED %s\n", path);
 				close(fd);
+			}
 			break;
 		}
 		case 5: {
 			char to[200];
-			snprintf(to, sizeof(to), "%s/o%u", b, (unsigned)(rnd(&s) % S_NAMES));
+			snprintf(to, sizeof(to), "%s/o%u", b, (unsigned)(i / 8 + rnd(&s) % S_WINDOW));
 			(void)rename(path, to);
 			break;
 		}
@@ -497,8 +574,27 @@ static int cmd_stress(const char *bdef, const char *bplain, long iter, long proc
 			_exit(0);
 		}
 	}
-	for (long p = 0; p < procs; p++)
-		waitpid(pids[p], NULL, 0);
+	for (long p = 0; p < procs; p++) {
+		int ws = 0;
+		waitpid(pids[p], &ws, 0);
+		if (!WIFEXITED(ws) || WEXITSTATUS(ws))
+			bad++;
+	}
+	/* 0. No write was refused on a handle whose O_TRUNC open succeeded. */
+	for (long p = 0; p < procs; p++) {
+		snprintf(lp, sizeof(lp), "%s/refused.%ld", logdir, p);
+		FILE *f = fopen(lp, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			if (strncmp(line, "TRUNC-THEN-REFUSED ", 19))
+				continue;
+			if (bad < 5)
+				fprintf(stderr, "racer: O_TRUNC open succeeded, then its write was "
+					"refused: %s", line + 19);
+			bad++;
+		}
+		if (f)
+			fclose(f);
+	}
 	/* 1. Whatever was seen locked is still there, unchanged. */
 	for (long p = 0; p < procs; p++) {
 		snprintf(lp, sizeof(lp), "%s/seen.%ld", logdir, p);
@@ -530,7 +626,7 @@ static int cmd_stress(const char *bdef, const char *bplain, long iter, long proc
 	 * refused write's token. */
 	for (int pass = 0; pass < 2; pass++) {
 		const char *b = pass ? bplain : bdef;
-		for (unsigned k = 0; k < S_NAMES; k++) {
+		for (unsigned k = 0; k < S_NAMES(iter); k++) {
 			char path[200], data[TOKLEN + 8], tok[TOKLEN + 1];
 			snprintf(path, sizeof(path), "%s/o%u", b, k);
 			if (access(path, F_OK))

@@ -19,9 +19,9 @@ cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -pthread -o "$RACER" "$LIB_D
 	{ fail "racer.c compiles"; done_testing; }
 
 if [ "$WORMFS_LONG" = 1 ]; then
-	R2_N=4000 R1_N=10000 ST_ITER=3000
+	R2_N=4000 R1_N=10000 ST_ITER=40000
 else
-	R2_N=1200 R1_N=3000 ST_ITER=400
+	R2_N=1200 R1_N=3000 ST_ITER=4000
 fi
 
 S=$T_BASE/store M=$T_BASE/mnt
