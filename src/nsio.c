@@ -4,7 +4,8 @@
  * Concurrency per inode: in->rw serializes writers against readers and
  * each other; in->mu guards the small state (writers, sealed, size) and is
  * the lock under which a write-open and a lock change exclude each other
- * (a lock change gets EBUSY while writers > 0). */
+ * (a lock change gets EBUSY while writers > 0). The full rules are at
+ * struct ns_inode in ns_priv.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -496,11 +497,11 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	/* An object unlinked while open (nlink 0) is on its way out. A bucket
 	 * that cannot be found fails the commit (the pending mark stays, for
 	 * the next try): never committed as if there were no default. */
-	if (apply_default && !nd.sealed && nd.nlink > 0 && !(nd.flags & (1u << 31)) &&
-	    (rc = ns_bucket_of(n, t, &nd, &b)) != 0)
+	int due = apply_default && !nd.sealed && nd.nlink > 0 && !(nd.flags & (1u << 31));
+	memset(&b, 0, sizeof(b));
+	if (due && (rc = ns_bucket_of(n, t, &nd, &b)) != 0)
 		goto fail;
-	if (apply_default && !nd.sealed && nd.nlink > 0 && !(nd.flags & (1u << 31)) &&
-	    b.def_mode != WORM_NONE) {
+	if (due && b.def_mode != WORM_NONE) {
 		nd.lock_mode = b.def_mode;
 		nd.retain_until = cnow + (int64_t)b.def_days * 86400;
 		nd.sealed = 1;
