@@ -58,13 +58,17 @@ struct meta_node {
 	uint64_t generation;    /* bumped by each write session, bound in AD */
 	uint8_t objid[16];      /* content file id; all zero = no file yet */
 	uint32_t alg;           /* wcrypto alg of the content */
-	uint32_t pad0;
+	uint32_t bucket_lo;     /* bucket (top-level directory) holding the
+				   node, low and high halves; a bucket names
+				   itself. Fixed at creation (a node never
+				   leaves its bucket); 0 in records written
+				   before it was kept: derived then (ns.c) */
 	uint8_t wrapped[META_WRAPPED_BYTES];
 	/* object lock */
 	int32_t lock_mode;      /* enum worm_mode */
 	int32_t hold;           /* enum worm_hold */
 	int32_t sealed;
-	int32_t pad1;
+	uint32_t bucket_hi;
 	int64_t retain_until;
 	/* bucket (top-level directories) */
 	int32_t def_mode;

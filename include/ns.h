@@ -5,7 +5,11 @@
  * Inode numbers are meta inode numbers (stable across remounts). The root
  * is 1; .wormfs is 2 and its files version 3, stats 4, clock 5 (virtual,
  * read-only). Functions return 0 or -errno. Times: the compliance clock is
- * read once per operation (ns_clock_now) and passed down. */
+ * read once per operation (ns_clock_now) and passed down. Concurrency: a
+ * lock decision and the change it allows are made under one lock or
+ * re-checked where the change is made; the rules (which lock guards
+ * sealed, writers, size, generation, the pending default) are written at
+ * struct ns_inode in src/ns_priv.h. */
 #ifndef WORMFS_NS_H
 #define WORMFS_NS_H
 

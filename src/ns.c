@@ -55,7 +55,29 @@ static void node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 	m.block_state = nd->block_state;
 	memcpy(m.block_id, nd->block_id, sizeof(m.block_id));
 	m.block_expires = nd->block_expires;
-	wcrypto_mac(out, n->reckey, &m, sizeof(m));
+	/* The recorded bucket is authenticated too. Records written before
+	 * it was kept carry 0 and the MAC over the fields above only, so they
+	 * still verify; clearing the field of a newer record breaks its MAC. */
+	uint64_t bucket = ns_node_bucket(nd);
+	if (!bucket) {
+		wcrypto_mac(out, n->reckey, &m, sizeof(m));
+		return;
+	}
+	uint8_t buf[sizeof(m) + sizeof(bucket)];
+	memcpy(buf, &m, sizeof(m));
+	memcpy(buf + sizeof(m), &bucket, sizeof(bucket));
+	wcrypto_mac(out, n->reckey, buf, sizeof(buf));
+}
+
+uint64_t ns_node_bucket(const struct meta_node *nd)
+{
+	return (uint64_t)nd->bucket_hi << 32 | nd->bucket_lo;
+}
+
+static void node_set_bucket(struct meta_node *nd, uint64_t bucket)
+{
+	nd->bucket_lo = (uint32_t)bucket;
+	nd->bucket_hi = (uint32_t)(bucket >> 32);
 }
 
 /* A node whose MAC fails is returned with flags marking it; callers treat
@@ -82,9 +104,16 @@ int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out)
 
 int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd)
 {
+	struct meta_node b;
+
 	/* Never launder a record that failed authentication. */
 	if (nd->flags & NS_F_AUTH_FAILED)
 		return -EPERM;
+	/* A record from before the bucket was kept learns it when it is next
+	 * written. Best effort: an object unlinked while open may have lost
+	 * its directory; ns_bucket_of derives (or refuses) at each use. */
+	if (!ns_node_bucket(nd) && nd->ino != NS_INO_ROOT && !ns_bucket_of(n, t, nd, &b))
+		node_set_bucket(nd, b.ino);
 	nd->version = META_NODE_VERSION;
 	node_mac(n, nd, nd->mac);
 	return meta_node_put(t, nd);
@@ -295,30 +324,69 @@ void ns_drain_inval(ns *n)
 		n->inval(n->inval_arg, q[i]);
 }
 
-/* Top-level directory (bucket) holding nd; -ENOENT for the root. */
-int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket)
+/* Legacy records (no recorded bucket): follow the parents up to the
+ * root, without a depth limit. A parent loop (an edited record) is found
+ * by Brent's method and is an error, as is a missing parent: the caller
+ * refuses, it never goes on as if there were no bucket. */
+static int bucket_walk(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket)
 {
 	struct meta_node cur = *nd;
-	for (int depth = 0; depth < 4096; depth++) {
-		if (cur.ino == NS_INO_ROOT)
-			return -ENOENT;
+	uint64_t mark = cur.ino, power = 1, lam = 0;
+	int rc;
+
+	for (;;) {
 		if (cur.parent == NS_INO_ROOT) {
 			*bucket = cur;
 			return 0;
 		}
-		int rc = ns_node_get(n, t, cur.parent, &cur);
+		rc = ns_node_get(n, t, cur.parent, &cur);
 		if (rc)
-			return rc;
+			return rc == -ENOENT ? -EIO : rc;
+		if (cur.ino == mark || cur.ino == NS_INO_ROOT)
+			return -ELOOP;
+		if (ns_node_bucket(&cur))
+			return ns_bucket_of(n, t, &cur, bucket);
+		if (++lam == power) {
+			mark = cur.ino;
+			power *= 2;
+			lam = 0;
+		}
 	}
-	return -ELOOP;
 }
 
-static uint64_t bucket_ino(ns *n, meta_txn *t, uint64_t dir)
+int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket)
+{
+	uint64_t b = ns_node_bucket(nd);
+	int rc;
+
+	if (nd->ino == NS_INO_ROOT)
+		return -ENOENT;
+	if (nd->parent == NS_INO_ROOT)
+		rc = (*bucket = *nd, 0);
+	else if (b)
+		rc = b == nd->ino ? -EIO : ns_node_get(n, t, b, bucket);
+	else
+		rc = bucket_walk(n, t, nd, bucket);
+	if (rc)
+		return rc == -ENOENT ? -EIO : rc;
+	/* Its default retention is about to be trusted: only an authentic
+	 * bucket record will do. */
+	if (!S_ISDIR(bucket->mode) || bucket->parent != NS_INO_ROOT ||
+	    bucket->ino == NS_INO_ROOT || (bucket->flags & NS_F_AUTH_FAILED))
+		return -EIO;
+	return 0;
+}
+
+/* The bucket holding directory dir (dir is not the root). */
+static int bucket_ino(ns *n, meta_txn *t, uint64_t dir, uint64_t *out)
 {
 	struct meta_node nd, b;
-	if (dir == NS_INO_ROOT || ns_node_get(n, t, dir, &nd) || ns_bucket_of(n, t, &nd, &b))
-		return 0;
-	return b.ino;
+	int rc = ns_node_get(n, t, dir, &nd);
+	if (!rc)
+		rc = ns_bucket_of(n, t, &nd, &b);
+	if (!rc)
+		*out = b.ino;
+	return rc == -ENOENT ? -EIO : rc;
 }
 
 int ns_lookup(ns *n, uint64_t parent, const char *name, struct ns_attr *out)
@@ -419,8 +487,21 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 	out->atime_ns = out->mtime_ns = out->ctime_ns = out->btime_ns = now;
 	out->next_cookie = META_FIRST_COOKIE;
 	out->alg = n->alg;
-	if (S_ISREG(mode) && ns_bucket_default(n, t, out)) {
-		rc = ns_pending_mark(n, t, out, 1);
+	/* Every new node records its bucket (a bucket itself): known at any
+	 * depth in one lookup, and authenticated with the record. */
+	if (parent == NS_INO_ROOT) {
+		node_set_bucket(out, ino);
+	} else {
+		struct meta_node b;
+		rc = ns_bucket_of(n, t, &p, &b);
+		if (rc)
+			return rc;
+		node_set_bucket(out, b.ino);
+	}
+	if (S_ISREG(mode)) {
+		rc = ns_bucket_default(n, t, out);
+		if (rc > 0)
+			rc = ns_pending_mark(n, t, out, 1);
 		if (rc)
 			return rc;
 	}
@@ -597,9 +678,9 @@ void ns_settle_writers(ns *n, uint64_t parent, const char *name)
 	pthread_mutex_lock(&in->mu);
 	pending = in->writers > 0;
 	pthread_mutex_unlock(&in->mu);
-	if (pending)
-		pending = !ns_node_get(n, t, ino, &nd) && !nd.sealed &&
-			  !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE;
+	/* A bucket that cannot be found is no reason not to wait. */
+	if (pending && !ns_node_get(n, t, ino, &nd))
+		pending = !nd.sealed && (ns_bucket_of(n, t, &nd, &b) || b.def_mode != WORM_NONE);
 	meta_txn_abort(t);
 	if (pending)
 		ns_settle_inode(n, in);
@@ -686,15 +767,82 @@ int ns_rmdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name
 	return unlink_or_rmdir(n, c, parent, name, 1);
 }
 
-/* 1 if any object below dir is locked at now (rename of a directory). */
+/* Is any object below dir locked at now (rename of a directory)?
+ * Iterative, so no depth is too deep: directories still to read are kept
+ * on a heap stack, and each is entered at most once (a directory is only
+ * followed from the parent its record names, and never twice), so even an
+ * edited record cannot make the walk loop. Anything unexpected (a record
+ * that cannot be read, memory) counts as locked: fail closed. */
 struct subtree_ctx {
 	ns *n;
 	meta_txn *t;
 	int64_t now;
-	int depth;
+	uint64_t dir;             /* directory being read */
+	uint64_t *stack;          /* directories to read */
+	size_t len, cap;
+	uint64_t *seen;           /* open-addressing set of directories pushed */
+	size_t nseen, seencap;
 	int found;
 	struct policy_lock *lk;
 };
+
+static void subtree_fail(struct subtree_ctx *s)
+{
+	s->found = 1;
+	if (s->lk) {
+		memset(s->lk, 0, sizeof(*s->lk));
+		s->lk->auth_failed = 1;
+	}
+}
+
+/* Add ino to the seen set: 1 if new, 0 if already there, -ENOMEM. */
+static int seen_add(struct subtree_ctx *s, uint64_t ino)
+{
+	if (2 * (s->nseen + 1) > s->seencap) {
+		size_t cap = s->seencap ? 2 * s->seencap : 256;
+		uint64_t *nt = calloc(cap, sizeof(*nt));
+		if (!nt)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->seencap; i++) {
+			uint64_t v = s->seen[i];
+			if (!v)
+				continue;
+			size_t j = (v * 0x9E3779B97F4A7C15ull) & (cap - 1);
+			while (nt[j])
+				j = (j + 1) & (cap - 1);
+			nt[j] = v;
+		}
+		free(s->seen);
+		s->seen = nt;
+		s->seencap = cap;
+	}
+	size_t j = (ino * 0x9E3779B97F4A7C15ull) & (s->seencap - 1);
+	while (s->seen[j]) {
+		if (s->seen[j] == ino)
+			return 0;
+		j = (j + 1) & (s->seencap - 1);
+	}
+	s->seen[j] = ino;
+	s->nseen++;
+	return 1;
+}
+
+static int subtree_push(struct subtree_ctx *s, uint64_t ino)
+{
+	int rc = seen_add(s, ino);
+	if (rc <= 0)
+		return rc ? rc : -ELOOP;
+	if (s->len == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		uint64_t *grown = realloc(s->stack, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		s->stack = grown;
+		s->cap = cap;
+	}
+	s->stack[s->len++] = ino;
+	return 0;
+}
 
 static int subtree_cb(void *arg, const char *name, uint64_t ino, uint64_t cookie)
 {
@@ -703,8 +851,10 @@ static int subtree_cb(void *arg, const char *name, uint64_t ino, uint64_t cookie
 	struct policy_lock lk;
 	(void)name;
 	(void)cookie;
-	if (ns_node_get(s->n, s->t, ino, &nd))
-		return 0;
+	if (ns_node_get(s->n, s->t, ino, &nd)) {
+		subtree_fail(s);
+		return 1;
+	}
 	if (S_ISREG(nd.mode)) {
 		ns_node_lock(&nd, &lk);
 		if (policy_is_locked(&lk, s->now)) {
@@ -713,38 +863,53 @@ static int subtree_cb(void *arg, const char *name, uint64_t ino, uint64_t cookie
 				*s->lk = lk;
 		}
 	} else if (S_ISDIR(nd.mode)) {
-		s->found = ns_subtree_locked(s->n, s->t, ino, s->now, s->depth + 1, s->lk);
+		if (nd.parent != s->dir || subtree_push(s, ino))
+			subtree_fail(s);
 	}
 	return s->found;
 }
 
-int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth,
-		      struct policy_lock *found)
+int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, struct policy_lock *found)
 {
-	struct subtree_ctx s = { n, t, now, depth, 0, found };
-	if (depth > 1024) {
-		if (found) {
-			memset(found, 0, sizeof(*found));
-			found->auth_failed = 1;   /* absurd depth: fail closed */
-		}
-		return 1;
+	struct subtree_ctx s = { .n = n, .t = t, .now = now, .lk = found };
+
+	if (subtree_push(&s, dir))
+		subtree_fail(&s);
+	while (!s.found && s.len) {
+		s.dir = s.stack[--s.len];
+		if (meta_readdir(t, s.dir, 0, subtree_cb, &s))
+			subtree_fail(&s);
 	}
-	meta_readdir(t, dir, 0, subtree_cb, &s);
+	free(s.stack);
+	free(s.seen);
 	return s.found;
 }
 
-/* 1 if anc is dir or one of its ancestors. */
+/* 1 if anc is dir or one of its ancestors, 0 if not, or -errno (a parent
+ * loop, a missing record): no depth limit, and never a guess. */
 static int is_ancestor(ns *n, meta_txn *t, uint64_t anc, uint64_t dir)
 {
 	struct meta_node nd;
-	for (int i = 0; i < 4096; i++) {
+	uint64_t mark = dir, power = 1, lam = 0;
+	int rc;
+
+	for (;;) {
 		if (dir == anc)
 			return 1;
-		if (dir == NS_INO_ROOT || ns_node_get(n, t, dir, &nd))
+		if (dir == NS_INO_ROOT)
 			return 0;
+		rc = ns_node_get(n, t, dir, &nd);
+		if (rc)
+			return rc == -ENOENT ? -EIO : rc;
 		dir = nd.parent;
+		if (dir == mark)
+			return -ELOOP;
+		if (++lam == power) {
+			mark = dir;
+			power *= 2;
+			lam = 0;
+		}
 	}
-	return 1;
 }
 
 static int rename_check(ns *n, meta_txn *t, const struct ns_caller *c,
@@ -758,7 +923,7 @@ static int rename_check(ns *n, meta_txn *t, const struct ns_caller *c,
 	if (S_ISDIR(nd->mode)) {
 		/* The directory itself carries no lock: policy judges the first
 		 * locked descendant found. */
-		if (op == POP_RENAME_SRC && ns_subtree_locked(n, t, nd->ino, now, 0, &lk))
+		if (op == POP_RENAME_SRC && ns_subtree_locked(n, t, nd->ino, now, &lk))
 			return policy_check(&n->cfg.rules, &pc, &lk, POP_RENAME_DIR, now, rule);
 		return 0;
 	}
@@ -797,9 +962,18 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 		rc = ns_node_get(n, t, sino, &src);
 	if (rc)
 		goto fail;
-	if (parent != newparent && bucket_ino(n, t, parent) != bucket_ino(n, t, newparent)) {
-		rc = -EXDEV;
-		goto fail;
+	if (parent != newparent) {
+		/* An unknown bucket refuses the rename (never "no bucket"). */
+		uint64_t b1 = 0, b2 = 0;
+		rc = bucket_ino(n, t, parent, &b1);
+		if (!rc)
+			rc = bucket_ino(n, t, newparent, &b2);
+		if (rc)
+			goto fail;
+		if (b1 != b2) {
+			rc = -EXDEV;
+			goto fail;
+		}
 	}
 	rc = meta_dirent_get(t, newparent, newname, &dino);
 	have_dst = rc == 0;
@@ -819,12 +993,13 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 		rc = -ENOENT;
 		goto fail;
 	}
-	if (S_ISDIR(src.mode) && is_ancestor(n, t, sino, newparent)) {
-		rc = -EINVAL;
+	if (S_ISDIR(src.mode) && (rc = is_ancestor(n, t, sino, newparent))) {
+		rc = rc > 0 ? -EINVAL : rc;
 		goto fail;
 	}
-	if ((flags & NS_RENAME_EXCHANGE) && S_ISDIR(dst.mode) && is_ancestor(n, t, dino, parent)) {
-		rc = -EINVAL;
+	if ((flags & NS_RENAME_EXCHANGE) && S_ISDIR(dst.mode) &&
+	    (rc = is_ancestor(n, t, dino, parent))) {
+		rc = rc > 0 ? -EINVAL : rc;
 		goto fail;
 	}
 	rc = rename_check(n, t, c, &src, POP_RENAME_SRC, now, &rule);

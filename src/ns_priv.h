@@ -16,12 +16,45 @@
 #define NS_VIRT_MAX 65536
 
 /* In-memory state of an inode with open handles (or in use by an op that
- * must exclude writers). Never holds a file descriptor. */
+ * must exclude writers). Never holds a file descriptor.
+ *
+ * Locking rules (the lock decision and the change it allows are made
+ * under one lock, or re-checked where the change is made):
+ * - Order: in->rw, then a write transaction, then in->mu. (Read
+ *   transactions may be opened under in->mu.) LMDB serializes write
+ *   transactions: a check made on the record inside the write
+ *   transaction that changes it (unlink, rename, setattr other than size,
+ *   user xattrs, lock attributes, the default at a commit) is atomic
+ *   against every other record change.
+ * - sealed: set under in->mu, only ever from 0 to 1: by a lock change
+ *   after its commit (still holding in->mu), by a commit applying the
+ *   default (holding in->rw), or loaded from a record read under in->mu
+ *   (ns_inode_load). Content changes (write, truncate, fallocate, O_TRUNC,
+ *   setattr size) hold in->rw for writing and check it themselves, under
+ *   in->mu, in the same hold that marks the inode dirty (session_ref), and
+ *   inode_commit refuses to record content on a sealed record.
+ * - dirty, the write session (ref.write_gen), ref.size/sparse, mtime_ns:
+ *   under in->mu, changed only with in->rw held for writing. A lock
+ *   change is refused (EBUSY) while writers > 0 or dirty, so a content
+ *   change that passed the sealed check cannot be overtaken by a lock.
+ * - generation: recorded by inode_commit (in->rw held for writing); ref.gen
+ *   follows under in->mu after the commit.
+ * - writers / releasing: under in->mu. writers counts write handles until
+ *   their release has finished its commit (lock changes stay refused and
+ *   ns_settle_writers waits until then); releasing counts releases that
+ *   have decided but not finished. A release decides "last" as
+ *   ++releasing == writers, with in->rw held for writing, in the same in->mu
+ *   hold: exactly the last of the writers released together sees it, after
+ *   all the others have committed, and applies the bucket default.
+ * - the pending default (META_F_DEFAULT_PENDING): in the record, changed
+ *   in write transactions only; set at create or at a write open, cleared
+ *   by the commit that applies the default (or finds it no longer due). */
 struct ns_inode {
 	uint64_t ino;
 	unsigned refs;            /* handles + temporary users (itab_mu) */
 	unsigned handles;         /* open handles (mu) */
-	unsigned writers;         /* write-capable handles (mu) */
+	unsigned writers;         /* write-capable handles (mu), see above */
+	unsigned releasing;       /* writer releases under way (mu) */
 	int live;                 /* ref below is loaded and authoritative */
 	int sealed;               /* content frozen: writes refused */
 	int unlinked;             /* node gone; content deleted at last release */
@@ -96,7 +129,13 @@ void ns_ibuf_free(struct ns_inode *in);
 /* Free an inode no one refers to any more (its key, plaintext, locks). */
 void ns_inode_free(struct ns_inode *in);
 void ns_caller_policy(const struct ns_caller *c, struct policy_caller *pc);
+/* The bucket holding nd (a bucket: itself): 0, or -ENOENT for the root,
+ * or another -errno (a damaged or looping chain, a bucket record failing
+ * authentication). Any error is a refusal for the caller, never "no
+ * bucket". */
 int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket);
+/* The bucket inode recorded in a node (0: an older record, not recorded). */
+uint64_t ns_node_bucket(const struct meta_node *nd);
 int ns_may_write(const struct meta_node *nd, const struct ns_caller *c);
 int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 	      const struct ns_caller *c, int err, const char *rule);
@@ -106,19 +145,25 @@ int ns_durable(ns *n);
  * "pending_defaults", so a crash before that release is repaired at the
  * next open (ns_apply_pending). */
 int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on);
+/* 1 if nd (not sealed) lies in a bucket with a default retention, 0 if
+ * not, -errno if its bucket cannot be found. */
 int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd);
 int ns_apply_pending(ns *n);
 int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len);
 /* The crash-test hook (see struct ns): "write", "truncate", "commit",
  * "create", "spill". A no-op unless WORMFS_CRASH_AT names the step. */
 void ns_crash_point(ns *n, const char *step);
-int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, int depth,
-		      struct policy_lock *found);
+/* 1 if an object anywhere below dir is locked at now (or the walk failed:
+ * found then says auth_failed), 0 if none. */
+int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, struct policy_lock *found);
 int ns_is_virtual(uint64_t ino);
 int ns_virt_attr(ns *n, uint64_t ino, struct ns_attr *a);
 int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len);
 /* Load an inode's content state from its node (in->mu held). */
 void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now);
+/* Load it from its record read now, under in->mu: a lock committed before
+ * this call is seen (lock changes commit holding in->mu). */
+int ns_inode_refresh(ns *n, struct ns_inode *in, int64_t now);
 void ns_queue_inval(ns *n, uint64_t ino);
 /* nsio.c, for setattr in nsx.c: unwrap an object's DEK once (without
  * in->mu); set an object's size and commit (in->rw held for writing). */

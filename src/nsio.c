@@ -4,7 +4,8 @@
  * Concurrency per inode: in->rw serializes writers against readers and
  * each other; in->mu guards the small state (writers, sealed, size) and is
  * the lock under which a write-open and a lock change exclude each other
- * (a lock change gets EBUSY while writers > 0). */
+ * (a lock change gets EBUSY while writers > 0). The full rules are at
+ * struct ns_inode in ns_priv.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -43,6 +44,24 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 	in->sealed |= policy_is_sealed(&lk, now);
 }
 
+int ns_inode_refresh(ns *n, struct ns_inode *in, int64_t now)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	int rc;
+
+	pthread_mutex_lock(&in->mu);
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (!rc) {
+		rc = ns_node_get(n, t, in->ino, &nd);
+		meta_txn_abort(t);
+	}
+	if (!rc)
+		ns_inode_load(in, &nd, now);
+	pthread_mutex_unlock(&in->mu);
+	return rc;
+}
+
 static void auth_failure(ns *n, const struct ns_inode *in)
 {
 	char id[33];
@@ -72,16 +91,24 @@ static int content_open(ns *n, struct ns_inode *in, int flags, int *fd)
 }
 
 /* Start a write session (generation G+1) if none is running, and take a
- * snapshot of the object, with its key, for obj_*. */
-static void session_ref(struct ns_inode *in, struct obj_ref *r)
+ * snapshot of the object, with its key, for obj_*. Every content change
+ * passes here before it touches the content: the sealed check and the
+ * dirty mark are one in->mu hold, so a lock change (refused while dirty)
+ * either comes first and is seen, or waits for the commit. */
+static int session_ref(struct ns_inode *in, struct obj_ref *r)
 {
 	pthread_mutex_lock(&in->mu);
+	if (in->sealed) {
+		pthread_mutex_unlock(&in->mu);
+		return -EPERM;
+	}
 	if (!in->ref.write_gen)
 		in->ref.write_gen = in->ref.gen + 1;
 	in->dirty = 1;
 	*r = in->ref;
 	r->key = in->key;
 	pthread_mutex_unlock(&in->mu);
+	return 0;
 }
 
 /* Load an inline object's plaintext once (its value is committed with the
@@ -166,6 +193,9 @@ static int record_objid(ns *n, uint64_t ino, const struct obj_ref *r)
 
 	if (!rc)
 		rc = ns_node_get(n, t, ino, &nd);
+	/* Content identity of a sealed object never changes. */
+	if (!rc && nd.sealed)
+		rc = -EPERM;
 	if (rc)
 		goto fail;
 	memcpy(nd.objid, r->id, 16);
@@ -197,11 +227,12 @@ static int inline_spill(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
 	ssize_t put = 0;
 	int rc, nfd = -1;
 
-	session_ref(in, &r);
+	rc = session_ref(in, &r);
 	/* The committed content is the inline value: nothing in the new file
 	 * needs journaling. */
 	r.csize = 0;
-	rc = record_objid(n, in->ino, &r);
+	if (!rc)
+		rc = record_objid(n, in->ino, &r);
 	if (!rc)
 		ns_crash_point(n, "spill");
 	if (!rc)
@@ -358,12 +389,15 @@ int ns_key_ensure(ns *n, struct ns_inode *in)
 /* Commit pending content changes: final block re-sealed, size and
  * generation recorded; at a writer's close the bucket's default retention
  * is applied. Called with in->rw held for writing. */
-/* 1 if nd (not yet sealed) lies in a bucket with a default retention. */
 int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd)
 {
 	struct meta_node b;
-	return S_ISREG(nd->mode) && !nd->sealed && !ns_bucket_of(n, t, nd, &b) &&
-	       b.def_mode != WORM_NONE;
+	int rc;
+
+	if (!S_ISREG(nd->mode) || nd->sealed)
+		return 0;
+	rc = ns_bucket_of(n, t, nd, &b);
+	return rc ? rc : b.def_mode != WORM_NONE;
 }
 
 int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on)
@@ -391,14 +425,14 @@ int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on)
 static int default_pending(ns *n, uint64_t ino)
 {
 	meta_txn *t = NULL;
-	struct meta_node nd, b;
+	struct meta_node nd;
 	int pending;
 
 	if (meta_txn_begin(n->me, 1, &t))
 		return 1;   /* let the write path decide */
+	/* An unknown bucket is "pending" too: the commit then fails closed. */
 	pending = !ns_node_get(n, t, ino, &nd) &&
-		  ((nd.flags & META_F_DEFAULT_PENDING) ||
-		   (!nd.sealed && !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE));
+		  ((nd.flags & META_F_DEFAULT_PENDING) || ns_bucket_default(n, t, &nd) != 0);
 	meta_txn_abort(t);
 	return pending;
 }
@@ -485,6 +519,14 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	}
 	if (rc)
 		goto fail;
+	if (dirty && nd.sealed) {
+		/* Never reached while the rules in ns_priv.h hold: the last
+		 * guard of a locked object's content. */
+		rc = -EPERM;
+		wlog(WLOG_ERR, "refused op=commit inode=%llu rule=sealed: uncommitted changes "
+		     "of a sealed object", (unsigned long long)in->ino);
+		goto fail;
+	}
 	if (dirty) {
 		nd.size = r.size;
 		if (r.sparse)
@@ -507,8 +549,14 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 		if (rc)
 			goto fail;
 	}
-	if (apply_default && !nd.sealed && !(nd.flags & (1u << 31)) &&
-	    ns_bucket_of(n, t, &nd, &b) == 0 && b.def_mode != WORM_NONE) {
+	/* An object unlinked while open (nlink 0) is on its way out. A bucket
+	 * that cannot be found fails the commit (the pending mark stays, for
+	 * the next try): never committed as if there were no default. */
+	int due = apply_default && !nd.sealed && nd.nlink > 0 && !(nd.flags & (1u << 31));
+	memset(&b, 0, sizeof(b));
+	if (due && (rc = ns_bucket_of(n, t, &nd, &b)) != 0)
+		goto fail;
+	if (due && b.def_mode != WORM_NONE) {
 		nd.lock_mode = b.def_mode;
 		nd.retain_until = cnow + (int64_t)b.def_days * 86400;
 		nd.sealed = 1;
@@ -565,8 +613,9 @@ fail:
 	return rc;
 }
 
-/* Set the size of an object: policy was asked by the caller. in->rw held
- * for writing. */
+/* Set the size of an object: policy was asked by the caller, and a sealed
+ * object is refused here too (-EPERM), whatever the caller saw before.
+ * in->rw held for writing. */
 int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 {
 	struct obj_ref r;
@@ -575,15 +624,21 @@ int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 	if (size > OBJ_MAX_SIZE)
 		return -EFBIG;
 	pthread_mutex_lock(&in->mu);
-	int same = in->ref.size == size;
+	int same = in->ref.size == size, sealed = in->sealed;
 	pthread_mutex_unlock(&in->mu);
+	if (sealed)
+		return -EPERM;
 	if (same)
 		return 0;
 	own_fd = !(h && h->fd >= 0);
 	rc = content_ensure(n, in, own_fd ? NULL : h, size, &fd);
-	if (rc)
+	if (!rc)
+		rc = session_ref(in, &r);
+	if (rc) {
+		if (own_fd && fd >= 0)
+			close(fd);
 		return rc;
-	session_ref(in, &r);
+	}
 	if (fd < 0) {
 		/* Inline: the bytes past the size stay zero (holes read so). */
 		if (size < r.size)
@@ -623,18 +678,48 @@ static void mark_pending(ns *n, uint64_t ino)
 	meta_txn *t = NULL;
 	struct meta_node nd;
 
+	/* An unknown bucket (error) marks too: the release then fails closed. */
 	if (meta_txn_begin(n->me, 1, &t))
 		return;
 	int due = !ns_node_get(n, t, ino, &nd) && !(nd.flags & META_F_DEFAULT_PENDING) &&
-		  ns_bucket_default(n, t, &nd);
+		  ns_bucket_default(n, t, &nd) != 0;
 	meta_txn_abort(t);
 	if (!due || meta_txn_begin(n->me, 0, &t))
 		return;
-	if (!ns_node_get(n, t, ino, &nd) && ns_bucket_default(n, t, &nd) &&
+	if (!ns_node_get(n, t, ino, &nd) && ns_bucket_default(n, t, &nd) != 0 &&
 	    !ns_pending_mark(n, t, &nd, 1) && !ns_node_put(n, t, &nd))
 		meta_txn_commit(t);
 	else
 		meta_txn_abort(t);
+}
+
+/* A write handle goes away (its release, or an open that failed after it
+ * was counted): commit, and if it is the last writer, apply the bucket
+ * default. "Last" is decided and counted in one in->mu hold with in->rw
+ * held for writing (rules in ns_priv.h), so of writers released together
+ * exactly the one committing after all the others applies the default.
+ * writers drops only after the commit: until then lock changes stay
+ * refused and ns_settle_writers keeps waiting. */
+static int writer_done(ns *n, struct ns_inode *in, int fd)
+{
+	int rc, last, unlinked;
+
+	pthread_rwlock_wrlock(&in->rw);
+	pthread_mutex_lock(&in->mu);
+	last = ++in->releasing == in->writers;
+	unlinked = in->unlinked;
+	pthread_mutex_unlock(&in->mu);
+	rc = inode_commit(n, in, fd, last && !unlinked, 0);
+	pthread_mutex_lock(&in->mu);
+	in->releasing--;
+	if (--in->writers == 0)
+		pthread_cond_broadcast(&in->idle);
+	pthread_mutex_unlock(&in->mu);
+	pthread_rwlock_unlock(&in->rw);
+	if (rc)
+		wlog(WLOG_ERR, "commit of inode %llu at release failed: %s",
+		     (unsigned long long)in->ino, strerror(-rc));
+	return rc;
 }
 
 /* Open a handle on a regular file. The node is read again under in->mu:
@@ -713,19 +798,26 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	if (rc)
 		goto fail_h;
 	if (flags & O_TRUNC) {
+		/* The lock may have landed since the check above (a default
+		 * applied at another writer's release): the truncation checks
+		 * again, under in->rw, and refuses. */
 		pthread_rwlock_wrlock(&in->rw);
 		rc = ns_content_truncate(n, in, h, 0);
 		pthread_rwlock_unlock(&in->rw);
+		if (rc == -EPERM)
+			ns_refuse(n, SOP_OPEN, ino, NULL, c, rc, "sealed");
 		if (rc)
 			goto fail_h;
 	}
 	*out = h;
 	return 0;
 fail_h:
+	/* Counted as a writer: it may be the last one (the others' default
+	 * was left to it), so it goes like a release. */
+	if (writable)
+		writer_done(n, in, h->fd);
 	pthread_mutex_lock(&in->mu);
 	in->handles--;
-	if (writable)
-		in->writers--;
 	pthread_mutex_unlock(&in->mu);
 fail:
 	if (h->fd >= 0)
@@ -783,7 +875,7 @@ int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 int ns_release(ns *n, ns_handle *h)
 {
 	struct ns_inode *in = h->in;
-	int rc = 0, drop = 0, last_writer, unlinked, content;
+	int rc = 0, drop = 0, content;
 	uint8_t objid[16];
 
 	stats_op(&n->stats, SOP_RELEASE);
@@ -792,21 +884,9 @@ int ns_release(ns *n, ns_handle *h)
 		free(h);
 		return 0;
 	}
-	if (h->writable) {
-		pthread_rwlock_wrlock(&in->rw);
-		pthread_mutex_lock(&in->mu);
-		last_writer = in->writers == 1;
-		unlinked = in->unlinked;
-		pthread_mutex_unlock(&in->mu);
-		rc = inode_commit(n, in, h->fd, last_writer && !unlinked, 0);
-		pthread_rwlock_unlock(&in->rw);
-		if (rc)
-			wlog(WLOG_ERR, "commit of inode %llu at release failed: %s",
-			     (unsigned long long)in->ino, strerror(-rc));
-	}
+	if (h->writable)
+		rc = writer_done(n, in, h->fd);
 	pthread_mutex_lock(&in->mu);
-	if (h->writable && --in->writers == 0)
-		pthread_cond_broadcast(&in->idle);
 	in->handles--;
 	if (in->unlinked && in->handles == 0) {
 		drop = 1;
@@ -954,7 +1034,12 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 		pthread_rwlock_unlock(&in->rw);
 		return rc;
 	}
-	session_ref(in, &r);
+	rc = session_ref(in, &r);
+	if (rc) {
+		pthread_rwlock_unlock(&in->rw);
+		ns_queue_inval(n, in->ino);
+		return ns_refuse(n, SOP_WRITE, in->ino, NULL, c, rc, "sealed");
+	}
 	if (fd < 0) {
 		/* Inline, and off + size <= OBJ_INLINE_MAX (content_ensure). */
 		memcpy(in->ibuf + off, buf, size);

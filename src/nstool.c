@@ -782,7 +782,13 @@ int ns_apply_pending(ns *n)
 				meta_txn_abort(t);
 				continue;
 			}
-			if (!nd.sealed && !ns_bucket_of(n, t, &nd, &b) && b.def_mode != WORM_NONE) {
+			/* A bucket that cannot be found leaves it pending. */
+			int due = nd.sealed ? 0 : ns_bucket_of(n, t, &nd, &b);
+			if (due < 0) {
+				meta_txn_abort(t);
+				continue;
+			}
+			if (!nd.sealed && b.def_mode != WORM_NONE) {
 				nd.lock_mode = b.def_mode;
 				nd.retain_until = now + (int64_t)b.def_days * 86400;
 				nd.sealed = 1;

@@ -551,11 +551,9 @@ int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_s
 		in = h ? h->in : ns_inode_get(n, ino);
 		if (!in)
 			return -ENOMEM;
-		if (!h) {
-			pthread_mutex_lock(&in->mu);
-			ns_inode_load(in, &nd, cnow);
-			pthread_mutex_unlock(&in->mu);
-		}
+		/* Not from nd: a lock may have landed since it was read. */
+		if (!h && (rc = ns_inode_refresh(n, in, cnow)))
+			goto out;
 	}
 	if (sa->valid & NS_SET_SIZE) {
 		if (!S_ISREG(nd.mode)) {

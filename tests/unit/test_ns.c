@@ -341,3 +341,126 @@ Test(ns, format1_store_upgraded_by_first_writable_open)
 	/* teardown closes N again: reopen it */
 	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
 }
+
+/* ---- the bucket of a record --------------------------------------------- */
+
+/* Rewrite a node as a record from before buckets were recorded: no bucket,
+ * MAC over the older fields only. (ns_node_put cannot derive a bucket
+ * through a parent that does not exist; the parent is not authenticated
+ * and is put back raw.) */
+static void make_legacy(uint64_t ino, uint64_t parent)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	cr_assert_eq(ns_node_get(N, t, ino, &nd), 0);
+	nd.bucket_lo = nd.bucket_hi = 0;
+	nd.parent = 0xdead0000ull;
+	cr_assert_eq(ns_node_put(N, t, &nd), 0);
+	cr_assert_eq(ns_node_bucket(&nd), 0);
+	nd.parent = parent;
+	cr_assert_eq(meta_node_put(t, &nd), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+}
+
+static struct meta_node node_of(uint64_t ino)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	cr_assert_eq(meta_txn_begin(N->me, 1, &t), 0);
+	cr_assert_eq(ns_node_get(N, t, ino, &nd), 0);
+	meta_txn_abort(t);
+	return nd;
+}
+
+Test(ns, new_records_name_their_bucket)
+{
+	uint64_t b = mkbucket("named");
+	struct ns_attr d;
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "d", 0755, &d), 0);
+	uint64_t f = mkfile(d.ino, "f", "x");
+	cr_assert_eq(ns_node_bucket(&(struct meta_node){ 0 }), 0);
+	struct meta_node nb = node_of(b), nd = node_of(d.ino), nf = node_of(f);
+	cr_assert_eq(ns_node_bucket(&nb), b);
+	cr_assert_eq(ns_node_bucket(&nd), b);
+	cr_assert_eq(ns_node_bucket(&nf), b);
+	cr_assert_eq(nf.flags & (1u << 31), 0, "authenticates");
+}
+
+Test(ns, older_records_derive_their_bucket_and_learn_it)
+{
+	uint64_t b = mkbucket("legacy"), b2 = mkbucket("other");
+	struct ns_attr d1, d2, e, s;
+	cr_assert_eq(ns_setxattr(N, &ROOT, b, "user.worm.default-retention", "COMPLIANCE 1d", 13, 0),
+		     0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "d1", 0755, &d1), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, d1.ino, "d2", 0755, &d2), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, d2.ino, "sub", 0755, &s), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b2, "e", 0755, &e), 0);
+	make_legacy(d1.ino, b);
+	make_legacy(d2.ino, d1.ino);
+	make_legacy(s.ino, d2.ino);
+	struct meta_node nd = node_of(d2.ino);
+	cr_assert_eq(ns_node_bucket(&nd), 0);
+	cr_assert_eq(nd.flags & (1u << 31), 0, "an older record still authenticates");
+	/* The default applies below it, and it stays in its bucket. */
+	uint64_t f = mkfile(d2.ino, "f", "x");
+	cr_assert_eq(ns_unlink(N, &ROOT, d2.ino, "f"), -EPERM);
+	struct meta_node nf = node_of(f);
+	cr_assert_eq(ns_node_bucket(&nf), b);
+	cr_assert_eq(ns_rename(N, &ROOT, d2.ino, "sub", e.ino, "sub", 0), -EXDEV);
+	/* Written again: it learns its bucket, and still authenticates. */
+	struct ns_setattr sa = { .valid = NS_SET_MODE, .mode = 0750 };
+	cr_assert_eq(ns_setattr(N, &ROOT, d2.ino, &sa, NULL, NULL), 0);
+	nd = node_of(d2.ino);
+	cr_assert_eq(ns_node_bucket(&nd), b);
+	cr_assert_eq(nd.flags & (1u << 31), 0);
+}
+
+Test(ns, parent_loop_of_older_records_fails_closed)
+{
+	uint64_t b = mkbucket("loops"), b2 = mkbucket("elsewhere");
+	struct ns_attr d1, d2, s, e;
+	cr_assert_eq(ns_setxattr(N, &ROOT, b, "user.worm.default-retention", "COMPLIANCE 1d", 13, 0),
+		     0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "d1", 0755, &d1), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, d1.ino, "d2", 0755, &d2), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, d2.ino, "sub", 0755, &s), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b2, "e", 0755, &e), 0);
+	/* An edited record: d1's parent is d2, whose parent is d1. */
+	make_legacy(d2.ino, d1.ino);
+	make_legacy(d1.ino, d2.ino);
+	make_legacy(s.ino, d2.ino);
+	struct ns_attr a;
+	ns_handle *h;
+	/* No bucket found is a refusal, never "no default" or "no bucket". */
+	cr_assert_eq(ns_create(N, &ROOT, d2.ino, "f", 0644, O_WRONLY, &a, &h), -ELOOP);
+	cr_assert_eq(ns_rename(N, &ROOT, d2.ino, "sub", e.ino, "sub", 0), -ELOOP);
+}
+
+Test(ns, deep_trees_have_no_depth_limit)
+{
+	uint64_t b = mkbucket("deeptree"), b2 = mkbucket("deepother");
+	uint64_t cur = b, cur2 = b2;
+	struct ns_attr a;
+	cr_assert_eq(ns_setxattr(N, &ROOT, b, "user.worm.default-retention", "COMPLIANCE 1d", 13, 0),
+		     0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "top", 0755, &a), 0);
+	uint64_t top = a.ino;
+	cur = top;
+	for (int i = 0; i < 5000; i++) {
+		cr_assert_eq(ns_mkdir(N, &ROOT, cur, "d", 0755, &a), 0);
+		cur = a.ino;
+		cr_assert_eq(ns_mkdir(N, &ROOT, cur2, "d", 0755, &a), 0);
+		cur2 = a.ino;
+	}
+	/* No locked object below: the 5,000-deep directory moves. */
+	cr_assert_eq(ns_rename(N, &ROOT, b, "top", b, "top2", 0), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, cur, "sub", 0755, &a), 0);
+	cr_assert_eq(ns_rename(N, &ROOT, cur, "sub", cur2, "sub", 0), -EXDEV);
+	cr_assert_eq(ns_rename(N, &ROOT, cur, "sub", top, "sub", 0), 0);
+	/* The default at the bottom, and then the tree is pinned. */
+	mkfile(cur, "f", "x");
+	cr_assert_eq(ns_unlink(N, &ROOT, cur, "f"), -EPERM);
+	cr_assert_eq(ns_rename(N, &ROOT, b, "top2", b, "top3", 0), -EPERM);
+}
