@@ -400,9 +400,14 @@ again:
 	if (!remove)
 		policy_value_frame(v, len, &lv, &ll);
 	ns_path_of(n, ino, path, sizeof(path));
-	wlog(WLOG_INFO, "lock change op=%s path=%s attr=%s uid=%u rule=%s value=%.*s",
-	     remove ? "remove" : "set", path, name, c->uid, rule ? rule : name,
-	     (int)ll, lv);
+	/* Names and values are the caller's: quoted, so they cannot forge
+	 * fields or lines. */
+	char val[160], qp[1024], qa[300], qv[400];
+	snprintf(val, sizeof(val), "%.*s", (int)ll, lv);
+	wlog(WLOG_INFO, "lock change op=%s path=%s attr=%s uid=%u rule=%s value=%s",
+	     remove ? "remove" : "set", wlog_quote(path, qp, sizeof(qp)),
+	     wlog_quote(name, qa, sizeof(qa)), c->uid, rule ? rule : qa,
+	     wlog_quote(val, qv, sizeof(qv)));
 	return rc;
 abort:
 	meta_txn_abort(t);

@@ -155,6 +155,12 @@ if mount_fg "$S6" "$M6" -o allow_other; then
 	check_refusal "refusal line: the attribute name is its own quoted field" \
 		"wormfs: refused op=setxattr path=\"/bkt/x uid=0 rule=none\" attr=\"user.a b=c\" uid=0 errno=EPERM" \
 		"$(grep -F 'op=setxattr path="/bkt/x ' <<<"$log")"
+	check_eq "lock change line: the path is one quoted field" 1 \
+		"$(grep -cF 'lock change op=set path="/bkt/x uid=0 rule=none" attr=user.worm.retention uid=0 ' <<<"$log")"
+	check_eq "lock change line: the value is quoted" 1 \
+		"$(grep -F 'lock change op=set path="/bkt/x uid=0 rule=none"' <<<"$log" | grep -cF 'value="COMPLIANCE +1d"')"
+	check_eq "lock change line: a name with a newline stays on one line" 1 \
+		"$(grep -cF 'lock change op=set path="/bkt/n\nwormfs: refused op=fake' <<<"$log")"
 	umount_check "$M6" "log fields"
 fi
 
