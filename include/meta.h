@@ -131,9 +131,14 @@ int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb
  * (-ENODATA). A value is at most 64 KiB (-E2BIG); the names and values of
  * one inode total at most META_XATTR_TOTAL_MAX bytes (-ENOSPC, as ext4 says
  * when an inode's attribute space is used up), so no caller can fill the
- * store through one object's metadata. get: -ENODATA absent; size 0 =
- * query length into *len; -ERANGE if size too small. */
+ * store through one object's metadata. The names alone, as listxattr(2)
+ * returns them (each NUL-ended), total at most META_XATTR_LIST_MAX (-ENOSPC):
+ * below the kernel's 64 KiB XATTR_LIST_MAX with room for the names the
+ * namespace adds, so many small names cannot make an object unlistable
+ * (E2BIG). get: -ENODATA absent; size 0 = query length into *len; -ERANGE
+ * if size too small. */
 #define META_XATTR_TOTAL_MAX (256u << 10)
+#define META_XATTR_LIST_MAX ((64u << 10) - 256u)
 int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_t size, size_t *len);
 int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags);
 int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name);  /* -ENODATA */

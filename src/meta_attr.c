@@ -114,9 +114,11 @@ int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_
 	return copy_out(&v, buf, size, len);
 }
 
-/* Bytes of names and values the inode's attributes hold, leaving out the
- * one under key skip (about to be replaced). */
-static int xattr_total(meta_txn *t, uint64_t ino, const MDB_val *skip, size_t *total)
+/* Bytes of names and values the inode's attributes hold, and bytes of its
+ * name list (names with their NULs), leaving out the one under key skip
+ * (about to be replaced). */
+static int xattr_total(meta_txn *t, uint64_t ino, const MDB_val *skip, size_t *total,
+		       size_t *names)
 {
 	uint8_t kb[8];
 	MDB_cursor *c = NULL;
@@ -125,6 +127,7 @@ static int xattr_total(meta_txn *t, uint64_t ino, const MDB_val *skip, size_t *t
 	int rc;
 
 	*total = 0;
+	*names = 0;
 	put_be64(kb, ino);
 	rc = mdb_cursor_open(t->txn, dbi(t, DB_XATTRS), &c);
 	if (rc)
@@ -136,6 +139,7 @@ static int xattr_total(meta_txn *t, uint64_t ino, const MDB_val *skip, size_t *t
 		if (k.mv_size == skip->mv_size && memcmp(k.mv_data, skip->mv_data, k.mv_size) == 0)
 			continue;
 		*total += k.mv_size - 8 + v.mv_size;
+		*names += k.mv_size - 8 + 1;
 	}
 	mdb_cursor_close(c);
 	return rc < 0 ? rc : 0;
@@ -166,11 +170,12 @@ int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val,
 		put_flags = MDB_NOOVERWRITE;
 	/* Counted in this write transaction, so two setters cannot both pass
 	 * against the same old total. */
-	size_t total = 0;
+	size_t total = 0, names = 0;
 	rc = room_to_add(t);
 	if (!rc)
-		rc = xattr_total(t, ino, &k, &total);
-	if (!rc && total + nl + len > META_XATTR_TOTAL_MAX)
+		rc = xattr_total(t, ino, &k, &total, &names);
+	if (!rc && (total + nl + len > META_XATTR_TOTAL_MAX ||
+		    names + nl + 1 > META_XATTR_LIST_MAX))
 		rc = -ENOSPC;
 	/* XATTR_CREATE of an existing name still reports EEXIST. */
 	if (rc == -ENOSPC && (flags & XATTR_CREATE) &&

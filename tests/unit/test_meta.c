@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <limits.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -791,6 +792,46 @@ Test(meta, xattr_total_limit)
 	/* removing makes room */
 	cr_assert_eq(meta_xattr_del(t, 9, "user.a1"), 0);
 	cr_assert_eq(meta_xattr_set(t, 9, "user.more", v, sizeof(v), 0), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+}
+
+/* The names of one inode, as listxattr(2) returns them (each NUL-ended),
+ * stay within META_XATTR_LIST_MAX, below the kernel's 64 KiB XATTR_LIST_MAX:
+ * many small names must not make the object impossible to list (E2BIG) for
+ * cp -a, tar --xattrs or a backup. */
+struct lsum {
+	size_t bytes;
+};
+
+static int lsum_cb(void *arg, const char *name)
+{
+	((struct lsum *)arg)->bytes += strlen(name) + 1;
+	return 0;
+}
+
+Test(meta, xattr_name_list_limit)
+{
+	char name[XATTR_NAME_MAX + 1];
+	struct lsum ls = { 0 };
+	int i, rc = 0;
+	meta_txn *t = wbegin();
+
+	for (i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "user.%06d%0200d", i, 0);
+		rc = meta_xattr_set(t, 11, name, "", 0, 0);
+		if (rc)
+			break;
+	}
+	cr_assert_eq(rc, -ENOSPC, "name %d: %d", i, rc);
+	cr_assert_eq(meta_xattr_list(t, 11, lsum_cb, &ls), 0);
+	cr_assert_leq(ls.bytes, META_XATTR_LIST_MAX);
+	cr_assert_gt(ls.bytes + strlen(name) + 1, META_XATTR_LIST_MAX);
+	/* an existing name can still be replaced; removing one makes room */
+	snprintf(name, sizeof(name), "user.%06d%0200d", 0, 0);
+	cr_assert_eq(meta_xattr_set(t, 11, name, "v", 1, XATTR_REPLACE), 0);
+	cr_assert_eq(meta_xattr_set(t, 11, name, "w", 1, 0), 0);
+	cr_assert_eq(meta_xattr_del(t, 11, name), 0);
+	cr_assert_eq(meta_xattr_set(t, 11, name, "", 0, XATTR_CREATE), 0);
 	cr_assert_eq(meta_txn_commit(t), 0);
 }
 
