@@ -95,6 +95,17 @@ n=$("${USER[@]}" "$HARNESS" listxattr "$S" | grep -c '^user\.[pq]')
 check_eq "F13: two racing setters store 3 values in all" 3 "$n"
 check_match "F13: both racing setters end with ENOSPC" '^ENOSPC [0-9]+ENOSPC [0-9]+$' \
 	"$(cat "$T_BASE/race1" "$T_BASE/race2" | tr -d '\n')"
+# Many small names: the name list stays listable (listxattr's 64 KiB; on
+# 92be1e4 3,000 names of 29 bytes made it E2BIG for everyone).
+L=$MNT/bkt1/pub/names
+"${USER[@]}" "$HARNESS" write "$L" data >/dev/null
+LP=nnnnnnnnnnnnnnnnnnnn
+check_match "F13: small names on one object end with ENOSPC" '^ENOSPC [0-9]+$' \
+	"$("${USER[@]}" "$XLOAD" fill "$L" 0 3000 "$LP")"
+n=$(h listxattr "$L" | grep -c "^user\.n")
+if [ "$n" -gt 1000 ]; then ok "F13: the object's $n names are listable"; else fail "F13: the object's names are listable" "listxattr: $(h listxattr "$L" | head -n 1), $n names"; fi
+check_errno "F13: a lock attribute is still settable (not counted)" OK setxattr "$L" user.worm.legal-hold ON
+check_match "F13: and listed" 'user\.worm\.legal-hold' "$(h listxattr "$L")"
 size=$(du -k "$STORE/meta/data.mdb" | cut -f1)
 if [ "$size" -lt 65536 ]; then ok "F13: metadata file stays small (${size} KiB)"; else fail "F13: metadata file stays small" "data.mdb uses ${size} KiB"; fi
 umount_check "$MNT" "F13"
