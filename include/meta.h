@@ -93,7 +93,9 @@ int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errl
 void meta_close(meta_env *e);  /* syncs first when writable */
 int meta_sync(meta_env *e);    /* force data to disk (mdb_env_sync(1)) */
 
-/* A write txn on a META_RDONLY environment: -EROFS. */
+/* A write txn on a META_RDONLY environment: -EROFS. -ENOMEM when another
+ * process grew the data past this process's map and no map of that size
+ * fits its address space (ulimit -v); -EAGAIN if adopting it timed out. */
 int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out);
 int meta_txn_commit(meta_txn *t);  /* also ends a read txn */
 void meta_txn_abort(meta_txn *t);

@@ -191,7 +191,9 @@ int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errl
 		pthread_rwlock_init(&e->map_lk, &a);
 		pthread_rwlockattr_destroy(&a);
 	}
-	rc = env_open(e, dir, eflags);
+	e->eflags = eflags;
+	e->dir = strdup(dir);
+	rc = e->dir ? env_open(e, dir, eflags) : -ENOMEM;
 	if (!rc && !e->rdonly) {
 		int dead = 0;
 		mdb_reader_check(e->env, &dead);   /* slots of crashed processes */
@@ -211,6 +213,7 @@ int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errl
 			mdb_env_close(e->env);
 		pthread_mutex_destroy(&e->pool_mu);
 		pthread_rwlock_destroy(&e->map_lk);
+		free(e->dir);
 		free(e);
 		return rc;
 	}
@@ -218,29 +221,45 @@ int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errl
 	return 0;
 }
 
-void meta_close(meta_env *e)
+/* Free the idle read handles (they belong to the current LMDB env). */
+static void pool_drain(meta_env *e)
 {
-	if (!e)
-		return;
-	if (!e->rdonly)
-		mdb_env_sync(e->env, 1);
+	pthread_mutex_lock(&e->pool_mu);
 	while (e->pool) {
 		struct meta_txn *t = e->pool;
 		e->pool = t->next;
 		mdb_txn_abort(t->txn);
 		free(t);
 	}
-	mdb_env_close(e->env);
+	e->pool_n = 0;
+	pthread_mutex_unlock(&e->pool_mu);
+}
+
+void meta_close(meta_env *e)
+{
+	if (!e)
+		return;
+	if (!e->rdonly && e->env)
+		mdb_env_sync(e->env, 1);
+	pool_drain(e);
+	if (e->env)
+		mdb_env_close(e->env);
 	pthread_mutex_destroy(&e->pool_mu);
 	pthread_rwlock_destroy(&e->map_lk);
+	free(e->dir);
 	free(e);
 }
 
 int meta_sync(meta_env *e)
 {
+	int rc;
+
 	if (e->rdonly)
 		return 0;
-	return mdb_err(mdb_env_sync(e->env, 1));
+	pthread_rwlock_rdlock(&e->map_lk);   /* map_adopt may reopen env */
+	rc = e->env ? mdb_err(mdb_env_sync(e->env, 1)) : -ENOMEM;
+	pthread_rwlock_unlock(&e->map_lk);
+	return rc;
 }
 
 /* ---- transactions ---------------------------------------------------- */
@@ -254,13 +273,33 @@ static int map_lock_excl(meta_env *e)
 	return pthread_rwlock_clockwrlock(&e->map_lk, CLOCK_MONOTONIC, &dl) == 0;
 }
 
-/* Another process grew the map: adopt its size (no txn of ours active). */
-static void map_adopt(meta_env *e)
+/* Another process grew the data past this process's map (only possible
+ * when the address space limited it, see env_open): reopen the environment
+ * with the largest map that fits now. Not mdb_env_set_mapsize: it unmaps
+ * first and, when the larger map does not fit, leaves LMDB's pointers into
+ * the unmapped range (a later transaction crashed). Holding map_lk
+ * exclusively no transaction of ours is active; old is the env the caller
+ * saw, so that a second caller does not reopen again. If nothing fits, env
+ * stays NULL and every later transaction gets -ENOMEM. */
+static void map_adopt(meta_env *e, MDB_env *old)
 {
-	if (map_lock_excl(e)) {
-		mdb_env_set_mapsize(e->env, 0);
-		pthread_rwlock_unlock(&e->map_lk);
+	int rc;
+
+	if (!map_lock_excl(e))
+		return;
+	if (e->env == old && old) {
+		pool_drain(e);
+		mdb_env_close(old);
+		e->env = NULL;
+		rc = env_open(e, e->dir, e->eflags);
+		if (!rc)
+			rc = open_dbis(e);
+		if (rc && e->env) {
+			mdb_env_close(e->env);
+			e->env = NULL;
+		}
 	}
+	pthread_rwlock_unlock(&e->map_lk);
 }
 
 /* Keep META_RESERVE allocated past the pages in use; called holding the
@@ -292,6 +331,13 @@ static int read_begin(meta_env *e, meta_txn **out)
 	struct meta_txn *t;
 	int rc;
 
+	/* Pooled handles belong to the env of the moment: take one only
+	 * under map_lk (map_adopt may replace env). */
+	pthread_rwlock_rdlock(&e->map_lk);
+	if (!e->env) {
+		pthread_rwlock_unlock(&e->map_lk);
+		return -ENOMEM;
+	}
 	pthread_mutex_lock(&e->pool_mu);
 	t = e->pool;
 	if (t) {
@@ -299,7 +345,6 @@ static int read_begin(meta_env *e, meta_txn **out)
 		e->pool_n--;
 	}
 	pthread_mutex_unlock(&e->pool_mu);
-	pthread_rwlock_rdlock(&e->map_lk);
 	if (t) {
 		rc = mdb_txn_renew(t->txn);
 		if (!rc) {
@@ -320,10 +365,11 @@ static int read_begin(meta_env *e, meta_txn **out)
 	t->next = NULL;
 	rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &t->txn);
 	if (rc == MDB_MAP_RESIZED) {
+		MDB_env *seen = e->env;
 		pthread_rwlock_unlock(&e->map_lk);
-		map_adopt(e);
+		map_adopt(e, seen);
 		pthread_rwlock_rdlock(&e->map_lk);
-		rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &t->txn);
+		rc = e->env ? mdb_txn_begin(e->env, NULL, MDB_RDONLY, &t->txn) : ENOMEM;
 	}
 	if (rc) {
 		pthread_rwlock_unlock(&e->map_lk);
@@ -343,7 +389,6 @@ static void read_end(meta_txn *t)
 		return;
 	t->active = 0;
 	mdb_txn_reset(t->txn);
-	pthread_rwlock_unlock(&e->map_lk);
 	pthread_mutex_lock(&e->pool_mu);
 	if (e->pool_n < META_POOL_MAX) {
 		t->next = e->pool;
@@ -352,10 +397,10 @@ static void read_end(meta_txn *t)
 		t = NULL;
 	}
 	pthread_mutex_unlock(&e->pool_mu);
-	if (t) {
+	if (t)
 		mdb_txn_abort(t->txn);
-		free(t);
-	}
+	pthread_rwlock_unlock(&e->map_lk);   /* after: the handle is env's */
+	free(t);
 }
 
 int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
@@ -369,6 +414,10 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
 	if (e->rdonly)
 		return -EROFS;
 	pthread_rwlock_rdlock(&e->map_lk);
+	if (!e->env) {
+		pthread_rwlock_unlock(&e->map_lk);
+		return -ENOMEM;
+	}
 	rc = mdb_txn_begin(e->env, NULL, 0, &txn);   /* waits for the writer lock */
 	if (rc) {
 		pthread_rwlock_unlock(&e->map_lk);

@@ -28,13 +28,17 @@ struct meta_txn {
 };
 
 struct meta_env {
-	MDB_env *env;
+	MDB_env *env;             /* NULL once a map could not be adopted */
+	char *dir;                /* for reopening (map_adopt) */
+	unsigned eflags;
 	MDB_dbi dbi[DB_COUNT];
 	int rdonly;
 	pthread_mutex_t pool_mu;
-	/* Held shared by every transaction, exclusively to adopt a map size
-	 * another process set (LMDB: no transaction of this process may be
-	 * active then). The map is never resized otherwise (meta.c). */
+	/* Held shared by every transaction (and by meta_sync), exclusively to
+	 * adopt a map size another process set: env is then reopened, so no
+	 * transaction of this process may be active and pooled handles are
+	 * only taken or returned under it. The map is never resized otherwise
+	 * (meta.c). */
 	pthread_rwlock_t map_lk;
 	struct meta_txn *pool;    /* reset read transactions */
 	unsigned pool_n;

@@ -10,10 +10,13 @@
 #include <ftw.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <limits.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -833,6 +836,120 @@ Test(meta, xattr_name_list_limit)
 	cr_assert_eq(meta_xattr_del(t, 11, name), 0);
 	cr_assert_eq(meta_xattr_set(t, 11, name, "", 0, XATTR_CREATE), 0);
 	cr_assert_eq(meta_txn_commit(t), 0);
+}
+
+/* A reader in another process with a small address space (ulimit -v: its
+ * map is smaller than the writer's) while the writer grows the data past
+ * that map: the reader adopts the new size or fails with an error, and
+ * never crashes (LMDB unmaps before it maps the larger size; a failed map
+ * left dangling pointers). */
+static size_t vm_bytes(void)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%lu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int small_reader(int ready, int go)
+{
+	struct rlimit rl;
+	struct meta_node got;
+	meta_env *ro = NULL;
+	meta_txn *r = NULL;
+	char err[256], c = 'r';
+	int rc;
+
+	rl.rlim_cur = rl.rlim_max = vm_bytes() + ((size_t)160 << 20);
+	if (setrlimit(RLIMIT_AS, &rl))
+		return 10;
+	if (meta_open(dir, META_RDONLY, &ro, err, sizeof(err)))
+		return 11;
+	if (meta_txn_begin(ro, 1, &r) || meta_node_get(r, 16, &got))
+		return 12;
+	meta_txn_abort(r);
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
+		return 13;
+	/* The data outgrew the map; a larger one fits: adopted. */
+	if (meta_txn_begin(ro, 1, &r))
+		return 16;
+	rc = meta_node_get(r, 60000, &got);
+	meta_txn_abort(r);
+	if (rc)
+		return 17;
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 1)
+		return 13;
+	/* Now nothing fits: an error, never a crash. */
+	for (int i = 0; i < 3; i++) {
+		rc = meta_txn_begin(ro, 1, &r);
+		if (rc == 0) {
+			rc = meta_node_get(r, 70000, &got);
+			meta_txn_abort(r);
+			if (rc)
+				return 14;
+		} else if (rc != -ENOMEM && rc != -EAGAIN) {
+			return 15;
+		}
+	}
+	meta_close(ro);
+	return 0;
+}
+
+Test(meta, small_reader_survives_map_growth, .timeout = 120)
+{
+	static uint8_t v[60000];
+	int ready[2], go[2], st = 0;
+	char c;
+	pid_t pid;
+	meta_txn *t = wbegin();
+	struct meta_node n = mknode(16, S_IFREG);
+
+	cr_assert_eq(meta_node_put(t, &n), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	meta_close(env);
+	env = NULL;
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(go), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(small_reader(ready[1], go[0]));
+	close(ready[1]);   /* a dead reader reads as EOF, not a hang */
+	close(go[0]);
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "reader did not start");
+	{
+		char err[256] = "";
+		cr_assert_eq(meta_open(dir, 0, &env, err, sizeof(err)), 0, "%s", err);
+	}
+	/* The reader's map is 128 MiB (the largest power of two in its 160
+	 * MiB): grow past it to ~145 MB, then to ~300 MB. */
+	for (uint64_t ino = 100; ino < 100 + 5000; ino += 50) {
+		if (ino == 100 + 2400) {
+			t = wbegin();
+			n = mknode(60000, S_IFREG);
+			cr_assert_eq(meta_node_put(t, &n), 0);
+			cr_assert_eq(meta_txn_commit(t), 0);
+			cr_assert_eq(write(go[1], "g", 1), 1);
+			cr_assert_eq(read(ready[0], &c, 1), 1, "reader died in step 1");
+		}
+		t = wbegin();
+		for (uint64_t i = ino; i < ino + 50; i++)
+			cr_assert_eq(meta_xattr_set(t, i, "user.v", v, sizeof(v), 0), 0);
+		cr_assert_eq(meta_txn_commit(t), 0);
+	}
+	t = wbegin();
+	n = mknode(70000, S_IFREG);
+	cr_assert_eq(meta_node_put(t, &n), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	cr_assert_eq(write(go[1], "g", 1), 1);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st), "reader died of signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	cr_assert_eq(WEXITSTATUS(st), 0, "reader step %d failed", WEXITSTATUS(st));
 }
 
 /* ---- orphans ---------------------------------------------------------------- */
