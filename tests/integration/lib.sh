@@ -340,13 +340,22 @@ crash_daemon() {
 # before/after comparisons. LMDB's lock file and the daemon's run lock are
 # runtime state, not store content.
 store_listing() {
-	# meta/data.mdb is a sparse file as large as the LMDB map (16 GiB):
-	# digest its data extents only (harness datahash) instead of hashing
-	# gigabytes of holes.
+	# meta/data.mdb: digest its data extents (harness datahash). The file is
+	# only as large as LMDB's pages in use (no WRITEMAP, no sparse map), but
+	# meta.c keeps 1 MiB allocated past its end (fallocate KEEP_SIZE), which
+	# the size listed above does not show.
 	(cd "$1" && find . \( -path ./meta/lock.mdb -o -path ./run.lock \) -prune -o -printf '%p %y %m %s\n' | sort &&
 		find . -type f ! -path ./meta/lock.mdb ! -path ./run.lock ! -path ./meta/data.mdb -print0 |
 		sort -z | xargs -0 -r sha256sum &&
 		if [ -f meta/data.mdb ]; then echo "$("$HARNESS" datahash meta/data.mdb) ./meta/data.mdb"; fi)
+}
+
+# tmpfs_mount DIR SIZE: a small tmpfs at DIR (a disk to fill); unmounted
+# at exit after the daemons. Fails where tmpfs cannot be mounted.
+TMPFS_MOUNTS=()
+tmpfs_mount() {
+	mkdir -p "$1" && mount -t tmpfs -o size="$2" tmpfs "$1" || return 1
+	TMPFS_MOUNTS+=("$1")
 }
 
 # ---------------------------------------------------------------- teardown
@@ -367,6 +376,10 @@ _cleanup() {
 			echo "# WARNING: $m is still mounted; leaving $T_BASE" >&2
 			keep=1
 		fi
+	done
+	# tmpfs_mount's file systems go after the daemons using them.
+	for m in "${TMPFS_MOUNTS[@]}"; do
+		[ "$keep" = 0 ] && { umount "$m" 2>/dev/null || umount -l "$m"; }
 	done
 	if [ "$keep" = 0 ] && ! grep -q " $T_BASE/" /proc/mounts; then
 		if [ "${WORMFS_KEEP_TMP:-0}" = 1 ]; then

@@ -16,22 +16,10 @@ fi
 FS=$T_BASE/fs
 STORE=$FS/store
 MNT=$T_BASE/mnt
-mkdir -p "$FS"
-if ! mount -t tmpfs -o size=64m tmpfs "$FS"; then
+if ! tmpfs_mount "$FS" 64m; then
 	skip "full disk" "cannot mount a tmpfs"
 	done_testing
 fi
-# The tmpfs goes after lib.sh's cleanup has unmounted the daemon.
-_full_disk_exit() {
-	local rc=$?
-	trap - EXIT INT TERM
-	_cleanup
-	umount "$FS" 2>/dev/null || umount -l "$FS"
-	[ "${WORMFS_KEEP_TMP:-0}" = 1 ] || rm -rf "$T_BASE"
-	exit $rc
-}
-trap _full_disk_exit EXIT
-
 make_store "$STORE" || { fail "wormctl init"; done_testing; }
 mount_fg "$STORE" "$MNT" || { fail "mount"; done_testing; }
 B=$MNT/bkt1

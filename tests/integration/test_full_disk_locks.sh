@@ -17,23 +17,10 @@ fi
 FS=$T_BASE/fs
 STORE=$FS/store
 MNT=$T_BASE/mnt
-mkdir -p "$FS"
-chmod 0755 "$T_BASE"
-if ! mount -t tmpfs -o size=48m tmpfs "$FS"; then
+if ! tmpfs_mount "$FS" 48m; then
 	skip "full disk locks" "cannot mount a tmpfs"
 	done_testing
 fi
-_fdl_exit() {
-	local rc=$?
-	trap - EXIT INT TERM
-	exec 7>&- 8>&- 2>/dev/null
-	_cleanup
-	umount "$FS" 2>/dev/null || umount -l "$FS"
-	[ "${WORMFS_KEEP_TMP:-0}" = 1 ] || rm -rf "$T_BASE"
-	exit $rc
-}
-trap _fdl_exit EXIT
-
 make_store "$STORE" || { fail "wormctl init"; done_testing; }
 mount_fg "$STORE" "$MNT" -o allow_other || { fail "mount"; done_testing; }
 alive() { kill -0 "${MNT_PID[$MNT]}" 2>/dev/null; }
