@@ -114,11 +114,11 @@ int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_
 	return copy_out(&v, buf, size, len);
 }
 
-/* Bytes of names and values the inode's attributes hold, and bytes of its
- * name list (names with their NULs), leaving out the one under key skip
- * (about to be replaced). */
-static int xattr_total(meta_txn *t, uint64_t ino, const MDB_val *skip, size_t *total,
-		       size_t *names)
+/* Call fn on each attribute (key, value) of ino in key order; fn returns
+ * <0 (an error, returned), >0 (stop, return 0) or 0 (go on). */
+typedef int (*xattr_fn)(void *arg, const MDB_val *k, const MDB_val *v);
+
+static int xattr_walk(meta_txn *t, uint64_t ino, xattr_fn fn, void *arg)
 {
 	uint8_t kb[8];
 	MDB_cursor *c = NULL;
@@ -126,8 +126,6 @@ static int xattr_total(meta_txn *t, uint64_t ino, const MDB_val *skip, size_t *t
 	MDB_cursor_op op = MDB_SET_RANGE;
 	int rc;
 
-	*total = 0;
-	*names = 0;
 	put_be64(kb, ino);
 	rc = mdb_cursor_open(t->txn, dbi(t, DB_XATTRS), &c);
 	if (rc)
@@ -136,13 +134,31 @@ static int xattr_total(meta_txn *t, uint64_t ino, const MDB_val *skip, size_t *t
 		rc = seek_prefix(c, kb, 8, &k, &v, op);
 		if (rc <= 0)
 			break;
-		if (k.mv_size == skip->mv_size && memcmp(k.mv_data, skip->mv_data, k.mv_size) == 0)
-			continue;
-		*total += k.mv_size - 8 + v.mv_size;
-		*names += k.mv_size - 8 + 1;
+		rc = fn(arg, &k, &v);
+		if (rc)
+			break;
 	}
 	mdb_cursor_close(c);
 	return rc < 0 ? rc : 0;
+}
+
+/* Bytes of names and values the inode's attributes hold, and bytes of its
+ * name list (names with their NULs), leaving out the one under key skip
+ * (about to be replaced). */
+struct xsum {
+	const MDB_val *skip;
+	size_t total, names;
+};
+
+static int xsum_fn(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	struct xsum *x = arg;
+
+	if (k->mv_size == x->skip->mv_size && memcmp(k->mv_data, x->skip->mv_data, k->mv_size) == 0)
+		return 0;
+	x->total += k->mv_size - 8 + v->mv_size;
+	x->names += k->mv_size - 8 + 1;
+	return 0;
 }
 
 int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags)
@@ -170,12 +186,12 @@ int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val,
 		put_flags = MDB_NOOVERWRITE;
 	/* Counted in this write transaction, so two setters cannot both pass
 	 * against the same old total. */
-	size_t total = 0, names = 0;
+	struct xsum x = { .skip = &k };
 	rc = room_to_add(t);
 	if (!rc)
-		rc = xattr_total(t, ino, &k, &total, &names);
-	if (!rc && (total + nl + len > META_XATTR_TOTAL_MAX ||
-		    names + nl + 1 > META_XATTR_LIST_MAX))
+		rc = xattr_walk(t, ino, xsum_fn, &x);
+	if (!rc && (x.total + nl + len > META_XATTR_TOTAL_MAX ||
+		    x.names + nl + 1 > META_XATTR_LIST_MAX))
 		rc = -ENOSPC;
 	/* XATTR_CREATE of an existing name still reports EEXIST. */
 	if (rc == -ENOSPC && (flags & XATTR_CREATE) &&
@@ -200,38 +216,30 @@ int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name)
 	return rc == MDB_NOTFOUND ? -ENODATA : mdb_err(rc);
 }
 
+struct xlist {
+	meta_xattr_cb cb;
+	void *arg;
+};
+
+static int xlist_fn(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	struct xlist *x = arg;
+	char name[XATTR_NAME_MAX + 1];
+	size_t nl = k->mv_size - 8;
+
+	(void)v;
+	if (nl == 0 || nl > XATTR_NAME_MAX)
+		return -EBADMSG;
+	memcpy(name, (uint8_t *)k->mv_data + 8, nl);
+	name[nl] = '\0';
+	return x->cb(x->arg, name) ? 1 : 0;   /* stop: like readdir, not an error */
+}
+
 int meta_xattr_list(meta_txn *t, uint64_t ino, meta_xattr_cb cb, void *arg)
 {
-	uint8_t kb[8];
-	char name[XATTR_NAME_MAX + 1];
-	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	MDB_cursor_op op = MDB_SET_RANGE;
-	int rc;
+	struct xlist x = { cb, arg };
 
-	put_be64(kb, ino);
-	rc = mdb_cursor_open(t->txn, dbi(t, DB_XATTRS), &c);
-	if (rc)
-		return mdb_err(rc);
-	for (;; op = MDB_NEXT) {
-		size_t nl;
-		rc = seek_prefix(c, kb, 8, &k, &v, op);
-		if (rc <= 0)
-			break;
-		nl = k.mv_size - 8;
-		if (nl == 0 || nl > XATTR_NAME_MAX) {
-			rc = -EBADMSG;
-			break;
-		}
-		memcpy(name, (uint8_t *)k.mv_data + 8, nl);
-		name[nl] = '\0';
-		if (cb(arg, name)) {
-			rc = 0;       /* stop requested: like readdir, not an error */
-			break;
-		}
-	}
-	mdb_cursor_close(c);
-	return rc < 0 ? rc : 0;
+	return xattr_walk(t, ino, xlist_fn, &x);
 }
 
 /* ---- inline content ---------------------------------------------------- */
