@@ -138,11 +138,15 @@ int obj_commit(int fd, struct obj_ref *r);
  * gen = write_gen, csize = size. */
 int obj_settle(int fd, struct obj_ref *r);
 /* Mount recovery after an unclean stop, r = the committed state from meta
- * (id, gen, size; no key needed): if the undo journal belongs to that
- * state, write its slots back; cut the file to obj_file_length(size);
- * remove the journal; fsync what changed. *changed = 1 if the file was
- * rolled back or cut. -ENOENT if the content file is missing. */
-int obj_recover(store *s, const struct obj_ref *r, int *changed);
+ * (id, alg, wrapped, gen, size, sparse): if the undo journal belongs to
+ * that state, write back each record that opens (key from k) as its block
+ * of that state, over a block that does not (never over an intact one);
+ * cut the file to obj_file_length(size); remove the journal; fsync what
+ * changed. *changed = 1 if the file was rolled back or cut; *rejected =
+ * records that did not authenticate (a damaged or planted journal). -ENOENT
+ * if the content file is missing. */
+int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int *changed,
+		unsigned *rejected);
 /* Rewrite the header with a new wrapped DEK (rewrap). fsyncs. */
 int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS_WRAPPED_BYTES]);
 

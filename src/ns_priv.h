@@ -151,7 +151,7 @@ int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd);
 int ns_apply_pending(ns *n);
 int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len);
 /* The crash-test hook (see struct ns): "write", "truncate", "commit",
- * "create", "spill". A no-op unless WORMFS_CRASH_AT names the step. */
+ * "create", "spill", "recover". A no-op unless WORMFS_CRASH_AT names the step. */
 void ns_crash_point(ns *n, const char *step);
 /* 1 if an object anywhere below dir is locked at now (or the walk failed:
  * found then says auth_failed), 0 if none. */

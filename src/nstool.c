@@ -295,10 +295,12 @@ void ns_crash_point(ns *n, const char *step)
 	raise(n->crash_sig);
 }
 
-/* WORMFS_CRASH_AT=STEP[:stop][@N], for the crash tests only. */
+/* WORMFS_CRASH_AT=STEP[:stop][@N], for the crash tests only. Ignored in
+ * a set-id process (secure_getenv): whoever sets it can already kill or
+ * stop a daemon running as themselves, and no one else. */
 static void crash_hook_init(ns *n)
 {
-	const char *e = getenv("WORMFS_CRASH_AT");
+	const char *e = secure_getenv("WORMFS_CRASH_AT");
 	char *at;
 
 	if (!e || !*e || strlen(e) >= sizeof(n->crash_at))
@@ -411,6 +413,7 @@ static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
 	struct obj_ref r;
 	char hex[33];
 	int rc, changed = 0;
+	unsigned rejected = 0;
 
 	if (meta_txn_begin(c->n->me, 1, &t))
 		return;
@@ -432,8 +435,13 @@ static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
 	r.gen = nd.generation;
 	r.size = nd.size;
 	r.sparse = (nd.flags & META_F_SPARSE) != 0;
-	rc = obj_recover(c->n->st, &r, &changed);
+	rc = obj_recover(c->n->st, c->n->km, &r, (uint64_t)clock_monotonic_ns(), &changed,
+			 &rejected);
 	store_objid_hex(o->id, hex);
+	if (rejected)
+		wlog(WLOG_ERR, "recovery: object %s (inode %llu): %u undo journal record(s) do "
+		     "not authenticate as its committed blocks: not written back (a damaged or "
+		     "planted journal)", hex, (unsigned long long)o->ino, rejected);
 	if (rc) {
 		wlog(WLOG_ERR, "recovery: object %s (inode %llu): %s", hex,
 		     (unsigned long long)o->ino, strerror(-rc));
@@ -441,6 +449,7 @@ static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
 	}
 	if (!changed)
 		return;
+	ns_crash_point(c->n, "recover");
 	/* Rolled back: it must read as its last commit now. */
 	const char *what = NULL;
 	uint64_t bad;
@@ -672,12 +681,12 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 			rc = meta_sync(n->me);
 		if (rc)
 			goto fail;
+		crash_hook_init(n);
 		purge_orphans(n);
 		if (unclean)
 			recover_store(n);
 		n->marked = 1;
 		ns_apply_pending(n);
-		crash_hook_init(n);
 	}
 	/* Only the daemon writes content; a pool that cannot start just
 	 * leaves writes on one thread. */

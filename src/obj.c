@@ -508,15 +508,42 @@ static const uint8_t *undo_find(const uint8_t *j, size_t len, uint64_t idx, size
 	return NULL;
 }
 
-int obj_recover(store *s, const struct obj_ref *r, int *changed)
+static int key_from_wrapped(kms *k, const struct obj_ref *r, int nocache, uint64_t now_ns,
+			    wcrypto_aead **key);
+
+/* Whether slot bytes (len of them) open as block b of the committed state
+ * v; with intact_only, only a block a session has not touched (a sealed
+ * one of generation 1..G: every session write carries G+1, a cut leaves
+ * a short slot or a hole). buf: room for SLOT + BS. */
+static int undo_block_ok(const struct obj_ref *v, uint64_t b, const uint8_t *slot, size_t len,
+			 int intact_only, uint8_t *buf)
 {
-	uint8_t *j;
+	enum why why;
+	int alt;
+	uint64_t gen;
+
+	if (len > SLOT)
+		return 0;
+	memcpy(buf, slot, len);
+	if (open_block(v, v->size, b, buf, len, buf + SLOT, &why, &alt))
+		return 0;
+	gen = len >= OBJ_BLOCK_OVERHEAD ? get_le64(slot + S_GEN) : 0;
+	return !intact_only || (gen >= 1 && gen <= v->gen && !alt);
+}
+
+int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int *changed,
+		unsigned *rejected)
+{
+	uint8_t *j, *buf = NULL;
 	size_t jlen = 0;
 	uint64_t want = obj_file_length(r->size);
+	struct obj_ref v = *r;
+	wcrypto_aead *key = NULL;
 	struct stat st;
 	int fd, rc;
 
 	*changed = 0;
+	*rejected = 0;
 	rc = store_obj_open(s, r->id, O_RDWR, &fd);
 	if (rc) {
 		(void)store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX);
@@ -524,17 +551,46 @@ int obj_recover(store *s, const struct obj_ref *r, int *changed)
 	}
 	j = undo_load(s, r, &jlen);
 	if (j) {
+		/* The journal is not trusted (root may plant or edit one):
+		 * a record is written back only if it opens as its block of
+		 * the committed state, and only over a block that no longer
+		 * does. So a recovery never changes an intact object. */
 		uint64_t n = nblocks_of(r->size);
+		rc = key_from_wrapped(k, r, 1, now_ns, &key);
+		v.key = key;
+		if (!rc && !(buf = malloc(2 * SLOT + BS)))
+			rc = -ENOMEM;
 		for (size_t at = U_HDR; !rc && at + U_REC <= jlen;) {
 			uint64_t b = get_le64(j + at), l = get_le64(j + at + 8);
+			ssize_t got;
 			if (l > SLOT || l > jlen - at - U_REC)
 				break;   /* cut by the kill: its block was not touched */
-			if (b < n && l == slot_len(r->size, b)) {
-				rc = pwrite_full(fd, j + at + U_REC, (size_t)l, slot_off(b));
-				*changed = 1;
-			}
 			at += U_REC + (size_t)l;
+			if (b >= n || l != slot_len(r->size, b)) {
+				(*rejected)++;
+				continue;
+			}
+			got = pread_full(fd, buf + SLOT + BS, (size_t)l, slot_off(b));
+			if (got < 0) {
+				rc = (int)got;
+				break;
+			}
+			if (undo_block_ok(&v, b, buf + SLOT + BS, (size_t)got, 1, buf)) {
+				/* Intact. A kill between saving and overwriting
+				 * leaves the same bytes; other ones were planted. */
+				if ((size_t)got != l || memcmp(buf + SLOT + BS, j + at - l, l))
+					(*rejected)++;
+				continue;
+			}
+			if (!undo_block_ok(&v, b, j + at - l, (size_t)l, 0, buf)) {
+				(*rejected)++;
+				continue;
+			}
+			rc = pwrite_full(fd, j + at - l, (size_t)l, slot_off(b));
+			*changed = 1;
 		}
+		free(buf);
+		wcrypto_aead_free(key);
 		free(j);
 	}
 	if (!rc && fstat(fd, &st) < 0)
@@ -1222,7 +1278,10 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 			if (avail > SLOT)
 				avail = SLOT;
 			rc = open_block(&v, r->size, b, cbuf + at, avail, plain, &why, &alt);
-			if (rc)
+			/* Only while a session may be in flight: after a clean
+			 * stop a journal is no content (a planted one must not
+			 * hide damage that every read reports). */
+			if (rc && (flags & OBJ_VERIFY_LIVE))
 				rc = verify_from_undo(s, &v, b, plain, &why);
 			if (rc) {
 				*what = why_text[why];

@@ -757,6 +757,7 @@ Test(obj, undo_rollback)
 		const char *what;
 		uint64_t bad;
 		int changed;
+		unsigned rej;
 
 		cr_assert_not_null(all);
 		cr_assert_eq(obj_undo_new(E.s, &o.r.undo), 0);
@@ -772,7 +773,7 @@ Test(obj, undo_rollback)
 		/* Kill: the journal stays; recovery puts the committed state back. */
 		obj_undo_free(o.r.undo);
 		o.r.undo = NULL;
-		cr_assert_eq(obj_recover(E.s, &committed, &changed), 0);
+		cr_assert_eq(obj_recover(E.s, E.k, &committed, now(), &changed, &rej), 0);
 		cr_assert_eq(changed, 1, "case %zu", i);
 		cr_assert_eq((uint64_t)flen(o.fd), obj_file_length(cases[i].size));
 		o.r = committed;
@@ -782,7 +783,7 @@ Test(obj, undo_rollback)
 		cr_assert(memcmp(all, ref, cases[i].size) == 0, "case %zu", i);
 		(void)buf;
 		/* The journal is gone; a second recovery changes nothing. */
-		cr_assert_eq(obj_recover(E.s, &committed, &changed), 0);
+		cr_assert_eq(obj_recover(E.s, E.k, &committed, now(), &changed, &rej), 0);
 		cr_assert_eq(changed, 0);
 		tobj_free(&o);
 		free(ref);
@@ -798,6 +799,7 @@ Test(obj, undo_settle)
 	uint8_t *ref = make_committed(&o, 40000), data[100];
 	struct obj_ref c;
 	int changed;
+	unsigned rej;
 
 	fill_random(data, sizeof(data));
 	cr_assert_eq(obj_undo_new(E.s, &o.r.undo), 0);
@@ -810,7 +812,7 @@ Test(obj, undo_settle)
 	c.size = c.csize;
 	c.write_gen = 0;
 	obj_undo_free(o.r.undo);
-	cr_assert_eq(obj_recover(E.s, &c, &changed), 0);
+	cr_assert_eq(obj_recover(E.s, E.k, &c, now(), &changed, &rej), 0);
 	cr_assert_eq(changed, 1);
 	o.r = c;
 	o.r.key = o.key;
