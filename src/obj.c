@@ -1,6 +1,6 @@
 /* obj: the encrypted content format of one object (see include/obj.h).
  *
- * Every block read goes through open_block(), which applies the
+ * Every block read goes through obj_open_block(), which applies the
  * generation and final-flag rules; every block written goes through
  * seal_block(). Reads and writes work on runs of up to CHUNK_SLOTS slots
  * with one pread/pwrite per run, so a FUSE request is one syscall. */
@@ -13,9 +13,8 @@
 #include <sys/stat.h>
 
 #include "obj.h"
+#include "obj_priv.h"
 
-#define BS ((uint64_t)OBJ_BLOCK_SIZE)
-#define SLOT ((uint64_t)OBJ_SLOT_SIZE)
 #define CHUNK_SLOTS 72u   /* > 1 MiB of plaintext: a misaligned 1 MiB request fits */
 
 /* Header field offsets. */
@@ -29,8 +28,7 @@
 #define H_TAG (OBJ_HEADER_SIZE - WCRYPTO_TAGBYTES)
 #define OBJ_FORMAT 1u
 
-/* Slot field offsets. */
-#define S_GEN 0
+/* Slot field offsets (S_GEN: obj_priv.h). */
 #define S_NONCE 8
 #define S_CT 32
 
@@ -38,23 +36,6 @@
 
 static const char obj_magic[8] = { 'W', 'O', 'R', 'M', 'O', 'B', 'J', '1' };
 static const char blk_magic[8] = { 'W', 'O', 'R', 'M', 'B', 'L', 'K', '1' };
-
-/* Why a block failed, for obj_verify's message. */
-enum why { WHY_NONE = 0, WHY_AUTH, WHY_STALE, WHY_SHORT };
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -77,15 +58,10 @@ uint64_t obj_file_length(uint64_t size)
 	return OBJ_HEADER_SIZE + last * SLOT + OBJ_BLOCK_OVERHEAD + (size - last * BS);
 }
 
-static uint64_t slot_off(uint64_t idx)
-{
-	return OBJ_HEADER_SIZE + idx * SLOT;
-}
-
 /* ---- raw I/O --------------------------------------------------------------- */
 
 /* Read up to n bytes; fewer only at EOF. Returns the count or -errno. */
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+ssize_t obj_pread_full(int fd, void *buf, size_t n, uint64_t off)
 {
 	size_t got = 0;
 
@@ -103,7 +79,7 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
 	return (ssize_t)got;
 }
 
-static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
+int obj_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 {
 	size_t put = 0;
 
@@ -121,7 +97,7 @@ static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
-static int ftruncate_u64(int fd, uint64_t len)
+int obj_ftruncate(int fd, uint64_t len)
 {
 	int rc;
 
@@ -198,7 +174,7 @@ static int header_check(const struct obj_ref *r, const wcrypto_aead *key,
 static int header_read_check(int fd, const struct obj_ref *r, const wcrypto_aead *key,
 			     uint8_t hdr[OBJ_HEADER_SIZE])
 {
-	ssize_t got = pread_full(fd, hdr, OBJ_HEADER_SIZE, 0);
+	ssize_t got = obj_pread_full(fd, hdr, OBJ_HEADER_SIZE, 0);
 
 	if (got < 0)
 		return (int)got;
@@ -257,7 +233,7 @@ static int all_zero(const uint8_t *p, size_t n)
  * logical length (size - idx*BS, at most BS) to dst; may clobber slot.
  * *alt is set when an interrupted session left a gen G+1 block whose
  * final flag disagrees with the size (obj_commit re-seals it). */
-static int open_block(const struct obj_ref *r, uint64_t size, uint64_t idx, uint8_t *slot,
+int obj_open_block(const struct obj_ref *r, uint64_t size, uint64_t idx, uint8_t *slot,
 		      size_t avail, uint8_t *dst, enum why *why, int *alt)
 {
 	uint64_t fin_idx = (size - 1) / BS, gen, g = r->gen;
@@ -312,305 +288,17 @@ static int read_block(int fd, const struct obj_ref *r, uint64_t size, uint64_t i
 		      uint8_t *slotbuf, uint8_t *dst, int *alt)
 {
 	enum why why;
-	ssize_t got = pread_full(fd, slotbuf, SLOT, slot_off(idx));
+	ssize_t got = obj_pread_full(fd, slotbuf, SLOT, slot_off(idx));
 
 	if (got < 0)
 		return (int)got;
 	memset(dst, 0, BS);
-	return open_block(r, size, idx, slotbuf, (size_t)got, dst, &why, alt);
-}
-
-/* ---- undo journal ------------------------------------------------------------ */
-
-#define U_HDR 48        /* magic 8 | id 16 | gen 8 | size 8 | zero 8 */
-#define U_REC 16        /* u64 index | u64 len, then len bytes */
-
-struct obj_undo {
-	store *s;
-	int exists;             /* the journal file was created (no fd is kept
-				   between calls: none is held per inode) */
-	uint8_t id[16];         /* object, committed gen and size it restores */
-	uint64_t gen, size;
-	uint64_t end;           /* append offset */
-	uint8_t *saved;         /* one bit per committed block */
-	uint64_t nblocks;
-};
-
-static const char undo_magic[8] = { 'W', 'O', 'R', 'M', 'U', 'N', 'D', '1' };
-
-int obj_undo_new(store *s, obj_undo **out)
-{
-	obj_undo *u = calloc(1, sizeof(*u));
-
-	if (!u)
-		return -ENOMEM;
-	u->s = s;
-	*out = u;
-	return 0;
-}
-
-static void undo_reset(obj_undo *u, int remove)
-{
-	if (u->exists && remove)
-		(void)store_aux_unlink(u->s, u->id, OBJ_UNDO_SUFFIX);
-	u->exists = 0;
-	free(u->saved);
-	u->saved = NULL;
-	u->nblocks = 0;
-	u->end = 0;
-}
-
-void obj_undo_free(obj_undo *u)
-{
-	if (!u)
-		return;
-	undo_reset(u, 0);   /* an uncommitted session's journal stays for recovery */
-	free(u);
-}
-
-static uint64_t nblocks_of(uint64_t size)
-{
-	return size ? (size - 1) / BS + 1 : 0;
-}
-
-/* Bytes of slot idx in a file of the given size. */
-static size_t slot_len(uint64_t size, uint64_t idx)
-{
-	uint64_t fin = (size - 1) / BS;
-	return idx == fin ? (size_t)(OBJ_BLOCK_OVERHEAD + size - idx * BS) : (size_t)SLOT;
-}
-
-/* Create the journal for r's committed state; returns it open in *fd. */
-static int undo_create(obj_undo *u, const struct obj_ref *r, int *fd)
-{
-	uint8_t hdr[U_HDR];
-	int rc;
-
-	memset(hdr, 0, sizeof(hdr));
-	memcpy(hdr, undo_magic, 8);
-	memcpy(hdr + 8, r->id, 16);
-	put_le64(hdr + 24, r->gen);
-	put_le64(hdr + 32, r->csize);
-	u->nblocks = nblocks_of(r->csize);
-	u->saved = calloc((size_t)(u->nblocks / 8 + 1), 1);
-	if (!u->saved)
-		return -ENOMEM;
-	memcpy(u->id, r->id, 16);
-	rc = store_aux_open(u->s, r->id, OBJ_UNDO_SUFFIX, O_WRONLY | O_CREAT | O_TRUNC, fd);
-	if (!rc) {
-		u->exists = 1;
-		rc = pwrite_full(*fd, hdr, sizeof(hdr), 0);
-		if (rc) {
-			close(*fd);
-			*fd = -1;
-		}
-	}
-	if (rc) {
-		undo_reset(u, 1);
-		return rc;
-	}
-	u->gen = r->gen;
-	u->size = r->csize;
-	u->end = U_HDR;
-	return 0;
-}
-
-/* Copy the committed slots of blocks [first, last] that this session has
- * not saved yet to the journal, before they are overwritten in place. */
-static int undo_save(int fd, const struct obj_ref *r, uint64_t first, uint64_t last)
-{
-	obj_undo *u = r->undo;
-	uint8_t *buf = NULL;
-	uint64_t n = nblocks_of(r->csize);
-	int rc = 0, jfd = -1;
-
-	if (!u || first >= n)
-		return 0;
-	if (last >= n)
-		last = n - 1;
-	if (u->exists && (u->gen != r->gen || u->size != r->csize ||
-			  memcmp(u->id, r->id, 16) != 0))
-		undo_reset(u, 1);   /* left by a session that has committed since */
-	for (uint64_t b = first; b <= last && !rc; b++) {
-		size_t len = slot_len(r->csize, b);
-		ssize_t got;
-
-		if (u->exists && (u->saved[b / 8] & (1u << (b % 8))))
-			continue;
-		if (!u->exists)
-			rc = undo_create(u, r, &jfd);
-		else if (jfd < 0)
-			rc = store_aux_open(u->s, r->id, OBJ_UNDO_SUFFIX, O_WRONLY, &jfd);
-		if (rc)
-			break;
-		if (!buf && !(buf = malloc(U_REC + SLOT))) {
-			rc = -ENOMEM;
-			break;
-		}
-		got = pread_full(fd, buf + U_REC, len, slot_off(b));
-		if (got < 0) {
-			rc = (int)got;
-			break;
-		}
-		put_le64(buf, b);
-		put_le64(buf + 8, (uint64_t)got);
-		rc = pwrite_full(jfd, buf, U_REC + (size_t)got, u->end);
-		if (!rc) {
-			u->end += U_REC + (uint64_t)got;
-			u->saved[b / 8] |= (uint8_t)(1u << (b % 8));
-		}
-	}
-	if (jfd >= 0)
-		close(jfd);
-	free(buf);
-	return rc;
-}
-
-/* The journal of r's committed state, read whole: NULL if there is none
- * (or it belongs to another state). *len = bytes. */
-static uint8_t *undo_load(store *s, const struct obj_ref *r, size_t *len)
-{
-	uint8_t *buf = NULL;
-	struct stat st;
-	int fd;
-
-	if (store_aux_open(s, r->id, OBJ_UNDO_SUFFIX, O_RDONLY, &fd))
-		return NULL;
-	if (fstat(fd, &st) == 0 && st.st_size >= U_HDR && st.st_size < (1ll << 40) &&
-	    (buf = malloc((size_t)st.st_size))) {
-		ssize_t got = pread_full(fd, buf, (size_t)st.st_size, 0);
-		if (got < U_HDR || memcmp(buf, undo_magic, 8) || memcmp(buf + 8, r->id, 16) ||
-		    get_le64(buf + 24) != r->gen || get_le64(buf + 32) != r->size) {
-			free(buf);
-			buf = NULL;
-		} else {
-			*len = (size_t)got;
-		}
-	}
-	close(fd);
-	return buf;
-}
-
-/* The saved slot of block idx in a loaded journal (the first record;
- * a record cut short by a kill is ignored). */
-static const uint8_t *undo_find(const uint8_t *j, size_t len, uint64_t idx, size_t *slen)
-{
-	for (size_t at = U_HDR; at + U_REC <= len;) {
-		uint64_t b = get_le64(j + at), l = get_le64(j + at + 8);
-		if (l > SLOT || l > len - at - U_REC)
-			return NULL;
-		if (b == idx) {
-			*slen = (size_t)l;
-			return j + at + U_REC;
-		}
-		at += U_REC + (size_t)l;
-	}
-	return NULL;
-}
-
-static int key_from_wrapped(kms *k, const struct obj_ref *r, int nocache, uint64_t now_ns,
-			    wcrypto_aead **key);
-
-/* Whether slot bytes (len of them) open as block b of the committed state
- * v; with intact_only, only a block a session has not touched (a sealed
- * one of generation 1..G: every session write carries G+1, a cut leaves
- * a short slot or a hole). buf: room for SLOT + BS. */
-static int undo_block_ok(const struct obj_ref *v, uint64_t b, const uint8_t *slot, size_t len,
-			 int intact_only, uint8_t *buf)
-{
-	enum why why;
-	int alt;
-	uint64_t gen;
-
-	if (len > SLOT)
-		return 0;
-	memcpy(buf, slot, len);
-	if (open_block(v, v->size, b, buf, len, buf + SLOT, &why, &alt))
-		return 0;
-	gen = len >= OBJ_BLOCK_OVERHEAD ? get_le64(slot + S_GEN) : 0;
-	return !intact_only || (gen >= 1 && gen <= v->gen && !alt);
-}
-
-int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int *changed,
-		unsigned *rejected)
-{
-	uint8_t *j, *buf = NULL;
-	size_t jlen = 0;
-	uint64_t want = obj_file_length(r->size);
-	struct obj_ref v = *r;
-	wcrypto_aead *key = NULL;
-	struct stat st;
-	int fd, rc;
-
-	*changed = 0;
-	*rejected = 0;
-	rc = store_obj_open(s, r->id, O_RDWR, &fd);
-	if (rc) {
-		(void)store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX);
-		return rc;
-	}
-	j = undo_load(s, r, &jlen);
-	if (j) {
-		/* The journal is not trusted (root may plant or edit one):
-		 * a record is written back only if it opens as its block of
-		 * the committed state, and only over a block that no longer
-		 * does. So a recovery never changes an intact object. */
-		uint64_t n = nblocks_of(r->size);
-		rc = key_from_wrapped(k, r, 1, now_ns, &key);
-		v.key = key;
-		if (!rc && !(buf = malloc(2 * SLOT + BS)))
-			rc = -ENOMEM;
-		for (size_t at = U_HDR; !rc && at + U_REC <= jlen;) {
-			uint64_t b = get_le64(j + at), l = get_le64(j + at + 8);
-			ssize_t got;
-			if (l > SLOT || l > jlen - at - U_REC)
-				break;   /* cut by the kill: its block was not touched */
-			at += U_REC + (size_t)l;
-			if (b >= n || l != slot_len(r->size, b)) {
-				(*rejected)++;
-				continue;
-			}
-			got = pread_full(fd, buf + SLOT + BS, (size_t)l, slot_off(b));
-			if (got < 0) {
-				rc = (int)got;
-				break;
-			}
-			if (undo_block_ok(&v, b, buf + SLOT + BS, (size_t)got, 1, buf)) {
-				/* Intact. A kill between saving and overwriting
-				 * leaves the same bytes; other ones were planted. */
-				if ((size_t)got != l || memcmp(buf + SLOT + BS, j + at - l, l))
-					(*rejected)++;
-				continue;
-			}
-			if (!undo_block_ok(&v, b, j + at - l, (size_t)l, 0, buf)) {
-				(*rejected)++;
-				continue;
-			}
-			rc = pwrite_full(fd, j + at - l, (size_t)l, slot_off(b));
-			*changed = 1;
-		}
-		free(buf);
-		wcrypto_aead_free(key);
-		free(j);
-	}
-	if (!rc && fstat(fd, &st) < 0)
-		rc = -errno;
-	if (!rc && (uint64_t)st.st_size > want) {
-		rc = ftruncate_u64(fd, want);
-		*changed = 1;
-	}
-	if (!rc && *changed && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	/* The journal goes only once the rollback is on disk. */
-	if (!rc)
-		(void)store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX);
-	return rc;
+	return obj_open_block(r, size, idx, slotbuf, (size_t)got, dst, &why, alt);
 }
 
 /* ---- create / open / keys ---------------------------------------------------- */
 
-static int key_from_wrapped(kms *k, const struct obj_ref *r, int nocache, uint64_t now_ns,
+int obj_key_from_wrapped(kms *k, const struct obj_ref *r, int nocache, uint64_t now_ns,
 			    wcrypto_aead **key)
 {
 	struct kms_wrapped w;
@@ -633,7 +321,7 @@ static int key_from_wrapped(kms *k, const struct obj_ref *r, int nocache, uint64
 
 int obj_key_open(kms *k, const struct obj_ref *r, wcrypto_aead **key, uint64_t now_ns)
 {
-	return key_from_wrapped(k, r, 0, now_ns, key);
+	return obj_key_from_wrapped(k, r, 0, now_ns, key);
 }
 
 int obj_key_new(kms *k, int alg, struct obj_ref *r, wcrypto_aead **key, uint64_t now_ns)
@@ -680,7 +368,7 @@ int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd)
 	/* No fsync here: creating a file per object is the hot path of an
 	 * untar. Durability comes with the caller's fsync (which also syncs
 	 * the object directory); a process crash loses nothing. */
-	rc = pwrite_full(f, hdr, sizeof(hdr), 0);
+	rc = obj_pwrite_full(f, hdr, sizeof(hdr), 0);
 	if (rc) {
 		close(f);
 		store_obj_unlink(s, r->id);
@@ -744,7 +432,7 @@ int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS
 	memcpy(hdr + H_WRAPPED, wrapped, KMS_WRAPPED_BYTES);
 	rc = header_seal(r->key, hdr);
 	if (!rc)
-		rc = pwrite_full(f, hdr, sizeof(hdr), 0);
+		rc = obj_pwrite_full(f, hdr, sizeof(hdr), 0);
 	if (!rc && fsync(f) < 0)
 		rc = -errno;
 out:
@@ -777,7 +465,7 @@ ssize_t obj_read(int fd, const struct obj_ref *r, void *buf, size_t n, uint64_t 
 	bounce = cbuf + nslots * SLOT;
 	for (uint64_t cb = first; cb <= last; cb += nslots) {
 		uint64_t ce = last - cb + 1 < nslots ? last : cb + nslots - 1;
-		ssize_t got = pread_full(fd, cbuf, (size_t)((ce - cb + 1) * SLOT), slot_off(cb));
+		ssize_t got = obj_pread_full(fd, cbuf, (size_t)((ce - cb + 1) * SLOT), slot_off(cb));
 
 		if (got < 0) {
 			rc = got;
@@ -796,7 +484,7 @@ ssize_t obj_read(int fd, const struct obj_ref *r, void *buf, size_t n, uint64_t 
 
 			if (avail > SLOT)
 				avail = SLOT;
-			rc = open_block(r, size, b, cbuf + at, avail, dst, &why, &alt);
+			rc = obj_open_block(r, size, b, cbuf + at, avail, dst, &why, &alt);
 			if (rc)
 				goto out;
 			if (!whole)
@@ -823,9 +511,9 @@ static int reseal_nonfinal(int fd, const struct obj_ref *r, uint64_t old, uint8_
 	if (!rc)
 		rc = seal_block(r, idx, 0, plain, BS, slotbuf);
 	if (!rc)
-		rc = undo_save(fd, r, idx, idx);
+		rc = obj_undo_save(fd, r, idx, idx);
 	if (!rc)
-		rc = pwrite_full(fd, slotbuf, SLOT, slot_off(idx));
+		rc = obj_pwrite_full(fd, slotbuf, SLOT, slot_off(idx));
 	return rc;
 }
 
@@ -932,9 +620,9 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 		 * holes will be, so they read as zeros (committed ones, left by
 		 * an uncommitted shrink, journaled first). */
 		if (!rc)
-			rc = undo_save(fd, r, old ? old_last + 1 : 0, UINT64_MAX);
+			rc = obj_undo_save(fd, r, old ? old_last + 1 : 0, UINT64_MAX);
 		if (!rc)
-			rc = ftruncate_u64(fd, old ? slot_off(old_last + 1) : OBJ_HEADER_SIZE);
+			rc = obj_ftruncate(fd, old ? slot_off(old_last + 1) : OBJ_HEADER_SIZE);
 		if (rc)
 			goto out;
 	}
@@ -977,10 +665,10 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 		}
 		rc = seal_all(&job, (size_t)(ce - cb + 1));
 		if (!rc)
-			rc = undo_save(fd, r, cb, ce);
+			rc = obj_undo_save(fd, r, cb, ce);
 		if (rc)
 			goto out;
-		rc = pwrite_full(fd, cbuf, len_total, slot_off(cb));
+		rc = obj_pwrite_full(fd, cbuf, len_total, slot_off(cb));
 		if (rc)
 			goto out;
 	}
@@ -1022,9 +710,9 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		if (!rc)
 			rc = seal_block(r, nl, 1, plain, nlen, slot);
 		if (!rc)
-			rc = undo_save(fd, r, nl, nl);
+			rc = obj_undo_save(fd, r, nl, nl);
 		if (!rc)
-			rc = pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
+			rc = obj_pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
 		/* The slots past the new end stay until the commit (obj_settle). */
 		goto out;
 	}
@@ -1039,17 +727,17 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		if (old)
 			rc = reseal_nonfinal(fd, r, old, slot, plain);
 		if (!rc)
-			rc = undo_save(fd, r, old ? ol + 1 : 0, UINT64_MAX);
+			rc = obj_undo_save(fd, r, old ? ol + 1 : 0, UINT64_MAX);
 		if (!rc)
-			rc = ftruncate_u64(fd, old ? slot_off(ol + 1) : OBJ_HEADER_SIZE);
+			rc = obj_ftruncate(fd, old ? slot_off(ol + 1) : OBJ_HEADER_SIZE);
 		memset(plain, 0, BS);
 	}
 	if (!rc)
 		rc = seal_block(r, nl, 1, plain, nlen, slot);
 	if (!rc)
-		rc = undo_save(fd, r, nl, nl);
+		rc = obj_undo_save(fd, r, nl, nl);
 	if (!rc)
-		rc = pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
+		rc = obj_pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
 out:
 	if (!rc)
 		r->size = new_size;
@@ -1081,7 +769,7 @@ int obj_commit(int fd, struct obj_ref *r)
 		if (alt || get_le64(mem + BS + S_GEN) < r->write_gen) {
 			rc = seal_block(r, fl, 1, mem, len, mem + BS);
 			if (!rc)
-				rc = pwrite_full(fd, mem + BS, OBJ_BLOCK_OVERHEAD + len, slot_off(fl));
+				rc = obj_pwrite_full(fd, mem + BS, OBJ_BLOCK_OVERHEAD + len, slot_off(fl));
 			if (rc)
 				goto out;
 		}
@@ -1108,11 +796,10 @@ int obj_settle(int fd, struct obj_ref *r)
 	if (fstat(fd, &st) < 0)
 		rc = -errno;
 	else if ((uint64_t)st.st_size > want)
-		rc = ftruncate_u64(fd, want);
+		rc = obj_ftruncate(fd, want);
 	/* Cut first: a kill in between leaves a journal of an older
 	 * generation, which recovery ignores. */
-	if (r->undo)
-		undo_reset(r->undo, 1);
+	obj_undo_drop(r->undo);
 	return rc;
 }
 
@@ -1149,7 +836,7 @@ int obj_inline_verify(kms *k, const struct obj_ref *r, const uint8_t *slot, size
 	int rc;
 
 	*what = "ok";
-	rc = key_from_wrapped(k, r, 1, now_ns, &key);
+	rc = obj_key_from_wrapped(k, r, 1, now_ns, &key);
 	if (rc) {
 		*what = "cannot unwrap the data key";
 		return rc;
@@ -1177,29 +864,6 @@ int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
 	return obj_verify_ex(s, k, r, now_ns, 0, what, bad_block);
 }
 
-/* Block b failed from the file: check the committed copy a session saved
- * in the journal, read after the file so that any overwrite seen was
- * journaled first. */
-static int verify_from_undo(store *s, const struct obj_ref *v, uint64_t b, uint8_t *plain,
-			    enum why *why)
-{
-	size_t jlen = 0, slen = 0;
-	uint8_t *j = undo_load(s, v, &jlen), *slot = NULL;
-	const uint8_t *saved;
-	int rc = -EIO, alt;
-
-	if (!j)
-		return -EIO;
-	saved = undo_find(j, jlen, b, &slen);
-	if (saved && (slot = malloc(SLOT))) {
-		memcpy(slot, saved, slen);
-		rc = open_block(v, v->size, b, slot, slen, plain, why, &alt);
-		free(slot);
-	}
-	free(j);
-	return rc;
-}
-
 int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int flags,
 		  const char **what, uint64_t *bad_block)
 {
@@ -1224,7 +888,7 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 		*what = rc == -ENOENT ? "missing" : "cannot open";
 		return rc;
 	}
-	rc = key_from_wrapped(k, r, 1, now_ns, &key);
+	rc = obj_key_from_wrapped(k, r, 1, now_ns, &key);
 	if (rc) {
 		*what = "cannot unwrap the data key";
 		goto out;
@@ -1260,7 +924,7 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 	(void)posix_fadvise(f, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (uint64_t cb = 0; cb < nblocks; cb += CHUNK_SLOTS) {
 		uint64_t ce = nblocks - cb < CHUNK_SLOTS ? nblocks - 1 : cb + CHUNK_SLOTS - 1;
-		ssize_t got = pread_full(f, cbuf, (size_t)((ce - cb + 1) * SLOT), slot_off(cb));
+		ssize_t got = obj_pread_full(f, cbuf, (size_t)((ce - cb + 1) * SLOT), slot_off(cb));
 
 		if (got < 0) {
 			rc = (int)got;
@@ -1277,12 +941,12 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 
 			if (avail > SLOT)
 				avail = SLOT;
-			rc = open_block(&v, r->size, b, cbuf + at, avail, plain, &why, &alt);
+			rc = obj_open_block(&v, r->size, b, cbuf + at, avail, plain, &why, &alt);
 			/* Only while a session may be in flight: after a clean
 			 * stop a journal is no content (a planted one must not
 			 * hide damage that every read reports). */
 			if (rc && (flags & OBJ_VERIFY_LIVE))
-				rc = verify_from_undo(s, &v, b, plain, &why);
+				rc = obj_undo_verify_block(s, &v, b, plain, &why);
 			if (rc) {
 				*what = why_text[why];
 				*bad_block = b;

@@ -159,6 +159,44 @@ ensure_harness() {
 		mv -f "$HARNESS.tmp.$$" "$HARNESS"
 }
 
+# The offline store editor (tamper.c) as $TAMPER, compiled if stale.
+TAMPER=$BUILD/itest-tamper
+build_tamper() {
+	local src=$LIB_DIR/tamper.c libs
+	[ -x "$TAMPER" ] && [ "$TAMPER" -nt "$src" ] && return 0
+	[ -w "$(dirname "$TAMPER")" ] || TAMPER=$T_BASE/tamper
+	libs=$(pkg-config --cflags --libs lmdb 2>/dev/null) || libs=-llmdb
+	# shellcheck disable=SC2086
+	cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I"$ROOT/include" \
+		-o "$TAMPER.tmp.$$" "$src" $libs && mv -f "$TAMPER.tmp.$$" "$TAMPER"
+}
+
+# store_orphans STORE: how many content files no node names (unmounted).
+store_orphans() {
+	local ids f n=0 id
+	ids=$("$TAMPER" map "$1/meta" | awk '{print $2}')
+	for f in "$1"/objects/*/*; do
+		[ -f "$f" ] || continue
+		id=${f##*/}
+		case $id in *.*) continue ;; esac
+		grep -qx "$id" <<<"$ids" || n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# hook_fired MNT STORE: wait up to 10 s for the daemon of MNT, which its
+# test hook (WORMFS_CRASH_AT) kills, to be gone; clear the mount either
+# way. Returns 1 if it was still running.
+hook_fired() {
+	local pid=${MNT_PID[$1]} i
+	for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		crash_daemon "$1" "$2"
+		return 1
+	fi
+	crash_daemon "$1" "$2"
+}
+
 # Skip (exit 0, one "not ok") when the binaries under test are missing.
 require_binaries() {
 	local b

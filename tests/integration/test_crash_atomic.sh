@@ -13,29 +13,8 @@ S=$T_BASE/store M=$T_BASE/mnt C=$T_BASE/committed
 mkdir -p "$C"
 make_store "$S" || { fail "wormctl init"; done_testing; }
 
-TAMPER=$BUILD/itest-tamper
-build_tamper() {
-	local src=$LIB_DIR/tamper.c libs
-	[ -x "$TAMPER" ] && [ "$TAMPER" -nt "$src" ] && return 0
-	[ -w "$(dirname "$TAMPER")" ] || TAMPER=$T_BASE/tamper
-	libs=$(pkg-config --cflags --libs lmdb 2>/dev/null) || libs=-llmdb
-	cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I"$ROOT/include" \
-		-o "$TAMPER.tmp.$$" "$src" $libs && mv -f "$TAMPER.tmp.$$" "$TAMPER"
-}
 build_tamper || { fail "tamper.c compiles"; done_testing; }
 
-# Content files that no node names (the store is not mounted).
-orphans() {
-	local ids f n=0 id
-	ids=$("$TAMPER" map "$S/meta" | awk '{print $2}')
-	for f in "$S"/objects/*/*; do
-		[ -f "$f" ] || continue
-		id=${f##*/}
-		case $id in *.*) continue ;; esac
-		grep -qx "$id" <<<"$ids" || n=$((n + 1))
-	done
-	echo "$n"
-}
 
 # Writer that leaves its writes uncommitted: each spec is
 # "append PATH N" | "pwrite PATH OFF N" | "new PATH N FSYNCED_FIRST";
@@ -80,17 +59,6 @@ kill_all() {
 	crash_daemon "$M" "$S"
 }
 
-# Wait for the daemon of M (killed by its hook) to be gone; clear the mount.
-hook_fired() {
-	local pid=${MNT_PID[$M]} i
-	for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$pid" 2>/dev/null; then
-		crash_daemon "$M" "$S"
-		return 1
-	fi
-	crash_daemon "$M" "$S"
-	return 0
-}
 
 keep() { cp "$M/bkt/$1" "$C/$1"; }
 same() { # DESC NAME: reads back exactly as committed, without error
@@ -140,15 +108,15 @@ head -c 100000 /dev/urandom >"$M/bkt/t3"; keep t3
 umount_fs "$M"
 WORMFS_CRASH_AT=truncate mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
 truncate -s 50000 "$M/bkt/t1" 2>/dev/null
-if hook_fired; then ok "C1b: daemon killed inside truncate 100000 -> 50000, before the commit"
+if hook_fired "$M" "$S"; then ok "C1b: daemon killed inside truncate 100000 -> 50000, before the commit"
 else fail "C1b: daemon killed inside truncate 100000 -> 50000, before the commit"; fi
 WORMFS_CRASH_AT=truncate mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
 : 2>/dev/null >"$M/bkt/t2"
-if hook_fired; then ok "C1b: daemon killed inside an O_TRUNC open, before the commit"
+if hook_fired "$M" "$S"; then ok "C1b: daemon killed inside an O_TRUNC open, before the commit"
 else fail "C1b: daemon killed inside an O_TRUNC open, before the commit"; fi
 WORMFS_CRASH_AT=commit mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
 truncate -s 50000 "$M/bkt/t3" 2>/dev/null
-if hook_fired; then ok "C1b: daemon killed right after the size commit of truncate -> 50000"
+if hook_fired "$M" "$S"; then ok "C1b: daemon killed right after the size commit of truncate -> 50000"
 else fail "C1b: daemon killed right after the size commit of truncate -> 50000"; fi
 head -c 50000 "$C/t3" >"$C/t3.cut"
 verify_clean "C1b: verify before the recovery"
@@ -167,9 +135,9 @@ for f in "$S"/objects/*/*; do case ${f##*/} in *.*) ;; *) break ;; esac; done
 cp "$f" "$S/objects/01/0123456789abcdef0123456789abcdef"
 WORMFS_CRASH_AT=create mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
 python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644); os.write(fd, os.urandom(100000))' "$M/bkt/c1" 2>/dev/null
-if hook_fired; then ok "C3: daemon killed after creating a content file, before recording it"
+if hook_fired "$M" "$S"; then ok "C3: daemon killed after creating a content file, before recording it"
 else fail "C3: daemon killed after creating a content file, before recording it"; fi
-check_eq "C3: the kill left orphaned content files (the stray copy and the new file)" 2 "$(orphans)"
+check_eq "C3: the kill left orphaned content files (the stray copy and the new file)" 2 "$(store_orphans "$S")"
 # An inline object moved to a content file by a write, killed before the
 # commit: the node keeps its inline value, the file is unused.
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
@@ -177,25 +145,25 @@ head -c 1000 /dev/urandom >"$M/bkt/c2"; keep c2
 umount_fs "$M"
 WORMFS_CRASH_AT=write mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
 python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND); os.write(fd, os.urandom(30000))' "$M/bkt/c2" 2>/dev/null
-if hook_fired; then ok "C3: daemon killed while an inline object moves to a content file"
+if hook_fired "$M" "$S"; then ok "C3: daemon killed while an inline object moves to a content file"
 else fail "C3: daemon killed while an inline object moves to a content file"; fi
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 check_match "C3: the mount logged their removal" 'removed orphaned' "$(grep -m1 orphaned "${MNT_LOG[$M]}")"
 same "C3: the inline object reads as committed" c2
 umount_fs "$M"
-check_eq "C3: no orphaned content file after the recovery" 0 "$(orphans)"
+check_eq "C3: no orphaned content file after the recovery" 0 "$(store_orphans "$S")"
 verify_clean "C3: verify clean"
 
 # A new object growing out of inline storage, killed after its node
 # recorded the content file's id but before the file was created.
 WORMFS_CRASH_AT=spill mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
 head -c 40000 /dev/urandom 2>/dev/null >"$M/bkt/c3"
-if hook_fired; then ok "C3: daemon killed between recording a new content file and creating it"
+if hook_fired "$M" "$S"; then ok "C3: daemon killed between recording a new content file and creating it"
 else fail "C3: daemon killed between recording a new content file and creating it"; fi
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 check_eq "C3: that never-committed object reads (empty), no EIO" "0" "$(wc -c <"$M/bkt/c3" 2>&1)"
 umount_fs "$M"
-check_eq "C3: no orphaned content file after that recovery" 0 "$(orphans)"
+check_eq "C3: no orphaned content file after that recovery" 0 "$(store_orphans "$S")"
 verify_clean "C3: verify clean after that recovery"
 
 # ---- F2: verify while writes go through the mount --------------------------

@@ -15,15 +15,6 @@ S=$T_BASE/store M=$T_BASE/mnt C=$T_BASE/committed
 mkdir -p "$C"
 make_store "$S" || { fail "wormctl init"; done_testing; }
 
-TAMPER=$BUILD/itest-tamper
-build_tamper() {
-	local src=$LIB_DIR/tamper.c libs
-	[ -x "$TAMPER" ] && [ "$TAMPER" -nt "$src" ] && return 0
-	[ -w "$(dirname "$TAMPER")" ] || TAMPER=$T_BASE/tamper
-	libs=$(pkg-config --cflags --libs lmdb 2>/dev/null) || libs=-llmdb
-	cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I"$ROOT/include" \
-		-o "$TAMPER.tmp.$$" "$src" $libs && mv -f "$TAMPER.tmp.$$" "$TAMPER"
-}
 build_tamper || { fail "tamper.c compiles"; done_testing; }
 
 HDR=512 SLOT=16432
@@ -62,16 +53,6 @@ slot_of() { # FILE IDX OUT: the slot bytes of block IDX
 mark_unclean() {
 	mount_fg "$S" "$M" || return 1
 	crash_daemon "$M" "$S"
-}
-hook_fired() {
-	local pid=${MNT_PID[$M]} i
-	for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$pid" 2>/dev/null; then
-		crash_daemon "$M" "$S"
-		return 1
-	fi
-	crash_daemon "$M" "$S"
-	return 0
 }
 
 mount_fg "$S" "$M" || { fail "mount"; done_testing; }
@@ -137,34 +118,34 @@ fds = [os.open(os.path.join(sys.argv[1], 'r%d' % i), os.O_WRONLY) for i in (1, 2
 for fd in fds:
     os.pwrite(fd, os.urandom(40000), 100)
 EOF
-if hook_fired; then ok "killed with three sessions in flight"; else fail "killed with three sessions in flight"; fi
+if hook_fired "$M" "$S"; then ok "killed with three sessions in flight"; else fail "killed with three sessions in flight"; fi
 WORMFS_CRASH_AT=recover@2 mount_fg "$S" "$M" >/dev/null 2>&1
-if hook_fired; then ok "killed again during the recovery"; else fail "killed again during the recovery"; fi
+if hook_fired "$M" "$S"; then ok "killed again during the recovery"; else fail "killed again during the recovery"; fi
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 for i in 1 2 3; do same "r$i: recovered after a kill during the recovery" "r$i"; done
 umount_fs "$M"
 check_eq "verify clean after both recoveries" 0 "$(verify_rc)"
 
+# ---- C4: the daemon's EIO on a write is damage, logged and counted ------
+# (The EIO of issue 11 C4 came from the kernel: a request cut while copied
+# to a killed daemon. The daemon answers EIO to a write only when a block it
+# must read back fails authentication: that must never pass silently.)
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+head -c 40000 /dev/urandom >"$M/bkt/w"
+umount_fs "$M"
+wid=$(idof w)
+"$TAMPER" xor "$(cfile w)" $((HDR + 2 * SLOT + 60)) 1
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+out=$(python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_WRONLY|os.O_APPEND); os.write(fd, b"x"*10)' "$M/bkt/w" 2>&1)
+check_match "an append that must re-seal a damaged final block: EIO" 'Input/output error' "$out"
+check_match "C4: logged as an authentication failure" 'fails authentication' \
+	"$(grep "$wid" "${MNT_LOG[$M]}")"
+umount_fs "$M"
+"$TAMPER" xor "$(cfile w)" $((HDR + 2 * SLOT + 60)) 1
+
 # ---- a journal write that fails: the write is refused -------------------
-if [ "$(id -u)" -ne 0 ]; then
-	skip "ENOSPC on the journal" "needs root to mount a tmpfs"
-	done_testing
-fi
 FS=$T_BASE/fs
-mkdir -p "$FS"
-if ! mount -t tmpfs -o size=24m tmpfs "$FS"; then
-	skip "ENOSPC on the journal" "cannot mount a tmpfs"
-	done_testing
-fi
-_journal_exit() {
-	local rc=$?
-	trap - EXIT INT TERM
-	_cleanup
-	umount "$FS" 2>/dev/null || umount -l "$FS"
-	[ "${WORMFS_KEEP_TMP:-0}" = 1 ] || rm -rf "$T_BASE"
-	exit $rc
-}
-trap _journal_exit EXIT
+tmpfs_mount "$FS" 24m
 S=$FS/store
 make_store "$S" || { fail "wormctl init on tmpfs"; done_testing; }
 mount_fg "$S" "$M" || { fail "mount"; done_testing; }

@@ -23,15 +23,6 @@ RANDOM=$SEED
 PY=$LIB_DIR/crash_torture.py
 command -v python3 >/dev/null || { skip "python3 missing"; done_testing; }
 
-TAMPER=$BUILD/itest-tamper
-build_tamper() {
-	local src=$LIB_DIR/tamper.c libs
-	[ -x "$TAMPER" ] && [ "$TAMPER" -nt "$src" ] && return 0
-	[ -w "$(dirname "$TAMPER")" ] || TAMPER=$T_BASE/tamper
-	libs=$(pkg-config --cflags --libs lmdb 2>/dev/null) || libs=-llmdb
-	cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I"$ROOT/include" \
-		-o "$TAMPER.tmp.$$" "$src" $libs && mv -f "$TAMPER.tmp.$$" "$TAMPER"
-}
 build_tamper || { fail "tamper.c compiles"; done_testing; }
 
 S=$T_BASE/store M=$T_BASE/mnt STATE=$T_BASE/state.json ERRS=$T_BASE/writer.errors
@@ -42,17 +33,6 @@ mkdir "$M/torture" "$M/retain" &&
 	{ fail "buckets"; done_testing; }
 umount_fs "$M"
 
-orphans() {
-	local ids f n=0 id
-	ids=$("$TAMPER" map "$S/meta" | awk '{print $2}')
-	for f in "$S"/objects/*/*; do
-		[ -f "$f" ] || continue
-		id=${f##*/}
-		case $id in *.*) continue ;; esac
-		grep -qx "$id" <<<"$ids" || n=$((n + 1))
-	done
-	echo "$n"
-}
 
 : >"$ERRS"
 cycles=0 bad_check=0 bad_verify=0 bad_live=0 bad_orphans=0 bad_mount=0 unreadable=0 lives=0
@@ -97,7 +77,7 @@ while [ $cycles -lt "$CYCLES" ] && [ $(( $(date +%s) - t0 )) -lt "$SECONDS_MAX" 
 		bad_verify=$((bad_verify + 1))
 		diag "cycle $cycles: verify after recovery: $(grep -m3 DAMAGED <<<"$out")"
 	fi
-	o=$(orphans)
+	o=$(store_orphans "$S")
 	[ "$o" = 0 ] || { bad_orphans=$((bad_orphans + 1)); diag "cycle $cycles: $o orphaned content files"; }
 done
 diag "$cycles cycles in $(( $(date +%s) - t0 )) s; last check: $(head -n1 <<<"$out")"

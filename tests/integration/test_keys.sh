@@ -13,16 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
-TAMPER=$BUILD/itest-tamper
-build_tamper() {
-	local src=$LIB_DIR/tamper.c libs
-	[ -x "$TAMPER" ] && [ "$TAMPER" -nt "$src" ] && return 0
-	[ -w "$(dirname "$TAMPER")" ] || TAMPER=$T_BASE/tamper
-	libs=$(pkg-config --cflags --libs lmdb 2>/dev/null) || libs=-llmdb
-	# shellcheck disable=SC2086
-	cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I"$ROOT/include" \
-		-o "$TAMPER.tmp.$$" "$src" $libs && mv -f "$TAMPER.tmp.$$" "$TAMPER"
-}
 build_tamper || { fail "tamper.c compiles"; done_testing; }
 
 # Key versions of the wrapped DEKs of all content files: "VERSION COUNT"

@@ -40,16 +40,6 @@ RANDOM=$SEED
 
 HDR=512 BS=16384 SLOT=16432
 
-TAMPER=$BUILD/itest-tamper
-build_tamper() {
-	local src=$LIB_DIR/tamper.c libs
-	[ -x "$TAMPER" ] && [ "$TAMPER" -nt "$src" ] && return 0
-	[ -w "$(dirname "$TAMPER")" ] || TAMPER=$T_BASE/tamper
-	libs=$(pkg-config --cflags --libs lmdb 2>/dev/null) || libs=-llmdb
-	# shellcheck disable=SC2086
-	cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I"$ROOT/include" \
-		-o "$TAMPER.tmp.$$" "$src" $libs && mv -f "$TAMPER.tmp.$$" "$TAMPER"
-}
 build_tamper || { fail "tamper.c compiles"; done_testing; }
 
 # R = random integer in [0, $1) (30 bits of $RANDOM, reproducible by seed).
