@@ -717,9 +717,11 @@ static int writer_done(ns *n, struct ns_inode *in, int fd)
 		pthread_cond_broadcast(&in->idle);
 	pthread_mutex_unlock(&in->mu);
 	pthread_rwlock_unlock(&in->rw);
-	if (rc)
+	if (rc) {
 		wlog(WLOG_ERR, "commit of inode %llu at release failed: %s",
 		     (unsigned long long)in->ino, strerror(-rc));
+		atomic_store(&n->uncommitted, 1);   /* next mount recovers */
+	}
 	return rc;
 }
 

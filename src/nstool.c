@@ -713,8 +713,9 @@ void ns_close(ns *n)
 	if (n->me) {
 		if (!(n->flags & NS_RDONLY)) {
 			persist_clock(n, wclock_hwm(&n->clk));
-			/* Every handle was released (and committed) before this. */
-			if (n->marked && !set_open_marker(n, 0))
+			/* Every handle was released (and committed) before this;
+			 * if a commit failed, the next mount recovers. */
+			if (n->marked && !atomic_load(&n->uncommitted) && !set_open_marker(n, 0))
 				meta_sync(n->me);
 		}
 		meta_close(n->me);

@@ -143,6 +143,29 @@ check_match "C4: logged as an authentication failure" 'fails authentication' \
 umount_fs "$M"
 "$TAMPER" xor "$(cfile w)" $((HDR + 2 * SLOT + 60)) 1
 
+# ---- a commit that fails at close, then a clean unmount ------------------
+# The session stays uncommitted (its journal on disk): the stop must not
+# count as clean, so the next mount rolls its blocks back.
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+head -c 60000 /dev/urandom >"$M/bkt/u"; keep u
+umount_fs "$M"
+uf=$(cfile u)
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+python3 - "$M/bkt/u" "$uf" "$((HDR + 3 * SLOT + 60))" <<'EOF2' 2>/dev/null
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.pwrite(fd, b'U' * 100, 0)
+# Damage the final block under the open session: its commit fails (EIO).
+with open(sys.argv[2], 'r+b') as f:
+    f.seek(int(sys.argv[3])); b = f.read(1); f.seek(int(sys.argv[3])); f.write(bytes([b[0] ^ 1]))
+os.close(fd)
+EOF2
+umount_fs "$M"
+"$TAMPER" xor "$uf" $((HDR + 3 * SLOT + 60)) 1
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+same "a session whose commit failed is rolled back at the next mount" u
+umount_fs "$M"
+
 # ---- a journal write that fails: the write is refused -------------------
 FS=$T_BASE/fs
 tmpfs_mount "$FS" 24m
