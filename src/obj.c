@@ -878,6 +878,7 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 	wcrypto_aead *key = NULL;
 	uint8_t *cbuf = NULL, *plain;
 	uint64_t want, nblocks;
+	obj_undo_scan *scan = NULL;
 	struct stat st;
 	int rc, f = -1;
 
@@ -915,7 +916,7 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 	if (r->size == 0)
 		goto out;
 	nblocks = (r->size - 1) / BS + 1;
-	cbuf = malloc(CHUNK_SLOTS * SLOT + BS);
+	cbuf = malloc(CHUNK_SLOTS * SLOT + BS + SLOT);
 	if (!cbuf) {
 		rc = -ENOMEM;
 		goto out;
@@ -946,7 +947,8 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 			 * stop a journal is no content (a planted one must not
 			 * hide damage that every read reports). */
 			if (rc && (flags & OBJ_VERIFY_LIVE))
-				rc = obj_undo_verify_block(s, &v, b, plain, &why);
+				rc = obj_undo_verify_block(s, &v, &scan, b, plain + BS, plain,
+							   &why);
 			if (rc) {
 				*what = why_text[why];
 				*bad_block = b;
@@ -955,6 +957,7 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 		}
 	}
 out:
+	obj_undo_scan_free(scan);
 	free(cbuf);
 	wcrypto_aead_free(key);
 	close(f);

@@ -51,8 +51,12 @@ int obj_undo_save(int fd, const struct obj_ref *r, uint64_t first, uint64_t last
 /* After the commit: forget the session's journal and remove its file. */
 void obj_undo_drop(obj_undo *u);
 /* Block b of the committed state v failed from the file: open it from the
- * journal's saved copy instead (a session in flight). */
-int obj_undo_verify_block(store *s, const struct obj_ref *v, uint64_t b, uint8_t *plain,
-			  enum why *why);
+ * journal's saved copy instead (a session in flight). *scp: the journal's
+ * index for this object, made at the first call (NULL before), freed with
+ * obj_undo_scan_free. slot: room for SLOT bytes. */
+typedef struct obj_undo_scan obj_undo_scan;
+int obj_undo_verify_block(store *s, const struct obj_ref *v, obj_undo_scan **scp, uint64_t b,
+			  uint8_t *slot, uint8_t *plain, enum why *why);
+void obj_undo_scan_free(obj_undo_scan *sc);
 
 #endif

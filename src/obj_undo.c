@@ -155,46 +155,61 @@ int obj_undo_save(int fd, const struct obj_ref *r, uint64_t first, uint64_t last
 	return rc;
 }
 
-/* The journal of r's committed state, read whole: NULL if there is none
- * (or it belongs to another state). *len = bytes. */
-static uint8_t *undo_load(store *s, const struct obj_ref *r, size_t *len)
+/* Open the journal of r's committed state (its header names that id, gen
+ * and size): -ENOENT if there is none or it belongs to another state. The
+ * journal is read record by record, never whole: a session may have
+ * saved as much as the object (up to OBJ_MAX_SIZE). */
+static int undo_open_for(store *s, const struct obj_ref *r, int *fd)
 {
-	uint8_t *buf = NULL;
-	struct stat st;
-	int fd;
+	uint8_t hdr[U_HDR];
+	int rc = store_aux_open(s, r->id, OBJ_UNDO_SUFFIX, O_RDONLY, fd);
 
-	if (store_aux_open(s, r->id, OBJ_UNDO_SUFFIX, O_RDONLY, &fd))
-		return NULL;
-	if (fstat(fd, &st) == 0 && st.st_size >= U_HDR && st.st_size < (1ll << 40) &&
-	    (buf = malloc((size_t)st.st_size))) {
-		ssize_t got = obj_pread_full(fd, buf, (size_t)st.st_size, 0);
-		if (got < U_HDR || memcmp(buf, undo_magic, 8) || memcmp(buf + 8, r->id, 16) ||
-		    get_le64(buf + 24) != r->gen || get_le64(buf + 32) != r->size) {
-			free(buf);
-			buf = NULL;
-		} else {
-			*len = (size_t)got;
-		}
+	if (rc)
+		return rc;
+	if (obj_pread_full(*fd, hdr, U_HDR, 0) != U_HDR || memcmp(hdr, undo_magic, 8) ||
+	    memcmp(hdr + 8, r->id, 16) || get_le64(hdr + 24) != r->gen ||
+	    get_le64(hdr + 32) != r->size) {
+		close(*fd);
+		*fd = -1;
+		return -ENOENT;
 	}
-	close(fd);
-	return buf;
+	return 0;
 }
 
-/* The saved slot of block idx in a loaded journal (the first record;
- * a record cut short by a kill is ignored). */
-static const uint8_t *undo_find(const uint8_t *j, size_t len, uint64_t idx, size_t *slen)
+/* The record at *at: block *b, *len bytes (read into slot if not NULL),
+ * *at moved past it, *found = 1; *found = 0 at the end or at a record cut
+ * short by a kill (its block was not touched). */
+static int undo_next(int fd, uint64_t *at, uint64_t *b, uint8_t *slot, size_t *len, int *found)
 {
-	for (size_t at = U_HDR; at + U_REC <= len;) {
-		uint64_t b = get_le64(j + at), l = get_le64(j + at + 8);
-		if (l > SLOT || l > len - at - U_REC)
-			return NULL;
-		if (b == idx) {
-			*slen = (size_t)l;
-			return j + at + U_REC;
-		}
-		at += U_REC + (size_t)l;
+	uint8_t h[U_REC];
+	ssize_t got = obj_pread_full(fd, h, U_REC, *at);
+	uint64_t l;
+	struct stat st;
+
+	*found = 0;
+	if (got < 0)
+		return (int)got;
+	if (got < U_REC)
+		return 0;
+	l = get_le64(h + 8);
+	if (l > SLOT)
+		return 0;
+	if (slot) {
+		got = obj_pread_full(fd, slot, (size_t)l, *at + U_REC);
+		if (got < 0)
+			return (int)got;
+		if ((uint64_t)got < l)
+			return 0;
+	} else if (fstat(fd, &st) < 0) {
+		return -errno;
+	} else if ((uint64_t)st.st_size < *at + U_REC + l) {
+		return 0;
 	}
-	return NULL;
+	*b = get_le64(h);
+	*len = (size_t)l;
+	*at += U_REC + l;
+	*found = 1;
+	return 0;
 }
 
 /* Whether slot bytes (len of them) open as block b of the committed state
@@ -220,13 +235,12 @@ static int undo_block_ok(const struct obj_ref *v, uint64_t b, const uint8_t *slo
 int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int *changed,
 		unsigned *rejected)
 {
-	uint8_t *j, *buf = NULL;
-	size_t jlen = 0;
-	uint64_t want = obj_file_length(r->size);
+	uint8_t *buf = NULL;
+	uint64_t want = obj_file_length(r->size), at = U_HDR;
 	struct obj_ref v = *r;
 	wcrypto_aead *key = NULL;
 	struct stat st;
-	int fd, rc;
+	int fd, jfd = -1, rc;
 
 	*changed = 0;
 	*rejected = 0;
@@ -235,49 +249,51 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 		(void)store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX);
 		return rc;
 	}
-	j = undo_load(s, r, &jlen);
-	if (j) {
+	if (!undo_open_for(s, r, &jfd)) {
 		/* The journal is not trusted (root may plant or edit one):
 		 * a record is written back only if it opens as its block of
 		 * the committed state, and only over a block that no longer
 		 * does. So a recovery never changes an intact object. */
-		uint64_t n = nblocks_of(r->size);
+		uint64_t n = nblocks_of(r->size), b;
+		size_t l;
+		uint8_t *rec, *cur;
+
 		rc = obj_key_from_wrapped(k, r, 1, now_ns, &key);
 		v.key = key;
-		if (!rc && !(buf = malloc(2 * SLOT + BS)))
+		if (!rc && !(buf = malloc(3 * SLOT + BS)))
 			rc = -ENOMEM;
-		for (size_t at = U_HDR; !rc && at + U_REC <= jlen;) {
-			uint64_t b = get_le64(j + at), l = get_le64(j + at + 8);
+		rec = buf + SLOT + BS;
+		cur = rec + SLOT;
+		int found = 1;
+		while (!rc && !(rc = undo_next(jfd, &at, &b, rec, &l, &found)) && found) {
 			ssize_t got;
-			if (l > SLOT || l > jlen - at - U_REC)
-				break;   /* cut by the kill: its block was not touched */
-			at += U_REC + (size_t)l;
+
 			if (b >= n || l != slot_len(r->size, b)) {
 				(*rejected)++;
 				continue;
 			}
-			got = obj_pread_full(fd, buf + SLOT + BS, (size_t)l, slot_off(b));
+			got = obj_pread_full(fd, cur, l, slot_off(b));
 			if (got < 0) {
 				rc = (int)got;
 				break;
 			}
-			if (undo_block_ok(&v, b, buf + SLOT + BS, (size_t)got, 1, buf)) {
+			if (undo_block_ok(&v, b, cur, (size_t)got, 1, buf)) {
 				/* Intact. A kill between saving and overwriting
 				 * leaves the same bytes; other ones were planted. */
-				if ((size_t)got != l || memcmp(buf + SLOT + BS, j + at - l, l))
+				if ((size_t)got != l || memcmp(cur, rec, l))
 					(*rejected)++;
 				continue;
 			}
-			if (!undo_block_ok(&v, b, j + at - l, (size_t)l, 0, buf)) {
+			if (!undo_block_ok(&v, b, rec, l, 0, buf)) {
 				(*rejected)++;
 				continue;
 			}
-			rc = obj_pwrite_full(fd, j + at - l, (size_t)l, slot_off(b));
+			rc = obj_pwrite_full(fd, rec, l, slot_off(b));
 			*changed = 1;
 		}
+		close(jfd);
 		free(buf);
 		wcrypto_aead_free(key);
-		free(j);
 	}
 	if (!rc && fstat(fd, &st) < 0)
 		rc = -errno;
@@ -300,25 +316,105 @@ void obj_undo_drop(obj_undo *u)
 		undo_reset(u, 1);
 }
 
+/* Where one object's journal keeps each block: built while obj_verify_ex
+ * checks that object, extended when a block is not found (a session in
+ * flight appends records). */
+struct obj_undo_scan {
+	int fd;
+	uint64_t at;              /* records before this offset are indexed */
+	struct undo_loc { uint64_t b, off; size_t len; } *v;
+	size_t n, cap, sorted;
+};
+
+static int loc_cmp(const void *a, const void *b)
+{
+	const struct undo_loc *x = a, *y = b;
+	if (x->b != y->b)
+		return x->b < y->b ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;   /* the first saved wins */
+}
+
+static const struct undo_loc *scan_find(obj_undo_scan *sc, uint64_t b)
+{
+	size_t lo = 0, hi = sc->n;
+
+	if (sc->sorted != sc->n) {
+		qsort(sc->v, sc->n, sizeof(*sc->v), loc_cmp);
+		sc->sorted = sc->n;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sc->v[mid].b < b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < sc->n && sc->v[lo].b == b ? &sc->v[lo] : NULL;
+}
+
+/* Index the records added since the last call. */
+static int scan_more(obj_undo_scan *sc)
+{
+	uint64_t b, at;
+	size_t l;
+	int rc, found;
+
+	for (;;) {
+		at = sc->at;
+		rc = undo_next(sc->fd, &sc->at, &b, NULL, &l, &found);
+		if (rc || !found)
+			return rc;
+		if (sc->n == sc->cap) {
+			size_t cap = sc->cap ? 2 * sc->cap : 64;
+			struct undo_loc *v = realloc(sc->v, cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			sc->v = v;
+			sc->cap = cap;
+		}
+		sc->v[sc->n++] = (struct undo_loc){ b, at + U_REC, l };
+	}
+}
+
+void obj_undo_scan_free(obj_undo_scan *sc)
+{
+	if (!sc)
+		return;
+	if (sc->fd >= 0)
+		close(sc->fd);
+	free(sc->v);
+	free(sc);
+}
+
 /* Block b failed from the file: check the committed copy a session saved
  * in the journal, read after the file so that any overwrite seen was
- * journaled first. */
-int obj_undo_verify_block(store *s, const struct obj_ref *v, uint64_t b, uint8_t *plain,
-			    enum why *why)
+ * journaled first. slot: room for SLOT bytes. */
+int obj_undo_verify_block(store *s, const struct obj_ref *v, obj_undo_scan **scp, uint64_t b,
+			  uint8_t *slot, uint8_t *plain, enum why *why)
 {
-	size_t jlen = 0, slen = 0;
-	uint8_t *j = undo_load(s, v, &jlen), *slot = NULL;
-	const uint8_t *saved;
-	int rc = -EIO, alt;
+	obj_undo_scan *sc = *scp;
+	const struct undo_loc *loc;
+	int alt, rc;
 
-	if (!j)
-		return -EIO;
-	saved = undo_find(j, jlen, b, &slen);
-	if (saved && (slot = malloc(SLOT))) {
-		memcpy(slot, saved, slen);
-		rc = obj_open_block(v, v->size, b, slot, slen, plain, why, &alt);
-		free(slot);
+	if (!sc) {
+		if (!(sc = calloc(1, sizeof(*sc))))
+			return -ENOMEM;
+		sc->at = U_HDR;
+		if (undo_open_for(s, v, &sc->fd)) {
+			sc->fd = -1;   /* none now: a later block does not look again */
+		}
+		*scp = sc;
 	}
-	free(j);
-	return rc;
+	if (sc->fd < 0)
+		return -EIO;
+	loc = scan_find(sc, b);
+	if (!loc) {
+		rc = scan_more(sc);
+		if (rc < 0)
+			return rc;
+		loc = scan_find(sc, b);
+	}
+	if (!loc || obj_pread_full(sc->fd, slot, loc->len, loc->off) != (ssize_t)loc->len)
+		return -EIO;
+	return obj_open_block(v, v->size, b, slot, loc->len, plain, why, &alt);
 }
