@@ -109,8 +109,9 @@ struct ns {
 				     mount (or a crash), so verify checks the
 				     committed state only */
 	int marked;               /* this open set the marker (ns_close clears) */
-	_Atomic int uncommitted;  /* a release's commit failed: a session may
-				     be left on disk, so the stop is not clean */
+	_Atomic int uncommitted;  /* a release's commit (or the recovery of an
+				     object) failed: a session may be left on
+				     disk, so the stop is not clean */
 	/* Test hook, read once at ns_open from WORMFS_CRASH_AT=STEP[:stop][@N]:
 	 * the daemon kills (or stops) itself at the N-th pass of STEP. */
 	char crash_at[32];

@@ -443,8 +443,12 @@ static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
 		     "not authenticate as its committed blocks: not written back (a damaged or "
 		     "planted journal)", hex, (unsigned long long)o->ino, rejected);
 	if (rc) {
-		wlog(WLOG_ERR, "recovery: object %s (inode %llu): %s", hex,
-		     (unsigned long long)o->ino, strerror(-rc));
+		wlog(WLOG_ERR, "recovery: object %s (inode %llu): %s%s", hex,
+		     (unsigned long long)o->ino, strerror(-rc),
+		     rc == -ENOENT ? "" : " (the next mount tries again)");
+		/* Its journal stays: the stop of this mount is not clean. */
+		if (rc != -ENOENT)
+			atomic_store(&c->n->uncommitted, 1);
 		return;
 	}
 	if (!changed)
@@ -453,7 +457,13 @@ static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
 	/* Rolled back: it must read as its last commit now. */
 	const char *what = NULL;
 	uint64_t bad;
-	if (obj_verify(c->n->st, c->n->km, &r, (uint64_t)clock_monotonic_ns(), &what, &bad)) {
+	rc = obj_verify(c->n->st, c->n->km, &r, (uint64_t)clock_monotonic_ns(), &what, &bad);
+	if (rc == -EAGAIN || rc == -ENOMEM) {
+		/* Not checked (a throttled KMS): that is no damage. */
+		wlog(WLOG_WARN, "recovery: object %s (inode %llu) rolled back, not verified: %s",
+		     hex, (unsigned long long)o->ino, strerror(-rc));
+		c->rolled++;
+	} else if (rc) {
 		c->unreadable++;
 		wlog(WLOG_ERR, "recovery: object %s (inode %llu) is unreadable after the rollback: %s",
 		     hex, (unsigned long long)o->ino, what ? what : "?");
@@ -529,13 +539,19 @@ static void recover_store(ns *n)
 	for (size_t i = 0; i < c.cnt; i++)
 		if (!c.v[i].seen && !c.v[i].inl && c.v[i].gen == 0)
 			rec_forget(&c, &c.v[i]);
-	/* Journals whose content file is gone, or already handled. */
+	/* Journals whose content file is gone. One of an object handled above
+	 * is gone too, unless its recovery failed: then it stays for the next
+	 * mount (this one is not a clean stop). */
 	for (size_t i = 0; i < c.nundo; i++) {
 		uint8_t id[16];
 		char hex[STORE_OBJID_HEX + 1];
+		const struct rec_obj *o;
 		memcpy(hex, c.undo[i] + 3, STORE_OBJID_HEX);
 		hex[STORE_OBJID_HEX] = '\0';
-		if (!store_objid_parse(hex, id))
+		if (store_objid_parse(hex, id))
+			continue;
+		o = rec_find(&c, id);
+		if (!o || !o->seen)
 			(void)store_aux_unlink(n->st, id, OBJ_UNDO_SUFFIX);
 	}
 	wlog(c.unreadable ? WLOG_ERR : WLOG_INFO, "recovery after an unclean stop: %ld object(s) "

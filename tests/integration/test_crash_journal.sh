@@ -126,6 +126,27 @@ for i in 1 2 3; do same "r$i: recovered after a kill during the recovery" "r$i";
 umount_fs "$M"
 check_eq "verify clean after both recoveries" 0 "$(verify_rc)"
 
+# ---- a recovery that cannot finish (KMS throttled) is retried ------------
+# The recovery unwraps each journaled object's key to check the records;
+# an object it could not roll back keeps the store unclean, so the next
+# mount tries again instead of leaving uncommitted blocks for good.
+WORMFS_CRASH_AT=write@3 mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
+python3 - "$M/bkt" <<'EOF2' 2>/dev/null
+import os, sys
+fds = [os.open(os.path.join(sys.argv[1], 'r%d' % i), os.O_WRONLY) for i in (1, 2, 3)]
+for fd in fds:
+    os.pwrite(fd, os.urandom(40000), 100)
+EOF2
+if hook_fired "$M" "$S"; then ok "killed with three sessions in flight"; else fail "killed with three sessions in flight"; fi
+mount_fg "$S" "$M" -o kms.crypto_rate=1,kms.crypto_burst=1,kms.throttle=fail ||
+	{ fail "mount with a throttled KMS"; done_testing; }
+check_match "the throttled recovery logs what it could not do" 'recovery: object' \
+	"$(grep 'recovery: object' "${MNT_LOG[$M]}")"
+umount_fs "$M"
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+for i in 1 2 3; do same "r$i: rolled back by the next mount" "r$i"; done
+umount_fs "$M"
+
 # ---- C4: the daemon's EIO on a write is damage, logged and counted ------
 # (The EIO of issue 11 C4 came from the kernel: a request cut while copied
 # to a killed daemon. The daemon answers EIO to a write only when a block it
