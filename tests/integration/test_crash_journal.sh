@@ -55,6 +55,20 @@ mark_unclean() {
 	crash_daemon "$M" "$S"
 }
 
+# Three sessions rewrite r1..r3 in place; the daemon kills itself at the
+# third write, all of them uncommitted.
+kill_three() {
+	WORMFS_CRASH_AT=write@3 mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
+	python3 - "$M/bkt" <<'EOF' 2>/dev/null
+import os, sys
+fds = [os.open(os.path.join(sys.argv[1], 'r%d' % i), os.O_WRONLY) for i in (1, 2, 3)]
+for fd in fds:
+    os.pwrite(fd, os.urandom(40000), 100)
+EOF
+	if hook_fired "$M" "$S"; then ok "killed with three sessions in flight"
+	else fail "killed with three sessions in flight"; fi
+}
+
 mount_fg "$S" "$M" || { fail "mount"; done_testing; }
 mkdir "$M/bkt"
 # 60,000 bytes: blocks 0-2 full, block 3 final.
@@ -111,14 +125,7 @@ check_eq "verify clean once the block is restored" 0 "$(verify_rc)"
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 for i in 1 2 3; do head -c 60000 /dev/urandom >"$M/bkt/r$i"; keep "r$i"; done
 umount_fs "$M"
-WORMFS_CRASH_AT=write@3 mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
-python3 - "$M/bkt" <<'EOF' 2>/dev/null
-import os, sys
-fds = [os.open(os.path.join(sys.argv[1], 'r%d' % i), os.O_WRONLY) for i in (1, 2, 3)]
-for fd in fds:
-    os.pwrite(fd, os.urandom(40000), 100)
-EOF
-if hook_fired "$M" "$S"; then ok "killed with three sessions in flight"; else fail "killed with three sessions in flight"; fi
+kill_three
 WORMFS_CRASH_AT=recover@2 mount_fg "$S" "$M" >/dev/null 2>&1
 if hook_fired "$M" "$S"; then ok "killed again during the recovery"; else fail "killed again during the recovery"; fi
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
@@ -130,14 +137,7 @@ check_eq "verify clean after both recoveries" 0 "$(verify_rc)"
 # The recovery unwraps each journaled object's key to check the records;
 # an object it could not roll back keeps the store unclean, so the next
 # mount tries again instead of leaving uncommitted blocks for good.
-WORMFS_CRASH_AT=write@3 mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
-python3 - "$M/bkt" <<'EOF2' 2>/dev/null
-import os, sys
-fds = [os.open(os.path.join(sys.argv[1], 'r%d' % i), os.O_WRONLY) for i in (1, 2, 3)]
-for fd in fds:
-    os.pwrite(fd, os.urandom(40000), 100)
-EOF2
-if hook_fired "$M" "$S"; then ok "killed with three sessions in flight"; else fail "killed with three sessions in flight"; fi
+kill_three
 mount_fg "$S" "$M" -o kms.crypto_rate=1,kms.crypto_burst=1,kms.throttle=fail ||
 	{ fail "mount with a throttled KMS"; done_testing; }
 check_match "the throttled recovery logs what it could not do" 'recovery: object' \
