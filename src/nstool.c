@@ -916,38 +916,126 @@ int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 
 /* ---- walk ---------------------------------------------------------------- */
 
+/* Depth-first and iterative: no depth is too deep and no path too long.
+ * A frame per open directory (where its listing resumes, and the length
+ * of its path); the listing of a directory stops at each subdirectory,
+ * which is walked next. A directory is entered only from the parent its
+ * record names, and only once, so an edited record cannot make the walk
+ * loop; one that is not entered, or a name whose record is missing, is
+ * still reported (ns_entry.damage), never skipped in silence. */
+struct walk_frame {
+	uint64_t dir, after;      /* resume the listing after this cookie */
+	size_t plen;              /* length of the directory's path */
+};
+
 struct walk_ctx {
 	ns *n;
 	meta_txn *t;
 	ns_walk_cb cb;
 	void *arg;
 	int64_t now;
-	char path[8192];
-	size_t plen;
+	char *path;               /* grows as needed */
+	size_t plen, pcap;
+	struct walk_frame *st;    /* stack of open directories */
+	size_t depth, cap;
+	uint64_t *seen;           /* directories entered (open addressing) */
+	size_t nseen, seencap;
+	uint64_t down, down_after; /* set by walk_entry: enter this dir next */
 	int rc;
 };
 
-static int walk_dir(struct walk_ctx *w, uint64_t dir, int depth);
+/* Add ino to the set of entered directories: 1 if new, 0 if there. */
+static int walk_seen_add(struct walk_ctx *w, uint64_t ino)
+{
+	if (2 * (w->nseen + 1) > w->seencap) {
+		size_t cap = w->seencap ? 2 * w->seencap : 256;
+		uint64_t *nt = calloc(cap, sizeof(*nt));
+		if (!nt)
+			return -ENOMEM;
+		for (size_t i = 0; i < w->seencap; i++) {
+			uint64_t v = w->seen[i];
+			size_t j = (v * 0x9E3779B97F4A7C15ull) & (cap - 1);
+			if (!v)
+				continue;
+			while (nt[j])
+				j = (j + 1) & (cap - 1);
+			nt[j] = v;
+		}
+		free(w->seen);
+		w->seen = nt;
+		w->seencap = cap;
+	}
+	size_t j = (ino * 0x9E3779B97F4A7C15ull) & (w->seencap - 1);
+	while (w->seen[j]) {
+		if (w->seen[j] == ino)
+			return 0;
+		j = (j + 1) & (w->seencap - 1);
+	}
+	w->seen[j] = ino;
+	w->nseen++;
+	return 1;
+}
+
+static int walk_push(struct walk_ctx *w, uint64_t dir, size_t plen)
+{
+	if (w->depth == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 64;
+		struct walk_frame *g = realloc(w->st, cap * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		w->st = g;
+		w->cap = cap;
+	}
+	w->st[w->depth++] = (struct walk_frame){ dir, 0, plen };
+	return 0;
+}
+
+/* Append "/name" (or "name" at the top) to the path. */
+static int walk_path_add(struct walk_ctx *w, const char *name)
+{
+	size_t k = strlen(name), need = w->plen + k + 2;
+	if (need > w->pcap) {
+		size_t cap = w->pcap ? w->pcap : 4096;
+		while (cap < need)
+			cap *= 2;
+		char *g = realloc(w->path, cap);
+		if (!g)
+			return -ENOMEM;
+		w->path = g;
+		w->pcap = cap;
+	}
+	if (w->plen)
+		w->path[w->plen++] = '/';
+	memcpy(w->path + w->plen, name, k + 1);
+	w->plen += k;
+	return 0;
+}
 
 static int walk_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie)
 {
 	struct walk_ctx *w = arg;
+	struct walk_frame *f = &w->st[w->depth - 1];
 	struct meta_node nd;
 	struct ns_entry e;
 	struct policy_lock lk;
-	size_t save = w->plen, k = strlen(name);
-	(void)cookie;
+	int rc, enter = 0;
 
-	if (ns_node_get(w->n, w->t, ino, &nd))
-		return 0;
-	if (save + k + 2 >= sizeof(w->path))
-		return 0;
-	if (save)
-		w->path[w->plen++] = '/';
-	memcpy(w->path + w->plen, name, k + 1);
-	w->plen += k;
+	w->plen = f->plen;
+	rc = walk_path_add(w, name);
+	if (rc)
+		return w->rc = rc;
 	memset(&e, 0, sizeof(e));
 	e.path = w->path;
+	rc = ns_node_get(w->n, w->t, ino, &nd);
+	if (rc) {
+		/* A name without its record: reported, not skipped. */
+		if (rc != -ENOENT)
+			return w->rc = rc;
+		e.attr.ino = ino;
+		e.damage = "metadata record missing";
+		w->rc = w->cb(w->arg, &e);
+		return w->rc;
+	}
 	ns_node_attr(w->n, &nd, &e.attr);
 	ns_node_lock(&nd, &lk);
 	e.lock_mode = nd.lock_mode;
@@ -955,20 +1043,23 @@ static int walk_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie
 	e.hold = nd.hold;
 	e.auth_failed = lk.auth_failed;
 	e.state = S_ISREG(nd.mode) ? (int)policy_state(&lk, w->now) : STATE_MUTABLE;
+	if (S_ISDIR(nd.mode)) {
+		rc = nd.parent == f->dir ? walk_seen_add(w, ino) : 0;
+		if (rc < 0)
+			return w->rc = rc;
+		enter = rc;
+		if (!enter)
+			e.damage = "directory not walked: its record names another parent, "
+				   "or it was reached twice";
+	}
 	w->rc = w->cb(w->arg, &e);
-	if (!w->rc && S_ISDIR(nd.mode))
-		w->rc = walk_dir(w, ino, 0);
-	w->plen = save;
-	w->path[save] = '\0';
+	if (!w->rc && enter) {
+		/* Stop this listing here; walk_in enters the directory. */
+		w->down = ino;
+		w->down_after = cookie;
+		return 1;
+	}
 	return w->rc;
-}
-
-static int walk_dir(struct walk_ctx *w, uint64_t dir, int depth)
-{
-	if (depth > 1024)
-		return -ELOOP;
-	int rc = meta_readdir(w->t, dir, 0, walk_entry, w);
-	return rc ? rc : w->rc;
 }
 
 /* Walk in the read snapshot t. */
@@ -984,7 +1075,26 @@ static int walk_in(ns *n, meta_txn *t, ns_walk_cb cb, void *arg)
 	w->arg = arg;
 	w->now = ns_clock_now(n);
 	w->t = t;
-	rc = walk_dir(w, NS_INO_ROOT, 0);
+	rc = walk_seen_add(w, NS_INO_ROOT);
+	rc = rc < 0 ? rc : walk_push(w, NS_INO_ROOT, 0);
+	while (!rc && w->depth) {
+		struct walk_frame *f = &w->st[w->depth - 1];
+		w->down = 0;
+		rc = meta_readdir(t, f->dir, f->after, walk_entry, w);
+		if (!rc)
+			rc = w->rc;
+		if (rc)
+			break;
+		if (w->down) {
+			f->after = w->down_after;
+			rc = walk_push(w, w->down, w->plen);
+		} else {
+			w->depth--;
+		}
+	}
+	free(w->path);
+	free(w->st);
+	free(w->seen);
 	free(w);
 	return rc;
 }
@@ -1050,7 +1160,7 @@ static int verify_inline(ns *n, meta_txn *t, const struct meta_node *nd,
 static int count_cb(void *arg, const struct ns_entry *e)
 {
 	struct verify_ctx *v = arg;
-	if (S_ISREG(e->attr.mode))
+	if (S_ISREG(e->attr.mode) || e->damage)
 		v->total++;
 	return 0;
 }
@@ -1113,6 +1223,12 @@ static int verify_cb(void *arg, const struct ns_entry *e)
 	uint64_t bad = UINT64_MAX;
 	int rc;
 
+	if (e->damage) {
+		/* The walk could not check what is below or behind this name. */
+		v->damaged++;
+		v->cb(v->arg, e->path, e->damage);
+		goto out;
+	}
 	if (!S_ISREG(e->attr.mode))
 		return 0;
 	if (e->auth_failed) {
