@@ -730,6 +730,13 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 		ns_node_lock(&nd, &lk);
 		ns_caller_policy(c, &pc);
 		rc = policy_check(&n->cfg.rules, &pc, &lk, POP_UNLINK, ns_clock_now(n), &rule);
+		/* A default retention due at a release (or left pending by a
+		 * crash) whose bucket cannot be found: it may be locked by now,
+		 * so it is not deleted on a guess. */
+		if (!rc && (nd.flags & META_F_DEFAULT_PENDING) && ns_bucket_default(n, t, &nd) < 0) {
+			rc = -EIO;
+			rule = "bucket-unknown";
+		}
 		if (rc) {
 			meta_txn_abort(t);
 			return ns_refuse(n, op, parent, name, c, rc, rule);

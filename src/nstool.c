@@ -733,26 +733,38 @@ void ns_close(ns *n)
 struct pending_list {
 	uint64_t ino[1024];
 	size_t n;
+	uint64_t after;           /* collect inodes after this one */
+	uint64_t left;            /* counting pass: records still pending */
 };
 
 static int pending_cb(void *arg, const struct meta_node *nd)
 {
 	struct pending_list *p = arg;
-	if (!(nd->flags & META_F_DEFAULT_PENDING))
+	if (!(nd->flags & META_F_DEFAULT_PENDING) || nd->ino <= p->after)
 		return 0;
 	p->ino[p->n++] = nd->ino;
 	return p->n == 1024;
 }
 
+static int pending_count_cb(void *arg, const struct meta_node *nd)
+{
+	struct pending_list *p = arg;
+	p->left += (nd->flags & META_F_DEFAULT_PENDING) != 0;
+	return 0;
+}
+
 /* Objects whose writers were never released (the daemon stopped between
  * the last close and its RELEASE) get their bucket's default retention
  * now, from the current compliance time: later than the commit, so never
- * shorter than due. Runs at open only when kv "pending_defaults" is set. */
+ * shorter than due. Runs at open only when kv "pending_defaults" is set.
+ * One that cannot be settled now (its bucket cannot be found, its record
+ * fails authentication) stays pending and counted: tried again at the
+ * next open, never forgotten. */
 int ns_apply_pending(ns *n)
 {
 	struct pending_list *p;
 	meta_txn *t = NULL;
-	uint64_t count = 0, zero = 0;
+	uint64_t count = 0;
 	size_t len;
 	long applied = 0;
 	int rc;
@@ -772,10 +784,10 @@ int ns_apply_pending(ns *n)
 			break;
 		meta_node_foreach(t, pending_cb, p);
 		meta_txn_abort(t);
-		size_t cleared = 0;
 		for (size_t i = 0; i < p->n; i++) {
 			struct meta_node nd, b;
 			int64_t now = ns_clock_now(n);
+			p->after = p->ino[i];
 			if (meta_txn_begin(n->me, 0, &t))
 				continue;
 			if (ns_node_get(n, t, p->ino[i], &nd)) {
@@ -797,19 +809,25 @@ int ns_apply_pending(ns *n)
 			nd.flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
 			if (ns_node_put(n, t, &nd) || meta_txn_commit(t))
 				meta_txn_abort(t);   /* e.g. a record failing auth: left */
-			else
-				cleared++;
 		}
-		if (!cleared)
-			break;
 	} while (p->n == 1024);
-	free(p);
-	if (!meta_txn_begin(n->me, 0, &t)) {
-		if (meta_kv_put(t, "pending_defaults", &zero, sizeof(zero)))
-			meta_txn_abort(t);
-		else
-			meta_txn_commit(t);
+	/* The count is what is left, so the next open retries it (if it
+	 * cannot even be counted, the old count stays). */
+	if (!meta_txn_begin(n->me, 1, &t)) {
+		rc = meta_node_foreach(t, pending_count_cb, p);
+		meta_txn_abort(t);
+		if (rc >= 0 && !meta_txn_begin(n->me, 0, &t)) {
+			if (meta_kv_put(t, "pending_defaults", &p->left, sizeof(p->left)))
+				meta_txn_abort(t);
+			else
+				meta_txn_commit(t);
+		}
 	}
+	if (p->left)
+		wlog(WLOG_WARN, "%llu object(s) still wait for their bucket default retention "
+		     "(bucket not found or record damaged; see wormctl verify): retried at the "
+		     "next mount", (unsigned long long)p->left);
+	free(p);
 	if (applied)
 		wlog(WLOG_WARN, "applied the bucket default retention to %ld object(s) whose "
 		     "writers were not released before the last stop", applied);

@@ -569,3 +569,55 @@ Test(ns, verify_reports_what_the_walk_cannot_enter)
 	cr_assert(ghost && back, "%s / %s", s.what[0], s.what[1]);
 	cr_assert_eq(s.done, s.total);
 }
+
+/* The same edit with the store closed. */
+static void tamper_offline(uint64_t ino)
+{
+	char err[512] = "", path[400];
+	meta_env *me = NULL;
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	snprintf(path, sizeof(path), "%s/s/meta", dir);
+	cr_assert_eq(meta_open(path, 0, &me, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(meta_txn_begin(me, 0, &t), 0);
+	cr_assert_eq(meta_node_get(t, ino, &nd), 0);
+	nd.size ^= 1;
+	cr_assert_eq(meta_node_put(t, &nd), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	meta_close(me);
+}
+
+/* An object left pending whose bucket cannot be found at the next open
+ * (its record fails authentication) stays pending and counted: once the
+ * bucket is readable again, the open after that applies the default. */
+Test(ns, pending_default_retried_while_its_bucket_is_unreadable)
+{
+	char err[512] = "", store[300];
+	uint64_t b = mkbucket("retry");
+	struct ns_attr a;
+	ns_handle *h;
+	char v[128];
+
+	snprintf(store, sizeof(store), "%s/s", dir);
+	cr_assert_eq(ns_setxattr(N, &ROOT, b, "user.worm.default-retention", "COMPLIANCE 2d", 13, 0),
+		     0);
+	cr_assert_eq(ns_create(N, &ROOT, b, "f", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "data", 4, 0), 4);
+	cr_assert_eq(ns_flush(N, h), 0);
+	ns_close(N);                          /* the daemon died before RELEASE */
+	if (h->fd >= 0)
+		close(h->fd);
+	free(h);
+	tamper_offline(b);                    /* the bucket cannot be trusted */
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(node_of(a.ino).flags & META_F_DEFAULT_PENDING, META_F_DEFAULT_PENDING);
+	cr_assert_eq(ns_unlink(N, &ROOT, b, "f"), -EIO, "its bucket unknown: refused");
+	ns_close(N);
+	tamper_offline(b);                    /* repaired */
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	ssize_t k = ns_getxattr(N, &ROOT, a.ino, "user.worm.retention", v, sizeof(v));
+	cr_assert_gt(k, 11, "the default was applied at this open");
+	cr_assert_eq(memcmp(v, "COMPLIANCE ", 11), 0);
+	cr_assert_eq(ns_unlink(N, &ROOT, b, "f"), -EPERM);
+	cr_assert_eq(node_of(a.ino).flags & META_F_DEFAULT_PENDING, 0);
+}
