@@ -597,7 +597,7 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	pthread_mutex_unlock(&in->mu);
 	if (locked_now) {
 		atomic_fetch_add_explicit(&n->stats.lock_changes, 1, memory_order_relaxed);
-		char path[4096], until[32], qp[1024];
+		char path[900], until[32], qp[1024];   /* a deep path keeps its end */
 		ns_path_of(n, in->ino, path, sizeof(path));
 		clock_format_rfc3339(nd.retain_until, until, sizeof(until));
 		wlog(WLOG_INFO, "lock change op=commit path=%s uid=- rule=default-retention "

@@ -874,15 +874,19 @@ static int name_find_cb(void *arg, const char *name, uint64_t ino, uint64_t cook
 
 /* Path of an inode from the root, for logs. Nodes do not store their own
  * names, so each level scans its parent: fine for refusals and lock
- * changes, never used on a hot path. */
+ * changes, never used on a hot path. Built from the object up, so when
+ * the path does not fit in buf (a deep tree) the object's end is kept and
+ * the start shows as "/...". The buffer bounds the levels read, so an
+ * edited parent loop ends too. */
 int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 {
-	char comp[META_NAME_MAX + 1], tmp[4096];
+	char comp[META_NAME_MAX + 1];
 	meta_txn *t = NULL;
 	struct meta_node nd;
-	int rc, depth = 0;
+	size_t pos;
+	int rc;
 
-	if (len == 0)
+	if (len < 8)
 		return -ERANGE;
 	buf[0] = '\0';
 	if (ns_is_virtual(ino)) {
@@ -893,7 +897,9 @@ int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)
 		return rc;
-	while (ino != NS_INO_ROOT && depth++ < 256) {
+	pos = len - 1;
+	buf[pos] = '\0';
+	while (ino != NS_INO_ROOT) {
 		struct name_find f = { ino, comp, sizeof(comp), 0 };
 		rc = ns_node_get(n, t, ino, &nd);
 		if (rc)
@@ -901,11 +907,20 @@ int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 		meta_readdir(t, nd.parent, 0, name_find_cb, &f);
 		if (!f.found)
 			snprintf(comp, sizeof(comp), "#%llu", (unsigned long long)ino);
-		snprintf(tmp, sizeof(tmp), "/%s%s", comp, buf);
-		snprintf(buf, len, "%s", tmp);
+		size_t k = strlen(comp);
+		if (k + 1 + 4 > pos) {
+			/* No room for this level and the marker: cut here. */
+			memcpy(buf + pos - 4, "/...", 4);
+			pos -= 4;
+			break;
+		}
+		pos -= k + 1;
+		buf[pos] = '/';
+		memcpy(buf + pos + 1, comp, k);
 		ino = nd.parent;
 	}
 	meta_txn_abort(t);
+	memmove(buf, buf + pos, len - pos);
 	if (!buf[0])
 		snprintf(buf, len, "/");
 	return rc;
@@ -916,7 +931,8 @@ int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 	      const struct ns_caller *c, int err, const char *rule)
 {
-	char path[4096], what[4400];
+	/* Sized to the log field, so a deep path keeps its end (ns_path_of). */
+	char path[1536], what[1900];
 	int xattr = op == SOP_SETXATTR || op == SOP_REMOVEXATTR || op == SOP_GETXATTR;
 
 	ns_path_of(n, ino, path, sizeof(path));

@@ -535,6 +535,12 @@ Test(ns, walk_and_verify_reach_every_depth)
 	cr_assert_eq(ns_verify(N, damage_seen, progress_seen, &s), 0);
 	cr_assert_eq(s.total, 2, "both objects counted");
 	cr_assert_eq(s.done, 2, "both objects checked");
+	/* Logs name it by the end of its path, marked as cut. */
+	char lp[1536];
+	cr_assert_eq(ns_path_of(N, f, lp, sizeof(lp)), 0);
+	size_t lk = strlen(lp);
+	cr_assert_eq(strncmp(lp, "/.../", 5), 0, "%.40s", lp);
+	cr_assert(lk > 1400 && !strcmp(lp + lk - 18, "/level-dir/deepest"), "%s", lp + lk - 30);
 	/* A damaged record that deep is found and reported with its path. */
 	tamper_size(f);
 	cr_assert_eq(ns_verify(N, damage_seen, progress_seen, &s), 1);
