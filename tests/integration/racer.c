@@ -367,6 +367,8 @@ static int cmd_deep(const char *b1, const char *b2, long depth)
 	if (!e1)
 		wait_locked(bot1, "obj");
 	state_of(bot1, "obj", st, sizeof(st));
+	struct stat sb;
+	unsigned long long ino = fstatat(bot1, "obj", &sb, 0) ? 0 : (unsigned long long)sb.st_ino;
 	if (mkdirat(bot1, "sub", 0755) == 0)
 		e2 = renameat(bot1, "sub", bot2, "sub") ? errno : 0;
 	else
@@ -376,7 +378,7 @@ static int cmd_deep(const char *b1, const char *b2, long depth)
 	else
 		e3 = errno;
 	printf("write=%s state=%s xbucket=%s", errname(e1), st, errname(e2));
-	printf(" intodeep=%s\n", errname(e3));
+	printf(" intodeep=%s ino=%llu\n", errname(e3), ino);
 	return 0;
 }
 
