@@ -7,6 +7,8 @@
 #       two 5,000-deep directories of different buckets is EXDEV;
 #   a directory over 1,024 levels deep without a locked object renames,
 #   with one locked at the bottom it does not;
+#   chmod, utimens, xattrs, truncate(2), write-opens, renames and fallocate
+#   racing a retention (and, long, a default landing at a release);
 #   a stress run of writers, O_TRUNC opens, truncates, renames, unlinks
 #   and lock setters on the same objects, with the invariants checked by
 #   the racer helper (tests/integration/racer.c).
@@ -19,9 +21,9 @@ cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -pthread -o "$RACER" "$LIB_D
 	{ fail "racer.c compiles"; done_testing; }
 
 if [ "$WORMFS_LONG" = 1 ]; then
-	R2_N=4000 R1_N=10000 ST_ITER=40000
+	R2_N=4000 R1_N=10000 ST_ITER=40000 META_N=1000
 else
-	R2_N=1200 R1_N=3000 ST_ITER=4000
+	R2_N=1200 R1_N=3000 ST_ITER=4000 META_N=100
 fi
 
 S=$T_BASE/store M=$T_BASE/mnt
@@ -74,6 +76,19 @@ diag "deeprename: $out"
 check_eq "a 1,100-deep directory with no locked object renames" OK "$(field rename "$out")"
 check_eq "an object at its bottom gets locked" OK "$(field lock "$out")"
 check_eq "then the directory rename is refused: EPERM" EPERM "$(field lockedrename "$out")"
+
+# ---- every other change path against a lock landing (item 8)
+check_errno "mkdir bucket meta-plain" OK mkdir "$M/meta-plain"
+out=$("$RACER" meta "$M/meta-plain" "$META_N" 4)
+diag "meta: $out"
+check_eq "no chmod, utimens, xattr, truncate, write-open, rename or fallocate succeeds once a retention is set" \
+	0 "$(field violations "$out")"
+if [ "$WORMFS_LONG" = 1 ]; then
+	defbucket meta-def
+	out=$("$RACER" metadef "$M/meta-def" 40 4)
+	diag "metadef: $out"
+	check_eq "none succeeds once the default landed at a release" 0 "$(field violations "$out")"
+fi
 
 # ---- stress: everything at once on the same few names
 defbucket stress-def
