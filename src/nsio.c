@@ -899,14 +899,26 @@ int ns_release(ns *n, ns_handle *h)
 		close(h->fd);
 	if (drop) {
 		meta_txn *t = NULL;
-		if (content) {
-			store_obj_unlink(n->st, objid);
-			(void)store_aux_unlink(n->st, objid, OBJ_UNDO_SUFFIX);
-		}
+		struct meta_node nd;
+		/* Only what the namespace really let go (nlink 0, or no record):
+		 * an unlink whose transaction failed left the object in place
+		 * (ns.c resets `unlinked`; this check, in the write transaction
+		 * that an unlink holds until it ends, closes the window). */
 		if (!meta_txn_begin(n->me, 0, &t)) {
-			meta_node_del(t, in->ino);
-			meta_orphan_del(t, in->ino);
-			meta_txn_commit(t);
+			int rc2 = meta_node_get(t, in->ino, &nd);
+			if (rc2 == 0 && nd.nlink > 0) {
+				meta_txn_abort(t);
+			} else if (rc2 == 0 || rc2 == -ENOENT) {
+				if (content) {
+					store_obj_unlink(n->st, objid);
+					(void)store_aux_unlink(n->st, objid, OBJ_UNDO_SUFFIX);
+				}
+				meta_node_del(t, in->ino);
+				meta_orphan_del(t, in->ino);
+				meta_txn_commit(t);
+			} else {
+				meta_txn_abort(t);   /* left for the orphan purge */
+			}
 		}
 	}
 	ns_inode_put(n, in);

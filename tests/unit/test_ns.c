@@ -627,3 +627,36 @@ Test(ns, pending_default_retried_while_its_bucket_is_unreadable)
 	cr_assert_eq(ns_unlink(N, &ROOT, b, "f"), -EPERM);
 	cr_assert_eq(node_of(a.ino).flags & META_F_DEFAULT_PENDING, 0);
 }
+
+/* An unlink that fails after the object was marked gone (here: its
+ * directory's record fails authentication, so the transaction cannot be
+ * written) leaves it in place: the open writer's release still applies
+ * the bucket default and deletes nothing. */
+Test(ns, failed_unlink_of_an_open_object_forgets_nothing)
+{
+	uint64_t b = mkbucket("failunlink");
+	struct ns_attr d, a;
+	ns_handle *h;
+	char v[64];
+
+	cr_assert_eq(ns_setxattr(N, &ROOT, b, "user.worm.default-retention", "COMPLIANCE 1d", 13, 0),
+		     0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "d", 0755, &d), 0);
+	cr_assert_eq(ns_create(N, &ROOT, d.ino, "f", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "data", 4, 0), 4);
+	tamper_size(d.ino);
+	cr_assert_eq(ns_unlink(N, &ROOT, d.ino, "f"), -EPERM);
+	cr_assert_eq(ns_release(N, h), 0);
+	struct ns_attr got;
+	cr_assert_eq(ns_lookup(N, d.ino, "f", &got), 0);
+	cr_assert_eq(got.size, 4);
+	ssize_t k = ns_getxattr(N, &ROOT, a.ino, "user.worm.state", v, sizeof(v));
+	cr_assert_eq(k, 6);
+	cr_assert_eq(memcmp(v, "locked", 6), 0, "the default was applied at the release");
+	ns_handle *r;
+	char buf[8] = "";
+	cr_assert_eq(ns_open_file(N, &ROOT, a.ino, O_RDONLY, &r, NULL), 0);
+	cr_assert_eq(ns_read(N, r, buf, sizeof(buf), 0), 4);
+	cr_assert_eq(memcmp(buf, "data", 4), 0);
+	cr_assert_eq(ns_release(N, r), 0);
+}
