@@ -147,7 +147,12 @@ struct ns_entry {
 	int hold;                  /* enum worm_hold */
 	int state;                 /* enum worm_state */
 	int auth_failed;
+	const char *damage;        /* NULL, or why the walk cannot check this
+				      name or what is below it (a missing
+				      record, a directory not entered) */
 };
+/* Every name reachable from the root, depth first, at any depth (paths
+ * of any length). */
 typedef int (*ns_walk_cb)(void *arg, const struct ns_entry *e);
 int ns_walk(ns *n, ns_walk_cb cb, void *arg);
 /* Verify every object; damaged ones reported through cb with a reason;

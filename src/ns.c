@@ -631,6 +631,21 @@ static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink
 	return meta_node_del(t, nd->ino);
 }
 
+/* The transaction that dropped nd did not commit: the object is still
+ * there, so its open handles must not treat it as unlinked (their last
+ * release would skip its default retention and delete it). */
+static void node_drop_undo(ns *n, const struct meta_node *nd)
+{
+	struct ns_inode *in;
+
+	if (!S_ISREG(nd->mode) || !(in = inode_find(n, nd->ino)))
+		return;
+	pthread_mutex_lock(&in->mu);
+	in->unlinked = 0;
+	pthread_mutex_unlock(&in->mu);
+	ns_inode_put(n, in);
+}
+
 /* close(2) returns before the kernel sends RELEASE, and the last writer's
  * release is the commit that applies a bucket's default retention. So an
  * `rm` right after a writer closed waits (briefly) for that release, and
@@ -697,7 +712,7 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 	struct policy_caller pc;
 	const char *rule = NULL;
 	uint64_t ino;
-	int unlink_now = 0, rc;
+	int unlink_now = 0, dropped = 0, rc;
 
 	stats_op(&n->stats, op);
 	if (parent == NS_INO_CTL || (parent == NS_INO_ROOT && !strcmp(name, PATH_META_DIR)))
@@ -730,14 +745,23 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 		ns_node_lock(&nd, &lk);
 		ns_caller_policy(c, &pc);
 		rc = policy_check(&n->cfg.rules, &pc, &lk, POP_UNLINK, ns_clock_now(n), &rule);
+		/* A default retention due at a release (or left pending by a
+		 * crash) whose bucket cannot be found: it may be locked by now,
+		 * so it is not deleted on a guess. */
+		if (!rc && (nd.flags & META_F_DEFAULT_PENDING) && ns_bucket_default(n, t, &nd) < 0) {
+			rc = -EIO;
+			rule = "bucket-unknown";
+		}
 		if (rc) {
 			meta_txn_abort(t);
 			return ns_refuse(n, op, parent, name, c, rc, rule);
 		}
 	}
 	rc = meta_dirent_del(t, parent, name);
-	if (!rc)
+	if (!rc) {
 		rc = node_drop(n, t, &nd, &unlink_now);
+		dropped = !rc;
+	}
 	if (!rc)
 		rc = ns_node_get(n, t, parent, &p);
 	if (rc)
@@ -749,11 +773,15 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 	if (rc)
 		goto fail;
 	rc = meta_txn_commit(t);
+	if (rc && dropped)
+		node_drop_undo(n, &nd);
 	if (!rc && unlink_now)
 		store_obj_unlink(n->st, nd.objid);
 	return rc;
 fail:
 	meta_txn_abort(t);
+	if (dropped)
+		node_drop_undo(n, &nd);
 	return rc;
 }
 
@@ -941,7 +969,7 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	const char *rule = NULL;
 	uint64_t sino, dino = 0;
 	int64_t now = ns_clock_now(n), tnow = now_ns();
-	int have_dst, unlink_now = 0, rc;
+	int have_dst, unlink_now = 0, dropped = 0, rc;
 
 	stats_op(&n->stats, SOP_RENAME);
 	if (flags & ~(NS_RENAME_NOREPLACE | NS_RENAME_EXCHANGE))
@@ -1042,8 +1070,10 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 		rc = meta_dirent_del(t, parent, name);
 		if (!rc && have_dst) {
 			rc = meta_dirent_set(t, newparent, newname, sino);
-			if (!rc)
+			if (!rc) {
 				rc = node_drop(n, t, &dst, &unlink_now);
+				dropped = !rc;
+			}
 		} else if (!rc) {
 			rc = meta_dirent_add(t, newparent, newname, sino);
 		}
@@ -1084,11 +1114,15 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	if (rc)
 		goto fail;
 	rc = meta_txn_commit(t);
+	if (rc && dropped)
+		node_drop_undo(n, &dst);
 	if (!rc && unlink_now)
 		store_obj_unlink(n->st, dst.objid);
 	return rc;
 fail:
 	meta_txn_abort(t);
+	if (dropped)
+		node_drop_undo(n, &dst);
 	return rc;
 }
 

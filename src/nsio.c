@@ -597,7 +597,7 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	pthread_mutex_unlock(&in->mu);
 	if (locked_now) {
 		atomic_fetch_add_explicit(&n->stats.lock_changes, 1, memory_order_relaxed);
-		char path[4096], until[32], qp[1024];
+		char path[900], until[32], qp[1024];   /* a deep path keeps its end */
 		ns_path_of(n, in->ino, path, sizeof(path));
 		clock_format_rfc3339(nd.retain_until, until, sizeof(until));
 		wlog(WLOG_INFO, "lock change op=commit path=%s uid=- rule=default-retention "
@@ -901,14 +901,26 @@ int ns_release(ns *n, ns_handle *h)
 		close(h->fd);
 	if (drop) {
 		meta_txn *t = NULL;
-		if (content) {
-			store_obj_unlink(n->st, objid);
-			(void)store_aux_unlink(n->st, objid, OBJ_UNDO_SUFFIX);
-		}
+		struct meta_node nd;
+		/* Only what the namespace really let go (nlink 0, or no record):
+		 * an unlink whose transaction failed left the object in place
+		 * (ns.c resets `unlinked`; this check, in the write transaction
+		 * that an unlink holds until it ends, closes the window). */
 		if (!meta_txn_begin(n->me, 0, &t)) {
-			meta_node_del(t, in->ino);
-			meta_orphan_del(t, in->ino);
-			meta_txn_commit(t);
+			int rc2 = meta_node_get(t, in->ino, &nd);
+			if (rc2 == 0 && nd.nlink > 0) {
+				meta_txn_abort(t);
+			} else if (rc2 == 0 || rc2 == -ENOENT) {
+				if (content) {
+					store_obj_unlink(n->st, objid);
+					(void)store_aux_unlink(n->st, objid, OBJ_UNDO_SUFFIX);
+				}
+				meta_node_del(t, in->ino);
+				meta_orphan_del(t, in->ino);
+				meta_txn_commit(t);
+			} else {
+				meta_txn_abort(t);   /* left for the orphan purge */
+			}
 		}
 	}
 	ns_inode_put(n, in);

@@ -759,26 +759,38 @@ void ns_close(ns *n)
 struct pending_list {
 	uint64_t ino[1024];
 	size_t n;
+	uint64_t after;           /* collect inodes after this one */
+	uint64_t left;            /* counting pass: records still pending */
 };
 
 static int pending_cb(void *arg, const struct meta_node *nd)
 {
 	struct pending_list *p = arg;
-	if (!(nd->flags & META_F_DEFAULT_PENDING))
+	if (!(nd->flags & META_F_DEFAULT_PENDING) || nd->ino <= p->after)
 		return 0;
 	p->ino[p->n++] = nd->ino;
 	return p->n == 1024;
 }
 
+static int pending_count_cb(void *arg, const struct meta_node *nd)
+{
+	struct pending_list *p = arg;
+	p->left += (nd->flags & META_F_DEFAULT_PENDING) != 0;
+	return 0;
+}
+
 /* Objects whose writers were never released (the daemon stopped between
  * the last close and its RELEASE) get their bucket's default retention
  * now, from the current compliance time: later than the commit, so never
- * shorter than due. Runs at open only when kv "pending_defaults" is set. */
+ * shorter than due. Runs at open only when kv "pending_defaults" is set.
+ * One that cannot be settled now (its bucket cannot be found, its record
+ * fails authentication) stays pending and counted: tried again at the
+ * next open, never forgotten. */
 int ns_apply_pending(ns *n)
 {
 	struct pending_list *p;
 	meta_txn *t = NULL;
-	uint64_t count = 0, zero = 0;
+	uint64_t count = 0;
 	size_t len;
 	long applied = 0;
 	int rc;
@@ -798,10 +810,10 @@ int ns_apply_pending(ns *n)
 			break;
 		meta_node_foreach(t, pending_cb, p);
 		meta_txn_abort(t);
-		size_t cleared = 0;
 		for (size_t i = 0; i < p->n; i++) {
 			struct meta_node nd, b;
 			int64_t now = ns_clock_now(n);
+			p->after = p->ino[i];
 			if (meta_txn_begin(n->me, 0, &t))
 				continue;
 			if (ns_node_get(n, t, p->ino[i], &nd)) {
@@ -823,19 +835,25 @@ int ns_apply_pending(ns *n)
 			nd.flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
 			if (ns_node_put(n, t, &nd) || meta_txn_commit(t))
 				meta_txn_abort(t);   /* e.g. a record failing auth: left */
-			else
-				cleared++;
 		}
-		if (!cleared)
-			break;
 	} while (p->n == 1024);
-	free(p);
-	if (!meta_txn_begin(n->me, 0, &t)) {
-		if (meta_kv_put(t, "pending_defaults", &zero, sizeof(zero)))
-			meta_txn_abort(t);
-		else
-			meta_txn_commit(t);
+	/* The count is what is left, so the next open retries it (if it
+	 * cannot even be counted, the old count stays). */
+	if (!meta_txn_begin(n->me, 1, &t)) {
+		rc = meta_node_foreach(t, pending_count_cb, p);
+		meta_txn_abort(t);
+		if (rc >= 0 && !meta_txn_begin(n->me, 0, &t)) {
+			if (meta_kv_put(t, "pending_defaults", &p->left, sizeof(p->left)))
+				meta_txn_abort(t);
+			else
+				meta_txn_commit(t);
+		}
 	}
+	if (p->left)
+		wlog(WLOG_WARN, "%llu object(s) still wait for their bucket default retention "
+		     "(bucket not found or record damaged; see wormctl verify): retried at the "
+		     "next mount", (unsigned long long)p->left);
+	free(p);
 	if (applied)
 		wlog(WLOG_WARN, "applied the bucket default retention to %ld object(s) whose "
 		     "writers were not released before the last stop", applied);
@@ -882,15 +900,19 @@ static int name_find_cb(void *arg, const char *name, uint64_t ino, uint64_t cook
 
 /* Path of an inode from the root, for logs. Nodes do not store their own
  * names, so each level scans its parent: fine for refusals and lock
- * changes, never used on a hot path. */
+ * changes, never used on a hot path. Built from the object up, so when
+ * the path does not fit in buf (a deep tree) the object's end is kept and
+ * the start shows as "/...". The buffer bounds the levels read, so an
+ * edited parent loop ends too. */
 int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 {
-	char comp[META_NAME_MAX + 1], tmp[4096];
+	char comp[META_NAME_MAX + 1];
 	meta_txn *t = NULL;
 	struct meta_node nd;
-	int rc, depth = 0;
+	size_t pos;
+	int rc;
 
-	if (len == 0)
+	if (len < 8)
 		return -ERANGE;
 	buf[0] = '\0';
 	if (ns_is_virtual(ino)) {
@@ -901,7 +923,9 @@ int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)
 		return rc;
-	while (ino != NS_INO_ROOT && depth++ < 256) {
+	pos = len - 1;
+	buf[pos] = '\0';
+	while (ino != NS_INO_ROOT) {
 		struct name_find f = { ino, comp, sizeof(comp), 0 };
 		rc = ns_node_get(n, t, ino, &nd);
 		if (rc)
@@ -909,11 +933,20 @@ int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 		meta_readdir(t, nd.parent, 0, name_find_cb, &f);
 		if (!f.found)
 			snprintf(comp, sizeof(comp), "#%llu", (unsigned long long)ino);
-		snprintf(tmp, sizeof(tmp), "/%s%s", comp, buf);
-		snprintf(buf, len, "%s", tmp);
+		size_t k = strlen(comp);
+		if (k + 1 + 4 > pos) {
+			/* No room for this level and the marker: cut here. */
+			memcpy(buf + pos - 4, "/...", 4);
+			pos -= 4;
+			break;
+		}
+		pos -= k + 1;
+		buf[pos] = '/';
+		memcpy(buf + pos + 1, comp, k);
 		ino = nd.parent;
 	}
 	meta_txn_abort(t);
+	memmove(buf, buf + pos, len - pos);
 	if (!buf[0])
 		snprintf(buf, len, "/");
 	return rc;
@@ -924,7 +957,8 @@ int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 	      const struct ns_caller *c, int err, const char *rule)
 {
-	char path[4096], what[4400];
+	/* Sized to the log field, so a deep path keeps its end (ns_path_of). */
+	char path[1536], what[1900];
 	int xattr = op == SOP_SETXATTR || op == SOP_REMOVEXATTR || op == SOP_GETXATTR;
 
 	ns_path_of(n, ino, path, sizeof(path));
@@ -942,38 +976,126 @@ int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 
 /* ---- walk ---------------------------------------------------------------- */
 
+/* Depth-first and iterative: no depth is too deep and no path too long.
+ * A frame per open directory (where its listing resumes, and the length
+ * of its path); the listing of a directory stops at each subdirectory,
+ * which is walked next. A directory is entered only from the parent its
+ * record names, and only once, so an edited record cannot make the walk
+ * loop; one that is not entered, or a name whose record is missing, is
+ * still reported (ns_entry.damage), never skipped in silence. */
+struct walk_frame {
+	uint64_t dir, after;      /* resume the listing after this cookie */
+	size_t plen;              /* length of the directory's path */
+};
+
 struct walk_ctx {
 	ns *n;
 	meta_txn *t;
 	ns_walk_cb cb;
 	void *arg;
 	int64_t now;
-	char path[8192];
-	size_t plen;
+	char *path;               /* grows as needed */
+	size_t plen, pcap;
+	struct walk_frame *st;    /* stack of open directories */
+	size_t depth, cap;
+	uint64_t *seen;           /* directories entered (open addressing) */
+	size_t nseen, seencap;
+	uint64_t down, down_after; /* set by walk_entry: enter this dir next */
 	int rc;
 };
 
-static int walk_dir(struct walk_ctx *w, uint64_t dir, int depth);
+/* Add ino to the set of entered directories: 1 if new, 0 if there. */
+static int walk_seen_add(struct walk_ctx *w, uint64_t ino)
+{
+	if (2 * (w->nseen + 1) > w->seencap) {
+		size_t cap = w->seencap ? 2 * w->seencap : 256;
+		uint64_t *nt = calloc(cap, sizeof(*nt));
+		if (!nt)
+			return -ENOMEM;
+		for (size_t i = 0; i < w->seencap; i++) {
+			uint64_t v = w->seen[i];
+			size_t j = (v * 0x9E3779B97F4A7C15ull) & (cap - 1);
+			if (!v)
+				continue;
+			while (nt[j])
+				j = (j + 1) & (cap - 1);
+			nt[j] = v;
+		}
+		free(w->seen);
+		w->seen = nt;
+		w->seencap = cap;
+	}
+	size_t j = (ino * 0x9E3779B97F4A7C15ull) & (w->seencap - 1);
+	while (w->seen[j]) {
+		if (w->seen[j] == ino)
+			return 0;
+		j = (j + 1) & (w->seencap - 1);
+	}
+	w->seen[j] = ino;
+	w->nseen++;
+	return 1;
+}
+
+static int walk_push(struct walk_ctx *w, uint64_t dir, size_t plen)
+{
+	if (w->depth == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 64;
+		struct walk_frame *g = realloc(w->st, cap * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		w->st = g;
+		w->cap = cap;
+	}
+	w->st[w->depth++] = (struct walk_frame){ dir, 0, plen };
+	return 0;
+}
+
+/* Append "/name" (or "name" at the top) to the path. */
+static int walk_path_add(struct walk_ctx *w, const char *name)
+{
+	size_t k = strlen(name), need = w->plen + k + 2;
+	if (need > w->pcap) {
+		size_t cap = w->pcap ? w->pcap : 4096;
+		while (cap < need)
+			cap *= 2;
+		char *g = realloc(w->path, cap);
+		if (!g)
+			return -ENOMEM;
+		w->path = g;
+		w->pcap = cap;
+	}
+	if (w->plen)
+		w->path[w->plen++] = '/';
+	memcpy(w->path + w->plen, name, k + 1);
+	w->plen += k;
+	return 0;
+}
 
 static int walk_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie)
 {
 	struct walk_ctx *w = arg;
+	struct walk_frame *f = &w->st[w->depth - 1];
 	struct meta_node nd;
 	struct ns_entry e;
 	struct policy_lock lk;
-	size_t save = w->plen, k = strlen(name);
-	(void)cookie;
+	int rc, enter = 0;
 
-	if (ns_node_get(w->n, w->t, ino, &nd))
-		return 0;
-	if (save + k + 2 >= sizeof(w->path))
-		return 0;
-	if (save)
-		w->path[w->plen++] = '/';
-	memcpy(w->path + w->plen, name, k + 1);
-	w->plen += k;
+	w->plen = f->plen;
+	rc = walk_path_add(w, name);
+	if (rc)
+		return w->rc = rc;
 	memset(&e, 0, sizeof(e));
 	e.path = w->path;
+	rc = ns_node_get(w->n, w->t, ino, &nd);
+	if (rc) {
+		/* A name without its record: reported, not skipped. */
+		if (rc != -ENOENT)
+			return w->rc = rc;
+		e.attr.ino = ino;
+		e.damage = "metadata record missing";
+		w->rc = w->cb(w->arg, &e);
+		return w->rc;
+	}
 	ns_node_attr(w->n, &nd, &e.attr);
 	ns_node_lock(&nd, &lk);
 	e.lock_mode = nd.lock_mode;
@@ -981,20 +1103,23 @@ static int walk_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie
 	e.hold = nd.hold;
 	e.auth_failed = lk.auth_failed;
 	e.state = S_ISREG(nd.mode) ? (int)policy_state(&lk, w->now) : STATE_MUTABLE;
+	if (S_ISDIR(nd.mode)) {
+		rc = nd.parent == f->dir ? walk_seen_add(w, ino) : 0;
+		if (rc < 0)
+			return w->rc = rc;
+		enter = rc;
+		if (!enter)
+			e.damage = "directory not walked: its record names another parent, "
+				   "or it was reached twice";
+	}
 	w->rc = w->cb(w->arg, &e);
-	if (!w->rc && S_ISDIR(nd.mode))
-		w->rc = walk_dir(w, ino, 0);
-	w->plen = save;
-	w->path[save] = '\0';
+	if (!w->rc && enter) {
+		/* Stop this listing here; walk_in enters the directory. */
+		w->down = ino;
+		w->down_after = cookie;
+		return 1;
+	}
 	return w->rc;
-}
-
-static int walk_dir(struct walk_ctx *w, uint64_t dir, int depth)
-{
-	if (depth > 1024)
-		return -ELOOP;
-	int rc = meta_readdir(w->t, dir, 0, walk_entry, w);
-	return rc ? rc : w->rc;
 }
 
 /* Walk in the read snapshot t. */
@@ -1010,7 +1135,26 @@ static int walk_in(ns *n, meta_txn *t, ns_walk_cb cb, void *arg)
 	w->arg = arg;
 	w->now = ns_clock_now(n);
 	w->t = t;
-	rc = walk_dir(w, NS_INO_ROOT, 0);
+	rc = walk_seen_add(w, NS_INO_ROOT);
+	rc = rc < 0 ? rc : walk_push(w, NS_INO_ROOT, 0);
+	while (!rc && w->depth) {
+		struct walk_frame *f = &w->st[w->depth - 1];
+		w->down = 0;
+		rc = meta_readdir(t, f->dir, f->after, walk_entry, w);
+		if (!rc)
+			rc = w->rc;
+		if (rc)
+			break;
+		if (w->down) {
+			f->after = w->down_after;
+			rc = walk_push(w, w->down, w->plen);
+		} else {
+			w->depth--;
+		}
+	}
+	free(w->path);
+	free(w->st);
+	free(w->seen);
 	free(w);
 	return rc;
 }
@@ -1076,7 +1220,7 @@ static int verify_inline(ns *n, meta_txn *t, const struct meta_node *nd,
 static int count_cb(void *arg, const struct ns_entry *e)
 {
 	struct verify_ctx *v = arg;
-	if (S_ISREG(e->attr.mode))
+	if (S_ISREG(e->attr.mode) || e->damage)
 		v->total++;
 	return 0;
 }
@@ -1139,6 +1283,12 @@ static int verify_cb(void *arg, const struct ns_entry *e)
 	uint64_t bad = UINT64_MAX;
 	int rc;
 
+	if (e->damage) {
+		/* The walk could not check what is below or behind this name. */
+		v->damaged++;
+		v->cb(v->arg, e->path, e->damage);
+		goto out;
+	}
 	if (!S_ISREG(e->attr.mode))
 		return 0;
 	if (e->auth_failed) {

@@ -393,7 +393,7 @@ again:
 	/* Durable before the reply (design section 6); outside in->mu. */
 	rc = ns_durable(n);
 	atomic_fetch_add_explicit(&n->stats.lock_changes, 1, memory_order_relaxed);
-	char path[4096];
+	char path[900];   /* fits qp below: a deep path keeps its end */
 	const char *lv = "-";
 	size_t ll = 1;
 	/* The value as parsed (framed), not as sent. */

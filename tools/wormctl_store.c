@@ -165,6 +165,8 @@ static int ls_cb(void *arg, const struct ns_entry *e)
 	char until[32] = "";
 	const char *state;
 
+	if (e->damage)
+		wctl_err("%s: %s: %s (see wormctl verify)", x->o->cmd, e->path, e->damage);
 	if (!S_ISREG(e->attr.mode))
 		return 0;
 	if (e->auth_failed)

@@ -26,6 +26,14 @@
  *       DEPTH nested directories below BUCKET/top, no locked object:
  *       rename top (errno); an object locked at the bottom: rename again
  *       (errno).
+ *   meta BUCKET N THREADS
+ *       each object: THREADS mutators (chmod, utimens, user xattr,
+ *       truncate(2), write-open with or without O_APPEND, rename, fallocate)
+ *       while a retention is set on it. Counts "violations": a change that
+ *       succeeded although it started after the lock was acknowledged.
+ *   metadef BUCKET N THREADS
+ *       the same in a bucket with a default retention, the lock landing at
+ *       the creator's release (seen as "locked" by a poll).
  *   stress BUCKET_DEFAULT BUCKET_PLAIN ITER PROCS
  *       PROCS processes do ITER random operations each (writes, O_TRUNC
  *       opens, truncates, renames, unlinks, retention and hold setters)
@@ -38,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +69,7 @@ static const char *errname(int e)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: racer r2|r1|deep|deeprename|stress ARGS (see racer.c)\n");
+	fprintf(stderr, "usage: racer r2|r1|deep|deeprename|meta|metadef|stress ARGS (see racer.c)\n");
 	return 2;
 }
 
@@ -367,6 +376,8 @@ static int cmd_deep(const char *b1, const char *b2, long depth)
 	if (!e1)
 		wait_locked(bot1, "obj");
 	state_of(bot1, "obj", st, sizeof(st));
+	struct stat sb;
+	unsigned long long ino = fstatat(bot1, "obj", &sb, 0) ? 0 : (unsigned long long)sb.st_ino;
 	if (mkdirat(bot1, "sub", 0755) == 0)
 		e2 = renameat(bot1, "sub", bot2, "sub") ? errno : 0;
 	else
@@ -376,7 +387,7 @@ static int cmd_deep(const char *b1, const char *b2, long depth)
 	else
 		e3 = errno;
 	printf("write=%s state=%s xbucket=%s", errname(e1), st, errname(e2));
-	printf(" intodeep=%s\n", errname(e3));
+	printf(" intodeep=%s ino=%llu\n", errname(e3), ino);
 	return 0;
 }
 
@@ -670,6 +681,155 @@ static int cmd_stress(const char *bdef, const char *bplain, long iter, long proc
 	return 0;
 }
 
+/* ---- meta: every change path against a retention landing ---------------- */
+
+struct meta_arg {
+	const char *path;
+	int id;
+	_Atomic int64_t *ack;     /* monotonic ns the lock was acknowledged, 0 before */
+	_Atomic int *stop;        /* no lock landed in time: stop, count nothing */
+	long violations;
+	char what[160];
+};
+
+static int64_t mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Mutators: chmod, utimens, user xattr, truncate(2), write-open, rename
+ * away and back, O_APPEND. Each success that started after the lock was
+ * acknowledged is a violation (it must have been refused). */
+static void *meta_mutator(void *p)
+{
+	struct meta_arg *a = p;
+	uint64_t s = 0x51ED2701ull * (uint64_t)(a->id + 7);
+	char to[600];
+	int after = 0;
+
+	snprintf(to, sizeof(to), "%s.m%d", a->path, a->id);
+	while (after < 20 && !atomic_load(a->stop)) {
+		int64_t t0 = mono();
+		int ok = 0, op = (int)(rnd(&s) % 7);
+		switch (op) {
+		case 0:
+			ok = chmod(a->path, rnd(&s) % 2 ? 0644 : 0664) == 0;
+			break;
+		case 1: {
+			struct timespec tv[2] = { { 1000, 0 }, { (time_t)(rnd(&s) % 100000), 0 } };
+			ok = utimensat(AT_FDCWD, a->path, tv, 0) == 0;
+			break;
+		}
+		case 2:
+			ok = setxattr(a->path, "user.note", "v", 1, 0) == 0;
+			break;
+		case 3:
+			ok = truncate(a->path, (off_t)(rnd(&s) % 2 ? 1 : 5)) == 0;
+			break;
+		case 4: {
+			int fd = open(a->path, O_WRONLY | (rnd(&s) % 2 ? O_APPEND : 0));
+			/* the open itself is the change to refuse */
+			ok = fd >= 0;
+			if (fd >= 0) {
+				(void)!write(fd, "w", 1);
+				close(fd);
+			}
+			break;
+		}
+		case 5:
+			ok = rename(a->path, to) == 0;
+			if (ok)
+				(void)!rename(to, a->path);
+			break;
+		case 6: {
+			int fd = open(a->path, O_WRONLY);
+			if (fd >= 0) {
+				ok = 1;
+				(void)!fallocate(fd, 0, 0, 4096 + (off_t)(rnd(&s) % 4096));
+				close(fd);
+			}
+			break;
+		}
+		}
+		int64_t ack = atomic_load(a->ack);
+		if (ack && t0 > ack) {
+			after++;
+			if (ok) {
+				a->violations++;
+				snprintf(a->what, sizeof(a->what), "op %d succeeded after the lock", op);
+			}
+		}
+	}
+	return NULL;
+}
+
+static int cmd_meta(const char *dir, long n, long threads, int bydefault)
+{
+	long violations = 0, locked = 0;
+	char last[800] = "";
+
+	if (threads < 1 || threads > 16)
+		return usage();
+	for (long i = 0; i < n; i++) {
+		char path[512];
+		_Atomic int64_t ack = 0;
+		_Atomic int stop = 0;
+		struct meta_arg a[16];
+		pthread_t th[16];
+
+		snprintf(path, sizeof(path), "%s/m%ld", dir, i);
+		/* With a bucket default, the creator's handle stays open until
+		 * the mutators run: its release applies the default. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, "abc", 3) != 3 || (!bydefault && close(fd)))
+			continue;
+		for (long t = 0; t < threads; t++) {
+			a[t] = (struct meta_arg){ path, (int)t, &ack, &stop, 0, "" };
+			pthread_create(&th[t], NULL, meta_mutator, &a[t]);
+		}
+		usleep((useconds_t)(i % 7) * 300);
+		if (bydefault) {
+			/* A writer's release applies the bucket default: once the
+			 * state reads locked, the lock has landed. */
+			close(fd);
+			for (int k = 0; k < 20000 && !atomic_load(&ack); k++) {
+				char st[64];
+				state_of(AT_FDCWD, path, st, sizeof(st));
+				if (!strcmp(st, "locked")) {
+					atomic_store(&ack, mono());
+					locked++;
+				}
+			}
+		}
+		/* EBUSY while a mutator holds a write handle: try again. */
+		for (int k = 0; k < 2000 && !bydefault; k++) {
+			if (!setxattr(path, "user.worm.retention", "COMPLIANCE +1d", 14, 0)) {
+				atomic_store(&ack, mono());
+				locked++;
+				break;
+			}
+			if (errno != EBUSY && errno != ENOENT)
+				break;
+			usleep(200);
+		}
+		if (!atomic_load(&ack))
+			atomic_store(&stop, 1);
+		for (long t = 0; t < threads; t++) {
+			pthread_join(th[t], NULL);
+			violations += a[t].violations;
+			if (a[t].what[0])
+				snprintf(last, sizeof(last), "%s:%s", path, a[t].what);
+		}
+	}
+	printf("locked=%ld violations=%ld", locked, violations);
+	if (last[0])
+		printf(" last=%s", last);
+	printf("\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *r2keys[] = { "refused", "opened", "violations" };
@@ -685,6 +845,10 @@ int main(int argc, char **argv)
 		return cmd_deep(argv[2], argv[3], num(argv[4]));
 	if (!strcmp(argv[1], "deeprename") && argc == 4)
 		return cmd_deeprename(argv[2], num(argv[3]));
+	if (!strcmp(argv[1], "meta") && argc == 5)
+		return cmd_meta(argv[2], num(argv[3]), num(argv[4]), 0);
+	if (!strcmp(argv[1], "metadef") && argc == 5)
+		return cmd_meta(argv[2], num(argv[3]), num(argv[4]), 1);
 	if (!strcmp(argv[1], "stress") && argc == 6)
 		return cmd_stress(argv[2], argv[3], num(argv[4]), num(argv[5]));
 	return usage();

@@ -7,6 +7,8 @@
 #       two 5,000-deep directories of different buckets is EXDEV;
 #   a directory over 1,024 levels deep without a locked object renames,
 #   with one locked at the bottom it does not;
+#   chmod, utimens, xattrs, truncate(2), write-opens, renames and fallocate
+#   racing a retention (and, long, a default landing at a release);
 #   a stress run of writers, O_TRUNC opens, truncates, renames, unlinks
 #   and lock setters on the same objects, with the invariants checked by
 #   the racer helper (tests/integration/racer.c).
@@ -19,9 +21,9 @@ cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -pthread -o "$RACER" "$LIB_D
 	{ fail "racer.c compiles"; done_testing; }
 
 if [ "$WORMFS_LONG" = 1 ]; then
-	R2_N=4000 R1_N=10000 ST_ITER=40000
+	R2_N=4000 R1_N=10000 ST_ITER=40000 META_N=1000
 else
-	R2_N=1200 R1_N=3000 ST_ITER=4000
+	R2_N=1200 R1_N=3000 ST_ITER=4000 META_N=100
 fi
 
 S=$T_BASE/store M=$T_BASE/mnt
@@ -59,6 +61,7 @@ check_eq "R1: every object with two writers closed at once is locked (4 x $R1_N)
 defbucket deep-a
 check_errno "mkdir bucket deep-b" OK mkdir "$M/deep-b"
 out=$("$RACER" deep "$M/deep-a" "$M/deep-b" 5000)
+deep_out=$out
 diag "deep: $out"
 check_eq "R3: object 5,000 levels deep committed" OK "$(field write "$out")"
 check_eq "R3: it got the bucket default (locked)" locked "$(field state "$out")"
@@ -74,6 +77,19 @@ check_eq "a 1,100-deep directory with no locked object renames" OK "$(field rena
 check_eq "an object at its bottom gets locked" OK "$(field lock "$out")"
 check_eq "then the directory rename is refused: EPERM" EPERM "$(field lockedrename "$out")"
 
+# ---- every other change path against a lock landing (item 8)
+check_errno "mkdir bucket meta-plain" OK mkdir "$M/meta-plain"
+out=$("$RACER" meta "$M/meta-plain" "$META_N" 4)
+diag "meta: $out"
+check_eq "no chmod, utimens, xattr, truncate, write-open, rename or fallocate succeeds once a retention is set" \
+	0 "$(field violations "$out")"
+if [ "$WORMFS_LONG" = 1 ]; then
+	defbucket meta-def
+	out=$("$RACER" metadef "$M/meta-def" 40 4)
+	diag "metadef: $out"
+	check_eq "none succeeds once the default landed at a release" 0 "$(field violations "$out")"
+fi
+
 # ---- stress: everything at once on the same few names
 defbucket stress-def
 check_errno "mkdir bucket stress-plain" OK mkdir "$M/stress-plain"
@@ -85,4 +101,27 @@ check_match "stress: the observer saw locked objects" "^[1-9]" "$(field seen_loc
 
 # The daemon survived all of it and unmounts cleanly.
 umount_check "$M" "after the races"
+
+# ---- wormctl on the store: the 5,000-deep object (a path of 10,000
+# bytes) is listed and verified like any other, never skipped.
+deep_ino=$(field ino "$(printf '%s\n' "$deep_out")")
+deep_path="deep-a/$(printf 'd/%.0s' $(seq 5000))obj"
+out=$("$WORMCTL" ls --locked "$S" 2>&1)
+check_eq "wormctl ls --locked lists the 5,000-deep object by its full path" 1 \
+	"$(printf '%s\n' "$out" | awk -v p="$deep_path" '$NF == p' | wc -l)"
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_match "wormctl verify: intact" "all intact" "$out"
+TAMPER=$T_BASE/tamper
+libs=$(pkg-config --cflags --libs lmdb 2>/dev/null) || libs=-llmdb
+# shellcheck disable=SC2086
+if cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I"$ROOT/include" -o "$TAMPER" \
+	"$LIB_DIR/tamper.c" $libs && "$TAMPER" flip "$S/meta" "$deep_ino" size 0 1; then
+	out=$("$WORMCTL" verify "$S" 2>&1)
+	rc=$?
+	check_eq "wormctl verify: the damaged 5,000-deep object fails the run" 1 "$rc"
+	check_match "wormctl verify names it by its full path" \
+		"DAMAGED ${deep_path}: metadata record fails authentication" "$out"
+else
+	fail "tamper the 5,000-deep record (inode $deep_ino)"
+fi
 done_testing

@@ -464,3 +464,199 @@ Test(ns, deep_trees_have_no_depth_limit)
 	cr_assert_eq(ns_unlink(N, &ROOT, cur, "f"), -EPERM);
 	cr_assert_eq(ns_rename(N, &ROOT, b, "top2", b, "top3", 0), -EPERM);
 }
+
+/* ---- walk and verify at any depth --------------------------------------- */
+
+struct walk_seen {
+	uint64_t total, done;
+	char *deep;               /* path of the entry named "deepest" */
+	int damaged;
+	char what[8][128];
+};
+
+static int seen_cb(void *arg, const struct ns_entry *e)
+{
+	struct walk_seen *s = arg;
+	size_t k = strlen(e->path);
+	if (k >= 7 && !strcmp(e->path + k - 7, "deepest")) {
+		free(s->deep);
+		s->deep = strdup(e->path);
+	}
+	return 0;
+}
+
+static int damage_seen(void *arg, const char *path, const char *what)
+{
+	struct walk_seen *s = arg;
+	size_t k = strlen(path);
+	if (s->damaged < 8)
+		snprintf(s->what[s->damaged], sizeof(s->what[0]), "%s: %s",
+			 k > 40 ? path + k - 40 : path, what);
+	s->damaged++;
+	return 0;
+}
+
+static void progress_seen(void *arg, uint64_t done, uint64_t total)
+{
+	struct walk_seen *s = arg;
+	s->done = done;
+	s->total = total;
+}
+
+/* Rewrite a record raw with one MAC-covered byte changed (an offline
+ * edit): it then fails authentication. */
+static void tamper_size(uint64_t ino)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	cr_assert_eq(meta_node_get(t, ino, &nd), 0);
+	nd.size ^= 1;
+	cr_assert_eq(meta_node_put(t, &nd), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+}
+
+Test(ns, walk_and_verify_reach_every_depth)
+{
+	uint64_t b = mkbucket("walkdeep"), cur = b;
+	struct ns_attr a;
+	struct walk_seen s = { 0 };
+
+	mkfile(b, "top", "t");
+	/* 5,000 levels of 9-byte names: a path of about 50,000 bytes. */
+	for (int i = 0; i < 5000; i++) {
+		cr_assert_eq(ns_mkdir(N, &ROOT, cur, "level-dir", 0755, &a), 0);
+		cur = a.ino;
+	}
+	uint64_t f = mkfile(cur, "deepest", "x");
+	cr_assert_eq(ns_walk(N, seen_cb, &s), 0);
+	cr_assert_not_null(s.deep, "the deepest object is walked");
+	cr_assert_eq(strlen(s.deep), strlen("walkdeep") + 5000 * 10 + 8, "its full path");
+	cr_assert_eq(ns_verify(N, damage_seen, progress_seen, &s), 0);
+	cr_assert_eq(s.total, 2, "both objects counted");
+	cr_assert_eq(s.done, 2, "both objects checked");
+	/* Logs name it by the end of its path, marked as cut. */
+	char lp[1536];
+	cr_assert_eq(ns_path_of(N, f, lp, sizeof(lp)), 0);
+	size_t lk = strlen(lp);
+	cr_assert_eq(strncmp(lp, "/.../", 5), 0, "%.40s", lp);
+	cr_assert(lk > 1400 && !strcmp(lp + lk - 18, "/level-dir/deepest"), "%s", lp + lk - 30);
+	/* A damaged record that deep is found and reported with its path. */
+	tamper_size(f);
+	cr_assert_eq(ns_verify(N, damage_seen, progress_seen, &s), 1);
+	cr_assert(strstr(s.what[0], "level-dir/deepest: metadata record fails authentication"),
+		  "%s", s.what[0]);
+	free(s.deep);
+}
+
+Test(ns, verify_reports_what_the_walk_cannot_enter)
+{
+	uint64_t b = mkbucket("walkodd");
+	struct ns_attr d1, d2;
+	struct walk_seen s = { 0 };
+	meta_txn *t = NULL;
+
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "d1", 0755, &d1), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, d1.ino, "d2", 0755, &d2), 0);
+	mkfile(d2.ino, "f", "x");
+	/* Offline edits: a name whose record is gone, and a second name of a
+	 * directory that loops back to its own ancestor. */
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	cr_assert_eq(meta_dirent_add(t, b, "ghost", 0x7fff0000ull), 0);
+	cr_assert_eq(meta_dirent_add(t, d2.ino, "back", d1.ino), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	long bad = ns_verify(N, damage_seen, progress_seen, &s);
+	cr_assert_eq(bad, 2, "%ld: %s / %s", bad, s.what[0], s.what[1]);
+	int ghost = 0, back = 0;
+	for (int i = 0; i < 2; i++) {
+		ghost |= strstr(s.what[i], "walkodd/ghost: metadata record missing") != NULL;
+		back |= strstr(s.what[i], "d2/back: directory not walked") != NULL;
+	}
+	cr_assert(ghost && back, "%s / %s", s.what[0], s.what[1]);
+	cr_assert_eq(s.done, s.total);
+}
+
+/* The same edit with the store closed. */
+static void tamper_offline(uint64_t ino)
+{
+	char err[512] = "", path[400];
+	meta_env *me = NULL;
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	snprintf(path, sizeof(path), "%s/s/meta", dir);
+	cr_assert_eq(meta_open(path, 0, &me, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(meta_txn_begin(me, 0, &t), 0);
+	cr_assert_eq(meta_node_get(t, ino, &nd), 0);
+	nd.size ^= 1;
+	cr_assert_eq(meta_node_put(t, &nd), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	meta_close(me);
+}
+
+/* An object left pending whose bucket cannot be found at the next open
+ * (its record fails authentication) stays pending and counted: once the
+ * bucket is readable again, the open after that applies the default. */
+Test(ns, pending_default_retried_while_its_bucket_is_unreadable)
+{
+	char err[512] = "", store[300];
+	uint64_t b = mkbucket("retry");
+	struct ns_attr a;
+	ns_handle *h;
+	char v[128];
+
+	snprintf(store, sizeof(store), "%s/s", dir);
+	cr_assert_eq(ns_setxattr(N, &ROOT, b, "user.worm.default-retention", "COMPLIANCE 2d", 13, 0),
+		     0);
+	cr_assert_eq(ns_create(N, &ROOT, b, "f", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "data", 4, 0), 4);
+	cr_assert_eq(ns_flush(N, h), 0);
+	ns_close(N);                          /* the daemon died before RELEASE */
+	if (h->fd >= 0)
+		close(h->fd);
+	free(h);
+	tamper_offline(b);                    /* the bucket cannot be trusted */
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(node_of(a.ino).flags & META_F_DEFAULT_PENDING, META_F_DEFAULT_PENDING);
+	cr_assert_eq(ns_unlink(N, &ROOT, b, "f"), -EIO, "its bucket unknown: refused");
+	ns_close(N);
+	tamper_offline(b);                    /* repaired */
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	ssize_t k = ns_getxattr(N, &ROOT, a.ino, "user.worm.retention", v, sizeof(v));
+	cr_assert_gt(k, 11, "the default was applied at this open");
+	cr_assert_eq(memcmp(v, "COMPLIANCE ", 11), 0);
+	cr_assert_eq(ns_unlink(N, &ROOT, b, "f"), -EPERM);
+	cr_assert_eq(node_of(a.ino).flags & META_F_DEFAULT_PENDING, 0);
+}
+
+/* An unlink that fails after the object was marked gone (here: its
+ * directory's record fails authentication, so the transaction cannot be
+ * written) leaves it in place: the open writer's release still applies
+ * the bucket default and deletes nothing. */
+Test(ns, failed_unlink_of_an_open_object_forgets_nothing)
+{
+	uint64_t b = mkbucket("failunlink");
+	struct ns_attr d, a;
+	ns_handle *h;
+	char v[64];
+
+	cr_assert_eq(ns_setxattr(N, &ROOT, b, "user.worm.default-retention", "COMPLIANCE 1d", 13, 0),
+		     0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "d", 0755, &d), 0);
+	cr_assert_eq(ns_create(N, &ROOT, d.ino, "f", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "data", 4, 0), 4);
+	tamper_size(d.ino);
+	cr_assert_eq(ns_unlink(N, &ROOT, d.ino, "f"), -EPERM);
+	cr_assert_eq(ns_release(N, h), 0);
+	struct ns_attr got;
+	cr_assert_eq(ns_lookup(N, d.ino, "f", &got), 0);
+	cr_assert_eq(got.size, 4);
+	ssize_t k = ns_getxattr(N, &ROOT, a.ino, "user.worm.state", v, sizeof(v));
+	cr_assert_eq(k, 6);
+	cr_assert_eq(memcmp(v, "locked", 6), 0, "the default was applied at the release");
+	ns_handle *r;
+	char buf[8] = "";
+	cr_assert_eq(ns_open_file(N, &ROOT, a.ino, O_RDONLY, &r, NULL), 0);
+	cr_assert_eq(ns_read(N, r, buf, sizeof(buf), 0), 4);
+	cr_assert_eq(memcmp(buf, "data", 4), 0);
+	cr_assert_eq(ns_release(N, r), 0);
+}
