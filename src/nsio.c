@@ -358,6 +358,75 @@ fail:
 	return rc;
 }
 
+/* A write, truncate or re-seal of the content file failed part way (EIO,
+ * ENOSPC): a block of the committed content may be torn. Roll the object
+ * back to its last commit at once, as the recovery after a crash would
+ * (obj_recover: journaled blocks written back, the file cut to its
+ * committed length), and end the session: its uncommitted changes are gone
+ * and the next commit reports err. If the rollback fails too, the session
+ * stays (reads of the torn block get EIO) and the store is left marked, so
+ * the next mount recovers it. Called with in->rw held for writing. */
+static void session_abort(ns *n, struct ns_inode *in, int err)
+{
+	struct meta_node nd;
+	struct obj_ref r;
+	meta_txn *t = NULL;
+	obj_undo *u;
+	int rc, changed = 0, inl;
+	int64_t now;
+	char id[33];
+
+	pthread_mutex_lock(&in->mu);
+	r = in->ref;
+	inl = in->inl;
+	pthread_mutex_unlock(&in->mu);
+	if (inl || !has_content(&r))
+		return;   /* nothing on disk changed */
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (!rc) {
+		rc = ns_node_get(n, t, in->ino, &nd);
+		meta_txn_abort(t);
+	}
+	if (rc == -ENOENT && in->unlinked)
+		return;   /* its content goes at the last release */
+	/* Moved out of inline storage in this session: the committed content
+	 * is the inline value, and the new file is dropped or redone. */
+	if (!rc && ((nd.flags & META_F_INLINE) || memcmp(nd.objid, r.id, 16) != 0))
+		return;
+	if (!rc) {
+		/* The committed state, as the recovery reads it. */
+		r.size = r.csize = nd.size;
+		r.gen = nd.generation;
+		rc = obj_recover(n->st, &r, &changed);
+	}
+	wcrypto_hex(id, r.id, 16);
+	if (rc) {
+		atomic_store(&n->uncommitted, 1);
+		wlog(WLOG_ERR, "object %s (inode %llu): a write failed (%s) and the rollback to "
+		     "its last commit failed too (%s); the next mount recovers it", id,
+		     (unsigned long long)in->ino, strerror(-err), strerror(-rc));
+		return;
+	}
+	wlog(WLOG_WARN, "object %s (inode %llu): a write failed (%s): uncommitted changes "
+	     "rolled back to the last commit", id, (unsigned long long)in->ino, strerror(-err));
+	now = ns_clock_now(n);
+	pthread_mutex_lock(&in->mu);
+	u = in->ref.undo;   /* its journal is gone: a fresh one next time */
+	in->live = 0;       /* size, generation, sparse: the record's again */
+	ns_inode_load(in, &nd, now);
+	in->dirty = 0;
+	in->mtime_ns = 0;
+	in->werr = err;
+	pthread_mutex_unlock(&in->mu);
+	obj_undo_free(u);
+}
+
+/* Errors of the content file's I/O, after which a block may be torn. */
+static int io_failure(int rc)
+{
+	return rc == -EIO || rc == -ENOSPC || rc == -EDQUOT;
+}
+
 /* Unwrap the DEK of an open object once. Called without in->mu: a
  * throttled KMS Decrypt may wait (throttle=wait), and nobody else should
  * wait on the inode meanwhile. */
@@ -455,7 +524,7 @@ static void content_settle(ns *n, struct ns_inode *in, int fd, struct obj_ref *r
 		     (unsigned long long)in->ino, strerror(-rc));
 }
 
-static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, int durable)
+static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, int durable)
 {
 	meta_txn *t = NULL;
 	struct meta_node nd, b;
@@ -492,8 +561,11 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 		int cfd = fd;
 		if (cfd < 0)
 			rc = obj_open(n->st, &r, O_RDWR, &cfd);
-		if (!rc)
+		if (!rc) {
 			rc = obj_commit(cfd, &r);
+			if (io_failure(rc))
+				session_abort(n, in, rc);
+		}
 		if (!rc && durable)
 			rc = fdatasync(cfd) ? -errno : 0;
 		if (!rc && durable)
@@ -614,6 +686,20 @@ fail:
 	return rc;
 }
 
+/* A commit, which also reports (once) a session rolled back by a failed
+ * write since the last one: the writer learns that its earlier writes are
+ * gone. The default retention is applied all the same. */
+static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, int durable)
+{
+	int rc = commit_once(n, in, fd, apply_default, durable), werr;
+
+	pthread_mutex_lock(&in->mu);
+	werr = in->werr;
+	in->werr = 0;
+	pthread_mutex_unlock(&in->mu);
+	return rc ? rc : werr;
+}
+
 /* Set the size of an object: policy was asked by the caller, and a sealed
  * object is refused here too (-EPERM), whatever the caller saw before.
  * in->rw held for writing. */
@@ -650,6 +736,8 @@ int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 		rc = obj_truncate(fd, &r, size);
 		if (!rc)
 			ns_crash_point(n, "truncate");
+		else if (io_failure(rc))
+			session_abort(n, in, rc);
 	}
 	pthread_mutex_lock(&in->mu);
 	if (!rc) {
@@ -1066,6 +1154,8 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 		put = obj_write(fd, &r, buf, size, off);
 		if (put > 0)
 			ns_crash_point(n, "write");
+		else if (io_failure((int)put))
+			session_abort(n, in, (int)put);
 		if (put > 0 && (h->unflushed += (uint64_t)put) >= NS_WRITEBACK_STEP) {
 			start_writeback = 1;
 			h->unflushed = 0;
