@@ -364,7 +364,10 @@ static int read_begin(meta_env *e, meta_txn **out)
 	t->rdonly = 1;
 	t->next = NULL;
 	rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &t->txn);
-	if (rc == MDB_MAP_RESIZED) {
+	/* MDB_PANIC: an I/O error on the meta page made LMDB refuse every
+	 * transaction until the environment is opened again (the state on
+	 * disk is the last commit): reopen, as for a larger map. */
+	if (rc == MDB_MAP_RESIZED || rc == MDB_PANIC) {
 		MDB_env *seen = e->env;
 		pthread_rwlock_unlock(&e->map_lk);
 		map_adopt(e, seen);
@@ -419,6 +422,14 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
 		return -ENOMEM;
 	}
 	rc = mdb_txn_begin(e->env, NULL, 0, &txn);   /* waits for the writer lock */
+	if (rc == MDB_PANIC) {
+		/* See read_begin. */
+		MDB_env *seen = e->env;
+		pthread_rwlock_unlock(&e->map_lk);
+		map_adopt(e, seen);
+		pthread_rwlock_rdlock(&e->map_lk);
+		rc = e->env ? mdb_txn_begin(e->env, NULL, 0, &txn) : ENOMEM;
+	}
 	if (rc) {
 		pthread_rwlock_unlock(&e->map_lk);
 		return mdb_err(rc);
