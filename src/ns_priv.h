@@ -60,6 +60,10 @@ struct ns_inode {
 	int unlinked;             /* node gone; content deleted at last release */
 	int dirty;                /* uncommitted content changes */
 	int64_t mtime_ns;         /* last write time while dirty */
+	int werr;                 /* -errno of a session rolled back after a
+				     failed write: the next commit reports it */
+	int torn;                 /* that rollback failed: no commit, no write
+				     until a retry of it succeeds (nsio.c) */
 	int inl;                  /* content is inline (in meta), not a file */
 	uint8_t *ibuf;            /* inline plaintext, OBJ_INLINE_MAX bytes,
 				     zero past ref.size; NULL until loaded.

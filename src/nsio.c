@@ -397,11 +397,16 @@ static void session_abort(ns *n, struct ns_inode *in, int err)
 		/* The committed state, as the recovery reads it. */
 		r.size = r.csize = nd.size;
 		r.gen = nd.generation;
-		rc = obj_recover(n->st, &r, &changed);
+		unsigned rejected = 0;
+		rc = obj_recover(n->st, n->km, &r, (uint64_t)clock_monotonic_ns(), &changed,
+				 &rejected);
 	}
 	wcrypto_hex(id, r.id, 16);
 	if (rc) {
 		atomic_store(&n->uncommitted, 1);
+		pthread_mutex_lock(&in->mu);
+		in->torn = 1;
+		pthread_mutex_unlock(&in->mu);
 		wlog(WLOG_ERR, "object %s (inode %llu): a write failed (%s) and the rollback to "
 		     "its last commit failed too (%s); the next mount recovers it", id,
 		     (unsigned long long)in->ino, strerror(-err), strerror(-rc));
@@ -415,10 +420,31 @@ static void session_abort(ns *n, struct ns_inode *in, int err)
 	in->live = 0;       /* size, generation, sparse: the record's again */
 	ns_inode_load(in, &nd, now);
 	in->dirty = 0;
+	in->torn = 0;
 	in->mtime_ns = 0;
 	in->werr = err;
 	pthread_mutex_unlock(&in->mu);
 	obj_undo_free(u);
+}
+
+/* A session whose rollback failed (session_abort) must never commit the
+ * torn content: try the rollback again. The request gets -EIO either way
+ * (its session is gone); the next ones work once the rollback is done.
+ * Called with in->rw held for writing. */
+static int torn_retry(ns *n, struct ns_inode *in)
+{
+	int torn;
+
+	pthread_mutex_lock(&in->mu);
+	torn = in->torn;
+	pthread_mutex_unlock(&in->mu);
+	if (!torn)
+		return 0;
+	session_abort(n, in, -EIO);
+	pthread_mutex_lock(&in->mu);
+	in->werr = 0;   /* reported here */
+	pthread_mutex_unlock(&in->mu);
+	return -EIO;
 }
 
 /* Errors of the content file's I/O, after which a block may be torn. */
@@ -691,7 +717,10 @@ fail:
  * gone. The default retention is applied all the same. */
 static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, int durable)
 {
-	int rc = commit_once(n, in, fd, apply_default, durable), werr;
+	int rc = torn_retry(n, in), werr;
+
+	if (!rc)
+		rc = commit_once(n, in, fd, apply_default, durable);
 
 	pthread_mutex_lock(&in->mu);
 	werr = in->werr;
@@ -718,7 +747,9 @@ int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 	if (same)
 		return 0;
 	own_fd = !(h && h->fd >= 0);
-	rc = content_ensure(n, in, own_fd ? NULL : h, size, &fd);
+	rc = torn_retry(n, in);
+	if (!rc)
+		rc = content_ensure(n, in, own_fd ? NULL : h, size, &fd);
 	if (!rc)
 		rc = session_ref(in, &r);
 	if (rc) {
@@ -1132,7 +1163,9 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 		off = in->ref.size;
 	pthread_mutex_unlock(&in->mu);
 	/* off + size cannot wrap: off < 2^63 and a request is small. */
-	rc = content_ensure(n, in, h, off + size, &fd);
+	rc = torn_retry(n, in);
+	if (!rc)
+		rc = content_ensure(n, in, h, off + size, &fd);
 	if (rc) {
 		pthread_rwlock_unlock(&in->rw);
 		return rc;

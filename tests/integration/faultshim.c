@@ -7,12 +7,14 @@
  * the shim rereads it when its mtime or inode changes and then restarts
  * its counters. One "key=value" per line:
  *   match=STR      only paths containing STR (e.g. /store/objects/)
+ *   exclude=STR    but not paths containing STR (e.g. ".u", the journals)
  *   ops=a,b,...    pwrite write pread fsync fdatasync ftruncate fallocate
  *                  (pwrite covers pwrite64/pwritev, write covers writev,
  *                  pread covers pread64/preadv)
  *   err=EIO        errno of a failure (EIO, ENOSPC, EDQUOT)
  *   short=1        a failing write first writes half of its bytes and
  *                  reports that count; the call after it gets err
+ *   short=2        a failing write only writes short (no error after it)
  *   skip=N         let the first N matching calls through
  *   count=N        inject at most N faults (default unlimited)
  *   prob=P         each eligible call faults with probability P percent
@@ -47,6 +49,7 @@ static struct {
 	struct timespec mtime;
 	int loaded;
 	char match[PATH_MAX];
+	char exclude[PATH_MAX];
 	unsigned ops;
 	int err;
 	int shortw;
@@ -78,6 +81,7 @@ static void reload_locked(void)
 	st.ino = s.st_ino;
 	st.mtime = s.st_mtim;
 	st.match[0] = 0;
+	st.exclude[0] = 0;
 	st.ops = 0;
 	st.err = EIO;
 	st.shortw = 0;
@@ -98,6 +102,8 @@ static void reload_locked(void)
 		v[strcspn(v, "\n")] = 0;
 		if (!strcmp(line, "match")) {
 			snprintf(st.match, sizeof(st.match), "%s", v);
+		} else if (!strcmp(line, "exclude")) {
+			snprintf(st.exclude, sizeof(st.exclude), "%s", v);
 		} else if (!strcmp(line, "ops")) {
 			for (char *tok = strtok(v, ","); tok; tok = strtok(NULL, ","))
 				for (int i = 0; i < OP_N; i++)
@@ -160,7 +166,7 @@ static int decide(enum op op, int fd)
 	if (n <= 0)
 		goto out;
 	path[n] = 0;
-	if (st.match[0] && !strstr(path, st.match))
+	if ((st.match[0] && !strstr(path, st.match)) || (st.exclude[0] && strstr(path, st.exclude)))
 		goto out;
 	if (st.pending_err && (op == OP_PWRITE || op == OP_WRITE)) {
 		st.pending_err = 0;
@@ -176,7 +182,7 @@ static int decide(enum op op, int fd)
 	act = 1;
 	if (st.shortw && (op == OP_PWRITE || op == OP_WRITE)) {
 		act = 2;
-		st.pending_err = 1;
+		st.pending_err = st.shortw == 1;
 	}
 	st.injected++;
 hit:
