@@ -163,10 +163,19 @@ static int undo_open_for(store *s, const struct obj_ref *r, int *fd)
 {
 	uint8_t hdr[U_HDR];
 	int rc = store_aux_open(s, r->id, OBJ_UNDO_SUFFIX, O_RDONLY, fd);
+	ssize_t got;
 
 	if (rc)
 		return rc;
-	if (obj_pread_full(*fd, hdr, U_HDR, 0) != U_HDR || memcmp(hdr, undo_magic, 8) ||
+	/* A read error is not "no journal": a rollback must not skip it
+	 * (and then remove it). */
+	got = obj_pread_full(*fd, hdr, U_HDR, 0);
+	if (got < 0) {
+		close(*fd);
+		*fd = -1;
+		return (int)got;
+	}
+	if (got != U_HDR || memcmp(hdr, undo_magic, 8) ||
 	    memcmp(hdr + 8, r->id, 16) || get_le64(hdr + 24) != r->gen ||
 	    get_le64(hdr + 32) != r->size) {
 		close(*fd);
@@ -249,7 +258,10 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 		(void)store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX);
 		return rc;
 	}
-	if (!undo_open_for(s, r, &jfd)) {
+	rc = undo_open_for(s, r, &jfd);
+	if (rc == -ENOENT) {
+		rc = 0;   /* none, or one of another state */
+	} else if (!rc) {
 		/* The journal is not trusted (root may plant or edit one):
 		 * a record is written back only if it opens as its block of
 		 * the committed state, and only over a block that no longer
