@@ -83,6 +83,9 @@ struct obj_ref {
 	uint64_t csize;            /* committed size (meta) of the content file */
 	struct obj_undo *undo;     /* the session's undo journal; NULL: none
 				      (offline tools, tests) */
+	int torn;                  /* set by a failed obj_write that could not
+				      put back the blocks it was rewriting: the
+				      caller must roll the session back */
 };
 
 /* Undo journal of one object's write sessions (owned by the caller, one

@@ -1184,10 +1184,11 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 		put = (ssize_t)size;
 	} else {
 		r.pool = n->pool;
+		r.torn = 0;
 		put = obj_write(fd, &r, buf, size, off);
 		if (put > 0)
 			ns_crash_point(n, "write");
-		else if (io_failure((int)put))
+		else if (r.torn)
 			session_abort(n, in, (int)put);
 		if (put > 0 && (h->unflushed += (uint64_t)put) >= NS_WRITEBACK_STEP) {
 			start_writeback = 1;

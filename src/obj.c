@@ -576,7 +576,7 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 {
 	const uint8_t *src = buf;
 	uint64_t old = r->size, end, new_size, first, last, lo, new_last, old_last;
-	uint8_t *cbuf = NULL, *bounce, *rbuf;
+	uint8_t *cbuf = NULL, *bounce, *rbuf, *save = NULL;
 	struct seal_job job;   /* ~1.5 KiB: on the stack, not a malloc per request */
 	size_t nslots;
 	int rc;
@@ -614,8 +614,8 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 	job.cbuf = cbuf;
 	if ((old && first > old_last + 1) || (!old && first > 0)) {
 		r->sparse = 1;
-		if (old)
-			rc = reseal_nonfinal(fd, r, old, rbuf, bounce);
+		if (old && (rc = reseal_nonfinal(fd, r, old, rbuf, bounce)) != 0)
+			r->torn = 1;   /* the final block may be half rewritten */
 		/* Drop bytes an interrupted session may have left where the
 		 * holes will be, so they read as zeros (committed ones, left by
 		 * an uncommitted shrink, journaled first). */
@@ -668,12 +668,34 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 			rc = obj_undo_save(fd, r, cb, ce);
 		if (rc)
 			goto out;
+		/* Blocks inside the current size are rewritten in place: keep
+		 * them as they are, so that a write failing part way (EIO,
+		 * ENOSPC) can put them back instead of leaving one torn. For
+		 * an append that is the old final block only. */
+		ssize_t keep = 0;
+		if (old && cb <= old_last) {
+			uint64_t ke = ce < old_last ? ce : old_last;
+			size_t want = (size_t)((ke - cb + 1) * SLOT);
+			if (!save && !(save = malloc(nslots * SLOT))) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			keep = obj_pread_full(fd, save, want, slot_off(cb));
+			if (keep < 0) {
+				rc = (int)keep;
+				goto out;
+			}
+		}
 		rc = obj_pwrite_full(fd, cbuf, len_total, slot_off(cb));
-		if (rc)
+		if (rc) {
+			if (keep > 0 && obj_pwrite_full(fd, save, (size_t)keep, slot_off(cb)))
+				r->torn = 1;
 			goto out;
+		}
 	}
 	r->size = new_size;
 out:
+	free(save);
 	free(cbuf);
 	return rc ? rc : (ssize_t)n;
 }
