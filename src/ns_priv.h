@@ -116,6 +116,8 @@ struct ns {
 	_Atomic int uncommitted;  /* a release's commit (or the recovery of an
 				     object) failed: a session may be left on
 				     disk, so the stop is not clean */
+	_Atomic int tick_err;     /* the last checkpoint's -errno (ns_tick logs
+				     a change) */
 	/* Test hook, read once at ns_open from WORMFS_CRASH_AT=STEP[:stop][@N]:
 	 * the daemon kills (or stops) itself at the N-th pass of STEP. */
 	char crash_at[32];

@@ -875,6 +875,14 @@ int ns_tick(ns *n)
 		int r2 = ns_durable(n);
 		rc = rc ? rc : r2;
 	}
+	/* Nobody waits for a checkpoint: its failure (a full disk, EIO) goes
+	 * to the log, once per change, and the next tick tries again. */
+	int was = atomic_exchange(&n->tick_err, rc);
+	if (rc && rc != was)
+		wlog(WLOG_ERR, "checkpoint (metadata sync, clock) failed: %s; retrying",
+		     strerror(-rc));
+	else if (!rc && was)
+		wlog(WLOG_INFO, "checkpoint works again");
 	return rc;
 }
 
