@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -112,7 +113,16 @@ static int open_dbis(meta_env *e)
 static int env_open(meta_env *e, const char *dir, unsigned eflags)
 {
 	size_t map = META_MAPSIZE_MAX;
+	struct rlimit as;
 	int rc;
+
+	/* Under a limit, the largest map that fits would leave no room for
+	 * the daemon's threads (libfuse then fails to start a worker and the
+	 * mount ends): a quarter of the limit at most. */
+	if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+		while (map > META_MAPSIZE_MIN && (uint64_t)map > (uint64_t)as.rlim_cur / 4)
+			map /= 2;
+	}
 
 	for (;;) {
 		rc = mdb_err(mdb_env_create(&e->env));
