@@ -26,11 +26,29 @@ struct fs_ctx {
 	const struct fs_params *p;
 	struct fuse_session *se;
 	volatile int stop;
+	_Atomic int64_t nofile_logged;   /* monotonic ns of the last EMFILE log */
 };
 
 static struct fs_ctx *ctx_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+/* The daemon out of file descriptors (EMFILE: its RLIMIT_NOFILE) is not
+ * the caller's table being full: the caller gets ENFILE ("too many open
+ * files in system"), and the log says whose limit it is, once a minute. */
+static void reply_err(fuse_req_t req, int err)
+{
+	if (err == EMFILE || err == ENFILE) {
+		struct fs_ctx *x = ctx_of(req);
+		int64_t now = clock_monotonic_ns(), last = atomic_load(&x->nofile_logged);
+		if ((last == 0 || now - last > 60 * (int64_t)1000000000) &&
+		    atomic_compare_exchange_strong(&x->nofile_logged, &last, now))
+			wlog(WLOG_ERR, "out of file descriptors (%s): requests get ENFILE; raise "
+			     "the daemon's open files limit (ulimit -n, LimitNOFILE=)", strerror(err));
+		err = ENFILE;
+	}
+	fuse_reply_err(req, err);
 }
 
 static void caller_of(fuse_req_t req, struct ns_caller *c)
@@ -99,7 +117,7 @@ static void reply_entry(fuse_req_t req, const struct ns_attr *a)
 static void reply_created(fuse_req_t req, int rc, const struct ns_attr *a)
 {
 	if (rc)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		reply_entry(req, a);
 }
@@ -147,7 +165,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fuse_reply_entry(req, &e);
 			return;
 		}
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 		return;
 	}
 	reply_entry(req, &a);
@@ -173,7 +191,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	int rc = ns_getattr(ctx_of(req)->n, ino, &a);
 	if (rc)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		reply_attr(req, &a);
 }
@@ -223,7 +241,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	rc = ns_setattr(ctx_of(req)->n, &c, ino, &sa,
 			fi ? (ns_handle *)(uintptr_t)fi->fh : NULL, &a);
 	if (rc)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		reply_attr(req, &a);
 }
@@ -233,7 +251,7 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	char buf[4097];
 	int rc = ns_readlink(ctx_of(req)->n, ino, buf, sizeof(buf));
 	if (rc)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		fuse_reply_readlink(req, buf);
 }
@@ -271,14 +289,14 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct ns_caller c;
 	caller_of(req, &c);
-	fuse_reply_err(req, -ns_unlink(ctx_of(req)->n, &c, parent, name));
+	reply_err(req, -ns_unlink(ctx_of(req)->n, &c, parent, name));
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct ns_caller c;
 	caller_of(req, &c);
-	fuse_reply_err(req, -ns_rmdir(ctx_of(req)->n, &c, parent, name));
+	reply_err(req, -ns_rmdir(ctx_of(req)->n, &c, parent, name));
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -291,11 +309,11 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (flags & RENAME_EXCHANGE)
 		f |= NS_RENAME_EXCHANGE;
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL);
+		reply_err(req, EINVAL);
 		return;
 	}
 	caller_of(req, &c);
-	fuse_reply_err(req, -ns_rename(ctx_of(req)->n, &c, parent, name, newparent, newname, f));
+	reply_err(req, -ns_rename(ctx_of(req)->n, &c, parent, name, newparent, newname, f));
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -307,7 +325,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	stats_refusal(ns_stats(ctx_of(req)->n), SOP_OTHER);
 	wlog_refusal("link", newname, NULL, c.uid, EPERM, "hard-links");
 	(void)newparent;
-	fuse_reply_err(req, EPERM);
+	reply_err(req, EPERM);
 }
 
 static void fill_open(struct fuse_file_info *fi, ns_handle *h, fuse_ino_t ino, int keep,
@@ -329,7 +347,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	caller_of(req, &c);
 	int rc = ns_open_file(ctx_of(req)->n, &c, ino, fi->flags, &h, &keep);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 		return;
 	}
 	fill_open(fi, h, ino, keep, fi->flags);
@@ -347,7 +365,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	caller_of(req, &c);
 	int rc = ns_create(ctx_of(req)->n, &c, parent, name, mode, fi->flags, &a, &h);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 		return;
 	}
 	fill_open(fi, h, a.ino, 0, O_RDWR);
@@ -367,13 +385,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = malloc(size ? size : 1);
 	(void)ino;
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, ENOMEM);
 		return;
 	}
 	ssize_t got = ns_read(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh, buf, size,
 			      (uint64_t)off);
 	if (got < 0)
-		fuse_reply_err(req, (int)-got);
+		reply_err(req, (int)-got);
 	else
 		fuse_reply_buf(req, buf, (size_t)got);
 	free(buf);
@@ -388,7 +406,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	ssize_t put = ns_write(ctx_of(req)->n, &c, (ns_handle *)(uintptr_t)fi->fh, buf, size,
 			       (uint64_t)off);
 	if (put < 0)
-		fuse_reply_err(req, (int)-put);
+		reply_err(req, (int)-put);
 	else
 		fuse_reply_write(req, (size_t)put);
 }
@@ -396,19 +414,19 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fuse_reply_err(req, -ns_flush(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh));
+	reply_err(req, -ns_flush(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh));
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fuse_reply_err(req, -ns_release(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh));
+	reply_err(req, -ns_release(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh));
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fuse_reply_err(req, -ns_fsync(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh, datasync));
+	reply_err(req, -ns_fsync(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh, datasync));
 }
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -416,7 +434,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)ino;
 	(void)fi;
 	/* readdir is stateless (cookies): no opendir round trips needed. */
-	fuse_reply_err(req, ENOSYS);
+	reply_err(req, ENOSYS);
 }
 
 struct rd_buf {
@@ -459,12 +477,12 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 {
 	struct rd_buf r = { req, malloc(size), size, 0, plus };
 	if (!r.buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, ENOMEM);
 		return;
 	}
 	int rc = ns_readdir(ctx_of(req)->n, ino, (uint64_t)off, rd_add, &r);
 	if (rc)
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 	else
 		fuse_reply_buf(req, r.buf, r.len);
 	free(r.buf);
@@ -489,7 +507,7 @@ static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	(void)ino;
 	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, -ns_fsyncdir(ctx_of(req)->n));
+	reply_err(req, -ns_fsyncdir(ctx_of(req)->n));
 }
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -499,7 +517,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	(void)ino;
 	int rc = ns_statfs(ctx_of(req)->n, &s);
 	if (rc) {
-		fuse_reply_err(req, -rc);
+		reply_err(req, -rc);
 		return;
 	}
 	memset(&sv, 0, sizeof(sv));
@@ -521,7 +539,7 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	caller_of(req, &c);
 	if (strncmp(name, "user.worm.", 10) == 0)
 		caller_groups(req, &c, groups);
-	fuse_reply_err(req, -ns_setxattr(ctx_of(req)->n, &c, ino, name, value, size, flags));
+	reply_err(req, -ns_setxattr(ctx_of(req)->n, &c, ino, name, value, size, flags));
 }
 
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -529,13 +547,13 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	struct ns_caller c;
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, ENOMEM);
 		return;
 	}
 	caller_of(req, &c);
 	ssize_t rc = ns_getxattr(ctx_of(req)->n, &c, ino, name, buf, size);
 	if (rc < 0)
-		fuse_reply_err(req, (int)-rc);
+		reply_err(req, (int)-rc);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)rc);
 	else
@@ -547,12 +565,12 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
+		reply_err(req, ENOMEM);
 		return;
 	}
 	ssize_t rc = ns_listxattr(ctx_of(req)->n, ino, buf, size);
 	if (rc < 0)
-		fuse_reply_err(req, (int)-rc);
+		reply_err(req, (int)-rc);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)rc);
 	else
@@ -567,7 +585,7 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	caller_of(req, &c);
 	if (strncmp(name, "user.worm.", 10) == 0)
 		caller_groups(req, &c, groups);
-	fuse_reply_err(req, -ns_removexattr(ctx_of(req)->n, &c, ino, name));
+	reply_err(req, -ns_removexattr(ctx_of(req)->n, &c, ino, name));
 }
 
 static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
@@ -577,10 +595,10 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 	(void)ino;
 	caller_of(req, &c);
 	if (off < 0 || len <= 0) {
-		fuse_reply_err(req, EINVAL);
+		reply_err(req, EINVAL);
 		return;
 	}
-	fuse_reply_err(req, -ns_fallocate(ctx_of(req)->n, &c, (ns_handle *)(uintptr_t)fi->fh,
+	reply_err(req, -ns_fallocate(ctx_of(req)->n, &c, (ns_handle *)(uintptr_t)fi->fh,
 					  mode, (uint64_t)off, (uint64_t)len));
 }
 
@@ -664,7 +682,7 @@ static char *escape_opt_value(const char *s)
 int fs_run(ns *n, const struct fs_params *p)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fs_ctx x = { n, p, NULL, 0 };
+	struct fs_ctx x = { n, p, NULL, 0, 0 };
 	struct fuse_loop_config *lc = NULL;
 	pthread_t tick;
 	char *opts = NULL, *fsname = escape_opt_value(p->fsname);

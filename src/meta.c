@@ -336,6 +336,42 @@ static int reserve_top_up(meta_env *e)
 	return 0;
 }
 
+/* 1 when the map is nearly full: less than 1/32 of it is left, counting
+ * the pages LMDB's free list holds for reuse. A transaction then adds
+ * nothing (room_to_add), so that deletes, which need pages too (copy on
+ * write), can always make room. Called holding the writer lock; the free
+ * list is walked only near the end of the map. */
+static int map_low(meta_env *e)
+{
+	MDB_envinfo info;
+	MDB_cursor *c = NULL;
+	MDB_txn *rt = NULL;
+	MDB_val k, v;
+	uint64_t left, room, freep = 0;
+
+	if (mdb_env_info(e->env, &info))
+		return 0;
+	room = (uint64_t)info.me_mapsize / 32;
+	left = (uint64_t)info.me_mapsize - ((uint64_t)info.me_last_pgno + 1) * e->psize;
+	if (left >= room)
+		return 0;
+	/* The free list (database 0; LMDB opens cursors on it in read
+	 * transactions only, and MDB_NOTLS allows one next to our write
+	 * transaction): each value starts with its count of page numbers. */
+	if (mdb_txn_begin(e->env, NULL, MDB_RDONLY, &rt))
+		return 1;
+	if (mdb_cursor_open(rt, 0, &c)) {
+		mdb_txn_abort(rt);
+		return 1;
+	}
+	while (!mdb_cursor_get(c, &k, &v, MDB_NEXT) && left + freep * e->psize < room)
+		if (v.mv_size >= sizeof(size_t))
+			freep += *(const size_t *)v.mv_data;
+	mdb_cursor_close(c);
+	mdb_txn_abort(rt);
+	return left + freep * e->psize < room;
+}
+
 static int read_begin(meta_env *e, meta_txn **out)
 {
 	struct meta_txn *t;
@@ -448,7 +484,7 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
 	e->wtxn.e = e;
 	e->wtxn.rdonly = 0;
 	e->wtxn.owner = pthread_self();
-	e->wtxn.low = reserve_top_up(e);
+	e->wtxn.low = reserve_top_up(e) || map_low(e);
 	e->wtxn.active = 1;
 	*out = &e->wtxn;
 	return 0;
