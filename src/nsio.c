@@ -712,15 +712,70 @@ fail:
 	return rc;
 }
 
+/* The last writer's commit failed (a full disk refusing a new inline
+ * value, EIO) where a bucket default retention is due. Leaving the object
+ * mutable with no writer would fail open, so its uncommitted changes are
+ * dropped (the writer is told the commit failed) and the committed state
+ * is locked instead. A file session is rolled back as after a failed
+ * write; what cannot be rolled back now (inline plaintext in memory, a
+ * file begun in this session, a failed rollback) is forgotten in memory:
+ * the record is the committed state, reads of anything else fail
+ * authentication, and the next mount's recovery cleans the files up.
+ * in->rw held for writing. */
+static void session_discard(ns *n, struct ns_inode *in, int err)
+{
+	struct meta_node nd;
+	meta_txn *t = NULL;
+	obj_undo *u;
+	int rc, dirty;
+
+	session_abort(n, in, err);
+	pthread_mutex_lock(&in->mu);
+	dirty = in->dirty || in->torn;
+	pthread_mutex_unlock(&in->mu);
+	if (!dirty)
+		return;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (!rc) {
+		rc = ns_node_get(n, t, in->ino, &nd);
+		meta_txn_abort(t);
+	}
+	if (rc)
+		return;
+	atomic_store(&n->uncommitted, 1);
+	pthread_mutex_lock(&in->mu);
+	u = in->ref.undo;   /* the journal file stays for the recovery */
+	ns_ibuf_free(in);
+	in->live = 0;
+	ns_inode_load(in, &nd, ns_clock_now(n));
+	in->dirty = 0;
+	in->torn = 0;
+	in->mtime_ns = 0;
+	pthread_mutex_unlock(&in->mu);
+	obj_undo_free(u);
+	wlog(WLOG_WARN, "inode %llu: the commit at its last writer's release failed (%s): "
+	     "uncommitted changes dropped, the committed state gets the bucket default",
+	     (unsigned long long)in->ino, strerror(-err));
+}
+
 /* A commit, which also reports (once) a session rolled back by a failed
  * write since the last one: the writer learns that its earlier writes are
- * gone. The default retention is applied all the same. */
+ * gone. The default retention is applied all the same, also when the
+ * content commit fails (session_discard). */
 static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, int durable)
 {
 	int rc = torn_retry(n, in), werr;
 
 	if (!rc)
 		rc = commit_once(n, in, fd, apply_default, durable);
+	if (rc && apply_default && default_pending(n, in->ino)) {
+		session_discard(n, in, rc);
+		int lrc = commit_once(n, in, fd, 1, durable);
+		if (lrc)
+			wlog(WLOG_ERR, "inode %llu: the bucket default could not be applied after "
+			     "a failed commit (%s); it stays pending", (unsigned long long)in->ino,
+			     strerror(-lrc));
+	}
 
 	pthread_mutex_lock(&in->mu);
 	werr = in->werr;
