@@ -73,9 +73,10 @@ static void bucket_rules(const struct meta_node *nd, int64_t now)
 	CHECK(st == BLOCK_UNLOCKED || st == BLOCK_IN_PROGRESS || st == BLOCK_LOCKED);
 	if (policy_format_bucket_lock(&b, now, buf, sizeof(buf)) == 0)
 		CHECK(strlen(buf) < sizeof(buf));
-	/* A locked bucket never loses or shortens its default. */
+	/* A locked bucket never loses its default (one without a default
+	 * has nothing to lose). */
 	int rc = policy_default_change(&c, 1, &b, &d, NULL, now, &rule);
-	if (st == BLOCK_LOCKED)
+	if (st == BLOCK_LOCKED && d.mode != WORM_NONE)
 		CHECK(rc != 0);
 	(void)policy_default_change(&c, 1, &b, &d, &newd, now, &rule);
 	struct policy_bucket_lock b2 = b;
