@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(write_all(fd, data, size) == 0);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	cfg_defaults(&c);
-	before = c;
+	memcpy(&before, &c, sizeof(c));   /* padding too: compared bytewise */
 	err[0] = '\0';
 	rc = cfg_load(&c, path, err, sizeof(err));
 	if (rc) {

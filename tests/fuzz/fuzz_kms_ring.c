@@ -5,7 +5,10 @@
  *   odd:  the rest is the plaintext payload, which this harness seals
  *         into a well-formed key-file ring with the right key, so the
  *         payload parser (versions, count, active key) is reached.
- * A ring that opens must then wrap and unwrap a data key. */
+ * bit 1: the last 76 bytes are not part of the ring: XORed onto a freshly
+ *   wrapped data key (version, nonce, ciphertext, tag) before unwrapping.
+ * A ring that opens must then wrap and unwrap a data key; a wrapped key
+ * with any bit changed must not unwrap. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -21,7 +24,7 @@
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "check failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
 
-static char dir[64];
+static char dir[256];
 static uint8_t kek[WCRYPTO_KEYBYTES];
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -38,7 +41,7 @@ static void cleanup(void)
 
 static void put_file(const char *name, const uint8_t *p, size_t n)
 {
-	char path[128];
+	char path[300];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -53,12 +56,23 @@ static void put_file(const char *name, const uint8_t *p, size_t n)
 	close(fd);
 }
 
+/* WORMFS_FUZZ_TMP (test_fuzz.sh removes it even after a crash), else
+ * /dev/shm (fast), else /tmp. */
+static const char *tmp_base(void)
+{
+	const char *t = getenv("WORMFS_FUZZ_TMP");
+
+	if (t && *t)
+		return t;
+	return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc; (void)argv;
 	CHECK(wcrypto_init() == 0);
 	snprintf(dir, sizeof(dir), "%s/wormfs-fuzz-kr.XXXXXX",
-		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+		 tmp_base());
 	CHECK(mkdtemp(dir));
 	atexit(cleanup);
 	for (size_t i = 0; i < sizeof(kek); i++)
@@ -97,8 +111,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512];
 	int rc;
 
+	const uint8_t *flip = NULL;
+
 	if (size < 1 || size > (2u << 20))
 		return 0;
+	if ((data[0] & 2) && size - 1 >= KMS_WRAPPED_BYTES) {
+		size -= KMS_WRAPPED_BYTES;
+		flip = data + size;
+	}
 	if (data[0] & 1)
 		put_sealed(data + 1, size - 1);
 	else
@@ -122,6 +142,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(kms_generate_data_key(k, ctx, dek, &w, 1) == 0);
 	CHECK(kms_decrypt_nocache(k, ctx, &w, dek2, 2) == 0);
 	CHECK(memcmp(dek, dek2, sizeof(dek)) == 0);
+	if (flip) {
+		int changed = 0;
+		for (size_t i = 0; i < KMS_WRAPPED_BYTES; i++) {
+			w.b[i] ^= flip[i];
+			changed |= flip[i];
+		}
+		rc = kms_decrypt_nocache(k, ctx, &w, dek2, 3);
+		CHECK(changed ? rc != 0 : rc == 0);
+		rc = kms_decrypt(k, ctx, &w, dek2, 4);
+		CHECK(changed ? rc != 0 : rc == 0);
+	}
 	kms_close(k);
 	return 0;
 }

@@ -17,6 +17,14 @@
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "check failed: %s (line %d)\n", #c, __LINE__); abort(); } } while (0)
 
 #define NOW 1700000000
+#define CLOCK_MAX 253402300799LL   /* 9999-12-31T23:59:59Z: the clock's range */
+
+/* A compliance time at a record's boundary, inside the clock's range
+ * (now comes from the clock, never from a record). */
+static int64_t clock_time(int64_t t)
+{
+	return t < 0 ? 0 : t > CLOCK_MAX ? CLOCK_MAX : t;
+}
 
 static void lock_rules(const struct meta_node *nd, int64_t now)
 {
@@ -97,9 +105,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (meta_node_decode(copy, size, &nd) == 0) {
 		CHECK(size == sizeof(nd) && nd.version == META_NODE_VERSION);
 		lock_rules(&nd, NOW);
-		lock_rules(&nd, nd.retain_until);   /* the boundary itself */
+		lock_rules(&nd, clock_time(nd.retain_until));   /* the boundary itself */
 		bucket_rules(&nd, NOW);
-		bucket_rules(&nd, nd.block_expires);
+		bucket_rules(&nd, clock_time(nd.block_expires));
 	} else {
 		CHECK(size != sizeof(nd) || ((const struct meta_node *)copy)->version != META_NODE_VERSION);
 	}

@@ -33,13 +33,16 @@
 #define MAXOPS 48
 
 static struct {
-	char dir[64];
+	char dir[256];
 	store *s;
 	kms *k;
 	struct obj_ref tmpl;   /* id, alg, wrapped DEK of the one object */
 	wcrypto_aead *key;
 	uint8_t cur[MAXSZ], com[MAXSZ], buf[MAXSZ];
+	int trace;   /* WORMFS_FUZZ_TRACE=1: print the program being run */
 } G;
+
+#define TRACE(...) do { if (G.trace) fprintf(stderr, __VA_ARGS__); } while (0)
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -57,15 +60,27 @@ static void cleanup(void)
 		nftw(G.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* WORMFS_FUZZ_TMP (test_fuzz.sh removes it even after a crash), else
+ * /dev/shm (fast), else /tmp. */
+static const char *tmp_base(void)
+{
+	const char *t = getenv("WORMFS_FUZZ_TMP");
+
+	if (t && *t)
+		return t;
+	return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[256], path[128], keys[160];
+	char err[256], path[300], keys[400];
 	struct kms_params p;
 
 	(void)argc; (void)argv;
+	G.trace = getenv("WORMFS_FUZZ_TRACE") != NULL;
 	CHECK(wcrypto_init() == 0);
 	snprintf(G.dir, sizeof(G.dir), "%s/wormfs-fuzz-obj.XXXXXX",
-		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+		 tmp_base());
 	CHECK(mkdtemp(G.dir));
 	atexit(cleanup);
 	snprintf(path, sizeof(path), "%s/store", G.dir);
@@ -160,8 +175,12 @@ static void verify(struct run *x, int flags)
 	v.sparse = x->csparse;
 	v.key = NULL;
 	rc = obj_verify_ex(G.s, G.k, &v, 1, flags, &what, &bad);
+	TRACE("  verify size %llu gen %llu -> %d %s block %lld\n", (unsigned long long)v.size,
+	      (unsigned long long)v.gen, rc, what, (long long)bad);
 	CHECK(what != NULL);
-	if (x->clean)
+	/* Committed blocks a session overwrote are checked from its journal:
+	 * without one (offline tools) they fail while it is in flight. */
+	if (x->clean && (!x->dirty || x->r.undo))
 		CHECK(rc == 0);
 	else
 		CHECK(rc == 0 || rc == -EIO);
@@ -268,6 +287,8 @@ static void run(struct in *in)
 			fill(G.buf, len, u8(in));
 			x.dirty = 1;
 			w = obj_write(x.fd, &x.r, G.buf, len, off);
+			TRACE("write %llu+%llu -> %zd (size %llu)\n", (unsigned long long)off,
+			      (unsigned long long)len, w, (unsigned long long)x.r.size);
 			if (x.clean)
 				CHECK(w == (ssize_t)len);
 			if (w == (ssize_t)len) {
@@ -282,6 +303,7 @@ static void run(struct in *in)
 			size = u16(in) % (MAXSZ + 1);
 			x.dirty = 1;
 			rc = obj_truncate(x.fd, &x.r, size);
+			TRACE("truncate %llu -> %d\n", (unsigned long long)size, rc);
 			if (x.clean)
 				CHECK(rc == 0);
 			if (!rc) {
@@ -294,6 +316,8 @@ static void run(struct in *in)
 			break;
 		case 2:   /* commit */
 			rc = obj_commit(x.fd, &x.r);
+			TRACE("commit gen %llu size %llu -> %d\n", (unsigned long long)x.r.write_gen,
+			      (unsigned long long)x.r.size, rc);
 			if (x.clean)
 				CHECK(rc == 0);
 			if (rc) {
@@ -311,6 +335,7 @@ static void run(struct in *in)
 		case 3:   /* read */
 			off = u16(in) % (MAXSZ + 1);
 			len = u16(in) % (2 * BS + 1);
+			TRACE("read %llu+%llu\n", (unsigned long long)off, (unsigned long long)len);
 			check_read(&x, off, len);
 			break;
 		case 4: { /* flip a byte of the file */
@@ -322,14 +347,17 @@ static void run(struct in *in)
 			CHECK(pread(x.fd, &b, 1, (off_t)at) == 1);
 			b ^= m;
 			CHECK(pwrite(x.fd, &b, 1, (off_t)at) == 1);
+			TRACE("flip file byte %llu\n", (unsigned long long)at);
 			x.clean = 0;
 			break;
 		}
 		case 5:   /* cut the file */
+			TRACE("cut file\n");
 			CHECK(ftruncate(x.fd, (off_t)(u32(in) % (file_len(x.fd) + 1))) == 0);
 			x.clean = 0;
 			break;
 		case 6: { /* raw bytes from the input */
+			TRACE("raw bytes\n");
 			uint64_t at = u32(in) % (file_len(x.fd) + 1);
 			size_t n = u8(in);
 			if (n > in->n)
@@ -341,6 +369,7 @@ static void run(struct in *in)
 			break;
 		}
 		case 7: { /* the record lies */
+			TRACE("lie\n");
 			uint8_t f = u8(in);
 			if (f % 4 == 0)
 				x.r.gen = x.r.gen + (f & 4 ? 1 : (uint64_t)-1);
@@ -356,12 +385,15 @@ static void run(struct in *in)
 			break;
 		}
 		case 8:   /* verify the committed state, writes in flight */
+			TRACE("verify live\n");
 			verify(&x, OBJ_VERIFY_LIVE);
 			break;
 		case 9:   /* kill and recover */
+			TRACE("crash\n");
 			crash(&x);
 			break;
 		case 10: { /* damage the undo journal */
+			TRACE("journal damage\n");
 			int jfd;
 			if (store_aux_open(G.s, x.r.id, OBJ_UNDO_SUFFIX, O_RDWR, &jfd) == 0) {
 				uint64_t jl = file_len(jfd);
@@ -379,6 +411,7 @@ static void run(struct in *in)
 			break;
 		}
 		case 11:  /* reopen: header check */
+			TRACE("reopen\n");
 			close(x.fd);
 			rc = obj_open(G.s, &x.r, O_RDWR, &x.fd);
 			if (x.clean)
@@ -389,9 +422,11 @@ static void run(struct in *in)
 			}
 			break;
 		case 12:
+			TRACE("inline\n");
 			inline_value(&x, in);
 			break;
 		case 13:  /* verify, nothing in flight */
+			TRACE("verify%s\n", x.dirty ? " (skipped: dirty)" : "");
 			if (!x.dirty)
 				verify(&x, 0);
 			break;

@@ -51,6 +51,9 @@ fi
 ok "build the fuzz targets with $CC_FUZZ (${exes[*]})"
 
 mkdir -p "$ART"
+# The targets' scratch stores: in memory when possible, removed after each
+# run (a crashed fuzzer cannot clean up itself).
+SCRATCH=$(mktemp -d /dev/shm/wormfs-fuzz.XXXXXX 2>/dev/null || mktemp -d "$T_BASE/scratch.XXXXXX")
 total_execs=0
 for t in $TARGETS; do
 	seeds=$ROOT/tests/fuzz/corpus/$t
@@ -58,11 +61,12 @@ for t in $TARGETS; do
 	out=$T_BASE/fuzz-$t.log
 	mkdir -p "$work"
 	# Leaks are findings too; a slow input (30 s) is one.
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-} \
+	WORMFS_FUZZ_TMP=$SCRATCH ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-} \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		"$FDIR/fuzz_$t" -max_total_time="$SECS" -timeout=30 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$ART/$t-" "$work" "$seeds" >"$out" 2>&1
 	rc=$?
+	rm -rf "${SCRATCH:?}"/* 2>/dev/null
 	done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$out" | tail -n 1)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out" | tail -n 1)
 	cov=$(printf '%s' "$done_line" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
@@ -76,5 +80,6 @@ for t in $TARGETS; do
 			"$(grep -A25 -E '^==[0-9]+==ERROR|check failed' "$out" | head -n 40)"
 	fi
 done
+rm -rf "$SCRATCH"
 diag "total: $total_execs executions in ${SECS}s per target"
 done_testing
