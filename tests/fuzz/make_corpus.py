@@ -3,7 +3,8 @@
 
 Seeds are small valid and edge-case inputs, written by hand here; nothing
 is copied from elsewhere. Run from anywhere: python3 tests/fuzz/make_corpus.py
-(rewrites the generated seeds; regression inputs named crash-* are kept).
+(rewrites the seeds it generates; inputs the fuzzers found, named found-*
+or crash-* for real bugs, are kept).
 """
 import hashlib
 import os
