@@ -221,6 +221,7 @@ static void verify(struct run *x, int flags)
  * the committed state, mount recovery runs. */
 static void crash(struct run *x)
 {
+	unsigned rejected = 0;
 	int changed = 0, rc;
 
 	/* Without a journal (offline tools) committed blocks a session
@@ -235,9 +236,9 @@ static void crash(struct run *x)
 	x->r.sparse = x->csparse;
 	x->r.write_gen = x->r.gen + 1;
 	memcpy(G.cur, G.com, sizeof(G.cur));
-	rc = obj_recover(G.s, &x->r, &changed);
+	rc = obj_recover(G.s, G.k, &x->r, 1, &changed, &rejected);
 	if (x->clean)
-		CHECK(rc == 0);
+		CHECK(rc == 0 && rejected == 0);
 	rc = obj_open(G.s, &x->r, O_RDWR, &x->fd);
 	if (x->clean)
 		CHECK(rc == 0);

@@ -837,6 +837,7 @@ Test(obj, undo_live_verify_after_cut)
 	struct obj_ref committed;
 	const char *what;
 	uint64_t bad;
+	unsigned rej = 0;
 	int changed;
 
 	cr_assert_not_null(all);
@@ -852,8 +853,9 @@ Test(obj, undo_live_verify_after_cut)
 	cr_assert_eq(obj_verify_ex(E.s, E.k, &committed, now(), 0, &what, &bad), -EIO);
 	obj_undo_free(o.r.undo);
 	o.r.undo = NULL;
-	cr_assert_eq(obj_recover(E.s, &committed, &changed), 0);
+	cr_assert_eq(obj_recover(E.s, E.k, &committed, now(), &changed, &rej), 0);
 	cr_assert_eq(changed, 1);
+	cr_assert_eq(rej, 0);
 	o.r = committed;
 	o.r.key = o.key;
 	verify_ok(&o);
