@@ -46,6 +46,24 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
  * "crypto_rate"); used for -o overrides. -EINVAL with err on an unknown key
  * or bad value. */
 int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen);
+/* -o option lists (wormfs's command line). FUSE options (allow_other, ro,
+ * fsname=, max_read=, ...) are collected in a cfg_mopts, escapes kept, each
+ * option once (the last value wins); every other option must be KEY=VALUE
+ * for cfg_set (backslash escapes dropped from the value). A backslash
+ * escapes the next character, so "a\\,b" is one option. */
+#define CFG_MAX_READ (1u << 20)   /* the kernel never reads more at once */
+struct cfg_mopts {
+	char **v;           /* pointers into the lists given to cfg_take_opts */
+	size_t n, cap;
+	unsigned max_read;  /* max_read=N (4096..CFG_MAX_READ), 0 if not given */
+};
+/* Take one list (cut in place; m keeps pointers into it). 0, or -EINVAL /
+ * -ENOMEM with err = one line ("unknown option 'x'", "-o k=v: why"). */
+int cfg_take_opts(struct cfg *c, char *list, struct cfg_mopts *m, char *err,
+		  size_t errlen);
+/* The collected FUSE options as one comma list (malloc'd; NULL: no memory). */
+char *cfg_mopts_join(const struct cfg_mopts *m);
+void cfg_mopts_free(struct cfg_mopts *m);
 /* After all loads/sets: fill derived defaults (burst = rate when unset) and
  * cross-check. */
 int cfg_finish(struct cfg *c, char *err, size_t errlen);

@@ -107,6 +107,9 @@ int meta_kv_put(meta_txn *t, const char *key, const void *val, size_t len);
 /* Inode numbers: monotonically increasing, never reused. */
 int meta_ino_alloc(meta_txn *t, uint64_t *ino);
 
+/* Decode a stored node record of len bytes: -EBADMSG for another size or
+ * version (every read of a node goes through it). */
+int meta_node_decode(const void *buf, size_t len, struct meta_node *out);
 int meta_node_get(meta_txn *t, uint64_t ino, struct meta_node *out); /* -ENOENT */
 int meta_node_put(meta_txn *t, const struct meta_node *n);
 int meta_node_del(meta_txn *t, uint64_t ino);  /* also its xattrs and link */

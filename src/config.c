@@ -664,6 +664,173 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err,
 	return rc;
 }
 
+/* ---- -o option lists ----------------------------------------------------- */
+
+/* Options handed to libfuse / mount(2) as they are. */
+static const char *const fuse_opts[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions", "ro", "rw",
+	"suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync", "dirsync",
+	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+	"strictatime", "nostrictatime", "lazytime", "nolazytime", NULL,
+};
+static const char *const fuse_opt_prefixes[] = { "fsname=", "subtype=", "max_read=", NULL };
+
+static int is_fuse_opt(const char *o)
+{
+	for (size_t i = 0; fuse_opts[i]; i++)
+		if (!strcmp(o, fuse_opts[i]))
+			return 1;
+	for (size_t i = 0; fuse_opt_prefixes[i]; i++)
+		if (!strncmp(o, fuse_opt_prefixes[i], strlen(fuse_opt_prefixes[i])))
+			return 1;
+	return 0;
+}
+
+static size_t opt_key_len(const char *o)
+{
+	const char *eq = strchr(o, '=');
+	return eq ? (size_t)(eq - o) + 1 : strlen(o) + 1;
+}
+
+/* A repeated option is kept once (the last value of a key=value one), so
+ * the kernel's option page never overflows from repetition. */
+static int mopts_add(struct cfg_mopts *m, char *o)
+{
+	size_t k = opt_key_len(o);
+
+	for (size_t i = 0; i < m->n; i++)
+		if (opt_key_len(m->v[i]) == k && !strncmp(m->v[i], o, k)) {
+			memmove(m->v + i, m->v + i + 1, (m->n - i - 1) * sizeof(*m->v));
+			m->n--;
+			break;
+		}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 16;
+		char **nv = realloc(m->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		m->v = nv;
+		m->cap = cap;
+	}
+	m->v[m->n++] = o;
+	return 0;
+}
+
+char *cfg_mopts_join(const struct cfg_mopts *m)
+{
+	size_t len = 1;
+	char *s, *d;
+
+	for (size_t i = 0; i < m->n; i++)
+		len += strlen(m->v[i]) + 1;
+	s = d = malloc(len);
+	if (!s)
+		return NULL;
+	*d = '\0';
+	for (size_t i = 0; i < m->n; i++)
+		d += sprintf(d, "%s%s", i ? "," : "", m->v[i]);
+	return s;
+}
+
+void cfg_mopts_free(struct cfg_mopts *m)
+{
+	free(m->v);
+	m->v = NULL;
+	m->n = m->cap = 0;
+}
+
+/* Cut the next option off *p at the first comma that is not escaped. As
+ * in libfuse's own parser, a backslash escapes the next character (so
+ * "fsname=a\,b" or a principal list "uid:1\,uid:2" stay one option).
+ * Returns the option (escapes kept) or NULL at the end. */
+static char *next_opt(char **p)
+{
+	char *o = *p, *s = *p;
+
+	if (!o)
+		return NULL;
+	for (; *s && *s != ','; s++)
+		if (*s == '\\' && s[1])
+			s++;
+	*p = *s ? s + 1 : NULL;
+	*s = '\0';
+	return o;
+}
+
+/* Drop the escaping backslashes of a config value in place. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++) {
+		if (*s == '\\' && s[1])
+			s++;
+		*d++ = *s;
+	}
+	*d = '\0';
+}
+
+/* max_read must reach libfuse's INIT handshake intact (fs_init repeats
+ * it): check it here, so a bad value fails before anything is mounted
+ * instead of right after "mounted". The kernel raises anything below one
+ * page to 4096 and caps reads at 1 MiB, so only that range means what it
+ * says. */
+static int parse_max_read(const char *v, unsigned *out)
+{
+	unsigned long long x = 0;
+
+	if (!*v)
+		return -EINVAL;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9' || x > CFG_MAX_READ)
+			return -EINVAL;
+		x = x * 10 + (unsigned)(*p - '0');
+	}
+	if (x < 4096 || x > CFG_MAX_READ)
+		return -EINVAL;
+	*out = (unsigned)x;
+	return 0;
+}
+
+int cfg_take_opts(struct cfg *c, char *list, struct cfg_mopts *m, char *err,
+		  size_t errlen)
+{
+	char *rest = list, *o;
+
+	while ((o = next_opt(&rest))) {
+		if (!*o)
+			continue;
+		if (is_fuse_opt(o)) {
+			if (!strncmp(o, "max_read=", 9) && parse_max_read(o + 9, &m->max_read)) {
+				wlog_seterr(err, errlen, "-o %s: bad value (allowed: an integer "
+					    "4096..%u)", o, CFG_MAX_READ);
+				return -EINVAL;
+			}
+			if (mopts_add(m, o)) {
+				wlog_seterr(err, errlen, "-o: out of memory");
+				return -ENOMEM;
+			}
+			continue;
+		}
+		char *eq = strchr(o, '=');
+		if (!eq) {
+			wlog_seterr(err, errlen, "unknown option '%s'", o);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		unescape(eq + 1);
+		char why[512] = "";
+		int rc = cfg_set(c, o, eq + 1, why, sizeof(why));
+		if (rc) {
+			wlog_seterr(err, errlen, "-o %s=%s: %s", o, eq + 1,
+				    why[0] ? why : "unknown option");
+			return rc == -ENOMEM ? rc : -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int cfg_finish(struct cfg *c, char *err, size_t errlen)
 {
 	if (c->kms.crypto_burst == 0)

@@ -18,18 +18,6 @@
 #include "log.h"
 #include "ns.h"
 
-/* Options handed to libfuse / mount(2) as they are. */
-static const char *const fuse_opts[] = {
-	"allow_other", "allow_root", "auto_unmount", "default_permissions", "ro", "rw",
-	"suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync", "dirsync",
-	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
-	"strictatime", "nostrictatime", "lazytime", "nolazytime", NULL,
-};
-static const char *const fuse_opt_prefixes[] = { "fsname=", "subtype=", "max_read=", NULL };
-
-/* Largest useful max_read: the kernel never asks for more in one read. */
-#define WORMFS_MAX_READ (1u << 20)
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -42,171 +30,13 @@ static void usage(FILE *f)
 		"  -h, --help  this text;  -V, --version  the version\n");
 }
 
-static int is_fuse_opt(const char *o)
-{
-	for (size_t i = 0; fuse_opts[i]; i++)
-		if (!strcmp(o, fuse_opts[i]))
-			return 1;
-	for (size_t i = 0; fuse_opt_prefixes[i]; i++)
-		if (!strncmp(o, fuse_opt_prefixes[i], strlen(fuse_opt_prefixes[i])))
-			return 1;
-	return 0;
-}
-
-/* The FUSE options of all -o lists, as libfuse parses them (escapes
- * kept). No fixed length: a long list is fine, and a repeated option is
- * kept once (the last value of a key=value one), so the kernel's option
- * page never overflows from repetition. */
-struct mopts {
-	char **v;
-	size_t n, cap;
-};
-
-static size_t opt_key_len(const char *o)
-{
-	const char *eq = strchr(o, '=');
-	return eq ? (size_t)(eq - o) + 1 : strlen(o) + 1;
-}
-
-static int mopts_add(struct mopts *m, char *o)
-{
-	size_t k = opt_key_len(o);
-
-	for (size_t i = 0; i < m->n; i++)
-		if (opt_key_len(m->v[i]) == k && !strncmp(m->v[i], o, k)) {
-			memmove(m->v + i, m->v + i + 1, (m->n - i - 1) * sizeof(*m->v));
-			m->n--;
-			break;
-		}
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 16;
-		char **nv = realloc(m->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		m->v = nv;
-		m->cap = cap;
-	}
-	m->v[m->n++] = o;
-	return 0;
-}
-
-/* The comma list for libfuse (malloc'd; NULL when out of memory). */
-static char *mopts_join(const struct mopts *m)
-{
-	size_t len = 1;
-	char *s, *d;
-
-	for (size_t i = 0; i < m->n; i++)
-		len += strlen(m->v[i]) + 1;
-	s = d = malloc(len);
-	if (!s)
-		return NULL;
-	*d = '\0';
-	for (size_t i = 0; i < m->n; i++)
-		d += sprintf(d, "%s%s", i ? "," : "", m->v[i]);
-	return s;
-}
-
-/* Cut the next option off *p at the first comma that is not escaped. As
- * in libfuse's own parser, a backslash escapes the next character (so
- * "fsname=a\,b" or a principal list "uid:1\,uid:2" stay one option).
- * Returns the option (escapes kept) or NULL at the end. */
-static char *next_opt(char **p)
-{
-	char *o = *p, *s = *p;
-
-	if (!o)
-		return NULL;
-	for (; *s && *s != ','; s++)
-		if (*s == '\\' && s[1])
-			s++;
-	*p = *s ? s + 1 : NULL;
-	*s = '\0';
-	return o;
-}
-
-/* Drop the escaping backslashes of a config value in place. */
-static void unescape(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++) {
-		if (*s == '\\' && s[1])
-			s++;
-		*d++ = *s;
-	}
-	*d = '\0';
-}
-
-/* max_read must reach libfuse's INIT handshake intact (fs_init repeats
- * it): check it here, so a bad value fails before anything is mounted
- * instead of right after "mounted". The kernel raises anything below one
- * page to 4096 and caps reads at 1 MiB, so only that range means what it
- * says. */
-static int parse_max_read(const char *v, unsigned *out)
-{
-	unsigned long long x = 0;
-
-	if (!*v)
-		return -EINVAL;
-	for (const char *p = v; *p; p++) {
-		if (*p < '0' || *p > '9' || x > WORMFS_MAX_READ)
-			return -EINVAL;
-		x = x * 10 + (unsigned)(*p - '0');
-	}
-	if (x < 4096 || x > WORMFS_MAX_READ)
-		return -EINVAL;
-	*out = (unsigned)x;
-	return 0;
-}
-
-/* Split one -o list: FUSE options go to m, the rest must be config
- * keys. */
-static int take_opts(char *list, struct cfg *c, struct mopts *m, unsigned *max_read)
-{
-	char err[512], *rest = list, *o;
-
-	while ((o = next_opt(&rest))) {
-		if (!*o)
-			continue;
-		if (is_fuse_opt(o)) {
-			if (!strncmp(o, "max_read=", 9) && parse_max_read(o + 9, max_read)) {
-				fprintf(stderr, "wormfs: -o %s: bad value (allowed: an integer "
-					"4096..%u)\n", o, WORMFS_MAX_READ);
-				return -EINVAL;
-			}
-			if (mopts_add(m, o)) {
-				fprintf(stderr, "wormfs: -o: out of memory\n");
-				return -ENOMEM;
-			}
-			continue;
-		}
-		char *eq = strchr(o, '=');
-		if (!eq) {
-			fprintf(stderr, "wormfs: unknown option '%s'\n", o);
-			return -EINVAL;
-		}
-		*eq = '\0';
-		unescape(eq + 1);
-		err[0] = '\0';
-		if (cfg_set(c, o, eq + 1, err, sizeof(err))) {
-			fprintf(stderr, "wormfs: -o %s=%s: %s\n", o, eq + 1,
-				err[0] ? err : "unknown option");
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static struct cfg cfg;
 	struct fs_params p;
-	struct mopts mopts = { NULL, 0, 0 };
+	struct cfg_mopts mopts = { NULL, 0, 0, 0 };
 	char *mopt_list = NULL;
-	unsigned max_read = 0;
-	char err[1024] = "", conf[PATH_MAX + 32], store_abs[PATH_MAX];
+	char err[4096] = "", conf[PATH_MAX + 32], store_abs[PATH_MAX];
 	char mnt_abs[PATH_MAX], fsname[PATH_MAX + 16];
 	const char *pos[2] = { NULL, NULL };
 	char *olists[64];
@@ -289,16 +119,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wormfs: %s\n", err[0] ? err : strerror(-rc));
 		return 1;
 	}
-	for (int i = 0; i < nol; i++)
-		if (take_opts(olists[i], &cfg, &mopts, &max_read))
+	for (int i = 0; i < nol; i++) {
+		err[0] = '\0';
+		if (cfg_take_opts(&cfg, olists[i], &mopts, err, sizeof(err))) {
+			fprintf(stderr, "wormfs: %s\n", err);
 			return 1;
+		}
+	}
 	err[0] = '\0';
 	if (cfg_finish(&cfg, err, sizeof(err))) {
 		fprintf(stderr, "wormfs: %s\n", err[0] ? err : "invalid configuration");
 		return 1;
 	}
-	mopt_list = mopts_join(&mopts);
-	free(mopts.v);
+	mopt_list = cfg_mopts_join(&mopts);
+	cfg_mopts_free(&mopts);
 	if (!mopt_list) {
 		fprintf(stderr, "wormfs: -o: out of memory\n");
 		return 1;
@@ -347,7 +181,7 @@ int main(int argc, char **argv)
 	p.max_threads = cfg.max_threads;
 	p.attr_timeout = cfg.attr_timeout;
 	p.mount_opts = mopt_list;
-	p.max_read = max_read;
+	p.max_read = mopts.max_read;
 	p.status_fd = foreground ? -1 : pipefd[1];
 	rc = fs_run(n, &p);
 	ns_close(n);

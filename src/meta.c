@@ -546,15 +546,19 @@ void meta_txn_abort(meta_txn *t)
 
 /* ---- nodes ----------------------------------------------------------- */
 
-/* Decode a stored node, refusing records of another size or version. */
-static int node_decode(const MDB_val *v, struct meta_node *out)
+int meta_node_decode(const void *buf, size_t len, struct meta_node *out)
 {
-	if (v->mv_size != sizeof(*out))
+	if (len != sizeof(*out))
 		return -EBADMSG;
-	memcpy(out, v->mv_data, sizeof(*out));   /* LMDB data may be unaligned */
+	memcpy(out, buf, sizeof(*out));   /* LMDB data may be unaligned */
 	if (out->version != META_NODE_VERSION)
 		return -EBADMSG;
 	return 0;
+}
+
+static int node_decode(const MDB_val *v, struct meta_node *out)
+{
+	return meta_node_decode(v->mv_data, v->mv_size, out);
 }
 
 int meta_node_get(meta_txn *t, uint64_t ino, struct meta_node *out)

@@ -11,7 +11,8 @@
 #   WORMFS_ASAN_DIR     sanitizer build dir (default ROOT/build-asan)
 #   WORMFS_NO_ASAN=1    skip the sanitizer build and its tests
 #   WORMFS_NO_APT=1     never touch packages
-#   WORMFS_LONG=1       long variants (bigger directories, pjdfstest)
+#   WORMFS_LONG=1       long variants (bigger directories, pjdfstest, 1 h per
+#                       fuzz target)
 #   WORMFS_TESTS="posix store"  only these integration tests
 #   WORMFS_ASAN_TESTS   integration tests run with the sanitizer build
 #                       (default "posix namespace store persist inline")
@@ -36,7 +37,7 @@ add_fail() { FAIL=$((FAIL + 1)); FAILED_ITEMS+=("$1"); printf 'FAILED: %s\n' "$1
 # ---------------------------------------------------------------- 1. packages
 PKGS=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3 libsodium-dev
 	liblmdb-dev lmdb-utils libcriterion-dev libinih-dev libjson-c-dev attr faketime
-	util-linux gocryptfs autoconf automake perl bc python3 jq)
+	util-linux gocryptfs autoconf automake perl bc python3 jq clang libclang-rt-14-dev)
 install_packages() {
 	local missing
 	missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PKGS[@]}" 2>&1 |
@@ -200,6 +201,8 @@ if [ "$BUILD_OK" = 1 ] || [ -x "$BUILD/wormfs" ]; then
 		selected "$n" || continue
 		tmo=600
 		[ "$n" = pjdfstest ] && [ "$LONG" = 1 ] && tmo=2400
+		# fuzz: a clang build, then 60 s per target (1 h each when long).
+		[ "$n" = fuzz ] && tmo=$([ "$LONG" = 1 ] && echo 26000 || echo 1200)
 		run_integ "$t" normal "$tmo" WORMFS_BUILD="$BUILD" WORMFS_HARNESS="$HARNESS" WORMFS_LONG="$LONG"
 	done
 fi

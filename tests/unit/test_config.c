@@ -618,3 +618,32 @@ Test(config, comments_crlf_bom_indent)
 	cr_assert_eq(c.log_level, WLOG_WARN, "indented key is a key, not a continuation");
 	cr_assert_eq(c.kms.throttle, KMS_THROTTLE_FAIL);
 }
+
+/* -o lists (cfg_take_opts, what wormfs's main calls): FUSE options are
+ * collected once each with escapes kept, the rest goes to cfg_set. */
+Test(config, take_opts)
+{
+	struct cfg c;
+	struct cfg_mopts m = { NULL, 0, 0, 0 };
+	char l1[] = "ro,fsname=a\\,b,crypto_rate=100,,max_read=8192";
+	char l2[] = "ro,max_read=4096,legal_hold=uid:1\\,uid:2";
+	char l3[] = "frobnicate", l4[] = "max_read=4k", l5[] = "kms.nope=1";
+	char err[256], *j;
+
+	cfg_defaults(&c);
+	cr_assert_eq(cfg_take_opts(&c, l1, &m, err, sizeof(err)), 0);
+	cr_assert_eq(cfg_take_opts(&c, l2, &m, err, sizeof(err)), 0);
+	j = cfg_mopts_join(&m);
+	cr_assert_str_eq(j, "fsname=a\\,b,ro,max_read=4096");
+	free(j);
+	cr_assert_eq(m.max_read, 4096);
+	cr_assert_eq(c.kms.crypto_rate, 100);
+	cr_assert_eq(c.rules.hold.nuids, 2);
+	cr_assert_eq(cfg_take_opts(&c, l3, &m, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "unknown option 'frobnicate'");
+	cr_assert_eq(cfg_take_opts(&c, l4, &m, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "-o max_read=4k: bad value (allowed: an integer 4096..1048576)");
+	cr_assert_eq(cfg_take_opts(&c, l5, &m, err, sizeof(err)), -EINVAL);
+	cr_assert(strncmp(err, "-o kms.nope=1: ", 15) == 0, "%s", err);
+	cfg_mopts_free(&m);
+}

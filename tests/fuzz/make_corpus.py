@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the fuzz targets (tests/fuzz/corpus/<target>/).
+
+Seeds are small valid and edge-case inputs, written by hand here; nothing
+is copied from elsewhere. Run from anywhere: python3 tests/fuzz/make_corpus.py
+(rewrites the seeds it generates; inputs the fuzzers found, named found-*
+or crash-* for real bugs, are kept).
+"""
+import hashlib
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BS = 16384
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# ---- policy: lock attribute values ------------------------------------------
+policy = {
+    "ret-abs": "GOVERNANCE 2030-01-01T00:00:00Z",
+    "ret-rel-days": "COMPLIANCE +30d",
+    "ret-rel-year-lf": "governance +1y\n",
+    "ret-rel-max": "COMPLIANCE +9999999999h",
+    "ret-rel-zero": "COMPLIANCE +0d",
+    "ret-offset-frac": "GOVERNANCE 1970-01-01T00:00:00.123-00:30",
+    "ret-leap": "COMPLIANCE 2030-02-28T23:59:60+01:00",
+    "ret-bare-date": "governance 2030-01-01",
+    "ret-last": "COMPLIANCE 9999-12-31T23:59:59Z",
+    "ret-blanks": "\t COMPLIANCE\t+5h \r\n",
+    "ret-nul": "COMPLIANCE +1d\0",
+    "ret-inner-nul": "COMPLIANCE\0+1d",
+    "hold-on": " ON",
+    "hold-off-nul": "OFF\0",
+    "lock-start": "in-progress",
+    "lock-complete": "locked 0123456789abcdef",
+    "lock-abort": "UNLOCKED\n",
+    "default-years": "COMPLIANCE 100y",
+    "default-days": "GOVERNANCE 36500d",
+    "default-too-long": "GOVERNANCE 36501d",
+    "blank": " \t\r\n",
+    "long": "COMPLIANCE +" + "9" * 130,
+}
+for k, v in policy.items():
+    put("policy", k, v)
+
+# ---- config: wormfs.conf ----------------------------------------------------
+put("config", "full", """# wormfs.conf
+[wormfs]
+governance_bypass = uid:0, group:root
+legal_hold = uid:0, gid:5
+max_threads = 8
+attr_timeout = 1.0
+sync_interval_ms = 1000
+passphrase_file = /etc/wormfs/pass
+log_level = info
+
+[kms]
+crypto_rate = 5000
+crypto_burst = 5000
+management_rate = 100
+management_burst = 100
+throttle = wait
+max_wait_ms = 5000
+dek_cache_entries = 10000
+dek_cache_ttl_s = 300
+""")
+put("config", "empty-lists", "[wormfs]\ngovernance_bypass =\nlegal_hold = ; nobody\n")
+put("config", "crlf", "[kms]\r\nthrottle = fail\r\ncrypto_rate=1\r\n")
+put("config", "indent-comments", "  # c\n; c\n[wormfs]\n\tmax_threads = 64 ; max\n")
+put("config", "bad-section", "[other]\nx = 1\n")
+put("config", "no-value", "[wormfs]\nmax_threads\n")
+put("config", "no-section", "log_level = debug\n")
+put("config", "long-line", "[wormfs]\npassphrase_file = /" + "a" * 5000 + "\n")
+put("config", "nul", "[wormfs]\nlog_level = err\0\n")
+put("config", "numbers", "[wormfs]\nattr_timeout = 1e3\nsync_interval_ms = 010\n[kms]\nmax_wait_ms = 600000\n")
+
+# ---- mount_opts: -o lists (NUL separates two -o arguments) -----------------
+mo = {
+    "fuse": "allow_other,default_permissions,ro,fsname=a\\,b,subtype=wormfs",
+    "max-read": "max_read=131072,max_read=4096",
+    "max-read-bad": "max_read=1048577",
+    "config-keys": "crypto_rate=100,kms.crypto_burst=200,log_level=debug,attr_timeout=0.5",
+    "two-lists": "kms.throttle=fail\0legal_hold=uid:1\\,uid:2,governance_bypass=group:root",
+    "unknown": "noexec,frobnicate",
+    "empty-items": ",,ro,,",
+    "bad-section": "other.crypto_rate=1",
+    "escapes": "passphrase_file=/tmp/a\\\\b\\,c,fsname=x\\",
+}
+for k, v in mo.items():
+    put("mount_opts", k, v)
+
+# ---- meta_node: node records (layout of struct meta_node, x86-64) -----------
+NODE_SIZE = 304
+
+
+def node(**f):
+    b = bytearray(NODE_SIZE)
+    struct.pack_into("<IIQQIIIIQqqqqQ", b, 0, f.get("version", 1), f.get("flags", 0),
+                     f.get("ino", 16), f.get("parent", 1), f.get("mode", 0o100644),
+                     f.get("uid", 1000), f.get("gid", 1000), 1, f.get("size", 0),
+                     0, 0, 0, 0, f.get("gen", 1))
+    struct.pack_into("<iiiI", b, 188, f.get("lock_mode", 0), f.get("hold", 0),
+                     f.get("sealed", 0), 0)
+    struct.pack_into("<q", b, 208, f.get("retain_until", 0))
+    struct.pack_into("<iIii", b, 216, f.get("def_mode", 0), f.get("def_days", 0),
+                     f.get("def_years", 0), f.get("block_state", 0))
+    bid = f.get("block_id", b"")
+    b[232:232 + len(bid)] = bid
+    struct.pack_into("<q", b, 256, f.get("block_expires", 0))
+    return bytes(b)
+
+
+put("meta_node", "plain-file", node())
+put("meta_node", "compliance", node(lock_mode=2, retain_until=1900000000, sealed=1))
+put("meta_node", "governance-expired", node(lock_mode=1, retain_until=1600000000, sealed=1))
+put("meta_node", "hold", node(hold=2, sealed=1))
+put("meta_node", "unsealed-mode", node(lock_mode=2, retain_until=1900000000))
+put("meta_node", "auth-failed", node(flags=1 << 31, lock_mode=1, retain_until=1))
+put("meta_node", "bucket-in-progress", node(mode=0o40755, def_mode=2, def_days=3650, def_years=1,
+                                           block_state=1, block_id=b"0123456789abcdef",
+                                           block_expires=1700050000))
+put("meta_node", "bucket-locked", node(mode=0o40755, def_mode=1, def_days=30, block_state=2))
+put("meta_node", "weird", node(lock_mode=7, hold=-1, sealed=5, retain_until=-(1 << 63),
+                               def_mode=-3, def_days=0xffffffff, block_state=9,
+                               block_id=b"\xff" * 24, block_expires=(1 << 63) - 1))
+put("meta_node", "version-2", node(version=2))
+put("meta_node", "short", node()[:-1])
+
+# ---- kms_ring: byte 0 even = the file as is, odd = a payload to seal --------
+KEY = bytes(range(32))
+
+
+def payload(active, versions, count=None):
+    p = KEY + struct.pack("<II", active, len(versions) if count is None else count)
+    for v in versions:
+        p += struct.pack("<Iq", v, 1700000000) + hashlib.sha256(str(v).encode()).digest()
+    return p
+
+
+put("kms_ring", "payload-one", b"\x01" + payload(1, [1]))
+put("kms_ring", "payload-rotated", b"\x01" + payload(5, [1, 2, 5]))
+put("kms_ring", "payload-no-active", b"\x01" + payload(3, [1, 2]))
+put("kms_ring", "payload-unordered", b"\x01" + payload(2, [2, 1]))
+put("kms_ring", "payload-count-lies", b"\x01" + payload(1, [1], count=2))
+put("kms_ring", "payload-version-0", b"\x01" + payload(0, [0]))
+put("kms_ring", "payload-wrapped-intact", b"\x03" + payload(1, [1]) + bytes(76))
+put("kms_ring", "payload-wrapped-version", b"\x03" + payload(2, [1, 2]) + b"\x03" + bytes(75))
+put("kms_ring", "payload-wrapped-tag", b"\x03" + payload(1, [1]) + bytes(75) + b"\x80")
+hdr = b"WORMFSKR" + struct.pack("<II", 1, 0)
+put("kms_ring", "file-keyfile", b"\x00" + hdr + b"\x11" * 24 + struct.pack("<I", 16 + 84) +
+    b"\x22" * 100)
+put("kms_ring", "file-pass-min", b"\x00" + b"WORMFSKR" + struct.pack("<II", 1, 1) + b"\x33" * 16 +
+    struct.pack("<QQ", 1, 8192) + b"\x11" * 24 + struct.pack("<I", 56) + b"\x22" * 56)
+put("kms_ring", "file-pass-huge", b"\x00" + b"WORMFSKR" + struct.pack("<II", 1, 1) + b"\x33" * 16 +
+    struct.pack("<QQ", 1 << 40, 1 << 62) + b"\x11" * 24 + struct.pack("<I", 56) + b"\x22" * 56)
+put("kms_ring", "file-short", b"\x00WORMFSKR\x01\x00")
+put("kms_ring", "file-bad-format", b"\x00" + b"WORMFSKR" + struct.pack("<II", 2, 0))
+
+# ---- obj: op programs (see fuzz_obj.c run()) ---------------------------------
+
+
+def u16(v):
+    return struct.pack("<H", v % 65536)
+
+
+def u32(v):
+    return struct.pack("<I", v)
+
+
+def W(off, n, seed=7):
+    """Writes of at most 2 blocks each (the op's limit)."""
+    out = b""
+    while n > 0:
+        k = min(n, 2 * BS)
+        out += bytes([0]) + u16(off) + u16(k - 1) + bytes([seed])
+        off, n = off + k, n - k
+    return out
+
+
+
+T = lambda size: bytes([1]) + u16(size)
+C = bytes([2])
+R = lambda off, n: bytes([3]) + u16(off) + u16(n)
+FLIP = lambda at, m=1: bytes([4]) + u32(at) + bytes([m])
+CUT = lambda at: bytes([5]) + u32(at)
+LIE = lambda f, a=b"": bytes([7, f]) + a
+VL = bytes([8])
+CRASH = bytes([9])
+JDMG = lambda m, at: bytes([10, m]) + u32(at)
+REOPEN = bytes([11])
+INL = lambda n, how, extra=b"": bytes([12]) + u16(n) + bytes([how]) + extra
+V = bytes([13])
+U = b"\x00"      # flags: with an undo journal
+NOU = b"\x01"    # without
+
+progs = {
+    "small": U + W(0, 100) + C + R(0, 100) + V,
+    "two-blocks-overwrite-crash": U + W(0, 40000) + C + W(20000, 1000, 9) + VL + CRASH + R(0, 2 * BS) + V,
+    "sparse": U + W(3 * BS, 10) + C + R(0, 2 * BS) + V,
+    "append-commit-append": U + W(0, BS) + C + W(BS, 5) + C + W(BS + 5, 2 * BS) + VL + C + V,
+    "shrink-crash": U + W(0, 3 * BS) + C + T(BS + 1) + VL + CRASH + V + R(0, 2 * BS),
+    "grow-commit": U + W(0, 10) + C + T(2 * BS + 3) + C + R(0, 2 * BS) + V,
+    "truncate-zero": U + W(0, 5000) + C + T(0) + C + V + R(0, 10),
+    "flip-block": U + W(0, 2 * BS) + C + FLIP(600) + R(0, 2 * BS) + V,
+    "flip-header": U + W(0, 100) + C + FLIP(20) + REOPEN + R(0, 100) + V,
+    "cut": U + W(0, 2 * BS) + C + CUT(BS) + R(0, 2 * BS) + V,
+    "journal-damage": U + W(0, 3 * BS) + C + W(100, 2 * BS, 3) + JDMG(4, 60) + CRASH + R(0, 2 * BS),
+    "journal-cut": U + W(0, 3 * BS) + C + W(100, 2 * BS, 3) + JDMG(2, 70) + CRASH + R(0, 2 * BS),
+    "no-undo-crash": NOU + W(0, 2 * BS) + C + W(0, 100, 5) + CRASH + R(0, 2 * BS),
+    "lie-gen": U + W(0, BS + 1) + C + LIE(4) + R(0, BS + 1) + V,
+    "lie-size": U + W(0, BS + 1) + C + LIE(1, u32(3 * BS)) + R(0, 2 * BS),
+    "inline": U + INL(100, 0) + INL(0, 0) + INL(BS, 0),
+    "inline-tamper": U + INL(100, 1, u16(50) + b"\x04") + INL(100, 2, b"\x09") + INL(64, 6, u16(65)),
+    "crash-twice": U + W(0, BS) + C + W(0, 2 * BS, 1) + CRASH + W(5, 5, 2) + CRASH + V + R(0, 2 * BS),
+}
+for k, v in progs.items():
+    put("obj", k, v)
