@@ -156,8 +156,8 @@ static void die(struct ex *e, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	print_history(e);
-	fprintf(stderr, "reproduce: fileops_model -s %" PRIu64 " -n %" PRIu64 " -l %zu%s ... FILE\n",
-		e->seed, e->opno, e->maxlen, e->use_mmap ? " -m" : "");
+	fprintf(stderr, "reproduce: fileops_model -s %" PRIu64 " -n %" PRIu64 " -l %zu%s -r %d FILE\n",
+		e->seed, e->opno, e->maxlen, e->use_mmap ? " -m" : "", e->nreaders);
 	fflush(stderr);
 	_exit(1);
 }
@@ -270,7 +270,6 @@ static void *reader_main(void *arg)
 	struct ex *e = r->e;
 	uint8_t *buf = malloc(4 * BLK);
 	int fd = -1;
-	uint64_t n = 0;
 
 	if (!buf)
 		return NULL;
@@ -329,7 +328,9 @@ static void *reader_main(void *arg)
 		e->reader_bytes += hi - lo;
 		pthread_cond_broadcast(&e->cv);
 		pthread_mutex_unlock(&e->mu);
-		n++;
+		/* A breath between reads: the writer must get the CPU too
+		 * (two cores shared by everything). */
+		usleep(50);
 	}
 	if (fd >= 0)
 		close(fd);
