@@ -636,7 +636,7 @@ static void do_op(struct ex *e)
 	struct op *o = &e->hist[e->opno % HIST];
 	uint64_t r = rnd(e, 100);
 
-	*o = (struct op){ .no = e->opno, .size_before = e->size };
+	*o = (struct op){ .no = e->opno, .size_before = e->size, .size_after = e->size };
 	/* Weights: reads 22, writes 22, append 8, ftruncate 6, truncate 4,
 	 * fallocate 8, fsync 3, reopen 4, whole check 1, mmap 22 (else plain). */
 	if (r < 11)

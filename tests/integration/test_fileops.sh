@@ -58,6 +58,12 @@ rm -f "$B/repro1" "$B/repro2"
 VARIANTS=${WORMFS_FILEOPS_VARIANTS:-plain mmap readers inline remount}
 want() { case " $VARIANTS " in *" $1 "*) return 0 ;; esac; return 1; }
 TOTAL=0 VSEED=$SEED
+# why LOG: the failure lines of an exerciser log, then its last operations.
+why() {
+	grep -vE '^  op ' "$1" | grep -vE '^(seed|ops)=' | head -n 15
+	grep -E '^  op ' "$1" | tail -n 20
+}
+
 # variant NAME ARGS...: one run on B/NAME, with the next seed (each
 # variant its own operation sequence).
 variant() {
@@ -73,7 +79,7 @@ variant() {
 		diag "$name: $(tail -n 1 "$L/$name")"
 		TOTAL=$((TOTAL + N))
 	else
-		fail "$name ($* -s $VSEED): $N operations match the model (exit $rc)" "$(tail -n 40 "$L/$name")" \
+		fail "$name ($* -s $VSEED): $N operations match the model (exit $rc)" "$(why "$L/$name")" \
 			"daemon: $(tail -n 10 "${MNT_LOG[$M]}")"
 	fi
 	verify_store "$name"
@@ -113,7 +119,7 @@ remount_variant() {
 		TOTAL=$((TOTAL + N))
 	else
 		fail "remount: $N operations in segments with remounts match the model" "exit $rc ${bad}" \
-			"$(tail -n 40 "$L/remount")"
+			"$(why "$L/remount")"
 	fi
 	is_mounted "$M" || mount_fg "$S" "$M" || { fail "mount after the remount variant"; done_testing; }
 	verify_store "remount"
