@@ -200,6 +200,8 @@ if [ "$BUILD_OK" = 1 ] || [ -x "$BUILD/wormfs" ]; then
 		selected "$n" || continue
 		tmo=600
 		[ "$n" = pjdfstest ] && [ "$LONG" = 1 ] && tmo=2400
+		# 5 × 1,000,000 exerciser operations: hours on 2 cores.
+		[ "$n" = fileops ] && [ "$LONG" = 1 ] && tmo=14400
 		run_integ "$t" normal "$tmo" WORMFS_BUILD="$BUILD" WORMFS_HARNESS="$HARNESS" WORMFS_LONG="$LONG"
 	done
 fi
