@@ -203,6 +203,8 @@ if [ "$BUILD_OK" = 1 ] || [ -x "$BUILD/wormfs" ]; then
 		[ "$n" = pjdfstest ] && [ "$LONG" = 1 ] && tmo=2400
 		# fuzz: a clang build, then 60 s per target (1 h each when long).
 		[ "$n" = fuzz ] && tmo=$([ "$LONG" = 1 ] && echo 26000 || echo 1200)
+		# 5 × 1,000,000 exerciser operations: hours on 2 cores.
+		[ "$n" = fileops ] && [ "$LONG" = 1 ] && tmo=14400
 		run_integ "$t" normal "$tmo" WORMFS_BUILD="$BUILD" WORMFS_HARNESS="$HARNESS" WORMFS_LONG="$LONG"
 	done
 fi
