@@ -79,6 +79,8 @@ while [ $cycles -lt "$CYCLES" ] && [ $(( $(date +%s) - t0 )) -lt "$SECONDS_MAX" 
 	fi
 	o=$(store_orphans "$S")
 	[ "$o" = 0 ] || { bad_orphans=$((bad_orphans + 1)); diag "cycle $cycles: $o orphaned content files"; }
+	# A long run stopped early still tells how far it got and how it went.
+	[ "${WORMFS_LONG:-0}" = 1 ] && diag "progress: $cycles cycles, $(( $(date +%s) - t0 )) s; problems $bad_check, unreadable $unreadable, verify failing $bad_verify, live verify failing $bad_live/$lives, orphan cycles $bad_orphans, mount failures $bad_mount, writer errors $(wc -l <"$ERRS")"
 done
 diag "$cycles cycles in $(( $(date +%s) - t0 )) s; last check: $(head -n1 <<<"$out")"
 check_match "ran crash cycles" '^[1-9]' "$cycles"
