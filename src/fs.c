@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ struct fs_ctx {
 	ns *n;
 	const struct fs_params *p;
 	struct fuse_session *se;
-	volatile int stop;
+	atomic_int stop; /* set by the main thread, read by the ticker */
 	_Atomic int64_t nofile_logged;   /* monotonic ns of the last EMFILE log */
 };
 
@@ -649,7 +650,7 @@ static void *ticker(void *arg)
 {
 	struct fs_ctx *x = arg;
 	struct timespec ts = { 0, 250 * 1000000L };
-	while (!x->stop) {
+	while (!atomic_load(&x->stop)) {
 		nanosleep(&ts, NULL);
 		ns_tick(x->n);
 	}
@@ -747,7 +748,7 @@ int fs_run(ns *n, const struct fs_params *p)
 	}
 	rc = rc ? 1 : 0;
 out:
-	x.stop = 1;
+	atomic_store(&x.stop, 1);
 	if (ticking)
 		pthread_join(tick, NULL);
 	ns_set_inval(n, NULL, NULL);

@@ -515,13 +515,16 @@ int meta_txn_commit(meta_txn *t)
 	/* The write handle is shared: only its owner may end it, once. */
 	if (!t->active || !pthread_equal(t->owner, pthread_self()))
 		return -EINVAL;
+	/* t is e->wtxn: once LMDB's writer lock is released at commit the
+	 * next writer refills it, so nothing of t is read after that. */
+	meta_env *e = t->e;
 	txn = t->txn;
 	t->active = 0;
 	t->txn = NULL;
 	int lrc = mdb_txn_commit(txn);   /* frees txn even on failure */
-	if (lrc == EIO && disk_full(t->e))
+	if (lrc == EIO && disk_full(e))
 		lrc = ENOSPC;
-	pthread_rwlock_unlock(&t->e->map_lk);
+	pthread_rwlock_unlock(&e->map_lk);
 	return mdb_err(lrc);
 }
 
@@ -537,11 +540,12 @@ void meta_txn_abort(meta_txn *t)
 	}
 	if (!t->active || !pthread_equal(t->owner, pthread_self()))
 		return;
+	meta_env *e = t->e;   /* t is reused by the next writer once aborted */
 	txn = t->txn;
 	t->active = 0;
 	t->txn = NULL;
 	mdb_txn_abort(txn);
-	pthread_rwlock_unlock(&t->e->map_lk);
+	pthread_rwlock_unlock(&e->map_lk);
 }
 
 /* ---- nodes ----------------------------------------------------------- */

@@ -9,8 +9,9 @@
 # Environment:
 #   WORMFS_BUILD     build directory holding wormfs and wormctl (default ROOT/build)
 #   WORMFS_HARNESS   harness binary (default BUILD/itest-harness, compiled if stale)
-#   WORMFS_SANITIZE  1 when the binaries are built with ASan/UBSan: sanitizer
-#                    reports anywhere in this test count as a failure
+#   WORMFS_SANITIZE  1 when the binaries are built with ASan/UBSan or TSan:
+#                    sanitizer reports anywhere in this test count as a
+#                    failure (TSan reads tests/tsan.supp)
 #   WORMFS_LONG      1 for the long variants
 
 set -u -o pipefail
@@ -43,6 +44,7 @@ if [ "$WORMFS_SANITIZE" = 1 ]; then
 	# stderr is gone) land in files we check at the end.
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:log_path=$T_BASE/sanitizer"
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}:log_path=$T_BASE/sanitizer"
+	export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0}:log_path=$T_BASE/sanitizer:suppressions=$ROOT/tests/tsan.supp"
 fi
 
 # ---------------------------------------------------------------- TAP
@@ -337,7 +339,7 @@ umount_fs() {
 
 # Sanitizer or crash reports in a log file, if any.
 sanitizer_report() {
-	grep -E -m 5 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|SUMMARY: [A-Za-z]*Sanitizer|AddressSanitizer:DEADLYSIGNAL' "$@" 2>/dev/null
+	grep -E -m 5 '(ERROR|WARNING|FATAL): (Address|Leak|Thread|Memory)Sanitizer|runtime error:|SUMMARY: [A-Za-z]*Sanitizer|AddressSanitizer:DEADLYSIGNAL' "$@" 2>/dev/null
 }
 
 # umount_check MNT DESC: unmount, then assert the daemon exited 0 and its
