@@ -11,8 +11,9 @@
 #   WORMFS_ASAN_DIR     sanitizer build dir (default ROOT/build-asan)
 #   WORMFS_NO_ASAN=1    skip the sanitizer build and its tests
 #   WORMFS_NO_APT=1     never touch packages
-#   WORMFS_LONG=1       long variants (bigger directories, pjdfstest, 1 h per
-#                       fuzz target)
+#   WORMFS_LONG=1       long variants (bigger directories, 1,000 crash cycles,
+#                       1 h per fuzz target)
+#   WORMFS_PJDFSTEST=DIR  run pjdfstest from this built checkout (docs/pjdfstest.md)
 #   WORMFS_TESTS="posix store"  only these integration tests
 #   WORMFS_ASAN_TESTS   integration tests run with the sanitizer build
 #                       (default "posix namespace store persist inline")
@@ -200,11 +201,13 @@ if [ "$BUILD_OK" = 1 ] || [ -x "$BUILD/wormfs" ]; then
 		n=$(basename "$t" .sh); n=${n#test_}
 		selected "$n" || continue
 		tmo=600
-		[ "$n" = pjdfstest ] && [ "$LONG" = 1 ] && tmo=2400
+		[ "$n" = pjdfstest ] && [ -n "${WORMFS_PJDFSTEST:-}" ] && tmo=2400
 		# fuzz: a clang build, then 60 s per target (1 h each when long).
 		[ "$n" = fuzz ] && tmo=$([ "$LONG" = 1 ] && echo 26000 || echo 1200)
 		# 5 × 1,000,000 exerciser operations: hours on 2 cores.
 		[ "$n" = fileops ] && [ "$LONG" = 1 ] && tmo=14400
+		# 1,000 crash cycles: 3-7 s each on 2 busy cores.
+		[ "$n" = crash_torture ] && [ "$LONG" = 1 ] && tmo=9000
 		run_integ "$t" normal "$tmo" WORMFS_BUILD="$BUILD" WORMFS_HARNESS="$HARNESS" WORMFS_LONG="$LONG"
 	done
 fi
