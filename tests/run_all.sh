@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Run the whole test suite: dependencies (as root on Debian), a normal and a
-# sanitizer (ASan + UBSan) build, the Criterion unit tests of both builds,
-# the integration tests with the normal build and a subset with the
-# sanitizer build. The last line is "N passed, N failed, N skipped"; the
+# Run the whole test suite: dependencies (as root on Debian), a normal, a
+# sanitizer (ASan + UBSan) and a ThreadSanitizer build, the Criterion unit
+# tests of the first two, the integration tests with the normal build and
+# a subset with each sanitizer build. The last line is "N passed, N failed, N skipped"; the
 # exit status is non-zero when anything failed (a failed build counts).
 #
 # Environment:
@@ -10,6 +10,8 @@
 #   WORMFS_BUILD_DIR    normal build dir (default ROOT/build)
 #   WORMFS_ASAN_DIR     sanitizer build dir (default ROOT/build-asan)
 #   WORMFS_NO_ASAN=1    skip the sanitizer build and its tests
+#   WORMFS_TSAN_DIR     ThreadSanitizer build dir (default ROOT/build-tsan)
+#   WORMFS_NO_TSAN=1    skip the ThreadSanitizer build and its tests
 #   WORMFS_NO_APT=1     never touch packages
 #   WORMFS_LONG=1       long variants (bigger directories, 1,000 crash cycles,
 #                       1 h per fuzz target)
@@ -17,6 +19,8 @@
 #   WORMFS_TESTS="posix store"  only these integration tests
 #   WORMFS_ASAN_TESTS   integration tests run with the sanitizer build
 #                       (default "posix namespace store persist inline")
+#   WORMFS_TSAN_TESTS   integration tests run with the TSan build (default:
+#                       the most concurrent ones, see TSAN_TESTS below)
 # Logs of every step go to LOGDIR (default /tmp/wormfs-test-logs, emptied first).
 set -u -o pipefail
 
@@ -24,6 +28,11 @@ ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$(
 cd "$ROOT" || exit 1
 BUILD=${WORMFS_BUILD_DIR:-$ROOT/build}
 ASAN=${WORMFS_ASAN_DIR:-$ROOT/build-asan}
+TSAN=${WORMFS_TSAN_DIR:-$ROOT/build-tsan}
+# Integration tests with the most concurrency in the daemon: racing lock
+# changes and writers, kills during commits, settling writers, parallel
+# xattr load, and the broad POSIX and namespace coverage.
+TSAN_TESTS=${WORMFS_TSAN_TESTS:-lock_race crash_atomic lock_settle xattr_load posix namespace bucket_lock inline}
 LONG=${WORMFS_LONG:-0}
 LOGDIR=${LOGDIR:-/tmp/wormfs-test-logs}
 NPROC=$(nproc 2>/dev/null || echo 2)
@@ -105,6 +114,16 @@ if [ "${WORMFS_NO_ASAN:-0}" != 1 ]; then
 	ASAN_OK=1
 	build "$ASAN" asan -Db_sanitize=address,undefined -Db_lundef=false ||
 		{ ASAN_OK=0; add_fail "build (asan): see $LOGDIR/build-asan.log"; }
+fi
+
+# ThreadSanitizer: the daemon and wormctl only. Criterion cannot run under
+# TSan (its fork arena is mapped where TSan keeps its shadow memory), so
+# the unit tests stay with the other two builds.
+TSAN_OK=0
+if [ "${WORMFS_NO_TSAN:-0}" != 1 ]; then
+	TSAN_OK=1
+	build "$TSAN" tsan -Db_sanitize=thread -Db_lundef=false -Dtests=false ||
+		{ TSAN_OK=0; add_fail "build (tsan): see $LOGDIR/build-tsan.log"; }
 fi
 
 # ---------------------------------------------------------------- 3. unit tests
@@ -218,6 +237,16 @@ if [ "${WORMFS_NO_ASAN:-0}" != 1 ] && [ -x "$ASAN/wormfs" ]; then
 		run_integ "tests/integration/test_$n.sh" asan 600 WORMFS_BUILD="$ASAN" WORMFS_HARNESS="$HARNESS" \
 			WORMFS_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0
+	done
+fi
+
+if [ "${WORMFS_NO_TSAN:-0}" != 1 ] && [ -x "$TSAN/wormfs" ]; then
+	say "integration tests (tsan build)"
+	# lib.sh adds log_path and tests/tsan.supp; every report fails the test.
+	for n in $TSAN_TESTS; do
+		selected "$n" || continue
+		run_integ "tests/integration/test_$n.sh" tsan 900 WORMFS_BUILD="$TSAN" WORMFS_HARNESS="$HARNESS" \
+			WORMFS_SANITIZE=1 TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1
 	done
 fi
 
