@@ -2,8 +2,9 @@
 # Run the whole test suite: dependencies (as root on Debian), a normal, a
 # sanitizer (ASan + UBSan) and a ThreadSanitizer build, the Criterion unit
 # tests of the first two, the integration tests with the normal build and
-# a subset with each sanitizer build. The last line is "N passed, N failed, N skipped"; the
-# exit status is non-zero when anything failed (a failed build counts).
+# a subset with each sanitizer build. The last line is "N passed, N failed,
+# N skipped"; the exit status is non-zero when anything failed (a failed
+# build counts).
 #
 # Environment:
 #   CI=true             always apt-get update + install
