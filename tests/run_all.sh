@@ -33,7 +33,7 @@ TSAN=${WORMFS_TSAN_DIR:-$ROOT/build-tsan}
 # Integration tests with the most concurrency in the daemon: racing lock
 # changes and writers, kills during commits, settling writers, parallel
 # xattr load, the lock matrix, the broad POSIX, namespace and store
-# coverage and the daemonized mount (about 8 minutes on 2 busy cores).
+# coverage and the daemonized mount (about 5 minutes on 2 busy cores).
 # Not test_kms: its rate-limit windows assume a daemon at normal speed.
 TSAN_TESTS=${WORMFS_TSAN_TESTS:-lock_race crash_atomic crash lock_settle xattr_load lock_matrix bucket_lock posix namespace inline store daemon}
 LONG=${WORMFS_LONG:-0}
