@@ -55,7 +55,7 @@ while [ $cycles -lt "$CYCLES" ] && [ $(( $(date +%s) - t0 )) -lt "$SECONDS_MAX" 
 		fi
 	fi
 	sleep "0.$((RANDOM % 10))"
-	pid=${MNT_PID[$M]}
+	pid=${MNT_PID[$M]} dlog=${MNT_LOG[$M]} nerr=$(wc -l <"$ERRS")
 	kill -9 "$pid"
 	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	for p in "${pids[@]}"; do
@@ -63,6 +63,12 @@ while [ $cycles -lt "$CYCLES" ] && [ $(( $(date +%s) - t0 )) -lt "$SECONDS_MAX" 
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	# A writer error of this cycle: what the killed daemon logged (the
+	# store directory, with its logs, is gone after the test).
+	if [ "$(wc -l <"$ERRS")" != "$nerr" ]; then
+		diag "cycle $cycles: writer error: $(tail -n +$((nerr + 1)) "$ERRS" | head -n 3)"
+		diag "cycle $cycles: daemon log: $(grep -v ' refused ' "$dlog" | tail -n 5)"
+	fi
 	crash_daemon "$M" "$S" || { bad_mount=$((bad_mount + 1)); break; }
 	if ! mount_fg "$S" "$M"; then bad_mount=$((bad_mount + 1)); break; fi
 	out=$(python3 "$PY" check "$M" "$STATE" "$T_BASE"/j."$cycles".* 2>&1)
