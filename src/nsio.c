@@ -716,46 +716,75 @@ fail:
  * value, EIO) where a bucket default retention is due. Leaving the object
  * mutable with no writer would fail open, so its uncommitted changes are
  * dropped (the writer is told the commit failed) and the committed state
- * is locked instead. A file session is rolled back as after a failed
- * write; what cannot be rolled back now (inline plaintext in memory, a
- * file begun in this session, a failed rollback) is forgotten in memory:
- * the record is the committed state, reads of anything else fail
- * authentication, and the next mount's recovery cleans the files up.
- * in->rw held for writing. */
-static void session_discard(ns *n, struct ns_inode *in, int err)
+ * is locked instead, but only once nothing but the committed state can be
+ * read: a file session is rolled back as after a failed write; inline
+ * plaintext, or a file the record does not name as content (moved out of
+ * inline storage in this session), is forgotten in memory. A session whose
+ * rollback failed stays torn and unlocked, its default pending: the next
+ * mount's recovery rolls it back first, then applies the default. Returns
+ * 0 when the inode holds the committed state again. in->rw held for
+ * writing. */
+static int session_discard(ns *n, struct ns_inode *in, int err)
 {
 	struct meta_node nd;
 	meta_txn *t = NULL;
 	obj_undo *u;
-	int rc, dirty;
+	int rc, dirty, torn, inl;
 
 	session_abort(n, in, err);
 	pthread_mutex_lock(&in->mu);
-	dirty = in->dirty || in->torn;
+	dirty = in->dirty;
+	torn = in->torn;
+	inl = in->inl;
 	pthread_mutex_unlock(&in->mu);
-	if (!dirty)
-		return;
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (!rc) {
-		rc = ns_node_get(n, t, in->ino, &nd);
-		meta_txn_abort(t);
+	if (torn)
+		return -EIO;
+	if (dirty) {
+		rc = meta_txn_begin(n->me, 1, &t);
+		if (!rc) {
+			rc = ns_node_get(n, t, in->ino, &nd);
+			meta_txn_abort(t);
+		}
+		if (rc)
+			return rc;
+		/* A content file the record names was not rolled back: its
+		 * uncommitted blocks would authenticate. Not locked now. */
+		if (!inl && !(nd.flags & META_F_INLINE) && memcmp(nd.objid, in->ref.id, 16) == 0 &&
+		    has_content(&in->ref))
+			return -EIO;
+		atomic_store(&n->uncommitted, 1);   /* a spilled file: recovery's */
+		pthread_mutex_lock(&in->mu);
+		u = in->ref.undo;
+		ns_ibuf_free(in);
+		in->live = 0;
+		ns_inode_load(in, &nd, ns_clock_now(n));
+		in->dirty = 0;
+		in->mtime_ns = 0;
+		pthread_mutex_unlock(&in->mu);
+		obj_undo_free(u);
 	}
-	if (rc)
-		return;
-	atomic_store(&n->uncommitted, 1);
-	pthread_mutex_lock(&in->mu);
-	u = in->ref.undo;   /* the journal file stays for the recovery */
-	ns_ibuf_free(in);
-	in->live = 0;
-	ns_inode_load(in, &nd, ns_clock_now(n));
-	in->dirty = 0;
-	in->torn = 0;
-	in->mtime_ns = 0;
-	pthread_mutex_unlock(&in->mu);
-	obj_undo_free(u);
+	/* Pages the kernel took from the failed writes are not the content. */
+	ns_queue_inval(n, in->ino);
 	wlog(WLOG_WARN, "inode %llu: the commit at its last writer's release failed (%s): "
 	     "uncommitted changes dropped, the committed state gets the bucket default",
 	     (unsigned long long)in->ino, strerror(-err));
+	return 0;
+}
+
+/* 1 only when the bucket default is certainly due for ino (a failed
+ * lookup is no reason to drop a writer's changes). */
+static int default_due(ns *n, uint64_t ino)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	int due = 0;
+
+	if (meta_txn_begin(n->me, 1, &t))
+		return 0;
+	if (!ns_node_get(n, t, ino, &nd) && !nd.sealed && nd.nlink > 0)
+		due = ns_bucket_default(n, t, &nd) == 1;
+	meta_txn_abort(t);
+	return due;
 }
 
 /* A commit, which also reports (once) a session rolled back by a failed
@@ -768,13 +797,17 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 
 	if (!rc)
 		rc = commit_once(n, in, fd, apply_default, durable);
-	if (rc && apply_default && default_pending(n, in->ino)) {
-		session_discard(n, in, rc);
-		int lrc = commit_once(n, in, fd, 1, durable);
-		if (lrc)
+	if ((rc == -ENOSPC || rc == -EDQUOT || rc == -EIO) && apply_default &&
+	    default_due(n, in->ino)) {
+		int lrc = session_discard(n, in, rc);
+		if (!lrc)
+			lrc = commit_once(n, in, fd, 1, durable);
+		if (lrc) {
+			atomic_store(&n->uncommitted, 1);   /* the next mount retries */
 			wlog(WLOG_ERR, "inode %llu: the bucket default could not be applied after "
 			     "a failed commit (%s); it stays pending", (unsigned long long)in->ino,
 			     strerror(-lrc));
+		}
 	}
 
 	pthread_mutex_lock(&in->mu);

@@ -67,9 +67,23 @@ class Writer:
     def fail(self, what, path, e):
         if isinstance(e, OSError) and e.errno in DEAD:
             raise Dead()
+        tag = ""
+        if isinstance(e, OSError) and e.errno == errno.EIO and self.mount_dead():
+            # The kernel ends a request cut off by the daemon's death with
+            # EIO now and then (the daemon had logged nothing: README, C4).
+            # The daemon was already gone when the call returned, so this
+            # is the kill's, not a daemon's EIO; counted, not failed.
+            tag = "AT-KILL "
         with open(self.errs, "a") as f:
-            f.write("%s %s: %s\n" % (what, path, e))
+            f.write("%s%s %s: %s\n" % (tag, what, path, e))
         raise Dead()
+
+    def mount_dead(self):
+        try:
+            os.stat(self.dir)
+        except OSError as e:
+            return e.errno in DEAD
+        return False
 
     def log(self, kind, states):
         self.j.write(json.dumps([kind, states]) + "\n")
