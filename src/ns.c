@@ -14,6 +14,7 @@
 #include <linux/falloc.h>
 
 #include "ns_priv.h"
+#include "inoset.h"
 #include "log.h"
 #include "path.h"
 
@@ -808,8 +809,7 @@ struct subtree_ctx {
 	uint64_t dir;             /* directory being read */
 	uint64_t *stack;          /* directories to read */
 	size_t len, cap;
-	uint64_t *seen;           /* open-addressing set of directories pushed */
-	size_t nseen, seencap;
+	struct inoset seen;       /* directories pushed */
 	int found;
 	struct policy_lock *lk;
 };
@@ -823,41 +823,9 @@ static void subtree_fail(struct subtree_ctx *s)
 	}
 }
 
-/* Add ino to the seen set: 1 if new, 0 if already there, -ENOMEM. */
-static int seen_add(struct subtree_ctx *s, uint64_t ino)
-{
-	if (2 * (s->nseen + 1) > s->seencap) {
-		size_t cap = s->seencap ? 2 * s->seencap : 256;
-		uint64_t *nt = calloc(cap, sizeof(*nt));
-		if (!nt)
-			return -ENOMEM;
-		for (size_t i = 0; i < s->seencap; i++) {
-			uint64_t v = s->seen[i];
-			if (!v)
-				continue;
-			size_t j = (v * 0x9E3779B97F4A7C15ull) & (cap - 1);
-			while (nt[j])
-				j = (j + 1) & (cap - 1);
-			nt[j] = v;
-		}
-		free(s->seen);
-		s->seen = nt;
-		s->seencap = cap;
-	}
-	size_t j = (ino * 0x9E3779B97F4A7C15ull) & (s->seencap - 1);
-	while (s->seen[j]) {
-		if (s->seen[j] == ino)
-			return 0;
-		j = (j + 1) & (s->seencap - 1);
-	}
-	s->seen[j] = ino;
-	s->nseen++;
-	return 1;
-}
-
 static int subtree_push(struct subtree_ctx *s, uint64_t ino)
 {
-	int rc = seen_add(s, ino);
+	int rc = inoset_add(&s->seen, ino);
 	if (rc <= 0)
 		return rc ? rc : -ELOOP;
 	if (s->len == s->cap) {
@@ -909,7 +877,7 @@ int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, struct poli
 			subtree_fail(&s);
 	}
 	free(s.stack);
-	free(s.seen);
+	inoset_free(&s.seen);
 	return s.found;
 }
 

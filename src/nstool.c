@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ns_priv.h"
+#include "inoset.h"
 #include "log.h"
 
 #define KV_FORMAT "format"
@@ -1006,43 +1007,10 @@ struct walk_ctx {
 	size_t plen, pcap;
 	struct walk_frame *st;    /* stack of open directories */
 	size_t depth, cap;
-	uint64_t *seen;           /* directories entered (open addressing) */
-	size_t nseen, seencap;
+	struct inoset seen;       /* directories entered */
 	uint64_t down, down_after; /* set by walk_entry: enter this dir next */
 	int rc;
 };
-
-/* Add ino to the set of entered directories: 1 if new, 0 if there. */
-static int walk_seen_add(struct walk_ctx *w, uint64_t ino)
-{
-	if (2 * (w->nseen + 1) > w->seencap) {
-		size_t cap = w->seencap ? 2 * w->seencap : 256;
-		uint64_t *nt = calloc(cap, sizeof(*nt));
-		if (!nt)
-			return -ENOMEM;
-		for (size_t i = 0; i < w->seencap; i++) {
-			uint64_t v = w->seen[i];
-			size_t j = (v * 0x9E3779B97F4A7C15ull) & (cap - 1);
-			if (!v)
-				continue;
-			while (nt[j])
-				j = (j + 1) & (cap - 1);
-			nt[j] = v;
-		}
-		free(w->seen);
-		w->seen = nt;
-		w->seencap = cap;
-	}
-	size_t j = (ino * 0x9E3779B97F4A7C15ull) & (w->seencap - 1);
-	while (w->seen[j]) {
-		if (w->seen[j] == ino)
-			return 0;
-		j = (j + 1) & (w->seencap - 1);
-	}
-	w->seen[j] = ino;
-	w->nseen++;
-	return 1;
-}
 
 static int walk_push(struct walk_ctx *w, uint64_t dir, size_t plen)
 {
@@ -1112,7 +1080,7 @@ static int walk_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie
 	e.auth_failed = lk.auth_failed;
 	e.state = S_ISREG(nd.mode) ? (int)policy_state(&lk, w->now) : STATE_MUTABLE;
 	if (S_ISDIR(nd.mode)) {
-		rc = nd.parent == f->dir ? walk_seen_add(w, ino) : 0;
+		rc = nd.parent == f->dir ? inoset_add(&w->seen, ino) : 0;
 		if (rc < 0)
 			return w->rc = rc;
 		enter = rc;
@@ -1143,7 +1111,7 @@ static int walk_in(ns *n, meta_txn *t, ns_walk_cb cb, void *arg)
 	w->arg = arg;
 	w->now = ns_clock_now(n);
 	w->t = t;
-	rc = walk_seen_add(w, NS_INO_ROOT);
+	rc = inoset_add(&w->seen, NS_INO_ROOT);
 	rc = rc < 0 ? rc : walk_push(w, NS_INO_ROOT, 0);
 	while (!rc && w->depth) {
 		struct walk_frame *f = &w->st[w->depth - 1];
@@ -1162,7 +1130,7 @@ static int walk_in(ns *n, meta_txn *t, ns_walk_cb cb, void *arg)
 	}
 	free(w->path);
 	free(w->st);
-	free(w->seen);
+	inoset_free(&w->seen);
 	free(w);
 	return rc;
 }
