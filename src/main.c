@@ -143,12 +143,14 @@ int main(int argc, char **argv)
 	if (!foreground) {
 		if (pipe(pipefd)) {
 			perror("wormfs: pipe");
-			return 1;
+			rc = 1;
+			goto out;
 		}
 		pid_t pid = fork();
 		if (pid < 0) {
 			perror("wormfs: fork");
-			return 1;
+			rc = 1;
+			goto out;
 		}
 		if (pid > 0) {
 			char st = 1;
@@ -156,9 +158,10 @@ int main(int argc, char **argv)
 			if (read(pipefd[0], &st, 1) != 1) {
 				int ws = 0;
 				waitpid(pid, &ws, 0);
-				return 1;
+				st = 1;
 			}
-			return st;
+			rc = st;
+			goto out;
 		}
 		close(pipefd[0]);
 		setsid();
@@ -169,7 +172,8 @@ int main(int argc, char **argv)
 	rc = ns_open(store_abs, &cfg, 0, &n, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "wormfs: %s\n", err[0] ? err : strerror(-rc));
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	snprintf(fsname, sizeof(fsname), "wormfs:%s", store_abs);
 	memset(&p, 0, sizeof(p));
@@ -185,6 +189,7 @@ int main(int argc, char **argv)
 	p.status_fd = foreground ? -1 : pipefd[1];
 	rc = fs_run(n, &p);
 	ns_close(n);
+out:
 	free(mopt_list);
 	return rc;
 }
