@@ -8,6 +8,8 @@
  *   sync_interval_ms  = 1000       (LMDB checkpoint timer, 10..60000)
  *   passphrase_file   = PATH       (key ring passphrase)
  *   log_level         = info       (err|warn|info|debug)
+ *   crypto_impl       = auto       (auto|openssl|sodium: AES-256-GCM for
+ *                                   contents; kept in kms.crypto_impl)
  *   [kms] crypto_rate, crypto_burst, management_rate, management_burst,
  *         throttle = wait|fail, max_wait_ms, dek_cache_entries, dek_cache_ttl_s
  * Unknown sections/keys and bad values are errors with file:line.

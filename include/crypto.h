@@ -1,6 +1,13 @@
-/* crypto: the only user of libsodium. AEAD per block, MACs, KDF, Argon2id,
- * randomness and secure memory. Functions return 0 or -errno; an
- * authentication failure is -EBADMSG. */
+/* crypto: the only user of libsodium and OpenSSL libcrypto. AEAD per block,
+ * MACs, KDF, Argon2id, randomness and secure memory. Functions return 0 or
+ * -errno; an authentication failure is -EBADMSG.
+ *
+ * AES-256-GCM content blocks have two implementations that produce the same
+ * bytes (so either reads what the other wrote): libsodium's and OpenSSL's
+ * EVP (faster where OpenSSL has VAES/VPCLMULQDQ code). Everything else
+ * (XChaCha20-Poly1305, key wrapping, MACs, KDF, Argon2id, secure memory) is
+ * libsodium. Sources: crypto.c (libsodium, the AEAD object), crypto_gcm.c
+ * (OpenSSL EVP), crypto_impl.c (choosing between them). */
 #ifndef WORMFS_CRYPTO_H
 #define WORMFS_CRYPTO_H
 
@@ -37,17 +44,60 @@ void wcrypto_random(void *buf, size_t n);  /* randombytes_buf */
  * getrandom per 4 KiB), not a syscall per block. */
 void wcrypto_nonce(uint8_t nonce[WCRYPTO_NONCEBYTES]);
 
-/* An AEAD key context (precomputed where the cipher allows it), in secure
- * memory. */
+/* Who computes AES-256-GCM (config crypto_impl). AUTO is resolved by
+ * wcrypto_impl_choose before any key context is made. */
+enum wcrypto_impl {
+	WCRYPTO_IMPL_AUTO = 0,
+	WCRYPTO_IMPL_SODIUM = 1,
+	WCRYPTO_IMPL_OPENSSL = 2,
+};
+#define WCRYPTO_IMPL__COUNT 3
+/* "auto", "sodium", "openssl"; "unknown" out of range. */
+const char *wcrypto_impl_name(int impl);
+/* Exactly one of the names above (any case, no blanks): 0, else -EINVAL. */
+int wcrypto_impl_parse(const char *s, int *impl);
+/* 1 if impl can seal AES-256-GCM here (OpenSSL: the cipher can be fetched
+ * and the CPU has AES, as wcrypto_alg_valid requires for the algorithm). */
+int wcrypto_impl_available(int impl);
+
+/* The outcome of wcrypto_impl_choose. */
+struct wcrypto_impl_choice {
+	int requested;      /* enum wcrypto_impl as configured */
+	int impl;           /* SODIUM or OPENSSL */
+	/* AUTO only: seal+open throughput of 16 KiB blocks measured per
+	 * implementation, in MB/s (index enum wcrypto_impl); 0 = not measured. */
+	uint64_t mbps[WCRYPTO_IMPL__COUNT];
+	int openssl_failed; /* AUTO: OpenSSL failed the cross-check (or the
+			     * measurement), so libsodium was kept */
+};
+/* Resolve requested. SODIUM: as is. OPENSSL: -ENOTSUP if not available,
+ * -EIO if it does not give libsodium's bytes (a cross-check on random
+ * input of several lengths, both directions, and a flipped tag).
+ * AUTO: libsodium if the CPU has no AES or OpenSSL fails that check; else
+ * a short measurement (a few ms: best of several rounds of 16 KiB
+ * seal+open, the implementations alternating) picks OpenSSL when it is at
+ * least 10% faster, so a tie keeps libsodium. -EINVAL for a bad value. */
+int wcrypto_impl_choose(int requested, struct wcrypto_impl_choice *out);
+
+/* An AEAD key context in secure memory: for libsodium the precomputed AES
+ * state or the XChaCha key; for OpenSSL the key and a small lock-free pool
+ * of keyed EVP contexts (one per concurrent caller, made on first use, so
+ * no context is allocated or keyed per block; freed and wiped with the
+ * object). Safe for concurrent seal/open. impl (SODIUM or OPENSSL) applies
+ * to AES-256-GCM; XChaCha20-Poly1305 is always libsodium. */
 typedef struct wcrypto_aead wcrypto_aead;
-int wcrypto_aead_new(int alg, const uint8_t key[WCRYPTO_KEYBYTES], wcrypto_aead **out);
+int wcrypto_aead_new(int alg, int impl, const uint8_t key[WCRYPTO_KEYBYTES],
+		     wcrypto_aead **out);
 void wcrypto_aead_free(wcrypto_aead *a);
 int wcrypto_aead_alg(const wcrypto_aead *a);
+/* The implementation that computes it (SODIUM for XChaCha). */
+int wcrypto_aead_impl(const wcrypto_aead *a);
 /* Detached: c has mlen bytes (c may equal m), tag 16 bytes. */
 int wcrypto_aead_seal(const wcrypto_aead *a, uint8_t *c, uint8_t tag[WCRYPTO_TAGBYTES],
 		      const uint8_t *m, size_t mlen, const uint8_t *ad, size_t adlen,
 		      const uint8_t nonce[WCRYPTO_NONCEBYTES]);
-/* m may equal c. -EBADMSG if not authentic (m then wiped). */
+/* m may equal c. -EBADMSG if not authentic (m then wiped), whichever the
+ * implementation; another failure (-EIO, -ENOMEM) wipes m too. */
 int wcrypto_aead_open(const wcrypto_aead *a, uint8_t *m, const uint8_t *c, size_t clen,
 		      const uint8_t tag[WCRYPTO_TAGBYTES], const uint8_t *ad, size_t adlen,
 		      const uint8_t nonce[WCRYPTO_NONCEBYTES]);

@@ -37,6 +37,9 @@ struct kms_params {
 	uint64_t max_wait_ms;      /* default 5000 */
 	uint64_t cache_entries;    /* default 10000; 0 disables the cache */
 	uint64_t cache_ttl_s;      /* default 300 */
+	/* Who computes AES-256-GCM for the data keys handed out here:
+	 * enum wcrypto_impl (crypto.h), default AUTO (0), resolved at open. */
+	int crypto_impl;
 };
 void kms_params_default(struct kms_params *p);
 
@@ -49,6 +52,11 @@ struct kms_class_stats {
 struct kms_stats {
 	struct kms_class_stats cls[KMS_CLASS__COUNT];
 	uint64_t cache_hits, cache_misses;
+	/* Content cipher implementation (static names, NULL in a zeroed
+	 * struct): the one in use, and "auto" or "config" for how it was
+	 * chosen; auto's measurement in MB/s (0 = not measured). */
+	const char *crypto_impl, *crypto_impl_by;
+	uint64_t crypto_sodium_mbps, crypto_openssl_mbps;
 };
 
 struct kms_wrapped {
@@ -73,6 +81,12 @@ int kms_create(const char *dir, const char *passphrase, size_t passlen);
 int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	     const struct kms_params *p, kms **out, char *err, size_t errlen);
 void kms_close(kms *k);   /* wipes cache and keys */
+/* The implementation (WCRYPTO_IMPL_SODIUM or _OPENSSL) the owner of a data
+ * key makes its AEAD context with (wcrypto_aead_new). kms_open resolves the
+ * crypto_impl parameter (auto: a few ms of measurement) and refuses
+ * (-ENOTSUP, -EIO, -EINVAL; err says why) an implementation that is not
+ * usable here. */
+int kms_crypto_impl(const kms *k);
 
 /* Cryptographic class (now_ns: monotonic ns, read once by the caller). */
 int kms_generate_data_key(kms *k, const uint8_t ctx[KMS_CTX_BYTES],

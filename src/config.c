@@ -5,6 +5,7 @@
  * Loads work on a copy that is committed only when the whole file is good,
  * so a bad file changes nothing. */
 #include "config.h"
+#include "crypto.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -29,7 +30,7 @@ _Static_assert(CFG_MAX_RATE == 10000000ull,
 
 enum key_id {
 	KEY_BYPASS, KEY_HOLD, KEY_MAX_THREADS, KEY_ATTR_TIMEOUT,
-	KEY_SYNC_INTERVAL, KEY_PASSPHRASE_FILE, KEY_LOG_LEVEL,
+	KEY_SYNC_INTERVAL, KEY_PASSPHRASE_FILE, KEY_LOG_LEVEL, KEY_CRYPTO_IMPL,
 	KEY_CRYPTO_RATE, KEY_CRYPTO_BURST, KEY_MGMT_RATE, KEY_MGMT_BURST,
 	KEY_THROTTLE, KEY_MAX_WAIT, KEY_CACHE_ENTRIES, KEY_CACHE_TTL,
 };
@@ -54,6 +55,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "wormfs", "sync_interval_ms", KEY_SYNC_INTERVAL, "an integer 10..60000" },
 	{ "wormfs", "passphrase_file", KEY_PASSPHRASE_FILE, "a file path" },
 	{ "wormfs", "log_level", KEY_LOG_LEVEL, "err, warn, info or debug" },
+	{ "wormfs", "crypto_impl", KEY_CRYPTO_IMPL, "auto, openssl or sodium" },
 	{ "kms", "crypto_rate", KEY_CRYPTO_RATE, RATE_ALLOWED },
 	{ "kms", "crypto_burst", KEY_CRYPTO_BURST, RATE_ALLOWED },
 	{ "kms", "management_rate", KEY_MGMT_RATE, RATE_ALLOWED },
@@ -67,7 +69,7 @@ static const struct cfg_key cfg_keys[] = {
 
 static const char *const wormfs_keys_list =
 	"governance_bypass, legal_hold, max_threads, attr_timeout, "
-	"sync_interval_ms, passphrase_file, log_level";
+	"sync_interval_ms, passphrase_file, log_level, crypto_impl";
 static const char *const kms_keys_list =
 	"crypto_rate, crypto_burst, management_rate, management_burst, "
 	"throttle, max_wait_ms, dek_cache_entries, dek_cache_ttl_s";
@@ -336,6 +338,13 @@ static int apply_key(struct cfg *c, const struct cfg_key *k, const char *v,
 	case KEY_LOG_LEVEL:
 		rc = parse_level(v, &c->log_level);
 		break;
+	case KEY_CRYPTO_IMPL:
+		/* Kept with the KMS parameters: kms_open resolves it. */
+		if (trim_copy(v, strlen(v), buf, sizeof(buf)) < 0)
+			rc = -EINVAL;
+		else
+			rc = wcrypto_impl_parse(buf, &c->kms.crypto_impl);
+		break;
 	case KEY_CRYPTO_RATE:
 		rc = parse_u64(v, 1, CFG_MAX_RATE, &c->kms.crypto_rate);
 		break;
@@ -439,6 +448,7 @@ void cfg_defaults(struct cfg *c)
 	c->kms.max_wait_ms = 5000;
 	c->kms.cache_entries = 10000;
 	c->kms.cache_ttl_s = 300;
+	c->kms.crypto_impl = WCRYPTO_IMPL_AUTO;
 }
 
 struct load_ctx {
@@ -885,6 +895,11 @@ static const char cfg_text[] =
 "\n"
 "# Log level: err, warn, info or debug.\n"
 "# log_level = info\n"
+"\n"
+"# Who computes AES-256-GCM for file contents: openssl (OpenSSL libcrypto),\n"
+"# sodium (libsodium), or auto (a short measurement at mount picks the\n"
+"# faster). Both write the same format, so this can change at any mount.\n"
+"# crypto_impl = auto\n"
 "\n"
 "[kms]\n"
 "\n"

@@ -1,10 +1,12 @@
-/* crypto: the only file that includes sodium.h.
+/* crypto: libsodium (crypto_gcm.c holds the OpenSSL side) and the AEAD
+ * object that dispatches AES-256-GCM to either.
  *
  * Global state: the per-thread nonce pool below (and the once-flag that
  * registers its fork handler) is the one documented exception to "no global
  * mutable state" (docs/HACKING.md). Everything else is per call or per
  * wcrypto_aead object. */
 #include "crypto.h"
+#include "crypto_priv.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -146,24 +148,33 @@ uint64_t wcrypto_shorthash(const uint8_t key[WCRYPTO_SHORTHASH_KEYBYTES],
 
 /* The AES state must be 16-byte aligned. sodium_malloc places the object at
  * the end of a page, so its address is aligned to the size's alignment; the
- * _Alignas makes sizeof a multiple of 16 and the checks below enforce it. */
+ * _Alignas makes sizeof a multiple of 16 and the checks below enforce it.
+ * A context is shared by threads as const: the OpenSSL pool is its one
+ * mutable part (atomics, see crypto_priv.h). */
 struct wcrypto_aead {
-	_Alignas(16) crypto_aead_aes256gcm_state aes;
-	uint8_t key[WCRYPTO_KEYBYTES];   /* XChaCha only */
+	_Alignas(16) crypto_aead_aes256gcm_state aes;   /* libsodium AES only */
+	uint8_t key[WCRYPTO_KEYBYTES];   /* XChaCha, OpenSSL (new contexts) */
+	struct wcrypto_gcm gcm;          /* OpenSSL only */
 	int alg;
+	int impl;
 };
 
 _Static_assert(sizeof(struct wcrypto_aead) % 16 == 0, "aead size alignment");
 
-int wcrypto_aead_new(int alg, const uint8_t key[WCRYPTO_KEYBYTES], wcrypto_aead **out)
+int wcrypto_aead_new(int alg, int impl, const uint8_t key[WCRYPTO_KEYBYTES],
+		     wcrypto_aead **out)
 {
 	struct wcrypto_aead *a;
 
 	*out = NULL;
 	if (alg != WCRYPTO_AES256GCM && alg != WCRYPTO_XCHACHA20POLY1305)
 		return -EINVAL;
+	if (impl != WCRYPTO_IMPL_SODIUM && impl != WCRYPTO_IMPL_OPENSSL)
+		return -EINVAL;
 	if (alg == WCRYPTO_AES256GCM && !crypto_aead_aes256gcm_is_available())
 		return -ENOTSUP;
+	if (alg == WCRYPTO_XCHACHA20POLY1305)
+		impl = WCRYPTO_IMPL_SODIUM;
 	a = sodium_malloc(sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -173,23 +184,46 @@ int wcrypto_aead_new(int alg, const uint8_t key[WCRYPTO_KEYBYTES], wcrypto_aead 
 	}
 	sodium_memzero(a, sizeof(*a));
 	a->alg = alg;
-	if (alg == WCRYPTO_AES256GCM)
+	a->impl = impl;
+	if (alg == WCRYPTO_AES256GCM && impl == WCRYPTO_IMPL_SODIUM) {
 		crypto_aead_aes256gcm_beforenm(&a->aes, key);
-	else
+	} else {
 		memcpy(a->key, key, WCRYPTO_KEYBYTES);
+		if (alg == WCRYPTO_AES256GCM)
+			wcrypto_gcm_init(&a->gcm, a->key);
+	}
 	*out = a;
 	return 0;
 }
 
 void wcrypto_aead_free(wcrypto_aead *a)
 {
-	if (a)
-		sodium_free(a);   /* sodium_free wipes */
+	if (!a)
+		return;
+	if (a->alg == WCRYPTO_AES256GCM && a->impl == WCRYPTO_IMPL_OPENSSL)
+		wcrypto_gcm_destroy(&a->gcm);
+	sodium_free(a);   /* sodium_free wipes */
 }
 
 int wcrypto_aead_alg(const wcrypto_aead *a)
 {
 	return a->alg;
+}
+
+int wcrypto_aead_impl(const wcrypto_aead *a)
+{
+	return a->impl;
+}
+
+static int use_openssl(const struct wcrypto_aead *a)
+{
+	return a->alg == WCRYPTO_AES256GCM && a->impl == WCRYPTO_IMPL_OPENSSL;
+}
+
+/* The pool is the part of a shared const context that callers change. */
+static struct wcrypto_gcm *gcm_of(const struct wcrypto_aead *a)
+{
+	return (struct wcrypto_gcm *)&a->gcm;
 }
 
 int wcrypto_aead_seal(const wcrypto_aead *a, uint8_t *c, uint8_t tag[WCRYPTO_TAGBYTES],
@@ -205,9 +239,15 @@ int wcrypto_aead_seal(const wcrypto_aead *a, uint8_t *c, uint8_t tag[WCRYPTO_TAG
 		c = dummy;
 		m = dummy;
 	}
+	if (adlen == 0 && !ad)
+		ad = dummy;
 	if (a->alg == WCRYPTO_AES256GCM) {
+		/* One limit for both implementations: what one seals, the
+		 * other must open. */
 		if (mlen > crypto_aead_aes256gcm_MESSAGEBYTES_MAX)
 			return -EMSGSIZE;
+		if (use_openssl(a))
+			return wcrypto_gcm_seal(gcm_of(a), c, tag, m, mlen, ad, adlen, nonce);
 		rc = crypto_aead_aes256gcm_encrypt_detached_afternm(c, tag, &taglen, m, mlen,
 				ad, adlen, NULL, nonce, &a->aes);
 	} else {
@@ -228,6 +268,16 @@ int wcrypto_aead_open(const wcrypto_aead *a, uint8_t *m, const uint8_t *c, size_
 		c = dummy;
 		m = dummy;
 	}
+	if (adlen == 0 && !ad)
+		ad = dummy;
+	/* Longer than anything either implementation seals: not authentic
+	 * (libsodium would abort on it). */
+	if (a->alg == WCRYPTO_AES256GCM && clen > crypto_aead_aes256gcm_MESSAGEBYTES_MAX) {
+		wcrypto_wipe(m, clen);
+		return -EBADMSG;
+	}
+	if (use_openssl(a))
+		return wcrypto_gcm_open(gcm_of(a), m, c, clen, tag, ad, adlen, nonce);
 	if (a->alg == WCRYPTO_AES256GCM)
 		rc = crypto_aead_aes256gcm_decrypt_detached_afternm(m, NULL, c, clen, tag,
 				ad, adlen, nonce, &a->aes);

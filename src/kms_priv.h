@@ -69,6 +69,7 @@ struct kms {
 	_Atomic uint64_t wait_ns[KMS_CLASS__COUNT];
 	_Atomic uint64_t hits, misses;
 	struct dek_cache cache;
+	struct wcrypto_impl_choice impl;   /* resolved crypto_impl */
 };
 
 /* Little-endian fields, whatever the host. */

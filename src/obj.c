@@ -314,7 +314,7 @@ int obj_key_from_wrapped(kms *k, const struct obj_ref *r, int nocache, uint64_t 
 	rc = nocache ? kms_decrypt_nocache(k, r->id, &w, dek, now_ns)
 		     : kms_decrypt(k, r->id, &w, dek, now_ns);
 	if (!rc)
-		rc = wcrypto_aead_new(r->alg, dek, key);
+		rc = wcrypto_aead_new(r->alg, kms_crypto_impl(k), dek, key);
 	wcrypto_secure_free(dek);
 	return rc;
 }
@@ -343,7 +343,7 @@ int obj_key_new(kms *k, int alg, struct obj_ref *r, wcrypto_aead **key, uint64_t
 		return -ENOMEM;
 	rc = kms_generate_data_key(k, r->id, dek, &w, now_ns);
 	if (!rc)
-		rc = wcrypto_aead_new(alg, dek, &a);
+		rc = wcrypto_aead_new(alg, kms_crypto_impl(k), dek, &a);
 	wcrypto_secure_free(dek);
 	if (rc)
 		return rc;

@@ -177,6 +177,22 @@ int stats_render(const struct stats *s, const struct kms_stats *k,
 			"Data key lookups answered by the DEK cache.", k->cache_hits);
 		counter(&o, "wormfs_dek_cache_misses_total",
 			"Data key lookups that needed a KMS Decrypt.", k->cache_misses);
+		if (k->crypto_impl && k->crypto_impl_by) {
+			header(&o, "wormfs_crypto_impl_info", "gauge",
+			       "Implementation computing AES-256-GCM for contents "
+			       "(crypto_impl), and whether auto or the config chose it.");
+			emit(&o, "wormfs_crypto_impl_info{impl=\"%s\",chosen_by=\"%s\"} 1\n",
+			     k->crypto_impl, k->crypto_impl_by);
+		}
+		if (k->crypto_sodium_mbps || k->crypto_openssl_mbps) {
+			header(&o, "wormfs_crypto_impl_measured_mbps", "gauge",
+			       "crypto_impl = auto: 16 KiB AES-256-GCM seal+open measured "
+			       "at mount, MB/s, by implementation.");
+			emit(&o, "wormfs_crypto_impl_measured_mbps{impl=\"sodium\"} %llu\n",
+			     (unsigned long long)k->crypto_sodium_mbps);
+			emit(&o, "wormfs_crypto_impl_measured_mbps{impl=\"openssl\"} %llu\n",
+			     (unsigned long long)k->crypto_openssl_mbps);
+		}
 	}
 	header(&o, "wormfs_compliance_clock_seconds", "gauge",
 	       "Compliance clock (never moves backward), seconds since the epoch.");
