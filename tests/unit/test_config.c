@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crypto.h"
 
 static char tmpdir[64];
 
@@ -49,6 +50,7 @@ static int cfg_eq(const struct cfg *a, const struct cfg *b)
 	       a->kms.max_wait_ms == b->kms.max_wait_ms &&
 	       a->kms.cache_entries == b->kms.cache_entries &&
 	       a->kms.cache_ttl_s == b->kms.cache_ttl_s &&
+	       a->kms.crypto_impl == b->kms.crypto_impl &&
 	       a->max_threads == b->max_threads &&
 	       a->attr_timeout == b->attr_timeout &&
 	       a->sync_interval_ms == b->sync_interval_ms &&
@@ -100,6 +102,7 @@ Test(config, defaults)
 	cr_assert_eq(c.kms.max_wait_ms, 5000);
 	cr_assert_eq(c.kms.cache_entries, 10000);
 	cr_assert_eq(c.kms.cache_ttl_s, 300);
+	cr_assert_eq(c.kms.crypto_impl, WCRYPTO_IMPL_AUTO);
 	cr_assert_eq(cfg_finish(&c, err, sizeof(err)), 0);
 	cr_assert_eq(c.kms.crypto_burst, 5000);
 	cr_assert_eq(c.kms.mgmt_burst, 100);
@@ -136,6 +139,7 @@ Test(config, load_all_keys)
 		"sync_interval_ms = 10\n"
 		"passphrase_file = /etc/wormfs/pass\n"
 		"log_level = debug\n"
+		"crypto_impl = openssl\n"
 		"\n"
 		"  [kms]\n"
 		"crypto_rate = 10000000\n"
@@ -159,6 +163,7 @@ Test(config, load_all_keys)
 	cr_assert_eq(c.sync_interval_ms, 10);
 	cr_assert_str_eq(c.passphrase_file, "/etc/wormfs/pass");
 	cr_assert_eq(c.log_level, WLOG_DEBUG);
+	cr_assert_eq(c.kms.crypto_impl, WCRYPTO_IMPL_OPENSSL);
 	cr_assert_eq(c.kms.crypto_rate, 10000000);
 	cr_assert_eq(c.kms.crypto_burst, 1);
 	cr_assert_eq(c.kms.mgmt_rate, 3);
@@ -188,6 +193,8 @@ static const struct kv bad_values[] = {
 	{ "sync_interval_ms", "abc" },
 	{ "passphrase_file", "" },
 	{ "log_level", "verbose" }, { "log_level", "" }, { "log_level", "3" },
+	{ "crypto_impl", "fast" }, { "crypto_impl", "" }, { "crypto_impl", "libsodium" },
+	{ "crypto_impl", "1" }, { "crypto_impl", "open ssl" }, { "crypto_impl", "openssl,sodium" },
 	{ "governance_bypass", "uid:" }, { "governance_bypass", "uid:abc" },
 	{ "governance_bypass", "uid:-1" }, { "governance_bypass", "uid:4294967295" },
 	{ "governance_bypass", "uid:99999999999999999999" },
@@ -269,6 +276,8 @@ Test(config, valid_boundaries)
 		{ "management_burst", "10000000" },
 		{ "governance_bypass", "" }, { "legal_hold", "  " },
 		{ "legal_hold", "uid : 5 , gid:6" },
+		{ "crypto_impl", "openssl" }, { "crypto_impl", " Sodium " },
+		{ "crypto_impl", "AUTO" },
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -589,7 +598,7 @@ Test(config, default_text_uncommented_equals_defaults)
 		}
 		t += n;
 	}
-	cr_assert_eq(nkeys, 14, "every key but passphrase_file listed (%d)", nkeys);
+	cr_assert_eq(nkeys, 15, "every key but passphrase_file listed (%d)", nkeys);
 	cfg_defaults(&c);
 	cfg_defaults(&ref);
 	cr_assert_eq(load_text(&c, out, err, sizeof(err)), 0, "%s", err);
@@ -645,5 +654,34 @@ Test(config, take_opts)
 	cr_assert_str_eq(err, "-o max_read=4k: bad value (allowed: an integer 4096..1048576)");
 	cr_assert_eq(cfg_take_opts(&c, l5, &m, err, sizeof(err)), -EINVAL);
 	cr_assert(strncmp(err, "-o kms.nope=1: ", 15) == 0, "%s", err);
+	cfg_mopts_free(&m);
+}
+
+/* crypto_impl: in [wormfs], by name or as -o; a bad value names the key
+ * and the allowed values and changes nothing. */
+Test(config, crypto_impl_key)
+{
+	struct cfg c, ref;
+	struct cfg_mopts m = { NULL, 0, 0, 0 };
+	char err[512] = "", list[64];
+
+	cfg_defaults(&c);
+	cr_assert_eq(cfg_set(&c, "crypto_impl", "sodium", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.kms.crypto_impl, WCRYPTO_IMPL_SODIUM);
+	cr_assert_eq(cfg_set(&c, "wormfs.crypto_impl", "openssl", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.kms.crypto_impl, WCRYPTO_IMPL_OPENSSL);
+	cr_assert_eq(cfg_set(&c, "kms.crypto_impl", "auto", err, sizeof(err)), -EINVAL);
+	cr_assert_eq(c.kms.crypto_impl, WCRYPTO_IMPL_OPENSSL);
+	strcpy(list, "crypto_impl=auto");
+	cr_assert_eq(cfg_take_opts(&c, list, &m, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.kms.crypto_impl, WCRYPTO_IMPL_AUTO);
+	ref = c;
+	strcpy(list, "crypto_impl=gpu");
+	err[0] = '\0';
+	cr_assert_eq(cfg_take_opts(&c, list, &m, err, sizeof(err)), -EINVAL);
+	cr_assert(cfg_eq(&c, &ref));
+	cr_assert_not_null(strstr(err, "crypto_impl"), "err: %s", err);
+	cr_assert_not_null(strstr(err, "'gpu'"), "err: %s", err);
+	cr_assert_not_null(strstr(err, "auto, openssl or sodium"), "err: %s", err);
 	cfg_mopts_free(&m);
 }

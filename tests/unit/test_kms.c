@@ -286,9 +286,65 @@ Test(kms, bad_params)
 	p.cache_entries = (uint64_t)KMS_CACHE_MAX + 1;
 	cr_assert_eq(kms_open(dir, NULL, 0, &p, &k, err, sizeof(err)), -EINVAL);
 	fast_params(&p);
+	p.crypto_impl = 3;
+	cr_assert_eq(kms_open(dir, NULL, 0, &p, &k, err, sizeof(err)), -EINVAL);
+	cr_assert_not_null(strstr(err, "crypto_impl"), "err: %s", err);
+	fast_params(&p);
+	p.crypto_impl = -1;
+	cr_assert_eq(kms_open(dir, NULL, 0, &p, &k, err, sizeof(err)), -EINVAL);
+	cr_assert_null(k);
+	fast_params(&p);
 	p.crypto_burst = 0;   /* = rate */
 	p.cache_entries = 0;
 	k = open_ok(NULL, &p);
+	kms_close(k);
+}
+
+/* crypto_impl is resolved at open and reported in the stats: auto picks a
+ * concrete implementation (and shows what it measured), a configured one
+ * is used as is. */
+Test(kms, crypto_impl_resolved_and_reported)
+{
+	struct kms_params p;
+	struct kms_stats st;
+	kms *k;
+
+	cr_assert_eq(kms_create(dir, NULL, 0), 0);
+	fast_params(&p);
+	cr_assert_eq(p.crypto_impl, WCRYPTO_IMPL_AUTO);
+	k = open_ok(NULL, &p);
+	cr_assert(kms_crypto_impl(k) == WCRYPTO_IMPL_SODIUM ||
+		  kms_crypto_impl(k) == WCRYPTO_IMPL_OPENSSL);
+	kms_get_stats(k, &st);
+	cr_assert_str_eq(st.crypto_impl, wcrypto_impl_name(kms_crypto_impl(k)));
+	cr_assert_str_eq(st.crypto_impl_by, "auto");
+	if (wcrypto_alg_valid(WCRYPTO_AES256GCM))
+		cr_assert(st.crypto_sodium_mbps > 0 && st.crypto_openssl_mbps > 0);
+	kms_close(k);
+
+	p.crypto_impl = WCRYPTO_IMPL_SODIUM;
+	k = open_ok(NULL, &p);
+	cr_assert_eq(kms_crypto_impl(k), WCRYPTO_IMPL_SODIUM);
+	kms_get_stats(k, &st);
+	cr_assert_str_eq(st.crypto_impl, "sodium");
+	cr_assert_str_eq(st.crypto_impl_by, "config");
+	cr_assert_eq(st.crypto_sodium_mbps, 0);
+	kms_close(k);
+
+	p.crypto_impl = WCRYPTO_IMPL_OPENSSL;
+	if (!wcrypto_impl_available(WCRYPTO_IMPL_OPENSSL)) {
+		char err[256] = "";
+
+		k = NULL;
+		cr_assert_eq(kms_open(dir, NULL, 0, &p, &k, err, sizeof(err)), -ENOTSUP);
+		cr_assert_not_null(strstr(err, "crypto_impl = openssl"), "err: %s", err);
+		return;
+	}
+	k = open_ok(NULL, &p);
+	cr_assert_eq(kms_crypto_impl(k), WCRYPTO_IMPL_OPENSSL);
+	kms_get_stats(k, &st);
+	cr_assert_str_eq(st.crypto_impl, "openssl");
+	cr_assert_str_eq(st.crypto_impl_by, "config");
 	kms_close(k);
 }
 

@@ -97,6 +97,27 @@ Test(stats, render_counts)
 	has_line(out, "wormfs_dek_cache_misses_total 60");
 	has_line(out, "# TYPE wormfs_compliance_clock_seconds gauge");
 	has_line(out, "wormfs_compliance_clock_seconds 1700000000");
+	/* No implementation named, nothing measured: no crypto lines. */
+	cr_assert_null(strstr(out, "wormfs_crypto_impl"));
+
+	k.crypto_impl = "openssl";
+	k.crypto_impl_by = "auto";
+	k.crypto_sodium_mbps = 1400;
+	k.crypto_openssl_mbps = 3900;
+	n = stats_render(&s, &k, 1700000000, out, sizeof(out));
+	cr_assert_gt(n, 0);
+	has_line(out, "# TYPE wormfs_crypto_impl_info gauge");
+	has_line(out, "wormfs_crypto_impl_info{impl=\"openssl\",chosen_by=\"auto\"} 1");
+	has_line(out, "# TYPE wormfs_crypto_impl_measured_mbps gauge");
+	has_line(out, "wormfs_crypto_impl_measured_mbps{impl=\"sodium\"} 1400");
+	has_line(out, "wormfs_crypto_impl_measured_mbps{impl=\"openssl\"} 3900");
+	k.crypto_impl = "sodium";
+	k.crypto_impl_by = "config";
+	k.crypto_sodium_mbps = k.crypto_openssl_mbps = 0;
+	n = stats_render(&s, &k, 1700000000, out, sizeof(out));
+	cr_assert_gt(n, 0);
+	has_line(out, "wormfs_crypto_impl_info{impl=\"sodium\",chosen_by=\"config\"} 1");
+	cr_assert_null(strstr(out, "wormfs_crypto_impl_measured_mbps"));
 }
 
 /* Every sample line belongs to a metric announced by # HELP and # TYPE
