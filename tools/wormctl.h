@@ -118,5 +118,7 @@ int wctl_verify(const struct wctl_opts *o);
 
 /* kms bench (wormctl_bench.c). */
 int wctl_kms_bench(const struct wctl_opts *o);
+/* crypto bench (wormctl_cbench.c). */
+int wctl_crypto_bench(const struct wctl_opts *o);
 
 #endif
