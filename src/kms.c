@@ -238,14 +238,16 @@ static int impl_choose(struct kms *k, char *err, size_t errlen)
 	if (c->openssl_failed)
 		wlog(WLOG_WARN, "crypto_impl = auto: OpenSSL AES-256-GCM failed its self-test "
 		     "against libsodium; using libsodium");
+	/* Debug only: a mount prints nothing on success; .wormfs/stats shows
+	 * the choice. */
 	if (c->requested == WCRYPTO_IMPL_AUTO && c->mbps[WCRYPTO_IMPL_SODIUM])
-		wlog(WLOG_INFO, "content cipher AES-256-GCM by %s (crypto_impl = auto; "
+		wlog(WLOG_DEBUG, "content cipher AES-256-GCM by %s (crypto_impl = auto; "
 		     "measured 16 KiB seal+open: sodium %llu MB/s, openssl %llu MB/s)",
 		     wcrypto_impl_name(c->impl),
 		     (unsigned long long)c->mbps[WCRYPTO_IMPL_SODIUM],
 		     (unsigned long long)c->mbps[WCRYPTO_IMPL_OPENSSL]);
 	else
-		wlog(WLOG_INFO, "content cipher AES-256-GCM by %s (crypto_impl = %s)",
+		wlog(WLOG_DEBUG, "content cipher AES-256-GCM by %s (crypto_impl = %s)",
 		     wcrypto_impl_name(c->impl), wcrypto_impl_name(c->requested));
 	return 0;
 }

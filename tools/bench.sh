@@ -48,7 +48,7 @@ FSES=(plain wormfs gocryptfs floor)
 TESTS=(write read create stat unlink untar)
 
 PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
-	  libsodium-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
+	  libsodium-dev libssl-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
 	  attr faketime gocryptfs)
 
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }

@@ -24,7 +24,7 @@ BUCKET=demo
 # Build and runtime packages (tests/run_all.sh installs these and its test
 # tools).
 PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
-	  libsodium-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
+	  libsodium-dev libssl-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
 	  attr faketime gocryptfs)
 
 say() { printf '\n==> %s\n' "$*"; }
