@@ -286,7 +286,8 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 		rc = rl_init(&k->log_rl, 1, 5);
 	if (rc) {
 		wlog_seterr(err, errlen, "invalid KMS parameters (rates 1..%llu, bursts 1..%llu, "
-			   "cache entries <= %u, crypto_impl auto, sodium or openssl)", RL_MAX_RATE, RL_MAX_BURST, KMS_CACHE_MAX);
+			   "cache entries <= %u, crypto_impl auto, sodium or openssl)",
+			   RL_MAX_RATE, RL_MAX_BURST, KMS_CACHE_MAX);
 		goto out;
 	}
 	k->max_wait_ns = k->p.max_wait_ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX
