@@ -127,6 +127,23 @@ void wcrypto_pwhash_min(uint64_t *opslimit, size_t *memlimit);
 /* 1 if MIN <= opslimit, memlimit <= SENSITIVE (sane limits read from a file). */
 int wcrypto_pwhash_limits_valid(uint64_t opslimit, size_t memlimit);
 
+/* Unkeyed BLAKE2b-256 (chain links: the hash of a store head). */
+int wcrypto_hash(uint8_t out[WCRYPTO_MACBYTES], const void *msg, size_t len);
+
+/* Ed25519 (crypto_sign, detached). The secret key is 64 bytes and belongs
+ * in wcrypto_secure_alloc memory; it is derived from a 32-byte seed, so a
+ * key derived with wcrypto_kdf gives the same key pair every time. */
+#define WCRYPTO_SIGN_PKBYTES 32
+#define WCRYPTO_SIGN_SKBYTES 64
+#define WCRYPTO_SIGNBYTES 64
+int wcrypto_sign_keypair(uint8_t pk[WCRYPTO_SIGN_PKBYTES], uint8_t sk[WCRYPTO_SIGN_SKBYTES],
+			 const uint8_t seed[WCRYPTO_KEYBYTES]);
+int wcrypto_sign(uint8_t sig[WCRYPTO_SIGNBYTES], const void *msg, size_t len,
+		 const uint8_t sk[WCRYPTO_SIGN_SKBYTES]);
+/* 0 if sig is pk's signature of msg, -EBADMSG otherwise. */
+int wcrypto_sign_verify(const uint8_t sig[WCRYPTO_SIGNBYTES], const void *msg, size_t len,
+			const uint8_t pk[WCRYPTO_SIGN_PKBYTES]);
+
 /* Keyed SipHash-2-4 (hash tables; not a MAC for stored data). */
 #define WCRYPTO_SHORTHASH_KEYBYTES 16
 uint64_t wcrypto_shorthash(const uint8_t key[WCRYPTO_SHORTHASH_KEYBYTES],

@@ -92,6 +92,11 @@ typedef struct meta_txn meta_txn;
 int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errlen);
 void meta_close(meta_env *e);  /* syncs first when writable */
 int meta_sync(meta_env *e);    /* force data to disk (mdb_env_sync(1)) */
+/* The id of the last committed write transaction (changes at every
+ * commit: the store head uses it to see whether anything changed), and
+ * the id of a transaction (a write txn: the id its commit will have). */
+uint64_t meta_last_txnid(meta_env *e);
+uint64_t meta_txn_id(meta_txn *t);
 
 /* A write txn on a META_RDONLY environment: -EROFS. -ENOMEM when another
  * process grew the data past this process's map and no map of that size

@@ -3,7 +3,7 @@
  * and never decides a lock rule itself.
  *
  * Inode numbers are meta inode numbers (stable across remounts). The root
- * is 1; .wormfs is 2 and its files version 3, stats 4, clock 5 (virtual,
+ * is 1; .wormfs is 2 and its files version 3, stats 4, clock 5, audit 6 (virtual,
  * read-only). Functions return 0 or -errno. Times: the compliance clock is
  * read once per operation (ns_clock_now) and passed down. Concurrency: a
  * lock decision and the change it allows are made under one lock or
@@ -25,6 +25,7 @@
 #define NS_INO_VERSION 3ull
 #define NS_INO_STATS 4ull
 #define NS_INO_CLOCK 5ull
+#define NS_INO_AUDIT 6ull      /* .wormfs/audit: the audit trail (trail.h) */
 
 typedef struct ns ns;
 typedef struct ns_handle ns_handle;

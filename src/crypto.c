@@ -340,6 +340,39 @@ int wcrypto_mac_verify(const uint8_t mac[WCRYPTO_MACBYTES], const uint8_t key[WC
 	return rc;
 }
 
+int wcrypto_hash(uint8_t out[WCRYPTO_MACBYTES], const void *msg, size_t len)
+{
+	if (crypto_generichash(out, WCRYPTO_MACBYTES, msg, len, NULL, 0) != 0)
+		return -EIO;
+	return 0;
+}
+
+int wcrypto_sign_keypair(uint8_t pk[WCRYPTO_SIGN_PKBYTES], uint8_t sk[WCRYPTO_SIGN_SKBYTES],
+			 const uint8_t seed[WCRYPTO_KEYBYTES])
+{
+	_Static_assert(WCRYPTO_SIGN_PKBYTES == crypto_sign_PUBLICKEYBYTES &&
+		       WCRYPTO_SIGN_SKBYTES == crypto_sign_SECRETKEYBYTES &&
+		       WCRYPTO_SIGNBYTES == crypto_sign_BYTES &&
+		       WCRYPTO_KEYBYTES == crypto_sign_SEEDBYTES, "sign sizes");
+	if (crypto_sign_seed_keypair(pk, sk, seed) != 0)
+		return -EIO;
+	return 0;
+}
+
+int wcrypto_sign(uint8_t sig[WCRYPTO_SIGNBYTES], const void *msg, size_t len,
+		 const uint8_t sk[WCRYPTO_SIGN_SKBYTES])
+{
+	if (crypto_sign_detached(sig, NULL, msg, len, sk) != 0)
+		return -EIO;
+	return 0;
+}
+
+int wcrypto_sign_verify(const uint8_t sig[WCRYPTO_SIGNBYTES], const void *msg, size_t len,
+			const uint8_t pk[WCRYPTO_SIGN_PKBYTES])
+{
+	return crypto_sign_verify_detached(sig, msg, len, pk) == 0 ? 0 : -EBADMSG;
+}
+
 int wcrypto_kdf(uint8_t out[WCRYPTO_KEYBYTES], const uint8_t master[WCRYPTO_KEYBYTES],
 		uint64_t id, const char ctx[8])
 {

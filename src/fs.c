@@ -337,7 +337,7 @@ static void fill_open(struct fuse_file_info *fi, ns_handle *h, fuse_ino_t ino, i
 	/* Read-only handles have nothing to commit at close. */
 	fi->noflush = ((flags & O_ACCMODE) == O_RDONLY && !(flags & (O_TRUNC | O_APPEND))) ? 1 : 0;
 	/* Virtual files are generated: no size, no page cache. */
-	fi->direct_io = (ino >= NS_INO_CTL && ino <= NS_INO_CLOCK) ? 1 : 0;
+	fi->direct_io = (ino >= NS_INO_CTL && ino <= NS_INO_AUDIT) ? 1 : 0;
 }
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -260,6 +260,23 @@ void meta_close(meta_env *e)
 	free(e);
 }
 
+uint64_t meta_last_txnid(meta_env *e)
+{
+	MDB_envinfo info;
+	uint64_t id = 0;
+
+	pthread_rwlock_rdlock(&e->map_lk);
+	if (e->env && !mdb_env_info(e->env, &info))
+		id = (uint64_t)info.me_last_txnid;
+	pthread_rwlock_unlock(&e->map_lk);
+	return id;
+}
+
+uint64_t meta_txn_id(meta_txn *t)
+{
+	return (uint64_t)mdb_txn_id(t->txn);
+}
+
 int meta_sync(meta_env *e)
 {
 	int rc;

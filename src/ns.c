@@ -154,10 +154,15 @@ int ns_may_write(const struct meta_node *nd, const struct ns_caller *c)
 /* Lock changes and fsync must be on disk before the reply. */
 int ns_durable(ns *n)
 {
-	int rc = meta_sync(n->me);
-	if (!rc)
+	/* Queued audit records (refusals) and their head go with it. */
+	int rc = ns_trail_flush(n, 0);
+	int r2 = meta_sync(n->me);
+	if (!r2) {
 		atomic_store(&n->last_sync_ns, clock_monotonic_ns());
-	return rc;
+		ns_trail_publish(n);
+	}
+	(void)rc;   /* a failed flush counts its records as dropped */
+	return r2;
 }
 
 /* ---- inode table -------------------------------------------------------- */
@@ -407,6 +412,8 @@ int ns_lookup(ns *n, uint64_t parent, const char *name, struct ns_attr *out)
 			return ns_virt_attr(n, NS_INO_STATS, out);
 		if (!strcmp(name, "clock"))
 			return ns_virt_attr(n, NS_INO_CLOCK, out);
+		if (!strcmp(name, "audit"))
+			return ns_virt_attr(n, NS_INO_AUDIT, out);
 		return -ENOENT;
 	}
 	if (strlen(name) > META_NAME_MAX)
@@ -1124,9 +1131,10 @@ int ns_readdir(ns *n, uint64_t ino, uint64_t off, ns_readdir_cb cb, void *arg)
 
 	stats_op(&n->stats, SOP_READDIR);
 	if (ino == NS_INO_CTL) {
-		static const char *names[] = { "version", "stats", "clock" };
-		static const uint64_t inos[] = { NS_INO_VERSION, NS_INO_STATS, NS_INO_CLOCK };
-		for (uint64_t i = off; i < 5; i++) {
+		static const char *names[] = { "version", "stats", "clock", "audit" };
+		static const uint64_t inos[] = { NS_INO_VERSION, NS_INO_STATS, NS_INO_CLOCK,
+						 NS_INO_AUDIT };
+		for (uint64_t i = off; i < 6; i++) {
 			if (i < 2)
 				ns_virt_attr(n, i == 0 ? NS_INO_CTL : NS_INO_ROOT, &a);
 			else

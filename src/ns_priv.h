@@ -124,7 +124,32 @@ struct ns {
 	int crash_sig;
 	unsigned crash_nth;
 	_Atomic unsigned crash_hits;
+	struct ns_trail *trail;   /* store head and audit trail (trail.c) */
 };
+
+/* trail.c: store head and audit trail (include/trail.h). open checks
+ * STORE/head against meta/ (a writable open refuses a rolled-back meta/
+ * with -ESTALE) and makes the first head; close makes the last. */
+int ns_trail_open(ns *n, char *err, size_t errlen);
+void ns_trail_final(ns *n);   /* before the database closes */
+void ns_trail_close(ns *n);   /* frees */
+/* An audit record and a new head in write txn t (uid < 0: none). */
+int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_t ino,
+		   const char *attr, int64_t uid, const char *rule, const char *value);
+/* A lock attribute change (old: the lock before it) in write txn t. */
+int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *attr,
+		  int remove, const struct policy_lock *old, const struct meta_node *nd,
+		  const char *rule, const char *value, int64_t now);
+/* Queue a refusal (bounded; see trail.h). */
+void ns_trail_refusal(ns *n, const char *op, const char *path, const char *attr,
+		      uint32_t uid, int err, const char *rule);
+/* Write queued records and a head (checkpoint: also when the database
+ * changed since the last head). No write txn may be held by the caller. */
+int ns_trail_flush(ns *n, int checkpoint);
+/* After meta_sync: STORE/head and the log get the latest head. */
+void ns_trail_publish(ns *n);
+/* .wormfs/audit */
+int ns_trail_render(ns *n, char **buf, size_t *len);
 
 /* ns.c internals used by nsx.c */
 int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -671,6 +672,13 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 		return 0;
 	}
 	rc = ns_node_put(n, t, &nd);
+	if (!rc && locked_now) {
+		char v[64], until[32];
+		clock_format_rfc3339(nd.retain_until, until, sizeof(until));
+		snprintf(v, sizeof(v), "%s %s", policy_mode_name(nd.lock_mode), until);
+		rc = ns_trail_event(n, t, "retention", "commit", in->ino, NULL, -1,
+				    "default-retention", v);
+	}
 	if (rc)
 		goto fail;
 	rc = meta_txn_commit(t);

@@ -678,6 +678,10 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		rc = rc ? -EBADMSG : -EPROTO;
 		goto fail;
 	}
+	/* A rolled-back meta/ is refused before anything is written. */
+	rc = ns_trail_open(n, err, errlen);
+	if (rc)
+		goto fail;
 	if (!(flags & NS_RDONLY) &&
 	    (fmt < STORE_FORMAT_VERSION || store_format(n->st) < STORE_FORMAT_VERSION)) {
 		rc = upgrade_format(n, fmt);
@@ -735,6 +739,9 @@ void ns_close(ns *n)
 			if (n->marked && !atomic_load(&n->uncommitted) && !set_open_marker(n, 0))
 				meta_sync(n->me);
 		}
+		/* The last head covers the final state (refused opens: none). */
+		if (n->marked)
+			ns_trail_final(n);
 		meta_close(n->me);
 	}
 	/* Handles still open at unmount were released by fs; free the table. */
@@ -748,6 +755,7 @@ void ns_close(ns *n)
 	obj_pool_free(n->pool);
 	if (n->km)
 		kms_close(n->km);
+	ns_trail_close(n);   /* an open that failed early */
 	if (n->reckey)
 		wcrypto_secure_free(n->reckey);
 	if (n->st)
@@ -827,14 +835,19 @@ int ns_apply_pending(ns *n)
 				meta_txn_abort(t);
 				continue;
 			}
-			if (!nd.sealed && b.def_mode != WORM_NONE) {
+			int lock = !nd.sealed && b.def_mode != WORM_NONE;
+			if (lock) {
 				nd.lock_mode = b.def_mode;
 				nd.retain_until = now + (int64_t)b.def_days * 86400;
 				nd.sealed = 1;
 				applied++;
 			}
 			nd.flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
-			if (ns_node_put(n, t, &nd) || meta_txn_commit(t))
+			if (ns_node_put(n, t, &nd) ||
+			    (lock && ns_trail_event(n, t, "retention", "commit", nd.ino, NULL, -1,
+						    "default-retention-at-mount",
+						    policy_mode_name(nd.lock_mode))) ||
+			    meta_txn_commit(t))
 				meta_txn_abort(t);   /* e.g. a record failing auth: left */
 		}
 	} while (p->n == 1024);
@@ -873,6 +886,8 @@ int ns_tick(ns *n)
 	if (wclock_should_persist(&n->clk, CLOCK_PERSIST_INTERVAL_S))
 		rc = persist_clock(n, now);
 	if (mono - atomic_load(&n->last_sync_ns) >= (int64_t)n->cfg.sync_interval_ms * 1000000) {
+		/* A checkpoint: a new store head if anything changed. */
+		ns_trail_flush(n, 1);
 		int r2 = ns_durable(n);
 		rc = rc ? rc : r2;
 	}
@@ -926,7 +941,8 @@ int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 	buf[0] = '\0';
 	if (ns_is_virtual(ino)) {
 		snprintf(buf, len, "/.wormfs%s", ino == NS_INO_CTL ? "" : ino == NS_INO_VERSION
-			 ? "/version" : ino == NS_INO_STATS ? "/stats" : "/clock");
+			 ? "/version" : ino == NS_INO_STATS ? "/stats" : ino == NS_INO_AUDIT
+			 ? "/audit" : "/clock");
 		return 0;
 	}
 	rc = meta_txn_begin(n->me, 1, &t);
@@ -980,6 +996,8 @@ int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 	 * wlog_refusal: no name can add fields of its own. */
 	wlog_refusal(stats_op_name(op), what, name && xattr ? name : NULL,
 		     c ? c->uid : 0, err, rule ? rule : "-");
+	ns_trail_refusal(n, stats_op_name(op), what, name && xattr ? name : NULL,
+			 c ? c->uid : 0, err, rule ? rule : "-");
 	return err;
 }
 

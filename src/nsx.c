@@ -22,7 +22,7 @@
 
 int ns_is_virtual(uint64_t ino)
 {
-	return ino >= NS_INO_CTL && ino <= NS_INO_CLOCK;
+	return ino >= NS_INO_CTL && ino <= NS_INO_AUDIT;
 }
 
 int ns_virt_attr(ns *n, uint64_t ino, struct ns_attr *a)
@@ -49,9 +49,12 @@ int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len)
 {
 	struct kms_stats ks;
 	size_t cap = ino == NS_INO_STATS ? NS_VIRT_MAX : 256;
-	char *b = malloc(cap);
+	char *b;
 	int rc = 0;
 
+	if (ino == NS_INO_AUDIT)
+		return ns_trail_render(n, buf, len);
+	b = malloc(cap);
 	if (!b)
 		return -ENOMEM;
 	if (ino == NS_INO_VERSION) {
@@ -381,6 +384,18 @@ again:
 	rc = ns_node_put(n, t, &nd);
 	if (rc)
 		goto abort;
+	/* The audit record and a new store head commit with the change. */
+	{
+		const char *av = "-";
+		size_t al = 1;
+		char avb[160];
+		if (!remove)
+			policy_value_frame(v, len, &av, &al);
+		snprintf(avb, sizeof(avb), "%.*s", (int)al, av);
+		rc = ns_trail_lock(n, t, c->uid, ino, name, remove, &lk, &nd, rule, avb, now);
+		if (rc)
+			goto abort;
+	}
 	rc = meta_txn_commit(t);
 	if (!rc && S_ISREG(nd.mode)) {
 		ns_node_lock(&nd, &lk);

@@ -341,7 +341,7 @@ enum {
 	O_JSON = 1 << 0, O_LOCKED = 1 << 1, O_BYPASS = 1 << 2, O_COMPLETE = 1 << 3,
 	O_ABORT = 1 << 4, O_PASS = 1 << 5, O_THREADS = 1 << 6, O_SECONDS = 1 << 7,
 	O_OP = 1 << 8, O_RATE = 1 << 9, O_BURST = 1 << 10, O_THROTTLE = 1 << 11,
-	O_MAXWAIT = 1 << 12,
+	O_MAXWAIT = 1 << 12, O_SINCE = 1 << 13,
 };
 
 static const struct optdef {
@@ -354,7 +354,7 @@ static const struct optdef {
 	{ "abort", O_ABORT, 0 }, { "passphrase-file", O_PASS, 1 },
 	{ "threads", O_THREADS, 1 }, { "seconds", O_SECONDS, 1 }, { "op", O_OP, 1 },
 	{ "rate", O_RATE, 1 }, { "burst", O_BURST, 1 }, { "throttle", O_THROTTLE, 1 },
-	{ "max-wait-ms", O_MAXWAIT, 1 },
+	{ "max-wait-ms", O_MAXWAIT, 1 }, { "since", O_SINCE, 1 },
 };
 
 static int run_bucket_list(const struct wctl_opts *o);
@@ -393,8 +393,15 @@ static const struct cmddef {
 	  wctl_key_rewrap },
 	{ "key", "remove", 2, 2, O_PASS, "key remove STORE VERSION [--passphrase-file F]",
 	  wctl_key_remove },
-	{ "verify", NULL, 1, 1, O_JSON | O_PASS,
-	  "verify STORE [--json] [--passphrase-file F]", wctl_verify },
+	{ "verify", NULL, 1, 1, O_JSON | O_PASS | O_SINCE,
+	  "verify STORE [--since HEAD] [--json] [--passphrase-file F]", wctl_verify },
+	{ "head", NULL, 1, 1, O_JSON | O_PASS, "head STORE [--json] [--passphrase-file F]",
+	  wctl_head },
+	/* "audit verify" before "audit": the first match wins. */
+	{ "audit", "verify", 1, 1, O_JSON | O_PASS,
+	  "audit verify STORE [--json] [--passphrase-file F]", wctl_audit_verify },
+	{ "audit", NULL, 1, 1, O_JSON | O_PASS | O_SINCE,
+	  "audit STORE [--since TIME] [--json] [--passphrase-file F]", wctl_audit },
 	{ "stats", NULL, 1, 1, O_JSON, "stats MNT [--json]", wctl_stats },
 	{ "kms", "bench", 1, 1,
 	  O_THREADS | O_SECONDS | O_OP | O_RATE | O_BURST | O_THROTTLE | O_MAXWAIT |
@@ -424,7 +431,19 @@ static const char help_text[] =
 "  verify STORE [--json] [--passphrase-file F]\n"
 "      Check every object is present, authentic and of its recorded size, and\n"
 "      every lock record authentic. Lists \"DAMAGED path: reason\"; exit 1 if\n"
-"      any. Works while mounted (read only).\n"
+"      any. Works while mounted (read only). Also checks the store head chain,\n"
+"      STORE/head against meta/ (a rolled-back meta/) and the audit tip.\n"
+"      --since HEAD: also prove the store is at or after HEAD (an id printed\n"
+"      by 'wormctl head', or its --json output); else \"ROLLBACK\", exit 1.\n"
+"  head STORE [--json] [--passphrase-file F]\n"
+"      The store head: id (SEQ:HASH, for verify --since), sequence, digest,\n"
+"      previous head hash, audit tip, Ed25519 signature and public key.\n"
+"  audit STORE [--since TIME] [--json] [--passphrase-file F]\n"
+"      The audit trail: lock changes, bucket lock steps, governance bypasses,\n"
+"      legal holds, refusals, key ring operations (TIME: RFC 3339).\n"
+"  audit verify STORE [--json] [--passphrase-file F]\n"
+"      Check the audit chain: an edited, removed, reordered or cut record is\n"
+"      listed (\"DAMAGED audit record N: ...\"); exit 1 if any.\n"
 "\n"
 "Buckets:\n"
 "  bucket create MNT/BUCKET\n"
@@ -554,6 +573,11 @@ static int set_opt(struct wctl_opts *o, unsigned bit, const char *name, const ch
 
 	switch (bit) {
 	case O_JSON: o->json = 1; break;
+	case O_SINCE:
+		if (!*v)
+			return wctl_usage(o, "--%s: empty value", name);
+		o->since = v;
+		break;
 	case O_LOCKED: o->locked = 1; break;
 	case O_BYPASS: o->bypass = 1; break;
 	case O_ABORT: o->abort_lock = 1; break;

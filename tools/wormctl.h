@@ -38,6 +38,7 @@ struct wctl_opts {
 	double seconds;
 	int op_generate;
 	const char *rate, *burst, *throttle, *max_wait_ms;
+	const char *since;        /* verify --since HEAD, audit --since TIME */
 	char **pos;               /* positional arguments */
 	int npos;
 };
@@ -115,6 +116,14 @@ int wctl_key_rotate(const struct wctl_opts *o);
 int wctl_key_rewrap(const struct wctl_opts *o);
 int wctl_key_remove(const struct wctl_opts *o);
 int wctl_verify(const struct wctl_opts *o);
+
+/* Store head and audit trail (wormctl_trail.c). */
+int wctl_head(const struct wctl_opts *o);
+int wctl_audit(const struct wctl_opts *o);
+int wctl_audit_verify(const struct wctl_opts *o);
+/* verify: head checks (and --since) on an open store; problems through
+ * cb; returns their count, -1 after printing an error. */
+long wctl_verify_head(const struct wctl_opts *o, ns *n, ns_damage_cb cb, void *arg);
 
 /* kms bench (wormctl_bench.c). */
 int wctl_kms_bench(const struct wctl_opts *o);

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "kms.h"
 #include "policy.h"
+#include "trail.h"
 
 #define XVAL_MAX 256
 
@@ -298,6 +299,11 @@ int wctl_key_rotate(const struct wctl_opts *o)
 	if (wctl_open_store(o, o->pos[0], 0, &n))
 		return WCTL_FAIL;
 	rc = kms_rotate(ns_kms(n), &ver, mono_ns());
+	if (!rc) {
+		char t[64];
+		snprintf(t, sizeof(t), "op=rotate version=%u", ver);
+		rc = ns_audit_note(n, "key-ring", t);
+	}
 	ns_close(n);
 	if (rc < 0)
 		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
@@ -324,6 +330,13 @@ int wctl_key_rewrap(const struct wctl_opts *o)
 	wctl_progress_end(&pr);
 	if (done < 0) {
 		wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror((int)-done));
+		goto out;
+	}
+	char t[96];
+	snprintf(t, sizeof(t), "op=rewrap count=%ld version=%u", done, active_version(v, cnt));
+	int ar = ns_audit_note(n, "key-ring", t);
+	if (ar) {
+		wctl_err("%s %s: audit record: %s", o->cmd, o->pos[0], strerror(-ar));
 		goto out;
 	}
 	printf("re-wrapped %ld data keys under master key version %u\n", done,
@@ -362,6 +375,11 @@ int wctl_key_remove(const struct wctl_opts *o)
 				o->pos[0], ver, lo, hi, o->pos[0]);
 	}
 	rc = kms_remove_version(ns_kms(n), (uint32_t)ver, mono_ns());
+	if (!rc) {
+		char t[64];
+		snprintf(t, sizeof(t), "op=remove version=%llu", ver);
+		rc = ns_audit_note(n, "key-ring", t);
+	}
 	ns_close(n);
 	if (rc == -EBUSY)
 		return wctl_err("%s %s: version %llu is the active version (rotate first)",
@@ -417,6 +435,15 @@ int wctl_verify(const struct wctl_opts *o)
 	v.damaged = o->json ? json_object_new_array() : NULL;
 	bad = ns_verify(n, damage_cb, wctl_progress_cb, &v);
 	wctl_progress_end(&v.pr);
+	if (bad >= 0) {
+		long hb = wctl_verify_head(o, n, damage_cb, &v);
+		if (hb < 0) {
+			ns_close(n);
+			json_object_put(v.damaged);
+			return WCTL_FAIL;
+		}
+		bad += hb;
+	}
 	live = ns_store_live(n);
 	ns_close(n);
 	if (bad < 0) {

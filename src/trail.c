@@ -1,0 +1,706 @@
+/* trail: store head and audit trail of an open store (see include/trail.h,
+ * head.h, audit.h). Hooks for ns.c, nsio.c, nsx.c and nstool.c are
+ * declared in ns_priv.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trail.h"
+#include "audit.h"
+#include "log.h"
+#include "ns_priv.h"
+
+struct ns_trail {
+	struct head_keys keys;
+	char head_path[4096];
+	pthread_mutex_t mu;             /* the refusal queue */
+	char (*q)[AUDIT_TEXT_MAX + 1];
+	size_t qn;
+	uint64_t dropped;
+	pthread_mutex_t pub_mu;         /* STORE/head and its log line */
+	uint64_t published;
+	_Atomic uint64_t head_txnid;    /* write txn that made the last head */
+};
+
+/* ---- making heads ------------------------------------------------------- */
+
+/* The next head in write txn t: covers the audit tip as of now in t. */
+static int advance(ns *n, meta_txn *t)
+{
+	struct ns_trail *tr = n->trail;
+	struct whead prev, h;
+	struct head_state st;
+	size_t len;
+	int rc = head_kv_get(t, 0, &prev);
+
+	if (rc && rc != -ENOENT)
+		return rc;
+	memset(&st, 0, sizeof(st));
+	int r2 = audit_tip(t, &st.audit_seq, st.audit_hash);
+	if (r2)
+		return r2;
+	if (meta_kv_get(t, "clock_hwm", &st.clock_hwm, sizeof(st.clock_hwm), &len))
+		st.clock_hwm = 0;
+	if (meta_node_count(t, &st.nodes))
+		st.nodes = 0;
+	r2 = head_next(rc ? NULL : &prev, &st, ns_clock_now(n), &tr->keys, &h);
+	if (!r2)
+		r2 = head_kv_put(t, &h);
+	if (!r2)
+		atomic_store(&tr->head_txnid, meta_txn_id(t));
+	return r2;
+}
+
+/* Write STORE/head and log the latest head if it is newer than the last
+ * published one. Called once meta/ is synced. */
+void ns_trail_publish(ns *n)
+{
+	struct ns_trail *tr = n->trail;
+	struct whead h;
+	meta_txn *t = NULL;
+	char id[HEAD_ID_MAX], dg[65], sig[129];
+	int rc;
+
+	if (!tr || (n->flags & NS_RDONLY))
+		return;
+	pthread_mutex_lock(&tr->pub_mu);
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (!rc) {
+		rc = head_kv_get(t, 0, &h);
+		meta_txn_abort(t);
+	}
+	if (!rc && h.seq > tr->published) {
+		rc = head_file_write(tr->head_path, &h);
+		if (rc) {
+			wlog(WLOG_ERR, "cannot write %s: %s (retried at the next head)",
+			     tr->head_path, strerror(-rc));
+		} else {
+			tr->published = h.seq;
+			head_id(&h, id);
+			wcrypto_hex(dg, h.digest, 32);
+			wcrypto_hex(sig, h.sig, 64);
+			wlog(WLOG_INFO, "store head seq=%" PRIu64 " id=%s digest=%s audit_seq=%"
+			     PRIu64 " sig=%s", h.seq, id, dg, h.audit_seq, sig);
+		}
+	}
+	pthread_mutex_unlock(&tr->pub_mu);
+}
+
+static void quote_into(char *out, size_t cap, size_t *pos, const char *key, const char *v)
+{
+	char q[1100];
+	if (*pos >= cap)
+		return;
+	int k = snprintf(out + *pos, cap - *pos, "%s%s=%s", *pos ? " " : "", key,
+			 wlog_quote(v, q, sizeof(q)));
+	*pos = k < 0 ? cap : *pos + (size_t)k >= cap ? cap : *pos + (size_t)k;
+}
+
+int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_t ino,
+		   const char *attr, int64_t uid, const char *rule, const char *value)
+{
+	struct audit_rec *r;
+	char text[AUDIT_TEXT_MAX + 1], path[1024], us[24];
+	size_t pos = 0;
+	int rc;
+
+	if (!n->trail)
+		return 0;
+	quote_into(text, sizeof(text), &pos, "kind", kind);
+	quote_into(text, sizeof(text), &pos, "op", op);
+	if (ino) {
+		if (ns_path_of(n, ino, path, sizeof(path)))
+			snprintf(path, sizeof(path), "#%" PRIu64, ino);
+		quote_into(text, sizeof(text), &pos, "path", path);
+	}
+	if (attr)
+		quote_into(text, sizeof(text), &pos, "attr", attr);
+	if (uid >= 0)
+		snprintf(us, sizeof(us), "%" PRId64, uid);
+	else
+		snprintf(us, sizeof(us), "-");
+	quote_into(text, sizeof(text), &pos, "uid", us);
+	quote_into(text, sizeof(text), &pos, "rule", rule ? rule : "-");
+	if (value)
+		quote_into(text, sizeof(text), &pos, "value", value);
+	text[pos < sizeof(text) ? pos : sizeof(text) - 1] = '\0';
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	rc = audit_append(t, n->trail->keys.audit, ns_clock_now(n), text, r);
+	free(r);
+	if (!rc)
+		rc = advance(n, t);
+	return rc;
+}
+
+int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *attr,
+		  int remove, const struct policy_lock *old, const struct meta_node *nd,
+		  const char *rule, const char *value, int64_t now)
+{
+	const char *kind = "lock";
+	if (!strcmp(attr, "user.worm.retention")) {
+		/* Shortening or removing a GOVERNANCE retention in force is
+		 * what only a bypass principal may do. */
+		int bypass = old->mode == WORM_GOVERNANCE && old->retain_until > now &&
+			     (remove || nd->retain_until < old->retain_until);
+		kind = bypass ? "governance-bypass" : "retention";
+	} else if (!strcmp(attr, "user.worm.legal-hold")) {
+		kind = "legal-hold";
+	} else if (!strcmp(attr, "user.worm.default-retention")) {
+		kind = "default-retention";
+	} else if (!strcmp(attr, "user.worm.lock-config")) {
+		kind = "bucket-lock";
+	}
+	return ns_trail_event(n, t, kind, remove ? "remove" : "set", ino, attr, uid, rule,
+			      remove ? NULL : value);
+}
+
+void ns_trail_refusal(ns *n, const char *op, const char *path, const char *attr,
+		      uint32_t uid, int err, const char *rule)
+{
+	struct ns_trail *tr = n->trail;
+	char text[AUDIT_TEXT_MAX + 1], us[16], es[16];
+	size_t pos = 0;
+
+	if (!tr || (n->flags & NS_RDONLY))
+		return;
+	pthread_mutex_lock(&tr->mu);
+	if (tr->qn >= TRAIL_QUEUE_MAX) {
+		tr->dropped++;
+		pthread_mutex_unlock(&tr->mu);
+		return;
+	}
+	pthread_mutex_unlock(&tr->mu);
+	snprintf(us, sizeof(us), "%u", uid);
+	snprintf(es, sizeof(es), "%d", err < 0 ? -err : err);
+	quote_into(text, sizeof(text), &pos, "kind", "refusal");
+	quote_into(text, sizeof(text), &pos, "op", op);
+	quote_into(text, sizeof(text), &pos, "path", path);
+	if (attr)
+		quote_into(text, sizeof(text), &pos, "attr", attr);
+	quote_into(text, sizeof(text), &pos, "uid", us);
+	quote_into(text, sizeof(text), &pos, "errno", es);
+	quote_into(text, sizeof(text), &pos, "rule", rule ? rule : "-");
+	text[pos < sizeof(text) ? pos : sizeof(text) - 1] = '\0';
+	pthread_mutex_lock(&tr->mu);
+	if (tr->qn < TRAIL_QUEUE_MAX)
+		memcpy(tr->q[tr->qn++], text, sizeof(text));
+	else
+		tr->dropped++;
+	pthread_mutex_unlock(&tr->mu);
+}
+
+int ns_trail_flush(ns *n, int checkpoint)
+{
+	struct ns_trail *tr = n->trail;
+	char (*q)[AUDIT_TEXT_MAX + 1] = NULL;
+	size_t qn;
+	uint64_t dropped;
+	meta_txn *t = NULL;
+	struct audit_rec *r = NULL;
+	int rc;
+
+	if (!tr || (n->flags & NS_RDONLY))
+		return 0;
+	pthread_mutex_lock(&tr->mu);
+	qn = tr->qn;
+	dropped = tr->dropped;
+	if (qn) {
+		q = malloc(qn * sizeof(*q));
+		if (q)
+			memcpy(q, tr->q, qn * sizeof(*q));
+		else
+			dropped += qn;
+	}
+	tr->qn = 0;
+	tr->dropped = 0;
+	pthread_mutex_unlock(&tr->mu);
+	if (!q)
+		qn = 0;
+	if (!qn && !dropped &&
+	    (!checkpoint || meta_last_txnid(n->me) == atomic_load(&tr->head_txnid)))
+		return 0;
+	r = malloc(sizeof(*r));
+	rc = r ? meta_txn_begin(n->me, 0, &t) : -ENOMEM;
+	for (size_t i = 0; !rc && i < qn; i++)
+		rc = audit_append(t, tr->keys.audit, ns_clock_now(n), q[i], r);
+	if (!rc && dropped) {
+		char text[96];
+		snprintf(text, sizeof(text), "kind=audit-dropped count=%" PRIu64
+			 " rule=refusal-queue-full", dropped);
+		rc = audit_append(t, tr->keys.audit, ns_clock_now(n), text, r);
+	}
+	if (!rc)
+		rc = advance(n, t);
+	if (!rc) {
+		rc = meta_txn_commit(t);
+	} else if (t) {
+		meta_txn_abort(t);
+	}
+	if (rc) {
+		/* Lost records are counted: the next flush says how many. */
+		pthread_mutex_lock(&tr->mu);
+		tr->dropped += qn + dropped;
+		pthread_mutex_unlock(&tr->mu);
+	}
+	free(q);
+	free(r);
+	return rc;
+}
+
+int ns_audit_note(ns *n, const char *kind, const char *text)
+{
+	meta_txn *t = NULL;
+	char line[AUDIT_TEXT_MAX + 1];
+	struct audit_rec *r;
+	int rc;
+
+	if (!n->trail || (n->flags & NS_RDONLY))
+		return -EROFS;
+	snprintf(line, sizeof(line), "kind=%s %s uid=%u", kind, text, (unsigned)getuid());
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (!rc)
+		rc = audit_append(t, n->trail->keys.audit, ns_clock_now(n), line, r);
+	if (!rc)
+		rc = advance(n, t);
+	if (!rc)
+		rc = meta_txn_commit(t);
+	else if (t)
+		meta_txn_abort(t);
+	free(r);
+	if (!rc)
+		rc = ns_durable(n);
+	return rc;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static int same_head(const struct whead *a, const struct whead *b)
+{
+	uint8_t ea[HEAD_BYTES], eb[HEAD_BYTES];
+	head_encode(a, ea);
+	head_encode(b, eb);
+	return !memcmp(ea, eb, sizeof(ea));
+}
+
+/* STORE/head against meta/: 0, or -ESTALE with the reason in msg. */
+static int check_file(ns *n, meta_txn *t, int have_m, const struct whead *m,
+		      char *msg, size_t len)
+{
+	struct ns_trail *tr = n->trail;
+	struct whead f, x;
+	int rc = head_file_read(tr->head_path, &f);
+
+	if (rc == -ENOENT) {
+		/* The first head is written to meta/ before the file: a crash
+		 * in between leaves head 1 without a file. */
+		if (!have_m || m->seq == 1)
+			return 0;
+		snprintf(msg, len, "%s is missing but meta/ is at store head %" PRIu64
+			 ": the head file was deleted (restore it from a backup)",
+			 tr->head_path, m->seq);
+		return -ESTALE;
+	}
+	if (rc || head_verify(&f, tr->keys.pk, tr->keys.mac)) {
+		snprintf(msg, len, "%s is damaged or not signed by this store's key",
+			 tr->head_path);
+		return -ESTALE;
+	}
+	if (!have_m) {
+		snprintf(msg, len, "metadata rollback: meta/ has no store head but %s records "
+			 "head %" PRIu64 ": meta/ was replaced by an older copy", tr->head_path,
+			 f.seq);
+		return -ESTALE;
+	}
+	if (f.seq > m->seq) {
+		snprintf(msg, len, "metadata rollback: meta/ is at store head %" PRIu64 " but %s "
+			 "records head %" PRIu64 ": meta/ was restored from an older copy",
+			 m->seq, tr->head_path, f.seq);
+		return -ESTALE;
+	}
+	/* meta/ may be ahead of the file (a crash before the file was
+	 * written), but only along the same chain. */
+	if (head_kv_get(t, f.seq, &x) || !same_head(&x, &f)) {
+		snprintf(msg, len, "metadata rollback: head %" PRIu64 " in %s is not in meta/'s "
+			 "chain: meta/ was replaced by another copy", f.seq, tr->head_path);
+		return -ESTALE;
+	}
+	tr->published = f.seq;
+	return 0;
+}
+
+int ns_trail_open(ns *n, char *err, size_t errlen)
+{
+	struct ns_trail *tr = calloc(1, sizeof(*tr));
+	struct whead m;
+	meta_txn *t = NULL;
+	char msg[8192] = "";
+	int rc, have_m;
+
+	if (!tr)
+		return -ENOMEM;
+	pthread_mutex_init(&tr->mu, NULL);
+	pthread_mutex_init(&tr->pub_mu, NULL);
+	n->trail = tr;
+	rc = head_keys_derive(n->reckey, &tr->keys);
+	if (rc)
+		return rc;
+	store_subpath(n->st, HEAD_FILE, tr->head_path, sizeof(tr->head_path));
+	if (n->flags & NS_RDONLY)
+		return 0;   /* readers report (ns_head_verify), never refuse */
+	tr->q = calloc(TRAIL_QUEUE_MAX, sizeof(*tr->q));
+	if (!tr->q)
+		return -ENOMEM;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = head_kv_get(t, 0, &m);
+	have_m = rc == 0;
+	if (rc && rc != -ENOENT) {
+		snprintf(msg, sizeof(msg), "the store head record in meta/ is damaged");
+		rc = -ESTALE;
+	} else if (have_m && head_verify(&m, tr->keys.pk, tr->keys.mac)) {
+		snprintf(msg, sizeof(msg), "the store head in meta/ fails authentication");
+		rc = -ESTALE;
+	} else {
+		rc = check_file(n, t, have_m, &m, msg, sizeof(msg));
+	}
+	meta_txn_abort(t);
+	if (rc) {
+		wlog_seterr(err, errlen, "%s: refusing to open: %s (wormctl verify shows "
+			    "more; see README, Tamper evidence)", store_path(n->st), msg);
+		wlog(WLOG_ERR, "%s", err ? err : msg);
+		return rc;
+	}
+	if (!have_m) {
+		/* A new store, or one from before heads: its first head. */
+		rc = meta_txn_begin(n->me, 0, &t);
+		if (!rc)
+			rc = ns_trail_event(n, t, "store-head", "start", 0, NULL, -1, NULL, NULL);
+		if (!rc)
+			rc = meta_txn_commit(t);
+		else if (t)
+			meta_txn_abort(t);
+		if (!rc)
+			rc = meta_sync(n->me);
+		if (rc)
+			return rc;
+	}
+	ns_trail_publish(n);
+	return 0;
+}
+
+void ns_trail_final(ns *n)
+{
+	if (n->trail && !(n->flags & NS_RDONLY) && n->trail->q &&
+	    !ns_trail_flush(n, 1) && !meta_sync(n->me))
+		ns_trail_publish(n);
+}
+
+void ns_trail_close(ns *n)
+{
+	struct ns_trail *tr = n->trail;
+	if (!tr)
+		return;
+	head_keys_free(&tr->keys);
+	free(tr->q);
+	pthread_mutex_destroy(&tr->mu);
+	pthread_mutex_destroy(&tr->pub_mu);
+	free(tr);
+	n->trail = NULL;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+int ns_head_get(ns *n, struct whead *out, uint8_t pk[32])
+{
+	meta_txn *t = NULL;
+	int rc;
+
+	if (!n->trail)
+		return -ENOENT;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = head_kv_get(t, 0, out);
+	meta_txn_abort(t);
+	if (pk)
+		memcpy(pk, n->trail->keys.pk, 32);
+	return rc;
+}
+
+/* Walk the chain from head `from` to cur: each head present, signed,
+ * linked to the one before. 0 or the seq where it breaks (*why set). */
+static uint64_t chain_break(ns *n, meta_txn *t, const struct whead *from,
+			    const struct whead *cur, const char **why)
+{
+	struct whead a = *from, b;
+	for (uint64_t s = from->seq + 1; s <= cur->seq; s++) {
+		if (head_kv_get(t, s, &b)) {
+			*why = "missing or malformed";
+			return s;
+		}
+		if (head_verify(&b, n->trail->keys.pk, n->trail->keys.mac)) {
+			*why = "fails authentication";
+			return s;
+		}
+		if (head_follows(&a, &b)) {
+			*why = "does not follow the head before it";
+			return s;
+		}
+		a = b;
+	}
+	if (!same_head(&a, cur)) {
+		*why = "differs from the latest head";
+		return cur->seq;
+	}
+	return 0;
+}
+
+int ns_head_since(ns *n, uint64_t seq, const uint8_t hash[32], char *msg, size_t len)
+{
+	struct whead cur, x;
+	uint8_t hx[HEAD_HASHBYTES];
+	meta_txn *t = NULL;
+	const char *why = NULL;
+	uint64_t at;
+	int rc;
+
+	if (!n->trail)
+		return -ENOENT;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = head_kv_get(t, 0, &cur);
+	if (rc == -ENOENT) {
+		snprintf(msg, len, "rollback: the store has no head, the given head is %" PRIu64,
+			 seq);
+		rc = -ESTALE;
+	} else if (rc) {
+		snprintf(msg, len, "the store head record is damaged");
+	} else if (head_verify(&cur, n->trail->keys.pk, n->trail->keys.mac)) {
+		snprintf(msg, len, "the store head fails authentication");
+		rc = -EBADMSG;
+	} else if (seq > cur.seq) {
+		snprintf(msg, len, "rollback: the store is at head %" PRIu64 ", before the given "
+			 "head %" PRIu64 " (restored from an older copy)", cur.seq, seq);
+		rc = -ESTALE;
+	} else if (head_kv_get(t, seq, &x) || head_hash(&x, hx) ||
+		   !wcrypto_equal(hx, hash, sizeof(hx))) {
+		snprintf(msg, len, "rollback: the store's head %" PRIu64 " is not the given one "
+			 "(an older copy changed since, or another store)", seq);
+		rc = -ESTALE;
+	} else if ((at = chain_break(n, t, &x, &cur, &why)) != 0) {
+		snprintf(msg, len, "the head chain is broken at head %" PRIu64 " (%s)", at, why);
+		rc = -ESTALE;
+	} else {
+		snprintf(msg, len, "the store is at head %" PRIu64 ", at or after head %" PRIu64,
+			 cur.seq, seq);
+	}
+	meta_txn_abort(t);
+	return rc;
+}
+
+long ns_head_verify(ns *n, ns_damage_cb cb, void *arg)
+{
+	struct ns_trail *tr = n->trail;
+	struct whead cur, first, f;
+	meta_txn *t = NULL;
+	const char *why = NULL;
+	char what[8192];
+	uint64_t at, aseq;
+	uint8_t ah[32];
+	long bad = 0;
+	int rc;
+
+	if (!tr)
+		return -ENOENT;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+#define BAD(...) do { snprintf(what, sizeof(what), __VA_ARGS__); bad++; \
+		if (cb) cb(arg, "store-head", what); } while (0)
+	rc = head_kv_get(t, 0, &cur);
+	if (rc == -ENOENT) {
+		/* A store never opened for writing by a build with heads. */
+		if (head_file_read(tr->head_path, &f) != -ENOENT)
+			BAD("metadata rollback: meta/ has no store head but %s exists",
+			    tr->head_path);
+		meta_txn_abort(t);
+		return bad;
+	}
+	if (rc) {
+		BAD("the latest store head record is damaged");
+		meta_txn_abort(t);
+		return bad;
+	}
+	if (head_verify(&cur, tr->keys.pk, tr->keys.mac))
+		BAD("the latest store head (%" PRIu64 ") fails authentication", cur.seq);
+	if (head_kv_get(t, 1, &first) || head_verify(&first, tr->keys.pk, tr->keys.mac))
+		BAD("store head 1 is missing or fails authentication");
+	else if ((at = chain_break(n, t, &first, &cur, &why)) != 0)
+		BAD("the head chain is broken at head %" PRIu64 " (%s)", at, why);
+	rc = head_file_read(tr->head_path, &f);
+	if (rc == -ENOENT) {
+		if (cur.seq > 1)
+			BAD("%s is missing (meta/ is at head %" PRIu64 ")", tr->head_path, cur.seq);
+	} else if (rc || head_verify(&f, tr->keys.pk, tr->keys.mac)) {
+		BAD("%s is damaged or not signed by this store's key", tr->head_path);
+	} else if (f.seq > cur.seq) {
+		BAD("metadata rollback: meta/ is at store head %" PRIu64 " but %s records head %"
+		    PRIu64, cur.seq, tr->head_path, f.seq);
+	} else {
+		struct whead x;
+		if (head_kv_get(t, f.seq, &x) || !same_head(&x, &f))
+			BAD("metadata rollback: head %" PRIu64 " in %s is not in meta/'s chain",
+			    f.seq, tr->head_path);
+	}
+	if (audit_tip(t, &aseq, ah) || aseq != cur.audit_seq ||
+	    !wcrypto_equal(ah, cur.audit_hash, 32))
+		BAD("the audit trail's tip does not match the store head (wormctl audit verify)");
+#undef BAD
+	meta_txn_abort(t);
+	return bad;
+}
+
+struct audit_vctx {
+	ns_damage_cb cb;
+	void *arg;
+};
+
+static int audit_damage(void *arg, uint64_t seq, const char *what)
+{
+	struct audit_vctx *v = arg;
+	char where[48];
+	snprintf(where, sizeof(where), "audit record %" PRIu64, seq);
+	return v->cb ? v->cb(v->arg, where, what) : 0;
+}
+
+long ns_audit_verify(ns *n, ns_damage_cb cb, void *arg)
+{
+	struct audit_vctx v = { cb, arg };
+	struct whead cur;
+	meta_txn *t = NULL;
+	long bad = 0;
+	int rc;
+
+	if (!n->trail)
+		return -ENOENT;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = head_kv_get(t, 0, &cur);
+	if (rc == -ENOENT) {
+		memset(&cur, 0, sizeof(cur));
+	} else if (rc || head_verify(&cur, n->trail->keys.pk, n->trail->keys.mac)) {
+		bad++;
+		if (cb)
+			cb(arg, "store-head", "the store head is damaged: the audit tail cannot "
+			   "be checked");
+		memset(&cur, 0, sizeof(cur));
+		uint64_t s;
+		audit_tip(t, &s, cur.audit_hash);
+		cur.audit_seq = s;
+	}
+	long r = audit_verify(t, n->trail->keys.audit, cur.audit_seq, cur.audit_hash,
+			      audit_damage, &v);
+	meta_txn_abort(t);
+	return r < 0 ? r : bad + r;
+}
+
+int ns_audit_list(ns *n, int64_t since_s, ns_audit_cb cb, void *arg)
+{
+	struct audit_rec *r;
+	meta_txn *t = NULL;
+	uint8_t h[32];
+	uint64_t tip = 0;
+	struct whead cur;
+	int rc;
+
+	if (!n->trail)
+		return -ENOENT;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	audit_tip(t, &tip, h);
+	if (!head_kv_get(t, 0, &cur) && cur.audit_seq > tip)
+		tip = cur.audit_seq;
+	rc = 0;
+	for (uint64_t s = 1; !rc && s <= tip; s++) {
+		if (audit_get(t, s, r) || r->time_s < since_s)
+			continue;
+		rc = cb(arg, s, r->time_s, r->text);
+	}
+	meta_txn_abort(t);
+	free(r);
+	return rc > 0 ? 0 : rc;
+}
+
+int ns_trail_render(ns *n, char **buf, size_t *len)
+{
+	struct audit_rec *r = malloc(sizeof(*r));
+	meta_txn *t = NULL;
+	uint64_t tip = 0, start;
+	uint8_t h[32];
+	size_t need = 0, cap = 0, pos = 0;
+	char *b = NULL, ts[32];
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	audit_tip(t, &tip, h);
+	/* The latest records that fit TRAIL_RENDER_MAX. */
+	for (start = tip; start >= 1; start--) {
+		if (audit_get(t, start, r))
+			continue;
+		size_t l = 20 + 21 + 2 + r->len + 1;
+		if (need + l > TRAIL_RENDER_MAX)
+			break;
+		need += l;
+	}
+	start++;
+	cap = need + 128;
+	b = malloc(cap);
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (start > 1)
+		pos += (size_t)snprintf(b, cap, "# records 1..%" PRIu64 " omitted: wormctl audit "
+					"STORE lists all\n", start - 1);
+	for (uint64_t s = start; s <= tip && s > 0; s++) {
+		if (audit_get(t, s, r))
+			continue;
+		if (clock_format_rfc3339(r->time_s, ts, sizeof(ts)))
+			snprintf(ts, sizeof(ts), "-");
+		int k = snprintf(b + pos, cap - pos, "%" PRIu64 " %s %s\n", s, ts, r->text);
+		if (k < 0 || (size_t)k >= cap - pos)
+			break;
+		pos += (size_t)k;
+	}
+	*buf = b;
+	*len = pos;
+out:
+	meta_txn_abort(t);
+	free(r);
+	return rc;
+}
