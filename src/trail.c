@@ -20,6 +20,7 @@ struct ns_trail {
 	char head_path[4096];
 	pthread_mutex_t mu;             /* the refusal queue */
 	char (*q)[AUDIT_TEXT_MAX + 1];
+	int64_t qt[TRAIL_QUEUE_MAX];    /* when each queued refusal happened */
 	size_t qn;
 	uint64_t dropped;
 	pthread_mutex_t pub_mu;         /* STORE/head and its log line */
@@ -189,9 +190,10 @@ void ns_trail_refusal(ns *n, const char *op, const char *path, const char *attr,
 	quote_into(text, sizeof(text), &pos, "rule", rule ? rule : "-");
 	text[pos < sizeof(text) ? pos : sizeof(text) - 1] = '\0';
 	pthread_mutex_lock(&tr->mu);
-	if (tr->qn < TRAIL_QUEUE_MAX)
+	if (tr->qn < TRAIL_QUEUE_MAX) {
+		tr->qt[tr->qn] = ns_clock_now(n);
 		memcpy(tr->q[tr->qn++], text, sizeof(text));
-	else
+	} else
 		tr->dropped++;
 	pthread_mutex_unlock(&tr->mu);
 }
@@ -200,6 +202,7 @@ int ns_trail_flush(ns *n, int checkpoint)
 {
 	struct ns_trail *tr = n->trail;
 	char (*q)[AUDIT_TEXT_MAX + 1] = NULL;
+	int64_t qt[TRAIL_QUEUE_MAX];
 	size_t qn;
 	uint64_t dropped;
 	meta_txn *t = NULL;
@@ -213,8 +216,10 @@ int ns_trail_flush(ns *n, int checkpoint)
 	dropped = tr->dropped;
 	if (qn) {
 		q = malloc(qn * sizeof(*q));
-		if (q)
+		if (q) {
 			memcpy(q, tr->q, qn * sizeof(*q));
+			memcpy(qt, tr->qt, qn * sizeof(qt[0]));
+		}
 		else
 			dropped += qn;
 	}
@@ -229,7 +234,7 @@ int ns_trail_flush(ns *n, int checkpoint)
 	r = malloc(sizeof(*r));
 	rc = r ? meta_txn_begin(n->me, 0, &t) : -ENOMEM;
 	for (size_t i = 0; !rc && i < qn; i++)
-		rc = audit_append(t, tr->keys.audit, ns_clock_now(n), q[i], r);
+		rc = audit_append(t, tr->keys.audit, qt[i], q[i], r);
 	if (!rc && dropped) {
 		char text[96];
 		snprintf(text, sizeof(text), "kind=audit-dropped count=%" PRIu64
@@ -378,7 +383,8 @@ int ns_trail_open(ns *n, char *err, size_t errlen)
 	if (rc) {
 		wlog_seterr(err, errlen, "%s: refusing to open: %s (wormctl verify shows "
 			    "more; see README, Tamper evidence)", store_path(n->st), msg);
-		wlog(WLOG_ERR, "%s", err ? err : msg);
+		if (!err)
+			wlog(WLOG_ERR, "%s", msg);
 		return rc;
 	}
 	if (!have_m) {

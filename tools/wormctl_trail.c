@@ -98,6 +98,12 @@ long wctl_verify_head(const struct wctl_opts *o, ns *n, ns_damage_cb cb, void *a
 		wctl_err("%s %s: store head: %s", o->cmd, o->pos[0], strerror((int)-bad));
 		return -1;
 	}
+	long ab = ns_audit_verify(n, cb, arg);
+	if (ab < 0) {
+		wctl_err("%s %s: audit trail: %s", o->cmd, o->pos[0], strerror((int)-ab));
+		return -1;
+	}
+	bad += ab;
 	if (!o->since)
 		return bad;
 	if (parse_since(o->since, &seq, hash)) {
