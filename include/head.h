@@ -80,10 +80,14 @@ int head_id(const struct whead *h, char out[HEAD_ID_MAX]);
 /* Strict parse of an id (surrounding blanks allowed): 0 or -EINVAL. */
 int head_id_parse(const char *s, uint64_t *seq, uint8_t hash[HEAD_HASHBYTES]);
 
-/* STORE/head: "wormfs-head 1 HEX\n", written to a temporary file, synced,
- * renamed over, directory synced. read: -ENOENT absent, -EBADMSG malformed. */
+/* STORE/head: two lines (slots) "wormfs-head 1 HEX\n"; a head goes to
+ * slot seq % 2, overwritten in place and fdatasync'ed (created whole the
+ * first time: temporary file, fsync, rename, directory fsync). read: the
+ * newest slot that decodes and verifies (pk, and mackey if not NULL);
+ * -ENOENT absent, -EBADMSG if neither does. */
 int head_file_write(const char *path, const struct whead *h);
-int head_file_read(const char *path, struct whead *h);
+int head_file_read(const char *path, const uint8_t pk[32], const uint8_t *mackey,
+		   struct whead *h);
 
 /* kv: seq 0 = the latest. -ENOENT absent, -EBADMSG malformed. */
 int head_kv_get(meta_txn *t, uint64_t seq, struct whead *h);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "head.h"
 #include "crypto.h"
@@ -200,26 +201,34 @@ int head_id_parse(const char *s, uint64_t *seq, uint8_t hash[HEAD_HASHBYTES])
 }
 
 #define HEAD_FILE_TAG "wormfs-head 1 "
+#define HEAD_LINE (sizeof(HEAD_FILE_TAG) - 1 + 2 * HEAD_BYTES + 1)
 
-int head_file_write(const char *path, const struct whead *h)
+static void file_line(const struct whead *h, char *line)
 {
 	uint8_t raw[HEAD_BYTES];
-	char line[sizeof(HEAD_FILE_TAG) + 2 * HEAD_BYTES + 2], tmp[4200], dir[4200];
+	char hex[2 * HEAD_BYTES + 1];
+	head_encode(h, raw);
+	wcrypto_hex(hex, raw, sizeof(raw));
+	memcpy(line, HEAD_FILE_TAG, sizeof(HEAD_FILE_TAG) - 1);
+	memcpy(line + sizeof(HEAD_FILE_TAG) - 1, hex, 2 * HEAD_BYTES);
+	line[HEAD_LINE - 1] = '\n';
+}
+
+/* A new file: both slots = h; temporary file, fsync, rename, dir fsync. */
+static int file_create(const char *path, const struct whead *h)
+{
+	char buf[2 * HEAD_LINE], tmp[4200], dir[4200];
 	int fd, rc = 0;
-	size_t len;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
 	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
-	head_encode(h, raw);
-	memcpy(line, HEAD_FILE_TAG, sizeof(HEAD_FILE_TAG) - 1);
-	wcrypto_hex(line + sizeof(HEAD_FILE_TAG) - 1, raw, sizeof(raw));
-	len = strlen(line);
-	line[len++] = '\n';
+	file_line(h, buf);
+	memcpy(buf + HEAD_LINE, buf, HEAD_LINE);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, line, len) != (ssize_t)len)
+	if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
 		rc = errno ? -errno : -EIO;
 	if (!rc && fsync(fd) != 0)
 		rc = -errno;
@@ -240,27 +249,65 @@ int head_file_write(const char *path, const struct whead *h)
 	return rc;
 }
 
-int head_file_read(const char *path, struct whead *h)
+int head_file_write(const char *path, const struct whead *h)
 {
-	char line[sizeof(HEAD_FILE_TAG) + 2 * HEAD_BYTES + 8];
-	uint8_t raw[HEAD_BYTES];
+	char line[HEAD_LINE];
+	struct stat st;
+	int fd, rc = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return file_create(path, h);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 2 * (off_t)HEAD_LINE) {
+		close(fd);
+		return file_create(path, h);
+	}
+	/* Two slots, by the parity of seq: a write torn by a power loss
+	 * damages one slot only, and the other still holds the head before
+	 * (a head file that lags meta/ is accepted). Overwriting in place
+	 * costs one fdatasync, no new inode and no directory sync. */
+	file_line(h, line);
+	if (pwrite(fd, line, sizeof(line), (off_t)(h->seq % 2) * (off_t)HEAD_LINE) !=
+	    (ssize_t)sizeof(line))
+		rc = errno ? -errno : -EIO;
+	if (!rc && fdatasync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	return rc;
+}
+
+int head_file_read(const char *path, const uint8_t pk[32], const uint8_t *mackey,
+		   struct whead *h)
+{
+	char buf[2 * HEAD_LINE + 1];
 	size_t tl = sizeof(HEAD_FILE_TAG) - 1;
 	ssize_t got;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), found = 0;
 
 	if (fd < 0)
 		return -errno;
-	got = read(fd, line, sizeof(line) - 1);
+	got = read(fd, buf, sizeof(buf));
 	close(fd);
 	if (got < 0)
 		return -EIO;
-	line[got] = '\0';
-	if ((size_t)got != tl + 2 * HEAD_BYTES + 1 || memcmp(line, HEAD_FILE_TAG, tl) ||
-	    line[got - 1] != '\n')
+	if ((size_t)got != 2 * HEAD_LINE)
 		return -EBADMSG;
-	if (wcrypto_unhex(raw, sizeof(raw), line + tl, 2 * HEAD_BYTES))
-		return -EBADMSG;
-	return head_decode(raw, sizeof(raw), h);
+	for (int i = 0; i < 2; i++) {
+		const char *l = buf + (size_t)i * HEAD_LINE;
+		uint8_t raw[HEAD_BYTES];
+		struct whead x;
+		if (memcmp(l, HEAD_FILE_TAG, tl) || l[HEAD_LINE - 1] != '\n' ||
+		    wcrypto_unhex(raw, sizeof(raw), l + tl, 2 * HEAD_BYTES) ||
+		    head_decode(raw, sizeof(raw), &x) || head_verify(&x, pk, mackey))
+			continue;
+		if (!found || x.seq > h->seq)
+			*h = x;
+		found = 1;
+	}
+	return found ? 0 : -EBADMSG;
 }
 
 static void kv_name(uint64_t seq, char out[32])

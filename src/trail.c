@@ -303,7 +303,7 @@ static int check_file(ns *n, meta_txn *t, int have_m, const struct whead *m,
 {
 	struct ns_trail *tr = n->trail;
 	struct whead f, x;
-	int rc = head_file_read(tr->head_path, &f);
+	int rc = head_file_read(tr->head_path, tr->keys.pk, tr->keys.mac, &f);
 
 	if (rc == -ENOENT) {
 		/* The first head is written to meta/ before the file: a crash
@@ -315,7 +315,7 @@ static int check_file(ns *n, meta_txn *t, int have_m, const struct whead *m,
 			 tr->head_path, m->seq);
 		return -ESTALE;
 	}
-	if (rc || head_verify(&f, tr->keys.pk, tr->keys.mac)) {
+	if (rc) {
 		snprintf(msg, len, "%s is damaged or not signed by this store's key",
 			 tr->head_path);
 		return -ESTALE;
@@ -538,7 +538,7 @@ long ns_head_verify(ns *n, ns_damage_cb cb, void *arg)
 	rc = head_kv_get(t, 0, &cur);
 	if (rc == -ENOENT) {
 		/* A store never opened for writing by a build with heads. */
-		if (head_file_read(tr->head_path, &f) != -ENOENT)
+		if (head_file_read(tr->head_path, tr->keys.pk, NULL, &f) != -ENOENT)
 			BAD("metadata rollback: meta/ has no store head but %s exists",
 			    tr->head_path);
 		meta_txn_abort(t);
@@ -555,11 +555,11 @@ long ns_head_verify(ns *n, ns_damage_cb cb, void *arg)
 		BAD("store head 1 is missing or fails authentication");
 	else if ((at = chain_break(n, t, &first, &cur, &why)) != 0)
 		BAD("the head chain is broken at head %" PRIu64 " (%s)", at, why);
-	rc = head_file_read(tr->head_path, &f);
+	rc = head_file_read(tr->head_path, tr->keys.pk, tr->keys.mac, &f);
 	if (rc == -ENOENT) {
 		if (cur.seq > 1)
 			BAD("%s is missing (meta/ is at head %" PRIu64 ")", tr->head_path, cur.seq);
-	} else if (rc || head_verify(&f, tr->keys.pk, tr->keys.mac)) {
+	} else if (rc) {
 		BAD("%s is damaged or not signed by this store's key", tr->head_path);
 	} else if (f.seq > cur.seq) {
 		BAD("metadata rollback: meta/ is at store head %" PRIu64 " but %s records head %"

@@ -136,17 +136,39 @@ Test(head, file_roundtrip_and_damage)
 	struct head_state s = state(2);
 	cr_assert_not_null(mkdtemp(d));
 	snprintf(p, sizeof(p), "%s/head", d);
-	cr_assert_eq(head_file_read(p, &r), -ENOENT);
+	struct whead h2, h3;
+	struct head_state s2 = state(3), s3 = state(4);
+	cr_assert_eq(head_file_read(p, keys.pk, keys.mac, &r), -ENOENT);
 	cr_assert_eq(head_next(NULL, &s, 5, &keys, &h), 0);
 	cr_assert_eq(head_file_write(p, &h), 0);
-	cr_assert_eq(head_file_read(p, &r), 0);
+	cr_assert_eq(head_file_read(p, keys.pk, keys.mac, &r), 0);
 	cr_assert_eq(memcmp(&r, &h, sizeof(h)), 0);
+	cr_assert_eq(head_next(&h, &s2, 6, &keys, &h2), 0);
+	cr_assert_eq(head_file_write(p, &h2), 0);
+	cr_assert_eq(head_next(&h2, &s3, 7, &keys, &h3), 0);
+	cr_assert_eq(head_file_write(p, &h3), 0);
+	cr_assert_eq(head_file_read(p, keys.pk, keys.mac, &r), 0);
+	cr_assert_eq(r.seq, 3, "the newest slot");
+	/* A torn write of the newest slot (seq 3: slot 1): the older head
+	 * in the other slot is read. */
 	FILE *f = fopen(p, "r+");
 	cr_assert_not_null(f);
-	fseek(f, 20, SEEK_SET);
-	fputc('g', f);   /* not hex */
+	fseek(f, 455 + 100, SEEK_SET);
+	fputc('0', f);
+	fputc('0', f);
 	fclose(f);
-	cr_assert_eq(head_file_read(p, &r), -EBADMSG);
+	cr_assert_eq(head_file_read(p, keys.pk, keys.mac, &r), 0);
+	cr_assert_eq(r.seq, 2);
+	/* Another store's key: nothing verifies. */
+	uint8_t pk2[32];
+	memcpy(pk2, keys.pk, 32);
+	pk2[1] ^= 1;
+	cr_assert_eq(head_file_read(p, pk2, NULL, &r), -EBADMSG);
+	f = fopen(p, "r+");
+	fseek(f, 20, SEEK_SET);
+	fputc('g', f);   /* not hex: slot 0 damaged too */
+	fclose(f);
+	cr_assert_eq(head_file_read(p, keys.pk, keys.mac, &r), -EBADMSG);
 	unlink(p);
 	rmdir(d);
 }
