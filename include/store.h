@@ -8,6 +8,7 @@
  *     objects/XX/ID      content files named by random 128-bit ids (hex),
  *                        XX = first two hex chars; never by path
  *     run.lock           flock'ed exclusively by the daemon while mounted
+ *     head               the latest signed store head, outside meta/ (head.h)
  *
  * Functions return 0 or -errno; err (when given) receives one clear line. */
 #ifndef WORMFS_STORE_H

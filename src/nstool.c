@@ -177,6 +177,13 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	rc = meta_txn_commit(t);
 	if (!rc)
 		rc = meta_sync(me);
+	/* The store's first head, in meta/ and STORE/head. */
+	if (!rc) {
+		tmp->st = st;
+		tmp->me = me;
+		rc = ns_trail_open(tmp, err, errlen);
+		ns_trail_close(tmp);
+	}
 out:
 	if (me)
 		meta_close(me);

@@ -407,8 +407,12 @@ int ns_trail_open(ns *n, char *err, size_t errlen)
 
 void ns_trail_final(ns *n)
 {
+	/* The daemon's unmount is a checkpoint. An offline wormctl open
+	 * makes its heads with its records (ns_audit_note): a refused
+	 * command changes neither the head nor STORE/head. */
+	int checkpoint = !(n->flags & NS_OFFLINE);
 	if (n->trail && !(n->flags & NS_RDONLY) && n->trail->q &&
-	    !ns_trail_flush(n, 1) && !meta_sync(n->me))
+	    !ns_trail_flush(n, checkpoint) && !meta_sync(n->me))
 		ns_trail_publish(n);
 }
 
