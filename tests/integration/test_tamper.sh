@@ -508,6 +508,9 @@ pend_check() {
 		rm -rf "$d"
 	done
 	cp -p "$P/meta/data.mdb" "$S/meta/data.mdb"
+	# The mount advanced the store head: with meta/ back to the pristine
+	# copy, STORE/head goes back too (else that is a metadata rollback).
+	[ -f "$P/head" ] && cp -p "$P/head" "$S/head"
 	PEND_OBJ=() pend_desc=() pend_kind=() pend_expect=() pend_rec=()
 	pend_n=0
 }
