@@ -49,7 +49,7 @@ check_match "head --json: public key" '"public_key": *"[0-9a-f]{64}"' "$js"
 check_match "head --json: signature" '"signature": *"[0-9a-f]{128}"' "$js"
 check_match "head --json: prev and digest" '"prev": *"[0-9a-f]{64}".*|"digest"' "$js"
 pk1=$(sed -n 's/.*"public_key": *"\([0-9a-f]*\)".*/\1/p' <<<"$js")
-check_eq "store head file matches meta's latest head" "wormfs-head 1" "$(cut -c1-13 "$S/head")"
+check_eq "STORE/head: two slots" "wormfs-head 1|wormfs-head 1" "$(cut -c1-13 "$S/head" | paste -sd'|')"
 
 # ---- audit events
 check_errno "unlink of a held object: EPERM" EPERM unlink "$B/b"
@@ -88,8 +88,13 @@ umount_check "$M" "first session"
 cp -a "$S" "$T_BASE/old"
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 setfattr -n user.worm.retention -v "COMPLIANCE +2d" "$B/c"
+setfattr -n user.worm.default-retention -v "GOVERNANCE 1d" "$B"
+check "bucket lock start" "$WORMCTL" bucket lock "$B"
 H2J=$("$WORMCTL" head "$S" --json)
 umount_check "$M" "second session"
+A=$("$WORMCTL" audit "$S")
+check_match "audit: default retention" 'kind=default-retention op=set path=/audits .*value="GOVERNANCE 1d"' "$A"
+check_match "audit: bucket lock step" 'kind=bucket-lock op=set path=/audits attr=user.worm.lock-config uid=0 rule=bucket-lock-start' "$A"
 out=$("$WORMCTL" verify "$S" --since "$H1" 2>&1)
 check_eq "verify --since an older head: exit 0" "0" "$?"
 check_match "verify --since: says at or after" "at or after head" "$out"
