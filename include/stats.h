@@ -17,8 +17,22 @@ enum stats_op {
 	SOP__COUNT
 };
 
+/* FUSE requests as the kernel sent them, by opcode (one per callback in
+ * fs.c): the cost of a workload is mostly its number of round trips, so
+ * "requests per file" is read from these. */
+enum stats_req {
+	SREQ_LOOKUP, SREQ_FORGET, SREQ_GETATTR, SREQ_SETATTR, SREQ_READLINK,
+	SREQ_MKNOD, SREQ_MKDIR, SREQ_UNLINK, SREQ_RMDIR, SREQ_SYMLINK,
+	SREQ_RENAME, SREQ_LINK, SREQ_OPEN, SREQ_READ, SREQ_WRITE, SREQ_STATFS,
+	SREQ_RELEASE, SREQ_FSYNC, SREQ_SETXATTR, SREQ_GETXATTR, SREQ_LISTXATTR,
+	SREQ_REMOVEXATTR, SREQ_FLUSH, SREQ_OPENDIR, SREQ_READDIR,
+	SREQ_READDIRPLUS, SREQ_FSYNCDIR, SREQ_CREATE, SREQ_FALLOCATE,
+	SREQ__COUNT
+};
+
 struct stats {
 	_Atomic uint64_t ops[SOP__COUNT];
+	_Atomic uint64_t fuse_reqs[SREQ__COUNT]; /* FUSE requests, by opcode */
 	_Atomic uint64_t refusals[SOP__COUNT];  /* policy refusals, per op */
 	_Atomic uint64_t lock_changes;          /* retention/hold/bucket lock changes */
 	_Atomic uint64_t auth_failures;         /* blocks or records failing auth */
@@ -28,6 +42,10 @@ struct stats {
 void stats_init(struct stats *s);
 void stats_op(struct stats *s, enum stats_op op);
 void stats_refusal(struct stats *s, enum stats_op op);
+/* One FUSE request received; out of range is ignored. */
+void stats_fuse_req(struct stats *s, enum stats_req op);
+/* Uppercase kernel opcode name ("LOOKUP", ...); out of range -> "?". */
+const char *stats_req_name(enum stats_req op);
 void stats_lock_change(struct stats *s);
 void stats_auth_failure(struct stats *s);
 void stats_add_read(struct stats *s, uint64_t bytes);

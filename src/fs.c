@@ -52,6 +52,12 @@ static void reply_err(fuse_req_t req, int err)
 	fuse_reply_err(req, err);
 }
 
+/* Every request, by opcode, for .wormfs/stats (requests per file). */
+static void count_req(fuse_req_t req, enum stats_req op)
+{
+	stats_fuse_req(ns_stats(ctx_of(req)->n), op);
+}
+
 static void caller_of(fuse_req_t req, struct ns_caller *c)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
@@ -155,6 +161,7 @@ static void fs_init(void *data, struct fuse_conn_info *conn)
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count_req(req, SREQ_LOOKUP);
 	struct ns_attr a;
 	int rc = ns_lookup(ctx_of(req)->n, parent, name, &a);
 	if (rc) {
@@ -174,6 +181,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	count_req(req, SREQ_FORGET);
 	(void)ino;
 	(void)nlookup;
 	fuse_reply_none(req);
@@ -181,6 +189,7 @@ static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
 {
+	count_req(req, SREQ_FORGET);
 	(void)count;
 	(void)f;
 	fuse_reply_none(req);
@@ -188,6 +197,7 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_GETATTR);
 	struct ns_attr a;
 	(void)fi;
 	int rc = ns_getattr(ctx_of(req)->n, ino, &a);
@@ -200,6 +210,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 		       struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_SETATTR);
 	struct ns_setattr sa;
 	struct ns_caller c;
 	struct ns_attr a;
@@ -249,6 +260,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 
 static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	count_req(req, SREQ_READLINK);
 	char buf[4097];
 	int rc = ns_readlink(ctx_of(req)->n, ino, buf, sizeof(buf));
 	if (rc)
@@ -260,6 +272,7 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
+	count_req(req, SREQ_MKNOD);
 	struct ns_caller c;
 	struct ns_attr a;
 	(void)rdev;
@@ -270,6 +283,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	count_req(req, SREQ_MKDIR);
 	struct ns_caller c;
 	struct ns_attr a;
 	caller_of(req, &c);
@@ -279,6 +293,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
+	count_req(req, SREQ_SYMLINK);
 	struct ns_caller c;
 	struct ns_attr a;
 	caller_of(req, &c);
@@ -288,6 +303,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count_req(req, SREQ_UNLINK);
 	struct ns_caller c;
 	caller_of(req, &c);
 	reply_err(req, -ns_unlink(ctx_of(req)->n, &c, parent, name));
@@ -295,6 +311,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	count_req(req, SREQ_RMDIR);
 	struct ns_caller c;
 	caller_of(req, &c);
 	reply_err(req, -ns_rmdir(ctx_of(req)->n, &c, parent, name));
@@ -303,6 +320,7 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
+	count_req(req, SREQ_RENAME);
 	struct ns_caller c;
 	unsigned f = 0;
 	if (flags & RENAME_NOREPLACE)
@@ -319,6 +337,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
+	count_req(req, SREQ_LINK);
 	struct ns_caller c;
 	(void)ino;
 	caller_of(req, &c);
@@ -342,6 +361,7 @@ static void fill_open(struct fuse_file_info *fi, ns_handle *h, fuse_ino_t ino, i
 
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_OPEN);
 	struct ns_caller c;
 	ns_handle *h = NULL;
 	int keep = 0;
@@ -359,6 +379,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_CREATE);
 	struct ns_caller c;
 	struct ns_attr a;
 	struct fuse_entry_param e;
@@ -383,6 +404,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_READ);
 	char *buf = malloc(size ? size : 1);
 	(void)ino;
 	if (!buf) {
@@ -401,6 +423,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_WRITE);
 	struct ns_caller c;
 	(void)ino;
 	caller_of(req, &c);
@@ -414,24 +437,28 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_FLUSH);
 	(void)ino;
 	reply_err(req, -ns_flush(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh));
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_RELEASE);
 	(void)ino;
 	reply_err(req, -ns_release(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh));
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_FSYNC);
 	(void)ino;
 	reply_err(req, -ns_fsync(ctx_of(req)->n, (ns_handle *)(uintptr_t)fi->fh, datasync));
 }
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_OPENDIR);
 	(void)ino;
 	(void)fi;
 	/* readdir is stateless (cookies): no opendir round trips needed. */
@@ -492,6 +519,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_READDIR);
 	(void)fi;
 	readdir_common(req, ino, size, off, 0);
 }
@@ -499,12 +527,14 @@ static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_READDIRPLUS);
 	(void)fi;
 	readdir_common(req, ino, size, off, 1);
 }
 
 static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_FSYNCDIR);
 	(void)ino;
 	(void)datasync;
 	(void)fi;
@@ -513,6 +543,7 @@ static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	count_req(req, SREQ_STATFS);
 	struct ns_statfs s;
 	struct statvfs sv;
 	(void)ino;
@@ -535,6 +566,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
+	count_req(req, SREQ_SETXATTR);
 	struct ns_caller c;
 	gid_t groups[MAX_GROUPS];
 	caller_of(req, &c);
@@ -545,6 +577,7 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	count_req(req, SREQ_GETXATTR);
 	struct ns_caller c;
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
@@ -564,6 +597,7 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	count_req(req, SREQ_LISTXATTR);
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		reply_err(req, ENOMEM);
@@ -581,6 +615,7 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	count_req(req, SREQ_REMOVEXATTR);
 	struct ns_caller c;
 	gid_t groups[MAX_GROUPS];
 	caller_of(req, &c);
@@ -592,6 +627,7 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
+	count_req(req, SREQ_FALLOCATE);
 	struct ns_caller c;
 	(void)ino;
 	caller_of(req, &c);

@@ -20,6 +20,23 @@ static const char *const op_names[SOP__COUNT] = {
 	[SOP_OTHER] = "other",
 };
 
+static const char *const req_names[SREQ__COUNT] = {
+	[SREQ_LOOKUP] = "LOOKUP", [SREQ_FORGET] = "FORGET",
+	[SREQ_GETATTR] = "GETATTR", [SREQ_SETATTR] = "SETATTR",
+	[SREQ_READLINK] = "READLINK", [SREQ_MKNOD] = "MKNOD",
+	[SREQ_MKDIR] = "MKDIR", [SREQ_UNLINK] = "UNLINK", [SREQ_RMDIR] = "RMDIR",
+	[SREQ_SYMLINK] = "SYMLINK", [SREQ_RENAME] = "RENAME",
+	[SREQ_LINK] = "LINK", [SREQ_OPEN] = "OPEN", [SREQ_READ] = "READ",
+	[SREQ_WRITE] = "WRITE", [SREQ_STATFS] = "STATFS",
+	[SREQ_RELEASE] = "RELEASE", [SREQ_FSYNC] = "FSYNC",
+	[SREQ_SETXATTR] = "SETXATTR", [SREQ_GETXATTR] = "GETXATTR",
+	[SREQ_LISTXATTR] = "LISTXATTR", [SREQ_REMOVEXATTR] = "REMOVEXATTR",
+	[SREQ_FLUSH] = "FLUSH", [SREQ_OPENDIR] = "OPENDIR",
+	[SREQ_READDIR] = "READDIR", [SREQ_READDIRPLUS] = "READDIRPLUS",
+	[SREQ_FSYNCDIR] = "FSYNCDIR", [SREQ_CREATE] = "CREATE",
+	[SREQ_FALLOCATE] = "FALLOCATE",
+};
+
 static const char *const class_names[KMS_CLASS__COUNT] = {
 	[KMS_CLASS_CRYPTO] = "cryptographic",
 	[KMS_CLASS_MGMT] = "management",
@@ -46,6 +63,8 @@ void stats_init(struct stats *s)
 		atomic_init(&s->ops[i], 0);
 		atomic_init(&s->refusals[i], 0);
 	}
+	for (int i = 0; i < SREQ__COUNT; i++)
+		atomic_init(&s->fuse_reqs[i], 0);
 	atomic_init(&s->lock_changes, 0);
 	atomic_init(&s->auth_failures, 0);
 	atomic_init(&s->bytes_read, 0);
@@ -60,6 +79,17 @@ void stats_op(struct stats *s, enum stats_op op)
 void stats_refusal(struct stats *s, enum stats_op op)
 {
 	add(&s->refusals[op_index(op)], 1);
+}
+
+void stats_fuse_req(struct stats *s, enum stats_req op)
+{
+	if ((unsigned)op < SREQ__COUNT)
+		add(&s->fuse_reqs[op], 1);
+}
+
+const char *stats_req_name(enum stats_req op)
+{
+	return (unsigned)op < SREQ__COUNT ? req_names[op] : "?";
 }
 
 void stats_lock_change(struct stats *s)
@@ -145,6 +175,11 @@ int stats_render(const struct stats *s, const struct kms_stats *k,
 	for (int i = 0; i < SOP__COUNT; i++)
 		emit(&o, "wormfs_refusals_total{op=\"%s\"} %llu\n", op_names[i],
 		     (unsigned long long)get(&s->refusals[i]));
+	header(&o, "wormfs_fuse_requests_total", "counter",
+	       "FUSE requests received from the kernel, by opcode.");
+	for (int i = 0; i < SREQ__COUNT; i++)
+		emit(&o, "wormfs_fuse_requests_total{op=\"%s\"} %llu\n", req_names[i],
+		     (unsigned long long)get(&s->fuse_reqs[i]));
 	counter(&o, "wormfs_lock_changes_total",
 		"Retention, legal hold and bucket lock changes.",
 		get(&s->lock_changes));

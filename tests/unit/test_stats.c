@@ -152,7 +152,31 @@ Test(stats, format_well_formed)
 		cr_assert(found, "sample '%s' before its # TYPE", l);
 		samples++;
 	}
-	cr_assert_eq(samples, 2 * SOP__COUNT + 4 + 3 * KMS_CLASS__COUNT + 2 + 1);
+	cr_assert_eq(samples, 2 * SOP__COUNT + SREQ__COUNT + 4 + 3 * KMS_CLASS__COUNT + 2 + 1);
+}
+
+/* FUSE requests are counted by kernel opcode, apart from the ns-level
+ * operation counters; an out-of-range opcode is ignored. */
+Test(stats, fuse_requests)
+{
+	struct stats s;
+
+	stats_init(&s);
+	stats_fuse_req(&s, SREQ_FLUSH);
+	stats_fuse_req(&s, SREQ_FLUSH);
+	stats_fuse_req(&s, SREQ_GETXATTR);
+	stats_fuse_req(&s, SREQ__COUNT);
+	stats_fuse_req(&s, (enum stats_req)-1);
+	cr_assert_gt(stats_render(&s, NULL, 0, out, sizeof(out)), 0);
+	has_line(out, "# TYPE wormfs_fuse_requests_total counter");
+	has_line(out, "wormfs_fuse_requests_total{op=\"FLUSH\"} 2");
+	has_line(out, "wormfs_fuse_requests_total{op=\"GETXATTR\"} 1");
+	has_line(out, "wormfs_fuse_requests_total{op=\"LOOKUP\"} 0");
+	has_line(out, "wormfs_operations_total{op=\"other\"} 0");
+	cr_assert_str_eq(stats_req_name(SREQ_READDIRPLUS), "READDIRPLUS");
+	cr_assert_str_eq(stats_req_name(SREQ__COUNT), "?");
+	for (int i = 0; i < SREQ__COUNT; i++)
+		cr_assert_not_null(stats_req_name((enum stats_req)i), "name of %d", i);
 }
 
 Test(stats, render_without_kms)
