@@ -44,6 +44,9 @@ struct ns_caller {
 	uint32_t umask;
 	const uint32_t *groups;
 	size_t ngroups;
+	int *setid_cleared;       /* if set: 1 when a write or truncate cleared
+				     set-id bits (the kernel's cached mode
+				     is stale then) */
 };
 
 /* setattr request: valid is a mask of NS_SET_*. */

@@ -12,8 +12,10 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 
 #include "fs.h"
 #include "log.h"
@@ -28,6 +30,9 @@ struct fs_ctx {
 	struct fuse_session *se;
 	atomic_int stop; /* set by the main thread, read by the ticker */
 	_Atomic int64_t nofile_logged;   /* monotonic ns of the last EMFILE log */
+	_Atomic uint64_t init_unique;    /* the INIT request's id (io_read) */
+	atomic_int init_done;            /* INIT reply sent (io_writev) */
+	atomic_int killpriv;             /* fs_init: add FUSE_HANDLE_KILLPRIV */
 };
 
 static struct fs_ctx *ctx_of(fuse_req_t req)
@@ -56,6 +61,16 @@ static void reply_err(fuse_req_t req, int err)
 static void count_req(fuse_req_t req, enum stats_req op)
 {
 	stats_fuse_req(ns_stats(ctx_of(req)->n), op);
+}
+
+/* The daemon cleared set-id bits the kernel still has in its cached mode
+ * (HANDLE_KILLPRIV): drop its attributes before the reply, so the next
+ * stat sees the new mode. Offset -1: attributes only, no page cache (the
+ * writer holds the pages of this request locked). */
+static void setid_inval(fuse_req_t req, fuse_ino_t ino, int cleared)
+{
+	if (cleared)
+		fuse_lowlevel_notify_inval_inode(ctx_of(req)->se, ino, -1, 0);
 }
 
 static void caller_of(fuse_req_t req, struct ns_caller *c)
@@ -157,6 +172,14 @@ static void fs_init(void *data, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	conn->want &= ~FUSE_CAP_SPLICE_WRITE & ~FUSE_CAP_SPLICE_MOVE & ~FUSE_CAP_SPLICE_READ;
 	conn->max_readahead = 1u << 20;
+	/* The daemon clears set-id bits on write, truncate and chown itself
+	 * (nssetid.c, nsx.c), which spares a GETATTR before every chown.
+	 * libfuse 3.14.0 wants this by default but leaves the flag out of
+	 * its INIT reply; io_writev adds it. */
+	if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV) {
+		conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
+		atomic_store(&x->killpriv, 1);
+	}
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -214,7 +237,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	struct ns_setattr sa;
 	struct ns_caller c;
 	struct ns_attr a;
-	int rc;
+	int rc, cleared = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	if (to_set & FUSE_SET_ATTR_MODE) {
@@ -250,8 +273,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		sa.ctime_ns = st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
 	}
 	caller_of(req, &c);
+	c.setid_cleared = &cleared;
 	rc = ns_setattr(ctx_of(req)->n, &c, ino, &sa,
 			fi ? (ns_handle *)(uintptr_t)fi->fh : NULL, &a);
+	setid_inval(req, ino, cleared);
 	if (rc)
 		reply_err(req, -rc);
 	else
@@ -364,9 +389,11 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	count_req(req, SREQ_OPEN);
 	struct ns_caller c;
 	ns_handle *h = NULL;
-	int keep = 0;
+	int keep = 0, cleared = 0;
 	caller_of(req, &c);
+	c.setid_cleared = &cleared;
 	int rc = ns_open_file(ctx_of(req)->n, &c, ino, fi->flags, &h, &keep);
+	setid_inval(req, ino, cleared);
 	if (rc) {
 		reply_err(req, -rc);
 		return;
@@ -425,10 +452,12 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	count_req(req, SREQ_WRITE);
 	struct ns_caller c;
-	(void)ino;
+	int cleared = 0;
 	caller_of(req, &c);
+	c.setid_cleared = &cleared;
 	ssize_t put = ns_write(ctx_of(req)->n, &c, (ns_handle *)(uintptr_t)fi->fh, buf, size,
 			       (uint64_t)off);
+	setid_inval(req, ino, cleared);
 	if (put < 0)
 		reply_err(req, (int)-put);
 	else
@@ -681,6 +710,41 @@ static void fs_inval(void *arg, uint64_t ino)
 	fuse_lowlevel_notify_inval_inode(x->se, ino, 0, 0);
 }
 
+/* The session's device I/O, plain read and writev, except that the INIT
+ * reply gets FUSE_HANDLE_KILLPRIV when fs_init asked for it (see there).
+ * INIT is the first request and nothing else is answered before it. */
+static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
+{
+	struct fs_ctx *x = ud;
+	ssize_t k = read(fd, buf, len);
+
+	if (k >= (ssize_t)sizeof(struct fuse_in_header) && !atomic_load(&x->init_done)) {
+		const struct fuse_in_header *ih = buf;
+		if (ih->opcode == FUSE_INIT)
+			atomic_store(&x->init_unique, ih->unique);
+	}
+	return k;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
+{
+	struct fs_ctx *x = ud;
+
+	if (!atomic_load(&x->init_done) && count >= 2 &&
+	    iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
+		const struct fuse_out_header *oh = iov[0].iov_base;
+		uint64_t u = atomic_load(&x->init_unique);
+		if (u && oh->unique == u && oh->error == 0) {
+			struct fuse_init_out *o = iov[1].iov_base;
+			if (atomic_load(&x->killpriv))
+				o->flags |= FUSE_HANDLE_KILLPRIV;
+			atomic_store(&x->init_done, 1);
+		}
+	}
+	return writev(fd, iov, count);
+}
+
 /* LMDB checkpoint and compliance-clock persistence, <= 1 s apart. */
 static void *ticker(void *arg)
 {
@@ -719,7 +783,7 @@ static char *escape_opt_value(const char *s)
 int fs_run(ns *n, const struct fs_params *p)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fs_ctx x = { n, p, NULL, 0, 0 };
+	struct fs_ctx x = { n, p, NULL, 0, 0, 0, 0, 0 };
 	struct fuse_loop_config *lc = NULL;
 	pthread_t tick;
 	char *opts = NULL, *fsname = escape_opt_value(p->fsname);
@@ -750,6 +814,13 @@ int fs_run(ns *n, const struct fs_params *p)
 		goto out;
 	}
 	mounted = 1;
+	{
+		static const struct fuse_custom_io io = { .read = io_read, .writev = io_writev };
+		if (fuse_session_custom_io(x.se, &io, fuse_session_fd(x.se))) {
+			fprintf(stderr, "wormfs: cannot set the session's I/O\n");
+			goto out;
+		}
+	}
 	ns_set_inval(n, fs_inval, &x);
 	if (pthread_create(&tick, NULL, ticker, &x) == 0)
 		ticking = 1;

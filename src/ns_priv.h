@@ -171,6 +171,11 @@ int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_nod
 /* The bucket inode recorded in a node (0: an older record, not recorded). */
 uint64_t ns_node_bucket(const struct meta_node *nd);
 int ns_may_write(const struct meta_node *nd, const struct ns_caller *c);
+/* Clear S_ISUID (and S_ISGID if group-executable) of a regular file
+ * written or truncated by a caller without CAP_FSETID, as the kernel does
+ * (fs.c negotiates FUSE_HANDLE_KILLPRIV); nssetid.c. A sealed object:
+ * -EPERM (refused and logged like a chmod). */
+int ns_kill_setid(ns *n, const struct ns_caller *c, uint64_t ino);
 int ns_refuse(ns *n, enum stats_op op, uint64_t ino, const char *name,
 	      const struct ns_caller *c, int err, const char *rule);
 int ns_durable(ns *n);

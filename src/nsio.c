@@ -1021,6 +1021,8 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		 * again, under in->rw, and refuses. */
 		pthread_rwlock_wrlock(&in->rw);
 		rc = ns_content_truncate(n, in, h, 0);
+		if (!rc)
+			rc = ns_kill_setid(n, c, ino);
 		pthread_rwlock_unlock(&in->rw);
 		if (rc == -EPERM)
 			ns_refuse(n, SOP_OPEN, ino, NULL, c, rc, "sealed");
@@ -1258,8 +1260,11 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	if (h->flags & O_APPEND)
 		off = in->ref.size;
 	pthread_mutex_unlock(&in->mu);
+	/* Set-id bits go before the data, as in the kernel (HANDLE_KILLPRIV). */
+	rc = ns_kill_setid(n, c, in->ino);
 	/* off + size cannot wrap: off < 2^63 and a request is small. */
-	rc = torn_retry(n, in);
+	if (!rc)
+		rc = torn_retry(n, in);
 	if (!rc)
 		rc = content_ensure(n, in, h, off + size, &fd);
 	if (rc) {

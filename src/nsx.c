@@ -588,6 +588,8 @@ int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_s
 			rc = ns_key_ensure(n, in);
 		if (!rc)
 			rc = ns_content_truncate(n, in, h, sa->size);
+		if (!rc)
+			rc = ns_kill_setid(n, c, ino);
 		pthread_rwlock_unlock(&in->rw);
 		if (rc == -EPERM)
 			ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, "sealed");

@@ -18,8 +18,8 @@
 static char dir[256];
 static ns *N;
 static struct cfg C;
-static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0 };
-static const struct ns_caller USER = { 1000, 1000, 1, 022, NULL, 0 };
+static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
+static const struct ns_caller USER = { 1000, 1000, 1, 022, NULL, 0, NULL };
 
 static void setup(void)
 {
