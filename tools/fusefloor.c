@@ -16,15 +16,20 @@
  * for real data: content reads back as zeros, rename is ENOSYS, and nodes
  * are never freed. */
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #define FLOOR_TIMEOUT 1.0
 #define FLOOR_HASH (1u << 20)
@@ -44,6 +49,9 @@ struct floor {
 	struct fnode *nodes;        /* inode i is nodes[i - 1] */
 	size_t n, cap;
 	uint64_t *hash;             /* (parent, name) -> first inode of chain */
+	_Atomic uint64_t init_unique; /* as in wormfs (fs.c): INIT gets */
+	atomic_int init_done;         /* FUSE_HANDLE_KILLPRIV, which libfuse */
+	atomic_int killpriv;          /* 3.14.0 leaves out of its reply */
 };
 
 static struct floor *fl_of(fuse_req_t req)
@@ -157,7 +165,6 @@ static void entry_of(const struct fnode *x, struct fuse_entry_param *e)
 
 static void fl_init(void *data, struct fuse_conn_info *conn)
 {
-	(void)data;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
@@ -169,6 +176,43 @@ static void fl_init(void *data, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	conn->want &= ~FUSE_CAP_SPLICE_WRITE & ~FUSE_CAP_SPLICE_MOVE & ~FUSE_CAP_SPLICE_READ;
+	if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV) {
+		conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
+		atomic_store(&((struct floor *)data)->killpriv, 1);
+	}
+}
+
+/* The same device I/O as wormfs's (fs.c io_read, io_writev). */
+static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
+{
+	struct floor *f = ud;
+	ssize_t k = read(fd, buf, len);
+
+	if (k >= (ssize_t)sizeof(struct fuse_in_header) && !atomic_load(&f->init_done)) {
+		const struct fuse_in_header *ih = buf;
+		if (ih->opcode == FUSE_INIT)
+			atomic_store(&f->init_unique, ih->unique);
+	}
+	return k;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
+{
+	struct floor *f = ud;
+
+	if (!atomic_load(&f->init_done) && count >= 2 &&
+	    iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
+		const struct fuse_out_header *oh = iov[0].iov_base;
+		uint64_t u = atomic_load(&f->init_unique);
+		if (u && oh->unique == u && oh->error == 0) {
+			struct fuse_init_out *o = iov[1].iov_base;
+			if (atomic_load(&f->killpriv))
+				o->flags |= FUSE_HANDLE_KILLPRIV;
+			atomic_store(&f->init_done, 1);
+		}
+	}
+	return writev(fd, iov, count);
 }
 
 static void fl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -223,6 +267,11 @@ static void fl_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int valid
 			x->st.st_uid = a->st_uid;
 		if (valid & FUSE_SET_ATTR_GID)
 			x->st.st_gid = a->st_gid;
+		/* HANDLE_KILLPRIV: chown clears set-id bits (writes are not
+		 * kept, so only chown matters here). */
+		if ((valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) && !S_ISDIR(x->st.st_mode))
+			x->st.st_mode &= ~(mode_t)(S_ISUID |
+				((x->st.st_mode & S_IXGRP) ? S_ISGID : 0));
 		if (valid & FUSE_SET_ATTR_SIZE)
 			x->st.st_size = a->st_size;
 		if (valid & FUSE_SET_ATTR_ATIME)
@@ -529,6 +578,11 @@ int main(int argc, char **argv)
 	se = fuse_session_new(&args, &floor_ops, sizeof(floor_ops), &f);
 	if (!se || fuse_session_mount(se, argv[1]))
 		goto out;
+	{
+		static const struct fuse_custom_io io = { .read = io_read, .writev = io_writev };
+		if (fuse_session_custom_io(se, &io, fuse_session_fd(se)))
+			goto out_unmount;
+	}
 	if (fuse_daemonize(0))
 		goto out_unmount;
 	lc = fuse_loop_cfg_create();
