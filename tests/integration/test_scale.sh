@@ -29,8 +29,9 @@ if ! cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -o "$SCALE" "$LIB_DIR/s
 	done_testing
 fi
 
-rss_kb() {   # VmRSS and VmHWM of the daemon of mount $1
-	awk '/^VmRSS|^VmHWM/ { printf "%s %s kB  ", $1, $2 }' "/proc/${MNT_PID[$1]}/status"
+rss_kb() {   # the daemon's RSS (peak; anonymous, and the LMDB map's file pages)
+	awk '/^VmRSS|^VmHWM|^RssAnon|^RssFile/ { printf "%s %s kB  ", $1, $2 }' \
+		"/proc/${MNT_PID[$1]}/status"
 }
 
 # run_case NAME NDIRS: one store, one bucket, N files; checks and reports.
