@@ -31,6 +31,7 @@ struct fs_ctx {
 	atomic_int stop; /* set by the main thread, read by the ticker */
 	_Atomic int64_t nofile_logged;   /* monotonic ns of the last EMFILE log */
 	_Atomic uint64_t init_unique;    /* the INIT request's id (io_read) */
+	atomic_uint init_kflags;         /* and the flags the kernel offered */
 	atomic_int init_done;            /* INIT reply sent (io_writev) */
 	atomic_int killpriv;             /* fs_init: add FUSE_HANDLE_KILLPRIV */
 };
@@ -173,9 +174,13 @@ static void fs_init(void *data, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_SPLICE_WRITE & ~FUSE_CAP_SPLICE_MOVE & ~FUSE_CAP_SPLICE_READ;
 	conn->max_readahead = 1u << 20;
 	/* The daemon clears set-id bits on write, truncate and chown itself
-	 * (nssetid.c, nsx.c), which spares a GETATTR before every chown.
-	 * libfuse 3.14.0 wants this by default but leaves the flag out of
-	 * its INIT reply; io_writev adds it. */
+	 * (nssetid.c, nsx.c), by the kernel's rules and whatever the kernel
+	 * tells it, which spares a GETATTR before every chown. libfuse
+	 * 3.14.0 wants HANDLE_KILLPRIV by default but leaves the flag out of
+	 * its INIT reply, and knows no HANDLE_KILLPRIV_V2; io_writev adds
+	 * both (V2 if the kernel offers it). Under V2 the kernel also stops
+	 * asking for security.capability before every write (SB_NOSEC): it
+	 * asks once after each refresh of the inode's attributes. */
 	if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV) {
 		conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
 		atomic_store(&x->killpriv, 1);
@@ -711,7 +716,8 @@ static void fs_inval(void *arg, uint64_t ino)
 }
 
 /* The session's device I/O, plain read and writev, except that the INIT
- * reply gets FUSE_HANDLE_KILLPRIV when fs_init asked for it (see there).
+ * reply gets FUSE_HANDLE_KILLPRIV(_V2) when fs_init asked for it (see
+ * there).
  * INIT is the first request and nothing else is answered before it. */
 static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
 {
@@ -720,8 +726,13 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
 
 	if (k >= (ssize_t)sizeof(struct fuse_in_header) && !atomic_load(&x->init_done)) {
 		const struct fuse_in_header *ih = buf;
-		if (ih->opcode == FUSE_INIT)
+		if (ih->opcode == FUSE_INIT &&
+		    k >= (ssize_t)(sizeof(*ih) + offsetof(struct fuse_init_in, flags) +
+				   sizeof(uint32_t))) {
+			const struct fuse_init_in *ii = (const void *)(ih + 1);
+			atomic_store(&x->init_kflags, ii->flags);
 			atomic_store(&x->init_unique, ih->unique);
+		}
 	}
 	return k;
 }
@@ -738,7 +749,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
 		if (u && oh->unique == u && oh->error == 0) {
 			struct fuse_init_out *o = iov[1].iov_base;
 			if (atomic_load(&x->killpriv))
-				o->flags |= FUSE_HANDLE_KILLPRIV;
+				o->flags |= FUSE_HANDLE_KILLPRIV |
+					(atomic_load(&x->init_kflags) & FUSE_HANDLE_KILLPRIV_V2);
 			atomic_store(&x->init_done, 1);
 		}
 	}
@@ -783,7 +795,7 @@ static char *escape_opt_value(const char *s)
 int fs_run(ns *n, const struct fs_params *p)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fs_ctx x = { n, p, NULL, 0, 0, 0, 0, 0 };
+	struct fs_ctx x = { n, p, NULL, 0, 0, 0, 0, 0, 0 };
 	struct fuse_loop_config *lc = NULL;
 	pthread_t tick;
 	char *opts = NULL, *fsname = escape_opt_value(p->fsname);

@@ -50,6 +50,7 @@ struct floor {
 	size_t n, cap;
 	uint64_t *hash;             /* (parent, name) -> first inode of chain */
 	_Atomic uint64_t init_unique; /* as in wormfs (fs.c): INIT gets */
+	atomic_uint init_kflags;
 	atomic_int init_done;         /* FUSE_HANDLE_KILLPRIV, which libfuse */
 	atomic_int killpriv;          /* 3.14.0 leaves out of its reply */
 };
@@ -190,8 +191,13 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *ud)
 
 	if (k >= (ssize_t)sizeof(struct fuse_in_header) && !atomic_load(&f->init_done)) {
 		const struct fuse_in_header *ih = buf;
-		if (ih->opcode == FUSE_INIT)
+		if (ih->opcode == FUSE_INIT &&
+		    k >= (ssize_t)(sizeof(*ih) + offsetof(struct fuse_init_in, flags) +
+				   sizeof(uint32_t))) {
+			const struct fuse_init_in *ii = (const void *)(ih + 1);
+			atomic_store(&f->init_kflags, ii->flags);
 			atomic_store(&f->init_unique, ih->unique);
+		}
 	}
 	return k;
 }
@@ -208,7 +214,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *ud)
 		if (u && oh->unique == u && oh->error == 0) {
 			struct fuse_init_out *o = iov[1].iov_base;
 			if (atomic_load(&f->killpriv))
-				o->flags |= FUSE_HANDLE_KILLPRIV;
+				o->flags |= FUSE_HANDLE_KILLPRIV |
+					(atomic_load(&f->init_kflags) & FUSE_HANDLE_KILLPRIV_V2);
 			atomic_store(&f->init_done, 1);
 		}
 	}
