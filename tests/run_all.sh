@@ -230,6 +230,8 @@ if [ "$BUILD_OK" = 1 ] || [ -x "$BUILD/wormfs" ]; then
 		[ "$n" = fileops ] && [ "$LONG" = 1 ] && tmo=14400
 		# 1,000 crash cycles: 3-7 s each on 2 busy cores.
 		[ "$n" = crash_torture ] && [ "$LONG" = 1 ] && tmo=9000
+		# 2 × 1,000,000 objects created and listed twice: about 25 min.
+		[ "$n" = scale ] && [ "$LONG" = 1 ] && tmo=5400
 		run_integ "$t" normal "$tmo" WORMFS_BUILD="$BUILD" WORMFS_HARNESS="$HARNESS" WORMFS_LONG="$LONG"
 	done
 fi
