@@ -32,17 +32,24 @@ static uint32_t kill_bits(uint32_t mode)
 }
 
 /* Whether the calling thread holds CAP_FSETID, from CapEff in
- * /proc/TID/status (FUSE gives the caller's thread id). Unknown (the
+ * /proc/TID/status (FUSE gives the caller's thread id), in the daemon's
+ * user namespace: the kernel asks capable(), so a capability held only
+ * inside a user namespace of its own does not count. Unknown (the
  * caller is gone, pid 0): no, so the bits are cleared, the safe side. */
 static int caller_has_fsetid(const struct ns_caller *c)
 {
 	char path[64], buf[4096];
 	unsigned long long eff;
+	struct stat mine, theirs;
 	const char *p;
 	ssize_t k;
 	int fd;
 
 	if (c->pid == 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/ns/user", (unsigned)c->pid);
+	if (stat("/proc/self/ns/user", &mine) || stat(path, &theirs) ||
+	    mine.st_dev != theirs.st_dev || mine.st_ino != theirs.st_ino)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%u/status", (unsigned)c->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);

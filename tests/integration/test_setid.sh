@@ -41,6 +41,16 @@ check_eq "S_ISGID without group execute is kept (not set-group-id)" 2766 "$(mode
 mkf w4 4755 "$TEST_UID"
 check_errno_as_user "the owner (no CAP_FSETID) appends to its 4755 file" OK append "$B/w4" "x"
 check_eq "owner's write cleared S_ISUID" 755 "$(mode "$B/w4")"
+mkf w6 4777
+if as_user unshare --user --map-root-user true 2>/dev/null; then
+	# Root with every capability, but inside a user namespace of its own
+	# (made by the unprivileged test user): not CAP_FSETID for the kernel.
+	check "root of a new user namespace appends to a 4777 file" \
+		as_user unshare --user --map-root-user sh -c "printf x >> '$B/w6'"
+	check_eq "a user namespace's CAP_FSETID does not keep S_ISUID" 777 "$(mode "$B/w6")"
+else
+	skip "user namespace writer" "unshare --user is not allowed here"
+fi
 mkf w5 6755
 check_errno "root (CAP_FSETID) appends to a 6755 file" OK append "$B/w5" "x"
 check_eq "root's write keeps the bits" 6755 "$(mode "$B/w5")"
