@@ -174,8 +174,9 @@ static void fs_init(void *data, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_SPLICE_WRITE & ~FUSE_CAP_SPLICE_MOVE & ~FUSE_CAP_SPLICE_READ;
 	conn->max_readahead = 1u << 20;
 	/* The daemon clears set-id bits on write, truncate and chown itself
-	 * (nssetid.c, nsx.c), by the kernel's rules and whatever the kernel
-	 * tells it, which spares a GETATTR before every chown. libfuse
+	 * (nssetid.c, nsx.c), by the kernel's rules (libfuse does not pass
+	 * the kernel's kill flags on), which spares a GETATTR before every
+	 * chown. libfuse
 	 * 3.14.0 wants HANDLE_KILLPRIV by default but leaves the flag out of
 	 * its INIT reply, and knows no HANDLE_KILLPRIV_V2; io_writev adds
 	 * both (V2 if the kernel offers it). Under V2 the kernel also stops
