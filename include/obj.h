@@ -4,7 +4,7 @@
  *
  * File layout (all integers little-endian):
  *   header, OBJ_HEADER_SIZE bytes:
- *     magic "WORMOBJ1" | u32 format (1) | u32 alg | objid[16] |
+ *     magic "WORMOBJ1" | u32 format (1 or 2) | u32 alg | objid[16] |
  *     wrapped DEK[76] (KMS, version inside) | nonce[24] | zero pad |
  *     tag[16] in the last 16 bytes = AEAD(DEK) over the empty message with
  *     every byte before the tag as associated data.
@@ -17,6 +17,24 @@
  *   zeros and must read as zeros (header and blocks), so no stored bit is
  *   unauthenticated.
  *
+ * Block map (format 2, every file created since; src/obj_map.c): which
+ * generation each block was last written in, 0 for a hole. A read opens
+ * block i only with exactly the generation the map names, so a slot
+ * replaced by an older authentic version of itself, a zeroed slot, a hole
+ * filled with data or a whole file replaced by an older copy fail (EIO).
+ * The map of committed generation G is the side file objects/XX/<id>.m0
+ * or .m1 (G's parity): "WORMMAP1" | id | u64 G | u64 nruns | nonce[24] |
+ * runs (u64 first block, u64 gen) | tag[16] = AEAD(DEK) over the empty
+ * message with every byte before it as AD. It is authenticated by G, which
+ * the node record authenticates: a map file of another generation is
+ * ignored, and none means "every block carries exactly G, no holes" (the
+ * common case of an object written in one session: no side file). So
+ * removing or replacing a map can only make reads fail, never accept an
+ * older block. A session writes G+1's map (the other parity) before the
+ * caller commits G+1, so a crash before that commit still finds G's.
+ * Format 1 files (written before) keep the old rules: any generation up to
+ * G+1, final block G or G+1 (README, Limitations).
+ *
  * Crash atomicity (undo journal): a write session never overwrites a block
  * of the committed state (blocks 0 .. last of the committed size csize) in
  * place before it has copied the committed slot bytes to the object's
@@ -28,16 +46,15 @@
  * reader of the committed state (obj_verify) overlays the journal.
  *
  * Generations: meta records the committed generation G. A write session
- * writes blocks with gen G+1 and, before the caller commits G+1 to meta,
- * obj_commit() makes sure the final block carries G+1. So an older copy of
- * the file (final block gen < G) fails; a crash before the meta commit
- * leaves blocks of gen G+1 that still authenticate (at most one session can
- * be in flight). Rules on read: every block gen <= G+1; the final block's
- * gen is G or G+1; a block with gen <= G must carry the exact final flag,
- * one with gen G+1 may carry either (interrupted session).
+ * writes blocks with gen G+1 and records them in the map. A crash before
+ * the meta commit leaves blocks of gen G+1, which G's map rejects. A block
+ * of the session (gen G+1) may carry either final flag while the session
+ * is in flight (a write that failed part way); obj_commit re-seals the
+ * final block then.
  * A slot that is entirely zero bytes on disk is a hole and reads as zeros
- * (as in gocryptfs), but only in an object recorded as sparse (r->sparse);
- * the final block is never a hole.
+ * (as in gocryptfs), but only in an object recorded as sparse (r->sparse)
+ * and, in format 2, only where the map says so; the final block is never
+ * a hole.
  * Returns 0/-errno; a block or header that fails authentication is -EIO
  * (and counted by the caller); the caller never sees unauthenticated
  * bytes. */
@@ -86,7 +103,24 @@ struct obj_ref {
 	int torn;                  /* set by a failed obj_write that could not
 				      put back the blocks it was rewriting: the
 				      caller must roll the session back */
+	struct obj_map *map;       /* the block map of the state being read or
+				      written (obj_map_load; obj_create makes
+				      one); owned by the caller, updated by
+				      obj_write/obj_truncate. Reads and writes
+				      without one are -EINVAL. */
 };
+
+/* The block map of r's committed state (r->gen, r->key set), from the
+ * header of the open content file fd and the map file of r->gen. -EIO if
+ * the header or a map of that generation fails authentication. In memory
+ * only (no fd kept): read once per inode. */
+typedef struct obj_map obj_map;
+int obj_map_load(store *s, int fd, const struct obj_ref *r, obj_map **out);
+/* The map of a content file just created (format 2, no blocks yet). */
+int obj_map_new(obj_map **out);
+void obj_map_free(obj_map *m);
+#define OBJ_MAP_SUFFIX0 ".m0"
+#define OBJ_MAP_SUFFIX1 ".m1"
 
 /* Undo journal of one object's write sessions (owned by the caller, one
  * per inode, used under its writer lock). The file is created at the
@@ -107,9 +141,13 @@ int obj_key_new(kms *k, int alg, struct obj_ref *r, wcrypto_aead **key, uint64_t
  * it open O_RDWR. excl: O_EXCL; else an existing file of the same id
  * (left by an interrupted move out of inline storage) is truncated. */
 int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd);
+/* Tests only: a content file in format 1 (before block maps), to check
+ * that objects written by older versions still read. */
+int obj_file_create_v1(store *s, const struct obj_ref *r, int *fd);
 /* Create a new object: a fresh random id (store_objid_new), a DEK from
  * kms_generate_data_key (context = id), the content file with its header
- * (not fsync'ed: see obj.c), size 0, gen 0. Fills r (except key) and returns the open
+ * (not fsync'ed: see obj.c), size 0, gen 0, r->map a new map (the caller
+ * frees it). Fills r (except key) and returns the open
  * fd (O_RDWR) and the key context in *key (free with wcrypto_aead_free).
  * alg 0 means wcrypto_default_alg(). */
 int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd,
@@ -132,10 +170,12 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
  * r->write_gen. -EFBIG past OBJ_MAX_SIZE. */
 int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size);
 /* Before the caller commits gen = r->write_gen: re-seal the final block
- * with write_gen if it carries an older gen. Leaves slots past
+ * if it carries the other final flag (format 1: also if it carries an
+ * older gen) and write write_gen's block map (format 2). Leaves slots past
  * obj_file_length(size) (the committed state may still need them): see
- * obj_settle. Does not fsync. */
-int obj_commit(int fd, struct obj_ref *r);
+ * obj_settle. Does not fsync the content file; durable: fdatasyncs the map
+ * file (the caller syncs the content file and the directory). */
+int obj_commit(store *s, int fd, struct obj_ref *r, int durable);
 /* After the meta commit of r (size, write_gen): cut the file to
  * obj_file_length(size) and drop the undo journal. The caller then sets
  * gen = write_gen, csize = size. */
@@ -153,10 +193,11 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 /* Rewrite the header with a new wrapped DEK (rewrap). fsyncs. */
 int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS_WRAPPED_BYTES]);
 
-/* Full check of one object: header, every block, final flag, generation
- * rules, file length. 0 if sound; -EIO with *what = static reason ("bad
- * header", "block N fails authentication", "length mismatch",
- * "stale generation", "trailing data") and *bad_block (UINT64_MAX when
+/* Full check of one object: header, block map, every block, final flag,
+ * generation rules, file length. 0 if sound; -EIO with *what = static
+ * reason ("bad header", "block map fails authentication", "block N fails
+ * authentication", "length mismatch", "stale generation", "hole holds
+ * data", "trailing data") and *bad_block (UINT64_MAX when
  * no block is at fault; "block fails authentication" names no N, see
  * *bad_block); -ENOENT if the file is missing. */
 int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,

@@ -61,6 +61,7 @@ void store_objid_hex(const uint8_t id[STORE_OBJID_BYTES],
 /* Inverse of store_objid_hex: exactly 32 lowercase hex chars. 0 or -EINVAL. */
 int store_objid_parse(const char *hex, uint8_t id[STORE_OBJID_BYTES]);
 int store_obj_open(store *s, const uint8_t id[STORE_OBJID_BYTES], int flags, int *fd);
+/* Removes the content file and its block maps (side files .m0, .m1). */
 int store_obj_unlink(store *s, const uint8_t id[STORE_OBJID_BYTES]);
 /* Side files of an object: "XX/<hex><suffix>" (suffix <= 8 chars, e.g.
  * ".u" for its undo journal). store_obj_foreach reports them with

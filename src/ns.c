@@ -243,6 +243,7 @@ void ns_inode_put(ns *n, struct ns_inode *in)
 void ns_inode_free(struct ns_inode *in)
 {
 	obj_undo_free(in->ref.undo);
+	obj_map_free(in->ref.map);
 	wcrypto_aead_free(in->key);
 	ns_ibuf_free(in);
 	pthread_mutex_destroy(&in->mu);

@@ -30,6 +30,8 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 	struct policy_lock lk;
 
 	if (!in->live) {
+		/* The block map is the committed state's again: read anew. */
+		obj_map_free(in->ref.map);
 		memset(&in->ref, 0, sizeof(in->ref));
 		memcpy(in->ref.id, nd->objid, 16);
 		in->ref.alg = (int)nd->alg;
@@ -88,6 +90,24 @@ static int content_open(ns *n, struct ns_inode *in, int flags, int *fd)
 		     id, (unsigned long long)in->ino);
 		rc = -EIO;
 	}
+	return rc;
+}
+
+/* The block map of the object, read at the first open of its content
+ * file and kept in memory with the inode (no fd kept); a session updates
+ * it. Called with in->mu held (or in->rw held for writing). */
+static int map_attach(ns *n, struct ns_inode *in, int fd)
+{
+	struct obj_ref r;
+	int rc;
+
+	if (in->ref.map)
+		return 0;
+	r = in->ref;
+	r.key = in->key;
+	rc = obj_map_load(n->st, fd, &r, &in->ref.map);
+	if (rc == -EIO)
+		auth_failure(n, in);
 	return rc;
 }
 
@@ -177,6 +197,8 @@ static int handle_fd(ns *n, ns_handle *h)
 		in->ref.key = in->key;
 		rc = content_open(n, in, h->writable ? O_RDWR : O_RDONLY, &h->fd);
 	}
+	if (!rc && !inl && h->fd >= 0)
+		rc = map_attach(n, in, h->fd);
 	pthread_mutex_unlock(&in->mu);
 	if (!rc && inl)
 		rc = inline_load(n, in);
@@ -240,14 +262,19 @@ static int inline_spill(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
 		rc = obj_file_create(n->st, &r, 0, &nfd);
 	if (rc)
 		return rc;
-	if (r.size)
+	r.map = NULL;
+	put = obj_map_new(&r.map);
+	if (r.size && !put)
 		put = obj_write(nfd, &r, in->ibuf, (size_t)r.size, 0);
 	if (put < 0) {
 		close(nfd);
 		store_obj_unlink(n->st, r.id);
+		obj_map_free(r.map);
 		return (int)put;
 	}
 	pthread_mutex_lock(&in->mu);
+	obj_map_free(in->ref.map);
+	in->ref.map = r.map;
 	in->inl = 0;
 	in->ref.csize = 0;
 	in->ref.sparse = r.sparse;
@@ -270,6 +297,8 @@ static void adopt_identity(struct ns_inode *in, const struct obj_ref *r, wcrypto
 	in->ref.alg = r->alg;
 	in->ref.gen = 0;
 	in->ref.csize = 0;
+	obj_map_free(in->ref.map);
+	in->ref.map = r->map;   /* a new file's, or none (inline) */
 	wcrypto_aead_free(in->key);
 	in->key = key;
 	if (ibuf) {
@@ -303,7 +332,7 @@ static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, uint64_t end
 	}
 	if (h && h->fd >= 0) {
 		*fd = h->fd;
-		return 0;
+		return map_attach(n, in, h->fd);   /* dropped by a rollback */
 	}
 	pthread_mutex_lock(&in->mu);
 	inl = in->inl;
@@ -320,6 +349,8 @@ static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, uint64_t end
 	if (has_content(&in->ref)) {
 		in->ref.key = in->key;
 		rc = content_open(n, in, O_RDWR, &nfd);
+		if (!rc && (rc = map_attach(n, in, nfd)) != 0)
+			close(nfd);
 		if (rc)
 			return rc;
 		goto done;
@@ -355,6 +386,7 @@ done:
 fail:
 	close(nfd);
 	store_obj_unlink(n->st, r.id);
+	obj_map_free(r.map);
 	wcrypto_aead_free(key);
 	return rc;
 }
@@ -589,7 +621,7 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 		if (cfd < 0)
 			rc = obj_open(n->st, &r, O_RDWR, &cfd);
 		if (!rc) {
-			rc = obj_commit(cfd, &r);
+			rc = obj_commit(n->st, cfd, &r, durable);
 			if (io_failure(rc))
 				session_abort(n, in, rc);
 		}

@@ -26,7 +26,6 @@
 #define H_NONCE (H_WRAPPED + KMS_WRAPPED_BYTES)
 #define H_PAD (H_NONCE + WCRYPTO_NONCEBYTES)
 #define H_TAG (OBJ_HEADER_SIZE - WCRYPTO_TAGBYTES)
-#define OBJ_FORMAT 1u
 
 /* Slot field offsets (S_GEN: obj_priv.h). */
 #define S_NONCE 8
@@ -111,14 +110,14 @@ int obj_ftruncate(int fd, uint64_t len)
  * must read back as zeros, so that every stored bit is authenticated. */
 #define GCM_NONCE 12
 
-static void nonce_fresh(const wcrypto_aead *key, uint8_t nonce[WCRYPTO_NONCEBYTES])
+void obj_nonce_fresh(const wcrypto_aead *key, uint8_t nonce[WCRYPTO_NONCEBYTES])
 {
 	wcrypto_nonce(nonce);
 	if (wcrypto_aead_alg(key) == WCRYPTO_AES256GCM)
 		memset(nonce + GCM_NONCE, 0, WCRYPTO_NONCEBYTES - GCM_NONCE);
 }
 
-static int nonce_ok(const wcrypto_aead *key, const uint8_t nonce[WCRYPTO_NONCEBYTES])
+int obj_nonce_ok(const wcrypto_aead *key, const uint8_t nonce[WCRYPTO_NONCEBYTES])
 {
 	if (wcrypto_aead_alg(key) != WCRYPTO_AES256GCM)
 		return 1;
@@ -134,17 +133,18 @@ static int header_seal(const wcrypto_aead *key, uint8_t hdr[OBJ_HEADER_SIZE])
 {
 	uint8_t dummy = 0;
 
-	nonce_fresh(key, hdr + H_NONCE);
+	obj_nonce_fresh(key, hdr + H_NONCE);
 	return wcrypto_aead_seal(key, &dummy, hdr + H_TAG, &dummy, 0, hdr, H_TAG,
 				 hdr + H_NONCE);
 }
 
 static int header_build(const wcrypto_aead *key, int alg, const uint8_t id[16],
-			const uint8_t wrapped[KMS_WRAPPED_BYTES], uint8_t hdr[OBJ_HEADER_SIZE])
+			const uint8_t wrapped[KMS_WRAPPED_BYTES], unsigned fmt,
+			uint8_t hdr[OBJ_HEADER_SIZE])
 {
 	memset(hdr, 0, OBJ_HEADER_SIZE);
 	memcpy(hdr + H_MAGIC, obj_magic, sizeof(obj_magic));
-	put_le32(hdr + H_FORMAT, OBJ_FORMAT);
+	put_le32(hdr + H_FORMAT, fmt);
 	put_le32(hdr + H_ALG, (uint32_t)alg);
 	memcpy(hdr + H_ID, id, 16);
 	memcpy(hdr + H_WRAPPED, wrapped, KMS_WRAPPED_BYTES);
@@ -157,15 +157,17 @@ static int header_check(const struct obj_ref *r, const wcrypto_aead *key,
 {
 	uint8_t dummy = 0;
 
+	uint32_t fmt = get_le32(hdr + H_FORMAT);
+
 	if (memcmp(hdr + H_MAGIC, obj_magic, sizeof(obj_magic)) != 0 ||
-	    get_le32(hdr + H_FORMAT) != OBJ_FORMAT ||
+	    (fmt != OBJ_FORMAT_V1 && fmt != OBJ_FORMAT_V2) ||
 	    get_le32(hdr + H_ALG) != (uint32_t)r->alg || !wcrypto_alg_valid(r->alg) ||
 	    memcmp(hdr + H_ID, r->id, 16) != 0)
 		return -EIO;
 	for (size_t i = H_PAD; i < H_TAG; i++)
 		if (hdr[i])
 			return -EIO;
-	if (!nonce_ok(key, hdr + H_NONCE) ||
+	if (!obj_nonce_ok(key, hdr + H_NONCE) ||
 	    wcrypto_aead_open(key, &dummy, &dummy, 0, hdr + H_TAG, hdr, H_TAG, hdr + H_NONCE))
 		return -EIO;
 	return 0;
@@ -181,6 +183,16 @@ static int header_read_check(int fd, const struct obj_ref *r, const wcrypto_aead
 	if (got != OBJ_HEADER_SIZE)
 		return -EIO;
 	return header_check(r, key, hdr);
+}
+
+int obj_header_read(int fd, const struct obj_ref *r, unsigned *fmt)
+{
+	uint8_t hdr[OBJ_HEADER_SIZE];
+	int rc = header_read_check(fd, r, r->key, hdr);
+
+	if (!rc)
+		*fmt = get_le32(hdr + H_FORMAT);
+	return rc;
 }
 
 /* ---- blocks ---------------------------------------------------------------- */
@@ -202,7 +214,7 @@ static int seal_block(const struct obj_ref *r, uint64_t idx, int final, const ui
 	uint8_t ad[BLK_AD_LEN];
 
 	put_le64(slot + S_GEN, r->write_gen);
-	nonce_fresh(r->key, slot + S_NONCE);
+	obj_nonce_fresh(r->key, slot + S_NONCE);
 	block_ad(ad, r->id, idx, final, r->write_gen);
 	return wcrypto_aead_seal(r->key, slot + S_CT, slot + S_CT + len, plain, len, ad,
 				 sizeof(ad), slot + S_NONCE);
@@ -213,7 +225,7 @@ static int try_open(const struct obj_ref *r, uint64_t idx, int final, uint64_t g
 {
 	uint8_t ad[BLK_AD_LEN];
 
-	if (!nonce_ok(r->key, slot + S_NONCE))
+	if (!obj_nonce_ok(r->key, slot + S_NONCE))
 		return -EBADMSG;
 	block_ad(ad, r->id, idx, final, gen);
 	return wcrypto_aead_open(r->key, dst, slot + S_CT, len, slot + S_CT + len, ad,
@@ -226,6 +238,56 @@ static int all_zero(const uint8_t *p, size_t n)
 	for (size_t i = 0; i < n; i++)
 		acc |= p[i];
 	return acc == 0;
+}
+
+/* The other final flag, for a block of the session in flight (gen G+1):
+ * a write that failed part way may have left it so. As a full block; a
+ * shorter final one is decrypted in place, then cut. */
+static int open_alt(const struct obj_ref *r, uint64_t idx, int final, size_t len,
+		    uint64_t gen, uint8_t *slot, uint8_t *dst)
+{
+	if (final && len < BS) {
+		if (try_open(r, idx, 0, gen, slot + S_CT, slot, BS))
+			return -EIO;
+		memcpy(dst, slot + S_CT, len);
+		return 0;
+	}
+	return try_open(r, idx, !final, gen, dst, slot, BS) ? -EIO : 0;
+}
+
+/* Format 2: the block must carry exactly the generation its map names;
+ * a hole (gen 0 in the map) must be an all-zero slot. */
+static int open_exact(const struct obj_ref *r, uint64_t idx, int final, size_t len,
+		      uint8_t *slot, size_t avail, uint8_t *dst, enum why *why, int *alt)
+{
+	uint64_t want = obj_map_gen(r->map, idx);
+
+	if (want == 0) {
+		/* Only an object recorded as sparse has holes, never at the
+		 * final block. */
+		*why = WHY_HOLE;
+		if (!r->sparse || final || avail < SLOT || !all_zero(slot, SLOT))
+			return -EIO;
+		memset(dst, 0, len);
+		*why = WHY_NONE;
+		return 0;
+	}
+	*why = WHY_SHORT;
+	if (avail < OBJ_BLOCK_OVERHEAD + len)
+		return -EIO;
+	*why = WHY_STALE;
+	if (get_le64(slot + S_GEN) != want)
+		return -EIO;
+	*why = WHY_AUTH;
+	if (try_open(r, idx, final, want, dst, slot, len) == 0) {
+		*why = WHY_NONE;
+		return 0;
+	}
+	if (want <= r->gen || avail < SLOT || open_alt(r, idx, final, len, want, slot, dst))
+		return -EIO;
+	*alt = 1;
+	*why = WHY_NONE;
+	return 0;
 }
 
 /* Open block idx of an object of the given size from its slot bytes (avail
@@ -241,6 +303,8 @@ int obj_open_block(const struct obj_ref *r, uint64_t size, uint64_t idx, uint8_t
 	size_t len = final ? (size_t)(size - idx * BS) : (size_t)BS;
 
 	*alt = 0;
+	if (r->map && r->map->fmt >= OBJ_FORMAT_V2)
+		return open_exact(r, idx, final, len, slot, avail, dst, why, alt);
 	*why = WHY_SHORT;
 	if (avail < OBJ_BLOCK_OVERHEAD + len)
 		return -EIO;
@@ -268,15 +332,9 @@ int obj_open_block(const struct obj_ref *r, uint64_t size, uint64_t idx, uint8_t
 	}
 	if (gen <= g || avail < SLOT)
 		return -EIO;
-	/* gen G+1 (a session in flight or interrupted): the other flag, as a
-	 * full block. A shorter final is decrypted in place, then cut. */
-	if (final && len < BS) {
-		if (try_open(r, idx, 0, gen, slot + S_CT, slot, BS))
-			return -EIO;
-		memcpy(dst, slot + S_CT, len);
-	} else if (try_open(r, idx, !final, gen, dst, slot, BS)) {
+	/* gen G+1 (a session in flight or interrupted): the other flag. */
+	if (open_alt(r, idx, final, len, gen, slot, dst))
 		return -EIO;
-	}
 	*alt = 1;
 	*why = WHY_NONE;
 	return 0;
@@ -352,14 +410,14 @@ int obj_key_new(kms *k, int alg, struct obj_ref *r, wcrypto_aead **key, uint64_t
 	return 0;
 }
 
-int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd)
+static int file_create(store *s, const struct obj_ref *r, int excl, unsigned fmt, int *fd)
 {
 	uint8_t hdr[OBJ_HEADER_SIZE];
 	int rc, f = -1;
 
 	if (!r->key)
 		return -EINVAL;
-	rc = header_build(r->key, r->alg, r->id, r->wrapped, hdr);
+	rc = header_build(r->key, r->alg, r->id, r->wrapped, fmt, hdr);
 	if (rc)
 		return rc;
 	rc = store_obj_open(s, r->id, O_RDWR | O_CREAT | (excl ? O_EXCL : O_TRUNC), &f);
@@ -378,6 +436,16 @@ int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd)
 	return 0;
 }
 
+int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd)
+{
+	return file_create(s, r, excl, OBJ_FORMAT_V2, fd);
+}
+
+int obj_file_create_v1(store *s, const struct obj_ref *r, int *fd)
+{
+	return file_create(s, r, 1, OBJ_FORMAT_V1, fd);
+}
+
 int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd, wcrypto_aead **key,
 	       uint64_t now_ns)
 {
@@ -389,6 +457,13 @@ int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd, wcrypto_ae
 	r->key = a;
 	rc = obj_file_create(s, r, 1, fd);
 	r->key = NULL;
+	if (!rc) {
+		rc = obj_map_new(&r->map);
+		if (rc) {
+			close(*fd);
+			store_obj_unlink(s, r->id);
+		}
+	}
 	if (rc) {
 		wcrypto_aead_free(a);
 		return rc;
@@ -449,7 +524,7 @@ ssize_t obj_read(int fd, const struct obj_ref *r, void *buf, size_t n, uint64_t 
 	size_t done = 0, nslots;
 	ssize_t rc = 0;
 
-	if (!r->key)
+	if (!r->key || !r->map)
 		return -EINVAL;
 	if (off >= size || n == 0)
 		return 0;
@@ -500,9 +575,34 @@ out:
 
 /* ---- write / truncate / commit ----------------------------------------------- */
 
+/* Write n bytes of sealed slots of blocks [first, last] at off and record
+ * them in the map as the session's (room made first: once on disk they
+ * must be in the map, or they read as damage). */
+static int map_written(struct obj_ref *r, uint64_t first, uint64_t last, int fd,
+		       const uint8_t *buf, size_t n, uint64_t off)
+{
+	int rc = obj_map_reserve(r->map);
+
+	if (!rc)
+		rc = obj_pwrite_full(fd, buf, n, off);
+	if (!rc)
+		obj_map_set(r->map, first, last, r->write_gen);
+	return rc;
+}
+
+/* Blocks [first, last] are holes now (the file was cut before them). */
+static int map_holes(struct obj_ref *r, uint64_t first, uint64_t last)
+{
+	int rc = obj_map_reserve(r->map);
+
+	if (!rc && first <= last)
+		obj_map_set(r->map, first, last, 0);
+	return rc;
+}
+
 /* Re-seal the final block of an object of size old (> 0) as a full
  * non-final block, zero padded: the object grows past it. */
-static int reseal_nonfinal(int fd, const struct obj_ref *r, uint64_t old, uint8_t *slotbuf,
+static int reseal_nonfinal(int fd, struct obj_ref *r, uint64_t old, uint8_t *slotbuf,
 			   uint8_t *plain)
 {
 	uint64_t idx = (old - 1) / BS;
@@ -513,13 +613,13 @@ static int reseal_nonfinal(int fd, const struct obj_ref *r, uint64_t old, uint8_
 	if (!rc)
 		rc = obj_undo_save(fd, r, idx, idx);
 	if (!rc)
-		rc = obj_pwrite_full(fd, slotbuf, SLOT, slot_off(idx));
+		rc = map_written(r, idx, idx, fd, slotbuf, SLOT, slot_off(idx));
 	return rc;
 }
 
 static int write_checks(const struct obj_ref *r)
 {
-	if (!r->write_gen || !r->key)
+	if (!r->write_gen || !r->key || !r->map)
 		return -EINVAL;
 	return 0;
 }
@@ -623,6 +723,8 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 			rc = obj_undo_save(fd, r, old ? old_last + 1 : 0, UINT64_MAX);
 		if (!rc)
 			rc = obj_ftruncate(fd, old ? slot_off(old_last + 1) : OBJ_HEADER_SIZE);
+		if (!rc)
+			rc = map_holes(r, old ? old_last + 1 : 0, first - 1);
 		if (rc)
 			goto out;
 	}
@@ -686,7 +788,7 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 				goto out;
 			}
 		}
-		rc = obj_pwrite_full(fd, cbuf, len_total, slot_off(cb));
+		rc = map_written(r, cb, ce, fd, cbuf, len_total, slot_off(cb));
 		if (rc) {
 			if (keep > 0 && obj_pwrite_full(fd, save, (size_t)keep, slot_off(cb)))
 				r->torn = 1;
@@ -734,7 +836,8 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		if (!rc)
 			rc = obj_undo_save(fd, r, nl, nl);
 		if (!rc)
-			rc = obj_pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
+			rc = map_written(r, nl, nl, fd, slot, OBJ_BLOCK_OVERHEAD + nlen,
+					 slot_off(nl));
 		/* The slots past the new end stay until the commit (obj_settle). */
 		goto out;
 	}
@@ -752,6 +855,8 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 			rc = obj_undo_save(fd, r, old ? ol + 1 : 0, UINT64_MAX);
 		if (!rc)
 			rc = obj_ftruncate(fd, old ? slot_off(ol + 1) : OBJ_HEADER_SIZE);
+		if (!rc && nl > (old ? ol + 1 : 0))
+			rc = map_holes(r, old ? ol + 1 : 0, nl - 1);
 		memset(plain, 0, BS);
 	}
 	if (!rc)
@@ -759,7 +864,7 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 	if (!rc)
 		rc = obj_undo_save(fd, r, nl, nl);
 	if (!rc)
-		rc = obj_pwrite_full(fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
+		rc = map_written(r, nl, nl, fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
 out:
 	if (!rc)
 		r->size = new_size;
@@ -767,7 +872,7 @@ out:
 	return rc;
 }
 
-int obj_commit(int fd, struct obj_ref *r)
+int obj_commit(store *s, int fd, struct obj_ref *r, int durable)
 {
 	uint64_t size = r->size, fl, want = obj_file_length(r->size);
 	uint8_t *mem = NULL;
@@ -788,14 +893,20 @@ int obj_commit(int fd, struct obj_ref *r)
 		rc = read_block(fd, r, size, fl, mem + BS, mem, &alt);
 		if (rc)
 			goto out;
-		if (alt || get_le64(mem + BS + S_GEN) < r->write_gen) {
+		/* Format 1 tells an older copy by its final block, which
+		 * therefore always carries the newest generation. */
+		if (alt || (r->map->fmt < OBJ_FORMAT_V2 &&
+			    get_le64(mem + BS + S_GEN) < r->write_gen)) {
 			rc = seal_block(r, fl, 1, mem, len, mem + BS);
 			if (!rc)
-				rc = obj_pwrite_full(fd, mem + BS, OBJ_BLOCK_OVERHEAD + len, slot_off(fl));
+				rc = map_written(r, fl, fl, fd, mem + BS, OBJ_BLOCK_OVERHEAD + len,
+						 slot_off(fl));
 			if (rc)
 				goto out;
 		}
 	}
+	if (r->map->fmt >= OBJ_FORMAT_V2 && (rc = obj_map_save(s, r, durable)) != 0)
+		goto out;
 	/* Slots past the end (a shrink, an interrupted session) stay until
 	 * obj_settle: the committed state may still need them. */
 	if (fstat(fd, &st) < 0) {
@@ -894,6 +1005,7 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 		[WHY_AUTH] = "block fails authentication",
 		[WHY_STALE] = "stale generation",
 		[WHY_SHORT] = "length mismatch",
+		[WHY_HOLE] = "hole holds data",
 	};
 	uint8_t hdr[OBJ_HEADER_SIZE];
 	struct obj_ref v = *r;
@@ -901,6 +1013,7 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 	uint8_t *cbuf = NULL, *plain;
 	uint64_t want, nblocks;
 	obj_undo_scan *scan = NULL;
+	obj_map *map = NULL;
 	struct stat st;
 	int rc, f = -1;
 
@@ -922,6 +1035,13 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 		*what = "bad header";
 		goto out;
 	}
+	/* The committed state's map, from disk (not the caller's). */
+	rc = obj_map_load(s, f, &v, &map);
+	if (rc) {
+		*what = rc == -EIO ? "block map fails authentication" : "cannot read the block map";
+		goto out;
+	}
+	v.map = map;
 	if (fstat(f, &st) < 0) {
 		rc = -errno;
 		*what = "cannot stat";
@@ -983,6 +1103,7 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 	}
 out:
 	obj_undo_scan_free(scan);
+	obj_map_free(map);
 	free(cbuf);
 	wcrypto_aead_free(key);
 	close(f);

@@ -1,6 +1,7 @@
-/* obj_priv.h: what src/obj.c (the content format) and src/obj_undo.c (the
- * undo journal and recovery) share: one module, one concept per file (see
- * include/obj.h). Only these two files include it. */
+/* obj_priv.h: what src/obj.c (the content format), src/obj_undo.c (the
+ * undo journal and recovery) and src/obj_map.c (the block map) share: one
+ * module, one concept per file (see include/obj.h). Only these files
+ * include it. */
 #ifndef WORMFS_OBJ_PRIV_H
 #define WORMFS_OBJ_PRIV_H
 
@@ -13,7 +14,42 @@
 #define S_GEN 0                   /* slot field: u64 generation */
 
 /* Why a block failed, for obj_verify's message. */
-enum why { WHY_NONE = 0, WHY_AUTH, WHY_STALE, WHY_SHORT };
+enum why { WHY_NONE = 0, WHY_AUTH, WHY_STALE, WHY_SHORT, WHY_HOLE };
+
+/* Content file formats (header field): 1 = before block maps (old rules:
+ * a block may carry any generation up to G+1), 2 = every block must carry
+ * exactly the generation its block map names. */
+#define OBJ_FORMAT_V1 1u
+#define OBJ_FORMAT_V2 2u
+
+/* Block map (obj_map.c): runs of blocks by the generation they were last
+ * written in; run i covers [v[i].first, v[i+1].first), the last one runs
+ * on for ever; gen 0 = a hole. Always n >= 1 and v[0].first == 0. */
+struct obj_run {
+	uint64_t first, gen;
+};
+struct obj_map {
+	unsigned fmt;            /* of the content file it describes */
+	size_t n, cap;
+	struct obj_run *v;
+};
+/* Expected generation of block b (0: a hole). */
+uint64_t obj_map_gen(const obj_map *m, uint64_t b);
+/* Room for one obj_map_set, so that the set cannot fail after the blocks
+ * it records are on disk. */
+int obj_map_reserve(obj_map *m);
+/* Blocks [first, last] now carry gen (after obj_map_reserve). */
+void obj_map_set(obj_map *m, uint64_t first, uint64_t last, uint64_t gen);
+/* Before the caller commits r->write_gen (format 2): write the map of the
+ * blocks of r->size as that generation's map file, or remove it when every
+ * block carries r->write_gen (the map then is implied). durable: fdatasync. */
+int obj_map_save(store *s, const struct obj_ref *r, int durable);
+
+/* AES-GCM uses 12 of the 24 nonce bytes; the rest is stored as zeros. */
+void obj_nonce_fresh(const wcrypto_aead *key, uint8_t nonce[WCRYPTO_NONCEBYTES]);
+int obj_nonce_ok(const wcrypto_aead *key, const uint8_t nonce[WCRYPTO_NONCEBYTES]);
+/* Read and check the header of r's content file; *fmt: its format. */
+int obj_header_read(int fd, const struct obj_ref *r, unsigned *fmt);
 
 static inline void put_le64(uint8_t *p, uint64_t v)
 {

@@ -248,6 +248,7 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 	uint64_t want = obj_file_length(r->size), at = U_HDR;
 	struct obj_ref v = *r;
 	wcrypto_aead *key = NULL;
+	obj_map *map = NULL;
 	struct stat st;
 	int fd, jfd = -1, rc;
 
@@ -272,6 +273,10 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 
 		rc = obj_key_from_wrapped(k, r, 1, now_ns, &key);
 		v.key = key;
+		/* Blocks open against the committed state's map (from disk). */
+		if (!rc)
+			rc = obj_map_load(s, fd, &v, &map);
+		v.map = map;
 		if (!rc && !(buf = malloc(3 * SLOT + BS)))
 			rc = -ENOMEM;
 		rec = buf + SLOT + BS;
@@ -305,6 +310,7 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 		}
 		close(jfd);
 		free(buf);
+		obj_map_free(map);
 		wcrypto_aead_free(key);
 	}
 	if (!rc && fstat(fd, &st) < 0)

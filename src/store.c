@@ -504,13 +504,21 @@ int store_obj_open(store *s, const uint8_t id[STORE_OBJID_BYTES], int flags, int
 	return 0;
 }
 
+static int aux_relname(const uint8_t id[STORE_OBJID_BYTES], const char *suffix, char *name,
+		       size_t len);
+
 int store_obj_unlink(store *s, const uint8_t id[STORE_OBJID_BYTES])
 {
-	char name[36];
+	/* The block maps (obj.h) go with the content they describe. */
+	static const char *const maps[] = { ".m0", ".m1" };
+	char name[48];
 
 	obj_relname(id, name);
 	if (unlinkat(s->objfd, name, 0) < 0)
 		return -errno;
+	for (size_t i = 0; i < 2; i++)
+		if (!aux_relname(id, maps[i], name, sizeof(name)))
+			(void)unlinkat(s->objfd, name, 0);
 	return 0;
 }
 

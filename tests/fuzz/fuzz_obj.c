@@ -355,7 +355,7 @@ static void run(struct in *in)
 			}
 			break;
 		case 2:   /* commit */
-			rc = obj_commit(x.fd, &x.r);
+			rc = obj_commit(G.s, x.fd, &x.r, 0);
 			TRACE("commit gen %llu size %llu -> %d\n", (unsigned long long)x.r.write_gen,
 			      (unsigned long long)x.r.size, rc);
 			if (x.clean)

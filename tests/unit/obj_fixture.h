@@ -112,12 +112,23 @@ static inline void tobj_new(struct tobj *o, int alg)
 static inline void tobj_free(struct tobj *o)
 {
 	close(o->fd);
+	obj_map_free(o->r.map);
+	o->r.map = NULL;
 	wcrypto_aead_free(o->key);
+}
+
+/* The block map of the state o->r names (gen), read from disk as at a
+ * mount, in place of the one the session kept in memory. */
+static inline void treload(struct tobj *o)
+{
+	obj_map_free(o->r.map);
+	o->r.map = NULL;
+	cr_assert_eq(obj_map_load(E.s, o->fd, &o->r, &o->r.map), 0);
 }
 
 static inline void tcommit(struct tobj *o)
 {
-	cr_assert_eq(obj_commit(o->fd, &o->r), 0);
+	cr_assert_eq(obj_commit(E.s, o->fd, &o->r, 0), 0);
 	cr_assert_eq(obj_settle(o->fd, &o->r), 0);
 	o->r.csize = o->r.size;
 	o->r.gen = o->r.write_gen;
