@@ -8,7 +8,10 @@
  * has not made the record lie or damaged the journal, every read that
  * succeeds returns exactly the model's bytes, and with an undamaged file
  * every read and verify succeeds and a simulated kill recovers the
- * committed content. Any mismatch aborts (a finding).
+ * committed content. Any mismatch aborts (a finding). A replay of older
+ * authentic bytes (a slot, the whole file or the block maps as they were
+ * at an earlier commit) keeps the model exact: a read may fail (EIO) but
+ * never returns stale bytes.
  *
  * Input: a sequence of ops, one byte each plus arguments (see run()). */
 #include <errno.h>
@@ -31,6 +34,7 @@
 #define BS ((uint64_t)OBJ_BLOCK_SIZE)
 #define MAXSZ (6 * BS)
 #define MAXOPS 48
+#define OP_REPLAY 0xF7
 
 static struct {
 	char dir[256];
@@ -39,6 +43,14 @@ static struct {
 	struct obj_ref tmpl;   /* id, alg, wrapped DEK of the one object */
 	wcrypto_aead *key;
 	uint8_t cur[MAXSZ], com[MAXSZ], buf[MAXSZ];
+	/* The content file and block maps at the last two commits. */
+	struct snap {
+		uint8_t file[OBJ_HEADER_SIZE + 8 * OBJ_SLOT_SIZE];
+		size_t flen;
+		uint8_t map[2][4096];
+		ssize_t mlen[2];   /* -1: none */
+	} snap[2];
+	int nsnap;
 	int trace;   /* WORMFS_FUZZ_TRACE=1: print the program being run */
 } G;
 
@@ -148,24 +160,66 @@ struct run {
 	int ftamper; /* the content file was changed behind obj's back */
 };
 
-/* Known limit, not checked here: an object recorded as sparse has no map
- * of its holes (only the flag is authenticated), so a block slot zeroed
- * on disk (by hand, or by cutting the file before a write extends it)
- * reads as a hole: zeros instead of EIO. Where the model differs from an
- * all-zero block of what was read, take the read's zeros. */
-static void forgive_holes(uint64_t off, size_t got)
-{
-	for (uint64_t b = off / BS * BS; b < off + got; b += BS) {
-		uint64_t lo = b > off ? b : off, hi = b + BS < off + got ? b + BS : off + got;
-		int zero = 1;
+static const char *const map_sfx[2] = { OBJ_MAP_SUFFIX0, OBJ_MAP_SUFFIX1 };
 
-		for (uint64_t i = lo; i < hi && zero; i++)
-			zero = G.buf[i - off] == 0;
-		if (zero && memcmp(G.cur + lo, G.buf + (lo - off), hi - lo) != 0) {
-			TRACE("  block at %llu reads as a hole (zeroed slot in a sparse object)\n",
-			      (unsigned long long)b);
-			memset(G.cur + lo, 0, hi - lo);
+/* Keep the file and maps as they are now (after a commit). */
+static void snap_take(int fd, const uint8_t id[16])
+{
+	struct snap *sn = &G.snap[G.nsnap++ % 2];
+	ssize_t got = pread(fd, sn->file, sizeof(sn->file), 0);
+
+	CHECK(got >= 0);
+	sn->flen = (size_t)got;
+	for (int i = 0; i < 2; i++) {
+		int mfd;
+		sn->mlen[i] = -1;
+		if (store_aux_open(G.s, id, map_sfx[i], O_RDONLY, &mfd) == 0) {
+			sn->mlen[i] = pread(mfd, sn->map[i], sizeof(sn->map[i]), 0);
+			close(mfd);
 		}
+	}
+}
+
+/* Put older authentic bytes back: one slot, the whole file or the maps. */
+static void snap_replay(int fd, const uint8_t id[16], struct in *in)
+{
+	uint8_t how = u8(in);
+	const struct snap *sn;
+
+	if (!G.nsnap)
+		return;
+	sn = &G.snap[(G.nsnap - 1 - (how >> 7)) % 2];
+	if (G.nsnap == 1)
+		sn = &G.snap[0];
+	switch (how % 4) {
+	case 0: { /* one slot */
+		uint64_t b = u8(in) % 8, at = OBJ_HEADER_SIZE + b * OBJ_SLOT_SIZE;
+		size_t n = OBJ_SLOT_SIZE;
+		if (at >= sn->flen)
+			return;
+		if (n > sn->flen - at)
+			n = sn->flen - at;
+		TRACE("replay slot %llu (%zu bytes)\n", (unsigned long long)b, n);
+		CHECK(pwrite(fd, sn->file + at, n, (off_t)at) == (ssize_t)n);
+		break;
+	}
+	case 1:   /* the whole file */
+		TRACE("replay the whole file (%zu bytes)\n", sn->flen);
+		CHECK(ftruncate(fd, 0) == 0);
+		CHECK(pwrite(fd, sn->file, sn->flen, 0) == (ssize_t)sn->flen);
+		break;
+	default:  /* the maps, or none (how % 4 == 3) */
+		for (int i = 0; i < 2; i++) {
+			int mfd;
+			(void)store_aux_unlink(G.s, id, map_sfx[i]);
+			if (how % 4 == 3 || sn->mlen[i] < 0)
+				continue;
+			CHECK(store_aux_open(G.s, id, map_sfx[i], O_WRONLY | O_CREAT, &mfd) == 0);
+			CHECK(pwrite(mfd, sn->map[i], (size_t)sn->mlen[i], 0) == sn->mlen[i]);
+			close(mfd);
+		}
+		TRACE("replay the maps%s\n", how % 4 == 3 ? " (removed)" : "");
+		break;
 	}
 }
 
@@ -174,14 +228,13 @@ static void check_read(struct run *x, uint64_t off, size_t n)
 	ssize_t got = obj_read(x->fd, &x->r, G.buf, n, off);
 	size_t want = off >= x->r.size ? 0 : (n < x->r.size - off ? n : (size_t)(x->r.size - off));
 
+	TRACE("  -> %zd\n", got);
 	if (x->clean)
 		CHECK(got >= 0);
 	if (got < 0) {
 		CHECK(got == -EIO);
 		return;
 	}
-	if (x->exact && x->ftamper && x->r.sparse)
-		forgive_holes(off, (size_t)got);
 	if (x->exact) {
 		if (G.trace && ((size_t)got != want || memcmp(G.buf, G.cur + off, want))) {
 			size_t i = 0;
@@ -242,14 +295,25 @@ static void crash(struct run *x)
 		CHECK(rc == 0 && rejected == 0);
 	/* A journal record that does not open (its committed block was
 	 * damaged on disk before the session copied it) is not written back:
-	 * the session's block of gen G+1 stays, and reads as content. */
-	if (rejected)
-		x->exact = 0;
+	 * the session's block of gen G+1 stays, but the committed state's map
+	 * refuses it (EIO), so the model stays exact. */
 	rc = obj_open(G.s, &x->r, O_RDWR, &x->fd);
 	if (x->clean)
 		CHECK(rc == 0);
 	if (rc)
 		CHECK(store_obj_open(G.s, x->r.id, O_RDWR, &x->fd) == 0);
+	/* The map as a mount reads it; a damaged one: reads fail. */
+	obj_map_free(x->r.map);
+	x->r.map = NULL;
+	rc = obj_map_load(G.s, x->fd, &x->r, &x->r.map);
+	if (x->clean)
+		CHECK(rc == 0);
+	if (rc) {
+		/* Only damage to a map of this generation gets here. */
+		CHECK(rc == -EIO);
+		CHECK(obj_map_new(&x->r.map) == 0);
+		x->exact = 0;
+	}
 	if (x->clean)
 		verify(x, 0);
 }
@@ -311,7 +375,12 @@ static void run(struct in *in)
 	memset(G.cur, 0, sizeof(G.cur));
 	memset(G.com, 0, sizeof(G.com));
 	(void)store_aux_unlink(G.s, x.r.id, OBJ_UNDO_SUFFIX);
+	(void)store_aux_unlink(G.s, x.r.id, OBJ_MAP_SUFFIX0);
+	(void)store_aux_unlink(G.s, x.r.id, OBJ_MAP_SUFFIX1);
+	G.nsnap = 0;
 	CHECK(obj_file_create(G.s, &x.r, 0, &x.fd) == 0);
+	CHECK(obj_map_new(&x.r.map) == 0);
+	snap_take(x.fd, x.r.id);
 	if (!(flags & 1))
 		CHECK(obj_undo_new(G.s, &x.r.undo) == 0);
 
@@ -320,7 +389,9 @@ static void run(struct in *in)
 		uint64_t off, size, len;
 		ssize_t w;
 
-		switch (op % 14) {
+		/* REPLAY is one byte value, so that the programs found before
+		 * it (corpus found-*) keep their meaning. */
+		switch (op == OP_REPLAY ? 14 : op % 14) {
 		case 0:   /* write */
 			off = u16(in) % (4 * BS + 1);
 			len = u16(in) % (2 * BS) + 1;
@@ -371,6 +442,7 @@ static void run(struct in *in)
 			x.csparse = x.r.sparse;
 			x.dirty = 0;
 			memcpy(G.com, G.cur, sizeof(G.com));
+			snap_take(x.fd, x.r.id);
 			break;
 		case 3:   /* read */
 			off = u16(in) % (MAXSZ + 1);
@@ -475,11 +547,17 @@ static void run(struct in *in)
 			if (!x.dirty)
 				verify(&x, 0);
 			break;
+		case 14:  /* replay older authentic bytes */
+			snap_replay(x.fd, x.r.id, in);
+			x.clean = 0;
+			x.ftamper = 1;
+			break;
 		}
 	}
 	/* The end: a read of everything. */
 	check_read(&x, 0, MAXSZ);
 	close(x.fd);
+	obj_map_free(x.r.map);
 	obj_undo_free(x.r.undo);
 	(void)store_aux_unlink(G.s, x.r.id, OBJ_UNDO_SUFFIX);
 }

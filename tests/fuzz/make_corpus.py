@@ -198,6 +198,10 @@ JDMG = lambda m, at: bytes([10, m]) + u32(at)
 REOPEN = bytes([11])
 INL = lambda n, how, extra=b"": bytes([12]) + u16(n) + bytes([how]) + extra
 V = bytes([13])
+# Older authentic bytes back (fuzz_obj.c OP_REPLAY): how % 4 = 0 one slot
+# (then its index), 1 the whole file, 2 the maps, 3 no maps; how >= 128:
+# the commit before the last.
+REPLAY = lambda how, b=b"": bytes([0xF7, how]) + b
 U = b"\x00"      # flags: with an undo journal
 NOU = b"\x01"    # without
 
@@ -220,6 +224,14 @@ progs = {
     "inline": U + INL(100, 0) + INL(0, 0) + INL(BS, 0),
     "inline-tamper": U + INL(100, 1, u16(50) + b"\x04") + INL(100, 2, b"\x09") + INL(64, 6, u16(65)),
     "crash-twice": U + W(0, BS) + C + W(0, 2 * BS, 1) + CRASH + W(5, 5, 2) + CRASH + V + R(0, 2 * BS),
+    "replay-slot": U + W(0, 3 * BS) + C + W(BS, 10, 5) + C + REPLAY(128, b"\x01") + R(0, 2 * BS) + V,
+    "replay-slot-final": U + W(0, 3 * BS) + C + W(2 * BS, 10, 5) + C + REPLAY(128, b"\x02") + R(BS, 2 * BS) + V,
+    "replay-file": U + W(0, 3 * BS) + C + W(0, 40000, 5) + C + REPLAY(129) + R(0, 40000) + V,
+    "replay-file-older": U + W(0, 2 * BS) + C + W(BS, 9, 5) + C + W(0, 9, 6) + C + REPLAY(129) + R(0, 2 * BS) + V,
+    "replay-maps-crash": U + W(0, 3 * BS) + C + W(BS, 10, 5) + C + W(0, 10, 6) + C + REPLAY(130) + CRASH + R(0, 2 * BS) + V,
+    "remove-maps-crash": U + W(3 * BS, 10) + C + W(0, 10, 6) + C + REPLAY(3) + CRASH + R(0, 2 * BS) + V,
+    "sparse-data-zeroed": U + W(3 * BS, 10) + C + W(BS, 10, 4) + C + REPLAY(128, b"\x01") + R(0, 2 * BS) + V,
+    "sparse-hole-filled": U + W(0, 3 * BS + 5) + C + T(0) + W(3 * BS, 10, 4) + C + REPLAY(128, b"\x01") + R(0, 2 * BS) + V,
 }
 for k, v in progs.items():
     put("obj", k, v)
