@@ -886,3 +886,265 @@ Test(obj, undo_live_verify_after_cut)
 	free(ref);
 	free(all);
 }
+
+/* ---- block maps (format 2): block freshness, issue 12 item 3 ------------ */
+
+/* A slot's bytes as on disk (the final one is shorter), put back as such. */
+struct slotcopy {
+	uint8_t b[OBJ_SLOT_SIZE];
+	ssize_t len;
+};
+
+static struct slotcopy *slot_get(struct tobj *o, uint64_t b)
+{
+	struct slotcopy *p = malloc(sizeof(*p));
+	cr_assert_not_null(p);
+	p->len = pread(o->fd, p->b, SLOT, (off_t)(OBJ_HEADER_SIZE + b * SLOT));
+	cr_assert_gt(p->len, 0);
+	return p;
+}
+
+static void slot_put(struct tobj *o, uint64_t b, const struct slotcopy *p)
+{
+	cr_assert_eq(pwrite(o->fd, p->b, (size_t)p->len, (off_t)(OBJ_HEADER_SIZE + b * SLOT)),
+		     p->len);
+}
+
+static int map_exists(struct tobj *o, uint64_t gen)
+{
+	int fd;
+	if (store_aux_open(E.s, o->r.id, gen & 1 ? OBJ_MAP_SUFFIX1 : OBJ_MAP_SUFFIX0, O_RDONLY,
+			   &fd))
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* R8: one slot replaced by its older authentic version (an earlier
+ * generation of the same block) fails at read and in verify, a non-final
+ * block as well as the final one, also after a remount. */
+Test(obj, block_replay_detected)
+{
+	struct tobj o;
+	uint64_t size = 3 * BS + 100;
+	uint8_t *ref = make_committed(&o, size);
+	struct slotcopy *s0 = slot_get(&o, 0), *s3 = slot_get(&o, 3);
+	uint8_t data[64], buf[2 * OBJ_BLOCK_SIZE];
+	const char *what;
+	uint64_t bad;
+
+	fill_random(data, sizeof(data));
+	twrite(&o, data, sizeof(data), 10);          /* block 0: gen 2 */
+	tcommit(&o);
+	twrite(&o, data, sizeof(data), 3 * BS + 1);  /* final block: gen 3 */
+	tcommit(&o);
+	verify_ok(&o);
+	cr_assert(map_exists(&o, 3));
+	slot_put(&o, 0, s0);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 100, 0), -EIO);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, sizeof(buf), 0), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_str_eq(what, "stale generation");
+	cr_assert_eq(bad, 0);
+	treload(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 100, 0), -EIO);
+	/* Untouched blocks still read. */
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 100, BS), 100);
+	cr_assert(memcmp(buf, ref + BS, 100) == 0);
+	/* The final block's older version too. */
+	free(s0);
+	tobj_free(&o);
+	free(ref);
+	ref = make_committed(&o, size);
+	struct slotcopy *own = slot_get(&o, 3);
+	slot_put(&o, 3, s3);   /* another object's slot */
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 3 * BS), -EIO);
+	slot_put(&o, 3, own);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 3 * BS), 10);
+	twrite(&o, data, 5, 3 * BS);   /* final block: gen 2 */
+	tcommit(&o);
+	slot_put(&o, 3, own);          /* its gen 1 version */
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 3 * BS), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	free(own);
+	cr_assert_eq(bad, 3);
+	free(s3);
+	tobj_free(&o);
+	free(ref);
+}
+
+/* R8: the whole file replaced by an older copy: a read over changed
+ * blocks is EIO, never a short read of stale bytes. */
+Test(obj, older_file_no_short_read)
+{
+	struct tobj o;
+	uint64_t size = 3 * BS;
+	uint8_t *ref = make_committed(&o, size), *buf = malloc(40000), data[100];
+	off_t len;
+	uint8_t *old = snapshot(o.fd, &len);
+
+	fill_random(data, sizeof(data));
+	for (uint64_t b = 0; b < 3; b++)
+		twrite(&o, data, sizeof(data), b * BS + 7);
+	tcommit(&o);
+	restore(o.fd, old, len);
+	for (int remount = 0; remount < 2; remount++) {
+		cr_assert_eq(obj_read(o.fd, &o.r, buf, 40000, 0), -EIO);
+		cr_assert_eq(obj_read(o.fd, &o.r, buf, 100, 2 * BS), -EIO);
+		treload(&o);
+	}
+	free(old);
+	free(buf);
+	tobj_free(&o);
+	free(ref);
+}
+
+/* R9: holes are authenticated. A zeroed data block of a sparse object and
+ * a hole filled with an older block of data both fail. */
+Test(obj, sparse_holes_authenticated)
+{
+	struct tobj o;
+	uint8_t data[100], buf[OBJ_BLOCK_SIZE];
+	const char *what;
+	uint64_t bad;
+
+	fill_random(data, sizeof(data));
+	tobj_new(&o, 0);
+	twrite(&o, data, sizeof(data), 0);
+	twrite(&o, data, sizeof(data), 3 * BS);   /* blocks 1, 2: holes */
+	cr_assert(o.r.sparse);
+	tcommit(&o);
+	verify_ok(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, BS, BS), (ssize_t)BS);
+	cr_assert(map_exists(&o, 1));
+	struct slotcopy *s0 = slot_get(&o, 0), *zero = calloc(1, sizeof(*zero));
+	cr_assert_not_null(zero);
+	zero->len = (ssize_t)SLOT;
+	/* A hole filled with data (block 0's slot is authentic, elsewhere). */
+	slot_put(&o, 1, s0);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, BS), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_str_eq(what, "hole holds data");
+	cr_assert_eq(bad, 1);
+	slot_put(&o, 1, zero);
+	verify_ok(&o);
+	/* A data block zeroed: not a hole, whatever the sparse flag. */
+	slot_put(&o, 0, zero);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 0), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_eq(bad, 0);
+	treload(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 0), -EIO);
+	free(s0);
+	free(zero);
+	tobj_free(&o);
+}
+
+/* The map is authenticated and bound to its generation: a damaged map of
+ * the committed generation fails; an older one or none makes the blocks
+ * of older generations fail (never accepts a block it should not). */
+Test(obj, map_tamper)
+{
+	struct tobj o;
+	uint8_t *ref = make_committed(&o, 3 * BS), data[10] = "abcdefghij", buf[100];
+	const char *what;
+	uint64_t bad;
+	obj_map *m = NULL;
+	int fd;
+
+	cr_assert(!map_exists(&o, 1));   /* one session: the map is implied */
+	twrite(&o, data, sizeof(data), BS);
+	tcommit(&o);                      /* gen 2: blocks 0, 2 gen 1 */
+	cr_assert(map_exists(&o, 2));
+	cr_assert_eq(store_aux_open(E.s, o.r.id, OBJ_MAP_SUFFIX0, O_RDWR, &fd), 0);
+	uint8_t c;
+	cr_assert_eq(pread(fd, &c, 1, 70), 1);
+	c ^= 1;
+	cr_assert_eq(pwrite(fd, &c, 1, 70), 1);
+	cr_assert_eq(obj_map_load(E.s, o.fd, &o.r, &m), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_str_eq(what, "block map fails authentication");
+	close(fd);
+	cr_assert_eq(store_aux_unlink(E.s, o.r.id, OBJ_MAP_SUFFIX0), 0);
+	treload(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 0), -EIO);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, BS), 10);   /* gen 2: right */
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_str_eq(what, "stale generation");
+	cr_assert_eq(bad, 0);
+	tobj_free(&o);
+	free(ref);
+}
+
+/* A session killed after its map was written but before the meta commit:
+ * the committed state reads with its own map; the next session (same
+ * generation number) replaces or removes the leftover. */
+Test(obj, map_of_uncommitted_session)
+{
+	struct tobj o;
+	uint8_t *ref = make_committed(&o, 3 * BS), data[10] = "0123456789", buf[3 * OBJ_BLOCK_SIZE];
+	struct obj_ref c;
+	int changed;
+	unsigned rej;
+
+	cr_assert_eq(obj_undo_new(E.s, &o.r.undo), 0);
+	c = o.r;
+	twrite(&o, data, sizeof(data), BS);
+	cr_assert_eq(obj_commit(E.s, o.fd, &o.r, 0), 0);   /* map of gen 2 written */
+	cr_assert(map_exists(&o, 2));
+	obj_undo_free(o.r.undo);
+	o.r.undo = NULL;
+	c.write_gen = 0;
+	cr_assert_eq(obj_recover(E.s, E.k, &c, now(), &changed, &rej), 0);
+	cr_assert_eq(changed, 1);
+	o.r = c;
+	o.r.key = o.key;
+	o.r.undo = NULL;
+	o.r.write_gen = 2;
+	treload(&o);
+	verify_ok(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	cr_assert(memcmp(buf, ref, sizeof(buf)) == 0);
+	/* The next session rewrites everything: gen 2 uniform, leftover gone. */
+	twrite(&o, ref, 3 * BS, 0);
+	tcommit(&o);
+	cr_assert(!map_exists(&o, 2));
+	treload(&o);
+	verify_ok(&o);
+	tobj_free(&o);
+	free(ref);
+}
+
+/* Files written before block maps (format 1) still read, write and
+ * verify under the old rules. */
+Test(obj, format1_compat)
+{
+	struct tobj o;
+	uint8_t ref[2 * OBJ_BLOCK_SIZE + 9], buf[sizeof(ref)];
+	wcrypto_aead *key;
+	uint8_t hdr[16];
+
+	fill_random(ref, sizeof(ref));
+	memset(&o, 0, sizeof(o));
+	cr_assert_eq(obj_key_new(E.k, 0, &o.r, &key, now()), 0);
+	o.key = key;
+	o.r.key = key;
+	cr_assert_eq(obj_file_create_v1(E.s, &o.r, &o.fd), 0);
+	cr_assert_eq(pread(o.fd, hdr, 16, 0), 16);
+	cr_assert_eq(hdr[8], 1);
+	treload(&o);
+	o.r.write_gen = 1;
+	twrite(&o, ref, sizeof(ref), 0);
+	tcommit(&o);
+	twrite(&o, ref, 5, BS);
+	tcommit(&o);
+	cr_assert(!map_exists(&o, 2));
+	close(o.fd);
+	cr_assert_eq(obj_open(E.s, &o.r, O_RDWR, &o.fd), 0);
+	treload(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	memcpy(ref + BS, ref, 5);
+	cr_assert(memcmp(buf, ref, sizeof(buf)) == 0);
+	verify_ok(&o);
+	tobj_free(&o);
+}
