@@ -160,7 +160,9 @@ int obj_key_open(kms *k, const struct obj_ref *r, wcrypto_aead **key, uint64_t n
 int obj_open(store *s, const struct obj_ref *r, int flags, int *fd);
 
 /* Read up to n bytes at off (short at EOF = r->size). Decrypts only the
- * blocks touched. Returns bytes read or -EIO. */
+ * blocks touched. Returns bytes read or -EIO. After a block failed, every
+ * read with the same map fails (-EIO) until the map is loaded anew (a
+ * remount): a read over damage never returns part of the object. */
 ssize_t obj_read(int fd, const struct obj_ref *r, void *buf, size_t n, uint64_t off);
 /* Write n bytes at off with gen r->write_gen (must be set); read-modify-
  * write of partial blocks; extends r->size. -EFBIG past OBJ_MAX_SIZE.

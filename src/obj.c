@@ -528,6 +528,11 @@ ssize_t obj_read(int fd, const struct obj_ref *r, void *buf, size_t n, uint64_t 
 		return -EINVAL;
 	if (off >= size || n == 0)
 		return 0;
+	/* Once a block of the object failed, the object fails whole: the
+	 * kernel, when a request fails, reads again page by page and would
+	 * return the pages before the damage as a short read. */
+	if (atomic_load_explicit(&r->map->damaged, memory_order_relaxed))
+		return -EIO;
 	if (n > size - off)
 		n = (size_t)(size - off);
 	end = off + n;
@@ -560,8 +565,10 @@ ssize_t obj_read(int fd, const struct obj_ref *r, void *buf, size_t n, uint64_t 
 			if (avail > SLOT)
 				avail = SLOT;
 			rc = obj_open_block(r, size, b, cbuf + at, avail, dst, &why, &alt);
-			if (rc)
+			if (rc) {
+				atomic_store_explicit(&r->map->damaged, 1, memory_order_relaxed);
 				goto out;
+			}
 			if (!whole)
 				memcpy((uint8_t *)buf + (lo - off), bounce + (lo - bstart), hi - lo);
 			done += hi - lo;

@@ -5,6 +5,7 @@
 #ifndef WORMFS_OBJ_PRIV_H
 #define WORMFS_OBJ_PRIV_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "obj.h"
@@ -32,6 +33,10 @@ struct obj_map {
 	unsigned fmt;            /* of the content file it describes */
 	size_t n, cap;
 	struct obj_run *v;
+	atomic_int damaged;      /* a block failed authentication: every read
+				    fails from then on (readers set it
+				    concurrently, under the caller's shared
+				    lock) */
 };
 /* Expected generation of block b (0: a hole). */
 uint64_t obj_map_gen(const obj_map *m, uint64_t b);

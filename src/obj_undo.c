@@ -279,8 +279,8 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 		v.map = map;
 		if (!rc && !(buf = malloc(3 * SLOT + BS)))
 			rc = -ENOMEM;
-		rec = buf + SLOT + BS;
-		cur = rec + SLOT;
+		rec = buf ? buf + SLOT + BS : NULL;   /* NULL: rc says why */
+		cur = buf ? rec + SLOT : NULL;
 		int found = 1;
 		while (!rc && !(rc = undo_next(jfd, &at, &b, rec, &l, &found)) && found) {
 			ssize_t got;

@@ -188,9 +188,8 @@ static void snap_replay(int fd, const uint8_t id[16], struct in *in)
 
 	if (!G.nsnap)
 		return;
-	sn = &G.snap[(G.nsnap - 1 - (how >> 7)) % 2];
-	if (G.nsnap == 1)
-		sn = &G.snap[0];
+	/* The last commit's, or (how >= 128) the one before it. */
+	sn = &G.snap[(G.nsnap - 1 - (G.nsnap > 1 ? how >> 7 : 0)) % 2];
 	switch (how % 4) {
 	case 0: { /* one slot */
 		uint64_t b = u8(in) % 8, at = OBJ_HEADER_SIZE + b * OBJ_SLOT_SIZE;
