@@ -13,7 +13,14 @@
 # swapped, an older copy of the content file, a flipped byte in an
 # authenticated field of a node record (size, generation, lock fields), a
 # whole non-final block slot overwritten with zeros (in an object not
-# recorded as sparse, where an all-zero slot cannot be a hole).
+# recorded as sparse, where an all-zero slot cannot be a hole), and the
+# block freshness kinds (issue 12, R8/R9): one block slot replaced by its
+# version in an older copy (mutable and locked objects), a data block of a
+# locked sparse object zeroed, a hole of a locked sparse object filled with
+# data. For these and the older copy, the mount check also reads the object
+# with one pread(0, 40000) first (EIO, or all the bytes, never a short
+# read) and checks that no stale byte is served (what cat prints before
+# its EIO is a prefix of the real content).
 # Objects of at most one block (16 KiB) keep their content inline in the
 # metadata database instead (include/obj.h); their kinds: a bit flip in
 # the value, the value cut short or extended, the values of two objects
@@ -67,6 +74,10 @@ echo data >"$B/emptied" && truncate -s 0 "$B/emptied"
 HOLEY_AT=100000 HOLEY_SLOTS=6
 head -c 3000 /dev/urandom >"$T_BASE/holey.data"
 dd if="$T_BASE/holey.data" of="$B/holey" bs=1000 seek=$((HOLEY_AT / 1000)) status=none
+# Data blocks 0-1, holes 2-5, final block 6: a sparse object with a
+# non-final data block (written in two sessions: a block map on disk).
+head -c 20000 /dev/urandom >"$B/sparse2"
+dd if=/dev/urandom of="$B/sparse2" bs=1000 seek=100 count=5 conv=notrunc status=none
 umount_fs "$M" || { fail "unmount"; done_testing; }
 
 # Two rounds of changes through the mount keep older content files: an
@@ -77,7 +88,7 @@ for round in 1 2; do
 	cp -a "$S/objects" "$S/meta" "$OLD/$round/"
 	mount_fg "$S" "$M" || { fail "remount for changes, round $round"; done_testing; }
 	for f in "$B"/*; do
-		[ "$f" = "$B/holey" ] && continue
+		[ "$f" = "$B/holey" ] || [ "$f" = "$B/sparse2" ] && continue
 		if [ $((RANDOM % 2)) = 0 ] || [ ! -s "$f" ]; then
 			printf 'round %s' "$round" >>"$f"
 		else
@@ -88,8 +99,18 @@ for round in 1 2; do
 done
 
 mount_fg "$S" "$M" || { fail "remount for checksums"; done_testing; }
-declare -A SUM=()
-for f in "$B"/*; do SUM[${f#"$M"/}]=$(sha256sum <"$f"); done
+declare -A SUM=() LOCKED=()
+CONTENT=$T_BASE/content
+mkdir -p "$CONTENT/tamper"
+for f in "$B"/*; do SUM[${f#"$M"/}]=$(sha256sum <"$f"); cp "$f" "$CONTENT/tamper/"; done
+# Sealed objects too: a third of the objects and the sparse ones locked.
+nlocked=0
+for f in "$B"/*; do
+	case ${f##*/} in obj*[0369] | sparse* | holey) ;; *) continue ;; esac
+	setfattr -n user.worm.retention -v "GOVERNANCE +30d" "$f" && LOCKED[${f#"$M"/}]=1 &&
+		nlocked=$((nlocked + 1))
+done
+check_eq "locked: a third of the objects and the sparse ones" "0" "$([ "$nlocked" -ge 12 ]; echo $?)"
 check_holey() { # DESC: the hole reads as zeros, the data after it intact
 	if cmp -s <(head -c $HOLEY_AT "$M/tamper/holey") <(head -c $HOLEY_AT /dev/zero) &&
 		cmp -s <(tail -c +$((HOLEY_AT + 1)) "$M/tamper/holey") "$T_BASE/holey.data"; then
@@ -132,7 +153,7 @@ done
 check_eq "every object larger than a block has a content file" "$big" "${#objs[@]}"
 check_eq "every object of at most a block is inline" "$small" "${#inl[@]}"
 check_eq "recorded sparse: exactly the objects written past their end" \
-	"tamper/holey tamper/sparse" "$(printf '%s\n' "${sparse_paths[@]}" | sort | tr '\n' ' ' | sed 's/ $//')"
+	"tamper/holey tamper/sparse tamper/sparse2" "$(printf '%s\n' "${sparse_paths[@]}" | sort | tr '\n' ' ' | sed 's/ $//')"
 
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "pristine store verifies (exit 0)" "0" "$?"
@@ -285,6 +306,43 @@ d_oldcopy() {
 	CHANGED=${OFILE[$p]} EXPECT=$p WHAT="older copy (before change round $round)"
 }
 
+# R8: one slot replaced by its version in an older copy of the file.
+d_oldslot() {
+	rnd ${#oldslots[@]}
+	local t=${oldslots[$R]} p round i
+	read -r p round i <<<"$t"
+	slot_bytes "$OLD/$round/${OFILE[$p]}" "$i" >"$T_BASE/slot"
+	dd if="$T_BASE/slot" of="$S/${OFILE[$p]}" bs=$SLOT oflag=seek_bytes \
+		seek=$((HDR + i * SLOT)) conv=notrunc status=none
+	CHANGED=${OFILE[$p]} EXPECT=$p
+	WHAT="slot $i replaced by its version before round $round${LOCKED[$p]:+ (locked)}"
+}
+
+# R9: a data block of a locked sparse object (sparse2: blocks 0, 1) zeroed.
+d_zero_sparse() {
+	rnd 2
+	"$TAMPER" zero "$S/${OFILE[tamper/sparse2]}" $((HDR + R * SLOT)) $SLOT
+	CHANGED=${OFILE[tamper/sparse2]} EXPECT=tamper/sparse2
+	WHAT="data slot $R of a locked sparse object zeroed"
+}
+
+# R9: a hole of a locked sparse object (holey 0-5, sparse2 2-5) turned into
+# data: an authentic data slot of the same object, or random bytes.
+d_hole_filled() {
+	local p i src
+	rnd 2
+	if [ "$R" = 0 ]; then p=tamper/holey; rnd $HOLEY_SLOTS; i=$R; else p=tamper/sparse2; rnd 4; i=$((R + 2)); fi
+	rnd 2
+	if [ "$R" = 0 ] && [ "$p" = tamper/sparse2 ]; then
+		slot_bytes "$S/${OFILE[$p]}" 0 >"$T_BASE/slot"; src="its data slot 0"
+	else
+		head -c $SLOT /dev/urandom >"$T_BASE/slot"; src="random bytes"
+	fi
+	dd if="$T_BASE/slot" of="$S/${OFILE[$p]}" bs=$SLOT oflag=seek_bytes \
+		seek=$((HDR + i * SLOT)) conv=notrunc status=none
+	CHANGED=${OFILE[$p]} EXPECT=$p WHAT="hole slot $i of a locked sparse object filled with $src"
+}
+
 # A whole non-final slot of an object not recorded sparse becomes zeros:
 # read as a hole it would silently give zeros, so it must count as damage.
 d_zeroed() {
@@ -392,6 +450,23 @@ d_record() {
 	CHANGED=meta/data.mdb EXPECT=$PO WHAT="record field ${fl%:*} byte $byte ^ $x"
 }
 
+# Slots that differ from their version in an older copy: "path round slot"
+# (full slots in both; a hole in one of them counts).
+oldslots=()
+for pr in "${oldpairs[@]}"; do
+	p=${pr%% *} round=${pr##* }
+	o=$OLD/$round/${OFILE[$p]}
+	n=$(full_slots "$p")
+	for ((i = 0; i < n; i++)); do
+		[ "$(stat -c %s "$o")" -ge $((HDR + (i + 1) * SLOT)) ] || break
+		cmp -s <(slot_bytes "$o" "$i") <(slot_bytes "$S/${OFILE[$p]}" "$i") || oldslots+=("$p $round $i")
+	done
+done
+nlk=0
+for t in "${oldslots[@]}"; do [ -n "${LOCKED[${t%% *}]:-}" ] && nlk=$((nlk + 1)); done
+diag "${#oldslots[@]} slots with an older version ($nlk of locked objects)"
+check_eq "older slot versions exist for mutable and locked objects" "0" \
+	"$([ "$nlk" -gt 0 ] && [ "$nlk" -lt "${#oldslots[@]}" ]; echo $?)"
 holes=0
 for ((i = 0; i < HOLEY_SLOTS; i++)); do is_hole "$S/${OFILE[tamper/holey]}" "$i" && holes=$((holes + 1)); done
 check_eq "sparse object: its $HOLEY_SLOTS hole slots are all zero on disk" "$HOLEY_SLOTS" "$holes"
@@ -402,7 +477,7 @@ done
 diag "${#zeroable[@]} objects with a non-final block to zero"
 
 KINDS=(hdrflip blkflip trunc_at trunc_off append swap_in swap_x oldcopy record zeroed
-	i_flip i_cut i_swap i_old i_del)
+	i_flip i_cut i_swap i_old i_del oldslot zero_sparse hole_filled)
 declare -A TRIED=() CAUGHT=() FAILS=() MNT_DUE=() MNT_K=()
 for k in "${KINDS[@]}"; do TRIED[$k]=0 CAUGHT[$k]=0 FAILS[$k]='' MNT_DUE[$k]=0 MNT_K[$k]=0; done
 
@@ -444,6 +519,36 @@ mnt_result() { # ok|fail DESC [diag]; an ok counts for kind MKIND if set
 	else mnt_bad=$((mnt_bad + 1)); mnt_fails+=("$2${3:+ ($3)}"); fi
 }
 
+# Block freshness through the mount: one pread(0, 40000) is EIO or returns
+# all the bytes asked for, all of them current; cat serves no stale byte
+# before its EIO.
+STALE_BYTES=0
+fresh_check() { # PATH DESC
+	local p=$1 want got n
+	want=$(stat -c %s "$CONTENT/$p"); [ "$want" -gt 40000 ] && want=40000
+	got=$(python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    b = os.pread(fd, 40000, 0)
+except OSError as e:
+    print("EIO" if e.errno == 5 else "errno %d" % e.errno); sys.exit(0)
+open(sys.argv[2], "wb").write(b); print(len(b))' "$M/$p" "$T_BASE/pread.out")
+	if [ "$got" = EIO ] || { [ "$got" = "$want" ] && cmp -s -n "$want" "$T_BASE/pread.out" "$CONTENT/$p"; }; then
+		mnt_result ok
+	else
+		mnt_result fail "$2: pread(0, 40000) of $p" "got $got of $want bytes (short or stale)"
+	fi
+	cat "$M/$p" >"$T_BASE/cat.out" 2>/dev/null
+	n=$(stat -c %s "$T_BASE/cat.out")
+	if cmp -s -n "$n" "$T_BASE/cat.out" "$CONTENT/$p"; then
+		mnt_result ok
+	else
+		STALE_BYTES=$((STALE_BYTES + 1))
+		mnt_result fail "$2: cat $p served stale bytes" "$(cmp "$T_BASE/cat.out" "$CONTENT/$p" 2>&1 | head -n 1)"
+	fi
+}
+
 pend_check() {
 	local n d f p got sum control
 	[ "$pend_n" -gt 0 ] || return 0
@@ -462,6 +567,9 @@ pend_check() {
 		for ((n = 0; n < pend_n; n++)); do
 			MKIND=${pend_kind[n]}
 			for p in ${pend_expect[n]}; do
+				case ${pend_kind[n]} in oldcopy | oldslot | zero_sparse | hole_filled)
+					fresh_check "$p" "${pend_desc[n]}" ;;
+				esac
 				if [ "${pend_kind[n]}" != record ]; then
 					sum=$(cat "$M/$p" 2>"$T_BASE/err" | sha256sum)
 					got=$(cat "$T_BASE/err")
@@ -562,6 +670,7 @@ for k in "${KINDS[@]}"; do
 	[ "${TRIED[$k]}" -gt 0 ] && [ "${MNT_K[$k]}" = 0 ] && unchecked+=" $k"
 done
 diag "passed mount checks per kind:$per_kind"
+check_eq "no stale bytes served through the mount" "0" "$STALE_BYTES"
 check_eq "every damage kind tried was also checked through the mount" "" "$unchecked"
 
 check_eq "store restored to its pristine files after all trials" "$LIST0" "$(store_listing "$S")"
