@@ -109,7 +109,7 @@ same() {
 	local out
 	if out=$(cmp "$3" "$2" 2>&1); then ok "$1"; else fail "$1" "$out"; fi
 }
-content_files() { find "$STORE/objects" -type f ! -name '*.u' | wc -l; }
+content_files() { find "$STORE/objects" -type f ! -name '*.*' | wc -l; }
 
 mount_shim || { fail "mount with the shim"; done_testing; }
 B=$MNT/bkt1

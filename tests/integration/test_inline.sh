@@ -18,7 +18,7 @@ mount_fg "$S" "$M" || { fail "mount"; done_testing; }
 B=$M/inline
 mkdir "$B" "$R" || { fail "mkdir bucket"; done_testing; }
 
-nfiles() { find "$S/objects" -type f | wc -l; }
+nfiles() { find "$S/objects" -type f ! -name '*.*' | wc -l; }   # content files, not side files (.u, .m0, .m1)
 # put NAME SIZE: random content, kept in $R as the reference.
 put() { head -c "$2" /dev/urandom >"$R/$1" && cp "$R/$1" "$B/$1"; }
 same() { # DESC NAME...: every NAME reads back as its reference
