@@ -922,6 +922,9 @@ int obj_commit(store *s, int fd, struct obj_ref *r, int durable)
 	}
 	if ((uint64_t)st.st_size < want)
 		rc = -EIO;
+	/* New content: a block that fails still fails at its next read. */
+	if (!rc)
+		atomic_store_explicit(&r->map->damaged, 0, memory_order_relaxed);
 out:
 	free(mem);
 	return rc;

@@ -1158,3 +1158,24 @@ Test(obj, format1_compat)
 	verify_ok(&o);
 	tobj_free(&o);
 }
+
+/* After a read met damage the object fails whole; rewriting the damaged
+ * block and committing makes it readable again without a remount. */
+Test(obj, damage_sticky_until_commit)
+{
+	struct tobj o;
+	uint8_t *ref = make_committed(&o, 3 * BS), buf[100];
+
+	flip_bit(o.fd, OBJ_HEADER_SIZE + SLOT + 100, 3);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, BS), -EIO);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 0), -EIO);        /* sticky */
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 2 * BS), -EIO);
+	twrite(&o, ref + BS, BS, BS);                                  /* whole block 1 */
+	tcommit(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 0), 10);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, BS), 10);
+	cr_assert(memcmp(buf, ref + BS, 10) == 0);
+	verify_ok(&o);
+	tobj_free(&o);
+	free(ref);
+}
