@@ -64,6 +64,8 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 
 static void cleanup(void)
 {
+	wcrypto_aead_free(G.key);   /* an OpenSSL context inside: not a leak */
+	G.key = NULL;
 	if (G.k)
 		kms_close(G.k);
 	if (G.s)
