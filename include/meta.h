@@ -2,13 +2,23 @@
  *
  * Sub-databases:
  *   nodes    ino(u64 BE)               -> struct meta_node (raw, versioned)
- *   dirents  parent(u64 BE) | name     -> ino(u64) | cookie(u64)
+ *   dirents  parent(u64 BE) | name     -> ino(u64) | cookie(u64) | mac
  *   cookies  parent(u64 BE) | cookie(BE)-> name    (stable readdir offsets)
  *   xattrs   ino(u64 BE) | name        -> value
- *   links    ino(u64 BE)               -> symlink target
- *   orphans  ino(u64 BE)               -> objid (content to delete)
+ *   links    ino(u64 BE)               -> symlink target | mac
+ *   orphans  ino(u64 BE)               -> objid (content to delete) | mac
  *   inline   ino(u64 BE)               -> sealed content of a small object
- *   kv       string                    -> bytes  (format, next_ino, clock)
+ *   kv       string                    -> bytes  (format, next_ino | mac, clock)
+ *
+ * Record authentication (design section 7): the records this module
+ * writes on its own (directory entries, the inode counter, orphan
+ * entries, symlink targets) carry a keyed MAC bound to the record's key
+ * and value. meta links no crypto: the namespace hands it the MAC
+ * function (meta_set_auth). Without one (unit tests) records are written
+ * and read without a MAC. A store written before MACs ("legacy" records,
+ * the value without its MAC) is read as such until the namespace has
+ * upgraded it; once it is marked upgraded (strict), a legacy record is
+ * refused like a forged one: -EIO.
  *
  * The environment is opened MDB_NOSYNC (a commit costs ~10 us instead of
  * ~470 us, see notes/performance.md): a process crash loses nothing, and
@@ -32,7 +42,11 @@
 #define META_FIRST_INO 16ull      /* 2..15 reserved for virtual files */
 #define META_WRAPPED_BYTES 76
 #define META_NAME_MAX 255
-#define META_NODE_VERSION 1
+/* 2: the node MAC also covers parent, mode, owner and links (ns.c);
+ * version 1 records are read (and upgraded once, nstool.c). */
+#define META_NODE_VERSION 2
+#define META_NODE_VERSION_OLDEST 1
+#define META_MAC_BYTES 32
 #define META_FIRST_COOKIE 3ull    /* 1 and 2 are "." and ".." */
 
 enum meta_flags {
@@ -55,7 +69,15 @@ struct meta_node {
 	uint64_t size;
 	int64_t atime_ns, mtime_ns, ctime_ns, btime_ns;
 	/* content (regular files) */
-	uint64_t generation;    /* bumped by each write session, bound in AD */
+	union {
+		uint64_t generation; /* files: bumped by each write session,
+					bound in AD */
+		uint64_t children;   /* directories (node version 2): nodes
+					whose parent is this directory and that
+					are in the namespace (nlink > 0), named
+					or not; an unnamed one keeps rmdir
+					refused (ENOTEMPTY) */
+	};
 	uint8_t objid[16];      /* content file id; all zero = no file yet */
 	uint32_t alg;           /* wcrypto alg of the content */
 	uint32_t bucket_lo;     /* bucket (top-level directory) holding the
@@ -86,6 +108,16 @@ struct meta_node {
 typedef struct meta_env meta_env;
 typedef struct meta_txn meta_txn;
 
+/* MAC of a record. check 0: write the MAC of msg into mac, return 0;
+ * check 1: 0 if mac is msg's MAC, -EBADMSG if not. */
+typedef int (*meta_auth_fn)(void *arg, const void *msg, size_t len,
+			    uint8_t mac[META_MAC_BYTES], int check);
+/* Set the MAC function (NULL: none) and whether legacy records (without
+ * a MAC) are refused. Call before any transaction. */
+void meta_set_auth(meta_env *e, meta_auth_fn fn, void *arg, int strict);
+/* Whether a MAC function is set and legacy records are refused. */
+int meta_auth_strict(const meta_env *e);
+
 #define META_RDONLY 1
 /* Open (create if absent, unless META_RDONLY) the environment in dir.
  * -ENOENT missing, -EBADMSG corrupt/not an LMDB file, -EBUSY locked. */
@@ -109,14 +141,24 @@ void meta_txn_abort(meta_txn *t);
 int meta_kv_get(meta_txn *t, const char *key, void *buf, size_t size, size_t *len);
 int meta_kv_put(meta_txn *t, const char *key, const void *val, size_t len);
 
-/* Inode numbers: monotonically increasing, never reused. */
+/* Inode numbers: monotonically increasing, never reused. The counter is
+ * authenticated (-EIO if it fails), and a number that already has a node
+ * or an orphan record (a counter set back) is never handed out:
+ * -EUCLEAN, nothing changed. */
 int meta_ino_alloc(meta_txn *t, uint64_t *ino);
+/* The counter's next value; *authentic 1 if its MAC checks (or the store
+ * has no MACs yet and it is a legacy value). -ENOENT if absent. */
+int meta_ino_peek(meta_txn *t, uint64_t *next, int *authentic);
 
 /* Decode a stored node record of len bytes: -EBADMSG for another size or
- * version (every read of a node goes through it). */
+ * version (every read of a node goes through it). put writes the record's
+ * version as given (META_NODE_VERSION_OLDEST..META_NODE_VERSION, else
+ * -EINVAL): the version says which fields its MAC covers. add: a new
+ * node, -EEXIST (never overwritten) if the inode has a record. */
 int meta_node_decode(const void *buf, size_t len, struct meta_node *out);
 int meta_node_get(meta_txn *t, uint64_t ino, struct meta_node *out); /* -ENOENT */
 int meta_node_put(meta_txn *t, const struct meta_node *n);
+int meta_node_add(meta_txn *t, const struct meta_node *n);
 int meta_node_del(meta_txn *t, uint64_t ino);  /* also its xattrs and link */
 /* Every node in ino order; cb returns non-zero to stop (that value is
  * returned). */
@@ -124,7 +166,11 @@ typedef int (*meta_node_cb)(void *arg, const struct meta_node *n);
 int meta_node_foreach(meta_txn *t, meta_node_cb cb, void *arg);
 
 /* Directory entries. add: -EEXIST if the name exists; assigns the next
- * cookie from the parent's node (which it updates). */
+ * cookie from the parent's node (which it updates). An entry whose MAC
+ * (over parent, name, inode, cookie) fails: -EIO from get, set and del;
+ * meta_readdir passes it with ino META_INO_FORGED (never a real inode),
+ * so a walk can report it and a listing fail (EIO). */
+#define META_INO_FORGED UINT64_MAX
 int meta_dirent_get(meta_txn *t, uint64_t parent, const char *name, uint64_t *ino);
 int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino);
 int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name);  /* -ENOENT */
@@ -167,7 +213,8 @@ int meta_inline_put(meta_txn *t, uint64_t ino, const void *val, size_t len);
 int meta_inline_del(meta_txn *t, uint64_t ino);  /* -ENOENT */
 
 /* Content files whose node is gone but which are still to be deleted (open
- * handles at unlink time, or a crash in between). */
+ * handles at unlink time, or a crash in between). foreach passes an entry
+ * that fails authentication with objid NULL: never acted on. */
 int meta_orphan_add(meta_txn *t, uint64_t ino, const uint8_t objid[16]);
 int meta_orphan_del(meta_txn *t, uint64_t ino);
 /* foreach: ino order; cb returns non-zero to stop (that value is returned). */
@@ -176,5 +223,12 @@ int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg);
 
 /* Entries in the nodes database (for statfs). */
 int meta_node_count(meta_txn *t, uint64_t *count);
+
+/* Upgrade (ns, once per store): give every legacy directory entry,
+ * orphan entry, symlink target and the inode counter its MAC. Returns
+ * the count of records changed. meta_auth_any_new: 1 if any record
+ * already carries a MAC (so the store was upgraded before). */
+long meta_auth_upgrade(meta_txn *t);
+int meta_auth_any_new(meta_txn *t);
 
 #endif

@@ -60,6 +60,79 @@ static int name_len(const char *name, size_t *len)
 	return 0;
 }
 
+/* ---- record authentication ------------------------------------------- */
+
+void meta_set_auth(meta_env *e, meta_auth_fn fn, void *arg, int strict)
+{
+	e->auth = fn;
+	e->auth_arg = arg;
+	e->strict = fn && strict;
+}
+
+int meta_auth_strict(const meta_env *e)
+{
+	return e->strict;
+}
+
+int auth_mac(const meta_env *e, char tag, const void *a, size_t alen, const void *b,
+	     size_t blen, uint8_t mac[META_MAC_BYTES])
+{
+	uint8_t msg[AUTH_MSG_MAX];
+
+	if (1 + alen + blen > sizeof(msg))
+		return -EINVAL;
+	msg[0] = (uint8_t)tag;
+	memcpy(msg + 1, a, alen);
+	if (blen)
+		memcpy(msg + 1 + alen, b, blen);
+	return e->auth(e->auth_arg, msg, 1 + alen + blen, mac, 0);
+}
+
+static int auth_verify(const meta_env *e, char tag, const void *a, size_t alen,
+		       const void *b, size_t blen, const uint8_t *mac)
+{
+	uint8_t msg[AUTH_MSG_MAX], m[META_MAC_BYTES];
+
+	if (1 + alen + blen > sizeof(msg))
+		return -EIO;
+	msg[0] = (uint8_t)tag;
+	memcpy(msg + 1, a, alen);
+	if (blen)
+		memcpy(msg + 1 + alen, b, blen);
+	memcpy(m, mac, sizeof(m));
+	return e->auth(e->auth_arg, msg, 1 + alen + blen, m, 1) ? -EIO : 0;
+}
+
+/* The MAC'd message of a record is tag | key | plain value. */
+int auth_check(const meta_env *e, char tag, const void *key, size_t klen, const MDB_val *v,
+	       size_t legacy_len, size_t *plain)
+{
+	uint8_t a[8 + 16];
+
+	if (!e->auth || !e->strict) {
+		/* No MACs yet (or none at all): legacy records only. */
+		if (!e->auth || !legacy_len || v->mv_size == legacy_len) {
+			*plain = v->mv_size;
+			return legacy_len && v->mv_size != legacy_len ? -EBADMSG : 0;
+		}
+	}
+	if (v->mv_size < META_MAC_BYTES || klen > 8)
+		return -EIO;
+	*plain = v->mv_size - META_MAC_BYTES;
+	/* Fixed-size plain parts go with the key; a variable one (a name is
+	 * in the key already, a link target) follows. */
+	if (legacy_len && *plain != legacy_len)
+		return -EIO;
+	if (legacy_len && klen + *plain <= sizeof(a)) {
+		memcpy(a, key, klen);
+		memcpy(a + klen, v->mv_data, *plain);
+		return auth_verify(e, tag, a, klen + *plain, NULL, 0,
+				   (const uint8_t *)v->mv_data + *plain);
+	}
+	return auth_verify(e, tag, key, klen, v->mv_data, *plain,
+			   (const uint8_t *)v->mv_data + *plain);
+}
+
 /* ---- environment ----------------------------------------------------- */
 
 static void set_err(char *err, size_t errlen, const char *fmt, const char *dir, const char *why)
@@ -572,7 +645,7 @@ int meta_node_decode(const void *buf, size_t len, struct meta_node *out)
 	if (len != sizeof(*out))
 		return -EBADMSG;
 	memcpy(out, buf, sizeof(*out));   /* LMDB data may be unaligned */
-	if (out->version != META_NODE_VERSION)
+	if (out->version < META_NODE_VERSION_OLDEST || out->version > META_NODE_VERSION)
 		return -EBADMSG;
 	return 0;
 }
@@ -598,24 +671,33 @@ int meta_node_get(meta_txn *t, uint64_t ino, struct meta_node *out)
 	return rc;
 }
 
-int meta_node_put(meta_txn *t, const struct meta_node *n)
+static int node_put(meta_txn *t, const struct meta_node *n, unsigned flags)
 {
-	const uint32_t ver = META_NODE_VERSION;
 	uint8_t kb[8];
 	MDB_val k = { 8, kb }, v = { sizeof(*n), NULL };
 	int rc;
 
-	if (!n || n->ino == 0)
+	if (!n || n->ino == 0 || n->version < META_NODE_VERSION_OLDEST ||
+	    n->version > META_NODE_VERSION)
 		return -EINVAL;
 	put_be64(kb, n->ino);
-	/* Reserve and fill in place: the record is always stamped with the
-	 * version this code writes. */
-	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_NODES), &k, &v, MDB_RESERVE));
+	/* Reserve and fill in place. The version is kept as given: it says
+	 * which fields the record's MAC covers (ns.c). */
+	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_NODES), &k, &v, MDB_RESERVE | flags));
 	if (rc)
 		return rc;
 	memcpy(v.mv_data, n, sizeof(*n));
-	memcpy((uint8_t *)v.mv_data + offsetof(struct meta_node, version), &ver, sizeof(ver));
 	return 0;
+}
+
+int meta_node_put(meta_txn *t, const struct meta_node *n)
+{
+	return node_put(t, n, 0);
+}
+
+int meta_node_add(meta_txn *t, const struct meta_node *n)
+{
+	return node_put(t, n, MDB_NOOVERWRITE);
 }
 
 /* Delete every key of db starting with the 8-byte prefix id. */
@@ -710,8 +792,57 @@ int meta_node_count(meta_txn *t, uint64_t *count)
 
 /* ---- directory entries ----------------------------------------------- */
 
-/* Find the entry (parent, name): its key (built in kb) and its 16-byte
- * value ino | cookie. */
+#define DIRENT_LEGACY 16
+#define DIRENT_AUTH (16 + META_MAC_BYTES)
+
+/* The MAC of the entry (parent, name) -> ino | cookie (vb: 16 bytes). */
+static int dirent_mac(const meta_env *e, uint64_t parent, const char *name, size_t len,
+		      const uint8_t *vb, uint8_t mac[META_MAC_BYTES])
+{
+	uint8_t a[24];
+
+	put_be64(a, parent);
+	memcpy(a + 8, vb, 16);
+	return auth_mac(e, 'D', a, sizeof(a), name, len, mac);
+}
+
+/* Check a stored entry value: 0, -EIO (fails authentication, or a legacy
+ * entry in an upgraded store), -EBADMSG (not an entry at all). */
+static int dirent_check(const meta_env *e, uint64_t parent, const char *name, size_t len,
+			const MDB_val *v)
+{
+	uint8_t msg[1 + 24 + META_NAME_MAX], mac[META_MAC_BYTES];
+
+	if (v->mv_size == DIRENT_LEGACY && (!e->auth || !e->strict))
+		return 0;
+	if (v->mv_size != DIRENT_AUTH || !e->auth)
+		return v->mv_size == DIRENT_LEGACY ? -EIO : -EBADMSG;
+	if (len > META_NAME_MAX)
+		return -EIO;
+	msg[0] = 'D';
+	put_be64(msg + 1, parent);
+	memcpy(msg + 9, v->mv_data, 16);
+	memcpy(msg + 25, name, len);
+	memcpy(mac, (const uint8_t *)v->mv_data + 16, sizeof(mac));
+	return e->auth(e->auth_arg, msg, 25 + len, mac, 1) ? -EIO : 0;
+}
+
+/* Build the value of an entry in vb (DIRENT_AUTH bytes): its length. */
+static int dirent_value(const meta_env *e, uint64_t parent, const char *name, size_t len,
+			uint64_t ino, const uint8_t cookie_be[8], uint8_t *vb, size_t *vlen)
+{
+	put_be64(vb, ino);
+	memcpy(vb + 8, cookie_be, 8);
+	if (!e->auth) {
+		*vlen = DIRENT_LEGACY;
+		return 0;
+	}
+	*vlen = DIRENT_AUTH;
+	return dirent_mac(e, parent, name, len, vb, vb + 16);
+}
+
+/* Find the entry (parent, name): its key (built in kb) and its value
+ * ino | cookie [| mac], authenticated. */
 static int dirent_find(meta_txn *t, uint64_t parent, const char *name,
 		       uint8_t kb[8 + META_NAME_MAX], MDB_val *k, MDB_val *v)
 {
@@ -724,7 +855,7 @@ static int dirent_find(meta_txn *t, uint64_t parent, const char *name,
 	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), k, v));
 	if (rc)
 		return rc;
-	return v->mv_size == 16 ? 0 : -EBADMSG;
+	return dirent_check(t->e, parent, name, len, v);
 }
 
 int meta_dirent_get(meta_txn *t, uint64_t parent, const char *name, uint64_t *ino)
@@ -740,11 +871,11 @@ int meta_dirent_get(meta_txn *t, uint64_t parent, const char *name, uint64_t *in
 
 int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino)
 {
-	uint8_t kb[8 + META_NAME_MAX], vb[16], cb[16];
+	uint8_t kb[8 + META_NAME_MAX], vb[DIRENT_AUTH], cb[16], cbe[8];
 	struct meta_node p;
 	uint64_t cookie;
 	MDB_val k, v, ck, cv;
-	size_t len;
+	size_t len, vlen;
 	int rc = name_len(name, &len);
 
 	if (rc)
@@ -759,9 +890,11 @@ int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino
 	if (cookie == UINT64_MAX)
 		return -ENOSPC;
 	k = prefixed_key(kb, parent, name, len);
-	put_be64(vb, ino);
-	put_be64(vb + 8, cookie);
-	v = (MDB_val){ 16, vb };
+	put_be64(cbe, cookie);
+	rc = dirent_value(t->e, parent, name, len, ino, cbe, vb, &vlen);
+	if (rc)
+		return rc;
+	v = (MDB_val){ vlen, vb };
 	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_DIRENTS), &k, &v, MDB_NOOVERWRITE));
 	if (rc)
 		return rc;
@@ -789,8 +922,9 @@ int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
 	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), &k, &v));
 	if (rc)
 		return rc;
-	if (v.mv_size != 16)
-		return -EBADMSG;
+	rc = dirent_check(t->e, parent, name, len, &v);
+	if (rc)
+		return rc;
 	put_be64(cb, parent);
 	memcpy(cb + 8, (uint8_t *)v.mv_data + 8, 8);   /* cookie, already BE */
 	ck = (MDB_val){ 16, cb };
@@ -803,15 +937,18 @@ int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
 
 int meta_dirent_set(meta_txn *t, uint64_t parent, const char *name, uint64_t ino)
 {
-	uint8_t kb[8 + META_NAME_MAX], vb[16];
+	uint8_t kb[8 + META_NAME_MAX], vb[DIRENT_AUTH], cbe[8];
 	MDB_val k, v;
+	size_t vlen;
 	int rc = dirent_find(t, parent, name, kb, &k, &v);
 
 	if (rc)
 		return rc;
-	put_be64(vb, ino);
-	memcpy(vb + 8, (uint8_t *)v.mv_data + 8, 8);   /* keep the cookie */
-	v = (MDB_val){ 16, vb };
+	memcpy(cbe, (uint8_t *)v.mv_data + 8, 8);   /* keep the cookie */
+	rc = dirent_value(t->e, parent, name, k.mv_size - 8, ino, cbe, vb, &vlen);
+	if (rc)
+		return rc;
+	v = (MDB_val){ vlen, vb };
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_DIRENTS), &k, &v, 0));
 }
 
@@ -868,13 +1005,20 @@ int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb
 			rc = mdb_err(rc);
 			break;
 		}
-		if (dv.mv_size != 16) {
+		if (dv.mv_size < 16) {
 			rc = -EBADMSG;
 			break;
 		}
 		if (get_be64((uint8_t *)dv.mv_data + 8) != cookie)
 			continue;     /* stale: the name was re-added later */
-		if (cb(arg, name, get_be64(dv.mv_data), cookie)) {
+		uint64_t child = get_be64(dv.mv_data);
+		rc = dirent_check(t->e, parent, name, v.mv_size, &dv);
+		if (rc == -EBADMSG)
+			break;
+		if (rc)
+			child = META_INO_FORGED;
+		rc = 0;
+		if (cb(arg, name, child, cookie)) {
 			rc = 0;       /* caller's buffer is full: not an error */
 			break;
 		}

@@ -4,6 +4,7 @@
 #include "meta_priv.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <sys/xattr.h>
 
 #define META_XATTR_VALUE_MAX 65536 /* XATTR_SIZE_MAX */
@@ -60,31 +61,87 @@ int meta_kv_put(meta_txn *t, const char *key, const void *val, size_t len)
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_KV), &k, &v, 0));
 }
 
+#define KV_NEXT_INO "next_ino"
+
+/* The counter's value: next (be64) | MAC over 'N' | next. */
+int meta_ino_peek(meta_txn *t, uint64_t *next, int *authentic)
+{
+	static const uint8_t key[8] = "next_ino";
+	uint8_t buf[8 + META_MAC_BYTES];
+	MDB_val v;
+	size_t len = 0, plain = 0;
+	int rc = meta_kv_get(t, KV_NEXT_INO, buf, sizeof(buf), &len);
+
+	if (rc == -ERANGE)
+		rc = -EBADMSG;
+	if (rc)
+		return rc;
+	if (len < 8)
+		return -EBADMSG;
+	*next = get_be64(buf);
+	v = (MDB_val){ len, buf };
+	rc = auth_check(t->e, 'N', key, sizeof(key), &v, 8, &plain);
+	*authentic = rc == 0;
+	return rc == -EBADMSG ? rc : 0;
+}
+
+/* 1 if the inode already has a node or an orphan record. */
+static int ino_used(meta_txn *t, uint64_t ino)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	int rc;
+
+	put_be64(kb, ino);
+	rc = mdb_get(t->txn, dbi(t, DB_NODES), &k, &v);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_get(t->txn, dbi(t, DB_ORPHANS), &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc ? mdb_err(rc) : 1;
+}
+
+static int ino_store(meta_txn *t, uint64_t next)
+{
+	static const uint8_t key[8] = "next_ino";
+	uint8_t buf[8 + META_MAC_BYTES];
+	size_t len = 8;
+
+	put_be64(buf, next);
+	if (t->e->auth) {
+		int rc = auth_mac(t->e, 'N', key, sizeof(key), buf, 8, buf + 8);
+		if (rc)
+			return rc;
+		len += META_MAC_BYTES;
+	}
+	return meta_kv_put(t, KV_NEXT_INO, buf, len);
+}
+
 int meta_ino_alloc(meta_txn *t, uint64_t *ino)
 {
-	uint8_t buf[8];
-	size_t len = 0;
 	uint64_t next = META_FIRST_INO;
-	int rc = meta_kv_get(t, "next_ino", buf, sizeof(buf), &len);
+	int ok = 1;
+	int rc = meta_ino_peek(t, &next, &ok);
 
-	if (rc == 0) {
-		if (len != sizeof(buf))
-			return -EBADMSG;
-		next = get_be64(buf);
-		if (next < META_FIRST_INO)
-			next = META_FIRST_INO;
-	} else if (rc == -ERANGE) {
-		return -EBADMSG;
-	} else if (rc != -ENOENT) {
+	if (rc == -ENOENT)
+		next = META_FIRST_INO, ok = 1, rc = 0;
+	if (rc)
 		return rc;
-	}
+	if (!ok)
+		return -EIO;
+	if (next < META_FIRST_INO)
+		next = META_FIRST_INO;
 	if (next == UINT64_MAX)
 		return -ENOSPC;
 	rc = room_to_add(t);
 	if (rc)
 		return rc;
-	put_be64(buf, next + 1);
-	rc = meta_kv_put(t, "next_ino", buf, sizeof(buf));
+	/* A counter set back (an older copy of it is authentic too) would
+	 * hand out an inode that has a record: refused, never overwritten. */
+	rc = ino_used(t, next);
+	if (rc)
+		return rc < 0 ? rc : -EUCLEAN;
+	rc = ino_store(t, next + 1);
 	if (rc)
 		return rc;
 	*ino = next;
@@ -292,15 +349,46 @@ int meta_inline_del(meta_txn *t, uint64_t ino)
 
 /* ---- symlinks -------------------------------------------------------- */
 
+static int link_store(meta_txn *t, const uint8_t kb[8], const char *target, size_t len)
+{
+	MDB_val k = { 8, (void *)kb }, v = { len, (void *)target };
+	uint8_t *buf;
+	int rc;
+
+	if (!t->e->auth)
+		return mdb_err(mdb_put(t->txn, dbi(t, DB_LINKS), &k, &v, 0));
+	v.mv_size = len + META_MAC_BYTES;
+	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_LINKS), &k, &v, MDB_RESERVE));
+	if (rc)
+		return rc;
+	buf = v.mv_data;
+	if (len)
+		memcpy(buf, target, len);
+	return auth_mac(t->e, 'L', kb, 8, target, len, buf + len);
+}
+
+/* A target is stored as target | MAC over 'L' | ino | target. */
 int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len)
 {
-	return ino_value_get(t, DB_LINKS, ino, buf, size, len);
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	size_t plain = 0;
+	int rc;
+
+	put_be64(kb, ino);
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_LINKS), &k, &v));
+	if (rc)
+		return rc;
+	rc = auth_check(t->e, 'L', kb, 8, &v, 0, &plain);
+	if (rc)
+		return rc;
+	v.mv_size = plain;
+	return copy_out(&v, buf, size, len);
 }
 
 int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len)
 {
 	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v = { len, (void *)target };
 
 	if (!target && len)
 		return -EINVAL;
@@ -309,17 +397,26 @@ int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len)
 	if (room_to_add(t))
 		return -ENOSPC;
 	put_be64(kb, ino);
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_LINKS), &k, &v, 0));
+	return link_store(t, kb, target, len);
 }
 
 /* ---- orphans --------------------------------------------------------- */
 
+/* An entry is objid | MAC over 'O' | ino | objid. */
 int meta_orphan_add(meta_txn *t, uint64_t ino, const uint8_t objid[16])
 {
-	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v = { 16, (void *)objid };
+	uint8_t kb[8], vb[16 + META_MAC_BYTES];
+	MDB_val k = { 8, kb }, v = { 16, vb };
+	int rc;
 
 	put_be64(kb, ino);
+	memcpy(vb, objid, 16);
+	if (t->e->auth) {
+		rc = auth_mac(t->e, 'O', kb, 8, objid, 16, vb + 16);
+		if (rc)
+			return rc;
+		v.mv_size += META_MAC_BYTES;
+	}
 	return mdb_err(mdb_put(t->txn, dbi(t, DB_ORPHANS), &k, &v, 0));
 }
 
@@ -349,15 +446,164 @@ int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg)
 			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
 			break;
 		}
-		if (k.mv_size != 8 || v.mv_size != 16) {
+		size_t plain = 0;
+		if (k.mv_size != 8 || v.mv_size < 16) {
 			rc = -EBADMSG;
 			break;
 		}
 		memcpy(objid, v.mv_data, 16);
-		rc = cb(arg, get_be64(k.mv_data), objid);
+		/* One that fails authentication is shown, never acted on. */
+		rc = auth_check(t->e, 'O', k.mv_data, 8, &v, 16, &plain);
+		rc = cb(arg, get_be64(k.mv_data), rc ? NULL : objid);
 		if (rc)
 			break;
 	}
 	mdb_cursor_close(c);
 	return rc;
+}
+
+/* ---- upgrade to authenticated records --------------------------------- */
+
+int meta_auth_any_new(meta_txn *t)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_cursor_op op = MDB_FIRST;
+	uint64_t next;
+	int ok, rc;
+
+	rc = meta_ino_peek(t, &next, &ok);
+	if (!rc) {
+		size_t len = 0;
+		uint8_t buf[8 + META_MAC_BYTES];
+		if (!meta_kv_get(t, KV_NEXT_INO, buf, sizeof(buf), &len) && len != 8)
+			return 1;
+	}
+	rc = mdb_cursor_open(t->txn, dbi(t, DB_DIRENTS), &c);
+	if (rc)
+		return mdb_err(rc);
+	for (;; op = MDB_NEXT) {
+		rc = mdb_cursor_get(c, &k, &v, op);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+			break;
+		}
+		if (v.mv_size != 16) {
+			rc = 1;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+/* Give every legacy value of database d its MAC; mac_of computes it from
+ * key and legacy value into out (which has room for value | MAC). */
+typedef int (*upgrade_fn)(meta_txn *t, const MDB_val *k, const MDB_val *v, uint8_t *out,
+			  size_t *outlen);
+
+static long upgrade_db(meta_txn *t, enum meta_db d, upgrade_fn fn)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_cursor_op op = MDB_FIRST;
+	uint8_t *out = malloc(8192);
+	long done = 0;
+	int rc;
+
+	if (!out)
+		return -ENOMEM;
+	if (!dbi(t, d)) {
+		free(out);
+		return 0;
+	}
+	rc = mdb_cursor_open(t->txn, dbi(t, d), &c);
+	if (rc) {
+		free(out);
+		return mdb_err(rc);
+	}
+	for (;; op = MDB_NEXT) {
+		size_t outlen = 0;
+		rc = mdb_cursor_get(c, &k, &v, op);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+			break;
+		}
+		rc = fn(t, &k, &v, out, &outlen);
+		if (rc > 0) {
+			rc = 0;
+			continue;   /* nothing to do for this one */
+		}
+		if (rc)
+			break;
+		MDB_val nv = { outlen, out };
+		rc = mdb_err(mdb_cursor_put(c, &k, &nv, MDB_CURRENT));
+		if (rc)
+			break;
+		done++;
+	}
+	mdb_cursor_close(c);
+	free(out);
+	return rc ? rc : done;
+}
+
+static int up_dirent(meta_txn *t, const MDB_val *k, const MDB_val *v, uint8_t *out,
+		     size_t *outlen)
+{
+	size_t len = k->mv_size - 8;
+	uint8_t a[24];
+
+	if (v->mv_size != 16 || k->mv_size < 9 || len > META_NAME_MAX)
+		return v->mv_size == 16 ? -EBADMSG : 1;
+	memcpy(out, v->mv_data, 16);
+	memcpy(a, k->mv_data, 8);
+	memcpy(a + 8, v->mv_data, 16);
+	*outlen = 16 + META_MAC_BYTES;
+	return auth_mac(t->e, 'D', a, sizeof(a), (const uint8_t *)k->mv_data + 8, len, out + 16);
+}
+
+static int up_orphan(meta_txn *t, const MDB_val *k, const MDB_val *v, uint8_t *out,
+		     size_t *outlen)
+{
+	if (v->mv_size != 16 || k->mv_size != 8)
+		return 1;
+	memcpy(out, v->mv_data, 16);
+	*outlen = 16 + META_MAC_BYTES;
+	return auth_mac(t->e, 'O', k->mv_data, 8, v->mv_data, 16, out + 16);
+}
+
+static int up_link(meta_txn *t, const MDB_val *k, const MDB_val *v, uint8_t *out,
+		   size_t *outlen)
+{
+	if (k->mv_size != 8 || v->mv_size > META_LINK_MAX)
+		return -EBADMSG;
+	memcpy(out, v->mv_data, v->mv_size);
+	*outlen = v->mv_size + META_MAC_BYTES;
+	return auth_mac(t->e, 'L', k->mv_data, 8, v->mv_data, v->mv_size, out + v->mv_size);
+}
+
+long meta_auth_upgrade(meta_txn *t)
+{
+	long total = 0, r;
+	uint64_t next;
+	int ok, rc;
+
+	if (!t->e->auth || t->e->strict)
+		return -EINVAL;
+	r = upgrade_db(t, DB_DIRENTS, up_dirent);
+	if (r >= 0)
+		total += r, r = upgrade_db(t, DB_ORPHANS, up_orphan);
+	if (r >= 0)
+		total += r, r = upgrade_db(t, DB_LINKS, up_link);
+	if (r < 0)
+		return r;
+	total += r;
+	rc = meta_ino_peek(t, &next, &ok);
+	if (!rc) {
+		rc = ino_store(t, next);
+		total++;
+	}
+	if (rc && rc != -ENOENT)
+		return rc;
+	return total;
 }

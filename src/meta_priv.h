@@ -40,6 +40,9 @@ struct meta_env {
 	 * only taken or returned under it. The map is never resized otherwise
 	 * (meta.c). */
 	pthread_rwlock_t map_lk;
+	meta_auth_fn auth;        /* record MACs (meta_set_auth), or NULL */
+	void *auth_arg;
+	int strict;               /* legacy records (no MAC) refused */
 	struct meta_txn *pool;    /* reset read transactions */
 	unsigned pool_n;
 	struct meta_txn wtxn;     /* owned by whoever holds LMDB's writer lock */
@@ -152,5 +155,17 @@ static inline int seek_prefix(MDB_cursor *c, const uint8_t *kb, size_t klen, MDB
 		return mdb_err(rc);
 	return k->mv_size >= 8 && memcmp(k->mv_data, kb, 8) == 0;
 }
+
+/* Record MACs. msg = tag | key | value fields; each record type has its
+ * own tag, and its fields are fixed-size except a last one, so no two
+ * records share a message. */
+#define AUTH_MSG_MAX (1 + 8 + 8 + 8 + 4096 + 16)
+int auth_mac(const meta_env *e, char tag, const void *a, size_t alen, const void *b,
+	     size_t blen, uint8_t mac[META_MAC_BYTES]);
+/* Value v of a record holding plain bytes then a MAC (a legacy record:
+ * plain only, of legacy_len when that is fixed, else 0): 0 with *plain
+ * set to the length before the MAC, or -EIO. */
+int auth_check(const meta_env *e, char tag, const void *key, size_t klen, const MDB_val *v,
+	       size_t legacy_len, size_t *plain);
 
 #endif

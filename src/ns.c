@@ -21,9 +21,12 @@
 /* ---- records --------------------------------------------------------- */
 
 /* The authenticated part of a node (design section 7): content identity,
- * size, generation, lock and bucket-lock fields. Mode, owner and times are
- * ordinary metadata and not covered. */
-static void node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
+ * size, generation, lock and bucket-lock fields; from record version 2 also
+ * the record version, parent, mode, owner, links, the bucket default's
+ * years and a directory's count of children (the union with generation).
+ * Times are ordinary metadata and not covered; nor is next_cookie, which
+ * meta_dirent_add advances on its own. */
+void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 {
 	struct {
 		uint64_t ino, size, gen;
@@ -60,6 +63,27 @@ static void node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 	 * it was kept carry 0 and the MAC over the fields above only, so they
 	 * still verify; clearing the field of a newer record breaks its MAC. */
 	uint64_t bucket = ns_node_bucket(nd);
+	if (nd->version >= 2) {
+		struct {
+			uint64_t bucket, parent;
+			uint32_t version, mode, uid, gid, nlink;
+			int32_t def_years;
+		} x;
+		uint8_t buf[sizeof(m) + sizeof(x)];
+		memset(&x, 0, sizeof(x));
+		x.bucket = bucket;
+		x.parent = nd->parent;
+		x.version = nd->version;
+		x.mode = nd->mode;
+		x.uid = nd->uid;
+		x.gid = nd->gid;
+		x.nlink = nd->nlink;
+		x.def_years = nd->def_years;
+		memcpy(buf, &m, sizeof(m));
+		memcpy(buf + sizeof(m), &x, sizeof(x));
+		wcrypto_mac(out, n->reckey, buf, sizeof(buf));
+		return;
+	}
 	if (!bucket) {
 		wcrypto_mac(out, n->reckey, &m, sizeof(m));
 		return;
@@ -81,10 +105,6 @@ static void node_set_bucket(struct meta_node *nd, uint64_t bucket)
 	nd->bucket_hi = (uint32_t)(bucket >> 32);
 }
 
-/* A node whose MAC fails is returned with flags marking it; callers treat
- * it as locked (fail closed). */
-#define NS_F_AUTH_FAILED (1u << 31)
-
 int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out)
 {
 	int rc = meta_node_get(t, ino, out);
@@ -92,9 +112,12 @@ int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out)
 
 	if (rc)
 		return rc;
-	node_mac(n, out, mac);
+	ns_node_mac(n, out, mac);
 	out->flags &= ~NS_F_AUTH_FAILED;
-	if (!wcrypto_equal(mac, out->mac, sizeof(mac))) {
+	/* Once the store is upgraded, a version 1 record (whose MAC leaves
+	 * out the parent) is an older record put back: refused. */
+	if (!wcrypto_equal(mac, out->mac, sizeof(mac)) ||
+	    (n->rec_strict && out->version < META_NODE_VERSION)) {
 		out->flags |= NS_F_AUTH_FAILED;
 		atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
 		wlog(WLOG_ERR, "metadata record of inode %llu fails authentication: treated as locked",
@@ -103,7 +126,8 @@ int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out)
 	return 0;
 }
 
-int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd)
+/* Stamp the version and the MAC (nd's bucket known, or derived in t). */
+static int node_seal(ns *n, meta_txn *t, struct meta_node *nd)
 {
 	struct meta_node b;
 
@@ -116,8 +140,14 @@ int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd)
 	if (!ns_node_bucket(nd) && nd->ino != NS_INO_ROOT && !ns_bucket_of(n, t, nd, &b))
 		node_set_bucket(nd, b.ino);
 	nd->version = META_NODE_VERSION;
-	node_mac(n, nd, nd->mac);
-	return meta_node_put(t, nd);
+	ns_node_mac(n, nd, nd->mac);
+	return 0;
+}
+
+int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd)
+{
+	int rc = node_seal(n, t, nd);
+	return rc ? rc : meta_node_put(t, nd);
 }
 
 void ns_node_lock(const struct meta_node *nd, struct policy_lock *lk)
@@ -481,6 +511,10 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 	if (!S_ISDIR(p.mode))
 		return -ENOTDIR;
 	rc = meta_ino_alloc(t, &ino);
+	if (rc == -EUCLEAN || rc == -EIO)
+		wlog(WLOG_ERR, "inode counter %s: no object can be created until it is repaired "
+		     "(see wormctl verify)", rc == -EIO ? "fails authentication" :
+		     "would reuse the inode of an existing record");
 	if (rc)
 		return rc;
 	memset(out, 0, sizeof(*out));
@@ -514,7 +548,14 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 		if (rc)
 			return rc;
 	}
-	rc = ns_node_put(n, t, out);
+	rc = node_seal(n, t, out);
+	if (!rc)
+		rc = meta_node_add(t, out);   /* never over an existing record */
+	if (rc == -EEXIST) {
+		wlog(WLOG_ERR, "inode %llu handed out again: refused (inode counter set back?)",
+		     (unsigned long long)ino);
+		rc = -EUCLEAN;
+	}
 	if (rc)
 		return rc;
 	rc = meta_dirent_add(t, parent, name, ino);
@@ -526,6 +567,7 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 		return rc;
 	if (S_ISDIR(mode))
 		p.nlink++;
+	p.children++;
 	p.mtime_ns = p.ctime_ns = now;
 	return ns_node_put(n, t, &p);
 }
@@ -750,6 +792,16 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 			rc = rc ? rc : -ENOTEMPTY;
 			goto fail;
 		}
+		/* No name left, but a node still says it lives here (its entry
+		 * was removed offline): it may be locked, so the directory
+		 * stays until it is re-attached (wormctl reattach). */
+		if (nd.children > 0 && nd.version >= 2) {
+			meta_txn_abort(t);
+			wlog(WLOG_ERR, "directory inode %llu has no entries but holds %llu node(s) "
+			     "that no entry names: rmdir refused (see wormctl verify, wormctl reattach)",
+			     (unsigned long long)ino, (unsigned long long)nd.children);
+			return ns_refuse(n, op, parent, name, c, -ENOTEMPTY, "unnamed-node");
+		}
 	} else if (S_ISREG(nd.mode)) {
 		ns_node_lock(&nd, &lk);
 		ns_caller_policy(c, &pc);
@@ -777,6 +829,8 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 		goto fail;
 	if (dir)
 		p.nlink--;
+	if (p.children)
+		p.children--;
 	p.mtime_ns = p.ctime_ns = now_ns();
 	rc = ns_node_put(n, t, &p);
 	if (rc)
@@ -1078,12 +1132,19 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 			p1.nlink -= sdir;
 			p2.nlink += sdir - ddir;
 		}
+		if (!(flags & NS_RENAME_EXCHANGE)) {
+			/* src moved here from p1, dst (if any) left the namespace */
+			p1.children -= p1.children > 0;
+			p2.children += 1 - (have_dst && p2.children > 0);
+		}
 		p2.mtime_ns = p2.ctime_ns = tnow;
 		rc = ns_node_put(n, t, &p2);
 		if (rc)
 			goto fail;
-	} else if (have_dst && !(flags & NS_RENAME_EXCHANGE) && S_ISDIR(dst.mode)) {
-		p1.nlink--;
+	} else if (have_dst && !(flags & NS_RENAME_EXCHANGE)) {
+		if (S_ISDIR(dst.mode))
+			p1.nlink--;
+		p1.children -= p1.children > 0;   /* dst left the namespace */
 	}
 	p1.mtime_ns = p1.ctime_ns = tnow;
 	rc = ns_node_put(n, t, &p1);

@@ -95,6 +95,10 @@ struct ns {
 	kms *km;
 	obj_pool *pool;           /* second core for large writes (daemon only) */
 	uint8_t *reckey;          /* record MAC key, secure memory */
+	uint8_t *mkey;            /* MAC key of the other records (ns_auth.c) */
+	int rec_strict;           /* records without a MAC are refused */
+	int auth_flag_bad;        /* that flag was missing or forged (verify) */
+	int clock_forged;         /* the clock record failed at open (verify) */
 	struct wclock clk;
 	struct stats stats;
 	int alg;
@@ -151,7 +155,24 @@ void ns_trail_publish(ns *n);
 /* .wormfs/audit */
 int ns_trail_render(ns *n, char **buf, size_t *len);
 
+/* A node whose MAC fails is returned with flags marking it; callers treat
+ * it as locked (fail closed). */
+#define NS_F_AUTH_FAILED (1u << 31)
+
+/* ns_auth.c: the record MAC key (derived from the record key), the MAC
+ * function meta uses, the authenticated-records flag and the upgrade of an
+ * older store (ns_auth_open, right after the database is opened), and the
+ * compliance clock's record (get: -EIO if it fails authentication, *hwm
+ * then 0; -ENOENT if absent). */
+int ns_auth_key(ns *n);
+int ns_auth_open(ns *n, char *err, size_t errlen);
+int ns_auth_init_store(ns *n, meta_env *me, meta_txn *t);
+int ns_clock_put(ns *n, meta_txn *t, int64_t hwm);
+int ns_clock_get(ns *n, meta_txn *t, int64_t *hwm);
+
 /* ns.c internals used by nsx.c */
+/* The MAC of a node record, over the fields its version covers. */
+void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32]);
 int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out);
 int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd);
 void ns_node_lock(const struct meta_node *nd, struct policy_lock *lk);

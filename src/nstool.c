@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -16,7 +17,6 @@
 #include "log.h"
 
 #define KV_FORMAT "format"
-#define KV_CLOCK "clock_hwm"
 /* 1 while a writer has the store open: still 1 at the next open means the
  * last one was killed (or the machine stopped), so recovery runs. */
 #define KV_OPEN "open_unclean"
@@ -157,6 +157,12 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	rc = meta_txn_begin(me, 0, &t);
 	if (rc)
 		goto out;
+	/* A new store is authenticated from its first record on. */
+	rc = ns_auth_init_store(tmp, me, t);
+	if (rc) {
+		meta_txn_abort(t);
+		goto out;
+	}
 	memset(&root, 0, sizeof(root));
 	root.version = META_NODE_VERSION;
 	root.ino = root.parent = NS_INO_ROOT;
@@ -191,6 +197,8 @@ out:
 		kms_close(km);
 	if (tmp) {
 		wcrypto_secure_free(tmp->reckey);
+		if (tmp->mkey)
+			wcrypto_secure_free(tmp->mkey);
 		free(tmp);
 	}
 	if (st)
@@ -201,47 +209,145 @@ out:
 }
 
 struct orphan_list {
-	uint64_t ino[256];
-	uint8_t id[256][16];
-	size_t n;
+	uint64_t *ino;
+	uint8_t (*id)[16];
+	uint8_t *forged;
+	size_t n, cap;
+	int rc;
 };
 
 static int orphan_cb(void *arg, uint64_t ino, const uint8_t objid[16])
 {
 	struct orphan_list *o = arg;
-	if (o->n >= 256)
-		return 1;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 64;
+		uint64_t *gi = realloc(o->ino, cap * sizeof(*gi));
+		if (gi)
+			o->ino = gi;
+		uint8_t (*gd)[16] = realloc(o->id, cap * sizeof(*gd));
+		if (gd)
+			o->id = gd;
+		uint8_t *gf = realloc(o->forged, cap);
+		if (gf)
+			o->forged = gf;
+		if (!gi || !gd || !gf) {
+			o->rc = -ENOMEM;
+			return 1;
+		}
+		o->cap = cap;
+	}
 	o->ino[o->n] = ino;
-	memcpy(o->id[o->n], objid, 16);
+	o->forged[o->n] = objid == NULL;
+	if (objid)
+		memcpy(o->id[o->n], objid, 16);
+	else
+		memset(o->id[o->n], 0, 16);
 	o->n++;
 	return 0;
+}
+
+/* Content ids of the nodes in the namespace (nlink > 0), sorted. */
+struct live_ids {
+	uint8_t (*id)[16];
+	size_t n, cap;
+	int rc;
+};
+
+static int live_cb(void *arg, const struct meta_node *nd)
+{
+	static const uint8_t zero[16];
+	struct live_ids *l = arg;
+
+	if (nd->nlink == 0 || !S_ISREG(nd->mode) || !memcmp(nd->objid, zero, 16))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 1024;
+		uint8_t (*g)[16] = realloc(l->id, cap * sizeof(*g));
+		if (!g) {
+			l->rc = -ENOMEM;
+			return 1;
+		}
+		l->id = g;
+		l->cap = cap;
+	}
+	memcpy(l->id[l->n++], nd->objid, 16);
+	return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+/* Why the orphan entry (ino, id) must not be acted on, or NULL. An entry
+ * names content to delete: one added or edited offline could name a live
+ * (locked) object's record or content. Only a record that left the
+ * namespace (nlink 0, its own content) or none at all may go, and only
+ * content no live node refers to. */
+static const char *orphan_refused(ns *n, meta_txn *t, const struct live_ids *live,
+				  uint64_t ino, const uint8_t id[16], int forged)
+{
+	static const uint8_t zero[16];
+	struct meta_node nd;
+	int rc;
+
+	if (forged)
+		return "entry fails authentication";
+	rc = ns_node_get(n, t, ino, &nd);
+	if (rc && rc != -ENOENT)
+		return "its node record cannot be read";
+	if (!rc && (nd.flags & NS_F_AUTH_FAILED))
+		return "its node record fails authentication";
+	if (!rc && nd.nlink > 0)
+		return "its node is still in the namespace";
+	if (!rc && memcmp(nd.objid, zero, 16) && memcmp(nd.objid, id, 16))
+		return "it names another content file than its node";
+	if (memcmp(id, zero, 16) && live->n &&
+	    bsearch(id, live->id, live->n, 16, cmp_id))
+		return "its content belongs to a live object";
+	return NULL;
 }
 
 /* Content left by objects unlinked while open (crash before release). */
 static void purge_orphans(ns *n)
 {
-	struct orphan_list o;
+	struct orphan_list o = { 0 };
+	struct live_ids live = { 0 };
 	meta_txn *t = NULL;
 
-	do {
-		o.n = 0;
-		if (meta_txn_begin(n->me, 1, &t))
-			return;
-		meta_orphan_foreach(t, orphan_cb, &o);
-		meta_txn_abort(t);
-		if (!o.n || meta_txn_begin(n->me, 0, &t))
-			return;
-		for (size_t i = 0; i < o.n; i++) {
-			static const uint8_t zero[16];
-			if (memcmp(o.id[i], zero, 16) != 0) {
-				store_obj_unlink(n->st, o.id[i]);
-				(void)store_aux_unlink(n->st, o.id[i], OBJ_UNDO_SUFFIX);
-			}
-			meta_node_del(t, o.ino[i]);   /* kept while it was open */
-			meta_orphan_del(t, o.ino[i]);
+	if (meta_txn_begin(n->me, 1, &t))
+		return;
+	meta_orphan_foreach(t, orphan_cb, &o);
+	if (o.n && !o.rc) {
+		meta_node_foreach(t, live_cb, &live);
+		if (live.n)
+			qsort(live.id, live.n, 16, cmp_id);
+	}
+	meta_txn_abort(t);
+	if (!o.n || o.rc || live.rc || meta_txn_begin(n->me, 0, &t))
+		goto out;
+	for (size_t i = 0; i < o.n; i++) {
+		static const uint8_t zero[16];
+		const char *why = orphan_refused(n, t, &live, o.ino[i], o.id[i], o.forged[i]);
+		if (why) {
+			atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
+			wlog(WLOG_ERR, "orphan entry of inode %llu not acted on: %s (see wormctl verify)",
+			     (unsigned long long)o.ino[i], why);
+			continue;
 		}
-		meta_txn_commit(t);
-	} while (o.n == 256);
+		if (memcmp(o.id[i], zero, 16) != 0) {
+			store_obj_unlink(n->st, o.id[i]);
+			(void)store_aux_unlink(n->st, o.id[i], OBJ_UNDO_SUFFIX);
+		}
+		meta_node_del(t, o.ino[i]);   /* kept while it was open */
+		meta_orphan_del(t, o.ino[i]);
+	}
+	meta_txn_commit(t);
+out:
+	free(o.ino);
+	free(o.id);
+	free(o.forged);
+	free(live.id);
 }
 
 /* Format 1 -> 2 (inline objects): nothing to convert, only the markers.
@@ -279,7 +385,7 @@ static int persist_clock(ns *n, int64_t hwm)
 	int rc = meta_txn_begin(n->me, 0, &t);
 	if (rc)
 		return rc;
-	rc = meta_kv_put(t, KV_CLOCK, &hwm, sizeof(hwm));
+	rc = ns_clock_put(n, t, hwm);
 	if (rc) {
 		meta_txn_abort(t);
 		return rc;
@@ -667,8 +773,6 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (!rc) {
 		rc = meta_kv_get(t, KV_FORMAT, &fmt, sizeof(fmt), &len);
-		if (meta_kv_get(t, KV_CLOCK, &hwm, sizeof(hwm), &len))
-			hwm = 0;
 		/* No marker: a store from before it, recovered once. */
 		if (meta_kv_get(t, KV_OPEN, &unclean, sizeof(unclean), &len))
 			unclean = 1;
@@ -698,6 +802,24 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 			goto fail;
 		}
 	}
+	rc = ns_auth_open(n, err, errlen);
+	if (!rc)
+		rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		goto fail;
+	/* A clock record that fails authentication is not trusted, and not
+	 * refused either: the clock then follows the system clock, as with
+	 * no record. A forged value could only be meant to move the clock
+	 * ahead (expire retentions early); ignoring it never does. */
+	rc = ns_clock_get(n, t, &hwm);
+	meta_txn_abort(t);
+	if (rc == -EIO) {
+		n->clock_forged = 1;
+		atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
+		wlog(WLOG_ERR, "%s: the compliance clock's record fails authentication: ignored "
+		     "(the clock follows the system clock; see wormctl verify)", store_path);
+	}
+	rc = 0;
 	wclock_init(&n->clk, hwm);
 	int64_t now = ns_clock_now(n);
 	n->live = unclean != 0;
@@ -765,6 +887,8 @@ void ns_close(ns *n)
 	ns_trail_close(n);   /* an open that failed early */
 	if (n->reckey)
 		wcrypto_secure_free(n->reckey);
+	if (n->mkey)
+		wcrypto_secure_free(n->mkey);
 	if (n->st)
 		store_close(n->st);
 	pthread_mutex_destroy(&n->itab_mu);
@@ -1033,6 +1157,7 @@ struct walk_ctx {
 	struct walk_frame *st;    /* stack of open directories */
 	size_t depth, cap;
 	struct inoset seen;       /* directories entered */
+	struct inoset named;      /* inodes some entry names */
 	uint64_t down, down_after; /* set by walk_entry: enter this dir next */
 	int rc;
 };
@@ -1087,6 +1212,16 @@ static int walk_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie
 		return w->rc = rc;
 	memset(&e, 0, sizeof(e));
 	e.path = w->path;
+	if (ino == META_INO_FORGED) {
+		e.damage = "directory entry fails authentication (edited, or put back from an "
+			   "older copy)";
+		w->rc = w->cb(w->arg, &e);
+		return w->rc;
+	}
+	rc = inoset_add(&w->named, ino);
+	if (rc < 0)
+		return w->rc = rc;
+	int twice = rc == 0;
 	rc = ns_node_get(w->n, w->t, ino, &nd);
 	if (rc) {
 		/* A name without its record: reported, not skipped. */
@@ -1104,6 +1239,8 @@ static int walk_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie
 	e.hold = nd.hold;
 	e.auth_failed = lk.auth_failed;
 	e.state = S_ISREG(nd.mode) ? (int)policy_state(&lk, w->now) : STATE_MUTABLE;
+	if (twice && !S_ISDIR(nd.mode))
+		e.damage = "object named by a second directory entry (an entry put back?)";
 	if (S_ISDIR(nd.mode)) {
 		rc = nd.parent == f->dir ? inoset_add(&w->seen, ino) : 0;
 		if (rc < 0)
@@ -1121,6 +1258,62 @@ static int walk_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie
 		return 1;
 	}
 	return w->rc;
+}
+
+/* A node in the namespace (nlink > 0) that no entry walked names: its
+ * entry was removed (or it was never named). Reported with its lock, as
+ * BUCKET/#INO, so verify counts it and ls --locked lists it. */
+static int unnamed_cb(void *arg, const struct meta_node *raw)
+{
+	struct walk_ctx *w = arg;
+	struct meta_node nd, b;
+	struct ns_entry e;
+	struct policy_lock lk;
+	char bname[META_NAME_MAX + 1], comp[32];
+	int rc;
+
+	if (raw->ino == NS_INO_ROOT || ns_is_virtual(raw->ino))
+		return 0;
+	rc = inoset_add(&w->named, raw->ino);
+	if (rc <= 0)
+		return rc < 0 ? (w->rc = rc) : 0;
+	if (ns_node_get(w->n, w->t, raw->ino, &nd))
+		return 0;
+	/* Unlinked while open (kept until its last release), authentic. */
+	if (nd.nlink == 0 && !(nd.flags & NS_F_AUTH_FAILED))
+		return 0;
+	snprintf(bname, sizeof(bname), "?");
+	if (!ns_bucket_of(w->n, w->t, &nd, &b) && b.ino != nd.ino) {
+		struct name_find f = { b.ino, bname, sizeof(bname), 0 };
+		meta_readdir(w->t, NS_INO_ROOT, 0, name_find_cb, &f);
+		if (!f.found)
+			snprintf(bname, sizeof(bname), "#%llu", (unsigned long long)b.ino);
+	}
+	w->plen = 0;
+	if (b.ino != nd.ino && (rc = walk_path_add(w, bname)))
+		return w->rc = rc;
+	snprintf(comp, sizeof(comp), "#%llu", (unsigned long long)nd.ino);
+	if ((rc = walk_path_add(w, comp)))
+		return w->rc = rc;
+	memset(&e, 0, sizeof(e));
+	e.path = w->path;
+	ns_node_attr(w->n, &nd, &e.attr);
+	ns_node_lock(&nd, &lk);
+	e.lock_mode = nd.lock_mode;
+	e.retain_until = nd.retain_until;
+	e.hold = nd.hold;
+	e.auth_failed = lk.auth_failed;
+	e.state = S_ISREG(nd.mode) ? (int)policy_state(&lk, w->now) : STATE_MUTABLE;
+	e.damage = "not named by any directory entry (its lock still holds; "
+		   "wormctl reattach names it again)";
+	w->rc = w->cb(w->arg, &e);
+	return w->rc;
+}
+
+static int walk_unnamed(struct walk_ctx *w)
+{
+	int rc = meta_node_foreach(w->t, unnamed_cb, w);
+	return rc ? rc : w->rc;
 }
 
 /* Walk in the read snapshot t. */
@@ -1153,9 +1346,12 @@ static int walk_in(ns *n, meta_txn *t, ns_walk_cb cb, void *arg)
 			w->depth--;
 		}
 	}
+	if (!rc)
+		rc = walk_unnamed(w);
 	free(w->path);
 	free(w->st);
 	inoset_free(&w->seen);
+	inoset_free(&w->named);
 	free(w);
 	return rc;
 }
@@ -1334,6 +1530,159 @@ out:
 	return 0;
 }
 
+/* The records beyond the walk (design section 7): the store's flag, the
+ * clock, the inode counter, orphan entries and directories' counts of
+ * children. Each problem is reported once, named by its record. */
+struct vrec_node {
+	uint64_t ino, parent, children;
+	int dir, counted;
+};
+
+struct vrec_ctx {
+	struct vrec_node *v;
+	size_t n, cap;
+	uint64_t max_ino;
+	int rc;
+};
+
+static int vrec_cb(void *arg, const struct meta_node *nd)
+{
+	struct vrec_ctx *c = arg;
+
+	if (nd->ino > c->max_ino)
+		c->max_ino = nd->ino;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 1024;
+		struct vrec_node *g = realloc(c->v, cap * sizeof(*g));
+		if (!g) {
+			c->rc = -ENOMEM;
+			return 1;
+		}
+		c->v = g;
+		c->cap = cap;
+	}
+	c->v[c->n++] = (struct vrec_node){ nd->ino, nd->parent, nd->children,
+					   S_ISDIR(nd->mode) && nd->version >= 2,
+					   nd->nlink > 0 && nd->ino != NS_INO_ROOT };
+	return 0;
+}
+
+static int cmp_parent(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void verify_damage(struct verify_ctx *v, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void verify_damage(struct verify_ctx *v, const char *what, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	v->damaged++;
+	v->cb(v->arg, what, why);
+}
+
+static int verify_records(struct verify_ctx *v)
+{
+	struct vrec_ctx c = { 0 };
+	struct orphan_list o = { 0 };
+	struct live_ids live = { 0 };
+	uint64_t next = 0, *par = NULL;
+	size_t np = 0;
+	int ok = 0, rc;
+
+	if (v->n->auth_flag_bad)
+		verify_damage(v, "meta/kv/auth_records", "the authenticated-records flag is missing "
+			      "or fails authentication although records carry MACs (records without "
+			      "a MAC are refused)");
+	if (v->n->clock_forged)
+		verify_damage(v, "meta/kv/clock_hwm", "compliance clock record fails authentication "
+			      "(ignored: the clock follows the system clock)");
+	rc = meta_node_foreach(v->t, vrec_cb, &c);
+	if (!rc)
+		rc = c.rc;
+	if (rc)
+		goto out;
+	rc = meta_ino_peek(v->t, &next, &ok);
+	if (rc == -ENOENT) {
+		if (c.max_ino >= META_FIRST_INO)
+			verify_damage(v, "meta/kv/next_ino", "inode counter missing although inodes "
+				      "up to %llu exist", (unsigned long long)c.max_ino);
+	} else if (rc) {
+		verify_damage(v, "meta/kv/next_ino", "inode counter damaged (%s)", strerror(-rc));
+	} else if (!ok) {
+		verify_damage(v, "meta/kv/next_ino", "inode counter fails authentication");
+	} else if (next <= c.max_ino && c.max_ino >= META_FIRST_INO) {
+		verify_damage(v, "meta/kv/next_ino", "inode counter %llu is at or below the highest "
+			      "inode %llu (set back: the next create would reuse an inode)",
+			      (unsigned long long)next, (unsigned long long)c.max_ino);
+	}
+	rc = 0;
+	/* Children per directory, against each directory's recorded count. */
+	par = malloc((c.n ? c.n : 1) * sizeof(*par));
+	if (!par) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < c.n; i++)
+		if (c.v[i].counted)
+			par[np++] = c.v[i].parent;
+	qsort(par, np, sizeof(*par), cmp_parent);
+	for (size_t i = 0; i < c.n; i++) {
+		if (!c.v[i].dir)
+			continue;
+		uint64_t k = 0;
+		size_t lo = 0, hi = np;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (par[mid] < c.v[i].ino)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		while (lo + k < np && par[lo + k] == c.v[i].ino)
+			k++;
+		if (k != c.v[i].children) {
+			char what[64];
+			snprintf(what, sizeof(what), "#%llu", (unsigned long long)c.v[i].ino);
+			verify_damage(v, what, "directory records %llu node(s) but %llu name it as "
+				      "their parent (a node record added or removed offline)",
+				      (unsigned long long)c.v[i].children, (unsigned long long)k);
+		}
+	}
+	/* Orphan entries: each one is content the next mount deletes. */
+	rc = meta_orphan_foreach(v->t, orphan_cb, &o);
+	if (!rc)
+		rc = o.rc;
+	if (!rc && o.n) {
+		meta_node_foreach(v->t, live_cb, &live);
+		if (live.n)
+			qsort(live.id, live.n, 16, cmp_id);
+		for (size_t i = 0; i < o.n; i++) {
+			const char *why = orphan_refused(v->n, v->t, &live, o.ino[i], o.id[i],
+							 o.forged[i]);
+			char what[64];
+			if (!why)
+				continue;
+			snprintf(what, sizeof(what), "meta/orphans/%llu", (unsigned long long)o.ino[i]);
+			verify_damage(v, what, "orphan entry never acted on: %s", why);
+		}
+	}
+out:
+	free(par);
+	free(c.v);
+	free(o.ino);
+	free(o.id);
+	free(o.forged);
+	free(live.id);
+	return rc;
+}
+
 long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 {
 	struct verify_ctx v = { n, NULL, cb, progress, arg, 0, 0, 0 };
@@ -1344,6 +1693,8 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 	rc = walk_in(n, v.t, count_cb, &v);
 	if (!rc)
 		rc = walk_in(n, v.t, verify_cb, &v);
+	if (!rc)
+		rc = verify_records(&v);
 	meta_txn_abort(v.t);
 	if (rc)
 		return rc;

@@ -103,13 +103,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(copy);
 	memcpy(copy, data, size);
 	if (meta_node_decode(copy, size, &nd) == 0) {
-		CHECK(size == sizeof(nd) && nd.version == META_NODE_VERSION);
+		CHECK(size == sizeof(nd) && nd.version >= META_NODE_VERSION_OLDEST &&
+		      nd.version <= META_NODE_VERSION);
 		lock_rules(&nd, NOW);
 		lock_rules(&nd, clock_time(nd.retain_until));   /* the boundary itself */
 		bucket_rules(&nd, NOW);
 		bucket_rules(&nd, clock_time(nd.block_expires));
 	} else {
-		CHECK(size != sizeof(nd) || ((const struct meta_node *)copy)->version != META_NODE_VERSION);
+		CHECK(size != sizeof(nd) ||
+		      ((const struct meta_node *)copy)->version < META_NODE_VERSION_OLDEST ||
+		      ((const struct meta_node *)copy)->version > META_NODE_VERSION);
 	}
 	free(copy);
 	return 0;

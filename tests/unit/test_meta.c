@@ -284,8 +284,11 @@ Test(meta, node_put_get_del)
 	size_t len = 0;
 	uint64_t count = 0;
 
-	n.version = 0;   /* put stamps the version it writes */
+	n.version = 0;   /* the version says what the MAC covers: required */
+	cr_assert_eq(meta_node_put(t, &n), -EINVAL);
+	n.version = META_NODE_VERSION;
 	cr_assert_eq(meta_node_put(t, &n), 0);
+	cr_assert_eq(meta_node_add(t, &n), -EEXIST, "add never overwrites");
 	cr_assert_eq(meta_node_get(t, 1000, &got), 0);
 	cr_assert_eq(got.version, META_NODE_VERSION);
 	cr_assert_eq(got.size, 10000);

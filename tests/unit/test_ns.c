@@ -344,21 +344,23 @@ Test(ns, format1_store_upgraded_by_first_writable_open)
 
 /* ---- the bucket of a record --------------------------------------------- */
 
-/* Rewrite a node as a record from before buckets were recorded: no bucket,
- * MAC over the older fields only. (ns_node_put cannot derive a bucket
- * through a parent that does not exist; the parent is not authenticated
- * and is put back raw.) */
+/* Rewrite a node as a record from before buckets were recorded: version
+ * 1, no bucket, MAC over the older fields only (which leave out the
+ * parent). Such records are read only in a store not yet upgraded to
+ * version 2 records (as one is until its first writable open): the test
+ * store is made to look like one. */
 static void make_legacy(uint64_t ino, uint64_t parent)
 {
 	meta_txn *t = NULL;
 	struct meta_node nd;
+	N->rec_strict = 0;
 	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
 	cr_assert_eq(ns_node_get(N, t, ino, &nd), 0);
 	nd.bucket_lo = nd.bucket_hi = 0;
-	nd.parent = 0xdead0000ull;
-	cr_assert_eq(ns_node_put(N, t, &nd), 0);
-	cr_assert_eq(ns_node_bucket(&nd), 0);
 	nd.parent = parent;
+	nd.version = 1;
+	ns_node_mac(N, &nd, nd.mac);
+	cr_assert_eq(ns_node_bucket(&nd), 0);
 	cr_assert_eq(meta_node_put(t, &nd), 0);
 	cr_assert_eq(meta_txn_commit(t), 0);
 }
@@ -371,6 +373,41 @@ static struct meta_node node_of(uint64_t ino)
 	cr_assert_eq(ns_node_get(N, t, ino, &nd), 0);
 	meta_txn_abort(t);
 	return nd;
+}
+
+Test(ns, version1_records_are_refused_once_upgraded)
+{
+	uint64_t b = mkbucket("strict");
+	struct ns_attr d;
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "d", 0755, &d), 0);
+	make_legacy(d.ino, b);
+	cr_assert_eq(node_of(d.ino).flags & (1u << 31), 0, "read before the upgrade");
+	N->rec_strict = 1;
+	cr_assert_neq(node_of(d.ino).flags & (1u << 31), 0, "an older record put back");
+}
+
+Test(ns, node_mac_covers_parent_and_owner)
+{
+	uint64_t b = mkbucket("covered");
+	struct ns_attr d, d2;
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "d", 0755, &d), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "d2", 0755, &d2), 0);
+	uint64_t f = mkfile(d.ino, "f", "x");
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+		cr_assert_eq(meta_node_get(t, f, &nd), 0);
+		if (i == 0)
+			nd.parent = d2.ino;
+		else if (i == 1)
+			nd.uid = 4242;
+		else
+			nd.mode ^= 0002;
+		cr_assert_eq(meta_node_put(t, &nd), 0);
+		cr_assert_eq(meta_txn_commit(t), 0);
+		cr_assert_neq(node_of(f).flags & (1u << 31), 0, "edit %d detected", i);
+	}
 }
 
 Test(ns, new_records_name_their_bucket)
