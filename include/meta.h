@@ -146,6 +146,10 @@ int meta_kv_put(meta_txn *t, const char *key, const void *val, size_t len);
  * or an orphan record (a counter set back) is never handed out:
  * -EUCLEAN, nothing changed. */
 int meta_ino_alloc(meta_txn *t, uint64_t *ino);
+/* Re-seal the counter (wormctl repair): past the highest inode with a
+ * record, never lower than an authentic counter is. before/after: the
+ * values (before 0 if absent or unreadable). */
+int meta_ino_repair(meta_txn *t, uint64_t *before, uint64_t *after);
 /* The counter's next value; *authentic 1 if its MAC checks (or the store
  * has no MACs yet and it is a legacy value). -ENOENT if absent. */
 int meta_ino_peek(meta_txn *t, uint64_t *next, int *authentic);

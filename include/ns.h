@@ -172,6 +172,18 @@ int ns_store_live(ns *n);
 /* Re-wrap every DEK under the active master key (header first, then meta;
  * a crash in between leaves both copies valid). Returns the count. */
 long ns_rewrap(ns *n, ns_progress_cb progress, void *arg);
+/* Name again a node that no directory entry names (wormctl verify reports
+ * it as BUCKET/#INO): offline, as BUCKET/.recovered/INO (a bucket itself:
+ * /recovered-INO at the root). Its record, lock included, is kept; only
+ * its parent changes. -ENOENT no such node, -EEXIST it is named, -EPERM
+ * its record fails authentication (it cannot be written), -EINVAL the
+ * root or an object unlinked while open. path gets the new path. */
+/* Re-seal the inode counter when it fails authentication or was set back
+ * (verify reports both): past the highest inode with a record. 1 if it
+ * was changed (logged), 0 if it was sound. */
+int ns_repair_counter(ns *n);
+#define NS_RECOVER_DIR ".recovered"
+int ns_reattach(ns *n, uint64_t ino, char *path, size_t len);
 /* Lowest master key version still referenced by an object (0 if none). */
 int ns_key_versions_in_use(ns *n, uint32_t *min_version, uint32_t *max_version);
 

@@ -117,6 +117,49 @@ static int ino_store(meta_txn *t, uint64_t next)
 	return meta_kv_put(t, KV_NEXT_INO, buf, len);
 }
 
+/* The highest inode number with a record in database d (0 if none). */
+static int ino_last(meta_txn *t, enum meta_db d, uint64_t *last)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(t->txn, dbi(t, d), &c);
+
+	*last = 0;
+	if (rc)
+		return mdb_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (!rc && k.mv_size == 8)
+		*last = get_be64(k.mv_data);
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+}
+
+int meta_ino_repair(meta_txn *t, uint64_t *before, uint64_t *after)
+{
+	uint64_t next = 0, a = 0, b = 0;
+	int ok = 0, rc = meta_ino_peek(t, &next, &ok);
+
+	*before = rc ? 0 : next;
+	if (rc && rc != -ENOENT && rc != -EBADMSG)
+		return rc;
+	rc = ino_last(t, DB_NODES, &a);
+	if (!rc)
+		rc = ino_last(t, DB_ORPHANS, &b);
+	if (rc)
+		return rc;
+	if (b > a)
+		a = b;
+	if (a == UINT64_MAX)
+		return -ENOSPC;
+	*after = a + 1 < META_FIRST_INO ? META_FIRST_INO : a + 1;
+	/* Never lower than an authentic counter already is. */
+	if (ok && next > *after)
+		*after = next;
+	if (ok && next == *after)
+		return 0;
+	return ino_store(t, *after);
+}
+
 int meta_ino_alloc(meta_txn *t, uint64_t *ino)
 {
 	uint64_t next = META_FIRST_INO;

@@ -572,6 +572,12 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 	return ns_node_put(n, t, &p);
 }
 
+int ns_node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t parent,
+		const char *name, uint32_t mode, struct meta_node *out)
+{
+	return node_new(n, t, c, parent, name, mode, out);
+}
+
 static int create_common(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 			 uint32_t mode, const char *target, struct ns_attr *out, enum stats_op op)
 {
@@ -1178,6 +1184,14 @@ static int rd_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie)
 	struct rd_ctx *r = arg;
 	struct meta_node nd;
 	struct ns_attr a;
+	if (ino == META_INO_FORGED) {
+		/* An entry failing authentication: the listing is not trusted
+		 * (fail closed), and not shortened in silence either. */
+		wlog(WLOG_ERR, "directory entry \"%s\" fails authentication: listing refused "
+		     "(see wormctl verify)", name);
+		r->rc = -EIO;
+		return 1;
+	}
 	if (ns_node_get(r->n, r->t, ino, &nd))
 		return 0;    /* vanished concurrently: skip */
 	ns_node_attr(r->n, &nd, &a);
@@ -1231,6 +1245,8 @@ int ns_readdir(ns *n, uint64_t ino, uint64_t off, ns_readdir_cb cb, void *arg)
 			goto out;
 	}
 	rc = meta_readdir(r.t, ino, off < 2 ? 2 : off, rd_entry, &r);
+	if (!rc)
+		rc = r.rc;
 out:
 	meta_txn_abort(r.t);
 	return rc;

@@ -170,6 +170,10 @@ int ns_auth_init_store(ns *n, meta_env *me, meta_txn *t);
 int ns_clock_put(ns *n, meta_txn *t, int64_t hwm);
 int ns_clock_get(ns *n, meta_txn *t, int64_t *hwm);
 
+/* Create a node named name in parent (write txn t), as mkdir/create do. */
+int ns_node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t parent,
+		const char *name, uint32_t mode, struct meta_node *out);
+
 /* ns.c internals used by nsx.c */
 /* The MAC of a node record, over the fields its version covers. */
 void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32]);

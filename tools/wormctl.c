@@ -402,6 +402,9 @@ static const struct cmddef {
 	  "audit verify STORE [--json] [--passphrase-file F]", wctl_audit_verify },
 	{ "audit", NULL, 1, 1, O_JSON | O_PASS | O_SINCE,
 	  "audit STORE [--since TIME] [--json] [--passphrase-file F]", wctl_audit },
+	{ "reattach", NULL, 2, 2, O_PASS, "reattach STORE INO [--passphrase-file F]",
+	  wctl_reattach },
+	{ "repair", NULL, 1, 1, O_PASS, "repair STORE [--passphrase-file F]", wctl_repair },
 	{ "stats", NULL, 1, 1, O_JSON, "stats MNT [--json]", wctl_stats },
 	{ "kms", "bench", 1, 1,
 	  O_THREADS | O_SECONDS | O_OP | O_RATE | O_BURST | O_THROTTLE | O_MAXWAIT |
@@ -435,6 +438,9 @@ static const char help_text[] =
 "      STORE/head against meta/ (a rolled-back meta/) and the audit tip.\n"
 "      --since HEAD: also prove the store is at or after HEAD (an id printed\n"
 "      by 'wormctl head', or its --json output); else \"ROLLBACK\", exit 1.\n"
+"      Also checks every metadata record beyond the namespace: a node no\n"
+"      directory entry names (BUCKET/#INO), directory entries, the inode\n"
+"      counter, the clock, orphan entries.\n"
 "  head STORE [--json] [--passphrase-file F]\n"
 "      The store head: id (SEQ:HASH, for verify --since), sequence, digest,\n"
 "      previous head hash, audit tip, Ed25519 signature and public key.\n"
@@ -444,6 +450,13 @@ static const char help_text[] =
 "  audit verify STORE [--json] [--passphrase-file F]\n"
 "      Check the audit chain: an edited, removed, reordered or cut record is\n"
 "      listed (\"DAMAGED audit record N: ...\"); exit 1 if any.\n"
+"  reattach STORE INO [--passphrase-file F]\n"
+"      Name again a node that verify reports as not named by any directory\n"
+"      entry (BUCKET/#INO), offline: it becomes BUCKET/.recovered/INO (a\n"
+"      bucket: /recovered-INO), its record and lock unchanged.\n"
+"  repair STORE [--passphrase-file F]\n"
+"      Re-seal the inode counter when verify reports it failing or set back\n"
+"      (no object can be created until then): past the highest inode.\n"
 "\n"
 "Buckets:\n"
 "  bucket create MNT/BUCKET\n"

@@ -116,6 +116,8 @@ int wctl_key_rotate(const struct wctl_opts *o);
 int wctl_key_rewrap(const struct wctl_opts *o);
 int wctl_key_remove(const struct wctl_opts *o);
 int wctl_verify(const struct wctl_opts *o);
+int wctl_reattach(const struct wctl_opts *o);
+int wctl_repair(const struct wctl_opts *o);
 
 /* Store head and audit trail (wormctl_trail.c). */
 int wctl_head(const struct wctl_opts *o);

@@ -475,3 +475,46 @@ int wctl_verify(const struct wctl_opts *o)
 			 "counted", o->pos[0]);
 	return bad ? WCTL_FAIL : WCTL_OK;
 }
+
+int wctl_reattach(const struct wctl_opts *o)
+{
+	char path[4096] = "", *end;
+	unsigned long long ino;
+	ns *n = NULL;
+	int rc;
+
+	errno = 0;
+	ino = strtoull(o->pos[1], &end, 10);
+	if (errno || end == o->pos[1] || *end || ino == 0)
+		return wctl_usage(o, "INO must be an inode number (as verify prints it: "
+				  "BUCKET/#INO)");
+	if (wctl_open_store(o, o->pos[0], 0, &n))
+		return WCTL_FAIL;
+	rc = ns_reattach(n, ino, path, sizeof(path));
+	ns_close(n);
+	if (rc == -EEXIST)
+		return wctl_err("%s %s %llu: the node is named by its directory already", o->cmd,
+				o->pos[0], ino);
+	if (rc == -EPERM)
+		return wctl_err("%s %s %llu: its record fails authentication: it cannot be "
+				"written (see wormctl verify)", o->cmd, o->pos[0], ino);
+	if (rc)
+		return wctl_err("%s %s %llu: %s", o->cmd, o->pos[0], ino, strerror(-rc));
+	wctl_out("inode %llu re-attached as %s", ino, path);
+	return WCTL_OK;
+}
+
+int wctl_repair(const struct wctl_opts *o)
+{
+	ns *n = NULL;
+	int rc;
+
+	if (wctl_open_store(o, o->pos[0], 0, &n))
+		return WCTL_FAIL;
+	rc = ns_repair_counter(n);
+	ns_close(n);
+	if (rc < 0)
+		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
+	wctl_out("%s: inode counter %s", o->pos[0], rc ? "re-sealed" : "sound: nothing to do");
+	return WCTL_OK;
+}

@@ -28,6 +28,15 @@
  *       (the same file may be given twice; ranges must not overlap)
  *   tamper zero FILE OFFSET LEN
  *       overwrite LEN bytes of FILE at OFFSET with zeros (within the file)
+ *   tamper kvget METADIR KEY / kvput METADIR KEY HEX
+ *       print (hex) or replace the raw value of a kv record (clock_hwm,
+ *       next_ino, auth_records, ...)
+ *   tamper dget METADIR PARENT NAME / dput METADIR PARENT NAME HEX /
+ *   tamper ddel METADIR PARENT NAME
+ *       print (hex), replace or delete the raw value of a directory entry
+ *       (ino | cookie [| mac]); ddel leaves the readdir index alone
+ *   tamper oput METADIR INO HEX
+ *       add (or replace) the raw value of an orphan entry (objid [| mac])
  *
  * Exit status: 0 ok, 1 failure (message on stderr), 2 usage. */
 #include <errno.h>
@@ -50,7 +59,8 @@ struct field {
 #define F(n) { #n, offsetof(struct meta_node, n), sizeof(((struct meta_node *)0)->n) }
 static const struct field fields[] = {
 	F(size), F(generation), F(lock_mode), F(hold), F(sealed), F(retain_until),
-	F(objid), F(wrapped), F(alg), F(flags),
+	F(objid), F(wrapped), F(alg), F(flags), F(parent), F(nlink), F(uid), F(mode),
+	F(version), F(next_cookie),
 };
 #undef F
 
@@ -79,7 +89,7 @@ static uint64_t get_be64(const uint8_t *p)
 struct db {
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi nodes, dirents, inl;
+	MDB_dbi nodes, dirents, inl, kv, orphans;
 };
 
 static int db_open(struct db *d, const char *dir, int rdonly)
@@ -102,6 +112,10 @@ static int db_open(struct db *d, const char *dir, int rdonly)
 		rc = mdb_dbi_open(d->txn, "dirents", 0, &d->dirents);
 	if (!rc)
 		rc = mdb_dbi_open(d->txn, "inline", 0, &d->inl);
+	if (!rc)
+		rc = mdb_dbi_open(d->txn, "kv", 0, &d->kv);
+	if (!rc)
+		rc = mdb_dbi_open(d->txn, "orphans", 0, &d->orphans);
 	if (rc) {
 		fprintf(stderr, "tamper: %s: %s\n", dir, mdb_strerror(rc));
 		if (d->txn)
@@ -494,8 +508,92 @@ static int cmd_inline(int op, const char *dir, const char *ino_s, const char *fi
 	return 0;
 }
 
+static int unhex(const char *h, uint8_t *out, size_t max, size_t *len)
+{
+	size_t n = strlen(h);
+
+	if (n % 2 || n / 2 > max)
+		return 1;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned x;
+		if (sscanf(h + 2 * i, "%2x", &x) != 1)
+			return 1;
+		out[i] = (uint8_t)x;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+/* op 'g' print, 'p' put hex, 'd' delete; which: 'k' kv, 'd' dirent,
+ * 'o' orphan. key: the kv key, or parent + name, or ino. */
+static int cmd_raw(int op, int which, const char *dir, const char *a, const char *b,
+		   const char *hex)
+{
+	uint8_t kb[8 + 512], vb[8192];
+	MDB_val k, v;
+	MDB_dbi dbi;
+	uint64_t id;
+	size_t vlen = 0;
+	struct db d;
+	int rc;
+
+	if (which == 'k') {
+		k = (MDB_val){ strlen(a), (void *)a };
+	} else {
+		size_t nl = b ? strlen(b) : 0;
+		if (parse_u64(a, &id) || nl > 255) {
+			fprintf(stderr, "tamper: bad arguments\n");
+			return 2;
+		}
+		put_be64(kb, id);
+		memcpy(kb + 8, b, nl);
+		k = (MDB_val){ 8 + nl, kb };
+	}
+	if (op == 'p' && unhex(hex, vb, sizeof(vb), &vlen)) {
+		fprintf(stderr, "tamper: bad hex value\n");
+		return 2;
+	}
+	if (db_open(&d, dir, op == 'g'))
+		return 1;
+	dbi = which == 'k' ? d.kv : which == 'd' ? d.dirents : d.orphans;
+	if (op == 'g') {
+		rc = mdb_get(d.txn, dbi, &k, &v);
+		if (!rc) {
+			for (size_t i = 0; i < v.mv_size; i++)
+				printf("%02x", ((uint8_t *)v.mv_data)[i]);
+			printf("\n");
+		}
+		db_close(&d);
+	} else {
+		v = (MDB_val){ vlen, vb };
+		rc = op == 'p' ? mdb_put(d.txn, dbi, &k, &v, 0) : mdb_del(d.txn, dbi, &k, NULL);
+		if (rc)
+			db_close(&d);
+		else
+			rc = db_commit(&d);
+	}
+	if (rc) {
+		fprintf(stderr, "tamper: record %s%s%s: %s\n", a, b ? "/" : "", b ? b : "",
+			mdb_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "kvget"))
+		return cmd_raw('g', 'k', argv[2], argv[3], NULL, NULL);
+	if (argc == 5 && !strcmp(argv[1], "kvput"))
+		return cmd_raw('p', 'k', argv[2], argv[3], NULL, argv[4]);
+	if (argc == 5 && !strcmp(argv[1], "dget"))
+		return cmd_raw('g', 'd', argv[2], argv[3], argv[4], NULL);
+	if (argc == 6 && !strcmp(argv[1], "dput"))
+		return cmd_raw('p', 'd', argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 5 && !strcmp(argv[1], "ddel"))
+		return cmd_raw('d', 'd', argv[2], argv[3], argv[4], NULL);
+	if (argc == 5 && !strcmp(argv[1], "oput"))
+		return cmd_raw('p', 'o', argv[2], argv[3], NULL, argv[4]);
 	if (argc == 5 && !strcmp(argv[1], "xor"))
 		return cmd_xor(argv[2], argv[3], argv[4]);
 	if (argc == 7 && !strcmp(argv[1], "swap"))
@@ -517,6 +615,9 @@ int main(int argc, char **argv)
 	fprintf(stderr, "usage: tamper map METADIR | flip METADIR INO FIELD BYTE XOR |"
 		" get METADIR INO FIELD |\n"
 		"       iget METADIR INO FILE | iput METADIR INO FILE | idel METADIR INO |\n"
-		"       xor FILE OFF XOR | swap FILE1 OFF1 FILE2 OFF2 LEN | zero FILE OFF LEN\n");
+		"       xor FILE OFF XOR | swap FILE1 OFF1 FILE2 OFF2 LEN | zero FILE OFF LEN |\n"
+		"       kvget METADIR KEY | kvput METADIR KEY HEX | dget METADIR PARENT NAME |\n"
+		"       dput METADIR PARENT NAME HEX | ddel METADIR PARENT NAME |\n"
+		"       oput METADIR INO HEX\n");
 	return 2;
 }
