@@ -1009,14 +1009,17 @@ int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb
 			rc = -EBADMSG;
 			break;
 		}
-		if (get_be64((uint8_t *)dv.mv_data + 8) != cookie)
-			continue;     /* stale: the name was re-added later */
+		/* Authenticated before anything of it is believed, the cookie
+		 * too: a value moved here from another name must not pass as a
+		 * stale index entry and hide in silence. */
 		uint64_t child = get_be64(dv.mv_data);
 		rc = dirent_check(t->e, parent, name, v.mv_size, &dv);
 		if (rc == -EBADMSG)
 			break;
 		if (rc)
 			child = META_INO_FORGED;
+		else if (get_be64((uint8_t *)dv.mv_data + 8) != cookie)
+			continue;     /* stale: the name was re-added later */
 		rc = 0;
 		if (cb(arg, name, child, cookie)) {
 			rc = 0;       /* caller's buffer is full: not an error */

@@ -545,12 +545,21 @@ int meta_auth_any_new(meta_txn *t)
 typedef int (*upgrade_fn)(meta_txn *t, const MDB_val *k, const MDB_val *v, uint8_t *out,
 			  size_t *outlen);
 
+/* New values are collected first and put after the walk: a put that
+ * changes a value's size under an open cursor moves records around. */
+struct up_rec {
+	uint8_t *k, *v;
+	size_t kl, vl;
+};
+
 static long upgrade_db(meta_txn *t, enum meta_db d, upgrade_fn fn)
 {
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	MDB_cursor_op op = MDB_FIRST;
 	uint8_t *out = malloc(8192);
+	struct up_rec *recs = NULL;
+	size_t n = 0, cap = 0;
 	long done = 0;
 	int rc;
 
@@ -579,13 +588,37 @@ static long upgrade_db(meta_txn *t, enum meta_db d, upgrade_fn fn)
 		}
 		if (rc)
 			break;
-		MDB_val nv = { outlen, out };
-		rc = mdb_err(mdb_cursor_put(c, &k, &nv, MDB_CURRENT));
-		if (rc)
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 256;
+			struct up_rec *g = realloc(recs, nc * sizeof(*g));
+			if (!g) {
+				rc = -ENOMEM;
+				break;
+			}
+			recs = g;
+			cap = nc;
+		}
+		recs[n].k = malloc(k.mv_size + outlen);
+		if (!recs[n].k) {
+			rc = -ENOMEM;
 			break;
-		done++;
+		}
+		memcpy(recs[n].k, k.mv_data, k.mv_size);
+		recs[n].v = recs[n].k + k.mv_size;
+		memcpy(recs[n].v, out, outlen);
+		recs[n].kl = k.mv_size;
+		recs[n].vl = outlen;
+		n++;
 	}
 	mdb_cursor_close(c);
+	for (size_t i = 0; !rc && i < n; i++) {
+		MDB_val nk = { recs[i].kl, recs[i].k }, nv = { recs[i].vl, recs[i].v };
+		rc = mdb_err(mdb_put(t->txn, dbi(t, d), &nk, &nv, 0));
+		done++;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(recs[i].k);
+	free(recs);
 	free(out);
 	return rc ? rc : done;
 }
