@@ -697,3 +697,163 @@ Test(ns, failed_unlink_of_an_open_object_forgets_nothing)
 	cr_assert_eq(memcmp(buf, "data", 4), 0);
 	cr_assert_eq(ns_release(N, r), 0);
 }
+
+/* ---- authenticated records beyond the node (issue 12) ------------------- */
+
+/* Is any of the first reports of s about what? */
+static int reported(const struct walk_seen *s, const char *what)
+{
+	for (int i = 0; i < s->damaged && i < 8; i++)
+		if (strstr(s->what[i], what))
+			return 1;
+	return 0;
+}
+
+static int rd_count(void *arg, const char *name, const struct ns_attr *a, uint64_t next)
+{
+	(void)name;
+	(void)a;
+	(void)next;
+	(*(int *)arg)++;
+	return 0;
+}
+
+Test(ns, edited_directory_entry_fails_closed)
+{
+	uint64_t b = mkbucket("dents");
+	uint64_t f = mkfile(b, "locked", "content");
+	mkfile(b, "plain", "x");
+	struct ns_attr a;
+	struct walk_seen s = { 0 };
+	meta_txn *t = NULL;
+	char buf[64];
+
+	cr_assert_eq(set_ret(f, "COMPLIANCE +1d", &ROOT), 0);
+	/* Offline, without the key: a second name for the locked object, in
+	 * the form an older store wrote (no MAC). */
+	meta_set_auth(N->me, NULL, NULL, 0);
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	int rc = meta_dirent_add(t, b, "alias", f);
+	if (rc)
+		meta_txn_abort(t);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	N->rec_strict = 0;
+	cr_assert_eq(ns_auth_open(N, buf, sizeof(buf)), 0);
+	cr_assert_eq(N->rec_strict, 1);
+	cr_assert_eq(ns_lookup(N, b, "alias", &a), -EIO);
+	cr_assert_eq(ns_unlink(N, &ROOT, b, "alias"), -EIO);
+	cr_assert_eq(ns_rename(N, &ROOT, b, "alias", b, "other", 0), -EIO);
+	cr_assert_eq(ns_lookup(N, b, "locked", &a), 0);
+	cr_assert_eq(ns_lookup(N, b, "plain", &a), 0);
+	cr_assert_eq(ns_readdir(N, b, 0, rd_count, &(int){ 0 }), -EIO, "no shortened listing");
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 1);
+	cr_assert(reported(&s, "dents/alias: directory entry fails authentication"), "%s", s.what[0]);
+}
+
+Test(ns, counter_set_back_never_overwrites)
+{
+	uint64_t b = mkbucket("counter");
+	uint8_t old[64];
+	size_t len = 0;
+	meta_txn *t = NULL;
+	struct ns_attr a;
+	ns_handle *h;
+	struct walk_seen s = { 0 };
+
+	cr_assert_eq(meta_txn_begin(N->me, 1, &t), 0);
+	cr_assert_eq(meta_kv_get(t, "next_ino", old, sizeof(old), &len), 0);
+	meta_txn_abort(t);
+	uint64_t f = mkfile(b, "locked", "content");
+	cr_assert_eq(set_ret(f, "COMPLIANCE +1d", &ROOT), 0);
+	/* An older, authentic counter put back: it would hand out f again. */
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	cr_assert_eq(meta_kv_put(t, "next_ino", old, len), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	cr_assert_eq(ns_create(N, &ROOT, b, "new", 0644, O_WRONLY, &a, &h), -EUCLEAN);
+	cr_assert_eq(ns_lookup(N, b, "locked", &a), 0);
+	cr_assert_eq(a.ino, f);
+	cr_assert_eq(a.size, 7, "the locked record is untouched");
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 1);
+	cr_assert(reported(&s, "meta/kv/next_ino: inode counter"), "%s", s.what[0]);
+	cr_assert_eq(ns_repair_counter(N), 1);
+	cr_assert_eq(ns_repair_counter(N), 0);
+	mkfile(b, "new", "y");
+	s.damaged = 0;
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 0);
+}
+
+Test(ns, unnamed_locked_object_pins_its_bucket_until_reattached)
+{
+	uint64_t b = mkbucket("unnamed");
+	struct ns_attr d;
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "dir", 0755, &d), 0);
+	uint64_t f = mkfile(d.ino, "held", "evidence");
+	struct walk_seen s = { 0 };
+	meta_txn *t = NULL;
+	char path[256], want[64];
+	struct ns_attr a;
+
+	cr_assert_eq(ns_setxattr(N, &ROOT, f, "user.worm.legal-hold", "ON", 2, 0), 0);
+	/* Offline: only the entry goes (an attacker needs no key for it). */
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	cr_assert_eq(meta_dirent_del(t, d.ino, "held"), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 1);
+	snprintf(want, sizeof(want), "unnamed/#%llu: not named", (unsigned long long)f);
+	cr_assert(reported(&s, want), "%s", s.what[0]);
+	cr_assert_eq(ns_rmdir(N, &ROOT, b, "dir"), -ENOTEMPTY, "its directory stays");
+	cr_assert_eq(ns_reattach(N, f, path, sizeof(path)), 0);
+	snprintf(want, sizeof(want), "/unnamed/.recovered/%llu", (unsigned long long)f);
+	cr_assert_str_eq(path, want);
+	cr_assert_eq(ns_reattach(N, f, path, sizeof(path)), -EEXIST);
+	s.damaged = 0;
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 0, "%s", s.what[0]);
+	cr_assert_eq(ns_rmdir(N, &ROOT, b, "dir"), 0, "the empty directory goes now");
+	uint64_t rec;
+	cr_assert_eq(meta_txn_begin(N->me, 1, &t), 0);
+	cr_assert_eq(meta_dirent_get(t, b, NS_RECOVER_DIR, &rec), 0);
+	meta_txn_abort(t);
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)f);
+	cr_assert_eq(ns_unlink(N, &ROOT, rec, want), -EPERM, "the hold holds");
+	cr_assert_eq(ns_rmdir(N, &ROOT, NS_INO_ROOT, "unnamed"), -ENOTEMPTY);
+	cr_assert_eq(ns_lookup(N, rec, want, &a), 0);
+	cr_assert_eq(a.size, 8);
+}
+
+Test(ns, orphan_entry_never_deletes_a_live_object)
+{
+	uint64_t b = mkbucket("orphans");
+	char content[20000];
+	memset(content, 'z', sizeof(content) - 1);
+	content[sizeof(content) - 1] = '\0';
+	uint64_t f = mkfile(b, "locked", content);
+	struct meta_node nd;
+	meta_txn *t = NULL;
+	struct walk_seen s = { 0 };
+	char err[512] = "", store[300];
+	struct ns_attr a;
+
+	cr_assert_eq(set_ret(f, "COMPLIANCE +1d", &ROOT), 0);
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	cr_assert_eq(meta_node_get(t, f, &nd), 0);
+	/* Authentic entries (as if replayed), one per way to name it. */
+	cr_assert_eq(meta_orphan_add(t, f, nd.objid), 0);
+	cr_assert_eq(meta_orphan_add(t, 999999, nd.objid), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	/* The next open purges orphans: these are refused. */
+	ns_close(N);
+	snprintf(store, sizeof(store), "%s/s", dir);
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_lookup(N, b, "locked", &a), 0);
+	ns_handle *h;
+	int keep = 0;
+	char back[100];
+	cr_assert_eq(ns_open_file(N, &ROOT, a.ino, O_RDONLY, &h, &keep), 0);
+	cr_assert_eq(ns_read(N, h, back, sizeof(back), 0), (ssize_t)sizeof(back));
+	cr_assert_eq(ns_release(N, h), 0);
+	cr_assert_eq(memcmp(back, content, sizeof(back)), 0, "content still there");
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 2);
+	cr_assert(reported(&s, "its node is still in the namespace"), "%s", s.what[0]);
+	cr_assert(reported(&s, "its content belongs to a live object"), "%s", s.what[0]);
+}
