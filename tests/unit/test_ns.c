@@ -857,3 +857,48 @@ Test(ns, orphan_entry_never_deletes_a_live_object)
 	cr_assert(reported(&s, "its node is still in the namespace"), "%s", s.what[0]);
 	cr_assert(reported(&s, "its content belongs to a live object"), "%s", s.what[0]);
 }
+
+/* Each directory's count of children (which keeps rmdir refused while an
+ * unnamed node says it lives there) stays exact through every namespace
+ * change: verify compares it with the nodes naming it as parent. */
+Test(ns, children_counts_stay_exact)
+{
+	uint64_t b = mkbucket("counts");
+	uint64_t dirs[4] = { b, 0, 0, 0 };
+	struct ns_attr a;
+	struct walk_seen s = { 0 };
+	const char *names[] = { "a", "b", "c", "d" };
+	unsigned seed = 12345;
+
+	for (int i = 1; i < 4; i++) {
+		cr_assert_eq(ns_mkdir(N, &ROOT, b, names[i], 0755, &a), 0);
+		dirs[i] = a.ino;
+	}
+	for (int i = 0; i < 3000; i++) {
+		uint64_t p = dirs[rand_r(&seed) % 4], q = dirs[rand_r(&seed) % 4];
+		const char *x = names[rand_r(&seed) % 4], *y = names[rand_r(&seed) % 4];
+		ns_handle *h;
+		switch (rand_r(&seed) % 6) {
+		case 0:
+			if (!ns_create(N, &ROOT, p, x, 0644, O_WRONLY, &a, &h))
+				ns_release(N, h);
+			break;
+		case 1:
+			(void)ns_mkdir(N, &ROOT, p, y, 0755, &a);
+			break;
+		case 2:
+			(void)ns_rename(N, &ROOT, p, x, q, y, 0);
+			break;
+		case 3:
+			(void)ns_rename(N, &ROOT, p, x, q, y, NS_RENAME_EXCHANGE);
+			break;
+		case 4:
+			(void)ns_unlink(N, &ROOT, p, x);
+			break;
+		default:
+			(void)ns_rmdir(N, &ROOT, p, y);
+			break;
+		}
+	}
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 0, "%s", s.what[0]);
+}
