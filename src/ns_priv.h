@@ -99,6 +99,8 @@ struct ns {
 	int rec_strict;           /* records without a MAC are refused */
 	int auth_flag_bad;        /* that flag was missing or forged (verify) */
 	int clock_forged;         /* the clock record failed at open (verify) */
+	int clock_ready;          /* clk loaded from its record (ns_close
+				     persists it only then) */
 	struct wclock clk;
 	struct stats stats;
 	int alg;

@@ -821,6 +821,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	}
 	rc = 0;
 	wclock_init(&n->clk, hwm);
+	n->clock_ready = 1;
 	int64_t now = ns_clock_now(n);
 	n->live = unclean != 0;
 	if (!(flags & NS_RDONLY)) {
@@ -862,7 +863,10 @@ void ns_close(ns *n)
 		return;
 	if (n->me) {
 		if (!(n->flags & NS_RDONLY)) {
-			persist_clock(n, wclock_hwm(&n->clk));
+			/* Only a clock that was loaded: an open that failed
+			 * before must not overwrite the mark (with 0). */
+			if (n->clock_ready)
+				persist_clock(n, wclock_hwm(&n->clk));
 			/* Every handle was released (and committed) before this;
 			 * if a commit failed, the next mount recovers. */
 			if (n->marked && !atomic_load(&n->uncommitted) && !set_open_marker(n, 0))
