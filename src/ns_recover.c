@@ -47,7 +47,7 @@ static int old_parent_release(ns *n, meta_txn *t, const struct meta_node *nd)
 
 int ns_reattach(ns *n, uint64_t ino, char *path, size_t len)
 {
-	static const struct ns_caller root = { 0, 0, 0, 077, NULL, 0 };
+	static const struct ns_caller root = { .umask = 077 };
 	meta_txn *t = NULL;
 	struct meta_node nd, b, dir, p;
 	struct find_ino f = { ino, 0 };
