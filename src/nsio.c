@@ -624,6 +624,8 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 			rc = obj_commit(n->st, cfd, &r, durable);
 			if (io_failure(rc))
 				session_abort(n, in, rc);
+			if (!rc)   /* block map written, the record not yet */
+				ns_crash_point(n, "map");
 		}
 		if (!rc && durable)
 			rc = fdatasync(cfd) ? -errno : 0;
