@@ -255,6 +255,10 @@ int head_file_write(const char *path, const struct whead *h)
 	struct stat st;
 	int fd, rc = 0;
 
+	/* A first head replaces the whole file: a stale one left by an
+	 * interrupted first head must not keep a slot. */
+	if (h->seq == 1)
+		return file_create(path, h);
 	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT)
 		return file_create(path, h);

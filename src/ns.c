@@ -186,10 +186,12 @@ int ns_durable(ns *n)
 {
 	/* Queued audit records (refusals) and their head go with it. */
 	int rc = ns_trail_flush(n, 0);
+	uint64_t upto = ns_trail_mark(n);   /* what this sync covers */
 	int r2 = meta_sync(n->me);
 	if (!r2) {
 		atomic_store(&n->last_sync_ns, clock_monotonic_ns());
-		ns_trail_publish(n);
+		if (upto)
+			ns_trail_publish(n, upto);
 	}
 	(void)rc;   /* a failed flush counts its records as dropped */
 	return r2;

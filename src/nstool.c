@@ -187,6 +187,7 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	if (!rc) {
 		tmp->st = st;
 		tmp->me = me;
+		tmp->flags = NS_INITIALIZING;
 		rc = ns_trail_open(tmp, err, errlen);
 		ns_trail_close(tmp);
 	}

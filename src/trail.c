@@ -57,9 +57,25 @@ static int advance(ns *n, meta_txn *t)
 	return r2;
 }
 
-/* Write STORE/head and log the latest head if it is newer than the last
- * published one. Called once meta/ is synced. */
-void ns_trail_publish(ns *n)
+uint64_t ns_trail_mark(ns *n)
+{
+	struct whead h;
+	meta_txn *t = NULL;
+	uint64_t seq = 0;
+
+	if (!n->trail || (n->flags & NS_RDONLY) || meta_txn_begin(n->me, 1, &t))
+		return 0;
+	if (!head_kv_get(t, 0, &h))
+		seq = h.seq;
+	meta_txn_abort(t);
+	return seq;
+}
+
+/* Write STORE/head and log head upto (0: the latest) if it is newer than
+ * the last published one. Called once meta/ is synced; upto is read
+ * before that sync (ns_trail_mark), so a head committed by another thread
+ * after it never reaches STORE/head ahead of meta/ on disk. */
+void ns_trail_publish(ns *n, uint64_t upto)
 {
 	struct ns_trail *tr = n->trail;
 	struct whead h;
@@ -72,7 +88,7 @@ void ns_trail_publish(ns *n)
 	pthread_mutex_lock(&tr->pub_mu);
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (!rc) {
-		rc = head_kv_get(t, 0, &h);
+		rc = head_kv_get(t, upto, &h);
 		meta_txn_abort(t);
 	}
 	if (!rc && h.seq > tr->published) {
@@ -306,9 +322,9 @@ static int check_file(ns *n, meta_txn *t, int have_m, const struct whead *m,
 	int rc = head_file_read(tr->head_path, tr->keys.pk, tr->keys.mac, &f);
 
 	if (rc == -ENOENT) {
-		/* The first head is written to meta/ before the file: a crash
-		 * in between leaves head 1 without a file. */
-		if (!have_m || m->seq == 1)
+		/* The first head reaches STORE/head before meta/ (ns_trail_open):
+		 * a head in meta/ without the file means the file was deleted. */
+		if (!have_m)
 			return 0;
 		snprintf(msg, len, "%s is missing but meta/ is at store head %" PRIu64
 			 ": the head file was deleted (restore it from a backup)",
@@ -319,6 +335,13 @@ static int check_file(ns *n, meta_txn *t, int have_m, const struct whead *m,
 		snprintf(msg, len, "%s is damaged or not signed by this store's key",
 			 tr->head_path);
 		return -ESTALE;
+	}
+	if (!have_m && f.seq == 1) {
+		/* A crash after STORE/head got the first head, before meta/ did:
+		 * the first head is made again. */
+		wlog(WLOG_WARN, "%s holds a first store head that meta/ lacks (an interrupted "
+		     "first head): making it again", tr->head_path);
+		return 0;
 	}
 	if (!have_m) {
 		snprintf(msg, len, "metadata rollback: meta/ has no store head but %s records "
@@ -388,10 +411,23 @@ int ns_trail_open(ns *n, char *err, size_t errlen)
 		return rc;
 	}
 	if (!have_m) {
-		/* A new store, or one from before heads: its first head. */
+		/* A new store, or one from before heads: its first head, in
+		 * STORE/head before meta/ commits it, so that a head in meta/
+		 * always has its file and deleting the file is never taken for
+		 * a crash. */
+		struct whead h1;
+		if (!(n->flags & NS_INITIALIZING))
+			wlog(WLOG_WARN, "%s: meta/ has no store head: making the first one (a "
+			     "store from before store heads; if it had heads, meta/ and %s were "
+			     "restored from before them: check wormctl verify --since against a "
+			     "head kept off-host)", store_path(n->st), tr->head_path);
 		rc = meta_txn_begin(n->me, 0, &t);
 		if (!rc)
 			rc = ns_trail_event(n, t, "store-head", "start", 0, NULL, -1, NULL, NULL);
+		if (!rc)
+			rc = head_kv_get(t, 0, &h1);
+		if (!rc)
+			rc = head_file_write(tr->head_path, &h1);
 		if (!rc)
 			rc = meta_txn_commit(t);
 		else if (t)
@@ -401,7 +437,7 @@ int ns_trail_open(ns *n, char *err, size_t errlen)
 		if (rc)
 			return rc;
 	}
-	ns_trail_publish(n);
+	ns_trail_publish(n, 0);
 	return 0;
 }
 
@@ -413,7 +449,7 @@ void ns_trail_final(ns *n)
 	int checkpoint = !(n->flags & NS_OFFLINE);
 	if (n->trail && !(n->flags & NS_RDONLY) && n->trail->q &&
 	    !ns_trail_flush(n, checkpoint) && !meta_sync(n->me))
-		ns_trail_publish(n);
+		ns_trail_publish(n, 0);
 }
 
 void ns_trail_close(ns *n)
@@ -542,7 +578,10 @@ long ns_head_verify(ns *n, ns_damage_cb cb, void *arg)
 	rc = head_kv_get(t, 0, &cur);
 	if (rc == -ENOENT) {
 		/* A store never opened for writing by a build with heads. */
-		if (head_file_read(tr->head_path, tr->keys.pk, NULL, &f) != -ENOENT)
+		/* A first head interrupted after STORE/head (see check_file) is
+		 * made again at the next writable open. */
+		rc = head_file_read(tr->head_path, tr->keys.pk, NULL, &f);
+		if (rc != -ENOENT && (rc || f.seq != 1))
 			BAD("metadata rollback: meta/ has no store head but %s exists",
 			    tr->head_path);
 		meta_txn_abort(t);
@@ -561,7 +600,7 @@ long ns_head_verify(ns *n, ns_damage_cb cb, void *arg)
 		BAD("the head chain is broken at head %" PRIu64 " (%s)", at, why);
 	rc = head_file_read(tr->head_path, tr->keys.pk, tr->keys.mac, &f);
 	if (rc == -ENOENT) {
-		if (cur.seq > 1)
+		if (cur.seq >= 1)
 			BAD("%s is missing (meta/ is at head %" PRIu64 ")", tr->head_path, cur.seq);
 	} else if (rc) {
 		BAD("%s is damaged or not signed by this store's key", tr->head_path);

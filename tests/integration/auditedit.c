@@ -7,6 +7,9 @@
  *   auditedit META cut SEQ      delete records SEQ.. and point audit_tip at
  *                               record SEQ-1 (a consistent-looking cut tail)
  *   auditedit META count        print the number of audit records
+ *   auditedit META nohead       delete every head and audit record (kv
+ *                               "head*", "audit*"): meta/ as a store from
+ *                               before store heads had it
  *
  * Record layout (src/audit.c): magic 4 | seq 8 | time 8 | prev 32 | mac 32 |
  * len 4 | text. Exit 0 on success. */
@@ -117,6 +120,20 @@ int main(int argc, char **argv)
 		v.mv_size = sizeof(tip);
 		if ((rc = mdb_put(txn, kv, &k, &v, 0)))
 			return die("put", rc);
+	} else if (!strcmp(op, "nohead")) {
+		MDB_cursor *cur;
+		if ((rc = mdb_cursor_open(txn, kv, &cur)))
+			return die("cursor", rc);
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc;
+		     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			if ((k.mv_size >= 4 && !memcmp(k.mv_data, "head", 4)) ||
+			    (k.mv_size >= 5 && !memcmp(k.mv_data, "audit", 5)))
+				if ((rc = mdb_cursor_del(cur, 0)))
+					break;
+		}
+		mdb_cursor_close(cur);
+		if (rc != MDB_NOTFOUND)
+			return die("nohead", rc);
 	} else {
 		fprintf(stderr, "auditedit: unknown op %s\n", op);
 		return 2;

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Store head: attacks on its bootstrap (review of issue 12 item 4).
+#  - meta/ restored from its first head (right after init) with STORE/head
+#    deleted: refused at mount (a head in meta/ always has its file);
+#  - a store without any head (from before store heads) mounts, with a
+#    logged warning that names the off-host check;
+#  - an interrupted first head (STORE/head holds head 1, meta/ none)
+#    mounts, and the first head is made again; verify is clean after.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+
+AE=$T_BASE/auditedit
+libs=$(pkg-config --cflags --libs lmdb 2>/dev/null) || libs=-llmdb
+# shellcheck disable=SC2086
+if ! cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -o "$AE" "$LIB_DIR/auditedit.c" $libs; then
+	fail "auditedit compiles"
+	done_testing
+fi
+
+S=$T_BASE/store M=$T_BASE/mnt R=$T_BASE/r
+make_store "$S" || { fail "init"; done_testing; }
+cp -a "$S" "$T_BASE/init"
+mount_fg "$S" "$M" || { fail "mount"; done_testing; }
+mkdir "$M/bkt1" && echo evidence >"$M/bkt1/f"
+setfattr -n user.worm.retention -v "COMPLIANCE +2d" "$M/bkt1/f"
+umount_check "$M" "first session"
+
+refused_mount() {   # refused_mount STORE: 0 and the daemon's log if it did not mount
+	local mnt=$T_BASE/mr
+	if mount_fg "$1" "$mnt" 2>/dev/null; then
+		umount_fs "$mnt"
+		return 1
+	fi
+	cat "${MNT_LOG[$mnt]}"
+}
+
+# ---- meta/ from the first head, STORE/head deleted
+rm -rf "$R" && cp -a "$S" "$R"
+rm -rf "$R/meta" && cp -a "$T_BASE/init/meta" "$R/meta" && rm -f "$R/head"
+out=$(refused_mount "$R")
+check_eq "meta/ at its first head and STORE/head deleted: mount refused" "0" "$?"
+check_match "refusal: the head file is missing" "head is missing but meta/ is at store head 1" "$out"
+out=$("$WORMCTL" verify "$R" 2>&1)
+check_eq "verify of it: exit 1" "1" "$?"
+check_match "verify names the missing head file" "DAMAGED store-head: .*head is missing" "$out"
+
+# ---- a store from before store heads: mounts, with a warning
+rm -rf "$R" && cp -a "$S" "$R"
+"$AE" "$R/meta" nohead || fail "auditedit nohead"
+rm -f "$R/head"
+mount_fg "$R" "$M" || { fail "a store without heads mounts"; done_testing; }
+check "the locked object is there" test -f "$M/bkt1/f"
+umount_check "$M" "headless store"
+check_match "first head of a headless store is logged as a warning" \
+	"meta/ has no store head: making the first one .*verify --since" "$(cat "${MNT_LOG[$M]}")"
+check "verify after the first head: clean" "$WORMCTL" verify "$R"
+
+# ---- STORE/head holds head 1 but meta/ has none (interrupted first head)
+rm -rf "$R" && cp -a "$S" "$R"
+"$AE" "$R/meta" nohead || fail "auditedit nohead"
+cp "$T_BASE/init/head" "$R/head"
+out=$("$WORMCTL" verify "$R" 2>&1)
+check_eq "verify of an interrupted first head: exit 0 ($out)" "0" "$?"
+mount_fg "$R" "$M" || { fail "an interrupted first head mounts"; done_testing; }
+umount_check "$M" "interrupted first head"
+check_match "it is logged" "holds a first store head that meta/ lacks" "$(cat "${MNT_LOG[$M]}")"
+check "verify after: clean" "$WORMCTL" verify "$R"
+check "audit verify after: clean" "$WORMCTL" audit verify "$R"
+
+done_testing
