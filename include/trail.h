@@ -10,10 +10,12 @@
  * meta/ is synced.
  *
  * Refusals are not written one by one: they are queued (at most
- * TRAIL_QUEUE_MAX between two flushes; more are counted and recorded as
- * one "kind=audit-dropped count=N" record) and written at the next
- * checkpoint or durable point, so a flood of refused requests costs at
- * most one write transaction per flush. */
+ * TRAIL_QUEUE_MAX between two flushes and TRAIL_REFUSALS_PER_MIN a
+ * minute; more are counted and recorded as one "kind=audit-dropped
+ * count=N" record at most once a minute and at unmount) and written at the
+ * next checkpoint or durable point, so a flood of refused requests costs
+ * at most one write transaction per flush and a bounded number of records
+ * a minute. */
 #ifndef WORMFS_TRAIL_H
 #define WORMFS_TRAIL_H
 
@@ -23,6 +25,9 @@
 #include "head.h"
 
 #define TRAIL_QUEUE_MAX 64
+#define TRAIL_REFUSALS_PER_MIN 60     /* refusal records per minute, then counted */
+#define TRAIL_WINDOW_NS (60ll * 1000000000ll)
+#define TRAIL_FINAL 2                 /* ns_trail_flush at close: write every count */
 #define TRAIL_RENDER_MAX (1u << 20)   /* .wormfs/audit shows the latest 1 MiB */
 
 /* The store's latest head (from meta/) and its public key. */

@@ -23,6 +23,9 @@ struct ns_trail {
 	int64_t qt[TRAIL_QUEUE_MAX];    /* when each queued refusal happened */
 	size_t qn;
 	uint64_t dropped;
+	int64_t win_ns;                 /* refusal budget: window start (monotonic) */
+	unsigned win_n;                 /* refusals queued in the window */
+	int64_t drop_rec_ns;            /* last audit-dropped record written */
 	pthread_mutex_t pub_mu;         /* STORE/head and its log line */
 	uint64_t published;
 	_Atomic uint64_t head_txnid;    /* write txn that made the last head */
@@ -188,11 +191,20 @@ void ns_trail_refusal(ns *n, const char *op, const char *path, const char *attr,
 	if (!tr || (n->flags & NS_RDONLY))
 		return;
 	pthread_mutex_lock(&tr->mu);
-	if (tr->qn >= TRAIL_QUEUE_MAX) {
+	/* A budget per minute, not only per flush: any user who can open a
+	 * directory can force a flush (fsyncdir), so a per-flush bound alone
+	 * lets a refusal flood grow meta/ without limit. */
+	int64_t mono = clock_monotonic_ns();
+	if (mono - tr->win_ns >= TRAIL_WINDOW_NS) {
+		tr->win_ns = mono;
+		tr->win_n = 0;
+	}
+	if (tr->qn >= TRAIL_QUEUE_MAX || tr->win_n >= TRAIL_REFUSALS_PER_MIN) {
 		tr->dropped++;
 		pthread_mutex_unlock(&tr->mu);
 		return;
 	}
+	tr->win_n++;
 	pthread_mutex_unlock(&tr->mu);
 	snprintf(us, sizeof(us), "%u", uid);
 	snprintf(es, sizeof(es), "%d", err < 0 ? -err : err);
@@ -229,7 +241,16 @@ int ns_trail_flush(ns *n, int checkpoint)
 		return 0;
 	pthread_mutex_lock(&tr->mu);
 	qn = tr->qn;
-	dropped = tr->dropped;
+	/* The dropped count is written at most once a minute (and at
+	 * unmount): in between it is carried, so a flood costs O(1) records
+	 * per minute once its budget is spent. */
+	int64_t mono = clock_monotonic_ns();
+	dropped = 0;
+	if (tr->dropped && ((checkpoint & TRAIL_FINAL) || !tr->drop_rec_ns ||
+			    mono - tr->drop_rec_ns >= TRAIL_WINDOW_NS)) {
+		dropped = tr->dropped;
+		tr->drop_rec_ns = mono;
+	}
 	if (qn) {
 		q = malloc(qn * sizeof(*q));
 		if (q) {
@@ -240,12 +261,12 @@ int ns_trail_flush(ns *n, int checkpoint)
 			dropped += qn;
 	}
 	tr->qn = 0;
-	tr->dropped = 0;
+	tr->dropped -= dropped;
 	pthread_mutex_unlock(&tr->mu);
 	if (!q)
 		qn = 0;
 	if (!qn && !dropped &&
-	    (!checkpoint || meta_last_txnid(n->me) == atomic_load(&tr->head_txnid)))
+	    (!(checkpoint & 1) || meta_last_txnid(n->me) == atomic_load(&tr->head_txnid)))
 		return 0;
 	r = malloc(sizeof(*r));
 	rc = r ? meta_txn_begin(n->me, 0, &t) : -ENOMEM;
@@ -448,7 +469,7 @@ void ns_trail_final(ns *n)
 	 * command changes neither the head nor STORE/head. */
 	int checkpoint = !(n->flags & NS_OFFLINE);
 	if (n->trail && !(n->flags & NS_RDONLY) && n->trail->q &&
-	    !ns_trail_flush(n, checkpoint) && !meta_sync(n->me))
+	    !ns_trail_flush(n, checkpoint | TRAIL_FINAL) && !meta_sync(n->me))
 		ns_trail_publish(n, 0);
 }
 

@@ -5,7 +5,10 @@
 #  - a store without any head (from before store heads) mounts, with a
 #    logged warning that names the off-host check;
 #  - an interrupted first head (STORE/head holds head 1, meta/ none)
-#    mounts, and the first head is made again; verify is clean after.
+#    mounts, and the first head is made again; verify is clean after;
+#  - a refusal flood by an unprivileged user who forces flushes with
+#    fsync of a directory writes a bounded number of records (the rest are
+#    counted in audit-dropped records), not 64 per flush.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -66,5 +69,31 @@ umount_check "$M" "interrupted first head"
 check_match "it is logged" "holds a first store head that meta/ lacks" "$(cat "${MNT_LOG[$M]}")"
 check "verify after: clean" "$WORMCTL" verify "$R"
 check "audit verify after: clean" "$WORMCTL" audit verify "$R"
+
+# ---- refusal flood with forced flushes (fsyncdir needs only read access)
+F=$T_BASE/flood
+cp -a "$S" "$F"
+mount_fg "$F" "$M" -o allow_other || { fail "mount flood copy"; done_testing; }
+chown "$TEST_UID" "$M/bkt1" || fail "chown bucket"
+n=1280
+as_user /usr/bin/python3 - "$M/bkt1" $n <<'PY2'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+for i in range(n):
+    try:
+        os.unlink(d + "/f")
+    except OSError:
+        pass
+    if i % 64 == 63:
+        os.fsync(fd)
+PY2
+umount_check "$M" "flood session"
+A=$("$WORMCTL" audit "$F")
+rec=$(grep -c "kind=refusal op=unlink path=/bkt1/f uid=$TEST_UID" <<<"$A")
+drop=$(grep -o 'kind=audit-dropped count=[0-9]*' <<<"$A" | awk -F= '{s += $3} END {print s + 0}')
+check_eq "each refusal recorded or counted ($rec recorded, $drop dropped)" "$n" "$((rec + drop))"
+check_match "refusal records are bounded per minute, not per flush ($rec of $n)" '^1$' "$(( rec <= 3 * 60 ))"
+check "flood store: audit verify intact" "$WORMCTL" audit verify "$F"
 
 done_testing
