@@ -687,13 +687,30 @@ long ns_audit_verify(ns *n, ns_damage_cb cb, void *arg)
 	return r < 0 ? r : bad + r;
 }
 
+/* The last record to show: the authenticated head's audit tip, else
+ * audit_tip. Either may be edited offline to a huge number, so the walks
+ * below also stop after AUDIT_GAP_MAX missing records in a row (a reader
+ * of .wormfs/audit must not spin the daemon; audit verify names the
+ * damage). */
+#define AUDIT_GAP_MAX 1024
+static uint64_t shown_tip(ns *n, meta_txn *t)
+{
+	struct whead cur;
+	uint8_t h[32];
+	uint64_t tip = 0;
+
+	if (!head_kv_get(t, 0, &cur) &&
+	    !head_verify(&cur, n->trail->keys.pk, n->trail->keys.mac))
+		return cur.audit_seq;
+	audit_tip(t, &tip, h);
+	return tip;
+}
+
 int ns_audit_list(ns *n, int64_t since_s, ns_audit_cb cb, void *arg)
 {
 	struct audit_rec *r;
 	meta_txn *t = NULL;
-	uint8_t h[32];
 	uint64_t tip = 0;
-	struct whead cur;
 	int rc;
 
 	if (!n->trail)
@@ -706,12 +723,12 @@ int ns_audit_list(ns *n, int64_t since_s, ns_audit_cb cb, void *arg)
 		free(r);
 		return rc;
 	}
-	audit_tip(t, &tip, h);
-	if (!head_kv_get(t, 0, &cur) && cur.audit_seq > tip)
-		tip = cur.audit_seq;
+	tip = shown_tip(n, t);
 	rc = 0;
-	for (uint64_t s = 1; !rc && s <= tip; s++) {
-		if (audit_get(t, s, r) || r->time_s < since_s)
+	for (uint64_t s = 1, gap = 0; !rc && s <= tip && gap < AUDIT_GAP_MAX; s++) {
+		int g = audit_get(t, s, r);
+		gap = g == -ENOENT ? gap + 1 : 0;
+		if (g || r->time_s < since_s)
 			continue;
 		rc = cb(arg, s, r->time_s, r->text);
 	}
@@ -725,7 +742,6 @@ int ns_trail_render(ns *n, char **buf, size_t *len)
 	struct audit_rec *r = malloc(sizeof(*r));
 	meta_txn *t = NULL;
 	uint64_t tip = 0, start;
-	uint8_t h[32];
 	size_t need = 0, cap = 0, pos = 0;
 	char *b = NULL, ts[32];
 	int rc;
@@ -737,8 +753,11 @@ int ns_trail_render(ns *n, char **buf, size_t *len)
 		free(r);
 		return rc;
 	}
-	audit_tip(t, &tip, h);
+	tip = shown_tip(n, t);
 	/* The latest records that fit TRAIL_RENDER_MAX. */
+	for (uint64_t gap = 0; tip >= 1 && audit_get(t, tip, r) == -ENOENT; tip--)
+		if (++gap >= AUDIT_GAP_MAX)
+			tip = 1;   /* nothing near the tip: show nothing */
 	for (start = tip; start >= 1; start--) {
 		if (audit_get(t, start, r))
 			continue;

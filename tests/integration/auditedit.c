@@ -7,6 +7,7 @@
  *   auditedit META cut SEQ      delete records SEQ.. and point audit_tip at
  *                               record SEQ-1 (a consistent-looking cut tail)
  *   auditedit META count        print the number of audit records
+ *   auditedit META tip SEQ      point audit_tip at SEQ (MAC unchanged)
  *   auditedit META nohead       delete every head and audit record (kv
  *                               "head*", "audit*"): meta/ as a store from
  *                               before store heads had it
@@ -118,6 +119,18 @@ int main(int argc, char **argv)
 		k.mv_size = 9;
 		v.mv_data = tip;
 		v.mv_size = sizeof(tip);
+		if ((rc = mdb_put(txn, kv, &k, &v, 0)))
+			return die("put", rc);
+	} else if (!strcmp(op, "tip")) {
+		k.mv_data = "audit_tip";
+		k.mv_size = 9;
+		if ((rc = mdb_get(txn, kv, &k, &v)) || v.mv_size != 40)
+			return die("get", rc ? rc : MDB_CORRUPTED);
+		unsigned char tip[40];
+		memcpy(tip, v.mv_data, 40);
+		for (int i = 0; i < 8; i++)
+			tip[i] = (unsigned char)(a >> (8 * i));
+		v.mv_data = tip;
 		if ((rc = mdb_put(txn, kv, &k, &v, 0)))
 			return die("put", rc);
 	} else if (!strcmp(op, "nohead")) {

@@ -8,7 +8,10 @@
 #    mounts, and the first head is made again; verify is clean after;
 #  - a refusal flood by an unprivileged user who forces flushes with
 #    fsync of a directory writes a bounded number of records (the rest are
-#    counted in audit-dropped records), not 64 per flush.
+#    counted in audit-dropped records), not 64 per flush;
+#  - audit_tip edited offline to a huge number: .wormfs/audit and wormctl
+#    audit still answer (no walk over 2^62 missing records), and audit
+#    verify names the tip.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -95,5 +98,22 @@ drop=$(grep -o 'kind=audit-dropped count=[0-9]*' <<<"$A" | awk -F= '{s += $3} EN
 check_eq "each refusal recorded or counted ($rec recorded, $drop dropped)" "$n" "$((rec + drop))"
 check_match "refusal records are bounded per minute, not per flush ($rec of $n)" '^1$' "$(( rec <= 3 * 60 ))"
 check "flood store: audit verify intact" "$WORMCTL" audit verify "$F"
+
+# ---- audit_tip pointed far ahead
+rm -rf "$R" && cp -a "$S" "$R"
+"$AE" "$R/meta" tip 4611686018427387904 || fail "auditedit tip"
+out=$(timeout 20 "$WORMCTL" audit "$R" 2>&1)
+check_eq "wormctl audit with a huge audit_tip: answers" "0" "$?"
+check_match "and lists the records the head covers" "kind=retention op=set path=/bkt1/f" "$out"
+out=$("$WORMCTL" audit verify "$R" 2>&1)
+check_eq "audit verify names the edited tip: exit 1" "1" "$?"
+check_match "audit verify: tip" "audit tip record does not match the store head" "$out"
+rm -rf "$R" && cp -a "$S" "$R"
+"$AE" "$R/meta" tip 4611686018427387904 || fail "auditedit tip"
+mount_fg "$R" "$M" || { fail "mount with a huge audit_tip"; done_testing; }
+out=$(timeout 20 cat "$M/.wormfs/audit")
+check_eq ".wormfs/audit with a huge audit_tip: answers" "0" "$?"
+check_match ".wormfs/audit: the records the head covers" "kind=retention op=set path=/bkt1/f" "$out"
+umount_check "$M" "huge tip"
 
 done_testing
