@@ -54,7 +54,9 @@ static int kv_mac_ok(ns *n, char tag, const char *key, const void *val, size_t l
 {
 	uint8_t m[32];
 
-	if (kv_mac(n, tag, key, val, len, m))
+	/* Before ns_auth_open derived the key (the first store head is made
+	 * earlier in ns_open): fail closed, never a MAC with no key. */
+	if (!n->mkey || kv_mac(n, tag, key, val, len, m))
 		return 0;
 	return wcrypto_equal(m, mac, 32);
 }
