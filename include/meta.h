@@ -8,6 +8,9 @@
  *   links    ino(u64 BE)               -> symlink target | mac
  *   orphans  ino(u64 BE)               -> objid (content to delete) | mac
  *   inline   ino(u64 BE)               -> sealed content of a small object
+ *   due      deadline(i64 BE) | ino(BE) -> (empty)  autocommit deadlines
+ *   dueino   ino(u64 BE)               -> deadline(i64 BE)  (the one entry
+ *                                         of ino in due)
  *   kv       string                    -> bytes  (format, next_ino | mac, clock)
  *
  * Record authentication (design section 7): the records this module
@@ -56,6 +59,10 @@ enum meta_flags {
 					     writers' release (authenticated) */
 	META_F_INLINE = 1u << 3,      /* content in the inline database, not a
 					 content file (authenticated) */
+	META_F_APPEND_ONLY = 1u << 4, /* object: user.worm.append-only ON
+					 (authenticated) */
+	META_F_DEF_APPEND = 1u << 5,  /* bucket: user.worm.default-append-only
+					 ON (authenticated) */
 };
 
 struct meta_node {
@@ -101,6 +108,10 @@ struct meta_node {
 	int64_t block_expires;
 	/* directories */
 	uint64_t next_cookie;
+	/* Added later; a record written before is 8 bytes shorter and reads
+	 * with these 0 (meta_node_decode). */
+	uint32_t autocommit_s;  /* bucket: user.worm.autocommit, 0 = off */
+	uint32_t spare;         /* 0 */
 	/* keyed MAC (set by ns) over the authenticated fields, see ns.c */
 	uint8_t mac[32];
 };
@@ -224,6 +235,18 @@ int meta_orphan_del(meta_txn *t, uint64_t ino);
 /* foreach: ino order; cb returns non-zero to stop (that value is returned). */
 typedef int (*meta_orphan_cb)(void *arg, uint64_t ino, const uint8_t objid[16]);
 int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg);
+
+/* Autocommit deadlines (design section 15): at most one per object.
+ * set replaces the object's entry; del removes it (0 if there was none);
+ * first gives the entry with the earliest deadline (-ENOENT if none), so
+ * the daemon finds due objects without a walk. get: -ENOENT if none. */
+int meta_due_set(meta_txn *t, uint64_t ino, int64_t deadline);
+int meta_due_del(meta_txn *t, uint64_t ino);
+int meta_due_get(meta_txn *t, uint64_t ino, int64_t *deadline);
+int meta_due_first(meta_txn *t, uint64_t *ino, int64_t *deadline);
+/* Remove exactly the entry (deadline, ino), and ino's pointer to it. */
+int meta_due_del_at(meta_txn *t, int64_t deadline, uint64_t ino);
+int meta_due_count(meta_txn *t, uint64_t *count);
 
 /* Entries in the nodes database (for statfs). */
 int meta_node_count(meta_txn *t, uint64_t *count);

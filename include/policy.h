@@ -25,6 +25,9 @@ struct policy_lock {
 	int hold;             /* enum worm_hold */
 	int sealed;           /* 1 once ever locked: content immutable forever */
 	int auth_failed;      /* record failed authentication: fail closed */
+	int append_only;      /* user.worm.append-only ON (design section 15):
+				 writes only at the end; sealed too: an
+				 appendable WORM object */
 };
 
 /* A principal list: "uid:N", "gid:N", "group:NAME" entries (names resolved
@@ -64,6 +67,8 @@ enum policy_op {
 	POP_RENAME_DST,   /* object is the target being replaced */
 	POP_RENAME_DIR,   /* directory whose subtree holds a locked object; the
 			     caller passes the aggregate lock as `lk` */
+	POP_OVERWRITE,    /* a write that does not start at the current end
+			     (policy_write_op); refused on append-only */
 	POP__COUNT
 };
 
@@ -81,10 +86,23 @@ int policy_is_locked(const struct policy_lock *lk, int64_t now);
 /* 1 if sealed (locked or expired): content and metadata frozen. */
 int policy_is_sealed(const struct policy_lock *lk, int64_t now);
 
+/* 1 if the content can never change again: sealed, and not an appendable
+ * WORM object (append-only ON, record authenticated), whose committed
+ * bytes are frozen but which may still grow at its end. */
+int policy_content_frozen(const struct policy_lock *lk, int64_t now);
+/* The op of a write of some bytes at off into an object of size bytes:
+ * POP_WRITE at the end, POP_OVERWRITE anywhere else (below the end, or
+ * past it, which would leave a hole). */
+enum policy_op policy_write_op(uint64_t off, uint64_t size);
+
 /* May caller do op on an object with this lock state? 0 or -EPERM; on
  * refusal *rule names the rule: "sealed-content" (content/metadata change
  * of a sealed object), "retention-in-force" / "legal-hold" (unlink of a
- * locked object), "locked-descendant" (POP_RENAME_DIR), "record-auth-failed".
+ * locked object), "locked-descendant" (POP_RENAME_DIR), "record-auth-failed",
+ * "append-only" (chattr +a semantics: POP_OVERWRITE, POP_TRUNCATE,
+ * POP_FALLOCATE, POP_UNLINK, POP_RENAME_SRC/DST on an append-only object;
+ * on a sealed append-only object POP_OPEN_WRITE and POP_WRITE are
+ * allowed, every other change is refused as sealed).
  * No caller bypasses these, root and bypass principals included. */
 int policy_check(const struct policy_rules *r, const struct policy_caller *c,
 		 const struct policy_lock *lk, enum policy_op op, int64_t now,
@@ -131,6 +149,21 @@ int policy_hold_change(const struct policy_rules *r,
 		       const struct policy_caller *c,
 		       const struct policy_lock *cur, int new_hold,
 		       int has_writers, const char **rule);
+
+/* user.worm.append-only ON (on=1) / OFF (on=0) on an object (design
+ * section 15). Who: the object's owner, root or a governance-bypass
+ * principal ("lockers", as for a retention), else -EPERM
+ * "not-object-owner"; auth_failed -> -EPERM. ON: on a sealed object
+ * -EPERM "sealed-content"; needs write permission (-EPERM
+ * "no-write-permission"). OFF on a mutable object needs write permission
+ * too (it lifts a protection); OFF on a sealed (appendable WORM) object
+ * only finalizes it (an ordinary locked object from then on), so lockers
+ * may do it without write permission, whatever the retention mode.
+ * Setting the value in force is a no-op (0). Then -EBUSY while the
+ * object has open writers, as for every lock change. */
+int policy_append_change(const struct policy_rules *r, const struct policy_caller *c,
+			 const struct policy_lock *cur, int on, uint32_t owner_uid,
+			 int can_write, int has_writers, int64_t now, const char **rule);
 
 /* The one framing of every written lock attribute value (retention, legal
  * hold, default retention, lock-config): 1..128 bytes; one trailing NUL is
@@ -224,5 +257,39 @@ int policy_bucket_lock_request(const struct policy_caller *c, int is_owner,
 /* "unlocked" | "in-progress LOCKID YYYY-MM-DDTHH:MM:SSZ" | "locked" */
 int policy_format_bucket_lock(const struct policy_bucket_lock *b, int64_t now,
 			      char *buf, size_t len);
+
+/* Bucket autocommit (design section 15), user.worm.autocommit:
+ * "Ns", "Nm", "Nh" or "Nd" (unit either case, framing of policy_value_frame), from 1 s
+ * to POLICY_AUTOCOMMIT_MAX_S (36500 days); "off" gives 0. 0 or -EINVAL. */
+#define POLICY_AUTOCOMMIT_MAX_S ((uint32_t)36500 * 86400)
+int policy_parse_autocommit(const char *val, size_t len, uint32_t *secs);
+/* The largest unit that divides secs exactly, e.g. "10m", "90s", "7d". */
+int policy_format_autocommit(uint32_t secs, char *buf, size_t len);
+/* Change of a bucket's autocommit period from cur_s to new_s (0 = off):
+ * the bucket owner or root (-EPERM "not-bucket-owner"); new_s out of range
+ * -EINVAL; while the bucket lock is in progress no change (-EPERM
+ * "bucket-lock-in-progress", the same value is a no-op); once it is
+ * locked the lock may only land sooner: shortening, or off (back to the
+ * commit at close) are allowed, setting or lengthening it is -EPERM
+ * "bucket-locked". */
+int policy_autocommit_change(const struct policy_caller *c, int is_owner,
+			     const struct policy_bucket_lock *bl, uint32_t cur_s,
+			     uint32_t new_s, int64_t now, const char **rule);
+/* Is the bucket default applied at the last writer's release (design
+ * section 4)? Not in an autocommit bucket: there the default lands when
+ * the object has been idle for the period (policy_autocommit_deadline). */
+int policy_default_at_close(int def_mode, uint32_t autocommit_s);
+/* When an object idle (no write handle, no change) since `since` gets its
+ * bucket default in a bucket with autocommit_s > 0. */
+int64_t policy_autocommit_deadline(int64_t since, uint32_t autocommit_s);
+
+/* user.worm.default-append-only ON/OFF on a bucket (objects created
+ * afterwards get append-only ON): the bucket owner or root (-EPERM
+ * "not-bucket-owner"); while the bucket lock is in progress no change
+ * ("bucket-lock-in-progress"); once locked it may be turned ON, never OFF
+ * ("bucket-locked"). Setting the value in force is a no-op (0). */
+int policy_default_append_change(const struct policy_caller *c, int is_owner,
+				 const struct policy_bucket_lock *bl, int cur_on, int new_on,
+				 int64_t now, const char **rule);
 
 #endif

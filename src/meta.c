@@ -45,6 +45,7 @@
 
 static const char *const db_names[DB_COUNT] = {
 	"nodes", "dirents", "cookies", "xattrs", "links", "orphans", "kv", "inline",
+	"due", "dueino",
 };
 
 /* Length of a directory entry name, or -errno. */
@@ -164,9 +165,10 @@ static int open_dbis(meta_env *e)
 		return mdb_err(rc);
 	for (int i = 0; i < DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], e->rdonly ? 0 : MDB_CREATE, &e->dbi[i]);
-		if (rc == MDB_NOTFOUND && i == DB_INLINE) {
-			/* A store from before inline objects, opened read-only:
-			 * it has none (0 is never a named database's handle). */
+		if (rc == MDB_NOTFOUND && i >= DB_FIRST_OPTIONAL) {
+			/* A store from before inline objects (or the autocommit
+			 * index), opened read-only: it has none (0 is never a
+			 * named database's handle). */
 			e->dbi[i] = 0;
 			rc = 0;
 		}
@@ -640,11 +642,24 @@ void meta_txn_abort(meta_txn *t)
 
 /* ---- nodes ----------------------------------------------------------- */
 
+/* Records written before autocommit_s existed: 8 bytes shorter, the MAC
+ * last. They read with the new fields 0 (and are written back whole). */
+#define META_NODE_V1_0 (offsetof(struct meta_node, autocommit_s) + 32)
+
 int meta_node_decode(const void *buf, size_t len, struct meta_node *out)
 {
-	if (len != sizeof(*out))
+	_Static_assert(offsetof(struct meta_node, mac) == offsetof(struct meta_node, autocommit_s) + 8,
+		       "the new fields sit right before the MAC");
+	if (len == META_NODE_V1_0) {
+		size_t head = offsetof(struct meta_node, autocommit_s);
+		memset(out, 0, sizeof(*out));
+		memcpy(out, buf, head);
+		memcpy(out->mac, (const uint8_t *)buf + head, sizeof(out->mac));
+	} else if (len == sizeof(*out)) {
+		memcpy(out, buf, sizeof(*out));   /* LMDB data may be unaligned */
+	} else {
 		return -EBADMSG;
-	memcpy(out, buf, sizeof(*out));   /* LMDB data may be unaligned */
+	}
 	if (out->version < META_NODE_VERSION_OLDEST || out->version > META_NODE_VERSION)
 		return -EBADMSG;
 	return 0;

@@ -15,7 +15,10 @@
 #define META_KEY_MAX 511          /* LMDB's default maximum key size */
 
 enum meta_db { DB_NODES, DB_DIRENTS, DB_COOKIES, DB_XATTRS, DB_LINKS, DB_ORPHANS, DB_KV,
-	       DB_INLINE, DB_COUNT };
+	       DB_INLINE, DB_DUE, DB_DUEINO, DB_COUNT };
+/* Sub-databases from DB_INLINE on were added after the first format: a
+ * store opened read-only may not have them (handle 0: empty). */
+#define DB_FIRST_OPTIONAL DB_INLINE
 
 struct meta_txn {
 	MDB_txn *txn;

@@ -47,7 +47,8 @@ void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 	m.gen = nd->generation;
 	m.type = nd->mode & S_IFMT;
 	m.alg = nd->alg;
-	m.flags = nd->flags & (META_F_SPARSE | META_F_DEFAULT_PENDING | META_F_INLINE);
+	m.flags = nd->flags & (META_F_SPARSE | META_F_DEFAULT_PENDING | META_F_INLINE |
+			       META_F_APPEND_ONLY | META_F_DEF_APPEND);
 	memcpy(m.objid, nd->objid, 16);
 	memcpy(m.wrapped, nd->wrapped, META_WRAPPED_BYTES);
 	m.lock_mode = nd->lock_mode;
@@ -69,7 +70,10 @@ void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 			uint32_t version, mode, uid, gid, nlink;
 			int32_t def_years;
 		} x;
-		uint8_t buf[sizeof(m) + sizeof(x)];
+		/* A bucket's autocommit period: covered when set, so a record
+		 * without one (all before it existed) MACs as before. */
+		uint32_t acs = nd->autocommit_s;
+		uint8_t buf[sizeof(m) + sizeof(x) + sizeof(acs)];
 		memset(&x, 0, sizeof(x));
 		x.bucket = bucket;
 		x.parent = nd->parent;
@@ -81,17 +85,22 @@ void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 		x.def_years = nd->def_years;
 		memcpy(buf, &m, sizeof(m));
 		memcpy(buf + sizeof(m), &x, sizeof(x));
-		wcrypto_mac(out, n->reckey, buf, sizeof(buf));
+		memcpy(buf + sizeof(m) + sizeof(x), &acs, sizeof(acs));
+		wcrypto_mac(out, n->reckey, buf, sizeof(buf) - (acs ? 0 : sizeof(acs)));
 		return;
 	}
 	if (!bucket) {
 		wcrypto_mac(out, n->reckey, &m, sizeof(m));
 		return;
 	}
-	uint8_t buf[sizeof(m) + sizeof(bucket)];
+	/* A bucket's autocommit period likewise: covered when set, so a
+	 * record without one MACs as before. */
+	uint32_t ac = nd->autocommit_s;
+	uint8_t buf[sizeof(m) + sizeof(bucket) + sizeof(ac)];
 	memcpy(buf, &m, sizeof(m));
 	memcpy(buf + sizeof(m), &bucket, sizeof(bucket));
-	wcrypto_mac(out, n->reckey, buf, sizeof(buf));
+	memcpy(buf + sizeof(m) + sizeof(bucket), &ac, sizeof(ac));
+	wcrypto_mac(out, n->reckey, buf, sizeof(buf) - (ac ? 0 : sizeof(ac)));
 }
 
 uint64_t ns_node_bucket(const struct meta_node *nd)
@@ -157,6 +166,7 @@ void ns_node_lock(const struct meta_node *nd, struct policy_lock *lk)
 	lk->hold = nd->hold;
 	lk->sealed = nd->sealed;
 	lk->auth_failed = (nd->flags & NS_F_AUTH_FAILED) != 0;
+	lk->append_only = (nd->flags & META_F_APPEND_ONLY) != 0;
 }
 
 void ns_caller_policy(const struct ns_caller *c, struct policy_caller *pc)
@@ -301,7 +311,7 @@ void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
 	if (S_ISREG(nd->mode)) {
 		struct policy_lock lk;
 		ns_node_lock(nd, &lk);
-		a->sealed = policy_is_sealed(&lk, ns_clock_now(n));
+		a->sealed = policy_content_frozen(&lk, ns_clock_now(n));
 		/* Live size of an open object (uncommitted writes). */
 		struct ns_inode *in = inode_find(n, nd->ino);
 		if (in) {
@@ -534,19 +544,25 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 	out->alg = n->alg;
 	/* Every new node records its bucket (a bucket itself): known at any
 	 * depth in one lookup, and authenticated with the record. */
+	struct meta_node b;
 	if (parent == NS_INO_ROOT) {
 		node_set_bucket(out, ino);
 	} else {
-		struct meta_node b;
 		rc = ns_bucket_of(n, t, &p, &b);
 		if (rc)
 			return rc;
 		node_set_bucket(out, b.ino);
 	}
 	if (S_ISREG(mode)) {
+		/* The bucket's default append-only holds from creation, so a
+		 * log's bytes are protected from its first write on. */
+		if (b.flags & META_F_DEF_APPEND)
+			out->flags |= META_F_APPEND_ONLY;
 		rc = ns_bucket_default(n, t, out);
 		if (rc > 0)
 			rc = ns_pending_mark(n, t, out, 1);
+		if (!rc)
+			rc = ns_autocommit_schedule(n, t, out, &b);
 		if (rc)
 			return rc;
 	}
@@ -1120,7 +1136,10 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 		goto fail;
 	src.parent = newparent;
 	src.ctime_ns = tnow;
-	rc = ns_node_put(n, t, &src);
+	/* A change: a rotated log's autocommit deadline starts again. */
+	rc = ns_autocommit_schedule(n, t, &src, NULL);
+	if (!rc)
+		rc = ns_node_put(n, t, &src);
 	if (rc)
 		goto fail;
 	/* Parent link counts and times (reloaded: dirent ops touch cookies). */

@@ -64,6 +64,11 @@ struct ns_inode {
 				     failed write: the next commit reports it */
 	int torn;                 /* that rollback failed: no commit, no write
 				     until a retry of it succeeds (nsio.c) */
+	int append;               /* append-only ON (mu): writes only at the
+				     end; with sealed 0 also on a sealed
+				     record (appendable WORM). Set from the
+				     record under mu, changed by a lock change
+				     (refused while writers > 0 or dirty) */
 	int inl;                  /* content is inline (in meta), not a file */
 	uint8_t *ibuf;            /* inline plaintext, OBJ_INLINE_MAX bytes,
 				     zero past ref.size; NULL until loaded.
@@ -219,6 +224,18 @@ int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on);
  * not, -errno if its bucket cannot be found. */
 int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd);
 int ns_apply_pending(ns *n);
+/* Autocommit (nsauto.c, design section 15). schedule: in a write
+ * transaction, give a regular, unsealed object of a bucket with autocommit
+ * and a default retention (bucket: its record, or NULL to look it up) the
+ * deadline now + period (replacing any earlier one); 0 when nothing is
+ * due. touch: the same in a transaction of its own (no in->mu held; in->rw
+ * may be). run: lock every object whose deadline has passed and that has
+ * no writer and no uncommitted change (called at mount and by ns_tick);
+ * returns the count locked or -errno. */
+int ns_autocommit_schedule(ns *n, meta_txn *t, const struct meta_node *nd,
+			   const struct meta_node *bucket);
+void ns_autocommit_touch(ns *n, uint64_t ino);
+long ns_autocommit_run(ns *n);
 int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len);
 /* The crash-test hook (see struct ns): "write", "truncate", "commit",
  * "create", "spill", "recover". A no-op unless WORMFS_CRASH_AT names the step. */

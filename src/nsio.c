@@ -25,6 +25,18 @@ static int has_content(const struct obj_ref *r)
 	return memcmp(r->id, zero_id, sizeof(zero_id)) != 0;
 }
 
+/* policy_check on an inode's in-memory state (in->mu held): frozen, or
+ * append-only, as loaded from the record and changed by lock changes. */
+static int inode_check(ns *n, const struct ns_inode *in, enum policy_op op, const char **rule)
+{
+	struct policy_lock lk = { 0 };
+	struct policy_caller pc = { 0 };
+
+	lk.sealed = in->sealed;
+	lk.append_only = in->append && !in->sealed;
+	return policy_check(&n->cfg.rules, &pc, &lk, op, ns_clock_now(n), rule);
+}
+
 void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 {
 	struct policy_lock lk;
@@ -43,8 +55,11 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 		in->live = 1;
 	}
 	ns_node_lock(nd, &lk);
-	/* Sealed is for ever: never cleared by a stale snapshot. */
-	in->sealed |= policy_is_sealed(&lk, now);
+	/* Sealed is for ever: never cleared by a stale snapshot. An
+	 * appendable WORM object is not frozen (its end may grow); the
+	 * append-only rule keeps its committed bytes (ns_write). */
+	in->sealed |= policy_content_frozen(&lk, now);
+	in->append = lk.append_only;
 }
 
 int ns_inode_refresh(ns *n, struct ns_inode *in, int64_t now)
@@ -525,7 +540,9 @@ int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd)
 	if (!S_ISREG(nd->mode) || nd->sealed)
 		return 0;
 	rc = ns_bucket_of(n, t, nd, &b);
-	return rc ? rc : b.def_mode != WORM_NONE;
+	/* In an autocommit bucket the default lands when the object has
+	 * been idle for the period (nsauto.c), not at the release. */
+	return rc ? rc : policy_default_at_close(b.def_mode, b.autocommit_s);
 }
 
 int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on)
@@ -652,7 +669,10 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 	}
 	if (rc)
 		goto fail;
-	if (dirty && nd.sealed) {
+	/* An appendable WORM object records appends: its content grows, the
+	 * committed bytes stay (writes below the end never got here). */
+	int appendable = (nd.flags & META_F_APPEND_ONLY) && r.size >= nd.size;
+	if (dirty && nd.sealed && !appendable) {
 		/* Never reached while the rules in ns_priv.h hold: the last
 		 * guard of a locked object's content. */
 		rc = -EPERM;
@@ -689,7 +709,7 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 	memset(&b, 0, sizeof(b));
 	if (due && (rc = ns_bucket_of(n, t, &nd, &b)) != 0)
 		goto fail;
-	if (due && b.def_mode != WORM_NONE) {
+	if (due && policy_default_at_close(b.def_mode, b.autocommit_s)) {
 		nd.lock_mode = b.def_mode;
 		nd.retain_until = cnow + (int64_t)b.def_days * 86400;
 		nd.sealed = 1;
@@ -732,7 +752,7 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 		in->dirty = 0;
 		in->mtime_ns = 0;
 	}
-	if (locked_now)
+	if (locked_now && !(nd.flags & META_F_APPEND_ONLY))
 		in->sealed = 1;
 	pthread_mutex_unlock(&in->mu);
 	if (locked_now) {
@@ -870,10 +890,10 @@ int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 	if (size > OBJ_MAX_SIZE)
 		return -EFBIG;
 	pthread_mutex_lock(&in->mu);
-	int same = in->ref.size == size, sealed = in->sealed;
+	int same = in->ref.size == size, sealed = in->sealed || in->append;
 	pthread_mutex_unlock(&in->mu);
 	if (sealed)
-		return -EPERM;
+		return -EPERM;   /* sealed, or append-only (chattr +a) */
 	if (same)
 		return 0;
 	own_fd = !(h && h->fd >= 0);
@@ -960,6 +980,10 @@ static int writer_done(ns *n, struct ns_inode *in, int fd)
 	unlinked = in->unlinked;
 	pthread_mutex_unlock(&in->mu);
 	rc = inode_commit(n, in, fd, last && !unlinked, 0);
+	/* The last writer gone: an autocommit deadline starts now (a file
+	 * held open for days never autocommits while open). */
+	if (last && !unlinked)
+		ns_autocommit_touch(n, in->ino);
 	pthread_mutex_lock(&in->mu);
 	in->releasing--;
 	if (--in->writers == 0)
@@ -1019,6 +1043,8 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		ns_node_lock(&nd, &lk);
 		ns_caller_policy(c, &pc);
 		rc = policy_check(&n->cfg.rules, &pc, &lk, POP_OPEN_WRITE, cnow, &rule);
+		if (!rc && (flags & O_TRUNC))
+			rc = policy_check(&n->cfg.rules, &pc, &lk, POP_TRUNCATE, cnow, &rule);
 		if (!rc && in->sealed) {
 			rc = -EPERM;
 			rule = "sealed";
@@ -1293,6 +1319,14 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	}
 	if (h->flags & O_APPEND)
 		off = in->ref.size;
+	/* chattr +a: only at the end. in->rw is held for writing from here
+	 * to the size update, so the end cannot move meanwhile. */
+	const char *arule = NULL;
+	if (inode_check(n, in, policy_write_op(off, in->ref.size), &arule)) {
+		pthread_mutex_unlock(&in->mu);
+		pthread_rwlock_unlock(&in->rw);
+		return ns_refuse(n, SOP_WRITE, in->ino, NULL, c, -EPERM, arule);
+	}
 	pthread_mutex_unlock(&in->mu);
 	/* Set-id bits go before the data, as in the kernel (HANDLE_KILLPRIV). */
 	rc = ns_kill_setid(n, c, in->ino);
@@ -1360,11 +1394,12 @@ int ns_fallocate(ns *n, const struct ns_caller *c, ns_handle *h, int mode,
 		return -EROFS;
 	pthread_rwlock_wrlock(&in->rw);
 	pthread_mutex_lock(&in->mu);
-	int sealed = in->sealed;
+	const char *frule = NULL;
+	int refused = inode_check(n, in, POP_FALLOCATE, &frule);
 	uint64_t size = in->ref.size;
 	pthread_mutex_unlock(&in->mu);
-	if (sealed) {
-		rc = ns_refuse(n, SOP_FALLOCATE, in->ino, NULL, c, -EPERM, "sealed");
+	if (refused) {
+		rc = ns_refuse(n, SOP_FALLOCATE, in->ino, NULL, c, -EPERM, frule);
 		goto out;
 	}
 	if (mode & ~FALLOC_FL_KEEP_SIZE) {

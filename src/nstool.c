@@ -839,6 +839,8 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 			recover_store(n);
 		n->marked = 1;
 		ns_apply_pending(n);
+		/* Objects whose autocommit came due while stopped lock now. */
+		ns_autocommit_run(n);
 	}
 	/* Only the daemon writes content; a pool that cannot start just
 	 * leaves writes on one thread. */
@@ -1021,6 +1023,8 @@ int ns_tick(ns *n)
 	ns_drain_inval(n);
 	if (wclock_should_persist(&n->clk, CLOCK_PERSIST_INTERVAL_S))
 		rc = persist_clock(n, now);
+	/* Its failures are logged there; the entries stay for the next tick. */
+	(void)ns_autocommit_run(n);
 	if (mono - atomic_load(&n->last_sync_ns) >= (int64_t)n->cfg.sync_interval_ms * 1000000) {
 		/* A checkpoint: a new store head if anything changed. */
 		ns_trail_flush(n, 1);

@@ -16,6 +16,9 @@
 #define X_STATE "user.worm.state"
 #define X_DEFAULT "user.worm.default-retention"
 #define X_LOCKCFG "user.worm.lock-config"
+#define X_APPEND "user.worm.append-only"
+#define X_DEFAPPEND "user.worm.default-append-only"
+#define X_AUTOCOMMIT "user.worm.autocommit"
 #define X_WORM_PREFIX "user.worm."
 
 /* ---- virtual files ---------------------------------------------------- */
@@ -159,6 +162,8 @@ ssize_t ns_getxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *
 			} else if (!strcmp(name, X_STATE)) {
 				const char *s = policy_state_name(policy_state(&lk, now));
 				rc = put_value(s, strlen(s), buf, size);
+			} else if (!strcmp(name, X_APPEND) && (nd.flags & META_F_APPEND_ONLY)) {
+				rc = put_value("ON", 2, buf, size);
 			}
 		} else if (is_bucket(&nd)) {
 			if (!strcmp(name, X_DEFAULT) && nd.def_mode != WORM_NONE) {
@@ -170,6 +175,11 @@ ssize_t ns_getxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *
 				struct policy_bucket_lock b;
 				node_block(&nd, &b);
 				policy_format_bucket_lock(&b, now, v, sizeof(v));
+				rc = put_value(v, strlen(v), buf, size);
+			} else if (!strcmp(name, X_DEFAPPEND) && (nd.flags & META_F_DEF_APPEND)) {
+				rc = put_value("ON", 2, buf, size);
+			} else if (!strcmp(name, X_AUTOCOMMIT) && nd.autocommit_s &&
+				   !policy_format_autocommit(nd.autocommit_s, v, sizeof(v))) {
 				rc = put_value(v, strlen(v), buf, size);
 			}
 		}
@@ -236,10 +246,16 @@ ssize_t ns_listxattr(ns *n, uint64_t ino, char *buf, size_t size)
 			list_put(&l, X_RETENTION);
 		if (nd.hold != HOLD_UNSET)
 			list_put(&l, X_HOLD);
+		if (nd.flags & META_F_APPEND_ONLY)
+			list_put(&l, X_APPEND);
 	} else if (is_bucket(&nd)) {
 		if (nd.def_mode != WORM_NONE)
 			list_put(&l, X_DEFAULT);
 		list_put(&l, X_LOCKCFG);
+		if (nd.flags & META_F_DEF_APPEND)
+			list_put(&l, X_DEFAPPEND);
+		if (nd.autocommit_s)
+			list_put(&l, X_AUTOCOMMIT);
 	}
 	rc = meta_xattr_list(t, ino, list_cb, &l);
 out:
@@ -368,6 +384,53 @@ again:
 			nd.def_days = remove ? 0 : newd.days;
 			nd.def_years = remove ? 0 : newd.years;
 		}
+	} else if (S_ISREG(nd.mode) && !strcmp(name, X_APPEND)) {
+		/* Removing it is OFF (design section 15). */
+		int on = HOLD_OFF;
+		if (!remove && policy_parse_hold(v, len, &on)) {
+			rc = -EINVAL;
+			goto abort;
+		}
+		rc = policy_append_change(&n->cfg.rules, &pc, &lk, on == HOLD_ON, nd.uid,
+					  ns_may_write(&nd, c), busy, now, &rule);
+		refusal = rc == -EPERM || rc == -EBUSY;
+		if (!rc && on == HOLD_ON)
+			nd.flags |= META_F_APPEND_ONLY;
+		else if (!rc)
+			nd.flags &= ~(uint32_t)META_F_APPEND_ONLY;
+	} else if (is_bucket(&nd) && !strcmp(name, X_DEFAPPEND)) {
+		/* A default for objects created afterwards, like the default
+		 * retention: the bucket owner or root. */
+		int on = HOLD_OFF;
+		if (!remove && policy_parse_hold(v, len, &on)) {
+			rc = -EINVAL;
+			goto abort;
+		}
+		struct policy_bucket_lock b;
+		node_block(&nd, &b);
+		rc = policy_default_append_change(&pc, c->uid == nd.uid, &b,
+						  (nd.flags & META_F_DEF_APPEND) != 0, on == HOLD_ON,
+						  now, &rule);
+		refusal = rc == -EPERM;
+		if (rc)
+			goto abort;
+		if (on == HOLD_ON)
+			nd.flags |= META_F_DEF_APPEND;
+		else
+			nd.flags &= ~(uint32_t)META_F_DEF_APPEND;
+	} else if (is_bucket(&nd) && !strcmp(name, X_AUTOCOMMIT)) {
+		uint32_t secs = 0;
+		struct policy_bucket_lock b;
+		if (!remove && policy_parse_autocommit(v, len, &secs)) {
+			rc = -EINVAL;
+			goto abort;
+		}
+		node_block(&nd, &b);
+		rc = policy_autocommit_change(&pc, c->uid == nd.uid, &b, nd.autocommit_s, secs,
+					      now, &rule);
+		refusal = rc == -EPERM;
+		if (!rc)
+			nd.autocommit_s = secs;
 	} else if (is_bucket(&nd) && !strcmp(name, X_LOCKCFG)) {
 		if (remove) {
 			rc = -EPERM;   /* the state is changed by requests, never removed */
@@ -399,7 +462,8 @@ again:
 	rc = meta_txn_commit(t);
 	if (!rc && S_ISREG(nd.mode)) {
 		ns_node_lock(&nd, &lk);
-		in->sealed |= policy_is_sealed(&lk, now);
+		in->sealed |= policy_content_frozen(&lk, now);
+		in->append = lk.append_only;
 	}
 	pthread_mutex_unlock(&in->mu);
 	ns_inode_put(n, in);
@@ -637,6 +701,9 @@ int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_s
 		nd.ctime_ns = sa->ctime_ns;
 	else
 		nd.ctime_ns = tnow;
+	/* A change: an autocommit deadline starts again from now. */
+	if (S_ISREG(nd.mode) && (rc = ns_autocommit_schedule(n, t, &nd, NULL)) != 0)
+		goto abort;
 	if (in && (sa->valid & (NS_SET_MTIME | NS_SET_MTIME_NOW))) {
 		/* An explicit mtime wins over the pending write time. */
 		pthread_mutex_lock(&in->mu);

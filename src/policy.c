@@ -91,6 +91,18 @@ static const char *lock_reason(const struct policy_lock *lk)
 	return "retention-in-force";
 }
 
+int policy_content_frozen(const struct policy_lock *lk, int64_t now)
+{
+	if (!policy_is_sealed(lk, now))
+		return 0;
+	return !(lk->append_only && !lk->auth_failed);
+}
+
+enum policy_op policy_write_op(uint64_t off, uint64_t size)
+{
+	return off == size ? POP_WRITE : POP_OVERWRITE;
+}
+
 int policy_check(const struct policy_rules *r, const struct policy_caller *c,
 		 const struct policy_lock *lk, enum policy_op op, int64_t now,
 		 const char **rule)
@@ -101,25 +113,41 @@ int policy_check(const struct policy_rules *r, const struct policy_caller *c,
 	(void)c;
 	enum worm_state st = policy_state(lk, now);
 	const char *why = NULL;
+	/* chattr +a: a failed record is never trusted to say "append-only". */
+	int append = lk->append_only && !lk->auth_failed;
+	const char *sealed = lk->auth_failed ? "record-auth-failed" : "sealed-content";
 
 	switch (op) {
 	case POP_OPEN_WRITE:
 	case POP_WRITE:
+		/* An appendable WORM object grows at its end; the committed
+		 * bytes stay as they are (POP_OVERWRITE below). */
+		if (st != STATE_MUTABLE && !append)
+			why = sealed;
+		break;
+	case POP_OVERWRITE:
 	case POP_TRUNCATE:
 	case POP_FALLOCATE:
+	case POP_RENAME_SRC:
+	case POP_RENAME_DST:
+		if (st != STATE_MUTABLE)
+			why = sealed;
+		else if (append)
+			why = "append-only";
+		break;
 	case POP_CHMOD:
 	case POP_CHOWN:
 	case POP_UTIMENS:
 	case POP_SETXATTR:
 	case POP_REMOVEXATTR:
-	case POP_RENAME_SRC:
-	case POP_RENAME_DST:
 		if (st != STATE_MUTABLE)
-			why = lk->auth_failed ? "record-auth-failed" : "sealed-content";
+			why = sealed;
 		break;
 	case POP_UNLINK:
 		if (st == STATE_LOCKED)
 			why = lock_reason(lk);
+		else if (append)
+			why = "append-only";
 		break;
 	case POP_RENAME_DIR:
 		if (st == STATE_LOCKED)
@@ -145,7 +173,7 @@ const char *policy_op_name(enum policy_op op)
 		[POP_UTIMENS] = "utimens", [POP_SETXATTR] = "setxattr",
 		[POP_REMOVEXATTR] = "removexattr", [POP_UNLINK] = "unlink",
 		[POP_RENAME_SRC] = "rename", [POP_RENAME_DST] = "rename-target",
-		[POP_RENAME_DIR] = "rename-dir",
+		[POP_RENAME_DIR] = "rename-dir", [POP_OVERWRITE] = "overwrite",
 	};
 	if ((int)op < 0 || op >= POP__COUNT)
 		return "unknown";
@@ -228,6 +256,31 @@ int policy_hold_change(const struct policy_rules *r,
 	if (cur->auth_failed)
 		return refuse(rule, "record-auth-failed", -EPERM);
 	if (new_hold == HOLD_ON && has_writers)
+		return refuse(rule, "open-writers", -EBUSY);
+	return 0;
+}
+
+int policy_append_change(const struct policy_rules *r, const struct policy_caller *c,
+			 const struct policy_lock *cur, int on, uint32_t owner_uid,
+			 int can_write, int has_writers, int64_t now, const char **rule)
+{
+	int sealed = policy_is_sealed(cur, now);
+
+	if (on != 0 && on != 1)
+		return refuse(rule, "bad-append-only", -EINVAL);
+	if (cur->auth_failed)
+		return refuse(rule, "record-auth-failed", -EPERM);
+	if (!policy_in_plist(&r->bypass, c) && c->uid != 0 && c->uid != owner_uid)
+		return refuse(rule, "not-object-owner", -EPERM);
+	if (!!cur->append_only == on)
+		return 0;
+	if (on && sealed)
+		return refuse(rule, "sealed-content", -EPERM);
+	/* OFF on a sealed object freezes what is there: no permission bits
+	 * needed (a sealed object's mode can no longer grant them). */
+	if (!can_write && !(sealed && !on))
+		return refuse(rule, "no-write-permission", -EPERM);
+	if (has_writers)
 		return refuse(rule, "open-writers", -EBUSY);
 	return 0;
 }
@@ -634,5 +687,98 @@ int policy_format_bucket_lock(const struct policy_bucket_lock *b, int64_t now,
 	}
 	if (n < 0 || (size_t)n >= len)
 		return -ERANGE;
+	return 0;
+}
+
+/* ---- autocommit (design section 15) ------------------------------------ */
+
+int policy_parse_autocommit(const char *val, size_t len, uint32_t *secs)
+{
+	const char *v;
+	size_t vl;
+	int64_t n, unit_s;
+	char u;
+	int rc = policy_value_frame(val, len, &v, &vl);
+
+	if (rc)
+		return rc;
+	if (word_is(v, vl, "off")) {
+		*secs = 0;
+		return 0;
+	}
+	if (parse_count(v, vl, "smhd", &n, &u))
+		return -EINVAL;
+	unit_s = u == 's' ? 1 : u == 'm' ? 60 : u == 'h' ? 3600 : 86400;
+	/* n < 10^10: n * 86400 < 8.7e14, no overflow. */
+	if (n < 1 || n * unit_s > (int64_t)POLICY_AUTOCOMMIT_MAX_S)
+		return -EINVAL;
+	*secs = (uint32_t)(n * unit_s);
+	return 0;
+}
+
+int policy_format_autocommit(uint32_t secs, char *buf, size_t len)
+{
+	static const struct { uint32_t s; char u; } units[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' },
+	};
+	int n = -1;
+
+	if (secs < 1 || secs > POLICY_AUTOCOMMIT_MAX_S)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (secs % units[i].s == 0) {
+			n = snprintf(buf, len, "%u%c", secs / units[i].s, units[i].u);
+			break;
+		}
+	}
+	if (n < 0 || (size_t)n >= len)
+		return -ERANGE;
+	return 0;
+}
+
+int policy_autocommit_change(const struct policy_caller *c, int is_owner,
+			     const struct policy_bucket_lock *bl, uint32_t cur_s,
+			     uint32_t new_s, int64_t now, const char **rule)
+{
+	if (new_s > POLICY_AUTOCOMMIT_MAX_S)
+		return refuse(rule, "bad-autocommit", -EINVAL);
+	if (!is_owner && c->uid != 0)
+		return refuse(rule, "not-bucket-owner", -EPERM);
+	int st = policy_bucket_lock_state(bl, now);
+	if (st == BLOCK_IN_PROGRESS && new_s != cur_s)
+		return refuse(rule, "bucket-lock-in-progress", -EPERM);
+	/* A locked bucket's objects may be locked sooner, never later: off
+	 * is the commit at close, the soonest. */
+	if (st == BLOCK_LOCKED && new_s != 0 && (cur_s == 0 || new_s > cur_s))
+		return refuse(rule, "bucket-locked", -EPERM);
+	return 0;
+}
+
+int policy_default_at_close(int def_mode, uint32_t autocommit_s)
+{
+	return def_mode != WORM_NONE && autocommit_s == 0;
+}
+
+int64_t policy_autocommit_deadline(int64_t since, uint32_t autocommit_s)
+{
+	int64_t d;
+	if (__builtin_add_overflow(since, (int64_t)autocommit_s, &d))
+		return INT64_MAX;
+	return d;
+}
+
+int policy_default_append_change(const struct policy_caller *c, int is_owner,
+				 const struct policy_bucket_lock *bl, int cur_on, int new_on,
+				 int64_t now, const char **rule)
+{
+	if (!is_owner && c->uid != 0)
+		return refuse(rule, "not-bucket-owner", -EPERM);
+	if (!cur_on == !new_on)
+		return 0;
+	int st = policy_bucket_lock_state(bl, now);
+	if (st == BLOCK_IN_PROGRESS)
+		return refuse(rule, "bucket-lock-in-progress", -EPERM);
+	if (st == BLOCK_LOCKED && !new_on)
+		return refuse(rule, "bucket-locked", -EPERM);
 	return 0;
 }

@@ -119,13 +119,13 @@ Test(policy_state, expired_stays_sealed)
 	cr_assert_eq(policy_is_sealed(&states[S_EXPIRED], NOW), 1);
 	cr_assert_eq(policy_is_locked(&states[S_EXPIRED], NOW), 0);
 	/* A hold released on an object without retention: expired too. */
-	struct policy_lock lk = { WORM_NONE, 0, HOLD_OFF, 1, 0 };
+	struct policy_lock lk = { WORM_NONE, 0, HOLD_OFF, 1, 0, 0 };
 	cr_assert_eq(policy_state(&lk, NOW), STATE_EXPIRED);
 }
 
 Test(policy_state, retention_without_sealed_flag_fails_closed)
 {
-	struct policy_lock lk = { WORM_GOVERNANCE, NOW - 5, HOLD_UNSET, 0, 0 };
+	struct policy_lock lk = { WORM_GOVERNANCE, NOW - 5, HOLD_UNSET, 0, 0, 0 };
 	cr_assert_eq(policy_state(&lk, NOW), STATE_EXPIRED);
 }
 
@@ -308,28 +308,28 @@ static int matrix_op(int op, int st, int who)
  * (write permission, not the owner) may never lock: like "other". */
 static const int expected[S__N][M__N][C__N] = {
 	[S_MUTABLE] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { 0, 0, 0, 0, 0 },
+		[POP_OPEN_WRITE ... POP_OVERWRITE] = { 0, 0, 0, 0, 0 },
 		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { 0, P, 0, P, P },
 		[L_REMOVE] = { N, N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P, P },
 		[L_TO_GOV] = { 0, P, 0, P, P },
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_GOV] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_OVERWRITE] = { P, P, P, P, P },
 		[L_EXTEND] = { 0, P, 0, 0, P }, [L_SHORTEN] = { P, P, 0, 0, P },
 		[L_REMOVE] = { P, P, 0, 0, P }, [L_TO_COMP] = { 0, P, 0, 0, P },
 		[L_TO_GOV] = { 0, P, 0, 0, P },
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_COMP] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_OVERWRITE] = { P, P, P, P, P },
 		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { P, P, P, P, P },
 		[L_REMOVE] = { P, P, P, P, P }, [L_TO_COMP] = { 0, P, 0, P, P },
 		[L_TO_GOV] = { P, P, P, P, P },
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_HOLD] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_OVERWRITE] = { P, P, P, P, P },
 		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { 0, P, 0, P, P },
 		[L_REMOVE] = { N, N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P, P },
 		[L_TO_GOV] = { 0, P, 0, P, P },
@@ -340,6 +340,7 @@ static const int expected[S__N][M__N][C__N] = {
 		[POP_UNLINK] = { 0, 0, 0, 0, 0 },
 		[POP_RENAME_SRC] = { P, P, P, P, P }, [POP_RENAME_DST] = { P, P, P, P, P },
 		[POP_RENAME_DIR] = { 0, 0, 0, 0, 0 },
+		[POP_OVERWRITE] = { P, P, P, P, P },
 		/* An expired GOVERNANCE retention: writers, and bypass principals
 		 * (they govern GOVERNANCE retention in force or not). */
 		[L_EXTEND] = { 0, P, 0, 0, P }, [L_SHORTEN] = { 0, P, 0, 0, P },
@@ -348,7 +349,7 @@ static const int expected[S__N][M__N][C__N] = {
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_AUTHFAIL] = {
-		[POP_OPEN_WRITE ... POP_RENAME_DIR] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_OVERWRITE] = { P, P, P, P, P },
 		[L_EXTEND ... L_HOLD_OFF] = { P, P, P, P, P },
 	},
 };
@@ -554,7 +555,7 @@ Test(policy_retention, remove_absent_enodata)
 Test(policy_retention, remove_expired_by_writer)
 {
 	struct policy_rules r = rules();
-	struct policy_lock lk = { WORM_COMPLIANCE, NOW - 1, HOLD_UNSET, 1, 0 };
+	struct policy_lock lk = { WORM_COMPLIANCE, NOW - 1, HOLD_UNSET, 1, 0, 0 };
 	cr_assert_eq(rm_ret(&r, C_OWNER, &lk, NULL), 0);
 	cr_assert_eq(rm_ret(&r, C_OTHER, &lk, NULL), -EPERM);
 	/* Bypass has no power over COMPLIANCE, expired or not. */
@@ -1179,4 +1180,175 @@ Test(policy_block, format_small_buffer)
 	char s[16];
 	cr_assert_eq(policy_format_bucket_lock(&b, NOW, s, 8), -ERANGE);
 	cr_assert_eq(policy_format_bucket_lock(&b, NOW, s, 9), 0);
+}
+
+/* ---- append-only objects and autocommit (design section 15) ------------ */
+
+static struct policy_lock appendable(int st)
+{
+	struct policy_lock lk = states[st];
+	lk.append_only = 1;
+	return lk;
+}
+
+Test(policy_append, mutable_append_only_is_chattr_a)
+{
+	struct policy_rules r = rules();
+	struct policy_lock lk = appendable(S_MUTABLE);
+	const char *rule = NULL;
+	for (int who = 0; who < C__N; who++) {
+		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_OPEN_WRITE, NOW, NULL), 0);
+		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_WRITE, NOW, NULL), 0);
+		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_CHMOD, NOW, NULL), 0);
+		const enum policy_op refused[] = { POP_OVERWRITE, POP_TRUNCATE, POP_FALLOCATE,
+						   POP_UNLINK, POP_RENAME_SRC, POP_RENAME_DST };
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+			rule = NULL;
+			cr_assert_eq(policy_check(&r, &callers[who], &lk, refused[i], NOW, &rule),
+				     -EPERM, "op %s", policy_op_name(refused[i]));
+			cr_assert_str_eq(rule, "append-only");
+		}
+	}
+	cr_assert(!policy_content_frozen(&lk, NOW));
+}
+
+Test(policy_append, sealed_append_only_grows_only)
+{
+	struct policy_rules r = rules();
+	const int sts[] = { S_GOV, S_COMP, S_HOLD, S_EXPIRED };
+	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
+		struct policy_lock lk = appendable(sts[i]);
+		const char *rule = NULL;
+		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_OPEN_WRITE, NOW, NULL), 0);
+		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_WRITE, NOW, NULL), 0);
+		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_OVERWRITE, NOW, &rule), -EPERM);
+		cr_assert_str_eq(rule, "sealed-content");
+		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_TRUNCATE, NOW, NULL), -EPERM);
+		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_CHMOD, NOW, NULL), -EPERM);
+		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_RENAME_SRC, NOW, NULL), -EPERM);
+		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_UNLINK, NOW, NULL), -EPERM);
+		cr_assert(!policy_content_frozen(&lk, NOW));
+		cr_assert(policy_is_sealed(&lk, NOW));
+	}
+	/* A failed record is never trusted to say append-only. */
+	struct policy_lock bad = appendable(S_AUTHFAIL);
+	cr_assert_eq(policy_check(&r, &callers[C_ROOT], &bad, POP_WRITE, NOW, NULL), -EPERM);
+	cr_assert_eq(policy_check(&r, &callers[C_ROOT], &bad, POP_OPEN_WRITE, NOW, NULL), -EPERM);
+	cr_assert(policy_content_frozen(&bad, NOW));
+	/* Without append-only a sealed object is frozen. */
+	cr_assert(policy_content_frozen(&states[S_GOV], NOW));
+	cr_assert(!policy_content_frozen(&states[S_MUTABLE], NOW));
+}
+
+Test(policy_append, write_op_at_end_only)
+{
+	cr_assert_eq(policy_write_op(10, 10), POP_WRITE);
+	cr_assert_eq(policy_write_op(0, 10), POP_OVERWRITE);
+	cr_assert_eq(policy_write_op(9, 10), POP_OVERWRITE);
+	cr_assert_eq(policy_write_op(11, 10), POP_OVERWRITE);   /* a hole */
+	cr_assert_eq(policy_write_op(0, 0), POP_WRITE);
+	cr_assert_str_eq(policy_op_name(POP_OVERWRITE), "overwrite");
+}
+
+static int app(int st, int append, int who, int on, int writers)
+{
+	struct policy_rules r = rules();
+	struct policy_lock lk = states[st];
+	lk.append_only = append;
+	return policy_append_change(&r, &callers[who], &lk, on, OWNER_UID, can_write[who], writers,
+				    NOW, NULL);
+}
+
+Test(policy_append, change_rules)
+{
+	/* ON on a mutable object: lockers with write permission. */
+	cr_assert_eq(app(S_MUTABLE, 0, C_OWNER, 1, 0), 0);
+	cr_assert_eq(app(S_MUTABLE, 0, C_ROOT, 1, 0), 0);
+	cr_assert_eq(app(S_MUTABLE, 0, C_OTHER, 1, 0), -EPERM);
+	cr_assert_eq(app(S_MUTABLE, 0, C_WRITER, 1, 0), -EPERM);
+	cr_assert_eq(app(S_MUTABLE, 0, C_OWNER, 1, 1), -EBUSY);
+	/* ON on a sealed object: EPERM for everyone. */
+	for (int who = 0; who < C__N; who++) {
+		cr_assert_eq(app(S_GOV, 0, who, 1, 0), -EPERM);
+		cr_assert_eq(app(S_COMP, 0, who, 1, 0), -EPERM);
+		cr_assert_eq(app(S_EXPIRED, 0, who, 1, 0), -EPERM);
+		cr_assert_eq(app(S_HOLD, 0, who, 1, 0), -EPERM);
+	}
+	/* OFF finalizes an appendable WORM object: the owner or root, under
+	 * any retention mode; nobody else; not while written. */
+	cr_assert_eq(app(S_COMP, 1, C_OWNER, 0, 0), 0);
+	cr_assert_eq(app(S_COMP, 1, C_ROOT, 0, 0), 0);
+	cr_assert_eq(app(S_GOV, 1, C_OWNER, 0, 0), 0);
+	cr_assert_eq(app(S_COMP, 1, C_OTHER, 0, 0), -EPERM);
+	cr_assert_eq(app(S_COMP, 1, C_WRITER, 0, 0), -EPERM);
+	cr_assert_eq(app(S_COMP, 1, C_OWNER, 0, 1), -EBUSY);
+	/* OFF on a mutable append-only object lifts a protection. */
+	cr_assert_eq(app(S_MUTABLE, 1, C_OWNER, 0, 0), 0);
+	cr_assert_eq(app(S_MUTABLE, 1, C_WRITER, 0, 0), -EPERM);
+	/* The value in force: a no-op; a bad value, a failed record. */
+	cr_assert_eq(app(S_COMP, 1, C_OWNER, 1, 1), 0);
+	cr_assert_eq(app(S_MUTABLE, 0, C_OWNER, 0, 1), 0);
+	cr_assert_eq(app(S_MUTABLE, 0, C_OWNER, 2, 0), -EINVAL);
+	cr_assert_eq(app(S_AUTHFAIL, 1, C_ROOT, 0, 0), -EPERM);
+}
+
+Test(policy_autocommit, parse_format)
+{
+	uint32_t s = 7;
+	cr_assert_eq(policy_parse_autocommit("10m", 3, &s), 0);
+	cr_assert_eq(s, 600);
+	cr_assert_eq(policy_parse_autocommit(" 5S\n", 4, &s), 0);
+	cr_assert_eq(s, 5);
+	cr_assert_eq(policy_parse_autocommit("2h", 2, &s), 0);
+	cr_assert_eq(s, 7200);
+	cr_assert_eq(policy_parse_autocommit("36500d", 6, &s), 0);
+	cr_assert_eq(s, POLICY_AUTOCOMMIT_MAX_S);
+	cr_assert_eq(policy_parse_autocommit("OFF", 3, &s), 0);
+	cr_assert_eq(s, 0);
+	const char *bad[] = { "0s", "36501d", "10", "m", "-1s", "1y", "1 d", "1.5h", "",
+			      "99999999999s" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(policy_parse_autocommit(bad[i], strlen(bad[i]), &s), -EINVAL,
+			     "%s", bad[i]);
+	char buf[16];
+	cr_assert_eq(policy_format_autocommit(600, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "10m");
+	cr_assert_eq(policy_format_autocommit(90, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "90s");
+	cr_assert_eq(policy_format_autocommit(7 * 86400, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "7d");
+	cr_assert_eq(policy_format_autocommit(0, buf, sizeof(buf)), -EINVAL);
+	cr_assert_eq(policy_format_autocommit(600, buf, 3), -ERANGE);
+}
+
+Test(policy_autocommit, change_and_timing)
+{
+	struct policy_bucket_lock none = { 0 }, inprog = { BLOCK_IN_PROGRESS, "0123456789abcdef", NOW + 10 };
+	struct policy_bucket_lock locked = { BLOCK_LOCKED, "0123456789abcdef", 0 };
+	const struct policy_caller *o = &callers[C_OTHER], *root = &callers[C_ROOT];
+	cr_assert_eq(policy_autocommit_change(o, 1, &none, 0, 600, NOW, NULL), 0);
+	cr_assert_eq(policy_autocommit_change(o, 0, &none, 0, 600, NOW, NULL), -EPERM);
+	cr_assert_eq(policy_autocommit_change(root, 0, &none, 600, 0, NOW, NULL), 0);
+	cr_assert_eq(policy_autocommit_change(root, 0, &none, 0, POLICY_AUTOCOMMIT_MAX_S + 1, NOW, NULL),
+		     -EINVAL);
+	cr_assert_eq(policy_autocommit_change(root, 0, &inprog, 600, 60, NOW, NULL), -EPERM);
+	cr_assert_eq(policy_autocommit_change(root, 0, &inprog, 600, 600, NOW, NULL), 0);
+	/* Locked bucket: the lock may land sooner, never later. */
+	cr_assert_eq(policy_autocommit_change(root, 0, &locked, 600, 60, NOW, NULL), 0);
+	cr_assert_eq(policy_autocommit_change(root, 0, &locked, 600, 0, NOW, NULL), 0);
+	cr_assert_eq(policy_autocommit_change(root, 0, &locked, 600, 601, NOW, NULL), -EPERM);
+	cr_assert_eq(policy_autocommit_change(root, 0, &locked, 0, 60, NOW, NULL), -EPERM);
+	/* Commit at close only without autocommit. */
+	cr_assert(policy_default_at_close(WORM_COMPLIANCE, 0));
+	cr_assert(!policy_default_at_close(WORM_COMPLIANCE, 600));
+	cr_assert(!policy_default_at_close(WORM_NONE, 0));
+	cr_assert_eq(policy_autocommit_deadline(NOW, 600), NOW + 600);
+	cr_assert_eq(policy_autocommit_deadline(INT64_MAX - 5, 600), INT64_MAX);
+	/* Default append-only: owner or root; a locked bucket keeps it ON. */
+	cr_assert_eq(policy_default_append_change(o, 1, &none, 0, 1, NOW, NULL), 0);
+	cr_assert_eq(policy_default_append_change(o, 0, &none, 0, 1, NOW, NULL), -EPERM);
+	cr_assert_eq(policy_default_append_change(root, 0, &locked, 0, 1, NOW, NULL), 0);
+	cr_assert_eq(policy_default_append_change(root, 0, &locked, 1, 0, NOW, NULL), -EPERM);
+	cr_assert_eq(policy_default_append_change(root, 0, &inprog, 1, 0, NOW, NULL), -EPERM);
+	cr_assert_eq(policy_default_append_change(root, 0, &inprog, 1, 1, NOW, NULL), 0);
 }

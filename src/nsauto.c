@@ -1,0 +1,196 @@
+/* nsauto: bucket autocommit (design section 15). In a bucket with
+ * user.worm.autocommit and a default retention, an object's default is
+ * not applied at its last writer's release (policy_default_at_close) but
+ * once it has had no write handle and no change for the period. Each
+ * change (create, last writer's release, rename, setattr) sets the
+ * object's deadline in the meta "due" index; ns_tick and the mount take
+ * the entries whose deadline has passed, earliest first, without a walk.
+ *
+ * The lock lands under the same rule as every lock change (ns_priv.h):
+ * in a write transaction, holding in->mu, and only while the object has
+ * no writer and no uncommitted change; otherwise the deadline moves on by
+ * the period. Deadlines are compliance-clock times and the retention
+ * counts from the moment the lock lands, so a stop of the daemon delays a
+ * lock but never shortens one. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ns_priv.h"
+#include "log.h"
+
+#define AUTO_BATCH 256          /* entries per tick: a tick stays short */
+#define AUTO_RETRY_S 60         /* after a bucket that cannot be read */
+
+static int schedulable(const struct meta_node *nd)
+{
+	return S_ISREG(nd->mode) && !nd->sealed && nd->nlink > 0 &&
+	       !(nd->flags & NS_F_AUTH_FAILED);
+}
+
+int ns_autocommit_schedule(ns *n, meta_txn *t, const struct meta_node *nd,
+			   const struct meta_node *bucket)
+{
+	struct meta_node b;
+	int rc;
+
+	if (!schedulable(nd))
+		return 0;
+	if (!bucket) {
+		rc = ns_bucket_of(n, t, nd, &b);
+		if (rc)
+			return rc;
+		bucket = &b;
+	}
+	if (!bucket->autocommit_s || bucket->def_mode == WORM_NONE)
+		return 0;
+	return meta_due_set(t, nd->ino,
+			    policy_autocommit_deadline(ns_clock_now(n), bucket->autocommit_s));
+}
+
+void ns_autocommit_touch(ns *n, uint64_t ino)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd, b;
+	int due = 0, rc;
+
+	if (n->flags & NS_RDONLY)
+		return;
+	/* Most releases are in buckets without autocommit: a read first. */
+	if (meta_txn_begin(n->me, 1, &t))
+		return;
+	if (!ns_node_get(n, t, ino, &nd) && schedulable(&nd) && !ns_bucket_of(n, t, &nd, &b))
+		due = b.autocommit_s && b.def_mode != WORM_NONE;
+	meta_txn_abort(t);
+	if (!due || meta_txn_begin(n->me, 0, &t))
+		return;
+	rc = ns_node_get(n, t, ino, &nd);
+	if (!rc)
+		rc = ns_autocommit_schedule(n, t, &nd, NULL);
+	if (!rc)
+		rc = meta_txn_commit(t);
+	else
+		meta_txn_abort(t);
+	if (rc)
+		wlog(WLOG_ERR, "inode %llu: cannot set its autocommit deadline: %s",
+		     (unsigned long long)ino, strerror(-rc));
+}
+
+/* Lock one due object, or move or drop its entry. 1 if locked, 0 if not,
+ * -errno if the transaction failed (the entry stays). */
+static int autocommit_one(ns *n, uint64_t ino, int64_t deadline, int64_t now)
+{
+	struct ns_inode *in = ns_inode_get(n, ino);
+	struct meta_node nd, b;
+	meta_txn *t = NULL;
+	int64_t next = 0;       /* > 0: move the entry there */
+	int rc, lock = 0;
+
+	if (!in)
+		return -ENOMEM;
+	/* Lock order as for every lock change: the write transaction, then
+	 * in->mu, held until the commit, so a write-open after it sees the
+	 * lock and one before it is counted in writers. */
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc) {
+		ns_inode_put(n, in);
+		return rc;
+	}
+	pthread_mutex_lock(&in->mu);
+	int busy = in->writers > 0 || in->dirty || in->releasing > 0;
+	rc = ns_node_get(n, t, ino, &nd);
+	if (rc == -ENOENT) {
+		rc = 0;                         /* gone: drop the entry */
+	} else if (rc) {
+		goto out;
+	} else if (!schedulable(&nd)) {
+		;                               /* sealed, unlinked, damaged: drop */
+	} else if (ns_bucket_of(n, t, &nd, &b)) {
+		next = now + AUTO_RETRY_S;      /* never "no bucket": try again */
+	} else if (b.def_mode == WORM_NONE) {
+		;                               /* no default to apply: drop */
+	} else if (busy) {
+		/* A writer (its release sets a new deadline too) or changes
+		 * not yet committed: not idle. */
+		next = policy_autocommit_deadline(now, b.autocommit_s ? b.autocommit_s : AUTO_RETRY_S);
+	} else {
+		/* Also when autocommit was turned off since: this object's
+		 * release did not apply the default, so it is applied now. */
+		nd.lock_mode = b.def_mode;
+		nd.retain_until = now + (int64_t)b.def_days * 86400;
+		nd.sealed = 1;
+		rc = ns_pending_mark(n, t, &nd, 0);
+		if (!rc)
+			rc = ns_node_put(n, t, &nd);
+		lock = !rc;
+	}
+	if (!rc)
+		rc = meta_due_del_at(t, deadline, ino);
+	if (!rc && next > 0)
+		rc = meta_due_set(t, ino, next);
+	if (!rc)
+		rc = meta_txn_commit(t);
+	else
+		meta_txn_abort(t);
+	t = NULL;
+	if (!rc && lock) {
+		struct policy_lock lk;
+		ns_node_lock(&nd, &lk);
+		in->sealed |= policy_content_frozen(&lk, now);
+	}
+out:
+	if (t)
+		meta_txn_abort(t);
+	pthread_mutex_unlock(&in->mu);
+	ns_inode_put(n, in);
+	if (rc)
+		return rc;
+	if (lock) {
+		char path[900], until[32], qp[1024];
+		ns_path_of(n, ino, path, sizeof(path));
+		clock_format_rfc3339(nd.retain_until, until, sizeof(until));
+		atomic_fetch_add_explicit(&n->stats.lock_changes, 1, memory_order_relaxed);
+		wlog(WLOG_INFO, "lock change op=autocommit path=%s uid=- rule=default-retention "
+		     "value=\"%s %s\"", wlog_quote(path, qp, sizeof(qp)),
+		     policy_mode_name(nd.lock_mode), until);
+	}
+	return lock;
+}
+
+long ns_autocommit_run(ns *n)
+{
+	int64_t now = ns_clock_now(n), deadline;
+	uint64_t ino;
+	long locked = 0;
+	int rc = 0;
+
+	if (n->flags & NS_RDONLY)
+		return 0;
+	for (int i = 0; i < AUTO_BATCH; i++) {
+		meta_txn *t = NULL;
+		rc = meta_txn_begin(n->me, 1, &t);
+		if (rc)
+			break;
+		rc = meta_due_first(t, &ino, &deadline);
+		meta_txn_abort(t);
+		if (rc == -ENOENT || (!rc && deadline > now)) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		rc = autocommit_one(n, ino, deadline, now);
+		if (rc < 0)
+			break;
+		locked += rc;
+		rc = 0;
+	}
+	if (rc) {
+		wlog(WLOG_ERR, "autocommit: %s; retried at the next tick", strerror(-rc));
+		return rc;
+	}
+	if (locked)
+		rc = ns_durable(n);   /* lock changes are durable (section 6) */
+	return rc ? rc : locked;
+}
