@@ -151,6 +151,7 @@ struct ns_entry {
 	int hold;                  /* enum worm_hold */
 	int state;                 /* enum worm_state */
 	int auth_failed;
+	int append_only;           /* user.worm.append-only ON */
 	const char *damage;        /* NULL, or why the walk cannot check this
 				      name or what is below it (a missing
 				      record, a directory not entered) */

@@ -1246,6 +1246,7 @@ static int walk_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie
 	e.lock_mode = nd.lock_mode;
 	e.retain_until = nd.retain_until;
 	e.hold = nd.hold;
+	e.append_only = (nd.flags & META_F_APPEND_ONLY) != 0;
 	e.auth_failed = lk.auth_failed;
 	e.state = S_ISREG(nd.mode) ? (int)policy_state(&lk, w->now) : STATE_MUTABLE;
 	if (twice && !S_ISDIR(nd.mode))

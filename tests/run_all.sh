@@ -50,7 +50,8 @@ add_fail() { FAIL=$((FAIL + 1)); FAILED_ITEMS+=("$1"); printf 'FAILED: %s\n' "$1
 # ---------------------------------------------------------------- 1. packages
 PKGS=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3 libsodium-dev libssl-dev
 	liblmdb-dev lmdb-utils libcriterion-dev libinih-dev libjson-c-dev attr faketime
-	util-linux gocryptfs autoconf automake perl bc python3 jq clang libclang-rt-14-dev)
+	util-linux gocryptfs autoconf automake perl bc python3 jq clang libclang-rt-14-dev
+	logrotate gzip)
 install_packages() {
 	local missing
 	missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PKGS[@]}" 2>&1 |

@@ -361,6 +361,8 @@ static int run_bucket_list(const struct wctl_opts *o);
 static int run_ls(const struct wctl_opts *o);
 static int run_hold_on(const struct wctl_opts *o) { return wctl_hold_set(o, 1); }
 static int run_hold_off(const struct wctl_opts *o) { return wctl_hold_set(o, 0); }
+static int run_append_on(const struct wctl_opts *o) { return wctl_append_set(o, 1); }
+static int run_append_off(const struct wctl_opts *o) { return wctl_append_set(o, 0); }
 
 static const struct cmddef {
 	const char *w1, *w2;
@@ -382,6 +384,10 @@ static const struct cmddef {
 	{ "legal-hold", "on", 1, 1, 0, "legal-hold on|off PATH", run_hold_on },
 	{ "legal-hold", "off", 1, 1, 0, "legal-hold on|off PATH", run_hold_off },
 	{ "legal-hold", "get", 1, 1, O_JSON, "legal-hold get PATH [--json]", wctl_hold_get },
+	{ "bucket", "autocommit", 2, 2, 0, "bucket autocommit MNT/BUCKET DURATION|off",
+	  wctl_bucket_autocommit },
+	{ "append-only", "on", 1, 1, 0, "append-only on|off PATH", run_append_on },
+	{ "append-only", "off", 1, 1, 0, "append-only on|off PATH", run_append_off },
 	{ "rm", NULL, 1, -1, O_BYPASS, "rm --bypass-governance PATH...", wctl_rm },
 	{ "ls", NULL, 1, 1, O_LOCKED | O_JSON | O_PASS,
 	  "ls --locked [--json] MNT-PATH|STORE", run_ls },
@@ -477,6 +483,13 @@ static const char help_text[] =
 "  legal-hold on|off PATH\n"
 "  legal-hold get PATH [--json]\n"
 "      Set or show the legal hold (ON or OFF).\n"
+"  bucket autocommit MNT/BUCKET DURATION|off\n"
+"      DURATION Ns, Nm, Nh or Nd: objects idle that long (no write handle,\n"
+"      no change) get the bucket's default retention; this replaces the\n"
+"      commit at close in that bucket. off: back to the commit at close.\n"
+"  append-only on|off PATH\n"
+"      chattr +a semantics: writes only at the end; no truncate, rename or\n"
+"      delete. off finalizes an appendable locked object.\n"
 "  rm --bypass-governance PATH...\n"
 "      Delete objects under GOVERNANCE retention: removes the retention (needs\n"
 "      a governance-bypass principal), then deletes. COMPLIANCE retention and\n"

@@ -21,6 +21,8 @@
 #define X_STATE "user.worm.state"
 #define X_DEFAULT "user.worm.default-retention"
 #define X_LOCKCFG "user.worm.lock-config"
+#define X_APPEND "user.worm.append-only"
+#define X_AUTOCOMMIT "user.worm.autocommit"
 
 /* statfs f_type of every FUSE file system (wormfs or not). */
 #define FUSE_SUPER_MAGIC 0x65735546
@@ -93,7 +95,11 @@ void wctl_bucket_out(json_object *arr, const char *name, const char *def,
 /* Shared output of ls: one object. mode/until NULL if no retention; hold
  * "ON"/"OFF"; state "mutable"/"locked"/"expired". */
 void wctl_ls_out(json_object *arr, const char *path, const char *mode,
-		 const char *until, const char *hold, const char *state);
+		 const char *until, const char *hold, const char *state, int append);
+/* Logs (design section 15): bucket autocommit DURATION|off, append-only
+ * on|off PATH (through the mount). */
+int wctl_bucket_autocommit(const struct wctl_opts *o);
+int wctl_append_set(const struct wctl_opts *o, int on);
 
 /* Commands: mount side (wormctl_mnt.c). */
 int wctl_bucket_create(const struct wctl_opts *o);

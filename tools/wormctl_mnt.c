@@ -641,6 +641,57 @@ int wctl_hold_set(const struct wctl_opts *o, int on)
 	return WCTL_OK;
 }
 
+/* ---- logs: autocommit and append-only ------------------------------------ */
+
+int wctl_bucket_autocommit(const struct wctl_opts *o)
+{
+	const char *b = o->pos[0], *d = o->pos[1];
+	char why[160];
+	struct target t;
+	int rc, ret = WCTL_FAIL;
+
+	if (target_open(o, b, 0, &t))
+		return WCTL_FAIL;
+	if (!target_is_bucket(&t)) {
+		wctl_err("%s %s: not a bucket (a directory at the top of a wormfs mount)",
+			 o->cmd, b);
+		goto out;
+	}
+	rc = xset(t.px, X_AUTOCOMMIT, d);
+	if (rc < 0) {
+		fail_x(o, b, -rc, rc == -EINVAL ? "DURATION is Ns, Nm, Nh or Nd (at most "
+		       "36500d), or off" :
+		       rc == -EPERM ? lock_eperm_reason(&t, why, sizeof(why)) : NULL);
+		goto out;
+	}
+	if (!strcasecmp(d, "off"))
+		wctl_out("%s: autocommit off (the default retention applies at close)", b);
+	else
+		wctl_out("%s: autocommit %s (idle objects get the default retention)", b, d);
+	ret = WCTL_OK;
+out:
+	target_close(&t);
+	return ret;
+}
+
+int wctl_append_set(const struct wctl_opts *o, int on)
+{
+	const char *p = o->pos[0];
+	struct target t;
+	int rc;
+
+	if (target_open(o, p, 0, &t))
+		return WCTL_FAIL;
+	rc = xset(t.px, X_APPEND, on ? "ON" : "OFF");
+	target_close(&t);
+	if (rc < 0)
+		return fail_x(o, p, -rc, rc == -EPERM ? (on ? "the object is sealed, or you "
+			      "are not its owner" : "only the object's owner or root") :
+			      rc == -EBUSY ? "the object is open for writing" : NULL);
+	wctl_out("%s: append-only %s", p, on ? "ON" : "OFF (finalized)");
+	return WCTL_OK;
+}
+
 int wctl_hold_get(const struct wctl_opts *o)
 {
 	const char *p = o->pos[0];
@@ -722,12 +773,12 @@ int wctl_rm(const struct wctl_opts *o)
 /* ---- ls ------------------------------------------------------------------ */
 
 void wctl_ls_out(json_object *arr, const char *path, const char *mode, const char *until,
-		 const char *hold, const char *state)
+		 const char *hold, const char *state, int append)
 {
 	if (!arr) {
 		/* Names come from any user: escaped, so none can forge a line. */
-		wctl_out("%-10s %-20s %-3s %-7s %s", mode ? mode : "-", until ? until : "-",
-			 hold, state, path);
+		wctl_out("%-10s %-20s %-3s %-7s%s %s", mode ? mode : "-", until ? until : "-",
+			 hold, state, append ? "+append" : "", path);
 		return;
 	}
 	json_object *e = json_object_new_object();
@@ -736,6 +787,7 @@ void wctl_ls_out(json_object *arr, const char *path, const char *mode, const cha
 	json_object_object_add(e, "retain_until", wctl_json_str(until));
 	json_object_object_add(e, "legal_hold", json_object_new_string(hold));
 	json_object_object_add(e, "state", json_object_new_string(state));
+	json_object_object_add(e, "append_only", json_object_new_boolean(append));
 	json_object_array_add(arr, e);
 }
 
@@ -763,13 +815,17 @@ static void ls_file(struct lsctx *x, const char *p)
 			ls_err(x, p, (int)-r);
 		return;
 	}
-	if (x->o->locked && strcmp(st, "locked"))
+	char ao[8];
+	/* An append-only object's bytes are protected like a locked one's:
+	 * --locked shows it (appendable objects), marked +append. */
+	int append = xget(p, X_APPEND, ao, sizeof(ao), 0) >= 0 && !strcmp(ao, "ON");
+	if (x->o->locked && strcmp(st, "locked") && !append)
 		return;
 	if (xget(p, X_RETENTION, ret, sizeof(ret), 0) >= 0)
 		sscanf(ret, "%31s %63s", mode, until);
 	if (xget(p, X_HOLD, hold, sizeof(hold), 0) < 0)
 		strcpy(hold, "OFF");
-	wctl_ls_out(x->arr, p, mode[0] ? mode : NULL, until[0] ? until : NULL, hold, st);
+	wctl_ls_out(x->arr, p, mode[0] ? mode : NULL, until[0] ? until : NULL, hold, st, append);
 }
 
 /* Depth-first, sorted, never following symlinks nor leaving the mount's

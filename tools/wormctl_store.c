@@ -174,13 +174,14 @@ static int ls_cb(void *arg, const struct ns_entry *e)
 		wctl_err("%s: %s: lock record fails authentication (treated as locked; "
 			 "see wormctl verify)", x->o->cmd, e->path);
 	state = e->auth_failed ? "locked" : policy_state_name(e->state);
-	if (x->o->locked && strcmp(state, "locked"))
+	int append = e->append_only && !e->auth_failed;
+	if (x->o->locked && strcmp(state, "locked") && !append)
 		return 0;
 	if (e->lock_mode != WORM_NONE)
 		clock_format_rfc3339(e->retain_until, until, sizeof(until));
 	wctl_ls_out(x->arr, e->path, e->lock_mode != WORM_NONE ?
 		    policy_mode_name(e->lock_mode) : NULL, until[0] ? until : NULL,
-		    e->hold == HOLD_ON ? "ON" : "OFF", state);
+		    e->hold == HOLD_ON ? "ON" : "OFF", state, append);
 	return 0;
 }
 
