@@ -69,6 +69,13 @@ enum policy_op {
 			     caller passes the aggregate lock as `lk` */
 	POP_OVERWRITE,    /* a write that does not start at the current end
 			     (policy_write_op); refused on append-only */
+	POP_OPEN_OVERWRITE, /* open for writing without O_APPEND (of an
+			     existing object): as POP_OPEN_WRITE, and refused
+			     on append-only, as chattr +a does. A write below
+			     the end would reach the kernel's page cache
+			     before the daemon refuses it, where a concurrent
+			     reader could see it; through O_APPEND the kernel
+			     writes at the end only */
 	POP__COUNT
 };
 

@@ -1042,7 +1042,12 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	if (writable) {
 		ns_node_lock(&nd, &lk);
 		ns_caller_policy(c, &pc);
-		rc = policy_check(&n->cfg.rules, &pc, &lk, POP_OPEN_WRITE, cnow, &rule);
+		/* The creator's own open (ns_create, O_CREAT in flags) of a
+		 * new, empty object needs no O_APPEND: writes still go at the
+		 * end only (ns_write). */
+		enum policy_op op = (flags & (O_APPEND | O_CREAT)) ? POP_OPEN_WRITE
+								    : POP_OPEN_OVERWRITE;
+		rc = policy_check(&n->cfg.rules, &pc, &lk, op, cnow, &rule);
 		if (!rc && (flags & O_TRUNC))
 			rc = policy_check(&n->cfg.rules, &pc, &lk, POP_TRUNCATE, cnow, &rule);
 		if (!rc && in->sealed) {
@@ -1133,7 +1138,9 @@ int ns_open_file(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	}
 	if (is_write_open(flags) && (n->flags & NS_RDONLY))
 		return -EROFS;
-	return open_node(n, c, ino, flags, out, keep_cache);
+	/* O_CREAT marks ns_create's own open (see open_node); the kernel
+	 * sends none with an open of an existing object, and none counts. */
+	return open_node(n, c, ino, flags & ~O_CREAT, out, keep_cache);
 }
 
 int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
@@ -1145,7 +1152,7 @@ int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	if (rc)
 		return rc;
 	/* The creator may write even if the new mode says read-only. */
-	return open_node(n, c, out->ino, (flags & ~O_TRUNC) | O_RDWR, h, NULL);
+	return open_node(n, c, out->ino, (flags & ~O_TRUNC) | O_RDWR | O_CREAT, h, NULL);
 }
 
 /* The last writer's release is the commit of design section 4: content
@@ -1325,6 +1332,9 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	if (inode_check(n, in, policy_write_op(off, in->ref.size), &arule)) {
 		pthread_mutex_unlock(&in->mu);
 		pthread_rwlock_unlock(&in->rw);
+		/* The kernel copied the refused bytes into its page cache
+		 * before asking: they must go, never to be read. */
+		ns_queue_inval(n, in->ino);
 		return ns_refuse(n, SOP_WRITE, in->ino, NULL, c, -EPERM, arule);
 	}
 	pthread_mutex_unlock(&in->mu);

@@ -126,6 +126,7 @@ int policy_check(const struct policy_rules *r, const struct policy_caller *c,
 			why = sealed;
 		break;
 	case POP_OVERWRITE:
+	case POP_OPEN_OVERWRITE:
 	case POP_TRUNCATE:
 	case POP_FALLOCATE:
 	case POP_RENAME_SRC:
@@ -174,6 +175,7 @@ const char *policy_op_name(enum policy_op op)
 		[POP_REMOVEXATTR] = "removexattr", [POP_UNLINK] = "unlink",
 		[POP_RENAME_SRC] = "rename", [POP_RENAME_DST] = "rename-target",
 		[POP_RENAME_DIR] = "rename-dir", [POP_OVERWRITE] = "overwrite",
+		[POP_OPEN_OVERWRITE] = "open-write-not-append",
 	};
 	if ((int)op < 0 || op >= POP__COUNT)
 		return "unknown";

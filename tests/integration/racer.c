@@ -41,7 +41,20 @@
  *       records every object it sees locked. Then checks: every object seen locked still
  *       has its name, inode, size and content; every object in
  *       BUCKET_DEFAULT is locked; no content is the bytes of a refused
- *       write. Counts "violations". */
+ *       write. Counts "violations".
+ *   append BUCKET N MS
+ *       (bucket with a default retention, default append-only ON and an
+ *       autocommit of about a second) N objects, each for MS ms: two
+ *       appenders (open O_APPEND, one line, close, pauses around the
+ *       autocommit period), an overwriter (open without O_APPEND and
+ *       pwrite at 0, ftruncate through O_APPEND, of a non-empty object),
+ *       a lock changer (retention +1d, legal hold ON/OFF) and an
+ *       observer reading content and state; then append-only OFF
+ *       (finalize). Counts "violations": content that is not an extension
+ *       of what was read before (a committed byte changed), "locked" seen
+ *       and later "mutable" (a lock lost), an overwrite that succeeded, a
+ *       change after the finalize was acknowledged, an acknowledged line
+ *       missing or doubled, a final state other than locked. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +82,7 @@ static const char *errname(int e)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: racer r2|r1|deep|deeprename|meta|metadef|stress ARGS (see racer.c)\n");
+	fprintf(stderr, "usage: racer r2|r1|deep|deeprename|meta|metadef|stress|append ARGS (see racer.c)\n");
 	return 2;
 }
 
@@ -830,6 +843,291 @@ static int cmd_meta(const char *dir, long n, long threads, int bydefault)
 	return 0;
 }
 
+/* ---- append: appends racing autocommit and lock changes ------------- */
+
+#define AP_MAX (1 << 20)
+
+struct ap_obj {
+	int dirfd;
+	char name[32];
+	atomic_int stop, finalized;
+	atomic_long appends, refused, violations, locked_seen, lock_changes;
+	pthread_mutex_t mu;
+	char *acked;            /* acknowledged lines, '\n'-separated */
+	size_t acked_len;
+	char *final_seen;       /* content read right after the finalize */
+	ssize_t final_len;
+};
+
+struct ap_arg {
+	struct ap_obj *o;
+	int id;
+};
+
+static void ap_violation(struct ap_obj *o, const char *what)
+{
+	fprintf(stderr, "racer append %s: %s\n", o->name, what);
+	atomic_fetch_add(&o->violations, 1);
+}
+
+static void *ap_appender(void *p)
+{
+	struct ap_arg *a = p;
+	struct ap_obj *o = a->o;
+	uint64_t seed = (uint64_t)a->id * 7919 + (uint64_t)(uintptr_t)o;
+	long seq = 0;
+	char line[64];
+
+	while (!atomic_load(&o->stop)) {
+		int fd = openat(o->dirfd, o->name, O_WRONLY | O_APPEND | O_CREAT, 0644);
+		if (fd < 0) {
+			atomic_fetch_add(&o->refused, 1);
+			usleep(20000);
+			continue;
+		}
+		int n = snprintf(line, sizeof(line), "a%d-%ld\n", a->id, ++seq);
+		ssize_t w = write(fd, line, (size_t)n);
+		int crc = close(fd);
+		if (w == n && crc == 0) {
+			if (atomic_load(&o->finalized))
+				ap_violation(o, "an append acknowledged after the finalize");
+			pthread_mutex_lock(&o->mu);
+			if (o->acked_len + (size_t)n < AP_MAX) {
+				memcpy(o->acked + o->acked_len, line, (size_t)n);
+				o->acked_len += (size_t)n;
+			}
+			pthread_mutex_unlock(&o->mu);
+			atomic_fetch_add(&o->appends, 1);
+		} else {
+			atomic_fetch_add(&o->refused, 1);
+		}
+		/* Pauses around the autocommit period: sometimes it lands
+		 * between two appends, sometimes not. */
+		usleep((useconds_t)(rnd(&seed) % 1600) * 1000);
+	}
+	return NULL;
+}
+
+static void *ap_overwriter(void *p)
+{
+	struct ap_obj *o = p;
+	struct stat st;
+
+	while (!atomic_load(&o->stop)) {
+		usleep(30000);
+		if (fstatat(o->dirfd, o->name, &st, 0) || st.st_size == 0)
+			continue;
+		/* Non-empty, append-only: a write at 0 never lands (chattr +a
+		 * refuses the open without O_APPEND), nor a truncate. */
+		int fd = openat(o->dirfd, o->name, O_WRONLY);
+		if (fd >= 0) {
+			if (pwrite(fd, "X", 1, 0) == 1)
+				ap_violation(o, "a write at offset 0 succeeded");
+			close(fd);
+		}
+		fd = openat(o->dirfd, o->name, O_WRONLY | O_APPEND);
+		if (fd >= 0) {
+			if (ftruncate(fd, 1) == 0)
+				ap_violation(o, "a truncate succeeded");
+			close(fd);
+		}
+	}
+	return NULL;
+}
+
+static void *ap_locker(void *p)
+{
+	struct ap_obj *o = p;
+	uint64_t seed = (uint64_t)(uintptr_t)o;
+
+	while (!atomic_load(&o->stop)) {
+		usleep((useconds_t)(100 + rnd(&seed) % 400) * 1000);
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", o->dirfd, o->name);
+		int r = (int)(rnd(&seed) % 3), rc;
+		if (r == 0)
+			rc = setxattr(path, "user.worm.retention", "GOVERNANCE +1d", 14, 0);
+		else if (r == 1)
+			rc = setxattr(path, "user.worm.legal-hold", "ON", 2, 0);
+		else
+			rc = setxattr(path, "user.worm.legal-hold", "OFF", 3, 0);
+		if (!rc)
+			atomic_fetch_add(&o->lock_changes, 1);
+	}
+	return NULL;
+}
+
+static void *ap_observer(void *p)
+{
+	struct ap_obj *o = p;
+	char *prev = malloc(AP_MAX), *cur = malloc(AP_MAX), st[64];
+	ssize_t plen = 0;
+	int locked = 0;
+
+	while (prev && cur) {
+		int last = atomic_load(&o->stop) == 2;
+		/* State first: a lock seen then holds for the content read after. */
+		state_of(o->dirfd, o->name, st, sizeof(st));
+		ssize_t len = read_all(o->dirfd, o->name, cur, AP_MAX);
+		if (!strcmp(st, "locked")) {
+			if (!locked)
+				atomic_fetch_add(&o->locked_seen, 1);
+			locked = 1;
+		} else if (locked && !strcmp(st, "mutable")) {
+			ap_violation(o, "locked, then mutable: a lock was lost");
+		}
+		if (len >= 0) {
+			if (len < plen || memcmp(prev, cur, (size_t)plen)) {
+				fprintf(stderr, "racer append %s: was %zd bytes \"%.16s...\", now %zd \"%.16s...\"\n",
+					o->name, plen, prev, len, cur);
+				ap_violation(o, "content is not an extension of what was read before");
+			}
+			memcpy(prev, cur, (size_t)len);
+			plen = len;
+		}
+		if (last)
+			break;
+		usleep(15000);
+	}
+	free(prev);
+	free(cur);
+	return NULL;
+}
+
+static void *ap_run(void *p)
+{
+	struct ap_obj *o = p;
+	long ms = (long)o->final_len;
+	pthread_t t[5];
+	struct ap_arg aa[2] = { { o, 1 }, { o, 2 } };
+
+	pthread_create(&t[0], NULL, ap_appender, &aa[0]);
+	pthread_create(&t[1], NULL, ap_appender, &aa[1]);
+	pthread_create(&t[2], NULL, ap_overwriter, o);
+	pthread_create(&t[3], NULL, ap_locker, o);
+	pthread_create(&t[4], NULL, ap_observer, o);
+	usleep((useconds_t)ms * 1000);
+	atomic_store(&o->stop, 1);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	/* Finalize: append-only OFF, retried while a release is under way. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", o->dirfd, o->name);
+	/* A retention in force at the end, whatever the hold did (a hold ON
+	 * then OFF seals an object, so no default lands on it any more). */
+	setxattr(path, "user.worm.legal-hold", "OFF", 3, 0);
+	for (int i = 0; i < 500; i++) {
+		if (!setxattr(path, "user.worm.retention", "GOVERNANCE +1d", 14, 0))
+			break;
+		usleep(10000);
+	}
+	for (int i = 0; i < 500; i++) {
+		if (!setxattr(path, "user.worm.append-only", "OFF", 3, 0))
+			break;
+		usleep(10000);
+	}
+	atomic_store(&o->finalized, 1);
+	o->final_seen = malloc(AP_MAX);
+	o->final_len = o->final_seen ? read_all(o->dirfd, o->name, o->final_seen, AP_MAX) : -1;
+	/* After the finalize nothing changes: one more appender round. */
+	int fd = openat(o->dirfd, o->name, O_WRONLY | O_APPEND);
+	if (fd >= 0) {
+		if (write(fd, "late\n", 5) == 5)
+			ap_violation(o, "an append succeeded after the finalize");
+		close(fd);
+	}
+	atomic_store(&o->stop, 2);
+	pthread_join(t[4], NULL);
+	return NULL;
+}
+
+/* Each acknowledged line exactly once in content, and nothing else. */
+static void ap_check_lines(struct ap_obj *o, const char *content, size_t len)
+{
+	size_t i = 0, nc = 0, na = 0;
+	for (i = 0; i < len; i++)
+		nc += content[i] == '\n';
+	for (i = 0; i < o->acked_len; i++)
+		na += o->acked[i] == '\n';
+	if (len && content[len - 1] != '\n')
+		ap_violation(o, "torn last line");
+	if (nc != na)
+		fprintf(stderr, "racer append %s: %zu lines, %zu acknowledged\n", o->name, nc, na);
+	for (i = 0; i < o->acked_len;) {
+		const char *e = memchr(o->acked + i, '\n', o->acked_len - i);
+		size_t l = (size_t)(e - (o->acked + i)) + 1;
+		int found = 0;
+		for (size_t k = 0; k + l <= len; ) {
+			const char *ce = memchr(content + k, '\n', len - k);
+			size_t cl = ce ? (size_t)(ce - (content + k)) + 1 : len - k;
+			if (cl == l && !memcmp(content + k, o->acked + i, l))
+				found++;
+			k += cl;
+		}
+		if (found != 1)
+			ap_violation(o, found ? "an acknowledged line twice" : "an acknowledged line lost");
+		i += l;
+	}
+	if (nc > na)
+		ap_violation(o, "lines nobody acknowledged");
+}
+
+static int cmd_append(const char *dir, long n, long ms)
+{
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct ap_obj *objs = calloc((size_t)n, sizeof(*objs));
+	pthread_t *t = calloc((size_t)n, sizeof(*t));
+	long v = 0, appends = 0, refused = 0, seen = 0, changes = 0, unlocked = 0;
+
+	if (dirfd < 0 || !objs || !t) {
+		perror("racer append");
+		return 2;
+	}
+	for (long i = 0; i < n; i++) {
+		struct ap_obj *o = &objs[i];
+		o->dirfd = dirfd;
+		snprintf(o->name, sizeof(o->name), "log-%ld", i);
+		pthread_mutex_init(&o->mu, NULL);
+		o->acked = malloc(AP_MAX);
+		o->final_len = ms;   /* the run's length, until it holds the length read */
+		pthread_create(&t[i], NULL, ap_run, o);
+	}
+	for (long i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	for (long i = 0; i < n; i++) {
+		struct ap_obj *o = &objs[i];
+		char st[64], *content = malloc(AP_MAX);
+		ssize_t len = content ? read_all(dirfd, o->name, content, AP_MAX) : -1;
+		if (len < 0 || o->final_len < 0) {
+			ap_violation(o, "cannot read the object");
+		} else {
+			if (len != o->final_len || memcmp(content, o->final_seen, (size_t)len))
+				ap_violation(o, "changed after the finalize");
+			ap_check_lines(o, content, (size_t)len);
+		}
+		/* The last change may be a moment ago: the autocommit lands then. */
+		if (!wait_locked(dirfd, o->name)) {
+			state_of(dirfd, o->name, st, sizeof(st));
+			fprintf(stderr, "racer append %s: final state %s\n", o->name, st);
+			unlocked++;
+		}
+		free(content);
+		free(o->final_seen);
+		free(o->acked);
+		v += atomic_load(&o->violations);
+		appends += atomic_load(&o->appends);
+		refused += atomic_load(&o->refused);
+		seen += atomic_load(&o->locked_seen);
+		changes += atomic_load(&o->lock_changes);
+	}
+	printf("appends=%ld refused=%ld locked_seen=%ld lock_changes=%ld unlocked=%ld violations=%ld\n",
+	       appends, refused, seen, changes, unlocked, v + unlocked);
+	free(objs);
+	free(t);
+	close(dirfd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *r2keys[] = { "refused", "opened", "violations" };
@@ -849,6 +1147,8 @@ int main(int argc, char **argv)
 		return cmd_meta(argv[2], num(argv[3]), num(argv[4]), 0);
 	if (!strcmp(argv[1], "metadef") && argc == 5)
 		return cmd_meta(argv[2], num(argv[3]), num(argv[4]), 1);
+	if (!strcmp(argv[1], "append") && argc == 5)
+		return cmd_append(argv[2], num(argv[3]), num(argv[4]));
 	if (!strcmp(argv[1], "stress") && argc == 6)
 		return cmd_stress(argv[2], argv[3], num(argv[4]), num(argv[5]));
 	return usage();

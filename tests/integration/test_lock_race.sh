@@ -21,9 +21,9 @@ cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -pthread -o "$RACER" "$LIB_D
 	{ fail "racer.c compiles"; done_testing; }
 
 if [ "$WORMFS_LONG" = 1 ]; then
-	R2_N=4000 R1_N=10000 ST_ITER=40000 META_N=1000
+	R2_N=4000 R1_N=10000 ST_ITER=40000 META_N=1000 APPEND_MS=30000
 else
-	R2_N=1200 R1_N=3000 ST_ITER=4000 META_N=100
+	R2_N=1200 R1_N=3000 ST_ITER=4000 META_N=100 APPEND_MS=6000
 fi
 
 S=$T_BASE/store M=$T_BASE/mnt
@@ -89,6 +89,20 @@ if [ "$WORMFS_LONG" = 1 ]; then
 	diag "metadef: $out"
 	check_eq "none succeeds once the default landed at a release" 0 "$(field violations "$out")"
 fi
+
+# ---- appends racing autocommit and lock changes (design section 15)
+check_errno "mkdir bucket append-race" OK mkdir "$M/append-race"
+check_errno "its default retention" OK setxattr "$M/append-race" user.worm.default-retention "GOVERNANCE 1d"
+check_errno "its default append-only" OK setxattr "$M/append-race" user.worm.default-append-only ON
+check_errno "its autocommit 1s" OK setxattr "$M/append-race" user.worm.autocommit 1s
+out=$("$RACER" append "$M/append-race" 4 "$APPEND_MS" 2>"$T_BASE/append.err")
+diag "append: $out"
+[ -s "$T_BASE/append.err" ] && diag "$(head -n 10 "$T_BASE/append.err")"
+check_eq "append race: no committed byte changed, no lock lost, no acknowledged line lost" \
+	0 "$(field violations "$out")"
+check_match "append race: appends were acknowledged" "^[1-9]" "$(field appends "$out")"
+check_match "append race: locks landed while appending (autocommit, lock changes)" "^[1-9]" \
+	"$(field locked_seen "$out")"
 
 # ---- stress: everything at once on the same few names
 defbucket stress-def

@@ -308,28 +308,28 @@ static int matrix_op(int op, int st, int who)
  * (write permission, not the owner) may never lock: like "other". */
 static const int expected[S__N][M__N][C__N] = {
 	[S_MUTABLE] = {
-		[POP_OPEN_WRITE ... POP_OVERWRITE] = { 0, 0, 0, 0, 0 },
+		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { 0, 0, 0, 0, 0 },
 		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { 0, P, 0, P, P },
 		[L_REMOVE] = { N, N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P, P },
 		[L_TO_GOV] = { 0, P, 0, P, P },
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_GOV] = {
-		[POP_OPEN_WRITE ... POP_OVERWRITE] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { P, P, P, P, P },
 		[L_EXTEND] = { 0, P, 0, 0, P }, [L_SHORTEN] = { P, P, 0, 0, P },
 		[L_REMOVE] = { P, P, 0, 0, P }, [L_TO_COMP] = { 0, P, 0, 0, P },
 		[L_TO_GOV] = { 0, P, 0, 0, P },
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_COMP] = {
-		[POP_OPEN_WRITE ... POP_OVERWRITE] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { P, P, P, P, P },
 		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { P, P, P, P, P },
 		[L_REMOVE] = { P, P, P, P, P }, [L_TO_COMP] = { 0, P, 0, P, P },
 		[L_TO_GOV] = { P, P, P, P, P },
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_HOLD] = {
-		[POP_OPEN_WRITE ... POP_OVERWRITE] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { P, P, P, P, P },
 		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { 0, P, 0, P, P },
 		[L_REMOVE] = { N, N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P, P },
 		[L_TO_GOV] = { 0, P, 0, P, P },
@@ -341,6 +341,7 @@ static const int expected[S__N][M__N][C__N] = {
 		[POP_RENAME_SRC] = { P, P, P, P, P }, [POP_RENAME_DST] = { P, P, P, P, P },
 		[POP_RENAME_DIR] = { 0, 0, 0, 0, 0 },
 		[POP_OVERWRITE] = { P, P, P, P, P },
+		[POP_OPEN_OVERWRITE] = { P, P, P, P, P },
 		/* An expired GOVERNANCE retention: writers, and bypass principals
 		 * (they govern GOVERNANCE retention in force or not). */
 		[L_EXTEND] = { 0, P, 0, 0, P }, [L_SHORTEN] = { 0, P, 0, 0, P },
@@ -349,7 +350,7 @@ static const int expected[S__N][M__N][C__N] = {
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_AUTHFAIL] = {
-		[POP_OPEN_WRITE ... POP_OVERWRITE] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { P, P, P, P, P },
 		[L_EXTEND ... L_HOLD_OFF] = { P, P, P, P, P },
 	},
 };
@@ -1200,7 +1201,8 @@ Test(policy_append, mutable_append_only_is_chattr_a)
 		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_OPEN_WRITE, NOW, NULL), 0);
 		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_WRITE, NOW, NULL), 0);
 		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_CHMOD, NOW, NULL), 0);
-		const enum policy_op refused[] = { POP_OVERWRITE, POP_TRUNCATE, POP_FALLOCATE,
+		const enum policy_op refused[] = { POP_OVERWRITE, POP_OPEN_OVERWRITE,
+						   POP_TRUNCATE, POP_FALLOCATE,
 						   POP_UNLINK, POP_RENAME_SRC, POP_RENAME_DST };
 		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 			rule = NULL;
@@ -1224,6 +1226,8 @@ Test(policy_append, sealed_append_only_grows_only)
 		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_OVERWRITE, NOW, &rule), -EPERM);
 		cr_assert_str_eq(rule, "sealed-content");
 		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_TRUNCATE, NOW, NULL), -EPERM);
+		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_OPEN_OVERWRITE, NOW, NULL),
+			     -EPERM);
 		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_CHMOD, NOW, NULL), -EPERM);
 		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_RENAME_SRC, NOW, NULL), -EPERM);
 		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_UNLINK, NOW, NULL), -EPERM);
