@@ -64,13 +64,13 @@ check_eq "append-only reads back ON" "ON" "$(h getxattr "$B/plain" user.worm.app
 check_match "wormctl ls --locked shows the appendable object" "mutable\+append .*plain" \
 	"$("$WORMCTL" ls --locked "$B" 2>&1)"
 check_match "ls --json has append_only" '"append_only": *true' "$("$WORMCTL" ls --json "$B" 2>&1)"
-check_errno "append-only: the first write is at the end" OK pwrite "$B/plain" 0 "abc"
+check_errno "append-only: append OK" OK append "$B/plain" "abc"
+check_errno "append-only: open for writing without O_APPEND EPERM (chattr +a)" EPERM \
+	open "$B/plain" "WRONLY"
 check_errno "append-only: write at 0 EPERM" EPERM pwrite "$B/plain" 0 x
-check_errno "append-only: write at 1 EPERM" EPERM pwrite "$B/plain" 1 x
-check_errno "append-only: append OK" OK append "$B/plain" "def"
-check_errno "append-only: a write at the end (offset = size) OK" OK pwrite "$B/plain" 6 "g"
-check_eq "append-only: content" "abcdefg" "$(cat "$B/plain")"
-check_errno "append-only: a write past the end (a hole) EPERM" EPERM pwrite "$B/plain" 10 x
+check_errno "append-only: write at the end, not O_APPEND: EPERM too" EPERM pwrite "$B/plain" 3 x
+check_errno "append-only: append again OK" OK append "$B/plain" "def"
+check_eq "append-only: content" "abcdef" "$(cat "$B/plain")"
 check_errno "append-only: truncate EPERM" EPERM truncate "$B/plain" 0
 check_errno "append-only: fallocate EPERM" EPERM fallocate "$B/plain" 0 100
 check_errno "append-only: unlink EPERM" EPERM unlink "$B/plain"
