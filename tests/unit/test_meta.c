@@ -1109,3 +1109,71 @@ Test(meta, large_store_many_transactions, .timeout = 120)
 	}
 	meta_txn_abort(t);
 }
+
+/* ---- records from before autocommit_s, and the autocommit index ------- */
+
+Test(meta, node_record_before_autocommit_reads)
+{
+	struct meta_node nd, out;
+	size_t old = offsetof(struct meta_node, autocommit_s) + sizeof(nd.mac);
+	uint8_t buf[sizeof(struct meta_node)];
+
+	memset(&nd, 0, sizeof(nd));
+	nd.version = META_NODE_VERSION;
+	nd.ino = 42;
+	nd.size = 7;
+	nd.next_cookie = 99;
+	memset(nd.mac, 0xab, sizeof(nd.mac));
+	/* The old layout: every field up to next_cookie, then the MAC. */
+	memcpy(buf, &nd, offsetof(struct meta_node, autocommit_s));
+	memcpy(buf + offsetof(struct meta_node, autocommit_s), nd.mac, sizeof(nd.mac));
+	memset(&out, 0x55, sizeof(out));
+	cr_assert_eq(meta_node_decode(buf, old, &out), 0);
+	cr_assert_eq(out.ino, 42);
+	cr_assert_eq(out.size, 7);
+	cr_assert_eq(out.next_cookie, 99);
+	cr_assert_eq(out.autocommit_s, 0);
+	cr_assert_eq(out.spare, 0);
+	cr_assert_eq(memcmp(out.mac, nd.mac, sizeof(nd.mac)), 0);
+	cr_assert_eq(meta_node_decode(buf, old - 1, &out), -EBADMSG);
+	cr_assert_eq(meta_node_decode(buf, old + 1, &out), -EBADMSG);
+}
+
+Test(meta, due_index_earliest_first_one_per_object)
+{
+	meta_txn *t = wbegin();
+	uint64_t ino, count;
+	int64_t d;
+
+	cr_assert_eq(meta_due_first(t, &ino, &d), -ENOENT);
+	cr_assert_eq(meta_due_set(t, 20, 500), 0);
+	cr_assert_eq(meta_due_set(t, 21, 300), 0);
+	cr_assert_eq(meta_due_set(t, 22, 400), 0);
+	cr_assert_eq(meta_due_first(t, &ino, &d), 0);
+	cr_assert_eq(ino, 21);
+	cr_assert_eq(d, 300);
+	/* A new deadline replaces the object's entry. */
+	cr_assert_eq(meta_due_set(t, 21, 900), 0);
+	cr_assert_eq(meta_due_count(t, &count), 0);
+	cr_assert_eq(count, 3);
+	cr_assert_eq(meta_due_first(t, &ino, &d), 0);
+	cr_assert_eq(ino, 22);
+	cr_assert_eq(meta_due_get(t, 21, &d), 0);
+	cr_assert_eq(d, 900);
+	/* Removing the exact entry, or by object. */
+	cr_assert_eq(meta_due_del_at(t, 400, 22), 0);
+	cr_assert_eq(meta_due_get(t, 22, &d), -ENOENT);
+	cr_assert_eq(meta_due_del(t, 20), 0);
+	cr_assert_eq(meta_due_del(t, 20), 0);    /* none: fine */
+	cr_assert_eq(meta_due_first(t, &ino, &d), 0);
+	cr_assert_eq(ino, 21);
+	/* A stale entry (not the object's current one) goes alone. */
+	cr_assert_eq(meta_due_del_at(t, 123, 21), 0);
+	cr_assert_eq(meta_due_get(t, 21, &d), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	t = rbegin();
+	cr_assert_eq(meta_due_first(t, &ino, &d), 0);
+	cr_assert_eq(ino, 21);
+	cr_assert_eq(d, 900);
+	meta_txn_abort(t);
+}
