@@ -296,6 +296,34 @@ check_eq "new file mutable" mutable "$(st "$P/new.log")"
 if wait_state "$P/new.log" locked $((AC3 * 4 + 10)); then ok "new file autocommits after the restart"
 else fail "new file autocommits after the restart"; fi
 
+# ---- crash atomicity of appends to an appendable WORM object
+X=$M/crashlogs
+check_errno "bucket crashlogs" OK mkdir "$X"
+check_errno "default retention" OK setxattr "$X" user.worm.default-retention "GOVERNANCE 1d"
+check_errno "default append-only" OK setxattr "$X" user.worm.default-append-only ON
+head -c 100000 /dev/urandom > "$T_BASE/big.want"
+check "write 100,000 bytes, close: locked, appendable" cp "$T_BASE/big.want" "$X/big"
+check_eq "appendable object locked" locked "$(st "$X/big")"
+umount_fs "$M" || fail "unmount"
+head -c 30000 /dev/urandom > "$T_BASE/lost"
+head -c 20000 /dev/urandom > "$T_BASE/kept"
+WORMFS_CRASH_AT=write mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
+cat "$T_BASE/lost" 2>/dev/null >> "$X/big"
+if hook_fired "$M" "$S"; then ok "daemon killed inside an append, before its commit"
+else fail "daemon killed inside an append, before its commit"; fi
+WORMFS_CRASH_AT=commit mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
+check_eq "after the recovery: the committed 100,000 bytes, nothing of the lost append" "" \
+	"$(cmp "$X/big" "$T_BASE/big.want" 2>&1)"
+cat "$T_BASE/kept" 2>/dev/null >> "$X/big"
+if hook_fired "$M" "$S"; then ok "daemon killed right after an append's commit"
+else fail "daemon killed right after an append's commit"; fi
+cat "$T_BASE/kept" >> "$T_BASE/big.want"
+mount_fg "$S" "$M" -o allow_other || { fail "remount"; done_testing; }
+check_eq "after the recovery: the committed prefix and the committed append" "" \
+	"$(cmp "$X/big" "$T_BASE/big.want" 2>&1)"
+check_eq "still locked" locked "$(st "$X/big")"
+check_errno "and still appendable" OK append "$X/big" "end"
+
 umount_fs "$M" || fail "unmount"
 check_eq "daemon exit status 0" 0 "$UMOUNT_STATUS"
 check "wormctl verify: the store verifies" "$WORMCTL" verify "$S"
