@@ -324,7 +324,30 @@ check_eq "after the recovery: the committed prefix and the committed append" "" 
 check_eq "still locked" locked "$(st "$X/big")"
 check_errno "and still appendable" OK append "$X/big" "end"
 
+ino_big=$(stat -c %i "$X/big") ino_p=$(stat -c %i "$P")
 umount_fs "$M" || fail "unmount"
 check_eq "daemon exit status 0" 0 "$UMOUNT_STATUS"
 check "wormctl verify: the store verifies" "$WORMCTL" verify "$S"
+
+# ---- the new record fields are authenticated
+if build_tamper; then
+	# Clearing the append-only flag (bit 4) of the appendable object.
+	check "tamper: clear the append-only flag" "$TAMPER" flip "$S/meta" "$ino_big" flags 0 16
+	out=$("$WORMCTL" verify "$S" 2>&1)
+	check_match "verify: a cleared append-only flag fails authentication" \
+		"DAMAGED crashlogs/big: metadata record fails authentication" "$out"
+	check "tamper: restore it" "$TAMPER" flip "$S/meta" "$ino_big" flags 0 16
+	check "verify clean again" "$WORMCTL" verify "$S"
+	# Lengthening a bucket's autocommit period (3 s -> 259 s).
+	check "tamper: change the autocommit period" "$TAMPER" flip "$S/meta" "$ino_p" autocommit_s 1 1
+	mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+	h getxattr "$P" user.worm.autocommit >/dev/null
+	check_match "a changed autocommit period fails authentication" \
+		"metadata record of inode $ino_p fails authentication" "$(cat "${MNT_LOG[$M]}")"
+	check_errno "and the bucket refuses changes (fail closed)" EPERM \
+		setxattr "$P" user.worm.autocommit 1s
+	umount_fs "$M" || fail "unmount"
+else
+	fail "tamper.c compiles"
+fi
 done_testing
