@@ -973,7 +973,13 @@ int ns_apply_pending(ns *n)
 				meta_txn_abort(t);
 				continue;
 			}
-			int lock = !nd.sealed && b.def_mode != WORM_NONE;
+			int lock = !nd.sealed && policy_default_at_close(b.def_mode, b.autocommit_s);
+			/* In an autocommit bucket the writer's release would have
+			 * set a deadline: it is set now instead. */
+			if (!nd.sealed && !lock && ns_autocommit_schedule(n, t, &nd, &b)) {
+				meta_txn_abort(t);
+				continue;
+			}
 			if (lock) {
 				nd.lock_mode = b.def_mode;
 				nd.retain_until = now + (int64_t)b.def_days * 86400;
