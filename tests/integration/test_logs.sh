@@ -268,10 +268,10 @@ EOF
 
 # Without delaycompress, gzip runs right after the rename in the same run:
 # the period only has to outlast one logrotate run.
-recipe1 rotate 4 0 4 1.2
+recipe1 rotate 8 0 4 1.2
 # With delaycompress the previous file is compressed (and deleted) at the
 # next run: the period must be longer than the interval between rotations.
-recipe1 rotate-delay 8 1 4 1.5
+recipe1 rotate-delay 12 1 4 1.5
 
 # ---- restarts: the index survives, a stop never shortens anything
 AC3=3
