@@ -776,9 +776,11 @@ void wctl_ls_out(json_object *arr, const char *path, const char *mode, const cha
 		 const char *hold, const char *state, int append)
 {
 	if (!arr) {
+		char st[32];
+		snprintf(st, sizeof(st), "%s%s", state, append ? "+append" : "");
 		/* Names come from any user: escaped, so none can forge a line. */
-		wctl_out("%-10s %-20s %-3s %-7s%s %s", mode ? mode : "-", until ? until : "-",
-			 hold, state, append ? "+append" : "", path);
+		wctl_out("%-10s %-20s %-3s %-7s %s", mode ? mode : "-", until ? until : "-",
+			 hold, st, path);
 		return;
 	}
 	json_object *e = json_object_new_object();
