@@ -181,15 +181,33 @@ long ns_autocommit_run(ns *n)
 		if (rc)
 			break;
 		rc = autocommit_one(n, ino, deadline, now);
-		if (rc < 0)
-			break;
+		if (rc < 0) {
+			/* Move the entry on, so one object that cannot be locked
+			 * now (a failing record read, a full disk) neither blocks
+			 * the others nor fills the log every tick. */
+			wlog(WLOG_ERR, "autocommit of inode %llu failed: %s; retried in %d s",
+			     (unsigned long long)ino, strerror(-rc), AUTO_RETRY_S);
+			meta_txn *w = NULL;
+			int r2 = meta_txn_begin(n->me, 0, &w);
+			if (!r2) {
+				r2 = meta_due_del_at(w, deadline, ino);
+				if (!r2)
+					r2 = meta_due_set(w, ino, now + AUTO_RETRY_S);
+				if (!r2)
+					r2 = meta_txn_commit(w);
+				else
+					meta_txn_abort(w);
+			}
+			if (r2)
+				break;   /* the index itself fails: the next tick tries */
+			rc = 0;
+			continue;
+		}
 		locked += rc;
 		rc = 0;
 	}
-	if (rc) {
-		wlog(WLOG_ERR, "autocommit: %s; retried at the next tick", strerror(-rc));
+	if (rc)
 		return rc;
-	}
 	if (locked)
 		rc = ns_durable(n);   /* lock changes are durable (section 6) */
 	return rc ? rc : locked;
