@@ -123,6 +123,15 @@ static int autocommit_one(ns *n, uint64_t ino, int64_t deadline, int64_t now)
 		rc = ns_pending_mark(n, t, &nd, 0);
 		if (!rc)
 			rc = ns_node_put(n, t, &nd);
+		if (!rc) {
+			/* In the audit trail with the change, like the default
+			 * applied at a close. */
+			char v[64], until[32];
+			clock_format_rfc3339(nd.retain_until, until, sizeof(until));
+			snprintf(v, sizeof(v), "%s %s", policy_mode_name(nd.lock_mode), until);
+			rc = ns_trail_event(n, t, "retention", "autocommit", ino, NULL, -1,
+					    "default-retention", v);
+		}
 		lock = !rc;
 	}
 	if (!rc)

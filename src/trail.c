@@ -176,6 +176,11 @@ int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *at
 		kind = "default-retention";
 	} else if (!strcmp(attr, "user.worm.lock-config")) {
 		kind = "bucket-lock";
+	} else if (!strcmp(attr, "user.worm.append-only") ||
+		   !strcmp(attr, "user.worm.default-append-only")) {
+		kind = "append-only";
+	} else if (!strcmp(attr, "user.worm.autocommit")) {
+		kind = "autocommit";
 	}
 	return ns_trail_event(n, t, kind, remove ? "remove" : "set", ino, attr, uid, rule,
 			      remove ? NULL : value);

@@ -296,6 +296,12 @@ if [ "$until" -ge $((t0 + 86400 - 5)) ]; then ok "retention counts from the lock
 else fail "retention counts from the lock" "until $until, mount at $t0"; fi
 check_eq "autocommit survives the restart" "${AC3}s" "$(h getxattr "$P" user.worm.autocommit)"
 check_eq "default append-only survives the restart" "ON" "$(h getxattr "$D" user.worm.default-append-only)"
+audit=$(cat "$M/.wormfs/audit")
+check_match "audit trail: the autocommit lock" \
+	'kind=retention op=autocommit path=/restart/idle.log uid=- rule=default-retention' "$audit"
+check_match "audit trail: the autocommit setting" 'kind=autocommit op=set path=/restart ' "$audit"
+check_match "audit trail: append-only OFF (finalize)" \
+	'kind=append-only op=set path=/wormappend/a.log attr=user.worm.append-only uid=0 rule=- value=OFF' "$audit"
 check_errno "a new file after the restart" OK write "$P/new.log" "x"
 check_eq "new file mutable" mutable "$(st "$P/new.log")"
 if wait_state "$P/new.log" locked $((AC3 * 4 + 10)); then ok "new file autocommits after the restart"
@@ -333,6 +339,7 @@ ino_big=$(stat -c %i "$X/big") ino_p=$(stat -c %i "$P")
 umount_fs "$M" || fail "unmount"
 check_eq "daemon exit status 0" 0 "$UMOUNT_STATUS"
 check "wormctl verify: the store verifies" "$WORMCTL" verify "$S"
+check "wormctl audit verify: the chain holds" "$WORMCTL" audit verify "$S"
 out=$("$WORMCTL" ls --locked "$S" 2>&1)
 diag "$out"
 check_match "wormctl ls --locked STORE: the appendable object, marked +append" \
