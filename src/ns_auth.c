@@ -262,6 +262,13 @@ static int upgrade(ns *n)
 	return rc;
 }
 
+/* Stops the walk at the first node record of version 2 or later. */
+static int any_v2(void *arg, const struct meta_node *nd)
+{
+	(void)arg;
+	return nd->version >= 2;
+}
+
 int ns_auth_open(ns *n, char *err, size_t errlen)
 {
 	meta_txn *t = NULL;
@@ -280,6 +287,14 @@ int ns_auth_open(ns *n, char *err, size_t errlen)
 		any_new = meta_auth_any_new(t);
 		if (!any_new && !ns_node_get(n, t, NS_INO_ROOT, &root))
 			any_new = root.version >= 2;
+		/* Any node record of version 2 was written by an upgraded
+		 * store: the root's record alone can be an older one put back
+		 * from a backup (then this walk, once per such open, sees the
+		 * others). */
+		if (!any_new) {
+			int r = meta_node_foreach(t, any_v2, NULL);
+			any_new = r < 0 ? r : r > 0;
+		}
 	}
 	meta_txn_abort(t);
 	if (flag == 1) {

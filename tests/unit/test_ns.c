@@ -736,7 +736,7 @@ Test(ns, edited_directory_entry_fails_closed)
 	int rc = meta_dirent_add(t, b, "alias", f);
 	if (rc)
 		meta_txn_abort(t);
-	cr_assert_eq(rc, 0);
+	cr_assert_eq(rc, 0, "%d", rc);
 	cr_assert_eq(meta_txn_commit(t), 0);
 	N->rec_strict = 0;
 	cr_assert_eq(ns_auth_open(N, buf, sizeof(buf)), 0);
@@ -901,4 +901,68 @@ Test(ns, children_counts_stay_exact)
 		}
 	}
 	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 0, "%s", s.what[0]);
+}
+
+/* Downgrade with an older root record: root, offline and without the key,
+ * puts back the authentic version 1 root record of a backup taken before
+ * the store's upgrade, deletes the authenticated-records flag and writes
+ * every directory entry and the counter in the older form (without MAC),
+ * with two names swapped. The other node records are version 2, which
+ * only an upgraded store writes: the store stays strict and the swapped
+ * entries are refused, instead of being sealed by a second upgrade. */
+#include <lmdb.h>
+#include "../../src/meta_priv.h"
+/* An entry in the older form (ino | cookie, no MAC) naming ino. */
+static int legacy_dent(meta_txn *t, uint64_t parent, const char *name, uint64_t ino)
+{
+	uint8_t kb[8 + 256], vb[16];
+	size_t len = strlen(name);
+	MDB_val k = { 8 + len, kb }, v;
+	for (int i = 0; i < 8; i++)
+		kb[i] = (uint8_t)(parent >> (56 - 8 * i));
+	memcpy(kb + 8, name, len);
+	int rc = mdb_get(t->txn, t->e->dbi[DB_DIRENTS], &k, &v);
+	if (rc)
+		return rc;
+	memcpy(vb, v.mv_data, 16);
+	for (int i = 0; i < 8; i++)
+		vb[i] = (uint8_t)(ino >> (56 - 8 * i));
+	v = (MDB_val){ 16, vb };
+	return mdb_put(t->txn, t->e->dbi[DB_DIRENTS], &k, &v, 0);
+}
+
+Test(ns, downgrade_with_an_older_root_record_is_not_upgraded_again)
+{
+	uint64_t b = mkbucket("down");
+	uint64_t f = mkfile(b, "locked", "content");
+	uint64_t p = mkfile(b, "plain", "x");
+	uint64_t next = 0;
+	struct ns_attr a;
+	meta_txn *t = NULL;
+	char err[128] = "";
+	MDB_val k = { strlen("auth_records"), "auth_records" };
+
+	cr_assert_eq(set_ret(f, "COMPLIANCE +1d", &ROOT), 0);
+	make_legacy(NS_INO_ROOT, node_of(NS_INO_ROOT).parent);
+	meta_set_auth(N->me, NULL, NULL, 0);
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	int rc = legacy_dent(t, NS_INO_ROOT, "down", b);
+	rc = rc ? rc : legacy_dent(t, b, "locked", p);
+	rc = rc ? rc : legacy_dent(t, b, "plain", f);
+	MDB_val nk = { strlen("next_ino"), "next_ino" }, nv;
+	rc = rc ? rc : mdb_get(t->txn, t->e->dbi[DB_KV], &nk, &nv);
+	if (!rc)
+		memcpy(&next, nv.mv_data, 8);
+	rc = rc ? rc : meta_kv_put(t, "next_ino", &next, 8);
+	rc = rc ? rc : mdb_del(t->txn, t->e->dbi[DB_KV], &k, NULL);
+	if (rc)
+		meta_txn_abort(t);
+	cr_assert_eq(rc, 0, "%d", rc);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	N->rec_strict = 0;
+	cr_assert_eq(ns_auth_open(N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(N->rec_strict, 1, "records of an upgraded store remain: strict");
+	cr_assert_eq(N->auth_flag_bad, 1, "reported by verify");
+	cr_assert_eq(ns_lookup(N, b, "locked", &a), -EIO, "swapped entry refused");
+	cr_assert_eq(ns_lookup(N, b, "plain", &a), -EIO, "swapped entry refused");
 }
