@@ -257,5 +257,10 @@ int meta_node_count(meta_txn *t, uint64_t *count);
  * already carries a MAC (so the store was upgraded before). */
 long meta_auth_upgrade(meta_txn *t);
 int meta_auth_any_new(meta_txn *t);
+/* Every directory entry the readdir index does not list (no index entry
+ * at its cookie naming it): one put back alone from an older copy, found
+ * by lookup but by no listing or walk. cb returns non-zero to stop. */
+typedef int (*meta_unlisted_cb)(void *arg, uint64_t parent, const char *name);
+int meta_dirent_unlisted(meta_txn *t, meta_unlisted_cb cb, void *arg);
 
 #endif

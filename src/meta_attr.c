@@ -540,6 +540,46 @@ int meta_auth_any_new(meta_txn *t)
 	return rc;
 }
 
+int meta_dirent_unlisted(meta_txn *t, meta_unlisted_cb cb, void *arg)
+{
+	char name[META_NAME_MAX + 1];
+	uint8_t ckb[16];
+	MDB_cursor *c = NULL;
+	MDB_val k, v, ck, cv;
+	MDB_cursor_op op = MDB_FIRST;
+	int rc = mdb_cursor_open(t->txn, dbi(t, DB_DIRENTS), &c);
+
+	if (rc)
+		return mdb_err(rc);
+	for (;; op = MDB_NEXT) {
+		rc = mdb_cursor_get(c, &k, &v, op);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+			break;
+		}
+		if (k.mv_size <= 8 || k.mv_size > 8 + META_NAME_MAX || v.mv_size < 16)
+			continue;     /* malformed: the walk reports those */
+		memcpy(ckb, k.mv_data, 8);
+		memcpy(ckb + 8, (const uint8_t *)v.mv_data + 8, 8);
+		ck = (MDB_val){ 16, ckb };
+		rc = mdb_get(t->txn, dbi(t, DB_COOKIES), &ck, &cv);
+		if (rc && rc != MDB_NOTFOUND) {
+			rc = mdb_err(rc);
+			break;
+		}
+		if (!rc && cv.mv_size == k.mv_size - 8 &&
+		    !memcmp(cv.mv_data, (const uint8_t *)k.mv_data + 8, cv.mv_size))
+			continue;
+		memcpy(name, (const uint8_t *)k.mv_data + 8, k.mv_size - 8);
+		name[k.mv_size - 8] = '\0';
+		rc = cb(arg, get_be64(k.mv_data), name);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
 /* Give every legacy value of database d its MAC; mac_of computes it from
  * key and legacy value into out (which has room for value | MAC). */
 typedef int (*upgrade_fn)(meta_txn *t, const MDB_val *k, const MDB_val *v, uint8_t *out,

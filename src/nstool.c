@@ -1603,6 +1603,16 @@ static void verify_damage(struct verify_ctx *v, const char *what, const char *fm
 	v->cb(v->arg, what, why);
 }
 
+static int unlisted_cb(void *arg, uint64_t parent, const char *name)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "#%llu/%.40s", (unsigned long long)parent, name);
+	verify_damage(arg, what, "directory entry missing from its directory's listing (put "
+		      "back from an older copy? lookup finds it, readdir does not)");
+	return 0;
+}
+
 static int verify_records(struct verify_ctx *v)
 {
 	struct vrec_ctx c = { 0 };
@@ -1671,6 +1681,10 @@ static int verify_records(struct verify_ctx *v)
 				      (unsigned long long)c.v[i].children, (unsigned long long)k);
 		}
 	}
+	/* Entries no listing shows: lookup finds them, the walk does not. */
+	rc = meta_dirent_unlisted(v->t, unlisted_cb, v);
+	if (rc)
+		goto out;
 	/* Orphan entries: each one is content the next mount deletes. */
 	rc = meta_orphan_foreach(v->t, orphan_cb, &o);
 	if (!rc)
