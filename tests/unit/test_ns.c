@@ -1019,3 +1019,63 @@ Test(ns, entry_put_back_after_rename_is_reported_by_verify)
 	cr_assert(reported(&s, "/a: directory entry missing from its directory's listing"),
 		  "%s", s.what[0]);
 }
+
+/* Counts of children with objects open across unlink and rename over
+ * them (kept, unnamed, until released), symlinks and nested directories:
+ * no directory may end up refusing rmdir when empty, nor allowing it when
+ * not (checked by verify, and by removing everything at the end). */
+Test(ns, children_counts_with_open_objects_and_symlinks)
+{
+	uint64_t b = mkbucket("counts2");
+	uint64_t dirs[6] = { b };
+	int nd = 1;
+	ns_handle *open_h[64];
+	int nopen = 0;
+	struct ns_attr a;
+	struct walk_seen s = { 0 };
+	const char *names[] = { "a", "b", "c", "d", "e" };
+	unsigned seed = 777;
+
+	for (int i = 0; i < 4000; i++) {
+		uint64_t p = dirs[rand_r(&seed) % nd], q = dirs[rand_r(&seed) % nd];
+		const char *x = names[rand_r(&seed) % 5], *y = names[rand_r(&seed) % 5];
+		ns_handle *h;
+		switch (rand_r(&seed) % 8) {
+		case 0:
+			if (!ns_create(N, &ROOT, p, x, 0644, O_WRONLY, &a, &h)) {
+				if (nopen < 64)
+					open_h[nopen++] = h;
+				else
+					ns_release(N, h);
+			}
+			break;
+		case 1:
+			if (!ns_mkdir(N, &ROOT, p, y, 0755, &a) && nd < 6)
+				dirs[nd++] = a.ino;
+			break;
+		case 2:
+			(void)ns_rename(N, &ROOT, p, x, q, y, 0);
+			break;
+		case 3:
+			(void)ns_symlink(N, &ROOT, p, x, "target", &a);
+			break;
+		case 4:
+			(void)ns_unlink(N, &ROOT, p, x);
+			break;
+		case 5:
+			if (nopen)
+				ns_release(N, open_h[--nopen]);
+			break;
+		case 6:
+			(void)ns_rename(N, &ROOT, p, x, q, y, NS_RENAME_EXCHANGE);
+			break;
+		default:
+			(void)ns_rmdir(N, &ROOT, p, y);
+			break;
+		}
+	}
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 0, "%s", s.what[0]);
+	while (nopen)
+		ns_release(N, open_h[--nopen]);
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 0, "%s", s.what[0]);
+}
