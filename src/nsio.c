@@ -938,9 +938,13 @@ int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 
 /* ---- open / create / release ---------------------------------------------- */
 
+/* O_APPEND alone is no write: the kernel asks no write permission for
+ * O_RDONLY|O_APPEND and refuses writes on it, so counting it as a writer
+ * let a mere reader hold off (or, closing, push) someone else's
+ * autocommit. O_TRUNC does ask for write permission. */
 static int is_write_open(int flags)
 {
-	return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_APPEND));
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
 static void mark_pending(ns *n, uint64_t ino)
