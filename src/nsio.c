@@ -1328,7 +1328,12 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 		ns_queue_inval(n, in->ino);
 		return ns_refuse(n, SOP_WRITE, in->ino, NULL, c, -EPERM, "sealed");
 	}
-	if (h->flags & O_APPEND)
+	/* O_APPEND: the kernel sends the end it knows; only an offset past
+	 * ours moves back to it. One below the end is the kernel writing
+	 * back an mmap'ed page at its own place: moved to the end, it
+	 * appended a copy of the page (on an append-only object too, where
+	 * it is refused below instead). */
+	if ((h->flags & O_APPEND) && off > in->ref.size)
 		off = in->ref.size;
 	/* chattr +a: only at the end. in->rw is held for writing from here
 	 * to the size update, so the end cannot move meanwhile. */

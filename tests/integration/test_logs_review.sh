@@ -7,6 +7,7 @@
 #   autocommit bucket mutable. Before the fix it counted as a writer: the
 #   object never locked while the reader held it, and each close pushed
 #   the deadline out again.
+# - mmap MAP_SHARED on an O_RDWR|O_APPEND fd (below).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 PY=/usr/bin/python3
@@ -74,6 +75,42 @@ if wait_state "$B/b.log" locked $((AC * 4 + 10)); then ok "a reader's reopen loo
 else fail "a reader's reopen loop does not push the deadline" "state $(st "$B/b.log")"; fi
 touch "$MK/ro2.stop"; wait "$RP"
 check_errno "the locked log: write refused" EPERM append "$B/b.log" "x"
+
+# ---- O_APPEND and mmap: the kernel writes an mmap'ed page back at its
+# own offset. Before the fix the daemon moved every write of an O_APPEND
+# handle to the end: the page (bytes 0..) was appended as a copy, on an
+# appendable WORM object and on an ordinary file alike.
+cat > "$MK/mm.py" <<'EOF'
+import os, sys, mmap
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
+try:
+    m = mmap.mmap(fd, 4, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    m[0:2] = b"MM"
+    try:
+        m.flush()
+    except OSError:
+        pass            # refused write-back (append-only): checked below
+    m.close()
+    os.pwrite(fd, b"ZZ", 0)   # O_APPEND: at the end whatever the offset
+finally:
+    os.close(fd)
+EOF
+W=$M/appendworm
+check_errno "bucket appendworm" OK mkdir "$W"
+check_errno "default retention" OK setxattr "$W" user.worm.default-retention "GOVERNANCE 1d"
+check_errno "default append-only" OK setxattr "$W" user.worm.default-append-only ON
+check_errno "appendable log" OK write "$W/x.log" "ABCDEFGH"
+check_eq "appendable WORM: locked" locked "$(st "$W/x.log")"
+"$PY" "$MK/mm.py" "$W/x.log"
+check_eq "plain bucket" OK "$(h mkdir "$M/plainbkt")"
+check_errno "ordinary file" OK write "$M/plainbkt/f" "ABCDEFGH"
+"$PY" "$MK/mm.py" "$M/plainbkt/f"
+umount_fs "$M" || fail "unmount"
+mount_fg "$S" "$M" -o allow_other || { fail "remount"; done_testing; }
+check_eq "appendable WORM: mmap write below the end changed nothing, pwrite appended" \
+	"ABCDEFGHZZ" "$(cat "$W/x.log")"
+check_eq "ordinary file, O_APPEND fd: mmap write in place, pwrite appended" \
+	"MMCDEFGHZZ" "$(cat "$M/plainbkt/f")"
 
 umount_fs "$M" || fail "unmount"
 done_testing
