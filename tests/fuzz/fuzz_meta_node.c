@@ -29,7 +29,8 @@ static int64_t clock_time(int64_t t)
 static void lock_rules(const struct meta_node *nd, int64_t now)
 {
 	struct policy_lock lk = { nd->lock_mode, nd->retain_until, nd->hold, nd->sealed,
-				  (int)(nd->flags >> 31) };
+				  (int)(nd->flags >> 31),
+				  (nd->flags & META_F_APPEND_ONLY) != 0 };
 	struct policy_rules r;
 	uint32_t groups[2] = { nd->gid, 0 };
 	struct policy_caller c = { nd->uid, nd->gid, groups, 2 };
@@ -45,9 +46,13 @@ static void lock_rules(const struct meta_node *nd, int64_t now)
 		rule = NULL;
 		int rc = policy_check(&r, &c, &lk, (enum policy_op)op, now, &rule);
 		CHECK(rc == 0 || (rc == -EPERM && rule));
-		/* Fail closed: no content change to a sealed object, no unlink
-		 * of a locked one, root included. */
-		if (sealed && (op == POP_WRITE || op == POP_TRUNCATE || op == POP_OPEN_WRITE))
+		/* Fail closed: no content change to a sealed object (an
+		 * appendable one may only grow at its end), no unlink of a
+		 * locked one, root included. */
+		if (sealed && (op == POP_TRUNCATE || op == POP_FALLOCATE || op == POP_OVERWRITE ||
+			       op == POP_OPEN_OVERWRITE))
+			CHECK(rc == -EPERM);
+		if (sealed && !lk.append_only && (op == POP_WRITE || op == POP_OPEN_WRITE))
 			CHECK(rc == -EPERM);
 		if (locked && op == POP_UNLINK)
 			CHECK(rc == -EPERM);
@@ -93,6 +98,10 @@ static void bucket_rules(const struct meta_node *nd, int64_t now)
 	(void)policy_bucket_lock_request(&c, 1, &b2, &d, BREQ_ABORT, NULL, now, &rule);
 }
 
+/* Records written before the bucket's autocommit field (meta.c decodes
+ * them with it 0): the fields up to it, then the MAC. */
+#define OLD_SIZE (offsetof(struct meta_node, autocommit_s) + sizeof(((struct meta_node *)0)->mac))
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct meta_node nd;
@@ -103,16 +112,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(copy);
 	memcpy(copy, data, size);
 	if (meta_node_decode(copy, size, &nd) == 0) {
-		CHECK(size == sizeof(nd) && nd.version >= META_NODE_VERSION_OLDEST &&
-		      nd.version <= META_NODE_VERSION);
+		CHECK((size == sizeof(nd) || size == OLD_SIZE) &&
+		      nd.version >= META_NODE_VERSION_OLDEST && nd.version <= META_NODE_VERSION);
 		lock_rules(&nd, NOW);
 		lock_rules(&nd, clock_time(nd.retain_until));   /* the boundary itself */
 		bucket_rules(&nd, NOW);
 		bucket_rules(&nd, clock_time(nd.block_expires));
 	} else {
-		CHECK(size != sizeof(nd) ||
-		      ((const struct meta_node *)copy)->version < META_NODE_VERSION_OLDEST ||
-		      ((const struct meta_node *)copy)->version > META_NODE_VERSION);
+		uint32_t v;
+
+		/* The version is the record's first field in both sizes. */
+		memcpy(&v, copy, size >= sizeof(v) ? sizeof(v) : 0);
+		CHECK((size != sizeof(nd) && size != OLD_SIZE) ||
+		      v < META_NODE_VERSION_OLDEST || v > META_NODE_VERSION);
 	}
 	free(copy);
 	return 0;
