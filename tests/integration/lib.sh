@@ -175,6 +175,33 @@ build_tamper() {
 		-o "$TAMPER.tmp.$$" "$src" $libs && mv -f "$TAMPER.tmp.$$" "$TAMPER"
 }
 
+# The fault-injection shim (faultshim.c) as $SHIM, for LD_PRELOAD into a
+# daemon; its control and log files are $WORMFS_FAULT_CTL and
+# $WORMFS_FAULT_LOG. Returns 1 if it does not compile.
+build_faultshim() {
+	if [ "$WORMFS_SANITIZE" = 1 ]; then
+		# The sanitizer runtime must come first; the shim goes after it.
+		export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+	fi
+	SHIM=$T_BASE/faultshim.so
+	export WORMFS_FAULT_CTL=$T_BASE/fault.ctl WORMFS_FAULT_LOG=$T_BASE/fault.log
+	cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$SHIM" "$LIB_DIR/faultshim.c" -ldl
+}
+
+# worm_state PATH: the object's user.worm.state (mutable, locked, ...).
+worm_state() { h getxattr "$1" user.worm.state; }
+
+# wait_state PATH STATE SECONDS: poll until PATH is in STATE (no timing is
+# asserted, only the end state within a generous bound); 1 if it never is.
+wait_state() {
+	local i
+	for i in $(seq 1 $(($3 * 10))); do
+		[ "$(worm_state "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # store_orphans STORE: how many content files no node names (unmounted).
 store_orphans() {
 	local ids f n=0 id

@@ -10,16 +10,11 @@
 
 require_binaries
 command -v python3 >/dev/null || { skip "block map faults" "needs python3"; done_testing; }
-if [ "$WORMFS_SANITIZE" = 1 ]; then
-	export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
-fi
-SHIM=$T_BASE/faultshim.so
-if ! cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$SHIM" "$LIB_DIR/faultshim.c" -ldl; then
+if ! build_faultshim; then
 	fail "faultshim.c compiles"
 	done_testing
 fi
-CTL=$T_BASE/fault.ctl
-export WORMFS_FAULT_CTL=$CTL WORMFS_FAULT_LOG=$T_BASE/fault.log
+CTL=$WORMFS_FAULT_CTL
 S=$T_BASE/store M=$T_BASE/mnt C=$T_BASE/committed
 mkdir -p "$C"
 make_store "$S" || { fail "wormctl init"; done_testing; }

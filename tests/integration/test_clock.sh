@@ -24,7 +24,6 @@ fi
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 epoch() { date -u -d "$1" +%s 2>/dev/null || echo 0; }
 ret() { h getxattr "$1" user.worm.retention; }
-state() { h getxattr "$1" user.worm.state; }
 clk() { epoch "$(head -n1 "$1/.wormfs/clock" 2>/dev/null)"; }
 # ge DESC A B: integer A >= B.
 ge() {
@@ -77,7 +76,7 @@ fi
 ok "daemon runs under libfaketime (+3d)"
 now=$(date +%s)
 near "+3d: .wormfs/clock shows real + 3 d" $((now + 3 * 86400)) "$(clk "$M")"
-check_eq "+3d: 'early' (until real + 1 d) has expired" expired "$(state "$B/early")"
+check_eq "+3d: 'early' (until real + 1 d) has expired" expired "$(worm_state "$B/early")"
 check_errno "+3d: lock 'later' COMPLIANCE +1d (a lock change persists the clock)" OK setxattr "$B/later" user.worm.retention "COMPLIANCE +1d"
 v=$(ret "$B/later")
 near "+3d: +1d is judged from the compliance clock (real + 4 d)" $((now + 4 * 86400)) "$(epoch "${v#* }")"
@@ -86,8 +85,8 @@ check "unmount (+3d)" umount_fs "$M"
 mount_fg "$S" "$M" || { fail "remount with the real clock" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
 now=$(date +%s)
 ge "real clock after +3d: .wormfs/clock >= real + 3 d (high-water mark persisted)" "$(clk "$M")" $((now + 3 * 86400 - 120))
-check_eq "'early' stays expired" expired "$(state "$B/early")"
-check_eq "'later' locked" locked "$(state "$B/later")"
+check_eq "'early' stays expired" expired "$(worm_state "$B/early")"
+check_eq "'later' locked" locked "$(worm_state "$B/later")"
 check_errno "'later' rm: EPERM" EPERM unlink "$B/later"
 check_errno "date real + 2 d is in the compliance past: EINVAL" EINVAL setxattr "$B/fresh" user.worm.retention "COMPLIANCE $(iso $((now + 2 * 86400)))"
 check_errno "fresh: +1h" OK setxattr "$B/fresh" user.worm.retention "GOVERNANCE +1h"
@@ -111,7 +110,7 @@ check_errno "+8d: lock it" OK setxattr "$B/crash" user.worm.retention "GOVERNANC
 check "+8d: kill -9 the daemon" crash_daemon "$M" "$S"
 mount_fg "$S" "$M" || { fail "remount after the crash" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
 ge "after a crash at +8d: .wormfs/clock >= real + 8 d" "$(clk "$M")" $(($(date +%s) + 8 * 86400 - 120))
-check_eq "after the crash: the object locked at +8d is locked" locked "$(state "$B/crash")"
+check_eq "after the crash: the object locked at +8d is locked" locked "$(worm_state "$B/crash")"
 umount_check "$M" "store a"
 
 # ================================================================ (b) back
@@ -136,7 +135,7 @@ fi
 ok "daemon runs under libfaketime (-10d)"
 now=$(date +%s)
 ge "-10d: .wormfs/clock >= the real now" "$(clk "$M")" $((now - 5))
-check_eq "-10d: f still locked" locked "$(state "$B/f")"
+check_eq "-10d: f still locked" locked "$(worm_state "$B/f")"
 check_errno "-10d: rm f: EPERM" EPERM unlink "$B/f"
 check_errno "-10d: rm g by root: EPERM" EPERM unlink "$B/g"
 check_errno "-10d: write f: EPERM" EPERM write "$B/f" x
@@ -161,6 +160,6 @@ check "unmount (-10d again)" umount_fs "$M"
 mount_fg "$S" "$M" || { fail "remount (b, real)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
 ge "real clock: .wormfs/clock >= now" "$(clk "$M")" $(($(date +%s) - 5))
 check_errno "real clock: rm f: EPERM" EPERM unlink "$B/f"
-check_eq "real clock: f still locked" locked "$(state "$B/f")"
+check_eq "real clock: f still locked" locked "$(worm_state "$B/f")"
 umount_check "$M" "store b"
 done_testing

@@ -19,18 +19,11 @@
 
 require_binaries
 command -v python3 >/dev/null || { skip "fault io" "needs python3"; done_testing; }
-if [ "$WORMFS_SANITIZE" = 1 ]; then
-	# The sanitizer runtime must come first; the shim goes after it.
-	export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
-fi
-SHIM=$T_BASE/faultshim.so
-if ! cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$SHIM" "$LIB_DIR/faultshim.c" -ldl; then
+if ! build_faultshim; then
 	fail "faultshim.c compiles"
 	done_testing
 fi
-CTL=$T_BASE/fault.ctl
-FLOG=$T_BASE/fault.log
-export WORMFS_FAULT_CTL=$CTL WORMFS_FAULT_LOG=$FLOG
+CTL=$WORMFS_FAULT_CTL FLOG=$WORMFS_FAULT_LOG
 STORE=$T_BASE/store
 MNT=$T_BASE/mnt
 make_store "$STORE" || { fail "wormctl init"; done_testing; }

@@ -17,7 +17,6 @@ tmpfs_mount "$FS" 48m
 make_store "$STORE" || { fail "wormctl init"; done_testing; }
 mount_fg "$STORE" "$MNT" -o allow_other || { fail "mount"; done_testing; }
 alive() { kill -0 "${MNT_PID[$MNT]}" 2>/dev/null; }
-state() { h getxattr "$1" user.worm.state; }
 B=$MNT/bkt1
 D=$MNT/dflt
 mkdir "$B" "$D"
@@ -60,9 +59,9 @@ check_eq "$N chmod+utimens by a user on the full disk all succeed" 0 "$(cat "$T_
 if alive; then ok "daemon alive after the updates"; else fail "daemon alive after the updates"; fi
 
 check_errno "retention set on a full disk" OK setxattr "$B/obj2" user.worm.retention "GOVERNANCE +1d"
-check_eq "obj2 locked" locked "$(state "$B/obj2")"
+check_eq "obj2 locked" locked "$(worm_state "$B/obj2")"
 check_errno "legal hold on a full disk" OK setxattr "$B/obj3" user.worm.legal-hold ON
-check_eq "obj3 held" locked "$(state "$B/obj3")"
+check_eq "obj3 held" locked "$(worm_state "$B/obj3")"
 check_errno "legal hold off on a full disk" OK setxattr "$B/obj3" user.worm.legal-hold OFF
 check_errno "retention extend on a full disk" OK setxattr "$B/obj2" user.worm.retention "GOVERNANCE +2d"
 check_errno "unlink of a locked object on a full disk: EPERM" EPERM unlink "$B/obj2"
@@ -84,14 +83,14 @@ exec 6>&- 2>/dev/null
 sleep 0.5
 # The uncommitted bytes are dropped (close reported the failure) and the
 # committed state, empty here, is what gets locked.
-check_eq "late: locked after a commit that failed on a full disk" locked "$(state "$D/late")"
+check_eq "late: locked after a commit that failed on a full disk" locked "$(worm_state "$D/late")"
 check_match "late: the commit did fail, its changes were dropped" "changes dropped" \
 	"$(grep -F "commit at its last writer's release failed" "${MNT_LOG[$MNT]}")"
 check_errno "late: unlink refused" EPERM unlink "$D/late"
 check_errno "late: write refused" EPERM write "$D/late" again
 check_eq "late: reads as its committed (empty) content" "" "$(h read "$D/late")"
 for o in open1 open2; do
-	check_eq "$o: default retention committed at release on a full disk" locked "$(state "$D/$o")"
+	check_eq "$o: default retention committed at release on a full disk" locked "$(worm_state "$D/$o")"
 	check_errno "$o: unlink refused" EPERM unlink "$D/$o"
 	check_errno "$o: truncate refused" EPERM truncate "$D/$o" 0
 done
@@ -129,8 +128,8 @@ check_match "key rotate on a full disk: ENOSPC" "^1 .*No space left on device" "
 out=$("$WORMCTL" key rewrap "$STORE" 2>&1)
 check_match "key rewrap on a full disk" "^0 re-wrapped [1-9][0-9]* data keys under master key version 2" "$? $out"
 mount_fg "$STORE" "$MNT" || { fail "remount"; done_testing; }
-check_eq "open1 locked after remount" locked "$(state "$D/open1")"
-check_eq "obj2 locked after remount" locked "$(state "$B/obj2")"
+check_eq "open1 locked after remount" locked "$(worm_state "$D/open1")"
+check_eq "obj2 locked after remount" locked "$(worm_state "$B/obj2")"
 check_eq "obj1 reads back after the rewrap" data1 "$(h read "$B/obj1")"
 umount_check "$MNT" "remount"
 done_testing

@@ -25,7 +25,6 @@ chmod 0777 "$B"
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 epoch() { date -u -d "$1" +%s; }
 ret() { h getxattr "$1" user.worm.retention; }
-state() { h getxattr "$1" user.worm.state; }
 # new FILE [owner]: a fresh object with known content, mode 0644.
 new() {
 	printf 'data of %s\n' "$(basename "$1")" >"$1" && chmod 0644 "$1" && chown "${2:-1000}:${2:-1000}" "$1"
@@ -34,7 +33,7 @@ new() {
 # hash, lock attributes, state.
 snap() {
 	echo "$(stat -c '%s %a %u %g %Y' "$1" 2>&1) $(sha256sum <"$1" 2>&1 | cut -c1-16)" \
-		"ret=$(ret "$1") hold=$(h getxattr "$1" user.worm.legal-hold) state=$(state "$1")"
+		"ret=$(ret "$1") hold=$(h getxattr "$1" user.worm.legal-hold) state=$(worm_state "$1")"
 }
 PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 U() { setpriv --reuid=1000 --regid=1000 --clear-groups -- "$@"; }
@@ -46,13 +45,13 @@ F=$B/fmt
 new "$F"
 check_errno "retention of a fresh object: ENODATA" ENODATA getxattr "$F" user.worm.retention
 check_errno "legal hold never set: ENODATA" ENODATA getxattr "$F" user.worm.legal-hold
-check_eq "state of a fresh object" mutable "$(state "$F")"
+check_eq "state of a fresh object" mutable "$(worm_state "$F")"
 check_errno "owner sets GOVERNANCE +2d" OK setxattr "$F" user.worm.retention "GOVERNANCE +2d"
 v=$(ret "$F")
 check_match "relative value reads back as MODE RFC 3339" '^GOVERNANCE [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' "$v"
 d=$(($(epoch "${v#* }") - T0 - 2 * 86400))
 check_match "+2d is now + 48 h (within 60 s)" '^(-?[0-9]|-?[1-5][0-9]|60)$' "$d"
-check_eq "state locked" locked "$(state "$F")"
+check_eq "state locked" locked "$(worm_state "$F")"
 check_eq "user.worm.state is not listed by listxattr" "user.worm.retention" "$(h listxattr "$F")"
 check_errno "writing user.worm.state: EPERM" EPERM setxattr "$F" user.worm.state mutable
 check_errno "removing user.worm.state: EPERM" EPERM removexattr "$F" user.worm.state
@@ -103,7 +102,7 @@ check_errno "GOVERNANCE $D30 (2)" OK setxattr "$F" user.worm.retention "GOVERNAN
 check_errno_as_user "GOVERNANCE -> COMPLIANCE with a shorter date by owner: EPERM" EPERM setxattr "$F" user.worm.retention "COMPLIANCE $D10"
 check_errno "GOVERNANCE: root removes (bypass)" OK removexattr "$F" user.worm.retention
 check_errno "GOVERNANCE removed: ENODATA" ENODATA getxattr "$F" user.worm.retention
-check_eq "retention removed from a sealed object: expired" expired "$(state "$F")"
+check_eq "retention removed from a sealed object: expired" expired "$(worm_state "$F")"
 check_errno "content of the formerly locked object stays immutable" EPERM write "$F" new
 check_errno "formerly locked object may now be deleted" OK unlink "$F"
 
@@ -130,7 +129,7 @@ check_errno "more than 100 years ahead (+101y): EINVAL" EINVAL setxattr "$F" use
 check_errno "more than 100 years ahead (+36501d): EINVAL" EINVAL setxattr "$F" user.worm.retention "GOVERNANCE +36501d"
 check_errno "absolute date past 2106: EINVAL" EINVAL setxattr "$F" user.worm.retention "GOVERNANCE 2200-01-01T00:00:00Z"
 check_errno "after range refusals the object has no retention" ENODATA getxattr "$F" user.worm.retention
-check_eq "and is still mutable" mutable "$(state "$F")"
+check_eq "and is still mutable" mutable "$(worm_state "$F")"
 check_errno "+99y is within the limit" OK setxattr "$F" user.worm.retention "GOVERNANCE +99y"
 
 # ---- bad values: EINVAL, nothing changes, daemon stays up
@@ -232,7 +231,7 @@ check_eq "non-owner with write permission sets COMPLIANCE +99y: EPERM" EPERM \
 check_eq "non-owner with write permission sets GOVERNANCE +1d: EPERM" EPERM \
 	"$(X "$HARNESS" setxattr "$F" user.worm.retention "GOVERNANCE +1d")"
 check_errno "no retention after the refusals" ENODATA getxattr "$F" user.worm.retention
-check_eq "the object is still mutable" mutable "$(state "$F")"
+check_eq "the object is still mutable" mutable "$(worm_state "$F")"
 check_eq "the refusals are counted" $((r0 + 2)) "$(refusals)"
 sleep 0.2
 check_match "refusal logged with uid 1001 and rule not-object-owner" \
@@ -252,10 +251,10 @@ F=$B/hold
 new "$F"
 check_errno_as_user "owner sets legal hold: EPERM (principals only)" EPERM setxattr "$F" user.worm.legal-hold ON
 check_errno "root sets legal hold ON" OK setxattr "$F" user.worm.legal-hold ON
-check_eq "hold alone locks" locked "$(state "$F")"
+check_eq "hold alone locks" locked "$(worm_state "$F")"
 check_errno "GOVERNANCE retention on a held object" OK setxattr "$F" user.worm.retention "GOVERNANCE $D30"
 check_errno "root (bypass) removes the GOVERNANCE retention" OK removexattr "$F" user.worm.retention
-check_eq "still locked by the hold" locked "$(state "$F")"
+check_eq "still locked by the hold" locked "$(worm_state "$F")"
 check_errno "root rm with hold ON: EPERM" EPERM unlink "$F"
 out=$("$WORMCTL" rm --bypass-governance "$F" 2>&1); rc=$?
 check_eq "wormctl rm --bypass-governance with hold ON fails (exit 1)" 1 "$rc"
@@ -263,7 +262,7 @@ check_errno "held object still there" OK access "$F" f
 check_errno_as_user "owner turns the hold OFF: EPERM" EPERM setxattr "$F" user.worm.legal-hold OFF
 check_errno "root turns the hold OFF" OK setxattr "$F" user.worm.legal-hold OFF
 check_eq "hold OFF reads back" OFF "$(h getxattr "$F" user.worm.legal-hold)"
-check_eq "after hold OFF without retention: expired" expired "$(state "$F")"
+check_eq "after hold OFF without retention: expired" expired "$(worm_state "$F")"
 check_errno "expired: write EPERM" EPERM write "$F" x
 check_errno "expired: rm allowed" OK unlink "$F"
 F=$B/hold2
@@ -272,7 +271,7 @@ check_errno "COMPLIANCE on hold2" OK setxattr "$F" user.worm.retention "COMPLIAN
 check_errno "hold ON over COMPLIANCE" OK setxattr "$F" user.worm.legal-hold ON
 check_errno "hold OFF again" OK setxattr "$F" user.worm.legal-hold OFF
 check_eq "retention unaffected by the hold" "COMPLIANCE $D30" "$(ret "$F")"
-check_eq "still locked by the retention" locked "$(state "$F")"
+check_eq "still locked by the retention" locked "$(worm_state "$F")"
 
 # ---- expired object: deletable, content still immutable
 F=$B/exp
@@ -281,7 +280,7 @@ TE=$(($(date +%s) + 3))
 check_errno "COMPLIANCE retention 3 s ahead" OK setxattr "$F" user.worm.retention "COMPLIANCE $(iso $TE)"
 check_errno "before expiry: rm EPERM" EPERM unlink "$F"
 while [ "$(date +%s)" -le $((TE + 1)) ]; do sleep 0.3; done
-check_eq "after expiry: state expired" expired "$(state "$F")"
+check_eq "after expiry: state expired" expired "$(worm_state "$F")"
 before=$(snap "$F")
 check_errno "expired: write EPERM" EPERM pwrite "$F" 0 X
 check_errno "expired: O_TRUNC EPERM" EPERM open "$F" WRONLY,TRUNC
@@ -358,7 +357,7 @@ check_eq "cp -a of a locked file to another dir of the bucket: exit 0" "0 " "$rc
 check_eq "in-mount copy has the content" hello "$(cat "$B/copies/f" 2>&1)"
 out=$(cp "$W/f" "$B/copies/plain" 2>&1); rc=$?
 check_eq "plain cp of a locked file: exit 0" "0 " "$rc $out"
-check_eq "plain copy is mutable" mutable "$(state "$B/copies/plain")"
+check_eq "plain copy is mutable" mutable "$(worm_state "$B/copies/plain")"
 
 # ---- refusals: logged with op, uid, rule; counted in .wormfs/stats
 F=$B/logged

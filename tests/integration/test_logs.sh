@@ -29,18 +29,7 @@ make_store "$S" || { fail "wormctl init"; done_testing; }
 mount_fg "$S" "$M" -o allow_other || { fail "mount"; done_testing; }
 ok "mounted"
 
-st() { h getxattr "$1" user.worm.state; }
 U() { setpriv --reuid=1000 --regid=1000 --clear-groups -- "$@"; }
-# wait_state FILE STATE SECONDS: poll (no timing is asserted, only the end
-# state within a generous bound).
-wait_state() {
-	local i
-	for i in $(seq 1 $(($3 * 10))); do
-		[ "$(st "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # ---- wormctl and the attributes
 B=$M/applogs
@@ -95,7 +84,7 @@ check_errno "default retention" OK setxattr "$W" user.worm.default-retention "GO
 check_errno "default append-only ON" OK setxattr "$W" user.worm.default-append-only ON
 check_errno "first write and close" OK write "$W/a.log" "one
 "
-check_eq "committed at close: locked" locked "$(st "$W/a.log")"
+check_eq "committed at close: locked" locked "$(worm_state "$W/a.log")"
 check_errno "appendable: append OK under retention" OK append "$W/a.log" "two
 "
 check_errno "appendable: overwrite of a committed byte EPERM" EPERM pwrite "$W/a.log" 0 X
@@ -140,7 +129,7 @@ check_errno "recipe 2: rename EPERM" EPERM rename "$F2" "$F2.old"
 check_errno "recipe 2: a second appender is fine" OK append "$F2" "x2 1
 "
 sleep $((AC2 + 2))
-check_eq "recipe 2: held open past the period: still mutable" mutable "$(st "$F2")"
+check_eq "recipe 2: held open past the period: still mutable" mutable "$(worm_state "$F2")"
 touch "$T_BASE/r2.stop"
 wait $R2
 check_eq "recipe 2: writer exited 0" 0 $?
@@ -148,7 +137,7 @@ n1=$(grep -c '^r2 [0-9]*$' "$F2")
 check_eq "recipe 2: every line in order, none lost" "$(seq 1 "$n1" | sed 's/^/r2 /')" \
 	"$(grep '^r2 [0-9]*$' "$F2")"
 if wait_state "$F2" locked $((AC2 * 4 + 10)); then ok "recipe 2: locked once closed and idle"
-else fail "recipe 2: locked once closed and idle" "state $(st "$F2")"; fi
+else fail "recipe 2: locked once closed and idle" "state $(worm_state "$F2")"; fi
 check_errno "recipe 2: unlink after the lock EPERM" EPERM unlink "$F2"
 check_match "recipe 2: retention is the bucket default" "^GOVERNANCE " \
 	"$(h getxattr "$F2" user.worm.retention)"
@@ -258,7 +247,7 @@ EOF
 	# Once the period has passed with no writer, every file locks.
 	local unlocked=""
 	for f in "$R"/*; do
-		wait_state "$f" locked $((ac * 4 + 15)) || unlocked="$unlocked $f=$(st "$f")"
+		wait_state "$f" locked $((ac * 4 + 15)) || unlocked="$unlocked $f=$(worm_state "$f")"
 	done
 	check_eq "$name: every file locked once the autocommit period passed" "" "$unlocked"
 	local deletable=""
@@ -285,12 +274,12 @@ check_errno "bucket restart" OK mkdir "$P"
 check_errno "default retention" OK setxattr "$P" user.worm.default-retention "GOVERNANCE 1d"
 check_errno "autocommit ${AC3}s" OK setxattr "$P" user.worm.autocommit "${AC3}s"
 check_errno "write and close" OK write "$P/idle.log" "data"
-check_eq "mutable after close" mutable "$(st "$P/idle.log")"
+check_eq "mutable after close" mutable "$(worm_state "$P/idle.log")"
 umount_fs "$M" || fail "unmount"
 sleep $((AC3 + 2))
 t0=$(date +%s)
 mount_fg "$S" "$M" -o allow_other || { fail "remount"; done_testing; }
-check_eq "due while stopped: locked at the mount" locked "$(st "$P/idle.log")"
+check_eq "due while stopped: locked at the mount" locked "$(worm_state "$P/idle.log")"
 until=$(date -u -d "$(h getxattr "$P/idle.log" user.worm.retention | cut -d' ' -f2)" +%s)
 if [ "$until" -ge $((t0 + 86400 - 5)) ]; then ok "retention counts from the lock, not from the deadline"
 else fail "retention counts from the lock" "until $until, mount at $t0"; fi
@@ -303,7 +292,7 @@ check_match "audit trail: the autocommit setting" 'kind=autocommit op=set path=/
 check_match "audit trail: append-only OFF (finalize)" \
 	'kind=append-only op=set path=/wormappend/a.log attr=user.worm.append-only uid=0 rule=- value=OFF' "$audit"
 check_errno "a new file after the restart" OK write "$P/new.log" "x"
-check_eq "new file mutable" mutable "$(st "$P/new.log")"
+check_eq "new file mutable" mutable "$(worm_state "$P/new.log")"
 if wait_state "$P/new.log" locked $((AC3 * 4 + 10)); then ok "new file autocommits after the restart"
 else fail "new file autocommits after the restart"; fi
 
@@ -314,7 +303,7 @@ check_errno "default retention" OK setxattr "$X" user.worm.default-retention "GO
 check_errno "default append-only" OK setxattr "$X" user.worm.default-append-only ON
 head -c 100000 /dev/urandom > "$T_BASE/big.want"
 check "write 100,000 bytes, close: locked, appendable" cp "$T_BASE/big.want" "$X/big"
-check_eq "appendable object locked" locked "$(st "$X/big")"
+check_eq "appendable object locked" locked "$(worm_state "$X/big")"
 umount_fs "$M" || fail "unmount"
 head -c 30000 /dev/urandom > "$T_BASE/lost"
 head -c 20000 /dev/urandom > "$T_BASE/kept"
@@ -332,7 +321,7 @@ cat "$T_BASE/kept" >> "$T_BASE/big.want"
 mount_fg "$S" "$M" -o allow_other || { fail "remount"; done_testing; }
 check_eq "after the recovery: the committed prefix and the committed append" "" \
 	"$(cmp "$X/big" "$T_BASE/big.want" 2>&1)"
-check_eq "still locked" locked "$(st "$X/big")"
+check_eq "still locked" locked "$(worm_state "$X/big")"
 check_errno "and still appendable" OK append "$X/big" "end"
 
 ino_big=$(stat -c %i "$X/big") ino_p=$(stat -c %i "$P")

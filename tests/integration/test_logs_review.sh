@@ -20,16 +20,7 @@ make_store "$S" || { fail "wormctl init"; done_testing; }
 mount_fg "$S" "$M" -o allow_other || { fail "mount"; done_testing; }
 ok "mounted"
 
-st() { h getxattr "$1" user.worm.state; }
 U() { setpriv --reuid=1000 --regid=1000 --clear-groups -- "$@"; }
-wait_state() {
-	local i
-	for i in $(seq 1 $(($3 * 10))); do
-		[ "$(st "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 AC=2
 B=$M/readers
@@ -39,7 +30,7 @@ check_errno "default retention" OK setxattr "$B" user.worm.default-retention "GO
 check_errno "autocommit ${AC}s" OK setxattr "$B" user.worm.autocommit "${AC}s"
 check_errno "root's log" OK write "$B/app.log" "line 1"
 chmod 0644 "$B/app.log"
-check_eq "mutable after close" mutable "$(st "$B/app.log")"
+check_eq "mutable after close" mutable "$(worm_state "$B/app.log")"
 # The reader holds O_RDONLY|O_APPEND open until the file locks (bounded).
 U "$PY" - "$B/app.log" "$MK/ro.stop" <<'EOF' &
 import os, sys, time
@@ -54,7 +45,7 @@ RP=$!
 for i in $(seq 1 100); do [ -e "$MK/ro.stop.opened" ] && break; sleep 0.1; done
 check "reader opened O_RDONLY|O_APPEND" test -e "$MK/ro.stop.opened"
 if wait_state "$B/app.log" locked $((AC * 4 + 10)); then ok "a reader's O_RDONLY|O_APPEND open does not hold the lock off"
-else fail "a reader's O_RDONLY|O_APPEND open does not hold the lock off" "state $(st "$B/app.log")"; fi
+else fail "a reader's O_RDONLY|O_APPEND open does not hold the lock off" "state $(worm_state "$B/app.log")"; fi
 touch "$MK/ro.stop"; wait "$RP"
 
 # A reader closing O_RDONLY|O_APPEND opens in a loop pushes no deadline.
@@ -72,7 +63,7 @@ while not os.path.exists(sys.argv[2]) and time.time() - t < 120:
 EOF
 RP=$!
 if wait_state "$B/b.log" locked $((AC * 4 + 10)); then ok "a reader's reopen loop does not push the deadline"
-else fail "a reader's reopen loop does not push the deadline" "state $(st "$B/b.log")"; fi
+else fail "a reader's reopen loop does not push the deadline" "state $(worm_state "$B/b.log")"; fi
 touch "$MK/ro2.stop"; wait "$RP"
 check_errno "the locked log: write refused" EPERM append "$B/b.log" "x"
 
@@ -100,7 +91,7 @@ check_errno "bucket appendworm" OK mkdir "$W"
 check_errno "default retention" OK setxattr "$W" user.worm.default-retention "GOVERNANCE 1d"
 check_errno "default append-only" OK setxattr "$W" user.worm.default-append-only ON
 check_errno "appendable log" OK write "$W/x.log" "ABCDEFGH"
-check_eq "appendable WORM: locked" locked "$(st "$W/x.log")"
+check_eq "appendable WORM: locked" locked "$(worm_state "$W/x.log")"
 "$PY" "$MK/mm.py" "$W/x.log"
 check_eq "plain bucket" OK "$(h mkdir "$M/plainbkt")"
 check_errno "ordinary file" OK write "$M/plainbkt/f" "ABCDEFGH"
