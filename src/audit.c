@@ -6,35 +6,19 @@
 #include <string.h>
 
 #include "audit.h"
+#include "byteorder.h"
 #include "crypto.h"
 
 static const uint8_t audit_magic[4] = { 'W', 'A', 'U', '1' };
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 /* What the MAC covers: everything but the MAC itself. */
 static size_t mac_input(const struct audit_rec *r, uint8_t *b)
 {
 	memcpy(b, audit_magic, 4);
-	put64(b + 4, r->seq);
-	put64(b + 12, (uint64_t)r->time_s);
+	put_le64(b + 4, r->seq);
+	put_le64(b + 12, (uint64_t)r->time_s);
 	memcpy(b + 20, r->prev, 32);
-	b[52] = (uint8_t)r->len;
-	b[53] = (uint8_t)(r->len >> 8);
-	b[54] = (uint8_t)(r->len >> 16);
-	b[55] = (uint8_t)(r->len >> 24);
+	put_le32(b + 52, r->len);
 	memcpy(b + 56, r->text, r->len);
 	return 56 + r->len;
 }
@@ -61,14 +45,11 @@ size_t audit_encode(const struct audit_rec *r, uint8_t *out, size_t cap)
 	if (r->len > AUDIT_TEXT_MAX || cap < n)
 		return 0;
 	memcpy(out, audit_magic, 4);
-	put64(out + 4, r->seq);
-	put64(out + 12, (uint64_t)r->time_s);
+	put_le64(out + 4, r->seq);
+	put_le64(out + 12, (uint64_t)r->time_s);
 	memcpy(out + 20, r->prev, 32);
 	memcpy(out + 52, r->mac, 32);
-	out[84] = (uint8_t)r->len;
-	out[85] = (uint8_t)(r->len >> 8);
-	out[86] = (uint8_t)(r->len >> 16);
-	out[87] = (uint8_t)(r->len >> 24);
+	put_le32(out + 84, r->len);
 	memcpy(out + AUDIT_HDR_BYTES, r->text, r->len);
 	return n;
 }
@@ -78,12 +59,11 @@ int audit_decode(const uint8_t *in, size_t len, struct audit_rec *r)
 	uint32_t tl;
 	if (len < AUDIT_HDR_BYTES || memcmp(in, audit_magic, 4))
 		return -EBADMSG;
-	tl = (uint32_t)in[84] | (uint32_t)in[85] << 8 | (uint32_t)in[86] << 16 |
-	     (uint32_t)in[87] << 24;
+	tl = get_le32(in + 84);
 	if (tl > AUDIT_TEXT_MAX || len != AUDIT_HDR_BYTES + tl)
 		return -EBADMSG;
-	r->seq = get64(in + 4);
-	r->time_s = (int64_t)get64(in + 12);
+	r->seq = get_le64(in + 4);
+	r->time_s = (int64_t)get_le64(in + 12);
 	memcpy(r->prev, in + 20, 32);
 	memcpy(r->mac, in + 52, 32);
 	r->len = tl;
@@ -110,7 +90,7 @@ int audit_tip(meta_txn *t, uint64_t *seq, uint8_t hash[32])
 		return -EBADMSG;
 	if (rc)
 		return rc;
-	*seq = get64(v);
+	*seq = get_le64(v);
 	memcpy(hash, v + 8, 32);
 	return 0;
 }
@@ -146,7 +126,7 @@ int audit_append(meta_txn *t, const uint8_t key[32], int64_t time_s, const char 
 	rc = meta_kv_put(t, name, enc, n);
 	if (rc)
 		return rc;
-	put64(tip, out->seq);
+	put_le64(tip, out->seq);
 	memcpy(tip + 8, out->mac, 32);
 	return meta_kv_put(t, "audit_tip", tip, sizeof(tip));
 }

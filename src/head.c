@@ -10,32 +10,19 @@
 #include <sys/stat.h>
 
 #include "head.h"
+#include "byteorder.h"
 #include "crypto.h"
 
 static const uint8_t head_magic[4] = { 'W', 'H', 'D', '1' };
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 static void body(const struct whead *h, uint8_t b[HEAD_BODY_BYTES])
 {
 	memcpy(b, head_magic, 4);
-	put64(b + 4, h->seq);
-	put64(b + 12, (uint64_t)h->time_s);
+	put_le64(b + 4, h->seq);
+	put_le64(b + 12, (uint64_t)h->time_s);
 	memcpy(b + 20, h->digest, 32);
 	memcpy(b + 52, h->prev, 32);
-	put64(b + 84, h->audit_seq);
+	put_le64(b + 84, h->audit_seq);
 	memcpy(b + 92, h->audit_hash, 32);
 }
 
@@ -103,10 +90,10 @@ int head_next(const struct whead *prev, const struct head_state *st, int64_t tim
 		memcpy(d + 16, prev->digest, 32);
 	else
 		memset(d + 16, 0, 32);
-	put64(d + 48, st->audit_seq);
+	put_le64(d + 48, st->audit_seq);
 	memcpy(d + 56, st->audit_hash, 32);
-	put64(d + 88, (uint64_t)st->clock_hwm);
-	put64(d + 96, st->nodes);
+	put_le64(d + 88, (uint64_t)st->clock_hwm);
+	put_le64(d + 96, st->nodes);
 	rc = wcrypto_hash(out->digest, d, sizeof(d));
 	if (rc)
 		return rc;
@@ -150,11 +137,11 @@ int head_decode(const uint8_t *in, size_t len, struct whead *h)
 	if (len != HEAD_BYTES || memcmp(in, head_magic, 4))
 		return -EBADMSG;
 	memset(h, 0, sizeof(*h));
-	h->seq = get64(in + 4);
-	h->time_s = (int64_t)get64(in + 12);
+	h->seq = get_le64(in + 4);
+	h->time_s = (int64_t)get_le64(in + 12);
 	memcpy(h->digest, in + 20, 32);
 	memcpy(h->prev, in + 52, 32);
-	h->audit_seq = get64(in + 84);
+	h->audit_seq = get_le64(in + 84);
 	memcpy(h->audit_hash, in + 92, 32);
 	memcpy(h->mac, in + HEAD_BODY_BYTES, 32);
 	memcpy(h->sig, in + HEAD_BODY_BYTES + 32, 64);

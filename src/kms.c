@@ -193,7 +193,7 @@ static void cache_purge(struct dek_cache *c, uint32_t version)
 	pthread_mutex_lock(&c->mu);
 	for (uint32_t i = 0; i < c->cap; i++)
 		if (c->e[i].used &&
-		    (version == 0 || kms_get32(c->e[i].wrapped) == version))
+		    (version == 0 || get_le32(c->e[i].wrapped) == version))
 			cache_drop(c, (int32_t)i);
 	pthread_mutex_unlock(&c->mu);
 }
@@ -394,7 +394,7 @@ static void dek_ad(uint8_t ad[DEK_AD_BYTES], const uint8_t ctx[KMS_CTX_BYTES], u
 {
 	memcpy(ad, "WORMDEK1", 8);
 	memcpy(ad + 8, ctx, KMS_CTX_BYTES);
-	kms_put32(ad + 24, version);
+	put_le32(ad + 24, version);
 }
 
 /* Caller holds ring_lock. */
@@ -404,7 +404,7 @@ static int wrap_active(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 	const struct kms_mk *mk = &k->ring->mk[kms_ring_find(k->ring, k->ring->active)];
 	uint8_t ad[DEK_AD_BYTES];
 
-	kms_put32(w->b, mk->version);
+	put_le32(w->b, mk->version);
 	wcrypto_nonce(w->b + 4);
 	dek_ad(ad, ctx, mk->version);
 	return wcrypto_wrap(w->b + 28, dek, KMS_DEK_BYTES, ad, sizeof(ad), w->b + 4, mk->key);
@@ -414,7 +414,7 @@ static int wrap_active(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 static int unwrap_locked(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 			 const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES])
 {
-	uint32_t version = kms_get32(w->b);
+	uint32_t version = get_le32(w->b);
 	int i = kms_ring_find(k->ring, version);
 	uint8_t ad[DEK_AD_BYTES];
 
@@ -427,7 +427,7 @@ static int unwrap_locked(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 
 uint32_t kms_wrapped_version(const struct kms_wrapped *w)
 {
-	return kms_get32(w->b);
+	return get_le32(w->b);
 }
 
 int kms_generate_data_key(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
@@ -509,7 +509,7 @@ int kms_reencrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 static void blob_ad(uint8_t ad[12], uint32_t version)
 {
 	memcpy(ad, "WORMBLB1", 8);
-	kms_put32(ad + 8, version);
+	put_le32(ad + 8, version);
 }
 
 int kms_encrypt(kms *k, const void *in, size_t len, uint8_t *out, uint64_t now_ns)
@@ -524,7 +524,7 @@ int kms_encrypt(kms *k, const void *in, size_t len, uint8_t *out, uint64_t now_n
 		return rc;
 	pthread_rwlock_rdlock(&k->ring_lock);
 	const struct kms_mk *mk = &k->ring->mk[kms_ring_find(k->ring, k->ring->active)];
-	kms_put32(out, mk->version);
+	put_le32(out, mk->version);
 	wcrypto_nonce(out + 4);
 	blob_ad(ad, mk->version);
 	rc = wcrypto_wrap(out + 28, in, len, ad, sizeof(ad), out + 4, mk->key);
@@ -543,7 +543,7 @@ int kms_decrypt_blob(kms *k, const uint8_t *in, size_t len, void *out, uint64_t 
 	rc = kms_gate(k, KMS_CLASS_CRYPTO, now_ns);
 	if (rc)
 		return rc;
-	version = kms_get32(in);
+	version = get_le32(in);
 	pthread_rwlock_rdlock(&k->ring_lock);
 	i = kms_ring_find(k->ring, version);
 	if (i < 0) {

@@ -4,13 +4,13 @@
 #ifndef WORMFS_KMS_PRIV_H
 #define WORMFS_KMS_PRIV_H
 
-#include <endian.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "byteorder.h"
 #include "crypto.h"
 #include "kms.h"
 #include "ratelimit.h"
@@ -71,12 +71,6 @@ struct kms {
 	struct dek_cache cache;
 	struct wcrypto_impl_choice impl;   /* resolved crypto_impl */
 };
-
-/* Little-endian fields, whatever the host. */
-static inline void kms_put32(uint8_t *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
-static inline void kms_put64(uint8_t *p, uint64_t v) { v = htole64(v); memcpy(p, &v, 8); }
-static inline uint32_t kms_get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
-static inline uint64_t kms_get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
 
 /* One line into err (if any), printf style. */
 /* Error lines for err/errlen: wlog_seterr (log.h). */

@@ -151,27 +151,27 @@ int kms_ring_save(struct kms *k, int noreplace)
 	}
 	p = payload;
 	memcpy(p, r->record_key, 32);
-	kms_put32(p + 32, r->active);
-	kms_put32(p + 36, r->count);
+	put_le32(p + 32, r->active);
+	put_le32(p + 36, r->count);
 	p += KR_PAYLOAD_FIXED;
 	for (uint32_t i = 0; i < r->count; i++, p += KR_ENTRY_BYTES) {
-		kms_put32(p, r->mk[i].version);
-		kms_put64(p + 4, (uint64_t)r->mk[i].created_s);
+		put_le32(p, r->mk[i].version);
+		put_le64(p + 4, (uint64_t)r->mk[i].created_s);
 		memcpy(p + 12, r->mk[i].key, WCRYPTO_KEYBYTES);
 	}
 	p = file;
 	memcpy(p, KR_MAGIC, 8);
-	kms_put32(p + 8, KR_FORMAT);
-	kms_put32(p + 12, k->mode);
+	put_le32(p + 8, KR_FORMAT);
+	put_le32(p + 12, k->mode);
 	p += KR_FIXED_HDR;
 	if (k->mode == KR_MODE_PASS) {
 		memcpy(p, k->salt, WCRYPTO_SALTBYTES);
-		kms_put64(p + 16, k->opslimit);
-		kms_put64(p + 24, k->memlimit);
+		put_le64(p + 16, k->opslimit);
+		put_le64(p + 24, k->memlimit);
 		p += KR_PASS_HDR;
 	}
 	wcrypto_nonce(p);
-	kms_put32(p + WCRYPTO_NONCEBYTES, (uint32_t)(plen + WCRYPTO_TAGBYTES));
+	put_le32(p + WCRYPTO_NONCEBYTES, (uint32_t)(plen + WCRYPTO_TAGBYTES));
 	rc = wcrypto_wrap(file + hlen, payload, plen, file, hlen, p, r->kek);
 	if (!rc)
 		rc = write_atomic(k->dir, "keyring", file, flen, noreplace);
@@ -191,17 +191,17 @@ static int ring_parse(struct kms_ring *r, const uint8_t *p, size_t len)
 
 	if (len < KR_PAYLOAD_FIXED)
 		return -EBADMSG;
-	count = kms_get32(p + 36);
+	count = get_le32(p + 36);
 	if (count == 0 || count > KMS_MAX_VERSIONS ||
 	    len != KR_PAYLOAD_FIXED + (size_t)count * KR_ENTRY_BYTES)
 		return -EBADMSG;
 	memcpy(r->record_key, p, 32);
-	r->active = kms_get32(p + 32);
+	r->active = get_le32(p + 32);
 	r->count = count;
 	p += KR_PAYLOAD_FIXED;
 	for (uint32_t i = 0; i < count; i++, p += KR_ENTRY_BYTES) {
-		r->mk[i].version = kms_get32(p);
-		r->mk[i].created_s = (int64_t)kms_get64(p + 4);
+		r->mk[i].version = get_le32(p);
+		r->mk[i].created_s = (int64_t)get_le64(p + 4);
 		memcpy(r->mk[i].key, p + 12, WCRYPTO_KEYBYTES);
 		if (r->mk[i].version == 0 || (i && r->mk[i].version <= r->mk[i - 1].version))
 			return -EBADMSG;
@@ -343,9 +343,9 @@ int kms_ring_load(struct kms *k, const char *passphrase, size_t passlen,
 	}
 	rc = -EBADMSG;
 	if (!file || flen < KR_FIXED_HDR || memcmp(file, KR_MAGIC, 8) != 0 ||
-	    kms_get32(file + 8) != KR_FORMAT)
+	    get_le32(file + 8) != KR_FORMAT)
 		goto bad;
-	k->mode = kms_get32(file + 12);
+	k->mode = get_le32(file + 12);
 	if (k->mode != KR_MODE_KEYFILE && k->mode != KR_MODE_PASS)
 		goto bad;
 	hlen = kr_header_len(k->mode);
@@ -354,14 +354,14 @@ int kms_ring_load(struct kms *k, const char *passphrase, size_t passlen,
 	q = file + KR_FIXED_HDR;
 	if (k->mode == KR_MODE_PASS) {
 		memcpy(k->salt, q, WCRYPTO_SALTBYTES);
-		k->opslimit = kms_get64(q + 16);
-		k->memlimit = kms_get64(q + 24);
+		k->opslimit = get_le64(q + 16);
+		k->memlimit = get_le64(q + 24);
 		if (k->memlimit > SIZE_MAX ||
 		    !wcrypto_pwhash_limits_valid(k->opslimit, (size_t)k->memlimit))
 			goto bad;
 		q += KR_PASS_HDR;
 	}
-	clen = kms_get32(q + WCRYPTO_NONCEBYTES);
+	clen = get_le32(q + WCRYPTO_NONCEBYTES);
 	if (clen < WCRYPTO_TAGBYTES + KR_PAYLOAD_FIXED || clen != flen - hlen)
 		goto bad;
 

@@ -3,9 +3,9 @@
 #ifndef WORMFS_META_PRIV_H
 #define WORMFS_META_PRIV_H
 
+#include "byteorder.h"
 #include "meta.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -93,19 +93,6 @@ static inline int mdb_err(int rc)
 	default:
 		return rc > 0 ? -rc : -EIO;   /* LMDB passes errno values through */
 	}
-}
-
-static inline void put_be64(uint8_t *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, 8);
-}
-
-static inline uint64_t get_be64(const void *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return be64toh(v);
 }
 
 /* Called by every write that adds a record (a name, an xattr value, inline

@@ -36,17 +36,6 @@
 static const char obj_magic[8] = { 'W', 'O', 'R', 'M', 'O', 'B', 'J', '1' };
 static const char blk_magic[8] = { 'W', 'O', 'R', 'M', 'B', 'L', 'K', '1' };
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 uint64_t obj_file_length(uint64_t size)
 {
 	uint64_t last;

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "byteorder.h"
 #include "obj.h"
 
 #define BS ((uint64_t)OBJ_BLOCK_SIZE)
@@ -55,20 +56,6 @@ void obj_nonce_fresh(const wcrypto_aead *key, uint8_t nonce[WCRYPTO_NONCEBYTES])
 int obj_nonce_ok(const wcrypto_aead *key, const uint8_t nonce[WCRYPTO_NONCEBYTES]);
 /* Read and check the header of r's content file; *fmt: its format. */
 int obj_header_read(int fd, const struct obj_ref *r, unsigned *fmt);
-
-static inline void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 static inline uint64_t slot_off(uint64_t idx)
 {

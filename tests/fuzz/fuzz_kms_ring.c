@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "byteorder.h"
 #include "crypto.h"
 #include "kms.h"
 
@@ -81,12 +82,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* A key-file ring around payload, sealed with kek (format in kms_ring.c). */
 static void put_sealed(const uint8_t *payload, size_t plen)
 {
@@ -95,10 +90,10 @@ static void put_sealed(const uint8_t *payload, size_t plen)
 
 	CHECK(f);
 	memcpy(f, "WORMFSKR", 8);
-	le32(f + 8, 1);
-	le32(f + 12, 0);
+	put_le32(f + 8, 1);
+	put_le32(f + 12, 0);
 	memset(f + 16, 0x5a, WCRYPTO_NONCEBYTES);
-	le32(f + 16 + WCRYPTO_NONCEBYTES, (uint32_t)(plen + WCRYPTO_TAGBYTES));
+	put_le32(f + 16 + WCRYPTO_NONCEBYTES, (uint32_t)(plen + WCRYPTO_TAGBYTES));
 	CHECK(wcrypto_wrap(f + hlen, payload, plen, f, hlen, f + 16, kek) == 0);
 	put_file("keyring", f, flen);
 	free(f);
