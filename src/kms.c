@@ -1,6 +1,6 @@
 /* kms: local key management shaped like AWS KMS (design section 8):
  * parameters, the request gate, the DEK cache and the operations. The key
- * ring file is kms_ring.c.
+ * ring file is kms_ring.c; struct kms is known here only.
  *
  * Locks: ring_lock (rwlock) guards the ring; cache.mu guards the DEK cache.
  * Order: ring_lock before cache.mu, never the reverse. A Decrypt unwraps and
@@ -9,15 +9,38 @@
 #include "kms_priv.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "byteorder.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define DEK_AD_BYTES 28            /* "WORMDEK1" | ctx | version */
 #define BLOB_MAX 4096
 #define NS_PER_S 1000000000ull
 #define NS_PER_MS 1000000ull
+
+struct kms {
+	char *dir;
+	struct kms_ring_hdr hdr;      /* how the ring file is unlocked */
+	struct kms_ring *ring;
+	pthread_rwlock_t ring_lock;
+	struct kms_params p;
+	uint64_t max_wait_ns;
+	struct rl_gcra rl[KMS_CLASS__COUNT];
+	struct rl_gcra log_rl;        /* throttling log lines: 1/s, burst 5 */
+	_Atomic uint64_t log_suppressed;
+	_Atomic uint64_t requests[KMS_CLASS__COUNT];
+	_Atomic uint64_t throttled[KMS_CLASS__COUNT];
+	_Atomic uint64_t wait_ns[KMS_CLASS__COUNT];
+	_Atomic uint64_t hits, misses;
+	struct dek_cache cache;
+	struct wcrypto_impl_choice impl;   /* resolved crypto_impl */
+};
 
 static const char *const class_names[KMS_CLASS__COUNT] = { "cryptographic", "management" };
 
@@ -200,6 +223,35 @@ static void cache_purge(struct dek_cache *c, uint32_t version)
 
 /* ---- open / close ---- */
 
+/* A struct kms with dir and a zeroed ring (secure memory); NULL if out of
+ * memory. kms_free_bare releases what kms_alloc made (wipes the ring). */
+static struct kms *kms_alloc(const char *dir)
+{
+	struct kms *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->dir = strdup(dir);
+	k->ring = wcrypto_secure_alloc(sizeof(*k->ring));
+	if (!k->dir || !k->ring) {
+		free(k->dir);
+		wcrypto_secure_free(k->ring);
+		free(k);
+		return NULL;
+	}
+	memset(k->ring, 0, sizeof(*k->ring));
+	return k;
+}
+
+static void kms_free_bare(struct kms *k)
+{
+	if (!k)
+		return;
+	wcrypto_secure_free(k->ring);   /* wipes */
+	free(k->dir);
+	free(k);
+}
+
 static int params_check(const struct kms_params *in, struct kms_params *out)
 {
 	*out = *in;
@@ -293,7 +345,7 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	k->max_wait_ns = k->p.max_wait_ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX
 								   : k->p.max_wait_ms * NS_PER_MS;
 
-	rc = kms_ring_load(k, passphrase, passlen, err, errlen);
+	rc = kms_ring_load(k->dir, passphrase, passlen, &k->hdr, k->ring, err, errlen);
 	if (rc)
 		goto out;
 	if (pthread_rwlock_init(&k->ring_lock, NULL) != 0) {
@@ -583,7 +635,7 @@ int kms_rotate(kms *k, uint32_t *new_version, uint64_t now_ns)
 	wcrypto_random(r->mk[r->count].key, WCRYPTO_KEYBYTES);
 	r->count++;
 	r->active = v;
-	rc = kms_ring_save(k, 0);
+	rc = kms_ring_store(k->dir, &k->hdr, r, 0);
 	if (rc) {   /* not saved: as if it never happened */
 		r->count--;
 		r->active = old_active;
@@ -637,7 +689,7 @@ int kms_remove_version(kms *k, uint32_t version, uint64_t now_ns)
 	memmove(&r->mk[i], &r->mk[i + 1], (r->count - (uint32_t)i - 1) * sizeof(r->mk[0]));
 	r->count--;
 	wcrypto_wipe(&r->mk[r->count], sizeof(r->mk[0]));
-	rc = kms_ring_save(k, 0);
+	rc = kms_ring_store(k->dir, &k->hdr, r, 0);
 	if (rc) {   /* put it back where it was */
 		memmove(&r->mk[i + 1], &r->mk[i], (r->count - (uint32_t)i) * sizeof(r->mk[0]));
 		r->mk[i] = *scratch;

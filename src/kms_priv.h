@@ -1,19 +1,21 @@
-/* kms_priv.h: what kms.c (requests, gate, DEK cache) and kms_ring.c (the
- * key ring file) share. Private to the kms module: include only from
- * src/kms*.c. */
+/* kms_priv.h: what the files of the kms module share; include/kms.h is
+ * the module's API. Include only from src/kms*.c (and the unit tests of
+ * these pieces). struct kms itself is private to kms.c.
+ *
+ *   kms.c           parameters, the request gate, the operations
+ *   kms_ring.c      the key ring file: its format, load, store, create
+ *   (and the DEK cache, in kms.c) */
 #ifndef WORMFS_KMS_PRIV_H
 #define WORMFS_KMS_PRIV_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
-#include "byteorder.h"
 #include "crypto.h"
 #include "kms.h"
-#include "ratelimit.h"
+
+/* ---- the key ring and its file (kms_ring.c) ---- */
 
 struct kms_mk {
 	uint32_t version;
@@ -21,7 +23,7 @@ struct kms_mk {
 	uint8_t key[WCRYPTO_KEYBYTES];
 };
 
-/* All key material, in one sodium_malloc'd block. */
+/* All key material, in one wcrypto_secure_alloc'd block. */
 struct kms_ring {
 	uint8_t kek[WCRYPTO_KEYBYTES];
 	uint8_t record_key[32];
@@ -29,6 +31,42 @@ struct kms_ring {
 	uint32_t count;
 	struct kms_mk mk[KMS_MAX_VERSIONS + 1];  /* +1: scratch for rollback */
 };
+
+/* The ring file's cleartext header: how its KEK is had. */
+enum kms_ring_mode { KMS_RING_KEYFILE = 0, KMS_RING_PASSPHRASE = 1 };
+struct kms_ring_hdr {
+	uint32_t mode;                     /* enum kms_ring_mode */
+	uint8_t salt[WCRYPTO_SALTBYTES];   /* passphrase: Argon2id salt, limits */
+	uint64_t opslimit;
+	uint64_t memlimit;
+};
+
+/* Index of version in the ring, or -1. */
+int kms_ring_find(const struct kms_ring *r, uint32_t version);
+
+/* Serialize: the ring file of h and r, sealed under r->kek, in a malloc'd
+ * *out of *len bytes. -ENOMEM, or the AEAD's error. */
+int kms_ring_encode(const struct kms_ring_hdr *h, const struct kms_ring *r, uint8_t **out,
+		    size_t *len);
+/* Parse the cleartext header of a ring file of len bytes (no key needed):
+ * -EBADMSG, *why saying what is wrong, if it is not a well-formed one. */
+int kms_ring_decode_hdr(const uint8_t *file, size_t len, struct kms_ring_hdr *h,
+			const char **why);
+/* Authenticate and parse a whole ring file under r->kek, filling the rest
+ * of r: -EBADMSG (*why) if malformed, -EACCES if it does not authenticate
+ * (another KEK, a changed byte), -ENOMEM. */
+int kms_ring_decode(const uint8_t *file, size_t len, struct kms_ring *r, const char **why);
+
+/* Read DIR/keyring, unlock it (key file DIR/kek, or the passphrase) and
+ * fill h and r. Writes nothing. Errors as kms_open, with err set. */
+int kms_ring_load(const char *dir, const char *passphrase, size_t passlen,
+		  struct kms_ring_hdr *h, struct kms_ring *r, char *err, size_t errlen);
+/* Seal the ring and replace DIR/keyring atomically (temp file, fsync,
+ * rename, fsync dir); noreplace: -EEXIST if there is one. */
+int kms_ring_store(const char *dir, const struct kms_ring_hdr *h, const struct kms_ring *r,
+		   int noreplace);
+
+/* ---- the DEK cache (kms.c) ---- */
 
 struct cache_meta {
 	uint8_t ctx[KMS_CTX_BYTES];
@@ -50,44 +88,5 @@ struct dek_cache {
 	uint64_t ttl_ns;
 	uint8_t hkey[WCRYPTO_SHORTHASH_KEYBYTES];
 };
-
-struct kms {
-	char *dir;
-	uint32_t mode;
-	uint8_t salt[WCRYPTO_SALTBYTES];
-	uint64_t opslimit;
-	uint64_t memlimit;
-	struct kms_ring *ring;
-	pthread_rwlock_t ring_lock;
-	struct kms_params p;
-	uint64_t max_wait_ns;
-	struct rl_gcra rl[KMS_CLASS__COUNT];
-	struct rl_gcra log_rl;        /* throttling log lines: 1/s, burst 5 */
-	_Atomic uint64_t log_suppressed;
-	_Atomic uint64_t requests[KMS_CLASS__COUNT];
-	_Atomic uint64_t throttled[KMS_CLASS__COUNT];
-	_Atomic uint64_t wait_ns[KMS_CLASS__COUNT];
-	_Atomic uint64_t hits, misses;
-	struct dek_cache cache;
-	struct wcrypto_impl_choice impl;   /* resolved crypto_impl */
-};
-
-/* One line into err (if any), printf style. */
-/* Error lines for err/errlen: wlog_seterr (log.h). */
-
-/* A struct kms with dir and a zeroed ring (secure memory); NULL if out of
- * memory. kms_free_bare releases what kms_alloc made (wipes the ring). */
-struct kms *kms_alloc(const char *dir);
-void kms_free_bare(struct kms *k);
-
-/* Index of version in the ring, or -1. */
-int kms_ring_find(const struct kms_ring *r, uint32_t version);
-/* Seal the ring under the KEK and replace DIR/keyring atomically (noreplace:
- * -EEXIST if there is one). Caller holds the ring exclusively. */
-int kms_ring_save(struct kms *k, int noreplace);
-/* Read DIR/keyring, unlock it (key file or passphrase) and fill k->mode,
- * salt, limits and k->ring. Errors as kms_open, with err set. */
-int kms_ring_load(struct kms *k, const char *passphrase, size_t passlen,
-		  char *err, size_t errlen);
 
 #endif

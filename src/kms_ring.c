@@ -1,4 +1,6 @@
-/* kms_ring: the key ring file of the local KMS (design section 8).
+/* kms_ring: the key ring file of the local KMS (design section 8): its
+ * format (encode, decode), loading and storing it, and creating the first
+ * one (kms_create). It knows the ring and the file, never struct kms.
  *
  * Key ring file DIR/keyring (integers little-endian):
  *
@@ -16,6 +18,7 @@
  * The ring is only ever replaced whole (temp file, fsync, rename, fsync
  * dir), and opening it writes nothing. */
 #include "kms_priv.h"
+#include "byteorder.h"
 #include "log.h"
 
 #include <errno.h>
@@ -24,14 +27,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define KR_MAGIC "WORMFSKR"
 #define KR_FORMAT 1
-#define KR_MODE_KEYFILE 0
-#define KR_MODE_PASS 1
 #define KR_FIXED_HDR 16            /* magic | format | mode */
 #define KR_PASS_HDR 32             /* salt | opslimit | memlimit */
 #define KR_ENTRY_BYTES 44          /* version | created_s | key */
@@ -133,15 +135,15 @@ int kms_ring_find(const struct kms_ring *r, uint32_t version)
 
 static size_t kr_header_len(uint32_t mode)
 {
-	return KR_FIXED_HDR + (mode == KR_MODE_PASS ? KR_PASS_HDR : 0) +
+	return KR_FIXED_HDR + (mode == KMS_RING_PASSPHRASE ? KR_PASS_HDR : 0) +
 	       WCRYPTO_NONCEBYTES + 4;
 }
 
-int kms_ring_save(struct kms *k, int noreplace)
+int kms_ring_encode(const struct kms_ring_hdr *h, const struct kms_ring *r, uint8_t **out,
+		    size_t *len)
 {
-	const struct kms_ring *r = k->ring;
 	size_t plen = KR_PAYLOAD_FIXED + (size_t)r->count * KR_ENTRY_BYTES;
-	size_t hlen = kr_header_len(k->mode), flen = hlen + plen + WCRYPTO_TAGBYTES;
+	size_t hlen = kr_header_len(h->mode), flen = hlen + plen + WCRYPTO_TAGBYTES;
 	uint8_t *payload = wcrypto_secure_alloc(plen), *file = malloc(flen), *p;
 	int rc;
 
@@ -162,19 +164,22 @@ int kms_ring_save(struct kms *k, int noreplace)
 	p = file;
 	memcpy(p, KR_MAGIC, 8);
 	put_le32(p + 8, KR_FORMAT);
-	put_le32(p + 12, k->mode);
+	put_le32(p + 12, h->mode);
 	p += KR_FIXED_HDR;
-	if (k->mode == KR_MODE_PASS) {
-		memcpy(p, k->salt, WCRYPTO_SALTBYTES);
-		put_le64(p + 16, k->opslimit);
-		put_le64(p + 24, k->memlimit);
+	if (h->mode == KMS_RING_PASSPHRASE) {
+		memcpy(p, h->salt, WCRYPTO_SALTBYTES);
+		put_le64(p + 16, h->opslimit);
+		put_le64(p + 24, h->memlimit);
 		p += KR_PASS_HDR;
 	}
 	wcrypto_nonce(p);
 	put_le32(p + WCRYPTO_NONCEBYTES, (uint32_t)(plen + WCRYPTO_TAGBYTES));
 	rc = wcrypto_wrap(file + hlen, payload, plen, file, hlen, p, r->kek);
-	if (!rc)
-		rc = write_atomic(k->dir, "keyring", file, flen, noreplace);
+	if (!rc) {
+		*out = file;
+		*len = flen;
+		file = NULL;
+	}
 out:
 	if (payload) {
 		wcrypto_wipe(payload, plen);
@@ -184,14 +189,29 @@ out:
 	return rc;
 }
 
-/* Authentic payload -> ring; -EBADMSG if its structure is wrong. */
-static int ring_parse(struct kms_ring *r, const uint8_t *p, size_t len)
+int kms_ring_store(const char *dir, const struct kms_ring_hdr *h, const struct kms_ring *r,
+		   int noreplace)
+{
+	uint8_t *file = NULL;
+	size_t len = 0;
+	int rc = kms_ring_encode(h, r, &file, &len);
+
+	if (!rc)
+		rc = write_atomic(dir, "keyring", file, len, noreplace);
+	free(file);
+	return rc;
+}
+
+/* Authentic payload -> ring; -EBADMSG (*why) if its structure is wrong. */
+static int ring_parse(struct kms_ring *r, const uint8_t *p, size_t len, const char **why)
 {
 	uint32_t count;
 
+	*why = "payload shorter than its fixed part";
 	if (len < KR_PAYLOAD_FIXED)
 		return -EBADMSG;
 	count = get_le32(p + 36);
+	*why = "key count out of range or not matching the payload";
 	if (count == 0 || count > KMS_MAX_VERSIONS ||
 	    len != KR_PAYLOAD_FIXED + (size_t)count * KR_ENTRY_BYTES)
 		return -EBADMSG;
@@ -199,6 +219,7 @@ static int ring_parse(struct kms_ring *r, const uint8_t *p, size_t len)
 	r->active = get_le32(p + 32);
 	r->count = count;
 	p += KR_PAYLOAD_FIXED;
+	*why = "key versions zero or not increasing";
 	for (uint32_t i = 0; i < count; i++, p += KR_ENTRY_BYTES) {
 		r->mk[i].version = get_le32(p);
 		r->mk[i].created_s = (int64_t)get_le64(p + 4);
@@ -206,7 +227,81 @@ static int ring_parse(struct kms_ring *r, const uint8_t *p, size_t len)
 		if (r->mk[i].version == 0 || (i && r->mk[i].version <= r->mk[i - 1].version))
 			return -EBADMSG;
 	}
+	*why = "active version not in the ring";
 	return kms_ring_find(r, r->active) < 0 ? -EBADMSG : 0;
+}
+
+/* The header is checked field by field before anything is derived from
+ * it (the Argon2 limits decide how much memory unlocking takes). */
+int kms_ring_decode_hdr(const uint8_t *file, size_t len, struct kms_ring_hdr *h,
+			const char **why)
+{
+	const uint8_t *q;
+	size_t hlen;
+
+	memset(h, 0, sizeof(*h));
+	*why = "shorter than its header";
+	if (!file || len < KR_FIXED_HDR)
+		return -EBADMSG;
+	*why = "not a key ring (magic)";
+	if (memcmp(file, KR_MAGIC, 8) != 0)
+		return -EBADMSG;
+	*why = "unknown format version";
+	if (get_le32(file + 8) != KR_FORMAT)
+		return -EBADMSG;
+	h->mode = get_le32(file + 12);
+	*why = "unknown unlock mode";
+	if (h->mode != KMS_RING_KEYFILE && h->mode != KMS_RING_PASSPHRASE)
+		return -EBADMSG;
+	hlen = kr_header_len(h->mode);
+	*why = "shorter than its header";
+	if (len < hlen)
+		return -EBADMSG;
+	q = file + KR_FIXED_HDR;
+	if (h->mode == KMS_RING_PASSPHRASE) {
+		memcpy(h->salt, q, WCRYPTO_SALTBYTES);
+		h->opslimit = get_le64(q + 16);
+		h->memlimit = get_le64(q + 24);
+		*why = "Argon2id limits out of range";
+		if (h->memlimit > SIZE_MAX ||
+		    !wcrypto_pwhash_limits_valid(h->opslimit, (size_t)h->memlimit))
+			return -EBADMSG;
+	}
+	*why = "ciphertext length does not match the file";
+	if (get_le32(file + hlen - 4) < WCRYPTO_TAGBYTES + KR_PAYLOAD_FIXED ||
+	    get_le32(file + hlen - 4) != len - hlen)
+		return -EBADMSG;
+	*why = NULL;
+	return 0;
+}
+
+/* Only an authentic payload is parsed. */
+int kms_ring_decode(const uint8_t *file, size_t len, struct kms_ring *r, const char **why)
+{
+	struct kms_ring_hdr h;
+	uint8_t *payload;
+	size_t hlen, plen;
+	int rc = kms_ring_decode_hdr(file, len, &h, why);
+
+	if (rc)
+		return rc;
+	hlen = kr_header_len(h.mode);
+	plen = len - hlen - WCRYPTO_TAGBYTES;
+	payload = wcrypto_secure_alloc(plen);
+	if (!payload)
+		return -ENOMEM;
+	if (wcrypto_unwrap(payload, file + hlen, len - hlen, file, hlen,
+			   file + hlen - 4 - WCRYPTO_NONCEBYTES, r->kek) != 0) {
+		*why = "does not authenticate under this key";
+		rc = -EACCES;
+	} else {
+		rc = ring_parse(r, payload, plen, why);
+		if (!rc)
+			*why = NULL;
+	}
+	wcrypto_wipe(payload, plen);
+	wcrypto_secure_free(payload);
+	return rc;
 }
 
 static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
@@ -292,44 +387,36 @@ static void pwhash_limits(uint64_t *ops, uint64_t *mem)
 	*mem = m;
 }
 
-struct kms *kms_alloc(const char *dir)
+/* The KEK of a ring with header h: Argon2id(passphrase) or DIR/kek. */
+static int ring_kek(const char *dir, const char *path, const struct kms_ring_hdr *h,
+		    const char *passphrase, size_t passlen, uint8_t kek[WCRYPTO_KEYBYTES],
+		    char *err, size_t errlen)
 {
-	struct kms *k = calloc(1, sizeof(*k));
-
-	if (!k)
-		return NULL;
-	k->dir = strdup(dir);
-	k->ring = wcrypto_secure_alloc(sizeof(*k->ring));
-	if (!k->dir || !k->ring) {
-		free(k->dir);
-		wcrypto_secure_free(k->ring);
-		free(k);
-		return NULL;
-	}
-	memset(k->ring, 0, sizeof(*k->ring));
-	return k;
-}
-
-void kms_free_bare(struct kms *k)
-{
-	if (!k)
-		return;
-	wcrypto_secure_free(k->ring);   /* wipes */
-	free(k->dir);
-	free(k);
-}
-
-/* The ring file format is checked field by field before anything is
- * derived from it; only an authentic payload is parsed. */
-int kms_ring_load(struct kms *k, const char *passphrase, size_t passlen,
-		  char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	uint8_t *file = NULL, *payload = NULL, *q;
-	size_t flen = 0, hlen, clen = 0;
 	int rc;
 
-	rc = path_join(path, sizeof(path), k->dir, "keyring");
+	if (h->mode != KMS_RING_PASSPHRASE)
+		return read_kek(dir, kek, err, errlen);
+	if (!passphrase) {
+		wlog_seterr(err, errlen, "key ring %s is protected by a passphrase; none given",
+			    path);
+		return -ENOKEY;
+	}
+	rc = wcrypto_pwhash(kek, passphrase, passlen, h->salt, h->opslimit, (size_t)h->memlimit);
+	if (rc)
+		wlog_seterr(err, errlen, "cannot derive the key ring key: %s", strerror(-rc));
+	return rc;
+}
+
+int kms_ring_load(const char *dir, const char *passphrase, size_t passlen,
+		  struct kms_ring_hdr *h, struct kms_ring *r, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	const char *why = "not a regular file of at most 1 MiB (or it changed while read)";
+	uint8_t *file = NULL;
+	size_t flen = 0;
+	int rc;
+
+	rc = path_join(path, sizeof(path), dir, "keyring");
 	if (rc)
 		return rc;
 	rc = read_file(path, KR_MAX_FILE, &file, &flen);
@@ -341,69 +428,21 @@ int kms_ring_load(struct kms *k, const char *passphrase, size_t passlen,
 		wlog_seterr(err, errlen, "cannot read key ring %s: %s", path, strerror(-rc));
 		goto out;
 	}
-	rc = -EBADMSG;
-	if (!file || flen < KR_FIXED_HDR || memcmp(file, KR_MAGIC, 8) != 0 ||
-	    get_le32(file + 8) != KR_FORMAT)
-		goto bad;
-	k->mode = get_le32(file + 12);
-	if (k->mode != KR_MODE_KEYFILE && k->mode != KR_MODE_PASS)
-		goto bad;
-	hlen = kr_header_len(k->mode);
-	if (flen < hlen)
-		goto bad;
-	q = file + KR_FIXED_HDR;
-	if (k->mode == KR_MODE_PASS) {
-		memcpy(k->salt, q, WCRYPTO_SALTBYTES);
-		k->opslimit = get_le64(q + 16);
-		k->memlimit = get_le64(q + 24);
-		if (k->memlimit > SIZE_MAX ||
-		    !wcrypto_pwhash_limits_valid(k->opslimit, (size_t)k->memlimit))
-			goto bad;
-		q += KR_PASS_HDR;
-	}
-	clen = get_le32(q + WCRYPTO_NONCEBYTES);
-	if (clen < WCRYPTO_TAGBYTES + KR_PAYLOAD_FIXED || clen != flen - hlen)
-		goto bad;
-
-	if (k->mode == KR_MODE_PASS) {
-		if (!passphrase) {
-			rc = -ENOKEY;
-			wlog_seterr(err, errlen, "key ring %s is protected by a passphrase; none given",
-				   path);
-			goto out;
-		}
-		rc = wcrypto_pwhash(k->ring->kek, passphrase, passlen, k->salt, k->opslimit,
-				    (size_t)k->memlimit);
-		if (rc) {
-			wlog_seterr(err, errlen, "cannot derive the key ring key: %s", strerror(-rc));
-			goto out;
-		}
-	} else {
-		rc = read_kek(k->dir, k->ring->kek, err, errlen);
-		if (rc)
-			goto out;
-	}
-	payload = wcrypto_secure_alloc(clen - WCRYPTO_TAGBYTES);
-	if (!payload) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (wcrypto_unwrap(payload, file + hlen, clen, file, hlen, q, k->ring->kek) != 0) {
-		rc = -EACCES;
-		wlog_seterr(err, errlen, "cannot unlock key ring: wrong passphrase or damaged key ring");
-		goto out;
-	}
-	rc = ring_parse(k->ring, payload, clen - WCRYPTO_TAGBYTES);
+	if (!rc)
+		rc = kms_ring_decode_hdr(file, flen, h, &why);
 	if (rc)
 		goto bad;
-	goto out;
+	rc = ring_kek(dir, path, h, passphrase, passlen, r->kek, err, errlen);
+	if (rc)
+		goto out;
+	rc = kms_ring_decode(file, flen, r, &why);
+	if (rc == -EACCES)
+		wlog_seterr(err, errlen, "cannot unlock key ring: wrong passphrase or damaged key ring");
+	if (rc != -EBADMSG)
+		goto out;
 bad:
-	wlog_seterr(err, errlen, "malformed key ring %s", path);
+	wlog_seterr(err, errlen, "malformed key ring %s: %s", path, why);
 out:
-	if (payload) {
-		wcrypto_wipe(payload, clen - WCRYPTO_TAGBYTES);
-		wcrypto_secure_free(payload);
-	}
 	free(file);
 	return rc;
 }
@@ -411,7 +450,8 @@ out:
 int kms_create(const char *dir, const char *passphrase, size_t passlen)
 {
 	char path[PATH_MAX];
-	struct kms *k = NULL;
+	struct kms_ring_hdr h = { 0 };
+	struct kms_ring *r = NULL;
 	int rc, made_kek = 0;
 
 	if (!dir || (passphrase && passlen == 0))
@@ -424,33 +464,33 @@ int kms_create(const char *dir, const char *passphrase, size_t passlen)
 		return rc;
 	if (access(path, F_OK) == 0)
 		return -EEXIST;
-	k = kms_alloc(dir);
-	if (!k)
+	r = wcrypto_secure_alloc(sizeof(*r));
+	if (!r)
 		return -ENOMEM;
-	k->mode = passphrase ? KR_MODE_PASS : KR_MODE_KEYFILE;
+	memset(r, 0, sizeof(*r));
+	h.mode = passphrase ? KMS_RING_PASSPHRASE : KMS_RING_KEYFILE;
 	if (passphrase) {
-		wcrypto_random(k->salt, sizeof(k->salt));
-		pwhash_limits(&k->opslimit, &k->memlimit);
-		rc = wcrypto_pwhash(k->ring->kek, passphrase, passlen, k->salt, k->opslimit,
-				    (size_t)k->memlimit);
+		wcrypto_random(h.salt, sizeof(h.salt));
+		pwhash_limits(&h.opslimit, &h.memlimit);
+		rc = wcrypto_pwhash(r->kek, passphrase, passlen, h.salt, h.opslimit,
+				    (size_t)h.memlimit);
 	} else {
-		wcrypto_random(k->ring->kek, WCRYPTO_KEYBYTES);
-		rc = write_atomic(dir, "kek", k->ring->kek, WCRYPTO_KEYBYTES, 1);
+		wcrypto_random(r->kek, WCRYPTO_KEYBYTES);
+		rc = write_atomic(dir, "kek", r->kek, WCRYPTO_KEYBYTES, 1);
 		made_kek = rc == 0;
 	}
 	if (rc)
 		goto out;
-	wcrypto_random(k->ring->record_key, sizeof(k->ring->record_key));
-	k->ring->count = 1;
-	k->ring->active = 1;
-	k->ring->mk[0].version = 1;
-	k->ring->mk[0].created_s = (int64_t)time(NULL);
-	wcrypto_random(k->ring->mk[0].key, WCRYPTO_KEYBYTES);
-	rc = kms_ring_save(k, 1);
+	wcrypto_random(r->record_key, sizeof(r->record_key));
+	r->count = 1;
+	r->active = 1;
+	r->mk[0].version = 1;
+	r->mk[0].created_s = (int64_t)time(NULL);
+	wcrypto_random(r->mk[0].key, WCRYPTO_KEYBYTES);
+	rc = kms_ring_store(dir, &h, r, 1);
 out:
 	if (rc && made_kek && path_join(path, sizeof(path), dir, "kek") == 0)
 		unlink(path);
-	kms_free_bare(k);
+	wcrypto_secure_free(r);   /* wipes */
 	return rc;
 }
-
