@@ -1,11 +1,12 @@
 /* kms: local key management shaped like AWS KMS (design section 8):
- * parameters, the request gate, the DEK cache and the operations. The key
- * ring file is kms_ring.c; struct kms is known here only.
+ * parameters, the request gate and the operations. The key ring file is
+ * kms_ring.c, the DEK cache kms_dek_cache.c; struct kms is known here only.
  *
- * Locks: ring_lock (rwlock) guards the ring; cache.mu guards the DEK cache.
- * Order: ring_lock before cache.mu, never the reverse. A Decrypt unwraps and
- * inserts into the cache under one read lock, so a version removal (write
- * lock, then purge) can never leave a DEK of a removed version cached. */
+ * Locks: ring_lock (rwlock) guards the ring; the DEK cache has its own
+ * mutex inside. Order: ring_lock before the cache's, never the reverse. A
+ * Decrypt unwraps and inserts into the cache under one read lock, so a
+ * version removal (write lock, then purge) can never leave a DEK of a
+ * removed version cached. */
 #include "kms_priv.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@ struct kms {
 	_Atomic uint64_t throttled[KMS_CLASS__COUNT];
 	_Atomic uint64_t wait_ns[KMS_CLASS__COUNT];
 	_Atomic uint64_t hits, misses;
-	struct dek_cache cache;
+	struct kms_dek_cache *cache;
 	struct wcrypto_impl_choice impl;   /* resolved crypto_impl */
 };
 
@@ -55,170 +56,6 @@ void kms_params_default(struct kms_params *p)
 	p->cache_entries = 10000;
 	p->cache_ttl_s = 300;
 	p->crypto_impl = WCRYPTO_IMPL_AUTO;
-}
-
-/* ---- DEK cache ---- */
-
-static int cache_init(struct dek_cache *c, uint64_t entries, uint64_t ttl_s)
-{
-	memset(c, 0, sizeof(*c));
-	c->lru_head = c->lru_tail = c->free_head = -1;
-	c->ttl_ns = ttl_s > UINT64_MAX / NS_PER_S ? UINT64_MAX : ttl_s * NS_PER_S;
-	if (pthread_mutex_init(&c->mu, NULL) != 0)
-		return -ENOMEM;
-	if (entries == 0)
-		return 0;
-	c->cap = (uint32_t)entries;
-	c->nbuckets = 16;
-	while (c->nbuckets < 2 * c->cap)
-		c->nbuckets *= 2;
-	c->buckets = malloc(c->nbuckets * sizeof(*c->buckets));
-	c->e = calloc(c->cap, sizeof(*c->e));
-	c->dek = wcrypto_secure_alloc((size_t)c->cap * KMS_DEK_BYTES);
-	if (!c->buckets || !c->e || !c->dek)
-		return -ENOMEM;
-	memset(c->buckets, 0xff, c->nbuckets * sizeof(*c->buckets));   /* -1 */
-	for (uint32_t i = 0; i < c->cap; i++)
-		c->e[i].hnext = i + 1 < c->cap ? (int32_t)i + 1 : -1;
-	c->free_head = 0;
-	wcrypto_random(c->hkey, sizeof(c->hkey));
-	return 0;
-}
-
-static void cache_destroy(struct dek_cache *c)
-{
-	free(c->buckets);
-	free(c->e);
-	wcrypto_secure_free(c->dek);   /* wipes every cached DEK */
-	pthread_mutex_destroy(&c->mu);
-}
-
-static uint32_t cache_bucket(const struct dek_cache *c, const uint8_t ctx[KMS_CTX_BYTES],
-			     const struct kms_wrapped *w)
-{
-	uint8_t key[KMS_CTX_BYTES + KMS_WRAPPED_BYTES];
-
-	memcpy(key, ctx, KMS_CTX_BYTES);
-	memcpy(key + KMS_CTX_BYTES, w->b, KMS_WRAPPED_BYTES);
-	return (uint32_t)wcrypto_shorthash(c->hkey, key, sizeof(key)) & (c->nbuckets - 1);
-}
-
-static int32_t cache_find(const struct dek_cache *c, uint32_t b,
-			  const uint8_t ctx[KMS_CTX_BYTES], const struct kms_wrapped *w)
-{
-	for (int32_t i = c->buckets[b]; i >= 0; i = c->e[i].hnext)
-		if (memcmp(c->e[i].ctx, ctx, KMS_CTX_BYTES) == 0 &&
-		    memcmp(c->e[i].wrapped, w->b, KMS_WRAPPED_BYTES) == 0)
-			return i;
-	return -1;
-}
-
-static void lru_unlink(struct dek_cache *c, int32_t i)
-{
-	struct cache_meta *e = &c->e[i];
-
-	if (e->prev >= 0)
-		c->e[e->prev].next = e->next;
-	else
-		c->lru_head = e->next;
-	if (e->next >= 0)
-		c->e[e->next].prev = e->prev;
-	else
-		c->lru_tail = e->prev;
-}
-
-static void lru_push_head(struct dek_cache *c, int32_t i)
-{
-	c->e[i].prev = -1;
-	c->e[i].next = c->lru_head;
-	if (c->lru_head >= 0)
-		c->e[c->lru_head].prev = i;
-	c->lru_head = i;
-	if (c->lru_tail < 0)
-		c->lru_tail = i;
-}
-
-/* Drop entry i: unchain, wipe its DEK, return it to the free list. */
-static void cache_drop(struct dek_cache *c, int32_t i)
-{
-	struct cache_meta *e = &c->e[i];
-	uint32_t b = cache_bucket(c, e->ctx, (const struct kms_wrapped *)e->wrapped);
-	int32_t *pp = &c->buckets[b];
-
-	while (*pp != i)
-		pp = &c->e[*pp].hnext;
-	*pp = e->hnext;
-	lru_unlink(c, i);
-	wcrypto_wipe(c->dek + (size_t)i * KMS_DEK_BYTES, KMS_DEK_BYTES);
-	memset(e, 0, sizeof(*e));
-	e->hnext = c->free_head;
-	c->free_head = i;
-}
-
-static int cache_expired(const struct dek_cache *c, const struct cache_meta *e, uint64_t now)
-{
-	return now > e->inserted_ns && now - e->inserted_ns >= c->ttl_ns;
-}
-
-/* 1 and dek filled on a fresh hit, else 0. */
-static int cache_get(struct dek_cache *c, const uint8_t ctx[KMS_CTX_BYTES],
-		     const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES], uint64_t now)
-{
-	uint32_t b = cache_bucket(c, ctx, w);
-	int32_t i;
-	int hit = 0;
-
-	pthread_mutex_lock(&c->mu);
-	i = cache_find(c, b, ctx, w);
-	if (i >= 0 && cache_expired(c, &c->e[i], now)) {
-		cache_drop(c, i);
-	} else if (i >= 0) {
-		memcpy(dek, c->dek + (size_t)i * KMS_DEK_BYTES, KMS_DEK_BYTES);
-		lru_unlink(c, i);
-		lru_push_head(c, i);
-		hit = 1;
-	}
-	pthread_mutex_unlock(&c->mu);
-	return hit;
-}
-
-static void cache_put(struct dek_cache *c, const uint8_t ctx[KMS_CTX_BYTES],
-		      const struct kms_wrapped *w, const uint8_t dek[KMS_DEK_BYTES],
-		      uint64_t now)
-{
-	uint32_t b = cache_bucket(c, ctx, w);
-	int32_t i;
-
-	pthread_mutex_lock(&c->mu);
-	i = cache_find(c, b, ctx, w);
-	if (i >= 0) {            /* another thread missed at the same time */
-		lru_unlink(c, i);
-	} else {
-		if (c->free_head < 0)
-			cache_drop(c, c->lru_tail);   /* full: evict least recent */
-		i = c->free_head;
-		c->free_head = c->e[i].hnext;
-		memcpy(c->e[i].ctx, ctx, KMS_CTX_BYTES);
-		memcpy(c->e[i].wrapped, w->b, KMS_WRAPPED_BYTES);
-		c->e[i].used = 1;
-		c->e[i].hnext = c->buckets[b];
-		c->buckets[b] = i;
-	}
-	memcpy(c->dek + (size_t)i * KMS_DEK_BYTES, dek, KMS_DEK_BYTES);
-	c->e[i].inserted_ns = now;
-	lru_push_head(c, i);
-	pthread_mutex_unlock(&c->mu);
-}
-
-/* Drop every entry wrapped under version (all if version == 0). */
-static void cache_purge(struct dek_cache *c, uint32_t version)
-{
-	pthread_mutex_lock(&c->mu);
-	for (uint32_t i = 0; i < c->cap; i++)
-		if (c->e[i].used &&
-		    (version == 0 || get_le32(c->e[i].wrapped) == version))
-			cache_drop(c, (int32_t)i);
-	pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- open / close ---- */
@@ -314,7 +151,7 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 {
 	struct kms_params defaults;
 	struct kms *k = NULL;
-	int rc, lock_init = 0, cache_init_done = 0;
+	int rc, lock_init = 0;
 
 	*out = NULL;
 	if (!dir)
@@ -353,8 +190,7 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 		goto out;
 	}
 	lock_init = 1;
-	rc = cache_init(&k->cache, k->p.cache_entries, k->p.cache_ttl_s);
-	cache_init_done = 1;
+	rc = kms_dek_cache_new(k->p.cache_entries, k->p.cache_ttl_s, &k->cache);
 	if (rc) {
 		wlog_seterr(err, errlen, "cannot allocate the DEK cache");
 		goto out;
@@ -367,8 +203,7 @@ int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	rc = 0;
 out:
 	if (k) {
-		if (cache_init_done)
-			cache_destroy(&k->cache);
+		kms_dek_cache_free(k->cache);
 		if (lock_init)
 			pthread_rwlock_destroy(&k->ring_lock);
 		kms_free_bare(k);
@@ -380,7 +215,7 @@ void kms_close(kms *k)
 {
 	if (!k)
 		return;
-	cache_destroy(&k->cache);
+	kms_dek_cache_free(k->cache);
 	pthread_rwlock_destroy(&k->ring_lock);
 	kms_free_bare(k);
 }
@@ -506,7 +341,7 @@ static int decrypt_common(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 	int rc;
 
 	if (use_cache) {
-		if (cache_get(&k->cache, ctx, w, dek, now_ns)) {
+		if (kms_dek_cache_get(k->cache, ctx, w, dek, now_ns)) {
 			atomic_fetch_add_explicit(&k->hits, 1, memory_order_relaxed);
 			return 0;
 		}
@@ -518,7 +353,7 @@ static int decrypt_common(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 	pthread_rwlock_rdlock(&k->ring_lock);
 	rc = unwrap_locked(k, ctx, w, dek);
 	if (!rc && use_cache)
-		cache_put(&k->cache, ctx, w, dek, now_ns);
+		kms_dek_cache_put(k->cache, ctx, w, dek, now_ns);
 	pthread_rwlock_unlock(&k->ring_lock);
 	return rc;
 }
@@ -527,7 +362,7 @@ int kms_decrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 		const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES],
 		uint64_t now_ns)
 {
-	return decrypt_common(k, ctx, w, dek, now_ns, k->cache.cap > 0);
+	return decrypt_common(k, ctx, w, dek, now_ns, kms_dek_cache_capacity(k->cache) > 0);
 }
 
 int kms_decrypt_nocache(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
@@ -695,7 +530,7 @@ int kms_remove_version(kms *k, uint32_t version, uint64_t now_ns)
 		r->mk[i] = *scratch;
 		r->count++;
 	} else {
-		cache_purge(&k->cache, version);
+		kms_dek_cache_purge(k->cache, version);
 	}
 	wcrypto_wipe(scratch, sizeof(*scratch));
 out:
@@ -729,5 +564,5 @@ void kms_get_stats(kms *k, struct kms_stats *out)
 
 void kms_cache_flush(kms *k)
 {
-	cache_purge(&k->cache, 0);
+	kms_dek_cache_purge(k->cache, 0);
 }

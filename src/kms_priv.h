@@ -4,11 +4,10 @@
  *
  *   kms.c           parameters, the request gate, the operations
  *   kms_ring.c      the key ring file: its format, load, store, create
- *   (and the DEK cache, in kms.c) */
+ *   kms_dek_cache.c the cache of unwrapped data keys */
 #ifndef WORMFS_KMS_PRIV_H
 #define WORMFS_KMS_PRIV_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,27 +65,24 @@ int kms_ring_load(const char *dir, const char *passphrase, size_t passlen,
 int kms_ring_store(const char *dir, const struct kms_ring_hdr *h, const struct kms_ring *r,
 		   int noreplace);
 
-/* ---- the DEK cache (kms.c) ---- */
+/* ---- the DEK cache (kms_dek_cache.c) ---- */
 
-struct cache_meta {
-	uint8_t ctx[KMS_CTX_BYTES];
-	uint8_t wrapped[KMS_WRAPPED_BYTES];
-	uint64_t inserted_ns;
-	int32_t hnext;        /* bucket chain, or free list */
-	int32_t prev, next;   /* LRU list, most recent at head */
-	uint8_t used;
-};
+/* Unwrapped data keys by (ctx, wrapped bytes): bounded entries, least
+ * recently used evicted, each valid for a TTL. Thread-safe (one mutex);
+ * the DEKs are in secure memory. */
+struct kms_dek_cache;
 
-struct dek_cache {
-	pthread_mutex_t mu;
-	uint32_t cap;
-	uint32_t nbuckets;    /* power of two */
-	int32_t *buckets;
-	struct cache_meta *e;
-	uint8_t *dek;         /* cap x 32, sodium_malloc'd */
-	int32_t lru_head, lru_tail, free_head;
-	uint64_t ttl_ns;
-	uint8_t hkey[WCRYPTO_SHORTHASH_KEYBYTES];
-};
+/* entries 0: a cache that holds nothing. -ENOMEM. */
+int kms_dek_cache_new(uint64_t entries, uint64_t ttl_s, struct kms_dek_cache **out);
+void kms_dek_cache_free(struct kms_dek_cache *c);   /* wipes every DEK */
+uint32_t kms_dek_cache_capacity(const struct kms_dek_cache *c);
+/* 1 and dek filled on a fresh hit, else 0 (an expired entry is dropped). */
+int kms_dek_cache_get(struct kms_dek_cache *c, const uint8_t ctx[KMS_CTX_BYTES],
+		      const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES], uint64_t now_ns);
+void kms_dek_cache_put(struct kms_dek_cache *c, const uint8_t ctx[KMS_CTX_BYTES],
+		       const struct kms_wrapped *w, const uint8_t dek[KMS_DEK_BYTES],
+		       uint64_t now_ns);
+/* Drop every entry wrapped under version (all if version == 0). */
+void kms_dek_cache_purge(struct kms_dek_cache *c, uint32_t version);
 
 #endif
