@@ -9,9 +9,9 @@
  * small pool of reset handles (mdb_txn_reset/renew): renewing one costs no
  * malloc and no search of the reader table.
  *
- * This file: environment, transactions, map growth, nodes, directory
- * entries. kv, xattrs, symlinks and orphans are in src/meta_attr.c; what
- * both share is in src/meta_priv.h. */
+ * This file: environment, transactions, map growth, record MACs, nodes,
+ * directory entries. The other files of the module and what they share
+ * are listed in src/meta_priv.h. */
 #include "meta_priv.h"
 
 #include <stddef.h>
@@ -1043,4 +1043,44 @@ int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb
 	}
 	mdb_cursor_close(c);
 	return rc < 0 ? rc : 0;
+}
+
+int meta_dirent_unlisted(meta_txn *t, meta_unlisted_cb cb, void *arg)
+{
+	char name[META_NAME_MAX + 1];
+	uint8_t ckb[16];
+	MDB_cursor *c = NULL;
+	MDB_val k, v, ck, cv;
+	MDB_cursor_op op = MDB_FIRST;
+	int rc = mdb_cursor_open(t->txn, dbi(t, DB_DIRENTS), &c);
+
+	if (rc)
+		return mdb_err(rc);
+	for (;; op = MDB_NEXT) {
+		rc = mdb_cursor_get(c, &k, &v, op);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+			break;
+		}
+		if (k.mv_size <= 8 || k.mv_size > 8 + META_NAME_MAX || v.mv_size < 16)
+			continue;     /* malformed: the walk reports those */
+		memcpy(ckb, k.mv_data, 8);
+		memcpy(ckb + 8, (const uint8_t *)v.mv_data + 8, 8);
+		ck = (MDB_val){ 16, ckb };
+		rc = mdb_get(t->txn, dbi(t, DB_COOKIES), &ck, &cv);
+		if (rc && rc != MDB_NOTFOUND) {
+			rc = mdb_err(rc);
+			break;
+		}
+		if (!rc && cv.mv_size == k.mv_size - 8 &&
+		    !memcmp(cv.mv_data, (const uint8_t *)k.mv_data + 8, cv.mv_size))
+			continue;
+		memcpy(name, (const uint8_t *)k.mv_data + 8, k.mv_size - 8);
+		name[k.mv_size - 8] = '\0';
+		rc = cb(arg, get_be64(k.mv_data), name);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc;
 }

@@ -1,5 +1,18 @@
-/* meta_priv.h: what src/meta.c and src/meta_attr.c share (one module, split
- * for size; see include/meta.h). Only these two files include it. */
+/* meta_priv.h: what the files of the metadata module share (include/meta.h
+ * is its API). Only src/meta*.c include it (and a unit test that writes
+ * legacy records).
+ *
+ *   meta.c         environment, transactions, map growth, record MACs,
+ *                  nodes (and the side tables dropped with them),
+ *                  directory entries and the readdir index
+ *   meta_kv.c      the kv store
+ *   meta_ino.c     inode numbers: the counter, allocation, repair
+ *   meta_xattr.c   extended attributes        } side tables: records
+ *   meta_symlink.c symlink targets            } under an inode number,
+ *   meta_inline.c  inline content             } dropped with its node
+ *   meta_orphan.c  content files still to be deleted
+ *   meta_due.c     the autocommit deadline index
+ *   meta_upgrade.c upgrading a store to authenticated records */
 #ifndef WORMFS_META_PRIV_H
 #define WORMFS_META_PRIV_H
 
@@ -13,6 +26,7 @@
 #include <string.h>
 
 #define META_KEY_MAX 511          /* LMDB's default maximum key size */
+#define META_LINK_MAX 4096        /* a symlink target */
 
 enum meta_db { DB_NODES, DB_DIRENTS, DB_COOKIES, DB_XATTRS, DB_LINKS, DB_ORPHANS, DB_KV,
 	       DB_INLINE, DB_DUE, DB_DUEINO, DB_COUNT };
@@ -157,5 +171,10 @@ int auth_mac(const meta_env *e, char tag, const void *a, size_t alen, const void
  * set to the length before the MAC, or -EIO. */
 int auth_check(const meta_env *e, char tag, const void *key, size_t klen, const MDB_val *v,
 	       size_t legacy_len, size_t *plain);
+
+/* The inode counter (meta_ino.c): store next with its MAC (if the store
+ * has MACs); 1 if the stored counter carries a MAC already. */
+int ino_counter_store(meta_txn *t, uint64_t next);
+int ino_counter_has_mac(meta_txn *t);
 
 #endif
