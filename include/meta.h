@@ -174,7 +174,8 @@ int meta_node_decode(const void *buf, size_t len, struct meta_node *out);
 int meta_node_get(meta_txn *t, uint64_t ino, struct meta_node *out); /* -ENOENT */
 int meta_node_put(meta_txn *t, const struct meta_node *n);
 int meta_node_add(meta_txn *t, const struct meta_node *n);
-int meta_node_del(meta_txn *t, uint64_t ino);  /* also its xattrs and link */
+/* del: also its side tables (xattrs, symlink target, inline content). */
+int meta_node_del(meta_txn *t, uint64_t ino);
 /* Every node in ino order; cb returns non-zero to stop (that value is
  * returned). */
 typedef int (*meta_node_cb)(void *arg, const struct meta_node *n);

@@ -219,6 +219,17 @@ static int env_open(meta_env *e, const char *dir, unsigned eflags)
 	}
 }
 
+/* Everything meta_open made, closed and freed (no read handle pooled). */
+static void env_free(meta_env *e)
+{
+	if (e->env)
+		mdb_env_close(e->env);
+	pthread_mutex_destroy(&e->pool_mu);
+	pthread_rwlock_destroy(&e->map_lk);
+	free(e->dir);
+	free(e);
+}
+
 int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errlen)
 {
 	char path[4096];
@@ -294,12 +305,7 @@ int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errl
 		rc = -EINVAL;  /* built with a smaller key limit than we rely on */
 	if (rc) {
 		set_err(err, errlen, "metadata database %s: %s", dir, open_reason(rc));
-		if (e->env)
-			mdb_env_close(e->env);
-		pthread_mutex_destroy(&e->pool_mu);
-		pthread_rwlock_destroy(&e->map_lk);
-		free(e->dir);
-		free(e);
+		env_free(e);
 		return rc;
 	}
 	*out = e;
@@ -327,12 +333,7 @@ void meta_close(meta_env *e)
 	if (!e->rdonly && e->env)
 		mdb_env_sync(e->env, 1);
 	pool_drain(e);
-	if (e->env)
-		mdb_env_close(e->env);
-	pthread_mutex_destroy(&e->pool_mu);
-	pthread_rwlock_destroy(&e->map_lk);
-	free(e->dir);
-	free(e);
+	env_free(e);
 }
 
 uint64_t meta_last_txnid(meta_env *e)
@@ -747,6 +748,40 @@ static int prefix_delete(meta_txn *t, enum meta_db d, uint64_t id)
 	return mdb_err(rc);
 }
 
+/* The side tables: records under an inode number that live and die with
+ * its node (xattrs keyed by ino | name, the others by ino alone). A
+ * node's deletion drops them all, here and nowhere else. */
+static const struct side_table {
+	enum meta_db db;
+	int prefixed;
+} side_tables[] = {
+	{ DB_XATTRS, 1 },
+	{ DB_SYMLINKS, 0 },
+	{ DB_INLINE_CONTENT, 0 },
+};
+
+static int side_tables_drop(meta_txn *t, uint64_t ino)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb };
+	int rc = 0;
+
+	put_be64(kb, ino);
+	for (size_t i = 0; !rc && i < sizeof(side_tables) / sizeof(side_tables[0]); i++) {
+		enum meta_db d = side_tables[i].db;
+
+		if (!dbi(t, d))
+			continue;   /* an optional database this store lacks */
+		if (side_tables[i].prefixed)
+			rc = prefix_delete(t, d, ino);
+		else
+			rc = mdb_err(mdb_del(t->txn, dbi(t, d), &k, NULL));
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	return rc;
+}
+
 int meta_node_del(meta_txn *t, uint64_t ino)
 {
 	uint8_t kb[8];
@@ -757,14 +792,7 @@ int meta_node_del(meta_txn *t, uint64_t ino)
 	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_NODES), &k, NULL));
 	if (rc)
 		return rc;
-	rc = prefix_delete(t, DB_XATTRS, ino);
-	if (rc)
-		return rc;
-	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_LINKS), &k, NULL));
-	if (rc && rc != -ENOENT)
-		return rc;
-	rc = meta_inline_del(t, ino);
-	return rc == -ENOENT ? 0 : rc;
+	return side_tables_drop(t, ino);
 }
 
 int meta_node_foreach(meta_txn *t, meta_node_cb cb, void *arg)

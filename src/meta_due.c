@@ -17,7 +17,7 @@ static MDB_val due_key(uint8_t kb[16], int64_t deadline, uint64_t ino)
 static int usable(meta_txn *t)
 {
 	/* A read-only store from before the index has no such database. */
-	return dbi(t, DB_DUE) != 0 && dbi(t, DB_DUEINO) != 0;
+	return dbi(t, DB_DUE_BY_TIME) != 0 && dbi(t, DB_DUE_BY_INO) != 0;
 }
 
 int meta_due_get(meta_txn *t, uint64_t ino, int64_t *deadline)
@@ -29,7 +29,7 @@ int meta_due_get(meta_txn *t, uint64_t ino, int64_t *deadline)
 	if (!usable(t))
 		return -ENOENT;
 	put_be64(ib, ino);
-	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DUEINO), &k, &v));
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DUE_BY_INO), &k, &v));
 	if (rc)
 		return rc;
 	if (v.mv_size != 8)
@@ -51,12 +51,12 @@ int meta_due_del(meta_txn *t, uint64_t ino)
 		return rc;
 	if (!rc) {
 		dk = due_key(kb, old, ino);
-		rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DUE), &dk, NULL));
+		rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DUE_BY_TIME), &dk, NULL));
 		if (rc && rc != -ENOENT)
 			return rc;
 	}
 	put_be64(ib, ino);
-	return mdb_err(mdb_del(t->txn, dbi(t, DB_DUEINO), &k, NULL));
+	return mdb_err(mdb_del(t->txn, dbi(t, DB_DUE_BY_INO), &k, NULL));
 }
 
 int meta_due_set(meta_txn *t, uint64_t ino, int64_t deadline)
@@ -75,9 +75,9 @@ int meta_due_set(meta_txn *t, uint64_t ino, int64_t deadline)
 	put_be64(ib, ino);
 	put_be64(db, deadline < 0 ? 0 : (uint64_t)deadline);
 	dk = due_key(kb, deadline, ino);
-	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_DUE), &dk, &empty, 0));
+	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_DUE_BY_TIME), &dk, &empty, 0));
 	if (!rc)
-		rc = mdb_err(mdb_put(t->txn, dbi(t, DB_DUEINO), &k, &v, 0));
+		rc = mdb_err(mdb_put(t->txn, dbi(t, DB_DUE_BY_INO), &k, &v, 0));
 	return rc;
 }
 
@@ -89,7 +89,7 @@ int meta_due_first(meta_txn *t, uint64_t *ino, int64_t *deadline)
 
 	if (!usable(t))
 		return -ENOENT;
-	rc = mdb_err(mdb_cursor_open(t->txn, dbi(t, DB_DUE), &c));
+	rc = mdb_err(mdb_cursor_open(t->txn, dbi(t, DB_DUE_BY_TIME), &c));
 	if (rc)
 		return rc;
 	rc = mdb_err(mdb_cursor_get(c, &k, &v, MDB_FIRST));
@@ -111,7 +111,7 @@ int meta_due_count(meta_txn *t, uint64_t *count)
 	*count = 0;
 	if (!usable(t))
 		return 0;
-	rc = mdb_err(mdb_stat(t->txn, dbi(t, DB_DUEINO), &st));
+	rc = mdb_err(mdb_stat(t->txn, dbi(t, DB_DUE_BY_INO), &st));
 	if (!rc)
 		*count = st.ms_entries;
 	return rc;
@@ -126,7 +126,7 @@ int meta_due_del_at(meta_txn *t, int64_t deadline, uint64_t ino)
 
 	if (!usable(t))
 		return 0;
-	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DUE), &dk, NULL));
+	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DUE_BY_TIME), &dk, NULL));
 	if (rc && rc != -ENOENT)
 		return rc;
 	rc = meta_due_get(t, ino, &cur);
@@ -134,6 +134,6 @@ int meta_due_del_at(meta_txn *t, int64_t deadline, uint64_t ino)
 		return 0;
 	/* The entry's own pointer, or an unreadable one: both go. */
 	put_be64(ib, ino);
-	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DUEINO), &k, NULL));
+	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DUE_BY_INO), &k, NULL));
 	return rc == -ENOENT ? 0 : rc;
 }

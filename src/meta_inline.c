@@ -22,7 +22,7 @@ static int ino_value_get(meta_txn *t, enum meta_db d, uint64_t ino, void *buf, s
 
 int meta_inline_get(meta_txn *t, uint64_t ino, void *buf, size_t size, size_t *len)
 {
-	return ino_value_get(t, DB_INLINE, ino, buf, size, len);
+	return ino_value_get(t, DB_INLINE_CONTENT, ino, buf, size, len);
 }
 
 int meta_inline_put(meta_txn *t, uint64_t ino, const void *val, size_t len)
@@ -35,7 +35,7 @@ int meta_inline_put(meta_txn *t, uint64_t ino, const void *val, size_t len)
 	if (room_to_add(t))
 		return -ENOSPC;
 	put_be64(kb, ino);
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_INLINE), &k, &v, 0));
+	return mdb_err(mdb_put(t->txn, dbi(t, DB_INLINE_CONTENT), &k, &v, 0));
 }
 
 int meta_inline_del(meta_txn *t, uint64_t ino)
@@ -43,8 +43,8 @@ int meta_inline_del(meta_txn *t, uint64_t ino)
 	uint8_t kb[8];
 	MDB_val k = { 8, kb };
 
-	if (!dbi(t, DB_INLINE))
+	if (!dbi(t, DB_INLINE_CONTENT))
 		return -ENOENT;
 	put_be64(kb, ino);
-	return mdb_err(mdb_del(t->txn, dbi(t, DB_INLINE), &k, NULL));
+	return mdb_err(mdb_del(t->txn, dbi(t, DB_INLINE_CONTENT), &k, NULL));
 }

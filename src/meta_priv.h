@@ -28,11 +28,24 @@
 #define META_KEY_MAX 511          /* LMDB's default maximum key size */
 #define META_LINK_MAX 4096        /* a symlink target */
 
-enum meta_db { DB_NODES, DB_DIRENTS, DB_COOKIES, DB_XATTRS, DB_LINKS, DB_ORPHANS, DB_KV,
-	       DB_INLINE, DB_DUE, DB_DUEINO, DB_COUNT };
-/* Sub-databases from DB_INLINE on were added after the first format: a
- * store opened read-only may not have them (handle 0: empty). */
-#define DB_FIRST_OPTIONAL DB_INLINE
+/* The sub-databases (LMDB's name for each in db_names, meta.c: the names
+ * on disk never change). Keys are u64 BE inode numbers unless said. */
+enum meta_db {
+	DB_NODES,           /* "nodes": ino -> struct meta_node */
+	DB_DIRENTS,         /* "dirents": parent | name -> ino | cookie [| MAC] */
+	DB_COOKIES,         /* "cookies": parent | cookie -> name (readdir order) */
+	DB_XATTRS,          /* "xattrs": ino | name -> value (side table) */
+	DB_SYMLINKS,        /* "links": ino -> target [| MAC] (side table) */
+	DB_ORPHANS,         /* "orphans": ino -> objid [| MAC] */
+	DB_KV,              /* "kv": name -> small value */
+	DB_INLINE_CONTENT,  /* "inline": ino -> content (side table) */
+	DB_DUE_BY_TIME,     /* "due": deadline | ino -> nothing */
+	DB_DUE_BY_INO,      /* "dueino": ino -> deadline */
+	DB_COUNT
+};
+/* Sub-databases from DB_INLINE_CONTENT on were added after the first
+ * format: a store opened read-only may not have them (handle 0: empty). */
+#define DB_FIRST_OPTIONAL DB_INLINE_CONTENT
 
 struct meta_txn {
 	MDB_txn *txn;

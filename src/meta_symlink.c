@@ -9,9 +9,9 @@ static int link_store(meta_txn *t, const uint8_t kb[8], const char *target, size
 	int rc;
 
 	if (!t->e->auth)
-		return mdb_err(mdb_put(t->txn, dbi(t, DB_LINKS), &k, &v, 0));
+		return mdb_err(mdb_put(t->txn, dbi(t, DB_SYMLINKS), &k, &v, 0));
 	v.mv_size = len + META_MAC_BYTES;
-	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_LINKS), &k, &v, MDB_RESERVE));
+	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_SYMLINKS), &k, &v, MDB_RESERVE));
 	if (rc)
 		return rc;
 	buf = v.mv_data;
@@ -29,7 +29,7 @@ int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len
 	int rc;
 
 	put_be64(kb, ino);
-	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_LINKS), &k, &v));
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_SYMLINKS), &k, &v));
 	if (rc)
 		return rc;
 	rc = auth_check(t->e, 'L', kb, 8, &v, 0, &plain);

@@ -162,7 +162,7 @@ long meta_auth_upgrade(meta_txn *t)
 	if (r >= 0)
 		total += r, r = upgrade_db(t, DB_ORPHANS, up_orphan);
 	if (r >= 0)
-		total += r, r = upgrade_db(t, DB_LINKS, up_link);
+		total += r, r = upgrade_db(t, DB_SYMLINKS, up_link);
 	if (r < 0)
 		return r;
 	total += r;
