@@ -806,12 +806,7 @@ int meta_node_foreach(meta_txn *t, meta_node_cb cb, void *arg)
 	rc = mdb_cursor_open(t->txn, dbi(t, DB_NODES), &c);
 	if (rc)
 		return mdb_err(rc);
-	for (;; op = MDB_NEXT) {
-		rc = mdb_cursor_get(c, &k, &v, op);
-		if (rc) {
-			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
-			break;
-		}
+	while ((rc = cursor_step(c, &k, &v, &op)) > 0) {
 		rc = node_decode(&v, &n);
 		if (rc)
 			break;
@@ -1084,12 +1079,7 @@ int meta_dirent_unlisted(meta_txn *t, meta_unlisted_cb cb, void *arg)
 
 	if (rc)
 		return mdb_err(rc);
-	for (;; op = MDB_NEXT) {
-		rc = mdb_cursor_get(c, &k, &v, op);
-		if (rc) {
-			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
-			break;
-		}
+	while ((rc = cursor_step(c, &k, &v, &op)) > 0) {
 		if (k.mv_size <= 8 || k.mv_size > 8 + META_NAME_MAX || v.mv_size < 16)
 			continue;     /* malformed: the walk reports those */
 		memcpy(ckb, k.mv_data, 8);

@@ -40,12 +40,7 @@ int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg)
 	rc = mdb_cursor_open(t->txn, dbi(t, DB_ORPHANS), &c);
 	if (rc)
 		return mdb_err(rc);
-	for (;; op = MDB_NEXT) {
-		rc = mdb_cursor_get(c, &k, &v, op);
-		if (rc) {
-			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
-			break;
-		}
+	while ((rc = cursor_step(c, &k, &v, &op)) > 0) {
 		size_t plain = 0;
 		if (k.mv_size != 8 || v.mv_size < 16) {
 			rc = -EBADMSG;

@@ -173,6 +173,18 @@ static inline int seek_prefix(MDB_cursor *c, const uint8_t *kb, size_t klen, MDB
 	return k->mv_size >= 8 && memcmp(k->mv_data, kb, 8) == 0;
 }
 
+/* One step of a walk over a whole database: *op is MDB_FIRST for the
+ * first call. 1 with k, v set; 0 past the last record; <0 on error. */
+static inline int cursor_step(MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_op *op)
+{
+	int rc = mdb_cursor_get(c, k, v, *op);
+
+	*op = MDB_NEXT;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc ? mdb_err(rc) : 1;
+}
+
 /* Record MACs. msg = tag | key | value fields; each record type has its
  * own tag, and its fields are fixed-size except a last one, so no two
  * records share a message. */

@@ -17,12 +17,7 @@ int meta_auth_any_new(meta_txn *t)
 	rc = mdb_cursor_open(t->txn, dbi(t, DB_DIRENTS), &c);
 	if (rc)
 		return mdb_err(rc);
-	for (;; op = MDB_NEXT) {
-		rc = mdb_cursor_get(c, &k, &v, op);
-		if (rc) {
-			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
-			break;
-		}
+	while ((rc = cursor_step(c, &k, &v, &op)) > 0) {
 		if (v.mv_size != 16) {
 			rc = 1;
 			break;
@@ -66,13 +61,9 @@ static long upgrade_db(meta_txn *t, enum meta_db d, upgrade_fn fn)
 		free(out);
 		return mdb_err(rc);
 	}
-	for (;; op = MDB_NEXT) {
+	while ((rc = cursor_step(c, &k, &v, &op)) > 0) {
 		size_t outlen = 0;
-		rc = mdb_cursor_get(c, &k, &v, op);
-		if (rc) {
-			rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
-			break;
-		}
+
 		rc = fn(t, &k, &v, out, &outlen);
 		if (rc > 0) {
 			rc = 0;
