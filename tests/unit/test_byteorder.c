@@ -10,32 +10,33 @@
 
 static const uint8_t seq8[8] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08 };
 
-Test(byteorder, little_endian_bytes)
+/* Each helper against the bytes 01 02 ... of seq8. */
+static const struct {
+	void (*put64)(void *, uint64_t);
+	uint64_t (*get64)(const void *);
+	uint64_t v64;
+	void (*put32)(void *, uint32_t);
+	uint32_t (*get32)(const void *);
+	uint32_t v32;
+} orders[] = {
+	{ put_le64, get_le64, 0x0807060504030201ull, put_le32, get_le32, 0x04030201u },
+	{ put_be64, get_be64, 0x0102030405060708ull, put_be32, get_be32, 0x01020304u },
+};
+
+Test(byteorder, known_bytes)
 {
 	uint8_t b[8];
 
-	put_le64(b, 0x0807060504030201ull);
-	cr_assert_arr_eq(b, seq8, 8);
-	cr_assert_eq(get_le64(seq8), 0x0807060504030201ull);
-	memset(b, 0, sizeof(b));
-	put_le32(b, 0x04030201u);
-	cr_assert_arr_eq(b, seq8, 4);
-	cr_assert_eq(b[4], 0);
-	cr_assert_eq(get_le32(seq8), 0x04030201u);
-}
-
-Test(byteorder, big_endian_bytes)
-{
-	uint8_t b[8];
-
-	put_be64(b, 0x0102030405060708ull);
-	cr_assert_arr_eq(b, seq8, 8);
-	cr_assert_eq(get_be64(seq8), 0x0102030405060708ull);
-	memset(b, 0, sizeof(b));
-	put_be32(b, 0x01020304u);
-	cr_assert_arr_eq(b, seq8, 4);
-	cr_assert_eq(b[4], 0);
-	cr_assert_eq(get_be32(seq8), 0x01020304u);
+	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		orders[i].put64(b, orders[i].v64);
+		cr_assert_arr_eq(b, seq8, 8, "order %zu", i);
+		cr_assert_eq(orders[i].get64(seq8), orders[i].v64, "order %zu", i);
+		memset(b, 0, sizeof(b));
+		orders[i].put32(b, orders[i].v32);
+		cr_assert_arr_eq(b, seq8, 4, "order %zu", i);
+		cr_assert_eq(b[4], 0);
+		cr_assert_eq(orders[i].get32(seq8), orders[i].v32, "order %zu", i);
+	}
 }
 
 /* Big-endian keys sort as their numbers do (LMDB cursor order). */
