@@ -74,15 +74,15 @@
 #define OBJ_HEADER_SIZE 512u
 #define OBJ_MAX_SIZE (1ull << 40)         /* 1 TiB: larger is EFBIG */
 
-/* One helper thread (src/obj_pool.c): a write of many blocks seals half of
+/* One helper thread (src/obj_sealer.c): a write of many blocks seals half of
  * them there, so a single writer uses two cores. Owned by the daemon;
  * NULL everywhere means one thread. start: 1 if fn(arg) now runs on the
- * helper (then obj_pool_wait), 0 if it is busy (run fn yourself). */
-typedef struct obj_pool obj_pool;
-int obj_pool_new(obj_pool **out);
-void obj_pool_free(obj_pool *p);
-int obj_pool_start(obj_pool *p, void (*fn)(void *), void *arg);
-void obj_pool_wait(obj_pool *p);
+ * helper (then obj_sealer_wait), 0 if it is busy (run fn yourself). */
+typedef struct obj_sealer obj_sealer;
+int obj_sealer_new(obj_sealer **out);
+void obj_sealer_free(obj_sealer *p);
+int obj_sealer_start(obj_sealer *p, void (*fn)(void *), void *arg);
+void obj_sealer_wait(obj_sealer *p);
 
 /* What obj needs to know about an object (from its meta node). */
 struct obj_ref {
@@ -96,7 +96,7 @@ struct obj_ref {
 				leaves some, recorded (authenticated) by the
 				caller; an all-zero slot elsewhere is tampering */
 	const wcrypto_aead *key;   /* DEK context; see obj_key_open */
-	obj_pool *pool;            /* optional, for obj_write */
+	obj_sealer *sealer;        /* optional, for obj_write */
 	uint64_t csize;            /* committed size (meta) of the content file */
 	struct obj_undo *undo;     /* the session's undo journal; NULL: none
 				      (offline tools, tests) */

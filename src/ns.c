@@ -16,7 +16,7 @@
 #include "ns_priv.h"
 #include "inoset.h"
 #include "log.h"
-#include "path.h"
+#include "names.h"
 
 /* ---- records --------------------------------------------------------- */
 
@@ -446,7 +446,7 @@ int ns_lookup(ns *n, uint64_t parent, const char *name, struct ns_attr *out)
 	int rc;
 
 	stats_op(&n->stats, SOP_LOOKUP);
-	if (parent == NS_INO_ROOT && strcmp(name, PATH_META_DIR) == 0)
+	if (parent == NS_INO_ROOT && strcmp(name, NAMES_CTL_DIR) == 0)
 		return ns_virt_attr(n, NS_INO_CTL, out);
 	if (parent == NS_INO_CTL) {
 		if (!strcmp(name, "version"))
@@ -509,11 +509,11 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 	if (parent == NS_INO_ROOT) {
 		if (!S_ISDIR(mode))
 			return -EPERM;         /* only buckets at the root */
-		if (strcmp(name, PATH_META_DIR) == 0)
+		if (strcmp(name, NAMES_CTL_DIR) == 0)
 			return -EEXIST;
-		rc = path_bucket_name_valid(name);
+		rc = names_bucket_valid(name);
 	} else {
-		rc = path_name_valid(name);
+		rc = names_component_valid(name);
 	}
 	if (rc)
 		return rc;
@@ -790,7 +790,7 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 	int unlink_now = 0, dropped = 0, rc;
 
 	stats_op(&n->stats, op);
-	if (parent == NS_INO_CTL || (parent == NS_INO_ROOT && !strcmp(name, PATH_META_DIR)))
+	if (parent == NS_INO_CTL || (parent == NS_INO_ROOT && !strcmp(name, NAMES_CTL_DIR)))
 		return ns_refuse(n, op, parent, name, c, -EPERM, "control-directory");
 	if (!dir)
 		ns_settle_writers(n, parent, name);
@@ -1031,7 +1031,7 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	if (parent == NS_INO_ROOT || newparent == NS_INO_ROOT || parent == NS_INO_CTL ||
 	    newparent == NS_INO_CTL)
 		return ns_refuse(n, SOP_RENAME, parent, name, c, -EPERM, "bucket-rename");
-	rc = path_name_valid(newname);
+	rc = names_component_valid(newname);
 	if (rc)
 		return rc;
 	ns_settle_writers(n, parent, name);

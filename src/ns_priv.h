@@ -98,7 +98,7 @@ struct ns {
 	store *st;
 	meta_env *me;
 	kms *km;
-	obj_pool *pool;           /* second core for large writes (daemon only) */
+	obj_sealer *sealer;       /* second core for large writes (daemon only) */
 	uint8_t *reckey;          /* record MAC key, secure memory */
 	uint8_t *mkey;            /* MAC key of the other records (ns_auth.c) */
 	int rec_strict;           /* records without a MAC are refused */

@@ -1371,7 +1371,7 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 			r.size = off + size;
 		put = (ssize_t)size;
 	} else {
-		r.pool = n->pool;
+		r.sealer = n->sealer;
 		r.torn = 0;
 		put = obj_write(fd, &r, buf, size, off);
 		if (put > 0)

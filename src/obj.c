@@ -644,7 +644,7 @@ static void seal_range(void *arg)
 }
 
 /* Below this many blocks the hand-off costs more than it saves. */
-#define POOL_MIN_BLOCKS 8u
+#define SEALER_MIN_BLOCKS 8u
 
 static int seal_all(struct seal_job *j, size_t count)
 {
@@ -653,13 +653,13 @@ static int seal_all(struct seal_job *j, size_t count)
 	j->rc = 0;
 	j->from = 0;
 	j->to = count;
-	if (j->r->pool && count >= POOL_MIN_BLOCKS) {
+	if (j->r->sealer && count >= SEALER_MIN_BLOCKS) {
 		other = *j;
 		other.from = count / 2;
 		j->to = count / 2;
-		if (obj_pool_start(j->r->pool, seal_range, &other)) {
+		if (obj_sealer_start(j->r->sealer, seal_range, &other)) {
 			seal_range(j);
-			obj_pool_wait(j->r->pool);
+			obj_sealer_wait(j->r->sealer);
 			return j->rc ? j->rc : other.rc;
 		}
 		j->to = count;

@@ -1,5 +1,5 @@
 /* Unit tests for obj: inline objects (one block kept in meta), moving
- * them to a file, and two threads sealing one write (obj_pool). */
+ * them to a file, and two threads sealing one write (obj_sealer). */
 #include "obj_fixture.h"
 
 TestSuite(obj, .init = setup, .fini = teardown);
@@ -130,7 +130,7 @@ Test(obj, file_create_excl_and_truncate)
 	tobj_free(&o);
 }
 
-/* ---- two threads sealing one write (obj_pool) --------------------------- */
+/* ---- two threads sealing one write (obj_sealer) ------------------------- */
 
 /* Large writes at odd offsets (partial first and last blocks, several
  * pwrite chunks) with the helper sealing half of each chunk. */
@@ -149,7 +149,7 @@ static void lfill(uint64_t *s, uint8_t *p, size_t n)
 }
 
 /* Thread-safe: its own random state (the writers run at once). */
-static void pool_writes(obj_pool *pool, uint64_t seed)
+static void sealer_writes(obj_sealer *sealer, uint64_t seed)
 {
 	const uint64_t size = 3 * (1u << 20) + 123;
 	uint8_t *ref = calloc(1, size + 64);
@@ -159,7 +159,7 @@ static void pool_writes(obj_pool *pool, uint64_t seed)
 	cr_assert_not_null(ref);
 	lfill(&s, ref, size);
 	tobj_new(&o, 0);
-	o.r.pool = pool;
+	o.r.sealer = sealer;
 	twrite(&o, ref, (1u << 20) + 5, 0);
 	twrite(&o, ref + (1u << 20) + 5, size - (1u << 20) - 5, (1u << 20) + 5);
 	for (int i = 0; i < 12; i++) {
@@ -176,24 +176,24 @@ static void pool_writes(obj_pool *pool, uint64_t seed)
 	free(ref);
 }
 
-static void *pool_writer(void *arg)
+static void *sealer_writer(void *arg)
 {
 	static _Atomic uint64_t next = 0x9e3779b97f4a7c15ull;
-	pool_writes(arg, atomic_fetch_add(&next, 0x632be59bd9b4e019ull));
+	sealer_writes(arg, atomic_fetch_add(&next, 0x632be59bd9b4e019ull));
 	return NULL;
 }
 
 Test(obj, parallel_seal_large_writes)
 {
-	obj_pool *pool = NULL;
+	obj_sealer *sealer = NULL;
 	pthread_t t[3];
 
-	cr_assert_eq(obj_pool_new(&pool), 0);
-	pool_writes(pool, rnd());
+	cr_assert_eq(obj_sealer_new(&sealer), 0);
+	sealer_writes(sealer, rnd());
 	/* Three writers share one helper: whoever finds it busy seals alone. */
 	for (int i = 0; i < 3; i++)
-		cr_assert_eq(pthread_create(&t[i], NULL, pool_writer, pool), 0);
+		cr_assert_eq(pthread_create(&t[i], NULL, sealer_writer, sealer), 0);
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
-	obj_pool_free(pool);
+	obj_sealer_free(sealer);
 }

@@ -1,10 +1,10 @@
-/* path: name rules of the namespace (design section 3). Pure. */
-#include "path.h"
+/* names: name rules of the namespace (design section 3). Pure. */
+#include "names.h"
 
 #include <errno.h>
 #include <string.h>
 
-#define PATH_NAME_MAX 255
+#define NAMES_COMPONENT_MAX 255
 
 static int is_lower_alnum(char c)
 {
@@ -62,7 +62,7 @@ static int is_reserved(const char *name, size_t len)
 	return 0;
 }
 
-int path_bucket_name_valid(const char *name)
+int names_bucket_valid(const char *name)
 {
 	size_t len;
 
@@ -84,12 +84,12 @@ int path_bucket_name_valid(const char *name)
 		return -EINVAL;
 	/* Cannot happen after the first-char rule, kept so the contract is
 	 * visible here. */
-	if (strcmp(name, PATH_META_DIR) == 0)
+	if (strcmp(name, NAMES_CTL_DIR) == 0)
 		return -EINVAL;
 	return 0;
 }
 
-int path_name_valid(const char *name)
+int names_component_valid(const char *name)
 {
 	size_t len;
 
@@ -100,12 +100,12 @@ int path_name_valid(const char *name)
 	if (strchr(name, '/'))
 		return -EINVAL;
 	len = strlen(name);
-	if (len > PATH_NAME_MAX)
+	if (len > NAMES_COMPONENT_MAX)
 		return -ENAMETOOLONG;
 	return 0;
 }
 
-int path_split(char *path, char **comps, int ncomps)
+int names_split(char *path, char **comps, int ncomps)
 {
 	int n = 0;
 	char *p;
@@ -128,7 +128,7 @@ int path_split(char *path, char **comps, int ncomps)
 		if ((len == 1 && start[0] == '.') ||
 		    (len == 2 && start[0] == '.' && start[1] == '.'))
 			return -EINVAL;
-		if (len > PATH_NAME_MAX)
+		if (len > NAMES_COMPONENT_MAX)
 			return -ENAMETOOLONG;
 		if (n >= ncomps)
 			return -EINVAL;

@@ -1,10 +1,10 @@
-/* Unit tests for path: bucket names (S3 rules), component names, split. */
+/* Unit tests for names: bucket names (S3 rules), component names, split. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
 #include <string.h>
 
-#include "path.h"
+#include "names.h"
 
 Test(path, bucket_names_valid)
 {
@@ -22,7 +22,7 @@ Test(path, bucket_names_valid)
 
 	cr_assert_eq(strlen(good[sizeof(good) / sizeof(good[0]) - 1]), 63);
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		cr_assert_eq(path_bucket_name_valid(good[i]), 0, "'%s' refused", good[i]);
+		cr_assert_eq(names_bucket_valid(good[i]), 0, "'%s' refused", good[i]);
 }
 
 Test(path, bucket_names_invalid)
@@ -42,35 +42,35 @@ Test(path, bucket_names_invalid)
 
 	cr_assert_eq(strlen(bad[sizeof(bad) / sizeof(bad[0]) - 1]), 64);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(path_bucket_name_valid(bad[i]), -EINVAL,
+		cr_assert_eq(names_bucket_valid(bad[i]), -EINVAL,
 			     "'%s' accepted", bad[i]);
-	cr_assert_eq(path_bucket_name_valid(NULL), -EINVAL);
+	cr_assert_eq(names_bucket_valid(NULL), -EINVAL);
 }
 
 Test(path, component_names)
 {
 	char longname[300];
 
-	cr_assert_eq(path_name_valid("file.txt"), 0);
-	cr_assert_eq(path_name_valid("..."), 0);
-	cr_assert_eq(path_name_valid(".hidden"), 0);
-	cr_assert_eq(path_name_valid("a b\tc"), 0);
-	cr_assert_eq(path_name_valid(""), -EINVAL);
-	cr_assert_eq(path_name_valid("."), -EINVAL);
-	cr_assert_eq(path_name_valid(".."), -EINVAL);
-	cr_assert_eq(path_name_valid("a/b"), -EINVAL);
-	cr_assert_eq(path_name_valid("/"), -EINVAL);
-	cr_assert_eq(path_name_valid(NULL), -EINVAL);
+	cr_assert_eq(names_component_valid("file.txt"), 0);
+	cr_assert_eq(names_component_valid("..."), 0);
+	cr_assert_eq(names_component_valid(".hidden"), 0);
+	cr_assert_eq(names_component_valid("a b\tc"), 0);
+	cr_assert_eq(names_component_valid(""), -EINVAL);
+	cr_assert_eq(names_component_valid("."), -EINVAL);
+	cr_assert_eq(names_component_valid(".."), -EINVAL);
+	cr_assert_eq(names_component_valid("a/b"), -EINVAL);
+	cr_assert_eq(names_component_valid("/"), -EINVAL);
+	cr_assert_eq(names_component_valid(NULL), -EINVAL);
 
 	memset(longname, 'x', sizeof(longname));
 	longname[255] = '\0';
-	cr_assert_eq(path_name_valid(longname), 0, "255 bytes is allowed");
+	cr_assert_eq(names_component_valid(longname), 0, "255 bytes is allowed");
 	longname[255] = 'x';
 	longname[256] = '\0';
-	cr_assert_eq(path_name_valid(longname), -ENAMETOOLONG);
+	cr_assert_eq(names_component_valid(longname), -ENAMETOOLONG);
 	/* '/' in an over-long name: EINVAL wins, as for any bad character */
 	longname[10] = '/';
-	cr_assert_eq(path_name_valid(longname), -EINVAL);
+	cr_assert_eq(names_component_valid(longname), -EINVAL);
 }
 
 Test(path, split_basic)
@@ -78,7 +78,7 @@ Test(path, split_basic)
 	char p[] = "bucket/a/b.txt";
 	char *c[8];
 
-	cr_assert_eq(path_split(p, c, 8), 3);
+	cr_assert_eq(names_split(p, c, 8), 3);
 	cr_assert_str_eq(c[0], "bucket");
 	cr_assert_str_eq(c[1], "a");
 	cr_assert_str_eq(c[2], "b.txt");
@@ -89,7 +89,7 @@ Test(path, split_slashes)
 	char p[] = "//bucket//a///b/";
 	char *c[8];
 
-	cr_assert_eq(path_split(p, c, 8), 3);
+	cr_assert_eq(names_split(p, c, 8), 3);
 	cr_assert_str_eq(c[0], "bucket");
 	cr_assert_str_eq(c[1], "a");
 	cr_assert_str_eq(c[2], "b");
@@ -100,9 +100,9 @@ Test(path, split_empty)
 	char e[] = "", s[] = "/", ss[] = "///";
 	char *c[2];
 
-	cr_assert_eq(path_split(e, c, 2), 0);
-	cr_assert_eq(path_split(s, c, 2), 0);
-	cr_assert_eq(path_split(ss, c, 2), 0);
+	cr_assert_eq(names_split(e, c, 2), 0);
+	cr_assert_eq(names_split(s, c, 2), 0);
+	cr_assert_eq(names_split(ss, c, 2), 0);
 }
 
 Test(path, split_refusals)
@@ -113,18 +113,18 @@ Test(path, split_refusals)
 	char lng[300];
 	char *c[3];
 
-	cr_assert_eq(path_split(dot, c, 3), -EINVAL);
-	cr_assert_eq(path_split(dotdot, c, 3), -EINVAL);
-	cr_assert_eq(path_split(tail, c, 3), -EINVAL);
-	cr_assert_eq(path_split(many, c, 2), -EINVAL);
-	cr_assert_eq(path_split(fits, c, 3), 3);
-	cr_assert_eq(path_split(dots3, c, 3), 3);
+	cr_assert_eq(names_split(dot, c, 3), -EINVAL);
+	cr_assert_eq(names_split(dotdot, c, 3), -EINVAL);
+	cr_assert_eq(names_split(tail, c, 3), -EINVAL);
+	cr_assert_eq(names_split(many, c, 2), -EINVAL);
+	cr_assert_eq(names_split(fits, c, 3), 3);
+	cr_assert_eq(names_split(dots3, c, 3), 3);
 	cr_assert_str_eq(c[1], "...");
-	cr_assert_eq(path_split(NULL, c, 3), -EINVAL);
+	cr_assert_eq(names_split(NULL, c, 3), -EINVAL);
 
 	memset(lng, 'y', sizeof(lng));
 	lng[0] = 'b';
 	lng[1] = '/';
 	lng[2 + 256] = '\0';
-	cr_assert_eq(path_split(lng, c, 3), -ENAMETOOLONG);
+	cr_assert_eq(names_split(lng, c, 3), -ENAMETOOLONG);
 }

@@ -1,4 +1,5 @@
-/* obj_pool: one helper thread for obj_write (see include/obj.h).
+/* obj_sealer: one helper thread that seals blocks for obj_write (see
+ * include/obj.h).
  *
  * A large write seals half of its blocks here while the calling thread
  * seals the other half: AES-GCM is most of a write's CPU time, and a
@@ -11,7 +12,7 @@
 
 #include "obj.h"
 
-struct obj_pool {
+struct obj_sealer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;        /* job posted, job done, or stop */
 	pthread_t thread;
@@ -22,9 +23,9 @@ struct obj_pool {
 	int stop;
 };
 
-static void *pool_main(void *arg)
+static void *sealer_main(void *arg)
 {
-	obj_pool *p = arg;
+	obj_sealer *p = arg;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -42,16 +43,16 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-int obj_pool_new(obj_pool **out)
+int obj_sealer_new(obj_sealer **out)
 {
-	obj_pool *p = calloc(1, sizeof(*p));
+	obj_sealer *p = calloc(1, sizeof(*p));
 	int rc;
 
 	if (!p)
 		return -ENOMEM;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	rc = pthread_create(&p->thread, NULL, pool_main, p);
+	rc = pthread_create(&p->thread, NULL, sealer_main, p);
 	if (rc) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
@@ -62,7 +63,7 @@ int obj_pool_new(obj_pool **out)
 	return 0;
 }
 
-void obj_pool_free(obj_pool *p)
+void obj_sealer_free(obj_sealer *p)
 {
 	if (!p)
 		return;
@@ -76,7 +77,7 @@ void obj_pool_free(obj_pool *p)
 	free(p);
 }
 
-int obj_pool_start(obj_pool *p, void (*fn)(void *), void *arg)
+int obj_sealer_start(obj_sealer *p, void (*fn)(void *), void *arg)
 {
 	int started = 0;
 
@@ -93,7 +94,7 @@ int obj_pool_start(obj_pool *p, void (*fn)(void *), void *arg)
 	return started;
 }
 
-void obj_pool_wait(obj_pool *p)
+void obj_sealer_wait(obj_sealer *p)
 {
 	pthread_mutex_lock(&p->mu);
 	while (p->posted)
