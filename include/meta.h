@@ -126,8 +126,6 @@ typedef int (*meta_auth_fn)(void *arg, const void *msg, size_t len,
 /* Set the MAC function (NULL: none) and whether legacy records (without
  * a MAC) are refused. Call before any transaction. */
 void meta_set_auth(meta_env *e, meta_auth_fn fn, void *arg, int strict);
-/* Whether a MAC function is set and legacy records are refused. */
-int meta_auth_strict(const meta_env *e);
 
 #define META_RDONLY 1
 /* Open (create if absent, unless META_RDONLY) the environment in dir.

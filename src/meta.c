@@ -70,11 +70,6 @@ void meta_set_auth(meta_env *e, meta_auth_fn fn, void *arg, int strict)
 	e->strict = fn && strict;
 }
 
-int meta_auth_strict(const meta_env *e)
-{
-	return e->strict;
-}
-
 int auth_mac(const meta_env *e, char tag, const void *a, size_t alen, const void *b,
 	     size_t blen, uint8_t mac[META_MAC_BYTES])
 {
