@@ -337,11 +337,14 @@ void wctl_progress_end(struct wctl_progress *p)
 
 /* ---- command table and parsing --------------------------------------- */
 
+/* One bit per long option, named after it: the options a command accepts
+ * (cmddef.opts). OPT_, not O_: those are open(2)'s flags. */
 enum {
-	O_JSON = 1 << 0, O_LOCKED = 1 << 1, O_BYPASS = 1 << 2, O_COMPLETE = 1 << 3,
-	O_ABORT = 1 << 4, O_PASS = 1 << 5, O_THREADS = 1 << 6, O_SECONDS = 1 << 7,
-	O_OP = 1 << 8, O_RATE = 1 << 9, O_BURST = 1 << 10, O_THROTTLE = 1 << 11,
-	O_MAXWAIT = 1 << 12, O_SINCE = 1 << 13,
+	OPT_JSON = 1 << 0, OPT_LOCKED = 1 << 1, OPT_BYPASS_GOVERNANCE = 1 << 2,
+	OPT_COMPLETE = 1 << 3, OPT_ABORT = 1 << 4, OPT_PASSPHRASE_FILE = 1 << 5,
+	OPT_THREADS = 1 << 6, OPT_SECONDS = 1 << 7, OPT_OP = 1 << 8, OPT_RATE = 1 << 9,
+	OPT_BURST = 1 << 10, OPT_THROTTLE = 1 << 11, OPT_MAX_WAIT_MS = 1 << 12,
+	OPT_SINCE = 1 << 13,
 };
 
 static const struct optdef {
@@ -349,12 +352,12 @@ static const struct optdef {
 	unsigned bit;
 	int has_arg;
 } optdefs[] = {
-	{ "json", O_JSON, 0 }, { "locked", O_LOCKED, 0 },
-	{ "bypass-governance", O_BYPASS, 0 }, { "complete", O_COMPLETE, 1 },
-	{ "abort", O_ABORT, 0 }, { "passphrase-file", O_PASS, 1 },
-	{ "threads", O_THREADS, 1 }, { "seconds", O_SECONDS, 1 }, { "op", O_OP, 1 },
-	{ "rate", O_RATE, 1 }, { "burst", O_BURST, 1 }, { "throttle", O_THROTTLE, 1 },
-	{ "max-wait-ms", O_MAXWAIT, 1 }, { "since", O_SINCE, 1 },
+	{ "json", OPT_JSON, 0 }, { "locked", OPT_LOCKED, 0 },
+	{ "bypass-governance", OPT_BYPASS_GOVERNANCE, 0 }, { "complete", OPT_COMPLETE, 1 },
+	{ "abort", OPT_ABORT, 0 }, { "passphrase-file", OPT_PASSPHRASE_FILE, 1 },
+	{ "threads", OPT_THREADS, 1 }, { "seconds", OPT_SECONDS, 1 }, { "op", OPT_OP, 1 },
+	{ "rate", OPT_RATE, 1 }, { "burst", OPT_BURST, 1 }, { "throttle", OPT_THROTTLE, 1 },
+	{ "max-wait-ms", OPT_MAX_WAIT_MS, 1 }, { "since", OPT_SINCE, 1 },
 };
 
 static int run_bucket_list(const struct wctl_opts *o);
@@ -371,54 +374,54 @@ static const struct cmddef {
 	const char *usage;
 	int (*fn)(const struct wctl_opts *o);
 } cmds[] = {
-	{ "init", NULL, 1, 1, O_PASS, "init [--passphrase-file F] STORE", wctl_init },
+	{ "init", NULL, 1, 1, OPT_PASSPHRASE_FILE, "init [--passphrase-file F] STORE", wctl_init },
 	{ "bucket", "create", 1, 1, 0, "bucket create MNT/BUCKET", wctl_bucket_create },
-	{ "bucket", "list", 1, 1, O_JSON | O_PASS, "bucket list MNT|STORE [--json]",
+	{ "bucket", "list", 1, 1, OPT_JSON | OPT_PASSPHRASE_FILE, "bucket list MNT|STORE [--json]",
 	  run_bucket_list },
-	{ "bucket", "lock", 1, 1, O_COMPLETE | O_ABORT | O_JSON,
+	{ "bucket", "lock", 1, 1, OPT_COMPLETE | OPT_ABORT | OPT_JSON,
 	  "bucket lock MNT/BUCKET [--complete LOCKID | --abort]", wctl_bucket_lock },
-	{ "retention", "get", 1, 1, O_JSON, "retention get PATH [--json]",
+	{ "retention", "get", 1, 1, OPT_JSON, "retention get PATH [--json]",
 	  wctl_retention_get },
 	{ "retention", "set", 3, 3, 0, "retention set PATH MODE DATE|+Nd|+Nh|+Ny",
 	  wctl_retention_set },
 	{ "legal-hold", "on", 1, 1, 0, "legal-hold on|off PATH", run_hold_on },
 	{ "legal-hold", "off", 1, 1, 0, "legal-hold on|off PATH", run_hold_off },
-	{ "legal-hold", "get", 1, 1, O_JSON, "legal-hold get PATH [--json]", wctl_hold_get },
+	{ "legal-hold", "get", 1, 1, OPT_JSON, "legal-hold get PATH [--json]", wctl_hold_get },
 	{ "bucket", "autocommit", 2, 2, 0, "bucket autocommit MNT/BUCKET DURATION|off",
 	  wctl_bucket_autocommit },
 	{ "append-only", "on", 1, 1, 0, "append-only on|off PATH", run_append_on },
 	{ "append-only", "off", 1, 1, 0, "append-only on|off PATH", run_append_off },
-	{ "rm", NULL, 1, -1, O_BYPASS, "rm --bypass-governance PATH...", wctl_rm },
-	{ "ls", NULL, 1, 1, O_LOCKED | O_JSON | O_PASS,
+	{ "rm", NULL, 1, -1, OPT_BYPASS_GOVERNANCE, "rm --bypass-governance PATH...", wctl_rm },
+	{ "ls", NULL, 1, 1, OPT_LOCKED | OPT_JSON | OPT_PASSPHRASE_FILE,
 	  "ls --locked [--json] MNT-PATH|STORE", run_ls },
-	{ "key", "list", 1, 1, O_JSON | O_PASS, "key list STORE [--json] [--passphrase-file F]",
-	  wctl_key_list },
-	{ "key", "rotate", 1, 1, O_PASS, "key rotate STORE [--passphrase-file F]",
+	{ "key", "list", 1, 1, OPT_JSON | OPT_PASSPHRASE_FILE,
+	  "key list STORE [--json] [--passphrase-file F]", wctl_key_list },
+	{ "key", "rotate", 1, 1, OPT_PASSPHRASE_FILE, "key rotate STORE [--passphrase-file F]",
 	  wctl_key_rotate },
-	{ "key", "rewrap", 1, 1, O_PASS, "key rewrap STORE [--passphrase-file F]",
+	{ "key", "rewrap", 1, 1, OPT_PASSPHRASE_FILE, "key rewrap STORE [--passphrase-file F]",
 	  wctl_key_rewrap },
-	{ "key", "remove", 2, 2, O_PASS, "key remove STORE VERSION [--passphrase-file F]",
+	{ "key", "remove", 2, 2, OPT_PASSPHRASE_FILE, "key remove STORE VERSION [--passphrase-file F]",
 	  wctl_key_remove },
-	{ "verify", NULL, 1, 1, O_JSON | O_PASS | O_SINCE,
+	{ "verify", NULL, 1, 1, OPT_JSON | OPT_PASSPHRASE_FILE | OPT_SINCE,
 	  "verify STORE [--since HEAD] [--json] [--passphrase-file F]", wctl_verify },
-	{ "head", NULL, 1, 1, O_JSON | O_PASS, "head STORE [--json] [--passphrase-file F]",
-	  wctl_head },
+	{ "head", NULL, 1, 1, OPT_JSON | OPT_PASSPHRASE_FILE,
+	  "head STORE [--json] [--passphrase-file F]", wctl_head },
 	/* "audit verify" before "audit": the first match wins. */
-	{ "audit", "verify", 1, 1, O_JSON | O_PASS,
+	{ "audit", "verify", 1, 1, OPT_JSON | OPT_PASSPHRASE_FILE,
 	  "audit verify STORE [--json] [--passphrase-file F]", wctl_audit_verify },
-	{ "audit", NULL, 1, 1, O_JSON | O_PASS | O_SINCE,
+	{ "audit", NULL, 1, 1, OPT_JSON | OPT_PASSPHRASE_FILE | OPT_SINCE,
 	  "audit STORE [--since TIME] [--json] [--passphrase-file F]", wctl_audit },
-	{ "reattach", NULL, 2, 2, O_PASS, "reattach STORE INO [--passphrase-file F]",
+	{ "reattach", NULL, 2, 2, OPT_PASSPHRASE_FILE, "reattach STORE INO [--passphrase-file F]",
 	  wctl_reattach },
-	{ "repair", NULL, 1, 1, O_PASS, "repair STORE [--passphrase-file F]", wctl_repair },
-	{ "stats", NULL, 1, 1, O_JSON, "stats MNT [--json]", wctl_stats },
+	{ "repair", NULL, 1, 1, OPT_PASSPHRASE_FILE, "repair STORE [--passphrase-file F]", wctl_repair },
+	{ "stats", NULL, 1, 1, OPT_JSON, "stats MNT [--json]", wctl_stats },
 	{ "kms", "bench", 1, 1,
-	  O_THREADS | O_SECONDS | O_OP | O_RATE | O_BURST | O_THROTTLE | O_MAXWAIT |
-	  O_JSON | O_PASS,
+	  OPT_THREADS | OPT_SECONDS | OPT_OP | OPT_RATE | OPT_BURST | OPT_THROTTLE |
+	  OPT_MAX_WAIT_MS | OPT_JSON | OPT_PASSPHRASE_FILE,
 	  "kms bench STORE [--threads N] [--seconds S] [--op decrypt|generate] "
 	  "[--rate R] [--burst B] [--throttle wait|fail] [--max-wait-ms MS] [--json]",
 	  wctl_kms_bench },
-	{ "crypto", "bench", 0, 0, O_SECONDS | O_JSON, "crypto bench [--seconds S] [--json]",
+	{ "crypto", "bench", 0, 0, OPT_SECONDS | OPT_JSON, "crypto bench [--seconds S] [--json]",
 	  wctl_crypto_bench },
 };
 
@@ -598,40 +601,40 @@ static int set_opt(struct wctl_opts *o, unsigned bit, const char *name, const ch
 	char *end;
 
 	switch (bit) {
-	case O_JSON: o->json = 1; break;
-	case O_SINCE:
+	case OPT_JSON: o->json = 1; break;
+	case OPT_SINCE:
 		if (!*v)
 			return wctl_usage(o, "--%s: empty value", name);
 		o->since = v;
 		break;
-	case O_LOCKED: o->locked = 1; break;
-	case O_BYPASS: o->bypass = 1; break;
-	case O_ABORT: o->abort_lock = 1; break;
-	case O_PASS:
+	case OPT_LOCKED: o->locked = 1; break;
+	case OPT_BYPASS_GOVERNANCE: o->bypass = 1; break;
+	case OPT_ABORT: o->abort_lock = 1; break;
+	case OPT_PASSPHRASE_FILE:
 		if (!*v)
 			return wctl_usage(o, "--%s: empty file name", name);
 		o->passphrase_file = v;
 		break;
-	case O_COMPLETE:
+	case OPT_COMPLETE:
 		if (strlen(v) != POLICY_LOCKID_LEN || strspn(v, "0123456789abcdefABCDEF") !=
 		    POLICY_LOCKID_LEN)
 			return wctl_usage(o, "--complete: bad lock id '%s' (expected %d hex "
 					  "digits)", v, POLICY_LOCKID_LEN);
 		o->complete = v;
 		break;
-	case O_THREADS:
+	case OPT_THREADS:
 		if (parse_uint(v, 1, 1024, &n))
 			return wctl_usage(o, "--threads: expected 1..1024, got '%s'", v);
 		o->threads = (unsigned)n;
 		break;
-	case O_SECONDS:
+	case OPT_SECONDS:
 		errno = 0;
 		o->seconds = strtod(v, &end);
 		if (errno || end == v || *end || !(o->seconds > 0) || o->seconds > 86400)
 			return wctl_usage(o, "--seconds: expected a number of seconds in "
 					  "(0, 86400], got '%s'", v);
 		break;
-	case O_OP:
+	case OPT_OP:
 		if (!strcmp(v, "decrypt"))
 			o->op_generate = 0;
 		else if (!strcmp(v, "generate"))
@@ -639,19 +642,19 @@ static int set_opt(struct wctl_opts *o, unsigned bit, const char *name, const ch
 		else
 			return wctl_usage(o, "--op: expected decrypt or generate, got '%s'", v);
 		break;
-	case O_RATE:
-	case O_BURST:
+	case OPT_RATE:
+	case OPT_BURST:
 		if (parse_uint(v, 1, CFG_MAX_RATE, &n))
 			return wctl_usage(o, "--%s: expected 1..%llu, got '%s'", name,
 					  (unsigned long long)CFG_MAX_RATE, v);
-		*(bit == O_RATE ? &o->rate : &o->burst) = v;
+		*(bit == OPT_RATE ? &o->rate : &o->burst) = v;
 		break;
-	case O_THROTTLE:
+	case OPT_THROTTLE:
 		if (strcmp(v, "wait") && strcmp(v, "fail"))
 			return wctl_usage(o, "--throttle: expected wait or fail, got '%s'", v);
 		o->throttle = v;
 		break;
-	case O_MAXWAIT:
+	case OPT_MAX_WAIT_MS:
 		if (parse_uint(v, 0, 3600000, &n))
 			return wctl_usage(o, "--max-wait-ms: expected 0..3600000, got '%s'", v);
 		o->max_wait_ms = v;
