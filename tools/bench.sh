@@ -23,6 +23,16 @@
 # file system can beat. It is not remounted ("cold" drops the kernel's
 # dentry, inode and page caches, which is cold for it).
 #
+# BENCH_BASELINE_BUILD=DIR adds a column "wormfs-before": the same workloads
+# on a second wormfs, that build directory's wormfs and wormctl, with its
+# own store and the same BENCH_WORMFS_OPTS. It takes its turn with the
+# others in every run, so a change's ratio against it (wormfs/wormfs-before)
+# comes from one run on one machine state. It is used as it is, never built
+# here; e.g. for the merge base of a change:
+#   git archive BASE | tar -x -C /var/tmp/base && cd /var/tmp/base &&
+#   meson setup b && ninja -C b wormfs wormctl
+#   BENCH_BASELINE_BUILD=/var/tmp/base/b bash tools/bench.sh
+#
 # Needs root (mounts, drop_caches). Installs missing packages (gocryptfs,
 # build tools), builds wormfs when the build directory has no binary, and
 # always unmounts what it mounted and removes its scratch directory.
@@ -34,6 +44,8 @@
 #   BENCH_WORMFS_OPTS  extra wormfs arguments, e.g. "-o crypto_rate=100000"
 #   BENCH_TIMEOUT  seconds allowed per measured step (300)
 #   WORMFS_BUILD_DIR   build directory (build/ in the repository)
+#   BENCH_BASELINE_BUILD  a second wormfs build directory: the column
+#                  "wormfs-before" (see above); unset: no such column
 set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,7 +56,9 @@ NFILES=${BENCH_FILES:-10000}
 PARENT=${BENCH_DIR:-/var/tmp}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 read -r -a WOPTS <<< "${BENCH_WORMFS_OPTS:-}"
+BASE_BUILD=${BENCH_BASELINE_BUILD:-}
 FSES=(plain wormfs gocryptfs floor)
+[ -z "$BASE_BUILD" ] || FSES=(plain wormfs wormfs-before gocryptfs floor)
 TESTS=(write read create stat unlink untar)
 
 PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
@@ -82,6 +96,14 @@ fi
 WORMFS=$BUILD/wormfs
 WORMCTL=$BUILD/wormctl
 FUSEFLOOR=$BUILD/fusefloor
+if [ -n "$BASE_BUILD" ]; then
+	BASE_BUILD=$(cd -- "$BASE_BUILD" 2>/dev/null && pwd) || die "BENCH_BASELINE_BUILD: no such directory"
+	if [ ! -x "$BASE_BUILD/wormfs" ] || [ ! -x "$BASE_BUILD/wormctl" ]; then
+		die "BENCH_BASELINE_BUILD=$BASE_BUILD has no wormfs and wormctl (build it first)"
+	fi
+	[ "$BASE_BUILD" != "$(cd -- "$BUILD" && pwd)" ] ||
+		note "WARNING: BENCH_BASELINE_BUILD is the build under test: both columns run the same binaries"
+fi
 
 # ---- scratch space and cleanup ---------------------------------------------
 mkdir -p "$PARENT"
@@ -89,6 +111,8 @@ WORK=$(mktemp -d "$PARENT/wormfs-bench.XXXXXX")
 PLAIN=$WORK/plain
 WSTORE=$WORK/wstore
 WMNT=$WORK/wmnt
+BSTORE=$WORK/bstore     # wormfs-before
+BMNT=$WORK/bmnt
 GCIPHER=$WORK/gcipher
 GMNT=$WORK/gmnt
 FMNT=$WORK/fmnt
@@ -110,10 +134,11 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	unmount "$WMNT" || true
+	unmount "$BMNT" || true
 	unmount "$GMNT" || true
 	unmount "$FMNT" || true
 	if mountpoint -q "$WMNT" 2>/dev/null || mountpoint -q "$GMNT" 2>/dev/null ||
-	   mountpoint -q "$FMNT" 2>/dev/null; then
+	   mountpoint -q "$FMNT" 2>/dev/null || mountpoint -q "$BMNT" 2>/dev/null; then
 		note "still mounted; leaving $WORK in place"
 	else
 		rm -rf --one-file-system "$WORK"
@@ -132,20 +157,23 @@ drop_caches() {
 	fi
 }
 
-mount_wormfs() {
+mount_wormfs() {   # [BINARY STORE MOUNTPOINT]: the build under test by default
+	local bin=${1:-$WORMFS} store=${2:-$WSTORE} mnt=${3:-$WMNT}
 	# After an unmount the old daemon may still be closing the store; it
 	# holds STORE/run.lock (flock) until it exits.
-	if [ -e "$WSTORE/run.lock" ]; then
-		flock -s -w 60 "$WSTORE/run.lock" true || die "wormfs daemon did not release $WSTORE/run.lock"
+	if [ -e "$store/run.lock" ]; then
+		flock -s -w 60 "$store/run.lock" true || die "wormfs daemon did not release $store/run.lock"
 	fi
-	"$WORMFS" "$WSTORE" "$WMNT" "${WOPTS[@]}" || die "wormfs mount failed"
+	"$bin" "$store" "$mnt" "${WOPTS[@]}" || die "wormfs mount failed ($bin)"
 }
+mount_before() { mount_wormfs "$BASE_BUILD/wormfs" "$BSTORE" "$BMNT"; }
 mount_gocryptfs() {
 	gocryptfs -q -nosyslog -passfile "$PASSFILE" "$GCIPHER" "$GMNT" || die "gocryptfs mount failed"
 }
 remount() {   # $1 = fs
 	case $1 in
 	wormfs) unmount "$WMNT"; mount_wormfs ;;
+	wormfs-before) unmount "$BMNT"; mount_before ;;
 	gocryptfs) unmount "$GMNT"; mount_gocryptfs ;;
 	esac
 }
@@ -153,6 +181,7 @@ target() {   # the benchmark directory of fs $1
 	case $1 in
 	plain) echo "$PLAIN/bench" ;;
 	wormfs) echo "$WMNT/bench" ;;     # a bucket
+	wormfs-before) echo "$BMNT/bench" ;;
 	gocryptfs) echo "$GMNT/bench" ;;
 	floor) echo "$FMNT/bench" ;;
 	esac
@@ -164,6 +193,12 @@ mkdir -p "$PLAIN/bench" "$WMNT" "$GCIPHER" "$GMNT" "$FMNT"
 "$WORMCTL" init "$WSTORE" >/dev/null || die "wormctl init failed"
 mount_wormfs
 mkdir "$WMNT/bench"
+if [ -n "$BASE_BUILD" ]; then
+	mkdir -p "$BMNT"
+	"$BASE_BUILD/wormctl" init "$BSTORE" >/dev/null || die "wormctl init (BENCH_BASELINE_BUILD) failed"
+	mount_before
+	mkdir "$BMNT/bench"
+fi
 
 head -c 32 /dev/urandom | base64 > "$PASSFILE"
 gocryptfs -init -q -passfile "$PASSFILE" "$GCIPHER" >/dev/null || die "gocryptfs -init failed"
@@ -297,21 +332,29 @@ label() {
 }
 
 wver=$(head -1 "$WMNT/.wormfs/version" 2>/dev/null || true)
+bver=''
+[ -z "$BASE_BUILD" ] || bver=$(head -1 "$BMNT/.wormfs/version" 2>/dev/null || echo '?')
 cat <<EOF
 
 wormfs benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), median of $RUNS runs, $TOTAL s in all
 machine:   $(nproc) CPUs, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r)
 backing:   $(findmnt -n -o FSTYPE,SOURCE --target "$WORK" | tr -s ' ') (plain, the wormfs store and the gocryptfs cipher dir)
-wormfs:    ${wver:-?} ${WOPTS[*]:+(options: ${WOPTS[*]})}
+wormfs:    ${wver:-?}${WOPTS[*]:+ (options: ${WOPTS[*]})}, $BUILD
 gocryptfs: $(gocryptfs -version 2>/dev/null | head -1)
 floor:     tools/fusefloor (names and attributes in memory, content discarded)
 libfuse:   $(pkg-config --modversion fuse3 2>/dev/null || echo '?')
 untar:     $TREE_SRC, $TAR_ENTRIES entries
 EOF
+[ -z "$BASE_BUILD" ] || echo "before:    $bver (wormfs-before), $BASE_BUILD"
 [ "$DROP_OK" -eq 1 ] || echo "WARNING: page cache could not be dropped; cold rows are warm"
 echo
-echo "| test | unit | better | plain | wormfs | gocryptfs | floor | wormfs/plain | wormfs/gocryptfs | wormfs/floor | gocryptfs/floor |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+if [ -n "$BASE_BUILD" ]; then
+	echo "| test | unit | better | plain | wormfs | gocryptfs | floor | wormfs/plain | wormfs/gocryptfs | wormfs/floor | gocryptfs/floor | wormfs-before | wormfs/wormfs-before |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+else
+	echo "| test | unit | better | plain | wormfs | gocryptfs | floor | wormfs/plain | wormfs/gocryptfs | wormfs/floor | gocryptfs/floor |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
+fi
 for t in "${TESTS[@]}"; do
 	# shellcheck disable=SC2086  # word splitting of the sample lists is wanted
 	p=$(median ${SAMPLES[plain,$t]})
@@ -321,10 +364,16 @@ for t in "${TESTS[@]}"; do
 	g=$(median ${SAMPLES[gocryptfs,$t]})
 	# shellcheck disable=SC2086
 	f=$(median ${SAMPLES[floor,$t]})
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$t")" \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' "$(label "$t")" \
 		"$(unit "$t")" "$(better "$t")" "$(fmt "$t" "$p")" "$(fmt "$t" "$w")" \
 		"$(fmt "$t" "$g")" "$(fmt "$t" "$f")" "$(ratio "$w" "$p")" "$(ratio "$w" "$g")" \
 		"$(ratio "$w" "$f")" "$(ratio "$g" "$f")"
+	if [ -n "$BASE_BUILD" ]; then
+		# shellcheck disable=SC2086
+		b=$(median ${SAMPLES[wormfs-before,$t]})
+		printf ' %s | %s |' "$(fmt "$t" "$b")" "$(ratio "$w" "$b")"
+	fi
+	echo
 done
 cat <<'EOF'
 
@@ -334,13 +383,14 @@ is faster. Seconds rows: lower is better, so a ratio above 1.00 means wormfs
 is slower (2.00 = takes twice as long). "floor" is tools/fusefloor, which
 stores nothing: on the seconds rows its time is the FUSE request cost alone,
 so gocryptfs/floor bounds how much faster than gocryptfs any FUSE file
-system can be here.
+system can be here. wormfs/wormfs-before (with BENCH_BASELINE_BUILD) is the
+build under test against the baseline build: 1.00 is no change.
 
 Samples (every run):
 EOF
 for fs in "${FSES[@]}"; do
 	for t in "${TESTS[@]}"; do
-		printf '  %-10s %-7s%s\n' "$fs" "$t" "${SAMPLES[$fs,$t]}"
+		printf '  %-14s %-7s%s\n' "$fs" "$t" "${SAMPLES[$fs,$t]}"
 	done
 done
 fails=0
