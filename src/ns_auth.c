@@ -1,28 +1,17 @@
-/* ns_auth: authentication of the metadata records beyond the node MAC
- * (design section 7): the MAC function meta uses for directory entries,
- * the inode counter, orphan entries and symlink targets; the compliance
- * clock's high-water mark; the store's "records authenticated" flag; and
- * the one-time upgrade of a store written before them.
- *
- * Keys: one subkey of the ring's record key (which the KMS holds with the
- * master keys, random per store, so every MAC is bound to its store),
- * derived with crypto_kdf, context "wfsrecs1". Node MACs keep the record
- * key itself. Every message starts with a tag naming its record type.
- *
- * Downgrade: once the flag is written (at init, or by the upgrade), a
- * record without a MAC is refused like a forged one. A flag that is
- * missing or fails while records with MACs exist (an edit to make the
- * store look old) keeps the store strict and is reported by verify. */
+/* ns_auth: CONCEPT */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ns_priv.h"
+#include "ns_auth.h"
+#include "ns_record.h"
 #include "log.h"
 
 #define KV_AUTH_FLAG "auth_records"
+
 #define KV_CLOCK_HWM "clock_hwm"
+
 #define AUTH_FLAG_VERSION 1u
 
 static int rec_auth(void *arg, const void *msg, size_t len, uint8_t mac[32], int check)
@@ -134,8 +123,6 @@ int ns_clock_get(ns *n, meta_txn *t, int64_t *hwm)
 	memcpy(hwm, buf, 8);
 	return 0;
 }
-
-/* ---- upgrade ------------------------------------------------------------ */
 
 struct up_node {
 	uint64_t ino, parent;

@@ -13,7 +13,9 @@
 #include "trail.h"
 #include "audit.h"
 #include "log.h"
-#include "ns_priv.h"
+#include "ns_auth.h"
+#include "ns_path.h"
+#include "ns_trail.h"
 
 struct ns_trail {
 	struct head_keys keys;
@@ -119,6 +121,22 @@ static void quote_into(char *out, size_t cap, size_t *pos, const char *key, cons
 	int k = snprintf(out + *pos, cap - *pos, "%s%s=%s", *pos ? " " : "", key,
 			 wlog_quote(v, q, sizeof(q)));
 	*pos = k < 0 ? cap : *pos + (size_t)k >= cap ? cap : *pos + (size_t)k;
+}
+
+/* Lock changes and fsync must be on disk before the reply. */
+int ns_durable(ns *n)
+{
+	/* Queued audit records (refusals) and their head go with it. */
+	int rc = ns_trail_flush(n, 0);
+	uint64_t upto = ns_trail_mark(n);   /* what this sync covers */
+	int r2 = meta_sync(n->me);
+	if (!r2) {
+		atomic_store(&n->last_sync_ns, clock_monotonic_ns());
+		if (upto)
+			ns_trail_publish(n, upto);
+	}
+	(void)rc;   /* a failed flush counts its records as dropped */
+	return r2;
 }
 
 int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_t ino,

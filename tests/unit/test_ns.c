@@ -239,6 +239,9 @@ Test(ns, readdir_lists_each_once)
  * open applies the due default. The "crash" is ns_close with the handle
  * still open; the handle is then freed by hand (ns_priv.h). */
 #include "../../src/ns_priv.h"
+#include "../../src/ns_record.h"
+#include "../../src/ns_path.h"
+#include "../../src/ns_auth.h"
 
 Test(ns, pending_default_applied_after_unclean_stop)
 {

@@ -1,11 +1,4 @@
-/* nsio: open handles, content reads and writes (inline or in a content
- * file), commits.
- *
- * Concurrency per inode: in->rw serializes writers against readers and
- * each other; in->mu guards the small state (writers, sealed, size) and is
- * the lock under which a write-open and a lock change exclude each other
- * (a lock change gets EBUSY while writers > 0). The full rules are at
- * struct ns_inode in ns_priv.h. */
+/* ns_io: CONCEPT */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,7 +8,16 @@
 #include <sys/stat.h>
 #include <linux/falloc.h>
 
-#include "ns_priv.h"
+#include "ns_ctx.h"
+#include "ns_inode.h"
+#include "ns_io.h"
+#include "ns_path.h"
+#include "ns_record.h"
+#include "ns_refuse.h"
+#include "ns_retention.h"
+#include "ns_setid.h"
+#include "ns_trail.h"
+#include "ns_virt.h"
 #include "log.h"
 
 static const uint8_t zero_id[16];
@@ -35,49 +37,6 @@ static int inode_check(ns *n, const struct ns_inode *in, enum policy_op op, cons
 	lk.sealed = in->sealed;
 	lk.append_only = in->append && !in->sealed;
 	return policy_check(&n->cfg.rules, &pc, &lk, op, ns_clock_now(n), rule);
-}
-
-void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
-{
-	struct policy_lock lk;
-
-	if (!in->live) {
-		/* The block map is the committed state's again: read anew. */
-		obj_map_free(in->ref.map);
-		memset(&in->ref, 0, sizeof(in->ref));
-		memcpy(in->ref.id, nd->objid, 16);
-		in->ref.alg = (int)nd->alg;
-		memcpy(in->ref.wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
-		in->ref.gen = nd->generation;
-		in->ref.size = in->ref.csize = nd->size;
-		in->ref.sparse = (nd->flags & META_F_SPARSE) != 0;
-		in->inl = (nd->flags & META_F_INLINE) != 0;
-		in->live = 1;
-	}
-	ns_node_lock(nd, &lk);
-	/* Sealed is for ever: never cleared by a stale snapshot. An
-	 * appendable WORM object is not frozen (its end may grow); the
-	 * append-only rule keeps its committed bytes (ns_write). */
-	in->sealed |= policy_content_frozen(&lk, now);
-	in->append = lk.append_only;
-}
-
-int ns_inode_refresh(ns *n, struct ns_inode *in, int64_t now)
-{
-	meta_txn *t = NULL;
-	struct meta_node nd;
-	int rc;
-
-	pthread_mutex_lock(&in->mu);
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (!rc) {
-		rc = ns_node_get(n, t, in->ino, &nd);
-		meta_txn_abort(t);
-	}
-	if (!rc)
-		ns_inode_load(in, &nd, now);
-	pthread_mutex_unlock(&in->mu);
-	return rc;
 }
 
 static void auth_failure(ns *n, const struct ns_inode *in)
@@ -529,42 +488,6 @@ int ns_key_ensure(ns *n, struct ns_inode *in)
 	return 0;
 }
 
-/* Commit pending content changes: final block re-sealed, size and
- * generation recorded; at a writer's close the bucket's default retention
- * is applied. Called with in->rw held for writing. */
-int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd)
-{
-	struct meta_node b;
-	int rc;
-
-	if (!S_ISREG(nd->mode) || nd->sealed)
-		return 0;
-	rc = ns_bucket_of(n, t, nd, &b);
-	/* In an autocommit bucket the default lands when the object has
-	 * been idle for the period (nsauto.c), not at the release. */
-	return rc ? rc : policy_default_at_close(b.def_mode, b.autocommit_s);
-}
-
-int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on)
-{
-	uint64_t count = 0;
-	size_t len;
-	int was = (nd->flags & META_F_DEFAULT_PENDING) != 0, rc;
-	(void)n;
-
-	if (was == !!on)
-		return 0;
-	if (meta_kv_get(t, "pending_defaults", &count, sizeof(count), &len))
-		count = 0;
-	count = on ? count + 1 : (count ? count - 1 : 0);
-	rc = meta_kv_put(t, "pending_defaults", &count, sizeof(count));
-	if (on)
-		nd->flags |= META_F_DEFAULT_PENDING;
-	else
-		nd->flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
-	return rc;
-}
-
 /* 1 if committing this object would apply its bucket's default retention
  * (read transaction only). */
 static int default_pending(ns *n, uint64_t ino)
@@ -936,8 +859,6 @@ int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 	return rc;
 }
 
-/* ---- open / create / release ---------------------------------------------- */
-
 /* O_APPEND alone is no write: the kernel asks no write permission for
  * O_RDONLY|O_APPEND and refuses writes on it, so counting it as a writer
  * let a mere reader hold off (or, closing, push) someone else's
@@ -1130,7 +1051,8 @@ int ns_open_file(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		if (!h)
 			return -ENOMEM;
 		h->fd = -1;
-		rc = ns_virt_render(n, ino, &h->vbuf, &h->vlen);
+		rc = ino == NS_INO_AUDIT ? ns_trail_render(n, &h->vbuf, &h->vlen)
+					 : ns_virt_render(n, ino, &h->vbuf, &h->vlen);
 		if (rc) {
 			free(h);
 			return rc;
@@ -1252,8 +1174,6 @@ int ns_fsyncdir(ns *n)
 {
 	return ns_durable(n);
 }
-
-/* ---- read / write -------------------------------------------------------- */
 
 ssize_t ns_read(ns *n, ns_handle *h, void *buf, size_t size, uint64_t off)
 {

@@ -1,6 +1,4 @@
-/* nsx: setattr, extended attributes and the lock attributes of design
- * section 5, and the virtual .wormfs files. Every lock change is decided by policy,
- * made durable before the reply, logged and counted. */
+/* ns_xattr: CONCEPT */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,81 +6,31 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
-#include "ns_priv.h"
+#include "ns_inode.h"
+#include "ns_path.h"
+#include "ns_record.h"
+#include "ns_refuse.h"
+#include "ns_trail.h"
+#include "ns_virt.h"
 #include "log.h"
 
 #define X_RETENTION "user.worm.retention"
+
 #define X_HOLD "user.worm.legal-hold"
+
 #define X_STATE "user.worm.state"
+
 #define X_DEFAULT "user.worm.default-retention"
+
 #define X_LOCKCFG "user.worm.lock-config"
+
 #define X_APPEND "user.worm.append-only"
+
 #define X_DEFAPPEND "user.worm.default-append-only"
+
 #define X_AUTOCOMMIT "user.worm.autocommit"
+
 #define X_WORM_PREFIX "user.worm."
-
-/* ---- virtual files ---------------------------------------------------- */
-
-int ns_is_virtual(uint64_t ino)
-{
-	return ino >= NS_INO_CTL && ino <= NS_INO_AUDIT;
-}
-
-int ns_virt_attr(ns *n, uint64_t ino, struct ns_attr *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->ino = ino;
-	a->nlink = 1;
-	a->mtime_ns = a->ctime_ns = a->atime_ns = clock_realtime_ns();
-	if (ino == NS_INO_ROOT)
-		return ns_getattr(n, ino, a);
-	if (ino == NS_INO_CTL) {
-		a->mode = S_IFDIR | 0555;
-		a->nlink = 2;
-		return 0;
-	}
-	if (!ns_is_virtual(ino))
-		return -ENOENT;
-	/* Size 0 like /proc: fs.c serves these with direct I/O. */
-	a->mode = S_IFREG | 0444;
-	return 0;
-}
-
-int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len)
-{
-	struct kms_stats ks;
-	size_t cap = ino == NS_INO_STATS ? NS_VIRT_MAX : 256;
-	char *b;
-	int rc = 0;
-
-	if (ino == NS_INO_AUDIT)
-		return ns_trail_render(n, buf, len);
-	b = malloc(cap);
-	if (!b)
-		return -ENOMEM;
-	if (ino == NS_INO_VERSION) {
-		rc = snprintf(b, cap, "wormfs %s\nstore-format %d\n", WORMFS_VERSION,
-			      STORE_FORMAT_VERSION);
-	} else if (ino == NS_INO_CLOCK) {
-		char ts[32];
-		clock_format_rfc3339(ns_clock_now(n), ts, sizeof(ts));
-		rc = snprintf(b, cap, "%s\n", ts);
-	} else if (ino == NS_INO_STATS) {
-		kms_get_stats(n->km, &ks);
-		rc = stats_render(&n->stats, &ks, ns_clock_now(n), b, cap);
-	} else {
-		rc = -EISDIR;
-	}
-	if (rc < 0) {
-		free(b);
-		return rc;
-	}
-	*buf = b;
-	*len = (size_t)rc;
-	return 0;
-}
-
-/* ---- helpers ------------------------------------------------------------- */
 
 static int is_bucket(const struct meta_node *nd)
 {
@@ -122,8 +70,6 @@ static ssize_t put_value(const char *v, size_t len, void *buf, size_t size)
 	memcpy(buf, v, len);
 	return (ssize_t)len;
 }
-
-/* ---- getxattr / listxattr ------------------------------------------------ */
 
 ssize_t ns_getxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
 		    void *buf, size_t size)
@@ -264,8 +210,6 @@ out:
 		return rc;
 	return l.err ? l.err : (ssize_t)l.len;
 }
-
-/* ---- setxattr / removexattr ------------------------------------------------ */
 
 /* Bucket lock protocol over user.worm.lock-config: "in-progress" starts,
  * "locked LOCKID" completes, "unlocked" aborts (parsed and decided by
@@ -578,149 +522,4 @@ int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *n
 	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) == 0)
 		return lock_attr_change(n, c, ino, name, NULL, 0, 1);
 	return user_attr_change(n, c, ino, name, NULL, 0, 0, 1);
-}
-
-/* ---- setattr ------------------------------------------------------------- */
-
-/* Which lock rules a setattr request touches. */
-static int setattr_policy(ns *n, const struct ns_caller *c, const struct meta_node *nd,
-			  const struct ns_setattr *sa, int64_t now, const char **rule)
-{
-	static const struct { unsigned mask; enum policy_op op; } checks[] = {
-		{ NS_SET_SIZE, POP_TRUNCATE }, { NS_SET_MODE, POP_CHMOD },
-		{ NS_SET_UID | NS_SET_GID, POP_CHOWN },
-		{ NS_SET_ATIME | NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW |
-		  NS_SET_CTIME, POP_UTIMENS },
-	};
-	struct policy_lock lk;
-	struct policy_caller pc;
-	int rc;
-
-	ns_node_lock(nd, &lk);
-	ns_caller_policy(c, &pc);
-	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
-		if (!(sa->valid & checks[i].mask))
-			continue;
-		rc = policy_check(&n->cfg.rules, &pc, &lk, checks[i].op, now, rule);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_setattr *sa,
-	       ns_handle *h, struct ns_attr *out)
-{
-	meta_txn *t = NULL;
-	struct meta_node nd;
-	struct ns_inode *in = NULL;
-	const char *rule = NULL;
-	int64_t cnow = ns_clock_now(n), tnow = clock_realtime_ns();
-	int rc;
-
-	stats_op(&n->stats, SOP_SETATTR);
-	if (ns_is_virtual(ino))
-		return ns_refuse(n, SOP_SETATTR, ino, NULL, c, -EPERM, "control-file");
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (rc)
-		return rc;
-	rc = ns_node_get(n, t, ino, &nd);
-	meta_txn_abort(t);
-	if (rc)
-		return rc;
-	if (S_ISREG(nd.mode)) {
-		rc = setattr_policy(n, c, &nd, sa, cnow, &rule);
-		if (rc)
-			return ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, rule);
-		in = h ? h->in : ns_inode_get(n, ino);
-		if (!in)
-			return -ENOMEM;
-		/* Not from nd: a lock may have landed since it was read. */
-		if (!h && (rc = ns_inode_refresh(n, in, cnow)))
-			goto out;
-	}
-	if (sa->valid & NS_SET_SIZE) {
-		if (!S_ISREG(nd.mode)) {
-			rc = S_ISDIR(nd.mode) ? -EISDIR : -EINVAL;
-			goto out;
-		}
-		pthread_rwlock_wrlock(&in->rw);
-		pthread_mutex_lock(&in->mu);
-		rc = in->sealed ? -EPERM : 0;
-		pthread_mutex_unlock(&in->mu);
-		if (!rc)
-			rc = ns_key_ensure(n, in);
-		if (!rc)
-			rc = ns_content_truncate(n, in, h, sa->size);
-		if (!rc)
-			rc = ns_kill_setid(n, c, ino);
-		pthread_rwlock_unlock(&in->rw);
-		if (rc == -EPERM)
-			ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, "sealed");
-		if (rc)
-			goto out;
-	}
-	rc = meta_txn_begin(n->me, 0, &t);
-	if (rc)
-		goto out;
-	rc = ns_node_get(n, t, ino, &nd);
-	if (rc)
-		goto abort;
-	/* Again on the record this transaction writes: a lock may have
-	 * landed since the first check (e.g. a default retention at a
-	 * writer's release). */
-	if (S_ISREG(nd.mode)) {
-		struct ns_setattr rest = *sa;
-		rest.valid &= ~(unsigned)NS_SET_SIZE;
-		rc = setattr_policy(n, c, &nd, &rest, cnow, &rule);
-		if (rc) {
-			meta_txn_abort(t);
-			ns_refuse(n, SOP_SETATTR, ino, NULL, c, rc, rule);
-			goto out;
-		}
-	}
-	if (sa->valid & NS_SET_MODE)
-		nd.mode = (nd.mode & S_IFMT) | (sa->mode & 07777);
-	if (sa->valid & NS_SET_UID)
-		nd.uid = sa->uid;
-	if (sa->valid & NS_SET_GID)
-		nd.gid = sa->gid;
-	/* chown by non-root clears set-id bits, as on local file systems. */
-	if ((sa->valid & (NS_SET_UID | NS_SET_GID)) && !S_ISDIR(nd.mode) &&
-	    !(sa->valid & NS_SET_MODE))
-		nd.mode &= ~(uint32_t)(S_ISUID | ((nd.mode & S_IXGRP) ? S_ISGID : 0));
-	if (sa->valid & NS_SET_ATIME_NOW)
-		nd.atime_ns = tnow;
-	else if (sa->valid & NS_SET_ATIME)
-		nd.atime_ns = sa->atime_ns;
-	if (sa->valid & NS_SET_MTIME_NOW)
-		nd.mtime_ns = tnow;
-	else if (sa->valid & NS_SET_MTIME)
-		nd.mtime_ns = sa->mtime_ns;
-	if (sa->valid & NS_SET_CTIME)
-		nd.ctime_ns = sa->ctime_ns;
-	else
-		nd.ctime_ns = tnow;
-	/* A change: an autocommit deadline starts again from now. */
-	if (S_ISREG(nd.mode) && (rc = ns_autocommit_schedule(n, t, &nd, NULL)) != 0)
-		goto abort;
-	if (in && (sa->valid & (NS_SET_MTIME | NS_SET_MTIME_NOW))) {
-		/* An explicit mtime wins over the pending write time. */
-		pthread_mutex_lock(&in->mu);
-		in->mtime_ns = 0;
-		pthread_mutex_unlock(&in->mu);
-	}
-	rc = ns_node_put(n, t, &nd);
-	if (rc)
-		goto abort;
-	rc = meta_txn_commit(t);
-	if (!rc && out)
-		ns_node_attr(n, &nd, out);
-	goto out;
-abort:
-	meta_txn_abort(t);
-out:
-	if (in && !h)
-		ns_inode_put(n, in);
-	return rc;
 }

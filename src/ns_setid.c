@@ -1,10 +1,4 @@
-/* nssetid: clearing set-id bits on write and truncate, which the kernel
- * leaves to the file system once FUSE_HANDLE_KILLPRIV is negotiated
- * (fs.c). The rule is the kernel's should_remove_suid(): a caller without
- * CAP_FSETID who writes to or truncates a regular file clears S_ISUID, and
- * S_ISGID when the file is group-executable (S_ISGID without S_IXGRP marks
- * mandatory locking, not set-group-id). chown's clearing is in
- * ns_setattr (nsx.c). */
+/* ns_setid: CONCEPT */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,7 +7,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "ns_priv.h"
+#include "ns_record.h"
+#include "ns_refuse.h"
+#include "ns_setid.h"
 #include "clock.h"
 
 #define CAP_FSETID_BIT 4   /* linux/capability.h CAP_FSETID */

@@ -1,14 +1,14 @@
-/* ns_recover: re-attach a node that no directory entry names (its entry
- * was removed offline; wormctl verify reports it). The node keeps its
- * record, lock included; it gets a new name under its bucket's recovery
- * directory, and the count of children moves from its old parent (which
- * could not be removed while it held it) to that directory. */
+/* ns_repair: CONCEPT */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ns_priv.h"
+#include "ns_path.h"
+#include "ns_record.h"
+#include "ns_trail.h"
+#include "ns_tree.h"
+#include "ns_virt.h"
 #include "log.h"
 
 struct find_ino {

@@ -1,7 +1,4 @@
-/* ns: namespace, handles and content paths. Lock rules come from policy;
- * this file only gathers the facts (lock state, caller, writers) and acts
- * on policy's answer. xattrs, lock attributes and offline tooling are in
- * nsx.c. */
+/* ns_tree: CONCEPT */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,418 +10,17 @@
 #include <sys/statvfs.h>
 #include <linux/falloc.h>
 
-#include "ns_priv.h"
+#include "ns_inode.h"
+#include "ns_record.h"
+#include "ns_refuse.h"
+#include "ns_retention.h"
+#include "ns_tree.h"
+#include "ns_virt.h"
 #include "inoset.h"
 #include "log.h"
 #include "names.h"
 
-/* ---- records --------------------------------------------------------- */
-
-/* The authenticated part of a node (design section 7): content identity,
- * size, generation, lock and bucket-lock fields; from record version 2 also
- * the record version, parent, mode, owner, links, the bucket default's
- * years and a directory's count of children (the union with generation).
- * Times are ordinary metadata and not covered; nor is next_cookie, which
- * meta_dirent_add advances on its own. */
-void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
-{
-	struct {
-		uint64_t ino, size, gen;
-		uint32_t type, alg, flags;
-		uint8_t objid[16];
-		uint8_t wrapped[META_WRAPPED_BYTES];
-		int32_t lock_mode, hold, sealed;
-		int64_t retain_until;
-		int32_t def_mode;
-		uint32_t def_days;
-		int32_t block_state;
-		char block_id[24];
-		int64_t block_expires;
-	} m;
-	memset(&m, 0, sizeof(m));
-	m.ino = nd->ino;
-	m.size = nd->size;
-	m.gen = nd->generation;
-	m.type = nd->mode & S_IFMT;
-	m.alg = nd->alg;
-	m.flags = nd->flags & (META_F_SPARSE | META_F_DEFAULT_PENDING | META_F_INLINE |
-			       META_F_APPEND_ONLY | META_F_DEF_APPEND);
-	memcpy(m.objid, nd->objid, 16);
-	memcpy(m.wrapped, nd->wrapped, META_WRAPPED_BYTES);
-	m.lock_mode = nd->lock_mode;
-	m.hold = nd->hold;
-	m.sealed = nd->sealed;
-	m.retain_until = nd->retain_until;
-	m.def_mode = nd->def_mode;
-	m.def_days = nd->def_days;
-	m.block_state = nd->block_state;
-	memcpy(m.block_id, nd->block_id, sizeof(m.block_id));
-	m.block_expires = nd->block_expires;
-	/* The recorded bucket is authenticated too. Records written before
-	 * it was kept carry 0 and the MAC over the fields above only, so they
-	 * still verify; clearing the field of a newer record breaks its MAC. */
-	uint64_t bucket = ns_node_bucket(nd);
-	if (nd->version >= 2) {
-		struct {
-			uint64_t bucket, parent;
-			uint32_t version, mode, uid, gid, nlink;
-			int32_t def_years;
-		} x;
-		/* A bucket's autocommit period: covered when set, so a record
-		 * without one (all before it existed) MACs as before. */
-		uint32_t acs = nd->autocommit_s;
-		uint8_t buf[sizeof(m) + sizeof(x) + sizeof(acs)];
-		memset(&x, 0, sizeof(x));
-		x.bucket = bucket;
-		x.parent = nd->parent;
-		x.version = nd->version;
-		x.mode = nd->mode;
-		x.uid = nd->uid;
-		x.gid = nd->gid;
-		x.nlink = nd->nlink;
-		x.def_years = nd->def_years;
-		memcpy(buf, &m, sizeof(m));
-		memcpy(buf + sizeof(m), &x, sizeof(x));
-		memcpy(buf + sizeof(m) + sizeof(x), &acs, sizeof(acs));
-		wcrypto_mac(out, n->reckey, buf, sizeof(buf) - (acs ? 0 : sizeof(acs)));
-		return;
-	}
-	if (!bucket) {
-		wcrypto_mac(out, n->reckey, &m, sizeof(m));
-		return;
-	}
-	/* A bucket's autocommit period likewise: covered when set, so a
-	 * record without one MACs as before. */
-	uint32_t ac = nd->autocommit_s;
-	uint8_t buf[sizeof(m) + sizeof(bucket) + sizeof(ac)];
-	memcpy(buf, &m, sizeof(m));
-	memcpy(buf + sizeof(m), &bucket, sizeof(bucket));
-	memcpy(buf + sizeof(m) + sizeof(bucket), &ac, sizeof(ac));
-	wcrypto_mac(out, n->reckey, buf, sizeof(buf) - (ac ? 0 : sizeof(ac)));
-}
-
-uint64_t ns_node_bucket(const struct meta_node *nd)
-{
-	return (uint64_t)nd->bucket_hi << 32 | nd->bucket_lo;
-}
-
-static void node_set_bucket(struct meta_node *nd, uint64_t bucket)
-{
-	nd->bucket_lo = (uint32_t)bucket;
-	nd->bucket_hi = (uint32_t)(bucket >> 32);
-}
-
-int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out)
-{
-	int rc = meta_node_get(t, ino, out);
-	uint8_t mac[32];
-
-	if (rc)
-		return rc;
-	ns_node_mac(n, out, mac);
-	out->flags &= ~NS_F_AUTH_FAILED;
-	/* Once the store is upgraded, a version 1 record (whose MAC leaves
-	 * out the parent) is an older record put back: refused. */
-	if (!wcrypto_equal(mac, out->mac, sizeof(mac)) ||
-	    (n->rec_strict && out->version < META_NODE_VERSION)) {
-		out->flags |= NS_F_AUTH_FAILED;
-		atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
-		wlog(WLOG_ERR, "metadata record of inode %llu fails authentication: treated as locked",
-		     (unsigned long long)ino);
-	}
-	return 0;
-}
-
-/* Stamp the version and the MAC (nd's bucket known, or derived in t). */
-static int node_seal(ns *n, meta_txn *t, struct meta_node *nd)
-{
-	struct meta_node b;
-
-	/* Never launder a record that failed authentication. */
-	if (nd->flags & NS_F_AUTH_FAILED)
-		return -EPERM;
-	/* A record from before the bucket was kept learns it when it is next
-	 * written. Best effort: an object unlinked while open may have lost
-	 * its directory; ns_bucket_of derives (or refuses) at each use. */
-	if (!ns_node_bucket(nd) && nd->ino != NS_INO_ROOT && !ns_bucket_of(n, t, nd, &b))
-		node_set_bucket(nd, b.ino);
-	nd->version = META_NODE_VERSION;
-	ns_node_mac(n, nd, nd->mac);
-	return 0;
-}
-
-int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd)
-{
-	int rc = node_seal(n, t, nd);
-	return rc ? rc : meta_node_put(t, nd);
-}
-
-void ns_node_lock(const struct meta_node *nd, struct policy_lock *lk)
-{
-	lk->mode = nd->lock_mode;
-	lk->retain_until = nd->retain_until;
-	lk->hold = nd->hold;
-	lk->sealed = nd->sealed;
-	lk->auth_failed = (nd->flags & NS_F_AUTH_FAILED) != 0;
-	lk->append_only = (nd->flags & META_F_APPEND_ONLY) != 0;
-}
-
-void ns_caller_policy(const struct ns_caller *c, struct policy_caller *pc)
-{
-	pc->uid = c->uid;
-	pc->gid = c->gid;
-	pc->groups = c->groups;
-	pc->ngroups = c->ngroups;
-}
-
-int ns_may_write(const struct meta_node *nd, const struct ns_caller *c)
-{
-	if (c->uid == 0)
-		return 1;
-	if (c->uid == nd->uid)
-		return (nd->mode & S_IWUSR) != 0;
-	int ingroup = c->gid == nd->gid;
-	for (size_t i = 0; !ingroup && i < c->ngroups; i++)
-		ingroup = c->groups[i] == nd->gid;
-	if (ingroup)
-		return (nd->mode & S_IWGRP) != 0;
-	return (nd->mode & S_IWOTH) != 0;
-}
-
-/* Lock changes and fsync must be on disk before the reply. */
-int ns_durable(ns *n)
-{
-	/* Queued audit records (refusals) and their head go with it. */
-	int rc = ns_trail_flush(n, 0);
-	uint64_t upto = ns_trail_mark(n);   /* what this sync covers */
-	int r2 = meta_sync(n->me);
-	if (!r2) {
-		atomic_store(&n->last_sync_ns, clock_monotonic_ns());
-		if (upto)
-			ns_trail_publish(n, upto);
-	}
-	(void)rc;   /* a failed flush counts its records as dropped */
-	return r2;
-}
-
-/* ---- inode table -------------------------------------------------------- */
-
-struct ns_inode *ns_inode_get(ns *n, uint64_t ino)
-{
-	size_t b = ino % NS_ITAB_SIZE;
-	struct ns_inode *in;
-
-	pthread_mutex_lock(&n->itab_mu);
-	for (in = n->itab[b]; in; in = in->next)
-		if (in->ino == ino)
-			break;
-	if (!in) {
-		in = calloc(1, sizeof(*in));
-		if (!in)
-			goto out;
-		in->ino = ino;
-		pthread_mutex_init(&in->mu, NULL);
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		/* Timed waits must not follow a system clock set back or ahead. */
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&in->idle, &ca);
-		pthread_condattr_destroy(&ca);
-		pthread_rwlock_init(&in->rw, NULL);
-		in->next = n->itab[b];
-		n->itab[b] = in;
-	}
-	in->refs++;
-out:
-	pthread_mutex_unlock(&n->itab_mu);
-	return in;
-}
-
-static struct ns_inode *inode_find(ns *n, uint64_t ino)
-{
-	struct ns_inode *in;
-	pthread_mutex_lock(&n->itab_mu);
-	for (in = n->itab[ino % NS_ITAB_SIZE]; in; in = in->next)
-		if (in->ino == ino)
-			break;
-	if (in)
-		in->refs++;
-	pthread_mutex_unlock(&n->itab_mu);
-	return in;
-}
-
-void ns_ibuf_free(struct ns_inode *in)
-{
-	if (in->ibuf) {
-		/* Plaintext of an object: not left behind in freed memory. */
-		wcrypto_wipe(in->ibuf, OBJ_INLINE_MAX);
-		free(in->ibuf);
-		in->ibuf = NULL;
-	}
-}
-
-void ns_inode_put(ns *n, struct ns_inode *in)
-{
-	struct ns_inode **pp;
-	int gone = 0;
-
-	pthread_mutex_lock(&n->itab_mu);
-	if (--in->refs == 0) {
-		for (pp = &n->itab[in->ino % NS_ITAB_SIZE]; *pp; pp = &(*pp)->next)
-			if (*pp == in) {
-				*pp = in->next;
-				break;
-			}
-		gone = 1;
-	}
-	pthread_mutex_unlock(&n->itab_mu);
-	if (gone)
-		ns_inode_free(in);
-}
-
-void ns_inode_free(struct ns_inode *in)
-{
-	obj_undo_free(in->ref.undo);
-	obj_map_free(in->ref.map);
-	wcrypto_aead_free(in->key);
-	ns_ibuf_free(in);
-	pthread_mutex_destroy(&in->mu);
-	pthread_cond_destroy(&in->idle);
-	pthread_rwlock_destroy(&in->rw);
-	free(in);
-}
-
-/* ---- attributes -------------------------------------------------------- */
-
-void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->ino = nd->ino;
-	a->mode = nd->mode;
-	a->nlink = nd->nlink;
-	a->uid = nd->uid;
-	a->gid = nd->gid;
-	a->size = nd->size;
-	a->atime_ns = nd->atime_ns;
-	a->mtime_ns = nd->mtime_ns;
-	a->ctime_ns = nd->ctime_ns;
-	if (S_ISREG(nd->mode)) {
-		struct policy_lock lk;
-		ns_node_lock(nd, &lk);
-		a->sealed = policy_content_frozen(&lk, ns_clock_now(n));
-		/* Live size of an open object (uncommitted writes). */
-		struct ns_inode *in = inode_find(n, nd->ino);
-		if (in) {
-			pthread_mutex_lock(&in->mu);
-			if (in->live) {
-				a->size = in->ref.size;
-				if (in->mtime_ns)
-					a->mtime_ns = a->ctime_ns = in->mtime_ns;
-				a->sealed = a->sealed || in->sealed;
-			}
-			pthread_mutex_unlock(&in->mu);
-			ns_inode_put(n, in);
-		}
-	}
-	/* Only a tampered record can hold more; the kernel would refuse the
-	 * attributes (EIO everywhere) instead of the fail-closed EPERM. */
-	if (a->size > OBJ_MAX_SIZE)
-		a->size = OBJ_MAX_SIZE;
-	a->blocks = (a->size + 511) / 512;
-}
-
 static int64_t now_ns(void) { return clock_realtime_ns(); }
-
-int64_t ns_clock_now(ns *n)
-{
-	return wclock_now(&n->clk, clock_realtime_ns() / 1000000000);
-}
-
-struct stats *ns_stats(ns *n) { return &n->stats; }
-kms *ns_kms(ns *n) { return n->km; }
-
-void ns_set_inval(ns *n, ns_inval_fn fn, void *arg)
-{
-	n->inval = fn;
-	n->inval_arg = arg;
-}
-
-void ns_queue_inval(ns *n, uint64_t ino)
-{
-	pthread_mutex_lock(&n->inval_mu);
-	if (n->inval_n < sizeof(n->inval_q) / sizeof(n->inval_q[0]))
-		n->inval_q[n->inval_n++] = ino;
-	pthread_mutex_unlock(&n->inval_mu);
-}
-
-/* Called from the timer thread, never from a request: the kernel may hold
- * locks of the inode while a request on it is in flight. */
-void ns_drain_inval(ns *n)
-{
-	uint64_t q[64];
-	size_t k;
-
-	pthread_mutex_lock(&n->inval_mu);
-	k = n->inval_n;
-	memcpy(q, n->inval_q, k * sizeof(q[0]));
-	n->inval_n = 0;
-	pthread_mutex_unlock(&n->inval_mu);
-	for (size_t i = 0; i < k && n->inval; i++)
-		n->inval(n->inval_arg, q[i]);
-}
-
-/* Legacy records (no recorded bucket): follow the parents up to the
- * root, without a depth limit. A parent loop (an edited record) is found
- * by Brent's method and is an error, as is a missing parent: the caller
- * refuses, it never goes on as if there were no bucket. */
-static int bucket_walk(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket)
-{
-	struct meta_node cur = *nd;
-	uint64_t mark = cur.ino, power = 1, lam = 0;
-	int rc;
-
-	for (;;) {
-		if (cur.parent == NS_INO_ROOT) {
-			*bucket = cur;
-			return 0;
-		}
-		rc = ns_node_get(n, t, cur.parent, &cur);
-		if (rc)
-			return rc == -ENOENT ? -EIO : rc;
-		if (cur.ino == mark || cur.ino == NS_INO_ROOT)
-			return -ELOOP;
-		if (ns_node_bucket(&cur))
-			return ns_bucket_of(n, t, &cur, bucket);
-		if (++lam == power) {
-			mark = cur.ino;
-			power *= 2;
-			lam = 0;
-		}
-	}
-}
-
-int ns_bucket_of(ns *n, meta_txn *t, const struct meta_node *nd, struct meta_node *bucket)
-{
-	uint64_t b = ns_node_bucket(nd);
-	int rc;
-
-	if (nd->ino == NS_INO_ROOT)
-		return -ENOENT;
-	if (nd->parent == NS_INO_ROOT)
-		rc = (*bucket = *nd, 0);
-	else if (b)
-		rc = b == nd->ino ? -EIO : ns_node_get(n, t, b, bucket);
-	else
-		rc = bucket_walk(n, t, nd, bucket);
-	if (rc)
-		return rc == -ENOENT ? -EIO : rc;
-	/* Its default retention is about to be trusted: only an authentic
-	 * bucket record will do. */
-	if (!S_ISDIR(bucket->mode) || bucket->parent != NS_INO_ROOT ||
-	    bucket->ino == NS_INO_ROOT || (bucket->flags & NS_F_AUTH_FAILED))
-		return -EIO;
-	return 0;
-}
 
 /* The bucket holding directory dir (dir is not the root). */
 static int bucket_ino(ns *n, meta_txn *t, uint64_t dir, uint64_t *out)
@@ -446,19 +42,9 @@ int ns_lookup(ns *n, uint64_t parent, const char *name, struct ns_attr *out)
 	int rc;
 
 	stats_op(&n->stats, SOP_LOOKUP);
-	if (parent == NS_INO_ROOT && strcmp(name, NAMES_CTL_DIR) == 0)
-		return ns_virt_attr(n, NS_INO_CTL, out);
-	if (parent == NS_INO_CTL) {
-		if (!strcmp(name, "version"))
-			return ns_virt_attr(n, NS_INO_VERSION, out);
-		if (!strcmp(name, "stats"))
-			return ns_virt_attr(n, NS_INO_STATS, out);
-		if (!strcmp(name, "clock"))
-			return ns_virt_attr(n, NS_INO_CLOCK, out);
-		if (!strcmp(name, "audit"))
-			return ns_virt_attr(n, NS_INO_AUDIT, out);
-		return -ENOENT;
-	}
+	rc = ns_virt_lookup(parent, name, &ino);
+	if (rc <= 0)
+		return rc ? rc : ns_virt_attr(ino, out);
 	if (strlen(name) > META_NAME_MAX)
 		return -ENAMETOOLONG;
 	rc = meta_txn_begin(n->me, 1, &t);
@@ -481,7 +67,7 @@ int ns_getattr(ns *n, uint64_t ino, struct ns_attr *out)
 
 	stats_op(&n->stats, SOP_GETATTR);
 	if (ns_is_virtual(ino))
-		return ns_virt_attr(n, ino, out);
+		return ns_virt_attr(ino, out);
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)
 		return rc;
@@ -491,8 +77,6 @@ int ns_getattr(ns *n, uint64_t ino, struct ns_attr *out)
 		ns_node_attr(n, &nd, out);
 	return rc;
 }
-
-/* ---- creation ------------------------------------------------------------ */
 
 /* Create a node named name in parent (write txn t). Namespace rules of
  * design section 3 are checked here. */
@@ -546,12 +130,12 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 	 * depth in one lookup, and authenticated with the record. */
 	struct meta_node b;
 	if (parent == NS_INO_ROOT) {
-		node_set_bucket(out, ino);
+		ns_node_set_bucket(out, ino);
 	} else {
 		rc = ns_bucket_of(n, t, &p, &b);
 		if (rc)
 			return rc;
-		node_set_bucket(out, b.ino);
+		ns_node_set_bucket(out, b.ino);
 	}
 	if (S_ISREG(mode)) {
 		/* The bucket's default append-only holds from creation, so a
@@ -566,7 +150,7 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 		if (rc)
 			return rc;
 	}
-	rc = node_seal(n, t, out);
+	rc = ns_node_seal(n, t, out);
 	if (!rc)
 		rc = meta_node_add(t, out);   /* never over an existing record */
 	if (rc == -EEXIST) {
@@ -665,8 +249,6 @@ int ns_readlink(ns *n, uint64_t ino, char *buf, size_t size)
 	return 0;
 }
 
-/* ---- removal --------------------------------------------------------- */
-
 /* Drop a node that left the namespace. An object that is still open keeps
  * its record (nlink 0) until the last release, so fstat, reads and writes
  * on the open handles go on working; it is recorded as an orphan so a
@@ -713,67 +295,11 @@ static void node_drop_undo(ns *n, const struct meta_node *nd)
 {
 	struct ns_inode *in;
 
-	if (!S_ISREG(nd->mode) || !(in = inode_find(n, nd->ino)))
+	if (!S_ISREG(nd->mode) || !(in = ns_inode_find(n, nd->ino)))
 		return;
 	pthread_mutex_lock(&in->mu);
 	in->unlinked = 0;
 	pthread_mutex_unlock(&in->mu);
-	ns_inode_put(n, in);
-}
-
-/* close(2) returns before the kernel sends RELEASE, and the last writer's
- * release is the commit that applies a bucket's default retention. So an
- * `rm` right after a writer closed waits (briefly) for that release, and
- * sees the object as it was committed. A writer that stays open longer
- * leaves the object mutable, and the operation goes ahead. Called outside
- * any transaction. */
-#define NS_SETTLE_NS 1000000000LL
-
-void ns_settle_inode(ns *n, struct ns_inode *in)
-{
-	unsigned cap = n->cfg.max_threads / 4 ? n->cfg.max_threads / 4 : 1;
-
-	if (atomic_fetch_add(&n->settling, 1) >= cap) {
-		atomic_fetch_sub(&n->settling, 1);
-		return;
-	}
-	pthread_mutex_lock(&in->mu);
-	if (in->writers > 0) {
-		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += NS_SETTLE_NS / 1000000000LL;
-		while (in->writers > 0 && pthread_cond_timedwait(&in->idle, &in->mu, &dl) == 0)
-			;
-	}
-	pthread_mutex_unlock(&in->mu);
-	atomic_fetch_sub(&n->settling, 1);
-}
-
-void ns_settle_writers(ns *n, uint64_t parent, const char *name)
-{
-	struct ns_inode *in;
-	struct meta_node nd, b;
-	meta_txn *t = NULL;
-	uint64_t ino;
-	int rc, pending = 0;
-
-	if (meta_txn_begin(n->me, 1, &t))
-		return;
-	rc = meta_dirent_get(t, parent, name, &ino);
-	if (rc || !(in = inode_find(n, ino))) {
-		meta_txn_abort(t);
-		return;
-	}
-	/* Only where a release will lock the object: a bucket default. */
-	pthread_mutex_lock(&in->mu);
-	pending = in->writers > 0;
-	pthread_mutex_unlock(&in->mu);
-	/* A bucket that cannot be found is no reason not to wait. */
-	if (pending && !ns_node_get(n, t, ino, &nd))
-		pending = !nd.sealed && (ns_bucket_of(n, t, &nd, &b) || b.def_mode != WORM_NONE);
-	meta_txn_abort(t);
-	if (pending)
-		ns_settle_inode(n, in);
 	ns_inode_put(n, in);
 }
 
@@ -951,7 +477,9 @@ static int subtree_cb(void *arg, const char *name, uint64_t ino, uint64_t cookie
 	return s->found;
 }
 
-int ns_subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, struct policy_lock *found)
+/* 1 if an object anywhere below dir is locked at now (or the walk failed:
+ * found then says auth_failed), 0 if none. */
+static int subtree_locked(ns *n, meta_txn *t, uint64_t dir, int64_t now, struct policy_lock *found)
 {
 	struct subtree_ctx s = { .n = n, .t = t, .now = now, .lk = found };
 
@@ -1005,7 +533,7 @@ static int rename_check(ns *n, meta_txn *t, const struct ns_caller *c,
 	if (S_ISDIR(nd->mode)) {
 		/* The directory itself carries no lock: policy judges the first
 		 * locked descendant found. */
-		if (op == POP_RENAME_SRC && ns_subtree_locked(n, t, nd->ino, now, &lk))
+		if (op == POP_RENAME_SRC && subtree_locked(n, t, nd->ino, now, &lk))
 			return policy_check(&n->cfg.rules, &pc, &lk, POP_RENAME_DIR, now, rule);
 		return 0;
 	}
@@ -1190,8 +718,6 @@ fail:
 	return rc;
 }
 
-/* ---- readdir, statfs ------------------------------------------------------ */
-
 struct rd_ctx {
 	ns *n;
 	meta_txn *t;
@@ -1228,15 +754,15 @@ int ns_readdir(ns *n, uint64_t ino, uint64_t off, ns_readdir_cb cb, void *arg)
 
 	stats_op(&n->stats, SOP_READDIR);
 	if (ino == NS_INO_CTL) {
-		static const char *names[] = { "version", "stats", "clock", "audit" };
-		static const uint64_t inos[] = { NS_INO_VERSION, NS_INO_STATS, NS_INO_CLOCK,
-						 NS_INO_AUDIT };
-		for (uint64_t i = off; i < 6; i++) {
-			if (i < 2)
-				ns_virt_attr(n, i == 0 ? NS_INO_CTL : NS_INO_ROOT, &a);
-			else
-				ns_virt_attr(n, inos[i - 2], &a);
-			const char *nm = i == 0 ? "." : i == 1 ? ".." : names[i - 2];
+		for (uint64_t i = off;; i++) {
+			const char *nm = i == 0 ? "." : "..";
+			uint64_t vino = NS_INO_CTL;
+			if (i == 1)
+				ns_getattr(n, NS_INO_ROOT, &a);
+			else if (i >= 2 && ns_virt_entry(i - 2, &nm, &vino))
+				break;
+			if (i != 1)
+				ns_virt_attr(vino, &a);
 			if (cb(arg, nm, &a, i + 1))
 				break;
 		}

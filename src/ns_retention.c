@@ -1,26 +1,177 @@
-/* nsauto: bucket autocommit (design section 15). In a bucket with
- * user.worm.autocommit and a default retention, an object's default is
- * not applied at its last writer's release (policy_default_at_close) but
- * once it has had no write handle and no change for the period. Each
- * change (create, last writer's release, rename, setattr) sets the
- * object's deadline in the meta "due" index; ns_tick and the mount take
- * the entries whose deadline has passed, earliest first, without a walk.
- *
- * The lock lands under the same rule as every lock change (ns_priv.h):
- * in a write transaction, holding in->mu, and only while the object has
- * no writer and no uncommitted change; otherwise the deadline moves on by
- * the period. Deadlines are compliance-clock times and the retention
- * counts from the moment the lock lands, so a stop of the daemon delays a
- * lock but never shortens one. */
+/* ns_retention: CONCEPT */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
+#include <linux/falloc.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <time.h>
 
-#include "ns_priv.h"
+#include "ns_inode.h"
+#include "ns_path.h"
+#include "ns_record.h"
+#include "ns_retention.h"
+#include "ns_trail.h"
 #include "log.h"
+#include "inoset.h"
+
+/* Commit pending content changes: final block re-sealed, size and
+ * generation recorded; at a writer's close the bucket's default retention
+ * is applied. Called with in->rw held for writing. */
+int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd)
+{
+	struct meta_node b;
+	int rc;
+
+	if (!S_ISREG(nd->mode) || nd->sealed)
+		return 0;
+	rc = ns_bucket_of(n, t, nd, &b);
+	/* In an autocommit bucket the default lands when the object has
+	 * been idle for the period (nsauto.c), not at the release. */
+	return rc ? rc : policy_default_at_close(b.def_mode, b.autocommit_s);
+}
+
+int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on)
+{
+	uint64_t count = 0;
+	size_t len;
+	int was = (nd->flags & META_F_DEFAULT_PENDING) != 0, rc;
+	(void)n;
+
+	if (was == !!on)
+		return 0;
+	if (meta_kv_get(t, "pending_defaults", &count, sizeof(count), &len))
+		count = 0;
+	count = on ? count + 1 : (count ? count - 1 : 0);
+	rc = meta_kv_put(t, "pending_defaults", &count, sizeof(count));
+	if (on)
+		nd->flags |= META_F_DEFAULT_PENDING;
+	else
+		nd->flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
+	return rc;
+}
+
+struct pending_list {
+	uint64_t ino[1024];
+	size_t n;
+	uint64_t after;           /* collect inodes after this one */
+	uint64_t left;            /* counting pass: records still pending */
+};
+
+static int pending_cb(void *arg, const struct meta_node *nd)
+{
+	struct pending_list *p = arg;
+	if (!(nd->flags & META_F_DEFAULT_PENDING) || nd->ino <= p->after)
+		return 0;
+	p->ino[p->n++] = nd->ino;
+	return p->n == 1024;
+}
+
+static int pending_count_cb(void *arg, const struct meta_node *nd)
+{
+	struct pending_list *p = arg;
+	p->left += (nd->flags & META_F_DEFAULT_PENDING) != 0;
+	return 0;
+}
+
+/* Objects whose writers were never released (the daemon stopped between
+ * the last close and its RELEASE) get their bucket's default retention
+ * now, from the current compliance time: later than the commit, so never
+ * shorter than due. Runs at open only when kv "pending_defaults" is set.
+ * One that cannot be settled now (its bucket cannot be found, its record
+ * fails authentication) stays pending and counted: tried again at the
+ * next open, never forgotten. */
+int ns_apply_pending(ns *n)
+{
+	struct pending_list *p;
+	meta_txn *t = NULL;
+	uint64_t count = 0;
+	size_t len;
+	long applied = 0;
+	int rc;
+
+	if (meta_txn_begin(n->me, 1, &t))
+		return 0;
+	rc = meta_kv_get(t, "pending_defaults", &count, sizeof(count), &len);
+	meta_txn_abort(t);
+	if (rc || !count)
+		return 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	do {
+		p->n = 0;
+		if (meta_txn_begin(n->me, 1, &t))
+			break;
+		meta_node_foreach(t, pending_cb, p);
+		meta_txn_abort(t);
+		for (size_t i = 0; i < p->n; i++) {
+			struct meta_node nd, b;
+			int64_t now = ns_clock_now(n);
+			p->after = p->ino[i];
+			if (meta_txn_begin(n->me, 0, &t))
+				continue;
+			if (ns_node_get(n, t, p->ino[i], &nd)) {
+				meta_txn_abort(t);
+				continue;
+			}
+			/* A bucket that cannot be found leaves it pending. */
+			int due = nd.sealed ? 0 : ns_bucket_of(n, t, &nd, &b);
+			if (due < 0) {
+				meta_txn_abort(t);
+				continue;
+			}
+			int lock = !nd.sealed && policy_default_at_close(b.def_mode, b.autocommit_s);
+			/* In an autocommit bucket the writer's release would have
+			 * set a deadline: it is set now instead. */
+			if (!nd.sealed && !lock && ns_autocommit_schedule(n, t, &nd, &b)) {
+				meta_txn_abort(t);
+				continue;
+			}
+			if (lock) {
+				nd.lock_mode = b.def_mode;
+				nd.retain_until = now + (int64_t)b.def_days * 86400;
+				nd.sealed = 1;
+				applied++;
+			}
+			nd.flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
+			if (ns_node_put(n, t, &nd) ||
+			    (lock && ns_trail_event(n, t, "retention", "commit", nd.ino, NULL, -1,
+						    "default-retention-at-mount",
+						    policy_mode_name(nd.lock_mode))) ||
+			    meta_txn_commit(t))
+				meta_txn_abort(t);   /* e.g. a record failing auth: left */
+		}
+	} while (p->n == 1024);
+	/* The count is what is left, so the next open retries it (if it
+	 * cannot even be counted, the old count stays). */
+	if (!meta_txn_begin(n->me, 1, &t)) {
+		rc = meta_node_foreach(t, pending_count_cb, p);
+		meta_txn_abort(t);
+		if (rc >= 0 && !meta_txn_begin(n->me, 0, &t)) {
+			if (meta_kv_put(t, "pending_defaults", &p->left, sizeof(p->left)))
+				meta_txn_abort(t);
+			else
+				meta_txn_commit(t);
+		}
+	}
+	if (p->left)
+		wlog(WLOG_WARN, "%llu object(s) still wait for their bucket default retention "
+		     "(bucket not found or record damaged; see wormctl verify): retried at the "
+		     "next mount", (unsigned long long)p->left);
+	free(p);
+	if (applied)
+		wlog(WLOG_WARN, "applied the bucket default retention to %ld object(s) whose "
+		     "writers were not released before the last stop", applied);
+	return ns_durable(n);
+}
 
 #define AUTO_BATCH 256          /* entries per tick: a tick stays short */
+
 #define AUTO_RETRY_S 60         /* after a bucket that cannot be read */
 
 static int schedulable(const struct meta_node *nd)

@@ -1,0 +1,268 @@
+/* ns_inode: CONCEPT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <linux/falloc.h>
+
+#include "ns_inode.h"
+#include "ns_record.h"
+#include "inoset.h"
+#include "log.h"
+#include "path.h"
+
+struct ns_inode *ns_inode_get(ns *n, uint64_t ino)
+{
+	size_t b = ino % NS_ITAB_SIZE;
+	struct ns_inode *in;
+
+	pthread_mutex_lock(&n->itab_mu);
+	for (in = n->itab[b]; in; in = in->next)
+		if (in->ino == ino)
+			break;
+	if (!in) {
+		in = calloc(1, sizeof(*in));
+		if (!in)
+			goto out;
+		in->ino = ino;
+		pthread_mutex_init(&in->mu, NULL);
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		/* Timed waits must not follow a system clock set back or ahead. */
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&in->idle, &ca);
+		pthread_condattr_destroy(&ca);
+		pthread_rwlock_init(&in->rw, NULL);
+		in->next = n->itab[b];
+		n->itab[b] = in;
+	}
+	in->refs++;
+out:
+	pthread_mutex_unlock(&n->itab_mu);
+	return in;
+}
+
+struct ns_inode *ns_inode_find(ns *n, uint64_t ino)
+{
+	struct ns_inode *in;
+	pthread_mutex_lock(&n->itab_mu);
+	for (in = n->itab[ino % NS_ITAB_SIZE]; in; in = in->next)
+		if (in->ino == ino)
+			break;
+	if (in)
+		in->refs++;
+	pthread_mutex_unlock(&n->itab_mu);
+	return in;
+}
+
+void ns_ibuf_free(struct ns_inode *in)
+{
+	if (in->ibuf) {
+		/* Plaintext of an object: not left behind in freed memory. */
+		wcrypto_wipe(in->ibuf, OBJ_INLINE_MAX);
+		free(in->ibuf);
+		in->ibuf = NULL;
+	}
+}
+
+void ns_inode_put(ns *n, struct ns_inode *in)
+{
+	struct ns_inode **pp;
+	int gone = 0;
+
+	pthread_mutex_lock(&n->itab_mu);
+	if (--in->refs == 0) {
+		for (pp = &n->itab[in->ino % NS_ITAB_SIZE]; *pp; pp = &(*pp)->next)
+			if (*pp == in) {
+				*pp = in->next;
+				break;
+			}
+		gone = 1;
+	}
+	pthread_mutex_unlock(&n->itab_mu);
+	if (gone)
+		ns_inode_free(in);
+}
+
+void ns_inode_free(struct ns_inode *in)
+{
+	obj_undo_free(in->ref.undo);
+	obj_map_free(in->ref.map);
+	wcrypto_aead_free(in->key);
+	ns_ibuf_free(in);
+	pthread_mutex_destroy(&in->mu);
+	pthread_cond_destroy(&in->idle);
+	pthread_rwlock_destroy(&in->rw);
+	free(in);
+}
+
+void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = nd->ino;
+	a->mode = nd->mode;
+	a->nlink = nd->nlink;
+	a->uid = nd->uid;
+	a->gid = nd->gid;
+	a->size = nd->size;
+	a->atime_ns = nd->atime_ns;
+	a->mtime_ns = nd->mtime_ns;
+	a->ctime_ns = nd->ctime_ns;
+	if (S_ISREG(nd->mode)) {
+		struct policy_lock lk;
+		ns_node_lock(nd, &lk);
+		a->sealed = policy_content_frozen(&lk, ns_clock_now(n));
+		/* Live size of an open object (uncommitted writes). */
+		struct ns_inode *in = ns_inode_find(n, nd->ino);
+		if (in) {
+			pthread_mutex_lock(&in->mu);
+			if (in->live) {
+				a->size = in->ref.size;
+				if (in->mtime_ns)
+					a->mtime_ns = a->ctime_ns = in->mtime_ns;
+				a->sealed = a->sealed || in->sealed;
+			}
+			pthread_mutex_unlock(&in->mu);
+			ns_inode_put(n, in);
+		}
+	}
+	/* Only a tampered record can hold more; the kernel would refuse the
+	 * attributes (EIO everywhere) instead of the fail-closed EPERM. */
+	if (a->size > OBJ_MAX_SIZE)
+		a->size = OBJ_MAX_SIZE;
+	a->blocks = (a->size + 511) / 512;
+}
+
+void ns_set_inval(ns *n, ns_inval_fn fn, void *arg)
+{
+	n->inval = fn;
+	n->inval_arg = arg;
+}
+
+void ns_queue_inval(ns *n, uint64_t ino)
+{
+	pthread_mutex_lock(&n->inval_mu);
+	if (n->inval_n < sizeof(n->inval_q) / sizeof(n->inval_q[0]))
+		n->inval_q[n->inval_n++] = ino;
+	pthread_mutex_unlock(&n->inval_mu);
+}
+
+/* Called from the timer thread, never from a request: the kernel may hold
+ * locks of the inode while a request on it is in flight. */
+void ns_drain_inval(ns *n)
+{
+	uint64_t q[64];
+	size_t k;
+
+	pthread_mutex_lock(&n->inval_mu);
+	k = n->inval_n;
+	memcpy(q, n->inval_q, k * sizeof(q[0]));
+	n->inval_n = 0;
+	pthread_mutex_unlock(&n->inval_mu);
+	for (size_t i = 0; i < k && n->inval; i++)
+		n->inval(n->inval_arg, q[i]);
+}
+
+/* close(2) returns before the kernel sends RELEASE, and the last writer's
+ * release is the commit that applies a bucket's default retention. So an
+ * `rm` right after a writer closed waits (briefly) for that release, and
+ * sees the object as it was committed. A writer that stays open longer
+ * leaves the object mutable, and the operation goes ahead. Called outside
+ * any transaction. */
+#define NS_SETTLE_NS 1000000000LL
+
+void ns_settle_inode(ns *n, struct ns_inode *in)
+{
+	unsigned cap = n->cfg.max_threads / 4 ? n->cfg.max_threads / 4 : 1;
+
+	if (atomic_fetch_add(&n->settling, 1) >= cap) {
+		atomic_fetch_sub(&n->settling, 1);
+		return;
+	}
+	pthread_mutex_lock(&in->mu);
+	if (in->writers > 0) {
+		struct timespec dl;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_sec += NS_SETTLE_NS / 1000000000LL;
+		while (in->writers > 0 && pthread_cond_timedwait(&in->idle, &in->mu, &dl) == 0)
+			;
+	}
+	pthread_mutex_unlock(&in->mu);
+	atomic_fetch_sub(&n->settling, 1);
+}
+
+void ns_settle_writers(ns *n, uint64_t parent, const char *name)
+{
+	struct ns_inode *in;
+	struct meta_node nd, b;
+	meta_txn *t = NULL;
+	uint64_t ino;
+	int rc, pending = 0;
+
+	if (meta_txn_begin(n->me, 1, &t))
+		return;
+	rc = meta_dirent_get(t, parent, name, &ino);
+	if (rc || !(in = ns_inode_find(n, ino))) {
+		meta_txn_abort(t);
+		return;
+	}
+	/* Only where a release will lock the object: a bucket default. */
+	pthread_mutex_lock(&in->mu);
+	pending = in->writers > 0;
+	pthread_mutex_unlock(&in->mu);
+	/* A bucket that cannot be found is no reason not to wait. */
+	if (pending && !ns_node_get(n, t, ino, &nd))
+		pending = !nd.sealed && (ns_bucket_of(n, t, &nd, &b) || b.def_mode != WORM_NONE);
+	meta_txn_abort(t);
+	if (pending)
+		ns_settle_inode(n, in);
+	ns_inode_put(n, in);
+}
+
+void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
+{
+	struct policy_lock lk;
+
+	if (!in->live) {
+		/* The block map is the committed state's again: read anew. */
+		obj_map_free(in->ref.map);
+		memset(&in->ref, 0, sizeof(in->ref));
+		memcpy(in->ref.id, nd->objid, 16);
+		in->ref.alg = (int)nd->alg;
+		memcpy(in->ref.wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
+		in->ref.gen = nd->generation;
+		in->ref.size = in->ref.csize = nd->size;
+		in->ref.sparse = (nd->flags & META_F_SPARSE) != 0;
+		in->inl = (nd->flags & META_F_INLINE) != 0;
+		in->live = 1;
+	}
+	ns_node_lock(nd, &lk);
+	/* Sealed is for ever: never cleared by a stale snapshot. An
+	 * appendable WORM object is not frozen (its end may grow); the
+	 * append-only rule keeps its committed bytes (ns_write). */
+	in->sealed |= policy_content_frozen(&lk, now);
+	in->append = lk.append_only;
+}
+
+int ns_inode_refresh(ns *n, struct ns_inode *in, int64_t now)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	int rc;
+
+	pthread_mutex_lock(&in->mu);
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (!rc) {
+		rc = ns_node_get(n, t, in->ino, &nd);
+		meta_txn_abort(t);
+	}
+	if (!rc)
+		ns_inode_load(in, &nd, now);
+	pthread_mutex_unlock(&in->mu);
+	return rc;
+}

@@ -1,0 +1,765 @@
+/* ns_store: CONCEPT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ns_auth.h"
+#include "ns_ctx.h"
+#include "ns_inode.h"
+#include "ns_offline.h"
+#include "ns_record.h"
+#include "ns_retention.h"
+#include "ns_trail.h"
+#include "inoset.h"
+#include "log.h"
+
+#define KV_FORMAT "format"
+
+/* 1 while a writer has the store open: still 1 at the next open means the
+ * last one was killed (or the machine stopped), so recovery runs. */
+#define KV_OPEN "open_unclean"
+
+/* Read a passphrase file: first line, no trailing newline. Like ssh with
+ * its keys, refuse a file that others can read or change: the passphrase
+ * unlocks every object. Checked on the open descriptor (no race with a
+ * rename). */
+static int read_passphrase(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	ssize_t got;
+	int rc, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		rc = -errno;
+		wlog_seterr(err, errlen, "cannot read passphrase file %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		wlog_seterr(err, errlen, "cannot read passphrase file %s: %s", path, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	rc = 0;
+	if (S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+		wlog_seterr(err, errlen, "passphrase file %s is a directory", path);
+	} else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		rc = -EINVAL;
+		wlog_seterr(err, errlen, "passphrase file %s is not a regular file", path);
+	} else if (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
+		rc = -EPERM;
+		wlog_seterr(err, errlen, "passphrase file %s is %s (mode %04o): "
+			    "refusing it; chmod 600 %s", path,
+			    st.st_mode & S_IROTH ? "world-readable" : "writable by others",
+			    (unsigned)(st.st_mode & 07777), path);
+	} else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		rc = -EPERM;
+		wlog_seterr(err, errlen, "passphrase file %s belongs to uid %u: refusing it "
+			    "(it must belong to you or root)", path, (unsigned)st.st_uid);
+	}
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	buf = wcrypto_secure_alloc(1024);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	got = read(fd, buf, 1023);
+	rc = got < 0 ? -errno : 0;
+	close(fd);
+	if (got < 0) {
+		wcrypto_secure_free(buf);
+		wlog_seterr(err, errlen, "cannot read passphrase file %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (got == 0) {
+		wcrypto_secure_free(buf);
+		wlog_seterr(err, errlen, "passphrase file %s is empty", path);
+		return -EINVAL;
+	}
+	buf[got] = '\0';
+	if (got == 1023 && !strpbrk(buf, "\r\n")) {
+		wcrypto_secure_free(buf);
+		wlog_seterr(err, errlen, "passphrase file %s: the passphrase is longer than "
+			    "1022 bytes", path);
+		return -EINVAL;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!buf[0]) {
+		wcrypto_secure_free(buf);
+		wlog_seterr(err, errlen, "passphrase file %s: the first line is empty", path);
+		return -EINVAL;
+	}
+	*out = buf;
+	*len = strlen(buf);
+	return 0;
+}
+
+int ns_store_init(const char *path, const char *passphrase_file, char *err, size_t errlen)
+{
+	store *st = NULL;
+	meta_env *me = NULL;
+	meta_txn *t = NULL;
+	char *pass = NULL, sub[4096], sub_keys[4096];
+	size_t passlen = 0;
+	struct meta_node root;
+	kms *km = NULL;
+	ns *tmp = NULL;
+	uint32_t fmt = STORE_FORMAT_VERSION;
+	int64_t now = clock_realtime_ns();
+	int rc;
+
+	rc = wcrypto_init();
+	if (rc)
+		return rc;
+	if (passphrase_file) {
+		rc = read_passphrase(passphrase_file, &pass, &passlen, err, errlen);
+		if (rc)
+			return rc;
+	}
+	rc = store_create(path, cfg_default_text(), err, errlen);
+	if (rc)
+		goto out;
+	rc = store_open(path, &st, err, errlen);
+	if (rc)
+		goto out;
+	store_subpath(st, "keys", sub_keys, sizeof(sub_keys));
+	rc = kms_create(sub_keys, pass, passlen);
+	if (rc) {
+		wlog_seterr(err, errlen, "cannot create key ring in %s: %s", sub_keys, strerror(-rc));
+		goto out;
+	}
+	store_subpath(st, "meta", sub, sizeof(sub));
+	rc = meta_open(sub, 0, &me, err, errlen);
+	if (rc)
+		goto out;
+	/* The root record is authenticated like every other: borrow the new
+	 * ring's record key. */
+	struct kms_params kp;
+	kms_params_default(&kp);
+	rc = kms_open(sub_keys, pass, passlen, &kp, &km, err, errlen);
+	if (rc)
+		goto out;
+	tmp = calloc(1, sizeof(*tmp));
+	if (!tmp || !(tmp->reckey = wcrypto_secure_alloc(32))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = kms_record_key(km, tmp->reckey);
+	if (rc)
+		goto out;
+	rc = meta_txn_begin(me, 0, &t);
+	if (rc)
+		goto out;
+	/* A new store is authenticated from its first record on. */
+	rc = ns_auth_init_store(tmp, me, t);
+	if (rc) {
+		meta_txn_abort(t);
+		goto out;
+	}
+	memset(&root, 0, sizeof(root));
+	root.version = META_NODE_VERSION;
+	root.ino = root.parent = NS_INO_ROOT;
+	root.mode = S_IFDIR | 0755;
+	root.nlink = 2;
+	root.atime_ns = root.mtime_ns = root.ctime_ns = root.btime_ns = now;
+	root.next_cookie = META_FIRST_COOKIE;
+	rc = ns_node_put(tmp, t, &root);
+	if (!rc)
+		rc = meta_kv_put(t, KV_FORMAT, &fmt, sizeof(fmt));
+	uint32_t closed = 0;
+	if (!rc)
+		rc = meta_kv_put(t, KV_OPEN, &closed, sizeof(closed));
+	if (rc) {
+		meta_txn_abort(t);
+		goto out;
+	}
+	rc = meta_txn_commit(t);
+	if (!rc)
+		rc = meta_sync(me);
+	/* The store's first head, in meta/ and STORE/head. */
+	if (!rc) {
+		tmp->st = st;
+		tmp->me = me;
+		tmp->flags = NS_INITIALIZING;
+		rc = ns_trail_open(tmp, err, errlen);
+		ns_trail_close(tmp);
+	}
+out:
+	if (me)
+		meta_close(me);
+	if (km)
+		kms_close(km);
+	if (tmp) {
+		wcrypto_secure_free(tmp->reckey);
+		if (tmp->mkey)
+			wcrypto_secure_free(tmp->mkey);
+		free(tmp);
+	}
+	if (st)
+		store_close(st);
+	if (pass)
+		wcrypto_secure_free(pass);
+	return rc;
+}
+
+/* Format 1 -> 2 (inline objects): nothing to convert, only the markers.
+ * The database first, then FORMAT: an older build checks FORMAT first, and
+ * a crash in between leaves a store this build opens (and finishes). */
+static int upgrade_format(ns *n, uint32_t from)
+{
+	uint32_t fmt = STORE_FORMAT_VERSION;
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 0, &t);
+
+	if (store_format(n->st) < from)
+		from = store_format(n->st);
+
+	if (!rc) {
+		rc = meta_kv_put(t, KV_FORMAT, &fmt, sizeof(fmt));
+		if (rc)
+			meta_txn_abort(t);
+		else
+			rc = meta_txn_commit(t);
+	}
+	if (!rc)
+		rc = meta_sync(n->me);
+	if (!rc && store_format(n->st) != STORE_FORMAT_VERSION)
+		rc = store_set_format(n->st, STORE_FORMAT_VERSION);
+	if (!rc)
+		wlog(WLOG_INFO, "store upgraded from format %u to %d", (unsigned)from,
+		     STORE_FORMAT_VERSION);
+	return rc;
+}
+
+static int persist_clock(ns *n, int64_t hwm)
+{
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = ns_clock_put(n, t, hwm);
+	if (rc) {
+		meta_txn_abort(t);
+		return rc;
+	}
+	rc = meta_txn_commit(t);
+	if (!rc)
+		wclock_mark_persisted(&n->clk, hwm);
+	return rc;
+}
+
+struct rec_obj {
+	uint8_t id[16];
+	uint64_t ino;
+	uint64_t gen;            /* unauthenticated: a filter only */
+	int inl;
+	int seen;                /* its content file exists */
+};
+
+struct rec_ctx {
+	ns *n;
+	struct rec_obj *v;
+	size_t cnt, cap;
+	char (*undo)[64];        /* journals found, "XX/<hex>.u" */
+	size_t nundo, capundo;
+	long rolled, cut, orphans, unreadable;
+	int rc;
+};
+
+static int rec_node_cb(void *arg, const struct meta_node *nd)
+{
+	struct rec_ctx *c = arg;
+	static const uint8_t zero[16];
+
+	/* Every record that names a file keeps it, authentic or not. */
+	if (!memcmp(nd->objid, zero, 16))
+		return 0;
+	if (c->cnt == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 1024;
+		struct rec_obj *v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			c->rc = -ENOMEM;
+			return 1;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	memcpy(c->v[c->cnt].id, nd->objid, 16);
+	c->v[c->cnt].ino = nd->ino;
+	c->v[c->cnt].inl = (nd->flags & META_F_INLINE) != 0;
+	c->v[c->cnt].gen = nd->generation;
+	c->v[c->cnt].seen = 0;
+	c->cnt++;
+	return 0;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct rec_obj *)a)->id, ((const struct rec_obj *)b)->id, 16);
+}
+
+static struct rec_obj *rec_find(struct rec_ctx *c, const uint8_t id[16])
+{
+	struct rec_obj key;
+	memcpy(key.id, id, 16);
+	return bsearch(&key, c->v, c->cnt, sizeof(*c->v), rec_cmp);
+}
+
+static void rec_forget(struct rec_ctx *c, const struct rec_obj *o)
+{
+	static const uint8_t zero[16];
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	char hex[33];
+
+	if (meta_txn_begin(c->n->me, 0, &t))
+		return;
+	if (ns_node_get(c->n, t, o->ino, &nd) || nd.generation != 0 ||
+	    memcmp(nd.objid, o->id, 16) != 0) {
+		meta_txn_abort(t);
+		return;
+	}
+	memcpy(nd.objid, zero, 16);
+	nd.size = 0;
+	if (ns_node_put(c->n, t, &nd) || meta_txn_commit(t)) {
+		meta_txn_abort(t);
+		return;
+	}
+	store_objid_hex(o->id, hex);
+	(void)store_obj_unlink(c->n->st, o->id);
+	(void)store_aux_unlink(c->n->st, o->id, OBJ_UNDO_SUFFIX);
+	c->orphans++;
+	wlog(WLOG_INFO, "recovery: removed the content file %s of inode %llu, never committed",
+	     hex, (unsigned long long)o->ino);
+}
+
+/* Roll one object back to its committed state (authenticated record only:
+ * a forged size must not make recovery cut a file). */
+static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	struct obj_ref r;
+	char hex[33];
+	int rc, changed = 0;
+	unsigned rejected = 0;
+
+	if (meta_txn_begin(c->n->me, 1, &t))
+		return;
+	rc = ns_node_get(c->n, t, o->ino, &nd);
+	meta_txn_abort(t);
+	if (rc || memcmp(nd.objid, o->id, 16) != 0 || (nd.flags & META_F_INLINE))
+		return;
+	if (nd.generation == 0) {
+		/* Never committed: the file (perhaps cut short before its
+		 * header was written) holds nothing; the node forgets it, and
+		 * the next write starts a new one. */
+		rec_forget(c, o);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	memcpy(r.id, nd.objid, 16);
+	r.alg = (int)nd.alg;
+	memcpy(r.wrapped, nd.wrapped, KMS_WRAPPED_BYTES);
+	r.gen = nd.generation;
+	r.size = nd.size;
+	r.sparse = (nd.flags & META_F_SPARSE) != 0;
+	rc = obj_recover(c->n->st, c->n->km, &r, (uint64_t)clock_monotonic_ns(), &changed,
+			 &rejected);
+	store_objid_hex(o->id, hex);
+	if (rejected)
+		wlog(WLOG_ERR, "recovery: object %s (inode %llu): %u undo journal record(s) do "
+		     "not authenticate as its committed blocks: not written back (a damaged or "
+		     "planted journal)", hex, (unsigned long long)o->ino, rejected);
+	if (rc) {
+		wlog(WLOG_ERR, "recovery: object %s (inode %llu): %s%s", hex,
+		     (unsigned long long)o->ino, strerror(-rc),
+		     rc == -ENOENT ? "" : " (the next mount tries again)");
+		/* Its journal stays: the stop of this mount is not clean. */
+		if (rc != -ENOENT)
+			atomic_store(&c->n->uncommitted, 1);
+		return;
+	}
+	if (!changed)
+		return;
+	ns_crash_point(c->n, "recover");
+	/* Rolled back: it must read as its last commit now. */
+	const char *what = NULL;
+	uint64_t bad;
+	rc = obj_verify(c->n->st, c->n->km, &r, (uint64_t)clock_monotonic_ns(), &what, &bad);
+	if (rc == -EAGAIN || rc == -ENOMEM) {
+		/* Not checked (a throttled KMS): that is no damage. */
+		wlog(WLOG_WARN, "recovery: object %s (inode %llu) rolled back, not verified: %s",
+		     hex, (unsigned long long)o->ino, strerror(-rc));
+		c->rolled++;
+	} else if (rc) {
+		c->unreadable++;
+		wlog(WLOG_ERR, "recovery: object %s (inode %llu) is unreadable after the rollback: %s",
+		     hex, (unsigned long long)o->ino, what ? what : "?");
+	} else {
+		c->rolled++;
+		wlog(WLOG_INFO, "recovery: object %s (inode %llu) rolled back to its last commit "
+		     "(generation %llu, %llu bytes)", hex, (unsigned long long)o->ino,
+		     (unsigned long long)r.gen, (unsigned long long)r.size);
+	}
+}
+
+static int rec_file_cb(void *arg, const uint8_t *id, const char *name)
+{
+	struct rec_ctx *c = arg;
+	size_t k = strlen(name);
+	struct rec_obj *o;
+
+	if (!id) {
+		/* "XX/<32 hex>.u": an undo journal, handled after the files. */
+		if (k == 3 + STORE_OBJID_HEX + 2 && !strcmp(name + k - 2, OBJ_UNDO_SUFFIX)) {
+			if (c->nundo == c->capundo) {
+				size_t cap = c->capundo ? 2 * c->capundo : 64;
+				char (*u)[64] = realloc(c->undo, cap * sizeof(*u));
+				if (!u)
+					return 0;
+				c->undo = u;
+				c->capundo = cap;
+			}
+			snprintf(c->undo[c->nundo++], 64, "%s", name);
+		}
+		return 0;
+	}
+	o = rec_find(c, id);
+	if (!o || o->inl) {
+		/* No node names it (created before its id was recorded), or the
+		 * node kept its inline value (a move to a file never committed). */
+		char hex[33];
+		store_objid_hex(id, hex);
+		if (!store_obj_unlink(c->n->st, id)) {
+			c->orphans++;
+			wlog(WLOG_INFO, "recovery: removed orphaned content file %s", hex);
+		}
+		return 0;
+	}
+	o->seen = 1;
+	rec_object(c, o);
+	return 0;
+}
+
+/* After an unclean stop: every content file back to its committed state
+ * (undo journals written back, bytes past the committed end cut), files no
+ * node names removed. O(objects); runs only after a crash. */
+static void recover_store(ns *n)
+{
+	struct rec_ctx c;
+	meta_txn *t = NULL;
+
+	memset(&c, 0, sizeof(c));
+	c.n = n;
+	if (meta_txn_begin(n->me, 1, &t))
+		return;
+	meta_node_foreach(t, rec_node_cb, &c);
+	meta_txn_abort(t);
+	if (c.rc) {
+		wlog(WLOG_ERR, "recovery skipped: %s", strerror(-c.rc));
+		free(c.v);
+		return;
+	}
+	qsort(c.v, c.cnt, sizeof(*c.v), rec_cmp);
+	store_obj_foreach(n->st, rec_file_cb, &c);
+	/* A move out of inline storage records the id before it creates the
+	 * file: a node never committed may name a file that never was. */
+	for (size_t i = 0; i < c.cnt; i++)
+		if (!c.v[i].seen && !c.v[i].inl && c.v[i].gen == 0)
+			rec_forget(&c, &c.v[i]);
+	/* Journals whose content file is gone. One of an object handled above
+	 * is gone too, unless its recovery failed: then it stays for the next
+	 * mount (this one is not a clean stop). */
+	for (size_t i = 0; i < c.nundo; i++) {
+		uint8_t id[16];
+		char hex[STORE_OBJID_HEX + 1];
+		const struct rec_obj *o;
+		memcpy(hex, c.undo[i] + 3, STORE_OBJID_HEX);
+		hex[STORE_OBJID_HEX] = '\0';
+		if (store_objid_parse(hex, id))
+			continue;
+		o = rec_find(&c, id);
+		if (!o || !o->seen)
+			(void)store_aux_unlink(n->st, id, OBJ_UNDO_SUFFIX);
+	}
+	wlog(c.unreadable ? WLOG_ERR : WLOG_INFO, "recovery after an unclean stop: %ld object(s) "
+	     "rolled back to their last commit, %ld unreadable, %ld orphaned content file(s) "
+	     "removed", c.rolled, c.unreadable, c.orphans);
+	if (c.unreadable)
+		atomic_fetch_add_explicit(&n->stats.auth_failures, (uint64_t)c.unreadable,
+					  memory_order_relaxed);
+	free(c.v);
+	free(c.undo);
+}
+
+static int set_open_marker(ns *n, uint32_t v)
+{
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = meta_kv_put(t, KV_OPEN, &v, sizeof(v));
+	if (rc) {
+		meta_txn_abort(t);
+		return rc;
+	}
+	return meta_txn_commit(t);
+}
+
+int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
+	    char *err, size_t errlen)
+{
+	ns *n;
+	meta_txn *t = NULL;
+	char sub[4096], *pass = NULL;
+	size_t passlen = 0, len;
+	uint32_t fmt = 0, unclean = 1;
+	int64_t hwm = 0;
+	struct stat sb;
+	int rc;
+
+	rc = wcrypto_init();
+	if (rc)
+		return rc;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->cfg = *cfg;
+	n->flags = flags;
+	n->alg = wcrypto_default_alg();
+	pthread_mutex_init(&n->itab_mu, NULL);
+	pthread_mutex_init(&n->inval_mu, NULL);
+	stats_init(&n->stats);
+	rc = store_open(store_path, &n->st, err, errlen);
+	if (rc)
+		goto fail;
+	if (!(flags & NS_RDONLY)) {
+		/* A daemon just unmounted may still be closing the store: wait
+		 * a little before calling it busy. */
+		for (int i = 0; i < 50; i++) {
+			rc = store_lock(n->st, 1);
+			if (rc != -EBUSY)
+				break;
+			struct timespec ts = { 0, 100 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		if (rc) {
+			wlog_seterr(err, errlen, "%s: store is in use (mounted, or another wormctl is "
+				    "changing it)", store_path);
+			goto fail;
+		}
+	}
+	store_subpath(n->st, "meta/data.mdb", sub, sizeof(sub));
+	if (stat(sub, &sb) != 0) {
+		rc = -EBADMSG;
+		wlog_seterr(err, errlen, "%s: metadata database missing (%s)", store_path, sub);
+		goto fail;
+	}
+	/* LMDB would initialize an empty or tiny file as a new database:
+	 * refuse instead of changing the store. */
+	if (!S_ISREG(sb.st_mode) || sb.st_size < 2 * 4096) {
+		rc = -EBADMSG;
+		wlog_seterr(err, errlen, "%s: metadata database %s is damaged (truncated)",
+		       store_path, sub);
+		goto fail;
+	}
+	if (cfg->passphrase_file[0]) {
+		rc = read_passphrase(cfg->passphrase_file, &pass, &passlen, err, errlen);
+		if (rc)
+			goto fail;
+	}
+	store_subpath(n->st, "keys", sub, sizeof(sub));
+	rc = kms_open(sub, pass, passlen, &cfg->kms, &n->km, err, errlen);
+	if (rc)
+		goto fail;
+	n->reckey = wcrypto_secure_alloc(32);
+	if (!n->reckey) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = kms_record_key(n->km, n->reckey);
+	if (rc)
+		goto fail;
+	store_subpath(n->st, "meta", sub, sizeof(sub));
+	rc = meta_open(sub, (flags & NS_RDONLY) ? META_RDONLY : 0, &n->me, err, errlen);
+	if (rc)
+		goto fail;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (!rc) {
+		rc = meta_kv_get(t, KV_FORMAT, &fmt, sizeof(fmt), &len);
+		/* No marker: a store from before it, recovered once. */
+		if (meta_kv_get(t, KV_OPEN, &unclean, sizeof(unclean), &len))
+			unclean = 1;
+		meta_txn_abort(t);
+	}
+	if (rc || fmt < STORE_FORMAT_OLDEST || fmt > STORE_FORMAT_VERSION) {
+		if (rc)
+			wlog_seterr(err, errlen, "%s: metadata database is damaged (no format record)",
+				    store_path);
+		else
+			wlog_seterr(err, errlen, "%s: metadata database has an unknown format version "
+				    "(this wormfs supports %d to %d)", store_path,
+				    STORE_FORMAT_OLDEST, STORE_FORMAT_VERSION);
+		rc = rc ? -EBADMSG : -EPROTO;
+		goto fail;
+	}
+	/* A rolled-back meta/ is refused before anything is written. */
+	rc = ns_trail_open(n, err, errlen);
+	if (rc)
+		goto fail;
+	if (!(flags & NS_RDONLY) &&
+	    (fmt < STORE_FORMAT_VERSION || store_format(n->st) < STORE_FORMAT_VERSION)) {
+		rc = upgrade_format(n, fmt);
+		if (rc) {
+			wlog_seterr(err, errlen, "%s: cannot upgrade the store format: %s",
+				    store_path, strerror(-rc));
+			goto fail;
+		}
+	}
+	rc = ns_auth_open(n, err, errlen);
+	if (!rc)
+		rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		goto fail;
+	/* A clock record that fails authentication is not trusted, and not
+	 * refused either: the clock then follows the system clock, as with
+	 * no record. A forged value could only be meant to move the clock
+	 * ahead (expire retentions early); ignoring it never does. */
+	rc = ns_clock_get(n, t, &hwm);
+	meta_txn_abort(t);
+	if (rc == -EIO) {
+		n->clock_forged = 1;
+		atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
+		wlog(WLOG_ERR, "%s: the compliance clock's record fails authentication: ignored "
+		     "(the clock follows the system clock; see wormctl verify)", store_path);
+	}
+	rc = 0;
+	wclock_init(&n->clk, hwm);
+	n->clock_ready = 1;
+	int64_t now = ns_clock_now(n);
+	n->live = unclean != 0;
+	if (!(flags & NS_RDONLY)) {
+		rc = persist_clock(n, now);
+		if (!rc)
+			rc = set_open_marker(n, 1);
+		if (!rc)
+			rc = meta_sync(n->me);
+		if (rc)
+			goto fail;
+		ns_crash_init(n);
+		ns_purge_orphans(n);
+		if (unclean)
+			recover_store(n);
+		n->marked = 1;
+		ns_apply_pending(n);
+		/* Objects whose autocommit came due while stopped lock now. */
+		ns_autocommit_run(n);
+	}
+	/* Only the daemon writes content; a pool that cannot start just
+	 * leaves writes on one thread. */
+	if (!(flags & (NS_OFFLINE | NS_RDONLY)) && obj_pool_new(&n->pool))
+		n->pool = NULL;
+	atomic_store(&n->last_sync_ns, clock_monotonic_ns());
+	if (pass)
+		wcrypto_secure_free(pass);
+	*out = n;
+	return 0;
+fail:
+	if (pass)
+		wcrypto_secure_free(pass);
+	if (err && errlen && !err[0])
+		snprintf(err, errlen, "%s: cannot open store: %s", store_path, strerror(-rc));
+	ns_close(n);
+	return rc;
+}
+
+void ns_close(ns *n)
+{
+	if (!n)
+		return;
+	if (n->me) {
+		if (!(n->flags & NS_RDONLY)) {
+			/* Only a clock that was loaded: an open that failed
+			 * before must not overwrite the mark (with 0). */
+			if (n->clock_ready)
+				persist_clock(n, wclock_hwm(&n->clk));
+			/* Every handle was released (and committed) before this;
+			 * if a commit failed, the next mount recovers. */
+			if (n->marked && !atomic_load(&n->uncommitted) && !set_open_marker(n, 0))
+				meta_sync(n->me);
+		}
+		/* The last head covers the final state (refused opens: none). */
+		if (n->marked)
+			ns_trail_final(n);
+		meta_close(n->me);
+	}
+	/* Handles still open at unmount were released by fs; free the table. */
+	for (size_t i = 0; i < NS_ITAB_SIZE; i++) {
+		struct ns_inode *in = n->itab[i], *next;
+		for (; in; in = next) {
+			next = in->next;
+			ns_inode_free(in);
+		}
+	}
+	obj_pool_free(n->pool);
+	if (n->km)
+		kms_close(n->km);
+	ns_trail_close(n);   /* an open that failed early */
+	if (n->reckey)
+		wcrypto_secure_free(n->reckey);
+	if (n->mkey)
+		wcrypto_secure_free(n->mkey);
+	if (n->st)
+		store_close(n->st);
+	pthread_mutex_destroy(&n->itab_mu);
+	pthread_mutex_destroy(&n->inval_mu);
+	free(n);
+}
+
+int ns_tick(ns *n)
+{
+	int64_t now = ns_clock_now(n);
+	int64_t mono = clock_monotonic_ns();
+	int rc = 0;
+
+	if (n->flags & NS_RDONLY)
+		return 0;
+	ns_drain_inval(n);
+	if (wclock_should_persist(&n->clk, CLOCK_PERSIST_INTERVAL_S))
+		rc = persist_clock(n, now);
+	/* Its failures are logged there; the entries stay for the next tick. */
+	(void)ns_autocommit_run(n);
+	if (mono - atomic_load(&n->last_sync_ns) >= (int64_t)n->cfg.sync_interval_ms * 1000000) {
+		/* A checkpoint: a new store head if anything changed. */
+		ns_trail_flush(n, 1);
+		int r2 = ns_durable(n);
+		rc = rc ? rc : r2;
+	}
+	/* Nobody waits for a checkpoint: its failure (a full disk, EIO) goes
+	 * to the log, once per change, and the next tick tries again. */
+	int was = atomic_exchange(&n->tick_err, rc);
+	if (rc && rc != was)
+		wlog(WLOG_ERR, "checkpoint (metadata sync, clock) failed: %s; retrying",
+		     strerror(-rc));
+	else if (!rc && was)
+		wlog(WLOG_INFO, "checkpoint works again");
+	return rc;
+}
+
+int ns_store_live(ns *n)
+{
+	return n->live;
+}

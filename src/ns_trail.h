@@ -1,0 +1,39 @@
+/* Private to the ns module: store head and audit trail (trail.c, include/trail.h) (src/trail.c). */
+#ifndef WORMFS_NS_TRAIL_H
+#define WORMFS_NS_TRAIL_H
+
+#include "ns_priv.h"
+
+/* trail.c: store head and audit trail (include/trail.h). open checks
+ * STORE/head against meta/ (a writable open refuses a rolled-back meta/
+ * with -ESTALE) and makes the first head; close makes the last. */
+int ns_trail_open(ns *n, char *err, size_t errlen);
+void ns_trail_final(ns *n);   /* before the database closes */
+void ns_trail_close(ns *n);   /* frees */
+/* An audit record and a new head in write txn t (uid < 0: none). */
+int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_t ino,
+		   const char *attr, int64_t uid, const char *rule, const char *value);
+/* A lock attribute change (old: the lock before it) in write txn t. */
+int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *attr,
+		  int remove, const struct policy_lock *old, const struct meta_node *nd,
+		  const char *rule, const char *value, int64_t now);
+/* Queue a refusal (bounded; see trail.h). */
+void ns_trail_refusal(ns *n, const char *op, const char *path, const char *attr,
+		      uint32_t uid, int err, const char *rule);
+/* Write queued records and a head (checkpoint: also when the database
+ * changed since the last head). No write txn may be held by the caller. */
+int ns_trail_flush(ns *n, int checkpoint);
+/* The latest head's seq (0: none), read before a meta_sync; after it,
+ * STORE/head and the log get that head (upto 0: the latest, for callers
+ * no other thread can race). */
+uint64_t ns_trail_mark(ns *n);
+#define NS_INITIALIZING 0x40000000   /* n->flags: ns_store_init's first head */
+void ns_trail_publish(ns *n, uint64_t upto);
+/* .wormfs/audit */
+int ns_trail_render(ns *n, char **buf, size_t *len);
+
+/* Lock changes and fsync: on disk (with queued audit records and their
+ * head) before the reply. */
+int ns_durable(ns *n);
+
+#endif

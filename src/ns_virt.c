@@ -1,0 +1,115 @@
+/* ns_virt: the virtual .wormfs files, one table: their names, inode
+ * numbers, attributes and contents (.wormfs/audit's content is the audit
+ * trail's, ns_trail_render). Not stored: rendered at each open. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ns_trail.h"
+#include "ns_virt.h"
+#include "path.h"
+
+/* The files of .wormfs, in readdir order after "." and "..". */
+static const struct {
+	const char *name;
+	uint64_t ino;
+} virt_files[] = {
+	{ "version", NS_INO_VERSION },
+	{ "stats", NS_INO_STATS },
+	{ "clock", NS_INO_CLOCK },
+	{ "audit", NS_INO_AUDIT },
+};
+#define VIRT_N (sizeof(virt_files) / sizeof(virt_files[0]))
+
+int ns_is_virtual(uint64_t ino)
+{
+	return ino >= NS_INO_CTL && ino <= NS_INO_AUDIT;
+}
+
+int ns_virt_lookup(uint64_t parent, const char *name, uint64_t *ino)
+{
+	if (parent == NS_INO_ROOT && strcmp(name, PATH_META_DIR) == 0) {
+		*ino = NS_INO_CTL;
+		return 0;
+	}
+	if (parent != NS_INO_CTL)
+		return 1;
+	for (size_t i = 0; i < VIRT_N; i++) {
+		if (!strcmp(name, virt_files[i].name)) {
+			*ino = virt_files[i].ino;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int ns_virt_entry(size_t i, const char **name, uint64_t *ino)
+{
+	if (i >= VIRT_N)
+		return -ENOENT;
+	*name = virt_files[i].name;
+	*ino = virt_files[i].ino;
+	return 0;
+}
+
+const char *ns_virt_name(uint64_t ino)
+{
+	for (size_t i = 0; i < VIRT_N; i++)
+		if (virt_files[i].ino == ino)
+			return virt_files[i].name;
+	return NULL;
+}
+
+int ns_virt_attr(uint64_t ino, struct ns_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->nlink = 1;
+	a->mtime_ns = a->ctime_ns = a->atime_ns = clock_realtime_ns();
+	if (ino == NS_INO_CTL) {
+		a->mode = S_IFDIR | 0555;
+		a->nlink = 2;
+		return 0;
+	}
+	if (!ns_is_virtual(ino))
+		return -ENOENT;
+	/* Size 0 like /proc: fs.c serves these with direct I/O. */
+	a->mode = S_IFREG | 0444;
+	return 0;
+}
+
+int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len)
+{
+	struct kms_stats ks;
+	size_t cap = ino == NS_INO_STATS ? NS_VIRT_MAX : 256;
+	char *b;
+	int rc = 0;
+
+	if (ino == NS_INO_AUDIT || !ns_is_virtual(ino))
+		return -EINVAL;   /* the trail's (ns_trail_render), or not ours */
+	b = malloc(cap);
+	if (!b)
+		return -ENOMEM;
+	if (ino == NS_INO_VERSION) {
+		rc = snprintf(b, cap, "wormfs %s\nstore-format %d\n", WORMFS_VERSION,
+			      STORE_FORMAT_VERSION);
+	} else if (ino == NS_INO_CLOCK) {
+		char ts[32];
+		clock_format_rfc3339(ns_clock_now(n), ts, sizeof(ts));
+		rc = snprintf(b, cap, "%s\n", ts);
+	} else if (ino == NS_INO_STATS) {
+		kms_get_stats(n->km, &ks);
+		rc = stats_render(&n->stats, &ks, ns_clock_now(n), b, cap);
+	} else {
+		rc = -EISDIR;
+	}
+	if (rc < 0) {
+		free(b);
+		return rc;
+	}
+	*buf = b;
+	*len = (size_t)rc;
+	return 0;
+}
