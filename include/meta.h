@@ -45,8 +45,8 @@
 #define META_FIRST_INO 16ull      /* 2..15 reserved for virtual files */
 #define META_WRAPPED_BYTES 76
 #define META_NAME_MAX 255
-/* 2: the node MAC also covers parent, mode, owner and links (ns.c);
- * version 1 records are read (and upgraded once, nstool.c). */
+/* 2: the node MAC also covers parent, mode, owner and links (ns_record.c);
+ * version 1 records are read (and upgraded once, ns_auth.c). */
 #define META_NODE_VERSION 2
 #define META_NODE_VERSION_OLDEST 1
 #define META_MAC_BYTES 32
@@ -91,7 +91,7 @@ struct meta_node {
 				   node, low and high halves; a bucket names
 				   itself. Fixed at creation (a node never
 				   leaves its bucket); 0 in records written
-				   before it was kept: derived then (ns.c) */
+				   before it was kept: derived then (ns_record.c) */
 	uint8_t wrapped[META_WRAPPED_BYTES];
 	/* object lock */
 	int32_t lock_mode;      /* enum worm_mode */
@@ -112,7 +112,7 @@ struct meta_node {
 	 * with these 0 (meta_node_decode). */
 	uint32_t autocommit_s;  /* bucket: user.worm.autocommit, 0 = off */
 	uint32_t spare;         /* 0 */
-	/* keyed MAC (set by ns) over the authenticated fields, see ns.c */
+	/* keyed MAC (set by ns) over the authenticated fields, see ns_record.c */
 	uint8_t mac[32];
 };
 

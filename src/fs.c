@@ -174,7 +174,7 @@ static void fs_init(void *data, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_SPLICE_WRITE & ~FUSE_CAP_SPLICE_MOVE & ~FUSE_CAP_SPLICE_READ;
 	conn->max_readahead = 1u << 20;
 	/* The daemon clears set-id bits on write, truncate and chown itself
-	 * (nssetid.c, nsx.c), by the kernel's rules (libfuse does not pass
+	 * (ns_setid.c, ns_attr.c), by the kernel's rules (libfuse does not pass
 	 * the kernel's kill flags on), which spares a GETATTR before every
 	 * chown. libfuse
 	 * 3.14.0 wants HANDLE_KILLPRIV by default but leaves the flag out of

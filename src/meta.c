@@ -693,7 +693,7 @@ static int node_put(meta_txn *t, const struct meta_node *n, unsigned flags)
 		return -EINVAL;
 	put_be64(kb, n->ino);
 	/* Reserve and fill in place. The version is kept as given: it says
-	 * which fields the record's MAC covers (ns.c). */
+	 * which fields the record's MAC covers (ns_record.c). */
 	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_NODES), &k, &v, MDB_RESERVE | flags));
 	if (rc)
 		return rc;

@@ -1,4 +1,6 @@
-/* ns_attr: CONCEPT */
+/* ns_attr: setattr (chmod, chown, utimes, truncate). Each change is decided
+ * by policy on the facts gathered here (lock state, caller); a size change
+ * goes through the content path (ns_io.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,18 @@
-/* ns_auth: CONCEPT */
+/* ns_auth: authentication of the metadata records beyond the node MAC
+ * (design section 7): the MAC function meta uses for directory entries,
+ * the inode counter, orphan entries and symlink targets; the compliance
+ * clock's high-water mark; the store's "records authenticated" flag; and
+ * the one-time upgrade of a store written before them.
+ *
+ * Keys: one subkey of the ring's record key (which the KMS holds with the
+ * master keys, random per store, so every MAC is bound to its store),
+ * derived with crypto_kdf, context "wfsrecs1". Node MACs keep the record
+ * key itself. Every message starts with a tag naming its record type.
+ *
+ * Downgrade: once the flag is written (at init, or by the upgrade), a
+ * record without a MAC is refused like a forged one. A flag that is
+ * missing or fails while records with MACs exist (an edit to make the
+ * store look old) keeps the store strict and is reported by verify. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +64,7 @@ static int kv_mac_ok(ns *n, char tag, const char *key, const void *val, size_t l
 	return wcrypto_equal(m, mac, 32);
 }
 
-int ns_auth_key(ns *n)
+static int ns_auth_key(ns *n)
 {
 	if (!n->mkey && !(n->mkey = wcrypto_secure_alloc(32)))
 		return -ENOMEM;

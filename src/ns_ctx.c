@@ -1,4 +1,6 @@
-/* ns_ctx: CONCEPT */
+/* ns_ctx: the engine context's reads: the compliance clock, the stats and
+ * KMS handles, and the crash-test hook (WORMFS_CRASH_AT). The bottom of the
+ * ns files: it calls none of them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

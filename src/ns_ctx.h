@@ -1,5 +1,6 @@
-/* Private to the ns module: the engine context's small services: durable sync (with the audit
- * trail's head) and the crash-test hook (src/ns_ctx.c). */
+/* Private to the ns module: the engine context's small services: durable
+ * sync (with the audit trail's head) and the crash-test hook
+ * (src/ns_ctx.c). */
 #ifndef WORMFS_NS_CTX_H
 #define WORMFS_NS_CTX_H
 

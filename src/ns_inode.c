@@ -1,4 +1,7 @@
-/* ns_inode: CONCEPT */
+/* ns_inode: the table of inodes in use (struct ns_inode, ns_priv.h): get,
+ * find, put, their content state loaded from records, attributes with that
+ * live state, the queue of kernel page-cache invalidations, and the short
+ * wait for writers whose close(2) has not yet reached us as a release. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
-/* Private to the ns module: the table of open inodes (struct ns_inode), their state loaded
- * from records, attributes with that live state, page-cache invalidation
- * and the wait for writers to release (src/ns_inode.c). */
+/* Private to the ns module: the table of open inodes (struct ns_inode),
+ * their state loaded from records, attributes with that live state, page-
+ * cache invalidation and the wait for writers to release (src/ns_inode.c).
+ * */
 #ifndef WORMFS_NS_INODE_H
 #define WORMFS_NS_INODE_H
 

@@ -1,4 +1,11 @@
-/* ns_io: CONCEPT */
+/* ns_io: open handles, content reads and writes (inline or in a content
+ * file), commits.
+ *
+ * Concurrency per inode: in->rw serializes writers against readers and
+ * each other; in->mu guards the small state (writers, sealed, size) and is
+ * the lock under which a write-open and a lock change exclude each other
+ * (a lock change gets EBUSY while writers > 0). The full rules are at
+ * struct ns_inode in ns_priv.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -346,7 +353,7 @@ static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, uint64_t end
 	if (rc)
 		return rc;
 	/* A kill here leaves a file no node names: reclaimed by the recovery
-	 * at the next mount (nstool.c). */
+	 * at the next mount (ns_store.c). */
 	ns_crash_point(n, "create");
 	rc = record_objid(n, in->ino, &r);
 	if (rc)
@@ -1114,7 +1121,7 @@ int ns_release(ns *n, ns_handle *h)
 		struct meta_node nd;
 		/* Only what the namespace really let go (nlink 0, or no record):
 		 * an unlink whose transaction failed left the object in place
-		 * (ns.c resets `unlinked`; this check, in the write transaction
+		 * (node_drop_undo in ns_tree.c resets `unlinked`; this check, in the write transaction
 		 * that an unlink holds until it ends, closes the window). */
 		if (!meta_txn_begin(n->me, 0, &t)) {
 			int rc2 = meta_node_get(t, in->ino, &nd);

@@ -1,4 +1,5 @@
-/* Private to the ns module: handles, content and its commit (src/ns_io.c). */
+/* Private to the ns module: handles, content and its commit (src/ns_io.c).
+ * */
 #ifndef WORMFS_NS_IO_H
 #define WORMFS_NS_IO_H
 

@@ -1,4 +1,7 @@
-/* ns_offline: CONCEPT */
+/* ns_offline: whole-store scans behind wormctl: walk (ls --locked), verify
+ * (every record and content file checked, damage reported), orphaned
+ * content (purged at a writable open, reported by verify), rewrap of the
+ * DEKs to a new master key and the key versions in use. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

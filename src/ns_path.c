@@ -1,4 +1,6 @@
-/* ns_path: CONCEPT */
+/* ns_path: the path of an object for logs and reports. Nodes do not store
+ * their names, so a path is found by scanning each parent: never on a hot
+ * path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,5 +1,7 @@
-/* ns private: state shared by ns.c (namespace, content) and nsx.c
- * (xattrs, lock attributes, offline tooling). Not a public interface. */
+/* ns private: the types the ns files share (the engine, open inodes and
+ * handles) and their locking rules. Functions are declared in one private
+ * header per concept (src/ns_CONCEPT.h); the order of the files is in
+ * docs/HACKING.md. Not a public interface. */
 #ifndef WORMFS_NS_PRIV_H
 #define WORMFS_NS_PRIV_H
 
@@ -63,7 +65,7 @@ struct ns_inode {
 	int werr;                 /* -errno of a session rolled back after a
 				     failed write: the next commit reports it */
 	int torn;                 /* that rollback failed: no commit, no write
-				     until a retry of it succeeds (nsio.c) */
+				     until a retry of it succeeds (ns_io.c) */
 	int append;               /* append-only ON (mu): writes only at the
 				     end; with sealed 0 also on a sealed
 				     record (appendable WORM). Set from the

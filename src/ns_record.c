@@ -1,4 +1,8 @@
-/* ns_record: CONCEPT */
+/* ns_record: authenticated node records (design section 7): their MAC,
+ * get (a record failing it is marked and treated as locked), seal and put,
+ * the lock view policy decides on, the caller's view, and the bucket that
+ * holds a node. Lock rules come from policy; the ns files only gather the
+ * facts and act on its answer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,11 +1,11 @@
-/* Private to the ns module: authenticated node records (MAC, get, put, lock view), the
- * caller's policy view and the bucket chain (src/ns_record.c). */
+/* Private to the ns module: authenticated node records (MAC, get, seal,
+ * put, lock view), the caller's policy view and the bucket chain
+ * (src/ns_record.c). */
 #ifndef WORMFS_NS_RECORD_H
 #define WORMFS_NS_RECORD_H
 
 #include "ns_priv.h"
 
-/* ns.c internals used by nsx.c */
 /* The MAC of a node record, over the fields its version covers. */
 void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32]);
 int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out);

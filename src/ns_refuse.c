@@ -1,4 +1,6 @@
-/* ns_refuse: CONCEPT */
+/* ns_refuse: a refusal, counted, logged with the object's path and queued
+ * to the audit trail (the lock changes themselves are logged by
+ * ns_trail_lock). */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,4 +1,9 @@
-/* ns_repair: CONCEPT */
+/* ns_repair: re-attach a node that no directory entry names (its entry
+ * was removed offline; wormctl verify reports it), and repair the inode
+ * counter. The node keeps its record, lock included; it gets a new name
+ * under its bucket's recovery directory, and the count of children moves
+ * from its old parent (which could not be removed while it held it) to
+ * that directory. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,8 @@
-/* ns_retention: CONCEPT */
+/* ns_retention: a bucket's default retention reaching its objects: whether
+ * it applies to an object, the pending mark (META_F_DEFAULT_PENDING) that
+ * lets a crash before the last writer's release be repaired at the next
+ * open, that repair, and autocommit (below). The lock attributes
+ * themselves are set in ns_xattr.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -31,7 +35,7 @@ int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd)
 		return 0;
 	rc = ns_bucket_of(n, t, nd, &b);
 	/* In an autocommit bucket the default lands when the object has
-	 * been idle for the period (nsauto.c), not at the release. */
+	 * been idle for the period (autocommit, below), not at the release. */
 	return rc ? rc : policy_default_at_close(b.def_mode, b.autocommit_s);
 }
 
@@ -170,8 +174,21 @@ int ns_apply_pending(ns *n)
 	return ns_durable(n);
 }
 
+/* Autocommit (design section 15). In a bucket with user.worm.autocommit
+ * and a default retention, an object's default is not applied at its last
+ * writer's release (policy_default_at_close) but once it has had no write
+ * handle and no change for the period. Each change (create, last writer's
+ * release, rename, setattr) sets the object's deadline in the meta "due"
+ * index; ns_tick and the mount take the entries whose deadline has
+ * passed, earliest first, without a walk.
+ *
+ * The lock lands under the same rule as every lock change (ns_priv.h):
+ * in a write transaction, holding in->mu, and only while the object has
+ * no writer and no uncommitted change; otherwise the deadline moves on by
+ * the period. Deadlines are compliance-clock times and the retention
+ * counts from the moment the lock lands, so a stop of the daemon delays a
+ * lock but never shortens one. */
 #define AUTO_BATCH 256          /* entries per tick: a tick stays short */
-
 #define AUTO_RETRY_S 60         /* after a bucket that cannot be read */
 
 static int schedulable(const struct meta_node *nd)

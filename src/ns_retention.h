@@ -1,5 +1,6 @@
-/* Private to the ns module: bucket default retention: when it applies, the pending mark
- * that survives a crash, its repair at open, and autocommit (src/ns_retention.c). */
+/* Private to the ns module: bucket default retention: when it applies, the
+ * pending mark that survives a crash, its repair at open, and autocommit
+ * (src/ns_retention.c). */
 #ifndef WORMFS_NS_RETENTION_H
 #define WORMFS_NS_RETENTION_H
 
@@ -14,7 +15,7 @@ int ns_pending_mark(ns *n, meta_txn *t, struct meta_node *nd, int on);
  * not, -errno if its bucket cannot be found. */
 int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd);
 int ns_apply_pending(ns *n);
-/* Autocommit (nsauto.c, design section 15). schedule: in a write
+/* Autocommit (design section 15). schedule: in a write
  * transaction, give a regular, unsealed object of a bucket with autocommit
  * and a default retention (bucket: its record, or NULL to look it up) the
  * deadline now + period (replacing any earlier one); 0 when nothing is

@@ -1,4 +1,10 @@
-/* ns_setid: CONCEPT */
+/* ns_setid: clearing set-id bits on write and truncate, which the kernel
+ * leaves to the file system once FUSE_HANDLE_KILLPRIV is negotiated
+ * (fs.c). The rule is the kernel's should_remove_suid(): a caller without
+ * CAP_FSETID who writes to or truncates a regular file clears S_ISUID, and
+ * S_ISGID when the file is group-executable (S_ISGID without S_IXGRP marks
+ * mandatory locking, not set-group-id). chown's clearing is in
+ * ns_setattr (ns_attr.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

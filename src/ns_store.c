@@ -1,4 +1,6 @@
-/* ns_store: CONCEPT */
+/* ns_store: the store's lifecycle: init, open (format upgrade, recovery
+ * of objects a crash left mid-write, orphan purge, pending defaults,
+ * autocommit due), close, and the periodic checkpoint (ns_tick). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

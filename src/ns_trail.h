@@ -1,4 +1,5 @@
-/* Private to the ns module: store head and audit trail (trail.c, include/trail.h) (src/trail.c). */
+/* Private to the ns module: store head and audit trail (src/trail.c,
+ * include/trail.h). */
 #ifndef WORMFS_NS_TRAIL_H
 #define WORMFS_NS_TRAIL_H
 

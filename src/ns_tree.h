@@ -1,5 +1,5 @@
-/* Private to the ns module: the tree (lookup, create, rename, unlink): node creation,
- * for reattach (src/ns_tree.c). */
+/* Private to the ns module: the tree (lookup, create, rename, unlink): node
+ * creation, for reattach (src/ns_tree.c). */
 #ifndef WORMFS_NS_TREE_H
 #define WORMFS_NS_TREE_H
 

@@ -1,5 +1,5 @@
-/* Private to the ns module: the virtual .wormfs files (src/ns_virt.c).
- * No function here reads the store or takes a lock. */
+/* Private to the ns module: the virtual .wormfs files (src/ns_virt.c). No
+ * function here reads the store or takes a lock. */
 #ifndef WORMFS_NS_VIRT_H
 #define WORMFS_NS_VIRT_H
 

@@ -1,4 +1,6 @@
-/* ns_xattr: CONCEPT */
+/* ns_xattr: extended attributes: user.* attributes stored in meta, and the
+ * lock attributes of design section 5 (user.worm.*). Every lock change is
+ * decided by policy, made durable before the reply, logged and counted. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * src/meta.c), then what the daemon derives from a decoded record's lock
  * fields without further checks: the lock state and every lock decision
  * (policy_state, policy_check), and the attribute values getfattr shows
- * (retention, default retention, bucket lock), mapped as nsx.c maps them.
+ * (retention, default retention, bucket lock), mapped as ns_xattr.c maps them.
  * Whatever the fields hold (an offline edit with a forged MAC, a bug), no
  * UB, no overread, and a locked record never allows a change. */
 #include <errno.h>
