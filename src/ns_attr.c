@@ -2,11 +2,7 @@
  * by policy on the facts gathered here (lock state, caller); a size change
  * goes through the content path (ns_io.c). */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 
 #include "ns_inode.h"
 #include "ns_io.h"
@@ -15,7 +11,6 @@
 #include "ns_retention.h"
 #include "ns_setid.h"
 #include "ns_virt.h"
-#include "log.h"
 
 /* Which lock rules a setattr request touches. */
 static int setattr_policy(ns *n, const struct ns_caller *c, const struct meta_node *nd,

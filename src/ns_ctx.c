@@ -1,23 +1,13 @@
 /* ns_ctx: the engine context's reads: the compliance clock, the stats and
  * KMS handles, and the crash-test hook (WORMFS_CRASH_AT). The bottom of the
  * ns files: it calls none of them. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <time.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <linux/falloc.h>
 #include <signal.h>
-#include <stdarg.h>
 
 #include "ns_ctx.h"
-#include "inoset.h"
 #include "log.h"
-#include "path.h"
 
 int64_t ns_clock_now(ns *n)
 {

@@ -2,22 +2,13 @@
  * find, put, their content state loaded from records, attributes with that
  * live state, the queue of kernel page-cache invalidations, and the short
  * wait for writers whose close(2) has not yet reached us as a release. */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <time.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <linux/falloc.h>
+#include <time.h>
 
 #include "ns_inode.h"
 #include "ns_record.h"
-#include "inoset.h"
-#include "log.h"
-#include "path.h"
 
 struct ns_inode *ns_inode_get(ns *n, uint64_t ino)
 {

@@ -3,15 +3,11 @@
  * content (purged at a writable open, reported by verify), rewrap of the
  * DEKs to a new master key and the key versions in use. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "ns_inode.h"
 #include "ns_offline.h"

@@ -2,22 +2,13 @@
  * their names, so a path is found by scanning each parent: never on a hot
  * path. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "ns_path.h"
 #include "ns_record.h"
 #include "ns_virt.h"
 #include "path.h"
-#include "inoset.h"
-#include "log.h"
 
 struct name_find {
 	uint64_t ino;

@@ -4,20 +4,11 @@
  * holds a node. Lock rules come from policy; the ns files only gather the
  * facts and act on its answer. */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <time.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <linux/falloc.h>
 
 #include "ns_record.h"
-#include "inoset.h"
 #include "log.h"
-#include "path.h"
 
 /* The authenticated part of a node (design section 7): content identity,
  * size, generation, lock and bucket-lock fields; from record version 2 also

@@ -6,7 +6,6 @@
  * that directory. */
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/stat.h>
 
 #include "ns_path.h"

@@ -4,16 +4,10 @@
  * open, that repair, and autocommit (below). The lock attributes
  * themselves are set in ns_xattr.c. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
-#include <linux/falloc.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <time.h>
 
 #include "ns_inode.h"
 #include "ns_path.h"
@@ -21,7 +15,6 @@
 #include "ns_retention.h"
 #include "ns_trail.h"
 #include "log.h"
-#include "inoset.h"
 
 /* Commit pending content changes: final block re-sealed, size and
  * generation recorded; at a writer's close the bucket's default retention

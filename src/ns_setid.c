@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -16,7 +15,6 @@
 #include "ns_record.h"
 #include "ns_refuse.h"
 #include "ns_setid.h"
-#include "clock.h"
 
 #define CAP_FSETID_BIT 4   /* linux/capability.h CAP_FSETID */
 

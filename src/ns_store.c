@@ -6,10 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "ns_auth.h"
@@ -19,7 +18,6 @@
 #include "ns_record.h"
 #include "ns_retention.h"
 #include "ns_trail.h"
-#include "inoset.h"
 #include "log.h"
 
 #define KV_FORMAT "format"

@@ -24,12 +24,7 @@ void ns_trail_refusal(ns *n, const char *op, const char *path, const char *attr,
 /* Write queued records and a head (checkpoint: also when the database
  * changed since the last head). No write txn may be held by the caller. */
 int ns_trail_flush(ns *n, int checkpoint);
-/* The latest head's seq (0: none), read before a meta_sync; after it,
- * STORE/head and the log get that head (upto 0: the latest, for callers
- * no other thread can race). */
-uint64_t ns_trail_mark(ns *n);
 #define NS_INITIALIZING 0x40000000   /* n->flags: ns_store_init's first head */
-void ns_trail_publish(ns *n, uint64_t upto);
 /* .wormfs/audit */
 int ns_trail_render(ns *n, char **buf, size_t *len);
 

@@ -3,15 +3,10 @@
  * rules of design section 3 are checked here; lock rules come from
  * policy. */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <time.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <linux/falloc.h>
 
 #include "ns_inode.h"
 #include "ns_record.h"
@@ -20,8 +15,8 @@
 #include "ns_tree.h"
 #include "ns_virt.h"
 #include "inoset.h"
-#include "log.h"
 #include "names.h"
+#include "log.h"
 
 static int64_t now_ns(void) { return clock_realtime_ns(); }
 

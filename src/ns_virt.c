@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ns_trail.h"
 #include "ns_virt.h"
 #include "path.h"
 

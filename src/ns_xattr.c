@@ -3,10 +3,8 @@
  * decided by policy, made durable before the reply, logged and counted. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 
 #include "ns_inode.h"
 #include "ns_path.h"

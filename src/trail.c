@@ -63,7 +63,10 @@ static int advance(ns *n, meta_txn *t)
 	return r2;
 }
 
-uint64_t ns_trail_mark(ns *n)
+/* The latest head's seq (0: none), read before a meta_sync; after it,
+ * STORE/head and the log get that head (ns_trail_publish; upto 0: the
+ * latest, for callers no other thread can race). */
+static uint64_t ns_trail_mark(ns *n)
 {
 	struct whead h;
 	meta_txn *t = NULL;
@@ -81,7 +84,7 @@ uint64_t ns_trail_mark(ns *n)
  * the last published one. Called once meta/ is synced; upto is read
  * before that sync (ns_trail_mark), so a head committed by another thread
  * after it never reaches STORE/head ahead of meta/ on disk. */
-void ns_trail_publish(ns *n, uint64_t upto)
+static void ns_trail_publish(ns *n, uint64_t upto)
 {
 	struct ns_trail *tr = n->trail;
 	struct whead h;
