@@ -8,7 +8,7 @@
  *
  * The digest is a running hash: digest(k) = BLAKE2b("wormfs-state-v1" |
  * digest(k-1) | audit seq | audit hash | clock high-water mark | node
- * count). The audit chain it covers holds every lock change (trail.c), so
+ * count). The audit chain it covers holds every lock change (ns_trail.c), so
  * every lock change changes the digest; a head is only made when the
  * database changed since the last one.
  *

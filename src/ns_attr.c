@@ -7,7 +7,7 @@
 #include "ns_inode.h"
 #include "ns_io.h"
 #include "ns_record.h"
-#include "ns_refuse.h"
+#include "ns_refusal.h"
 #include "ns_retention.h"
 #include "ns_setid.h"
 #include "ns_virt.h"

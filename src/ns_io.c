@@ -20,7 +20,7 @@
 #include "ns_io.h"
 #include "ns_path.h"
 #include "ns_record.h"
-#include "ns_refuse.h"
+#include "ns_refusal.h"
 #include "ns_retention.h"
 #include "ns_setid.h"
 #include "ns_trail.h"

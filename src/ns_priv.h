@@ -137,7 +137,7 @@ struct ns {
 	int crash_sig;
 	unsigned crash_nth;
 	_Atomic unsigned crash_hits;
-	struct ns_trail *trail;   /* store head and audit trail (trail.c) */
+	struct ns_trail *trail;   /* store head and audit trail (ns_trail.c) */
 };
 
 /* A node whose MAC fails is returned with flags marking it; callers treat

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "ns_record.h"
-#include "ns_refuse.h"
+#include "ns_refusal.h"
 #include "ns_setid.h"
 
 #define CAP_FSETID_BIT 4   /* linux/capability.h CAP_FSETID */

@@ -1,11 +1,11 @@
-/* Private to the ns module: store head and audit trail (src/trail.c,
+/* Private to the ns module: store head and audit trail (src/ns_trail.c,
  * include/trail.h). */
 #ifndef WORMFS_NS_TRAIL_H
 #define WORMFS_NS_TRAIL_H
 
 #include "ns_priv.h"
 
-/* trail.c: store head and audit trail (include/trail.h). open checks
+/* ns_trail.c: store head and audit trail (include/trail.h). open checks
  * STORE/head against meta/ (a writable open refuses a rolled-back meta/
  * with -ESTALE) and makes the first head; close makes the last. */
 int ns_trail_open(ns *n, char *err, size_t errlen);

@@ -9,7 +9,7 @@
 #include "ns_inode.h"
 #include "ns_path.h"
 #include "ns_record.h"
-#include "ns_refuse.h"
+#include "ns_refusal.h"
 #include "ns_trail.h"
 #include "ns_virt.h"
 #include "log.h"

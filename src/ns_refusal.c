@@ -1,11 +1,11 @@
-/* ns_refuse: a refusal, counted, logged with the object's path and queued
+/* ns_refusal: a refusal, counted, logged with the object's path and queued
  * to the audit trail (the lock changes themselves are logged by
  * ns_trail_lock). */
 #include <stdio.h>
 #include <string.h>
 
 #include "ns_path.h"
-#include "ns_refuse.h"
+#include "ns_refusal.h"
 #include "ns_trail.h"
 #include "log.h"
 

@@ -1,6 +1,6 @@
-/* Private to the ns module: refusals (src/ns_refuse.c). */
-#ifndef WORMFS_NS_REFUSE_H
-#define WORMFS_NS_REFUSE_H
+/* Private to the ns module: refusals (src/ns_refusal.c). */
+#ifndef WORMFS_NS_REFUSAL_H
+#define WORMFS_NS_REFUSAL_H
 
 #include "ns_priv.h"
 

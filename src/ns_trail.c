@@ -1,4 +1,4 @@
-/* trail: store head and audit trail of an open store (see include/trail.h,
+/* ns_trail: store head and audit trail of an open store (see include/trail.h,
  * head.h, audit.h). Hooks for the ns files are declared in ns_trail.h;
  * ns_durable (a sync that publishes the head) is here too, so the trail
  * calls no ns file above it (docs/HACKING.md). */
