@@ -23,9 +23,7 @@
 #include "log.h"
 
 #define KV_AUTH_FLAG "auth_records"
-
 #define KV_CLOCK_HWM "clock_hwm"
-
 #define AUTH_FLAG_VERSION 1u
 
 static int rec_auth(void *arg, const void *msg, size_t len, uint8_t mac[32], int check)
@@ -137,6 +135,8 @@ int ns_clock_get(ns *n, meta_txn *t, int64_t *hwm)
 	memcpy(hwm, buf, 8);
 	return 0;
 }
+
+/* ---- upgrade ------------------------------------------------------------ */
 
 struct up_node {
 	uint64_t ino, parent;

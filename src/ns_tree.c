@@ -743,6 +743,18 @@ static int rd_entry(void *arg, const char *name, uint64_t ino, uint64_t cookie)
 	return r->cb(r->arg, name, &a, cookie);
 }
 
+/* ".." of .wormfs: the root's attributes, or bare ones (ino, one link,
+ * now) if its record cannot be read, so .wormfs is still listed. */
+static void ctl_parent_attr(ns *n, struct ns_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = NS_INO_ROOT;
+	a->nlink = 1;
+	a->mtime_ns = a->ctime_ns = a->atime_ns = clock_realtime_ns();
+	int rc = ns_getattr(n, NS_INO_ROOT, a);
+	(void)rc;   /* failed: a is untouched, the bare attributes stay */
+}
+
 int ns_readdir(ns *n, uint64_t ino, uint64_t off, ns_readdir_cb cb, void *arg)
 {
 	struct rd_ctx r = { n, NULL, cb, arg, 0 };
@@ -755,11 +767,11 @@ int ns_readdir(ns *n, uint64_t ino, uint64_t off, ns_readdir_cb cb, void *arg)
 		for (uint64_t i = off;; i++) {
 			const char *nm = i == 0 ? "." : "..";
 			uint64_t vino = NS_INO_CTL;
-			if (i == 1)
-				ns_getattr(n, NS_INO_ROOT, &a);
-			else if (i >= 2 && ns_virt_entry(i - 2, &nm, &vino))
+			if (i >= 2 && ns_virt_entry(i - 2, &nm, &vino))
 				break;
-			if (i != 1)
+			if (i == 1)
+				ctl_parent_attr(n, &a);
+			else
 				ns_virt_attr(vino, &a);
 			if (cb(arg, nm, &a, i + 1))
 				break;

@@ -15,21 +15,13 @@
 #include "log.h"
 
 #define X_RETENTION "user.worm.retention"
-
 #define X_HOLD "user.worm.legal-hold"
-
 #define X_STATE "user.worm.state"
-
 #define X_DEFAULT "user.worm.default-retention"
-
 #define X_LOCKCFG "user.worm.lock-config"
-
 #define X_APPEND "user.worm.append-only"
-
 #define X_DEFAPPEND "user.worm.default-append-only"
-
 #define X_AUTOCOMMIT "user.worm.autocommit"
-
 #define X_WORM_PREFIX "user.worm."
 
 static int is_bucket(const struct meta_node *nd)
