@@ -8,7 +8,7 @@
 #include "ns_path.h"
 #include "ns_record.h"
 #include "ns_virt.h"
-#include "path.h"
+#include "names.h"
 
 struct name_find {
 	uint64_t ino;
@@ -54,7 +54,7 @@ int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 	buf[0] = '\0';
 	if (ns_is_virtual(ino)) {
 		const char *vn = ns_virt_name(ino);
-		snprintf(buf, len, "/%s%s%s", PATH_META_DIR, vn ? "/" : "", vn ? vn : "");
+		snprintf(buf, len, "/%s%s%s", NAMES_CTL_DIR, vn ? "/" : "", vn ? vn : "");
 		return 0;
 	}
 	rc = meta_txn_begin(n->me, 1, &t);

@@ -668,10 +668,10 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		/* Objects whose autocommit came due while stopped lock now. */
 		ns_autocommit_run(n);
 	}
-	/* Only the daemon writes content; a pool that cannot start just
+	/* Only the daemon writes content; a sealer that cannot start just
 	 * leaves writes on one thread. */
-	if (!(flags & (NS_OFFLINE | NS_RDONLY)) && obj_pool_new(&n->pool))
-		n->pool = NULL;
+	if (!(flags & (NS_OFFLINE | NS_RDONLY)) && obj_sealer_new(&n->sealer))
+		n->sealer = NULL;
 	atomic_store(&n->last_sync_ns, clock_monotonic_ns());
 	if (pass)
 		wcrypto_secure_free(pass);
@@ -714,7 +714,7 @@ void ns_close(ns *n)
 			ns_inode_free(in);
 		}
 	}
-	obj_pool_free(n->pool);
+	obj_sealer_free(n->sealer);
 	if (n->km)
 		kms_close(n->km);
 	ns_trail_close(n);   /* an open that failed early */

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "ns_virt.h"
-#include "path.h"
+#include "names.h"
 
 /* The files of .wormfs, in readdir order after "." and "..". */
 static const struct {
@@ -29,7 +29,7 @@ int ns_is_virtual(uint64_t ino)
 
 int ns_virt_lookup(uint64_t parent, const char *name, uint64_t *ino)
 {
-	if (parent == NS_INO_ROOT && strcmp(name, PATH_META_DIR) == 0) {
+	if (parent == NS_INO_ROOT && strcmp(name, NAMES_CTL_DIR) == 0) {
 		*ino = NS_INO_CTL;
 		return 0;
 	}

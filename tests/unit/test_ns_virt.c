@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 
 #include "../../src/ns_virt.h"
-#include "path.h"
+#include "names.h"
 
 Test(ns_virt, lookup_names_the_control_dir_and_its_files)
 {
 	uint64_t ino = 0;
-	cr_assert_eq(ns_virt_lookup(NS_INO_ROOT, PATH_META_DIR, &ino), 0);
+	cr_assert_eq(ns_virt_lookup(NS_INO_ROOT, NAMES_CTL_DIR, &ino), 0);
 	cr_assert_eq(ino, NS_INO_CTL);
 	const char *names[] = { "version", "stats", "clock", "audit" };
 	const uint64_t inos[] = { NS_INO_VERSION, NS_INO_STATS, NS_INO_CLOCK, NS_INO_AUDIT };
@@ -23,11 +23,11 @@ Test(ns_virt, lookup_names_the_control_dir_and_its_files)
 	/* Inside .wormfs only the table's names exist. */
 	cr_assert_eq(ns_virt_lookup(NS_INO_CTL, "versions", &ino), -ENOENT);
 	cr_assert_eq(ns_virt_lookup(NS_INO_CTL, "", &ino), -ENOENT);
-	cr_assert_eq(ns_virt_lookup(NS_INO_CTL, PATH_META_DIR, &ino), -ENOENT);
+	cr_assert_eq(ns_virt_lookup(NS_INO_CTL, NAMES_CTL_DIR, &ino), -ENOENT);
 	/* Elsewhere nothing is virtual: an ordinary lookup follows (1). */
 	cr_assert_eq(ns_virt_lookup(NS_INO_ROOT, "version", &ino), 1);
 	cr_assert_eq(ns_virt_lookup(NS_INO_ROOT, ".WORMFS", &ino), 1);
-	cr_assert_eq(ns_virt_lookup(1000, PATH_META_DIR, &ino), 1);
+	cr_assert_eq(ns_virt_lookup(1000, NAMES_CTL_DIR, &ino), 1);
 	cr_assert_null(ns_virt_name(NS_INO_CTL));
 	cr_assert_null(ns_virt_name(NS_INO_ROOT));
 	cr_assert_null(ns_virt_name(NS_INO_AUDIT + 1));
