@@ -119,6 +119,8 @@ int obj_map_load(store *s, int fd, const struct obj_ref *r, obj_map **out);
 /* The map of a content file just created (format 2, no blocks yet). */
 int obj_map_new(obj_map **out);
 void obj_map_free(obj_map *m);
+/* Number of runs in m (tests, measurements). */
+size_t obj_map_runs(const obj_map *m);
 #define OBJ_MAP_SUFFIX0 ".m0"
 #define OBJ_MAP_SUFFIX1 ".m1"
 
@@ -144,6 +146,8 @@ int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd);
 /* Tests only: a content file in format 1 (before block maps), to check
  * that objects written by older versions still read. */
 int obj_file_create_v1(store *s, const struct obj_ref *r, int *fd);
+/* Tests only: a content file in format 2 (block maps without write tags). */
+int obj_file_create_v2(store *s, const struct obj_ref *r, int *fd);
 /* Create a new object: a fresh random id (store_objid_new), a DEK from
  * kms_generate_data_key (context = id), the content file with its header
  * (not fsync'ed: see obj.c), size 0, gen 0, r->map a new map (the caller

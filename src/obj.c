@@ -31,7 +31,8 @@
 #define S_NONCE 8
 #define S_CT 32
 
-#define BLK_AD_LEN (8 + 16 + 8 + 1 + 8)
+#define BLK_AD_LEN (8 + 16 + 8 + 1 + 8)       /* formats 1, 2, inline values */
+#define BLK_AD_LEN3 (BLK_AD_LEN + 8)          /* format 3: + u64 write tag */
 
 static const char obj_magic[8] = { 'W', 'O', 'R', 'M', 'O', 'B', 'J', '1' };
 static const char blk_magic[8] = { 'W', 'O', 'R', 'M', 'B', 'L', 'K', '1' };
@@ -118,12 +119,19 @@ int obj_nonce_ok(const wcrypto_aead *key, const uint8_t nonce[WCRYPTO_NONCEBYTES
 
 /* ---- header ---------------------------------------------------------------- */
 
+/* Bytes the header's tag covers: all before it, except in format 3 the
+ * commit records and what follows them (each record is sealed alone). */
+static size_t header_ad_len(const uint8_t hdr[OBJ_HEADER_SIZE])
+{
+	return get_le32(hdr + H_FORMAT) >= OBJ_FORMAT_V3 ? H_REC : H_TAG;
+}
+
 static int header_seal(const wcrypto_aead *key, uint8_t hdr[OBJ_HEADER_SIZE])
 {
 	uint8_t dummy = 0;
 
 	obj_nonce_fresh(key, hdr + H_NONCE);
-	return wcrypto_aead_seal(key, &dummy, hdr + H_TAG, &dummy, 0, hdr, H_TAG,
+	return wcrypto_aead_seal(key, &dummy, hdr + H_TAG, &dummy, 0, hdr, header_ad_len(hdr),
 				 hdr + H_NONCE);
 }
 
@@ -149,15 +157,16 @@ static int header_check(const struct obj_ref *r, const wcrypto_aead *key,
 	uint32_t fmt = get_le32(hdr + H_FORMAT);
 
 	if (memcmp(hdr + H_MAGIC, obj_magic, sizeof(obj_magic)) != 0 ||
-	    (fmt != OBJ_FORMAT_V1 && fmt != OBJ_FORMAT_V2) ||
+	    (fmt != OBJ_FORMAT_V1 && fmt != OBJ_FORMAT_V2 && fmt != OBJ_FORMAT_V3) ||
 	    get_le32(hdr + H_ALG) != (uint32_t)r->alg || !wcrypto_alg_valid(r->alg) ||
 	    memcmp(hdr + H_ID, r->id, 16) != 0)
 		return -EIO;
 	for (size_t i = H_PAD; i < H_TAG; i++)
-		if (hdr[i])
+		if (hdr[i] && (fmt < OBJ_FORMAT_V3 || i < H_REC || i >= H_REC_END))
 			return -EIO;
 	if (!obj_nonce_ok(key, hdr + H_NONCE) ||
-	    wcrypto_aead_open(key, &dummy, &dummy, 0, hdr + H_TAG, hdr, H_TAG, hdr + H_NONCE))
+	    wcrypto_aead_open(key, &dummy, &dummy, 0, hdr + H_TAG, hdr, header_ad_len(hdr),
+			      hdr + H_NONCE))
 		return -EIO;
 	return 0;
 }
@@ -174,9 +183,9 @@ static int header_read_check(int fd, const struct obj_ref *r, const wcrypto_aead
 	return header_check(r, key, hdr);
 }
 
-int obj_header_read(int fd, const struct obj_ref *r, unsigned *fmt)
+int obj_header_read(int fd, const struct obj_ref *r, unsigned *fmt,
+		    uint8_t hdr[OBJ_HEADER_SIZE])
 {
-	uint8_t hdr[OBJ_HEADER_SIZE];
 	int rc = header_read_check(fd, r, r->key, hdr);
 
 	if (!rc)
@@ -186,39 +195,47 @@ int obj_header_read(int fd, const struct obj_ref *r, unsigned *fmt)
 
 /* ---- blocks ---------------------------------------------------------------- */
 
-static void block_ad(uint8_t ad[BLK_AD_LEN], const uint8_t id[16], uint64_t idx, int final,
-		     uint64_t gen)
+/* The AD of a block; tag 0: formats 1 and 2 and inline values (no write
+ * tag), else format 3 (the tag appended). Returns its length. */
+static size_t block_ad(uint8_t ad[BLK_AD_LEN3], const uint8_t id[16], uint64_t idx, int final,
+		       uint64_t gen, uint64_t tag)
 {
 	memcpy(ad, blk_magic, 8);
 	memcpy(ad + 8, id, 16);
 	put_le64(ad + 24, idx);
 	ad[32] = (uint8_t)(final ? 1 : 0);
 	put_le64(ad + 33, gen);
+	if (!tag)
+		return BLK_AD_LEN;
+	put_le64(ad + BLK_AD_LEN, tag);
+	return BLK_AD_LEN3;
 }
 
-/* Seal len bytes of plain as block idx into slot (48 + len bytes). */
+/* Seal len bytes of plain as block idx with write tag tag (0: none) into
+ * slot (48 + len bytes). */
 static int seal_block(const struct obj_ref *r, uint64_t idx, int final, const uint8_t *plain,
-		      size_t len, uint8_t *slot)
+		      size_t len, uint64_t tag, uint8_t *slot)
 {
-	uint8_t ad[BLK_AD_LEN];
+	uint8_t ad[BLK_AD_LEN3];
+	size_t adlen = block_ad(ad, r->id, idx, final, r->write_gen, tag);
 
 	put_le64(slot + S_GEN, r->write_gen);
 	obj_nonce_fresh(r->key, slot + S_NONCE);
-	block_ad(ad, r->id, idx, final, r->write_gen);
-	return wcrypto_aead_seal(r->key, slot + S_CT, slot + S_CT + len, plain, len, ad,
-				 sizeof(ad), slot + S_NONCE);
+	return wcrypto_aead_seal(r->key, slot + S_CT, slot + S_CT + len, plain, len, ad, adlen,
+				 slot + S_NONCE);
 }
 
 static int try_open(const struct obj_ref *r, uint64_t idx, int final, uint64_t gen,
-		    uint8_t *dst, const uint8_t *slot, size_t len)
+		    uint64_t tag, uint8_t *dst, const uint8_t *slot, size_t len)
 {
-	uint8_t ad[BLK_AD_LEN];
+	uint8_t ad[BLK_AD_LEN3];
+	size_t adlen;
 
 	if (!obj_nonce_ok(r->key, slot + S_NONCE))
 		return -EBADMSG;
-	block_ad(ad, r->id, idx, final, gen);
-	return wcrypto_aead_open(r->key, dst, slot + S_CT, len, slot + S_CT + len, ad,
-				 sizeof(ad), slot + S_NONCE);
+	adlen = block_ad(ad, r->id, idx, final, gen, tag);
+	return wcrypto_aead_open(r->key, dst, slot + S_CT, len, slot + S_CT + len, ad, adlen,
+				 slot + S_NONCE);
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -233,23 +250,24 @@ static int all_zero(const uint8_t *p, size_t n)
  * a write that failed part way may have left it so. As a full block; a
  * shorter final one is decrypted in place, then cut. */
 static int open_alt(const struct obj_ref *r, uint64_t idx, int final, size_t len,
-		    uint64_t gen, uint8_t *slot, uint8_t *dst)
+		    uint64_t gen, uint64_t tag, uint8_t *slot, uint8_t *dst)
 {
 	if (final && len < BS) {
-		if (try_open(r, idx, 0, gen, slot + S_CT, slot, BS))
+		if (try_open(r, idx, 0, gen, tag, slot + S_CT, slot, BS))
 			return -EIO;
 		memcpy(dst, slot + S_CT, len);
 		return 0;
 	}
-	return try_open(r, idx, !final, gen, dst, slot, BS) ? -EIO : 0;
+	return try_open(r, idx, !final, gen, tag, dst, slot, BS) ? -EIO : 0;
 }
 
-/* Format 2: the block must carry exactly the generation its map names;
- * a hole (gen 0 in the map) must be an all-zero slot. */
+/* Formats 2 and 3: the block must carry exactly the generation its map
+ * names (format 3: and its write tag, in the AD); a hole (gen 0 in the
+ * map) must be an all-zero slot. */
 static int open_exact(const struct obj_ref *r, uint64_t idx, int final, size_t len,
 		      uint8_t *slot, size_t avail, uint8_t *dst, enum why *why, int *alt)
 {
-	uint64_t want = obj_map_gen(r->map, idx);
+	uint64_t tag = 0, want = obj_map_gen(r->map, idx, &tag);
 
 	if (want == 0) {
 		/* Only an object recorded as sparse has holes, never at the
@@ -265,14 +283,17 @@ static int open_exact(const struct obj_ref *r, uint64_t idx, int final, size_t l
 	if (avail < OBJ_BLOCK_OVERHEAD + len)
 		return -EIO;
 	*why = WHY_STALE;
-	if (get_le64(slot + S_GEN) != want)
+	/* Format 3 without a commit record of this generation (an older
+	 * copy of the file): no version of the block is known good. */
+	if (get_le64(slot + S_GEN) != want || (r->map->fmt >= OBJ_FORMAT_V3 && !tag))
 		return -EIO;
 	*why = WHY_AUTH;
-	if (try_open(r, idx, final, want, dst, slot, len) == 0) {
+	if (try_open(r, idx, final, want, tag, dst, slot, len) == 0) {
 		*why = WHY_NONE;
 		return 0;
 	}
-	if (want <= r->gen || avail < SLOT || open_alt(r, idx, final, len, want, slot, dst))
+	if (want <= r->gen || avail < SLOT ||
+	    open_alt(r, idx, final, len, want, tag, slot, dst))
 		return -EIO;
 	*alt = 1;
 	*why = WHY_NONE;
@@ -315,14 +336,14 @@ int obj_open_block(const struct obj_ref *r, uint64_t size, uint64_t idx, uint8_t
 	if (final && gen < g)
 		return -EIO;
 	*why = WHY_AUTH;
-	if (try_open(r, idx, final, gen, dst, slot, len) == 0) {
+	if (try_open(r, idx, final, gen, 0, dst, slot, len) == 0) {
 		*why = WHY_NONE;
 		return 0;
 	}
 	if (gen <= g || avail < SLOT)
 		return -EIO;
 	/* gen G+1 (a session in flight or interrupted): the other flag. */
-	if (open_alt(r, idx, final, len, gen, slot, dst))
+	if (open_alt(r, idx, final, len, gen, 0, slot, dst))
 		return -EIO;
 	*alt = 1;
 	*why = WHY_NONE;
@@ -427,7 +448,12 @@ static int file_create(store *s, const struct obj_ref *r, int excl, unsigned fmt
 
 int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd)
 {
-	return file_create(s, r, excl, OBJ_FORMAT_V2, fd);
+	return file_create(s, r, excl, OBJ_FORMAT_V3, fd);
+}
+
+int obj_file_create_v2(store *s, const struct obj_ref *r, int *fd)
+{
+	return file_create(s, r, 1, OBJ_FORMAT_V2, fd);
 }
 
 int obj_file_create_v1(store *s, const struct obj_ref *r, int *fd)
@@ -574,7 +600,7 @@ out:
 /* Write n bytes of sealed slots of blocks [first, last] at off and record
  * them in the map as the session's (room made first: once on disk they
  * must be in the map, or they read as damage). */
-static int map_written(struct obj_ref *r, uint64_t first, uint64_t last, int fd,
+static int map_written(struct obj_ref *r, uint64_t first, uint64_t last, uint64_t tag, int fd,
 		       const uint8_t *buf, size_t n, uint64_t off)
 {
 	int rc = obj_map_reserve(r->map);
@@ -582,7 +608,7 @@ static int map_written(struct obj_ref *r, uint64_t first, uint64_t last, int fd,
 	if (!rc)
 		rc = obj_pwrite_full(fd, buf, n, off);
 	if (!rc)
-		obj_map_set(r->map, first, last, r->write_gen);
+		obj_map_set(r->map, first, last, r->write_gen, tag);
 	return rc;
 }
 
@@ -592,24 +618,24 @@ static int map_holes(struct obj_ref *r, uint64_t first, uint64_t last)
 	int rc = obj_map_reserve(r->map);
 
 	if (!rc && first <= last)
-		obj_map_set(r->map, first, last, 0);
+		obj_map_set(r->map, first, last, 0, 0);
 	return rc;
 }
 
 /* Re-seal the final block of an object of size old (> 0) as a full
  * non-final block, zero padded: the object grows past it. */
-static int reseal_nonfinal(int fd, struct obj_ref *r, uint64_t old, uint8_t *slotbuf,
-			   uint8_t *plain)
+static int reseal_nonfinal(int fd, struct obj_ref *r, uint64_t old, uint64_t tag,
+			   uint8_t *slotbuf, uint8_t *plain)
 {
 	uint64_t idx = (old - 1) / BS;
 	int alt, rc = read_block(fd, r, old, idx, slotbuf, plain, &alt);
 
 	if (!rc)
-		rc = seal_block(r, idx, 0, plain, BS, slotbuf);
+		rc = seal_block(r, idx, 0, plain, BS, tag, slotbuf);
 	if (!rc)
 		rc = obj_undo_save(fd, r, idx, idx);
 	if (!rc)
-		rc = map_written(r, idx, idx, fd, slotbuf, SLOT, slot_off(idx));
+		rc = map_written(r, idx, idx, tag, fd, slotbuf, SLOT, slot_off(idx));
 	return rc;
 }
 
@@ -625,7 +651,7 @@ static int write_checks(const struct obj_ref *r)
  * seal disjoint ranges [from, to) of the same job. */
 struct seal_job {
 	const struct obj_ref *r;
-	uint64_t cb;
+	uint64_t cb, tag;
 	const uint8_t *plain[CHUNK_SLOTS];
 	size_t len[CHUNK_SLOTS];
 	int fin[CHUNK_SLOTS];
@@ -639,7 +665,7 @@ static void seal_range(void *arg)
 	struct seal_job *j = arg;
 
 	for (size_t i = j->from; i < j->to && !j->rc; i++)
-		j->rc = seal_block(j->r, j->cb + i, j->fin[i], j->plain[i], j->len[i],
+		j->rc = seal_block(j->r, j->cb + i, j->fin[i], j->plain[i], j->len[i], j->tag,
 				   j->cbuf + i * SLOT);
 }
 
@@ -699,18 +725,26 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 	if (old && first == old_last + 1)
 		lo = old_last;
 	nslots = last - lo + 1 < CHUNK_SLOTS ? (size_t)(last - lo + 1) : CHUNK_SLOTS;
+	/* Format 3: a block sealed twice under one write tag and generation
+	 * would leave an authentic older version; the old final block of a
+	 * write that grows the object is the one exception (see
+	 * obj_map_write_tag). */
+	job.tag = obj_map_write_tag(r->map, r->write_gen, lo, last,
+				    old && new_size > old ? old_last : UINT64_MAX);
 	/* Partial blocks need their own plaintext copy: at most three per
 	 * call (the old final block, the first and the last written). */
 	cbuf = malloc(nslots * SLOT + 3 * BS + SLOT);
-	if (!cbuf)
+	if (!cbuf) {
+		obj_map_retag(r->map);
 		return -ENOMEM;
+	}
 	bounce = cbuf + nslots * SLOT;
 	rbuf = bounce + 3 * BS;
 	job.r = r;
 	job.cbuf = cbuf;
 	if ((old && first > old_last + 1) || (!old && first > 0)) {
 		r->sparse = 1;
-		if (old && (rc = reseal_nonfinal(fd, r, old, rbuf, bounce)) != 0)
+		if (old && (rc = reseal_nonfinal(fd, r, old, job.tag, rbuf, bounce)) != 0)
 			r->torn = 1;   /* the final block may be half rewritten */
 		/* Drop bytes an interrupted session may have left where the
 		 * holes will be, so they read as zeros (committed ones, left by
@@ -784,7 +818,7 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 				goto out;
 			}
 		}
-		rc = map_written(r, cb, ce, fd, cbuf, len_total, slot_off(cb));
+		rc = map_written(r, cb, ce, job.tag, fd, cbuf, len_total, slot_off(cb));
 		if (rc) {
 			if (keep > 0 && obj_pwrite_full(fd, save, (size_t)keep, slot_off(cb)))
 				r->torn = 1;
@@ -793,6 +827,10 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 	}
 	r->size = new_size;
 out:
+	/* Versions sealed by a failed write may be on disk (or in a copy):
+	 * the next write must not seal under the same tag. */
+	if (rc)
+		obj_map_retag(r->map);
 	free(save);
 	free(cbuf);
 	return rc ? rc : (ssize_t)n;
@@ -800,7 +838,7 @@ out:
 
 int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 {
-	uint64_t old = r->size, nl, ol;
+	uint64_t old = r->size, nl, ol, tag;
 	uint8_t *mem, *plain, *slot;
 	size_t nlen;
 	int rc, alt;
@@ -822,17 +860,22 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		return -ENOMEM;
 	plain = mem;
 	slot = mem + BS;
+	/* A shrink makes a block final again that may have been sealed
+	 * non-final (or final, longer) under the session's tag: always a
+	 * fresh tag here (truncates are rare). */
+	obj_map_retag(r->map);
+	tag = obj_map_write_tag(r->map, r->write_gen, 0, 0, UINT64_MAX);
 	nl = (new_size - 1) / BS;
 	nlen = (size_t)(new_size - nl * BS);
 	if (new_size < old) {
 		/* The new final block keeps its first nlen bytes, sealed final. */
 		rc = read_block(fd, r, old, nl, slot, plain, &alt);
 		if (!rc)
-			rc = seal_block(r, nl, 1, plain, nlen, slot);
+			rc = seal_block(r, nl, 1, plain, nlen, tag, slot);
 		if (!rc)
 			rc = obj_undo_save(fd, r, nl, nl);
 		if (!rc)
-			rc = map_written(r, nl, nl, fd, slot, OBJ_BLOCK_OVERHEAD + nlen,
+			rc = map_written(r, nl, nl, tag, fd, slot, OBJ_BLOCK_OVERHEAD + nlen,
 					 slot_off(nl));
 		/* The slots past the new end stay until the commit (obj_settle). */
 		goto out;
@@ -846,7 +889,7 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		if (nl > (old ? ol + 1 : 0))
 			r->sparse = 1;
 		if (old)
-			rc = reseal_nonfinal(fd, r, old, slot, plain);
+			rc = reseal_nonfinal(fd, r, old, tag, slot, plain);
 		if (!rc)
 			rc = obj_undo_save(fd, r, old ? ol + 1 : 0, UINT64_MAX);
 		if (!rc)
@@ -856,14 +899,17 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		memset(plain, 0, BS);
 	}
 	if (!rc)
-		rc = seal_block(r, nl, 1, plain, nlen, slot);
+		rc = seal_block(r, nl, 1, plain, nlen, tag, slot);
 	if (!rc)
 		rc = obj_undo_save(fd, r, nl, nl);
 	if (!rc)
-		rc = map_written(r, nl, nl, fd, slot, OBJ_BLOCK_OVERHEAD + nlen, slot_off(nl));
+		rc = map_written(r, nl, nl, tag, fd, slot, OBJ_BLOCK_OVERHEAD + nlen,
+				 slot_off(nl));
 out:
 	if (!rc)
 		r->size = new_size;
+	else
+		obj_map_retag(r->map);
 	free(mem);
 	return rc;
 }
@@ -893,15 +939,23 @@ int obj_commit(store *s, int fd, struct obj_ref *r, int durable)
 		 * therefore always carries the newest generation. */
 		if (alt || (r->map->fmt < OBJ_FORMAT_V2 &&
 			    get_le64(mem + BS + S_GEN) < r->write_gen)) {
-			rc = seal_block(r, fl, 1, mem, len, mem + BS);
+			uint64_t tag;
+
+			/* Sealed before under the session's tag with the
+			 * other flag: a fresh tag. */
+			obj_map_retag(r->map);
+			tag = obj_map_write_tag(r->map, r->write_gen, fl, fl, UINT64_MAX);
+			rc = seal_block(r, fl, 1, mem, len, tag, mem + BS);
 			if (!rc)
-				rc = map_written(r, fl, fl, fd, mem + BS, OBJ_BLOCK_OVERHEAD + len,
-						 slot_off(fl));
-			if (rc)
+				rc = map_written(r, fl, fl, tag, fd, mem + BS,
+						 OBJ_BLOCK_OVERHEAD + len, slot_off(fl));
+			if (rc) {
+				obj_map_retag(r->map);
 				goto out;
+			}
 		}
 	}
-	if (r->map->fmt >= OBJ_FORMAT_V2 && (rc = obj_map_save(s, r, durable)) != 0)
+	if (r->map->fmt >= OBJ_FORMAT_V2 && (rc = obj_map_save(s, fd, r, durable)) != 0)
 		goto out;
 	/* Slots past the end (a shrink, an interrupted session) stay until
 	 * obj_settle: the committed state may still need them. */
@@ -946,7 +1000,7 @@ int obj_inline_seal(const struct obj_ref *r, const void *plain, size_t n, uint8_
 {
 	if (!r->key || !r->write_gen || n > OBJ_INLINE_MAX)
 		return -EINVAL;
-	return seal_block(r, 0, 1, plain, n, slot);
+	return seal_block(r, 0, 1, plain, n, 0, slot);
 }
 
 int obj_inline_open(const struct obj_ref *r, const uint8_t *slot, size_t len, void *plain)
@@ -956,7 +1010,7 @@ int obj_inline_open(const struct obj_ref *r, const uint8_t *slot, size_t len, vo
 	if (!r->key || r->size > OBJ_INLINE_MAX || len != obj_inline_len(r->size) ||
 	    get_le64(slot + S_GEN) != r->gen)
 		return -EIO;
-	return try_open(r, 0, 1, r->gen, plain, slot, (size_t)r->size) ? -EIO : 0;
+	return try_open(r, 0, 1, r->gen, 0, plain, slot, (size_t)r->size) ? -EIO : 0;
 }
 
 int obj_inline_verify(kms *k, const struct obj_ref *r, const uint8_t *slot, size_t len,

@@ -391,17 +391,30 @@ Test(obj, tamper_header)
 	struct tobj o;
 	uint8_t *ref = make_committed(&o, 2 * BS + 3);
 
-	for (int i = 0; i < 40; i++) {
+	/* Format 3: bytes 256..399 are the commit records, sealed one by
+	 * one (gen 1's at 328..399, parity 1; the other slot is unused). */
+	for (int i = 0; i < 60; i++) {
 		uint64_t at = rnd_below(OBJ_HEADER_SIZE);
 		int bit = (int)rnd_below(8), fd = -1;
 		const char *what;
 		uint64_t bad;
 
 		flip_bit(o.fd, at, bit);
-		cr_assert_eq(obj_open(E.s, &o.r, O_RDONLY, &fd), -EIO, "header byte %llu",
-			     (unsigned long long)at);
-		cr_assert_eq(verify(&o, &what, &bad), -EIO);
-		cr_assert_str_eq(what, "bad header");
+		if (at >= 256 && at < 328) {
+			/* Another generation's slot: no effect on this one. */
+			verify_ok(&o);
+		} else if (at >= 328 && at < 400) {
+			cr_assert_eq(obj_open(E.s, &o.r, O_RDONLY, &fd), 0);
+			close(fd);
+			cr_assert_eq(verify(&o, &what, &bad), -EIO, "record byte %llu",
+				     (unsigned long long)at);
+			cr_assert_str_eq(what, "block map fails authentication");
+		} else {
+			cr_assert_eq(obj_open(E.s, &o.r, O_RDONLY, &fd), -EIO, "header byte %llu",
+				     (unsigned long long)at);
+			cr_assert_eq(verify(&o, &what, &bad), -EIO);
+			cr_assert_str_eq(what, "bad header");
+		}
 		flip_bit(o.fd, at, bit);
 	}
 	int fd;
@@ -556,9 +569,11 @@ Test(obj, older_copy_replay)
 	twrite(&o, data, sizeof(data), BS + 3);
 	tcommit(&o);
 	verify_ok(&o);
-	restore(o.fd, old, len);
-	/* The block that changed is refused; the others are the same bytes
-	 * in both copies (not stale) and read. */
+	/* The slots only (the header of the current copy kept, with its
+	 * commit record): the block that changed is refused; the others are
+	 * the same bytes in both copies (not stale) and read. */
+	cr_assert_eq(pwrite(o.fd, old + OBJ_HEADER_SIZE, (size_t)len - OBJ_HEADER_SIZE,
+			    OBJ_HEADER_SIZE), len - OBJ_HEADER_SIZE);
 	cr_assert_eq(obj_read(o.fd, &o.r, buf, 5, 3 * BS), 5);
 	cr_assert(memcmp(buf, ref + 3 * BS, 5) == 0);
 	cr_assert_eq(obj_read(o.fd, &o.r, buf, 5, BS), -EIO);
@@ -570,6 +585,14 @@ Test(obj, older_copy_replay)
 	/* Also as at a mount (the map of generation 2 read from disk). */
 	treload(&o);
 	cr_assert_eq(obj_read(o.fd, &o.r, buf, 5, BS), -EIO);
+	/* The whole older copy, header too: it holds no commit record of
+	 * generation 2, so no block of it is known good. */
+	restore(o.fd, old, len);
+	treload(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 5, 3 * BS), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_str_eq(what, "stale generation");
+	cr_assert_eq(bad, 0);
 	/* Two generations later, after growing. */
 	free(old);
 	tobj_free(&o);
@@ -1077,7 +1100,10 @@ Test(obj, map_tamper)
 	close(fd);
 	cr_assert_eq(store_aux_unlink(E.s, o.r.id, OBJ_MAP_SUFFIX0), 0);
 	treload(&o);
-	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, BS), 10);   /* gen 2: right */
+	/* The commit record names a map file that is gone: no block is
+	 * known good (format 3), not even those of generation 2. */
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, BS), -EIO);
+	treload(&o);
 	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, 0), -EIO);
 	cr_assert_eq(verify(&o, &what, &bad), -EIO);
 	cr_assert_str_eq(what, "stale generation");
@@ -1286,11 +1312,11 @@ Test(obj, map_swaps_fail_closed)
 	tobj_free(&q);
 }
 
-/* Known hole (README, Limitations): a block written twice in one session
- * carries the same generation both times, so a copy of its first version
- * taken while the session ran still authenticates after the commit. Kept
- * disabled as the reproducer for the fix (a per-block tag in the map). */
-Test(obj, same_session_rewrite_replay, .disabled = true)
+/* A block written twice in one session carries the same generation both
+ * times: a copy of its first version, taken while the session ran, must
+ * not authenticate after the commit (format 3: the write tag in its AD
+ * differs). Was a known hole of format 2. */
+Test(obj, same_session_rewrite_replay)
 {
 	struct tobj o;
 	uint64_t size = 3 * BS + 100;
@@ -1310,4 +1336,198 @@ Test(obj, same_session_rewrite_replay, .disabled = true)
 	free(sa);
 	tobj_free(&o);
 	free(ref);
+}
+
+/* Same session, other shapes: the final block rewritten at the same
+ * length, a block made final by a shrink and non-final again, and
+ * rewrites after a write that grew the object; every earlier version of
+ * each block fails after the commit, at read and in verify, also after a
+ * reload of the map from disk. */
+Test(obj, same_session_rewrite_shapes)
+{
+	struct tobj o;
+	uint64_t size = 3 * BS + 100;
+	uint8_t *ref = make_committed(&o, size);
+	uint8_t a[200], buf[64];
+	struct slotcopy *c[8];
+	uint64_t at[8];
+	int n = 0;
+	const char *what;
+	uint64_t bad;
+
+	fill_random(a, sizeof(a));
+	twrite(&o, a, 50, 3 * BS + 10);          /* final block, same length */
+	c[n] = slot_get(&o, 3); at[n++] = 3;
+	twrite(&o, a + 50, 50, 3 * BS + 20);     /* again, same length */
+	c[n] = slot_get(&o, 3); at[n++] = 3;
+	twrite(&o, a, 100, size);                /* grows: block 3 longer */
+	c[n] = slot_get(&o, 1); at[n++] = 1;     /* gen 1 version of block 1 */
+	twrite(&o, a, 10, BS);                   /* block 1: gen 2 */
+	c[n] = slot_get(&o, 1); at[n++] = 1;
+	cr_assert_eq(obj_truncate(o.fd, &o.r, BS + 20), 0);   /* block 1 final */
+	c[n] = slot_get(&o, 1); at[n++] = 1;
+	cr_assert_eq(obj_truncate(o.fd, &o.r, 4 * BS - 50), 0);   /* non-final again */
+	c[n] = slot_get(&o, 1); at[n++] = 1;
+	twrite(&o, a, 30, BS + 5);               /* and rewritten */
+	tcommit(&o);
+	verify_ok(&o);
+	for (int i = 0; i < n; i++) {
+		struct slotcopy *cur = slot_get(&o, at[i]);
+		slot_put(&o, at[i], c[i]);
+		treload(&o);
+		cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, at[i] * BS), -EIO, "copy %d", i);
+		cr_assert_eq(verify(&o, &what, &bad), -EIO, "copy %d", i);
+		cr_assert_eq(bad, at[i]);
+		slot_put(&o, at[i], cur);
+		treload(&o);
+		verify_ok(&o);
+		free(cur);
+		free(c[i]);
+	}
+	tobj_free(&o);
+	free(ref);
+}
+
+/* A session killed before its commit wrote blocks of generation G+1;
+ * after the recovery the next session writes G+1 again. A copy of the
+ * killed session's block put in place of the new one fails (each session
+ * draws its own write tags). */
+Test(obj, killed_session_reuse)
+{
+	struct tobj o;
+	uint64_t size = 3 * BS + 100;
+	uint8_t *ref = make_committed(&o, size);
+	uint8_t a[64], b[64], buf[64];
+	struct slotcopy *k1, *k3;
+	struct obj_ref c;
+	int changed;
+	unsigned rej;
+	const char *what;
+	uint64_t bad;
+
+	fill_random(a, sizeof(a));
+	fill_random(b, sizeof(b));
+	cr_assert_eq(obj_undo_new(E.s, &o.r.undo), 0);
+	c = o.r;
+	twrite(&o, a, sizeof(a), BS + 10);        /* killed session: gen 2 */
+	twrite(&o, a, sizeof(a), size);           /* and an append */
+	k1 = slot_get(&o, 1);
+	k3 = slot_get(&o, 3);
+	/* Killed: the journal stays, the mount recovers gen 1. */
+	obj_undo_free(o.r.undo);
+	o.r.undo = NULL;
+	c.write_gen = 0;
+	c.map = NULL;
+	c.undo = NULL;
+	cr_assert_eq(obj_recover(E.s, E.k, &c, now(), &changed, &rej), 0);
+	cr_assert_eq(changed, 1);
+	cr_assert_eq(rej, 0);
+	obj_map_free(o.r.map);
+	o.r = c;
+	o.r.key = o.key;
+	o.r.map = NULL;
+	treload(&o);
+	verify_ok(&o);
+	/* The next session: gen 2 again, the same blocks. */
+	o.r.write_gen = 2;
+	twrite(&o, b, sizeof(b), BS + 10);
+	twrite(&o, b, sizeof(b), size);
+	tcommit(&o);
+	verify_ok(&o);
+	struct slotcopy *n1 = slot_get(&o, 1), *n3 = slot_get(&o, 3);
+	slot_put(&o, 1, k1);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, sizeof(buf), BS + 10), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_eq(bad, 1);
+	slot_put(&o, 1, n1);
+	treload(&o);
+	verify_ok(&o);
+	slot_put(&o, 3, k3);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, sizeof(buf), size), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_eq(bad, 3);
+	free(k1);
+	free(k3);
+	free(n1);
+	free(n3);
+	tobj_free(&o);
+	free(ref);
+}
+
+/* Write tags keep the map compact: an object written sequentially in one
+ * session (any request sizes, unaligned appends) has no map file; random
+ * rewrites in a later session add runs only where they write. */
+Test(obj, write_tags_compact)
+{
+	struct tobj o;
+	uint64_t size = 200 * BS + 77;
+	uint8_t *ref = malloc(size);
+
+	cr_assert_not_null(ref);
+	fill_random(ref, size);
+	tobj_new(&o, 0);
+	write_chunks(&o, ref, size, 0);
+	cr_assert_eq(obj_map_runs(o.r.map), 2, "%zu runs", obj_map_runs(o.r.map));
+	tcommit(&o);
+	cr_assert(!map_exists(&o, 1));
+	treload(&o);
+	check_all(&o, ref);
+	/* Rewrites of distinct blocks: one run each, plus the gaps. */
+	for (uint64_t b = 10; b < 50; b += 10) {
+		ref[b * BS + 3] ^= 1;
+		twrite(&o, ref + b * BS + 3, 1, b * BS + 3);
+	}
+	tcommit(&o);
+	cr_assert(map_exists(&o, 2));
+	cr_assert_leq(obj_map_runs(o.r.map), 9);
+	treload(&o);
+	cr_assert_leq(obj_map_runs(o.r.map), 9);
+	check_all(&o, ref);
+	verify_ok(&o);
+	tobj_free(&o);
+	free(ref);
+}
+
+/* Format 2 files (block maps without write tags) still read, write and
+ * verify under their rules: generations exact, map files of format 2. */
+Test(obj, format2_compat)
+{
+	struct tobj o;
+	uint8_t ref[4 * OBJ_BLOCK_SIZE + 9], buf[sizeof(ref)];
+	wcrypto_aead *key;
+	uint8_t hdr[16];
+	const char *what;
+	uint64_t bad;
+
+	fill_random(ref, sizeof(ref));
+	memset(&o, 0, sizeof(o));
+	cr_assert_eq(obj_key_new(E.k, 0, &o.r, &key, now()), 0);
+	o.key = key;
+	o.r.key = key;
+	cr_assert_eq(obj_file_create_v2(E.s, &o.r, &o.fd), 0);
+	cr_assert_eq(pread(o.fd, hdr, 16, 0), 16);
+	cr_assert_eq(hdr[8], 2);
+	treload(&o);
+	o.r.write_gen = 1;
+	twrite(&o, ref, sizeof(ref), 0);
+	tcommit(&o);
+	cr_assert(!map_exists(&o, 1));
+	struct slotcopy *s1 = slot_get(&o, 1);
+	twrite(&o, ref + 5, 5, BS + 5);
+	memcpy(ref + BS + 5, ref + 5, 5);
+	cr_assert_eq(obj_truncate(o.fd, &o.r, sizeof(ref) + 100), 0);
+	tcommit(&o);
+	cr_assert(map_exists(&o, 2));
+	treload(&o);
+	verify_ok(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, sizeof(ref), 0), (ssize_t)sizeof(ref));
+	cr_assert(memcmp(buf, ref, sizeof(ref)) == 0);
+	slot_put(&o, 1, s1);   /* its gen 1 version: stale */
+	treload(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 10, BS), -EIO);
+	cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	cr_assert_str_eq(what, "stale generation");
+	cr_assert_eq(bad, 1);
+	free(s1);
+	tobj_free(&o);
 }
