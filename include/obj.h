@@ -4,15 +4,18 @@
  *
  * File layout (all integers little-endian):
  *   header, OBJ_HEADER_SIZE bytes:
- *     magic "WORMOBJ1" | u32 format (1 or 2) | u32 alg | objid[16] |
+ *     magic "WORMOBJ1" | u32 format (1, 2 or 3) | u32 alg | objid[16] |
  *     wrapped DEK[76] (KMS, version inside) | nonce[24] | zero pad |
  *     tag[16] in the last 16 bytes = AEAD(DEK) over the empty message with
- *     every byte before the tag as associated data.
+ *     every byte before the tag as associated data (format 3: the bytes
+ *     before offset 256 only; 256..399 hold two commit records, each
+ *     sealed on its own, see "Write tags"; the rest is zero).
  *   block slot i at OBJ_HEADER_SIZE + i * OBJ_SLOT_SIZE:
  *     u64 gen | nonce[24] | ciphertext[n] | tag[16]
  *     n = OBJ_BLOCK_SIZE, except the final block: n = size - i*BS (1..BS),
  *     so the file length is a function of the size.
- *   AD of a block: "WORMBLK1" | objid | u64 index | u8 final | u64 gen.
+ *   AD of a block: "WORMBLK1" | objid | u64 index | u8 final | u64 gen,
+ *   and in format 3 | u64 write tag.
  *   AES-256-GCM uses the first 12 nonce bytes; the other 12 are stored as
  *   zeros and must read as zeros (header and blocks), so no stored bit is
  *   unauthenticated.
@@ -34,6 +37,27 @@
  * caller commits G+1, so a crash before that commit still finds G's.
  * Format 1 files (written before) keep the old rules: any generation up to
  * G+1, final block G or G+1 (README, Limitations).
+ *
+ * Write tags (format 3, every file created since; format 2 files keep
+ * the rules above): two versions of a block of one generation (written
+ * twice in one session, or by a killed session and the next one, both
+ * G+1) differ by a random u64 write tag in the AD, and the map records
+ * the tag of each run, so only the last version opens. A session draws a
+ * fresh tag at its first write and whenever a write would seal a block
+ * that already carries (G+1, current tag) again, except the old final
+ * block of a write that grows the object (its new version is non-final,
+ * or final and longer: unlike every earlier one under that tag); after
+ * a failed write, at a truncate and at a re-seal in obj_commit. So an
+ * object written once is one run, and so is a sequential write of any
+ * request sizes. The map of G is described by the commit record of G's
+ * parity in the header: "WORMREC3"-bound (id, gen, kind, x, y), kind 1 =
+ * one run (gen x, tag y: no map file), kind 2 = the map file of G
+ * ("WORMMAP3" | id | G | commit id | nruns | nonce | runs (first, gen,
+ * tag) | tag) whose commit id is x (a killed session's map file of the
+ * same G is not it). obj_commit writes the map file, then the record;
+ * the committed generation's record (other parity) is never rewritten.
+ * No record of G (an older copy of the file) or a named map file
+ * missing: every block fails as stale.
  *
  * Crash atomicity (undo journal): a write session never overwrites a block
  * of the committed state (blocks 0 .. last of the committed size csize) in

@@ -10,8 +10,10 @@
  * every read and verify succeeds and a simulated kill recovers the
  * committed content. Any mismatch aborts (a finding). A replay of older
  * authentic bytes (a slot, the whole file or the block maps as they were
- * at an earlier commit) keeps the model exact: a read may fail (EIO) but
- * never returns stale bytes.
+ * at an earlier commit, or before the last write of a session: an
+ * earlier version of a block of the same generation, also of a session
+ * killed since) keeps the model exact: a read may fail (EIO) but never
+ * returns stale bytes.
  *
  * Input: a sequence of ops, one byte each plus arguments (see run()). */
 #include <errno.h>
@@ -49,8 +51,8 @@ static struct {
 		size_t flen;
 		uint8_t map[2][4096];
 		ssize_t mlen[2];   /* -1: none */
-	} snap[2];
-	int nsnap;
+	} snap[2], mid;
+	int nsnap, has_mid;   /* mid: before the last write of a session */
 	int trace;   /* WORMFS_FUZZ_TRACE=1: print the program being run */
 } G;
 
@@ -164,10 +166,9 @@ struct run {
 
 static const char *const map_sfx[2] = { OBJ_MAP_SUFFIX0, OBJ_MAP_SUFFIX1 };
 
-/* Keep the file and maps as they are now (after a commit). */
-static void snap_take(int fd, const uint8_t id[16])
+/* Keep the file and maps as they are now into sn. */
+static void snap_fill(struct snap *sn, int fd, const uint8_t id[16])
 {
-	struct snap *sn = &G.snap[G.nsnap++ % 2];
 	ssize_t got = pread(fd, sn->file, sizeof(sn->file), 0);
 
 	CHECK(got >= 0);
@@ -182,6 +183,12 @@ static void snap_take(int fd, const uint8_t id[16])
 	}
 }
 
+/* After a commit. */
+static void snap_take(int fd, const uint8_t id[16])
+{
+	snap_fill(&G.snap[G.nsnap++ % 2], fd, id);
+}
+
 /* Put older authentic bytes back: one slot, the whole file or the maps. */
 static void snap_replay(int fd, const uint8_t id[16], struct in *in)
 {
@@ -190,8 +197,11 @@ static void snap_replay(int fd, const uint8_t id[16], struct in *in)
 
 	if (!G.nsnap)
 		return;
-	/* The last commit's, or (how >= 128) the one before it. */
+	/* The last commit's, or (how >= 128) the one before it, or (how &
+	 * 64) the copy taken within a session. */
 	sn = &G.snap[(G.nsnap - 1 - (G.nsnap > 1 ? how >> 7 : 0)) % 2];
+	if ((how & 64) && G.has_mid)
+		sn = &G.mid;
 	switch (how % 4) {
 	case 0: { /* one slot */
 		uint64_t b = u8(in) % 8, at = OBJ_HEADER_SIZE + b * OBJ_SLOT_SIZE;
@@ -379,6 +389,7 @@ static void run(struct in *in)
 	(void)store_aux_unlink(G.s, x.r.id, OBJ_MAP_SUFFIX0);
 	(void)store_aux_unlink(G.s, x.r.id, OBJ_MAP_SUFFIX1);
 	G.nsnap = 0;
+	G.has_mid = 0;
 	CHECK(obj_file_create(G.s, &x.r, 0, &x.fd) == 0);
 	CHECK(obj_map_new(&x.r.map) == 0);
 	snap_take(x.fd, x.r.id);
@@ -397,6 +408,11 @@ static void run(struct in *in)
 			off = u16(in) % (4 * BS + 1);
 			len = u16(in) % (2 * BS) + 1;
 			fill(G.buf, len, u8(in));
+			/* A session's earlier versions (same generation). */
+			if (x.dirty) {
+				snap_fill(&G.mid, x.fd, x.r.id);
+				G.has_mid = 1;
+			}
 			x.dirty = 1;
 			w = obj_write(x.fd, &x.r, G.buf, len, off);
 			TRACE("write %llu+%llu -> %zd (size %llu)\n", (unsigned long long)off,

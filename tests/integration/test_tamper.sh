@@ -78,6 +78,9 @@ dd if="$T_BASE/holey.data" of="$B/holey" bs=1000 seek=$((HOLEY_AT / 1000)) statu
 # non-final data block (written in two sessions: a block map on disk).
 head -c 20000 /dev/urandom >"$B/sparse2"
 dd if=/dev/urandom of="$B/sparse2" bs=1000 seek=100 count=5 conv=notrunc status=none
+# Rewritten within one session below (issue 12: write tags), one locked.
+head -c 90000 /dev/urandom >"$B/sess"
+head -c 90000 /dev/urandom >"$B/sess_lk"
 umount_fs "$M" || { fail "unmount"; done_testing; }
 
 # Two rounds of changes through the mount keep older content files: an
@@ -97,6 +100,25 @@ for round in 1 2; do
 	done
 	umount_fs "$M" || { fail "unmount after changes, round $round"; done_testing; }
 done
+# One session writes blocks 1 and 3 twice (one handle, no fsync between),
+# and the content files are copied between the two writes: the copy holds
+# an earlier version of those blocks of the same generation.
+mkdir -p "$OLD/sess"
+mount_fg "$S" "$M" || { fail "remount for the session round"; done_testing; }
+for f in sess sess_lk; do
+	python3 - "$B/$f" "$S/objects" "$OLD/sess/" <<'PY' || fail "session round: $f"
+import os, subprocess, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+for v in (b"first", b"second"):
+    for b in (1, 3):
+        os.pwrite(fd, os.urandom(64) + v, b * 16384 + 100)
+    if v == b"first":
+        subprocess.run(["cp", "-a", sys.argv[2], sys.argv[3]], check=True)
+os.close(fd)
+PY
+	cp -a "$OLD/sess/objects" "$OLD/sess/objects.$f" && rm -rf "$OLD/sess/objects"
+done
+umount_fs "$M" || { fail "unmount after the session round"; done_testing; }
 
 mount_fg "$S" "$M" || { fail "remount for checksums"; done_testing; }
 declare -A SUM=() LOCKED=()
@@ -106,7 +128,7 @@ for f in "$B"/*; do SUM[${f#"$M"/}]=$(sha256sum <"$f"); cp "$f" "$CONTENT/tamper
 # Sealed objects too: a third of the objects and the sparse ones locked.
 nlocked=0
 for f in "$B"/*; do
-	case ${f##*/} in obj*[0369] | sparse* | holey) ;; *) continue ;; esac
+	case ${f##*/} in obj*[0369] | sparse* | holey | sess_lk) ;; *) continue ;; esac
 	setfattr -n user.worm.retention -v "GOVERNANCE +30d" "$f" && LOCKED[${f#"$M"/}]=1 &&
 		nlocked=$((nlocked + 1))
 done
@@ -318,6 +340,19 @@ d_oldslot() {
 	WHAT="slot $i replaced by its version before round $round${LOCKED[$p]:+ (locked)}"
 }
 
+# One slot replaced by its earlier version of the same session (same
+# generation: only the write tag in its AD tells them apart).
+d_sessslot() {
+	rnd ${#sessslots[@]}
+	local p i
+	read -r p i <<<"${sessslots[$R]}"
+	slot_bytes "$OLD/sess/objects.${p#tamper/}/${OFILE[$p]#objects/}" "$i" >"$T_BASE/slot"
+	dd if="$T_BASE/slot" of="$S/${OFILE[$p]}" bs=$SLOT oflag=seek_bytes \
+		seek=$((HDR + i * SLOT)) conv=notrunc status=none
+	CHANGED=${OFILE[$p]} EXPECT=$p
+	WHAT="slot $i replaced by its earlier version of the same session${LOCKED[$p]:+ (locked)}"
+}
+
 # R9: a data block of a locked sparse object (sparse2: blocks 0, 1) zeroed.
 d_zero_sparse() {
 	rnd 2
@@ -467,6 +502,15 @@ for t in "${oldslots[@]}"; do [ -n "${LOCKED[${t%% *}]:-}" ] && nlk=$((nlk + 1))
 diag "${#oldslots[@]} slots with an older version ($nlk of locked objects)"
 check_eq "older slot versions exist for mutable and locked objects" "0" \
 	"$([ "$nlk" -gt 0 ] && [ "$nlk" -lt "${#oldslots[@]}" ]; echo $?)"
+sessslots=()
+for p in tamper/sess tamper/sess_lk; do
+	o=$OLD/sess/objects.${p#tamper/}/${OFILE[$p]#objects/}
+	for i in 1 3; do
+		cmp -s <(slot_bytes "$o" "$i") <(slot_bytes "$S/${OFILE[$p]}" "$i") || sessslots+=("$p $i")
+	done
+done
+check_eq "earlier versions of the same session: blocks 1 and 3 of a mutable and a locked object" \
+	"tamper/sess 1|tamper/sess 3|tamper/sess_lk 1|tamper/sess_lk 3" "$(IFS='|'; echo "${sessslots[*]}")"
 holes=0
 for ((i = 0; i < HOLEY_SLOTS; i++)); do is_hole "$S/${OFILE[tamper/holey]}" "$i" && holes=$((holes + 1)); done
 check_eq "sparse object: its $HOLEY_SLOTS hole slots are all zero on disk" "$HOLEY_SLOTS" "$holes"
@@ -477,7 +521,7 @@ done
 diag "${#zeroable[@]} objects with a non-final block to zero"
 
 KINDS=(hdrflip blkflip trunc_at trunc_off append swap_in swap_x oldcopy record zeroed
-	i_flip i_cut i_swap i_old i_del oldslot zero_sparse hole_filled)
+	i_flip i_cut i_swap i_old i_del oldslot zero_sparse hole_filled sessslot)
 declare -A TRIED=() CAUGHT=() FAILS=() MNT_DUE=() MNT_K=()
 for k in "${KINDS[@]}"; do TRIED[$k]=0 CAUGHT[$k]=0 FAILS[$k]='' MNT_DUE[$k]=0 MNT_K[$k]=0; done
 

@@ -1,0 +1,218 @@
+/* mapbench: cost of write tags (content format 3) against format 2, in
+ * process (README, Performance).
+ *
+ *   mapbench DIR [ROUNDS] [MIB]
+ *
+ * Creates a scratch store under DIR (removed at the end). Each round, for
+ * format 2 and format 3 in turn: an object of MIB MiB (default 256)
+ * written sequentially in 128 KiB requests and committed, read back whole
+ * (128 KiB requests, its map loaded from disk), then one session of 2,000
+ * random 4 KiB rewrites (some blocks twice) and a commit, and the whole
+ * read again. Prints MB per second of CPU time (medians of the rounds)
+ * and the map's bytes on disk (map file + commit record) after each
+ * phase. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <time.h>
+#include "crypto.h"
+#include "kms.h"
+#include "obj.h"
+#include "store.h"
+
+#define REQ (128u * 1024u)
+#define REWRITES 2000
+
+static store *S;
+
+/* CPU time of this process (user + system), not wall time: the machine
+ * is shared, and a run queue would be measured as well. */
+static int64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+static kms *K;
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st; (void)flag; (void)f;
+	return remove(p);
+}
+
+static void die(const char *what, int rc)
+{
+	fprintf(stderr, "mapbench: %s: %s\n", what, strerror(rc < 0 ? -rc : rc));
+	exit(1);
+}
+
+static int cmpd(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmpd);
+	return v[n / 2];
+}
+
+/* Bytes of the map on disk: the map file of gen, + 72 for the commit
+ * record (format 3; it lives in the header, which exists anyway). */
+static long map_bytes(const struct obj_ref *r, int fmt3)
+{
+	struct stat st;
+	int fd;
+	long n = fmt3 ? 72 : 0;
+
+	if (store_aux_open(S, r->id, r->gen & 1 ? OBJ_MAP_SUFFIX1 : OBJ_MAP_SUFFIX0, O_RDONLY,
+			   &fd) == 0) {
+		if (fstat(fd, &st) == 0)
+			n += (long)st.st_size;
+		close(fd);
+	}
+	return n;
+}
+
+static void commit(int fd, struct obj_ref *r)
+{
+	int rc = obj_commit(S, fd, r, 0);
+	if (!rc)
+		rc = obj_settle(fd, r);
+	if (rc)
+		die("commit", rc);
+	r->csize = r->size;
+	r->gen = r->write_gen++;
+}
+
+static double read_all(int fd, struct obj_ref *r, uint8_t *buf)
+{
+	int64_t t0;
+	int rc;
+
+	obj_map_free(r->map);
+	r->map = NULL;
+	if ((rc = obj_map_load(S, fd, r, &r->map)) != 0)
+		die("map load", rc);
+	t0 = cpu_ns();
+	for (uint64_t off = 0; off < r->size; off += REQ)
+		if (obj_read(fd, r, buf, REQ, off) != (ssize_t)REQ)
+			die("read", EIO);
+	return (double)r->size / 1e6 / ((double)(cpu_ns() - t0) / 1e9);
+}
+
+/* One round of one format: fills the four rates and two map sizes. */
+static void round_one(int fmt3, uint64_t size, uint8_t *buf, double *wr, double *rd,
+		      double *rw_us, double *rd2, long *m_once, long *m_rw, size_t *runs)
+{
+	struct obj_ref r;
+	wcrypto_aead *key = NULL;
+	int64_t t0;
+	int fd, rc;
+
+	if ((rc = obj_key_new(K, 0, &r, &key, 1)) != 0)
+		die("key", rc);
+	r.key = key;
+	rc = fmt3 ? obj_file_create(S, &r, 1, &fd) : obj_file_create_v2(S, &r, &fd);
+	if (!rc)
+		rc = obj_map_load(S, fd, &r, &r.map);
+	if (rc)
+		die("create", rc);
+	r.write_gen = 1;
+	t0 = cpu_ns();
+	for (uint64_t off = 0; off < size; off += REQ)
+		if (obj_write(fd, &r, buf, REQ, off) != (ssize_t)REQ)
+			die("write", EIO);
+	commit(fd, &r);
+	*wr = (double)size / 1e6 / ((double)(cpu_ns() - t0) / 1e9);
+	*m_once = map_bytes(&r, fmt3);
+	*rd = read_all(fd, &r, buf);
+	t0 = cpu_ns();
+	for (int i = 0; i < REWRITES; i++) {
+		/* Every 10th rewrite hits the block of the one before. */
+		static uint64_t prev;
+		uint64_t off = i % 10 == 9 ? prev : (uint64_t)(random() % (long)(size / 4096)) * 4096;
+		prev = off;
+		if (obj_write(fd, &r, buf, 4096, off) != 4096)
+			die("rewrite", EIO);
+	}
+	commit(fd, &r);
+	*rw_us = (double)(cpu_ns() - t0) / 1e3 / REWRITES;
+	*m_rw = map_bytes(&r, fmt3);
+	*rd2 = read_all(fd, &r, buf);
+	*runs = obj_map_runs(r.map);
+	obj_map_free(r.map);
+	close(fd);
+	store_obj_unlink(S, r.id);
+	(void)store_aux_unlink(S, r.id, OBJ_MAP_SUFFIX0);
+	(void)store_aux_unlink(S, r.id, OBJ_MAP_SUFFIX1);
+	wcrypto_aead_free(key);
+}
+
+int main(int argc, char **argv)
+{
+	char dir[512], path[600], keys[700], err[256];
+	int rounds = argc > 2 ? atoi(argv[2]) : 5;
+	uint64_t size = (uint64_t)(argc > 3 ? atoi(argv[3]) : 256) << 20;
+	struct kms_params p;
+	uint8_t *buf;
+	double v[2][4][64];
+	long mo[2] = { 0, 0 }, mr[2] = { 0, 0 };
+	size_t runs[2] = { 0, 0 };
+
+	if (argc < 2 || rounds < 1 || rounds > 64 || size < REQ) {
+		fprintf(stderr, "usage: mapbench DIR [ROUNDS 1-64] [MIB]\n");
+		return 2;
+	}
+	if (wcrypto_init())
+		die("crypto init", EIO);
+	snprintf(dir, sizeof(dir), "%s/mapbench.XXXXXX", argv[1]);
+	if (!mkdtemp(dir))
+		die("mkdtemp", errno);
+	snprintf(path, sizeof(path), "%s/store", dir);
+	if (store_create(path, "# mapbench\n", err, sizeof(err)) ||
+	    store_open(path, &S, err, sizeof(err)) ||
+	    store_subpath(S, "keys", keys, sizeof(keys)) || kms_create(keys, NULL, 0)) {
+		fprintf(stderr, "mapbench: store: %s\n", err);
+		return 1;
+	}
+	kms_params_default(&p);
+	p.crypto_rate = p.crypto_burst = 10000000;
+	if (kms_open(keys, NULL, 0, &p, &K, err, sizeof(err))) {
+		fprintf(stderr, "mapbench: kms: %s\n", err);
+		return 1;
+	}
+	buf = malloc(REQ);
+	if (!buf)
+		die("malloc", ENOMEM);
+	wcrypto_random(buf, REQ);
+	srandom(1);
+	for (int i = 0; i < rounds; i++)
+		for (int f = 0; f < 2; f++) {
+			int fmt3 = (i + f) % 2;   /* alternate which goes first */
+			round_one(fmt3, size, buf, &v[fmt3][0][i], &v[fmt3][1][i], &v[fmt3][2][i],
+				  &v[fmt3][3][i], &mo[fmt3], &mr[fmt3], &runs[fmt3]);
+		}
+	printf("%d rounds, %llu MiB, medians\n", rounds, (unsigned long long)(size >> 20));
+	printf("%-8s %10s %10s %14s %16s %12s %14s %6s\n", "format", "write MB/s", "read MB/s",
+	       "rewrite us/4K", "read after MB/s", "map once B", "map rewrite B", "runs");
+	for (int f = 0; f < 2; f++)
+		printf("%-8s %10.0f %10.0f %14.1f %16.0f %12ld %14ld %6zu\n", f ? "3" : "2",
+		       median(v[f][0], rounds), median(v[f][1], rounds), median(v[f][2], rounds),
+		       median(v[f][3], rounds), mo[f], mr[f], runs[f]);
+	free(buf);
+	kms_close(K);
+	store_close(S);
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
