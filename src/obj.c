@@ -850,6 +850,11 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		return -EFBIG;
 	if (new_size == old)
 		return 0;
+	/* A shrink makes a block final again that may have been sealed
+	 * non-final (or final, longer) under the session's tag, and blocks
+	 * it drops lose their record of the tag in the map: a fresh tag from
+	 * here on (truncates are rare). */
+	obj_map_retag(r->map);
 	if (new_size == 0) {
 		/* The cut waits for the commit (obj_settle). */
 		r->size = 0;
@@ -860,10 +865,6 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size)
 		return -ENOMEM;
 	plain = mem;
 	slot = mem + BS;
-	/* A shrink makes a block final again that may have been sealed
-	 * non-final (or final, longer) under the session's tag: always a
-	 * fresh tag here (truncates are rare). */
-	obj_map_retag(r->map);
 	tag = obj_map_write_tag(r->map, r->write_gen, 0, 0, UINT64_MAX);
 	nl = (new_size - 1) / BS;
 	nlen = (size_t)(new_size - nl * BS);

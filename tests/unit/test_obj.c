@@ -1531,3 +1531,30 @@ Test(obj, format2_compat)
 	free(s1);
 	tobj_free(&o);
 }
+
+/* Same session: truncated to 0, a write past the end (holes where the
+ * blocks were), then block 0 written again: its version from before the
+ * truncate fails after the commit (the truncate drew a fresh tag). */
+Test(obj, same_session_truncate_zero_rewrite)
+{
+	struct tobj o;
+	uint8_t *ref = make_committed(&o, 3 * BS), a[OBJ_BLOCK_SIZE], buf[64];
+	struct slotcopy *c0;
+
+	fill_random(a, sizeof(a));
+	twrite(&o, a, sizeof(a), 0);             /* block 0: gen 2, non-final */
+	twrite(&o, a, 100, BS);
+	c0 = slot_get(&o, 0);
+	cr_assert_eq(obj_truncate(o.fd, &o.r, 0), 0);
+	twrite(&o, a, 100, 5 * BS);              /* blocks 0-4: holes */
+	a[0] ^= 1;
+	twrite(&o, a, sizeof(a), 0);             /* block 0 again, non-final */
+	tcommit(&o);
+	verify_ok(&o);
+	slot_put(&o, 0, c0);
+	treload(&o);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, sizeof(buf), 0), -EIO);
+	free(c0);
+	tobj_free(&o);
+	free(ref);
+}
