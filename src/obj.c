@@ -1090,7 +1090,7 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 		goto out;
 	}
 	/* The committed state's map, from disk (not the caller's). */
-	rc = obj_map_load(s, f, &v, &map);
+	rc = obj_map_load_ex(s, f, &v, !(flags & OBJ_VERIFY_LIVE), &map);
 	if (rc) {
 		*what = rc == -EIO ? "block map fails authentication" : "cannot read the block map";
 		goto out;

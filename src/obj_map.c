@@ -277,13 +277,13 @@ static int rec_write(int fd, const struct obj_ref *r, uint64_t kind, uint64_t x,
 	return rc ? rc : obj_pwrite_full(fd, rec, sizeof(rec), rec_off(r->write_gen));
 }
 
-/* The commit record of r->gen from the header bytes: 0 and kind, x, y;
- * -ENOENT if the slot holds another generation's (or none: an older copy
- * of the file); -EIO if it fails authentication. */
-static int rec_read(const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r,
-		    uint64_t *kind, uint64_t *x, uint64_t *y)
+/* The record in slot parity of the header: 0 if it authenticates (for
+ * this object, any generation), -ENOENT if the slot was never written,
+ * -EIO if it fails. */
+static int rec_open(const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r,
+		    uint64_t parity)
 {
-	const uint8_t *rec = hdr + rec_off(r->gen);
+	const uint8_t *rec = hdr + rec_off(parity);
 	uint8_t ad[8 + 16 + R_NONCE], dummy = 0;
 
 	for (size_t i = 0; i < H_REC_LEN && rec[i] == 0; i++)
@@ -295,6 +295,20 @@ static int rec_read(const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r,
 	if (wcrypto_aead_open(r->key, &dummy, &dummy, 0, rec + R_TAG, ad, sizeof(ad),
 			      rec + R_NONCE))
 		return -EIO;
+	return 0;
+}
+
+/* The commit record of r->gen from the header bytes: 0 and kind, x, y;
+ * -ENOENT if the slot holds another generation's (or none: an older copy
+ * of the file); -EIO if it fails authentication. */
+static int rec_read(const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r,
+		    uint64_t *kind, uint64_t *x, uint64_t *y)
+{
+	const uint8_t *rec = hdr + rec_off(r->gen);
+	int rc = rec_open(hdr, r, r->gen);
+
+	if (rc)
+		return rc;
 	if (get_le64(rec + R_GEN) != r->gen)
 		return -ENOENT;
 	*kind = get_le64(rec + R_KIND);
@@ -420,14 +434,22 @@ out:
  * record naming a map file that is not there: every block is unknown (a
  * run of r->gen with tag 0), so each fails as stale, never read. */
 static int map_load3(store *s, const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r,
-		     obj_map *m)
+		     int strict, obj_map *m)
 {
 	uint64_t kind, x, y;
 	struct obj_run *one = m->v;
 	int rc;
 
-	if (r->gen == 0)
-		return 0;   /* never committed: no blocks (a run of holes) */
+	/* The other slot (the previous generation's, or one a session wrote
+	 * before its commit failed or was killed) is not read, but a byte
+	 * changed there is damage all the same. Not while a commit may be
+	 * writing it (strict 0: a live verify). */
+	if (strict && rec_open(hdr, r, r->gen + 1) == -EIO)
+		return -EIO;
+	if (r->gen == 0) {
+		/* Never committed: no blocks (a run of holes). */
+		return strict && rec_open(hdr, r, 0) == -EIO ? -EIO : 0;
+	}
 	rc = rec_read(hdr, r, &kind, &x, &y);
 	if (rc == -ENOENT) {
 		m->v[0].gen = r->gen;
@@ -526,6 +548,11 @@ out:
 
 int obj_map_load(store *s, int fd, const struct obj_ref *r, obj_map **out)
 {
+	return obj_map_load_ex(s, fd, r, 1, out);
+}
+
+int obj_map_load_ex(store *s, int fd, const struct obj_ref *r, int strict, obj_map **out)
+{
 	uint8_t hdr[OBJ_HEADER_SIZE];
 	unsigned fmt;
 	obj_map *m = NULL;
@@ -539,7 +566,7 @@ int obj_map_load(store *s, int fd, const struct obj_ref *r, obj_map **out)
 	if (rc)
 		return rc;
 	if (fmt >= OBJ_FORMAT_V3) {
-		rc = map_load3(s, hdr, r, m);
+		rc = map_load3(s, hdr, r, strict, m);
 		if (!rc)
 			rc = obj_map_reserve(m);
 	} else if (fmt >= OBJ_FORMAT_V2) {

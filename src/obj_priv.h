@@ -64,6 +64,9 @@ struct obj_map {
 				    none yet, draw one); changed under the
 				    caller's writer lock */
 };
+/* obj_map_load; strict 0: the commit record slot of the other parity is
+ * not checked (a commit may be writing it: a live verify). */
+int obj_map_load_ex(store *s, int fd, const struct obj_ref *r, int strict, obj_map **out);
 /* Expected generation of block b (0: a hole) and, if tag, its write tag. */
 uint64_t obj_map_gen(const obj_map *m, uint64_t b, uint64_t *tag);
 /* Room for one obj_map_set, so that the set cannot fail after the blocks
