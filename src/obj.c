@@ -292,7 +292,12 @@ static int open_exact(const struct obj_ref *r, uint64_t idx, int final, size_t l
 		*why = WHY_NONE;
 		return 0;
 	}
-	if (want <= r->gen || avail < SLOT ||
+	/* Format 3: only a block expected final may be read with the other
+	 * flag (a write that grew the object and failed part way left it
+	 * non-final). The other way round would accept the earlier, final
+	 * version of the old final block that a write growing the object
+	 * re-sealed non-final under the same tag. */
+	if (want <= r->gen || avail < SLOT || (r->map->fmt >= OBJ_FORMAT_V3 && !final) ||
 	    open_alt(r, idx, final, len, want, tag, slot, dst))
 		return -EIO;
 	*alt = 1;

@@ -1560,3 +1560,26 @@ Test(obj, same_session_truncate_zero_rewrite)
 	tobj_free(&o);
 	free(ref);
 }
+
+/* Within a session: a write that grows the object re-seals its old final
+ * block non-final under the same tag (no fresh tag needed: the flag
+ * differs). The earlier, final version put back must not open with the
+ * other flag, or a later partial write of that block would carry its
+ * stale bytes into the commit. */
+Test(obj, same_session_grow_final_flag)
+{
+	struct tobj o;
+	uint8_t *ref = make_committed(&o, 3 * BS), a[100], buf[OBJ_BLOCK_SIZE];
+	struct slotcopy *v1;
+
+	fill_random(a, sizeof(a));
+	cr_assert_eq(obj_truncate(o.fd, &o.r, BS), 0);   /* block 0: final, full */
+	v1 = slot_get(&o, 0);
+	twrite(&o, a, sizeof(a), BS - 10);               /* grows: block 0 non-final */
+	slot_put(&o, 0, v1);
+	cr_assert_eq(obj_read(o.fd, &o.r, buf, 20, BS - 20), -EIO);
+	cr_assert_lt(obj_write(o.fd, &o.r, a, 5, 0), 0);
+	free(v1);
+	tobj_free(&o);
+	free(ref);
+}
