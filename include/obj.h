@@ -74,7 +74,9 @@
  * the meta commit leaves blocks of gen G+1, which G's map rejects. A block
  * of the session (gen G+1) may carry either final flag while the session
  * is in flight (a write that failed part way); obj_commit re-seals the
- * final block then.
+ * final block then. In format 3 only a block expected final may carry
+ * the non-final flag (the other way would accept the earlier final
+ * version of a block that a growing write re-sealed under the same tag).
  * A slot that is entirely zero bytes on disk is a hole and reads as zeros
  * (as in gocryptfs), but only in an object recorded as sparse (r->sparse)
  * and, in format 2, only where the map says so; the final block is never
