@@ -399,6 +399,7 @@ static void run(struct in *in)
 	for (int ops = 0; in->n && ops < MAXOPS; ops++) {
 		uint8_t op = u8(in);
 		uint64_t off, size, len;
+		uint8_t seed;
 		ssize_t w;
 
 		/* REPLAY is one byte value, so that the programs found before
@@ -407,9 +408,11 @@ static void run(struct in *in)
 		case 0:   /* write */
 			off = u16(in) % (4 * BS + 1);
 			len = u16(in) % (2 * BS) + 1;
-			fill(G.buf, len, u8(in));
-			/* A session's earlier versions (same generation). */
-			if (x.dirty) {
+			seed = u8(in);
+			fill(G.buf, len, seed);
+			/* A session's earlier versions (same generation), kept
+			 * when the seed's top bit says so. */
+			if (x.dirty && (seed & 0x80)) {
 				snap_fill(&G.mid, x.fd, x.r.id);
 				G.has_mid = 1;
 			}

@@ -200,7 +200,8 @@ INL = lambda n, how, extra=b"": bytes([12]) + u16(n) + bytes([how]) + extra
 V = bytes([13])
 # Older authentic bytes back (fuzz_obj.c OP_REPLAY): how % 4 = 0 one slot
 # (then its index), 1 the whole file, 2 the maps, 3 no maps; how >= 128:
-# the commit before the last.
+# the commit before the last; how & 64: the copy taken before the last
+# write of a session whose seed has its top bit set.
 REPLAY = lambda how, b=b"": bytes([0xF7, how]) + b
 U = b"\x00"      # flags: with an undo journal
 NOU = b"\x01"    # without
@@ -232,6 +233,11 @@ progs = {
     "remove-maps-crash": U + W(3 * BS, 10) + C + W(0, 10, 6) + C + REPLAY(3) + CRASH + R(0, 2 * BS) + V,
     "sparse-data-zeroed": U + W(3 * BS, 10) + C + W(BS, 10, 4) + C + REPLAY(128, b"\x01") + R(0, 2 * BS) + V,
     "sparse-hole-filled": U + W(0, 3 * BS + 5) + C + T(0) + W(3 * BS, 10, 4) + C + REPLAY(128, b"\x01") + R(0, 2 * BS) + V,
+    # Write tags (format 3): earlier versions of the same generation.
+    "replay-session-slot": U + W(0, 3 * BS) + C + W(BS + 5, 10, 5) + W(BS + 5, 10, 0x86) + C + REPLAY(64, b"\x01") + R(0, 2 * BS) + V,
+    "replay-killed-session": U + W(0, 3 * BS) + C + W(BS, 10, 5) + W(2 * BS, 10, 0x86) + CRASH + W(BS, 10, 7) + C + REPLAY(64, b"\x01") + R(0, 2 * BS) + V,
+    "replay-session-truncate-zero": U + W(0, 2 * BS) + C + W(0, BS, 5) + T(0) + W(3 * BS, 10, 0x83) + W(0, BS, 6) + C + REPLAY(64, b"\x00") + R(0, BS) + V,
+    "replay-session-grow-final": U + W(0, 3 * BS) + C + T(BS) + W(BS - 10, 100, 0x85) + REPLAY(64, b"\x00") + W(0, 5, 9) + C + R(0, BS) + V,
 }
 for k, v in progs.items():
     put("obj", k, v)
