@@ -614,10 +614,15 @@ long ns_head_verify(ns *n, ns_damage_cb cb, void *arg)
 	uint64_t at, aseq;
 	uint8_t ah[32];
 	long bad = 0;
-	int rc;
+	int rc, frc;
 
 	if (!tr)
 		return -ENOENT;
+	/* STORE/head first, then the snapshot of meta/: on a mounted store the
+	 * daemon writes STORE/head only after meta/ holds that head, so read in
+	 * this order meta/ is never behind the file unless it was rolled back
+	 * (read the other way round, a head made in between looked like one). */
+	frc = head_file_read(tr->head_path, tr->keys.pk, tr->keys.mac, &f);
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)
 		return rc;
@@ -628,7 +633,8 @@ long ns_head_verify(ns *n, ns_damage_cb cb, void *arg)
 		/* A store never opened for writing by a build with heads. */
 		/* A first head interrupted after STORE/head (see check_file) is
 		 * made again at the next writable open. */
-		rc = head_file_read(tr->head_path, tr->keys.pk, NULL, &f);
+		rc = frc == -ENOENT || frc == 0 ? frc
+			: head_file_read(tr->head_path, tr->keys.pk, NULL, &f);
 		if (rc != -ENOENT && (rc || f.seq != 1))
 			BAD("metadata rollback: meta/ has no store head but %s exists",
 			    tr->head_path);
@@ -646,7 +652,7 @@ long ns_head_verify(ns *n, ns_damage_cb cb, void *arg)
 		BAD("store head 1 is missing or fails authentication");
 	else if ((at = chain_break(n, t, &first, &cur, &why)) != 0)
 		BAD("the head chain is broken at head %" PRIu64 " (%s)", at, why);
-	rc = head_file_read(tr->head_path, tr->keys.pk, tr->keys.mac, &f);
+	rc = frc;
 	if (rc == -ENOENT) {
 		if (cur.seq >= 1)
 			BAD("%s is missing (meta/ is at head %" PRIu64 ")", tr->head_path, cur.seq);
