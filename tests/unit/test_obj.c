@@ -1583,3 +1583,85 @@ Test(obj, same_session_grow_final_flag)
 	tobj_free(&o);
 	free(ref);
 }
+
+/* Whole content file of o (header, slots) as bytes, and back. */
+static uint8_t *file_get(struct tobj *o, off_t *len)
+{
+	uint8_t *p;
+
+	*len = flen(o->fd);
+	p = malloc((size_t)*len);
+	cr_assert_not_null(p);
+	cr_assert_eq(pread(o->fd, p, (size_t)*len, 0), *len);
+	return p;
+}
+
+static void file_put(struct tobj *o, const uint8_t *p, off_t len)
+{
+	cr_assert_eq(ftruncate(o->fd, len), 0);
+	cr_assert_eq(pwrite(o->fd, p, (size_t)len, 0), len);
+}
+
+/* Review (write tags): a session killed after obj_commit wrote its commit
+ * record (ns_io.c crash step "map", before the metadata commit) leaves an
+ * authentic record of G+1 naming its own tag. The next session commits
+ * G+1 with another tag; a copy of the content file taken at the kill
+ * (record and blocks of the killed session) put back in place of the
+ * committed one must fail, not serve the never-committed content. */
+Test(obj, killed_commit_record_replay)
+{
+	struct tobj o;
+	uint64_t size = 2 * BS + 100;
+	uint8_t *ref = make_committed(&o, size), *b = malloc(size), *c = malloc(size);
+	uint8_t *k, *buf = malloc(size);
+	off_t klen;
+	struct obj_ref r;
+	int changed;
+	unsigned rej;
+	const char *what;
+	uint64_t bad;
+
+	cr_assert(b && c && buf);
+	fill_random(b, size);
+	fill_random(c, size);
+	cr_assert_eq(obj_undo_new(E.s, &o.r.undo), 0);
+	r = o.r;
+	twrite(&o, b, size, 0);                          /* session gen 2 */
+	cr_assert_eq(obj_commit(E.s, o.fd, &o.r, 0), 0); /* record written */
+	k = file_get(&o, &klen);                         /* killed here */
+	obj_undo_free(o.r.undo);
+	o.r.undo = NULL;
+	r.write_gen = 0;
+	r.map = NULL;
+	r.undo = NULL;
+	cr_assert_eq(obj_recover(E.s, E.k, &r, now(), &changed, &rej), 0);
+	obj_map_free(o.r.map);
+	o.r = r;
+	o.r.key = o.key;
+	o.r.map = NULL;
+	treload(&o);
+	check_all(&o, ref);
+	o.r.write_gen = 2;                               /* the next session */
+	twrite(&o, c, size, 0);
+	tcommit(&o);
+	treload(&o);
+	check_all(&o, c);
+	verify_ok(&o);
+	/* Root puts the copy taken at the kill back. */
+	file_put(&o, k, klen);
+	obj_map_free(o.r.map);
+	o.r.map = NULL;
+	if (obj_map_load(E.s, o.fd, &o.r, &o.r.map) == 0) {
+		ssize_t got = obj_read(o.fd, &o.r, buf, size, 0);
+		cr_assert(!(got == (ssize_t)size && memcmp(buf, b, size) == 0),
+			  "the killed session's never-committed content is served");
+		cr_assert_eq(got, -EIO);
+		cr_assert_eq(verify(&o, &what, &bad), -EIO);
+	}
+	free(k);
+	free(b);
+	free(c);
+	free(buf);
+	tobj_free(&o);
+	free(ref);
+}
