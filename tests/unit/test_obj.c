@@ -1665,3 +1665,80 @@ Test(obj, killed_commit_record_replay)
 	tobj_free(&o);
 	free(ref);
 }
+
+/* Review (write tags): random writes, appends and truncates in one session
+ * over a committed object; every version any block slot held during the
+ * session, put back in place of the current one, must fail or read the
+ * current bytes (never other bytes), before and after the commit. */
+Test(obj, session_slot_versions_fuzz)
+{
+	enum { MAXB = 6, NV = 400 };
+	static uint8_t ref[MAXB * OBJ_BLOCK_SIZE + 64], data[2 * OBJ_BLOCK_SIZE];
+	static uint8_t cur[OBJ_BLOCK_SIZE], got[OBJ_BLOCK_SIZE];
+	struct slotcopy *v[NV];
+	uint64_t vb[NV];
+	size_t nv = 0;
+
+	for (int round = 0; round < 300; round++) {
+		struct tobj o;
+		uint64_t size = 1 + rnd_below(3 * BS);
+		uint8_t *base = make_committed(&o, size);
+		memcpy(ref, base, size);
+		free(base);
+		nv = 0;
+		for (int op = 0; op < 12; op++) {
+			uint64_t r = rnd_below(10), sz = o.r.size;
+			if (r < 7) {
+				uint64_t off = r < 4 ? sz : r == 6 ? sz + rnd_below(3 * BS) : rnd_below(sz + 100);
+				uint64_t len = 1 + rnd_below(r < 4 ? 300 : BS + 200);
+				if (off + len > MAXB * BS)
+					continue;
+				fill_random(data, len);
+				twrite(&o, data, len, off);
+				if (off > sz)
+					memset(ref + sz, 0, off - sz);
+				memcpy(ref + off, data, len);
+			} else {
+				uint64_t ns = rnd_below(MAXB * BS);
+				cr_assert_eq(obj_truncate(o.fd, &o.r, ns), 0);
+				if (ns > sz)
+					memset(ref + sz, 0, ns - sz);
+			}
+			for (uint64_t b = 0; o.r.size && b <= (o.r.size - 1) / BS && nv < NV; b++) {
+				v[nv] = slot_get(&o, b);
+				vb[nv++] = b;
+			}
+		}
+		for (int phase = 0; phase < 2; phase++) {
+			if (phase == 1) {
+				tcommit(&o);
+				treload(&o);
+			}
+			/* In the session a failure marks the map damaged for
+			 * good: one random version there, all after the commit. */
+			size_t i0 = phase ? 0 : (size_t)rnd_below(nv ? nv : 1);
+			for (size_t i = i0; i < (phase ? nv : (nv ? i0 + 1 : 0)); i++) {
+				uint64_t b = vb[i];
+				if (!o.r.size || b > (o.r.size - 1) / BS)
+					continue;
+				size_t n = (size_t)(o.r.size - b * BS < BS ? o.r.size - b * BS : BS);
+				struct slotcopy *now_ = slot_get(&o, b);
+				cr_assert_eq(obj_read(o.fd, &o.r, cur, n, b * BS), (ssize_t)n);
+				cr_assert(memcmp(cur, ref + b * BS, n) == 0);
+				slot_put(&o, b, v[i]);
+				ssize_t g = obj_read(o.fd, &o.r, got, n, b * BS);
+				cr_assert(g == -EIO || (g == (ssize_t)n && memcmp(got, cur, n) == 0),
+					  "round %d phase %d: version %zu of block %llu read %zd, other bytes",
+					  round, phase, i, (unsigned long long)b, g);
+				slot_put(&o, b, now_);
+				free(now_);
+				/* A failure marks the map damaged: load it anew. */
+				if (phase)
+					treload(&o);
+			}
+		}
+		for (size_t i = 0; i < nv; i++)
+			free(v[i]);
+		tobj_free(&o);
+	}
+}
