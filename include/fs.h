@@ -16,7 +16,11 @@ struct fs_params {
 	double attr_timeout;      /* mutable objects; sealed ones get longer */
 	const char *mount_opts;   /* comma list passed to libfuse (may be NULL) */
 	unsigned max_read;        /* the max_read= in mount_opts (checked), 0 = none */
-	int status_fd;            /* daemon mode: write 1 byte when mounted, -1 */
+	/* Called once when the mount is up, before any thread of fs_run
+	 * starts and before the first request is served (main.c: tell the
+	 * waiting parent, detach stdio, switch the log to syslog). NULL: none. */
+	void (*on_mounted)(void *arg);
+	void *on_mounted_arg;
 };
 
 /* Mount, serve until unmounted or signalled, unmount. Returns 0 or a

@@ -104,6 +104,8 @@ int ns_rmdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name
 #define NS_RENAME_EXCHANGE 2
 int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags);
+int ns_link(ns *n, const struct ns_caller *c, uint64_t ino, uint64_t newparent,
+	    const char *newname);
 
 /* Open handles. flags as open(2). keep_cache: content cannot change. */
 int ns_open_file(ns *n, const struct ns_caller *c, uint64_t ino, int flags,

@@ -194,7 +194,9 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct ns_attr a;
 	int rc = ns_lookup(ctx_of(req)->n, parent, name, &a);
 	if (rc) {
-		/* Cache negative lookups briefly (creates re-check anyway). */
+		/* A negative entry with entry_timeout 0: the kernel caches
+		 * nothing (the same as ENOENT), so a name created by another
+		 * request right after this lookup is seen at once. */
 		if (rc == -ENOENT) {
 			struct fuse_entry_param e;
 			memset(&e, 0, sizeof(e));
@@ -370,13 +372,8 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 {
 	count_req(req, SREQ_LINK);
 	struct ns_caller c;
-	(void)ino;
 	caller_of(req, &c);
-	stats_op(ns_stats(ctx_of(req)->n), SOP_OTHER);
-	stats_refusal(ns_stats(ctx_of(req)->n), SOP_OTHER);
-	wlog_refusal("link", newname, NULL, c.uid, EPERM, "hard-links");
-	(void)newparent;
-	reply_err(req, EPERM);
+	reply_err(req, -ns_link(ctx_of(req)->n, &c, ino, newparent, newname));
 }
 
 static void fill_open(struct fuse_file_info *fi, ns_handle *h, fuse_ino_t ino, int keep,
@@ -834,27 +831,13 @@ int fs_run(ns *n, const struct fs_params *p)
 			goto out;
 		}
 	}
+	/* Before the ticker starts: the hook may switch the log sink, which
+	 * must not change under a running thread (log.c). */
+	if (p->on_mounted)
+		p->on_mounted(p->on_mounted_arg);
 	ns_set_inval(n, fs_inval, &x);
 	if (pthread_create(&tick, NULL, ticker, &x) == 0)
 		ticking = 1;
-	if (p->status_fd >= 0) {
-		char ok = 0;
-		if (write(p->status_fd, &ok, 1) != 1)
-			wlog(WLOG_WARN, "cannot report mount status to the parent");
-		close(p->status_fd);
-		/* Detached: from here on diagnostics go to syslog. */
-		wlog_init(1, p->debug ? WLOG_DEBUG : WLOG_INFO);
-		int nullfd = open("/dev/null", O_RDWR);
-		if (nullfd >= 0) {
-			dup2(nullfd, 0);
-			dup2(nullfd, 1);
-			dup2(nullfd, 2);
-			if (nullfd > 2)
-				close(nullfd);
-		}
-		if (chdir("/"))
-			wlog(WLOG_WARN, "chdir /: %s", strerror(errno));
-	}
 	wlog(WLOG_INFO, "mounted %s on %s", p->fsname, p->mountpoint);
 	if (p->single_thread) {
 		rc = fuse_session_loop(x.se);

@@ -30,10 +30,41 @@ static void usage(FILE *f)
 		"  -h, --help  this text;  -V, --version  the version\n");
 }
 
+struct detach {
+	int status_fd;            /* the parent waits for one byte on it */
+	enum wlog_level level;    /* the configured log_level */
+};
+
+/* fs_run's on_mounted hook in daemon mode: tell the parent the mount is
+ * up (status 0), then detach: diagnostics go to syslog from here on (the
+ * terminal may be gone), stdio to /dev/null, the working directory to /
+ * (so the daemon does not hold the directory it was started in busy). */
+static void daemon_detach(void *arg)
+{
+	struct detach *d = arg;
+	char ok = 0;
+
+	if (write(d->status_fd, &ok, 1) != 1)
+		wlog(WLOG_WARN, "cannot report mount status to the parent");
+	close(d->status_fd);
+	wlog_init(1, d->level);
+	int nullfd = open("/dev/null", O_RDWR);
+	if (nullfd >= 0) {
+		dup2(nullfd, 0);
+		dup2(nullfd, 1);
+		dup2(nullfd, 2);
+		if (nullfd > 2)
+			close(nullfd);
+	}
+	if (chdir("/"))
+		wlog(WLOG_WARN, "chdir /: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	static struct cfg cfg;
 	struct fs_params p;
+	struct detach det;
 	struct cfg_mopts mopts = { NULL, 0, 0, 0 };
 	char *mopt_list = NULL;
 	char err[4096] = "", conf[PATH_MAX + 32], store_abs[PATH_MAX];
@@ -186,7 +217,12 @@ int main(int argc, char **argv)
 	p.attr_timeout = cfg.attr_timeout;
 	p.mount_opts = mopt_list;
 	p.max_read = mopts.max_read;
-	p.status_fd = foreground ? -1 : pipefd[1];
+	if (!foreground) {
+		det.status_fd = pipefd[1];
+		det.level = cfg.log_level;   /* -d implies -f: never here */
+		p.on_mounted = daemon_detach;
+		p.on_mounted_arg = &det;
+	}
 	rc = fs_run(n, &p);
 	ns_close(n);
 out:

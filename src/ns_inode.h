@@ -21,6 +21,8 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 /* Load it from its record read now, under in->mu: a lock committed before
  * this call is seen (lock changes commit holding in->mu). */
 int ns_inode_refresh(ns *n, struct ns_inode *in, int64_t now);
+/* Queue a kernel cache invalidation for ns_drain_inval (bounded: beyond
+ * the queue's size it is dropped). */
 void ns_queue_inval(ns *n, uint64_t ino);
 /* Wait (at most about 1 s) for the writers of an inode to release, since
  * close(2) returns before the kernel sends RELEASE. Called outside any

@@ -716,6 +716,19 @@ fail:
 	return rc;
 }
 
+/* Hard links are refused everywhere (design section 3): an object has one
+ * name, so its lock and its bucket's rules apply through that name only.
+ * Refused like every other rule: counted, logged, in the audit trail. */
+int ns_link(ns *n, const struct ns_caller *c, uint64_t ino, uint64_t newparent,
+	    const char *newname)
+{
+	(void)ino;
+	stats_op(&n->stats, SOP_LINK);
+	return ns_refuse(n, SOP_LINK, newparent, newname, c, -EPERM, "hard-links");
+}
+
+/* ---- readdir, statfs ------------------------------------------------------ */
+
 struct rd_ctx {
 	ns *n;
 	meta_txn *t;

@@ -17,6 +17,7 @@ static const char *const op_names[SOP__COUNT] = {
 	[SOP_GETXATTR] = "getxattr", [SOP_SETXATTR] = "setxattr",
 	[SOP_LISTXATTR] = "listxattr", [SOP_REMOVEXATTR] = "removexattr",
 	[SOP_STATFS] = "statfs", [SOP_FALLOCATE] = "fallocate",
+	[SOP_LINK] = "link",
 	[SOP_OTHER] = "other",
 };
 
