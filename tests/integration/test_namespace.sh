@@ -37,6 +37,15 @@ B=$M/my-bucket.1
 check_errno "file in bucket" OK write "$B/f" data
 check_errno "hard link: EPERM" EPERM link "$B/f" "$B/hard"
 check_errno "hard link across buckets: EPERM or EXDEV" "EPERM|EXDEV" link "$B/f" "$M/abc/hard"
+# Refused by ns like every other rule: in the refusal log with its full
+# path, counted as op=link, in the audit trail.
+check "hard link refusal logged (op=link, path, rule)" grep -qF \
+	"refused op=link path=/my-bucket.1/hard uid=0 errno=EPERM rule=hard-links" "${MNT_LOG[$M]}"
+check_match "hard link refusals counted as op=link" '^wormfs_refusals_total\{op="link"\} [1-9]' \
+	"$(grep '^wormfs_refusals_total{op="link"}' "$M/.wormfs/stats")"
+for i in $(seq 1 40); do grep -q 'kind=refusal op=link' "$M/.wormfs/audit" && break; sleep 0.1; done
+check_match "hard link refusal in the audit trail" \
+	'kind=refusal op=link path=/my-bucket.1/hard uid=0 errno=1 rule=hard-links' "$(cat "$M/.wormfs/audit")"
 check_errno "mknod char device: EPERM" EPERM mknod "$B/node"
 check_errno "mkfifo: EPERM" EPERM mkfifo "$B/fifo"
 check_errno "unix socket: EPERM" EPERM mksock "$B/sock"
