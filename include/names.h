@@ -3,8 +3,9 @@
 #define WORMFS_NAMES_H
 
 #include <stddef.h>
+#include "wormnames.h"
 
-#define NAMES_CTL_DIR ".wormfs"   /* virtual control directory at the root */
+#define NAMES_CTL_DIR WORM_CTL_DIR   /* virtual control directory at the root */
 
 /* S3 bucket naming: 3-63 chars of [a-z0-9.-], starts and ends with a letter
  * or digit, no "..", not shaped like an IPv4 address, not ".wormfs";

@@ -19,13 +19,8 @@
 #include "config.h"
 #include "kms.h"
 #include "stats.h"
+#include "wormnames.h"   /* NS_INO_*: the root and the .wormfs files */
 
-#define NS_INO_ROOT 1ull
-#define NS_INO_CTL 2ull
-#define NS_INO_VERSION 3ull
-#define NS_INO_STATS 4ull
-#define NS_INO_CLOCK 5ull
-#define NS_INO_AUDIT 6ull      /* .wormfs/audit: the audit trail (trail.h) */
 
 typedef struct ns ns;
 typedef struct ns_handle ns_handle;

@@ -602,7 +602,7 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	struct ns_caller c;
 	gid_t groups[MAX_GROUPS];
 	caller_of(req, &c);
-	if (strncmp(name, "user.worm.", 10) == 0)
+	if (worm_xattr_is_lock(name))
 		caller_groups(req, &c, groups);
 	reply_err(req, -ns_setxattr(ctx_of(req)->n, &c, ino, name, value, size, flags));
 }
@@ -651,7 +651,7 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct ns_caller c;
 	gid_t groups[MAX_GROUPS];
 	caller_of(req, &c);
-	if (strncmp(name, "user.worm.", 10) == 0)
+	if (worm_xattr_is_lock(name))
 		caller_groups(req, &c, groups);
 	reply_err(req, -ns_removexattr(ctx_of(req)->n, &c, ino, name));
 }

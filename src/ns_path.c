@@ -53,7 +53,7 @@ int ns_path_of(ns *n, uint64_t ino, char *buf, size_t len)
 		return -ERANGE;
 	buf[0] = '\0';
 	if (ns_is_virtual(ino)) {
-		const char *vn = ns_virt_name(ino);
+		const char *vn = worm_ctl_name(ino);
 		snprintf(buf, len, "/%s%s%s", NAMES_CTL_DIR, vn ? "/" : "", vn ? vn : "");
 		return 0;
 	}

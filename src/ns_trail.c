@@ -186,22 +186,22 @@ int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *at
 		  const char *rule, const char *value, int64_t now)
 {
 	const char *kind = "lock";
-	if (!strcmp(attr, "user.worm.retention")) {
+	if (!strcmp(attr, WORM_XATTR_RETENTION)) {
 		/* Shortening or removing a GOVERNANCE retention in force is
 		 * what only a bypass principal may do. */
 		int bypass = old->mode == WORM_GOVERNANCE && old->retain_until > now &&
 			     (remove || nd->retain_until < old->retain_until);
 		kind = bypass ? "governance-bypass" : "retention";
-	} else if (!strcmp(attr, "user.worm.legal-hold")) {
+	} else if (!strcmp(attr, WORM_XATTR_HOLD)) {
 		kind = "legal-hold";
-	} else if (!strcmp(attr, "user.worm.default-retention")) {
+	} else if (!strcmp(attr, WORM_XATTR_DEFAULT)) {
 		kind = "default-retention";
-	} else if (!strcmp(attr, "user.worm.lock-config")) {
+	} else if (!strcmp(attr, WORM_XATTR_LOCKCFG)) {
 		kind = "bucket-lock";
-	} else if (!strcmp(attr, "user.worm.append-only") ||
-		   !strcmp(attr, "user.worm.default-append-only")) {
+	} else if (!strcmp(attr, WORM_XATTR_APPEND) ||
+		   !strcmp(attr, WORM_XATTR_DEFAPPEND)) {
 		kind = "append-only";
-	} else if (!strcmp(attr, "user.worm.autocommit")) {
+	} else if (!strcmp(attr, WORM_XATTR_AUTOCOMMIT)) {
 		kind = "autocommit";
 	}
 	return ns_trail_event(n, t, kind, remove ? "remove" : "set", ino, attr, uid, rule,

@@ -1,6 +1,7 @@
-/* ns_virt: the virtual .wormfs files, one table: their names, inode
- * numbers, attributes and contents (.wormfs/audit's content is the audit
- * trail's, ns_trail_render). Not stored: rendered at each open. */
+/* ns_virt: the virtual .wormfs files: lookup and listing (over the one
+ * table of names and inode numbers, wormnames.h), attributes and contents
+ * (.wormfs/audit's content is the audit trail's, ns_trail_render). Not
+ * stored: rendered at each open. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,18 +10,7 @@
 
 #include "ns_virt.h"
 #include "names.h"
-
-/* The files of .wormfs, in readdir order after "." and "..". */
-static const struct {
-	const char *name;
-	uint64_t ino;
-} virt_files[] = {
-	{ "version", NS_INO_VERSION },
-	{ "stats", NS_INO_STATS },
-	{ "clock", NS_INO_CLOCK },
-	{ "audit", NS_INO_AUDIT },
-};
-#define VIRT_N (sizeof(virt_files) / sizeof(virt_files[0]))
+#include "wormnames.h"   /* the .wormfs file table */
 
 int ns_is_virtual(uint64_t ino)
 {
@@ -35,30 +25,19 @@ int ns_virt_lookup(uint64_t parent, const char *name, uint64_t *ino)
 	}
 	if (parent != NS_INO_CTL)
 		return 1;
-	for (size_t i = 0; i < VIRT_N; i++) {
-		if (!strcmp(name, virt_files[i].name)) {
-			*ino = virt_files[i].ino;
-			return 0;
-		}
-	}
+	*ino = worm_ctl_ino(name);
+	if (*ino)
+		return 0;
 	return -ENOENT;
 }
 
 int ns_virt_entry(size_t i, const char **name, uint64_t *ino)
 {
-	if (i >= VIRT_N)
+	if (i >= WORM_CTL_NFILES)
 		return -ENOENT;
-	*name = virt_files[i].name;
-	*ino = virt_files[i].ino;
+	*name = worm_ctl_files()[i].name;
+	*ino = worm_ctl_files()[i].ino;
 	return 0;
-}
-
-const char *ns_virt_name(uint64_t ino)
-{
-	for (size_t i = 0; i < VIRT_N; i++)
-		if (virt_files[i].ino == ino)
-			return virt_files[i].name;
-	return NULL;
 }
 
 int ns_virt_attr(uint64_t ino, struct ns_attr *a)

@@ -13,8 +13,6 @@ int ns_is_virtual(uint64_t ino);
 int ns_virt_lookup(uint64_t parent, const char *name, uint64_t *ino);
 /* The i-th file of .wormfs (readdir order): 0, or -ENOENT past the end. */
 int ns_virt_entry(size_t i, const char **name, uint64_t *ino);
-/* The name of a file of .wormfs, NULL for .wormfs itself or another ino. */
-const char *ns_virt_name(uint64_t ino);
 /* Attributes of .wormfs (a directory, 0555) or a file in it (0444, size
  * 0: served with direct I/O); -ENOENT for another ino. */
 int ns_virt_attr(uint64_t ino, struct ns_attr *a);

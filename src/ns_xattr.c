@@ -14,15 +14,16 @@
 #include "ns_virt.h"
 #include "log.h"
 
-#define X_RETENTION "user.worm.retention"
-#define X_HOLD "user.worm.legal-hold"
-#define X_STATE "user.worm.state"
-#define X_DEFAULT "user.worm.default-retention"
-#define X_LOCKCFG "user.worm.lock-config"
-#define X_APPEND "user.worm.append-only"
-#define X_DEFAPPEND "user.worm.default-append-only"
-#define X_AUTOCOMMIT "user.worm.autocommit"
-#define X_WORM_PREFIX "user.worm."
+/* Short local names for the lock attributes (spelled in wormnames.h). */
+#define X_RETENTION WORM_XATTR_RETENTION
+#define X_HOLD WORM_XATTR_HOLD
+#define X_STATE WORM_XATTR_STATE
+#define X_DEFAULT WORM_XATTR_DEFAULT
+#define X_LOCKCFG WORM_XATTR_LOCKCFG
+#define X_APPEND WORM_XATTR_APPEND
+#define X_DEFAPPEND WORM_XATTR_DEFAPPEND
+#define X_AUTOCOMMIT WORM_XATTR_AUTOCOMMIT
+#define X_WORM_PREFIX WORM_XATTR_PREFIX
 
 static int is_bucket(const struct meta_node *nd)
 {

@@ -11,18 +11,12 @@
 
 #include "config.h"
 #include "ns.h"
+#include "wormnames.h"
 
 #define WCTL_OK 0
 #define WCTL_FAIL 1
 #define WCTL_USAGE 2
 
-#define X_RETENTION "user.worm.retention"
-#define X_HOLD "user.worm.legal-hold"
-#define X_STATE "user.worm.state"
-#define X_DEFAULT "user.worm.default-retention"
-#define X_LOCKCFG "user.worm.lock-config"
-#define X_APPEND "user.worm.append-only"
-#define X_AUTOCOMMIT "user.worm.autocommit"
 
 /* statfs f_type of every FUSE file system (wormfs or not). */
 #define FUSE_SUPER_MAGIC 0x65735546

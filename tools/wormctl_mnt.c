@@ -158,7 +158,7 @@ static int on_wormfs(int dirfd, struct stat *root)
 		fd = ufd;
 		cur = up;
 	}
-	vfd = openat(fd, ".wormfs/version", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	vfd = openat(fd, WORM_CTL_DIR "/" WORM_CTL_VERSION, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	close(fd);
 	if (vfd < 0)
 		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
@@ -404,7 +404,7 @@ int wctl_bucket_list_mnt(const struct wctl_opts *o)
 			close(fd);
 			continue;
 		}
-		r = xget(px, X_DEFAULT, def, sizeof(def), 1);
+		r = xget(px, WORM_XATTR_DEFAULT, def, sizeof(def), 1);
 		if (r < 0 && r != -ENODATA) {
 			ret = wctl_err("%s %s/%s: %s", o->cmd, mnt, names[i], strerror((int)-r));
 			close(fd);
@@ -412,7 +412,7 @@ int wctl_bucket_list_mnt(const struct wctl_opts *o)
 		}
 		if (r < 0)
 			def[0] = '\0';
-		r = xget(px, X_LOCKCFG, lock, sizeof(lock), 1);
+		r = xget(px, WORM_XATTR_LOCKCFG, lock, sizeof(lock), 1);
 		if (r < 0)
 			lock[0] = '\0';
 		close(fd);
@@ -439,7 +439,7 @@ static const char *lock_eperm_reason(const struct target *t, char *buf, size_t l
 			 (unsigned)me);
 		return buf;
 	}
-	if (xget(t->px, X_LOCKCFG, cur, sizeof(cur), 1) >= 0 && !strncmp(cur, "locked", 6) &&
+	if (xget(t->px, WORM_XATTR_LOCKCFG, cur, sizeof(cur), 1) >= 0 && !strncmp(cur, "locked", 6) &&
 	    (cur[6] == '\0' || cur[6] == ' '))
 		return "the bucket is locked; its lock cannot be changed";
 	return "refused by the daemon; its log names the rule";
@@ -479,7 +479,7 @@ int wctl_bucket_lock(const struct wctl_opts *o)
 	if (o->complete) {
 		char v[64];
 		snprintf(v, sizeof(v), "locked %s", o->complete);
-		rc = xset(t.px, X_LOCKCFG, v);
+		rc = xset(t.px, WORM_XATTR_LOCKCFG, v);
 		if (rc < 0) {
 			fail_x(o, b, -rc, rc == -EINVAL ? "wrong lock id, no lock in "
 			       "progress, or the lock expired" :
@@ -491,7 +491,7 @@ int wctl_bucket_lock(const struct wctl_opts *o)
 		goto out;
 	}
 	if (o->abort_lock) {
-		rc = xset(t.px, X_LOCKCFG, "unlocked");
+		rc = xset(t.px, WORM_XATTR_LOCKCFG, "unlocked");
 		if (rc < 0) {
 			fail_x(o, b, -rc, rc == -EINVAL ? "no lock in progress" :
 			       rc == -EPERM ? lock_eperm_reason(&t, why, sizeof(why)) : NULL);
@@ -501,7 +501,7 @@ int wctl_bucket_lock(const struct wctl_opts *o)
 		ret = WCTL_OK;
 		goto out;
 	}
-	rc = xset(t.px, X_LOCKCFG, "in-progress");
+	rc = xset(t.px, WORM_XATTR_LOCKCFG, "in-progress");
 	if (rc < 0) {
 		fail_x(o, b, -rc, rc == -EINVAL ? "the bucket needs a default "
 		       "retention (user.worm.default-retention) first" :
@@ -509,7 +509,7 @@ int wctl_bucket_lock(const struct wctl_opts *o)
 		       rc == -EPERM ? lock_eperm_reason(&t, why, sizeof(why)) : NULL);
 		goto out;
 	}
-	rc = (int)xget(t.px, X_LOCKCFG, cur, sizeof(cur), 1);
+	rc = (int)xget(t.px, WORM_XATTR_LOCKCFG, cur, sizeof(cur), 1);
 	if (rc < 0) {
 		fail_x(o, b, -rc, "reading the lock id back");
 		goto out;
@@ -546,7 +546,7 @@ int wctl_retention_get(const struct wctl_opts *o)
 
 	if (target_open(o, p, 0, &t))
 		return WCTL_FAIL;
-	r = xget(t.px, X_RETENTION, ret, sizeof(ret), 1);
+	r = xget(t.px, WORM_XATTR_RETENTION, ret, sizeof(ret), 1);
 	if (r < 0 && r != -ENODATA) {
 		target_close(&t);
 		return fail_x(o, p, (int)-r, NULL);
@@ -555,7 +555,7 @@ int wctl_retention_get(const struct wctl_opts *o)
 		ret[0] = '\0';
 	else
 		sscanf(ret, "%31s %63s", mode, until);
-	if (xget(t.px, X_STATE, st, sizeof(st), 1) < 0)
+	if (xget(t.px, WORM_XATTR_STATE, st, sizeof(st), 1) < 0)
 		st[0] = '\0';
 	target_close(&t);
 	if (!o->json) {
@@ -609,14 +609,14 @@ int wctl_retention_set(const struct wctl_opts *o)
 				  POLICY_MAX_YEARS);
 	if (target_open(o, p, 0, &t))
 		return WCTL_FAIL;
-	rc = xset(t.px, X_RETENTION, val);
+	rc = xset(t.px, WORM_XATTR_RETENTION, val);
 	if (rc < 0) {
 		target_close(&t);
 		return fail_x(o, p, -rc, rc == -EBUSY ? "the object is open for writing" :
 			      rc == -EINVAL ? "date not later than the compliance clock, or "
 			      "more than 100 years ahead" : NULL);
 	}
-	if (xget(t.px, X_RETENTION, back, sizeof(back), 1) < 0)
+	if (xget(t.px, WORM_XATTR_RETENTION, back, sizeof(back), 1) < 0)
 		strcpy(back, val);
 	target_close(&t);
 	wctl_out("%s: %s", p, back);
@@ -631,7 +631,7 @@ int wctl_hold_set(const struct wctl_opts *o, int on)
 
 	if (target_open(o, p, 0, &t))
 		return WCTL_FAIL;
-	rc = xset(t.px, X_HOLD, on ? "ON" : "OFF");
+	rc = xset(t.px, WORM_XATTR_HOLD, on ? "ON" : "OFF");
 	target_close(&t);
 	if (rc < 0)
 		return fail_x(o, p, -rc, rc == -EPERM ? "legal hold needs a legal-hold "
@@ -657,7 +657,7 @@ int wctl_bucket_autocommit(const struct wctl_opts *o)
 			 o->cmd, b);
 		goto out;
 	}
-	rc = xset(t.px, X_AUTOCOMMIT, d);
+	rc = xset(t.px, WORM_XATTR_AUTOCOMMIT, d);
 	if (rc < 0) {
 		fail_x(o, b, -rc, rc == -EINVAL ? "DURATION is Ns, Nm, Nh or Nd (at most "
 		       "36500d), or off" :
@@ -682,7 +682,7 @@ int wctl_append_set(const struct wctl_opts *o, int on)
 
 	if (target_open(o, p, 0, &t))
 		return WCTL_FAIL;
-	rc = xset(t.px, X_APPEND, on ? "ON" : "OFF");
+	rc = xset(t.px, WORM_XATTR_APPEND, on ? "ON" : "OFF");
 	target_close(&t);
 	if (rc < 0)
 		return fail_x(o, p, -rc, rc == -EPERM ? (on ? "the object is sealed, or you "
@@ -701,7 +701,7 @@ int wctl_hold_get(const struct wctl_opts *o)
 
 	if (target_open(o, p, 0, &t))
 		return WCTL_FAIL;
-	r = xget(t.px, X_HOLD, v, sizeof(v), 1);
+	r = xget(t.px, WORM_XATTR_HOLD, v, sizeof(v), 1);
 	target_close(&t);
 	if (r < 0 && r != -ENODATA)
 		return fail_x(o, p, (int)-r, NULL);
@@ -728,18 +728,18 @@ static int rm_target(const struct wctl_opts *o, const char *p, const struct targ
 
 	if (S_ISDIR(t->st.st_mode) || t->dirfd < 0)
 		return fail_x(o, p, EISDIR, NULL);
-	if (S_ISREG(t->st.st_mode) && xget(t->px, X_STATE, st, sizeof(st), 1) >= 0 &&
+	if (S_ISREG(t->st.st_mode) && xget(t->px, WORM_XATTR_STATE, st, sizeof(st), 1) >= 0 &&
 	    !strcmp(st, "locked")) {
-		if (xget(t->px, X_HOLD, hold, sizeof(hold), 1) >= 0 && !strcasecmp(hold, "ON"))
+		if (xget(t->px, WORM_XATTR_HOLD, hold, sizeof(hold), 1) >= 0 && !strcasecmp(hold, "ON"))
 			return wctl_err("%s %s: legal hold is ON (no bypass overrides it)",
 					o->cmd, p);
-		if (xget(t->px, X_RETENTION, ret, sizeof(ret), 1) >= 0)
+		if (xget(t->px, WORM_XATTR_RETENTION, ret, sizeof(ret), 1) >= 0)
 			sscanf(ret, "%31s %63s", mode, until);
 		if (!strcasecmp(mode, "COMPLIANCE"))
 			return wctl_err("%s %s: COMPLIANCE retention until %s cannot be "
 					"bypassed", o->cmd, p, until);
 		if (!strcasecmp(mode, "GOVERNANCE")) {
-			if (removexattr(t->px, X_RETENTION) < 0)
+			if (removexattr(t->px, WORM_XATTR_RETENTION) < 0)
 				return wctl_err("%s %s: removing GOVERNANCE retention: %s%s",
 						o->cmd, p, strerror(errno), errno == EPERM ?
 						" (needs a governance-bypass principal)" : "");
@@ -809,7 +809,7 @@ static void ls_err(struct lsctx *x, const char *p, int err)
 static void ls_file(struct lsctx *x, const char *p)
 {
 	char st[64], ret[XVAL_MAX], hold[32], mode[32] = "", until[64] = "";
-	ssize_t r = xget(p, X_STATE, st, sizeof(st), 0);
+	ssize_t r = xget(p, WORM_XATTR_STATE, st, sizeof(st), 0);
 
 	if (r < 0) {
 		/* ENODATA/ENOTSUP: not a wormfs object. */
@@ -820,12 +820,12 @@ static void ls_file(struct lsctx *x, const char *p)
 	char ao[8];
 	/* An append-only object's bytes are protected like a locked one's:
 	 * --locked shows it (appendable objects), marked +append. */
-	int append = xget(p, X_APPEND, ao, sizeof(ao), 0) >= 0 && !strcmp(ao, "ON");
+	int append = xget(p, WORM_XATTR_APPEND, ao, sizeof(ao), 0) >= 0 && !strcmp(ao, "ON");
 	if (x->o->locked && strcmp(st, "locked") && !append)
 		return;
-	if (xget(p, X_RETENTION, ret, sizeof(ret), 0) >= 0)
+	if (xget(p, WORM_XATTR_RETENTION, ret, sizeof(ret), 0) >= 0)
 		sscanf(ret, "%31s %63s", mode, until);
-	if (xget(p, X_HOLD, hold, sizeof(hold), 0) < 0)
+	if (xget(p, WORM_XATTR_HOLD, hold, sizeof(hold), 0) < 0)
 		strcpy(hold, "OFF");
 	wctl_ls_out(x->arr, p, mode[0] ? mode : NULL, until[0] ? until : NULL, hold, st, append);
 }
@@ -847,7 +847,7 @@ static void ls_walk(struct lsctx *x, char *path, const struct stat *dir)
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
 
-		if (root && !strcmp(names[i], ".wormfs"))
+		if (root && !strcmp(names[i], WORM_CTL_DIR))
 			continue;
 		if (len + 1 + strlen(names[i]) >= PATH_MAX) {
 			snprintf(path + len, PATH_MAX - len, "/...");
@@ -1041,7 +1041,7 @@ int wctl_stats(const struct wctl_opts *o)
 
 	if (target_open_root(o, o->pos[0], &t))
 		return WCTL_FAIL;
-	fd = openat(t.fd, ".wormfs/stats", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(t.fd, WORM_CTL_DIR "/" WORM_CTL_STATS, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	target_close(&t);
 	if (fd < 0)
 		return wctl_err("%s %s/.wormfs/stats: %s", o->cmd, o->pos[0], strerror(errno));

@@ -137,8 +137,8 @@ int wctl_bucket_list_store(const struct wctl_opts *o)
 	arr = o->json ? json_object_new_array() : NULL;
 	for (size_t i = 0; i < b.n; i++) {
 		char def[XVAL_MAX], lock[XVAL_MAX];
-		if ((rc = nsx_get(n, b.v[i].ino, X_DEFAULT, def, sizeof(def))) < 0 ||
-		    (rc = nsx_get(n, b.v[i].ino, X_LOCKCFG, lock, sizeof(lock))) < 0) {
+		if ((rc = nsx_get(n, b.v[i].ino, WORM_XATTR_DEFAULT, def, sizeof(def))) < 0 ||
+		    (rc = nsx_get(n, b.v[i].ino, WORM_XATTR_LOCKCFG, lock, sizeof(lock))) < 0) {
 			ret = wctl_err("%s %s: bucket %s: %s", o->cmd, o->pos[0], b.v[i].name,
 				       strerror(-rc));
 			continue;

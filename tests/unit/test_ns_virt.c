@@ -18,7 +18,7 @@ Test(ns_virt, lookup_names_the_control_dir_and_its_files)
 	for (int i = 0; i < 4; i++) {
 		cr_assert_eq(ns_virt_lookup(NS_INO_CTL, names[i], &ino), 0, "%s", names[i]);
 		cr_assert_eq(ino, inos[i]);
-		cr_assert_str_eq(ns_virt_name(inos[i]), names[i]);
+		cr_assert_str_eq(worm_ctl_name(inos[i]), names[i]);
 	}
 	/* Inside .wormfs only the table's names exist. */
 	cr_assert_eq(ns_virt_lookup(NS_INO_CTL, "versions", &ino), -ENOENT);
@@ -28,9 +28,9 @@ Test(ns_virt, lookup_names_the_control_dir_and_its_files)
 	cr_assert_eq(ns_virt_lookup(NS_INO_ROOT, "version", &ino), 1);
 	cr_assert_eq(ns_virt_lookup(NS_INO_ROOT, ".WORMFS", &ino), 1);
 	cr_assert_eq(ns_virt_lookup(1000, NAMES_CTL_DIR, &ino), 1);
-	cr_assert_null(ns_virt_name(NS_INO_CTL));
-	cr_assert_null(ns_virt_name(NS_INO_ROOT));
-	cr_assert_null(ns_virt_name(NS_INO_AUDIT + 1));
+	cr_assert_null(worm_ctl_name(NS_INO_CTL));
+	cr_assert_null(worm_ctl_name(NS_INO_ROOT));
+	cr_assert_null(worm_ctl_name(NS_INO_AUDIT + 1));
 }
 
 Test(ns_virt, entries_in_readdir_order_then_end)
