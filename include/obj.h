@@ -87,6 +87,8 @@
 #ifndef WORMFS_OBJ_H
 #define WORMFS_OBJ_H
 
+#include "wormcc.h"
+
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -105,8 +107,10 @@
  * NULL everywhere means one thread. start: 1 if fn(arg) now runs on the
  * helper (then obj_sealer_wait), 0 if it is busy (run fn yourself). */
 typedef struct obj_sealer obj_sealer;
+WORM_MUST_USE
 int obj_sealer_new(obj_sealer **out);
 void obj_sealer_free(obj_sealer *p);
+WORM_MUST_USE
 int obj_sealer_start(obj_sealer *p, void (*fn)(void *), void *arg);
 void obj_sealer_wait(obj_sealer *p);
 
@@ -141,8 +145,10 @@ struct obj_ref {
  * the header or a map of that generation fails authentication. In memory
  * only (no fd kept): read once per inode. */
 typedef struct obj_map obj_map;
+WORM_MUST_USE
 int obj_map_load(store *s, int fd, const struct obj_ref *r, obj_map **out);
 /* The map of a content file just created (format 2, no blocks yet). */
+WORM_MUST_USE
 int obj_map_new(obj_map **out);
 void obj_map_free(obj_map *m);
 /* Number of runs in m (tests, measurements). */
@@ -157,6 +163,7 @@ size_t obj_map_runs(const obj_map *m);
  * | the slot's bytes as they were. Not fsync'ed: it protects against a
  * process kill; see README for power loss. */
 typedef struct obj_undo obj_undo;
+WORM_MUST_USE
 int obj_undo_new(store *s, obj_undo **out);
 void obj_undo_free(obj_undo *u);
 #define OBJ_UNDO_SUFFIX ".u"
@@ -164,13 +171,16 @@ void obj_undo_free(obj_undo *u);
 /* A new object's identity: a fresh random id and a DEK from
  * kms_generate_data_key (context = id); r is reset (size 0, gen 0) and
  * *key is the DEK context. No content file: see obj_file_create. */
+WORM_MUST_USE
 int obj_key_new(kms *k, int alg, struct obj_ref *r, wcrypto_aead **key, uint64_t now_ns);
 /* Create the content file of r (r->key set) with its header and return
  * it open O_RDWR. excl: O_EXCL; else an existing file of the same id
  * (left by an interrupted move out of inline storage) is truncated. */
+WORM_MUST_USE
 int obj_file_create(store *s, const struct obj_ref *r, int excl, int *fd);
 /* Tests only: a content file in format 1 (before block maps), to check
  * that objects written by older versions still read. */
+WORM_MUST_USE
 int obj_file_create_v1(store *s, const struct obj_ref *r, int *fd);
 /* Tests only: a content file in format 2 (block maps without write tags). */
 int obj_file_create_v2(store *s, const struct obj_ref *r, int *fd);
@@ -180,26 +190,32 @@ int obj_file_create_v2(store *s, const struct obj_ref *r, int *fd);
  * frees it). Fills r (except key) and returns the open
  * fd (O_RDWR) and the key context in *key (free with wcrypto_aead_free).
  * alg 0 means wcrypto_default_alg(). */
+WORM_MUST_USE
 int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd,
 	       wcrypto_aead **key, uint64_t now_ns);
 /* Unwrap r->wrapped (kms_decrypt, cached) into a key context. */
+WORM_MUST_USE
 int obj_key_open(kms *k, const struct obj_ref *r, wcrypto_aead **key, uint64_t now_ns);
 /* Open the content file (flags O_RDONLY or O_RDWR) and check its header
  * against r (magic, format, alg, id, tag; the wrapped DEK in the header may
  * differ from r's during rewrap). -EIO on a bad header, -ENOENT missing. */
+WORM_MUST_USE
 int obj_open(store *s, const struct obj_ref *r, int flags, int *fd);
 
 /* Read up to n bytes at off (short at EOF = r->size). Decrypts only the
  * blocks touched. Returns bytes read or -EIO. After a block failed, every
  * read with the same map fails (-EIO) until the map is loaded anew (a
  * remount): a read over damage never returns part of the object. */
+WORM_MUST_USE
 ssize_t obj_read(int fd, const struct obj_ref *r, void *buf, size_t n, uint64_t off);
 /* Write n bytes at off with gen r->write_gen (must be set); read-modify-
  * write of partial blocks; extends r->size. -EFBIG past OBJ_MAX_SIZE.
  * Returns n or -errno. */
+WORM_MUST_USE
 ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t off);
 /* Set the size (up or down), keeping the final block authentic. Needs
  * r->write_gen. -EFBIG past OBJ_MAX_SIZE. */
+WORM_MUST_USE
 int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size);
 /* Before the caller commits gen = r->write_gen: re-seal the final block
  * if it carries the other final flag (format 1: also if it carries an
@@ -207,10 +223,12 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size);
  * obj_file_length(size) (the committed state may still need them): see
  * obj_settle. Does not fsync the content file; durable: fdatasyncs the map
  * file (the caller syncs the content file and the directory). */
+WORM_MUST_USE
 int obj_commit(store *s, int fd, struct obj_ref *r, int durable);
 /* After the meta commit of r (size, write_gen): cut the file to
  * obj_file_length(size) and drop the undo journal. The caller then sets
  * gen = write_gen, csize = size. */
+WORM_MUST_USE
 int obj_settle(int fd, struct obj_ref *r);
 /* Mount recovery after an unclean stop, r = the committed state from meta
  * (id, alg, wrapped, gen, size, sparse): if the undo journal belongs to
@@ -220,9 +238,11 @@ int obj_settle(int fd, struct obj_ref *r);
  * changed. *changed = 1 if the file was rolled back or cut; *rejected =
  * records that did not authenticate (a damaged or planted journal). -ENOENT
  * if the content file is missing. */
+WORM_MUST_USE
 int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int *changed,
 		unsigned *rejected);
 /* Rewrite the header with a new wrapped DEK (rewrap). fsyncs. */
+WORM_MUST_USE
 int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS_WRAPPED_BYTES]);
 
 /* Full check of one object: header, block map, every block, final flag,
@@ -232,6 +252,7 @@ int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS
  * data", "trailing data") and *bad_block (UINT64_MAX when
  * no block is at fault; "block fails authentication" names no N, see
  * *bad_block); -ENOENT if the file is missing. */
+WORM_MUST_USE
 int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
 	       const char **what, uint64_t *bad_block);
 /* obj_verify of the committed state while writes may be in flight (a
@@ -240,6 +261,7 @@ int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
  * committed length (a session in flight, or a cut due after a commit) are
  * not content, so not "trailing data". */
 #define OBJ_VERIFY_LIVE 1
+WORM_MUST_USE
 int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int flags,
 		  const char **what, uint64_t *bad_block);
 
@@ -255,11 +277,14 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 size_t obj_inline_len(uint64_t size);
 /* Seal n bytes (<= OBJ_INLINE_MAX) with gen r->write_gen into slot, which
  * has room for obj_inline_len(n) bytes. */
+WORM_MUST_USE
 int obj_inline_seal(const struct obj_ref *r, const void *plain, size_t n, uint8_t *slot);
 /* Open a stored value of len bytes into plain (r->size bytes): -EIO if it
  * does not authenticate, has another length or generation. */
+WORM_MUST_USE
 int obj_inline_open(const struct obj_ref *r, const uint8_t *slot, size_t len, void *plain);
 /* obj_verify for an inline value (unwraps the DEK itself). */
+WORM_MUST_USE
 int obj_inline_verify(kms *k, const struct obj_ref *r, const uint8_t *slot, size_t len,
 		      uint64_t now_ns, const char **what);
 

@@ -402,8 +402,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fill_open(fi, h, ino, keep, fi->flags);
+	/* An interrupted open: no one is left to get an error. ns_release
+	 * frees the handle whatever it returns and logs a failed commit. */
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		ns_release(ctx_of(req)->n, h);   /* interrupted open */
+		worm_discard(ns_release(ctx_of(req)->n, h));
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -427,8 +429,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	to_stat(&a, &e.attr);
 	e.attr_timeout = ctx_of(req)->p->attr_timeout;
 	e.entry_timeout = ctx_of(req)->p->attr_timeout;
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		ns_release(ctx_of(req)->n, h);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)   /* as in fs_open */
+		worm_discard(ns_release(ctx_of(req)->n, h));
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -762,7 +764,9 @@ static void *ticker(void *arg)
 	struct timespec ts = { 0, 250 * 1000000L };
 	while (!atomic_load(&x->stop)) {
 		nanosleep(&ts, NULL);
-		ns_tick(x->n);
+		/* A failed checkpoint is logged by ns_tick (once, and again
+		 * when it works) and retried at the next tick. */
+		worm_discard(ns_tick(x->n));
 	}
 	return NULL;
 }
