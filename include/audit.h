@@ -13,6 +13,8 @@
 #ifndef WORMFS_AUDIT_H
 #define WORMFS_AUDIT_H
 
+#include "wormcc.h"
+
 #include <stdint.h>
 #include <stddef.h>
 #include "meta.h"
@@ -31,20 +33,26 @@ struct audit_rec {
 };
 
 /* Compute (seal) or check (0 / -EBADMSG) a record's MAC. */
+WORM_MUST_USE
 int audit_seal(struct audit_rec *r, const uint8_t key[32]);
+WORM_MUST_USE
 int audit_check(const struct audit_rec *r, const uint8_t key[32]);
 /* Encoded size, or 0 if it does not fit cap. */
 size_t audit_encode(const struct audit_rec *r, uint8_t *out, size_t cap);
 /* -EBADMSG for a malformed record. */
+WORM_MUST_USE
 int audit_decode(const uint8_t *in, size_t len, struct audit_rec *r);
 
 /* The chain's tip (seq 0 and a zero hash when empty). */
+WORM_MUST_USE
 int audit_tip(meta_txn *t, uint64_t *seq, uint8_t hash[32]);
 /* Append a record with text (cut to AUDIT_TEXT_MAX, never split inside a
  * line: control characters are the caller's to quote) in write txn t. */
+WORM_MUST_USE
 int audit_append(meta_txn *t, const uint8_t key[32], int64_t time_s, const char *text,
 		 struct audit_rec *out);
 /* Record seq as stored: -ENOENT absent, -EBADMSG malformed. */
+WORM_MUST_USE
 int audit_get(meta_txn *t, uint64_t seq, struct audit_rec *r);
 
 /* Check the chain 1..want_seq against the tip a head recorded (want_seq,
@@ -52,6 +60,7 @@ int audit_get(meta_txn *t, uint64_t seq, struct audit_rec *r);
  * the one before; nothing after want_seq. cb(arg, seq, what) for each
  * problem. Returns the number of problems or -errno. */
 typedef int (*audit_damage_cb)(void *arg, uint64_t seq, const char *what);
+WORM_MUST_USE
 long audit_verify(meta_txn *t, const uint8_t key[32], uint64_t want_seq,
 		  const uint8_t want_hash[32], audit_damage_cb cb, void *arg);
 

@@ -19,6 +19,8 @@
 #ifndef WORMFS_HEAD_H
 #define WORMFS_HEAD_H
 
+#include "wormcc.h"
+
 #include <stdint.h>
 #include <stddef.h>
 #include "meta.h"
@@ -57,27 +59,34 @@ struct head_keys {
 	uint8_t *audit;            /* 32: audit record MAC */
 	uint8_t pk[32];            /* Ed25519 public key */
 };
+WORM_MUST_USE
 int head_keys_derive(const uint8_t reckey[32], struct head_keys *k);
 void head_keys_free(struct head_keys *k);
 
 /* The head after prev (NULL: the first head), signed. */
+WORM_MUST_USE
 int head_next(const struct whead *prev, const struct head_state *st, int64_t time_s,
 	      const struct head_keys *k, struct whead *out);
 /* BLAKE2b-256 of the body: what the next head's prev holds and what a
  * head id names. */
+WORM_MUST_USE
 int head_hash(const struct whead *h, uint8_t out[HEAD_HASHBYTES]);
 /* Signature by pk and (mackey not NULL) the MAC: 0 or -EBADMSG. */
+WORM_MUST_USE
 int head_verify(const struct whead *h, const uint8_t pk[32], const uint8_t *mackey);
 /* 0 if next directly follows prev (seq + 1, prev link), -EBADMSG if not. */
 int head_follows(const struct whead *prev, const struct whead *next);
 
 void head_encode(const struct whead *h, uint8_t out[HEAD_BYTES]);
 /* -EBADMSG for another size or magic. */
+WORM_MUST_USE
 int head_decode(const uint8_t *in, size_t len, struct whead *h);
 
 /* The copy-pasteable id of a head: "SEQ:HASH" (decimal, 64 hex digits). */
+WORM_MUST_USE
 int head_id(const struct whead *h, char out[HEAD_ID_MAX]);
 /* Strict parse of an id (surrounding blanks allowed): 0 or -EINVAL. */
+WORM_MUST_USE
 int head_id_parse(const char *s, uint64_t *seq, uint8_t hash[HEAD_HASHBYTES]);
 
 /* STORE/head: two lines (slots) "wormfs-head 1 HEX\n"; a head goes to
@@ -85,13 +94,17 @@ int head_id_parse(const char *s, uint64_t *seq, uint8_t hash[HEAD_HASHBYTES]);
  * first time: temporary file, fsync, rename, directory fsync). read: the
  * newest slot that decodes and verifies (pk, and mackey if not NULL);
  * -ENOENT absent, -EBADMSG if neither does. */
+WORM_MUST_USE
 int head_file_write(const char *path, const struct whead *h);
+WORM_MUST_USE
 int head_file_read(const char *path, const uint8_t pk[32], const uint8_t *mackey,
 		   struct whead *h);
 
 /* kv: seq 0 = the latest. -ENOENT absent, -EBADMSG malformed. */
+WORM_MUST_USE
 int head_kv_get(meta_txn *t, uint64_t seq, struct whead *h);
 /* Stores head/SEQ and the latest. */
+WORM_MUST_USE
 int head_kv_put(meta_txn *t, const struct whead *h);
 
 #endif

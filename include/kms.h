@@ -16,6 +16,8 @@
 #ifndef WORMFS_KMS_H
 #define WORMFS_KMS_H
 
+#include "wormcc.h"
+
 #include <stdint.h>
 #include <stddef.h>
 
@@ -72,12 +74,14 @@ typedef struct kms kms;
  * stretched with Argon2id MODERATE limits; env WORMFS_PWHASH_FAST=1 uses
  * the minimum limits instead (tests only: weak). The limits are stored in
  * the ring, so open uses whatever create chose. */
+WORM_MUST_USE
 int kms_create(const char *dir, const char *passphrase, size_t passlen);
 /* Open the ring (writes nothing). -EACCES: wrong passphrase or damaged ring
  * (cannot authenticate); -ENOKEY: passphrase needed but not given, or the
  * kek file is missing; -EBADMSG: malformed file; -ENOENT: missing; -EINVAL:
  * bad params. A passphrase given for a key-file ring is ignored. p NULL =
  * defaults; a burst of 0 means = rate. err (optional) gets one clear line. */
+WORM_MUST_USE
 int kms_open(const char *dir, const char *passphrase, size_t passlen,
 	     const struct kms_params *p, kms **out, char *err, size_t errlen);
 void kms_close(kms *k);   /* wipes cache and keys */
@@ -89,6 +93,7 @@ void kms_close(kms *k);   /* wipes cache and keys */
 int kms_crypto_impl(const kms *k);
 
 /* Cryptographic class (now_ns: monotonic ns, read once by the caller). */
+WORM_MUST_USE
 int kms_generate_data_key(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 			  uint8_t dek[KMS_DEK_BYTES], struct kms_wrapped *w,
 			  uint64_t now_ns);
@@ -96,25 +101,31 @@ int kms_generate_data_key(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
  * ctx + the wrapped bytes. Errors (all decrypts): -EBADMSG if w does not
  * authenticate for ctx (wrong object, tampered); -ENOKEY if its master key
  * version is not in the ring; -EAGAIN when throttled. */
+WORM_MUST_USE
 int kms_decrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 		const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES],
 		uint64_t now_ns);
 /* Decrypt bypassing the cache (bench, verify). */
+WORM_MUST_USE
 int kms_decrypt_nocache(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 			const struct kms_wrapped *w, uint8_t dek[KMS_DEK_BYTES],
 			uint64_t now_ns);
 /* Re-wrap under the active version without exposing the DEK. */
+WORM_MUST_USE
 int kms_reencrypt(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 		  const struct kms_wrapped *in, struct kms_wrapped *out,
 		  uint64_t now_ns);
 /* Encrypt/Decrypt small data (<= 4096 bytes) under the active master key:
  * out = in + KMS_ENCRYPT_OVERHEAD. */
 #define KMS_ENCRYPT_OVERHEAD (4 + 24 + 16)
+WORM_MUST_USE
 int kms_encrypt(kms *k, const void *in, size_t len, uint8_t *out, uint64_t now_ns);
+WORM_MUST_USE
 int kms_decrypt_blob(kms *k, const uint8_t *in, size_t len, void *out, uint64_t now_ns);
 
 /* Management class. RotateKey: a new active version, saved to the ring
  * file atomically (write temp, fsync, rename). */
+WORM_MUST_USE
 int kms_rotate(kms *k, uint32_t *new_version, uint64_t now_ns);
 struct kms_key_info {
 	uint32_t version;
@@ -123,14 +134,17 @@ struct kms_key_info {
 };
 /* ListKeys/DescribeKey: up to max entries, oldest first; *n = number
  * written (pass max = KMS_MAX_VERSIONS to get all). */
+WORM_MUST_USE
 int kms_list(kms *k, struct kms_key_info *out, size_t max, size_t *n, uint64_t now_ns);
 /* Remove a non-active version from the ring (after rewrap). -EBUSY if it
  * is the active one, -ENOENT if unknown. */
+WORM_MUST_USE
 int kms_remove_version(kms *k, uint32_t version, uint64_t now_ns);
 
 /* The key that authenticates metadata records (design section 7): a random
  * 256-bit key stored in the ring beside the master keys, so it survives
  * rotation. Not a KMS request (no token): called once at open. */
+WORM_MUST_USE
 int kms_record_key(kms *k, uint8_t out[32]);
 
 void kms_get_stats(kms *k, struct kms_stats *out);

@@ -19,6 +19,8 @@
 #ifndef WORMFS_TRAIL_H
 #define WORMFS_TRAIL_H
 
+#include "wormcc.h"
+
 #include <stdint.h>
 #include <stddef.h>
 #include "ns.h"
@@ -31,23 +33,29 @@
 #define TRAIL_RENDER_MAX (1u << 20)   /* .wormfs/audit shows the latest 1 MiB */
 
 /* The store's latest head (from meta/) and its public key. */
+WORM_MUST_USE
 int ns_head_get(ns *n, struct whead *out, uint8_t pk[32]);
 /* 0 if the store's chain holds head (seq, hash) and leads from it to the
  * latest head (each link and signature checked). -ESTALE: a rollback (or
  * another history): msg says which. Other -errno: cannot tell. */
+WORM_MUST_USE
 int ns_head_since(ns *n, uint64_t seq, const uint8_t hash[32], char *msg, size_t len);
 /* For wormctl verify: the head chain (links, signatures), STORE/head
  * against meta/, the audit tip against the head. Problems through cb
  * (path "store-head"); returns their count or -errno. */
+WORM_MUST_USE
 long ns_head_verify(ns *n, ns_damage_cb cb, void *arg);
 /* Record an event (key ring operations from wormctl): text is fields
  * "k=v ...", already quoted. Writes at once (own transaction, synced). */
+WORM_MUST_USE
 int ns_audit_note(ns *n, const char *kind, const char *text);
 /* Every readable record with time >= since_s, in order. */
 typedef int (*ns_audit_cb)(void *arg, uint64_t seq, int64_t time_s, const char *text);
+WORM_MUST_USE
 int ns_audit_list(ns *n, int64_t since_s, ns_audit_cb cb, void *arg);
 /* The chain against the latest head: problems through cb (path "audit
  * record N"); returns their count or -errno. */
+WORM_MUST_USE
 long ns_audit_verify(ns *n, ns_damage_cb cb, void *arg);
 
 #endif

@@ -107,7 +107,8 @@ static void ns_trail_publish(ns *n, uint64_t upto)
 			     tr->head_path, strerror(-rc));
 		} else {
 			tr->published = h.seq;
-			head_id(&h, id);
+			if (head_id(&h, id))   /* its hash failed: log the rest */
+				snprintf(id, sizeof(id), "?");
 			wcrypto_hex(dg, h.digest, 32);
 			wcrypto_hex(sig, h.sig, 64);
 			wlog(WLOG_INFO, "store head seq=%" PRIu64 " id=%s digest=%s audit_seq=%"
@@ -710,8 +711,13 @@ long ns_audit_verify(ns *n, ns_damage_cb cb, void *arg)
 			cb(arg, "store-head", "the store head is damaged: the audit tail cannot "
 			   "be checked");
 		memset(&cur, 0, sizeof(cur));
-		uint64_t s;
-		audit_tip(t, &s, cur.audit_hash);
+		uint64_t s = 0;
+		/* A damaged tip record too: check the records alone (it was
+		 * read uninitialized before). */
+		if (audit_tip(t, &s, cur.audit_hash)) {
+			s = 0;
+			memset(cur.audit_hash, 0, sizeof(cur.audit_hash));
+		}
 		cur.audit_seq = s;
 	}
 	long r = audit_verify(t, n->trail->keys.audit, cur.audit_seq, cur.audit_hash,
@@ -735,7 +741,10 @@ static uint64_t shown_tip(ns *n, meta_txn *t)
 	if (!head_kv_get(t, 0, &cur) &&
 	    !head_verify(&cur, n->trail->keys.pk, n->trail->keys.mac))
 		return cur.audit_seq;
-	audit_tip(t, &tip, h);
+	/* A damaged tip record leaves tip 0: nothing beyond what the
+	 * head vouches for is shown, and audit verify names the damage. */
+	if (audit_tip(t, &tip, h))
+		tip = 0;
 	return tip;
 }
 

@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 	memset(&prev, 0, sizeof(prev));
 	for (int i = 0; i < cnt; i++) {
 		int64_t t0 = clock_monotonic_ns();
-		head_next(i ? &prev : NULL, &st, 1, &k, &h);
+		if (head_next(i ? &prev : NULL, &st, 1, &k, &h))
+			return 1;
 		t[i] = clock_monotonic_ns() - t0;
 		prev = h;
 	}

@@ -35,7 +35,9 @@ int wctl_head(const struct wctl_opts *o)
 				"mount or offline change)", o->cmd, o->pos[0]);
 	if (rc)
 		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
-	head_id(&h, id);
+	rc = head_id(&h, id);
+	if (rc)
+		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
 	if (clock_format_rfc3339(h.time_s, ts, sizeof(ts)))
 		snprintf(ts, sizeof(ts), "-");
 	if (o->json) {
