@@ -1,19 +1,59 @@
-/* ns: the namespace and object-lock layer over meta, store, obj and kms.
- * fs.c (FUSE glue) and wormctl call it; it asks policy before every change
- * and never decides a lock rule itself.
+/* ns: the engine. The namespace and object-lock layer over meta, store,
+ * obj and kms, called by every front end: fs.c (FUSE), wormctl (offline)
+ * and the S3 front end. It asks policy before every change and never
+ * decides a lock rule itself; a front end decides none either.
  *
- * Inode numbers are meta inode numbers (stable across remounts). The root
- * is 1; .wormfs is 2 and its files version 3, stats 4, clock 5, audit 6 (virtual,
- * read-only). Functions return 0 or -errno. Times: the compliance clock is
- * read once per operation (ns_clock_now) and passed down. Concurrency: a
- * lock decision and the change it allows are made under one lock or
- * re-checked where the change is made; the rules (which lock guards
+ * INODES. Meta inode numbers, stable across remounts. The root is 1, the
+ * virtual read-only .wormfs directory 2 and its files 3-6 (wormnames.h).
+ * Object names go through path.h's rules: buckets (S3 names) at the root,
+ * any name of <= 255 bytes without '/' below.
+ *
+ * RESULTS. Every int/ssize_t/long function returns 0 (or a count) or
+ * -errno, never sets errno, and is WORM_MUST_USE. On an error nothing
+ * changed, unless the function says otherwise. Besides the errors listed
+ * at each function, any call that reaches the store may return:
+ *   -EIO     a record, directory entry or content block fails
+ *            authentication (tampered or damaged store; logged, counted in
+ *            .wormfs/stats), or the disk failed;
+ *   -ENOSPC, -EDQUOT  the store's disk or the database map is full
+ *            (deletes still work: meta.h);
+ *   -ENOMEM  out of memory;  -EAGAIN  the database's reader table is full;
+ *   -EMFILE, -ENFILE  the daemon is out of file descriptors;
+ *   -EROFS   a change on a store opened NS_RDONLY;
+ *   -EBADMSG a database that is not ours or is corrupt.
+ *
+ * REFUSALS. A change the lock rules forbid returns -EPERM (or the errno
+ * the rule names: -EBUSY while writers are open, -EXDEV across buckets)
+ * and is logged as "refused op=OP path=PATH ... rule=RULE" (log.h), counted
+ * in .wormfs/stats and queued for the audit trail (trail.h), each time.
+ * Objects whose record fails authentication are treated as locked (fail
+ * closed): changes are refused, reads of their content get -EIO.
+ *
+ * PERMISSIONS. ns does not check Unix permission bits on namespace and
+ * content calls (no -EACCES): fs.c mounts with default_permissions and
+ * the kernel checks them first. Another front end must check mode bits
+ * against struct ns_caller itself before calling. ns looks at the caller
+ * only where a rule needs it (who may change lock attributes, write
+ * user xattrs, keep set-id bits).
+ *
+ * TIME. The compliance clock (ns_clock_now; never behind its high-water
+ * mark) is read once per operation and passed down.
+ *
+ * THREADS. After ns_open, every function except ns_close may be called
+ * from any number of threads at once, on the same or different inodes and
+ * handles (ns locks per inode), except that ns_release must be the last
+ * call on a handle. ns_close runs alone, after every other call has
+ * returned. Internally: LMDB serializes write transactions; per open
+ * inode, in->rw orders content changes against reads and in->mu guards
+ * its small state; the lock order and the rules (which lock guards
  * sealed, writers, size, generation, the pending default) are written at
- * struct ns_inode in src/ns_priv.h. */
+ * struct ns_inode in src/ns_priv.h. A lock decision and the change it
+ * allows are made under one lock or re-checked where the change is made.
+ * unlink, rename and lock changes wait (about 1 s at most) for writers
+ * still releasing. Callbacks (ns_readdir_cb, ns_walk_cb, ...) may run
+ * with a read transaction open: they must not call into ns. */
 #ifndef WORMFS_NS_H
 #define WORMFS_NS_H
-
-#include "wormcc.h"
 
 #include <stdint.h>
 #include <stddef.h>
@@ -21,12 +61,13 @@
 #include "config.h"
 #include "kms.h"
 #include "stats.h"
+#include "wormcc.h"
 #include "wormnames.h"   /* NS_INO_*: the root and the .wormfs files */
-
 
 typedef struct ns ns;
 typedef struct ns_handle ns_handle;
 
+/* Attributes of one node, as stat(2) shows them. */
 struct ns_attr {
 	uint64_t ino;
 	uint32_t mode, nlink, uid, gid;
@@ -35,6 +76,10 @@ struct ns_attr {
 	int sealed;      /* content can never change again: cache freely */
 };
 
+/* Who asks: the front end fills it per request (fs.c: from the FUSE
+ * request; groups only for user.worm.* calls, where principals matter:
+ * who may lock, hold or bypass is configured, policy.h). Read only during
+ * the call. */
 struct ns_caller {
 	uint32_t uid, gid;
 	uint32_t pid;
@@ -59,93 +104,203 @@ struct ns_setattr {
 	int64_t atime_ns, mtime_ns, ctime_ns;
 };
 
-/* Store creation: layout, database, key ring (passphrase from file or
- * NULL for a key file), default config. Refuses a non-empty dir. */
+/* Create a store in path: layout, database, key ring (passphrase read
+ * from passphrase_file, or NULL for a key file), default wormfs.conf.
+ * Offline, single-threaded. Errors (err gets a one-line reason for
+ * each): -ENOTEMPTY path is a non-empty directory, -ENOTDIR not a
+ * directory (nothing written); the passphrase file: -ENOENT/-EACCES it
+ * cannot be read, -EISDIR/-EINVAL not a regular file, -EPERM readable by
+ * others or owned by another user. */
 WORM_MUST_USE
 int ns_store_init(const char *path, const char *passphrase_file, char *err, size_t errlen);
 
 #define NS_OFFLINE 1   /* wormctl: no run lock needed for reads */
 #define NS_RDONLY 2    /* read-only database (verify, ls while mounted) */
 /* Open a store: config (STORE/wormfs.conf already merged into cfg by the
- * caller), key ring, database, compliance clock; purges orphans when
- * writable. The daemon takes the run lock (-EBUSY "already mounted"). */
+ * caller; ns keeps a copy), key ring, database, compliance clock. A
+ * writable open takes the run lock, recovers what a crash left (objects
+ * written but not committed, pending defaults, due autocommits) and
+ * purges orphans. *out is the caller's until ns_close. Errors (err gets a
+ * one-line reason for each): -EBUSY the run lock is held (already
+ * mounted, or a writing wormctl runs); -ESTALE the database is older
+ * than the store head (rolled back); -EBADMSG/-EPROTO a database or key
+ * ring that is damaged or of an unknown format; -EACCES a wrong
+ * passphrase or a key ring that fails authentication; -ENOKEY a
+ * passphrase needed but not given, or the key file missing; -ENOENT no
+ * store; the passphrase file's errors as ns_store_init. */
 WORM_MUST_USE
 int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	    char *err, size_t errlen);
+/* Final checkpoint and clock record, then free everything (n may be
+ * NULL). Every handle must have been released; nothing else may run. */
 void ns_close(ns *n);
-/* Periodic work (timer, <= 1 s): LMDB checkpoint, clock persistence. */
+/* Periodic work (a timer thread, <= 1 s apart, never a request thread):
+ * database checkpoint, clock persistence, audit records and store head,
+ * due autocommits, queued cache invalidations. Returns the checkpoint's
+ * -errno; ns logs a failure once (and its recovery) and retries at the
+ * next tick, so the caller may discard it. */
 WORM_MUST_USE
 int ns_tick(ns *n);
+/* The compliance clock, ns since the epoch (monotonic across mounts). */
 int64_t ns_clock_now(ns *n);
+/* Counters (relaxed atomics; any thread) and the key service. Owned by n:
+ * valid until ns_close, never freed by the caller. */
 struct stats *ns_stats(ns *n);
 kms *ns_kms(ns *n);
-/* Kernel cache invalidation hook (fs sets it): called when an inode's
- * cached pages must go (e.g. a write reached a sealed inode). */
+/* Kernel cache invalidation hook (fs sets it before serving and clears it
+ * with NULL before ns_close): called from ns_tick's thread, never from a
+ * request, when an inode's cached pages must go (a write reached an
+ * object sealed meanwhile). Not to be changed while ns_tick may run. */
 typedef void (*ns_inval_fn)(void *arg, uint64_t ino);
 void ns_set_inval(ns *n, ns_inval_fn fn, void *arg);
-/* Run queued invalidations (from a thread that serves no request). */
+/* Run queued invalidations (from a thread that serves no request: the
+ * kernel may hold the inode's locks while a request on it is in flight). */
 void ns_drain_inval(ns *n);
 
+/* The node name in directory parent: its attributes in *out. -ENOENT no
+ * such name (or parent); -ENAMETOOLONG name over 255 bytes. */
 WORM_MUST_USE
 int ns_lookup(ns *n, uint64_t parent, const char *name, struct ns_attr *out);
+/* -ENOENT no such inode. */
 WORM_MUST_USE
 int ns_getattr(ns *n, uint64_t ino, struct ns_attr *out);
+/* chmod, chown, utimes, truncate (NS_SET_SIZE; through handle h if the
+ * front end has one, else NULL). *out: the attributes after. Refusals:
+ * -EPERM a lock rule (mode and owner of a locked object, the size of a
+ * sealed one; logged), .wormfs files; -EISDIR or -EINVAL a size on a
+ * directory or another non-regular node; -EFBIG a size past the largest
+ * object. Clears set-id bits as the kernel would (c->setid_cleared). */
 WORM_MUST_USE
 int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_setattr *sa,
 	       ns_handle *h, struct ns_attr *out);
+/* Create a directory (at the root: a bucket). The next four calls share
+ * their errors: -EEXIST the name exists; -EINVAL a name (or at the root a
+ * bucket name) path.h refuses; -ENAMETOOLONG over 255 bytes; -ENOTDIR
+ * parent is no directory; -ENOENT no parent; -EPERM at the root anything
+ * but a bucket, anything in .wormfs (logged as rule=namespace); -EUCLEAN
+ * or -EIO the inode counter is damaged (wormctl verify, repair). mode is
+ * used as given (the front end applies the umask). *out: the new node. */
 WORM_MUST_USE
 int ns_mkdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	     uint32_t mode, struct ns_attr *out);
-/* mode carries the file type: only S_IFREG is allowed (others EPERM). */
+/* mode carries the file type: only S_IFREG (or none) is allowed; device
+ * nodes, FIFOs and sockets get -EPERM (rule=special-file). */
 WORM_MUST_USE
 int ns_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	     uint32_t mode, struct ns_attr *out);
+/* target: any string of <= 4095 bytes (-ENAMETOOLONG). */
 WORM_MUST_USE
 int ns_symlink(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	       const char *target, struct ns_attr *out);
+/* The target, NUL-terminated, into buf (size >= 4097 always fits).
+ * -EINVAL not a symlink; -ERANGE buf too small. */
 WORM_MUST_USE
 int ns_readlink(ns *n, uint64_t ino, char *buf, size_t size);
+/* Remove a name. An object open elsewhere stays readable through its
+ * handles until the last release. Refusals (logged): -EPERM the object is
+ * under retention or legal hold (or its record fails authentication),
+ * .wormfs or its files; -EISDIR unlink of a directory; -ENOTDIR rmdir of
+ * a non-directory; -ENOTEMPTY rmdir of a non-empty directory (or one
+ * still counting a node no entry names: wormctl reattach); -ENOENT no
+ * such name. Waits up to about 1 s for writers still releasing. */
 WORM_MUST_USE
 int ns_unlink(ns *n, const struct ns_caller *c, uint64_t parent, const char *name);
 WORM_MUST_USE
 int ns_rmdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name);
+/* rename(2) and renameat2's NOREPLACE and EXCHANGE. Refusals (logged):
+ * -EXDEV across buckets (mv copies, and the copy gets the target bucket's
+ * default); -EPERM a bucket or .wormfs name, replacing or moving a locked
+ * object, a directory holding a locked object; -EINVAL unknown flags, a
+ * directory into its own subtree, or a name path.h refuses; -EEXIST
+ * NOREPLACE and the target exists; -ENOENT no source (EXCHANGE: or no
+ * target); -ENOTDIR/-EISDIR/-ENOTEMPTY as rename(2). */
 #define NS_RENAME_NOREPLACE 1
 #define NS_RENAME_EXCHANGE 2
 WORM_MUST_USE
 int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags);
+/* Hard links are refused everywhere: always -EPERM (logged as op=link
+ * rule=hard-links, counted, in the audit trail). ino is the object the
+ * caller wanted to link, newparent/newname the name it asked for. */
 WORM_MUST_USE
 int ns_link(ns *n, const struct ns_caller *c, uint64_t ino, uint64_t newparent,
 	    const char *newname);
 
-/* Open handles. flags as open(2). keep_cache: content cannot change. */
+/* Open a handle on ino; flags as open(2) (O_TRUNC truncates, O_APPEND
+ * writes at the end). *h is the caller's until ns_release (exactly once,
+ * also after a failed ns_flush); *keep_cache 1 when the content can never
+ * change (the front end may cache it). A write open of an unsealed object
+ * in a bucket with a default retention marks it pending: its default is
+ * applied when the last writer releases. Refusals (logged): -EPERM a
+ * write open (or O_TRUNC, which counts as one) of a sealed object,
+ * -EROFS a write open of a .wormfs file; -EISDIR a directory (listings
+ * need no handle: ns_readdir); -EINVAL another non-regular node;
+ * -ENOENT no such inode, or unlinked meanwhile; -EIO its record or
+ * content fails authentication. */
 WORM_MUST_USE
 int ns_open_file(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		 ns_handle **h, int *keep_cache);
+/* ns_mknod of a regular file and a read-write handle on it, in one call
+ * (flags as open(2); the creator may write even if mode is read-only).
+ * Errors as ns_mknod, then as ns_open_file (the node then exists). */
 WORM_MUST_USE
 int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	      uint32_t mode, int flags, struct ns_attr *out, ns_handle **h);
+/* Read up to size bytes at off: the count (0 at or past the end). -EIO a
+ * block fails authentication (the read fails, never returns bad data). */
 WORM_MUST_USE
 ssize_t ns_read(ns *n, ns_handle *h, void *buf, size_t size, uint64_t off);
+/* Write size bytes at off (O_APPEND handles: at the end): the count
+ * written (all of it, or an error). Nothing is durable before ns_flush,
+ * ns_fsync or the release. Refusals (logged): -EPERM the object was
+ * sealed meanwhile (retention, hold or default applied by another
+ * handle), an appendable object written below its end; -EBADF a
+ * read-only handle; -EROFS a .wormfs file; -EFBIG past the largest
+ * object. -EIO/-ENOSPC/-EDQUOT: the write failed and this object's
+ * writes since its last commit are rolled back (the writer is told once,
+ * at its next commit).
+ * Clears set-id bits as the kernel would (c->setid_cleared). */
 WORM_MUST_USE
 ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf,
 		 size_t size, uint64_t off);
+/* Commit this handle's writes and make them durable with the namespace
+ * (datasync is treated as a full sync). -EIO, -ENOSPC, -EDQUOT: the
+ * commit failed; the content on disk is the last committed one, and the
+ * writer learns (once) that its writes since then are gone. */
 WORM_MUST_USE
 int ns_fsync(ns *n, ns_handle *h, int datasync);
+/* fallocate(2) mode 0 or FALLOC_FL_KEEP_SIZE only: -EOPNOTSUPP for other
+ * modes (holes and ranges would bypass the format); -EPERM sealed
+ * (logged); -EROFS .wormfs; -EFBIG past the largest object. */
 WORM_MUST_USE
 int ns_fallocate(ns *n, const struct ns_caller *c, ns_handle *h, int mode,
 		 uint64_t off, uint64_t len);
-/* close(2): commit a writer's changes (and apply a default retention). */
+/* close(2) of one descriptor: commit a writer's content, so that a file
+ * closed before a crash is whole afterwards (old or new content, never
+ * torn); durable at the next checkpoint (ns_tick), at once if the commit
+ * applied a lock. A read-only handle: 0. Errors as ns_fsync; the handle
+ * stays valid. */
 WORM_MUST_USE
 int ns_flush(ns *n, ns_handle *h);
+/* The last close of a handle: frees h whatever it returns. The last
+ * writer's release commits and applies the bucket's default retention
+ * (or starts its autocommit period). An error means that commit failed:
+ * it is logged and the next mount recovers the object; no one may be left
+ * to tell (an interrupted open), so callers may discard it. */
 WORM_MUST_USE
 int ns_release(ns *n, ns_handle *h);
+/* Make the namespace durable: a database sync (with the queued audit
+ * records and store head). */
 WORM_MUST_USE
 int ns_fsyncdir(ns *n);
 
 /* readdir from cookie `off` (0 = start; "." and ".." are 1 and 2). cb gets
  * the entry's attributes and the offset of the next entry; it returns
- * non-zero when its buffer is full. */
+ * non-zero when its buffer is full (the listing stops there; resume with
+ * that entry's offset; cookies are stable across calls). -ENOTDIR not a
+ * directory; -ENOENT no such inode; -EIO an entry fails authentication
+ * (the listing is refused, logged).
+ * name and attributes are valid during the callback only. */
 typedef int (*ns_readdir_cb)(void *arg, const char *name, const struct ns_attr *a,
 			     uint64_t next_off);
 WORM_MUST_USE
@@ -154,11 +309,22 @@ int ns_readdir(ns *n, uint64_t ino, uint64_t off, ns_readdir_cb cb, void *arg);
 struct ns_statfs {
 	uint64_t bsize, blocks, bfree, bavail, files, ffree, namemax;
 };
+/* The store's file system (blocks) and its inode count. */
 WORM_MUST_USE
 int ns_statfs(ns *n, struct ns_statfs *out);
 
-/* xattrs: user.* stored; user.worm.* handled by the lock rules. getxattr
- * and listxattr follow the size-0 query convention (return length). */
+/* xattrs: user.* stored; user.worm.* (wormnames.h) handled by the lock
+ * rules: design section 5 says what each value means and who may set it.
+ * getxattr and listxattr follow the size-0 query convention (return the
+ * length; -ERANGE when size is too small). Errors: -ENODATA no such
+ * attribute (get, remove; set with XATTR_REPLACE); -EEXIST set with
+ * XATTR_CREATE and it exists; -EOPNOTSUPP a namespace other than user.*;
+ * -EINVAL a malformed lock value; -EPERM a lock rule refuses (shortening a
+ * retention, a hold by a non-principal, a locked bucket's default, ...)
+ * or the caller may not write the object (logged); -EBUSY a lock change
+ * while writers are open (close them first); -E2BIG a value over 64 KiB;
+ * -EROFS/-EPERM on .wormfs files. A lock change is durable before it
+ * returns 0, logged as a lock change and in the audit trail. */
 WORM_MUST_USE
 ssize_t ns_getxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
 		    void *buf, size_t size);
@@ -170,7 +336,8 @@ ssize_t ns_listxattr(ns *n, uint64_t ino, char *buf, size_t size);
 WORM_MUST_USE
 int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name);
 
-/* Offline tooling (wormctl). */
+/* Offline tooling (wormctl). These walk the whole store: run them on a
+ * store opened NS_OFFLINE or NS_RDONLY, from one thread. */
 struct ns_entry {
 	const char *path;          /* "bucket/dir/file" */
 	struct ns_attr attr;
@@ -185,7 +352,8 @@ struct ns_entry {
 				      record, a directory not entered) */
 };
 /* Every name reachable from the root, depth first, at any depth (paths
- * of any length). */
+ * of any length). The entry (path included) is valid during the callback
+ * only; a non-zero return from cb stops the walk and is returned. */
 typedef int (*ns_walk_cb)(void *arg, const struct ns_entry *e);
 WORM_MUST_USE
 int ns_walk(ns *n, ns_walk_cb cb, void *arg);
@@ -204,21 +372,23 @@ int ns_store_live(ns *n);
  * a crash in between leaves both copies valid). Returns the count. */
 WORM_MUST_USE
 long ns_rewrap(ns *n, ns_progress_cb progress, void *arg);
+/* Re-seal the inode counter when it fails authentication or was set back
+ * (verify reports both): past the highest inode with a record. 1 if it
+ * was changed (logged), 0 if it was sound. -EROFS opened NS_RDONLY. */
+WORM_MUST_USE
+int ns_repair_counter(ns *n);
 /* Name again a node that no directory entry names (wormctl verify reports
  * it as BUCKET/#INO): offline, as BUCKET/.recovered/INO (a bucket itself:
  * /recovered-INO at the root). Its record, lock included, is kept; only
  * its parent changes. -ENOENT no such node, -EEXIST it is named, -EPERM
  * its record fails authentication (it cannot be written), -EINVAL the
- * root or an object unlinked while open. path gets the new path. */
-/* Re-seal the inode counter when it fails authentication or was set back
- * (verify reports both): past the highest inode with a record. 1 if it
- * was changed (logged), 0 if it was sound. */
-WORM_MUST_USE
-int ns_repair_counter(ns *n);
+ * root or an object unlinked while open, -EROFS opened NS_RDONLY. path
+ * (len bytes, the caller's) gets the new path. */
 #define NS_RECOVER_DIR ".recovered"
 WORM_MUST_USE
 int ns_reattach(ns *n, uint64_t ino, char *path, size_t len);
-/* Lowest master key version still referenced by an object (0 if none). */
+/* Lowest and highest master key versions still referenced by an object
+ * (0 if none). */
 WORM_MUST_USE
 int ns_key_versions_in_use(ns *n, uint32_t *min_version, uint32_t *max_version);
 
