@@ -89,6 +89,55 @@ Test(ns, namespace_rules)
 	cr_assert_eq(a.ino, NS_INO_CTL);
 }
 
+/* link(2) is refused by ns itself (fs.c decides nothing): -EPERM anywhere,
+ * counted as a link refusal, nothing created. */
+Test(ns, hard_links_refused)
+{
+	struct ns_attr a;
+	uint64_t b = mkbucket("links");
+	uint64_t f = mkfile(b, "f", "x");
+	uint64_t before = atomic_load(&ns_stats(N)->refusals[SOP_LINK]);
+	cr_assert_eq(ns_link(N, &ROOT, f, b, "hard"), -EPERM);
+	cr_assert_eq(ns_link(N, &USER, f, NS_INO_ROOT, "hard"), -EPERM);
+	cr_assert_eq(ns_link(N, &ROOT, f, NS_INO_CTL, "hard"), -EPERM);
+	cr_assert_eq(atomic_load(&ns_stats(N)->refusals[SOP_LINK]), before + 3);
+	cr_assert_eq(ns_lookup(N, b, "hard", &a), -ENOENT);
+	cr_assert_str_eq(stats_op_name(SOP_LINK), "link");
+}
+
+/* Every file of the wormnames.h table is found by its name, at its fixed
+ * inode, and listed in .wormfs in table order. */
+static int ctl_list(void *arg, const char *name, const struct ns_attr *a, uint64_t next)
+{
+	size_t *i = arg;
+	(void)next;
+	if (*i >= 2) {
+		cr_assert_lt(*i - 2, WORM_CTL_NFILES);
+		cr_assert_str_eq(name, worm_ctl_files()[*i - 2].name);
+		cr_assert_eq(a->ino, worm_ctl_files()[*i - 2].ino);
+	}
+	(*i)++;
+	return 0;
+}
+
+Test(ns, wormfs_table)
+{
+	struct ns_attr a;
+	size_t i = 0;
+	for (size_t k = 0; k < WORM_CTL_NFILES; k++) {
+		cr_assert_eq(ns_lookup(N, NS_INO_CTL, worm_ctl_files()[k].name, &a), 0);
+		cr_assert_eq(a.ino, worm_ctl_files()[k].ino);
+		cr_assert_str_eq(worm_ctl_name(a.ino), worm_ctl_files()[k].name);
+	}
+	cr_assert_eq(ns_lookup(N, NS_INO_CTL, "nope", &a), -ENOENT);
+	cr_assert_eq(worm_ctl_ino("nope"), 0);
+	cr_assert_null(worm_ctl_name(NS_INO_CTL));
+	cr_assert_eq(ns_readdir(N, NS_INO_CTL, 0, ctl_list, &i), 0);
+	cr_assert_eq(i, 2 + WORM_CTL_NFILES);
+	cr_assert(worm_xattr_is_lock(WORM_XATTR_RETENTION));
+	cr_assert(!worm_xattr_is_lock("user.wormx"));
+}
+
 Test(ns, write_read_roundtrip_and_size)
 {
 	uint64_t b = mkbucket("data");
