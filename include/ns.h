@@ -5,7 +5,7 @@
  *
  * INODES. Meta inode numbers, stable across remounts. The root is 1, the
  * virtual read-only .wormfs directory 2 and its files 3-6 (wormnames.h).
- * Object names go through path.h's rules: buckets (S3 names) at the root,
+ * Object names go through names.h's rules: buckets (S3 names) at the root,
  * any name of <= 255 bytes without '/' below.
  *
  * RESULTS. Every int/ssize_t/long function returns 0 (or a count) or
@@ -175,7 +175,7 @@ int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_s
 	       ns_handle *h, struct ns_attr *out);
 /* Create a directory (at the root: a bucket). The next four calls share
  * their errors: -EEXIST the name exists; -EINVAL a name (or at the root a
- * bucket name) path.h refuses; -ENAMETOOLONG over 255 bytes; -ENOTDIR
+ * bucket name) names.h refuses; -ENAMETOOLONG over 255 bytes; -ENOTDIR
  * parent is no directory; -ENOENT no parent; -EPERM at the root anything
  * but a bucket, anything in .wormfs (logged as rule=namespace); -EUCLEAN
  * or -EIO the inode counter is damaged (wormctl verify, repair). mode is
@@ -211,7 +211,7 @@ int ns_rmdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name
  * -EXDEV across buckets (mv copies, and the copy gets the target bucket's
  * default); -EPERM a bucket or .wormfs name, replacing or moving a locked
  * object, a directory holding a locked object; -EINVAL unknown flags, a
- * directory into its own subtree, or a name path.h refuses; -EEXIST
+ * directory into its own subtree, or a name names.h refuses; -EEXIST
  * NOREPLACE and the target exists; -ENOENT no source (EXCHANGE: or no
  * target); -ENOTDIR/-EISDIR/-ENOTEMPTY as rename(2). */
 #define NS_RENAME_NOREPLACE 1
