@@ -16,6 +16,7 @@
 #ifndef WORMFS_KMS_H
 #define WORMFS_KMS_H
 
+#include "byteorder.h"
 #include "wormcc.h"
 
 #include <stdint.h>
@@ -64,7 +65,10 @@ struct kms_stats {
 struct kms_wrapped {
 	uint8_t b[KMS_WRAPPED_BYTES];
 };
-uint32_t kms_wrapped_version(const struct kms_wrapped *w);
+static inline uint32_t kms_wrapped_version(const struct kms_wrapped *w)
+{
+	return get_le32(w->b);   /* the version leads the wrapped bytes */
+}
 
 typedef struct kms kms;
 

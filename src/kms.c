@@ -312,11 +312,6 @@ static int unwrap_locked(struct kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 			      w->b + 4, k->ring->mk[i].key);
 }
 
-uint32_t kms_wrapped_version(const struct kms_wrapped *w)
-{
-	return get_le32(w->b);
-}
-
 int kms_generate_data_key(kms *k, const uint8_t ctx[KMS_CTX_BYTES],
 			  uint8_t dek[KMS_DEK_BYTES], struct kms_wrapped *w,
 			  uint64_t now_ns)

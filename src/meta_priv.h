@@ -2,7 +2,7 @@
  * is its API). Only src/meta*.c include it (and a unit test that writes
  * legacy records).
  *
- *   meta.c         environment, transactions, map growth, record MACs,
+ *   meta.c         environment, transactions, map growth,
  *                  nodes (and the side tables dropped with them),
  *                  directory entries and the readdir index
  *   meta_kv.c      the kv store
@@ -12,7 +12,8 @@
  *   meta_inline.c  inline content             } dropped with its node
  *   meta_orphan.c  content files still to be deleted
  *   meta_due.c     the autocommit deadline index
- *   meta_upgrade.c upgrading a store to authenticated records */
+ *   meta_upgrade.c upgrading a store to authenticated records
+ *   meta_auth.c    the MAC of a record (auth_mac, auth_check) */
 #ifndef WORMFS_META_PRIV_H
 #define WORMFS_META_PRIV_H
 
