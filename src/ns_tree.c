@@ -1,7 +1,7 @@
 /* ns_tree: the namespace tree: lookup, getattr, create (mkdir, mknod,
- * symlink), readlink, unlink, rmdir, rename, readdir, statfs. Namespace
- * rules of design section 3 are checked here; lock rules come from
- * policy. */
+ * symlink), readlink, unlink, rmdir, rename, link (refused), readdir,
+ * statfs. Namespace rules of design section 3 are checked here; lock
+ * rules come from policy. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
