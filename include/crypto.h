@@ -111,6 +111,9 @@ int wcrypto_unwrap(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad,
 /* Keyed BLAKE2b-256. */
 int wcrypto_mac(uint8_t out[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTES],
 		const void *msg, size_t len);
+/* Keyed BLAKE2b-256 of a | b (two parts without a copy). */
+int wcrypto_mac2(uint8_t out[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTES],
+		 const void *a, size_t alen, const void *b, size_t blen);
 /* 0 if authentic, -EBADMSG otherwise (constant time). */
 int wcrypto_mac_verify(const uint8_t mac[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTES],
 		       const void *msg, size_t len);

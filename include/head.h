@@ -8,7 +8,9 @@
  *
  * The digest is a running hash: digest(k) = BLAKE2b("wormfs-state-v1" |
  * digest(k-1) | audit seq | audit hash | clock high-water mark | node
- * count). The audit chain it covers holds every lock change (ns_trail.c), so
+ * count [| state digest]). The state digest (the keyed set-hash of every
+ * record of meta/, ns_digest.c) is part of it in every store that keeps
+ * one ("wormfs-state-v2"). The audit chain it covers holds every lock change (ns_trail.c), so
  * every lock change changes the digest; a head is only made when the
  * database changed since the last one.
  *
@@ -49,6 +51,8 @@ struct head_state {
 	uint8_t audit_hash[32];
 	int64_t clock_hwm;
 	uint64_t nodes;
+	int has_state;             /* state below is set */
+	uint8_t state[32];         /* metadata state digest (meta_digest_get) */
 };
 
 /* Keys of a store's heads and audit trail; mac, sk and audit in secure

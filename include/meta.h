@@ -247,6 +247,28 @@ int meta_due_first(meta_txn *t, uint64_t *ino, int64_t *deadline);
 int meta_due_del_at(meta_txn *t, int64_t deadline, uint64_t ino);
 int meta_due_count(meta_txn *t, uint64_t *count);
 
+/* State digest (issue 12, design section 7): a keyed set-hash of every
+ * record of every sub-database, kept in each write transaction with the
+ * records it covers (see src/meta_digest.c). meta links no crypto: the
+ * namespace hands it the per-record hash H (keyed), called with a header
+ * (db | key length | key) and the value. Without one no digest is kept. */
+#define META_DIGEST_BYTES 32
+typedef int (*meta_rec_hash_fn)(void *arg, const void *hdr, size_t hlen, const void *val,
+				size_t vlen, uint8_t out[META_DIGEST_BYTES]);
+void meta_set_digest(meta_env *e, meta_rec_hash_fn fn, void *arg);
+/* sum += h, sum -= h (mod 2^256, little-endian): the set-hash's group. */
+void meta_digest_add(uint8_t sum[META_DIGEST_BYTES], const uint8_t h[META_DIGEST_BYTES]);
+void meta_digest_sub(uint8_t sum[META_DIGEST_BYTES], const uint8_t h[META_DIGEST_BYTES]);
+/* The sum recomputed from every record in t (a full scan); *records the
+ * count hashed (may be NULL). */
+int meta_digest_scan(meta_txn *t, uint8_t sum[META_DIGEST_BYTES], uint64_t *records);
+/* The kept sum: in a write txn as of now in it, else the stored record.
+ * -ENOENT if the store keeps none, -EIO if its record fails its MAC. */
+int meta_digest_get(meta_txn *t, uint8_t sum[META_DIGEST_BYTES]);
+/* Write txn: recompute the sum from every record and keep it from now on
+ * (first use on a store, or a repair). */
+int meta_digest_seal(meta_txn *t, uint64_t *records);
+
 /* Entries in the nodes database (for statfs). */
 int meta_node_count(meta_txn *t, uint64_t *count);
 

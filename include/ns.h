@@ -377,6 +377,11 @@ long ns_rewrap(ns *n, ns_progress_cb progress, void *arg);
  * was changed (logged), 0 if it was sound. -EROFS opened NS_RDONLY. */
 WORM_MUST_USE
 int ns_repair_counter(ns *n);
+/* Re-seal the metadata state digest when it does not match meta/ (verify
+ * reports it; a writable mount is refused): the state as it is now is
+ * accepted. 1 if re-sealed (logged), 0 if it matched. */
+WORM_MUST_USE
+int ns_repair_digest(ns *n);
 /* Name again a node that no directory entry names (wormctl verify reports
  * it as BUCKET/#INO): offline, as BUCKET/.recovered/INO (a bucket itself:
  * /recovered-INO at the root). Its record, lock included, is kept; only

@@ -327,6 +327,22 @@ int wcrypto_mac(uint8_t out[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTE
 	return 0;
 }
 
+int wcrypto_mac2(uint8_t out[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTES],
+		 const void *a, size_t alen, const void *b, size_t blen)
+{
+	crypto_generichash_state st;
+	int rc = crypto_generichash_init(&st, key, WCRYPTO_KEYBYTES, WCRYPTO_MACBYTES);
+
+	if (!rc && alen)
+		rc = crypto_generichash_update(&st, a, alen);
+	if (!rc && blen)
+		rc = crypto_generichash_update(&st, b, blen);
+	if (!rc)
+		rc = crypto_generichash_final(&st, out, WCRYPTO_MACBYTES);
+	sodium_memzero(&st, sizeof(st));
+	return rc ? -EIO : 0;
+}
+
 int wcrypto_mac_verify(const uint8_t mac[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTES],
 		       const void *msg, size_t len)
 {

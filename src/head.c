@@ -73,7 +73,7 @@ int head_hash(const struct whead *h, uint8_t out[HEAD_HASHBYTES])
 int head_next(const struct whead *prev, const struct head_state *st, int64_t time_s,
 	      const struct head_keys *k, struct whead *out)
 {
-	uint8_t d[16 + 32 + 8 + 32 + 8 + 8], b[HEAD_BODY_BYTES];
+	uint8_t d[16 + 32 + 8 + 32 + 8 + 8 + 32], b[HEAD_BODY_BYTES];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -85,7 +85,7 @@ int head_next(const struct whead *prev, const struct head_state *st, int64_t tim
 		if (rc)
 			return rc;
 	}
-	memcpy(d, "wormfs-state-v1\0", 16);
+	memcpy(d, st->has_state ? "wormfs-state-v2\0" : "wormfs-state-v1\0", 16);
 	if (prev)
 		memcpy(d + 16, prev->digest, 32);
 	else
@@ -94,7 +94,8 @@ int head_next(const struct whead *prev, const struct head_state *st, int64_t tim
 	memcpy(d + 56, st->audit_hash, 32);
 	put_le64(d + 88, (uint64_t)st->clock_hwm);
 	put_le64(d + 96, st->nodes);
-	rc = wcrypto_hash(out->digest, d, sizeof(d));
+	memcpy(d + 104, st->state, 32);
+	rc = wcrypto_hash(out->digest, d, st->has_state ? sizeof(d) : sizeof(d) - 32);
 	if (rc)
 		return rc;
 	out->audit_seq = st->audit_seq;

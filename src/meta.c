@@ -515,6 +515,7 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
 	e->wtxn.owner = pthread_self();
 	e->wtxn.low = reserve_top_up(e) || map_low(e);
 	e->wtxn.active = 1;
+	meta_digest_txn_begin(&e->wtxn);
 	*out = &e->wtxn;
 	return 0;
 }
@@ -548,9 +549,14 @@ int meta_txn_commit(meta_txn *t)
 	 * next writer refills it, so nothing of t is read after that. */
 	meta_env *e = t->e;
 	txn = t->txn;
+	/* The state digest goes with the records it covers, in this txn. */
+	int lrc = meta_digest_txn_flush(t);
 	t->active = 0;
 	t->txn = NULL;
-	int lrc = mdb_txn_commit(txn);   /* frees txn even on failure */
+	if (lrc)
+		mdb_txn_abort(txn);
+	else
+		lrc = mdb_txn_commit(txn);   /* frees txn even on failure */
 	if (lrc == EIO && disk_full(e))
 		lrc = ENOSPC;
 	pthread_rwlock_unlock(&e->map_lk);
@@ -626,20 +632,16 @@ int meta_node_get(meta_txn *t, uint64_t ino, struct meta_node *out)
 static int node_put(meta_txn *t, const struct meta_node *n, unsigned flags)
 {
 	uint8_t kb[8];
-	MDB_val k = { 8, kb }, v = { sizeof(*n), NULL };
-	int rc;
+	MDB_val k = { 8, kb }, v = { sizeof(*n), (void *)n };
 
 	if (!n || n->ino == 0 || n->version < META_NODE_VERSION_OLDEST ||
 	    n->version > META_NODE_VERSION)
 		return -EINVAL;
 	put_be64(kb, n->ino);
-	/* Reserve and fill in place. The version is kept as given: it says
-	 * which fields the record's MAC covers (ns_record.c). */
-	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_NODES), &k, &v, MDB_RESERVE | flags));
-	if (rc)
-		return rc;
-	memcpy(v.mv_data, n, sizeof(*n));
-	return 0;
+	/* The version is kept as given: it says which fields the record's
+	 * MAC covers (ns_record.c). Not MDB_RESERVE: the state digest hashes the
+	 * value as it is put. */
+	return mdb_err(dg_put(t, DB_NODES, &k, &v, flags));
 }
 
 int meta_node_put(meta_txn *t, const struct meta_node *n)
@@ -676,7 +678,7 @@ static int prefix_delete(meta_txn *t, enum meta_db d, uint64_t id)
 			break;
 		if (k.mv_size < 8 || memcmp(k.mv_data, kb, 8) != 0)
 			break;
-		rc = mdb_cursor_del(c, 0);
+		rc = dg_cursor_del(t, d, c);
 		if (rc)
 			break;
 	}
@@ -711,7 +713,7 @@ static int side_tables_drop(meta_txn *t, uint64_t ino)
 		if (side_tables[i].prefixed)
 			rc = prefix_delete(t, d, ino);
 		else
-			rc = mdb_err(mdb_del(t->txn, dbi(t, d), &k, NULL));
+			rc = mdb_err(dg_del(t, d, &k));
 		if (rc == -ENOENT)
 			rc = 0;
 	}
@@ -725,7 +727,7 @@ int meta_node_del(meta_txn *t, uint64_t ino)
 	int rc;
 
 	put_be64(kb, ino);
-	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_NODES), &k, NULL));
+	rc = mdb_err(dg_del(t, DB_NODES, &k));
 	if (rc)
 		return rc;
 	return side_tables_drop(t, ino);
@@ -869,14 +871,14 @@ int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino
 	if (rc)
 		return rc;
 	v = (MDB_val){ vlen, vb };
-	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_DIRENTS), &k, &v, MDB_NOOVERWRITE));
+	rc = mdb_err(dg_put(t, DB_DIRENTS, &k, &v, MDB_NOOVERWRITE));
 	if (rc)
 		return rc;
 	put_be64(cb, parent);
 	put_be64(cb + 8, cookie);
 	ck = (MDB_val){ 16, cb };
 	cv = (MDB_val){ len, (void *)name };
-	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_COOKIES), &ck, &cv, MDB_NOOVERWRITE));
+	rc = mdb_err(dg_put(t, DB_COOKIES, &ck, &cv, MDB_NOOVERWRITE));
 	if (rc)
 		return rc == -EEXIST ? -EBADMSG : rc;   /* counter behind the index */
 	p.next_cookie = cookie + 1;
@@ -902,10 +904,10 @@ int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
 	put_be64(cb, parent);
 	memcpy(cb + 8, (uint8_t *)v.mv_data + 8, 8);   /* cookie, already BE */
 	ck = (MDB_val){ 16, cb };
-	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DIRENTS), &k, NULL));
+	rc = mdb_err(dg_del(t, DB_DIRENTS, &k));
 	if (rc)
 		return rc;
-	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_COOKIES), &ck, NULL));
+	rc = mdb_err(dg_del(t, DB_COOKIES, &ck));
 	return rc == -ENOENT ? 0 : rc;
 }
 
@@ -923,7 +925,7 @@ int meta_dirent_set(meta_txn *t, uint64_t parent, const char *name, uint64_t ino
 	if (rc)
 		return rc;
 	v = (MDB_val){ vlen, vb };
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_DIRENTS), &k, &v, 0));
+	return mdb_err(dg_put(t, DB_DIRENTS, &k, &v, 0));
 }
 
 int meta_dir_is_empty(meta_txn *t, uint64_t parent)

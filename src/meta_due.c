@@ -51,12 +51,12 @@ int meta_due_del(meta_txn *t, uint64_t ino)
 		return rc;
 	if (!rc) {
 		dk = due_key(kb, old, ino);
-		rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DUE_BY_TIME), &dk, NULL));
+		rc = mdb_err(dg_del(t, DB_DUE_BY_TIME, &dk));
 		if (rc && rc != -ENOENT)
 			return rc;
 	}
 	put_be64(ib, ino);
-	return mdb_err(mdb_del(t->txn, dbi(t, DB_DUE_BY_INO), &k, NULL));
+	return mdb_err(dg_del(t, DB_DUE_BY_INO, &k));
 }
 
 int meta_due_set(meta_txn *t, uint64_t ino, int64_t deadline)
@@ -75,9 +75,9 @@ int meta_due_set(meta_txn *t, uint64_t ino, int64_t deadline)
 	put_be64(ib, ino);
 	put_be64(db, deadline < 0 ? 0 : (uint64_t)deadline);
 	dk = due_key(kb, deadline, ino);
-	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_DUE_BY_TIME), &dk, &empty, 0));
+	rc = mdb_err(dg_put(t, DB_DUE_BY_TIME, &dk, &empty, 0));
 	if (!rc)
-		rc = mdb_err(mdb_put(t->txn, dbi(t, DB_DUE_BY_INO), &k, &v, 0));
+		rc = mdb_err(dg_put(t, DB_DUE_BY_INO, &k, &v, 0));
 	return rc;
 }
 
@@ -126,7 +126,7 @@ int meta_due_del_at(meta_txn *t, int64_t deadline, uint64_t ino)
 
 	if (!usable(t))
 		return 0;
-	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DUE_BY_TIME), &dk, NULL));
+	rc = mdb_err(dg_del(t, DB_DUE_BY_TIME, &dk));
 	if (rc && rc != -ENOENT)
 		return rc;
 	rc = meta_due_get(t, ino, &cur);
@@ -134,6 +134,6 @@ int meta_due_del_at(meta_txn *t, int64_t deadline, uint64_t ino)
 		return 0;
 	/* The entry's own pointer, or an unreadable one: both go. */
 	put_be64(ib, ino);
-	rc = mdb_err(mdb_del(t->txn, dbi(t, DB_DUE_BY_INO), &k, NULL));
+	rc = mdb_err(dg_del(t, DB_DUE_BY_INO, &k));
 	return rc == -ENOENT ? 0 : rc;
 }

@@ -35,7 +35,7 @@ int meta_inline_put(meta_txn *t, uint64_t ino, const void *val, size_t len)
 	if (room_to_add(t))
 		return -ENOSPC;
 	put_be64(kb, ino);
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_INLINE_CONTENT), &k, &v, 0));
+	return mdb_err(dg_put(t, DB_INLINE_CONTENT, &k, &v, 0));
 }
 
 int meta_inline_del(meta_txn *t, uint64_t ino)
@@ -46,5 +46,5 @@ int meta_inline_del(meta_txn *t, uint64_t ino)
 	if (!dbi(t, DB_INLINE_CONTENT))
 		return -ENOENT;
 	put_be64(kb, ino);
-	return mdb_err(mdb_del(t->txn, dbi(t, DB_INLINE_CONTENT), &k, NULL));
+	return mdb_err(dg_del(t, DB_INLINE_CONTENT, &k));
 }

@@ -38,5 +38,5 @@ int meta_kv_put(meta_txn *t, const char *key, const void *val, size_t len)
 		return rc;
 	if (!val && len)
 		return -EINVAL;
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_KV), &k, &v, 0));
+	return mdb_err(dg_put(t, DB_KV, &k, &v, 0));
 }

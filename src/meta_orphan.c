@@ -17,7 +17,7 @@ int meta_orphan_add(meta_txn *t, uint64_t ino, const uint8_t objid[16])
 			return rc;
 		v.mv_size += META_MAC_BYTES;
 	}
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_ORPHANS), &k, &v, 0));
+	return mdb_err(dg_put(t, DB_ORPHANS, &k, &v, 0));
 }
 
 int meta_orphan_del(meta_txn *t, uint64_t ino)
@@ -26,7 +26,7 @@ int meta_orphan_del(meta_txn *t, uint64_t ino)
 	MDB_val k = { 8, kb };
 
 	put_be64(kb, ino);
-	return mdb_err(mdb_del(t->txn, dbi(t, DB_ORPHANS), &k, NULL));
+	return mdb_err(dg_del(t, DB_ORPHANS, &k));
 }
 
 int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg)

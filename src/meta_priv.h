@@ -13,7 +13,8 @@
  *   meta_orphan.c  content files still to be deleted
  *   meta_due.c     the autocommit deadline index
  *   meta_upgrade.c upgrading a store to authenticated records
- *   meta_auth.c    the MAC of a record (auth_mac, auth_check) */
+ *   meta_auth.c    the MAC of a record (auth_mac, auth_check)
+ *   meta_digest.c  the state digest, kept in every write transaction */
 #ifndef WORMFS_META_PRIV_H
 #define WORMFS_META_PRIV_H
 
@@ -56,6 +57,10 @@ struct meta_txn {
 	pthread_t owner;          /* write txn: the thread holding the lock */
 	int low;                  /* write txn: disk full, reserve below half */
 	struct meta_txn *next;    /* pool link */
+	/* write txn: the state digest (meta_digest.c) */
+	int dstate;               /* 0 not loaded yet, else DG_* */
+	int ddirty;               /* dsum changed: written at commit */
+	uint8_t dsum[META_DIGEST_BYTES];
 };
 
 struct meta_env {
@@ -74,6 +79,8 @@ struct meta_env {
 	meta_auth_fn auth;        /* record MACs (meta_set_auth), or NULL */
 	void *auth_arg;
 	int strict;               /* legacy records (no MAC) refused */
+	meta_rec_hash_fn dg_fn;   /* state digest (meta_set_digest), or NULL */
+	void *dg_arg;
 	struct meta_txn *pool;    /* reset read transactions */
 	unsigned pool_n;
 	struct meta_txn wtxn;     /* owned by whoever holds LMDB's writer lock */
@@ -185,6 +192,14 @@ static inline int cursor_step(MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_
 		return 0;
 	return rc ? mdb_err(rc) : 1;
 }
+
+/* Every write to LMDB goes through these (meta_digest.c): they keep the
+ * write transaction's state digest. LMDB-style codes (pass to mdb_err). */
+int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags);
+int dg_del(meta_txn *t, enum meta_db d, MDB_val *k);
+int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c);
+void meta_digest_txn_begin(meta_txn *t);
+int meta_digest_txn_flush(meta_txn *t);   /* before commit; LMDB-style */
 
 /* Record MACs. msg = tag | key | value fields; each record type has its
  * own tag, and its fields are fixed-size except a last one, so no two

@@ -5,19 +5,22 @@
 static int link_store(meta_txn *t, const uint8_t kb[8], const char *target, size_t len)
 {
 	MDB_val k = { 8, (void *)kb }, v = { len, (void *)target };
-	uint8_t *buf;
+	uint8_t buf[META_LINK_MAX + META_MAC_BYTES];
 	int rc;
 
 	if (!t->e->auth)
-		return mdb_err(mdb_put(t->txn, dbi(t, DB_SYMLINKS), &k, &v, 0));
-	v.mv_size = len + META_MAC_BYTES;
-	rc = mdb_err(mdb_put(t->txn, dbi(t, DB_SYMLINKS), &k, &v, MDB_RESERVE));
-	if (rc)
-		return rc;
-	buf = v.mv_data;
+		return mdb_err(dg_put(t, DB_SYMLINKS, &k, &v, 0));
+	if (len > META_LINK_MAX)
+		return -ENAMETOOLONG;
+	/* Built whole first (no MDB_RESERVE): the state digest hashes the
+	 * value as it is put. */
 	if (len)
 		memcpy(buf, target, len);
-	return auth_mac(t->e, 'L', kb, 8, target, len, buf + len);
+	rc = auth_mac(t->e, 'L', kb, 8, target, len, buf + len);
+	if (rc)
+		return rc;
+	v = (MDB_val){ len + META_MAC_BYTES, buf };
+	return mdb_err(dg_put(t, DB_SYMLINKS, &k, &v, 0));
 }
 
 /* A target is stored as target | MAC over 'L' | ino | target. */

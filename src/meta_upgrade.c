@@ -96,7 +96,7 @@ static long upgrade_db(meta_txn *t, enum meta_db d, upgrade_fn fn)
 	mdb_cursor_close(c);
 	for (size_t i = 0; !rc && i < n; i++) {
 		MDB_val nk = { recs[i].kl, recs[i].k }, nv = { recs[i].vl, recs[i].v };
-		rc = mdb_err(mdb_put(t->txn, dbi(t, d), &nk, &nv, 0));
+		rc = mdb_err(dg_put(t, d, &nk, &nv, 0));
 		done++;
 	}
 	for (size_t i = 0; i < n; i++)

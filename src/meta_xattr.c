@@ -124,7 +124,7 @@ int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val,
 		return -EEXIST;
 	if (rc)
 		return rc;
-	return mdb_err(mdb_put(t->txn, dbi(t, DB_XATTRS), &k, &v, put_flags));
+	return mdb_err(dg_put(t, DB_XATTRS, &k, &v, put_flags));
 }
 
 int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name)
@@ -137,7 +137,7 @@ int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name)
 	if (rc)
 		return rc;
 	k = prefixed_key(kb, ino, name, nl);
-	rc = mdb_del(t->txn, dbi(t, DB_XATTRS), &k, NULL);
+	rc = dg_del(t, DB_XATTRS, &k);
 	return rc == MDB_NOTFOUND ? -ENODATA : mdb_err(rc);
 }
 

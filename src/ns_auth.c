@@ -24,7 +24,10 @@
 
 #define KV_AUTH_FLAG "auth_records"
 #define KV_CLOCK_HWM "clock_hwm"
+/* 1: records carry MACs; 2: and the store keeps a state digest
+ * (ns_digest.c): a store at 2 without a digest record is refused. */
 #define AUTH_FLAG_VERSION 1u
+#define AUTH_FLAG_DIGEST 2u
 
 static int rec_auth(void *arg, const void *msg, size_t len, uint8_t mac[32], int check)
 {
@@ -69,10 +72,9 @@ static int ns_auth_key(ns *n)
 	return wcrypto_kdf(n->mkey, n->reckey, 1, "wfsrecs1");
 }
 
-static int flag_put(ns *n, meta_txn *t)
+static int flag_put_v(ns *n, meta_txn *t, uint32_t v)
 {
 	uint8_t buf[4 + 32];
-	uint32_t v = AUTH_FLAG_VERSION;
 	int rc;
 
 	memcpy(buf, &v, 4);
@@ -80,7 +82,18 @@ static int flag_put(ns *n, meta_txn *t)
 	return rc ? rc : meta_kv_put(t, KV_AUTH_FLAG, buf, sizeof(buf));
 }
 
-/* 1 valid, 0 absent, -EIO present but failing. */
+static int flag_put(ns *n, meta_txn *t)
+{
+	return flag_put_v(n, t, n->digest_required ? AUTH_FLAG_DIGEST : AUTH_FLAG_VERSION);
+}
+
+int ns_auth_flag_digest(ns *n, meta_txn *t)
+{
+	n->digest_required = 1;
+	return flag_put_v(n, t, AUTH_FLAG_DIGEST);
+}
+
+/* Its version (1 or 2) if valid, 0 absent, -EIO present but failing. */
 static int flag_get(ns *n, meta_txn *t)
 {
 	uint8_t buf[4 + 32];
@@ -89,9 +102,14 @@ static int flag_get(ns *n, meta_txn *t)
 
 	if (rc == -ENOENT)
 		return 0;
+	uint32_t v;
+
 	if (rc || len != sizeof(buf) || !kv_mac_ok(n, 'F', KV_AUTH_FLAG, buf, 4, buf + 4))
 		return -EIO;
-	return 1;
+	memcpy(&v, buf, 4);
+	if (v != AUTH_FLAG_VERSION && v != AUTH_FLAG_DIGEST)
+		return -EIO;
+	return (int)v;
 }
 
 int ns_auth_init_store(ns *n, meta_env *me, meta_txn *t)
@@ -102,7 +120,8 @@ int ns_auth_init_store(ns *n, meta_env *me, meta_txn *t)
 		return rc;
 	meta_set_auth(me, rec_auth, n, 1);
 	n->rec_strict = 1;
-	return flag_put(n, t);
+	/* A new store keeps its state digest from the start (nstool.c). */
+	return ns_auth_flag_digest(n, t);
 }
 
 int ns_clock_put(ns *n, meta_txn *t, int64_t hwm)
@@ -284,7 +303,9 @@ int ns_auth_open(ns *n, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	flag = flag_get(n, t);
-	if (flag != 1) {
+	if (flag == (int)AUTH_FLAG_DIGEST)
+		n->digest_required = 1;
+	if (flag < 1) {
 		any_new = meta_auth_any_new(t);
 		if (!any_new && !ns_node_get(n, t, NS_INO_ROOT, &root))
 			any_new = root.version >= 2;
@@ -298,7 +319,7 @@ int ns_auth_open(ns *n, char *err, size_t errlen)
 		}
 	}
 	meta_txn_abort(t);
-	if (flag == 1) {
+	if (flag >= 1) {
 		n->rec_strict = 1;
 	} else if (flag < 0 || any_new > 0) {
 		/* Records with MACs exist: the flag was removed or edited to make

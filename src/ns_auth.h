@@ -13,6 +13,8 @@
  * then 0; -ENOENT if absent). */
 int ns_auth_open(ns *n, char *err, size_t errlen);
 int ns_auth_init_store(ns *n, meta_env *me, meta_txn *t);
+/* Mark the store as keeping a state digest (auth flag version 2). */
+int ns_auth_flag_digest(ns *n, meta_txn *t);
 int ns_clock_put(ns *n, meta_txn *t, int64_t hwm);
 int ns_clock_get(ns *n, meta_txn *t, int64_t *hwm);
 

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "ns_digest.h"
 #include "ns_inode.h"
 #include "ns_offline.h"
 #include "ns_path.h"
@@ -636,6 +637,18 @@ static int verify_records(struct verify_ctx *v)
 	if (v->n->clock_forged)
 		verify_damage(v, "meta/kv/clock_hwm", "compliance clock record fails authentication "
 			      "(ignored: the clock follows the system clock)");
+	/* The state digest: an older authentic record put back alone (or one
+	 * deleted, or added) changes it (ns_digest.c). */
+	rc = ns_digest_state(v->n, v->t, NULL);
+	if (rc == NS_DIGEST_NONE && v->n->digest_required)
+		rc = NS_DIGEST_MISSING;
+	if (rc < 0)
+		goto out;
+	if (rc != NS_DIGEST_OK && rc != NS_DIGEST_NONE)
+		verify_damage(v, "meta/kv/state_digest", "the metadata state digest %s: a record "
+			      "was edited, deleted or put back from an older copy (a writable "
+			      "mount is refused; wormctl repair re-seals it once explained)",
+			      ns_digest_why(rc));
 	rc = meta_node_foreach(v->t, vrec_cb, &c);
 	if (!rc)
 		rc = c.rc;

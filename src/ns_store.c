@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ns_auth.h"
+#include "ns_digest.h"
 #include "ns_ctx.h"
 #include "ns_inode.h"
 #include "ns_offline.h"
@@ -159,6 +160,9 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	rc = kms_record_key(km, tmp->reckey);
 	if (rc)
 		goto out;
+	rc = ns_digest_attach(tmp, me);
+	if (rc)
+		goto out;
 	rc = meta_txn_begin(me, 0, &t);
 	if (rc)
 		goto out;
@@ -181,6 +185,9 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	uint32_t closed = 0;
 	if (!rc)
 		rc = meta_kv_put(t, KV_OPEN, &closed, sizeof(closed));
+	/* ... and its state digest kept from here on (ns_digest.c). */
+	if (!rc)
+		rc = meta_digest_seal(t, NULL);
 	if (rc) {
 		meta_txn_abort(t);
 		goto out;
@@ -202,6 +209,7 @@ out:
 	if (km)
 		kms_close(km);
 	if (tmp) {
+		ns_digest_free(tmp);
 		wcrypto_secure_free(tmp->reckey);
 		if (tmp->mkey)
 			wcrypto_secure_free(tmp->mkey);
@@ -597,6 +605,10 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	rc = meta_open(sub, (flags & NS_RDONLY) ? META_RDONLY : 0, &n->me, err, errlen);
 	if (rc)
 		goto fail;
+	/* Before anything is written: every write keeps the state digest. */
+	rc = ns_digest_attach(n, n->me);
+	if (rc)
+		goto fail;
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (!rc) {
 		rc = meta_kv_get(t, KV_FORMAT, &fmt, sizeof(fmt), &len);
@@ -630,6 +642,8 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		}
 	}
 	rc = ns_auth_open(n, err, errlen);
+	if (!rc)
+		rc = ns_digest_open(n, store_path, err, errlen);
 	if (!rc)
 		rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)
@@ -722,6 +736,7 @@ void ns_close(ns *n)
 		wcrypto_secure_free(n->reckey);
 	if (n->mkey)
 		wcrypto_secure_free(n->mkey);
+	ns_digest_free(n);
 	if (n->st)
 		store_close(n->st);
 	pthread_mutex_destroy(&n->itab_mu);

@@ -55,6 +55,8 @@ static int advance(ns *n, meta_txn *t)
 		st.clock_hwm = 0;
 	if (meta_node_count(t, &st.nodes))
 		st.nodes = 0;
+	/* The state digest as of now in t (none in a store not sealed yet). */
+	st.has_state = meta_digest_get(t, st.state) == 0;
 	r2 = head_next(rc ? NULL : &prev, &st, ns_clock_now(n), &tr->keys, &h);
 	if (!r2)
 		r2 = head_kv_put(t, &h);

@@ -513,9 +513,15 @@ int wctl_repair(const struct wctl_opts *o)
 	if (wctl_open_store(o, o->pos[0], 0, &n))
 		return WCTL_FAIL;
 	rc = ns_repair_counter(n);
+	/* Last: the digest then covers the repaired counter. */
+	int drc = rc < 0 ? 0 : ns_repair_digest(n);
 	ns_close(n);
 	if (rc < 0)
 		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
 	wctl_out("%s: inode counter %s", o->pos[0], rc ? "re-sealed" : "sound: nothing to do");
+	if (drc < 0)
+		return wctl_err("%s %s: state digest: %s", o->cmd, o->pos[0], strerror(-drc));
+	wctl_out("%s: metadata state digest %s", o->pos[0],
+		 drc ? "re-sealed (the state as it is now is accepted)" : "sound: nothing to do");
 	return WCTL_OK;
 }

@@ -1,0 +1,304 @@
+/* meta_digest: the state digest of the metadata (issue 12; design section
+ * 7), part of the meta module. See include/meta.h.
+ *
+ * The digest is a keyed set-hash: the sum mod 2^256 of H(db | key | value)
+ * over every record of every sub-database (the digest record itself
+ * aside), H a keyed BLAKE2b the namespace hands in (meta links no crypto).
+ * A sum, not a running hash, so that it is updated per record in O(1): a
+ * put subtracts the old value's H and adds the new one, a delete
+ * subtracts. It is kept in the same LMDB write transaction as the records
+ * it covers, so a crash leaves both as they were or both as committed.
+ * H is keyed and its key never leaves the daemon: without it no one can
+ * find another set of records with the same sum, and a record put back
+ * from an older copy, or deleted, or added, changes the sum.
+ *
+ * Every write to LMDB in meta*.c goes through dg_put / dg_del /
+ * dg_cursor_del (meta_priv.h). The digest record, kv "state_digest" =
+ * sum | MAC (tag 'S', meta_set_auth's function), is written once per
+ * write transaction, at commit, when the sum changed. A store without
+ * it keeps none until the namespace seals one (meta_digest_seal). */
+#include "meta_priv.h"
+
+#include <stdlib.h>
+
+#define KV_DIGEST "state_digest"
+#define DG_NONE 2                 /* t->dstate: this store keeps no digest */
+#define DG_BAD 3                  /* its record fails authentication */
+#define DG_KEPT 1
+
+void meta_set_digest(meta_env *e, meta_rec_hash_fn fn, void *arg)
+{
+	e->dg_fn = fn;
+	e->dg_arg = arg;
+}
+
+/* ---- the sum ------------------------------------------------------------ */
+
+/* Little-endian 256-bit add and subtract, mod 2^256. */
+void meta_digest_add(uint8_t sum[META_DIGEST_BYTES], const uint8_t h[META_DIGEST_BYTES])
+{
+	unsigned carry = 0;
+
+	for (int i = 0; i < META_DIGEST_BYTES; i++) {
+		unsigned s = (unsigned)sum[i] + h[i] + carry;
+		sum[i] = (uint8_t)s;
+		carry = s >> 8;
+	}
+}
+
+void meta_digest_sub(uint8_t sum[META_DIGEST_BYTES], const uint8_t h[META_DIGEST_BYTES])
+{
+	unsigned borrow = 0;
+
+	for (int i = 0; i < META_DIGEST_BYTES; i++) {
+		unsigned d = (unsigned)sum[i] - h[i] - borrow;
+		sum[i] = (uint8_t)d;
+		borrow = (d >> 8) & 1;
+	}
+}
+
+/* The digest record is the one record the sum does not cover. */
+static int is_digest_key(enum meta_db d, const MDB_val *k)
+{
+	return d == DB_KV && k->mv_size == sizeof(KV_DIGEST) - 1 &&
+	       !memcmp(k->mv_data, KV_DIGEST, sizeof(KV_DIGEST) - 1);
+}
+
+/* H(db | key length | key | value); LMDB-style code (errno > 0). */
+static int rec_hash(const meta_env *e, enum meta_db d, const MDB_val *k, const MDB_val *v,
+		    uint8_t out[META_DIGEST_BYTES])
+{
+	uint8_t hdr[3 + META_KEY_MAX];
+
+	if (k->mv_size > META_KEY_MAX)
+		return EINVAL;
+	hdr[0] = (uint8_t)d;
+	hdr[1] = (uint8_t)(k->mv_size >> 8);
+	hdr[2] = (uint8_t)k->mv_size;
+	memcpy(hdr + 3, k->mv_data, k->mv_size);
+	return e->dg_fn(e->dg_arg, hdr, 3 + k->mv_size, v->mv_data, v->mv_size, out) ? EIO : 0;
+}
+
+/* ---- the record --------------------------------------------------------- */
+
+/* Read the stored sum: 0, ENOENT (none), EBADMSG (fails its MAC or its
+ * size); LMDB-style codes. */
+static int record_read(meta_txn *t, uint8_t sum[META_DIGEST_BYTES])
+{
+	static const char key[] = KV_DIGEST;
+	MDB_val k = { sizeof(key) - 1, (void *)key }, v;
+	uint8_t m[META_MAC_BYTES];
+	int rc = mdb_get(t->txn, dbi(t, DB_KV), &k, &v);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? ENOENT : rc;
+	if (!t->e->auth) {
+		if (v.mv_size != META_DIGEST_BYTES)
+			return EBADMSG;
+		memcpy(sum, v.mv_data, META_DIGEST_BYTES);
+		return 0;
+	}
+	if (v.mv_size != META_DIGEST_BYTES + META_MAC_BYTES)
+		return EBADMSG;
+	memcpy(sum, v.mv_data, META_DIGEST_BYTES);
+	if (auth_mac(t->e, 'S', key, sizeof(key) - 1, sum, META_DIGEST_BYTES, m) ||
+	    memcmp(m, (const uint8_t *)v.mv_data + META_DIGEST_BYTES, sizeof(m)))
+		return EBADMSG;
+	return 0;
+}
+
+static int record_write(meta_txn *t, const uint8_t sum[META_DIGEST_BYTES])
+{
+	static const char key[] = KV_DIGEST;
+	uint8_t buf[META_DIGEST_BYTES + META_MAC_BYTES];
+	MDB_val k = { sizeof(key) - 1, (void *)key }, v = { META_DIGEST_BYTES, buf };
+
+	memcpy(buf, sum, META_DIGEST_BYTES);
+	if (t->e->auth) {
+		if (auth_mac(t->e, 'S', key, sizeof(key) - 1, sum, META_DIGEST_BYTES,
+			     buf + META_DIGEST_BYTES))
+			return EIO;
+		v.mv_size += META_MAC_BYTES;
+	}
+	return mdb_put(t->txn, dbi(t, DB_KV), &k, &v, 0);
+}
+
+/* 1 if write txn t keeps the sum (loaded on first use), 0 if not. A
+ * record that fails its MAC is not maintained (the namespace refuses the
+ * mount on it, see ns_digest.c); neither is a store without one. */
+static int dg_on(meta_txn *t)
+{
+	int rc;
+
+	if (!t->e->dg_fn || t->rdonly)
+		return 0;
+	if (!t->dstate) {
+		rc = record_read(t, t->dsum);
+		t->dstate = rc == 0 ? DG_KEPT : rc == ENOENT ? DG_NONE : DG_BAD;
+	}
+	return t->dstate == DG_KEPT;
+}
+
+void meta_digest_txn_begin(meta_txn *t)
+{
+	t->dstate = 0;
+	t->ddirty = 0;
+}
+
+int meta_digest_txn_flush(meta_txn *t)
+{
+	if (!t->ddirty || t->dstate != DG_KEPT)
+		return 0;
+	t->ddirty = 0;
+	return record_write(t, t->dsum);
+}
+
+/* ---- hooks (meta_priv.h) ------------------------------------------------ */
+
+int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags)
+{
+	uint8_t hold[META_DIGEST_BYTES], hnew[META_DIGEST_BYTES];
+	MDB_val old;
+	int had = 0, rc;
+
+	if (!dg_on(t) || is_digest_key(d, k))
+		return mdb_put(t->txn, dbi(t, d), k, v, flags);
+	if (!(flags & MDB_NOOVERWRITE)) {
+		rc = mdb_get(t->txn, dbi(t, d), k, &old);
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+		/* Hashed before the put: the old value's page may be reused. */
+		if (!rc && (rc = rec_hash(t->e, d, k, &old, hold)))
+			return rc;
+		had = !rc;
+	}
+	rc = rec_hash(t->e, d, k, v, hnew);
+	if (rc)
+		return rc;
+	rc = mdb_put(t->txn, dbi(t, d), k, v, flags);
+	if (rc)
+		return rc;
+	if (had)
+		meta_digest_sub(t->dsum, hold);
+	meta_digest_add(t->dsum, hnew);
+	t->ddirty = 1;
+	return 0;
+}
+
+int dg_del(meta_txn *t, enum meta_db d, MDB_val *k)
+{
+	uint8_t h[META_DIGEST_BYTES];
+	MDB_val old;
+	int rc;
+
+	if (!dg_on(t) || is_digest_key(d, k))
+		return mdb_del(t->txn, dbi(t, d), k, NULL);
+	rc = mdb_get(t->txn, dbi(t, d), k, &old);
+	if (rc)
+		return rc;
+	rc = rec_hash(t->e, d, k, &old, h);
+	if (rc)
+		return rc;
+	rc = mdb_del(t->txn, dbi(t, d), k, NULL);
+	if (rc)
+		return rc;
+	meta_digest_sub(t->dsum, h);
+	t->ddirty = 1;
+	return 0;
+}
+
+int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c)
+{
+	uint8_t h[META_DIGEST_BYTES];
+	MDB_val k, v;
+	int rc;
+
+	if (!dg_on(t))
+		return mdb_cursor_del(c, 0);
+	rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+	if (rc)
+		return rc;
+	if (is_digest_key(d, &k))
+		return mdb_cursor_del(c, 0);
+	rc = rec_hash(t->e, d, &k, &v, h);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_del(c, 0);
+	if (rc)
+		return rc;
+	meta_digest_sub(t->dsum, h);
+	t->ddirty = 1;
+	return 0;
+}
+
+/* ---- whole-store operations --------------------------------------------- */
+
+int meta_digest_scan(meta_txn *t, uint8_t sum[META_DIGEST_BYTES], uint64_t *records)
+{
+	uint8_t h[META_DIGEST_BYTES];
+	uint64_t n = 0;
+	int rc = 0;
+
+	memset(sum, 0, META_DIGEST_BYTES);
+	if (!t->e->dg_fn)
+		return -EINVAL;
+	for (int d = 0; d < DB_COUNT && !rc; d++) {
+		MDB_cursor *c = NULL;
+		MDB_val k, v;
+		MDB_cursor_op op = MDB_FIRST;
+
+		if (!dbi(t, d))
+			continue;   /* read-only store from before that table */
+		rc = mdb_err(mdb_cursor_open(t->txn, dbi(t, d), &c));
+		if (rc)
+			break;
+		for (;; op = MDB_NEXT) {
+			rc = mdb_cursor_get(c, &k, &v, op);
+			if (rc) {
+				rc = rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+				break;
+			}
+			if (is_digest_key(d, &k))
+				continue;
+			rc = rec_hash(t->e, d, &k, &v, h);
+			if (rc) {
+				rc = -rc;
+				break;
+			}
+			meta_digest_add(sum, h);
+			n++;
+		}
+		mdb_cursor_close(c);
+	}
+	if (records)
+		*records = n;
+	return rc;
+}
+
+int meta_digest_get(meta_txn *t, uint8_t sum[META_DIGEST_BYTES])
+{
+	int rc;
+
+	if (!t->rdonly && dg_on(t)) {
+		memcpy(sum, t->dsum, META_DIGEST_BYTES);   /* as of now in t */
+		return 0;
+	}
+	if (!t->rdonly && t->dstate == DG_NONE)
+		return -ENOENT;
+	rc = record_read(t, sum);
+	return rc == ENOENT ? -ENOENT : rc == EBADMSG ? -EIO : mdb_err(rc);
+}
+
+int meta_digest_seal(meta_txn *t, uint64_t *records)
+{
+	int rc;
+
+	if (t->rdonly)
+		return -EROFS;
+	rc = meta_digest_scan(t, t->dsum, records);
+	if (rc)
+		return rc;
+	t->dstate = DG_KEPT;
+	t->ddirty = 1;
+	return 0;
+}

@@ -1,0 +1,187 @@
+/* ns_digest: the namespace's side of the metadata state digest (issue 12;
+ * design section 7; the sum itself is kept by meta, src/meta_digest.c).
+ *
+ * Why: every record carries its own MAC, but an older authentic record put
+ * back alone (a node from before its lock, a directory entry, a counter,
+ * the clock mark, an orphan entry, an autocommit deadline) passes its MAC.
+ * The digest is a keyed set-hash over all of them, so such a record
+ * changes it; it is checked at every writable mount (refused on a
+ * mismatch), by wormctl verify, and is part of every store head
+ * (ns_trail.c), so a rollback of the whole of meta/ is caught against a head
+ * kept outside it.
+ *
+ * The layering: meta keeps the sum in its write transactions (so it is
+ * crash-consistent with the records) but links no crypto: this file hands
+ * it H = keyed BLAKE2b-256 with a subkey of the record key (context
+ * "wfsdigst"), through meta_set_digest, right after the database opens
+ * and before anything is written.
+ *
+ * Upgrade, one way: a store without the digest record gets one at its
+ * first writable open (a full scan, logged). A digest record that is
+ * present is never recomputed on its own: a mismatch refuses the mount
+ * until an operator runs wormctl repair (which re-seals, logged) after
+ * wormctl verify. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ns_auth.h"
+#include "ns_digest.h"
+#include "log.h"
+
+static int rec_hash(void *arg, const void *hdr, size_t hlen, const void *val, size_t vlen,
+		    uint8_t out[META_DIGEST_BYTES])
+{
+	ns *n = arg;
+
+	return wcrypto_mac2(out, n->dkey, hdr, hlen, val, vlen);
+}
+
+int ns_digest_attach(ns *n, meta_env *me)
+{
+	int rc;
+
+	if (!n->dkey && !(n->dkey = wcrypto_secure_alloc(32)))
+		return -ENOMEM;
+	rc = wcrypto_kdf(n->dkey, n->reckey, 4, "wfsdigst");
+	if (!rc)
+		meta_set_digest(me, rec_hash, n);
+	return rc;
+}
+
+static int64_t ms_since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (int64_t)(b.tv_sec - a->tv_sec) * 1000 + (b.tv_nsec - a->tv_nsec) / 1000000;
+}
+
+int ns_digest_state(ns *n, meta_txn *t, uint64_t *records)
+{
+	uint8_t kept[META_DIGEST_BYTES], now[META_DIGEST_BYTES];
+	int rc = meta_digest_get(t, kept);
+
+	(void)n;
+	if (rc == -ENOENT)
+		return NS_DIGEST_NONE;
+	if (rc == -EIO)
+		return NS_DIGEST_FORGED;
+	if (rc)
+		return rc;
+	rc = meta_digest_scan(t, now, records);
+	if (rc)
+		return rc;
+	return wcrypto_equal(kept, now, META_DIGEST_BYTES) ? NS_DIGEST_OK : NS_DIGEST_MISMATCH;
+}
+
+static int seal(ns *n, const char *why)
+{
+	meta_txn *t = NULL;
+	uint64_t recs = 0;
+	int rc = meta_txn_begin(n->me, 0, &t);
+
+	if (rc)
+		return rc;
+	rc = meta_digest_seal(t, &recs);
+	/* From now on a missing digest record is damage, not an old store. */
+	if (!rc && !n->digest_required)
+		rc = ns_auth_flag_digest(n, t);
+	if (rc) {
+		meta_txn_abort(t);
+		return rc;
+	}
+	rc = meta_txn_commit(t);
+	if (!rc)
+		rc = meta_sync(n->me);
+	if (!rc)
+		wlog(WLOG_WARN, "metadata state digest %s over %" PRIu64 " records", why, recs);
+	return rc;
+}
+
+int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
+{
+	struct timespec t0;
+	meta_txn *t = NULL;
+	uint64_t recs = 0;
+	int st, rc;
+
+	/* Read-only opens (ls, head, audit) skip the scan: verify does it. */
+	if (n->flags & NS_RDONLY)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	st = ns_digest_state(n, t, &recs);
+	meta_txn_abort(t);
+	if (st < 0)
+		return st;
+	if (st == NS_DIGEST_NONE && n->digest_required)
+		st = NS_DIGEST_MISSING;
+	if (st == NS_DIGEST_NONE)
+		return seal(n, "created (store upgraded: an older record put back alone is "
+			    "detected from now on)");
+	if (st == NS_DIGEST_OK) {
+		wlog(WLOG_DEBUG, "metadata state digest checked: %" PRIu64 " records in %" PRId64
+		     " ms", recs, ms_since(&t0));
+		return 0;
+	}
+	n->digest_bad = st;
+	if (n->flags & NS_OFFLINE) {
+		/* wormctl with the store's keys (repair, re-attach): allowed,
+		 * loudly; the mismatch stays until wormctl repair re-seals. */
+		wlog(WLOG_ERR, "%s: the metadata state digest %s (see wormctl verify)", store_path,
+		     ns_digest_why(st));
+		return 0;
+	}
+	wlog_seterr(err, errlen, "%s: refused: the metadata state digest %s: a record of meta/ "
+		    "was edited, deleted or put back from an older copy (run wormctl verify %s)",
+		    store_path, ns_digest_why(st), store_path);
+	return -EUCLEAN;
+}
+
+const char *ns_digest_why(int st)
+{
+	switch (st) {
+	case NS_DIGEST_FORGED:
+		return "record fails authentication";
+	case NS_DIGEST_MISSING:
+		return "record is missing although the store keeps one";
+	case NS_DIGEST_MISMATCH:
+		return "does not match the records of meta/";
+	default:
+		return "is sound";
+	}
+}
+
+int ns_repair_digest(ns *n)
+{
+	meta_txn *t = NULL;
+	int st, rc;
+
+	if (n->flags & NS_RDONLY)
+		return -EROFS;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	st = ns_digest_state(n, t, NULL);
+	meta_txn_abort(t);
+	if (st < 0)
+		return st;
+	if (st == NS_DIGEST_OK || (st == NS_DIGEST_NONE && !n->digest_required))
+		return 0;   /* a store not sealed yet is sealed at its next mount */
+	rc = seal(n, "re-sealed by wormctl repair (the state as it is now is accepted)");
+	if (!rc)
+		n->digest_bad = 0;
+	return rc ? rc : 1;
+}
+
+void ns_digest_free(ns *n)
+{
+	if (n->dkey)
+		wcrypto_secure_free(n->dkey);
+	n->dkey = NULL;
+}
