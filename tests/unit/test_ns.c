@@ -680,6 +680,17 @@ static void tamper_offline(uint64_t ino)
 	cr_assert_eq(meta_node_put(t, &nd), 0);
 	cr_assert_eq(meta_txn_commit(t), 0);
 	meta_close(me);
+	/* The edit changed the state digest: an operator re-seals it
+	 * (wormctl repair), or no writable open is allowed at all. */
+	char err2[512] = "", store[300];
+	ns *o = NULL;
+	snprintf(store, sizeof(store), "%s/s", dir);
+	cr_assert_eq(ns_open(store, &C, 0, &o, err2, sizeof(err2)), -EUCLEAN);
+	cr_assert(strstr(err2, "state digest"), "%s", err2);
+	cr_assert_eq(ns_open(store, &C, NS_OFFLINE, &o, err2, sizeof(err2)), 0, "%s", err2);
+	cr_assert_eq(ns_repair_digest(o), 1);
+	cr_assert_eq(ns_repair_digest(o), 0);
+	ns_close(o);
 }
 
 /* An object left pending whose bucket cannot be found at the next open
@@ -799,8 +810,11 @@ Test(ns, edited_directory_entry_fails_closed)
 	cr_assert_eq(ns_lookup(N, b, "locked", &a), 0);
 	cr_assert_eq(ns_lookup(N, b, "plain", &a), 0);
 	cr_assert_eq(ns_readdir(N, b, 0, rd_count, &(int){ 0 }), -EIO, "no shortened listing");
-	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 1);
+	/* Written past the digest too (no key): both reported. */
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 2);
 	cr_assert(reported(&s, "dents/alias: directory entry fails authentication"), "%s", s.what[0]);
+	cr_assert(reported(&s, "meta/kv/state_digest: the metadata state digest does not match"),
+		  "%s", s.what[0]);
 }
 
 Test(ns, counter_set_back_never_overwrites)
@@ -1069,8 +1083,10 @@ Test(ns, entry_put_back_after_rename_is_reported_by_verify)
 	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 0, "%s", s.what[0]);
 	cr_assert_eq(raw_put(DB_DIRENTS, dk, 9, dv, dvl), 0);
 	cr_assert_eq(ns_lookup(N, b, "a", &a), 0, "authentic: lookup finds it");
-	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 1);
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 2);
 	cr_assert(reported(&s, "/a: directory entry missing from its directory's listing"),
+		  "%s", s.what[0]);
+	cr_assert(reported(&s, "meta/kv/state_digest: the metadata state digest does not match"),
 		  "%s", s.what[0]);
 }
 
