@@ -413,6 +413,8 @@ static const struct cmddef {
 	  "audit STORE [--since TIME] [--json] [--passphrase-file F]", wctl_audit },
 	{ "reattach", NULL, 2, 2, OPT_PASSPHRASE_FILE, "reattach STORE INO [--passphrase-file F]",
 	  wctl_reattach },
+	{ "repair", "digest", 1, 1, OPT_PASSPHRASE_FILE, "repair digest STORE [--passphrase-file F]",
+	  wctl_repair_digest },
 	{ "repair", NULL, 1, 1, OPT_PASSPHRASE_FILE, "repair STORE [--passphrase-file F]", wctl_repair },
 	{ "stats", NULL, 1, 1, OPT_JSON, "stats MNT [--json]", wctl_stats },
 	{ "kms", "bench", 1, 1,

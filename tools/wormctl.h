@@ -118,6 +118,7 @@ int wctl_key_remove(const struct wctl_opts *o);
 int wctl_verify(const struct wctl_opts *o);
 int wctl_reattach(const struct wctl_opts *o);
 int wctl_repair(const struct wctl_opts *o);
+int wctl_repair_digest(const struct wctl_opts *o);
 
 /* Store head and audit trail (wormctl_trail.c). */
 int wctl_head(const struct wctl_opts *o);

@@ -3,6 +3,8 @@
  * the tests can map paths to content files and damage a node record the
  * way an attacker with write access to STORE/meta would.
  *
+ *   tamper xget|xdel METADIR DB KEYHEX, tamper xput METADIR DB KEYHEX HEX
+ *       any record of sub-database DB (nodes, due, dueino, ...) by its key
  *   tamper map METADIR
  *       one line per regular file: "INO OBJID SIZE GEN KVER PATH" (OBJID is
  *       32 hex digits, all zeros when the file has no content file yet;
@@ -580,8 +582,59 @@ static int cmd_raw(int op, int which, const char *dir, const char *a, const char
 	return 0;
 }
 
+/* Any sub-database by name, key and value in hex (the state digest's
+ * tests: a node record, a due entry). op 'g' print, 'p' put, 'd' delete. */
+static int cmd_any(int op, const char *dir, const char *dbname, const char *khex,
+		   const char *vhex)
+{
+	uint8_t kb[512], vb[8192];
+	size_t kl = 0, vl = 0;
+	MDB_val k, v;
+	MDB_dbi dbi;
+	struct db d;
+	int rc;
+
+	if (unhex(khex, kb, sizeof(kb), &kl) || (op == 'p' && unhex(vhex, vb, sizeof(vb), &vl))) {
+		fprintf(stderr, "tamper: bad hex\n");
+		return 2;
+	}
+	if (db_open(&d, dir, op == 'g'))
+		return 1;
+	rc = mdb_dbi_open(d.txn, dbname, 0, &dbi);
+	k = (MDB_val){ kl, kb };
+	if (!rc && op == 'g') {
+		rc = mdb_get(d.txn, dbi, &k, &v);
+		if (!rc) {
+			for (size_t i = 0; i < v.mv_size; i++)
+				printf("%02x", ((uint8_t *)v.mv_data)[i]);
+			printf("\n");
+		}
+		db_close(&d);
+	} else if (!rc) {
+		v = (MDB_val){ vl, vb };
+		rc = op == 'p' ? mdb_put(d.txn, dbi, &k, &v, 0) : mdb_del(d.txn, dbi, &k, NULL);
+		if (rc)
+			db_close(&d);
+		else
+			rc = db_commit(&d);
+	} else {
+		db_close(&d);
+	}
+	if (rc) {
+		fprintf(stderr, "tamper: %s/%s: %s\n", dbname, khex, mdb_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "xget"))
+		return cmd_any('g', argv[2], argv[3], argv[4], NULL);
+	if (argc == 6 && !strcmp(argv[1], "xput"))
+		return cmd_any('p', argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 5 && !strcmp(argv[1], "xdel"))
+		return cmd_any('d', argv[2], argv[3], argv[4], NULL);
 	if (argc == 4 && !strcmp(argv[1], "kvget"))
 		return cmd_raw('g', 'k', argv[2], argv[3], NULL, NULL);
 	if (argc == 5 && !strcmp(argv[1], "kvput"))
@@ -618,6 +671,7 @@ int main(int argc, char **argv)
 		"       xor FILE OFF XOR | swap FILE1 OFF1 FILE2 OFF2 LEN | zero FILE OFF LEN |\n"
 		"       kvget METADIR KEY | kvput METADIR KEY HEX | dget METADIR PARENT NAME |\n"
 		"       dput METADIR PARENT NAME HEX | ddel METADIR PARENT NAME |\n"
-		"       oput METADIR INO HEX\n");
+		"       oput METADIR INO HEX | xget METADIR DB KEYHEX |\n"
+		"       xput METADIR DB KEYHEX HEX | xdel METADIR DB KEYHEX\n");
 	return 2;
 }
