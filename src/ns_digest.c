@@ -87,8 +87,8 @@ static int seal(ns *n, const char *why)
 		return rc;
 	rc = meta_digest_seal(t, &recs);
 	/* From now on a missing digest record is damage, not an old store. */
-	if (!rc && !n->digest_required)
-		rc = ns_auth_flag_digest(n, t);
+	if (!rc && !n->digest_required && !n->auth_flag_bad)
+		rc = ns_auth_flag_digest(n, t);   /* a damaged flag stays reported */
 	if (rc) {
 		meta_txn_abort(t);
 		return rc;

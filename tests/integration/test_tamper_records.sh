@@ -5,13 +5,19 @@
 # COMPLIANCE and a legal-hold object deleted, an entry's child edited,
 # entries put back in older or legacy form, swapped), orphan entries that
 # would make the daemon delete a locked object's content, a node's parent,
-# and the store's authenticated-records flag.
+# and the store's authenticated-records flag; older authentic records put
+# back alone (a node record from before its lock, the clock mark, a
+# directory entry of a name since deleted) and the autocommit index (an
+# entry deleted, a deadline pushed back): the metadata state digest.
 #
 # With the store unmounted, each trial damages it one way (seeded, round
 # robin over the kinds with random targets), runs `wormctl verify STORE`
 # (must exit 1 and name the damaged record) and restores the pristine
-# store. The first trial of each kind is also mounted: the damage is
-# refused where it is met (EIO, EPERM, ENOTEMPTY, a refused create), and
+# store. Every offline edit changes the metadata state digest: verify names
+# it too, and a writable mount is refused. The first trial of each kind is
+# also mounted: refused; then, once `wormctl repair digest` accepted the
+# state (an operator's decision), the damage is still refused where it is
+# met (EIO, EPERM, ENOTEMPTY, a refused create), and
 # after the daemon stopped, no locked object's record or content changed.
 # An object whose entry was deleted is listed by `wormctl ls --locked`,
 # keeps its bucket from being removed (ENOTEMPTY), and `wormctl reattach`
@@ -45,13 +51,31 @@ mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 # survival is checked on disk.
 mk() { head -c 40000 /dev/urandom >"$M/$1"; }
 mk recs/comp; mk recs/hold; mk recs/gov; mk recs/sub/inner; mk compb/only; mk holdb/only
-echo free1 >"$M/recs/free1"; echo free2 >"$M/recs/free2"
+echo free1 >"$M/recs/free1"; echo free2 >"$M/recs/free2"; echo gone >"$M/recs/gone"
+mkdir "$M/dueb" && setfattr -n user.worm.default-retention -v "GOVERNANCE 1d" "$M/dueb" &&
+	setfattr -n user.worm.autocommit -v 30d "$M/dueb" || fail "autocommit bucket"
+umount_fs "$M" || { fail "unmount"; done_testing; }
+# Copies of records from before the locks: authentic, and older.
+declare -A PRE_NODE=()
+while read -r ino _id _size _gen _kver path; do
+	PRE_NODE[$path]=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$ino")")
+done < <("$TAMPER" map "$S/meta")
+OLD_CLOCK=$("$TAMPER" kvget "$S/meta" clock_hwm)
+sleep 1.1   # the clock mark moves on
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+echo due >"$M/dueb/pending"   # an autocommit deadline in 30 days
 setfattr -n user.worm.retention -v "COMPLIANCE +365d" "$M/recs/comp" "$M/recs/sub/inner" "$M/compb/only"
 setfattr -n user.worm.retention -v "GOVERNANCE +365d" "$M/recs/gov"
 setfattr -n user.worm.legal-hold -v ON "$M/recs/hold" "$M/holdb/only"
 LOCKED=(recs/comp recs/hold recs/gov recs/sub/inner compb/only holdb/only)
 declare -A SUM=()
 for f in "${LOCKED[@]}"; do SUM[$f]=$(sha256sum <"$M/$f"); done
+umount_fs "$M" || { fail "unmount"; done_testing; }
+GONE_PARENT=$("$TAMPER" map "$S/meta" | awk '$6=="recs/free1"{print $1}' |
+	xargs -I{} "$TAMPER" get "$S/meta" {} parent)
+GONE_DENT=$("$TAMPER" dget "$S/meta" "$GONE_PARENT" gone)
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+rm "$M/recs/gone" || fail "rm gone"
 umount_fs "$M" || { fail "unmount"; done_testing; }
 
 declare -A INO=() OFILE=()
@@ -146,16 +170,70 @@ d_parent() {
 	EXPECT="$PL: metadata record fails authentication"
 }
 d_flag() { "$TAMPER" kvput "$S/meta" auth_records "$(randhex 36)"; EXPECT="meta/kv/auth_records"; }
+DG="meta/kv/state_digest"
+d_node_old() { # a locked object's node record from before its lock, put back alone
+	pick_locked
+	[ -n "${PRE_NODE[$PL]:-}" ] || return 1
+	"$TAMPER" xput "$S/meta" nodes "$(be64 "${INO[$PL]}")" "${PRE_NODE[$PL]}"
+	EXPECT="$DG"
+}
+d_clock_old() { "$TAMPER" kvput "$S/meta" clock_hwm "$OLD_CLOCK"; EXPECT="$DG"; }
+d_dent_old() { # the entry of a name deleted since, put back
+	"$TAMPER" dput "$S/meta" "$GONE_PARENT" gone "$GONE_DENT"
+	EXPECT="$DG"
+}
+DUE_INO=; DUE_AT=
+due_entry() {
+	DUE_INO=$("$TAMPER" map "$S/meta" | awk '$6=="dueb/pending"{print $1}')
+	DUE_AT=$("$TAMPER" xget "$S/meta" dueino "$(be64 "$DUE_INO")")
+}
+d_due_del() { # the object's deadline removed: it would never lock
+	due_entry
+	"$TAMPER" xdel "$S/meta" due "$DUE_AT$(be64 "$DUE_INO")" &&
+		"$TAMPER" xdel "$S/meta" dueino "$(be64 "$DUE_INO")" || return 1
+	EXPECT="$DG"
+}
+d_due_edit() { # its deadline pushed back 100 years
+	due_entry
+	[ -n "$DUE_AT" ] || return 1
+	local later
+	later=$(be64 $(( 16#$DUE_AT + 3155760000 )))
+	"$TAMPER" xdel "$S/meta" due "$DUE_AT$(be64 "$DUE_INO")" &&
+		"$TAMPER" xput "$S/meta" due "$later$(be64 "$DUE_INO")" "" &&
+		"$TAMPER" xput "$S/meta" dueino "$(be64 "$DUE_INO")" "$later" || return 1
+	EXPECT="$DG"
+}
 
 KINDS=(clock_legacy clock_forged ino_legacy ino_forged ino_replay del_comp del_hold del_any
-	dent_child dent_legacy dent_swap orphan_legacy orphan_forged parent flag)
+	dent_child dent_legacy dent_swap orphan_legacy orphan_forged parent flag
+	node_old clock_old dent_old due_del due_edit)
 
 restore() { rm -rf "$S" && cp -a "$P" "$S"; }
 
 # Through a mount: the damage is refused where it is met.
 mount_check() {
 	local k=$1 got
-	mount_fg "$S" "$M" || { fail "$k: the damaged store mounts"; return; }
+	if mount_fg "$S" "$M" 2>/dev/null; then
+		fail "$k: a writable mount of the edited store is refused"
+		umount_fs "$M"
+	else
+		check_match "$k: mount refused, naming the state digest" "refused: the metadata state digest" \
+			"$(cat "${MNT_LOG[$M]}")"
+	fi
+	if [ "$k" = node_old ]; then   # the record is the damage; its content stays
+		check_eq "$k: the locked object's content file is unchanged" \
+			"$(sha256sum <"$P/${OFILE[$PL]}")" "$(sha256sum <"$S/${OFILE[$PL]}" 2>&1)"
+	else
+		check_eq "$k: no locked object's record or content changed" "$LOCK0" "$(lockstate "$S")"
+	fi
+	case $k in
+	node_old | clock_old | dent_old | due_*)
+		return ;;   # older authentic records: the digest is what catches them
+	esac
+	# An operator accepts the state as it is: each record's own check
+	# still refuses the damage where it is met.
+	"$WORMCTL" repair digest "$S" >/dev/null 2>&1 || fail "$k: wormctl repair digest"
+	mount_fg "$S" "$M" || { fail "$k: the damaged store mounts after repair digest"; return; }
 	case $k in
 	clock_*)
 		got=$(cat "$M/.wormfs/clock")
@@ -215,7 +293,7 @@ for ((t = 0; t < TRIALS; t++)); do
 	TRIED[$k]=$((TRIED[$k] + 1))
 	out=$("$WORMCTL" verify "$S" 2>&1)
 	rc=$?
-	if [ $rc = 1 ] && grep -qF -- "$EXPECT" <<<"$out"; then
+	if [ $rc = 1 ] && grep -qF -- "$EXPECT" <<<"$out" && grep -qF -- "$DG" <<<"$out"; then
 		CAUGHT[$k]=$((CAUGHT[$k] + 1))
 	else
 		FAILS[$k]+="trial $t: expected '$EXPECT', exit $rc: $(head -n 3 <<<"$out" | tr '\n' '|')"$'\n'
@@ -229,7 +307,7 @@ done
 t1=$(date +%s)
 for k in "${KINDS[@]}"; do
 	if [ "${CAUGHT[$k]}" = "${TRIED[$k]}" ] && [ "${TRIED[$k]}" -gt 0 ]; then
-		ok "$k: ${CAUGHT[$k]}/${TRIED[$k]} detected by wormctl verify (exit 1, naming the record)"
+		ok "$k: ${CAUGHT[$k]}/${TRIED[$k]} detected by wormctl verify (exit 1, naming the record and the state digest)"
 	else
 		fail "$k: ${CAUGHT[$k]}/${TRIED[$k]} detected by wormctl verify" "$(head -n 5 <<<"${FAILS[$k]:-}")"
 	fi
@@ -246,6 +324,8 @@ check_eq "wormctl reattach names it again" "inode ${INO[compb/only]} re-attached
 out=$("$WORMCTL" reattach "$S" "${INO[compb/only]}" 2>&1)
 check_eq "a second reattach: exit 1 (it is named)" 1 "$?"
 "$WORMCTL" reattach "$S" "${INO[holdb/only]}" >/dev/null 2>&1
+out=$("$WORMCTL" repair digest "$S" 2>&1)
+check_match "the operator re-seals the state digest after the entries were deleted" "re-sealed" "$out"
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "after reattach the store verifies clean" 0 "$?"
 mount_fg "$S" "$M" || { fail "mount after reattach"; done_testing; }
