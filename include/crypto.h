@@ -114,6 +114,13 @@ int wcrypto_mac(uint8_t out[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTE
 /* Keyed BLAKE2b-256 of a | b (two parts without a copy). */
 int wcrypto_mac2(uint8_t out[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTES],
 		 const void *a, size_t alen, const void *b, size_t blen);
+/* A MAC key prepared once (secure memory): wcrypto_mac2_k gives the same
+ * MAC as wcrypto_mac2 with that key, one compression cheaper. */
+typedef struct wcrypto_mackey wcrypto_mackey;
+wcrypto_mackey *wcrypto_mackey_new(const uint8_t key[WCRYPTO_KEYBYTES]);
+void wcrypto_mackey_free(wcrypto_mackey *k);
+int wcrypto_mac2_k(uint8_t out[WCRYPTO_MACBYTES], const wcrypto_mackey *k, const void *a,
+		   size_t alen, const void *b, size_t blen);
 /* 0 if authentic, -EBADMSG otherwise (constant time). */
 int wcrypto_mac_verify(const uint8_t mac[WCRYPTO_MACBYTES], const uint8_t key[WCRYPTO_KEYBYTES],
 		       const void *msg, size_t len);

@@ -36,16 +36,23 @@ static int rec_hash(void *arg, const void *hdr, size_t hlen, const void *val, si
 {
 	ns *n = arg;
 
-	return wcrypto_mac2(out, n->dkey, hdr, hlen, val, vlen);
+	return wcrypto_mac2_k(out, n->dmk, hdr, hlen, val, vlen);
 }
 
 int ns_digest_attach(ns *n, meta_env *me)
 {
+	uint8_t *key = wcrypto_secure_alloc(32);
 	int rc;
 
-	if (!n->dkey && !(n->dkey = wcrypto_secure_alloc(32)))
+	if (!key)
 		return -ENOMEM;
-	rc = wcrypto_kdf(n->dkey, n->reckey, 4, "wfsdigst");
+	rc = wcrypto_kdf(key, n->reckey, 4, "wfsdigst");
+	if (!rc) {
+		wcrypto_mackey_free(n->dmk);
+		n->dmk = wcrypto_mackey_new(key);
+		rc = n->dmk ? 0 : -ENOMEM;
+	}
+	wcrypto_secure_free(key);
 	if (!rc)
 		meta_set_digest(me, rec_hash, n);
 	return rc;
@@ -181,7 +188,6 @@ int ns_repair_digest(ns *n)
 
 void ns_digest_free(ns *n)
 {
-	if (n->dkey)
-		wcrypto_secure_free(n->dkey);
-	n->dkey = NULL;
+	wcrypto_mackey_free(n->dmk);
+	n->dmk = NULL;
 }

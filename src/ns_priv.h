@@ -106,7 +106,7 @@ struct ns {
 	int rec_strict;           /* records without a MAC are refused */
 	int auth_flag_bad;        /* that flag was missing or forged (verify) */
 	int clock_forged;         /* the clock record failed at open (verify) */
-	uint8_t *dkey;            /* state digest key, secure memory (ns_digest.c) */
+	wcrypto_mackey *dmk;      /* state digest key (ns_digest.c) */
 	int digest_bad;           /* NS_DIGEST_* found at a wormctl open */
 	int digest_required;      /* the auth flag says a digest is kept */
 	int clock_ready;          /* clk loaded from its record (ns_close

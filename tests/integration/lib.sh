@@ -257,6 +257,28 @@ make_store() {
 	fi
 }
 
+# digest_reseal STORE: after an offline edit of meta/, a writable mount is
+# refused naming the metadata state digest; then an operator accepts the
+# state (wormctl repair digest), so a test can go on to check how each
+# record's own check meets the damage. Returns non-zero (and fails) if not.
+# DIGEST_LOG: the refused daemon's log and wormctl's output.
+digest_reseal() {
+	local s=$1 mnt=$T_BASE/mnt-digest out
+	DIGEST_LOG=
+	if mount_fg "$s" "$mnt" >/dev/null 2>&1; then
+		umount_fs "$mnt"
+		fail "an offline edit of $s/meta refuses a writable mount (state digest)"
+		return 1
+	fi
+	if ! grep -q "refused: the metadata state digest" "${MNT_LOG[$mnt]}"; then
+		fail "the refusal names the metadata state digest" "$(tail -n 3 "${MNT_LOG[$mnt]}")"
+		return 1
+	fi
+	out=$("$WORMCTL" repair digest "$s" 2>&1) || { fail "wormctl repair digest $s" "$out"; return 1; }
+	DIGEST_LOG="$(cat "${MNT_LOG[$mnt]}")
+$out"
+}
+
 _mount_wait() {
 	local mnt=$1 pid=${2:-} i
 	for i in $(seq 1 100); do

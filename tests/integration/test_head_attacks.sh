@@ -54,11 +54,15 @@ check_match "verify names the missing head file" "DAMAGED store-head: .*head is 
 rm -rf "$R" && cp -a "$S" "$R"
 "$AE" "$R/meta" nohead || fail "auditedit nohead"
 rm -f "$R/head"
+# Deleting records from a current store changes its state digest (a real
+# store from before heads has none yet): accepted by an operator first.
+digest_reseal "$R"
 mount_fg "$R" "$M" || { fail "a store without heads mounts"; done_testing; }
 check "the locked object is there" test -f "$M/bkt1/f"
 umount_check "$M" "headless store"
 check_match "first head of a headless store is logged as a warning" \
-	"meta/ has no store head: making the first one .*verify --since" "$(cat "${MNT_LOG[$M]}")"
+	"meta/ has no store head: making the first one .*verify --since" \
+	"$DIGEST_LOG$(cat "${MNT_LOG[$M]}")"
 check "verify after the first head: clean" "$WORMCTL" verify "$R"
 
 # ---- STORE/head holds head 1 but meta/ has none (interrupted first head)
@@ -66,10 +70,14 @@ rm -rf "$R" && cp -a "$S" "$R"
 "$AE" "$R/meta" nohead || fail "auditedit nohead"
 cp "$T_BASE/init/head" "$R/head"
 out=$("$WORMCTL" verify "$R" 2>&1)
+check_eq "verify of the records deleted: exit 1" "1" "$?"
+check_match "verify names the state digest" "DAMAGED meta/kv/state_digest" "$out"
+digest_reseal "$R"
+out=$("$WORMCTL" verify "$R" 2>&1)
 check_eq "verify of an interrupted first head: exit 0 ($out)" "0" "$?"
 mount_fg "$R" "$M" || { fail "an interrupted first head mounts"; done_testing; }
 umount_check "$M" "interrupted first head"
-check_match "it is logged" "holds a first store head that meta/ lacks" "$(cat "${MNT_LOG[$M]}")"
+check_match "it is logged" "holds a first store head that meta/ lacks" "$DIGEST_LOG$(cat "${MNT_LOG[$M]}")"
 check "verify after: clean" "$WORMCTL" verify "$R"
 check "audit verify after: clean" "$WORMCTL" audit verify "$R"
 
@@ -110,6 +118,7 @@ check_eq "audit verify names the edited tip: exit 1" "1" "$?"
 check_match "audit verify: tip" "audit tip record does not match the store head" "$out"
 rm -rf "$R" && cp -a "$S" "$R"
 "$AE" "$R/meta" tip 4611686018427387904 || fail "auditedit tip"
+digest_reseal "$R"
 mount_fg "$R" "$M" || { fail "mount with a huge audit_tip"; done_testing; }
 out=$(timeout 20 cat "$M/.wormfs/audit")
 check_eq ".wormfs/audit with a huge audit_tip: answers" "0" "$?"

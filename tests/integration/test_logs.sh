@@ -347,6 +347,7 @@ if build_tamper; then
 	check "verify clean again" "$WORMCTL" verify "$S"
 	# Lengthening a bucket's autocommit period (3 s -> 259 s).
 	check "tamper: change the autocommit period" "$TAMPER" flip "$S/meta" "$ino_p" autocommit_s 1 1
+	digest_reseal "$S"
 	mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 	h getxattr "$P" user.worm.autocommit >/dev/null
 	check_match "a changed autocommit period fails authentication" \

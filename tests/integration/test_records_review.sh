@@ -41,6 +41,7 @@ check_eq "verify clean" 0 "$?"
 # ---- a subdirectory holding an unnamed node: neither it nor its bucket
 # can be removed; reattach names the node again; then both can go.
 "$TAMPER" ddel "$S/meta" "$ino_d2" g || fail "entry deleted offline"
+digest_reseal "$S"
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 check_errno "rmdir of the directory holding an unnamed node" ENOTEMPTY rmdir "$M/bkt2/d2"
 check_errno "nor its bucket" ENOTEMPTY rmdir "$M/bkt2"

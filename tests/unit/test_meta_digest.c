@@ -126,6 +126,23 @@ static struct meta_node node(uint64_t ino, int64_t until)
 	return n;
 }
 
+Test(meta_digest, prepared_key_gives_the_same_mac)
+{
+	uint8_t a[32], b[32], c[32], msg[300];
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	wcrypto_mackey *k = wcrypto_mackey_new(key);
+	cr_assert_not_null(k);
+	cr_assert_eq(wcrypto_mac(a, key, msg, sizeof(msg)), 0);
+	cr_assert_eq(wcrypto_mac2(b, key, msg, 100, msg + 100, 200), 0);
+	cr_assert_eq(wcrypto_mac2_k(c, k, msg, 7, msg + 7, 293), 0);
+	cr_assert_eq(memcmp(a, b, 32), 0);
+	cr_assert_eq(memcmp(a, c, 32), 0);
+	cr_assert_eq(wcrypto_mac2_k(c, k, msg, 7, msg + 7, 292), 0);
+	cr_assert_neq(memcmp(a, c, 32), 0);
+	wcrypto_mackey_free(k);
+}
+
 Test(meta_digest, group_add_remove_and_order)
 {
 	uint8_t a[32], b[32], s1[32] = { 0 }, s2[32] = { 0 }, zero[32] = { 0 };
