@@ -24,12 +24,18 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "ns_auth.h"
 #include "ns_digest.h"
+#include "ns_path.h"
+#include "ns_record.h"
+#include "audit.h"
 #include "log.h"
+#include "policy.h"
 
 static int rec_hash(void *arg, const void *hdr, size_t hlen, const void *val, size_t vlen,
 		    uint8_t out[META_DIGEST_BYTES])
@@ -190,4 +196,179 @@ void ns_digest_free(ns *n)
 {
 	wcrypto_mackey_free(n->dmk);
 	n->dmk = NULL;
+}
+
+/* ---- lock state against the audit trail ----------------------------------
+ *
+ * The digest says that some record is not as the daemon left it, not
+ * which. A node record put back from before a lock change is named here:
+ * every lock change is in the audit trail (trail.c) with the object's path
+ * and the compliance clock's time, so the latest retention and legal-hold
+ * record of each path says what the node must at least show. Only a node
+ * created before that record is compared (a path can be reused by a later
+ * object). A retention value is the request ("GOVERNANCE +1d"), so only
+ * its mode and time are checked: the node must hold that mode (or a
+ * stronger one) until after the record's time. */
+
+struct lk_rec {
+	char *path;
+	int hold;                 /* legal-hold: HOLD_ON / HOLD_OFF, else 0 */
+	int mode;                 /* retention set: WORM_*, else 0 */
+	int64_t hold_t, ret_t;    /* times of the latest of each */
+};
+
+struct lk_map {
+	struct lk_rec *v;
+	size_t n, cap;
+};
+
+/* The value of key= in text (bare or "quoted" with \" and \\ escapes);
+ * 0 if absent or escaped otherwise (a path with control bytes is skipped). */
+static int field(const char *text, const char *key, char *out, size_t cap)
+{
+	size_t kl = strlen(key), o = 0;
+	const char *p = text;
+
+	for (;;) {
+		p = strstr(p, key);
+		if (!p)
+			return 0;
+		if ((p == text || p[-1] == ' ') && p[kl] == '=')
+			break;
+		p += kl;
+	}
+	p += kl + 1;
+	if (*p != '"') {
+		while (*p && *p != ' ' && o + 1 < cap)
+			out[o++] = *p++;
+		out[o] = '\0';
+		return o > 0;
+	}
+	for (p++; *p && *p != '"'; p++) {
+		if (*p == '\\') {
+			if (p[1] != '"' && p[1] != '\\')
+				return 0;
+			p++;
+		}
+		if (o + 1 >= cap)
+			return 0;
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	return *p == '"';
+}
+
+static struct lk_rec *lk_find(struct lk_map *m, const char *path, int add)
+{
+	for (size_t i = 0; i < m->n; i++)   /* linear: distinct locked paths are few */
+		if (!strcmp(m->v[i].path, path))
+			return &m->v[i];
+	if (!add)
+		return NULL;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 64;
+		struct lk_rec *g = realloc(m->v, cap * sizeof(*g));
+		if (!g)
+			return NULL;
+		m->v = g;
+		m->cap = cap;
+	}
+	struct lk_rec *r = &m->v[m->n];
+	memset(r, 0, sizeof(*r));
+	if (!(r->path = strdup(path)))
+		return NULL;
+	m->n++;
+	return r;
+}
+
+static void lk_note(struct lk_map *m, const struct audit_rec *a)
+{
+	char kind[32], op[16], path[1100], value[200];
+	struct lk_rec *r;
+
+	if (!field(a->text, "kind", kind, sizeof(kind)) || !field(a->text, "op", op, sizeof(op)) ||
+	    !field(a->text, "path", path, sizeof(path)))
+		return;
+	int hold = !strcmp(kind, "legal-hold");
+	int ret = !strcmp(kind, "retention") || !strcmp(kind, "governance-bypass");
+	if ((!hold && !ret) || path[0] != '/' || !(r = lk_find(m, path, 1)))
+		return;
+	if (hold) {
+		if (!strcmp(op, "set") && field(a->text, "value", value, sizeof(value)))
+			r->hold = !strcmp(value, "ON") ? HOLD_ON : HOLD_OFF;
+		else
+			r->hold = HOLD_OFF;
+		r->hold_t = a->time_s;
+	} else {
+		r->mode = 0;
+		if (!strcmp(op, "set") && field(a->text, "value", value, sizeof(value)))
+			r->mode = !strncmp(value, "COMPLIANCE", 10) ? WORM_COMPLIANCE :
+				  !strncmp(value, "GOVERNANCE", 10) ? WORM_GOVERNANCE : 0;
+		r->ret_t = a->time_s;
+	}
+}
+
+struct lk_walk {
+	ns *n;
+	meta_txn *t;
+	struct lk_map *m;
+	ns_digest_damage_fn fn;
+	void *arg;
+	long found;
+};
+
+static int lk_node(void *arg, const struct meta_node *nd)
+{
+	struct lk_walk *w = arg;
+	char path[1100];
+	struct lk_rec *r;
+	int64_t born = nd->btime_ns / 1000000000;
+
+	if (!S_ISREG(nd->mode) || nd->nlink == 0 || ns_path_of(w->n, nd->ino, path, sizeof(path)))
+		return 0;
+	if (!(r = lk_find(w->m, path, 0)))
+		return 0;
+	const char *why = NULL;
+	if (r->hold && born <= r->hold_t && nd->hold != r->hold)
+		why = r->hold == HOLD_ON ? "legal hold OFF, but the audit trail's latest legal-hold "
+					  "change set it ON" :
+					  "legal hold ON, but the audit trail's latest legal-hold "
+					  "change set it OFF";
+	else if (r->mode && born <= r->ret_t &&
+		 (nd->lock_mode < r->mode || nd->retain_until <= r->ret_t))
+		why = "retention older than the audit trail's latest retention change "
+		      "(mode or date before it)";
+	if (why) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "older lock state than the audit trail: %s (its node "
+			 "record put back from an older copy?)", why);
+		w->fn(w->arg, path, msg);
+		w->found++;
+	}
+	return 0;
+}
+
+long ns_lock_trail_check(ns *n, meta_txn *t, ns_digest_damage_fn fn, void *arg)
+{
+	struct lk_map m = { 0 };
+	struct audit_rec *a = malloc(sizeof(*a));
+	uint64_t tip = 0;
+	uint8_t th[32];
+	int rc;
+
+	if (!a)
+		return -ENOMEM;
+	rc = audit_tip(t, &tip, th);
+	/* Records that fail or are missing are audit verify's to report. */
+	for (uint64_t s = 1; !rc && s <= tip; s++)
+		if (!audit_get(t, s, a))
+			lk_note(&m, a);
+	free(a);
+	struct lk_walk w = { n, t, &m, fn, arg, 0 };
+	if (!rc && m.n)
+		rc = meta_node_foreach(t, lk_node, &w);
+	for (size_t i = 0; i < m.n; i++)
+		free(m.v[i].path);
+	free(m.v);
+	return rc ? rc : w.found;
 }

@@ -621,6 +621,11 @@ static int unlisted_cb(void *arg, uint64_t parent, const char *name)
 	return 0;
 }
 
+static void lock_trail_cb(void *arg, const char *path, const char *why)
+{
+	verify_damage(arg, path, "%s", why);
+}
+
 static int verify_records(struct verify_ctx *v)
 {
 	struct vrec_ctx c = { 0 };
@@ -649,6 +654,12 @@ static int verify_records(struct verify_ctx *v)
 			      "was edited, deleted or put back from an older copy (a writable "
 			      "mount is refused; wormctl repair re-seals it once explained)",
 			      ns_digest_why(rc));
+	/* Names a node put back from before a lock change. */
+	long lrc = ns_lock_trail_check(v->n, v->t, lock_trail_cb, v);
+	if (lrc < 0) {
+		rc = (int)lrc;
+		goto out;
+	}
 	rc = meta_node_foreach(v->t, vrec_cb, &c);
 	if (!rc)
 		rc = c.rc;

@@ -175,7 +175,7 @@ d_node_old() { # a locked object's node record from before its lock, put back al
 	pick_locked
 	[ -n "${PRE_NODE[$PL]:-}" ] || return 1
 	"$TAMPER" xput "$S/meta" nodes "$(be64 "${INO[$PL]}")" "${PRE_NODE[$PL]}"
-	EXPECT="$DG"
+	EXPECT="$PL: older lock state than the audit trail"   # named, beside the digest
 }
 d_clock_old() { "$TAMPER" kvput "$S/meta" clock_hwm "$OLD_CLOCK"; EXPECT="$DG"; }
 d_dent_old() { # the entry of a name deleted since, put back
