@@ -114,6 +114,11 @@ static int seal(ns *n, const char *why)
 	return rc;
 }
 
+static void seal_refuse_cb(void *arg, const char *path, const char *why)
+{
+	wlog(WLOG_ERR, "%s: %s: %s", (const char *)arg, path, why);
+}
+
 int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 {
 	struct timespec t0;
@@ -134,9 +139,27 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 		return st;
 	if (st == NS_DIGEST_NONE && n->digest_required)
 		st = NS_DIGEST_MISSING;
-	if (st == NS_DIGEST_NONE)
+	if (st == NS_DIGEST_NONE) {
+		/* Sealing accepts the state as it is: not with an object whose
+		 * lock is older than the audit trail says (a store made to look
+		 * older than digests, with a node record put back). */
+		long bad = 0;
+		rc = meta_txn_begin(n->me, 1, &t);
+		if (rc)
+			return rc;
+		bad = ns_lock_trail_check(n, t, seal_refuse_cb, (void *)store_path);
+		meta_txn_abort(t);
+		if (bad < 0)
+			return (int)bad;
+		if (bad) {
+			wlog_seterr(err, errlen, "%s: refused: %ld object(s) have an older lock state "
+				    "than the audit trail (run wormctl verify %s)", store_path, bad,
+				    store_path);
+			return -EUCLEAN;
+		}
 		return seal(n, "created (store upgraded: an older record put back alone is "
 			    "detected from now on)");
+	}
 	if (st == NS_DIGEST_OK) {
 		wlog(WLOG_DEBUG, "metadata state digest checked: %" PRIu64 " records in %" PRId64
 		     " ms", recs, ms_since(&t0));
