@@ -1150,3 +1150,31 @@ Test(ns, children_counts_with_open_objects_and_symlinks)
 		cr_assert_eq(ns_release(N, open_h[--nopen]), 0);
 	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 0, "%s", s.what[0]);
 }
+
+/* A node record from before its lock, put back with the state digest
+ * brought along (as after a downgrade of the digest, or an operator's
+ * re-seal): verify still names the object by its lock state against the
+ * audit trail; an object whose lock matches the trail is not named. */
+Test(ns, older_lock_state_than_the_audit_trail_is_named)
+{
+	uint64_t b = mkbucket("trail");
+	uint64_t f = mkfile(b, "held", "content"), g = mkfile(b, "ret", "content");
+	uint64_t ok = mkfile(b, "fine", "content");
+	struct meta_node hf = node_of(f), rg = node_of(g);
+	struct walk_seen s = { 0 };
+	meta_txn *t = NULL;
+
+	cr_assert_eq(ns_setxattr(N, &ROOT, f, "user.worm.legal-hold", "ON", 2, 0), 0);
+	cr_assert_eq(set_ret(g, "COMPLIANCE +1d", &ROOT), 0);
+	cr_assert_eq(set_ret(ok, "GOVERNANCE +1d", &ROOT), 0);
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 0, "%s", s.what[0]);
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	cr_assert_eq(meta_node_put(t, &hf), 0);
+	cr_assert_eq(meta_node_put(t, &rg), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 2);
+	cr_assert(reported(&s, "/trail/held: older lock state than the audit trail: legal hold OFF"),
+		  "%s", s.what[0]);
+	cr_assert(reported(&s, "/trail/ret: older lock state than the audit trail: retention"),
+		  "%s", s.what[1]);
+}
