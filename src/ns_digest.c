@@ -173,8 +173,8 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 		     ns_digest_why(st));
 		return 0;
 	}
-	wlog_seterr(err, errlen, "%s: refused: the metadata state digest %s: a record of meta/ "
-		    "was edited, deleted or put back from an older copy (run wormctl verify %s)",
+	wlog_seterr(err, errlen, "%s: refused: the metadata state digest %s (a record of meta/ "
+		    "was edited, deleted or put back from an older copy; run wormctl verify %s)",
 		    store_path, ns_digest_why(st), store_path);
 	return -EUCLEAN;
 }
@@ -187,7 +187,7 @@ const char *ns_digest_why(int st)
 	case NS_DIGEST_MISSING:
 		return "record is missing although the store keeps one";
 	case NS_DIGEST_MISMATCH:
-		return "does not match the records of meta/";
+		return "does not match the records of meta";
 	default:
 		return "is sound";
 	}
@@ -347,25 +347,28 @@ static int lk_node(void *arg, const struct meta_node *nd)
 	struct lk_rec *r;
 	int64_t born = nd->btime_ns / 1000000000;
 
-	if (!S_ISREG(nd->mode) || nd->nlink == 0 || ns_path_of(w->n, nd->ino, path, sizeof(path)))
+	struct meta_node an;
+
+	/* The record as the namespace reads it: one that fails its MAC is
+	 * reported as such already (and treated as locked). */
+	if (!S_ISREG(nd->mode) || nd->nlink == 0 || ns_node_get(w->n, w->t, nd->ino, &an) ||
+	    (an.flags & NS_F_AUTH_FAILED) || ns_path_of(w->n, nd->ino, path, sizeof(path)))
 		return 0;
+	nd = &an;
 	if (!(r = lk_find(w->m, path, 0)))
 		return 0;
 	const char *why = NULL;
 	if (r->hold && born <= r->hold_t && nd->hold != r->hold)
-		why = r->hold == HOLD_ON ? "legal hold OFF, but the audit trail's latest legal-hold "
-					  "change set it ON" :
-					  "legal hold ON, but the audit trail's latest legal-hold "
-					  "change set it OFF";
+		why = r->hold == HOLD_ON ? "legal hold OFF but its latest legal-hold change set it ON" :
+					  "legal hold ON but its latest legal-hold change set it OFF";
 	else if (r->mode && born <= r->ret_t &&
 		 (nd->lock_mode < r->mode || nd->retain_until <= r->ret_t))
-		why = "retention older than the audit trail's latest retention change "
-		      "(mode or date before it)";
+		why = "retention mode or date before its latest retention change";
 	if (why) {
 		char msg[256];
-		snprintf(msg, sizeof(msg), "older lock state than the audit trail: %s (its node "
+		snprintf(msg, sizeof(msg), "older lock state than the audit trail (%s; its node "
 			 "record put back from an older copy?)", why);
-		w->fn(w->arg, path, msg);
+		w->fn(w->arg, path + 1, msg);   /* as verify names objects: no leading / */
 		w->found++;
 	}
 	return 0;

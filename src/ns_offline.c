@@ -650,9 +650,9 @@ static int verify_records(struct verify_ctx *v)
 	if (rc < 0)
 		goto out;
 	if (rc != NS_DIGEST_OK && rc != NS_DIGEST_NONE)
-		verify_damage(v, "meta/kv/state_digest", "the metadata state digest %s: a record "
-			      "was edited, deleted or put back from an older copy (a writable "
-			      "mount is refused; wormctl repair re-seals it once explained)",
+		verify_damage(v, "meta/kv/state_digest", "the metadata state digest %s (a record "
+			      "was edited, deleted or put back from an older copy; a writable "
+			      "mount is refused, wormctl repair re-seals it once explained)",
 			      ns_digest_why(rc));
 	/* Names a node put back from before a lock change. */
 	long lrc = ns_lock_trail_check(v->n, v->t, lock_trail_cb, v);

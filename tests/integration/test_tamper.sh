@@ -683,11 +683,16 @@ for ((t = 0; t < TRIALS; t++)); do
 	k=${KINDS[t % ${#KINDS[@]}]}
 	CHANGED='' EXPECT='' REC='' WHAT=''
 	"d_$k"
+	# An edit of meta/ changes the metadata state digest too.
+	want=$EXPECT
+	# shellcheck disable=SC2086
+	[ "$CHANGED" = meta/data.mdb ] &&
+		want=$(printf '%s\n' $EXPECT meta/kv/state_digest | sort | tr '\n' ' ' | sed 's/ $//')
 	TRIED[$k]=$((TRIED[$k] + 1))
 	out=$("$WORMCTL" verify "$S" 2>&1)
 	rc=$?
 	got=$(printf '%s\n' "$out" | sed -n 's/^DAMAGED \(.*\): [^:]*$/\1/p' | sort | tr '\n' ' ' | sed 's/ $//')
-	if [ "$rc" = 1 ] && [ "$got" = "$EXPECT" ]; then
+	if [ "$rc" = 1 ] && [ "$got" = "$want" ]; then
 		CAUGHT[$k]=$((CAUGHT[$k] + 1))
 	else
 		FAILS[$k]+="trial $t: $WHAT on $EXPECT: exit $rc, listed '$got': $(printf '%s' "$out" | head -n 3 | tr '\n' '|')"$'\n'

@@ -1173,8 +1173,8 @@ Test(ns, older_lock_state_than_the_audit_trail_is_named)
 	cr_assert_eq(meta_node_put(t, &rg), 0);
 	cr_assert_eq(meta_txn_commit(t), 0);
 	cr_assert_eq(ns_verify(N, damage_seen, NULL, &s), 2);
-	cr_assert(reported(&s, "/trail/held: older lock state than the audit trail: legal hold OFF"),
+	cr_assert(reported(&s, "trail/held: older lock state than the audit trail (legal hold OFF"),
 		  "%s", s.what[0]);
-	cr_assert(reported(&s, "/trail/ret: older lock state than the audit trail: retention"),
+	cr_assert(reported(&s, "trail/ret: older lock state than the audit trail (retention"),
 		  "%s", s.what[1]);
 }
