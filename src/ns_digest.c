@@ -209,6 +209,18 @@ int ns_repair_digest(ns *n)
 		return st;
 	if (st == NS_DIGEST_OK || (st == NS_DIGEST_NONE && !n->digest_required))
 		return 0;   /* a store not sealed yet is sealed at its next mount */
+	/* Never accept a state in which an object holds less lock than the
+	 * audit trail recorded for it (a node record put back from before its
+	 * lock): re-sealing that would make the object deletable again. */
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	long bad = ns_lock_trail_check(n, t, seal_refuse_cb, (void *)"repair refused");
+	meta_txn_abort(t);
+	if (bad < 0)
+		return (int)bad;
+	if (bad)
+		return -EUCLEAN;
 	rc = seal(n, "re-sealed by wormctl repair (the state as it is now is accepted)");
 	if (!rc)
 		n->digest_bad = 0;

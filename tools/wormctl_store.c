@@ -516,6 +516,10 @@ int wctl_repair_digest(const struct wctl_opts *o)
 		return WCTL_FAIL;
 	rc = ns_repair_digest(n);
 	ns_close(n);
+	if (rc == -EUCLEAN)
+		return wctl_err("%s %s: refused: an object holds less lock than the audit trail "
+				"records (wormctl verify %s names it); a state that undoes a lock "
+				"is never accepted", o->cmd, o->pos[0], o->pos[0]);
 	if (rc < 0)
 		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
 	wctl_out("%s: metadata state digest %s", o->pos[0],
@@ -537,6 +541,10 @@ int wctl_repair(const struct wctl_opts *o)
 	if (rc < 0)
 		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
 	wctl_out("%s: inode counter %s", o->pos[0], rc ? "re-sealed" : "sound: nothing to do");
+	if (drc == -EUCLEAN)
+		return wctl_err("%s %s: state digest not re-sealed: an object holds less lock "
+				"than the audit trail records (wormctl verify %s names it)",
+				o->cmd, o->pos[0], o->pos[0]);
 	if (drc < 0)
 		return wctl_err("%s %s: state digest: %s", o->cmd, o->pos[0], strerror(-drc));
 	wctl_out("%s: metadata state digest %s", o->pos[0],
