@@ -94,7 +94,7 @@ check_eq "remount after every kill" 0 "$bad_mount"
 check_eq "every path in a state its journal allows, locks held (cycles with problems)" 0 "$bad_check"
 check_eq "no unreadable object after any recovery" 0 "$unreadable"
 check_eq "verify clean after every recovery (cycles failing)" 0 "$bad_verify"
-check_eq "verify clean while writes were in flight ($lives runs failing)" 0 "$bad_live"
+check_eq "verify clean while writes were in flight ($bad_live of $lives runs failing)" 0 "$bad_live"
 check_eq "no orphaned content file after any recovery (cycles with some)" 0 "$bad_orphans"
 diag "requests the kernel ended with EIO as the daemon died (not the daemon's): $(grep -c '^AT-KILL ' "$ERRS")"
 check_eq "writers saw no error but the dead mount's (no EIO from a live daemon)" "" \
