@@ -165,4 +165,46 @@ void wcrypto_hex(char *out, const uint8_t *in, size_t n);
  * 0 or -EINVAL (out untouched on error). */
 int wcrypto_unhex(uint8_t *out, size_t n, const char *in, size_t inlen);
 
+/* Message digests and checksums (crypto_digest.c): SHA-256 (libsodium),
+ * SHA-1 and MD5 (OpenSSL EVP; S3 checksums and ETags, not security),
+ * CRC32 (zlib), CRC32C (ISA-L crc32_iscsi). Streaming objects are heap
+ * allocated; update may be called with any slices, final once. */
+#define WCRYPTO_SHA256BYTES 32
+#define WCRYPTO_SHA1BYTES 20
+#define WCRYPTO_MD5BYTES 16
+#define WCRYPTO_CRC32BYTES 4   /* big-endian, as S3 sends it in base64 */
+#define WCRYPTO_DIGEST_MAXBYTES 32
+enum wcrypto_digest_alg {
+	WCRYPTO_DIGEST_SHA256 = 1,
+	WCRYPTO_DIGEST_SHA1 = 2,
+	WCRYPTO_DIGEST_MD5 = 3,
+	WCRYPTO_DIGEST_CRC32 = 4,
+	WCRYPTO_DIGEST_CRC32C = 5,
+};
+/* Output size of alg in bytes; 0 for an unknown alg. */
+size_t wcrypto_digest_size(int alg);
+typedef struct wcrypto_digest wcrypto_digest;
+/* -EINVAL unknown alg, -ENOMEM. */
+int wcrypto_digest_new(int alg, wcrypto_digest **out);
+void wcrypto_digest_free(wcrypto_digest *d);     /* NULL ok */
+int wcrypto_digest_alg(const wcrypto_digest *d);
+/* 0, or -EIO if the library fails (OpenSSL). len 0 is fine. */
+int wcrypto_digest_update(wcrypto_digest *d, const void *p, size_t len);
+/* Writes wcrypto_digest_size(alg) bytes; outlen must be at least that
+ * (-EINVAL otherwise). Once only: a second final is -EINVAL. The CRCs are
+ * written big-endian (the byte order S3 base64-encodes). */
+int wcrypto_digest_final(wcrypto_digest *d, uint8_t *out, size_t outlen);
+/* One-shot SHA-256. */
+int wcrypto_sha256(uint8_t out[WCRYPTO_SHA256BYTES], const void *msg, size_t len);
+/* HMAC-SHA256 with a key of any length (SigV4). */
+int wcrypto_hmac_sha256(uint8_t out[WCRYPTO_SHA256BYTES], const void *key, size_t keylen,
+			const void *msg, size_t len);
+/* Standard base64 with padding (RFC 4648 section 4). out needs
+ * wcrypto_b64_len(n) bytes (with the NUL). */
+size_t wcrypto_b64_len(size_t n);
+void wcrypto_b64(char *out, const uint8_t *in, size_t n);
+/* Strict decode of exactly n bytes from in[0..inlen) (padding required, no
+ * blanks, nothing after): 0 or -EINVAL (out untouched on error). */
+int wcrypto_unb64(uint8_t *out, size_t n, const char *in, size_t inlen);
+
 #endif
