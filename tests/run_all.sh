@@ -49,6 +49,7 @@ add_fail() { FAIL=$((FAIL + 1)); FAILED_ITEMS+=("$1"); printf 'FAILED: %s\n' "$1
 
 # ---------------------------------------------------------------- 1. packages
 PKGS=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3 libsodium-dev libssl-dev
+	zlib1g-dev libisal-dev
 	liblmdb-dev lmdb-utils libcriterion-dev libinih-dev libjson-c-dev attr faketime
 	util-linux gocryptfs autoconf automake perl bc python3 jq clang libclang-rt-14-dev
 	logrotate gzip)
