@@ -241,3 +241,39 @@ progs = {
 }
 for k, v in progs.items():
     put("obj", k, v)
+
+
+# ---- sigv4: S3 requests and bodies ------------------------------------------
+# 4 control bytes (payload mode, slicing seed, trailer choice, decoded
+# length / 97), the request text, NUL, the body (tests/fuzz/fuzz_sigv4.c).
+def s3req(mode, seed, trailer, dlen97, text, body=b""):
+    return bytes([mode, seed, trailer, dlen97]) + text.encode() + b"\0" + body
+
+EX = "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request"
+E0 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+sigv4 = {
+    "header-get": s3req(0, 1, 0, 0,
+        "GET /test.txt\nHost: examplebucket.s3.amazonaws.com\nRange: bytes=0-9\n"
+        "x-amz-content-sha256: " + E0 + "\nx-amz-date: 20130524T000000Z\n"
+        "Authorization: AWS4-HMAC-SHA256 Credential=" + EX + ",SignedHeaders=host;range;"
+        "x-amz-content-sha256;x-amz-date,Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"),
+    "presigned": s3req(0, 2, 0, 0,
+        "GET /test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"
+        "us-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+        "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404\n"
+        "Host: examplebucket.s3.amazonaws.com"),
+    "sigv2": s3req(0, 3, 0, 0, "GET /b/k\nAuthorization: AWS AKID:c2lnbmF0dXJl"),
+    "unsigned-trailer": s3req(5, 4, 1, 0, "PUT /b/k",
+        b"6;ext=1\r\nhello \r\n6\r\nworld!\r\n0\r\nx-amz-checksum-crc32:A1sm4w==\r\n\r\n"),
+    "unsigned-trailer-lf": s3req(5, 5, 2, 0, "PUT /b/k",
+        b"c\r\nhello world!\r\n0\r\n\r\nx-amz-checksum-crc32c:AAAAAA==\n\n"),
+    "signed-chunks": s3req(3, 6, 0, 1, "PUT /b/k",
+        b"61;chunk-signature=" + b"0" * 64 + b"\r\n" + b"a" * 97 + b"\r\n0;chunk-signature=" + b"1" * 64 + b"\r\n\r\n"),
+    "signed-trailer": s3req(4, 7, 4, 0, "PUT /b/k",
+        b"0;chunk-signature=" + b"2" * 64 + b"\r\nx-amz-checksum-sha256:" + b"A" * 43 + b"=\r\n"
+        b"x-amz-trailer-signature:" + b"3" * 64 + b"\r\n\r\n"),
+    "plain-md5": s3req(0, 8, 0, 0, "PUT /b/k\nContent-MD5: kAFQmDzST7DWlj99KOF/cg==\n"
+        "x-amz-checksum-sha1: qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", b"abc"),
+}
+for k, v in sigv4.items():
+    put("sigv4", k, v)
