@@ -1097,3 +1097,83 @@ Test(sigv4, multipart_etag)
 		free(many);
 	}
 }
+
+/* ---- requests of a real client ----------------------------------------
+ * Captured here from Debian's botocore 1.29.27 (put_object with an awkward
+ * key, metadata with a double blank, lock headers and Content-MD5;
+ * list_objects_v2 with encoded query values; an s3v4 presigned GET), clock
+ * fixed at 2026-12-07T01:02:03Z, secret "secret/with+chars=ok". */
+#define BT 1796605323
+#define BSECRET "secret/with+chars=ok"
+#define BCRED "AKIDEXAMPLE00000001/20261207/us-east-1/s3/aws4_request"
+
+static int boto_check(struct req *q, struct sigv4_error *e)
+{
+	struct sigv4_auth a;
+	int rc = sigv4_parse(&q->r, &a, e);
+
+	if (rc < 0)
+		return rc;
+	cr_expect_str_eq(a.access_key, "AKIDEXAMPLE00000001");
+	return sigv4_verify(&q->r, &a, (const uint8_t *)BSECRET, sizeof(BSECRET) - 1, "us-east-1",
+			    BT + 5, e);
+}
+
+Test(sigv4, botocore_requests)
+{
+	struct req q;
+	struct sigv4_error e;
+
+	req_init(&q, "PUT", "/b1/dir/a%20b%2Bc~d%21e%28f%29%2A%27%C3%A9%25.txt");
+	hdr(&q, "x-amz-meta-x", "y  z");
+	hdr(&q, "x-amz-object-lock-mode", "GOVERNANCE");
+	hdr(&q, "x-amz-object-lock-retain-until-date", "2030-01-01T00:00:00Z");
+	hdr(&q, "User-Agent", "Botocore/1.29.27 Python/3.11.2 Linux/6.18.44-fc-v1272 awscrt/1.0.0.dev0");
+	hdr(&q, "Content-MD5", "XUFAKrxLKna5cZ2REBfFkg==");
+	hdr(&q, "Expect", "100-continue");
+	hdr(&q, "host", "127.0.0.1:8000");
+	hdr(&q, "X-Amz-Date", "20261207T010203Z");
+	hdr(&q, "x-amz-content-sha256", "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	hdr(&q, "Authorization", "AWS4-HMAC-SHA256 Credential=" BCRED ", SignedHeaders=content-md5;host;"
+		"x-amz-content-sha256;x-amz-date;x-amz-meta-x;x-amz-object-lock-mode;"
+		"x-amz-object-lock-retain-until-date, Signature=54da00f8ae8c92c2ef6d899e6c66fadd5594d2529df16404c0b9588f72eb8c8f");
+	hdr(&q, "amz-sdk-invocation-id", "cc2ab720-c15a-4b42-baa8-5dac613d8364");
+	hdr(&q, "amz-sdk-request", "attempt=1");
+	hdr(&q, "Content-Length", "5");
+	cr_expect_eq(boto_check(&q, &e), 0, "put: %s", e.message);
+	{
+		struct sigv4_auth a;
+		struct sinkbuf out = { 0 };
+
+		cr_assert_eq(sigv4_parse(&q.r, &a, &e), 0);
+		cr_expect_eq(run_body(&q, &a, "hello", 5, &out, &e), 0, "%s", e.message);
+		expect_err(run_body(&q, &a, "hellO", 5, &out, &e), &e, -EINVAL, 400,
+			   "XAmzContentSHA256Mismatch");
+		free(out.p);
+	}
+	/* A changed lock date (signed) breaks it. */
+	q.h[2].value = "2031-01-01T00:00:00Z";
+	expect_err(boto_check(&q, &e), &e, -EACCES, 403, "SignatureDoesNotMatch");
+
+	req_init(&q, "GET", "/b1?list-type=2&prefix=a%20b%2F&delimiter=%2F&max-keys=7&start-after=x%3Dy%26z&encoding-type=url");
+	hdr(&q, "User-Agent", "Botocore/1.29.27 Python/3.11.2 Linux/6.18.44-fc-v1272 awscrt/1.0.0.dev0");
+	hdr(&q, "host", "127.0.0.1:8000");
+	hdr(&q, "X-Amz-Date", "20261207T010203Z");
+	hdr(&q, "x-amz-content-sha256", EMPTY_SHA);
+	hdr(&q, "Authorization", "AWS4-HMAC-SHA256 Credential=" BCRED ", SignedHeaders=host;x-amz-content-sha256;"
+		"x-amz-date, Signature=6d573b9097a170f20b92f148b45cb697ffd2a28c575ec803878948fd204146d3");
+	hdr(&q, "amz-sdk-invocation-id", "5334466b-38ac-42df-b740-2f2e7c57ac6d");
+	hdr(&q, "amz-sdk-request", "attempt=1");
+	cr_expect_eq(boto_check(&q, &e), 0, "list: %s", e.message);
+
+	req_init(&q, "GET", "/b1/k%20y/z?versionId=v%3D1&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+		 "AKIDEXAMPLE00000001%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261207T010203Z"
+		 "&X-Amz-SignedHeaders=host&X-Amz-Expires=3600&X-Amz-Signature="
+		 "b610e6fddbacd34c6f343b1fb77c6c82bcde51dd0fc6fa68ea49cb672ccc0638");
+	hdr(&q, "Host", "127.0.0.1:8000");
+	cr_expect_eq(boto_check(&q, &e), 0, "presigned: %s", e.message);
+	/* botocore 1.29 presigns with SigV2 unless told s3v4: refused. */
+	req_init(&q, "GET", "/b1/k%20y/z?AWSAccessKeyId=AKIDEXAMPLE00000001&Signature=c2u%2FfkkDzu1HITPwUcwVTo2H6aY%3D&Expires=1796610074");
+	hdr(&q, "Host", "127.0.0.1:8000");
+	expect_err(boto_check(&q, &e), &e, -EINVAL, 400, "InvalidRequest");
+}
