@@ -165,10 +165,12 @@ void wcrypto_hex(char *out, const uint8_t *in, size_t n);
  * 0 or -EINVAL (out untouched on error). */
 int wcrypto_unhex(uint8_t *out, size_t n, const char *in, size_t inlen);
 
-/* Message digests and checksums (crypto_digest.c): SHA-256 (libsodium),
- * SHA-1 and MD5 (OpenSSL EVP; S3 checksums and ETags, not security),
- * CRC32 (zlib), CRC32C (ISA-L crc32_iscsi). Streaming objects are heap
- * allocated; update may be called with any slices, final once. */
+/* Message digests and checksums (crypto_digest.c): SHA-256, SHA-1 and MD5
+ * streams (OpenSSL EVP, SHA-256 on the CPU's SHA extensions; MD5 and SHA-1
+ * for S3 checksums and ETags, not security), CRC32 (zlib), CRC32C (ISA-L
+ * crc32_iscsi); one-shot SHA-256 and HMAC-SHA256 (libsodium). Streaming
+ * objects are heap allocated; update may be called with any slices, final
+ * once. */
 #define WCRYPTO_SHA256BYTES 32
 #define WCRYPTO_SHA1BYTES 20
 #define WCRYPTO_MD5BYTES 16

@@ -134,9 +134,13 @@ struct sigv4_auth {
  *   AuthorizationQueryParametersError  the same for a presigned URL, also a
  *                                  missing parameter and X-Amz-Expires not
  *                                  in 0 .. 604800
- *   InvalidArgument                both header and query auth; bad
- *                                  x-amz-content-sha256 value; bad
- *                                  x-amz-decoded-content-length
+ *   InvalidArgument                both header and query auth; two
+ *                                  Authorization headers; bad
+ *                                  x-amz-content-sha256 value (or signed
+ *                                  chunks without header auth); bad
+ *                                  x-amz-decoded-content-length; an
+ *                                  unknown Authorization scheme
+ *   InvalidRequest                 x-amz-trailer sent twice or too long
  *   InvalidRequest                 a signing method other than SigV4
  *                                  (SigV2, SigV4a): "use AWS4-HMAC-SHA256"
  *   InvalidRequest                 header auth without x-amz-content-sha256
@@ -206,7 +210,7 @@ void sigv4_body_free(sigv4_body *b);   /* NULL ok */
 
 /* Feed the next len bytes of the HTTP body (after any Transfer-Encoding is
  * removed). Any split is fine: the result never depends on it.
- * 0, or the sink's nonzero return, or:
+ * 0, or the sink's nonzero return (e: 500 InternalError), or:
  * -EINVAL (400) IncompleteBody: aws-chunked framing broken (bad hex, size
  *   field over 16 digits, missing CRLF, chunk-signature missing or not 64
  *   hex, a line over SIGV4_LINE_MAX, payload beyond the decoded length,

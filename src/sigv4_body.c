@@ -153,14 +153,12 @@ int sigv4_body_new(const struct sigv4_request *req, const struct sigv4_auth *aut
 		uint8_t *key = NULL;
 
 		if (sign) {
-			key = wcrypto_secure_alloc(32);
-			if (!key || sv4_signing_key(key, secret, secret_len, auth) < 0) {
-				wcrypto_secure_free(key);
+			key = wcrypto_secure_alloc(SV4_KEY_WORK(secret_len));
+			if (!key)
 				goto nomem;
-			}
+			sv4_signing_key(key, secret, secret_len, auth);
 		}
-		b->chunked = sv4_chunked_new(mode, key, auth, auth->trailer);
-		wcrypto_secure_free(key);
+		b->chunked = sv4_chunked_new(mode, key, auth);   /* owns key */
 		if (!b->chunked)
 			goto nomem;
 	}

@@ -347,23 +347,18 @@ static void sv4_scope(const struct sigv4_auth *a, char *out, size_t cap)
 	snprintf(out, cap, "%s/%s/%s/aws4_request", a->scope_date, a->region, a->service);
 }
 
-int sv4_signing_key(uint8_t key[32], const uint8_t *secret, size_t secret_len,
-		    const struct sigv4_auth *a)
+void sv4_signing_key(uint8_t *work, const uint8_t *secret, size_t secret_len,
+		     const struct sigv4_auth *a)
 {
-	uint8_t *k = wcrypto_secure_alloc(4 + secret_len + 32);
-	uint8_t *mid;
+	uint8_t *mid = work + 32, *k = work + 64;
 
-	if (!k)
-		return -ENOMEM;
-	mid = k + 4 + secret_len;
 	memcpy(k, "AWS4", 4);
 	memcpy(k + 4, secret, secret_len);
 	wcrypto_hmac_sha256(mid, k, 4 + secret_len, a->scope_date, strlen(a->scope_date));
 	wcrypto_hmac_sha256(mid, mid, 32, a->region, strlen(a->region));
 	wcrypto_hmac_sha256(mid, mid, 32, a->service, strlen(a->service));
-	wcrypto_hmac_sha256(key, mid, 32, "aws4_request", 12);
-	wcrypto_secure_free(k);   /* wipes */
-	return 0;
+	wcrypto_hmac_sha256(work, mid, 32, "aws4_request", 12);
+	wcrypto_wipe(mid, 32 + 4 + secret_len);
 }
 
 int sigv4_signature(const struct sigv4_request *req, const struct sigv4_auth *auth,
@@ -392,15 +387,14 @@ int sigv4_signature(const struct sigv4_request *req, const struct sigv4_auth *au
 		rc = -ENOMEM;
 		goto out;
 	}
-	key = wcrypto_secure_alloc(32);
+	key = wcrypto_secure_alloc(SV4_KEY_WORK(secret_len));
 	if (!key) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = sv4_signing_key(key, secret, secret_len, auth);
-	if (rc == 0)
-		wcrypto_hmac_sha256(sig, key, 32, sts.p, sts.len);
-	wcrypto_secure_free(key);
+	sv4_signing_key(key, secret, secret_len, auth);
+	wcrypto_hmac_sha256(sig, key, 32, sts.p, sts.len);
+	wcrypto_secure_free(key);   /* wipes */
 out:
 	free(cr.p);
 	free(sts.p);

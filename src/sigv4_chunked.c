@@ -36,7 +36,7 @@ enum {
 struct sv4_chunked {
 	int mode;
 	int sign;                   /* chunk signatures expected */
-	uint8_t *key;               /* signing key, secure memory (sign only) */
+	uint8_t *key;               /* signing key first, secure memory (sign only) */
 	struct sigv4_auth a;        /* date, scope, decoded length */
 	uint8_t prev[32];           /* last verified signature (seed first) */
 	uint8_t want[32];           /* the current chunk's announced signature */
@@ -64,25 +64,23 @@ static int bad_signature(struct sigv4_error *e)
 			"The chunk signature we calculated does not match the signature you provided.");
 }
 
-struct sv4_chunked *sv4_chunked_new(int mode, const uint8_t *key, const struct sigv4_auth *a,
-				    const char *trailer)
+struct sv4_chunked *sv4_chunked_new(int mode, uint8_t *key, const struct sigv4_auth *a)
 {
 	struct sv4_chunked *c = calloc(1, sizeof(*c));
 
-	if (!c)
+	if (!c) {
+		wcrypto_secure_free(key);
 		return NULL;
+	}
 	c->mode = mode;
 	c->sign = mode == SIGV4_PAYLOAD_STREAMING || mode == SIGV4_PAYLOAD_STREAMING_TRAILER;
 	c->a = *a;
-	/* The trailer name the caller validated; a->trailer is the same. */
-	(void)trailer;
+	c->key = key;
 	if (c->sign) {
-		c->key = wcrypto_secure_alloc(32);
 		if (!c->key || wcrypto_digest_new(WCRYPTO_DIGEST_SHA256, &c->h) < 0) {
 			sv4_chunked_free(c);
 			return NULL;
 		}
-		memcpy(c->key, key, 32);
 		memcpy(c->prev, a->signature, 32);
 	}
 	c->state = ST_HEAD;

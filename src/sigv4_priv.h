@@ -33,10 +33,12 @@ const char *sv4_header(const struct sigv4_request *req, const char *lname, size_
  * lowercase b: 1 if equal. */
 int sv4_name_eq(const char *a, size_t alen, const char *b);
 /* kSigning = HMAC chain over "AWS4"+secret, date, region, service,
- * "aws4_request". The intermediate keys live in secure memory and are
- * wiped. -ENOMEM. */
-int sv4_signing_key(uint8_t key[32], const uint8_t *secret, size_t secret_len,
-		    const struct sigv4_auth *a);
+ * "aws4_request", into work[0..32). work: the caller's secure memory of
+ * SV4_KEY_WORK(secret_len) bytes (one allocation per request: secure
+ * memory costs system calls); the rest of it is wiped here. */
+#define SV4_KEY_WORK(secret_len) (32 + 32 + 4 + (secret_len))
+void sv4_signing_key(uint8_t *work, const uint8_t *secret, size_t secret_len,
+		     const struct sigv4_auth *a);
 /* HMAC-SHA256(key, ALG "\n" amz_date "\n" scope "\n" prev_hex "\n" rest)
  * for chunk ("AWS4-HMAC-SHA256-PAYLOAD") and trailer
  * ("AWS4-HMAC-SHA256-TRAILER") signatures; rest is the part after the
@@ -48,11 +50,11 @@ int sv4_chain_signature(uint8_t sig[32], const uint8_t key[32], const char *alg,
 struct sv4_chunked;
 typedef int (*sv4_emit)(void *arg, const void *data, size_t len);
 /* mode: SIGV4_PAYLOAD_STREAMING, _STREAMING_TRAILER or _UNSIGNED_TRAILER.
- * key: the signing key for the signed modes (copied into secure memory),
- * else NULL. trailer: the announced trailer name (lowercase) or "". NULL on
+ * key: for the signed modes, secure memory holding the signing key in its
+ * first 32 bytes, owned by the decoder from here on (freed with it, also
+ * when this fails); else NULL. The trailer name is a->trailer. NULL on
  * ENOMEM. */
-struct sv4_chunked *sv4_chunked_new(int mode, const uint8_t *key, const struct sigv4_auth *a,
-				    const char *trailer);
+struct sv4_chunked *sv4_chunked_new(int mode, uint8_t *key, const struct sigv4_auth *a);
 void sv4_chunked_free(struct sv4_chunked *c);
 /* As sigv4_body_feed; emit receives the payload. */
 int sv4_chunked_feed(struct sv4_chunked *c, const uint8_t *p, size_t n, sv4_emit emit,
