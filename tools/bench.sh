@@ -63,7 +63,7 @@ TESTS=(write read create stat unlink untar)
 
 PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
 	  libsodium-dev libssl-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
-	  attr faketime gocryptfs)
+	  zlib1g-dev libisal-dev attr faketime gocryptfs)
 
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 note() { printf '%s\n' "$*" >&2; }

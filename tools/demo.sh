@@ -25,7 +25,7 @@ BUCKET=demo
 # tools).
 PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
 	  libsodium-dev libssl-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
-	  attr faketime gocryptfs)
+	  zlib1g-dev libisal-dev attr faketime gocryptfs)
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'demo.sh: %s\n' "$*" >&2; exit 1; }
