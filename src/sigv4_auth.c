@@ -515,9 +515,11 @@ int sigv4_parse(const struct sigv4_request *req, struct sigv4_auth *a, struct si
 	return parse_payload(req, a, e);
 }
 
-int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *a,
-		 const uint8_t *secret, size_t secret_len, const char *region, int64_t now,
-		 struct sigv4_error *e)
+/* The common part of sigv4_verify and sigv4_verify_key: the secret or the
+ * derived key k. */
+static int verify(const struct sigv4_request *req, const struct sigv4_auth *a,
+		  const uint8_t *secret, size_t secret_len, const sigv4_key *k, const char *region,
+		  int64_t now, struct sigv4_error *e)
 {
 	uint8_t sig[32];
 	int rc, ok;
@@ -529,7 +531,11 @@ int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *a,
 				a->kind == SIGV4_HEADER ? "AuthorizationHeaderMalformed"
 							: "AuthorizationQueryParametersError",
 				"The authorization header is malformed; the region is wrong.");
-	rc = sigv4_signature(req, a, secret, secret_len, sig);
+	if (k && !sigv4_key_fits(k, a))
+		return sv4_fail(e, -ESTALE, 500, "InternalError",
+				"The signing key does not fit the request.");
+	rc = k ? sv4_signature_key(req, a, sv4_key_bytes(k), sig)
+	       : sigv4_signature(req, a, secret, secret_len, sig);
 	if (rc < 0)
 		return sv4_fail(e, rc, 500, "InternalError", "We encountered an internal error. Please try again.");
 	ok = wcrypto_equal(sig, a->signature, 32);
@@ -549,4 +555,17 @@ int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *a,
 	if (now > a->time + a->expires)
 		return sv4_fail(e, -EACCES, E403, "AccessDenied", "Request has expired");
 	return 0;
+}
+
+int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *a,
+		 const uint8_t *secret, size_t secret_len, const char *region, int64_t now,
+		 struct sigv4_error *e)
+{
+	return verify(req, a, secret, secret_len, NULL, region, now, e);
+}
+
+int sigv4_verify_key(const struct sigv4_request *req, const struct sigv4_auth *a,
+		     const sigv4_key *k, const char *region, int64_t now, struct sigv4_error *e)
+{
+	return verify(req, a, NULL, 0, k, region, now, e);
 }

@@ -85,9 +85,10 @@ static int find_checksum_header(const struct sigv4_request *req, int *idx, const
 	return 0;
 }
 
-int sigv4_body_new(const struct sigv4_request *req, const struct sigv4_auth *auth,
-		   const uint8_t *secret, size_t secret_len, sigv4_body **out,
-		   struct sigv4_error *e)
+/* sigv4_body_new and sigv4_body_new_key: the secret or the derived key k. */
+static int body_new(const struct sigv4_request *req, const struct sigv4_auth *auth,
+		    const uint8_t *secret, size_t secret_len, const sigv4_key *k,
+		    sigv4_body **out, struct sigv4_error *e)
 {
 	sigv4_body *b;
 	const char *v = NULL;
@@ -98,9 +99,12 @@ int sigv4_body_new(const struct sigv4_request *req, const struct sigv4_auth *aut
 	int sign = mode == SIGV4_PAYLOAD_STREAMING || mode == SIGV4_PAYLOAD_STREAMING_TRAILER;
 
 	*out = NULL;
-	if (sign && (!secret || auth->kind != SIGV4_HEADER))
+	if (sign && ((!secret && !k) || auth->kind != SIGV4_HEADER))
 		return sv4_fail(e, -EACCES, 403, "AccessDenied",
 				"Signed chunks need a verified Authorization header.");
+	if (sign && k && !sigv4_key_fits(k, auth))
+		return sv4_fail(e, -ESTALE, 500, "InternalError",
+				"The signing key does not fit the request.");
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return oom(e);
@@ -153,10 +157,13 @@ int sigv4_body_new(const struct sigv4_request *req, const struct sigv4_auth *aut
 		uint8_t *key = NULL;
 
 		if (sign) {
-			key = wcrypto_secure_alloc(SV4_KEY_WORK(secret_len));
+			key = wcrypto_secure_alloc(SV4_KEY_WORK(k ? 0 : secret_len));
 			if (!key)
 				goto nomem;
-			sv4_signing_key(key, secret, secret_len, auth);
+			if (k)
+				memcpy(key, sv4_key_bytes(k), 32);
+			else
+				sv4_signing_key(key, secret, secret_len, auth);
 		}
 		b->chunked = sv4_chunked_new(mode, key, auth);   /* owns key */
 		if (!b->chunked)
@@ -169,6 +176,19 @@ nomem:
 fail:
 	sigv4_body_free(b);
 	return rc;
+}
+
+int sigv4_body_new(const struct sigv4_request *req, const struct sigv4_auth *auth,
+		   const uint8_t *secret, size_t secret_len, sigv4_body **out,
+		   struct sigv4_error *e)
+{
+	return body_new(req, auth, secret, secret_len, NULL, out, e);
+}
+
+int sigv4_body_new_key(const struct sigv4_request *req, const struct sigv4_auth *auth,
+		       const sigv4_key *k, sigv4_body **out, struct sigv4_error *e)
+{
+	return body_new(req, auth, NULL, 0, k, out, e);
 }
 
 void sigv4_body_free(sigv4_body *b)

@@ -361,16 +361,14 @@ void sv4_signing_key(uint8_t *work, const uint8_t *secret, size_t secret_len,
 	wcrypto_wipe(mid, 32 + 4 + secret_len);
 }
 
-int sigv4_signature(const struct sigv4_request *req, const struct sigv4_auth *auth,
-		    const uint8_t *secret, size_t secret_len, uint8_t sig[32])
+int sv4_signature_key(const struct sigv4_request *req, const struct sigv4_auth *auth,
+		      const uint8_t key[32], uint8_t sig[32])
 {
 	struct sbuf cr = { 0 }, sts = { 0 };
-	uint8_t h[32], *key;
+	uint8_t h[32];
 	char hex[65], scope[256];
 	int rc;
 
-	if (auth->kind != SIGV4_HEADER && auth->kind != SIGV4_PRESIGNED)
-		return -EINVAL;
 	rc = build_canonical(req, auth, &cr);
 	if (rc < 0)
 		goto out;
@@ -387,18 +385,82 @@ int sigv4_signature(const struct sigv4_request *req, const struct sigv4_auth *au
 		rc = -ENOMEM;
 		goto out;
 	}
-	key = wcrypto_secure_alloc(SV4_KEY_WORK(secret_len));
-	if (!key) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	sv4_signing_key(key, secret, secret_len, auth);
 	wcrypto_hmac_sha256(sig, key, 32, sts.p, sts.len);
-	wcrypto_secure_free(key);   /* wipes */
 out:
 	free(cr.p);
 	free(sts.p);
 	return rc;
+}
+
+int sigv4_signature(const struct sigv4_request *req, const struct sigv4_auth *auth,
+		    const uint8_t *secret, size_t secret_len, uint8_t sig[32])
+{
+	uint8_t *key;
+	int rc;
+
+	if (auth->kind != SIGV4_HEADER && auth->kind != SIGV4_PRESIGNED)
+		return -EINVAL;
+	key = wcrypto_secure_alloc(SV4_KEY_WORK(secret_len));
+	if (!key)
+		return -ENOMEM;
+	sv4_signing_key(key, secret, secret_len, auth);
+	rc = sv4_signature_key(req, auth, key, sig);
+	wcrypto_secure_free(key);   /* wipes */
+	return rc;
+}
+
+/* A derived key and what it was derived for. */
+struct sigv4_key {
+	uint8_t key[32];
+	char access_key[SIGV4_ACCESS_KEY_MAX + 1];
+	char scope_date[9];
+	char region[SIGV4_REGION_MAX + 1];
+	char service[SIGV4_SERVICE_MAX + 1];
+};
+
+int sigv4_key_new(const uint8_t *secret, size_t secret_len, const struct sigv4_auth *auth,
+		  sigv4_key **out)
+{
+	sigv4_key *k;
+	uint8_t *work;
+
+	*out = NULL;
+	if (auth->kind != SIGV4_HEADER && auth->kind != SIGV4_PRESIGNED)
+		return -EINVAL;
+	k = wcrypto_secure_alloc(sizeof(*k));
+	work = wcrypto_secure_alloc(SV4_KEY_WORK(secret_len));
+	if (!k || !work) {
+		wcrypto_secure_free(k);
+		wcrypto_secure_free(work);
+		return -ENOMEM;
+	}
+	memset(k, 0, sizeof(*k));
+	sv4_signing_key(work, secret, secret_len, auth);
+	memcpy(k->key, work, 32);
+	wcrypto_secure_free(work);
+	memcpy(k->access_key, auth->access_key, sizeof(k->access_key));
+	memcpy(k->scope_date, auth->scope_date, sizeof(k->scope_date));
+	memcpy(k->region, auth->region, sizeof(k->region));
+	memcpy(k->service, auth->service, sizeof(k->service));
+	*out = k;
+	return 0;
+}
+
+void sigv4_key_free(sigv4_key *k)
+{
+	wcrypto_secure_free(k);   /* wipes; NULL ok */
+}
+
+int sigv4_key_fits(const sigv4_key *k, const struct sigv4_auth *auth)
+{
+	return strcmp(k->access_key, auth->access_key) == 0 &&
+	       strcmp(k->scope_date, auth->scope_date) == 0 &&
+	       strcmp(k->region, auth->region) == 0 && strcmp(k->service, auth->service) == 0;
+}
+
+const uint8_t *sv4_key_bytes(const sigv4_key *k)
+{
+	return k->key;
 }
 
 int sv4_chain_signature(uint8_t sig[32], const uint8_t key[32], const char *alg,

@@ -39,6 +39,11 @@ int sv4_name_eq(const char *a, size_t alen, const char *b);
 #define SV4_KEY_WORK(secret_len) (32 + 32 + 4 + (secret_len))
 void sv4_signing_key(uint8_t *work, const uint8_t *secret, size_t secret_len,
 		     const struct sigv4_auth *a);
+/* The signature of the request under a signing key (32 bytes). -ENOMEM. */
+int sv4_signature_key(const struct sigv4_request *req, const struct sigv4_auth *auth,
+		      const uint8_t key[32], uint8_t sig[32]);
+/* The 32 key bytes of a derived key. */
+const uint8_t *sv4_key_bytes(const sigv4_key *k);
 /* HMAC-SHA256(key, ALG "\n" amz_date "\n" scope "\n" prev_hex "\n" rest)
  * for chunk ("AWS4-HMAC-SHA256-PAYLOAD") and trailer
  * ("AWS4-HMAC-SHA256-TRAILER") signatures; rest is the part after the

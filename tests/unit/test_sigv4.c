@@ -1177,3 +1177,58 @@ Test(sigv4, botocore_requests)
 	hdr(&q, "Host", "127.0.0.1:8000");
 	expect_err(boto_check(&q, &e), &e, -EINVAL, 400, "InvalidRequest");
 }
+
+/* ---- derived keys kept by the caller ---------------------------------- */
+
+Test(sigv4, derived_key)
+{
+	struct req q;
+	struct sigv4_auth a, a2;
+	struct sigv4_error e;
+	struct sinkbuf out = { 0 };
+	sigv4_key *k, *other;
+	sigv4_body *b;
+	char *body;
+	size_t n;
+
+	get_object(&q);
+	cr_assert_eq(sigv4_parse(&q.r, &a, &e), 0);
+	cr_assert_eq(sigv4_key_new(secret, secret_len, &a, &k), 0);
+	cr_expect_eq(sigv4_key_fits(k, &a), 1);
+	cr_expect_eq(sigv4_verify_key(&q.r, &a, k, "us-east-1", T0, &e), 0, "%s", e.message);
+	expect_err(sigv4_verify_key(&q.r, &a, k, "us-east-1", T0 + 901, &e), &e, -EACCES, 403,
+		   "RequestTimeTooSkewed");
+	/* Another secret's key: the signature fails. */
+	cr_assert_eq(sigv4_key_new((const uint8_t *)"other", 5, &a, &other), 0);
+	expect_err(sigv4_verify_key(&q.r, &a, other, NULL, T0, &e), &e, -EACCES, 403,
+		   "SignatureDoesNotMatch");
+	sigv4_key_free(other);
+	/* The same key for the chunked upload (same scope): verify and the
+	 * signed chunks. */
+	chunked_request(&q);
+	cr_assert_eq(sigv4_parse(&q.r, &a2, &e), 0);
+	cr_expect_eq(sigv4_key_fits(k, &a2), 1);
+	cr_expect_eq(sigv4_verify_key(&q.r, &a2, k, NULL, T0, &e), 0, "%s", e.message);
+	n = chunked_body(&body, C1, C2, C3, "\r\n");
+	cr_assert_eq(sigv4_body_new_key(&q.r, &a2, k, &b, &e), 0);
+	cr_expect_eq(sigv4_body_feed(b, body, n, sink, &out, &e), 0, "%s", e.message);
+	cr_expect_eq(sigv4_body_finish(b, &e), 0, "%s", e.message);
+	cr_expect(all_a(&out, 66560));
+	sigv4_body_free(b);
+	free(body);
+	/* Another day, region or access key: the key does not fit. */
+	strcpy(a2.scope_date, "20130525");
+	cr_expect_eq(sigv4_key_fits(k, &a2), 0);
+	expect_err(sigv4_verify_key(&q.r, &a2, k, NULL, T0, &e), &e, -ESTALE, 500, "InternalError");
+	expect_err(sigv4_body_new_key(&q.r, &a2, k, &b, &e), &e, -ESTALE, 500, "InternalError");
+	strcpy(a2.scope_date, "20130524");
+	strcpy(a2.access_key, "AKIAOTHER");
+	cr_expect_eq(sigv4_key_fits(k, &a2), 0);
+	sigv4_key_free(k);
+	sigv4_key_free(NULL);
+	/* No key for an anonymous request. */
+	a2.kind = SIGV4_ANONYMOUS;
+	cr_expect_eq(sigv4_key_new(secret, secret_len, &a2, &k), -EINVAL);
+	cr_expect_null(k);
+	free(out.p);
+}
