@@ -50,6 +50,7 @@
 #define META_NODE_VERSION 2
 #define META_NODE_VERSION_OLDEST 1
 #define META_MAC_BYTES 32
+#define META_COMMIT_BYTES 16
 #define META_FIRST_COOKIE 3ull    /* 1 and 2 are "." and ".." */
 
 enum meta_flags {
@@ -112,6 +113,13 @@ struct meta_node {
 	 * with these 0 (meta_node_decode). */
 	uint32_t autocommit_s;  /* bucket: user.worm.autocommit, 0 = off */
 	uint32_t spare;         /* 0 */
+	/* Added later still (issue 12); a record written before is 16 bytes
+	 * shorter and reads with it 0. Files: the tag of the commit record of
+	 * `generation` in the content file (format 3) that this record
+	 * committed, so a killed session's record of the same generation put
+	 * back is refused (obj.h, "Commit binding"); all zero: none recorded
+	 * (inline, formats 1 and 2, committed before it was kept). */
+	uint8_t commit[META_COMMIT_BYTES];
 	/* keyed MAC (set by ns) over the authenticated fields, see ns_record.c */
 	uint8_t mac[32];
 };
@@ -164,7 +172,9 @@ int meta_ino_repair(meta_txn *t, uint64_t *before, uint64_t *after);
 int meta_ino_peek(meta_txn *t, uint64_t *next, int *authentic);
 
 /* Decode a stored node record of len bytes: -EBADMSG for another size or
- * version (every read of a node goes through it). put writes the record's
+ * version (every read of a node goes through it). Three sizes: the
+ * current one, and the two older layouts (before commit, before
+ * autocommit_s), whose missing fields read as 0. put writes the record's
  * version as given (META_NODE_VERSION_OLDEST..META_NODE_VERSION, else
  * -EINVAL): the version says which fields its MAC covers. add: a new
  * node, -EEXIST (never overwritten) if the inode has a record. */

@@ -59,6 +59,18 @@
  * No record of G (an older copy of the file) or a named map file
  * missing: every block fails as stale.
  *
+ * Commit binding: a session killed after obj_commit wrote its record but
+ * before the caller's metadata commit leaves an authentic record of G+1
+ * that names its own random tags; the next session commits G+1 with other
+ * ones. So the caller keeps which record it committed: obj_commit returns
+ * the record's AEAD tag (r->wcommit, OBJ_COMMIT_BYTES, unique per record:
+ * each is sealed with a fresh nonce), the caller stores it, authenticated,
+ * with the generation (the metadata node) and hands it back in r->commit.
+ * A content file whose record of G is another one reads as if it had no
+ * record of G (every block fails, EIO) and obj_verify reports "commit
+ * record is not the committed one". All zero: not recorded (formats 1 and
+ * 2, inline values, nodes written before it was kept), not checked.
+ *
  * Crash atomicity (undo journal): a write session never overwrites a block
  * of the committed state (blocks 0 .. last of the committed size csize) in
  * place before it has copied the committed slot bytes to the object's
@@ -101,6 +113,7 @@
 #define OBJ_SLOT_SIZE (OBJ_BLOCK_SIZE + OBJ_BLOCK_OVERHEAD)
 #define OBJ_HEADER_SIZE 512u
 #define OBJ_MAX_SIZE (1ull << 40)         /* 1 TiB: larger is EFBIG */
+#define OBJ_COMMIT_BYTES 16u              /* a commit record's tag */
 
 /* One helper thread (src/obj_sealer.c): a write of many blocks seals half of
  * them there, so a single writer uses two cores. Owned by the daemon;
@@ -138,6 +151,13 @@ struct obj_ref {
 				      one); owned by the caller, updated by
 				      obj_write/obj_truncate. Reads and writes
 				      without one are -EINVAL. */
+	uint8_t commit[OBJ_COMMIT_BYTES];  /* format 3: the tag of gen's commit
+				      record as the caller recorded it (see
+				      "Commit binding"); all zero: unchecked */
+	uint8_t wcommit[OBJ_COMMIT_BYTES]; /* set by obj_commit: the tag of the
+				      record it wrote for write_gen (zero for
+				      formats 1 and 2); the caller records it
+				      with write_gen and then makes it commit */
 };
 
 /* The block map of r's committed state (r->gen, r->key set), from the
@@ -219,7 +239,8 @@ WORM_MUST_USE
 int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size);
 /* Before the caller commits gen = r->write_gen: re-seal the final block
  * if it carries the other final flag (format 1: also if it carries an
- * older gen) and write write_gen's block map (format 2). Leaves slots past
+ * older gen) and write write_gen's block map (format 2; format 3: and its
+ * commit record, whose tag goes to r->wcommit). Leaves slots past
  * obj_file_length(size) (the committed state may still need them): see
  * obj_settle. Does not fsync the content file; durable: fdatasyncs the map
  * file (the caller syncs the content file and the directory). */
@@ -231,7 +252,7 @@ int obj_commit(store *s, int fd, struct obj_ref *r, int durable);
 WORM_MUST_USE
 int obj_settle(int fd, struct obj_ref *r);
 /* Mount recovery after an unclean stop, r = the committed state from meta
- * (id, alg, wrapped, gen, size, sparse): if the undo journal belongs to
+ * (id, alg, wrapped, gen, commit, size, sparse): if the undo journal belongs to
  * that state, write back each record that opens (key from k) as its block
  * of that state, over a block that does not (never over an intact one);
  * cut the file to obj_file_length(size); remove the journal; fsync what
@@ -247,7 +268,8 @@ int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS
 
 /* Full check of one object: header, block map, every block, final flag,
  * generation rules, file length. 0 if sound; -EIO with *what = static
- * reason ("bad header", "block map fails authentication", "block N fails
+ * reason ("bad header", "block map fails authentication", "commit record
+ * is not the committed one", "block N fails
  * authentication", "length mismatch", "stale generation", "hole holds
  * data", "trailing data") and *bad_block (UINT64_MAX when
  * no block is at fault; "block fails authentication" names no N, see

@@ -585,16 +585,20 @@ void meta_txn_abort(meta_txn *t)
 
 /* ---- nodes ----------------------------------------------------------- */
 
-/* Records written before autocommit_s existed: 8 bytes shorter, the MAC
- * last. They read with the new fields 0 (and are written back whole). */
-#define META_NODE_V1_0 (offsetof(struct meta_node, autocommit_s) + 32)
+/* Records written before autocommit_s existed (8 bytes shorter), and
+ * before commit existed (16 bytes shorter): the fields up to there, then
+ * the MAC. They read with the new fields 0 (and are written back whole). */
+#define META_NODE_V1_0 (offsetof(struct meta_node, autocommit_s) + META_MAC_BYTES)
+#define META_NODE_V1_1 (offsetof(struct meta_node, commit) + META_MAC_BYTES)
 
 int meta_node_decode(const void *buf, size_t len, struct meta_node *out)
 {
-	_Static_assert(offsetof(struct meta_node, mac) == offsetof(struct meta_node, autocommit_s) + 8,
-		       "the new fields sit right before the MAC");
-	if (len == META_NODE_V1_0) {
-		size_t head = offsetof(struct meta_node, autocommit_s);
+	_Static_assert(offsetof(struct meta_node, mac) == offsetof(struct meta_node, autocommit_s) +
+		       8 + META_COMMIT_BYTES, "the new fields sit right before the MAC");
+	_Static_assert(offsetof(struct meta_node, commit) == offsetof(struct meta_node, autocommit_s) +
+		       8, "commit follows autocommit_s and spare");
+	if (len == META_NODE_V1_0 || len == META_NODE_V1_1) {
+		size_t head = len - META_MAC_BYTES;
 		memset(out, 0, sizeof(*out));
 		memcpy(out, buf, head);
 		memcpy(out->mac, (const uint8_t *)buf + head, sizeof(out->mac));

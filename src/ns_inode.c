@@ -230,6 +230,7 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 		in->ref.alg = (int)nd->alg;
 		memcpy(in->ref.wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
 		in->ref.gen = nd->generation;
+		memcpy(in->ref.commit, nd->commit, sizeof(in->ref.commit));
 		in->ref.size = in->ref.csize = nd->size;
 		in->ref.sparse = (nd->flags & META_F_SPARSE) != 0;
 		in->inl = (nd->flags & META_F_INLINE) != 0;

@@ -207,6 +207,8 @@ static int record_objid(ns *n, uint64_t ino, const struct obj_ref *r)
 	nd.alg = (uint32_t)r->alg;
 	if (!(nd.flags & META_F_INLINE))
 		nd.generation = r->gen;
+	/* A new content file: no record of it is committed yet. */
+	memset(nd.commit, 0, sizeof(nd.commit));
 	rc = ns_node_put(n, t, &nd);
 	if (!rc && nd.nlink == 0 && S_ISREG(nd.mode))
 		rc = meta_orphan_add(t, ino, r->id);
@@ -277,6 +279,7 @@ static void adopt_identity(struct ns_inode *in, const struct obj_ref *r, wcrypto
 	memcpy(in->ref.wrapped, r->wrapped, KMS_WRAPPED_BYTES);
 	in->ref.alg = r->alg;
 	in->ref.gen = 0;
+	memset(in->ref.commit, 0, sizeof(in->ref.commit));
 	in->ref.csize = 0;
 	obj_map_free(in->ref.map);
 	in->ref.map = r->map;   /* a new file's, or none (inline) */
@@ -411,6 +414,7 @@ static void session_abort(ns *n, struct ns_inode *in, int err)
 		/* The committed state, as the recovery reads it. */
 		r.size = r.csize = nd.size;
 		r.gen = nd.generation;
+		memcpy(r.commit, nd.commit, sizeof(r.commit));
 		unsigned rejected = 0;
 		rc = obj_recover(n->st, n->km, &r, (uint64_t)clock_monotonic_ns(), &changed,
 				 &rejected);
@@ -615,6 +619,12 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 		if (r.sparse)
 			nd.flags |= META_F_SPARSE;
 		nd.generation = r.write_gen ? r.write_gen : r.gen;
+		/* Which record of that generation is committed: a killed
+		 * session's one put back is refused (obj.h). */
+		if (inl)
+			memset(nd.commit, 0, sizeof(nd.commit));
+		else
+			memcpy(nd.commit, r.wcommit, sizeof(nd.commit));
 		nd.mtime_ns = nd.ctime_ns = mtime ? mtime : clock_realtime_ns();
 		/* A new inline object gets its id and DEK recorded here. */
 		memcpy(nd.objid, r.id, 16);
@@ -678,6 +688,7 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 	if (dirty) {
 		in->ref.csize = r.size;
 		in->ref.gen = nd.generation;
+		memcpy(in->ref.commit, nd.commit, sizeof(in->ref.commit));
 		in->ref.write_gen = 0;
 		in->dirty = 0;
 		in->mtime_ns = 0;

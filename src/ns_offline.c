@@ -410,6 +410,7 @@ static void node_ref(const struct meta_node *nd, struct obj_ref *r)
 	r->alg = (int)nd->alg;
 	memcpy(r->wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
 	r->gen = nd->generation;
+	memcpy(r->commit, nd->commit, sizeof(r->commit));
 	r->size = nd->size;
 	r->sparse = (nd->flags & META_F_SPARSE) != 0;
 }

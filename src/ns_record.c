@@ -10,14 +10,22 @@
 #include "ns_record.h"
 #include "log.h"
 
+_Static_assert(META_COMMIT_BYTES == OBJ_COMMIT_BYTES, "a node keeps one commit record tag");
+
 /* The authenticated part of a node (design section 7): content identity,
  * size, generation, lock and bucket-lock fields; from record version 2 also
  * the record version, parent, mode, owner, links, the bucket default's
  * years and a directory's count of children (the union with generation).
  * Times are ordinary metadata and not covered; nor is next_cookie, which
- * meta_dirent_add advances on its own. */
+ * meta_dirent_add advances on its own. The commit record a file's record
+ * committed (nd->commit) is covered when set, appended last: a record
+ * without one (all before it existed) MACs as before, and one with it
+ * cleared or changed fails. */
 void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 {
+	static const uint8_t none[META_COMMIT_BYTES];
+	int has_commit = memcmp(nd->commit, none, sizeof(none)) != 0;
+
 	struct {
 		uint64_t ino, size, gen;
 		uint32_t type, alg, flags;
@@ -63,7 +71,8 @@ void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 		/* A bucket's autocommit period: covered when set, so a record
 		 * without one (all before it existed) MACs as before. */
 		uint32_t acs = nd->autocommit_s;
-		uint8_t buf[sizeof(m) + sizeof(x) + sizeof(acs)];
+		uint8_t buf[sizeof(m) + sizeof(x) + sizeof(acs) + META_COMMIT_BYTES];
+		size_t len = sizeof(m) + sizeof(x);
 		memset(&x, 0, sizeof(x));
 		x.bucket = bucket;
 		x.parent = nd->parent;
@@ -75,22 +84,37 @@ void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 		x.def_years = nd->def_years;
 		memcpy(buf, &m, sizeof(m));
 		memcpy(buf + sizeof(m), &x, sizeof(x));
-		memcpy(buf + sizeof(m) + sizeof(x), &acs, sizeof(acs));
-		wcrypto_mac(out, n->reckey, buf, sizeof(buf) - (acs ? 0 : sizeof(acs)));
-		return;
-	}
-	if (!bucket) {
-		wcrypto_mac(out, n->reckey, &m, sizeof(m));
+		if (acs || has_commit) {
+			memcpy(buf + len, &acs, sizeof(acs));
+			len += sizeof(acs);
+		}
+		if (has_commit) {
+			memcpy(buf + len, nd->commit, META_COMMIT_BYTES);
+			len += META_COMMIT_BYTES;
+		}
+		wcrypto_mac(out, n->reckey, buf, len);
 		return;
 	}
 	/* A bucket's autocommit period likewise: covered when set, so a
-	 * record without one MACs as before. */
+	 * record without one MACs as before (and without a bucket, not at
+	 * all, as it always was). */
 	uint32_t ac = nd->autocommit_s;
-	uint8_t buf[sizeof(m) + sizeof(bucket) + sizeof(ac)];
+	uint8_t buf[sizeof(m) + sizeof(bucket) + sizeof(ac) + META_COMMIT_BYTES];
+	size_t len = sizeof(m);
 	memcpy(buf, &m, sizeof(m));
-	memcpy(buf + sizeof(m), &bucket, sizeof(bucket));
-	memcpy(buf + sizeof(m) + sizeof(bucket), &ac, sizeof(ac));
-	wcrypto_mac(out, n->reckey, buf, sizeof(buf) - (ac ? 0 : sizeof(ac)));
+	if (bucket) {
+		memcpy(buf + len, &bucket, sizeof(bucket));
+		len += sizeof(bucket);
+		if (ac || has_commit) {
+			memcpy(buf + len, &ac, sizeof(ac));
+			len += sizeof(ac);
+		}
+	}
+	if (has_commit) {
+		memcpy(buf + len, nd->commit, META_COMMIT_BYTES);
+		len += META_COMMIT_BYTES;
+	}
+	wcrypto_mac(out, n->reckey, buf, len);
 }
 
 uint64_t ns_node_bucket(const struct meta_node *nd)

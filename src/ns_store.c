@@ -340,6 +340,7 @@ static void rec_forget(struct rec_ctx *c, const struct rec_obj *o)
 		return;
 	}
 	memcpy(nd.objid, zero, 16);
+	memset(nd.commit, 0, sizeof(nd.commit));
 	nd.size = 0;
 	if (ns_node_put(c->n, t, &nd) || meta_txn_commit(t)) {
 		meta_txn_abort(t);
@@ -382,6 +383,7 @@ static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
 	r.alg = (int)nd.alg;
 	memcpy(r.wrapped, nd.wrapped, KMS_WRAPPED_BYTES);
 	r.gen = nd.generation;
+	memcpy(r.commit, nd.commit, sizeof(r.commit));
 	r.size = nd.size;
 	r.sparse = (nd.flags & META_F_SPARSE) != 0;
 	rc = obj_recover(c->n->st, c->n->km, &r, (uint64_t)clock_monotonic_ns(), &changed,

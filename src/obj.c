@@ -930,6 +930,7 @@ int obj_commit(store *s, int fd, struct obj_ref *r, int durable)
 	rc = write_checks(r);
 	if (rc)
 		return rc;
+	memset(r->wcommit, 0, sizeof(r->wcommit));
 	if (size) {
 		size_t len;
 
@@ -961,7 +962,8 @@ int obj_commit(store *s, int fd, struct obj_ref *r, int durable)
 			}
 		}
 	}
-	if (r->map->fmt >= OBJ_FORMAT_V2 && (rc = obj_map_save(s, fd, r, durable)) != 0)
+	if (r->map->fmt >= OBJ_FORMAT_V2 &&
+	    (rc = obj_map_save(s, fd, r, durable, r->wcommit)) != 0)
 		goto out;
 	/* Slots past the end (a shrink, an interrupted session) stay until
 	 * obj_settle: the committed state may still need them. */
@@ -971,9 +973,12 @@ int obj_commit(store *s, int fd, struct obj_ref *r, int durable)
 	}
 	if ((uint64_t)st.st_size < want)
 		rc = -EIO;
-	/* New content: a block that fails still fails at its next read. */
-	if (!rc)
+	/* New content: a block that fails still fails at its next read. Its
+	 * record is the one written now. */
+	if (!rc) {
 		atomic_store_explicit(&r->map->damaged, 0, memory_order_relaxed);
+		r->map->unbound = 0;
+	}
 out:
 	free(mem);
 	return rc;
@@ -1101,6 +1106,11 @@ int obj_verify_ex(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, in
 		goto out;
 	}
 	v.map = map;
+	if (map->unbound) {
+		rc = -EIO;
+		*what = "commit record is not the committed one";
+		goto out;
+	}
 	if (fstat(f, &st) < 0) {
 		rc = -errno;
 		*what = "cannot stat";

@@ -44,6 +44,7 @@ static const char rec_magic[8] = { 'W', 'O', 'R', 'M', 'R', 'E', 'C', '3' };
 #define R_Y 24
 #define R_NONCE 32
 #define R_TAG (R_NONCE + WCRYPTO_NONCEBYTES)
+_Static_assert(WCRYPTO_TAGBYTES == OBJ_COMMIT_BYTES, "a record's tag is its commit name");
 
 static const char *map_suffix(uint64_t gen)
 {
@@ -194,9 +195,11 @@ void obj_map_set(obj_map *m, uint64_t first, uint64_t last, uint64_t gen, uint64
 	m->n = k;
 }
 
-static int map_save3(store *s, int fd, const struct obj_ref *r, int durable);
+static int map_save3(store *s, int fd, const struct obj_ref *r, int durable,
+		     uint8_t commit[OBJ_COMMIT_BYTES]);
 
-int obj_map_save(store *s, int fd, const struct obj_ref *r, int durable)
+int obj_map_save(store *s, int fd, const struct obj_ref *r, int durable,
+		 uint8_t commit[OBJ_COMMIT_BYTES])
 {
 	const obj_map *m = r->map;
 	uint64_t nblocks = r->size ? (r->size - 1) / BS + 1 : 0;
@@ -204,8 +207,9 @@ int obj_map_save(store *s, int fd, const struct obj_ref *r, int durable)
 	uint8_t *buf, dummy = 0;
 	int rc;
 
+	memset(commit, 0, OBJ_COMMIT_BYTES);
 	if (m->fmt >= OBJ_FORMAT_V3)
-		return map_save3(s, fd, r, durable);
+		return map_save3(s, fd, r, durable, commit);
 	fd = -1;
 	while (nruns < m->n && m->v[nruns].first < nblocks)
 		nruns++;
@@ -259,8 +263,11 @@ static uint64_t rec_off(uint64_t gen)
 }
 
 /* Write the commit record of r->write_gen into the header of fd (its
- * parity's slot: the committed generation's record stays as it is). */
-static int rec_write(int fd, const struct obj_ref *r, uint64_t kind, uint64_t x, uint64_t y)
+ * parity's slot: the committed generation's record stays as it is); its
+ * tag, which names this record among every one of that generation (a
+ * fresh nonce each), into commit. */
+static int rec_write(int fd, const struct obj_ref *r, uint64_t kind, uint64_t x, uint64_t y,
+		     uint8_t commit[OBJ_COMMIT_BYTES])
 {
 	uint8_t rec[H_REC_LEN], ad[8 + 16 + R_NONCE], dummy = 0;
 	int rc;
@@ -274,7 +281,11 @@ static int rec_write(int fd, const struct obj_ref *r, uint64_t kind, uint64_t x,
 	rec_ad(ad, r->id, rec);
 	rc = wcrypto_aead_seal(r->key, &dummy, rec + R_TAG, &dummy, 0, ad, sizeof(ad),
 			       rec + R_NONCE);
-	return rc ? rc : obj_pwrite_full(fd, rec, sizeof(rec), rec_off(r->write_gen));
+	if (!rc)
+		rc = obj_pwrite_full(fd, rec, sizeof(rec), rec_off(r->write_gen));
+	if (!rc)
+		memcpy(commit, rec + R_TAG, OBJ_COMMIT_BYTES);
+	return rc;
 }
 
 /* The record in slot parity of the header: 0 if it authenticates (for
@@ -317,10 +328,28 @@ static int rec_read(const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r,
 	return 0;
 }
 
-static int map_save3(store *s, int fd, const struct obj_ref *r, int durable)
+/* 1 if the caller recorded which commit record it committed. */
+static int commit_named(const struct obj_ref *r)
+{
+	static const uint8_t none[OBJ_COMMIT_BYTES];
+
+	return memcmp(r->commit, none, sizeof(none)) != 0;
+}
+
+/* 1 if the (authentic) record of r->gen in hdr is the one the caller
+ * committed, or the caller recorded none. The tag names the record: a
+ * forged one would not authenticate. */
+static int rec_bound(const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r)
+{
+	return !commit_named(r) ||
+	       !memcmp(hdr + rec_off(r->gen) + R_TAG, r->commit, OBJ_COMMIT_BYTES);
+}
+
+static int map_save3(store *s, int fd, const struct obj_ref *r, int durable,
+		     uint8_t commit[OBJ_COMMIT_BYTES])
 {
 	const obj_map *m = r->map;
-	uint64_t nblocks = r->size ? (r->size - 1) / BS + 1 : 0, commit;
+	uint64_t nblocks = r->size ? (r->size - 1) / BS + 1 : 0, cid;
 	size_t nruns = 0, len;
 	uint8_t *buf, dummy = 0;
 	int mfd = -1, rc;
@@ -334,12 +363,12 @@ static int map_save3(store *s, int fd, const struct obj_ref *r, int durable)
 		rc = store_aux_unlink(s, r->id, map_suffix(r->write_gen));
 		if (rc && rc != -ENOENT)
 			return rc;
-		return rec_write(fd, r, REC_SINGLE, m->v[0].gen, m->v[0].tag);
+		return rec_write(fd, r, REC_SINGLE, m->v[0].gen, m->v[0].tag, commit);
 	}
 	/* The commit id binds the record to this map file, not to one that
 	 * a killed session of the same generation wrote. */
-	commit = 0;
-	wcrypto_random(&commit, sizeof(commit));
+	cid = 0;
+	wcrypto_random(&cid, sizeof(cid));
 	len = M3_RUNS + nruns * M3_RUN + WCRYPTO_TAGBYTES;
 	buf = calloc(1, len);
 	if (!buf)
@@ -347,7 +376,7 @@ static int map_save3(store *s, int fd, const struct obj_ref *r, int durable)
 	memcpy(buf + M_MAGIC, map3_magic, 8);
 	memcpy(buf + M_ID, r->id, 16);
 	put_le64(buf + M_GEN, r->write_gen);
-	put_le64(buf + M3_COMMIT, commit);
+	put_le64(buf + M3_COMMIT, cid);
 	put_le64(buf + M3_NRUNS, nruns);
 	for (size_t i = 0; i < nruns; i++) {
 		put_le64(buf + M3_RUNS + i * M3_RUN, m->v[i].first);
@@ -368,7 +397,7 @@ static int map_save3(store *s, int fd, const struct obj_ref *r, int durable)
 		close(mfd);
 	free(buf);
 	/* The record last: until it is written the map file is nobody's. */
-	return rc ? rc : rec_write(fd, r, REC_MAPFILE, commit, 0);
+	return rc ? rc : rec_write(fd, r, REC_MAPFILE, cid, 0, commit);
 }
 
 /* The runs of r->gen's map file with commit id commit into m; -ENOENT
@@ -430,9 +459,11 @@ out:
 }
 
 /* Format 3: the map of r->gen from its commit record (and map file) into
- * m (allocated by map_alloc with one run). No record of r->gen, or a
- * record naming a map file that is not there: every block is unknown (a
- * run of r->gen with tag 0), so each fails as stale, never read. */
+ * m (allocated by map_alloc with one run). No record of r->gen, a record
+ * naming a map file that is not there, or a record other than the one
+ * the caller committed (m->unbound: a killed session's, put back): every
+ * block is unknown (a run of r->gen with tag 0), so each fails as stale,
+ * never read. */
 static int map_load3(store *s, const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r,
 		     int strict, obj_map *m)
 {
@@ -451,6 +482,10 @@ static int map_load3(store *s, const uint8_t hdr[OBJ_HEADER_SIZE], const struct 
 		return strict && rec_open(hdr, r, 0) == -EIO ? -EIO : 0;
 	}
 	rc = rec_read(hdr, r, &kind, &x, &y);
+	if (!rc && !rec_bound(hdr, r)) {
+		m->unbound = 1;
+		rc = -ENOENT;
+	}
 	if (rc == -ENOENT) {
 		m->v[0].gen = r->gen;
 		m->v[0].tag = 0;
@@ -586,10 +621,18 @@ int obj_map_load_ex(store *s, int fd, const struct obj_ref *r, int strict, obj_m
 		if (!rc)
 			rc = obj_map_reserve(m);
 	}
+	/* Formats 1 and 2 have no commit record: a file of one where the
+	 * caller committed a record is not the file it committed. */
+	if (!rc && fmt < OBJ_FORMAT_V3 && commit_named(r))
+		m->unbound = 1;
 	if (rc) {
 		obj_map_free(m);
 		return rc;
 	}
+	/* Reads fail at once, and no commit of a session that did not
+	 * rewrite every block can succeed (format 3: unknown blocks). */
+	if (m->unbound)
+		atomic_store_explicit(&m->damaged, 1, memory_order_relaxed);
 	*out = m;
 	return 0;
 }

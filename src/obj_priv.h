@@ -63,6 +63,9 @@ struct obj_map {
 				    generation sess_gen seals with now (0:
 				    none yet, draw one); changed under the
 				    caller's writer lock */
+	int unbound;             /* loaded for a generation whose commit record
+				    is not the one the caller committed
+				    (r->commit): every block is unknown */
 };
 /* obj_map_load; strict 0: the commit record slot of the other parity is
  * not checked (a commit may be writing it: a live verify). */
@@ -89,8 +92,10 @@ void obj_map_retag(obj_map *m);
  * of the blocks of r->size as that generation's map file, or remove it
  * when it is implied (format 2: every block carries r->write_gen; format
  * 3: one run, described by the commit record, which format 3 writes into
- * the header of fd last). durable: fdatasync the map file. */
-int obj_map_save(store *s, int fd, const struct obj_ref *r, int durable);
+ * the header of fd last; its tag into commit, else commit is zeroed).
+ * durable: fdatasync the map file. */
+int obj_map_save(store *s, int fd, const struct obj_ref *r, int durable,
+		 uint8_t commit[OBJ_COMMIT_BYTES]);
 
 /* AES-GCM uses 12 of the 24 nonce bytes; the rest is stored as zeros. */
 void obj_nonce_fresh(const wcrypto_aead *key, uint8_t nonce[WCRYPTO_NONCEBYTES]);

@@ -132,6 +132,8 @@ static inline void tcommit(struct tobj *o)
 	cr_assert_eq(obj_settle(o->fd, &o->r), 0);
 	o->r.csize = o->r.size;
 	o->r.gen = o->r.write_gen;
+	/* As the node does: which record of gen was committed. */
+	memcpy(o->r.commit, o->r.wcommit, sizeof(o->r.commit));
 	o->r.write_gen++;
 }
 
