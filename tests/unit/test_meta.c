@@ -1139,6 +1139,39 @@ Test(meta, node_record_before_autocommit_reads)
 	cr_assert_eq(meta_node_decode(buf, old + 1, &out), -EBADMSG);
 }
 
+/* Records from before the commit field (issue 12): 16 bytes shorter,
+ * every field up to it, then the MAC; they read with commit 0. */
+Test(meta, node_record_before_commit_reads)
+{
+	struct meta_node nd, out;
+	size_t old = offsetof(struct meta_node, commit) + sizeof(nd.mac);
+	uint8_t buf[sizeof(struct meta_node)];
+	static const uint8_t zero[META_COMMIT_BYTES];
+
+	memset(&nd, 0, sizeof(nd));
+	nd.version = META_NODE_VERSION;
+	nd.ino = 43;
+	nd.size = 9;
+	nd.generation = 5;
+	nd.autocommit_s = 3600;
+	memset(nd.mac, 0xcd, sizeof(nd.mac));
+	memcpy(buf, &nd, offsetof(struct meta_node, commit));
+	memcpy(buf + offsetof(struct meta_node, commit), nd.mac, sizeof(nd.mac));
+	memset(&out, 0x55, sizeof(out));
+	cr_assert_eq(meta_node_decode(buf, old, &out), 0);
+	cr_assert_eq(out.ino, 43);
+	cr_assert_eq(out.generation, 5);
+	cr_assert_eq(out.autocommit_s, 3600);
+	cr_assert_eq(memcmp(out.commit, zero, sizeof(zero)), 0);
+	cr_assert_eq(memcmp(out.mac, nd.mac, sizeof(nd.mac)), 0);
+	cr_assert_eq(meta_node_decode(buf, old - 1, &out), -EBADMSG);
+	cr_assert_eq(meta_node_decode(buf, old + 1, &out), -EBADMSG);
+	/* The current size keeps the field. */
+	memset(nd.commit, 0xa5, sizeof(nd.commit));
+	cr_assert_eq(meta_node_decode(&nd, sizeof(nd), &out), 0);
+	cr_assert_eq(memcmp(out.commit, nd.commit, sizeof(nd.commit)), 0);
+}
+
 Test(meta, due_index_earliest_first_one_per_object)
 {
 	meta_txn *t = wbegin();
