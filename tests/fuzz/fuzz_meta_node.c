@@ -98,9 +98,17 @@ static void bucket_rules(const struct meta_node *nd, int64_t now)
 	(void)policy_bucket_lock_request(&c, 1, &b2, &d, BREQ_ABORT, NULL, now, &rule);
 }
 
-/* Records written before the bucket's autocommit field (meta.c decodes
- * them with it 0): the fields up to it, then the MAC. */
-#define OLD_SIZE (offsetof(struct meta_node, autocommit_s) + sizeof(((struct meta_node *)0)->mac))
+/* Records written before the bucket's autocommit field, and before the
+ * commit field (meta.c decodes them with those 0): the fields up to it,
+ * then the MAC. */
+#define MAC_SIZE sizeof(((struct meta_node *)0)->mac)
+#define OLD_SIZE (offsetof(struct meta_node, autocommit_s) + MAC_SIZE)
+#define OLD_SIZE2 (offsetof(struct meta_node, commit) + MAC_SIZE)
+
+static int known_size(size_t size)
+{
+	return size == sizeof(struct meta_node) || size == OLD_SIZE || size == OLD_SIZE2;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -112,8 +120,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(copy);
 	memcpy(copy, data, size);
 	if (meta_node_decode(copy, size, &nd) == 0) {
-		CHECK((size == sizeof(nd) || size == OLD_SIZE) &&
+		CHECK(known_size(size) &&
 		      nd.version >= META_NODE_VERSION_OLDEST && nd.version <= META_NODE_VERSION);
+		/* An older record has no commit field: it reads as none, and
+		 * its MAC comes right after the fields it has. */
+		if (size != sizeof(nd)) {
+			static const uint8_t none[META_COMMIT_BYTES];
+			CHECK(!memcmp(nd.commit, none, sizeof(none)));
+			CHECK(!memcmp(nd.mac, copy + size - MAC_SIZE, MAC_SIZE));
+		}
 		lock_rules(&nd, NOW);
 		lock_rules(&nd, clock_time(nd.retain_until));   /* the boundary itself */
 		bucket_rules(&nd, NOW);
@@ -121,10 +136,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		uint32_t v;
 
-		/* The version is the record's first field in both sizes. */
+		/* The version is the record's first field in every size. */
 		memcpy(&v, copy, size >= sizeof(v) ? sizeof(v) : 0);
-		CHECK((size != sizeof(nd) && size != OLD_SIZE) ||
-		      v < META_NODE_VERSION_OLDEST || v > META_NODE_VERSION);
+		CHECK(!known_size(size) || v < META_NODE_VERSION_OLDEST || v > META_NODE_VERSION);
 	}
 	free(copy);
 	return 0;

@@ -13,7 +13,10 @@
  * at an earlier commit, or before the last write of a session: an
  * earlier version of a block of the same generation, also of a session
  * killed since) keeps the model exact: a read may fail (EIO) but never
- * returns stale bytes.
+ * returns stale bytes. So does a session killed after obj_commit wrote its
+ * commit record (before the caller recorded it): its file is the "mid"
+ * copy, and the record the next session commits for the same generation
+ * is the one the run keeps, as a node does (r.commit).
  *
  * Input: a sequence of ops, one byte each plus arguments (see run()). */
 #include <errno.h>
@@ -37,6 +40,7 @@
 #define MAXSZ (6 * BS)
 #define MAXOPS 48
 #define OP_REPLAY 0xF7
+#define OP_KILLED_COMMIT 0xF6
 
 static struct {
 	char dir[256];
@@ -404,7 +408,7 @@ static void run(struct in *in)
 
 		/* REPLAY is one byte value, so that the programs found before
 		 * it (corpus found-*) keep their meaning. */
-		switch (op == OP_REPLAY ? 14 : op % 14) {
+		switch (op == OP_REPLAY ? 14 : op == OP_KILLED_COMMIT ? 15 : op % 14) {
 		case 0:   /* write */
 			off = u16(in) % (4 * BS + 1);
 			len = u16(in) % (2 * BS) + 1;
@@ -457,6 +461,8 @@ static void run(struct in *in)
 			}
 			rc = obj_settle(x.fd, &x.r);
 			CHECK(rc == 0);
+			/* As the node: which record of the generation committed. */
+			memcpy(x.r.commit, x.r.wcommit, sizeof(x.r.commit));
 			x.r.gen = x.r.write_gen++;
 			x.r.csize = x.csize = x.r.size;
 			x.csparse = x.r.sparse;
@@ -571,6 +577,17 @@ static void run(struct in *in)
 			snap_replay(x.fd, x.r.id, in);
 			x.clean = 0;
 			x.ftamper = 1;
+			break;
+		case 15:  /* killed after the commit record, before the caller's commit */
+			rc = obj_commit(G.s, x.fd, &x.r, 0);
+			TRACE("killed commit gen %llu -> %d\n", (unsigned long long)x.r.write_gen, rc);
+			if (x.clean)
+				CHECK(rc == 0);
+			if (!rc) {
+				snap_fill(&G.mid, x.fd, x.r.id);
+				G.has_mid = 1;
+			}
+			crash(&x);
 			break;
 		}
 	}

@@ -98,7 +98,10 @@ for k, v in mo.items():
     put("mount_opts", k, v)
 
 # ---- meta_node: node records (layout of struct meta_node, x86-64) -----------
-NODE_SIZE = 304
+NODE_SIZE = 328           # the MAC last, 32 bytes
+NODE_COMMIT = 280         # commit[16] (issue 12), after autocommit_s, spare
+NODE_SIZE_BEFORE_COMMIT = NODE_SIZE - 16
+NODE_SIZE_BEFORE_AUTOCOMMIT = NODE_SIZE - 24
 
 
 def node(**f):
@@ -115,7 +118,16 @@ def node(**f):
     bid = f.get("block_id", b"")
     b[232:232 + len(bid)] = bid
     struct.pack_into("<q", b, 256, f.get("block_expires", 0))
+    struct.pack_into("<I", b, 272, f.get("autocommit_s", 0))
+    c = f.get("commit", b"")
+    b[NODE_COMMIT:NODE_COMMIT + len(c)] = c
+    b[NODE_SIZE - 32:] = f.get("mac", b"\x5a" * 32)
     return bytes(b)
+
+
+def older(rec, size):
+    """The record as an older layout stored it: its first fields, the MAC."""
+    return rec[:size - 32] + rec[-32:]
 
 
 put("meta_node", "plain-file", node())
@@ -133,6 +145,10 @@ put("meta_node", "weird", node(lock_mode=7, hold=-1, sealed=5, retain_until=-(1 
                                block_id=b"\xff" * 24, block_expires=(1 << 63) - 1))
 put("meta_node", "version-2", node(version=2))
 put("meta_node", "short", node()[:-1])
+put("meta_node", "file-commit", node(version=2, gen=3, commit=bytes(range(1, 17))))
+put("meta_node", "before-commit", older(node(version=2, autocommit_s=60), NODE_SIZE_BEFORE_COMMIT))
+put("meta_node", "before-autocommit", older(node(lock_mode=2, retain_until=1900000000, sealed=1),
+                                            NODE_SIZE_BEFORE_AUTOCOMMIT))
 
 # ---- kms_ring: byte 0 even = the file as is, odd = a payload to seal --------
 KEY = bytes(range(32))
@@ -203,6 +219,9 @@ V = bytes([13])
 # the commit before the last; how & 64: the copy taken before the last
 # write of a session whose seed has its top bit set.
 REPLAY = lambda how, b=b"": bytes([0xF7, how]) + b
+# A session killed after its commit record, before the caller's commit
+# (fuzz_obj.c OP_KILLED_COMMIT): its file and maps become the "mid" copy.
+KILLED = bytes([0xF6])
 U = b"\x00"      # flags: with an undo journal
 NOU = b"\x01"    # without
 
@@ -238,6 +257,10 @@ progs = {
     "replay-killed-session": U + W(0, 3 * BS) + C + W(BS, 10, 5) + W(2 * BS, 10, 0x86) + CRASH + W(BS, 10, 7) + C + REPLAY(64, b"\x01") + R(0, 2 * BS) + V,
     "replay-session-truncate-zero": U + W(0, 2 * BS) + C + W(0, BS, 5) + T(0) + W(3 * BS, 10, 0x83) + W(0, BS, 6) + C + REPLAY(64, b"\x00") + R(0, BS) + V,
     "replay-session-grow-final": U + W(0, 3 * BS) + C + T(BS) + W(BS - 10, 100, 0x85) + REPLAY(64, b"\x00") + W(0, 5, 9) + C + R(0, BS) + V,
+    # Issue 12: the killed session's record of G+1 put back after the
+    # next session committed G+1 (whole file; the file and its map file).
+    "replay-killed-commit": U + W(0, 3 * BS) + C + W(0, 40000, 5) + KILLED + W(0, 40000, 6) + C + REPLAY(65) + CRASH + R(0, 40000) + V,
+    "replay-killed-commit-map": U + W(0, 3 * BS) + C + W(BS, 300, 5) + KILLED + W(BS, 300, 6) + C + REPLAY(65) + REPLAY(66) + R(0, 2 * BS) + V + CRASH + R(0, 2 * BS),
 }
 for k, v in progs.items():
     put("obj", k, v)

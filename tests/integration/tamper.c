@@ -13,7 +13,7 @@
  *   tamper flip METADIR INO FIELD BYTE XOR
  *       XOR one byte (index BYTE within FIELD) of the node record of INO
  *       with XOR (1..255) and commit. FIELD: size generation lock_mode hold
- *       sealed retain_until objid wrapped alg flags autocommit_s
+ *       sealed retain_until objid wrapped alg flags autocommit_s commit
  *   tamper get METADIR INO FIELD
  *       print FIELD as a number (hex for objid and wrapped)
  *   tamper iget METADIR INO FILE
@@ -62,7 +62,7 @@ struct field {
 static const struct field fields[] = {
 	F(size), F(generation), F(lock_mode), F(hold), F(sealed), F(retain_until),
 	F(objid), F(wrapped), F(alg), F(flags), F(parent), F(nlink), F(uid), F(mode),
-	F(version), F(next_cookie), F(autocommit_s),
+	F(version), F(next_cookie), F(autocommit_s), F(commit),
 };
 #undef F
 
@@ -146,6 +146,15 @@ static int node_get(struct db *d, uint64_t ino, struct meta_node *n)
 	rc = mdb_get(d->txn, d->nodes, &k, &v);
 	if (rc)
 		return rc;
+	/* The current size, or one from before commit (16 bytes shorter: the
+	 * MAC last), read with it 0 and written back whole. */
+	if (v.mv_size == offsetof(struct meta_node, commit) + sizeof(n->mac)) {
+		memset(n, 0, sizeof(*n));
+		memcpy(n, v.mv_data, offsetof(struct meta_node, commit));
+		memcpy(n->mac, (const uint8_t *)v.mv_data + offsetof(struct meta_node, commit),
+		       sizeof(n->mac));
+		return 0;
+	}
 	if (v.mv_size != sizeof(*n))
 		return MDB_CORRUPTED;
 	memcpy(n, v.mv_data, sizeof(*n));
