@@ -336,6 +336,76 @@ ssize_t ns_listxattr(ns *n, uint64_t ino, char *buf, size_t size);
 WORM_MUST_USE
 int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name);
 
+/* S3 users (design section 11). A user maps an access key id to a POSIX
+ * identity; its secret is stored sealed under the active master key
+ * (kms_encrypt), never in plaintext, and its records are authenticated
+ * and part of the state digest like every other record. ns checks no
+ * permission here: the caller (wormctl on a store, the control socket,
+ * ctl.h) is the store's administrator. Every add and remove is durable
+ * before it returns and written to the audit trail (kind "s3-user").
+ *
+ * Rules: NAME 1..64 bytes of [A-Za-z0-9+=,.@_-] (IAM user names), unique;
+ * ACCESS KEY ID 16..128 bytes of [A-Za-z0-9], unique (made: "AKIA" and 16
+ * of [A-Z0-9], 20 in all); SECRET 8..128 bytes of printable ASCII without
+ * space (made: 40 of [A-Za-z0-9+/]); at most NS_USER_GROUPS_MAX groups;
+ * at most NS_USER_MAX users. */
+#define NS_USER_NAME_MAX 64
+#define NS_USER_KEYID_MIN 16
+#define NS_USER_KEYID_MAX 128
+#define NS_USER_SECRET_MIN 8
+#define NS_USER_SECRET_MAX 128
+#define NS_USER_SECRET_MADE 40     /* length of a secret ns_user_add makes */
+#define NS_USER_GROUPS_MAX 32
+#define NS_USER_MAX 10000
+struct ns_user {
+	char name[NS_USER_NAME_MAX + 1];
+	char access_key_id[NS_USER_KEYID_MAX + 1];
+	uint32_t uid, gid;
+	uint32_t groups[NS_USER_GROUPS_MAX];   /* supplementary groups */
+	size_t ngroups;
+	int admin;                 /* may manage access points (section 14) */
+	int64_t created_s;         /* compliance clock, seconds */
+	int damaged;               /* ns_user_list only: the record fails
+				      authentication (only name is valid) */
+};
+/* Add user u (name, uid, gid, groups, admin as the caller sets them;
+ * created_s is set). access_key_id "" makes a new key id and secret: the
+ * key id into u->access_key_id, the secret (NUL-terminated) into secret,
+ * which must hold NS_USER_SECRET_MADE + 1 bytes (else -ERANGE, nothing
+ * added). access_key_id set imports that pair: secret holds the secret
+ * (NUL-terminated) on entry. The caller wipes secret after use. c: who
+ * asks (its uid goes to the audit record; NULL = uid 0). Errors: -EINVAL
+ * a name, key id, secret or group count the rules above refuse; -EEXIST
+ * the name or the key id is taken (also by a record that fails
+ * authentication); -EDQUOT NS_USER_MAX users exist; -EAGAIN the KMS
+ * throttled the seal; -EROFS opened NS_RDONLY. */
+WORM_MUST_USE
+int ns_user_add(ns *n, const struct ns_caller *c, struct ns_user *u, char *secret,
+		size_t secret_size);
+/* Remove user name (its key id stops working at once). A record that
+ * fails authentication can be removed too (with every key id naming it).
+ * -ENOENT no such user; -EINVAL a name the rules refuse; -EROFS. */
+WORM_MUST_USE
+int ns_user_remove(ns *n, const struct ns_caller *c, const char *name);
+/* Every user in name order; the secret is never passed. A record that
+ * fails authentication is passed with u->damaged 1 (name only). cb
+ * returns non-zero to stop (that value is returned); u is valid during
+ * the call only, and cb must not call into ns. */
+typedef int (*ns_user_cb)(void *arg, const struct ns_user *u);
+WORM_MUST_USE
+int ns_user_list(ns *n, ns_user_cb cb, void *arg);
+/* The user holding access key id key_id into *u, and its secret
+ * (NUL-terminated) into secret of secret_size bytes; *secret_len (may be
+ * NULL) its length. Any thread, any time after ns_open. The caller wipes
+ * secret after use. Errors: -ENOENT no such key id (or a malformed one);
+ * -EIO the user's record (or its sealed secret) fails authentication
+ * (fail closed; logged); -ERANGE secret too small (NS_USER_SECRET_MAX + 1
+ * always fits); -ENOKEY the secret is sealed under a master key version
+ * no longer in the ring; -EAGAIN the KMS throttled the unseal. */
+WORM_MUST_USE
+int ns_user_lookup(ns *n, const char *key_id, struct ns_user *u, char *secret,
+		   size_t secret_size, size_t *secret_len);
+
 /* Offline tooling (wormctl). These walk the whole store: run them on a
  * store opened NS_OFFLINE or NS_RDONLY, from one thread. */
 struct ns_entry {
@@ -369,7 +439,8 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg);
  * checks the committed state only, not writes in progress. */
 int ns_store_live(ns *n);
 /* Re-wrap every DEK under the active master key (header first, then meta;
- * a crash in between leaves both copies valid). Returns the count. */
+ * a crash in between leaves both copies valid), then re-seal every S3
+ * user's secret under it. Returns the count of DEKs and secrets. */
 WORM_MUST_USE
 long ns_rewrap(ns *n, ns_progress_cb progress, void *arg);
 /* Re-seal the inode counter when it fails authentication or was set back
@@ -393,7 +464,7 @@ int ns_repair_digest(ns *n);
 WORM_MUST_USE
 int ns_reattach(ns *n, uint64_t ino, char *path, size_t len);
 /* Lowest and highest master key versions still referenced by an object
- * (0 if none). */
+ * or an S3 user's sealed secret (0 if none). */
 WORM_MUST_USE
 int ns_key_versions_in_use(ns *n, uint32_t *min_version, uint32_t *max_version);
 
