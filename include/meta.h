@@ -279,6 +279,32 @@ int meta_digest_get(meta_txn *t, uint8_t sum[META_DIGEST_BYTES]);
  * (first use on a store, or a repair). */
 int meta_digest_seal(meta_txn *t, uint64_t *records);
 
+/* S3 users (design section 11; ns_user.c encodes the user record, meta
+ * only stores and authenticates it). Two record kinds in the kv database,
+ * each value followed by its MAC (meta_set_auth's function; without one,
+ * stored plain):
+ *   "s3user/" NAME  -> user record | MAC over 'U' | key | record
+ *   "s3key/" KEYID  -> NAME | MAC over 'K' | key | NAME
+ * NAME and KEYID: 1..META_USER_ID_MAX bytes, no NUL (else -EINVAL); a
+ * record at most META_USER_REC_MAX bytes. get: -ENOENT absent, -EIO the
+ * MAC fails, -ERANGE buf too small (*len the size). put with create:
+ * -EEXIST if the name (key id) has a record, also a forged one; del:
+ * -ENOENT. foreach: in byte order of the names; a record whose MAC fails
+ * is passed with rec (name) NULL; cb returns non-zero to stop (that value
+ * is returned). userkey_get writes NAME NUL-terminated. */
+#define META_USER_ID_MAX 128
+#define META_USER_REC_MAX 1024
+int meta_user_get(meta_txn *t, const char *name, void *buf, size_t size, size_t *len);
+int meta_user_put(meta_txn *t, const char *name, const void *rec, size_t len, int create);
+int meta_user_del(meta_txn *t, const char *name);
+typedef int (*meta_user_cb)(void *arg, const char *name, const void *rec, size_t len);
+int meta_user_foreach(meta_txn *t, meta_user_cb cb, void *arg);
+int meta_userkey_get(meta_txn *t, const char *keyid, char *name, size_t size);
+int meta_userkey_put(meta_txn *t, const char *keyid, const char *name, int create);
+int meta_userkey_del(meta_txn *t, const char *keyid);
+typedef int (*meta_userkey_cb)(void *arg, const char *keyid, const char *name);
+int meta_userkey_foreach(meta_txn *t, meta_userkey_cb cb, void *arg);
+
 /* Entries in the nodes database (for statfs). */
 int meta_node_count(meta_txn *t, uint64_t *count);
 

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "fs.h"
 #include "log.h"
 #include "ns.h"
@@ -60,8 +61,32 @@ static void daemon_detach(void *arg)
 		wlog(WLOG_WARN, "chdir /: %s", strerror(errno));
 }
 
+struct mounted {
+	struct detach *det;       /* daemon mode, else NULL */
+	ns *n;
+	const char *store;
+	ctl *ctl;                 /* the control socket, once started */
+};
+
+/* fs_run's on_mounted hook: detach (daemon mode), then the control socket
+ * (design section 16), in the serving process. Without it the mount still
+ * serves; wormctl then refuses changes as when no daemon answers. */
+static void on_mounted(void *arg)
+{
+	struct mounted *m = arg;
+	int rc;
+
+	if (m->det)
+		daemon_detach(m->det);
+	rc = ctl_start(m->n, m->store, &m->ctl);
+	if (rc)
+		wlog(WLOG_WARN, "control socket in %s not started: %s (wormctl cannot change "
+		     "the store while it is mounted)", m->store, strerror(-rc));
+}
+
 int main(int argc, char **argv)
 {
+	struct mounted mnt = { NULL, NULL, NULL, NULL };
 	static struct cfg cfg;
 	struct fs_params p;
 	struct detach det;
@@ -220,10 +245,14 @@ int main(int argc, char **argv)
 	if (!foreground) {
 		det.status_fd = pipefd[1];
 		det.level = cfg.log_level;   /* -d implies -f: never here */
-		p.on_mounted = daemon_detach;
-		p.on_mounted_arg = &det;
+		mnt.det = &det;
 	}
+	mnt.n = n;
+	mnt.store = store_abs;
+	p.on_mounted = on_mounted;
+	p.on_mounted_arg = &mnt;
 	rc = fs_run(n, &p);
+	ctl_stop(mnt.ctl);
 	ns_close(n);
 out:
 	free(mopt_list);

@@ -14,6 +14,7 @@
 #include "ns_offline.h"
 #include "ns_path.h"
 #include "ns_record.h"
+#include "ns_user.h"
 #include "ns_virt.h"
 #include "inoset.h"
 #include "log.h"
@@ -880,6 +881,13 @@ long ns_rewrap(ns *n, ns_progress_cb progress, void *arg)
 				progress(arg, (uint64_t)total, 0);
 		}
 	} while (!rc && r->count == 1024);
+	if (!rc) {   /* S3 users' secrets: so that the old version can go */
+		long u = ns_user_rewrap(n, r->active);
+		if (u < 0)
+			rc = (int)u;
+		else
+			total += u;
+	}
 	if (!rc)
 		rc = meta_sync(n->me);
 	free(r);
@@ -915,6 +923,14 @@ int ns_key_versions_in_use(ns *n, uint32_t *min_version, uint32_t *max_version)
 		return rc;
 	rc = meta_node_foreach(t, ver_cb, &v);
 	meta_txn_abort(t);
+	if (rc >= 0) {   /* and S3 users' sealed secrets */
+		uint32_t lo = 0, hi = 0;
+		rc = ns_user_key_versions(n, &lo, &hi);
+		if (lo && (!v.min || lo < v.min))
+			v.min = lo;
+		if (hi > v.max)
+			v.max = hi;
+	}
 	*min_version = v.min;
 	*max_version = v.max;
 	return rc < 0 ? rc : 0;

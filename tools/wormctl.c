@@ -344,7 +344,8 @@ enum {
 	OPT_COMPLETE = 1 << 3, OPT_ABORT = 1 << 4, OPT_PASSPHRASE_FILE = 1 << 5,
 	OPT_THREADS = 1 << 6, OPT_SECONDS = 1 << 7, OPT_OP = 1 << 8, OPT_RATE = 1 << 9,
 	OPT_BURST = 1 << 10, OPT_THROTTLE = 1 << 11, OPT_MAX_WAIT_MS = 1 << 12,
-	OPT_SINCE = 1 << 13,
+	OPT_SINCE = 1 << 13, OPT_UID = 1 << 14, OPT_GID = 1 << 15, OPT_GROUPS = 1 << 16,
+	OPT_ADMIN = 1 << 17, OPT_ACCESS_KEY = 1 << 18, OPT_SECRET_FILE = 1 << 19,
 };
 
 static const struct optdef {
@@ -358,6 +359,9 @@ static const struct optdef {
 	{ "threads", OPT_THREADS, 1 }, { "seconds", OPT_SECONDS, 1 }, { "op", OPT_OP, 1 },
 	{ "rate", OPT_RATE, 1 }, { "burst", OPT_BURST, 1 }, { "throttle", OPT_THROTTLE, 1 },
 	{ "max-wait-ms", OPT_MAX_WAIT_MS, 1 }, { "since", OPT_SINCE, 1 },
+	{ "uid", OPT_UID, 1 }, { "gid", OPT_GID, 1 }, { "groups", OPT_GROUPS, 1 },
+	{ "admin", OPT_ADMIN, 0 }, { "access-key", OPT_ACCESS_KEY, 1 },
+	{ "secret-file", OPT_SECRET_FILE, 1 },
 };
 
 static int run_bucket_list(const struct wctl_opts *o);
@@ -423,6 +427,12 @@ static const struct cmddef {
 	  "kms bench STORE [--threads N] [--seconds S] [--op decrypt|generate] "
 	  "[--rate R] [--burst B] [--throttle wait|fail] [--max-wait-ms MS] [--json]",
 	  wctl_kms_bench },
+	{ "s3", "user", 2, 3,
+	  OPT_UID | OPT_GID | OPT_GROUPS | OPT_ADMIN | OPT_ACCESS_KEY | OPT_SECRET_FILE | OPT_JSON |
+	  OPT_PASSPHRASE_FILE,
+	  "s3 user add STORE NAME --uid N [--gid N] [--groups G,...] [--admin] [--json] "
+	  "[--access-key ID --secret-file F] | s3 user list STORE [--json] | "
+	  "s3 user remove STORE NAME", wctl_s3_user },
 	{ "crypto", "bench", 0, 0, OPT_SECONDS | OPT_JSON, "crypto bench [--seconds S] [--json]",
 	  wctl_crypto_bench },
 };
@@ -615,6 +625,25 @@ static int set_opt(struct wctl_opts *o, unsigned bit, const char *name, const ch
 		o->since = v;
 		break;
 	case OPT_LOCKED: o->locked = 1; break;
+	case OPT_UID:
+	case OPT_GID:
+		/* 4294967295 is (uid_t)-1, "no change" to chown(2): never an id. */
+		if (parse_uint(v, 0, UINT32_MAX - 1, &n))
+			return wctl_usage(o, "--%s: expected 0..4294967294, got '%s'", name, v);
+		*(bit == OPT_UID ? &o->uid : &o->gid) = (int64_t)n;
+		break;
+	case OPT_GROUPS: o->groups = v; break;
+	case OPT_ADMIN: o->admin = 1; break;
+	case OPT_ACCESS_KEY:
+		if (!*v)
+			return wctl_usage(o, "--%s: empty value", name);
+		o->access_key = v;
+		break;
+	case OPT_SECRET_FILE:
+		if (!*v)
+			return wctl_usage(o, "--%s: empty file name", name);
+		o->secret_file = v;
+		break;
 	case OPT_BYPASS_GOVERNANCE: o->bypass = 1; break;
 	case OPT_ABORT: o->abort_lock = 1; break;
 	case OPT_PASSPHRASE_FILE:
@@ -779,6 +808,7 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.threads = 4;
 	o.seconds = 5;
+	o.uid = o.gid = -1;
 	if (has_help(argc, argv)) {
 		fputs(help_text, stdout);
 		return WCTL_OK;

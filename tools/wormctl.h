@@ -35,6 +35,11 @@ struct wctl_opts {
 	int op_generate;
 	const char *rate, *burst, *throttle, *max_wait_ms;
 	const char *since;        /* verify --since HEAD, audit --since TIME */
+	/* s3 user add */
+	int64_t uid, gid;         /* -1: not given */
+	const char *groups;       /* "G,G,..." (checked by the command) */
+	int admin;
+	const char *access_key, *secret_file;
 	char **pos;               /* positional arguments */
 	int npos;
 };
@@ -118,6 +123,17 @@ int wctl_key_remove(const struct wctl_opts *o);
 int wctl_verify(const struct wctl_opts *o);
 int wctl_reattach(const struct wctl_opts *o);
 int wctl_repair(const struct wctl_opts *o);
+
+/* S3 users and the control socket (wormctl_user.c). */
+int wctl_s3_user(const struct wctl_opts *o);
+/* Send req (consumed) to the daemon serving store over STORE/ctl.sock:
+ * 0 and *reply (the caller's) when it answered; 1 when no daemon listens
+ * (no socket, or a dead daemon's: the caller may go offline); WCTL_FAIL
+ * after printing why (refused, timed out, bad reply). */
+int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req,
+		  json_object **reply);
+/* The reply's error as "wormctl: CMD STORE: MESSAGE"; 0 if it says ok. */
+int wctl_ctl_failed(const struct wctl_opts *o, const char *store, json_object *reply);
 int wctl_repair_digest(const struct wctl_opts *o);
 
 /* Store head and audit trail (wormctl_trail.c). */

@@ -295,8 +295,23 @@ int wctl_key_rotate(const struct wctl_opts *o)
 {
 	uint32_t ver = 0;
 	ns *n = NULL;
+	json_object *req = json_object_new_object(), *reply = NULL, *v;
 	int rc;
 
+	/* Mounted: the daemon rotates its own ring (design section 16). */
+	json_object_object_add(req, "op", json_object_new_string("key-rotate"));
+	rc = wctl_ctl_call(o, o->pos[0], req, &reply);
+	if (rc == 0) {
+		rc = wctl_ctl_failed(o, o->pos[0], reply);
+		if (!rc && json_object_object_get_ex(reply, "version", &v))
+			ver = (uint32_t)json_object_get_int64(v);
+		json_object_put(reply);
+		if (rc)
+			return rc;
+		goto done;
+	}
+	if (rc != 1)
+		return WCTL_FAIL;
 	if (wctl_open_store(o, o->pos[0], 0, &n))
 		return WCTL_FAIL;
 	rc = kms_rotate(ns_kms(n), &ver, mono_ns());
@@ -308,6 +323,7 @@ int wctl_key_rotate(const struct wctl_opts *o)
 	ns_close(n);
 	if (rc < 0)
 		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
+done:
 	printf("active master key is now version %u; new data keys use it "
 	       "(wormctl key rewrap re-wraps existing ones)\n", ver);
 	return WCTL_OK;
