@@ -6,6 +6,7 @@
  *                  nodes (and the side tables dropped with them),
  *                  directory entries and the readdir index
  *   meta_kv.c      the kv store
+ *   meta_user.c    S3 user records (in the kv database)
  *   meta_ino.c     inode numbers: the counter, allocation, repair
  *   meta_xattr.c   extended attributes        } side tables: records
  *   meta_symlink.c symlink targets            } under an inode number,

@@ -201,7 +201,7 @@ int ns_user_add(ns *n, const struct ns_caller *c, struct ns_user *u, char *secre
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	u->created_s = ns_clock_now(n) / 1000000000;
+	u->created_s = ns_clock_now(n);   /* seconds (wclock_now) */
 	u->admin = !!u->admin;
 	for (int tries = 0;; tries++) {
 		if (made) {

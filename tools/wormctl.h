@@ -16,6 +16,7 @@
 #define WCTL_OK 0
 #define WCTL_FAIL 1
 #define WCTL_USAGE 2
+#define WCTL_NO_DAEMON 3   /* wctl_ctl_call: no daemon answers (never an exit status) */
 
 
 /* statfs f_type of every FUSE file system (wormfs or not). */
@@ -127,8 +128,9 @@ int wctl_repair(const struct wctl_opts *o);
 /* S3 users and the control socket (wormctl_user.c). */
 int wctl_s3_user(const struct wctl_opts *o);
 /* Send req (consumed) to the daemon serving store over STORE/ctl.sock:
- * 0 and *reply (the caller's) when it answered; 1 when no daemon listens
- * (no socket, or a dead daemon's: the caller may go offline); WCTL_FAIL
+ * 0 and *reply (the caller's) when it answered;
+ * WCTL_NO_DAEMON when no daemon listens (no socket, or a dead daemon's:
+ * the caller may go offline); WCTL_FAIL
  * after printing why (refused, timed out, bad reply). */
 int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req,
 		  json_object **reply);

@@ -310,7 +310,7 @@ int wctl_key_rotate(const struct wctl_opts *o)
 			return rc;
 		goto done;
 	}
-	if (rc != 1)
+	if (rc != WCTL_NO_DAEMON)
 		return WCTL_FAIL;
 	if (wctl_open_store(o, o->pos[0], 0, &n))
 		return WCTL_FAIL;

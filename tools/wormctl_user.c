@@ -117,7 +117,7 @@ int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req
 	 * offline open then finds the store locked and says so). */
 	if (rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENAMETOOLONG || rc == -ENOTDIR) {
 		json_object_put(req);
-		return 1;
+		return WCTL_NO_DAEMON;
 	}
 	if (rc) {
 		json_object_put(req);
@@ -134,8 +134,11 @@ int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req
 		wcrypto_wipe(sec, strlen(sec));
 	}
 	json_object_put(req);
-	if (!rc)
-		rc = recv_line(fd, &line);
+	/* A daemon that refuses the peer answers before reading: its reply
+	 * may be waiting even when the request could not be sent. */
+	int rr = recv_line(fd, &line);
+	if (!rc || rr == 0)
+		rc = rr;
 	close(fd);
 	if (rc)
 		return wctl_err("%s %s: control socket: %s", o->cmd, store, strerror(-rc));
@@ -284,9 +287,11 @@ static void user_from_json(json_object *j, struct ns_user *u)
 static int add_error(const struct wctl_opts *o, const char *store, const struct ns_user *u,
 		     int err, const char *msg)
 {
+	if (err == EEXIST && !o->access_key)
+		return wctl_err("%s %s: user '%s' exists", o->cmd, store, u->name);
 	if (err == EEXIST)
 		return wctl_err("%s %s: user '%s' or access key id '%s' exists", o->cmd, store,
-				u->name, u->access_key_id[0] ? u->access_key_id : "(new)");
+				u->name, o->access_key);
 	if (err == EINVAL)
 		return wctl_usage(o, "invalid user: NAME is 1..%d of A-Z a-z 0-9 +=,.@_-, an "
 				  "access key id %d..%d of A-Z a-z 0-9, a secret %d..%d printable "
@@ -371,7 +376,7 @@ static int user_add(const struct wctl_opts *o, const char *store, const char *na
 			ret = wctl_err("%s %s: the daemon's reply has no key", o->cmd, store);
 			goto out;
 		}
-	} else if (rc == 1) {
+	} else if (rc == WCTL_NO_DAEMON) {
 		if (wctl_open_store(o, store, 0, &n))
 			goto out;
 		struct ns_caller who = { .uid = (uint32_t)getuid(), .gid = (uint32_t)getgid() };
@@ -467,7 +472,7 @@ static int user_list(const struct wctl_opts *o, const char *store)
 			}
 		}
 		json_object_put(reply);
-	} else if (rc == 1) {
+	} else if (rc == WCTL_NO_DAEMON) {
 		if (wctl_open_store(o, store, NS_RDONLY, &n))
 			goto fail;
 		rc = ns_user_list(n, list_one, &l);
@@ -503,7 +508,7 @@ static int user_remove(const struct wctl_opts *o, const char *store, const char 
 	rc = wctl_ctl_call(o, store, req, &reply);
 	if (rc == 0) {
 		e = reply_errno(reply, &msg);
-	} else if (rc == 1) {
+	} else if (rc == WCTL_NO_DAEMON) {
 		if (wctl_open_store(o, store, 0, &n))
 			return WCTL_FAIL;
 		struct ns_caller who = { .uid = (uint32_t)getuid(), .gid = (uint32_t)getgid() };
@@ -526,12 +531,19 @@ static int user_remove(const struct wctl_opts *o, const char *store, const char 
 	return rc;
 }
 
-int wctl_s3_user(const struct wctl_opts *o)
+int wctl_s3_user(const struct wctl_opts *opts)
 {
+	struct wctl_opts copy = *opts, *o = &copy;
 	const char *sub = o->pos[0], *store = o->pos[1], *name = o->npos > 2 ? o->pos[2] : NULL;
+	char cmd[32];
 	int add_opts = o->uid >= 0 || o->gid >= 0 || o->groups || o->admin || o->access_key ||
 		       o->secret_file;
 
+	/* Messages name the whole command: "s3 user add". */
+	if (!strcmp(sub, "add") || !strcmp(sub, "list") || !strcmp(sub, "remove")) {
+		snprintf(cmd, sizeof(cmd), "s3 user %s", sub);
+		o->cmd = cmd;
+	}
 	if (!strcmp(sub, "add")) {
 		if (!name)
 			return wctl_usage(o, "s3 user add needs STORE NAME");

@@ -428,14 +428,14 @@ crash_daemon() {
 }
 
 # A listing of a store's files (path, type, mode, size, sha256) for
-# before/after comparisons. LMDB's lock file and the daemon's run lock are
-# runtime state, not store content.
+# before/after comparisons. LMDB's lock file, the daemon's run lock and its
+# control socket are runtime state, not store content.
 store_listing() {
 	# meta/data.mdb: digest its data extents (harness datahash). The file is
 	# only as large as LMDB's pages in use (no WRITEMAP, no sparse map), but
 	# meta.c keeps 1 MiB allocated past its end (fallocate KEEP_SIZE), which
 	# the size listed above does not show.
-	(cd "$1" && find . \( -path ./meta/lock.mdb -o -path ./run.lock \) -prune -o -printf '%p %y %m %s\n' | sort &&
+	(cd "$1" && find . \( -path ./meta/lock.mdb -o -path ./run.lock -o -path ./ctl.sock \) -prune -o -printf '%p %y %m %s\n' | sort &&
 		find . -type f ! -path ./meta/lock.mdb ! -path ./run.lock ! -path ./meta/data.mdb -print0 |
 		sort -z | xargs -0 -r sha256sum &&
 		if [ -f meta/data.mdb ]; then echo "$("$HARNESS" datahash meta/data.mdb) ./meta/data.mdb"; fi)
