@@ -336,6 +336,28 @@ static void wipe_secret(json_object *r)
 	}
 }
 
+/* After the reply: take what the client still sends (bounded in bytes and
+ * time) before the close, since closing a Unix socket with unread input
+ * resets the connection and the client may lose the reply. */
+static void drain(int fd)
+{
+	char b[4096];
+	size_t total = 0;
+
+	shutdown(fd, SHUT_WR);
+	while (total < (1u << 20)) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t got;
+
+		if (poll(&p, 1, 100) <= 0)
+			break;
+		got = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+		if (got <= 0)
+			break;
+		total += (size_t)got;
+	}
+}
+
 static void serve(ctl *c, int fd)
 {
 	struct ucred cr;
@@ -357,6 +379,7 @@ static void serve(ctl *c, int fd)
 			      "(uid %u) may use the control socket", (unsigned)c->owner);
 		send_reply(fd, r, deadline);
 		json_object_put(r);
+		drain(fd);
 		return;
 	}
 	struct ns_caller who = { .uid = cr.uid, .gid = cr.gid, .pid = (uint32_t)cr.pid };
@@ -384,6 +407,7 @@ static void serve(ctl *c, int fd)
 	send_reply(fd, r, deadline + (int64_t)CTL_TIMEOUT_MS * 1000000);
 	wipe_secret(r);
 	json_object_put(r);
+	drain(fd);
 out:
 	/* The request may hold an imported secret. */
 	if (req) {

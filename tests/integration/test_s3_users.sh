@@ -35,7 +35,15 @@ printf 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n' >"$T_BASE/secret"
 out=$("$WORMCTL" s3 user add "$S" carol --uid 7 --access-key AKIAIOSFODNN7EXAMPLE --secret-file "$T_BASE/secret" 2>&1); rc=$?
 check_eq "import: exit 0, prints the key id only" "0 AKIAIOSFODNN7EXAMPLE" "$rc $out"
 
-before=$(store_listing "$S")
+# What a refused command must not change: the users, the audit trail, and
+# every store file but data.mdb and head (any writable open persists the
+# compliance clock, and its close signs a new head over it).
+state_of() {
+	store_listing "$1" | grep -v -e 'meta/data.mdb' -e '\./head'
+	"$WORMCTL" s3 user list "$1" --json
+	"$WORMCTL" audit "$1" | grep -v 'kind=store-head'
+}
+before=$(state_of "$S")
 out=$("$WORMCTL" s3 user add "$S" alice --uid 5 2>&1); rc=$?
 check_eq "duplicate name: exit 1, clear message" "1|wormctl: s3 user add $S: user 'alice' exists" "$rc|$out"
 out=$("$WORMCTL" s3 user add "$S" dave --uid 5 --access-key AKIAIOSFODNN7EXAMPLE --secret-file "$T_BASE/secret" 2>&1); rc=$?
@@ -62,7 +70,7 @@ out=$("$WORMCTL" s3 user list "$S" --uid 5 2>&1)
 check_eq "list --uid: exit 2" "2" "$?"
 out=$("$WORMCTL" s3 user frob "$S" 2>&1)
 check_eq "unknown s3 user command: exit 2" "2" "$?"
-check_eq "refusals changed nothing in the store" "$before" "$(store_listing "$S")"
+check_eq "refusals changed nothing in the store" "$before" "$(state_of "$S")"
 
 list=$("$WORMCTL" s3 user list "$S")
 check_eq "list: three users in name order" "alice bob carol" "$(printf '%s\n' "$list" | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')"
