@@ -761,7 +761,8 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 	meta_txn_abort(v.t);
 	if (rc)
 		return rc;
-	return v.damaged;
+	long u = ns_user_verify(n, cb, arg);   /* S3 user records */
+	return u < 0 ? u : (long)v.damaged + u;
 }
 
 struct rewrap_ctx {

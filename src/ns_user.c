@@ -546,3 +546,60 @@ long ns_user_rewrap(ns *n, uint32_t active)
 	wcrypto_secure_free(plain);
 	return rc ? rc : done;
 }
+
+/* ---- verify (ns_user.h) -------------------------------------------------------- */
+
+struct verify_ctx {
+	ns_damage_cb cb;
+	void *arg;
+	long count;
+	struct user_rec r;
+};
+
+static int verify_user(void *arg, const char *name, const void *rec, size_t len)
+{
+	struct verify_ctx *v = arg;
+	char what[NS_USER_NAME_MAX + 16];
+
+	if (rec && !rec_decode(name, rec, len, &v->r))
+		return 0;
+	snprintf(what, sizeof(what), "s3 user %s", name);
+	v->count++;
+	return v->cb ? v->cb(v->arg, what, "user record fails authentication (its access key "
+			     "is refused; wormctl s3 user remove drops it)") : 0;
+}
+
+static int verify_key(void *arg, const char *keyid, const char *name)
+{
+	struct verify_ctx *v = arg;
+	char what[NS_USER_KEYID_MAX + 24];
+
+	if (name)
+		return 0;
+	snprintf(what, sizeof(what), "s3 access key %s", keyid);
+	v->count++;
+	return v->cb ? v->cb(v->arg, what, "key id record fails authentication (refused)") : 0;
+}
+
+long ns_user_verify(ns *n, ns_damage_cb cb, void *arg)
+{
+	struct verify_ctx *v = calloc(1, sizeof(*v));
+	meta_txn *t = NULL;
+	long count;
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	v->cb = cb;
+	v->arg = arg;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (!rc) {
+		rc = meta_user_foreach(t, verify_user, v);
+		if (!rc)
+			rc = meta_userkey_foreach(t, verify_key, v);
+		meta_txn_abort(t);
+	}
+	count = v->count;
+	free(v);
+	return rc ? rc : count;
+}

@@ -12,4 +12,8 @@ int ns_user_key_versions(ns *n, uint32_t *min_version, uint32_t *max_version);
  * transaction each): the count re-sealed, or -errno. */
 long ns_user_rewrap(ns *n, uint32_t active);
 
+/* For ns_verify: every user record and key id entry that fails
+ * authentication or decoding, through cb; their count or -errno. */
+long ns_user_verify(ns *n, ns_damage_cb cb, void *arg);
+
 #endif

@@ -14,7 +14,8 @@
 #  3. After the unmount: the socket is gone, the state digest matches
 #     (a writable mount again), verify is clean, the users are there; a
 #     stale socket file (a daemon killed) sends wormctl offline when the
-#     store is not mounted, and a new mount replaces it.
+#     store is not mounted, and a new mount replaces it; a detached
+#     daemon serves the socket too.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -196,6 +197,15 @@ mount_fg "$S" "$M" || fail "mount replaces the stale socket"
 check "the new daemon answers on the socket" "$WORMCTL" s3 user remove "$S" frank
 check_eq "users after rewrap and remove" "alice dora" "$("$WORMCTL" s3 user list "$S" | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')"
 umount_check "$M" "after the stale socket"
+# A detached daemon (no -f) serves the socket too.
+if mount_bg "$S" "$M"; then
+	check "detached daemon: add through the socket" "$WORMCTL" s3 user add "$S" gina --uid 11
+	check_match "detached daemon: list" '^gina ' "$("$WORMCTL" s3 user list "$S" | grep '^gina')"
+	umount_fs "$M" || fail "unmount the detached daemon"
+	check_eq "detached daemon: socket removed at unmount" "gone" "$([ -e "$S/ctl.sock" ] && echo there || echo gone)"
+else
+	fail "mount detached"
+fi
 check "verify at the end" "$WORMCTL" verify "$S"
 
 done_testing

@@ -267,6 +267,8 @@ Test(ns_user, tampered_record_fails_closed)
 	cr_assert_str_eq(s.names[1], "tim");
 	cr_assert_eq(s.damaged[1], 1);
 	cr_assert_eq(s.damaged[0], 0);
+	/* verify reports it. */
+	cr_assert_eq(ns_verify(N, NULL, NULL, NULL), 1);
 	/* A damaged user keeps its name and key taken, and can be removed. */
 	struct ns_user d = mk("tim", 5);
 	cr_assert_eq(ns_user_add(N, &ROOT, &d, secret, sizeof(secret)), -EEXIST);
@@ -275,8 +277,10 @@ Test(ns_user, tampered_record_fails_closed)
 
 	/* The key index pointed at another user: refused too. */
 	snprintf(key, sizeof(key), "s3key/%s", v.access_key_id);
+	cr_assert_eq(ns_verify(N, NULL, NULL, NULL), 0);
 	tamper(key, 0);
 	cr_assert_eq(ns_user_lookup(N, v.access_key_id, &got, s2, sizeof(s2), NULL), -EIO);
+	cr_assert_eq(ns_verify(N, NULL, NULL, NULL), 1);
 }
 
 Test(ns_user, rewrap_reseals_secrets_and_versions_count_them)
