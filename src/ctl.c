@@ -491,7 +491,9 @@ int ctl_start(ns *n, const char *store_path, ctl **out)
 	 * refuses others whatever the mode. */
 	if (bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)))
 		goto fail;
-	if (chmod(c->path, 0600) || listen(c->lfd, 16))
+	/* Never through a symlink put in the socket's place meanwhile (the
+	 * store's owner may write the directory): that would chmod its target. */
+	if (fchmodat(AT_FDCWD, c->path, 0600, AT_SYMLINK_NOFOLLOW) || listen(c->lfd, 16))
 		goto fail_unlink;
 	rc = pthread_create(&c->th, NULL, ctl_thread, c);
 	if (rc) {

@@ -41,6 +41,17 @@ static int sock_connect(const char *store, int *fdp)
 		close(fd);
 		return -e;
 	}
+	/* The server must be one the daemon could be: root or the store's
+	 * owner (anyone else could only have bound it in a store directory
+	 * they may write, and must not get an imported secret). */
+	struct ucred cr;
+	struct stat st;
+	socklen_t cl = sizeof(cr);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || stat(store, &st) ||
+	    (cr.uid != 0 && cr.uid != st.st_uid)) {
+		close(fd);
+		return -EPERM;
+	}
 	*fdp = fd;
 	return 0;
 }
@@ -118,6 +129,11 @@ int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req
 	if (rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENAMETOOLONG || rc == -ENOTDIR) {
 		json_object_put(req);
 		return WCTL_NO_DAEMON;
+	}
+	if (rc == -EPERM) {
+		json_object_put(req);
+		return wctl_err("%s %s: control socket: served by a process that is neither root "
+				"nor the store's owner (refused)", o->cmd, store);
 	}
 	if (rc) {
 		json_object_put(req);

@@ -14,7 +14,8 @@
 #  3. After the unmount: the socket is gone, the state digest matches
 #     (a writable mount again), verify is clean, the users are there; a
 #     stale socket file (a daemon killed) sends wormctl offline when the
-#     store is not mounted, and a new mount replaces it; a detached
+#     store is not mounted, and a new mount replaces it; a socket served by
+#     another uid gets no request; a detached
 #     daemon serves the socket too.
 . "$(dirname "$0")/lib.sh"
 require_binaries
@@ -190,6 +191,24 @@ crash_daemon "$M" "$S" || fail "crash the daemon"
 check_eq "a killed daemon leaves its socket" "there" "$([ -S "$S/ctl.sock" ] && echo there || echo gone)"
 check "stale socket, store not mounted: offline add works" "$WORMCTL" s3 user add "$S" frank --uid 9
 check_match "stale socket: list offline" '^frank ' "$("$WORMCTL" s3 user list "$S" | tail -n 1)"
+# A socket bound by someone else (here: in a directory they could write)
+# gets no request from wormctl.
+chmod 0777 "$S"; rm -f "$S/ctl.sock"
+setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --clear-groups -- /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); s.settimeout(15)
+try:
+    c, _ = s.accept(); c.sendall(b"{\"ok\":true,\"users\":[]}\n"); c.close()
+except Exception:
+    pass
+' "$S/ctl.sock" &
+FAKE=$!
+for _ in $(seq 1 50); do [ -S "$S/ctl.sock" ] && break; sleep 0.1; done
+out=$("$WORMCTL" s3 user list "$S" 2>&1); rc=$?
+check_eq "a socket served by another uid: refused (exit 1)" \
+	"1|wormctl: s3 user list $S: control socket: served by a process that is neither root nor the store's owner (refused)" "$rc|$out"
+kill "$FAKE" 2>/dev/null; wait "$FAKE" 2>/dev/null
+rm -f "$S/ctl.sock"; chmod 0700 "$S"
 # Rewrap offline re-seals every user's secret, so version 1 can go.
 check "key rewrap offline" "$WORMCTL" key rewrap "$S"
 check "key remove 1 (no object or secret uses it)" "$WORMCTL" key remove "$S" 1
