@@ -173,6 +173,17 @@ check_match "oversized request: EMSGSIZE" '"errno":90,"error":"request over 6553
 check_eq "idle client: dropped" "closed" "$(ctl_raw idle)"
 check_match "the drop is logged" 'sent no request within 5000 ms: dropped' "$(cat "${MNT_LOG[$M]}")"
 check "daemon alive: list works after the bad requests" "$WORMCTL" s3 user list "$S"
+# Clients at once: served one after another, each gets its own key.
+pids=()
+for i in 1 2 3 4 5 6; do
+	"$WORMCTL" s3 user add "$S" "par$i" --uid $((2000 + i)) >"$T_BASE/par$i.out" 2>&1 &
+	pids+=($!)
+done
+wait "${pids[@]}"   # these only: the daemon is a child of this shell too
+keys=$(cat "$T_BASE"/par?.out | awk '{ print $1 }' | sort -u | grep -c '^AKIA')
+check_eq "six concurrent adds: six distinct keys" 6 "$keys"
+check_eq "six concurrent adds: all listed" 6 "$("$WORMCTL" s3 user list "$S" | grep -c '^par')"
+for i in 1 2 3 4 5 6; do "$WORMCTL" s3 user remove "$S" "par$i" >/dev/null 2>&1 || fail "remove par$i"; done
 check_eq "the mount still serves" "after-rotate" "$(cat "$M/bkt/obj")"
 
 umount_check "$M" "online session"
