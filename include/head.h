@@ -29,7 +29,9 @@
 
 #define HEAD_HASHBYTES 32
 #define HEAD_BODY_BYTES 124       /* magic 4 | seq | time | digest | prev |
-				     audit seq | audit hash (LE) */
+				     audit seq | audit hash (LE); magic
+				     WHD2: the digest covers a metadata
+				     state digest, WHD1: it does not */
 #define HEAD_BYTES (HEAD_BODY_BYTES + 32 + 64)
 #define HEAD_ID_MAX 96            /* "SEQ:HASH" + NUL */
 #define HEAD_FILE "head"          /* STORE/head */
@@ -43,6 +45,8 @@ struct whead {
 	uint8_t audit_hash[32];    /* its MAC (the audit chain's tip) */
 	uint8_t mac[32];           /* keyed BLAKE2b of the body */
 	uint8_t sig[64];           /* Ed25519 of the body */
+	int has_state;             /* WHD2: the store kept a state digest, so
+				      one missing later is a downgrade */
 };
 
 /* The state a digest covers (beside the previous digest). */

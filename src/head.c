@@ -14,10 +14,15 @@
 #include "crypto.h"
 
 static const uint8_t head_magic[4] = { 'W', 'H', 'D', '1' };
+/* A head of a store that keeps a state digest says so in its signed body,
+ * so that STORE/head, outside meta/, tells a later missing digest record
+ * from a store that never had one (and a build from before it refuses the
+ * head rather than accept that downgrade). */
+static const uint8_t head_magic2[4] = { 'W', 'H', 'D', '2' };
 
 static void body(const struct whead *h, uint8_t b[HEAD_BODY_BYTES])
 {
-	memcpy(b, head_magic, 4);
+	memcpy(b, h->has_state ? head_magic2 : head_magic, 4);
 	put_le64(b + 4, h->seq);
 	put_le64(b + 12, (uint64_t)h->time_s);
 	memcpy(b + 20, h->digest, 32);
@@ -100,6 +105,7 @@ int head_next(const struct whead *prev, const struct head_state *st, int64_t tim
 		return rc;
 	out->audit_seq = st->audit_seq;
 	memcpy(out->audit_hash, st->audit_hash, 32);
+	out->has_state = st->has_state != 0;
 	body(out, b);
 	rc = wcrypto_mac(out->mac, k->mac, b, sizeof(b));
 	if (!rc)
@@ -135,9 +141,10 @@ void head_encode(const struct whead *h, uint8_t out[HEAD_BYTES])
 
 int head_decode(const uint8_t *in, size_t len, struct whead *h)
 {
-	if (len != HEAD_BYTES || memcmp(in, head_magic, 4))
+	if (len != HEAD_BYTES || (memcmp(in, head_magic, 4) && memcmp(in, head_magic2, 4)))
 		return -EBADMSG;
 	memset(h, 0, sizeof(*h));
+	h->has_state = !memcmp(in, head_magic2, 4);
 	h->seq = get_le64(in + 4);
 	h->time_s = (int64_t)get_le64(in + 12);
 	memcpy(h->digest, in + 20, 32);

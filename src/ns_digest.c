@@ -29,13 +29,13 @@
 #include <time.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include "ns_auth.h"
 #include "ns_digest.h"
-#include "ns_path.h"
-#include "ns_record.h"
-#include "audit.h"
+#include "ns_locktrail.h"
+#include "ns_trail.h"
 #include "log.h"
-#include "policy.h"
 
 static int rec_hash(void *arg, const void *hdr, size_t hlen, const void *val, size_t vlen,
 		    uint8_t out[META_DIGEST_BYTES])
@@ -90,27 +90,45 @@ int ns_digest_state(ns *n, meta_txn *t, uint64_t *records)
 	return wcrypto_equal(kept, now, META_DIGEST_BYTES) ? NS_DIGEST_OK : NS_DIGEST_MISMATCH;
 }
 
-static int seal(ns *n, const char *why)
+/* Seal the state as it is: the digest record, and an audit record
+ * (kind=digest-reseal: the digest before and after, who, why) with a new
+ * store head in the same transaction, so a re-seal is never silent. */
+static int seal(ns *n, const char *op, const char *rule, const char *why)
 {
+	uint8_t was[META_DIGEST_BYTES], now[META_DIGEST_BYTES];
+	char oh[2 * META_DIGEST_BYTES + 1], nh[2 * META_DIGEST_BYTES + 1], extra[200];
 	meta_txn *t = NULL;
 	uint64_t recs = 0;
 	int rc = meta_txn_begin(n->me, 0, &t);
 
 	if (rc)
 		return rc;
+	int g = meta_digest_get(t, was);
+	if (!g)
+		wcrypto_hex(oh, was, META_DIGEST_BYTES);
+	else
+		snprintf(oh, sizeof(oh), "%s", g == -ENOENT ? "none" : "forged");
 	rc = meta_digest_seal(t, &recs);
+	if (!rc)
+		rc = meta_digest_get(t, now);
 	/* From now on a missing digest record is damage, not an old store. */
 	if (!rc && !n->digest_required && !n->auth_flag_bad)
 		rc = ns_auth_flag_digest(n, t);   /* a damaged flag stays reported */
+	if (!rc) {
+		wcrypto_hex(nh, now, META_DIGEST_BYTES);
+		snprintf(extra, sizeof(extra), "old=%s new=%s records=%" PRIu64, oh, nh, recs);
+		rc = ns_trail_note(n, t, "digest-reseal", op, rule, extra);
+	}
 	if (rc) {
 		meta_txn_abort(t);
 		return rc;
 	}
 	rc = meta_txn_commit(t);
 	if (!rc)
-		rc = meta_sync(n->me);
+		rc = ns_durable(n);   /* synced, and the head published */
 	if (!rc)
-		wlog(WLOG_WARN, "metadata state digest %s over %" PRIu64 " records", why, recs);
+		wlog(WLOG_WARN, "metadata state digest %s over %" PRIu64 " records (old %s, new "
+		     "%s; in the audit trail)", why, recs, oh, nh);
 	return rc;
 }
 
@@ -124,10 +142,11 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 	struct timespec t0;
 	meta_txn *t = NULL;
 	uint64_t recs = 0;
-	int st, rc;
+	int st, rc, had = 0, ro = (n->flags & NS_RDONLY) != 0;
 
-	/* Read-only opens (ls, head, audit) skip the scan: verify does it. */
-	if (n->flags & NS_RDONLY)
+	/* Read-only opens that only report (verify, head, audit) skip the
+	 * scan: verify makes it itself. */
+	if (ro && !(n->flags & NS_CHECK_DIGEST))
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = meta_txn_begin(n->me, 1, &t);
@@ -137,8 +156,14 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 	meta_txn_abort(t);
 	if (st < 0)
 		return st;
+	/* A store that kept a digest, by its flag or by a head (STORE/head is
+	 * outside meta/: a downgrade of meta/ cannot take that back). */
+	if (st == NS_DIGEST_NONE && !n->digest_required && (had = ns_trail_had_digest(n)))
+		st = NS_DIGEST_MISSING;
 	if (st == NS_DIGEST_NONE && n->digest_required)
 		st = NS_DIGEST_MISSING;
+	if (st == NS_DIGEST_NONE && ro)
+		return 0;   /* a store from before digests: sealed by its next mount */
 	if (st == NS_DIGEST_NONE) {
 		/* Sealing accepts the state as it is: not with an object whose
 		 * lock is older than the audit trail says (a store made to look
@@ -147,7 +172,7 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 		rc = meta_txn_begin(n->me, 1, &t);
 		if (rc)
 			return rc;
-		bad = ns_lock_trail_check(n, t, seal_refuse_cb, (void *)store_path);
+		bad = ns_lock_trail_check(n, t, seal_refuse_cb, (void *)store_path, NULL);
 		meta_txn_abort(t);
 		if (bad < 0)
 			return (int)bad;
@@ -157,8 +182,8 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 				    store_path);
 			return -EUCLEAN;
 		}
-		return seal(n, "created (store upgraded: an older record put back alone is "
-			    "detected from now on)");
+		return seal(n, "create", "store-without-digest", "created (store upgraded: an "
+			    "older record put back alone is detected from now on)");
 	}
 	if (st == NS_DIGEST_OK) {
 		wlog(WLOG_DEBUG, "metadata state digest checked: %" PRIu64 " records in %" PRId64
@@ -166,16 +191,24 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 		return 0;
 	}
 	n->digest_bad = st;
-	if (n->flags & NS_OFFLINE) {
-		/* wormctl with the store's keys (repair, re-attach): allowed,
-		 * loudly; the mismatch stays until wormctl repair re-seals. */
+	if ((n->flags & NS_OFFLINE) && !ro && !(n->flags & NS_CHECK_DIGEST)) {
+		/* wormctl repair and reattach: allowed, loudly; the mismatch
+		 * stays until wormctl repair re-seals. */
 		wlog(WLOG_ERR, "%s: the metadata state digest %s (see wormctl verify)", store_path,
 		     ns_digest_why(st));
 		return 0;
 	}
-	wlog_seterr(err, errlen, "%s: refused: the metadata state digest %s (a record of meta/ "
-		    "was edited, deleted or put back from an older copy; run wormctl verify %s)",
-		    store_path, ns_digest_why(st), store_path);
+	if (had)
+		wlog_seterr(err, errlen, "%s: refused: the metadata state digest record is missing "
+			    "but the store head records a store that kept one (a downgrade: the "
+			    "record deleted, the authenticated-records flag put back from before "
+			    "it or removed); run wormctl verify %s; wormctl repair digest %s "
+			    "re-seals the state as it is (in the audit trail) once explained",
+			    store_path, store_path, store_path);
+	else
+		wlog_seterr(err, errlen, "%s: refused: the metadata state digest %s (a record of "
+			    "meta/ was edited, deleted or put back from an older copy; run wormctl "
+			    "verify %s)", store_path, ns_digest_why(st), store_path);
 	return -EUCLEAN;
 }
 
@@ -196,6 +229,7 @@ const char *ns_digest_why(int st)
 int ns_repair_digest(ns *n)
 {
 	meta_txn *t = NULL;
+	long gone = 0;
 	int st, rc;
 
 	if (n->flags & NS_RDONLY)
@@ -207,21 +241,25 @@ int ns_repair_digest(ns *n)
 	meta_txn_abort(t);
 	if (st < 0)
 		return st;
-	if (st == NS_DIGEST_OK || (st == NS_DIGEST_NONE && !n->digest_required))
+	if (st == NS_DIGEST_OK ||
+	    (st == NS_DIGEST_NONE && !n->digest_required && !ns_trail_had_digest(n)))
 		return 0;   /* a store not sealed yet is sealed at its next mount */
 	/* Never accept a state in which an object holds less lock than the
 	 * audit trail recorded for it (a node record put back from before its
-	 * lock): re-sealing that would make the object deletable again. */
+	 * lock or its extension): re-sealing that would make the object
+	 * deletable (or deletable sooner) again. An object deleted while
+	 * locked is gone already: logged, verify goes on naming it. */
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)
 		return rc;
-	long bad = ns_lock_trail_check(n, t, seal_refuse_cb, (void *)"repair refused");
+	long bad = ns_lock_trail_check(n, t, seal_refuse_cb, (void *)"repair", &gone);
 	meta_txn_abort(t);
 	if (bad < 0)
 		return (int)bad;
 	if (bad)
 		return -EUCLEAN;
-	rc = seal(n, "re-sealed by wormctl repair (the state as it is now is accepted)");
+	rc = seal(n, "repair", "wormctl-repair-digest",
+		  "re-sealed by wormctl repair (the state as it is now is accepted)");
 	if (!rc)
 		n->digest_bad = 0;
 	return rc ? rc : 1;
@@ -231,189 +269,4 @@ void ns_digest_free(ns *n)
 {
 	wcrypto_mackey_free(n->dmk);
 	n->dmk = NULL;
-}
-
-/* ---- lock state against the audit trail ----------------------------------
- *
- * The digest says that some record is not as the daemon left it, not
- * which. A node record put back from before a lock change is named here:
- * every lock change is in the audit trail (trail.c) with the object's path
- * and the compliance clock's time, so the latest retention and legal-hold
- * record of each path says what the node must at least show. Only a node
- * created before that record is compared (a path can be reused by a later
- * object). A retention value is the request ("GOVERNANCE +1d"), so only
- * its mode and time are checked: the node must hold that mode (or a
- * stronger one) until after the record's time. */
-
-struct lk_rec {
-	char *path;
-	int hold;                 /* legal-hold: HOLD_ON / HOLD_OFF, else 0 */
-	int mode;                 /* retention set: WORM_*, else 0 */
-	int64_t hold_t, ret_t;    /* times of the latest of each */
-};
-
-struct lk_map {
-	struct lk_rec *v;
-	size_t n, cap;
-};
-
-/* The value of key= in text (bare or "quoted" with \" and \\ escapes);
- * 0 if absent or escaped otherwise (a path with control bytes is skipped). */
-static int field(const char *text, const char *key, char *out, size_t cap)
-{
-	size_t kl = strlen(key), o = 0;
-	const char *p = text;
-
-	for (;;) {
-		p = strstr(p, key);
-		if (!p)
-			return 0;
-		if ((p == text || p[-1] == ' ') && p[kl] == '=')
-			break;
-		p += kl;
-	}
-	p += kl + 1;
-	if (*p != '"') {
-		while (*p && *p != ' ' && o + 1 < cap)
-			out[o++] = *p++;
-		out[o] = '\0';
-		return o > 0;
-	}
-	for (p++; *p && *p != '"'; p++) {
-		if (*p == '\\') {
-			if (p[1] != '"' && p[1] != '\\')
-				return 0;
-			p++;
-		}
-		if (o + 1 >= cap)
-			return 0;
-		out[o++] = *p;
-	}
-	out[o] = '\0';
-	return *p == '"';
-}
-
-static struct lk_rec *lk_find(struct lk_map *m, const char *path, int add)
-{
-	for (size_t i = 0; i < m->n; i++)   /* linear: distinct locked paths are few */
-		if (!strcmp(m->v[i].path, path))
-			return &m->v[i];
-	if (!add)
-		return NULL;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 64;
-		struct lk_rec *g = realloc(m->v, cap * sizeof(*g));
-		if (!g)
-			return NULL;
-		m->v = g;
-		m->cap = cap;
-	}
-	struct lk_rec *r = &m->v[m->n];
-	memset(r, 0, sizeof(*r));
-	if (!(r->path = strdup(path)))
-		return NULL;
-	m->n++;
-	return r;
-}
-
-static void lk_note(struct lk_map *m, const struct audit_rec *a)
-{
-	char kind[32], op[16], path[1100], value[200];
-	struct lk_rec *r;
-
-	if (!field(a->text, "kind", kind, sizeof(kind)) || !field(a->text, "op", op, sizeof(op)) ||
-	    !field(a->text, "path", path, sizeof(path)))
-		return;
-	int hold = !strcmp(kind, "legal-hold");
-	int ret = !strcmp(kind, "retention") || !strcmp(kind, "governance-bypass");
-	if ((!hold && !ret) || path[0] != '/' || !(r = lk_find(m, path, 1)))
-		return;
-	if (hold) {
-		if (!strcmp(op, "set") && field(a->text, "value", value, sizeof(value)))
-			r->hold = !strcmp(value, "ON") ? HOLD_ON : HOLD_OFF;
-		else
-			r->hold = HOLD_OFF;
-		r->hold_t = a->time_s;
-	} else {
-		r->mode = 0;
-		if (!strcmp(op, "set") && field(a->text, "value", value, sizeof(value)))
-			r->mode = !strncmp(value, "COMPLIANCE", 10) ? WORM_COMPLIANCE :
-				  !strncmp(value, "GOVERNANCE", 10) ? WORM_GOVERNANCE : 0;
-		r->ret_t = a->time_s;
-	}
-}
-
-struct lk_walk {
-	ns *n;
-	meta_txn *t;
-	struct lk_map *m;
-	ns_digest_damage_fn fn;
-	void *arg;
-	long found;
-};
-
-static int lk_node(void *arg, const struct meta_node *nd)
-{
-	struct lk_walk *w = arg;
-	char path[1100];
-	struct lk_rec *r;
-	int64_t born = nd->btime_ns / 1000000000;
-
-	struct meta_node an;
-
-	/* The record as the namespace reads it: one that fails its MAC is
-	 * reported as such already (and treated as locked). */
-	if (!S_ISREG(nd->mode) || nd->nlink == 0 || ns_node_get(w->n, w->t, nd->ino, &an) ||
-	    (an.flags & NS_F_AUTH_FAILED) || ns_path_of(w->n, nd->ino, path, sizeof(path)))
-		return 0;
-	nd = &an;
-	if (!(r = lk_find(w->m, path, 0)))
-		return 0;
-	const char *why = NULL;
-	if (r->hold && born <= r->hold_t && nd->hold != r->hold)
-		why = r->hold == HOLD_ON ? "legal hold OFF but its latest legal-hold change set it ON" :
-					  "legal hold ON but its latest legal-hold change set it OFF";
-	else if (r->mode && born <= r->ret_t &&
-		 (nd->lock_mode < r->mode || nd->retain_until <= r->ret_t))
-		why = "retention mode or date before its latest retention change";
-	if (why) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "older lock state than the audit trail (%s; its node "
-			 "record put back from an older copy?)", why);
-		w->fn(w->arg, path + 1, msg);   /* as verify names objects: no leading / */
-		w->found++;
-	}
-	return 0;
-}
-
-long ns_lock_trail_check(ns *n, meta_txn *t, ns_digest_damage_fn fn, void *arg)
-{
-	struct lk_map m = { 0 };
-	struct audit_rec *a = malloc(sizeof(*a));
-	uint64_t tip = 0;
-	uint8_t th[32];
-	int rc;
-
-	if (!a)
-		return -ENOMEM;
-	rc = audit_tip(t, &tip, th);
-	/* Records that fail or are missing are audit verify's to report. The
-	 * tip may be edited offline to a huge number: like the audit readers
-	 * (ns_trail.c), stop after 1,024 missing records in a row. */
-	for (uint64_t s = 1, gap = 0; !rc && s <= tip && gap < 1024; s++) {
-		if (!audit_get(t, s, a)) {
-			lk_note(&m, a);
-			gap = 0;
-		} else {
-			gap++;
-		}
-	}
-	free(a);
-	struct lk_walk w = { n, t, &m, fn, arg, 0 };
-	if (!rc && m.n)
-		rc = meta_node_foreach(t, lk_node, &w);
-	for (size_t i = 0; i < m.n; i++)
-		free(m.v[i].path);
-	free(m.v);
-	return rc ? rc : w.found;
 }

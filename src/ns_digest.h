@@ -20,10 +20,4 @@ int ns_digest_attach(ns *n, meta_env *me);
 int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen);
 int ns_digest_state(ns *n, meta_txn *t, uint64_t *records);
 void ns_digest_free(ns *n);
-/* Each regular file whose lock state (legal hold, retention mode and date)
- * is older than the audit trail's latest change of it: fn(arg, path,
- * why). Returns how many, or -errno. */
-typedef void (*ns_digest_damage_fn)(void *arg, const char *path, const char *why);
-long ns_lock_trail_check(ns *n, meta_txn *t, ns_digest_damage_fn fn, void *arg);
-
 #endif

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include "ns_digest.h"
+#include "ns_locktrail.h"
+#include "ns_trail.h"
 #include "ns_inode.h"
 #include "ns_offline.h"
 #include "ns_path.h"
@@ -647,7 +649,9 @@ static int verify_records(struct verify_ctx *v)
 	/* The state digest: an older authentic record put back alone (or one
 	 * deleted, or added) changes it (ns_digest.c). */
 	rc = ns_digest_state(v->n, v->t, NULL);
-	if (rc == NS_DIGEST_NONE && v->n->digest_required)
+	/* Missing in a store that kept one: by its flag, or by a head made
+	 * while it did (a downgrade of the flag). */
+	if (rc == NS_DIGEST_NONE && (v->n->digest_required || ns_trail_had_digest(v->n)))
 		rc = NS_DIGEST_MISSING;
 	if (rc < 0)
 		goto out;
@@ -656,8 +660,9 @@ static int verify_records(struct verify_ctx *v)
 			      "was edited, deleted or put back from an older copy; a writable "
 			      "mount is refused, wormctl repair re-seals it once explained)",
 			      ns_digest_why(rc));
-	/* Names a node put back from before a lock change. */
-	long lrc = ns_lock_trail_check(v->n, v->t, lock_trail_cb, v);
+	/* Names a node put back from before a lock change, and a lock in
+	 * force that no object holds any more. */
+	long lrc = ns_lock_trail_check(v->n, v->t, lock_trail_cb, v, NULL);
 	if (lrc < 0) {
 		rc = (int)lrc;
 		goto out;

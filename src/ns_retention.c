@@ -136,10 +136,15 @@ int ns_apply_pending(ns *n)
 				applied++;
 			}
 			nd.flags &= ~(uint32_t)META_F_DEFAULT_PENDING;
+			/* The date too, as at a close: what the node must hold. */
+			char v[64] = "", until[32];
+			if (lock && !clock_format_rfc3339(nd.retain_until, until, sizeof(until)))
+				snprintf(v, sizeof(v), "%s %s", policy_mode_name(nd.lock_mode),
+					 until);
 			if (ns_node_put(n, t, &nd) ||
 			    (lock && ns_trail_event(n, t, "retention", "commit", nd.ino, NULL, -1,
 						    "default-retention-at-mount",
-						    policy_mode_name(nd.lock_mode))) ||
+						    v[0] ? v : policy_mode_name(nd.lock_mode))) ||
 			    meta_txn_commit(t))
 				meta_txn_abort(t);   /* e.g. a record failing auth: left */
 		}

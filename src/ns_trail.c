@@ -146,8 +146,13 @@ int ns_durable(ns *n)
 	return r2;
 }
 
-int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_t ino,
-		   const char *attr, int64_t uid, const char *rule, const char *value)
+/* The record's text: kind op [path] [attr] uid rule [value] [extra]
+ * [ino]; extra is fields already quoted. ino= (the object, whatever its
+ * path later) and until= come last, so the fields before keep their
+ * places. */
+static int event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_t ino,
+		 const char *attr, int64_t uid, const char *rule, const char *value,
+		 const char *extra)
 {
 	struct audit_rec *r;
 	char text[AUDIT_TEXT_MAX + 1], path[1024], us[24];
@@ -173,6 +178,14 @@ int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_
 	quote_into(text, sizeof(text), &pos, "rule", rule ? rule : "-");
 	if (value)
 		quote_into(text, sizeof(text), &pos, "value", value);
+	if (extra && pos < sizeof(text)) {
+		int k = snprintf(text + pos, sizeof(text) - pos, " %s", extra);
+		pos = k < 0 || pos + (size_t)k >= sizeof(text) ? sizeof(text) : pos + (size_t)k;
+	}
+	if (ino && pos < sizeof(text)) {
+		int k = snprintf(text + pos, sizeof(text) - pos, " ino=%" PRIu64, ino);
+		pos = k < 0 || pos + (size_t)k >= sizeof(text) ? sizeof(text) : pos + (size_t)k;
+	}
 	text[pos < sizeof(text) ? pos : sizeof(text) - 1] = '\0';
 	r = malloc(sizeof(*r));
 	if (!r)
@@ -182,6 +195,18 @@ int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_
 	if (!rc)
 		rc = advance(n, t);
 	return rc;
+}
+
+int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_t ino,
+		   const char *attr, int64_t uid, const char *rule, const char *value)
+{
+	return event(n, t, kind, op, ino, attr, uid, rule, value, NULL);
+}
+
+int ns_trail_note(ns *n, meta_txn *t, const char *kind, const char *op, const char *rule,
+		  const char *extra)
+{
+	return event(n, t, kind, op, 0, NULL, (int64_t)getuid(), rule, NULL, extra);
 }
 
 int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *attr,
@@ -207,8 +232,14 @@ int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *at
 	} else if (!strcmp(attr, WORM_XATTR_AUTOCOMMIT)) {
 		kind = "autocommit";
 	}
-	return ns_trail_event(n, t, kind, remove ? "remove" : "set", ino, attr, uid, rule,
-			      remove ? NULL : value);
+	/* The date a retention resolved to ("+1d" is relative to the
+	 * change): what the node must hold from now on (ns_locktrail.c). */
+	char until[48] = "", ts[32];
+	if (!remove && !strcmp(attr, WORM_XATTR_RETENTION) &&
+	    !clock_format_rfc3339(nd->retain_until, ts, sizeof(ts)))
+		snprintf(until, sizeof(until), "until=%s", ts);
+	return event(n, t, kind, remove ? "remove" : "set", ino, attr, uid, rule,
+		     remove ? NULL : value, until[0] ? until : NULL);
 }
 
 void ns_trail_refusal(ns *n, const char *op, const char *path, const char *attr,
@@ -517,6 +548,27 @@ void ns_trail_close(ns *n)
 }
 
 /* ---- reading ------------------------------------------------------------ */
+
+int ns_trail_had_digest(ns *n)
+{
+	struct ns_trail *tr = n->trail;
+	struct whead h;
+	meta_txn *t = NULL;
+	int had = 0;
+
+	if (!tr)
+		return 0;
+	/* STORE/head first: outside meta/, what a downgrade of meta/ cannot
+	 * reach; then meta/'s own latest head (signed: it cannot be edited). */
+	if (!head_file_read(tr->head_path, tr->keys.pk, tr->keys.mac, &h))
+		had = h.has_state;
+	if (!had && !meta_txn_begin(n->me, 1, &t)) {
+		if (!head_kv_get(t, 0, &h) && !head_verify(&h, tr->keys.pk, tr->keys.mac))
+			had = h.has_state;
+		meta_txn_abort(t);
+	}
+	return had;
+}
 
 int ns_head_get(ns *n, struct whead *out, uint8_t pk[32])
 {

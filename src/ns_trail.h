@@ -14,6 +14,13 @@ void ns_trail_close(ns *n);   /* frees */
 /* An audit record and a new head in write txn t (uid < 0: none). */
 int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_t ino,
 		   const char *attr, int64_t uid, const char *rule, const char *value);
+/* A record of the store itself (kind, op, rule and extra fields already
+ * quoted, uid = the process's) and a new head in write txn t. */
+int ns_trail_note(ns *n, meta_txn *t, const char *kind, const char *op, const char *rule,
+		  const char *extra);
+/* 1 if STORE/head or meta/'s latest head (each authentic) was made while
+ * the store kept a metadata state digest. */
+int ns_trail_had_digest(ns *n);
 /* A lock attribute change (old: the lock before it) in write txn t. */
 int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *attr,
 		  int remove, const struct policy_lock *old, const struct meta_node *nd,

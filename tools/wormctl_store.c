@@ -116,7 +116,7 @@ int wctl_bucket_list_store(const struct wctl_opts *o)
 	ns *n = NULL;
 	int rc, ret = WCTL_OK;
 
-	if (wctl_open_store(o, o->pos[0], NS_RDONLY, &n))
+	if (wctl_open_store(o, o->pos[0], NS_RDONLY | NS_CHECK_DIGEST, &n))
 		return WCTL_FAIL;
 	/* Repeat from the last cookie until a call yields nothing new, in
 	 * case ns_readdir delivers a directory in pieces. */
@@ -191,7 +191,7 @@ int wctl_ls_store(const struct wctl_opts *o)
 	ns *n = NULL;
 	int rc;
 
-	if (wctl_open_store(o, o->pos[0], NS_RDONLY, &n))
+	if (wctl_open_store(o, o->pos[0], NS_RDONLY | NS_CHECK_DIGEST, &n))
 		return WCTL_FAIL;
 	x.arr = o->json ? json_object_new_array() : NULL;
 	rc = ns_walk(n, ls_cb, &x);
@@ -239,7 +239,7 @@ int wctl_key_list(const struct wctl_opts *o)
 	ns *n = NULL;
 	int rc, ret = WCTL_FAIL;
 
-	if (wctl_open_store(o, o->pos[0], NS_RDONLY, &n))
+	if (wctl_open_store(o, o->pos[0], NS_RDONLY | NS_CHECK_DIGEST, &n))
 		return WCTL_FAIL;
 	if (list_keys(o, n, &v, &cnt))
 		goto out;
@@ -378,7 +378,7 @@ int wctl_key_remove(const struct wctl_opts *o)
 	ver = strtoull(vs, &end, 10);
 	if (vs[0] < '0' || vs[0] > '9' || *end || errno || ver == 0 || ver > UINT32_MAX)
 		return wctl_usage(o, "bad key version '%s'", vs);
-	if (wctl_open_store(o, o->pos[0], 0, &n))
+	if (wctl_open_store(o, o->pos[0], NS_CHECK_DIGEST, &n))
 		return WCTL_FAIL;
 	rc = ns_key_versions_in_use(n, &lo, &hi);
 	if (rc < 0) {
