@@ -57,6 +57,13 @@ static int advance(ns *n, meta_txn *t)
 		st.nodes = 0;
 	/* The state digest as of now in t (none in a store not sealed yet). */
 	st.has_state = meta_digest_get(t, st.state) == 0;
+	/* Once a store kept a digest its heads say so, also while the record
+	 * is missing (an offline command after a downgrade must not make a
+	 * head that looks older than the digest): the state hashed as zeros. */
+	if (!st.has_state && !rc && prev.has_state) {
+		st.has_state = 1;
+		memset(st.state, 0, sizeof(st.state));
+	}
 	r2 = head_next(rc ? NULL : &prev, &st, ns_clock_now(n), &tr->keys, &h);
 	if (!r2)
 		r2 = head_kv_put(t, &h);
