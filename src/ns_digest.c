@@ -19,8 +19,10 @@
  * Upgrade, one way: a store without the digest record gets one at its
  * first writable open (a full scan, logged). A digest record that is
  * present is never recomputed on its own: a mismatch refuses the mount
- * until an operator runs wormctl repair (which re-seals, logged) after
- * wormctl verify. */
+ * until an operator runs wormctl repair (which re-seals, in the audit
+ * trail) after wormctl verify. A missing record in a store whose head
+ * says it kept one (STORE/head, outside meta/) is a downgrade, refused
+ * the same way. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
