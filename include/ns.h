@@ -116,11 +116,18 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 
 #define NS_OFFLINE 1   /* wormctl: no run lock needed for reads */
 #define NS_RDONLY 2    /* read-only database (verify, ls while mounted) */
-/* A wormctl command that decides from the records (ls, bucket list, key
- * list, key remove): refused (-EUCLEAN, reason in err) when the metadata
- * state digest does not match, also read-only and offline; verify, head
- * and audit report damage themselves and open without it. */
+/* A wormctl command that decides from the records: the metadata state
+ * digest is checked also at a read-only open. Writable (key remove): a
+ * mismatch refuses the open (-EUCLEAN, reason in err). Read-only (ls,
+ * bucket list, key list): the open succeeds and ns_digest_problem says
+ * why the caller must fail (it may still show what it read, e.g. an
+ * unnamed locked object). verify, head and audit report damage
+ * themselves and open without it. */
 #define NS_CHECK_DIGEST 4
+/* NULL, or why the records cannot be trusted (the state digest "does not
+ * match ...", "record is missing ..."), as found by an NS_CHECK_DIGEST
+ * open. */
+const char *ns_digest_problem(ns *n);
 /* Open a store: config (STORE/wormfs.conf already merged into cfg by the
  * caller; ns keeps a copy), key ring, database, compliance clock. A
  * writable open takes the run lock, recovers what a crash left (objects

@@ -193,7 +193,9 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 		return 0;
 	}
 	n->digest_bad = st;
-	if ((n->flags & NS_OFFLINE) && !ro && !(n->flags & NS_CHECK_DIGEST)) {
+	if (ro)
+		return 0;   /* the command fails itself (ns_digest_problem) */
+	if ((n->flags & NS_OFFLINE) && !(n->flags & NS_CHECK_DIGEST)) {
 		/* wormctl repair and reattach: allowed, loudly; the mismatch
 		 * stays until wormctl repair re-seals. */
 		wlog(WLOG_ERR, "%s: the metadata state digest %s (see wormctl verify)", store_path,
@@ -212,6 +214,11 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 			    "meta/ was edited, deleted or put back from an older copy; run wormctl "
 			    "verify %s)", store_path, ns_digest_why(st), store_path);
 	return -EUCLEAN;
+}
+
+const char *ns_digest_problem(ns *n)
+{
+	return n->digest_bad ? ns_digest_why(n->digest_bad) : NULL;
 }
 
 const char *ns_digest_why(int st)

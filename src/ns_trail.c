@@ -861,9 +861,16 @@ int ns_trail_render(ns *n, char **buf, size_t *len)
 	for (uint64_t gap = 0; tip >= 1 && audit_get(t, tip, r) == -ENOENT; tip--)
 		if (++gap >= AUDIT_GAP_MAX)
 			tip = 1;   /* nothing near the tip: show nothing */
-	for (start = tip; start >= 1; start--) {
-		if (audit_get(t, start, r))
+	/* Bounded like the walks above: records far below an edited tip
+	 * (a re-seal appends after it) are not walked to one by one. */
+	start = tip;
+	for (uint64_t gap = 0; start >= 1; start--) {
+		if (audit_get(t, start, r)) {
+			if (++gap >= AUDIT_GAP_MAX)
+				break;
 			continue;
+		}
+		gap = 0;
 		size_t l = 20 + 21 + 2 + r->len + 1;
 		if (need + l > TRAIL_RENDER_MAX)
 			break;

@@ -108,6 +108,20 @@ static int nsx_get(ns *n, uint64_t ino, const char *name, char *buf, size_t len)
 	return 0;
 }
 
+/* A read-only listing of a store whose state digest does not match: what
+ * was read is shown (an unnamed locked object too), and the command fails
+ * (exit 1): records may have been put back from an older copy. */
+static int digest_fail(const struct wctl_opts *o, ns *n)
+{
+	const char *why = ns_digest_problem(n);
+	if (!why)
+		return 0;
+	wctl_err("%s %s: refused: the metadata state digest %s (a record of meta/ was edited, "
+		 "deleted or put back from an older copy: what is shown cannot be trusted; run "
+		 "wormctl verify %s)", o->cmd, o->pos[0], why, o->pos[0]);
+	return 1;
+}
+
 int wctl_bucket_list_store(const struct wctl_opts *o)
 {
 	struct blist b = { 0 };
@@ -151,6 +165,8 @@ out:
 	for (size_t i = 0; i < b.n; i++)
 		free(b.v[i].name);
 	free(b.v);
+	if (digest_fail(o, n))
+		ret = WCTL_FAIL;
 	ns_close(n);
 	return ret;
 }
@@ -195,14 +211,16 @@ int wctl_ls_store(const struct wctl_opts *o)
 		return WCTL_FAIL;
 	x.arr = o->json ? json_object_new_array() : NULL;
 	rc = ns_walk(n, ls_cb, &x);
-	ns_close(n);
 	if (rc < 0) {
+		ns_close(n);
 		json_object_put(x.arr);
 		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
 	}
 	if (x.arr)
 		wctl_json_print(x.arr);
-	return WCTL_OK;
+	rc = digest_fail(o, n);
+	ns_close(n);
+	return rc ? WCTL_FAIL : WCTL_OK;
 }
 
 /* ---- keys ------------------------------------------------------------------- */
@@ -287,6 +305,8 @@ int wctl_key_list(const struct wctl_opts *o)
 	ret = WCTL_OK;
 out:
 	free(v);
+	if (digest_fail(o, n))
+		ret = WCTL_FAIL;
 	ns_close(n);
 	return ret;
 }

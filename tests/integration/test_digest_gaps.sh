@@ -140,6 +140,8 @@ for cmd in "ls" "ls --locked" "bucket list" "key list"; do
 	check_eq "wormctl $cmd of a store whose digest does not match: exit 1" 1 "$?"
 	check_match "wormctl $cmd says why" "refused: the metadata state digest does not match" "$out"
 done
+out=$("$WORMCTL" ls --locked "$S" 2>/dev/null)
+check_match "ls --locked still shows what it read (forensics), then fails" "bkt/ext" "$out"
 if mount_fg "$S" "$M" -o ro 2>/dev/null; then
 	fail "a read-only mount (-o ro) is refused"
 	umount_fs "$M"
