@@ -46,6 +46,10 @@ int audit_decode(const uint8_t *in, size_t len, struct audit_rec *r);
 /* The chain's tip (seq 0 and a zero hash when empty). */
 WORM_MUST_USE
 int audit_tip(meta_txn *t, uint64_t *seq, uint8_t hash[32]);
+/* Point the tip at seq (its record's MAC hash): an operator's repair of a
+ * tip record edited past the chain (ns_trail.c), never on its own. */
+WORM_MUST_USE
+int audit_tip_put(meta_txn *t, uint64_t seq, const uint8_t hash[32]);
 /* Append a record with text (cut to AUDIT_TEXT_MAX, never split inside a
  * line: control characters are the caller's to quote) in write txn t. */
 WORM_MUST_USE

@@ -131,6 +131,15 @@ int audit_append(meta_txn *t, const uint8_t key[32], int64_t time_s, const char 
 	return meta_kv_put(t, "audit_tip", tip, sizeof(tip));
 }
 
+int audit_tip_put(meta_txn *t, uint64_t seq, const uint8_t hash[32])
+{
+	uint8_t tip[40];
+
+	put_le64(tip, seq);
+	memcpy(tip + 8, hash, 32);
+	return meta_kv_put(t, "audit_tip", tip, sizeof(tip));
+}
+
 int audit_get(meta_txn *t, uint64_t seq, struct audit_rec *r)
 {
 	uint8_t enc[AUDIT_REC_MAX];

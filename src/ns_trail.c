@@ -213,6 +213,31 @@ int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_
 int ns_trail_note(ns *n, meta_txn *t, const char *kind, const char *op, const char *rule,
 		  const char *extra)
 {
+	struct whead h;
+	uint64_t tip = 0;
+	uint8_t th[32];
+	struct audit_rec *r = malloc(sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	/* An operator's record (a re-seal) after a tip record edited past
+	 * the chain (no record there, beyond the signed head's tip) follows
+	 * the chain the head covers, not the edited number: else it lands
+	 * 2^62 records on, where no reader walks (audit verify named the
+	 * tip before; the chain is whole again after). */
+	if (n->trail && !head_kv_get(t, 0, &h) &&
+	    !head_verify(&h, n->trail->keys.pk, n->trail->keys.mac) &&
+	    !audit_tip(t, &tip, th) && tip > h.audit_seq && audit_get(t, tip, r) == -ENOENT &&
+	    (h.audit_seq == 0 || !audit_get(t, h.audit_seq, r))) {
+		int rc = audit_tip_put(t, h.audit_seq, h.audit_hash);
+		if (rc) {
+			free(r);
+			return rc;
+		}
+		wlog(WLOG_WARN, "audit tip record pointed at %" PRIu64 " (no record there): set back "
+		     "to %" PRIu64 ", the store head's", tip, h.audit_seq);
+	}
+	free(r);
 	return event(n, t, kind, op, 0, NULL, (int64_t)getuid(), rule, NULL, extra);
 }
 
