@@ -10,6 +10,10 @@
  *   log_level         = info       (err|warn|info|debug)
  *   crypto_impl       = auto       (auto|openssl|sodium: AES-256-GCM for
  *                                   contents; kept in kms.crypto_impl)
+ *   [s3] listen (HOST:PORT; default off), region (us-east-1), base_domain
+ *        (localhost), tls_cert, tls_key (PEM paths; HTTPS when both set),
+ *        threads (1..64, default 4), max_connections (1..100000, default
+ *        256), account_id (12 digits)
  *   [kms] crypto_rate, crypto_burst, management_rate, management_burst,
  *         throttle = wait|fail, max_wait_ms, dek_cache_entries, dek_cache_ttl_s
  * Unknown sections/keys and bad values are errors with file:line.
@@ -28,6 +32,15 @@
 
 #define CFG_MAX_RATE 10000000ull   /* "absurdly large" cut-off for rates */
 
+struct cfg_s3 {
+	char listen[128];          /* "" = no S3 endpoint */
+	char region[64];
+	char base_domain[256];
+	char tls_cert[PATH_MAX], tls_key[PATH_MAX];
+	unsigned threads, max_connections;
+	char account_id[13];
+};
+
 struct cfg {
 	struct policy_rules rules;
 	struct kms_params kms;
@@ -36,6 +49,7 @@ struct cfg {
 	unsigned sync_interval_ms;
 	enum wlog_level log_level;
 	char passphrase_file[PATH_MAX];
+	struct cfg_s3 s3;
 };
 
 /* Bursts are left 0 (= follow the rate) until cfg_finish resolves them. */

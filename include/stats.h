@@ -37,6 +37,8 @@ struct stats {
 	_Atomic uint64_t lock_changes;          /* retention/hold/bucket lock changes */
 	_Atomic uint64_t auth_failures;         /* blocks or records failing auth */
 	_Atomic uint64_t bytes_read, bytes_written;
+	_Atomic uint64_t s3_requests;           /* S3 requests received */
+	_Atomic uint64_t s3_errors[2];          /* S3 answers 4xx, 5xx */
 };
 
 void stats_init(struct stats *s);
@@ -49,6 +51,8 @@ const char *stats_req_name(enum stats_req op);
 void stats_lock_change(struct stats *s);
 void stats_auth_failure(struct stats *s);
 void stats_add_read(struct stats *s, uint64_t bytes);
+/* One S3 request, and its answer's HTTP status (errors are counted). */
+void stats_s3_request(struct stats *s, unsigned status);
 void stats_add_written(struct stats *s, uint64_t bytes);
 /* Lowercase name ("lookup", ..., "other"); out of range -> "other". An
  * out-of-range op passed to stats_op/stats_refusal counts as SOP_OTHER. */

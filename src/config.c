@@ -33,6 +33,8 @@ enum key_id {
 	KEY_SYNC_INTERVAL, KEY_PASSPHRASE_FILE, KEY_LOG_LEVEL, KEY_CRYPTO_IMPL,
 	KEY_CRYPTO_RATE, KEY_CRYPTO_BURST, KEY_MGMT_RATE, KEY_MGMT_BURST,
 	KEY_THROTTLE, KEY_MAX_WAIT, KEY_CACHE_ENTRIES, KEY_CACHE_TTL,
+	KEY_S3_LISTEN, KEY_S3_REGION, KEY_S3_BASE_DOMAIN, KEY_S3_TLS_CERT, KEY_S3_TLS_KEY,
+	KEY_S3_THREADS, KEY_S3_MAX_CONN, KEY_S3_ACCOUNT,
 };
 
 struct cfg_key {
@@ -64,6 +66,14 @@ static const struct cfg_key cfg_keys[] = {
 	{ "kms", "max_wait_ms", KEY_MAX_WAIT, "an integer 0..600000" },
 	{ "kms", "dek_cache_entries", KEY_CACHE_ENTRIES, "an integer 0..10000000" },
 	{ "kms", "dek_cache_ttl_s", KEY_CACHE_TTL, "an integer 0..86400" },
+	{ "s3", "listen", KEY_S3_LISTEN, "HOST:PORT or [IPV6]:PORT, or empty for none" },
+	{ "s3", "region", KEY_S3_REGION, "a region name of [a-z0-9-], 1..63 chars" },
+	{ "s3", "base_domain", KEY_S3_BASE_DOMAIN, "a DNS name of [a-z0-9.-], 1..253 chars" },
+	{ "s3", "tls_cert", KEY_S3_TLS_CERT, "a PEM file path, or empty" },
+	{ "s3", "tls_key", KEY_S3_TLS_KEY, "a PEM file path, or empty" },
+	{ "s3", "threads", KEY_S3_THREADS, "an integer 1..64" },
+	{ "s3", "max_connections", KEY_S3_MAX_CONN, "an integer 1..100000" },
+	{ "s3", "account_id", KEY_S3_ACCOUNT, "12 digits, or empty" },
 };
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -74,9 +84,22 @@ static const char *const kms_keys_list =
 	"crypto_rate, crypto_burst, management_rate, management_burst, "
 	"throttle, max_wait_ms, dek_cache_entries, dek_cache_ttl_s";
 
+static const char *const s3_keys_list =
+	"listen, region, base_domain, tls_cert, tls_key, threads, max_connections, account_id";
+
 static int section_known(const char *s)
 {
-	return strcmp(s, "wormfs") == 0 || strcmp(s, "kms") == 0;
+	return strcmp(s, "wormfs") == 0 || strcmp(s, "kms") == 0 || strcmp(s, "s3") == 0;
+}
+
+/* A value of chars from set, min..max long, into buf (size > max). */
+static int copy_charset(const char *v, const char *set, size_t min, size_t max, char *buf)
+{
+	size_t n = strlen(v);
+	if (n < min || n > max || strspn(v, set) != n)
+		return -EINVAL;
+	memcpy(buf, v, n + 1);
+	return 0;
 }
 
 static const struct cfg_key *find_key(const char *section, const char *name)
@@ -376,6 +399,42 @@ static int apply_key(struct cfg *c, const struct cfg_key *k, const char *v,
 	case KEY_CACHE_TTL:
 		rc = parse_u64(v, 0, 86400, &c->kms.cache_ttl_s);
 		break;
+	case KEY_S3_LISTEN:
+		/* syntax only: the address is resolved when the server starts */
+		rc = copy_charset(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789.-:[]", 0, sizeof(c->s3.listen) - 1, c->s3.listen);
+		if (!rc && c->s3.listen[0] && !strchr(c->s3.listen, ':'))
+			rc = -EINVAL;
+		break;
+	case KEY_S3_REGION:
+		rc = copy_charset(v, "abcdefghijklmnopqrstuvwxyz0123456789-", 1, 63, c->s3.region);
+		break;
+	case KEY_S3_BASE_DOMAIN:
+		rc = copy_charset(v, "abcdefghijklmnopqrstuvwxyz0123456789.-", 1, 253,
+				  c->s3.base_domain);
+		break;
+	case KEY_S3_TLS_CERT:
+	case KEY_S3_TLS_KEY: {
+		char *dst = k->id == KEY_S3_TLS_CERT ? c->s3.tls_cert : c->s3.tls_key;
+		if (strlen(v) >= PATH_MAX)
+			rc = -EINVAL;
+		else
+			strcpy(dst, v);
+		break;
+	}
+	case KEY_S3_THREADS:
+		if ((rc = parse_u64(v, 1, 64, &n)) == 0)
+			c->s3.threads = (unsigned)n;
+		break;
+	case KEY_S3_MAX_CONN:
+		if ((rc = parse_u64(v, 1, 100000, &n)) == 0)
+			c->s3.max_connections = (unsigned)n;
+		break;
+	case KEY_S3_ACCOUNT:
+		rc = copy_charset(v, "0123456789", 0, 12, c->s3.account_id);
+		if (!rc && c->s3.account_id[0] && strlen(c->s3.account_id) != 12)
+			rc = -EINVAL;
+		break;
 	}
 	if (rc < 0) {
 		wlog_seterr(why, wl, "bad value '%.64s'", v);
@@ -394,12 +453,12 @@ static int set_one(struct cfg *c, const char *where, const char *section,
 	if (section && !*section) {
 		wlog_seterr(err, errlen,
 		       "%s: key '%.64s' outside any section (allowed sections: "
-		       "[wormfs], [kms])", where, name);
+		       "[wormfs], [kms], [s3])", where, name);
 		return -EINVAL;
 	}
 	if (section && !section_known(section)) {
 		wlog_seterr(err, errlen,
-		       "%s: unknown section [%.64s] (allowed: [wormfs], [kms])",
+		       "%s: unknown section [%.64s] (allowed: [wormfs], [kms], [s3])",
 		       where, section);
 		return -EINVAL;
 	}
@@ -409,12 +468,12 @@ static int set_one(struct cfg *c, const char *where, const char *section,
 			wlog_seterr(err, errlen,
 			       "%s: unknown key '%.64s' in section [%s] (allowed: %s)",
 			       where, name, section,
-			       strcmp(section, "kms") == 0 ? kms_keys_list
-							   : wormfs_keys_list);
+			       strcmp(section, "kms") == 0 ? kms_keys_list :
+			       strcmp(section, "s3") == 0 ? s3_keys_list : wormfs_keys_list);
 		else
 			wlog_seterr(err, errlen,
-			       "%s: unknown key '%.64s' (allowed: %s, kms.%s)",
-			       where, name, wormfs_keys_list, kms_keys_list);
+			       "%s: unknown key '%.64s' (allowed: %s, kms.%s, s3.%s)",
+			       where, name, wormfs_keys_list, kms_keys_list, s3_keys_list);
 		return -EINVAL;
 	}
 	why[0] = '\0';
@@ -449,6 +508,11 @@ void cfg_defaults(struct cfg *c)
 	c->kms.cache_entries = 10000;
 	c->kms.cache_ttl_s = 300;
 	c->kms.crypto_impl = WCRYPTO_IMPL_AUTO;
+	/* design section 11 */
+	strcpy(c->s3.region, "us-east-1");
+	strcpy(c->s3.base_domain, "localhost");
+	c->s3.threads = 4;
+	c->s3.max_connections = 256;
 }
 
 struct load_ctx {
@@ -511,7 +575,7 @@ static int load_next_line(struct load_ctx *x)
 		if (end && trim_copy(p + 1, (size_t)(end - p - 1), name,
 				     sizeof(name)) == 0 && !section_known(name)) {
 			wlog_seterr(x->err, x->errlen,
-			       "%s:%d: unknown section [%s] (allowed: [wormfs], [kms])",
+			       "%s:%d: unknown section [%s] (allowed: [wormfs], [kms], [s3])",
 			       x->file, x->lineno, name);
 			x->failed = 1;
 			return -1;
@@ -653,7 +717,7 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err,
 	if (dot) {
 		if ((size_t)(dot - key) >= sizeof(section) || dot == key) {
 			wlog_seterr(err, errlen,
-			       "-o: unknown section in '%.64s' (allowed: wormfs., kms.)",
+			       "-o: unknown section in '%.64s' (allowed: wormfs., kms., s3.)",
 			       key);
 			return -EINVAL;
 		}
@@ -920,7 +984,23 @@ static const char cfg_text[] =
 "# Cache of unwrapped data keys: entries (0 disables it) and lifetime in\n"
 "# seconds.\n"
 "# dek_cache_entries = 10000\n"
-"# dek_cache_ttl_s = 300\n";
+"# dek_cache_ttl_s = 300\n"
+"\n"
+"[s3]\n"
+"\n"
+"# The S3 REST endpoint of this daemon (README, S3 endpoint): HOST:PORT to\n"
+"# serve on, e.g. 127.0.0.1:9000. Empty: no endpoint. Also -o s3.listen=...\n"
+"# listen =\n"
+"# region = us-east-1\n"
+"# Virtual-host style requests: Host BUCKET.base_domain.\n"
+"# base_domain = localhost\n"
+"# HTTPS when both are set (PEM files).\n"
+"# tls_cert =\n"
+"# tls_key =\n"
+"# HTTP worker threads (1..64) and open connections (1..100000).\n"
+"# threads = 4\n"
+"# max_connections = 256\n"
+"# account_id =\n";
 
 const char *cfg_default_text(void)
 {

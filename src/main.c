@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,16 +21,19 @@
 #include "fs.h"
 #include "log.h"
 #include "ns.h"
+#include "s3.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: wormfs STORE MOUNTPOINT [-f] [-d] [-s] [-o OPT[,OPT...]]\n"
+		"       wormfs STORE --no-mount [-f] [-d] [-o OPT[,OPT...]]  (S3 endpoint only)\n"
 		"  -f          stay in the foreground (log to stderr)\n"
 		"  -d          debug output (implies -f)\n"
 		"  -s          single-threaded\n"
 		"  -o OPT      FUSE options (allow_other, ro, ...) or wormfs.conf keys as\n"
-		"              key=value (e.g. crypto_rate=100, passphrase_file=F)\n"
+		"              key=value (e.g. crypto_rate=100, s3.listen=127.0.0.1:9000)\n"
+		"  --no-mount  serve only the S3 endpoint ([s3] listen), no FUSE mount\n"
 		"  -h, --help  this text;  -V, --version  the version\n");
 }
 
@@ -84,8 +90,42 @@ static void on_mounted(void *arg)
 		     "the store while it is mounted)", m->store, strerror(-rc));
 }
 
+/* The S3 endpoint's parameters from [s3]. */
+static void s3_params_of(const struct cfg *c, struct s3_params *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	snprintf(sp->listen, sizeof(sp->listen), "%s", c->s3.listen);
+	snprintf(sp->region, sizeof(sp->region), "%s", c->s3.region);
+	snprintf(sp->base_domain, sizeof(sp->base_domain), "%s", c->s3.base_domain);
+	snprintf(sp->tls_cert, sizeof(sp->tls_cert), "%s", c->s3.tls_cert);
+	snprintf(sp->tls_key, sizeof(sp->tls_key), "%s", c->s3.tls_key);
+	sp->threads = c->s3.threads;
+	sp->max_connections = c->s3.max_connections;
+}
+
+/* --no-mount: serve S3 (its own threads) until SIGINT, SIGTERM or SIGHUP,
+ * which the caller blocked before any thread started; ns_tick runs here
+ * as fs.c's timer does for a mount. */
+static void serve_until_signal(ns *n, const struct cfg *c, const sigset_t *sigs)
+{
+	struct timespec ts = { c->sync_interval_ms / 1000,
+			       (long)(c->sync_interval_ms % 1000) * 1000000L };
+	for (;;) {
+		int sig = sigtimedwait(sigs, NULL, &ts);
+		if (sig > 0) {
+			wlog(WLOG_INFO, "signal %d: stopping", sig);
+			return;
+		}
+		/* a failed checkpoint is logged by ns_tick and retried */
+		worm_discard(ns_tick(n));
+	}
+}
+
 int main(int argc, char **argv)
 {
+	s3_server *s3 = NULL;
+	int no_mount = 0;
+	sigset_t sigs;
 	struct mounted mnt = { NULL, NULL, NULL, NULL };
 	static struct cfg cfg;
 	struct fs_params p;
@@ -132,6 +172,8 @@ int main(int argc, char **argv)
 			debug = foreground = 1;
 		} else if (!strcmp(a, "-s")) {
 			single = 1;
+		} else if (!strcmp(a, "--no-mount")) {
+			no_mount = 1;
 		} else if (!strcmp(a, "-o") || !strncmp(a, "-o", 2)) {
 			char *l = a[2] ? argv[i] + 2 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!l) {
@@ -155,7 +197,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (npos != 2) {
+	if (npos != 2 - no_mount) {
 		usage(stderr);
 		return 1;
 	}
@@ -163,7 +205,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wormfs: %s: %s\n", pos[0], strerror(errno));
 		return 1;
 	}
-	if (!realpath(pos[1], mnt_abs)) {
+	if (!no_mount && !realpath(pos[1], mnt_abs)) {
 		fprintf(stderr, "wormfs: mount point %s: %s\n", pos[1], strerror(errno));
 		return 1;
 	}
@@ -185,6 +227,11 @@ int main(int argc, char **argv)
 	err[0] = '\0';
 	if (cfg_finish(&cfg, err, sizeof(err))) {
 		fprintf(stderr, "wormfs: %s\n", err[0] ? err : "invalid configuration");
+		return 1;
+	}
+	if (no_mount && !cfg.s3.listen[0]) {
+		fprintf(stderr, "wormfs: --no-mount serves only S3: set [s3] listen in "
+			"wormfs.conf or -o s3.listen=HOST:PORT\n");
 		return 1;
 	}
 	mopt_list = cfg_mopts_join(&mopts);
@@ -223,6 +270,14 @@ int main(int argc, char **argv)
 		setsid();
 	}
 	wlog_init(0, debug ? WLOG_DEBUG : cfg.log_level);
+	if (no_mount) {
+		/* before any thread starts, so that all of them inherit it */
+		sigemptyset(&sigs);
+		sigaddset(&sigs, SIGINT);
+		sigaddset(&sigs, SIGTERM);
+		sigaddset(&sigs, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	}
 
 	err[0] = '\0';
 	rc = ns_open(store_abs, &cfg, 0, &n, err, sizeof(err));
@@ -230,6 +285,36 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wormfs: %s\n", err[0] ? err : strerror(-rc));
 		rc = 1;
 		goto out;
+	}
+	if (cfg.s3.listen[0]) {
+		/* Before the mount: a port in use fails the start, with nothing
+		 * mounted. Requests may arrive before the mount is up; they
+		 * need only ns. */
+		struct s3_params sp;
+		s3_params_of(&cfg, &sp);
+		err[0] = '\0';
+		rc = s3_start(n, &sp, &s3, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "wormfs: %s\n", err[0] ? err : strerror(-rc));
+			ns_close(n);
+			rc = 1;
+			goto out;
+		}
+	}
+	if (no_mount) {
+		mnt.n = n;
+		mnt.store = store_abs;
+		if (!foreground) {
+			det.status_fd = pipefd[1];
+			det.level = cfg.log_level;
+			mnt.det = &det;
+		}
+		on_mounted(&mnt);    /* detach and the control socket, as for a mount */
+		wlog(WLOG_INFO, "serving S3 only on %s (port %u), store %s", cfg.s3.listen,
+		     s3_port(s3), store_abs);
+		serve_until_signal(n, &cfg, &sigs);
+		rc = 0;
+		goto stop;
 	}
 	snprintf(fsname, sizeof(fsname), "wormfs:%s", store_abs);
 	memset(&p, 0, sizeof(p));
@@ -252,6 +337,9 @@ int main(int argc, char **argv)
 	p.on_mounted = on_mounted;
 	p.on_mounted_arg = &mnt;
 	rc = fs_run(n, &p);
+stop:
+	/* every S3 request has ended before the store closes */
+	s3_stop(s3);
 	ctl_stop(mnt.ctl);
 	ns_close(n);
 out:

@@ -70,6 +70,16 @@ void stats_init(struct stats *s)
 	atomic_init(&s->auth_failures, 0);
 	atomic_init(&s->bytes_read, 0);
 	atomic_init(&s->bytes_written, 0);
+	atomic_init(&s->s3_requests, 0);
+	atomic_init(&s->s3_errors[0], 0);
+	atomic_init(&s->s3_errors[1], 0);
+}
+
+void stats_s3_request(struct stats *s, unsigned status)
+{
+	add(&s->s3_requests, 1);
+	if (status >= 400 && status < 600)
+		add(&s->s3_errors[status >= 500], 1);
 }
 
 void stats_op(struct stats *s, enum stats_op op)
@@ -191,6 +201,14 @@ int stats_render(const struct stats *s, const struct kms_stats *k,
 		get(&s->bytes_read));
 	counter(&o, "wormfs_bytes_written_total", "Plaintext bytes written.",
 		get(&s->bytes_written));
+	counter(&o, "wormfs_s3_requests_total", "S3 requests answered.",
+		get(&s->s3_requests));
+	header(&o, "wormfs_s3_errors_total", "counter",
+	       "S3 requests answered with an error, by class (4xx: refused or bad, 5xx: failed).");
+	emit(&o, "wormfs_s3_errors_total{class=\"4xx\"} %llu\n",
+	     (unsigned long long)get(&s->s3_errors[0]));
+	emit(&o, "wormfs_s3_errors_total{class=\"5xx\"} %llu\n",
+	     (unsigned long long)get(&s->s3_errors[1]));
 	if (k) {
 		header(&o, "wormfs_kms_requests_total", "counter",
 		       "KMS requests (admitted and throttled), by quota class.");

@@ -52,7 +52,8 @@ PKGS=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3 libsodium-
 	zlib1g-dev libisal-dev
 	liblmdb-dev lmdb-utils libcriterion-dev libinih-dev libjson-c-dev attr faketime
 	util-linux gocryptfs autoconf automake perl bc python3 jq clang libclang-rt-14-dev
-	logrotate gzip)
+	logrotate gzip libmicrohttpd-dev libexpat1-dev python3-boto3 python3-pytest awscli curl
+	openssl)
 install_packages() {
 	local missing
 	missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PKGS[@]}" 2>&1 |

@@ -300,3 +300,14 @@ sigv4 = {
 }
 for k, v in sigv4.items():
     put("sigv4", k, v)
+# ---- s3_xml: S3 request bodies, keys and routing (first byte: the decoder) ---
+put("s3_xml", "delete", b"\x00<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object>"
+    b"<Object><Key>c/d</Key><VersionId>null</VersionId></Object></Delete>")
+put("s3_xml", "delete-laughs", b"\x00<!DOCTYPE Delete [<!ENTITY a \"aa\"><!ENTITY b \"&a;&a;\">]>"
+    b"<Delete><Object><Key>&b;</Key></Object></Delete>")
+put("s3_xml", "create-bucket", b"\x01<CreateBucketConfiguration><LocationConstraint>eu-west-1"
+    b"</LocationConstraint></CreateBucketConfiguration>")
+put("s3_xml", "key", b"\x02dir/sub/obj.txt")
+put("s3_xml", "key-dir", b"\x02a/b/")
+put("s3_xml", "route-vhost", b"\x03\x00bkt.s3.example.test:9000\n/dir/k\nlist-type")
+put("s3_xml", "route-path", b"\x03\x03127.0.0.1\n/bkt\ndelete")

@@ -20,7 +20,7 @@ CC_FUZZ=${CC_FUZZ:-clang}
 FDIR=${WORMFS_FUZZ_DIR:-$ROOT/build-fuzz}
 ART=${WORMFS_FUZZ_ARTIFACTS:-/tmp/wormfs-fuzz-artifacts}
 SECS=${WORMFS_FUZZ_SECONDS:-$([ "$WORMFS_LONG" = 1 ] && echo 3600 || echo 60)}
-ALL="policy config mount_opts meta_node kms_ring obj sigv4"
+ALL="policy config mount_opts meta_node kms_ring obj sigv4 s3_xml"
 TARGETS=${WORMFS_FUZZ_TARGETS:-$ALL}
 
 # Can this compiler link a fuzzer at all (clang with compiler-rt)?

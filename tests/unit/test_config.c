@@ -598,7 +598,7 @@ Test(config, default_text_uncommented_equals_defaults)
 		}
 		t += n;
 	}
-	cr_assert_eq(nkeys, 15, "every key but passphrase_file listed (%d)", nkeys);
+	cr_assert_eq(nkeys, 23, "every key but passphrase_file listed (%d)", nkeys);
 	cfg_defaults(&c);
 	cfg_defaults(&ref);
 	cr_assert_eq(load_text(&c, out, err, sizeof(err)), 0, "%s", err);
@@ -684,4 +684,39 @@ Test(config, crypto_impl_key)
 	cr_assert_not_null(strstr(err, "'gpu'"), "err: %s", err);
 	cr_assert_not_null(strstr(err, "auto, openssl or sodium"), "err: %s", err);
 	cfg_mopts_free(&m);
+}
+
+/* [s3] keys (design section 11): defaults, values from -o, refusals. */
+Test(config, s3_keys)
+{
+	struct cfg c;
+	char err[512] = "";
+
+	cfg_defaults(&c);
+	cr_assert_str_eq(c.s3.listen, "");
+	cr_assert_str_eq(c.s3.region, "us-east-1");
+	cr_assert_str_eq(c.s3.base_domain, "localhost");
+	cr_assert_eq(c.s3.threads, 4);
+	cr_assert_eq(cfg_set(&c, "s3.listen", "127.0.0.1:9000", err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(c.s3.listen, "127.0.0.1:9000");
+	cr_assert_eq(cfg_set(&c, "s3.listen", "[::1]:9000", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg_set(&c, "s3.threads", "16", err, sizeof(err)), 0);
+	cr_assert_eq(c.s3.threads, 16);
+	cr_assert_eq(cfg_set(&c, "s3.account_id", "123456789012", err, sizeof(err)), 0);
+	cr_assert_eq(cfg_set(&c, "s3.region", "eu-west-1", err, sizeof(err)), 0);
+	const char *bad[][2] = {
+		{ "s3.listen", "nonsense" }, { "s3.listen", "a b:1" }, { "s3.threads", "0" },
+		{ "s3.threads", "65" }, { "s3.max_connections", "0" }, { "s3.account_id", "12345" },
+		{ "s3.account_id", "12345678901a" }, { "s3.region", "EU" }, { "s3.region", "" },
+		{ "s3.base_domain", "a/b" }, { "s3.nope", "1" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cfg before = c;
+		err[0] = '\0';
+		cr_assert_eq(cfg_set(&c, bad[i][0], bad[i][1], err, sizeof(err)), -EINVAL,
+			     "%s=%s", bad[i][0], bad[i][1]);
+		cr_assert_neq(err[0], '\0');
+		cr_assert(cfg_eq(&c, &before), "nothing changed by %s", bad[i][0]);
+	}
+	cr_assert_str_eq(c.s3.listen, "[::1]:9000");
 }

@@ -146,13 +146,14 @@ Test(stats, format_well_formed)
 			ntyped++;
 			continue;
 		}
-		cr_assert_eq(sscanf(l, "%63[a-z_]", name), 1, "bad line '%s'", l);
+		cr_assert_eq(sscanf(l, "%63[a-z0-9_]", name), 1, "bad line '%s'", l);
 		for (int i = 0; i < ntyped; i++)
 			found |= strcmp(typed[i], name) == 0;
 		cr_assert(found, "sample '%s' before its # TYPE", l);
 		samples++;
 	}
-	cr_assert_eq(samples, 2 * SOP__COUNT + SREQ__COUNT + 4 + 3 * KMS_CLASS__COUNT + 2 + 1);
+	cr_assert_eq(samples, 2 * SOP__COUNT + SREQ__COUNT + 4 + 3 * KMS_CLASS__COUNT + 2 + 1 +
+		     3 /* S3 requests, errors 4xx and 5xx */);
 }
 
 /* FUSE requests are counted by kernel opcode, apart from the ns-level

@@ -1,0 +1,133 @@
+/* s3_auth: who a request is, and its body's integrity. SigV4 (the sigv4
+ * module) checks the signature with the secret of the user that
+ * ns_user_lookup finds by access key id; the user's uid, gid and groups
+ * become the request's ns_caller. Secrets live in secure memory for the
+ * verification only. The body decoder (aws-chunked, Content-MD5,
+ * x-amz-checksum-*, the MD5 for the ETag) is prepared here too, since
+ * signed streaming bodies need the signing key. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "crypto.h"
+#include "s3_priv.h"
+
+#define S3_MAX_HEADERS 128
+
+static void s3_fail_sigv4(struct s3_request *r, const struct sigv4_error *e)
+{
+	struct s3_error se = { (unsigned)e->status, e->code, e->message };
+	if (!se.code)
+		se = *s3_error_get(S3E_INTERNAL);
+	s3_fail(r, &se, NULL);
+}
+
+static int body_needed(enum s3_op op)
+{
+	return op == S3_OP_PUT_OBJECT || op == S3_OP_DELETE_OBJECTS ||
+	       op == S3_OP_CREATE_BUCKET;
+}
+
+int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
+{
+	struct sigv4_header h[S3_MAX_HEADERS];
+	struct sigv4_error e = { 0, NULL, NULL };
+	struct sigv4_request rq;
+	uint8_t *secret = NULL;
+	size_t slen = 0;
+	int nh, rc;
+
+	nh = s3_req_headers(r, h, S3_MAX_HEADERS);
+	if (nh < 0) {
+		s3_fail_code(r, S3E_INVALID_REQUEST, "too many request headers");
+		return -1;
+	}
+	rq.method = r->method;
+	rq.target = r->target ? r->target : r->path;
+	rq.headers = h;
+	rq.n_headers = (size_t)nh;
+	r->pr.anonymous = 0;
+	if (sigv4_parse(&rq, &r->sv, &e) < 0) {
+		s3_fail_sigv4(r, &e);
+		return -1;
+	}
+	if (r->sv.kind == SIGV4_ANONYMOUS) {
+		r->pr.anonymous = 1;
+		r->pr.caller.uid = r->pr.caller.gid = 65534;
+		if (hook && hook(hook_arg, r, &r->pr) == 0)
+			r->pr.anonymous = 0;
+	} else {
+		struct ns_user u;
+		secret = wcrypto_secure_alloc(NS_USER_SECRET_MAX + 1);
+		if (!secret) {
+			s3_fail_code(r, S3E_INTERNAL, "out of memory");
+			return -1;
+		}
+		snprintf(r->pr.access_key, sizeof(r->pr.access_key), "%s", r->sv.access_key);
+		rc = ns_user_lookup(r->n, r->sv.access_key, &u, (char *)secret,
+				    NS_USER_SECRET_MAX + 1, &slen);
+		if (rc) {
+			wcrypto_secure_free(secret);
+			if (rc == -ENOENT)
+				s3_fail_code(r, S3E_INVALID_ACCESS_KEY, NULL);
+			else
+				s3_fail_errno(r, rc == -EIO ? -EACCES : rc, S3E_INVALID_ACCESS_KEY);
+			return -1;
+		}
+		rc = sigv4_verify(&rq, &r->sv, secret, slen, r->params->region,
+				  (int64_t)time(NULL), &e);
+		if (rc < 0) {
+			wcrypto_wipe(secret, NS_USER_SECRET_MAX + 1);
+			wcrypto_secure_free(secret);
+			s3_fail_sigv4(r, &e);
+			return -1;
+		}
+		r->pr.caller.uid = u.uid;
+		r->pr.caller.gid = u.gid;
+		size_t ng = u.ngroups < S3_MAX_GROUPS ? u.ngroups : S3_MAX_GROUPS;
+		memcpy(r->pr.groups, u.groups, ng * sizeof(uint32_t));
+		r->pr.caller.ngroups = ng;
+	}
+	r->pr.caller.groups = r->pr.caller.ngroups ? r->pr.groups : NULL;
+	r->pr.caller.umask = 022;
+	if (!r->pr.anonymous && body_needed(r->route.op)) {
+		rc = sigv4_body_new(&rq, &r->sv, secret, slen, &r->sb, &e);
+		if (rc < 0)
+			s3_fail_sigv4(r, &e);
+	} else {
+		rc = 0;
+	}
+	if (secret) {
+		wcrypto_wipe(secret, NS_USER_SECRET_MAX + 1);
+		wcrypto_secure_free(secret);
+	}
+	if (r->pr.anonymous) {
+		/* public-read canned ACLs are not implemented yet: nothing is
+		 * readable without credentials */
+		s3_fail_code(r, S3E_ACCESS_DENIED, "anonymous access is not allowed");
+		return -1;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int s3_body_feed(struct s3_request *r, const char *data, size_t len, sigv4_sink sink,
+		 void *arg)
+{
+	struct sigv4_error e = { 0, NULL, NULL };
+	int rc = sigv4_body_feed(r->sb, data, len, sink, arg, &e);
+	if (rc == 0)
+		return 0;
+	if (!r->responded)      /* else the sink has answered */
+		s3_fail_sigv4(r, &e);
+	return -1;
+}
+
+int s3_body_finish(struct s3_request *r)
+{
+	struct sigv4_error e = { 0, NULL, NULL };
+	if (sigv4_body_finish(r->sb, &e) < 0) {
+		s3_fail_sigv4(r, &e);
+		return -1;
+	}
+	return 0;
+}

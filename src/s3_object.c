@@ -1,0 +1,892 @@
+/* s3_object: PutObject, GetObject, HeadObject, DeleteObject and
+ * DeleteObjects over ns. ns decides every lock rule (a locked object's
+ * DELETE or overwrite comes back -EPERM: 403 AccessDenied); this file
+ * checks mode bits (s3_perm) and maps keys to paths (s3_key).
+ *
+ * PutObject writes the body into a hidden temporary object
+ * (S3_TMP_PREFIX + request id) in the deepest existing directory of the
+ * key, in bounded pieces, and renames it over the key only when the whole
+ * body has arrived and its digests hold; the handle is released after the
+ * rename, so the bucket's default retention applies to the object under
+ * its real name at that commit (design section 4). A connection dropped
+ * mid-body unlinks the temporary object: nothing becomes visible. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include "crypto.h"
+#include "log.h"
+#include "s3_priv.h"
+
+#define S3_TMP_PREFIX ".s3-upload-"
+#define S3_EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
+
+struct s3_put {
+	ns_handle *h;
+	struct ns_attr tmpdir;       /* where the temporary object is */
+	int depth;                   /* components of the key's parent that exist */
+	char tmpname[64];
+	struct ns_attr bucket;
+	char keybuf[S3_KEY_MAX + 1];
+	char *comps[S3_KEY_MAXCOMPS];
+	int ncomps, is_dir;
+	uint64_t written;
+	struct s3_buf meta;
+};
+
+/* A key as path components, or an error response. */
+static int split_key(struct s3_request *r, char *buf, char **comps, int *n, int *is_dir)
+{
+	size_t len = strlen(r->route.key);
+	if (len > S3_KEY_MAX) {
+		s3_fail_code(r, S3E_KEY_TOO_LONG, NULL);
+		return -1;
+	}
+	*n = s3_key_split(r->route.key, len, buf, comps, S3_KEY_MAXCOMPS, is_dir);
+	if (*n < 0) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT,
+			     "this key cannot name a path: an empty, '.' or '..' component, "
+			     "a component over 255 bytes, or not UTF-8 (wormfs keys are paths)");
+		return -1;
+	}
+	if (strncmp(comps[*n - 1], S3_TMP_PREFIX, strlen(S3_TMP_PREFIX)) == 0) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT,
+			     "names starting with " S3_TMP_PREFIX " are reserved for uploads in progress");
+		return -1;
+	}
+	return 0;
+}
+
+/* Walk the existing directories of comps[0..n-2] from the bucket: *depth
+ * gets how many exist, *dir the deepest. -ENOTDIR one is an object,
+ * -EACCES no search permission, other ns errors. */
+static int walk_existing(struct s3_request *r, const struct ns_attr *b, char **comps, int n,
+			 int *depth, struct ns_attr *dir)
+{
+	struct ns_attr cur = *b, next;
+	int i;
+	for (i = 0; i + 1 < n; i++) {
+		int rc = ns_lookup(r->n, cur.ino, comps[i], &next);
+		if (rc == -ENOENT)
+			break;
+		if (rc)
+			return rc;
+		if (!S_ISDIR(next.mode))
+			return -ENOTDIR;
+		if (!s3_perm_ok(&r->pr.caller, &next, S3_PERM_X))
+			return -EACCES;
+		cur = next;
+	}
+	*depth = i;
+	*dir = cur;
+	return 0;
+}
+
+/* Make comps[from..to-1] below dir (each must not exist or be a
+ * directory); *dir becomes the last. */
+static int make_dirs(struct s3_request *r, struct ns_attr *dir, char **comps, int from, int to)
+{
+	for (int i = from; i < to; i++) {
+		struct ns_attr next;
+		int rc = ns_lookup(r->n, dir->ino, comps[i], &next);
+		if (rc == -ENOENT) {
+			if (!s3_perm_ok(&r->pr.caller, dir, S3_PERM_W | S3_PERM_X))
+				return -EACCES;
+			rc = ns_mkdir(r->n, &r->pr.caller, dir->ino, comps[i],
+				      0777 & ~r->pr.caller.umask, &next);
+			if (rc == -EEXIST)   /* made by a concurrent request */
+				rc = ns_lookup(r->n, dir->ino, comps[i], &next);
+		}
+		if (rc)
+			return rc;
+		if (!S_ISDIR(next.mode))
+			return -ENOTDIR;
+		if (!s3_perm_ok(&r->pr.caller, &next, S3_PERM_X))
+			return -EACCES;
+		*dir = next;
+	}
+	return 0;
+}
+
+static void put_free(struct s3_request *r)
+{
+	struct s3_put *p = r->put;
+	if (!p)
+		return;
+	s3_buf_free(&p->meta);
+	free(p);
+	r->put = NULL;
+}
+
+void s3_put_abort(struct s3_request *r)
+{
+	struct s3_put *p = r->put;
+	if (!p)
+		return;
+	if (p->h) {
+		int rc = ns_unlink(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname);
+		if (rc && rc != -ENOENT)
+			wlog(WLOG_WARN, "s3: cannot remove the unfinished upload %s: %s",
+			     p->tmpname, strerror(-rc));
+		worm_discard(ns_release(r->n, p->h));   /* logged by ns */
+		p->h = NULL;
+	}
+	put_free(r);
+}
+
+int s3_put_begin(struct s3_request *r)
+{
+	struct s3_put *p;
+	struct ns_attr victim;
+	int rc;
+
+	int copy = r->route.op == S3_OP_COPY_OBJECT;
+	if (!copy && !r->sb) {      /* s3_auth_request makes it for every PUT */
+		s3_fail_code(r, S3E_INTERNAL, NULL);
+		return -1;
+	}
+	const char *te = s3_req_header(r, "Transfer-Encoding");
+	if (!copy && !r->has_length && !(te && strcasestr(te, "chunked"))) {
+		s3_fail_code(r, S3E_MISSING_LENGTH, NULL);
+		return -1;
+	}
+	if (s3_req_header(r, "x-amz-object-lock-mode") ||
+	    s3_req_header(r, "x-amz-object-lock-retain-until-date") ||
+	    s3_req_header(r, "x-amz-object-lock-legal-hold")) {
+		s3_fail_code(r, S3E_NOT_IMPLEMENTED,
+			     "Object Lock headers over S3 are not implemented yet (set the lock through the mount)");
+		return -1;
+	}
+	const char *acl = s3_req_header(r, "x-amz-acl");
+	if (acl && strcmp(acl, "private") != 0) {
+		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "canned ACLs other than private are not implemented yet");
+		return -1;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		s3_fail_code(r, S3E_INTERNAL, "out of memory");
+		return -1;
+	}
+	r->put = p;
+	s3_buf_init(&p->meta, 0);
+	if (split_key(r, p->keybuf, p->comps, &p->ncomps, &p->is_dir))
+		goto fail;
+	if (copy && p->is_dir) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT, "a key ending in '/' names a directory: no copy target");
+		goto fail;
+	}
+	if (p->is_dir && r->has_length && r->content_length) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT,
+			     "a key ending in '/' names a directory: its body must be empty");
+		goto fail;
+	}
+	if ((rc = s3_ns_bucket(r, &p->bucket))) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
+		goto fail;
+	}
+	if ((rc = walk_existing(r, &p->bucket, p->comps, p->ncomps, &p->depth, &p->tmpdir))) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		goto fail;
+	}
+	if (p->depth == p->ncomps - 1) {
+		rc = ns_lookup(r->n, p->tmpdir.ino, p->comps[p->ncomps - 1], &victim);
+		if (rc == 0) {
+			if (S_ISDIR(victim.mode) && !p->is_dir) {
+				s3_fail_code(r, S3E_KEY_IS_DIRECTORY, NULL);
+				goto fail;
+			}
+			if (!S_ISDIR(victim.mode) && p->is_dir) {
+				s3_fail_code(r, S3E_PARENT_IS_OBJECT, NULL);
+				goto fail;
+			}
+			if (!p->is_dir && victim.sealed) {
+				/* ns refuses the replace too; say so before the body */
+				s3_fail_code(r, S3E_ACCESS_DENIED,
+					     "the object is locked or expired (WORM): it cannot be replaced");
+				goto fail;
+			}
+			if (!p->is_dir && !s3_perm_may_delete(&r->pr.caller, &p->tmpdir, &victim)) {
+				s3_fail_code(r, S3E_ACCESS_DENIED, NULL);
+				goto fail;
+			}
+		} else if (rc != -ENOENT) {
+			s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+			goto fail;
+		}
+	}
+	if (p->is_dir)
+		return 0;    /* made at the end */
+	if (!s3_perm_ok(&r->pr.caller, &p->tmpdir, S3_PERM_W | S3_PERM_X)) {
+		s3_fail_code(r, S3E_ACCESS_DENIED, NULL);
+		goto fail;
+	}
+	const char *dirv = s3_req_header(r, "x-amz-metadata-directive");
+	if (copy && (!dirv || strcmp(dirv, "REPLACE") != 0)) {
+		/* COPY: the source's, filled in by the copy */
+	} else if ((rc = s3_meta_collect(r, &p->meta))) {
+		static const struct s3_error big = { 400, "MetadataTooLarge",
+			"Your metadata headers exceed the maximum allowed metadata size" };
+		s3_fail(r, &big, NULL);
+		goto fail;
+	}
+	snprintf(p->tmpname, sizeof(p->tmpname), S3_TMP_PREFIX "%s", r->request_id);
+	struct ns_attr ta;
+	rc = ns_create(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname,
+		       S_IFREG | (0666 & ~r->pr.caller.umask), O_WRONLY, &ta, &p->h);
+	if (rc) {
+		p->h = NULL;
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		goto fail;
+	}
+	return 0;
+fail:
+	s3_put_abort(r);
+	return -1;
+}
+
+static int put_sink(void *arg, const void *data, size_t len)
+{
+	struct s3_request *r = arg;
+	struct s3_put *p = r->put;
+	const char *d = data;
+
+	if (p->is_dir) {
+		if (len) {
+			s3_fail_code(r, S3E_INVALID_ARGUMENT,
+				     "a key ending in '/' names a directory: its body must be empty");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	while (len) {
+		size_t k = len < S3_STREAM_CHUNK ? len : S3_STREAM_CHUNK;
+		ssize_t w = ns_write(r->n, &r->pr.caller, p->h, d, k, p->written);
+		if (w < 0) {
+			s3_fail_errno(r, (int)w, S3E_NO_SUCH_KEY);
+			return (int)w;
+		}
+		stats_add_written(ns_stats(r->n), (uint64_t)w);
+		p->written += (uint64_t)w;
+		d += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int s3_put_data(struct s3_request *r, const char *data, size_t len)
+{
+	if (!r->put)
+		return -1;
+	if (s3_body_feed(r, data, len, put_sink, r)) {
+		s3_put_abort(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Commit an upload whose bytes are all written: flush, keep the
+ * metadata with the ETag (hex MD5), make the missing directories, rename
+ * the temporary object over the key and release it (the bucket default
+ * applies then). 0, or -1 with an error response and nothing visible. */
+static int put_commit(struct s3_request *r, const char *etag)
+{
+	struct s3_put *p = r->put;
+	struct ns_attr dir = p->tmpdir;
+	char num[32];
+	int rc;
+
+	if ((rc = ns_flush(r->n, p->h))) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		goto fail;
+	}
+	/* The ETag holds for this size and mtime: a later write through the
+	 * mount changes them, and the ETag is then derived again (GET). */
+	struct ns_attr ta;
+	rc = ns_lookup(r->n, p->tmpdir.ino, p->tmpname, &ta);
+	if (rc) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		goto fail;
+	}
+	s3_meta_add(&p->meta, ":etag", etag);
+	snprintf(num, sizeof(num), "%" PRIu64 ":%" PRId64, ta.size, ta.mtime_ns);
+	s3_meta_add(&p->meta, ":stamp", num);
+	if (p->meta.failed) {
+		s3_fail_code(r, S3E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	rc = ns_setxattr(r->n, &r->pr.caller, ta.ino, S3_META_XATTR, p->meta.p, p->meta.len, 0);
+	if (rc) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		goto fail;
+	}
+	rc = make_dirs(r, &dir, p->comps, p->depth, p->ncomps - 1);
+	if (!rc) {
+		/* a name made meanwhile: the same checks as at the start */
+		struct ns_attr victim;
+		int lr = ns_lookup(r->n, dir.ino, p->comps[p->ncomps - 1], &victim);
+		if (lr == 0 && S_ISDIR(victim.mode))
+			rc = -EISDIR;
+		else if (lr == 0 && !s3_perm_may_delete(&r->pr.caller, &dir, &victim))
+			rc = -EACCES;
+		else if (lr && lr != -ENOENT)
+			rc = lr;
+	}
+	if (!rc)
+		rc = ns_rename(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname, dir.ino,
+			       p->comps[p->ncomps - 1], 0);
+	if (rc) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		goto fail;
+	}
+	/* The name is visible: the last release commits and applies the
+	 * bucket's default retention to it. */
+	rc = ns_release(r->n, p->h);
+	p->h = NULL;
+	if (rc) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		put_free(r);
+		return -1;
+	}
+	return 0;
+fail:
+	s3_put_abort(r);
+	return -1;
+}
+
+void s3_put_end(struct s3_request *r)
+{
+	struct s3_put *p = r->put;
+	struct ns_attr dir;
+	char etag[40], qetag[44];
+	int rc;
+
+	if (!p) {
+		if (!r->responded)
+			s3_fail_code(r, S3E_INTERNAL, NULL);
+		return;
+	}
+	if (s3_body_finish(r))
+		goto fail;
+	dir = p->tmpdir;
+	if (p->is_dir) {
+		rc = make_dirs(r, &dir, p->comps, p->depth, p->ncomps);
+		if (rc) {
+			s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+			goto fail;
+		}
+		snprintf(qetag, sizeof(qetag), "\"%s\"", S3_EMPTY_MD5);
+		s3_resp_header(r, "ETag", qetag);
+		r->status = 200;
+		r->responded = 1;
+		put_free(r);
+		return;
+	}
+	if (sigv4_body_etag(r->sb, etag)) {
+		s3_fail_code(r, S3E_INTERNAL, NULL);
+		goto fail;
+	}
+	if (put_commit(r, etag))
+		return;
+	snprintf(qetag, sizeof(qetag), "\"%s\"", etag);
+	s3_resp_header(r, "ETag", qetag);
+	const char *ckname;
+	char ck[45];
+	if (sigv4_body_checksum(r->sb, &ckname, ck) == 0)
+		s3_resp_header(r, ckname, ck);
+	r->status = 200;
+	r->responded = 1;
+	put_free(r);
+	return;
+fail:
+	s3_put_abort(r);
+}
+
+/* ---- reads ----------------------------------------------------------------- */
+
+/* Resolve an existing object key: 0 with its attributes and parent, or an
+ * error response (-1). */
+static int find_object(struct s3_request *r, struct ns_attr *obj, struct ns_attr *parent,
+		       int *is_dir)
+{
+	char buf[S3_KEY_MAX + 1];
+	char *comps[S3_KEY_MAXCOMPS];
+	struct ns_attr b;
+	int n, rc;
+
+	if (split_key(r, buf, comps, &n, is_dir))
+		return -1;
+	if ((rc = s3_ns_bucket(r, &b))) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
+		return -1;
+	}
+	rc = s3_ns_parent(r, &b, comps, n, 0, parent);
+	if (!rc)
+		rc = ns_lookup(r->n, parent->ino, comps[n - 1], obj);
+	if (rc == -ENOTDIR)
+		rc = -ENOENT;     /* no object can have this key */
+	if (rc) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		return -1;
+	}
+	if (S_ISDIR(obj->mode) != !!*is_dir || (!S_ISDIR(obj->mode) && !S_ISREG(obj->mode))) {
+		/* "a" naming a directory, "a/" naming an object, a symlink */
+		s3_fail_code(r, S3E_NO_SUCH_KEY, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 if the comma-separated If-Match / If-None-Match list names etag. */
+static int etag_listed(const char *list, const char *etag)
+{
+	const char *p = list;
+	size_t el = strlen(etag);
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		const char *e = p;
+		while (*e && *e != ',')
+			e++;
+		size_t l = (size_t)(e - p);
+		while (l && p[l - 1] == ' ')
+			l--;
+		if (l >= 2 && p[0] == 'W' && p[1] == '/') {
+			p += 2;
+			l -= 2;
+		}
+		if ((l == 1 && *p == '*') || (l == el && memcmp(p, etag, l) == 0) ||
+		    (l + 2 == el && memcmp(p, etag + 1, l) == 0))   /* unquoted */
+			return 1;
+		p = e;
+	}
+	return 0;
+}
+
+/* RFC 7233 single byte range against size: 1 and [*off, *off + *len)
+ * when it applies, 0 to serve the whole object (absent, or a form we do
+ * not serve, as S3 ignores multiple ranges), -1 unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+{
+	unsigned long long a, b;
+	char *e;
+
+	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+		return 0;
+	h += 6;
+	if (*h == '-') {
+		errno = 0;
+		b = strtoull(h + 1, &e, 10);
+		if (errno || e == h + 1 || *e)
+			return 0;
+		if (b == 0)
+			return -1;
+		if (size == 0)
+			return -1;
+		*len = b > size ? size : b;
+		*off = size - *len;
+		return 1;
+	}
+	errno = 0;
+	a = strtoull(h, &e, 10);
+	if (errno || e == h || *e != '-')
+		return 0;
+	const char *bs = e + 1;
+	if (*bs == '\0') {
+		b = size ? size - 1 : 0;
+	} else {
+		b = strtoull(bs, &e, 10);
+		if (errno || *e || b < a)
+			return 0;
+		if (b >= size)
+			b = size - 1;
+	}
+	if (a >= size)
+		return -1;
+	*off = a;
+	*len = b - a + 1;
+	return 1;
+}
+
+void s3_op_get_object(struct s3_request *r, int head)
+{
+	struct ns_attr obj, parent;
+	char etag[48], date[64], cr[96];
+	char meta[8192 + 512];
+	ssize_t ml;
+	int is_dir, keep, rc;
+	uint64_t off = 0, len;
+
+	if (find_object(r, &obj, &parent, &is_dir))
+		return;
+	if (!s3_perm_ok(&r->pr.caller, &obj, S3_PERM_R)) {
+		s3_fail_code(r, S3E_ACCESS_DENIED, NULL);
+		return;
+	}
+	ml = ns_getxattr(r->n, &r->pr.caller, obj.ino, S3_META_XATTR, meta, sizeof(meta) - 1);
+	if (ml < 0)
+		ml = 0;
+	meta[ml] = '\0';
+	s3_meta_etag(&obj, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
+
+	/* Preconditions, in RFC 7232 order */
+	int64_t mtime = obj.mtime_ns / 1000000000, t;
+	const char *im = s3_req_header(r, "If-Match");
+	const char *inm = s3_req_header(r, "If-None-Match");
+	const char *ius = s3_req_header(r, "If-Unmodified-Since");
+	const char *ims = s3_req_header(r, "If-Modified-Since");
+	int not_modified = 0;
+	if (im && !etag_listed(im, etag)) {
+		s3_fail_code(r, S3E_PRECONDITION_FAILED, NULL);
+		return;
+	}
+	if (!im && ius && s3_parse_http_date(ius, &t) == 0 && mtime > t) {
+		s3_fail_code(r, S3E_PRECONDITION_FAILED, NULL);
+		return;
+	}
+	if (inm && etag_listed(inm, etag))
+		not_modified = 1;
+	else if (!inm && ims && s3_parse_http_date(ims, &t) == 0 && mtime <= t)
+		not_modified = 1;
+
+	s3_http_date(mtime, date, sizeof(date));
+	if (not_modified) {
+		s3_resp_header(r, "ETag", etag);
+		s3_resp_header(r, "Last-Modified", date);
+		r->status = 304;
+		r->responded = 1;
+		return;
+	}
+
+	len = S_ISDIR(obj.mode) ? 0 : obj.size;
+	int rg = parse_range(s3_req_header(r, "Range"), len, &off, &len);
+	if (rg < 0) {
+		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, obj.size);
+		s3_fail_code(r, S3E_INVALID_RANGE, NULL);
+		s3_resp_header(r, "Content-Range", cr);
+		return;
+	}
+	if (!S_ISDIR(obj.mode)) {
+		rc = ns_open_file(r->n, &r->pr.caller, obj.ino, O_RDONLY, &r->rh, &keep);
+		if (rc) {
+			r->rh = NULL;
+			s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+			return;
+		}
+	}
+	r->roff = off;
+	r->rlen = len;
+	(void)head;   /* MHD sends no body for HEAD, and a Content-Length */
+
+	s3_resp_header(r, "ETag", etag);
+	s3_resp_header(r, "Last-Modified", date);
+	s3_resp_header(r, "Accept-Ranges", "bytes");
+	if (ml)
+		s3_meta_emit(r, meta, (size_t)ml);
+	if (!(ml && s3_meta_get(meta, (size_t)ml, "Content-Type")))
+		s3_resp_header(r, "Content-Type", "binary/octet-stream");
+	if (rg > 0) {
+		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off,
+			 off + len - 1, obj.size);
+		s3_resp_header(r, "Content-Range", cr);
+	}
+	/* response-* overrides (signed requests only, as anonymous ones are
+	 * refused before this) */
+	static const char *const over[][2] = {
+		{ "response-content-type", "Content-Type" },
+		{ "response-content-language", "Content-Language" },
+		{ "response-expires", "Expires" },
+		{ "response-cache-control", "Cache-Control" },
+		{ "response-content-disposition", "Content-Disposition" },
+		{ "response-content-encoding", "Content-Encoding" },
+	};
+	for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++) {
+		const char *v = s3_req_arg(r, over[i][0]);
+		if (!v)
+			continue;
+		s3_resp_del_header(r, over[i][1]);
+		s3_resp_header(r, over[i][1], v);
+	}
+	r->status = rg > 0 ? 206 : 200;
+	r->responded = 1;
+}
+
+/* ---- deletes ----------------------------------------------------------------- */
+
+/* Delete one key; NULL when done (also when there was nothing to
+ * delete: S3 answers 204 then), else the error. */
+static const struct s3_error *delete_key(struct s3_request *r, const char *key, size_t klen)
+{
+	char buf[S3_KEY_MAX + 1];
+	char *comps[S3_KEY_MAXCOMPS];
+	struct ns_attr b, parent, obj;
+	int n, is_dir, rc;
+
+	if (klen > S3_KEY_MAX)
+		return s3_error_get(S3E_KEY_TOO_LONG);
+	n = s3_key_split(key, klen, buf, comps, S3_KEY_MAXCOMPS, &is_dir);
+	if (n < 0)
+		return s3_error_get(S3E_INVALID_ARGUMENT);
+	if (strncmp(comps[n - 1], S3_TMP_PREFIX, strlen(S3_TMP_PREFIX)) == 0)
+		return NULL;   /* never an object */
+	if ((rc = s3_ns_bucket(r, &b)))
+		return s3_error_from_errno(rc, S3E_NO_SUCH_BUCKET);
+	rc = s3_ns_parent(r, &b, comps, n, 0, &parent);
+	if (!rc)
+		rc = ns_lookup(r->n, parent.ino, comps[n - 1], &obj);
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		return NULL;
+	if (rc)
+		return s3_error_from_errno(rc, S3E_NO_SUCH_KEY);
+	if (S_ISDIR(obj.mode) != !!is_dir)
+		return NULL;   /* no such object: "a" is a directory, or "a/" a file */
+	if (!s3_perm_may_delete(&r->pr.caller, &parent, &obj))
+		return s3_error_get(S3E_ACCESS_DENIED);
+	if (is_dir) {
+		rc = ns_rmdir(r->n, &r->pr.caller, parent.ino, comps[n - 1]);
+		if (rc == -ENOTEMPTY)
+			return NULL;   /* the prefix still has keys: it stays */
+	} else {
+		rc = ns_unlink(r->n, &r->pr.caller, parent.ino, comps[n - 1]);
+	}
+	if (rc == -ENOENT)
+		return NULL;
+	if (rc == -EPERM) {
+		static const struct s3_error locked = { 403, "AccessDenied",
+			"Access Denied because object protected by object lock." };
+		return &locked;
+	}
+	return rc ? s3_error_from_errno(rc, S3E_NO_SUCH_KEY) : NULL;
+}
+
+void s3_op_delete_object(struct s3_request *r)
+{
+	const struct s3_error *e;
+	struct ns_attr b;
+	int rc;
+
+	if ((rc = s3_ns_bucket(r, &b))) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
+		return;
+	}
+	e = delete_key(r, r->route.key, strlen(r->route.key));
+	if (e) {
+		s3_fail(r, e, NULL);
+		return;
+	}
+	r->status = 204;
+	r->responded = 1;
+}
+
+void s3_op_delete_objects(struct s3_request *r)
+{
+	struct s3_delete_req d;
+	struct ns_attr b;
+	int rc;
+
+	if (r->sb && s3_body_finish(r))
+		return;
+	if ((rc = s3_ns_bucket(r, &b))) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
+		return;
+	}
+	rc = s3_xml_parse_delete(r->body.p ? r->body.p : "", r->body.len, &d);
+	if (rc) {
+		s3_fail_code(r, rc == -ENOMEM ? S3E_INTERNAL : S3E_MALFORMED_XML, NULL);
+		return;
+	}
+	s3_xml_start(&r->out);
+	s3_buf_puts(&r->out, "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	for (size_t i = 0; i < d.nkeys; i++) {
+		const struct s3_error *e = delete_key(r, d.keys[i], strlen(d.keys[i]));
+		if (e) {
+			s3_buf_puts(&r->out, "<Error>");
+			s3_xml_elem(&r->out, "Key", d.keys[i]);
+			s3_xml_elem(&r->out, "Code", e->code);
+			s3_xml_elem(&r->out, "Message", e->message);
+			s3_buf_puts(&r->out, "</Error>");
+			if (e->status == 403)
+				wlog(WLOG_INFO, "s3 refused op=DeleteObjects bucket=%s access_key=%s "
+				     "uid=%u code=%s", r->route.bucket, r->pr.access_key,
+				     r->pr.caller.uid, e->code);
+		} else if (!d.quiet) {
+			s3_buf_puts(&r->out, "<Deleted>");
+			s3_xml_elem(&r->out, "Key", d.keys[i]);
+			s3_buf_puts(&r->out, "</Deleted>");
+		}
+	}
+	s3_buf_puts(&r->out, "</DeleteResult>");
+	s3_delete_req_free(&d);
+	s3_ok_xml(r);
+}
+
+/* ---- CopyObject ---------------------------------------------------------- */
+
+/* x-amz-copy-source ("[/]bucket/key[?versionId=null]", percent-encoded)
+ * into bucket and key (buf holds both). -EINVAL malformed, -ENOSYS a
+ * version other than null (versions are not implemented). */
+static int copy_source(const char *v, char *buf, size_t len, char **bucket, char **key)
+{
+	size_t o = 0;
+	const char *q = strchr(v, '?');
+	size_t n = q ? (size_t)(q - v) : strlen(v);
+	if (q && strcmp(q, "?versionId=null") != 0)
+		return -ENOSYS;
+	if (n && v[0] == '/') {
+		v++;
+		n--;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (o + 1 >= len)
+			return -EINVAL;
+		if (v[i] == '%' && i + 2 < n) {
+			char hex[3] = { v[i + 1], v[i + 2], 0 }, *e;
+			unsigned long c = strtoul(hex, &e, 16);
+			if (*e || !hex[0] || hex[0] == '+' || hex[0] == '-' || hex[0] == ' ' || c == 0)
+				return -EINVAL;
+			buf[o++] = (char)c;
+			i += 2;
+		} else {
+			buf[o++] = v[i];
+		}
+	}
+	buf[o] = '\0';
+	char *slash = strchr(buf, '/');
+	if (!slash || slash == buf || !slash[1])
+		return -EINVAL;
+	*slash = '\0';
+	*bucket = buf;
+	*key = slash + 1;
+	return 0;
+}
+
+void s3_op_copy_object(struct s3_request *r)
+{
+	char srcbuf[S3_KEY_MAX + 320], *sb_name, *sk, etag[33], qetag[44], date[64];
+	char meta[8192 + 512];
+	struct ns_attr src, sparent;
+	struct s3_route dst = r->route;
+	ns_handle *sh = NULL;
+	wcrypto_digest *md5 = NULL;
+	uint8_t dg[16];
+	char *chunk = NULL;
+	int is_dir, keep, rc;
+	ssize_t ml;
+
+	rc = copy_source(s3_req_header(r, "x-amz-copy-source"), srcbuf, sizeof(srcbuf), &sb_name, &sk);
+	if (rc == -ENOSYS) {
+		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "object versions are not implemented yet");
+		return;
+	}
+	if (rc) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT, "bad x-amz-copy-source");
+		return;
+	}
+	if (s3_req_header(r, "x-amz-copy-source-if-match") ||
+	    s3_req_header(r, "x-amz-copy-source-if-none-match") ||
+	    s3_req_header(r, "x-amz-copy-source-if-modified-since") ||
+	    s3_req_header(r, "x-amz-copy-source-if-unmodified-since") ||
+	    s3_req_header(r, "x-amz-copy-source-range")) {
+		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "copy preconditions and ranges are not implemented yet");
+		return;
+	}
+	const char *dirv = s3_req_header(r, "x-amz-metadata-directive");
+	if (dirv && strcmp(dirv, "COPY") != 0 && strcmp(dirv, "REPLACE") != 0) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT, "x-amz-metadata-directive must be COPY or REPLACE");
+		return;
+	}
+	int replace = dirv && strcmp(dirv, "REPLACE") == 0;
+	if (!replace && strcmp(sb_name, dst.bucket) == 0 && strcmp(sk, dst.key) == 0) {
+		s3_fail_code(r, S3E_INVALID_REQUEST, "This copy request is illegal because it is trying "
+			     "to copy an object to itself without changing the object's metadata");
+		return;
+	}
+	/* the source, resolved as a GET would */
+	r->route.bucket = sb_name;
+	r->route.key = sk;
+	rc = find_object(r, &src, &sparent, &is_dir);
+	r->route = dst;
+	if (rc)
+		return;
+	if (is_dir || !S_ISREG(src.mode)) {
+		s3_fail_code(r, S3E_NO_SUCH_KEY, NULL);
+		return;
+	}
+	if (!s3_perm_ok(&r->pr.caller, &src, S3_PERM_R)) {
+		s3_fail_code(r, S3E_ACCESS_DENIED, "no read permission on the copy source");
+		return;
+	}
+	/* the destination, as a PutObject */
+	if (s3_put_begin(r))
+		return;
+	if (!replace) {
+		ml = ns_getxattr(r->n, &r->pr.caller, src.ino, S3_META_XATTR, meta, sizeof(meta) - 1);
+		if (ml > 0) {
+			/* the source's headers, not its ETag bookkeeping */
+			size_t i = 0;
+			while (i < (size_t)ml) {
+				const char *nm = meta + i, *ne = memchr(nm, '\0', (size_t)ml - i);
+				if (!ne || (size_t)(ne + 1 - meta) >= (size_t)ml)
+					break;
+				const char *vv = ne + 1, *ve = memchr(vv, '\0', (size_t)ml - (size_t)(vv - meta));
+				if (!ve)
+					break;
+				if (nm[0] != ':')
+					s3_meta_add(&r->put->meta, nm, vv);
+				i = (size_t)(ve - meta) + 1;
+			}
+		}
+	}
+	rc = ns_open_file(r->n, &r->pr.caller, src.ino, O_RDONLY, &sh, &keep);
+	if (!rc)
+		rc = wcrypto_digest_new(WCRYPTO_DIGEST_MD5, &md5);
+	chunk = rc ? NULL : malloc(S3_STREAM_CHUNK);
+	if (!rc && !chunk)
+		rc = -ENOMEM;
+	for (uint64_t off = 0; !rc;) {
+		ssize_t k = ns_read(r->n, sh, chunk, S3_STREAM_CHUNK, off);
+		if (k < 0) {
+			rc = (int)k;
+			break;
+		}
+		if (k == 0)
+			break;
+		rc = wcrypto_digest_update(md5, chunk, (size_t)k);
+		if (rc)
+			break;
+		ssize_t w = ns_write(r->n, &r->pr.caller, r->put->h, chunk, (size_t)k, off);
+		if (w < 0)
+			rc = (int)w;
+		else
+			stats_add_written(ns_stats(r->n), (uint64_t)w);
+		off += (uint64_t)k;
+	}
+	if (!rc)
+		rc = wcrypto_digest_final(md5, dg, sizeof(dg));
+	free(chunk);
+	wcrypto_digest_free(md5);
+	if (sh)
+		worm_discard(ns_release(r->n, sh));
+	if (rc) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		s3_put_abort(r);
+		return;
+	}
+	wcrypto_hex(etag, dg, sizeof(dg));
+	if (put_commit(r, etag))
+		return;
+	put_free(r);
+	snprintf(qetag, sizeof(qetag), "\"%s\"", etag);
+	s3_iso_date(ns_clock_now(r->n), date, sizeof(date));
+	s3_xml_start(&r->out);
+	s3_buf_puts(&r->out, "<CopyObjectResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	s3_xml_elem(&r->out, "LastModified", date);
+	s3_xml_elem(&r->out, "ETag", qetag);
+	s3_buf_puts(&r->out, "</CopyObjectResult>");
+	s3_ok_xml(r);
+}

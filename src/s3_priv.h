@@ -1,0 +1,147 @@
+/* s3 internals shared by the s3_*.c files: the request as the operations
+ * see it (no libmicrohttpd types: only s3_server.c knows the HTTP
+ * library) and the operation entry points. */
+#ifndef WORMFS_S3_PRIV_H
+#define WORMFS_S3_PRIV_H
+
+#include <stdint.h>
+#include "s3.h"
+#include "sigv4.h"
+
+#define S3_MAX_RESP_HEADERS 32
+/* A small XML request body (DeleteObjects: 1000 keys of 1024 bytes with
+ * their markup) is read whole, up to this size; larger: 400. */
+#define S3_XML_BODY_MAX (2u << 20)
+/* Bytes written to ns per call while streaming a PUT: MHD hands the body
+ * over in pieces no bigger than its connection buffer, so this is the
+ * bound of what one request holds. */
+#define S3_STREAM_CHUNK (256u << 10)
+
+struct s3_put;   /* s3_object.c: one PutObject in progress */
+
+struct s3_request {
+	/* set by s3_server.c */
+	ns *n;
+	const struct s3_params *params;
+	void *conn;                      /* the HTTP connection (server only) */
+	/* set by the server: a header (kind 0) or query argument (kind 1)
+	 * by name, NULL if absent; all headers in order (count or -E2BIG) */
+	const char *(*lookup)(void *conn, int kind, const char *name);
+	int (*headers)(void *conn, struct sigv4_header *h, size_t max);
+	const char *method;
+	const char *path;                /* decoded; valid for the request */
+	char *target;                    /* the request-target as sent (SigV4) */
+	int started;                     /* the first handler call is done */
+	struct sigv4_auth sv;            /* the parsed authentication */
+	sigv4_body *sb;                  /* body decoder and digests */
+	char request_id[24];
+	struct s3_route route;
+	char routebuf[S3_KEY_MAX + 320];
+	struct s3_principal pr;
+	int64_t now_ns;                  /* compliance clock at the start */
+	int has_length;
+	uint64_t content_length;
+
+	/* the request body: XML ops read it whole (bounded), PutObject streams */
+	struct s3_buf body;
+	struct s3_put *put;
+	int body_failed;                 /* an error response is already set */
+
+	/* the response */
+	unsigned status;
+	struct { char *name, *value; } hdr[S3_MAX_RESP_HEADERS];
+	size_t nhdr;
+	struct s3_buf out;               /* the body (XML, or nothing) */
+	ns_handle *rh;                   /* GetObject: stream from this handle */
+	uint64_t roff, rlen;             /* its range */
+	int responded;
+};
+
+/* Request accessors (s3_req.c): a header by name (case-insensitive), a
+ * query argument (decoded), NULL if absent; all headers in order into h
+ * (max entries): the count, or -E2BIG more than max. */
+const char *s3_req_header(struct s3_request *r, const char *name);
+const char *s3_req_arg(struct s3_request *r, const char *name);
+int s3_req_headers(struct s3_request *r, struct sigv4_header *h, size_t max);
+
+/* Authenticate r (s3_auth.c): SigV4 (header or presigned) against the
+ * user's secret from ns_user_lookup; an anonymous request gets the test
+ * hook's principal if the embedding program set one (tests only: the
+ * daemon never does), else stays anonymous. Prepares r->sb for the body.
+ * 0, or -1 with an error response set. */
+int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg);
+/* Feed body bytes through r->sb to sink (s3_auth.c): 0, or -1 with an
+ * error response set. finish: the digests and framing at the end. */
+int s3_body_feed(struct s3_request *r, const char *data, size_t len, sigv4_sink sink,
+		 void *arg);
+int s3_body_finish(struct s3_request *r);
+
+/* Response helpers (s3_req.c). */
+void s3_resp_header(struct s3_request *r, const char *name, const char *value);
+void s3_resp_clear(struct s3_request *r);
+void s3_resp_del_header(struct s3_request *r, const char *name);
+/* An S3 error: status, code and XML body; message NULL = the default.
+ * 403s and lock refusals are logged with the access key. */
+void s3_fail(struct s3_request *r, const struct s3_error *e, const char *message);
+void s3_fail_code(struct s3_request *r, enum s3_err e, const char *message);
+/* An ns error (s3_error_from_errno). */
+void s3_fail_errno(struct s3_request *r, int err, enum s3_err notfound);
+/* 200 with the XML in r->out (or an InternalError if building it failed). */
+void s3_ok_xml(struct s3_request *r);
+
+/* Resolving names (s3_ns.c). Each checks search (x) permission on every
+ * directory it passes, as a path walk would. */
+/* The bucket's attributes; -ENOENT none; -EACCES not searchable. */
+int s3_ns_bucket(struct s3_request *r, struct ns_attr *out);
+/* The parent directory of comps[0..ncomps-1] (comps[ncomps-1] is the
+ * name in it) below bucket attr b. mkdirs: create missing directories
+ * (mode 0777 & ~umask, owned by the caller; needs w+x). -ENOENT missing,
+ * -ENOTDIR a component is an object (the S3 409 case), -EACCES. */
+int s3_ns_parent(struct s3_request *r, const struct ns_attr *b, char **comps, int ncomps,
+		 int mkdirs, struct ns_attr *out);
+
+/* Operations (s3_bucket.c, s3_object.c, s3_list.c). Each sets a response. */
+void s3_op_list_buckets(struct s3_request *r);
+void s3_op_create_bucket(struct s3_request *r);
+void s3_op_head_bucket(struct s3_request *r);
+void s3_op_delete_bucket(struct s3_request *r);
+void s3_op_get_bucket_location(struct s3_request *r);
+void s3_op_list_objects(struct s3_request *r, int v2);
+void s3_op_delete_objects(struct s3_request *r);
+void s3_op_get_object(struct s3_request *r, int head);
+void s3_op_delete_object(struct s3_request *r);
+/* CopyObject (no body): the source read and written to a temporary
+ * object, then committed as PutObject commits. */
+void s3_op_copy_object(struct s3_request *r);
+/* PutObject in three steps: begin (before the body: checks, a hidden
+ * temporary object; on error a response is set and -1 returned), data
+ * (each piece), end (commit: the name appears) or abort (a dropped
+ * connection or an error: nothing appears). */
+int s3_put_begin(struct s3_request *r);
+int s3_put_data(struct s3_request *r, const char *data, size_t len);
+void s3_put_end(struct s3_request *r);
+void s3_put_abort(struct s3_request *r);
+
+/* Metadata kept with an object (s3_meta.c): the Content-* headers and
+ * x-amz-meta-* of a PUT, in one user.s3.meta xattr. */
+#define S3_META_XATTR "user.s3.meta"
+/* Collect them from r's headers into b (a compact text form). */
+int s3_meta_collect(struct s3_request *r, struct s3_buf *b);
+/* Add them, as stored, to r's response headers (not ours: ":etag"...). */
+void s3_meta_emit(struct s3_request *r, const char *stored, size_t len);
+/* One stored value by name (NULL if none), and adding one. */
+const char *s3_meta_get(const char *stored, size_t len, const char *name);
+void s3_meta_add(struct s3_buf *b, const char *name, const char *value);
+/* The quoted ETag of object a: the stored MD5 while it still describes
+ * the content (same size and mtime), else one derived from inode, size
+ * and mtime (objects written through the mount: not an MD5, see docs). */
+void s3_meta_etag(const struct ns_attr *a, const char *meta, size_t mlen, char *out,
+		  size_t len);
+
+/* HTTP dates (s3_xml.c): RFC 7231 IMF-fixdate and ISO 8601 with ms. */
+void s3_http_date(int64_t sec, char *buf, size_t len);
+void s3_iso_date(int64_t ns, char *buf, size_t len);
+/* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime): -EINVAL. */
+int s3_parse_http_date(const char *s, int64_t *sec);
+
+#endif
