@@ -173,6 +173,12 @@ static void begin(struct s3_server *s, struct s3_request *r)
 	struct qkeys q = { .n = 0 };
 	int rc;
 
+	/* A raw space is no valid request-target, and the unescape callback
+	 * reads every space as a query's '+' (see there). */
+	if (r->target && strchr(r->target, ' ')) {
+		s3_fail_code(r, S3E_INVALID_REQUEST, "a space in the request-target must be escaped");
+		return;
+	}
 	(void)MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_key, &q);
 	if (q.overflow) {
 		s3_fail_code(r, S3E_INVALID_REQUEST, "too many query parameters");
@@ -342,25 +348,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* Percent-decoding of the path and query. A %00 becomes the byte 0xFF,
- * which no UTF-8 key holds: such a key is refused (400) instead of being
- * cut at the NUL into another key. Malformed escapes stay as they are. */
+/* Percent-decoding of the path and query, as SigV4's canonical form
+ * decodes them (sigv4_canon.c), so that what is signed is what is served:
+ * only '%' with two hex digits is an escape (strtoul alone would take
+ * "%\v1" for the byte 1: another key under the same signature). A %00
+ * becomes the byte 0xFF, which no UTF-8 key holds: such a key is refused
+ * (400) instead of being cut at the NUL into another key. MHD has turned a
+ * query's '+' into ' ' before this call; SigV4 signs a '+' as itself, so it
+ * is put back (no raw space reaches here: begin refuses one). */
+static int hexd(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 {
 	char *w = s;
 	(void)cls;
 	(void)c;
 	for (char *p = s; *p; p++) {
-		if (p[0] == '%' && p[1] && p[2]) {
-			char hex[3] = { p[1], p[2], 0 }, *e;
-			unsigned long v = strtoul(hex, &e, 16);
-			if (*e == '\0' && hex[0] != '-' && hex[0] != '+' && hex[0] != ' ') {
-				*w++ = v ? (char)v : (char)0xff;
-				p += 2;
-				continue;
-			}
+		if (p[0] == '%' && hexd(p[1]) && hexd(p[2])) {
+			char hex[3] = { p[1], p[2], 0 };
+			unsigned long v = strtoul(hex, NULL, 16);
+			*w++ = v ? (char)v : (char)0xff;
+			p += 2;
+			continue;
 		}
-		*w++ = *p;
+		*w++ = *p == ' ' ? '+' : *p;
 	}
 	*w = '\0';
 	return (size_t)(w - s);
