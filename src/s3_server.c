@@ -30,6 +30,7 @@
 #define S3_CONN_TIMEOUT 120           /* seconds a connection may idle */
 #define S3_MAX_QKEYS 64
 #define S3_PEM_MAX (1u << 20)
+#define S3_PER_IP_MAX 64              /* connections one address may hold */
 
 struct s3_server {
 	struct MHD_Daemon *d;
@@ -509,12 +510,19 @@ int s3_start(ns *n, const struct s3_params *p, s3_server **out, char *err, size_
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* One address may not hold every connection (idle ones last up to
+	 * S3_CONN_TIMEOUT, a byte now and then keeps them, no credentials
+	 * needed): at most S3_PER_IP_MAX, and a quarter always left to others. */
+	unsigned per_ip = s->p.max_connections - s->p.max_connections / 4;
+	if (per_ip > S3_PER_IP_MAX)
+		per_ip = S3_PER_IP_MAX;
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s },   /* first: MHD wants it so */
 		{ MHD_OPTION_SOCK_ADDR, 0, &ss },
 		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->p.threads, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->p.max_connections, NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, S3_CONN_TIMEOUT, NULL },
+		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_ip, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)S3_CONN_MEMORY, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s },
 		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s },

@@ -405,17 +405,18 @@ def test_sigv4_scope_is_what_is_served(s3, bucket):
     assert st == 400, (st, body)
 
 
-@pytest.mark.skip(reason="known, not fixed (review rv-s3): one client holding max_connections "
-                  "idle connections (256 by default, no credentials needed, a byte per "
-                  "< 120 s keeps each) blocks every other client; candidate mitigation: "
-                  "MHD_OPTION_PER_IP_CONNECTION_LIMIT below max_connections")
 def test_one_host_cannot_take_every_connection(s3):
+    """Slowloris: one client holding max_connections (256) idle
+    connections, without credentials, blocked every other client."""
     held = []
     try:
         for _ in range(300):   # more than the default max_connections
             s = socket.create_connection((HOST, PORT), timeout=30)
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")   # never ends
             held.append(s)
+            try:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")   # never ends
+            except OSError:
+                pass   # over its share: closed by the server
         # another host (127.0.0.2 is loopback too) is still served
         c = socket.create_connection((HOST, PORT), timeout=30, source_address=("127.0.0.2", 0))
         c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
