@@ -233,7 +233,12 @@ int s3_put_begin(struct s3_request *r)
 		s3_fail(r, &big, NULL);
 		goto fail;
 	}
-	snprintf(p->tmpname, sizeof(p->tmpname), S3_TMP_PREFIX "%s", r->request_id);
+	/* Not the request id alone: ids are sequential and sent to clients,
+	 * so a local user could make the next ones first and refuse others'
+	 * uploads (EEXIST) in a directory both may write. */
+	uint64_t rnd;
+	wcrypto_random(&rnd, sizeof(rnd));
+	snprintf(p->tmpname, sizeof(p->tmpname), S3_TMP_PREFIX "%s-%016" PRIx64, r->request_id, rnd);
 	struct ns_attr ta;
 	rc = ns_create(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname,
 		       S_IFREG | (0666 & ~r->pr.caller.umask), O_WRONLY, &ta, &p->h);

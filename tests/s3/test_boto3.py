@@ -425,3 +425,24 @@ def test_one_host_cannot_take_every_connection(s3):
     finally:
         for s in held:
             s.close()
+
+
+def test_upload_name_cannot_be_taken_first(s3, bucket):
+    """The temporary name of an upload was .s3-upload-<request id>, and
+    request ids are a counter XOR a salt, sent to every client: anyone
+    writing the directory through the mount could make the next names
+    first and refuse other users' uploads there."""
+    r = s3.put_object(Bucket=bucket, Key="probe", Body=b"x")
+    last = int(r["ResponseMetadata"]["RequestId"], 16)
+    # the next id differs from this one in the low t+1 bits, t = the
+    # trailing ones of the counter: 64 candidates, then 64 for the one after
+    names = set()
+    for t in range(64):
+        nxt = last ^ ((1 << (t + 1)) - 1 if t < 63 else (1 << 64) - 1)
+        names.add("%016X" % nxt)
+        for u in range(8):
+            names.add("%016X" % (nxt ^ ((1 << (u + 1)) - 1)))
+    for n in names:
+        open(os.path.join(MNT, bucket, ".s3-upload-" + n), "w").close()
+    for i in range(3):
+        s3.put_object(Bucket=bucket, Key="after%d" % i, Body=b"y")   # no error
