@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# test_replay_commit_authfail (review of issue 12's commit binding; KNOWN
+# HOLE, skipped unless WORMFS_KNOWN_HOLES=1). The binding is only as good as
+# the node that carries it, and a node that fails authentication is still
+# used for reads (design section 6: "treated as locked, reads allowed").
+# So root, offline, after the killed-commit-record replay of an appendable
+# COMPLIANCE object, edits the node's commit field: cleared (all zero reads
+# as "not recorded, unchecked") or set to the killed record's tag (it is in
+# the clear in the header copy). The node then fails its MAC and the mount
+# is refused by the state digest; once an operator runs `wormctl repair
+# digest` (documented as safe: "each record's own check still refuses the
+# damage where it is met"), every read serves the killed session's
+# never-committed bytes. Evidence remains (verify: "metadata record fails
+# authentication", a log line at each use), but the content is stale.
+# Fixing it means refusing content reads (EIO) of a node that fails
+# authentication (its generation, size and commit are the attacker's
+# choice), which changes the design's "reads allowed": left to the lead.
+. "$(dirname "$0")/lib.sh"
+if [ "${WORMFS_KNOWN_HOLES:-0}" != 1 ]; then
+	skip "commit binding through a node that fails authentication" \
+		"known hole (reads allowed on an unauthenticated node); WORMFS_KNOWN_HOLES=1 runs it"
+	done_testing
+fi
+require_binaries
+command -v python3 >/dev/null || { skip "append replay" "needs python3"; done_testing; }
+command -v setfattr >/dev/null || { skip "append replay" "needs setfattr"; done_testing; }
+build_tamper || { fail "tamper.c compiles"; done_testing; }
+
+S=$T_BASE/store M=$T_BASE/mnt D=$T_BASE/data
+mkdir -p "$D"
+make_store "$S" || { fail "wormctl init"; done_testing; }
+
+ap() {
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+data = open(sys.argv[2], "rb").read()
+try:
+    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+    os.write(fd, data)
+    os.close(fd)
+    print("OK")
+except OSError as e:
+    print("ERR", e.errno)
+PY
+}
+rd() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import errno, hashlib, os, sys
+try:
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    b = os.pread(fd, int(sys.argv[3]), int(sys.argv[2]))
+    os.close(fd)
+    print("OK", len(b), hashlib.sha256(b).hexdigest())
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+PY
+}
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+# set_commit INO HEX32: the node's commit field set to HEX32 (byte flips).
+set_commit() {
+	local c i b
+	c=$("$TAMPER" get "$S/meta" "$1" commit)
+	for ((i = 0; i < 16; i++)); do
+		b=$((16#${c:$((2 * i)):2} ^ 16#${2:$((2 * i)):2}))
+		[ $b -eq 0 ] || "$TAMPER" flip "$S/meta" "$1" commit $i $b || return 1
+	done
+}
+
+SIZE=200000 ADD=5000
+head -c $SIZE /dev/urandom >"$D/v1"
+head -c $ADD /dev/urandom >"$D/k"
+head -c $ADD /dev/urandom >"$D/n"
+cat "$D/v1" "$D/k" >"$D/killed"
+
+mount_fg "$S" "$M" || { fail "mount"; done_testing; }
+mkdir "$M/bkt"
+cp "$D/v1" "$M/bkt/log"
+check "wormctl append-only on" "$WORMCTL" append-only on "$M/bkt/log"
+setfattr -n user.worm.retention -v "COMPLIANCE +1d" "$M/bkt/log" 2>/dev/null
+check_eq "locked (COMPLIANCE, appendable)" locked "$(worm_state "$M/bkt/log")"
+umount_fs "$M" || fail "unmount"
+read -r ino id < <("$TAMPER" map "$S/meta" | awk '$6 == "bkt/log" { print $1, $2 }')
+dir=$S/objects/${id:0:2}
+
+WORMFS_CRASH_AT=map mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
+ap "$M/bkt/log" "$D/k" >/dev/null
+hook_fired "$M" "$S" && ok "killed after the append's commit record" ||
+	fail "killed after the append's commit record"
+mkdir -p "$D/copy"
+cp -p "$dir/$id" "$dir/$id".m? "$D/copy/" 2>/dev/null
+mount_fg "$S" "$M" || { fail "remount"; done_testing; }
+check_eq "the next append commits" OK "$(ap "$M/bkt/log" "$D/n")"
+umount_fs "$M" || fail "unmount"
+cp -p "$D/copy"/* "$dir/"
+cp -a "$S" "$T_BASE/replayed"
+
+for mode in cleared killed-tag; do
+	rm -rf "$S"
+	cp -a "$T_BASE/replayed" "$S"
+	gen=$("$TAMPER" get "$S/meta" "$ino" generation)
+	tag=00000000000000000000000000000000
+	[ $mode = cleared ] ||
+		tag=$(od -An -tx1 -v -j $((256 + (gen & 1) * 72 + 56)) -N16 "$dir/$id" | tr -d ' \n')
+	set_commit "$ino" "$tag" || fail "$mode: node commit field edited"
+	"$WORMCTL" repair digest "$S" >/dev/null 2>&1 || fail "$mode: wormctl repair digest"
+	mount_fg "$S" "$M" || { fail "$mode: mount"; continue; }
+	got=$(rd "$M/bkt/log" 0 $((SIZE + ADD + 10)))
+	[ "$got" != "OK $((SIZE + ADD)) $(sha "$D/killed")" ] &&
+		ok "$mode: the killed append's never-committed bytes are not served" ||
+		fail "$mode: the killed append's never-committed bytes are not served" "got: $got"
+	check_eq "$mode: read: EIO" EIO "$got"
+	check_errno "$mode: the lock still holds (unlink: EPERM)" EPERM unlink "$M/bkt/log"
+	umount_fs "$M" || fail "$mode: unmount"
+done
+done_testing
