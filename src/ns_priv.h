@@ -141,6 +141,7 @@ struct ns {
 	unsigned crash_nth;
 	_Atomic unsigned crash_hits;
 	struct ns_trail *trail;   /* store head and audit trail (ns_trail.c) */
+	struct ns_vcache *vc;     /* node records known to verify (ns_vcache.c) */
 };
 
 /* A node whose MAC fails is returned with flags marking it; callers treat

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "ns_record.h"
+#include "ns_vcache.h"
 #include "log.h"
 
 _Static_assert(META_COMMIT_BYTES == OBJ_COMMIT_BYTES, "a node keeps one commit record tag");
@@ -130,17 +131,23 @@ void ns_node_set_bucket(struct meta_node *nd, uint64_t bucket)
 
 int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out)
 {
-	int rc = meta_node_get(t, ino, out);
+	int rc = meta_node_get(t, ino, out), ok;
 	uint8_t mac[32];
 
 	if (rc)
 		return rc;
-	ns_node_mac(n, out, mac);
+	/* The MAC does not cover this flag (ns_node_mac). */
 	out->flags &= ~NS_F_AUTH_FAILED;
+	ok = ns_vcache_known(n->vc, out);
+	if (!ok) {
+		ns_node_mac(n, out, mac);
+		ok = wcrypto_equal(mac, out->mac, sizeof(mac));
+		if (ok)
+			ns_vcache_note(n->vc, out);
+	}
 	/* Once the store is upgraded, a version 1 record (whose MAC leaves
 	 * out the parent) is an older record put back: refused. */
-	if (!wcrypto_equal(mac, out->mac, sizeof(mac)) ||
-	    (n->rec_strict && out->version < META_NODE_VERSION)) {
+	if (!ok || (n->rec_strict && out->version < META_NODE_VERSION)) {
 		out->flags |= NS_F_AUTH_FAILED;
 		atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
 		wlog(WLOG_ERR, "metadata record of inode %llu fails authentication: treated as locked",
@@ -164,6 +171,7 @@ int ns_node_seal(ns *n, meta_txn *t, struct meta_node *nd)
 		ns_node_set_bucket(nd, b.ino);
 	nd->version = META_NODE_VERSION;
 	ns_node_mac(n, nd, nd->mac);
+	ns_vcache_note(n->vc, nd);   /* read back next, mostly */
 	return 0;
 }
 

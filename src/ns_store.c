@@ -19,6 +19,7 @@
 #include "ns_record.h"
 #include "ns_retention.h"
 #include "ns_trail.h"
+#include "ns_vcache.h"
 #include "log.h"
 
 #define KV_FORMAT "format"
@@ -553,6 +554,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	pthread_mutex_init(&n->itab_mu, NULL);
 	pthread_mutex_init(&n->inval_mu, NULL);
 	stats_init(&n->stats);
+	n->vc = ns_vcache_new();   /* NULL: every read checks the MAC */
 	rc = store_open(store_path, &n->st, err, errlen);
 	if (rc)
 		goto fail;
@@ -743,6 +745,7 @@ void ns_close(ns *n)
 		store_close(n->st);
 	pthread_mutex_destroy(&n->itab_mu);
 	pthread_mutex_destroy(&n->inval_mu);
+	ns_vcache_free(n->vc);
 	free(n);
 }
 

@@ -1,7 +1,8 @@
 /* fusefloor: the FUSE request floor for tools/bench.sh.
  *
- *   fusefloor MNT      (goes to the background once mounted; ends when
- *                       MNT is unmounted)
+ *   fusefloor MNT [-f] (goes to the background once mounted, or stays in
+ *                       the foreground with -f; ends when MNT is
+ *                       unmounted)
  *
  * A file system that keeps names, modes, owners, sizes and times in memory
  * and throws file content away. It does no I/O and no cryptography, so
@@ -564,10 +565,10 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *lc = NULL;
 	struct fuse_session *se = NULL;
 	struct floor f = { .mu = PTHREAD_MUTEX_INITIALIZER };
-	int rc = 1;
+	int rc = 1, fg = argc == 3 && strcmp(argv[2], "-f") == 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: fusefloor MNT\n");
+	if (argc != 2 && !fg) {
+		fprintf(stderr, "usage: fusefloor MNT [-f]\n");
 		return 2;
 	}
 	f.hash = calloc(FLOOR_HASH, sizeof(*f.hash));
@@ -590,7 +591,7 @@ int main(int argc, char **argv)
 		if (fuse_session_custom_io(se, &io, fuse_session_fd(se)))
 			goto out_unmount;
 	}
-	if (fuse_daemonize(0))
+	if (fuse_daemonize(fg))
 		goto out_unmount;
 	lc = fuse_loop_cfg_create();
 	if (!lc)
