@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 
 #include <fuse_lowlevel.h>
@@ -23,6 +25,10 @@
 
 #define SEALED_TIMEOUT 3600.0
 #define MAX_GROUPS 64
+/* The READ size the kernel's readahead may reach (INIT max_readahead, and
+ * the mount's read_ahead_kb: raise_readahead). */
+#define READAHEAD_KB 1024u
+#define FUSE_MAGIC 0x65735546
 
 struct fs_ctx {
 	ns *n;
@@ -172,7 +178,7 @@ static void fs_init(void *data, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	conn->want &= ~FUSE_CAP_SPLICE_WRITE & ~FUSE_CAP_SPLICE_MOVE & ~FUSE_CAP_SPLICE_READ;
-	conn->max_readahead = 1u << 20;
+	conn->max_readahead = READAHEAD_KB << 10;
 	/* The daemon clears set-id bits on write, truncate and chown itself
 	 * (ns_setid.c, ns_attr.c), by the kernel's rules (libfuse does not pass
 	 * the kernel's kill flags on), which spares a GETATTR before every
@@ -771,6 +777,54 @@ static void *ticker(void *arg)
 	return NULL;
 }
 
+/* The kernel takes INIT's max_readahead only up to the mount's default
+ * read_ahead_kb (128 KiB), so a cold sequential read came as READs of
+ * 256 KiB (4 per MiB). Raised to READAHEAD_KB (writable by root only;
+ * otherwise the default stays), a READ is 1 MiB: a quarter of the
+ * requests, 10-50 % less daemon CPU per MiB (README, Performance). Only
+ * how much the kernel reads ahead changes: every READ still comes to the
+ * daemon, which checks each block's tag; no page is served that the
+ * daemon did not send. The mount's device number comes from a stat of
+ * the mount point, a request to this very daemon: so on a thread of its
+ * own, detached, holding nothing of fs_run's (it may end first). */
+static void *raise_readahead(void *arg)
+{
+	char *mnt = arg, path[80], val[16];
+	struct stat st;
+	struct statfs sf;
+
+	if (stat(mnt, &st) == 0 && statfs(mnt, &sf) == 0 && sf.f_type == FUSE_MAGIC &&
+	    st.st_ino == NS_INO_ROOT) {
+		int fd, k = snprintf(val, sizeof(val), "%u\n", READAHEAD_KB);
+		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+			 major(st.st_dev), minor(st.st_dev));
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, val, (size_t)k) != k)
+			wlog(WLOG_DEBUG, "read_ahead_kb of %s stays the kernel's: %s", mnt,
+			     strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	free(mnt);
+	return NULL;
+}
+
+static void start_raise_readahead(const char *mountpoint)
+{
+	pthread_attr_t a;
+	pthread_t th;
+	char *mnt = strdup(mountpoint);
+
+	if (!mnt || pthread_attr_init(&a)) {
+		free(mnt);
+		return;
+	}
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &a, raise_readahead, mnt))
+		free(mnt);
+	pthread_attr_destroy(&a);
+}
+
 static int add_arg(struct fuse_args *args, const char *a)
 {
 	return fuse_opt_add_arg(args, a) ? -ENOMEM : 0;
@@ -843,6 +897,7 @@ int fs_run(ns *n, const struct fs_params *p)
 	if (pthread_create(&tick, NULL, ticker, &x) == 0)
 		ticking = 1;
 	wlog(WLOG_INFO, "mounted %s on %s", p->fsname, p->mountpoint);
+	start_raise_readahead(p->mountpoint);
 	if (p->single_thread) {
 		rc = fuse_session_loop(x.se);
 	} else {
