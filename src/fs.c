@@ -11,9 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/statvfs.h>
-#include <sys/sysmacros.h>
 #include <sys/uio.h>
 
 #include <fuse_lowlevel.h>
@@ -28,7 +26,6 @@
 /* The READ size the kernel's readahead may reach (INIT max_readahead, and
  * the mount's read_ahead_kb: raise_readahead). */
 #define READAHEAD_KB 1024u
-#define FUSE_MAGIC 0x65735546
 
 struct fs_ctx {
 	ns *n;
@@ -784,20 +781,23 @@ static void *ticker(void *arg)
  * requests, 10-50 % less daemon CPU per MiB (README, Performance). Only
  * how much the kernel reads ahead changes: every READ still comes to the
  * daemon, which checks each block's tag; no page is served that the
- * daemon did not send. The mount's device number comes from a stat of
- * the mount point, a request to this very daemon: so on a thread of its
- * own, detached, holding nothing of fs_run's (it may end first). */
+ * daemon did not send. On a thread of its own, detached, holding nothing
+ * of fs_run's (it may end first), in case the stat of the mount point
+ * waits for the mount. */
 static void *raise_readahead(void *arg)
 {
 	char *mnt = arg, path[80], val[16];
-	struct stat st;
-	struct statfs sf;
+	struct statx sx;
 
-	if (stat(mnt, &st) == 0 && statfs(mnt, &sf) == 0 && sf.f_type == FUSE_MAGIC &&
-	    st.st_ino == NS_INO_ROOT) {
+	/* AT_STATX_DONT_SYNC: the device number without a request to this
+	 * daemon (which may not answer yet: under valgrind a thread blocked
+	 * in stat holds the others). A FUSE mount is an anonymous device
+	 * (major 0) whose root is inode 1. */
+	if (statx(AT_FDCWD, mnt, AT_STATX_DONT_SYNC, STATX_INO, &sx) == 0 &&
+	    sx.stx_dev_major == 0 && sx.stx_ino == NS_INO_ROOT) {
 		int fd, k = snprintf(val, sizeof(val), "%u\n", READAHEAD_KB);
 		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
-			 major(st.st_dev), minor(st.st_dev));
+			 sx.stx_dev_major, sx.stx_dev_minor);
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, val, (size_t)k) != k)
 			wlog(WLOG_DEBUG, "read_ahead_kb of %s stays the kernel's: %s", mnt,

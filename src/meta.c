@@ -68,6 +68,7 @@ void meta_set_auth(meta_env *e, meta_auth_fn fn, void *arg, int strict)
 	e->auth = fn;
 	e->auth_arg = arg;
 	e->strict = fn && strict;
+	e->dg_seen_ok = e->ino_seen_ok = 0;
 }
 
 /* ---- environment ----------------------------------------------------- */

@@ -30,6 +30,7 @@ void meta_set_digest(meta_env *e, meta_rec_hash_fn fn, void *arg)
 {
 	e->dg_fn = fn;
 	e->dg_arg = arg;
+	e->dg_seen_ok = 0;
 }
 
 /* ---- the sum ------------------------------------------------------------ */
@@ -123,9 +124,18 @@ static int record_read(meta_txn *t, uint8_t sum[META_DIGEST_BYTES])
 	if (v.mv_size != META_DIGEST_BYTES + META_MAC_BYTES)
 		return EBADMSG;
 	memcpy(sum, v.mv_data, META_DIGEST_BYTES);
+	/* Once per write transaction otherwise: the bytes last written or
+	 * checked are known good (a MAC is a function of the bytes). Only
+	 * write transactions use e->dg_seen: they run one at a time. */
+	if (!t->rdonly && t->e->dg_seen_ok && !memcmp(v.mv_data, t->e->dg_seen, v.mv_size))
+		return 0;
 	if (record_mac(t->e, key, sizeof(key) - 1, sum, m) ||
 	    memcmp(m, (const uint8_t *)v.mv_data + META_DIGEST_BYTES, sizeof(m)))
 		return EBADMSG;
+	if (!t->rdonly) {
+		memcpy(t->e->dg_seen, v.mv_data, v.mv_size);
+		t->e->dg_seen_ok = 1;
+	}
 	return 0;
 }
 
@@ -135,13 +145,21 @@ static int record_write(meta_txn *t, const uint8_t sum[META_DIGEST_BYTES])
 	uint8_t buf[META_DIGEST_BYTES + META_MAC_BYTES];
 	MDB_val k = { sizeof(key) - 1, (void *)key }, v = { META_DIGEST_BYTES, buf };
 
+	int rc;
+
 	memcpy(buf, sum, META_DIGEST_BYTES);
 	if (t->e->auth) {
 		if (record_mac(t->e, key, sizeof(key) - 1, sum, buf + META_DIGEST_BYTES))
 			return EIO;
 		v.mv_size += META_MAC_BYTES;
 	}
-	return mdb_put(t->txn, dbi(t, DB_KV), &k, &v, 0);
+	rc = mdb_put(t->txn, dbi(t, DB_KV), &k, &v, 0);
+	/* Right whether or not this transaction commits (record_read). */
+	if (!rc && t->e->auth) {
+		memcpy(t->e->dg_seen, buf, sizeof(buf));
+		t->e->dg_seen_ok = 1;
+	}
+	return rc;
 }
 
 /* 1 if write txn t keeps the sum (loaded on first use), 0 if not. A

@@ -21,9 +21,20 @@ int meta_ino_peek(meta_txn *t, uint64_t *next, int *authentic)
 	if (len < 8)
 		return -EBADMSG;
 	*next = get_be64(buf);
+	/* In a write transaction (one at a time), the bytes last written or
+	 * checked are not checked again: a MAC is a function of the bytes. */
+	if (!t->rdonly && t->e->auth && t->e->ino_seen_ok && len == sizeof(t->e->ino_seen) &&
+	    !memcmp(buf, t->e->ino_seen, len)) {
+		*authentic = 1;
+		return 0;
+	}
 	v = (MDB_val){ len, buf };
 	rc = auth_check(t->e, 'N', key, sizeof(key), &v, 8, &plain);
 	*authentic = rc == 0;
+	if (!rc && !t->rdonly && t->e->auth && len == sizeof(t->e->ino_seen)) {
+		memcpy(t->e->ino_seen, buf, len);
+		t->e->ino_seen_ok = 1;
+	}
 	return rc == -EBADMSG ? rc : 0;
 }
 
@@ -49,14 +60,22 @@ int ino_counter_store(meta_txn *t, uint64_t next)
 	uint8_t buf[8 + META_MAC_BYTES];
 	size_t len = 8;
 
+	int rc;
+
 	put_be64(buf, next);
 	if (t->e->auth) {
-		int rc = auth_mac(t->e, 'N', key, sizeof(key), buf, 8, buf + 8);
+		rc = auth_mac(t->e, 'N', key, sizeof(key), buf, 8, buf + 8);
 		if (rc)
 			return rc;
 		len += META_MAC_BYTES;
 	}
-	return meta_kv_put(t, KV_NEXT_INO, buf, len);
+	rc = meta_kv_put(t, KV_NEXT_INO, buf, len);
+	/* Right whether or not this transaction commits (meta_ino_peek). */
+	if (!rc && t->e->auth && !t->rdonly) {
+		memcpy(t->e->ino_seen, buf, sizeof(buf));
+		t->e->ino_seen_ok = 1;
+	}
+	return rc;
 }
 
 /* The highest inode number with a record in database d (0 if none). */

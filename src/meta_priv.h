@@ -90,6 +90,15 @@ struct meta_env {
 	uint64_t prealloc_end;    /* data.mdb allocated up to here */
 	int no_prealloc;          /* the file system cannot fallocate */
 	unsigned psize;
+	/* The digest record's bytes as last written or checked by a write
+	 * transaction (meta_digest.c; writer lock holder only): the same
+	 * bytes carry the same right MAC, so they are not checked again.
+	 * Cleared when the auth or digest function is set. */
+	uint8_t dg_seen[META_DIGEST_BYTES + META_MAC_BYTES];
+	int dg_seen_ok;
+	/* The same for the inode counter's record (meta_ino.c). */
+	uint8_t ino_seen[8 + META_MAC_BYTES];
+	int ino_seen_ok;
 };
 
 /* The one place where LMDB codes become -errno. */

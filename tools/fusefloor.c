@@ -30,8 +30,6 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -193,14 +191,13 @@ static void *raise_readahead(void *arg)
 {
 	const char *mnt = arg;
 	char path[80];
-	struct stat st;
-	struct statfs sf;
+	struct statx sx;
 
-	if (stat(mnt, &st) == 0 && statfs(mnt, &sf) == 0 && sf.f_type == 0x65735546 &&
-	    st.st_ino == 1) {
+	if (statx(AT_FDCWD, mnt, AT_STATX_DONT_SYNC, STATX_INO, &sx) == 0 &&
+	    sx.stx_dev_major == 0 && sx.stx_ino == 1) {
 		FILE *f;
 		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
-			 major(st.st_dev), minor(st.st_dev));
+			 sx.stx_dev_major, sx.stx_dev_minor);
 		f = fopen(path, "w");
 		if (f) {
 			fputs("1024\n", f);
