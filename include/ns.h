@@ -153,7 +153,8 @@ void ns_close(ns *n);
  * next tick, so the caller may discard it. */
 WORM_MUST_USE
 int ns_tick(ns *n);
-/* The compliance clock, ns since the epoch (monotonic across mounts). */
+/* The compliance clock, seconds since the epoch (never behind its
+ * high-water mark, so monotonic across mounts). */
 int64_t ns_clock_now(ns *n);
 /* Counters (relaxed atomics; any thread) and the key service. Owned by n:
  * valid until ns_close, never freed by the caller. */

@@ -69,7 +69,8 @@ void s3_op_list_buckets(struct s3_request *r)
 		s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
 		goto out;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), cmp_bucket);
+	if (l.n)   /* qsort's array must not be NULL, even when empty */
+		qsort(l.v, l.n, sizeof(*l.v), cmp_bucket);
 	snprintf(id, sizeof(id), "%u", r->pr.caller.uid);
 	s3_xml_start(&r->out);
 	s3_buf_puts(&r->out, "<ListAllMyBucketsResult xmlns=\"" S3_XMLNS "\"><Owner>");

@@ -35,7 +35,7 @@ TSAN=${WORMFS_TSAN_DIR:-$ROOT/build-tsan}
 # xattr load, the lock matrix, the broad POSIX, namespace and store
 # coverage and the daemonized mount (about 5 minutes on 2 busy cores).
 # Not test_kms: its rate-limit windows assume a daemon at normal speed.
-TSAN_TESTS=${WORMFS_TSAN_TESTS:-lock_race crash_atomic crash lock_settle xattr_load lock_matrix bucket_lock posix namespace inline store daemon}
+TSAN_TESTS=${WORMFS_TSAN_TESTS:-lock_race crash_atomic crash lock_settle xattr_load lock_matrix bucket_lock posix namespace inline store daemon s3 s3_users}
 LONG=${WORMFS_LONG:-0}
 LOGDIR=${LOGDIR:-/tmp/wormfs-test-logs}
 NPROC=$(nproc 2>/dev/null || echo 2)
@@ -240,7 +240,7 @@ if [ "$BUILD_OK" = 1 ] || [ -x "$BUILD/wormfs" ]; then
 fi
 if [ "${WORMFS_NO_ASAN:-0}" != 1 ] && [ -x "$ASAN/wormfs" ]; then
 	say "integration tests (asan build)"
-	for n in ${WORMFS_ASAN_TESTS:-posix namespace store persist inline}; do
+	for n in ${WORMFS_ASAN_TESTS:-posix namespace store persist inline s3 s3_users}; do
 		selected "$n" || continue
 		run_integ "tests/integration/test_$n.sh" asan 600 WORMFS_BUILD="$ASAN" WORMFS_HARNESS="$HARNESS" \
 			WORMFS_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \

@@ -555,6 +555,8 @@ int wctl_s3_user(const struct wctl_opts *opts)
 	int add_opts = o->uid >= 0 || o->gid >= 0 || o->groups || o->admin || o->access_key ||
 		       o->secret_file;
 
+	if (o->npos < 2 || !sub || !store)
+		return wctl_usage(o, "s3 user needs add|list|remove STORE");
 	/* Messages name the whole command: "s3 user add". */
 	if (!strcmp(sub, "add") || !strcmp(sub, "list") || !strcmp(sub, "remove")) {
 		snprintf(cmd, sizeof(cmd), "s3 user %s", sub);

@@ -211,7 +211,9 @@ if as_user mkfifo -m 600 "$F8"; then
 		"$(stat -c %u "/proc/$cpid/status" 2>&1)"
 	check_eq "wormctl core file size limit is 0 (soft and hard)" "0 0" \
 		"$(awk '/^Max core file size/ {print $5, $6}' "/proc/$cpid/limits" 2>&1)"
-	printf 'a long enough passphrase\n' >"$F8"
+	# A wormctl that never opened the FIFO (it failed to start) must not
+	# leave this write blocked for good.
+	timeout 10 sh -c 'printf "a long enough passphrase\n" >"$1"' sh "$F8"
 	wait "$wpid" 2>/dev/null
 else
 	skip "wormctl without core dumps" "mkfifo as uid $TEST_UID failed"
