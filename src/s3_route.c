@@ -42,6 +42,8 @@ static const char *const params[] = {
 	"response-content-encoding",
 	"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
 	"X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
+	/* the JS SDK v3 presigner signs these into every GET URL */
+	"X-Amz-Content-Sha256", "x-amz-checksum-mode",
 	/* SigV2 presigned URLs: routed, so that authentication refuses them
 	 * with its clear 400 */
 	"AWSAccessKeyId", "Signature", "Expires",

@@ -53,7 +53,11 @@ PKGS=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3 libsodium-
 	liblmdb-dev lmdb-utils libcriterion-dev libinih-dev libjson-c-dev attr faketime
 	util-linux gocryptfs autoconf automake perl bc python3 jq clang libclang-rt-14-dev
 	logrotate gzip libmicrohttpd-dev libexpat1-dev python3-boto3 python3-pytest awscli curl
-	openssl)
+	openssl rclone)
+# Node.js and npm for tests/node (the AWS SDK for JavaScript): Debian's,
+# unless a Node.js with its own npm is installed (NodeSource's nodejs
+# conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 install_packages() {
 	local missing
 	missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PKGS[@]}" 2>&1 |

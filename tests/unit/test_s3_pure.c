@@ -43,6 +43,11 @@ Test(s3_route, path_style)
 	cr_assert_eq(r.op, S3_OP_GET_BUCKET_LOCATION);
 	cr_assert_eq(route("POST", NULL, "/b1", "delete", &r, buf, sizeof(buf)), 0);
 	cr_assert_eq(r.op, S3_OP_DELETE_OBJECTS);
+	/* the JS SDK v3 presigner signs these into a GetObject URL: still a GET */
+	cr_assert_eq(route("GET", NULL, "/b1/k", "X-Amz-Content-Sha256", &r, buf, sizeof(buf)), 0);
+	cr_assert_eq(r.op, S3_OP_GET_OBJECT);
+	cr_assert_eq(route("GET", NULL, "/b1/k", "x-amz-checksum-mode", &r, buf, sizeof(buf)), 0);
+	cr_assert_eq(r.op, S3_OP_GET_OBJECT);
 }
 
 Test(s3_route, virtual_host)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The S3 endpoint with the AWS SDK for JavaScript v3 (@aws-sdk/client-s3,
+# tests/node/s3.test.mjs, `node --test`): its default CRC32 checksums, a
+# Buffer body and a stream body (aws-chunked with a trailing checksum, seen
+# on the wire), GetObject, HeadObject, ListObjectsV2 with prefix and
+# delimiter, DeleteObjects, a presigned URL fetched with fetch(), a wrong
+# secret, a wrong checksum, a lock set through the mount refusing DELETE.
+# The packages come from tests/node/package-lock.json (npm ci).
+. "$(dirname "$0")/lib.sh"
+require_binaries
+
+NODE_DIR=$ROOT/tests/node
+S=$T_BASE/store M=$T_BASE/mnt
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	fail "node and npm are installed (run_all.sh installs nodejs and npm)"
+	done_testing
+fi
+# npm ci when node_modules is missing or older than the lock file
+if [ ! -d "$NODE_DIR/node_modules/@aws-sdk/client-s3" ] ||
+   [ "$NODE_DIR/package-lock.json" -nt "$NODE_DIR/node_modules/.package-lock.json" ]; then
+	out=$(cd "$NODE_DIR" && timeout 600 npm ci --no-audit --no-fund 2>&1); rc=$?
+	check_eq "npm ci (tests/node)" 0 "$rc"
+	[ $rc -ne 0 ] && { diag "$(echo "$out" | tail -n 20)"; done_testing; }
+fi
+
+make_store "$S" || { fail "wormctl init"; done_testing; }
+out=$("$WORMCTL" s3 user add "$S" admin --uid 0 2>&1) || fail "s3 user add admin" "$out"
+KEY=${out%% *} SECRET=${out#* }
+
+s3_port_of() {
+	local log=$1 i p
+	for i in $(seq 1 100); do
+		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+if mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0; then
+	PORT=$(s3_port_of "${MNT_LOG[$M]}")
+	check "server port in the log" test -n "$PORT"
+	res=$(cd "$NODE_DIR" && S3_ENDPOINT=http://127.0.0.1:$PORT S3_KEY=$KEY S3_SECRET=$SECRET \
+		S3_MOUNT=$M timeout 600 node --test --test-reporter=tap s3.test.mjs 2>&1)
+	rc=$?
+	check_eq "node --test tests/node/s3.test.mjs passes ($(node --version))" 0 "$rc"
+	echo "$res" | grep -E '^# (tests|pass|fail)' | sed 's/^# /#   node: /'
+	[ $rc -ne 0 ] && diag "$(echo "$res" | grep -v '^ *at ' | tail -n 80)"
+	check_match "the node tests ran (pass count)" '^# pass [1-9]' "$res"
+	check_match "... and none failed" '^# fail 0$' "$res"
+	check_eq "alive after the SDK session (anonymous GET /: 403)" 403 \
+		"$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/")"
+	umount_fs "$M"
+	check_eq "daemon exit status 0" 0 "$UMOUNT_STATUS"
+else
+	fail "mount with -o s3.listen"
+fi
+out=$("$WORMCTL" verify "$S" 2>&1); rc=$?
+check_eq "verify clean after the SDK session" 0 "$rc"
+[ $rc -ne 0 ] && diag "$out"
+done_testing
