@@ -13,7 +13,8 @@
  *   [s3] listen (HOST:PORT; default off), region (us-east-1), base_domain
  *        (localhost), tls_cert, tls_key (PEM paths; HTTPS when both set),
  *        threads (1..64, default 4), max_connections (1..100000, default
- *        256), account_id (12 digits)
+ *        256), idle_timeout (1..3600 s, default 120), account_id
+ *        (12 digits)
  *   [kms] crypto_rate, crypto_burst, management_rate, management_burst,
  *         throttle = wait|fail, max_wait_ms, dek_cache_entries, dek_cache_ttl_s
  * Unknown sections/keys and bad values are errors with file:line.
@@ -38,6 +39,7 @@ struct cfg_s3 {
 	char base_domain[256];
 	char tls_cert[PATH_MAX], tls_key[PATH_MAX];
 	unsigned threads, max_connections;
+	unsigned idle_timeout;     /* seconds */
 	char account_id[13];
 };
 

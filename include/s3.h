@@ -200,6 +200,7 @@ struct s3_params {
 	char tls_cert[4096], tls_key[4096]; /* PEM file paths; "" = plain HTTP */
 	unsigned threads;        /* MHD thread pool size (1..64) */
 	unsigned max_connections;
+	unsigned idle_timeout;   /* seconds a connection may idle or stall (0: 120) */
 	s3_auth_fn test_principal;   /* NULL in the daemon: see s3_auth_fn */
 	void *test_principal_arg;
 };

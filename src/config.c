@@ -34,7 +34,7 @@ enum key_id {
 	KEY_CRYPTO_RATE, KEY_CRYPTO_BURST, KEY_MGMT_RATE, KEY_MGMT_BURST,
 	KEY_THROTTLE, KEY_MAX_WAIT, KEY_CACHE_ENTRIES, KEY_CACHE_TTL,
 	KEY_S3_LISTEN, KEY_S3_REGION, KEY_S3_BASE_DOMAIN, KEY_S3_TLS_CERT, KEY_S3_TLS_KEY,
-	KEY_S3_THREADS, KEY_S3_MAX_CONN, KEY_S3_ACCOUNT,
+	KEY_S3_THREADS, KEY_S3_MAX_CONN, KEY_S3_IDLE, KEY_S3_ACCOUNT,
 };
 
 struct cfg_key {
@@ -73,6 +73,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "s3", "tls_key", KEY_S3_TLS_KEY, "a PEM file path, or empty" },
 	{ "s3", "threads", KEY_S3_THREADS, "an integer 1..64" },
 	{ "s3", "max_connections", KEY_S3_MAX_CONN, "an integer 1..100000" },
+	{ "s3", "idle_timeout", KEY_S3_IDLE, "an integer 1..3600 (seconds)" },
 	{ "s3", "account_id", KEY_S3_ACCOUNT, "12 digits, or empty" },
 };
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -85,7 +86,7 @@ static const char *const kms_keys_list =
 	"throttle, max_wait_ms, dek_cache_entries, dek_cache_ttl_s";
 
 static const char *const s3_keys_list =
-	"listen, region, base_domain, tls_cert, tls_key, threads, max_connections, account_id";
+	"listen, region, base_domain, tls_cert, tls_key, threads, max_connections, idle_timeout, account_id";
 
 static int section_known(const char *s)
 {
@@ -430,6 +431,10 @@ static int apply_key(struct cfg *c, const struct cfg_key *k, const char *v,
 		if ((rc = parse_u64(v, 1, 100000, &n)) == 0)
 			c->s3.max_connections = (unsigned)n;
 		break;
+	case KEY_S3_IDLE:
+		if ((rc = parse_u64(v, 1, 3600, &n)) == 0)
+			c->s3.idle_timeout = (unsigned)n;
+		break;
 	case KEY_S3_ACCOUNT:
 		rc = copy_charset(v, "0123456789", 0, 12, c->s3.account_id);
 		if (!rc && c->s3.account_id[0] && strlen(c->s3.account_id) != 12)
@@ -513,6 +518,7 @@ void cfg_defaults(struct cfg *c)
 	strcpy(c->s3.base_domain, "localhost");
 	c->s3.threads = 4;
 	c->s3.max_connections = 256;
+	c->s3.idle_timeout = 120;
 }
 
 struct load_ctx {
@@ -1000,6 +1006,8 @@ static const char cfg_text[] =
 "# HTTP worker threads (1..64) and open connections (1..100000).\n"
 "# threads = 4\n"
 "# max_connections = 256\n"
+"# Seconds a connection may stay idle or stalled mid-request (1..3600).\n"
+"# idle_timeout = 120\n"
 "# account_id =\n";
 
 const char *cfg_default_text(void)

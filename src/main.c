@@ -101,6 +101,7 @@ static void s3_params_of(const struct cfg *c, struct s3_params *sp)
 	snprintf(sp->tls_key, sizeof(sp->tls_key), "%s", c->s3.tls_key);
 	sp->threads = c->s3.threads;
 	sp->max_connections = c->s3.max_connections;
+	sp->idle_timeout = c->s3.idle_timeout;
 }
 
 /* --no-mount: serve S3 (its own threads) until SIGINT, SIGTERM or SIGHUP,

@@ -27,7 +27,7 @@
 #include "s3_priv.h"
 
 #define S3_CONN_MEMORY (256u << 10)   /* per connection: headers + buffer */
-#define S3_CONN_TIMEOUT 120           /* seconds a connection may idle */
+#define S3_CONN_TIMEOUT 120           /* default seconds a connection may idle */
 #define S3_MAX_QKEYS 64
 #define S3_PEM_MAX (1u << 20)
 #define S3_PER_IP_MAX 64              /* connections one address may hold */
@@ -499,6 +499,8 @@ int s3_start(ns *n, const struct s3_params *p, s3_server **out, char *err, size_
 		s->p.threads = 1;
 	if (s->p.max_connections < 1)
 		s->p.max_connections = 256;
+	if (s->p.idle_timeout < 1)
+		s->p.idle_timeout = S3_CONN_TIMEOUT;
 	wcrypto_random(&s->id_salt, sizeof(s->id_salt));
 	if (p->tls_cert[0]) {
 		if ((rc = read_pem(p->tls_cert, &s->cert, err, errlen)) ||
@@ -521,7 +523,7 @@ int s3_start(ns *n, const struct s3_params *p, s3_server **out, char *err, size_
 		{ MHD_OPTION_SOCK_ADDR, 0, &ss },
 		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->p.threads, NULL },
 		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->p.max_connections, NULL },
-		{ MHD_OPTION_CONNECTION_TIMEOUT, S3_CONN_TIMEOUT, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->p.idle_timeout, NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_ip, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)S3_CONN_MEMORY, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s },

@@ -598,7 +598,7 @@ Test(config, default_text_uncommented_equals_defaults)
 		}
 		t += n;
 	}
-	cr_assert_eq(nkeys, 23, "every key but passphrase_file listed (%d)", nkeys);
+	cr_assert_eq(nkeys, 24, "every key but passphrase_file listed (%d)", nkeys);
 	cfg_defaults(&c);
 	cfg_defaults(&ref);
 	cr_assert_eq(load_text(&c, out, err, sizeof(err)), 0, "%s", err);
@@ -702,11 +702,15 @@ Test(config, s3_keys)
 	cr_assert_eq(cfg_set(&c, "s3.listen", "[::1]:9000", err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(cfg_set(&c, "s3.threads", "16", err, sizeof(err)), 0);
 	cr_assert_eq(c.s3.threads, 16);
+	cr_assert_eq(c.s3.idle_timeout, 120);
+	cr_assert_eq(cfg_set(&c, "s3.idle_timeout", "5", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.s3.idle_timeout, 5);
 	cr_assert_eq(cfg_set(&c, "s3.account_id", "123456789012", err, sizeof(err)), 0);
 	cr_assert_eq(cfg_set(&c, "s3.region", "eu-west-1", err, sizeof(err)), 0);
 	const char *bad[][2] = {
 		{ "s3.listen", "nonsense" }, { "s3.listen", "a b:1" }, { "s3.threads", "0" },
-		{ "s3.threads", "65" }, { "s3.max_connections", "0" }, { "s3.account_id", "12345" },
+		{ "s3.threads", "65" }, { "s3.max_connections", "0" },
+		{ "s3.idle_timeout", "0" }, { "s3.idle_timeout", "3601" }, { "s3.account_id", "12345" },
 		{ "s3.account_id", "12345678901a" }, { "s3.region", "EU" }, { "s3.region", "" },
 		{ "s3.base_domain", "a/b" }, { "s3.nope", "1" },
 	};
