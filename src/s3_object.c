@@ -473,40 +473,50 @@ static int etag_listed(const char *list, const char *etag)
 	return 0;
 }
 
+/* A decimal number of digits only (strtoull alone would take a sign or
+ * leading blanks: "bytes=--1" read as the suffix 2^64 - 1): *v and the end,
+ * or NULL when s does not start with a digit or overflows. */
+static const char *range_num(const char *s, unsigned long long *v)
+{
+	char *e;
+	if (*s < '0' || *s > '9')
+		return NULL;
+	errno = 0;
+	*v = strtoull(s, &e, 10);
+	return errno ? NULL : e;
+}
+
 /* RFC 7233 single byte range against size: 1 and [*off, *off + *len)
  * when it applies, 0 to serve the whole object (absent, or a form we do
- * not serve, as S3 ignores multiple ranges), -1 unsatisfiable. */
+ * not serve: malformed, or several ranges, which S3 ignores too), -1
+ * unsatisfiable. */
 static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 {
 	unsigned long long a, b;
-	char *e;
+	const char *e;
 
 	if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
 		return 0;
 	h += 6;
 	if (*h == '-') {
-		errno = 0;
-		b = strtoull(h + 1, &e, 10);
-		if (errno || e == h + 1 || *e)
+		e = range_num(h + 1, &b);
+		if (!e || *e)
 			return 0;
-		if (b == 0)
-			return -1;
-		if (size == 0)
+		if (b == 0 || size == 0)
 			return -1;
 		*len = b > size ? size : b;
 		*off = size - *len;
 		return 1;
 	}
-	errno = 0;
-	a = strtoull(h, &e, 10);
-	if (errno || e == h || *e != '-')
+	e = range_num(h, &a);
+	if (!e || *e != '-')
 		return 0;
 	const char *bs = e + 1;
 	if (*bs == '\0') {
 		b = size ? size - 1 : 0;
 	} else {
-		b = strtoull(bs, &e, 10);
-		if (errno || *e || b < a)
+		e = range_num(bs, &b);
+		if (!e || *e || b < a)
 			return 0;
 		if (b >= size)
 			b = size - 1;
