@@ -28,6 +28,13 @@ static int body_needed(enum s3_op op)
 	       op == S3_OP_CREATE_BUCKET;
 }
 
+/* What a public-read bucket lets anonymous requests do. */
+static int anonymous_read(enum s3_op op)
+{
+	return op == S3_OP_GET_OBJECT || op == S3_OP_HEAD_OBJECT || op == S3_OP_LIST_OBJECTS ||
+	       op == S3_OP_LIST_OBJECTS_V2 || op == S3_OP_HEAD_BUCKET;
+}
+
 int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 {
 	struct sigv4_header h[S3_MAX_HEADERS];
@@ -102,8 +109,9 @@ int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 		wcrypto_secure_free(secret);
 	}
 	if (r->pr.anonymous) {
-		/* public-read canned ACLs are not implemented yet: nothing is
-		 * readable without credentials */
+		/* design section 11: only where a public-read ACL grants read */
+		if (anonymous_read(r->route.op) && s3_bucket_public_read(r))
+			return 0;
 		s3_fail_code(r, S3E_ACCESS_DENIED, "anonymous access is not allowed");
 		return -1;
 	}

@@ -117,8 +117,10 @@ void s3_op_create_bucket(struct s3_request *r)
 		s3_fail(r, &bad_loc, NULL);
 		return;
 	}
-	if (acl && strcmp(acl, "private") != 0) {
-		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "canned ACLs other than private are not implemented yet");
+	int public_read = acl && strcmp(acl, "public-read") == 0;
+	if (acl && strcmp(acl, "private") != 0 && !public_read) {
+		s3_fail_code(r, S3E_NOT_IMPLEMENTED,
+			     "canned ACLs other than private and public-read are not implemented");
 		return;
 	}
 	if (lock && strcasecmp(lock, "false") != 0) {
@@ -127,6 +129,19 @@ void s3_op_create_bucket(struct s3_request *r)
 	}
 	if ((rc = ns_getattr(r->n, NS_INO_ROOT, &root))) {
 		s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
+		return;
+	}
+	/* a name taken is 409 whoever asks (S3's names are global), before
+	 * whether this caller could make buckets at all */
+	if (s3_perm_ok(&r->pr.caller, &root, S3_PERM_X) &&
+	    ns_lookup(r->n, NS_INO_ROOT, r->route.bucket, &b) == 0) {
+		if (b.uid == r->pr.caller.uid) {
+			s3_fail_code(r, S3E_BUCKET_EXISTS, NULL);
+		} else {
+			static const struct s3_error taken = { 409, "BucketAlreadyExists",
+				"The requested bucket name is not available." };
+			s3_fail(r, &taken, NULL);
+		}
 		return;
 	}
 	if (!s3_perm_ok(&r->pr.caller, &root, S3_PERM_W | S3_PERM_X)) {
@@ -153,10 +168,33 @@ void s3_op_create_bucket(struct s3_request *r)
 		s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
 		return;
 	}
+	if (public_read) {
+		rc = ns_setxattr(r->n, &r->pr.caller, b.ino, S3_ACL_XATTR, "public-read",
+				 strlen("public-read"), 0);
+		if (rc) {
+			/* no bucket rather than one without the ACL asked for */
+			worm_discard(ns_rmdir(r->n, &r->pr.caller, NS_INO_ROOT, r->route.bucket));
+			s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
+			return;
+		}
+	}
 	snprintf(where, sizeof(where), "/%s", r->route.bucket);
 	s3_resp_header(r, "Location", where);
 	r->status = 200;
 	r->responded = 1;
+}
+
+int s3_bucket_public_read(struct s3_request *r)
+{
+	struct ns_attr b;
+	char v[32];
+	if (!r->route.bucket || s3_ns_bucket(r, &b))
+		return 0;
+	ssize_t n = ns_getxattr(r->n, &r->pr.caller, b.ino, S3_ACL_XATTR, v, sizeof(v) - 1);
+	if (n < 0)
+		return 0;
+	v[n] = '\0';
+	return strcmp(v, "public-read") == 0;
 }
 
 void s3_op_head_bucket(struct s3_request *r)

@@ -610,8 +610,8 @@ void s3_op_get_object(struct s3_request *r, int head)
 			 off + len - 1, obj.size);
 		s3_resp_header(r, "Content-Range", cr);
 	}
-	/* response-* overrides (signed requests only, as anonymous ones are
-	 * refused before this) */
+	/* response-* overrides: signed requests only (S3 refuses them on
+	 * anonymous ones) */
 	static const char *const over[][2] = {
 		{ "response-content-type", "Content-Type" },
 		{ "response-content-language", "Content-Language" },
@@ -624,6 +624,15 @@ void s3_op_get_object(struct s3_request *r, int head)
 		const char *v = s3_req_arg(r, over[i][0]);
 		if (!v)
 			continue;
+		if (r->pr.anonymous) {
+			s3_fail_code(r, S3E_INVALID_REQUEST,
+				     "Request specific response headers cannot be used for anonymous GET requests.");
+			if (r->rh) {
+				worm_discard(ns_release(r->n, r->rh));
+				r->rh = NULL;
+			}
+			return;
+		}
 		s3_resp_del_header(r, over[i][1]);
 		s3_resp_header(r, over[i][1], v);
 	}

@@ -138,6 +138,14 @@ void s3_meta_add(struct s3_buf *b, const char *name, const char *value);
 void s3_meta_etag(const struct ns_attr *a, const char *meta, size_t mlen, char *out,
 		  size_t len);
 
+/* A bucket's canned ACL (s3_bucket.c), kept in this xattr of its
+ * directory: only "public-read" is stored (no xattr: private). It lets
+ * anonymous requests read (GET/HEAD objects, list, HEAD bucket); mode bits
+ * still apply to them, as to the uid nobody (65534). */
+#define S3_ACL_XATTR "user.s3.acl"
+/* 1 if the request's bucket exists and is public-read. */
+int s3_bucket_public_read(struct s3_request *r);
+
 /* HTTP dates (s3_xml.c): RFC 7231 IMF-fixdate and ISO 8601 with ms. */
 void s3_http_date(int64_t sec, char *buf, size_t len);
 void s3_iso_date(int64_t ns, char *buf, size_t len);

@@ -113,7 +113,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct s3_requ
 	for (size_t i = 0; i < r->nhdr; i++) {
 		if (strcasecmp(r->hdr[i].name, "Content-Type") == 0)
 			has_ct = 1;
-		(void)MHD_add_response_header(resp, r->hdr[i].name, r->hdr[i].value);
+		/* MHD refuses an empty value; a blank is optional whitespace
+		 * around an empty field value (RFC 7230 3.2): an empty
+		 * x-amz-meta-* stays there, empty, as S3 returns it */
+		(void)MHD_add_response_header(resp, r->hdr[i].name,
+					      r->hdr[i].value[0] ? r->hdr[i].value : " ");
 	}
 	if (!has_ct && r->out.len)
 		(void)MHD_add_response_header(resp, "Content-Type", "application/xml");
