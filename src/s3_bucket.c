@@ -184,19 +184,6 @@ void s3_op_create_bucket(struct s3_request *r)
 	r->responded = 1;
 }
 
-int s3_bucket_public_read(struct s3_request *r)
-{
-	struct ns_attr b;
-	char v[32];
-	if (!r->route.bucket || s3_ns_bucket(r, &b))
-		return 0;
-	ssize_t n = ns_getxattr(r->n, &r->pr.caller, b.ino, S3_ACL_XATTR, v, sizeof(v) - 1);
-	if (n < 0)
-		return 0;
-	v[n] = '\0';
-	return strcmp(v, "public-read") == 0;
-}
-
 void s3_op_head_bucket(struct s3_request *r)
 {
 	struct ns_attr b;

@@ -1,6 +1,7 @@
 /* s3_ns: S3 names to ns inodes, with the search permission a path walk
  * needs on every directory on the way (ns leaves mode bits to the front
- * end: ns.h, PERMISSIONS). */
+ * end: ns.h, PERMISSIONS); and the bucket's canned ACL, which
+ * authentication asks about before any operation runs. */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,4 +54,17 @@ int s3_ns_parent(struct s3_request *r, const struct ns_attr *b, char **comps, in
 	}
 	*out = cur;
 	return 0;
+}
+
+int s3_bucket_public_read(struct s3_request *r)
+{
+	struct ns_attr b;
+	char v[32];
+	if (!r->route.bucket || s3_ns_bucket(r, &b))
+		return 0;
+	ssize_t n = ns_getxattr(r->n, &r->pr.caller, b.ino, S3_ACL_XATTR, v, sizeof(v) - 1);
+	if (n < 0)
+		return 0;
+	v[n] = '\0';
+	return strcmp(v, "public-read") == 0;
 }

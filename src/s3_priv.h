@@ -138,7 +138,7 @@ void s3_meta_add(struct s3_buf *b, const char *name, const char *value);
 void s3_meta_etag(const struct ns_attr *a, const char *meta, size_t mlen, char *out,
 		  size_t len);
 
-/* A bucket's canned ACL (s3_bucket.c), kept in this xattr of its
+/* A bucket's canned ACL (set by s3_bucket.c, read by s3_ns.c), kept in this xattr of its
  * directory: only "public-read" is stored (no xattr: private). It lets
  * anonymous requests read (GET/HEAD objects, list, HEAD bucket); mode bits
  * still apply to them, as to the uid nobody (65534). */

@@ -520,3 +520,50 @@ def raw_get_headers(bucket, key, headers):
     c.request("GET", path, headers=dict(req.headers))
     r = c.getresponse()
     return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+
+
+# ---------------------------------------------------------------- PUT headers
+
+def test_put_header_checks(s3, bucket):
+    for md5, want in (("YWJyYWNhZGFicmE=", "InvalidDigest"),   # not 16 bytes
+                      ("rL0Y20zC+Fzt72VPzMSk2A==", "BadDigest"),   # another body's
+                      ("", "InvalidDigest"), ("!!!!", "InvalidDigest")):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.put_object(Bucket=bucket, Key="md5", Body=b"bar", ContentMD5=md5)
+        assert err(e) == (400, want), md5
+    assert not os.path.exists(os.path.join(MNT, bucket, "md5"))
+
+    def put_raw(extra, body=b"bar"):
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        path = "/%s/hdr" % bucket
+        req = AWSRequest(method="PUT", url=END + path,
+                         headers={"x-amz-content-sha256": hashlib.sha256(body).hexdigest()})
+        SigV4Auth(Credentials(os.environ["S3_KEY"], os.environ["S3_SECRET"]), "s3",
+                  "us-east-1").add_auth(req)
+        import socket
+        head = "PUT %s HTTP/1.1\r\nHost: %s:%d\r\n" % (path, HOST, PORT)
+        head += "".join("%s: %s\r\n" % kv for kv in req.headers.items() if kv[0].lower() != "host")
+        s = socket.create_connection((HOST, PORT), timeout=30)
+        s.sendall((head + extra + "Connection: close\r\n\r\n").encode() + body)
+        out = b""
+        while True:
+            k = s.recv(65536)
+            if not k:
+                break
+            out += k
+        s.close()
+        return int(out.split(b" ")[1]), out
+
+    st, out = put_raw("Content-Length: \r\n")
+    assert st == 400, out
+    st, out = put_raw("Content-Length: -1\r\n")
+    assert st == 400, out
+    st, out = put_raw("", body=b"")     # neither a length nor chunked
+    assert st == 411 and b"MissingContentLength" in out, out
+    assert not os.path.exists(os.path.join(MNT, bucket, "hdr"))
+    # an Expect other than 100-continue is ignored, as S3 does
+    st, out = put_raw("Content-Length: 3\r\nExpect: 200\r\n")
+    assert st == 200, out
+    assert s3.get_object(Bucket=bucket, Key="hdr")["Body"].read() == b"bar"
