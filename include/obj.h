@@ -266,6 +266,17 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 WORM_MUST_USE
 int obj_set_wrapped(store *s, const struct obj_ref *r, const uint8_t wrapped[KMS_WRAPPED_BYTES]);
 
+/* Trust on upgrade (issue 12): the tag of the commit record of r->gen
+ * that r's content file holds now (format 3), for a caller whose record
+ * of r names none (committed by a build that did not keep it) to bind it
+ * (r->commit). Unwraps the DEK itself (uncached, like obj_verify). 0 and
+ * tag; -ENOTSUP for formats 1 and 2 (no commit record); -ENOENT no
+ * content file or no record of r->gen; -EIO a header or record that fails
+ * authentication (nothing to trust); other -errno (KMS throttling, I/O). */
+WORM_MUST_USE
+int obj_commit_tag(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
+		   uint8_t tag[OBJ_COMMIT_BYTES]);
+
 /* Full check of one object: header, block map, every block, final flag,
  * generation rules, file length. 0 if sound; -EIO with *what = static
  * reason ("bad header", "block map fails authentication", "commit record

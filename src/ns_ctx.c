@@ -29,7 +29,8 @@ void ns_crash_point(ns *n, const char *step)
 	raise(n->crash_sig);
 }
 
-/* WORMFS_CRASH_AT=STEP[:stop][@N], for the crash tests only. Ignored in
+/* WORMFS_CRASH_AT=STEP[:stop][@N], for the crash tests only (and
+ * WORMFS_TEST_UNBOUND=1, for the legacy-bind tests: see struct ns). Ignored in
  * a set-id process (secure_getenv): whoever sets it can already kill or
  * stop a daemon running as themselves, and no one else. */
 void ns_crash_init(ns *n)
@@ -37,6 +38,9 @@ void ns_crash_init(ns *n)
 	const char *e = secure_getenv("WORMFS_CRASH_AT");
 	char *at;
 
+	e = secure_getenv("WORMFS_TEST_UNBOUND");
+	n->test_unbound = e && !strcmp(e, "1");
+	e = secure_getenv("WORMFS_CRASH_AT");
 	if (!e || !*e || strlen(e) >= sizeof(n->crash_at))
 		return;
 	snprintf(n->crash_at, sizeof(n->crash_at), "%s", e);

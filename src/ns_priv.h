@@ -72,6 +72,10 @@ struct ns_inode {
 				     record under mu, changed by a lock change
 				     (refused while writers > 0 or dirty) */
 	int inl;                  /* content is inline (in meta), not a file */
+	int forged;               /* the node last loaded failed authentication
+				     (mu): its size, generation and commit
+				     record are unproven, so content reads
+				     fail (EIO); metadata stays readable */
 	uint8_t *ibuf;            /* inline plaintext, OBJ_INLINE_MAX bytes,
 				     zero past ref.size; NULL until loaded.
 				     Contents under rw, the pointer under mu */
@@ -140,6 +144,10 @@ struct ns {
 	int crash_sig;
 	unsigned crash_nth;
 	_Atomic unsigned crash_hits;
+	/* Test hook, WORMFS_TEST_UNBOUND=1 at ns_open: commits name no commit
+	 * record and the legacy bind is skipped, as in a build from before
+	 * them (ns_bind.c), so the tests can make a legacy store. */
+	int test_unbound;
 	struct ns_trail *trail;   /* store head and audit trail (ns_trail.c) */
 	struct ns_vcache *vc;     /* node records known to verify (ns_vcache.c) */
 };

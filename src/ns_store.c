@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ns_auth.h"
+#include "ns_bind.h"
 #include "ns_digest.h"
 #include "ns_ctx.h"
 #include "ns_inode.h"
@@ -186,6 +187,8 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	uint32_t closed = 0;
 	if (!rc)
 		rc = meta_kv_put(t, KV_OPEN, &closed, sizeof(closed));
+	if (!rc)
+		rc = ns_bind_init_store(t);
 	/* ... and its state digest kept from here on (ns_digest.c). */
 	if (!rc)
 		rc = meta_digest_seal(t, NULL);
@@ -681,6 +684,8 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		ns_purge_orphans(n);
 		if (unclean)
 			recover_store(n);
+		/* Recovered: each file holds its committed state. */
+		ns_bind_legacy(n);
 		n->marked = 1;
 		ns_apply_pending(n);
 		/* Objects whose autocommit came due while stopped lock now. */

@@ -1055,6 +1055,31 @@ int obj_inline_verify(kms *k, const struct obj_ref *r, const uint8_t *slot, size
 
 /* ---- verify ---------------------------------------------------------------- */
 
+int obj_commit_tag(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
+		   uint8_t tag[OBJ_COMMIT_BYTES])
+{
+	uint8_t hdr[OBJ_HEADER_SIZE];
+	struct obj_ref v = *r;
+	wcrypto_aead *key = NULL;
+	int rc, f = -1;
+
+	rc = store_obj_open(s, r->id, O_RDONLY, &f);
+	if (rc)
+		return rc;
+	rc = obj_key_from_wrapped(k, r, 1, now_ns, &key);
+	if (!rc) {
+		v.key = key;
+		rc = header_read_check(f, &v, key, hdr);
+	}
+	if (!rc && get_le32(hdr + H_FORMAT) < OBJ_FORMAT_V3)
+		rc = -ENOTSUP;
+	if (!rc)
+		rc = obj_map_commit_tag(hdr, &v, tag);
+	wcrypto_aead_free(key);
+	close(f);
+	return rc;
+}
+
 int obj_verify(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns,
 	       const char **what, uint64_t *bad_block)
 {

@@ -345,6 +345,19 @@ static int rec_bound(const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r
 	       !memcmp(hdr + rec_off(r->gen) + R_TAG, r->commit, OBJ_COMMIT_BYTES);
 }
 
+/* Legacy binding (obj_commit_tag): the tag of r->gen's record in hdr, if
+ * it authenticates. */
+int obj_map_commit_tag(const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r,
+		       uint8_t tag[OBJ_COMMIT_BYTES])
+{
+	uint64_t kind, x, y;
+	int rc = rec_read(hdr, r, &kind, &x, &y);
+
+	if (!rc)
+		memcpy(tag, hdr + rec_off(r->gen) + R_TAG, OBJ_COMMIT_BYTES);
+	return rc;
+}
+
 static int map_save3(store *s, int fd, const struct obj_ref *r, int durable,
 		     uint8_t commit[OBJ_COMMIT_BYTES])
 {

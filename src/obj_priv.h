@@ -97,6 +97,12 @@ void obj_map_retag(obj_map *m);
 int obj_map_save(store *s, int fd, const struct obj_ref *r, int durable,
 		 uint8_t commit[OBJ_COMMIT_BYTES]);
 
+/* The AEAD tag of the commit record of r->gen in the header bytes hdr
+ * (r->key set): 0, -ENOENT if there is none of that generation, -EIO if
+ * it fails authentication (obj_commit_tag). */
+int obj_map_commit_tag(const uint8_t hdr[OBJ_HEADER_SIZE], const struct obj_ref *r,
+		       uint8_t tag[OBJ_COMMIT_BYTES]);
+
 /* AES-GCM uses 12 of the 24 nonce bytes; the rest is stored as zeros. */
 void obj_nonce_fresh(const wcrypto_aead *key, uint8_t nonce[WCRYPTO_NONCEBYTES]);
 int obj_nonce_ok(const wcrypto_aead *key, const uint8_t nonce[WCRYPTO_NONCEBYTES]);

@@ -1,0 +1,281 @@
+/* ns_bind: trust on upgrade for objects last committed by an older build
+ * (issue 12, design section 7).
+ *
+ * Why: a node names the commit record it committed (meta_node.commit), so
+ * a killed session's record of the same generation put back with its
+ * blocks is refused. A node written before that field existed names none,
+ * and is never committed again once it is locked; an older authentic copy
+ * of its content file would read as its content for ever. So the first
+ * writable mount of this build takes the record each such file holds now
+ * as the committed one and records its tag in the node (re-MAC'd). That
+ * is a trust decision (whatever the file holds at the upgrade is
+ * accepted), so it is in the audit trail: one record, kind=legacy-bind,
+ * with the count of nodes bound, in the transaction that ends the pass,
+ * with a new store head.
+ *
+ * Bounded: NS_BIND_BATCH nodes per write transaction (a store of 100k
+ * objects never holds one large transaction); the running count is kept
+ * in kv in each batch's transaction, so a crash or a full disk part way
+ * leaves the bound nodes bound and the next open goes on from there; the
+ * audit record and the marker (kv legacy_bind) come only at the end.
+ *
+ * Not bound: a node that fails authentication (never laundered: it stays
+ * fail closed and verify names it), a content file whose header or record
+ * of the node's generation fails or is missing (reads fail already;
+ * verify names it), and content files of formats 1 and 2, which have no
+ * commit record (README, Limitations: copy them to rewrite them in
+ * format 3). Each kind is counted in the audit record. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ns_bind.h"
+#include "ns_ctx.h"
+#include "ns_record.h"
+#include "ns_trail.h"
+#include "log.h"
+
+#define KV_BIND_DONE "legacy_bind"        /* u32 1: the pass has ended */
+#define KV_BIND_COUNT "legacy_bind_count" /* u64: nodes bound so far */
+
+struct bind_walk {
+	uint64_t *ino;
+	size_t n, cap;
+	int rc;
+};
+
+static int is_unbound(const struct meta_node *nd)
+{
+	static const uint8_t none[META_COMMIT_BYTES], zero_id[16];
+
+	return S_ISREG(nd->mode) && !(nd->flags & META_F_INLINE) &&
+	       memcmp(nd->objid, zero_id, sizeof(zero_id)) != 0 &&
+	       memcmp(nd->commit, none, sizeof(none)) == 0;
+}
+
+/* Unauthenticated here: a filter only; each node is read again through
+ * its MAC before it is bound. */
+static int walk_cb(void *arg, const struct meta_node *nd)
+{
+	struct bind_walk *w = arg;
+
+	if (!is_unbound(nd))
+		return 0;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 1024;
+		uint64_t *v = realloc(w->ino, cap * sizeof(*v));
+		if (!v) {
+			w->rc = -ENOMEM;
+			return 1;
+		}
+		w->ino = v;
+		w->cap = cap;
+	}
+	w->ino[w->n++] = nd->ino;
+	return 0;
+}
+
+struct bind_count {
+	uint64_t bound, old_format, failed, forged;
+};
+
+/* The tag of ino's committed record, or 1 (not to bind; counted). */
+static int tag_of(ns *n, uint64_t ino, uint8_t tag[OBJ_COMMIT_BYTES], uint64_t *gen,
+		  struct bind_count *c)
+{
+	struct meta_node nd;
+	struct obj_ref r;
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 1, &t);
+
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, ino, &nd);
+	meta_txn_abort(t);
+	if (rc == -ENOENT)
+		return 1;   /* gone meanwhile */
+	if (rc)
+		return rc;
+	if (nd.flags & NS_F_AUTH_FAILED) {
+		c->forged++;
+		return 1;
+	}
+	if (!is_unbound(&nd))
+		return 1;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.id, nd.objid, 16);
+	r.alg = (int)nd.alg;
+	memcpy(r.wrapped, nd.wrapped, KMS_WRAPPED_BYTES);
+	r.gen = *gen = nd.generation;
+	r.size = nd.size;
+	rc = obj_commit_tag(n->st, n->km, &r, (uint64_t)clock_monotonic_ns(), tag);
+	if (rc == -ENOTSUP) {
+		c->old_format++;
+		return 1;
+	}
+	if (rc == -ENOENT && nd.generation == 0)
+		return 1;   /* nothing committed into it yet */
+	if (rc == -EIO || rc == -ENOENT) {
+		char id[33];
+		wcrypto_hex(id, nd.objid, 16);
+		wlog(WLOG_ERR, "legacy bind: object %s (inode %" PRIu64 "): %s: not bound (see "
+		     "wormctl verify)", id, ino, rc == -EIO ? "its header or commit record fails "
+		     "authentication" : "no content file or no commit record of its generation");
+		c->failed++;
+		return 1;
+	}
+	return rc;
+}
+
+/* One batch: tags read outside the transaction (file I/O, KMS), then
+ * each node re-read, checked unchanged and bound in one write txn. */
+static int bind_batch(ns *n, const uint64_t *ino, size_t cnt, struct bind_count *c)
+{
+	uint8_t (*tags)[OBJ_COMMIT_BYTES] = calloc(cnt, OBJ_COMMIT_BYTES);
+	uint64_t gens[NS_BIND_BATCH], total = 0;
+	int have[NS_BIND_BATCH] = { 0 };
+	uint64_t bound = 0;
+	meta_txn *t = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (!tags)
+		return -ENOMEM;
+	for (size_t i = 0; i < cnt && !rc; i++) {
+		int r = tag_of(n, ino[i], tags[i], &gens[i], c);
+
+		if (r < 0)
+			rc = r;
+		else
+			have[i] = r == 0;
+	}
+	if (!rc)
+		rc = meta_txn_begin(n->me, 0, &t);
+	for (size_t i = 0; i < cnt && !rc; i++) {
+		struct meta_node nd;
+
+		if (!have[i])
+			continue;
+		rc = ns_node_get(n, t, ino[i], &nd);
+		if (rc == -ENOENT) {
+			rc = 0;
+			continue;
+		}
+		if (rc || (nd.flags & NS_F_AUTH_FAILED) || !is_unbound(&nd) ||
+		    nd.generation != gens[i])
+			continue;
+		memcpy(nd.commit, tags[i], OBJ_COMMIT_BYTES);
+		rc = ns_node_put(n, t, &nd);
+		if (!rc)
+			bound++;
+	}
+	if (!rc && bound) {
+		if (meta_kv_get(t, KV_BIND_COUNT, &total, sizeof(total), &len) || len != sizeof(total))
+			total = 0;
+		total += bound;
+		rc = meta_kv_put(t, KV_BIND_COUNT, &total, sizeof(total));
+	}
+	if (t) {
+		if (rc || !bound)
+			meta_txn_abort(t);
+		else
+			rc = meta_txn_commit(t);
+	}
+	if (!rc) {
+		c->bound += bound;
+		ns_crash_point(n, "bind");
+	}
+	free(tags);
+	return rc;
+}
+
+/* The end of the pass: the audit record (with a head) and the marker. */
+static int bind_done(ns *n, const struct bind_count *c)
+{
+	uint64_t total = 0;
+	uint32_t one = 1;
+	size_t len = 0;
+	char extra[200];
+	meta_txn *t = NULL;
+	int quiet, rc = meta_txn_begin(n->me, 0, &t);
+
+	if (rc)
+		return rc;
+	if (meta_kv_get(t, KV_BIND_COUNT, &total, sizeof(total), &len) || len != sizeof(total))
+		total = 0;
+	snprintf(extra, sizeof(extra), "count=%" PRIu64 " old_format=%" PRIu64 " unreadable=%"
+		 PRIu64 " forged=%" PRIu64, total, c->old_format, c->failed, c->forged);
+	/* Nothing found (a store with no file content, or bound already):
+	 * no trust decision was made, only the marker. */
+	quiet = !total && !c->old_format && !c->failed && !c->forged;
+	if (!quiet)
+		rc = ns_trail_note(n, t, "legacy-bind", "bind", "store-upgrade", extra);
+	if (!rc)
+		rc = meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
+	if (rc) {
+		meta_txn_abort(t);
+		return rc;
+	}
+	rc = meta_txn_commit(t);
+	if (!rc && !quiet)
+		rc = ns_durable(n);   /* synced, and the head published */
+	if (!rc && !quiet)
+		wlog(WLOG_WARN, "legacy bind: %" PRIu64 " object(s) committed by an older build "
+		     "bound to the commit record their content file holds now (trust on upgrade, "
+		     "in the audit trail); not bound: %" PRIu64 " in format 1 or 2, %" PRIu64
+		     " unreadable, %" PRIu64 " whose record fails authentication", total,
+		     c->old_format, c->failed, c->forged);
+	return rc;
+}
+
+int ns_bind_init_store(meta_txn *t)
+{
+	const char *e = secure_getenv("WORMFS_TEST_UNBOUND");
+	uint32_t one = 1;
+
+	if (e && !strcmp(e, "1"))
+		return 0;   /* a store as an older build made it */
+	return meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
+}
+
+void ns_bind_legacy(ns *n)
+{
+	struct bind_walk w = { 0 };
+	struct bind_count c = { 0 };
+	uint32_t done = 0;
+	size_t len = 0;
+	meta_txn *t = NULL;
+	int rc;
+
+	if ((n->flags & (NS_RDONLY | NS_OFFLINE)) || n->test_unbound)
+		return;
+	if (n->digest_bad) {
+		wlog(WLOG_ERR, "legacy bind skipped: the metadata state digest does not match");
+		return;
+	}
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		goto fail;
+	if (!meta_kv_get(t, KV_BIND_DONE, &done, sizeof(done), &len) && len == sizeof(done) &&
+	    done == 1) {
+		meta_txn_abort(t);
+		return;
+	}
+	rc = meta_node_foreach(t, walk_cb, &w);
+	meta_txn_abort(t);
+	if (!rc)
+		rc = w.rc;
+	for (size_t i = 0; !rc && i < w.n; i += NS_BIND_BATCH)
+		rc = bind_batch(n, w.ino + i, w.n - i < NS_BIND_BATCH ? w.n - i : NS_BIND_BATCH, &c);
+	if (!rc)
+		rc = bind_done(n, &c);
+	free(w.ino);
+	if (!rc)
+		return;
+fail:
+	wlog(WLOG_ERR, "legacy bind stopped: %s (%" PRIu64 " object(s) bound in this pass; the "
+	     "rest is bound at the next mount)", strerror(-rc), c.bound);
+}
