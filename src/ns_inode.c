@@ -236,6 +236,7 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 		in->inl = (nd->flags & META_F_INLINE) != 0;
 		in->live = 1;
 	}
+	in->forged = (nd->flags & NS_F_AUTH_FAILED) != 0;
 	ns_node_lock(nd, &lk);
 	/* Sealed is for ever: never cleared by a stale snapshot. An
 	 * appendable WORM object is not frozen (its end may grow); the

@@ -621,7 +621,7 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 		nd.generation = r.write_gen ? r.write_gen : r.gen;
 		/* Which record of that generation is committed: a killed
 		 * session's one put back is refused (obj.h). */
-		if (inl)
+		if (inl || n->test_unbound)
 			memset(nd.commit, 0, sizeof(nd.commit));
 		else
 			memcpy(nd.commit, r.wcommit, sizeof(nd.commit));
@@ -1221,7 +1221,20 @@ ssize_t ns_read(ns *n, ns_handle *h, void *buf, size_t size, uint64_t off)
 	r = in->ref;
 	r.key = in->key;
 	const uint8_t *ibuf = in->inl ? in->ibuf : NULL;
+	int forged = in->forged;
 	pthread_mutex_unlock(&in->mu);
+	if (forged) {
+		/* Design section 7: unauthenticated plaintext is never
+		 * returned. A node that fails its MAC says nothing trustworthy
+		 * about which bytes are current (its generation, size and commit
+		 * record may be an older copy's or an edit): a content file put
+		 * back with it would read as the object. */
+		pthread_rwlock_unlock(&in->rw);
+		atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
+		wlog(WLOG_ERR, "inode %llu: metadata record fails authentication, content read "
+		     "refused", (unsigned long long)in->ino);
+		return -EIO;
+	}
 	if (r.size == 0 || off >= r.size) {
 		got = 0;
 	} else if (ibuf) {

@@ -1,26 +1,18 @@
 #!/usr/bin/env bash
-# test_replay_commit_authfail (review of issue 12's commit binding; KNOWN
-# HOLE, skipped unless WORMFS_KNOWN_HOLES=1). The binding is only as good as
-# the node that carries it, and a node that fails authentication is still
-# used for reads (design section 6: "treated as locked, reads allowed").
-# So root, offline, after the killed-commit-record replay of an appendable
-# COMPLIANCE object, edits the node's commit field: cleared (all zero reads
-# as "not recorded, unchecked") or set to the killed record's tag (it is in
-# the clear in the header copy). The node then fails its MAC and the mount
-# is refused by the state digest; once an operator runs `wormctl repair
-# digest` (documented as safe: "each record's own check still refuses the
-# damage where it is met"), every read serves the killed session's
-# never-committed bytes. Evidence remains (verify: "metadata record fails
-# authentication", a log line at each use), but the content is stale.
-# Fixing it means refusing content reads (EIO) of a node that fails
-# authentication (its generation, size and commit are the attacker's
-# choice), which changes the design's "reads allowed": left to the lead.
+# test_replay_commit_authfail (review of issue 12's commit binding). The
+# binding is only as good as the node that carries it. So root, offline,
+# after the killed-commit-record replay of an appendable COMPLIANCE object,
+# edits the node's commit field: cleared (all zero reads as "not recorded,
+# unchecked") or set to the killed record's tag (it is in the clear in the
+# header copy). The node then fails its MAC and the mount is refused by the
+# state digest; an operator runs `wormctl repair digest`. Before the fix
+# every read then served the killed session's never-committed bytes
+# (design section 7 said "reads allowed" on a record that fails
+# authentication). Now content reads of an object whose node fails
+# authentication return EIO (logged, counted: "unauthenticated plaintext
+# is never returned"), its metadata stays readable (stat, the lock state)
+# and every change is EPERM.
 . "$(dirname "$0")/lib.sh"
-if [ "${WORMFS_KNOWN_HOLES:-0}" != 1 ]; then
-	skip "commit binding through a node that fails authentication" \
-		"known hole (reads allowed on an unauthenticated node); WORMFS_KNOWN_HOLES=1 runs it"
-	done_testing
-fi
 require_binaries
 command -v python3 >/dev/null || { skip "append replay" "needs python3"; done_testing; }
 command -v setfattr >/dev/null || { skip "append replay" "needs setfattr"; done_testing; }
@@ -110,6 +102,11 @@ for mode in cleared killed-tag; do
 		fail "$mode: the killed append's never-committed bytes are not served" "got: $got"
 	check_eq "$mode: read: EIO" EIO "$got"
 	check_errno "$mode: the lock still holds (unlink: EPERM)" EPERM unlink "$M/bkt/log"
+	check_eq "$mode: appends refused (EPERM)" "ERR 1" "$(ap "$M/bkt/log" "$D/n")"
+	check_eq "$mode: stat still answers (size as recorded)" $((SIZE + ADD)) "$(stat -c %s "$M/bkt/log")"
+	check_eq "$mode: the lock state still reads" locked "$(worm_state "$M/bkt/log")"
+	check_match "$mode: the refused read is logged" "metadata record fails authentication, content read refused" \
+		"$(cat "${MNT_LOG[$M]}")"
 	umount_fs "$M" || fail "$mode: unmount"
 done
 done_testing
