@@ -144,16 +144,17 @@ static int bind_batch(ns *n, const uint64_t *ino, size_t cnt, struct bind_count 
 
 	if (!tags)
 		return -ENOMEM;
-	for (size_t i = 0; i < cnt && !rc; i++) {
+	int stop = 0;
+
+	for (size_t i = 0; i < cnt && !stop; i++) {
 		int r = tag_of(n, ino[i], tags[i], &gens[i], c);
 
 		if (r < 0)
-			rc = r;
+			stop = r;   /* KMS, I/O: bind what was read, then stop */
 		else
 			have[i] = r == 0;
 	}
-	if (!rc)
-		rc = meta_txn_begin(n->me, 0, &t);
+	rc = meta_txn_begin(n->me, 0, &t);
 	for (size_t i = 0; i < cnt && !rc; i++) {
 		struct meta_node nd;
 
@@ -189,7 +190,7 @@ static int bind_batch(ns *n, const uint64_t *ino, size_t cnt, struct bind_count 
 		ns_crash_point(n, "bind");
 	}
 	free(tags);
-	return rc;
+	return rc ? rc : stop;
 }
 
 /* The end of the pass: the audit record (with a head) and the marker. */

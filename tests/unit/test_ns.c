@@ -1259,3 +1259,95 @@ Test(ns, node_names_its_commit_record)
 	cr_assert_eq(meta_txn_commit(t), 0);
 	cr_assert_neq(node_of(f).flags & (1u << 31), 0, "a cleared commit field is detected");
 }
+
+/* ---- legacy nodes bound on upgrade (issue 12, src/ns_bind.c) ------------ */
+
+static uint64_t kv_u64(const char *key)
+{
+	meta_txn *t = NULL;
+	uint64_t v = 0;
+	size_t len = 0;
+	cr_assert_eq(meta_txn_begin(N->me, 1, &t), 0);
+	if (meta_kv_get(t, key, &v, sizeof(v), &len) || len > sizeof(v))
+		v = 0;
+	meta_txn_abort(t);
+	return v;
+}
+
+/* A store made as an older build made it (WORMFS_TEST_UNBOUND=1: commits
+ * name no commit record, no bind, no marker at init) with more file
+ * objects than one bind transaction takes. The first open of this build
+ * binds every one of them (not the inline object); a KMS that refuses part
+ * way stops the pass without failing the open, and the next open finishes
+ * it; later opens change nothing. */
+Test(ns, legacy_nodes_bound_on_upgrade)
+{
+	static char big[20000];
+	static const uint8_t zero[META_COMMIT_BYTES];
+	enum { NF = 130 };
+	char err[512] = "", store[300], name[32];
+	uint64_t f[NF], s;
+	struct cfg tight = C;
+	struct walk_seen w = { 0 };
+	uint8_t first[META_COMMIT_BYTES];
+
+	memset(big, 'L', sizeof(big) - 1);
+	ns_close(N);
+	N = NULL;
+	snprintf(store, sizeof(store), "%s/legacy", dir);
+	cr_assert_eq(setenv("WORMFS_TEST_UNBOUND", "1", 1), 0);
+	cr_assert_eq(ns_store_init(store, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	uint64_t b = mkbucket("old");
+	for (int i = 0; i < NF; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		f[i] = mkfile(b, name, big);
+	}
+	s = mkfile(b, "small", "inline");
+	for (int i = 0; i < NF; i++)
+		cr_assert_eq(memcmp(node_of(f[i]).commit, zero, sizeof(zero)), 0, "legacy: none");
+	ns_close(N);
+	N = NULL;
+	cr_assert_eq(unsetenv("WORMFS_TEST_UNBOUND"), 0);
+
+	/* The KMS lets a few unwraps through, then refuses: the pass stops
+	 * part way, the open does not fail, nothing is half done. */
+	tight.kms.crypto_rate = 1;
+	tight.kms.crypto_burst = 40;
+	tight.kms.throttle = KMS_THROTTLE_FAIL;
+	cr_assert_eq(ns_open(store, &tight, 0, &N, err, sizeof(err)), 0, "%s", err);
+	uint64_t part = kv_u64("legacy_bind_count");
+	cr_assert(part > 0 && part < NF, "bound part way: %llu", (unsigned long long)part);
+	cr_assert_eq(kv_u64("legacy_bind"), 0, "no marker before the pass ends");
+	ns_close(N);
+	N = NULL;
+
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(kv_u64("legacy_bind_count"), NF);
+	cr_assert_eq(kv_u64("legacy_bind"), 1);
+	for (int i = 0; i < NF; i++) {
+		struct meta_node nd = node_of(f[i]);
+		cr_assert_eq(nd.flags & NS_F_AUTH_FAILED, 0, "bound and re-MAC'd");
+		cr_assert_neq(memcmp(nd.commit, zero, sizeof(zero)), 0, "bound: %d", i);
+	}
+	cr_assert_eq(memcmp(node_of(s).commit, zero, sizeof(zero)), 0, "inline: none");
+	memcpy(first, node_of(f[0]).commit, sizeof(first));
+	read_back(f[NF - 1], big, sizeof(big) - 1);
+	cr_assert_eq(ns_verify(N, damage_seen, progress_seen, &w), 0, "%s", w.what[0]);
+
+	/* Idempotent. */
+	ns_close(N);
+	N = NULL;
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(kv_u64("legacy_bind_count"), NF);
+	cr_assert(memcmp(node_of(f[0]).commit, first, sizeof(first)) == 0);
+	read_back(f[0], big, sizeof(big) - 1);
+}
+
+/* A new store needs no bind: its marker is set at init, so its first open
+ * walks nothing and writes no audit record. */
+Test(ns, new_store_has_nothing_to_bind)
+{
+	cr_assert_eq(kv_u64("legacy_bind"), 1);
+	cr_assert_eq(kv_u64("legacy_bind_count"), 0);
+}
