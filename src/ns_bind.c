@@ -194,7 +194,7 @@ static int bind_batch(ns *n, const uint64_t *ino, size_t cnt, struct bind_count 
 }
 
 /* The end of the pass: the audit record (with a head) and the marker. */
-static int bind_done(ns *n, const struct bind_count *c)
+static int bind_done(ns *n, const struct bind_count *c, int64_t t0)
 {
 	uint64_t total = 0;
 	uint32_t one = 1;
@@ -227,8 +227,9 @@ static int bind_done(ns *n, const struct bind_count *c)
 		wlog(WLOG_WARN, "legacy bind: %" PRIu64 " object(s) committed by an older build "
 		     "bound to the commit record their content file holds now (trust on upgrade, "
 		     "in the audit trail); not bound: %" PRIu64 " in format 1 or 2, %" PRIu64
-		     " unreadable, %" PRIu64 " whose record fails authentication", total,
-		     c->old_format, c->failed, c->forged);
+		     " unreadable, %" PRIu64 " whose record fails authentication; %" PRId64
+		     " ms", total, c->old_format, c->failed, c->forged,
+		     (clock_monotonic_ns() - t0) / 1000000);
 	return rc;
 }
 
@@ -249,6 +250,7 @@ void ns_bind_legacy(ns *n)
 	uint32_t done = 0;
 	size_t len = 0;
 	meta_txn *t = NULL;
+	int64_t t0 = clock_monotonic_ns();
 	int rc;
 
 	if ((n->flags & (NS_RDONLY | NS_OFFLINE)) || n->test_unbound)
@@ -272,7 +274,7 @@ void ns_bind_legacy(ns *n)
 	for (size_t i = 0; !rc && i < w.n; i += NS_BIND_BATCH)
 		rc = bind_batch(n, w.ino + i, w.n - i < NS_BIND_BATCH ? w.n - i : NS_BIND_BATCH, &c);
 	if (!rc)
-		rc = bind_done(n, &c);
+		rc = bind_done(n, &c, t0);
 	free(w.ino);
 	if (!rc)
 		return;
