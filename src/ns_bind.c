@@ -140,12 +140,10 @@ static int bind_batch(ns *n, const uint64_t *ino, size_t cnt, struct bind_count 
 	uint64_t bound = 0;
 	meta_txn *t = NULL;
 	size_t len = 0;
-	int rc = 0;
+	int rc, stop = 0;
 
 	if (!tags)
 		return -ENOMEM;
-	int stop = 0;
-
 	for (size_t i = 0; i < cnt && !stop; i++) {
 		int r = tag_of(n, ino[i], tags[i], &gens[i], c);
 
