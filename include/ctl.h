@@ -1,6 +1,6 @@
 /* ctl: the control socket (design section 16), a front end beside fs and
  * s3. While a store is mounted the daemon is its only writer, so wormctl
- * commands that change it (S3 users, key rotate) are sent to the daemon
+ * commands that change it (S3 users, key rotate and rewrap) are sent to the daemon
  * over a Unix socket in the store, STORE/ctl.sock (mode 0600). The peer's
  * credentials (SO_PEERCRED) are checked: root or the owner of the store
  * directory only; anyone else is refused and logged.
@@ -14,6 +14,8 @@
  *   {"op":"user-list"}                 -> {"ok":true,"users":[{..},..]}
  *   {"op":"user-remove","name":N}      -> {"ok":true}
  *   {"op":"key-rotate"}                -> {"ok":true,"version":V}
+ *   {"op":"key-rewrap"}                -> {"ok":true,"count":N,"version":V}
+ *     (as long as the rewrap takes: the client waits without a deadline)
  *   any failure -> {"ok":false,"errno":E,"error":"one line"}
  * A user object: name, access_key_id, uid, gid, groups, admin, created
  * (seconds), damaged. Bad input (not JSON, too long, unknown op, wrong

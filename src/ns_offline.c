@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "ns_ctx.h"
 #include "ns_digest.h"
 #include "ns_locktrail.h"
 #include "ns_trail.h"
@@ -796,8 +797,9 @@ static int rewrap_collect(void *arg, const struct meta_node *nd)
 }
 
 /* Header copy first, then the database: a crash in between leaves two
- * wrappings of the same DEK, both valid while the old version exists. */
-static int rewrap_one(ns *n, uint64_t ino)
+ * wrappings of the same DEK, both valid while the old version exists.
+ * out gets the new wrapping of the object nd names. */
+static int rewrap_txn(ns *n, uint64_t ino, struct meta_node *ndout, struct kms_wrapped *wout)
 {
 	meta_txn *t = NULL;
 	struct meta_node nd;
@@ -827,13 +829,44 @@ static int rewrap_one(ns *n, uint64_t ino)
 	wcrypto_aead_free(key);
 	if (rc)
 		goto fail;
+	ns_crash_point(n, "rewrap");   /* header re-wrapped, record not yet */
 	memcpy(nd.wrapped, out.b, KMS_WRAPPED_BYTES);
 	rc = ns_node_put(n, t, &nd);
 	if (rc)
 		goto fail;
+	*ndout = nd;
+	*wout = out;
 	return meta_txn_commit(t);
 fail:
 	meta_txn_abort(t);
+	return rc;
+}
+
+/* One object, also while mounted (the control socket's key-rewrap): its
+ * content lock held for writing keeps reads, writes and commits of it
+ * out, and an open session's in-memory wrapping follows the record, so a
+ * later commit never writes the old wrapping back. The inode is taken
+ * into the table, so an open that loads its record meanwhile meets the
+ * same locks. */
+static int rewrap_one(ns *n, uint64_t ino)
+{
+	struct ns_inode *in = ns_inode_get(n, ino);
+	struct meta_node nd;
+	struct kms_wrapped w;
+	int rc;
+
+	if (!in)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&in->rw);
+	rc = rewrap_txn(n, ino, &nd, &w);
+	if (!rc) {
+		pthread_mutex_lock(&in->mu);
+		if (in->live && memcmp(in->ref.id, nd.objid, 16) == 0)
+			memcpy(in->ref.wrapped, w.b, KMS_WRAPPED_BYTES);
+		pthread_mutex_unlock(&in->mu);
+	}
+	pthread_rwlock_unlock(&in->rw);
+	ns_inode_put(n, in);
 	return rc;
 }
 

@@ -134,6 +134,9 @@ int wctl_s3_user(const struct wctl_opts *o);
  * after printing why (refused, timed out, bad reply). */
 int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req,
 		  json_object **reply);
+/* The same without a reply deadline (key rewrap: as long as it takes). */
+int wctl_ctl_call_long(const struct wctl_opts *o, const char *store, json_object *req,
+		       json_object **reply);
 /* The reply's error as "wormctl: CMD STORE: MESSAGE"; 0 if it says ok. */
 int wctl_ctl_failed(const struct wctl_opts *o, const char *store, json_object *reply);
 int wctl_repair_digest(const struct wctl_opts *o);

@@ -356,8 +356,28 @@ int wctl_key_rewrap(const struct wctl_opts *o)
 	size_t cnt = 0;
 	ns *n = NULL;
 	long done;
-	int ret = WCTL_FAIL;
+	int ret = WCTL_FAIL, rc;
+	json_object *req = json_object_new_object(), *reply = NULL, *jv;
 
+	/* Mounted: the daemon re-wraps while it serves (design section 16). */
+	json_object_object_add(req, "op", json_object_new_string("key-rewrap"));
+	rc = wctl_ctl_call_long(o, o->pos[0], req, &reply);
+	if (rc == 0) {
+		long cntd = 0, ver = 0;
+		rc = wctl_ctl_failed(o, o->pos[0], reply);
+		if (!rc && json_object_object_get_ex(reply, "count", &jv))
+			cntd = (long)json_object_get_int64(jv);
+		if (!rc && json_object_object_get_ex(reply, "version", &jv))
+			ver = (long)json_object_get_int64(jv);
+		json_object_put(reply);
+		if (rc)
+			return rc;
+		printf("re-wrapped %ld data keys under master key version %ld (by the daemon)\n",
+		       cntd, ver);
+		return WCTL_OK;
+	}
+	if (rc != WCTL_NO_DAEMON)
+		return WCTL_FAIL;
 	if (wctl_open_store(o, o->pos[0], 0, &n))
 		return WCTL_FAIL;
 	if (list_keys(o, n, &v, &cnt))

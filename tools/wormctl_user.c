@@ -70,21 +70,22 @@ static int send_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* The reply line (NUL-terminated, the caller frees) within the timeout. */
-static int recv_line(int fd, char **out)
+/* The reply line (NUL-terminated, the caller frees) within timeout_ms
+ * (0: no deadline; a daemon that dies closes the socket). */
+static int recv_line(int fd, char **out, int timeout_ms)
 {
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap);
-	int64_t deadline = clock_monotonic_ns() + (int64_t)CALL_TIMEOUT_MS * 1000000;
+	int64_t deadline = clock_monotonic_ns() + (int64_t)timeout_ms * 1000000;
 
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		int64_t left = deadline - clock_monotonic_ns();
+		int64_t left = timeout_ms ? deadline - clock_monotonic_ns() : INT32_MAX;
 		struct pollfd p = { fd, POLLIN, 0 };
 		ssize_t got;
 
-		if (left <= 0 || poll(&p, 1, (int)(left / 1000000 + 1)) == 0) {
+		if (left <= 0 || poll(&p, 1, timeout_ms ? (int)(left / 1000000 + 1) : -1) == 0) {
 			free(buf);
 			return -ETIMEDOUT;
 		}
@@ -114,8 +115,8 @@ static int recv_line(int fd, char **out)
 	}
 }
 
-int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req,
-		  json_object **reply)
+static int ctl_call(const struct wctl_opts *o, const char *store, json_object *req,
+		    json_object **reply, int timeout_ms)
 {
 	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	char *line = NULL;
@@ -152,7 +153,7 @@ int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req
 	json_object_put(req);
 	/* A daemon that refuses the peer answers before reading: its reply
 	 * may be waiting even when the request could not be sent. */
-	int rr = recv_line(fd, &line);
+	int rr = recv_line(fd, &line, timeout_ms);
 	if (!rc || rr == 0)
 		rc = rr;
 	close(fd);
@@ -168,6 +169,18 @@ int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req
 				store);
 	}
 	return 0;
+}
+
+int wctl_ctl_call(const struct wctl_opts *o, const char *store, json_object *req,
+		  json_object **reply)
+{
+	return ctl_call(o, store, req, reply, CALL_TIMEOUT_MS);
+}
+
+int wctl_ctl_call_long(const struct wctl_opts *o, const char *store, json_object *req,
+		       json_object **reply)
+{
+	return ctl_call(o, store, req, reply, 0);
 }
 
 /* The errno of a failed reply (0 if ok); *msg its message. */
