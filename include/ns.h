@@ -229,6 +229,11 @@ int ns_rmdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name
  * target); -ENOTDIR/-EISDIR/-ENOTEMPTY as rename(2). */
 #define NS_RENAME_NOREPLACE 1
 #define NS_RENAME_EXCHANGE 2
+/* The source is an upload made with ns_create_upload (a front end's, never
+ * the mount's): its bucket's default retention becomes pending in the
+ * rename's own transaction, so a crash after the rename still locks it at
+ * the next open. Not with EXCHANGE (-EINVAL). */
+#define NS_RENAME_UPLOAD 4
 WORM_MUST_USE
 int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags);
@@ -259,6 +264,15 @@ int ns_open_file(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 WORM_MUST_USE
 int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	      uint32_t mode, int flags, struct ns_attr *out, ns_handle **h);
+/* ns_create for a front end's upload under a temporary name, renamed
+ * over its real name with NS_RENAME_UPLOAD when complete: the open does
+ * not mark the bucket default pending (the rename does), so a crash
+ * before the rename leaves an unlocked temporary object that the front
+ * end's cleanup at start can remove, never a locked leak. Its last
+ * writer's release still applies the default, as for any object. */
+WORM_MUST_USE
+int ns_create_upload(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		     uint32_t mode, int flags, struct ns_attr *out, ns_handle **h);
 /* Read up to size bytes at off: the count (0 at or past the end). -EIO a
  * block fails authentication (the read fails, never returns bad data). */
 WORM_MUST_USE

@@ -215,4 +215,15 @@ unsigned s3_port(const s3_server *s);
 /* Stop accepting, finish or drop requests in flight, free (s may be NULL). */
 void s3_stop(s3_server *s);
 
+/* ---- stale uploads (s3_stale.c) ---------------------------------------- */
+
+/* Remove the temporary objects of uploads a stopped daemon left (PutObject
+ * and CopyObject bodies, multipart part uploads): names with this front
+ * end's upload prefixes only, regular files only, unlocked only (a locked
+ * one is logged and left). Each removal is logged. Walks the whole
+ * namespace: the daemon calls it at start after an unclean stop only (a
+ * clean stop aborts its uploads). Returns how many were removed, or -errno
+ * when the walk failed (those found are still removed). */
+long s3_remove_stale_uploads(ns *n);
+
 #endif

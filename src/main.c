@@ -287,6 +287,10 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	/* After an unclean stop: the S3 uploads it cut off (a clean stop
+	 * aborts them), whether or not S3 is served this time. */
+	if (ns_store_live(n))
+		worm_discard(s3_remove_stale_uploads(n));
 	if (cfg.s3.listen[0]) {
 		/* Before the mount: a port in use fails the start, with nothing
 		 * mounted. Requests may arrive before the mount is up; they

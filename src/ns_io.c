@@ -24,6 +24,7 @@
 #include "ns_retention.h"
 #include "ns_setid.h"
 #include "ns_trail.h"
+#include "ns_tree.h"
 #include "ns_virt.h"
 #include "log.h"
 
@@ -944,9 +945,14 @@ static int writer_done(ns *n, struct ns_inode *in, int fd)
 /* Open a handle on a regular file. The node is read again under in->mu:
  * lock changes commit while holding in->mu, so a lock acknowledged before
  * this point is seen here, and a write-open cannot slip past it. */
+/* open_node's flag for ns_create_upload: no pending mark (never an open(2)
+ * flag: ns_open_file and ns_create clear it). */
+#define OPEN_UPLOAD 010000000000
+
 static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		     ns_handle **out, int *keep_cache)
 {
+	int upload = (flags & OPEN_UPLOAD) != 0;
 	struct ns_inode *in;
 	struct meta_node nd;
 	struct policy_lock lk;
@@ -954,8 +960,11 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	const char *rule = NULL;
 	meta_txn *t = NULL;
 	int64_t cnow = ns_clock_now(n);
-	int writable = is_write_open(flags), rc;
+	int writable, rc;
 	ns_handle *h;
+
+	flags &= ~OPEN_UPLOAD;
+	writable = is_write_open(flags);
 
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -1011,7 +1020,7 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	/* A writer's release will apply the bucket default: record that it
 	 * is due, so a crash first is repaired at the next open. (After
 	 * in->mu: the write transaction comes first in the lock order.) */
-	if (writable && !(nd.flags & META_F_DEFAULT_PENDING) && !nd.sealed)
+	if (writable && !upload && !(nd.flags & META_F_DEFAULT_PENDING) && !nd.sealed)
 		mark_pending(n, ino);
 	rc = ns_key_ensure(n, in);
 	if (!rc) {
@@ -1084,7 +1093,7 @@ int ns_open_file(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		return -EROFS;
 	/* O_CREAT marks ns_create's own open (see open_node); the kernel
 	 * sends none with an open of an existing object, and none counts. */
-	return open_node(n, c, ino, flags & ~O_CREAT, out, keep_cache);
+	return open_node(n, c, ino, flags & ~(O_CREAT | OPEN_UPLOAD), out, keep_cache);
 }
 
 int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
@@ -1096,7 +1105,20 @@ int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	if (rc)
 		return rc;
 	/* The creator may write even if the new mode says read-only. */
-	return open_node(n, c, out->ino, (flags & ~O_TRUNC) | O_RDWR | O_CREAT, h, NULL);
+	return open_node(n, c, out->ino, (flags & ~(O_TRUNC | OPEN_UPLOAD)) | O_RDWR | O_CREAT,
+			 h, NULL);
+}
+
+int ns_create_upload(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		     uint32_t mode, int flags, struct ns_attr *out, ns_handle **h)
+{
+	int rc;
+
+	rc = ns_mknod_upload(n, c, parent, name, mode, out);
+	if (rc)
+		return rc;
+	return open_node(n, c, out->ino, (flags & ~O_TRUNC) | O_RDWR | O_CREAT | OPEN_UPLOAD,
+			 h, NULL);
 }
 
 /* The last writer's release is the commit of design section 4: content

@@ -224,6 +224,39 @@ int ns_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name
 	return create_common(n, c, parent, name, S_IFREG | (mode & 07777), NULL, out, SOP_CREATE);
 }
 
+int ns_mknod_upload(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		    uint32_t mode, struct ns_attr *out)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	int rc;
+
+	stats_op(&n->stats, SOP_CREATE);
+	if (n->flags & NS_RDONLY)
+		return -EROFS;
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = node_new(n, t, c, parent, name, S_IFREG | (mode & 07777), &nd);
+	/* Not due under this temporary name: a crash before the rename must
+	 * leave nothing locked (the rename marks it). */
+	if (!rc && (nd.flags & META_F_DEFAULT_PENDING)) {
+		rc = ns_pending_mark(n, t, &nd, 0);
+		if (!rc)
+			rc = ns_node_put(n, t, &nd);
+	}
+	if (rc) {
+		meta_txn_abort(t);
+		if (rc == -EPERM || rc == -EINVAL)
+			ns_refuse(n, SOP_CREATE, parent, name, c, rc, "namespace");
+		return rc;
+	}
+	rc = meta_txn_commit(t);
+	if (!rc && out)
+		ns_node_attr(n, &nd, out);
+	return rc;
+}
+
 int ns_symlink(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	       const char *target, struct ns_attr *out)
 {
@@ -552,7 +585,8 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	int have_dst, unlink_now = 0, dropped = 0, rc;
 
 	stats_op(&n->stats, SOP_RENAME);
-	if (flags & ~(NS_RENAME_NOREPLACE | NS_RENAME_EXCHANGE))
+	if ((flags & ~(NS_RENAME_NOREPLACE | NS_RENAME_EXCHANGE | NS_RENAME_UPLOAD)) ||
+	    ((flags & NS_RENAME_UPLOAD) && (flags & NS_RENAME_EXCHANGE)))
 		return -EINVAL;
 	if (parent == NS_INO_ROOT || newparent == NS_INO_ROOT || parent == NS_INO_CTL ||
 	    newparent == NS_INO_CTL)
@@ -664,6 +698,11 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	src.ctime_ns = tnow;
 	/* A change: a rotated log's autocommit deadline starts again. */
 	rc = ns_autocommit_schedule(n, t, &src, NULL);
+	/* An upload under its real name from now on: its default is due (an
+	 * unknown bucket marks too, as at an open: the release fails closed). */
+	if (!rc && (flags & NS_RENAME_UPLOAD) && S_ISREG(src.mode) && !src.sealed &&
+	    ns_bucket_default(n, t, &src) != 0)
+		rc = ns_pending_mark(n, t, &src, 1);
 	if (!rc)
 		rc = ns_node_put(n, t, &src);
 	if (rc)

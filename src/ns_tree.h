@@ -8,5 +8,9 @@
 /* Create a node named name in parent (write txn t), as mkdir/create do. */
 int ns_node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t parent,
 		const char *name, uint32_t mode, struct meta_node *out);
+/* ns_mknod of a regular file for ns_create_upload: without the pending
+ * mark of its bucket's default (the rename with NS_RENAME_UPLOAD sets it). */
+int ns_mknod_upload(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		    uint32_t mode, struct ns_attr *out);
 
 #endif

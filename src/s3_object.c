@@ -9,7 +9,11 @@
  * body has arrived and its digests hold; the handle is released after the
  * rename, so the bucket's default retention applies to the object under
  * its real name at that commit (design section 4). A connection dropped
- * mid-body unlinks the temporary object: nothing becomes visible. */
+ * mid-body unlinks the temporary object: nothing becomes visible. The
+ * temporary object is made with ns_create_upload and renamed with
+ * NS_RENAME_UPLOAD: its default becomes pending only with the rename, so
+ * a daemon killed before it leaves an unlocked temporary object that the
+ * next start removes (s3_stale.c), never a locked leak. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -240,7 +244,7 @@ int s3_put_begin(struct s3_request *r)
 	wcrypto_random(&rnd, sizeof(rnd));
 	snprintf(p->tmpname, sizeof(p->tmpname), S3_TMP_PREFIX "%s-%016" PRIx64, r->request_id, rnd);
 	struct ns_attr ta;
-	rc = ns_create(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname,
+	rc = ns_create_upload(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname,
 		       S_IFREG | (0666 & ~r->pr.caller.umask), O_WRONLY, &ta, &p->h);
 	if (rc) {
 		p->h = NULL;
@@ -342,7 +346,7 @@ static int put_commit(struct s3_request *r, const char *etag)
 	}
 	if (!rc)
 		rc = ns_rename(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname, dir.ino,
-			       p->comps[p->ncomps - 1], 0);
+			       p->comps[p->ncomps - 1], NS_RENAME_UPLOAD);
 	if (rc) {
 		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
 		goto fail;
