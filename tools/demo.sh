@@ -6,12 +6,16 @@
 # Installs the build and runtime packages (only those missing), builds
 # wormfs in build/ (meson + ninja), creates a store in
 # /var/tmp/wormfs-demo/store (once), mounts it on /var/tmp/wormfs-demo/mnt,
-# creates the bucket "demo" with a sample object and prints what to try.
-# Non-interactive and idempotent: a second run reuses the store and says so
-# if it is already mounted.
+# creates the bucket "demo" with a sample object, serves the same store
+# over S3 on 127.0.0.1 (port 9000), makes an S3 user for the demo (once:
+# its key is kept in DEMO/s3-credentials, mode 0600) and prints what to
+# try, through the mount and with the AWS CLI and boto3.
+# Non-interactive and idempotent: a second run reuses the store, the user
+# and its key, and says so if it is already mounted.
 #
 # Environment: WORMFS_DEMO_DIR (default /var/tmp/wormfs-demo),
-#              WORMFS_BUILD_DIR (default build/ in the repository).
+#              WORMFS_BUILD_DIR (default build/ in the repository),
+#              WORMFS_DEMO_S3_PORT (default 9000).
 set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,12 +24,17 @@ DEMO=${WORMFS_DEMO_DIR:-/var/tmp/wormfs-demo}
 STORE=$DEMO/store
 MNT=$DEMO/mnt
 BUCKET=demo
+S3_PORT=${WORMFS_DEMO_S3_PORT:-9000}
+ENDPOINT=http://127.0.0.1:$S3_PORT
+CREDS=$DEMO/s3-credentials
 
-# Build and runtime packages (tests/run_all.sh installs these and its test
-# tools).
+# Build and runtime packages (every dependency() of meson.build; tests/
+# run_all.sh installs these and its test tools), and the S3 clients of the
+# quick start.
 PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
 	  libsodium-dev libssl-dev liblmdb-dev libcriterion-dev libinih-dev libjson-c-dev
-	  zlib1g-dev libisal-dev attr faketime gocryptfs)
+	  zlib1g-dev libisal-dev libmicrohttpd-dev libexpat1-dev attr faketime gocryptfs
+	  curl awscli python3-boto3)
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'demo.sh: %s\n' "$*" >&2; exit 1; }
@@ -82,10 +91,18 @@ fi
 # 4. Mount. findmnt reads the mount table without touching the mount
 # point, which a dead daemon leaves unreachable (ENOTCONN).
 fstype=$(findmnt -n -o FSTYPE --mountpoint "$MNT" 2>/dev/null | tail -1 || true)
+# The same daemon serves S3 on 127.0.0.1 (a port in use fails the start
+# with nothing mounted).
+MOUNT_CMD=("$WORMFS" "$STORE" "$MNT" -o "s3.listen=127.0.0.1:$S3_PORT")
+mount_demo() {
+	"${MOUNT_CMD[@]}" ||   # daemonizes once the mount is up
+		die "wormfs did not start (is port $S3_PORT in use? set WORMFS_DEMO_S3_PORT)"
+}
+fstype=$(findmnt -n -o FSTYPE --mountpoint "$MNT" 2>/dev/null | tail -1 || true)
 if [ -z "$fstype" ]; then
 	mkdir -p "$MNT"
-	say "Mounting: $WORMFS $STORE $MNT"
-	"$WORMFS" "$STORE" "$MNT"   # daemonizes once the mount is up
+	say "Mounting: ${MOUNT_CMD[*]}"
+	mount_demo
 elif [ "$fstype" != "fuse.wormfs" ]; then
 	die "$MNT is already a mount point of type $fstype, not wormfs"
 elif cat "$MNT/.wormfs/version" >/dev/null 2>&1; then
@@ -94,7 +111,12 @@ else
 	# The daemon is gone ("Transport endpoint is not connected").
 	say "Stale mount on $MNT (daemon not running): unmounting and mounting again"
 	fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"
-	"$WORMFS" "$STORE" "$MNT"
+	mount_demo
+fi
+# Any answer (even 403) means the endpoint is up.
+if ! curl -s -o /dev/null --max-time 5 "$ENDPOINT/"; then
+	die "no S3 endpoint on $ENDPOINT: was $MNT mounted without it? unmount it
+(fusermount3 -u $MNT) and run this script again"
 fi
 
 # 5. Demo bucket and a sample object.
@@ -109,10 +131,29 @@ fi
 say "Contents of $MNT/$BUCKET/hello.txt:"
 cat "$MNT/$BUCKET/hello.txt"
 
-# 6. What to try.
+# 6. The S3 user of the demo (uid 0, like the mount's root): made once,
+# its key kept in a 0600 file, so a second run prints the same one. The
+# store is mounted: wormctl goes through the daemon's control socket.
+users=$("$WORMCTL" s3 user list "$STORE" | awk '{ print $1 }')
+if [ -s "$CREDS" ] && grep -qx demo <<<"$users"; then
+	say "Reusing the S3 user demo ($CREDS)"
+else
+	if grep -qx demo <<<"$users"; then
+		# Its key was lost with the file: the secret is shown only once.
+		"$WORMCTL" s3 user remove "$STORE" demo
+	fi
+	say "Creating the S3 user demo (uid 0); its key goes to $CREDS"
+	(umask 077; "$WORMCTL" s3 user add "$STORE" demo --uid 0 >"$CREDS.tmp") &&
+		mv -f "$CREDS.tmp" "$CREDS"
+fi
+chmod 0600 "$CREDS"
+read -r S3_KEY S3_SECRET <"$CREDS"
+
+# 7. What to try.
 cat <<EOF
 
-wormfs is mounted on $MNT (store: $STORE).
+wormfs is mounted on $MNT (store: $STORE),
+and the same store is served over S3 on $ENDPOINT.
 Try, as root:
 
   cd $MNT/$BUCKET
@@ -148,8 +189,36 @@ Try, as root:
   find $STORE/objects -type f             # named by a random id, never by name
                                           # (smaller ones are sealed in meta/)
 
+S3 (the same objects; credentials of the user "demo", kept in $CREDS):
+
+  export AWS_ACCESS_KEY_ID=$S3_KEY
+  export AWS_SECRET_ACCESS_KEY=$S3_SECRET
+  export AWS_DEFAULT_REGION=us-east-1
+  aws --endpoint-url $ENDPOINT s3 ls s3://$BUCKET/
+  aws --endpoint-url $ENDPOINT s3 cp s3://$BUCKET/hello.txt -
+  aws --endpoint-url $ENDPOINT s3 cp /etc/os-release s3://$BUCKET/from-s3/os-release
+  cat $MNT/$BUCKET/from-s3/os-release    # at once a file in the mount
+
+  # boto3:
+  python3 - <<'PY'
+import boto3
+s3 = boto3.client("s3", endpoint_url="$ENDPOINT", region_name="us-east-1",
+                  aws_access_key_id="$S3_KEY",
+                  aws_secret_access_key="$S3_SECRET")
+s3.put_object(Bucket="$BUCKET", Key="boto3/note.txt", Body=b"written with boto3")
+print(s3.get_object(Bucket="$BUCKET", Key="boto3/note.txt")["Body"].read().decode())
+print([o["Key"] for o in s3.list_objects_v2(Bucket="$BUCKET")["Contents"]])
+PY
+
+  # A lock set through the mount refuses an S3 delete (403 AccessDenied):
+  f=s3-locked-\$(date +%H%M%S).txt
+  aws --endpoint-url $ENDPOINT s3 cp /etc/hostname s3://$BUCKET/\$f
+  setfattr -n user.worm.retention -v "COMPLIANCE +1d" $MNT/$BUCKET/\$f
+  aws --endpoint-url $ENDPOINT s3 rm s3://$BUCKET/\$f
+      # delete failed: ... An error occurred (AccessDenied) when calling the DeleteObject operation
+
 Unmount:   fusermount3 -u $MNT
-Mount:     $WORMFS $STORE $MNT
+Mount:     ${MOUNT_CMD[*]}
 Logs:      the daemon logs to syslog (journalctl -t wormfs); run it with -f
            to keep it in the foreground with logs on stderr.
 Run again: bash $0   (reuses the store)
