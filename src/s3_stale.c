@@ -14,7 +14,10 @@
 #include "s3.h"
 
 /* The temporary names of this front end, one prefix each (the multipart
- * code's part uploads use the same one). */
+ * code's part uploads use the same one), each followed by exactly what
+ * s3_object.c appends: the request id (16 upper-case hex digits), '-',
+ * 64 random bits (16 lower-case hex digits). A file made through the
+ * mount under another name with the prefix is not ours: left alone. */
 static const char *const upload_prefixes[] = { ".s3-upload-" };
 
 struct stale_list {
@@ -23,11 +26,24 @@ struct stale_list {
 	int err;
 };
 
+static int hex_run(const char *s, const char *digits)
+{
+	for (int i = 0; i < 16; i++)
+		if (!s[i] || !strchr(digits, s[i]))
+			return 0;
+	return 1;
+}
+
 static int is_upload_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof(upload_prefixes) / sizeof(upload_prefixes[0]); i++)
-		if (strncmp(name, upload_prefixes[i], strlen(upload_prefixes[i])) == 0)
+	for (size_t i = 0; i < sizeof(upload_prefixes) / sizeof(upload_prefixes[0]); i++) {
+		size_t pl = strlen(upload_prefixes[i]);
+		const char *t = name + pl;
+		if (strncmp(name, upload_prefixes[i], pl) == 0 && strlen(t) == 33 &&
+		    hex_run(t, "0123456789ABCDEF") && t[16] == '-' &&
+		    hex_run(t + 17, "0123456789abcdef"))
 			return 1;
+	}
 	return 0;
 }
 

@@ -9,7 +9,8 @@
 #  2. A complete PUT into that bucket is still locked by the default, and
 #     so is a file made through the mount under a reserved name (no escape
 #     from the bucket default by naming): the cleanup leaves that one,
-#     logged.
+#     logged. Only names in the exact form of an upload's are taken (a
+#     file with the prefix alone is kept).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -45,9 +46,15 @@ s3.put_object(Bucket="stale", Key="done", Body=b"complete")
 EOF
 check_eq "a complete PUT in a default bucket: locked" "locked" "$(state "$M/stale/done")"
 # 2b. Through the mount, a reserved name gets the default all the same.
-echo mine >"$M/stale/.s3-upload-mine"
+echo mine >"$M/stale/.s3-upload-FEDCBA9876543210-fedcba9876543210"
 check_eq "a reserved name made through the mount: locked by the default" "locked" \
-	"$(state "$M/stale/.s3-upload-mine")"
+	"$(state "$M/stale/.s3-upload-FEDCBA9876543210-fedcba9876543210")"
+# One in the exact form of an upload's name, made through the mount in a
+# bucket without a default: removed after an unclean stop like a real one
+# (whoever made it could delete it); one with the prefix only: kept.
+mkdir "$M/plain"
+echo a >"$M/plain/.s3-upload-0123456789ABCDEF-0123456789abcdef"
+echo b >"$M/plain/.s3-upload-notours"
 
 # 1. A PUT cut by kill -9: header and 300,000 of 1,000,000 bytes sent,
 # the connection held open.
@@ -72,7 +79,7 @@ EOF
 CLIENT=$!
 tmp=
 for _ in $(seq 1 200); do
-	tmp=$(ls -A "$M/stale" | grep '^\.s3-upload-' | grep -v '^\.s3-upload-mine$' | head -n 1)
+	tmp=$(ls -A "$M/stale" | grep '^\.s3-upload-' | grep -v '^\.s3-upload-FEDCBA9876543210-fedcba9876543210$' | head -n 1)
 	[ -n "$tmp" ] && [ "$(stat -c %s "$M/stale/$tmp" 2>/dev/null || echo 0)" -gt 0 ] && break
 	sleep 0.1
 done
@@ -81,12 +88,14 @@ crash_daemon "$M" "$S" || fail "kill -9 the daemon"
 kill "$CLIENT" 2>/dev/null; wait "$CLIENT" 2>/dev/null
 
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
-check_eq "after the restart: the stale upload is gone, the rest stays" ".s3-upload-mine done" \
+check_eq "after the restart: the stale upload is gone, the rest stays" ".s3-upload-FEDCBA9876543210-fedcba9876543210 done" \
 	"$(ls -A "$M/stale" | tr '\n' ' ' | sed 's/ $//')"
 check_match "its removal is logged" "s3: removed the stale upload path=\"?stale/$tmp\"? \\(left by a stopped daemon\\)" \
 	"$(cat "${MNT_LOG[$M]}")"
-check_match "the locked reserved name is left, logged" 'stale upload path="?stale/\.s3-upload-mine"? is locked: left in place' \
+check_match "the locked reserved name is left, logged" 'stale upload path="?stale/\.s3-upload-FEDCBA9876543210-fedcba9876543210"? is locked: left in place' \
 	"$(cat "${MNT_LOG[$M]}")"
+check_eq "the exact form is removed, the prefix alone kept" ".s3-upload-notours" \
+	"$(ls -A "$M/plain" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "the key never appeared" "absent" "$([ -e "$M/stale/cut" ] && echo present || echo absent)"
 check_eq "the complete object is still locked" "locked" "$(state "$M/stale/done")"
 umount_check "$M" "after the cleanup"
