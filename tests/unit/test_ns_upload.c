@@ -1,0 +1,111 @@
+/* ns_create_upload and NS_RENAME_UPLOAD: a front end's upload under a
+ * temporary name carries no pending bucket default (a crash before its
+ * rename leaves nothing locked), gets it in the rename's transaction, and
+ * its release then locks it as any object's. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ns.h"
+#include "config.h"
+#include "../../src/ns_priv.h"
+#include "../../src/ns_record.h"
+
+static char dir[256];
+static ns *N;
+static struct cfg C;
+static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
+
+static void setup(void)
+{
+	char err[512] = "", store[300];
+	snprintf(dir, sizeof(dir), "/tmp/wormfs-test-nsupl-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(store, sizeof(store), "%s/s", dir);
+	cr_assert_eq(ns_store_init(store, NULL, err, sizeof(err)), 0, "%s", err);
+	cfg_defaults(&C);
+	cr_assert_eq(cfg_finish(&C, err, sizeof(err)), 0);
+	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+	ns_close(N);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(ns_upload, .init = setup, .fini = teardown, .timeout = 60);
+
+static struct meta_node node(uint64_t ino)
+{
+	struct meta_node nd;
+	meta_txn *t = NULL;
+	cr_assert_eq(meta_txn_begin(N->me, 1, &t), 0);
+	cr_assert_eq(ns_node_get(N, t, ino, &nd), 0);
+	meta_txn_abort(t);
+	return nd;
+}
+
+static uint64_t bucket_with_default(const char *name)
+{
+	struct ns_attr a;
+	const char *v = "COMPLIANCE 1d";
+	cr_assert_eq(ns_mkdir(N, &ROOT, NS_INO_ROOT, name, 0755, &a), 0);
+	cr_assert_eq(ns_setxattr(N, &ROOT, a.ino, "user.worm.default-retention", v, strlen(v), 0), 0);
+	return a.ino;
+}
+
+Test(ns_upload, pending_only_from_the_rename)
+{
+	uint64_t b = bucket_with_default("upl");
+	struct ns_attr a, plain;
+	ns_handle *h, *h2;
+
+	/* The mount's create marks it at once (a crash then locks it). */
+	cr_assert_eq(ns_create(N, &ROOT, b, "plain", 0644, O_WRONLY, &plain, &h2), 0);
+	cr_assert_neq(node(plain.ino).flags & META_F_DEFAULT_PENDING, 0);
+	cr_assert_eq(ns_release(N, h2), 0);
+	cr_assert_eq(node(plain.ino).sealed, 1);
+
+	cr_assert_eq(ns_create_upload(N, &ROOT, b, ".s3-upload-x", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(node(a.ino).flags & META_F_DEFAULT_PENDING, 0, "not due under the temporary name");
+	cr_assert_eq(ns_write(N, &ROOT, h, "data", 4, 0), 4);
+	cr_assert_eq(ns_flush(N, h), 0);
+	cr_assert_eq(node(a.ino).flags & META_F_DEFAULT_PENDING, 0, "nor after a flush");
+	cr_assert_eq(node(a.ino).sealed, 0);
+	/* EXCHANGE with UPLOAD is refused. */
+	cr_assert_eq(ns_rename(N, &ROOT, b, ".s3-upload-x", b, "plain",
+			       NS_RENAME_UPLOAD | NS_RENAME_EXCHANGE), -EINVAL);
+	cr_assert_eq(ns_rename(N, &ROOT, b, ".s3-upload-x", b, "key", NS_RENAME_UPLOAD), 0);
+	cr_assert_neq(node(a.ino).flags & META_F_DEFAULT_PENDING, 0, "due from the rename on");
+	cr_assert_eq(ns_release(N, h), 0);
+	struct meta_node nd = node(a.ino);
+	cr_assert_eq(nd.sealed, 1, "locked by the default at its release");
+	cr_assert_eq(nd.flags & META_F_DEFAULT_PENDING, 0);
+}
+
+Test(ns_upload, aborted_upload_leaves_nothing_pending)
+{
+	uint64_t b = bucket_with_default("abt");
+	struct ns_attr a;
+	ns_handle *h;
+
+	cr_assert_eq(ns_create_upload(N, &ROOT, b, ".s3-upload-y", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "part", 4, 0), 4);
+	cr_assert_eq(ns_unlink(N, &ROOT, b, ".s3-upload-y"), 0);
+	cr_assert_eq(ns_release(N, h), 0);
+	meta_txn *t = NULL;
+	uint64_t count = 0;
+	size_t len;
+	cr_assert_eq(meta_txn_begin(N->me, 1, &t), 0);
+	if (meta_kv_get(t, "pending_defaults", &count, sizeof(count), &len))
+		count = 0;
+	meta_txn_abort(t);
+	cr_assert_eq(count, 0, "no pending default counted");
+}
