@@ -190,20 +190,20 @@ void ns_settle_inode(ns *n, struct ns_inode *in)
 	atomic_fetch_sub(&n->settling, 1);
 }
 
-void ns_settle_writers(ns *n, uint64_t parent, const char *name)
+int ns_settle_writers(ns *n, uint64_t parent, const char *name)
 {
 	struct ns_inode *in;
 	struct meta_node nd, b;
 	meta_txn *t = NULL;
 	uint64_t ino;
-	int rc, pending = 0;
+	int rc, pending = 0, left;
 
 	if (meta_txn_begin(n->me, 1, &t))
-		return;
+		return 0;
 	rc = meta_dirent_get(t, parent, name, &ino);
 	if (rc || !(in = ns_inode_find(n, ino))) {
 		meta_txn_abort(t);
-		return;
+		return 0;
 	}
 	/* Only where a release will lock the object: a bucket default. */
 	pthread_mutex_lock(&in->mu);
@@ -215,7 +215,11 @@ void ns_settle_writers(ns *n, uint64_t parent, const char *name)
 	meta_txn_abort(t);
 	if (pending)
 		ns_settle_inode(n, in);
+	pthread_mutex_lock(&in->mu);
+	left = in->writers > 0;
+	pthread_mutex_unlock(&in->mu);
 	ns_inode_put(n, in);
+	return left;
 }
 
 void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)

@@ -30,6 +30,8 @@ void ns_queue_inval(ns *n, uint64_t ino);
  * Waits only while fewer than a quarter of the daemon threads do, so that
  * writers held open on purpose cannot stall every request. */
 void ns_settle_inode(ns *n, struct ns_inode *in);
-void ns_settle_writers(ns *n, uint64_t parent, const char *name);
+/* Returns 1 if the object of parent/name still has writers after that
+ * wait (0 also when it is not open or not found). */
+int ns_settle_writers(ns *n, uint64_t parent, const char *name);
 
 #endif

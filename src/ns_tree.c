@@ -594,8 +594,12 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	rc = names_component_valid(newname);
 	if (rc)
 		return rc;
-	ns_settle_writers(n, parent, name);
-	ns_settle_writers(n, newparent, newname);
+	/* A source still open for writing: its release applies the bucket
+	 * default, so its pending mark must follow it (an upload's temporary
+	 * object has none until now, whoever renames it). Writers that open
+	 * after this check mark it at their open. */
+	int src_writers = ns_settle_writers(n, parent, name);
+	worm_discard(ns_settle_writers(n, newparent, newname));
 	rc = meta_txn_begin(n->me, 0, &t);
 	if (rc)
 		return rc;
@@ -700,7 +704,8 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	rc = ns_autocommit_schedule(n, t, &src, NULL);
 	/* An upload under its real name from now on: its default is due (an
 	 * unknown bucket marks too, as at an open: the release fails closed). */
-	if (!rc && (flags & NS_RENAME_UPLOAD) && S_ISREG(src.mode) && !src.sealed &&
+	if (!rc && ((flags & NS_RENAME_UPLOAD) || src_writers) && S_ISREG(src.mode) &&
+	    !src.sealed && !(src.flags & META_F_DEFAULT_PENDING) &&
 	    ns_bucket_default(n, t, &src) != 0)
 		rc = ns_pending_mark(n, t, &src, 1);
 	if (!rc)

@@ -109,3 +109,32 @@ Test(ns_upload, aborted_upload_leaves_nothing_pending)
 	meta_txn_abort(t);
 	cr_assert_eq(count, 0, "no pending default counted");
 }
+
+Test(ns_upload, any_rename_of_an_open_upload_marks_it)
+{
+	uint64_t b = bucket_with_default("stl");
+	struct ns_attr a, old;
+	ns_handle *h, *h2;
+
+	/* Renamed by someone else (e.g. through the mount) while the upload
+	 * still writes: due all the same, so a crash before the release
+	 * cannot leave it unlocked under a real name. */
+	cr_assert_eq(ns_create_upload(N, &ROOT, b, ".s3-upload-z", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "data", 4, 0), 4);
+	cr_assert_eq(ns_rename(N, &ROOT, b, ".s3-upload-z", b, "taken", 0), 0);
+	cr_assert_neq(node(a.ino).flags & META_F_DEFAULT_PENDING, 0);
+	cr_assert_eq(ns_release(N, h), 0);
+	cr_assert_eq(node(a.ino).sealed, 1);
+
+	/* A file no one writes is not marked by a rename (a default is not
+	 * retroactive): made before the default, renamed after it. */
+	cr_assert_eq(ns_mkdir(N, &ROOT, NS_INO_ROOT, "late", 0755, &old), 0);
+	uint64_t lb = old.ino;
+	cr_assert_eq(ns_create(N, &ROOT, lb, "f", 0644, O_WRONLY, &a, &h2), 0);
+	cr_assert_eq(ns_release(N, h2), 0);
+	const char *v = "GOVERNANCE 1d";
+	cr_assert_eq(ns_setxattr(N, &ROOT, lb, "user.worm.default-retention", v, strlen(v), 0), 0);
+	cr_assert_eq(ns_rename(N, &ROOT, lb, "f", lb, "g", 0), 0);
+	cr_assert_eq(node(a.ino).flags & META_F_DEFAULT_PENDING, 0);
+	cr_assert_eq(node(a.ino).sealed, 0);
+}
