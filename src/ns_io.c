@@ -942,13 +942,13 @@ static int writer_done(ns *n, struct ns_inode *in, int fd)
 	return rc;
 }
 
-/* Open a handle on a regular file. The node is read again under in->mu:
- * lock changes commit while holding in->mu, so a lock acknowledged before
- * this point is seen here, and a write-open cannot slip past it. */
 /* open_node's flag for ns_create_upload: no pending mark (never an open(2)
  * flag: ns_open_file and ns_create clear it). */
 #define OPEN_UPLOAD 010000000000
 
+/* Open a handle on a regular file. The node is read again under in->mu:
+ * lock changes commit while holding in->mu, so a lock acknowledged before
+ * this point is seen here, and a write-open cannot slip past it. */
 static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		     ns_handle **out, int *keep_cache)
 {
