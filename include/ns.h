@@ -432,6 +432,11 @@ int ns_user_list(ns *n, ns_user_cb cb, void *arg);
 WORM_MUST_USE
 int ns_user_lookup(ns *n, const char *key_id, struct ns_user *u, char *secret,
 		   size_t secret_size, size_t *secret_len);
+/* A counter that grows after every ns_user_add or ns_user_remove has
+ * ended (committed or not). What a caller derives from a lookup (a cached
+ * signing key) is current only while the counter it read BEFORE that
+ * lookup is still the counter's value. */
+uint64_t ns_user_generation(ns *n);
 
 /* Offline tooling (wormctl). These walk the whole store: run them on a
  * store opened NS_OFFLINE or NS_RDONLY, from one thread. */

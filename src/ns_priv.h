@@ -150,6 +150,8 @@ struct ns {
 	int test_unbound;
 	struct ns_trail *trail;   /* store head and audit trail (ns_trail.c) */
 	struct ns_vcache *vc;     /* node records known to verify (ns_vcache.c) */
+	_Atomic uint64_t users_gen; /* bumped after each S3 user add/remove
+				       (ns_user_generation) */
 };
 
 /* A node whose MAC fails is returned with flags marking it; callers treat

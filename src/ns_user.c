@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define REC_VERSION 1
@@ -232,6 +233,8 @@ int ns_user_add(ns *n, const struct ns_caller *c, struct ns_user *u, char *secre
 		wcrypto_wipe(secret, secret_size);
 		u->access_key_id[0] = '\0';
 	}
+	/* after the commit: see ns_user_generation */
+	atomic_fetch_add(&n->users_gen, 1);
 	if (!rc)
 		wlog(WLOG_INFO, "s3 user added: name=%s key=%s uid=%" PRIu32, u->name,
 		     u->access_key_id, u->uid);
@@ -302,6 +305,7 @@ int ns_user_remove(ns *n, const struct ns_caller *c, const char *name)
 	rc = meta_txn_commit(t);
 	if (!rc)
 		rc = ns_durable(n);
+	atomic_fetch_add(&n->users_gen, 1);   /* after the commit */
 	if (!rc)
 		wlog(WLOG_INFO, "s3 user removed: name=%s%s", name,
 		     damaged ? " (its record failed authentication)" : "");
@@ -310,6 +314,11 @@ fail:
 	free(l.ids);
 	meta_txn_abort(t);
 	return rc;
+}
+
+uint64_t ns_user_generation(ns *n)
+{
+	return atomic_load(&n->users_gen);
 }
 
 /* ---- list and lookup -------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "crypto.h"
+#include "s3_keycache.h"
 #include "s3_priv.h"
 
 #define S3_MAX_HEADERS 128
@@ -35,13 +36,38 @@ static int anonymous_read(enum s3_op op)
 	       op == S3_OP_LIST_OBJECTS_V2 || op == S3_OP_HEAD_BUCKET;
 }
 
+/* The user of r's access key and the signing key for r's scope, from the
+ * sealed secret (a KMS unseal): 0, or -1 with an error response set. The
+ * secret lives in secure memory only while the key is derived. */
+static int derive_key(struct s3_request *r, struct ns_user *u, sigv4_key **out)
+{
+	uint8_t *secret = wcrypto_secure_alloc(NS_USER_SECRET_MAX + 1);
+	size_t slen = 0;
+	int rc;
+
+	if (!secret) {
+		s3_fail_code(r, S3E_INTERNAL, "out of memory");
+		return -1;
+	}
+	rc = ns_user_lookup(r->n, r->sv.access_key, u, (char *)secret, NS_USER_SECRET_MAX + 1,
+			    &slen);
+	if (!rc)
+		rc = sigv4_key_new(secret, slen, &r->sv, out);
+	wcrypto_secure_free(secret);   /* wipes */
+	if (rc == -ENOENT)
+		s3_fail_code(r, S3E_INVALID_ACCESS_KEY, NULL);
+	else if (rc == -ENOMEM)
+		s3_fail_code(r, S3E_INTERNAL, "out of memory");
+	else if (rc)
+		s3_fail_errno(r, rc == -EIO ? -EACCES : rc, S3E_INVALID_ACCESS_KEY);
+	return rc ? -1 : 0;
+}
+
 int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 {
 	struct sigv4_header h[S3_MAX_HEADERS];
 	struct sigv4_error e = { 0, NULL, NULL };
 	struct sigv4_request rq;
-	uint8_t *secret = NULL;
-	size_t slen = 0;
 	int nh, rc;
 
 	nh = s3_req_headers(r, h, S3_MAX_HEADERS);
@@ -63,29 +89,44 @@ int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 		r->pr.caller.uid = r->pr.caller.gid = 65534;
 		if (hook && hook(hook_arg, r, &r->pr) == 0)
 			r->pr.anonymous = 0;
+		/* (tests only) an unsigned body for the hook's principal */
+		if (!r->pr.anonymous && body_needed(r->route.op) &&
+		    sigv4_body_new(&rq, &r->sv, NULL, 0, &r->sb, &e) < 0) {
+			s3_fail_sigv4(r, &e);
+			return -1;
+		}
 	} else {
+		struct s3_keycache_hit hit;
+		const sigv4_key *k;
+		sigv4_key *made = NULL;
 		struct ns_user u;
-		secret = wcrypto_secure_alloc(NS_USER_SECRET_MAX + 1);
-		if (!secret) {
-			s3_fail_code(r, S3E_INTERNAL, "out of memory");
-			return -1;
-		}
+		/* read before the lookup: see ns_user_generation */
+		uint64_t gen = ns_user_generation(r->n);
+
+		memset(&hit, 0, sizeof(hit));
+
 		snprintf(r->pr.access_key, sizeof(r->pr.access_key), "%s", r->sv.access_key);
-		rc = ns_user_lookup(r->n, r->sv.access_key, &u, (char *)secret,
-				    NS_USER_SECRET_MAX + 1, &slen);
-		if (rc) {
-			wcrypto_secure_free(secret);
-			if (rc == -ENOENT)
-				s3_fail_code(r, S3E_INVALID_ACCESS_KEY, NULL);
-			else
-				s3_fail_errno(r, rc == -EIO ? -EACCES : rc, S3E_INVALID_ACCESS_KEY);
-			return -1;
+		if (r->keys && s3_keycache_get(r->keys, &r->sv, gen, &hit)) {
+			k = hit.key;
+			u = hit.user;
+		} else {
+			rc = derive_key(r, &u, &made);
+			if (rc)
+				return -1;
+			k = made;
 		}
-		rc = sigv4_verify(&rq, &r->sv, secret, slen, r->params->region,
-				  (int64_t)time(NULL), &e);
+		rc = sigv4_verify_key(&rq, &r->sv, k, r->params->region, (int64_t)time(NULL),
+				      &e);
+		int verified = rc == 0;
+		if (verified && body_needed(r->route.op))
+			rc = sigv4_body_new_key(&rq, &r->sv, k, &r->sb, &e);
+		if (hit.ref)
+			s3_keycache_release(r->keys, &hit);
+		else if (verified && r->keys)
+			s3_keycache_put(r->keys, &r->sv, gen, made, &u);  /* takes made */
+		else
+			sigv4_key_free(made);
 		if (rc < 0) {
-			wcrypto_wipe(secret, NS_USER_SECRET_MAX + 1);
-			wcrypto_secure_free(secret);
 			s3_fail_sigv4(r, &e);
 			return -1;
 		}
@@ -97,17 +138,6 @@ int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 	}
 	r->pr.caller.groups = r->pr.caller.ngroups ? r->pr.groups : NULL;
 	r->pr.caller.umask = 022;
-	if (!r->pr.anonymous && body_needed(r->route.op)) {
-		rc = sigv4_body_new(&rq, &r->sv, secret, slen, &r->sb, &e);
-		if (rc < 0)
-			s3_fail_sigv4(r, &e);
-	} else {
-		rc = 0;
-	}
-	if (secret) {
-		wcrypto_wipe(secret, NS_USER_SECRET_MAX + 1);
-		wcrypto_secure_free(secret);
-	}
 	if (r->pr.anonymous) {
 		/* design section 11: only where a public-read ACL grants read */
 		if (anonymous_read(r->route.op) && s3_bucket_public_read(r))
@@ -115,7 +145,7 @@ int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 		s3_fail_code(r, S3E_ACCESS_DENIED, "anonymous access is not allowed");
 		return -1;
 	}
-	return rc < 0 ? -1 : 0;
+	return 0;
 }
 
 int s3_body_feed(struct s3_request *r, const char *data, size_t len, sigv4_sink sink,

@@ -23,6 +23,7 @@ struct s3_request {
 	/* set by s3_server.c */
 	ns *n;
 	const struct s3_params *params;
+	struct s3_keycache *keys;        /* the server's signing keys (s3_keycache.h) */
 	void *conn;                      /* the HTTP connection (server only) */
 	/* set by the server: a header (kind 0) or query argument (kind 1)
 	 * by name, NULL if absent; all headers in order (count or -E2BIG) */

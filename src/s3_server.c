@@ -24,6 +24,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "s3.h"
+#include "s3_keycache.h"
 #include "s3_priv.h"
 
 #define S3_CONN_MEMORY (256u << 10)   /* per connection: headers + buffer */
@@ -31,6 +32,10 @@
 #define S3_MAX_QKEYS 64
 #define S3_PEM_MAX (1u << 20)
 #define S3_PER_IP_MAX 64              /* connections one address may hold */
+/* Users whose signing key is kept (s3_keycache.h): one entry is a few
+ * hundred bytes of secure memory plus the user; past it the least recently
+ * used goes (a miss costs one KMS unseal). */
+#define S3_KEYCACHE_MAX 64
 
 struct s3_server {
 	struct MHD_Daemon *d;
@@ -40,6 +45,7 @@ struct s3_server {
 	_Atomic uint64_t next_id;
 	uint64_t id_salt;
 	char *cert, *key;        /* PEM text, for MHD's GnuTLS */
+	s3_keycache *keys;       /* derived signing keys per access key */
 };
 
 /* ---- request accessors (s3_request's lookup functions) ---------------- */
@@ -301,6 +307,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->started = 1;
 		r->n = s->n;
 		r->params = &s->p;
+		r->keys = s->keys;
 		r->conn = conn;
 		r->lookup = lookup_value;
 		r->headers = all_headers;
@@ -506,6 +513,10 @@ int s3_start(ns *n, const struct s3_params *p, s3_server **out, char *err, size_
 	if (s->p.idle_timeout < 1)
 		s->p.idle_timeout = S3_CONN_TIMEOUT;
 	wcrypto_random(&s->id_salt, sizeof(s->id_salt));
+	if ((rc = s3_keycache_new(S3_KEYCACHE_MAX, &s->keys))) {
+		free(s);
+		return rc;
+	}
 	if (p->tls_cert[0]) {
 		if ((rc = read_pem(p->tls_cert, &s->cert, err, errlen)) ||
 		    (rc = read_pem(p->tls_key, &s->key, err, errlen))) {
@@ -570,5 +581,6 @@ void s3_stop(s3_server *s)
 		free(s->key);
 	}
 	free(s->cert);
+	s3_keycache_free(s->keys);   /* after the last request */
 	free(s);
 }

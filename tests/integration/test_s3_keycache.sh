@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The signing-key cache (src/s3_keycache.c) against user changes made
+# through the control socket while the store is mounted and serving S3:
+#  - a user's requests work (the second one from the cached key);
+#  - removed: the very next request is 403 InvalidAccessKeyId;
+#  - re-added with the same access key id and another secret (import):
+#    the old secret's signature is 403 SignatureDoesNotMatch, the new one
+#    works;
+#  - re-added with other uid: requests act as the new uid (the cached
+#    identity went with the key).
+# Requests are signed by botocore (Debian python3-boto3), each in a fresh
+# process so nothing is kept on the client side.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+PY=/usr/bin/python3
+"$PY" -c 'import boto3' 2>/dev/null || { skip "python3-boto3 not installed"; done_testing; }
+
+S=$T_BASE/store M=$T_BASE/mnt
+make_store "$S" || { fail "wormctl init"; done_testing; }
+
+s3_port_of() {
+	local log=$1 i p
+	for i in $(seq 1 100); do
+		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# s3req KEY SECRET OP [ARGS]: prints "ok ..." or the S3 error code.
+s3req() {
+	K=$1 SK=$2 END=$END "$PY" - "${@:3}" <<'PYEOF'
+import os, sys, boto3, botocore
+from botocore.config import Config
+c = boto3.client("s3", endpoint_url=os.environ["END"], region_name="us-east-1",
+                 aws_access_key_id=os.environ["K"], aws_secret_access_key=os.environ["SK"],
+                 config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+op = sys.argv[1]
+try:
+    if op == "list":
+        c.list_buckets()
+        print("ok")
+    elif op == "put":
+        c.put_object(Bucket=sys.argv[2], Key=sys.argv[3], Body=b"x" * 10)
+        print("ok")
+    elif op == "mkbucket":
+        c.create_bucket(Bucket=sys.argv[2])
+        print("ok")
+except botocore.exceptions.ClientError as e:
+    print(e.response["Error"]["Code"])
+PYEOF
+}
+
+out=$("$WORMCTL" s3 user add "$S" ann --uid 0 2>&1) || fail "s3 user add ann" "$out"
+ANN_KEY=${out%% *} ANN_SECRET=${out#* }
+
+mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0 || { fail "mount with s3"; done_testing; }
+PORT=$(s3_port_of "${MNT_LOG[$M]}")
+END=http://127.0.0.1:$PORT
+
+out=$("$WORMCTL" s3 user add "$S" bea --uid "$TEST_UID" --gid "$TEST_UID" 2>&1) ||
+	fail "s3 user add bea (online)" "$out"
+BEA_KEY=${out%% *} BEA_SECRET=${out#* }
+check_eq "ann: first request" ok "$(s3req "$ANN_KEY" "$ANN_SECRET" list)"
+check_eq "ann: second request (cached key)" ok "$(s3req "$ANN_KEY" "$ANN_SECRET" mkbucket pub)"
+chmod 0777 "$M/pub"
+check_eq "bea: request" ok "$(s3req "$BEA_KEY" "$BEA_SECRET" put pub k1)"
+check_eq "bea's object is owned by her uid" "$TEST_UID" "$(stat -c %u "$M/pub/k1")"
+check_eq "bea: again (cached key)" ok "$(s3req "$BEA_KEY" "$BEA_SECRET" list)"
+
+# Remove through the socket: the next request is refused at once.
+check "remove bea through the socket" "$WORMCTL" s3 user remove "$S" bea
+check_eq "removed user: next request 403 InvalidAccessKeyId" InvalidAccessKeyId \
+	"$(s3req "$BEA_KEY" "$BEA_SECRET" list)"
+check_eq "removed user: a PUT too" InvalidAccessKeyId "$(s3req "$BEA_KEY" "$BEA_SECRET" put pub k2)"
+check_eq "no object from the removed user" gone "$([ -e "$M/pub/k2" ] && echo there || echo gone)"
+check_eq "another user's cached key still works" ok "$(s3req "$ANN_KEY" "$ANN_SECRET" list)"
+
+# Re-added with the same key id, another secret and uid 0.
+printf '%s' "NEWSECRETnewsecret0123456789abcdefABCDEF" >"$T_BASE/sec"
+out=$("$WORMCTL" s3 user add "$S" bea --uid 0 --access-key "$BEA_KEY" --secret-file "$T_BASE/sec" 2>&1)
+check_eq "re-add bea with the same key id (online)" 0 "$?"
+check_eq "re-added: the old secret is 403 SignatureDoesNotMatch" SignatureDoesNotMatch \
+	"$(s3req "$BEA_KEY" "$BEA_SECRET" list)"
+check_eq "re-added: the new secret works" ok \
+	"$(s3req "$BEA_KEY" "NEWSECRETnewsecret0123456789abcdefABCDEF" put pub k3)"
+check_eq "re-added: requests act as the new uid" 0 "$(stat -c %u "$M/pub/k3")"
+
+umount_fs "$M" || fail "umount"
+done_testing
