@@ -68,7 +68,7 @@ for mode in unsigned chunked; do
 done
 hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$PID/status")
 check "VmHWM over the whole run ${hwm:-?} KiB <= $BOUND KiB" test -n "$hwm" -a "${hwm:-0}" -le "$BOUND"
-want=$("$PY" -c "import sys; sys.path.insert(0, '$ROOT/tools'); import s3load; print(s3load.size_arg('$SIZE'))")
+want=$("$PY" -B -c "import sys; sys.path.insert(0, '$ROOT/tools'); import s3load; print(s3load.size_arg('$SIZE'))")
 check_eq "the 16 objects are in the mount, each of $SIZE" "16|$want" \
 	"$(ls "$M"/rss/unsigned-* "$M"/rss/chunked-* | wc -l)|$(stat -c %s "$M"/rss/unsigned-* "$M"/rss/chunked-* | sort -u | tr '\n' ' ' | sed 's/ $//')"
 
