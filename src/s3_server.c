@@ -30,6 +30,7 @@
 #define S3_CONN_MEMORY (256u << 10)   /* per connection: headers + buffer */
 #define S3_CONN_TIMEOUT 120           /* default seconds a connection may idle */
 #define S3_MAX_QKEYS 64
+#define S3_READ_BLOCK (64u << 10)    /* GetObject: bytes per read_body call */
 #define S3_PEM_MAX (1u << 20)
 #define S3_PER_IP_MAX 64              /* connections one address may hold */
 /* Users whose signing key is kept (s3_keycache.h): one entry is a few
@@ -109,9 +110,13 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct s3_requ
 	struct MHD_Response *resp;
 	int has_ct = 0;
 
-	if (r->rh)
-		resp = MHD_create_response_from_callback(r->rlen, 64 * 1024, read_body, r, NULL);
-	else
+	if (r->rh) {
+		/* MHD callocs the block with the response: a small object's
+		 * own size, not 64 KiB zeroed per request */
+		size_t block = r->rlen < S3_READ_BLOCK ? (size_t)r->rlen : S3_READ_BLOCK;
+		resp = MHD_create_response_from_callback(r->rlen, block ? block : 1, read_body, r,
+							 NULL);
+	} else
 		resp = MHD_create_response_from_buffer(r->out.len, r->out.p ? r->out.p : (void *)"",
 						       MHD_RESPMEM_MUST_COPY);
 	if (!resp)
