@@ -332,6 +332,33 @@ Test(s3_ops, big_object_streamed)
 	free(big);
 }
 
+/* GetObject's read block is the object's size below 64 KiB: sizes around
+ * that edge (and empty) come back whole, also as ranges across it. */
+Test(s3_ops, get_sizes_around_the_read_block)
+{
+	static const size_t sizes[] = { 0, 1, 4096, 65535, 65536, 65537, 200000 };
+	size_t n = 200000;
+	char *data = malloc(n), path[64];
+	cr_assert_not_null(data);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (char)(i * 13 + (i >> 9));
+	mkbucket("bkt");
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		snprintf(path, sizeof(path), "/bkt/s%zu", sizes[k]);
+		struct resp *r = req("PUT", path, NULL, data, sizes[k]);
+		cr_assert_eq(r->status, 200, "%zu: %s", sizes[k], r->raw);
+		r = req("GET", path, NULL, NULL, 0);
+		cr_assert_eq(r->status, 200, "%zu", sizes[k]);
+		cr_assert_eq(r->blen, sizes[k]);
+		cr_assert_eq(memcmp(r->body, data, sizes[k]), 0, "%zu", sizes[k]);
+	}
+	struct resp *r = req("GET", "/bkt/s65537", "Range: bytes=65530-65536\r\n", NULL, 0);
+	cr_assert_eq(r->status, 206);
+	cr_assert_eq(r->blen, 7);
+	cr_assert_eq(memcmp(r->body, data + 65530, 7), 0);
+	free(data);
+}
+
 Test(s3_ops, key_rules)
 {
 	struct resp *r;
