@@ -33,6 +33,22 @@
 #   meson setup b && ninja -C b wormfs wormctl
 #   BENCH_BASELINE_BUILD=/var/tmp/base/b bash tools/bench.sh
 #
+# S3 (BENCH_S3=1, the default; BENCH_S3=0 skips it): the wormfs daemon
+# under test also serves S3 (-o s3.listen=127.0.0.1:PORT, the same store),
+# and tools/s3load.py drives both paths with the same generated content,
+# threads and client code (no file on disk; --fs for the mount), in turns
+# inside every run:
+#   put big    one BENCH_SIZE_MB MiB object: S3 PutObject (UNSIGNED-PAYLOAD)
+#              vs open/write/fsync/close through the mount          MiB/s
+#   get big    that object read back, page cache dropped first      MiB/s
+#   put small  BENCH_S3_FILES objects of BENCH_S3_KB KiB, BENCH_S3_JOBS at
+#              once (one keep-alive connection or thread each)   objects/s
+#   get small  them read back, page cache dropped first          objects/s
+# The S3 table gives s3/mount (goal of issue 17: >= 0.8 on the big rows),
+# and the CPU seconds of the client and of the daemon per step: on a small
+# machine the client competes with the daemon for the cores, and a step
+# where the client's CPU nears the wall time is client-bound.
+#
 # Needs root (mounts, drop_caches). Installs missing packages (gocryptfs,
 # build tools), builds wormfs when the build directory has no binary, and
 # always unmounts what it mounted and removes its scratch directory.
@@ -46,6 +62,7 @@
 #   WORMFS_BUILD_DIR   build directory (build/ in the repository)
 #   BENCH_BASELINE_BUILD  a second wormfs build directory: the column
 #                  "wormfs-before" (see above); unset: no such column
+#   BENCH_S3 (1)  BENCH_S3_FILES (1000)  BENCH_S3_KB (4)  BENCH_S3_JOBS (8)
 set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
@@ -57,6 +74,11 @@ PARENT=${BENCH_DIR:-/var/tmp}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 read -r -a WOPTS <<< "${BENCH_WORMFS_OPTS:-}"
 BASE_BUILD=${BENCH_BASELINE_BUILD:-}
+S3=${BENCH_S3:-1}
+S3_FILES=${BENCH_S3_FILES:-1000}
+S3_KB=${BENCH_S3_KB:-4}
+S3_JOBS=${BENCH_S3_JOBS:-8}
+S3LOAD=$ROOT/tools/s3load.py
 FSES=(plain wormfs gocryptfs floor)
 [ -z "$BASE_BUILD" ] || FSES=(plain wormfs wormfs-before gocryptfs floor)
 TESTS=(write read create stat unlink untar)
@@ -68,7 +90,8 @@ PACKAGES=(build-essential meson ninja-build pkg-config libfuse3-dev fuse3
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 note() { printf '%s\n' "$*" >&2; }
 
-for v in RUNS SIZE_MB NFILES TIMEOUT; do
+[[ $S3 =~ ^[01]$ ]] || die "BENCH_S3 must be 0 or 1 (got '$S3')"
+for v in RUNS SIZE_MB NFILES TIMEOUT S3_FILES S3_KB S3_JOBS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 [ "$(id -u)" -eq 0 ] || die "run as root (mounts, /proc/sys/vm/drop_caches)"
@@ -164,7 +187,9 @@ mount_wormfs() {   # [BINARY STORE MOUNTPOINT]: the build under test by default
 	if [ -e "$store/run.lock" ]; then
 		flock -s -w 60 "$store/run.lock" true || die "wormfs daemon did not release $store/run.lock"
 	fi
-	"$bin" "$store" "$mnt" "${WOPTS[@]}" || die "wormfs mount failed ($bin)"
+	local s3=()
+	[ "$S3" = 0 ] || [ "$store" != "$WSTORE" ] || s3=(-o "s3.listen=127.0.0.1:$S3PORT")
+	"$bin" "$store" "$mnt" "${WOPTS[@]}" "${s3[@]}" || die "wormfs mount failed ($bin)"
 }
 mount_before() { mount_wormfs "$BASE_BUILD/wormfs" "$BSTORE" "$BMNT"; }
 mount_gocryptfs() {
@@ -191,8 +216,15 @@ note "Scratch directory: $WORK"
 mkdir -p "$PLAIN/bench" "$WMNT" "$GCIPHER" "$GMNT" "$FMNT"
 
 "$WORMCTL" init "$WSTORE" >/dev/null || die "wormctl init failed"
+if [ "$S3" = 1 ]; then
+	command -v python3 >/dev/null || die "BENCH_S3=1 needs python3 (or set BENCH_S3=0)"
+	S3PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	out=$("$WORMCTL" s3 user add "$WSTORE" bench --uid 0) || die "wormctl s3 user add failed"
+	S3KEY=${out%% *} S3SECRET=${out#* }
+fi
 mount_wormfs
 mkdir "$WMNT/bench"
+[ "$S3" = 0 ] || mkdir "$WMNT/s3bench"   # the bucket of both S3 sides
 if [ -n "$BASE_BUILD" ]; then
 	mkdir -p "$BMNT"
 	"$BASE_BUILD/wormctl" init "$BSTORE" >/dev/null || die "wormctl init (BENCH_BASELINE_BUILD) failed"
@@ -289,6 +321,56 @@ step() {   # fs test: one measured step, recorded as a number or FAIL
 	esac
 }
 
+# ---- S3 beside the mount (same daemon, same store) ---------------------------
+S3TESTS=(bigput bigget smallput smallget)
+wormfs_pid() {   # the daemon serving $WMNT
+	local p argv
+	for p in /proc/[0-9]*; do
+		argv=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
+		case "$argv" in "$WORMFS $WSTORE $WMNT "*) echo "${p#/proc/}"; return 0 ;; esac
+	done
+	return 1
+}
+jfield() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
+s3run() {   # side op prefix count size: one s3load call; its JSON on stdout
+	local side=$1 pid
+	shift
+	pid=$(wormfs_pid) || pid=0
+	local to=(--endpoint "http://127.0.0.1:$S3PORT" --key "$S3KEY" --secret "$S3SECRET")
+	[ "$side" = s3 ] || to=(--fs "$WMNT")
+	timeout -k 10 "$TIMEOUT" python3 "$S3LOAD" "${to[@]}" --no-verify --pid "$pid" \
+		--jobs "$([ "$3" = 1 ] && echo 1 || echo "$S3_JOBS")" "$1" s3bench "$side-$2" "$3" "$4"
+}
+s3step() {   # side test
+	local side=$1 t=$2 out v key=mib_s
+	case $t in
+	bigput)
+		rm -f "$WMNT/s3bench/$side-big0"; sync
+		out=$(s3run "$side" put big 1 "${SIZE_MB}m") ;;
+	bigget)
+		drop_caches
+		out=$(s3run "$side" get big 1 "${SIZE_MB}m")
+		rm -f "$WMNT/s3bench/$side-big0" ;;
+	smallput)
+		key=objects_s
+		rm -f "$WMNT/s3bench/$side-small"*; sync
+		out=$(s3run "$side" put small "$S3_FILES" "${S3_KB}k") ;;
+	smallget)
+		key=objects_s
+		drop_caches
+		out=$(s3run "$side" get small "$S3_FILES" "${S3_KB}k")
+		rm -f "$WMNT/s3bench/$side-small"* ;;
+	esac
+	v=$(printf '%s' "$out" | jfield errors 2>/dev/null)
+	if [ "$v" = 0 ]; then
+		record "$side" "$t" "$(printf '%s' "$out" | jfield "$key")"
+		record "$side" "$t.cpu" "$(printf '%s' "$out" | jfield client_cpu_s)/$(printf '%s' "$out" | jfield daemon_cpu_s)"
+	else
+		note "S3 step $side $t failed: ${out:-no output}"
+		record "$side" "$t" FAIL
+	fi
+}
+
 START=$EPOCHREALTIME
 for run in $(seq 1 "$RUNS"); do
 	for fs in "${FSES[@]}"; do
@@ -297,6 +379,14 @@ for run in $(seq 1 "$RUNS"); do
 			step "$fs" "$t"
 		done
 	done
+	if [ "$S3" = 1 ]; then
+		note "run $run/$RUNS: S3 and the mount, same daemon"
+		for t in "${S3TESTS[@]}"; do
+			for side in mount s3; do
+				s3step "$side" "$t"
+			done
+		done
+	fi
 done
 TOTAL=$(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 
@@ -393,6 +483,48 @@ for fs in "${FSES[@]}"; do
 		printf '  %-14s %-7s%s\n' "$fs" "$t" "${SAMPLES[$fs,$t]}"
 	done
 done
+if [ "$S3" = 1 ]; then
+	s3label() {
+		case $1 in
+		bigput) echo "put ${SIZE_MB} MiB object" ;;
+		bigget) echo "get ${SIZE_MB} MiB object (cold)" ;;
+		smallput) echo "put ${S3_FILES} x ${S3_KB} KiB, ${S3_JOBS} at once" ;;
+		smallget) echo "get ${S3_FILES} x ${S3_KB} KiB, ${S3_JOBS} at once (cold)" ;;
+		esac
+	}
+	cpus() {   # "c/d c/d ..." -> "median c / median d"
+		local c d
+		# shellcheck disable=SC2046
+		c=$(median $(printf '%s\n' "$@" | cut -d/ -f1))
+		# shellcheck disable=SC2046
+		d=$(median $(printf '%s\n' "$@" | cut -d/ -f2))
+		echo "$c / $d"
+	}
+	echo
+	echo "S3 on the same daemon and store (-o s3.listen=127.0.0.1:$S3PORT); client"
+	echo "tools/s3load.py on both sides; cpu = client / daemon CPU seconds (medians)"
+	echo
+	echo "| test | unit | mount | s3 | s3/mount | cpu mount | cpu s3 |"
+	echo "|---|---|---|---|---|---|---|"
+	for t in "${S3TESTS[@]}"; do
+		# shellcheck disable=SC2086
+		m=$(median ${SAMPLES[mount,$t]})
+		# shellcheck disable=SC2086
+		x=$(median ${SAMPLES[s3,$t]})
+		u="MiB/s"; case $t in small*) u="objects/s" ;; esac
+		# shellcheck disable=SC2086
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(s3label "$t")" "$u" \
+			"$(fmt write "$m")" "$(fmt write "$x")" "$(ratio "$x" "$m")" \
+			"$(cpus ${SAMPLES[mount,$t.cpu]:-})" "$(cpus ${SAMPLES[s3,$t.cpu]:-})"
+	done
+	echo
+	echo "S3 samples (every run; value | client/daemon CPU s):"
+	for side in mount s3; do
+		for t in "${S3TESTS[@]}"; do
+			printf '  %-6s %-9s%s |%s\n' "$side" "$t" "${SAMPLES[$side,$t]:-}" "${SAMPLES[$side,$t.cpu]:-}"
+		done
+	done
+fi
 fails=0
 for k in "${!SAMPLES[@]}"; do
 	case ${SAMPLES[$k]} in *FAIL*) fails=1 ;; esac
