@@ -104,7 +104,6 @@ int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 		uint64_t gen = ns_user_generation(r->n);
 
 		memset(&hit, 0, sizeof(hit));
-
 		snprintf(r->pr.access_key, sizeof(r->pr.access_key), "%s", r->sv.access_key);
 		if (r->keys && s3_keycache_get(r->keys, &r->sv, gen, &hit)) {
 			k = hit.key;
