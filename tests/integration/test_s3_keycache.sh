@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The signing-key cache (src/s3_keycache.c) against user changes made
 # through the control socket while the store is mounted and serving S3:
-#  - a user's requests work (the second one from the cached key);
+#  - a user's requests work (the second one from the cached key), and
+#    later ones cost no KMS request (.wormfs/stats);
 #  - removed: the very next request is 403 InvalidAccessKeyId;
 #  - re-added with the same access key id and another secret (import):
 #    the old secret's signature is 403 SignatureDoesNotMatch, the new one
@@ -68,6 +69,13 @@ chmod 0777 "$M/pub"
 check_eq "bea: request" ok "$(s3req "$BEA_KEY" "$BEA_SECRET" put pub k1)"
 check_eq "bea's object is owned by her uid" "$TEST_UID" "$(stat -c %u "$M/pub/k1")"
 check_eq "bea: again (cached key)" ok "$(s3req "$BEA_KEY" "$BEA_SECRET" list)"
+# Cached: no KMS call per request (before the cache, each signed request
+# unsealed the user's secret: one cryptographic KMS request).
+kms_calls() { sed -n 's/^wormfs_kms_requests_total{class="cryptographic"} //p' "$M/.wormfs/stats"; }
+k0=$(kms_calls)
+for i in 1 2 3 4 5; do s3req "$BEA_KEY" "$BEA_SECRET" list >/dev/null; done
+k1=$(kms_calls)
+check_eq "5 more ListBuckets of a seen user: no KMS request" 0 "$((k1 - k0))"
 
 # Remove through the socket: the next request is refused at once.
 check "remove bea through the socket" "$WORMCTL" s3 user remove "$S" bea
