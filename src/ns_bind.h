@@ -14,11 +14,16 @@
  * transactions; when all are done, one audit record (kind=legacy-bind)
  * and a marker, so later opens skip the walk. A failure (full disk, KMS)
  * is logged and left for the next open: never fatal, and what was bound
- * stays bound. Skipped on a store whose state digest does not match. */
+ * stays bound. Skipped on a store whose state digest does not match.
+ * Clears n->test_unbound on a store that has the marker (the hook cannot
+ * unbind a bound store). */
 void ns_bind_legacy(ns *n);
 /* A new store has nothing to bind: the marker in its first transaction
  * (not under WORMFS_TEST_UNBOUND=1, which makes a store as an older build
  * did, for the tests). */
 int ns_bind_init_store(meta_txn *t);
+/* n->bind_done from the marker (every open, after ns_bind_legacy): reads
+ * then refuse a format-3 file node that names no commit record. */
+void ns_bind_load(ns *n);
 
 #endif

@@ -241,6 +241,7 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 		in->live = 1;
 	}
 	in->forged = (nd->flags & NS_F_AUTH_FAILED) != 0;
+	in->unbound = 0;
 	ns_node_lock(nd, &lk);
 	/* Sealed is for ever: never cleared by a stale snapshot. An
 	 * appendable WORM object is not frozen (its end may grow); the

@@ -1215,6 +1215,45 @@ int ns_fsyncdir(ns *n)
 	return ns_durable(n);
 }
 
+/* After the legacy bind every committed format-3 file node names its
+ * commit record (ns_bind.c); one that names none is a node record from
+ * before the bind put back (the state digest re-sealed): a killed
+ * session's record would read as the object, so its content is refused.
+ * Checked once per load (a DEK unwrap and a header read), and only for
+ * such a node: formats 1 and 2 have no commit record and read as ever. */
+static int unbound_check(ns *n, struct ns_inode *in, const struct obj_ref *r)
+{
+	static const uint8_t none[OBJ_COMMIT_BYTES];
+	uint8_t tag[OBJ_COMMIT_BYTES];
+	int st, rc;
+
+	if (!n->bind_done || r->gen == 0 || memcmp(r->commit, none, sizeof(none)) != 0)
+		return 0;
+	pthread_mutex_lock(&in->mu);
+	st = in->unbound;
+	pthread_mutex_unlock(&in->mu);
+	if (st == 0) {
+		rc = obj_commit_tag(n->st, n->km, r, (uint64_t)clock_monotonic_ns(), tag);
+		if (rc && rc != -ENOTSUP)
+			return -EIO;   /* KMS, I/O: fail closed, asked again next read */
+		st = rc ? 1 : -1;
+		pthread_mutex_lock(&in->mu);
+		in->unbound = st;
+		pthread_mutex_unlock(&in->mu);
+		if (st < 0) {
+			char id[33];
+			wcrypto_hex(id, r->id, 16);
+			wlog(WLOG_ERR, "object %s (inode %llu): names no commit record although the "
+			     "legacy bind has run (a node record from before it put back?): content "
+			     "read refused (see wormctl verify)", id, (unsigned long long)in->ino);
+		}
+	}
+	if (st > 0)
+		return 0;
+	atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
+	return -EIO;
+}
+
 ssize_t ns_read(ns *n, ns_handle *h, void *buf, size_t size, uint64_t off)
 {
 	struct ns_inode *in = h->in;
@@ -1256,6 +1295,10 @@ ssize_t ns_read(ns *n, ns_handle *h, void *buf, size_t size, uint64_t off)
 		wlog(WLOG_ERR, "inode %llu: metadata record fails authentication, content read "
 		     "refused", (unsigned long long)in->ino);
 		return -EIO;
+	}
+	if (!ibuf && h->fd >= 0 && (rc = unbound_check(n, in, &r)) != 0) {
+		pthread_rwlock_unlock(&in->rw);
+		return rc;
 	}
 	if (r.size == 0 || off >= r.size) {
 		got = 0;

@@ -405,6 +405,7 @@ struct verify_ctx {
 	void *arg;
 	uint64_t done, total;
 	long damaged;
+	int bound;                /* the legacy bind has ended (NS_KV_BIND_DONE) */
 };
 
 static void node_ref(const struct meta_node *nd, struct obj_ref *r)
@@ -499,6 +500,25 @@ static int verify_again(struct verify_ctx *v, struct meta_node *nd, const char *
 	return rc;
 }
 
+/* After the legacy bind (ns_bind.c) every committed format-3 file node
+ * names its commit record. One that names none is a node record from
+ * before the bind put back (with the state digest re-sealed), or a commit
+ * by an older build since: either way a killed session's record of its
+ * generation would read as the object, so it is reported, not trusted.
+ * Formats 1 and 2 have no commit record (never bound). */
+static int unbound_v3(struct verify_ctx *v, const struct meta_node *nd)
+{
+	static const uint8_t none[META_COMMIT_BYTES];
+	uint8_t tag[OBJ_COMMIT_BYTES];
+	struct obj_ref r;
+
+	if (!v->bound || (nd->flags & META_F_INLINE) || nd->generation == 0 ||
+	    memcmp(nd->commit, none, sizeof(none)) != 0)
+		return 0;
+	node_ref(nd, &r);
+	return obj_commit_tag(v->n->st, v->n->km, &r, (uint64_t)clock_monotonic_ns(), tag) == 0;
+}
+
 static int verify_cb(void *arg, const struct ns_entry *e)
 {
 	struct verify_ctx *v = arg;
@@ -550,6 +570,10 @@ static int verify_cb(void *arg, const struct ns_entry *e)
 			snprintf(why, sizeof(why), "%s", what ? what : strerror(-rc));
 		v->damaged++;
 		v->cb(v->arg, e->path, why);
+	} else if (unbound_v3(v, &nd)) {
+		v->damaged++;
+		v->cb(v->arg, e->path, "names no commit record although the legacy bind has run "
+		      "(a node record from before it put back?)");
 	}
 out:
 	v->done++;
@@ -754,11 +778,15 @@ out:
 
 long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 {
-	struct verify_ctx v = { n, NULL, cb, progress, arg, 0, 0, 0 };
+	struct verify_ctx v = { n, NULL, cb, progress, arg, 0, 0, 0, 0 };
+	uint32_t done = 0;
+	size_t len = 0;
 	int rc = meta_txn_begin(n->me, 1, &v.t);
 
 	if (rc)
 		return rc;
+	v.bound = !meta_kv_get(v.t, NS_KV_BIND_DONE, &done, sizeof(done), &len) &&
+		  len == sizeof(done) && done == 1;
 	rc = walk_in(n, v.t, count_cb, &v);
 	if (!rc)
 		rc = walk_in(n, v.t, verify_cb, &v);

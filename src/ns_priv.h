@@ -76,6 +76,10 @@ struct ns_inode {
 				     (mu): its size, generation and commit
 				     record are unproven, so content reads
 				     fail (EIO); metadata stays readable */
+	int unbound;              /* (mu) 0 unchecked, 1 names its commit
+				     record or cannot (formats 1, 2), -1 a
+				     format-3 file the bind left unbound
+				     (ns_read: EIO); reset at each load */
 	uint8_t *ibuf;            /* inline plaintext, OBJ_INLINE_MAX bytes,
 				     zero past ref.size; NULL until loaded.
 				     Contents under rw, the pointer under mu */
@@ -146,8 +150,14 @@ struct ns {
 	_Atomic unsigned crash_hits;
 	/* Test hook, WORMFS_TEST_UNBOUND=1 at ns_open: commits name no commit
 	 * record and the legacy bind is skipped, as in a build from before
-	 * them (ns_bind.c), so the tests can make a legacy store. */
+	 * them (ns_bind.c), so the tests can make a legacy store. Honoured
+	 * only on a store the bind has not ended on (no marker): cleared by
+	 * ns_bind_legacy otherwise, so it cannot unbind a production store. */
 	int test_unbound;
+	/* The legacy bind has ended on this store (its marker, read at
+	 * open): a committed format-3 file node naming no commit record is
+	 * one put back from before it, and its content is not served. */
+	int bind_done;
 	struct ns_trail *trail;   /* store head and audit trail (ns_trail.c) */
 	struct ns_vcache *vc;     /* node records known to verify (ns_vcache.c) */
 	_Atomic uint64_t users_gen; /* bumped after each S3 user add/remove
@@ -157,5 +167,7 @@ struct ns {
 /* A node whose MAC fails is returned with flags marking it; callers treat
  * it as locked (fail closed). */
 #define NS_F_AUTH_FAILED (1u << 31)
+/* kv: u32 1 once the legacy bind has ended (ns_bind.c; verify reads it). */
+#define NS_KV_BIND_DONE "legacy_bind"
 
 #endif

@@ -691,6 +691,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		/* Objects whose autocommit came due while stopped lock now. */
 		ns_autocommit_run(n);
 	}
+	ns_bind_load(n);
 	/* Only the daemon writes content; a sealer that cannot start just
 	 * leaves writes on one thread. */
 	if (!(flags & (NS_OFFLINE | NS_RDONLY)) && obj_sealer_new(&n->sealer))

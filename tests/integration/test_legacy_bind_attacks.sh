@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# test_legacy_bind_attacks (review of issue 12's legacy bind, src/ns_bind.c).
+# Root on the host against the trust-on-upgrade binding:
+#  A. WORMFS_TEST_UNBOUND=1 set on a daemon mounting a store that is bound
+#     already (a production store): before the fix, every commit named no
+#     commit record, so a killed session's record put back read as a locked
+#     object. The hook is now ignored on such a store (logged).
+#  B. after the bind, the object's node record from before it (authentic,
+#     names no commit record) put back with the killed session's content
+#     file, and the state digest re-sealed (wormctl repair digest accepts:
+#     the lock state is the same): before the fix verify was clean while
+#     the never-committed bytes read as the object. verify now names it.
+#  C. the bind's marker deleted offline: the writable mount is refused
+#     (state digest), so the walk cannot be re-run silently.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+command -v python3 >/dev/null || { skip "legacy bind attacks" "needs python3"; done_testing; }
+command -v setfattr >/dev/null || { skip "legacy bind attacks" "needs setfattr"; done_testing; }
+build_tamper || { fail "tamper.c compiles"; done_testing; }
+
+M=$T_BASE/mnt D=$T_BASE/data
+mkdir -p "$D"
+ZERO=00000000000000000000000000000000
+SIZE=200000
+
+pw() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import os, sys
+data = open(sys.argv[3], "rb").read()
+try:
+    fd = os.open(sys.argv[1], os.O_WRONLY)
+    os.pwrite(fd, data, int(sys.argv[2]))
+    os.close(fd)
+    print("OK")
+except OSError as e:
+    print("ERR", e.errno)
+PY
+}
+rd() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import errno, hashlib, os, sys
+try:
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    b = os.pread(fd, int(sys.argv[3]), int(sys.argv[2]))
+    os.close(fd)
+    print("OK", len(b), hashlib.sha256(b).hexdigest())
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+PY
+}
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+ino_of() { "$TAMPER" map "$1/meta" | awk -v p="$2" '$6 == p { print $1 }'; }
+id_of() { "$TAMPER" map "$1/meta" | awk -v p="$2" '$6 == p { print $2 }'; }
+commit_of() { "$TAMPER" get "$1/meta" "$2" commit; }
+hexof() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+
+head -c $SIZE /dev/urandom >"$D/v1"
+head -c 300 /dev/urandom >"$D/k"
+head -c 300 /dev/urandom >"$D/n"
+python3 - "$D" <<'PY'
+import sys
+d = sys.argv[1]
+b = bytearray(open(d + "/v1", "rb").read())
+for name in ("k", "n"):
+    c = bytearray(b)
+    c[100000:100300] = open(d + "/" + name, "rb").read()
+    open(d + "/" + ("killed.bin" if name == "k" else "committed.bin"), "wb").write(bytes(c))
+PY
+
+# stage STORE TAG: bkt/obj written, a session killed after its commit record
+# (copy in $D/copy-TAG), the next session commits the same generation,
+# COMPLIANCE; every daemon run with WORMFS_TEST_UNBOUND=1.
+hmount() { WORMFS_TEST_UNBOUND=1 mount_fg "$@"; }
+stage() {
+	local s=$1 tag=$2 id dir
+	hmount "$s" "$M" || { fail "$tag: mount"; return 1; }
+	mkdir "$M/bkt"
+	cp "$D/v1" "$M/bkt/obj"
+	umount_fs "$M" || fail "$tag: unmount"
+	id=$(id_of "$s" bkt/obj) dir=$s/objects/${id:0:2}
+	WORMFS_CRASH_AT=map hmount "$s" "$M" || { fail "$tag: mount (hook)"; return 1; }
+	pw "$M/bkt/obj" 100000 "$D/k" >/dev/null
+	hook_fired "$M" "$s" || { fail "$tag: killed after the commit record"; return 1; }
+	mkdir -p "$D/copy-$tag"
+	cp -p "$dir/$id" "$dir/$id".m? "$D/copy-$tag/" 2>/dev/null
+	hmount "$s" "$M" || { fail "$tag: remount"; return 1; }
+	check_eq "$tag: the next session commits" OK "$(pw "$M/bkt/obj" 100000 "$D/n")"
+	setfattr -n user.worm.retention -v "COMPLIANCE +1d" "$M/bkt/obj"
+	check_eq "$tag: locked (COMPLIANCE)" locked "$(worm_state "$M/bkt/obj")"
+	umount_fs "$M" || fail "$tag: unmount"
+}
+replay() {   # replay STORE TAG: the killed session's files in place
+	local id dir
+	id=$(id_of "$1" bkt/obj) dir=$1/objects/${id:0:2}
+	rm -f "$dir/$id".m?
+	cp -p "$D/copy-$2"/* "$dir/"
+}
+
+# ---- A. the test hook on a bound (production) store ---------------------
+SA=$T_BASE/sa
+make_store "$SA" || { fail "wormctl init"; done_testing; }
+stage "$SA" A || done_testing
+check_match "A: the hook is refused, logged" "WORMFS_TEST_UNBOUND=1 ignored" \
+	"$(cat "${MNT_LOG[$M]}")"
+c=$(commit_of "$SA" "$(ino_of "$SA" bkt/obj)")
+[ "$c" != $ZERO ] && ok "A: the commit names its commit record despite the hook" ||
+	fail "A: the commit names its commit record despite the hook" "commit $c"
+replay "$SA" A
+mount_fg "$SA" "$M" || { fail "A: mount after the replay"; done_testing; }
+got=$(rd "$M/bkt/obj" 0 $((SIZE + 10)))
+[ "$got" != "OK $SIZE $(sha "$D/killed.bin")" ] &&
+	ok "A: the killed session's never-committed content is not served" ||
+	fail "A: the killed session's never-committed content is not served" "got: $got"
+check_eq "A: the killed session's record put back: read EIO" EIO "$got"
+umount_fs "$M" || fail "A: unmount"
+out=$("$WORMCTL" verify "$SA" 2>&1)
+check_match "A: verify names the replay" "DAMAGED bkt/obj: commit record is not the committed one" "$out"
+
+# ---- B. the node from before the bind put back, the digest re-sealed ----
+SB=$T_BASE/sb
+WORMFS_TEST_UNBOUND=1 make_store "$SB" || { fail "wormctl init (legacy)"; done_testing; }
+stage "$SB" B || done_testing
+ino=$(ino_of "$SB" bkt/obj) key=$(printf '%016x' "$ino")
+check_eq "B: a legacy node" $ZERO "$(commit_of "$SB" "$ino")"
+N0=$("$TAMPER" xget "$SB/meta" nodes "$key")
+mount_fg "$SB" "$M" || { fail "B: mount (bind)"; done_testing; }
+umount_fs "$M" || fail "B: unmount"
+c=$(commit_of "$SB" "$ino")
+[ "$c" != $ZERO ] && ok "B: bound at the upgrade" || fail "B: bound at the upgrade"
+"$TAMPER" xput "$SB/meta" nodes "$key" "$N0" || fail "B: the node from before the bind put back"
+replay "$SB" B
+digest_reseal "$SB" || done_testing
+out=$("$WORMCTL" verify "$SB" 2>&1)
+rc=$?
+check_eq "B: verify exits 1" 1 $rc
+check_match "B: verify names the unbound object" \
+	"DAMAGED bkt/obj: names no commit record although the legacy bind has run" "$out"
+mount_fg "$SB" "$M" || { fail "B: mount after the re-seal"; done_testing; }
+got=$(rd "$M/bkt/obj" 0 $((SIZE + 10)))
+[ "$got" != "OK $SIZE $(sha "$D/killed.bin")" ] &&
+	ok "B: the killed session's never-committed content is not served" ||
+	fail "B: the killed session's never-committed content is not served" "got: $got"
+check_eq "B: read EIO" EIO "$got"
+check_match "B: logged" "names no commit record although the legacy bind has run" \
+	"$(cat "${MNT_LOG[$M]}")"
+check_eq "B: stat still answers" $SIZE "$(stat -c %s "$M/bkt/obj")"
+check_errno "B: the lock still holds (unlink: EPERM)" EPERM unlink "$M/bkt/obj"
+umount_fs "$M" || fail "B: unmount"
+
+# ---- C. the bind's marker deleted: the mount is refused -----------------
+SC=$T_BASE/sc
+make_store "$SC" || { fail "wormctl init (C)"; done_testing; }
+"$TAMPER" xdel "$SC/meta" kv "$(hexof legacy_bind)" || fail "C: marker deleted"
+if mount_fg "$SC" "$M" 2>/dev/null; then
+	fail "C: a writable mount is refused"
+	umount_fs "$M"
+else
+	check_match "C: a writable mount is refused (state digest)" \
+		"refused: the metadata state digest" "$(cat "${MNT_LOG[$M]}")"
+fi
+"$WORMCTL" verify "$SC" >/dev/null 2>&1
+check_eq "C: verify exits 1" 1 $?
+
+done_testing
