@@ -36,6 +36,7 @@
 #include "ns_ctx.h"
 #include "ns_record.h"
 #include "ns_trail.h"
+#include "trail.h"
 #include "log.h"
 
 #define KV_BIND_DONE NS_KV_BIND_DONE       /* u32 1: the pass has ended */
@@ -241,6 +242,38 @@ int ns_bind_init_store(meta_txn *t)
 	return meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
 }
 
+/* A pass already ended on this store, by its audit trail: the marker
+ * deleted (the state digest then re-sealed) must not re-run the walk, which
+ * would take a node record put back from before the bind, with a replayed
+ * content file, as never bound and bind the replay. */
+static int had_bind_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+{
+	(void)time_s;
+	if (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0)
+		return 0;
+	*(uint64_t *)arg = seq;
+	return 1;
+}
+
+static int restore_marker(ns *n, uint64_t seq)
+{
+	uint32_t one = 1;
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 0, &t);
+
+	if (!rc)
+		rc = meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
+	if (!rc)
+		rc = meta_txn_commit(t);
+	else if (t)
+		meta_txn_abort(t);
+	wlog(WLOG_ERR, "legacy bind: the marker is missing but audit record %" PRIu64 " records "
+	     "a pass that ended: not run again (it would bind a node record put back from "
+	     "before it to whatever its content file holds now); marker %s", seq,
+	     rc ? "not restored" : "restored");
+	return rc;
+}
+
 void ns_bind_load(ns *n)
 {
 	uint32_t done = 0;
@@ -287,17 +320,31 @@ void ns_bind_legacy(ns *n)
 		}
 		return;
 	}
+	meta_txn_abort(t);
+	t = NULL;
+	if (n->digest_bad) {
+		wlog(WLOG_ERR, "legacy bind skipped: the metadata state digest does not match");
+		return;
+	}
+	{
+		uint64_t seq = 0;
+		rc = ns_audit_list(n, 0, had_bind_cb, &seq);
+		if (rc && rc != -ENOENT)
+			goto fail;
+		if (seq) {
+			n->test_unbound = 0;
+			(void)restore_marker(n, seq);
+			return;
+		}
+	}
 	if (n->test_unbound) {
-		meta_txn_abort(t);
 		wlog(WLOG_WARN, "WORMFS_TEST_UNBOUND=1: legacy bind skipped and commits name no "
 		     "commit record (a test hook: the store stays as an older build leaves it)");
 		return;
 	}
-	if (n->digest_bad) {
-		meta_txn_abort(t);
-		wlog(WLOG_ERR, "legacy bind skipped: the metadata state digest does not match");
-		return;
-	}
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		goto fail;
 	rc = meta_node_foreach(t, walk_cb, &w);
 	meta_txn_abort(t);
 	if (!rc)
@@ -310,6 +357,7 @@ void ns_bind_legacy(ns *n)
 	if (!rc)
 		return;
 fail:
+	n->test_unbound = 0;
 	wlog(WLOG_ERR, "legacy bind stopped: %s (%" PRIu64 " object(s) bound in this pass; the "
 	     "rest is bound at the next mount)", strerror(-rc), c.bound);
 }

@@ -12,6 +12,10 @@
 #     the never-committed bytes read as the object. verify now names it.
 #  C. the bind's marker deleted offline: the writable mount is refused
 #     (state digest), so the walk cannot be re-run silently.
+#  D. B, then the marker deleted and the digest re-sealed again: before the
+#     fix the walk ran again and bound the put-back node to the replayed
+#     record (reads served it, verify clean); now the audit trail's
+#     legacy-bind record keeps it from running again.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 command -v python3 >/dev/null || { skip "legacy bind attacks" "needs python3"; done_testing; }
@@ -146,6 +150,26 @@ check_match "B: logged" "names no commit record although the legacy bind has run
 check_eq "B: stat still answers" $SIZE "$(stat -c %s "$M/bkt/obj")"
 check_errno "B: the lock still holds (unlink: EPERM)" EPERM unlink "$M/bkt/obj"
 umount_fs "$M" || fail "B: unmount"
+
+# ---- D. then the bind's marker deleted too, the digest re-sealed again:
+# the walk must not run again (it would bind the put-back node to the
+# killed session's record, the replay then laundered: reads and verify clean)
+"$TAMPER" xdel "$SB/meta" kv "$(hexof legacy_bind)" || fail "D: marker deleted"
+digest_reseal "$SB" || done_testing
+mount_fg "$SB" "$M" || { fail "D: mount"; done_testing; }
+check_match "D: the pass is not run again (audit trail), logged" \
+	"the marker is missing but audit record [0-9]+ records a pass that ended" \
+	"$(cat "${MNT_LOG[$M]}")"
+got=$(rd "$M/bkt/obj" 0 $((SIZE + 10)))
+[ "$got" != "OK $SIZE $(sha "$D/killed.bin")" ] &&
+	ok "D: the killed session's never-committed content is not served" ||
+	fail "D: the killed session's never-committed content is not served" "got: $got"
+check_eq "D: read EIO" EIO "$got"
+umount_fs "$M" || fail "D: unmount"
+check_eq "D: the put-back node is not bound to the replay" $ZERO "$(commit_of "$SB" "$ino")"
+"$WORMCTL" verify "$SB" >/dev/null 2>&1
+check_eq "D: verify exits 1" 1 $?
+check_eq "D: one legacy-bind record" 1 "$("$WORMCTL" audit "$SB" 2>/dev/null | grep -c 'kind=legacy-bind')"
 
 # ---- C. the bind's marker deleted: the mount is refused -----------------
 SC=$T_BASE/sc
