@@ -1823,3 +1823,48 @@ Test(obj, session_slot_versions_fuzz)
 		tobj_free(&o);
 	}
 }
+
+/* Review of the legacy bind (obj_commit_tag, ns_bind.c): a format-3 file
+ * hands back the tag of its committed generation's record (the one a
+ * node names after a commit); formats 1 and 2 have none (-ENOTSUP: the
+ * bind counts them old_format, reads and verify leave them as before); a
+ * header that fails authentication is -EIO (nothing to trust); no record
+ * of the generation or no file -ENOENT. */
+Test(obj, commit_tag_by_format)
+{
+	static uint8_t data[2 * OBJ_BLOCK_SIZE + 11];
+	uint8_t tag[OBJ_COMMIT_BYTES];
+	struct obj_ref r;
+	struct tobj o;
+
+	fill_random(data, sizeof(data));
+	tobj_new(&o, 0);
+	twrite(&o, data, sizeof(data), 0);
+	tcommit(&o);
+	r = o.r;
+	memset(r.commit, 0, sizeof(r.commit));   /* as a legacy node */
+	cr_assert_eq(obj_commit_tag(E.s, E.k, &r, now(), tag), 0);
+	cr_assert(memcmp(tag, o.r.commit, OBJ_COMMIT_BYTES) == 0, "the committed record's tag");
+	r.gen = 2;                                /* no record of that generation */
+	cr_assert_eq(obj_commit_tag(E.s, E.k, &r, now(), tag), -ENOENT);
+	r.gen = 1;
+	uint8_t b;
+	cr_assert_eq(pread(o.fd, &b, 1, 40), 1);   /* header byte inside the AEAD'd part */
+	b ^= 1;
+	cr_assert_eq(pwrite(o.fd, &b, 1, 40), 1);
+	cr_assert_eq(obj_commit_tag(E.s, E.k, &r, now(), tag), -EIO);
+	cr_assert_eq(store_obj_unlink(E.s, r.id), 0);
+	cr_assert_eq(obj_commit_tag(E.s, E.k, &r, now(), tag), -ENOENT);
+	tobj_free(&o);
+
+	memset(&o, 0, sizeof(o));
+	cr_assert_eq(obj_key_new(E.k, 0, &o.r, &o.key, now()), 0);
+	o.r.key = o.key;
+	cr_assert_eq(obj_file_create_v2(E.s, &o.r, &o.fd), 0);
+	treload(&o);
+	o.r.write_gen = 1;
+	twrite(&o, data, sizeof(data), 0);
+	tcommit(&o);
+	cr_assert_eq(obj_commit_tag(E.s, E.k, &o.r, now(), tag), -ENOTSUP, "format 2");
+	tobj_free(&o);
+}
