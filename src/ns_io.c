@@ -1220,7 +1220,12 @@ int ns_fsyncdir(ns *n)
  * before the bind put back (the state digest re-sealed): a killed
  * session's record would read as the object, so its content is refused.
  * Checked once per load (a DEK unwrap and a header read), and only for
- * such a node: formats 1 and 2 have no commit record and read as ever. */
+ * such a node: formats 1 and 2 have no commit record and read as ever.
+ * Not in a write session (dirty, from session_ref on): ref is then the
+ * session's (an inline object moved to a file names no record until its
+ * commit). Left: a write session on such a node (a mutable object only,
+ * a locked one takes none) is not refused, and its commit names a record
+ * of whatever it kept of the file. */
 static int unbound_check(ns *n, struct ns_inode *in, const struct obj_ref *r)
 {
 	static const uint8_t none[OBJ_COMMIT_BYTES];
@@ -1282,7 +1287,7 @@ ssize_t ns_read(ns *n, ns_handle *h, void *buf, size_t size, uint64_t off)
 	r = in->ref;
 	r.key = in->key;
 	const uint8_t *ibuf = in->inl ? in->ibuf : NULL;
-	int forged = in->forged;
+	int forged = in->forged, dirty = in->dirty;
 	pthread_mutex_unlock(&in->mu);
 	if (forged) {
 		/* Design section 7: unauthenticated plaintext is never
@@ -1296,7 +1301,7 @@ ssize_t ns_read(ns *n, ns_handle *h, void *buf, size_t size, uint64_t off)
 		     "refused", (unsigned long long)in->ino);
 		return -EIO;
 	}
-	if (!ibuf && h->fd >= 0 && (rc = unbound_check(n, in, &r)) != 0) {
+	if (!ibuf && !dirty && h->fd >= 0 && (rc = unbound_check(n, in, &r)) != 0) {
 		pthread_rwlock_unlock(&in->rw);
 		return rc;
 	}
