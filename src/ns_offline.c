@@ -840,6 +840,8 @@ static int rewrap_txn(ns *n, uint64_t ino, struct meta_node *ndout, struct kms_w
 	if (rc)
 		return rc;
 	rc = ns_node_get(n, t, ino, &nd);
+	if (rc == -ENOENT)
+		rc = 1;       /* removed since the listing (online): nothing to do */
 	if (rc)
 		goto fail;
 	memcpy(in.b, nd.wrapped, KMS_WRAPPED_BYTES);
@@ -886,7 +888,7 @@ static int rewrap_one(ns *n, uint64_t ino)
 	if (!in)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&in->rw);
-	rc = rewrap_txn(n, ino, &nd, &w);
+	rc = rewrap_txn(n, ino, &nd, &w);   /* 1: gone meanwhile */
 	if (!rc) {
 		pthread_mutex_lock(&in->mu);
 		if (in->live && memcmp(in->ref.id, nd.objid, 16) == 0)
@@ -939,8 +941,9 @@ long ns_rewrap(ns *n, ns_progress_cb progress, void *arg)
 		rc = 0;
 		for (size_t i = 0; i < r->count && !rc; i++) {
 			rc = rewrap_one(n, r->ino[i]);
-			if (rc == -EPERM)
-				rc = 0;    /* auth-failed record: left alone, verify reports it */
+			if (rc == -EPERM || rc == 1)
+				rc = 0;    /* auth-failed record: left alone, verify reports it;
+					    * or removed meanwhile */
 			else if (!rc)
 				total++;
 			r->after = r->ino[i];
