@@ -161,6 +161,7 @@ static void env_free(meta_env *e)
 {
 	if (e->env)
 		mdb_env_close(e->env);
+	dg_memo_clear(e);
 	pthread_mutex_destroy(&e->pool_mu);
 	pthread_rwlock_destroy(&e->map_lk);
 	free(e->dir);

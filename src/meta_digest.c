@@ -31,6 +31,7 @@ void meta_set_digest(meta_env *e, meta_rec_hash_fn fn, void *arg)
 	e->dg_fn = fn;
 	e->dg_arg = arg;
 	e->dg_seen_ok = 0;
+	dg_memo_clear(e);   /* another key: other H */
 }
 
 /* ---- the sum ------------------------------------------------------------ */
@@ -194,51 +195,68 @@ int meta_digest_txn_flush(meta_txn *t)
 
 /* ---- hooks (meta_priv.h) ------------------------------------------------ */
 
+/* H of a value: memoized if this write transaction (or one before it)
+ * put exactly these bytes under this key (meta_digest_memo.c). */
+static int rec_hash_memo(meta_txn *t, enum meta_db d, const MDB_val *k, const MDB_val *v,
+			 uint8_t out[META_DIGEST_BYTES])
+{
+	if (dg_memo_get(t->e, d, k, v, out))
+		return 0;
+	return rec_hash(t->e, d, k, v, out);
+}
+
+/* One cursor finds the old value and replaces or deletes it: one B-tree
+ * descent, not one for mdb_get and another in mdb_put or mdb_del. */
 int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags)
 {
 	uint8_t hold[META_DIGEST_BYTES], hnew[META_DIGEST_BYTES];
-	MDB_val old;
+	MDB_cursor *c = NULL;
+	MDB_val key = *k, old;
 	int had = 0, rc;
 
 	if (!dg_on(t) || is_digest_key(d, k))
 		return mdb_put(t->txn, dbi(t, d), k, v, flags);
-	if (!(flags & MDB_NOOVERWRITE)) {
-		rc = mdb_get(t->txn, dbi(t, d), k, &old);
-		if (rc && rc != MDB_NOTFOUND)
-			return rc;
-		/* Hashed before the put: the old value's page may be reused. */
-		if (!rc && (rc = rec_hash(t->e, d, k, &old, hold)))
-			return rc;
-		had = !rc;
-	}
 	rc = rec_hash(t->e, d, k, v, hnew);
 	if (rc)
 		return rc;
-	rc = mdb_put(t->txn, dbi(t, d), k, v, flags);
+	if (flags & MDB_NOOVERWRITE) {
+		rc = mdb_put(t->txn, dbi(t, d), k, v, flags);
+	} else {
+		rc = mdb_cursor_open(t->txn, dbi(t, d), &c);
+		if (rc)
+			return rc;
+		rc = mdb_cursor_get(c, &key, &old, MDB_SET_KEY);
+		/* Hashed before the put: the old value's page may be reused. */
+		if (!rc && !(rc = rec_hash_memo(t, d, k, &old, hold))) {
+			had = 1;
+			rc = mdb_cursor_put(c, k, v, MDB_CURRENT);
+		} else if (rc == MDB_NOTFOUND) {
+			rc = mdb_cursor_put(c, k, v, flags);
+		}
+		mdb_cursor_close(c);
+	}
 	if (rc)
 		return rc;
 	if (had)
 		meta_digest_sub(t->dsum, hold);
 	meta_digest_add(t->dsum, hnew);
 	t->ddirty = 1;
+	dg_memo_put(t->e, d, k, v, hnew);
 	return 0;
 }
 
-int dg_del(meta_txn *t, enum meta_db d, MDB_val *k)
+/* Subtract H of the record under cursor c (positioned, its value v) and
+ * delete it. */
+static int del_at(meta_txn *t, enum meta_db d, MDB_cursor *c, const MDB_val *k,
+		  const MDB_val *v)
 {
 	uint8_t h[META_DIGEST_BYTES];
-	MDB_val old;
-	int rc;
+	int rc = rec_hash_memo(t, d, k, v, h);
 
-	if (!dg_on(t) || is_digest_key(d, k))
-		return mdb_del(t->txn, dbi(t, d), k, NULL);
-	rc = mdb_get(t->txn, dbi(t, d), k, &old);
 	if (rc)
 		return rc;
-	rc = rec_hash(t->e, d, k, &old, h);
-	if (rc)
-		return rc;
-	rc = mdb_del(t->txn, dbi(t, d), k, NULL);
+	dg_memo_forget(t->e, d, k);   /* before the delete: k may point into the page */
+	rc = mdb_cursor_del(c, 0);
 	if (rc)
 		return rc;
 	meta_digest_sub(t->dsum, h);
@@ -246,9 +264,26 @@ int dg_del(meta_txn *t, enum meta_db d, MDB_val *k)
 	return 0;
 }
 
+int dg_del(meta_txn *t, enum meta_db d, MDB_val *k)
+{
+	MDB_cursor *c = NULL;
+	MDB_val key = *k, old;
+	int rc;
+
+	if (!dg_on(t) || is_digest_key(d, k))
+		return mdb_del(t->txn, dbi(t, d), k, NULL);
+	rc = mdb_cursor_open(t->txn, dbi(t, d), &c);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(c, &key, &old, MDB_SET_KEY);
+	if (!rc)
+		rc = del_at(t, d, c, k, &old);
+	mdb_cursor_close(c);
+	return rc;
+}
+
 int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c)
 {
-	uint8_t h[META_DIGEST_BYTES];
 	MDB_val k, v;
 	int rc;
 
@@ -259,15 +294,7 @@ int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c)
 		return rc;
 	if (is_digest_key(d, &k))
 		return mdb_cursor_del(c, 0);
-	rc = rec_hash(t->e, d, &k, &v, h);
-	if (rc)
-		return rc;
-	rc = mdb_cursor_del(c, 0);
-	if (rc)
-		return rc;
-	meta_digest_sub(t->dsum, h);
-	t->ddirty = 1;
-	return 0;
+	return del_at(t, d, c, &k, &v);
 }
 
 /* ---- whole-store operations --------------------------------------------- */

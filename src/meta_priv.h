@@ -15,7 +15,8 @@
  *   meta_due.c     the autocommit deadline index
  *   meta_upgrade.c upgrading a store to authenticated records
  *   meta_auth.c    the MAC of a record (auth_mac, auth_check)
- *   meta_digest.c  the state digest, kept in every write transaction */
+ *   meta_digest.c  the state digest, kept in every write transaction
+ *   meta_digest_memo.c  the digest's H of values recently put */
 #ifndef WORMFS_META_PRIV_H
 #define WORMFS_META_PRIV_H
 
@@ -99,6 +100,9 @@ struct meta_env {
 	/* The same for the inode counter's record (meta_ino.c). */
 	uint8_t ino_seen[8 + META_MAC_BYTES];
 	int ino_seen_ok;
+	/* H of values recently put (meta_digest_memo.c; writer lock holder
+	 * only), or NULL. */
+	struct dg_memo_slot *dg_memo;
 };
 
 /* The one place where LMDB codes become -errno. */
@@ -210,6 +214,14 @@ int dg_del(meta_txn *t, enum meta_db d, MDB_val *k);
 int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c);
 void meta_digest_txn_begin(meta_txn *t);
 int meta_digest_txn_flush(meta_txn *t);   /* before commit; LMDB-style */
+/* The digest's H of a value as last put (meta_digest_memo.c): get gives 1
+ * and h if db, key and value are the ones memoized, else 0. */
+int dg_memo_get(meta_env *e, enum meta_db d, const MDB_val *k, const MDB_val *v,
+		uint8_t h[META_DIGEST_BYTES]);
+void dg_memo_put(meta_env *e, enum meta_db d, const MDB_val *k, const MDB_val *v,
+		 const uint8_t h[META_DIGEST_BYTES]);
+void dg_memo_forget(meta_env *e, enum meta_db d, const MDB_val *k);
+void dg_memo_clear(meta_env *e);          /* drops all; frees */
 
 /* Record MACs. msg = tag | key | value fields; each record type has its
  * own tag, and its fields are fixed-size except a last one, so no two
