@@ -183,6 +183,7 @@ void meta_digest_txn_begin(meta_txn *t)
 {
 	t->dstate = 0;
 	t->ddirty = 0;
+	memset(t->dcur, 0, sizeof(t->dcur));   /* the last transaction's are gone */
 }
 
 int meta_digest_txn_flush(meta_txn *t)
@@ -205,6 +206,27 @@ static int rec_hash_memo(meta_txn *t, enum meta_db d, const MDB_val *k, const MD
 	return rec_hash(t->e, d, k, v, out);
 }
 
+/* The write transaction's cursor on d (not closed by the caller): opening
+ * one per call cost a malloc and a free each. Every use positions it
+ * first (MDB_SET_KEY). */
+static int txn_cursor(meta_txn *t, enum meta_db d, MDB_cursor **c)
+{
+	int rc = 0;
+
+	if (!t->dcur[d])
+		rc = mdb_cursor_open(t->txn, dbi(t, d), &t->dcur[d]);
+	*c = t->dcur[d];
+	return rc;
+}
+
+int dg_find(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, MDB_cursor **c)
+{
+	MDB_val key = *k;
+	int rc = t->rdonly ? EINVAL : txn_cursor(t, d, c);
+
+	return rc ? rc : mdb_cursor_get(*c, &key, v, MDB_SET_KEY);
+}
+
 /* One cursor finds the old value and replaces or deletes it: one B-tree
  * descent, not one for mdb_get and another in mdb_put or mdb_del. */
 int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags)
@@ -222,7 +244,7 @@ int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags)
 	if (flags & MDB_NOOVERWRITE) {
 		rc = mdb_put(t->txn, dbi(t, d), k, v, flags);
 	} else {
-		rc = mdb_cursor_open(t->txn, dbi(t, d), &c);
+		rc = txn_cursor(t, d, &c);
 		if (rc)
 			return rc;
 		rc = mdb_cursor_get(c, &key, &old, MDB_SET_KEY);
@@ -233,7 +255,6 @@ int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags)
 		} else if (rc == MDB_NOTFOUND) {
 			rc = mdb_cursor_put(c, k, v, flags);
 		}
-		mdb_cursor_close(c);
 	}
 	if (rc)
 		return rc;
@@ -272,14 +293,11 @@ int dg_del(meta_txn *t, enum meta_db d, MDB_val *k)
 
 	if (!dg_on(t) || is_digest_key(d, k))
 		return mdb_del(t->txn, dbi(t, d), k, NULL);
-	rc = mdb_cursor_open(t->txn, dbi(t, d), &c);
+	rc = txn_cursor(t, d, &c);
 	if (rc)
 		return rc;
 	rc = mdb_cursor_get(c, &key, &old, MDB_SET_KEY);
-	if (!rc)
-		rc = del_at(t, d, c, k, &old);
-	mdb_cursor_close(c);
-	return rc;
+	return rc ? rc : del_at(t, d, c, k, &old);
 }
 
 int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c)

@@ -16,7 +16,8 @@
  *   meta_upgrade.c upgrading a store to authenticated records
  *   meta_auth.c    the MAC of a record (auth_mac, auth_check)
  *   meta_digest.c  the state digest, kept in every write transaction
- *   meta_digest_memo.c  the digest's H of values recently put */
+ *   meta_digest_memo.c  the digest's H of values recently put
+ *   meta_auth_memo.c    record MACs last found right */
 #ifndef WORMFS_META_PRIV_H
 #define WORMFS_META_PRIV_H
 
@@ -63,6 +64,9 @@ struct meta_txn {
 	int dstate;               /* 0 not loaded yet, else DG_* */
 	int ddirty;               /* dsum changed: written at commit */
 	uint8_t dsum[META_DIGEST_BYTES];
+	/* write txn: one cursor per database for dg_put / dg_del, opened on
+	 * first use; LMDB closes them when the transaction ends. */
+	MDB_cursor *dcur[DB_COUNT];
 };
 
 struct meta_env {
@@ -103,6 +107,8 @@ struct meta_env {
 	/* H of values recently put (meta_digest_memo.c; writer lock holder
 	 * only), or NULL. */
 	struct dg_memo_slot *dg_memo;
+	/* MACs last found right (meta_auth_memo.c), or NULL. */
+	struct auth_memo *amemo;
 };
 
 /* The one place where LMDB codes become -errno. */
@@ -212,6 +218,9 @@ static inline int cursor_step(MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_
 int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags);
 int dg_del(meta_txn *t, enum meta_db d, MDB_val *k);
 int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c);
+/* Write txn t: position its own cursor on d at key k, the value in v
+ * (LMDB-style code); *c is for dg_cursor_del, not to be closed. */
+int dg_find(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, MDB_cursor **c);
 void meta_digest_txn_begin(meta_txn *t);
 int meta_digest_txn_flush(meta_txn *t);   /* before commit; LMDB-style */
 /* The digest's H of a value as last put (meta_digest_memo.c): get gives 1
@@ -222,6 +231,18 @@ void dg_memo_put(meta_env *e, enum meta_db d, const MDB_val *k, const MDB_val *v
 		 const uint8_t h[META_DIGEST_BYTES]);
 void dg_memo_forget(meta_env *e, enum meta_db d, const MDB_val *k);
 void dg_memo_clear(meta_env *e);          /* drops all; frees */
+
+/* Record MACs last found right (meta_auth_memo.c): known gives 1 if msg
+ * (len bytes, at most AUTH_MEMO_MSG_MAX: a directory entry's) carried mac
+ * when last checked or made. */
+#define AUTH_MEMO_MSG_MAX (1 + 24 + META_NAME_MAX)
+struct auth_memo *auth_memo_new(void);
+void auth_memo_free(struct auth_memo *m);
+void auth_memo_clear(struct auth_memo *m);
+int auth_memo_known(struct auth_memo *m, const uint8_t *msg, size_t len,
+		    const uint8_t mac[META_MAC_BYTES]);
+void auth_memo_note(struct auth_memo *m, const uint8_t *msg, size_t len,
+		    const uint8_t mac[META_MAC_BYTES]);
 
 /* Record MACs. msg = tag | key | value fields; each record type has its
  * own tag, and its fields are fixed-size except a last one, so no two
