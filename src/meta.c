@@ -912,7 +912,6 @@ int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino
 int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
 {
 	uint8_t kb[8 + META_NAME_MAX], cb[16];
-	MDB_cursor *c = NULL;
 	MDB_val k, v, ck;
 	size_t len;
 	int rc = name_len(name, &len);
@@ -920,8 +919,7 @@ int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
 	if (rc)
 		return rc;
 	k = prefixed_key(kb, parent, name, len);
-	/* Found once: the cursor then deletes what was checked. */
-	rc = mdb_err(dg_find(t, DB_DIRENTS, &k, &v, &c));
+	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), &k, &v));
 	if (rc)
 		return rc;
 	rc = dirent_check(t->e, parent, name, len, &v);
@@ -930,7 +928,7 @@ int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
 	put_be64(cb, parent);
 	memcpy(cb + 8, (uint8_t *)v.mv_data + 8, 8);   /* cookie, already BE */
 	ck = (MDB_val){ 16, cb };
-	rc = mdb_err(dg_cursor_del(t, DB_DIRENTS, c));
+	rc = mdb_err(dg_del(t, DB_DIRENTS, &k));
 	if (rc)
 		return rc;
 	rc = mdb_err(dg_del(t, DB_COOKIES, &ck));
