@@ -912,6 +912,7 @@ int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino
 int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
 {
 	uint8_t kb[8 + META_NAME_MAX], cb[16];
+	MDB_cursor *c = NULL;
 	MDB_val k, v, ck;
 	size_t len;
 	int rc = name_len(name, &len);
@@ -919,7 +920,8 @@ int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
 	if (rc)
 		return rc;
 	k = prefixed_key(kb, parent, name, len);
-	rc = mdb_err(mdb_get(t->txn, dbi(t, DB_DIRENTS), &k, &v));
+	/* Found once: the cursor then deletes what was checked. */
+	rc = mdb_err(dg_find(t, DB_DIRENTS, &k, &v, &c));
 	if (rc)
 		return rc;
 	rc = dirent_check(t->e, parent, name, len, &v);
@@ -928,7 +930,7 @@ int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name)
 	put_be64(cb, parent);
 	memcpy(cb + 8, (uint8_t *)v.mv_data + 8, 8);   /* cookie, already BE */
 	ck = (MDB_val){ 16, cb };
-	rc = mdb_err(dg_del(t, DB_DIRENTS, &k));
+	rc = mdb_err(dg_cursor_del(t, DB_DIRENTS, c));
 	if (rc)
 		return rc;
 	rc = mdb_err(dg_del(t, DB_COOKIES, &ck));

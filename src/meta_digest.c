@@ -183,6 +183,7 @@ void meta_digest_txn_begin(meta_txn *t)
 {
 	t->dstate = 0;
 	t->ddirty = 0;
+	memset(t->dcur, 0, sizeof(t->dcur));   /* the last transaction's are gone */
 }
 
 int meta_digest_txn_flush(meta_txn *t)
@@ -205,30 +206,56 @@ static int rec_hash_memo(meta_txn *t, enum meta_db d, const MDB_val *k, const MD
 	return rec_hash(t->e, d, k, v, out);
 }
 
-/* mdb_get then mdb_put or mdb_del, not one cursor: in a write transaction
- * mdb_cursor_open costs a malloc and a free, as much as the B-tree
- * descent it would save (measured). */
+/* The write transaction's cursor on d (not closed by the caller): opening
+ * one per call cost a malloc and a free each. Every use positions it
+ * first (MDB_SET_KEY). */
+static int txn_cursor(meta_txn *t, enum meta_db d, MDB_cursor **c)
+{
+	int rc = 0;
+
+	if (!t->dcur[d])
+		rc = mdb_cursor_open(t->txn, dbi(t, d), &t->dcur[d]);
+	*c = t->dcur[d];
+	return rc;
+}
+
+int dg_find(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, MDB_cursor **c)
+{
+	MDB_val key = *k;
+	int rc = t->rdonly ? EINVAL : txn_cursor(t, d, c);
+
+	return rc ? rc : mdb_cursor_get(*c, &key, v, MDB_SET_KEY);
+}
+
+/* One cursor finds the old value and replaces or deletes it: one B-tree
+ * descent, not one for mdb_get and another in mdb_put or mdb_del. */
 int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags)
 {
 	uint8_t hold[META_DIGEST_BYTES], hnew[META_DIGEST_BYTES];
-	MDB_val old;
+	MDB_cursor *c = NULL;
+	MDB_val key = *k, old;
 	int had = 0, rc;
 
 	if (!dg_on(t) || is_digest_key(d, k))
 		return mdb_put(t->txn, dbi(t, d), k, v, flags);
-	if (!(flags & MDB_NOOVERWRITE)) {
-		rc = mdb_get(t->txn, dbi(t, d), k, &old);
-		if (rc && rc != MDB_NOTFOUND)
-			return rc;
-		/* Hashed before the put: the old value's page may be reused. */
-		if (!rc && (rc = rec_hash_memo(t, d, k, &old, hold)))
-			return rc;
-		had = !rc;
-	}
 	rc = rec_hash(t->e, d, k, v, hnew);
 	if (rc)
 		return rc;
-	rc = mdb_put(t->txn, dbi(t, d), k, v, flags);
+	if (flags & MDB_NOOVERWRITE) {
+		rc = mdb_put(t->txn, dbi(t, d), k, v, flags);
+	} else {
+		rc = txn_cursor(t, d, &c);
+		if (rc)
+			return rc;
+		rc = mdb_cursor_get(c, &key, &old, MDB_SET_KEY);
+		/* Hashed before the put: the old value's page may be reused. */
+		if (!rc && !(rc = rec_hash_memo(t, d, k, &old, hold))) {
+			had = 1;
+			rc = mdb_cursor_put(c, k, v, MDB_CURRENT);
+		} else if (rc == MDB_NOTFOUND) {
+			rc = mdb_cursor_put(c, k, v, flags);
+		}
+	}
 	if (rc)
 		return rc;
 	if (had)
@@ -239,22 +266,18 @@ int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags)
 	return 0;
 }
 
-int dg_del(meta_txn *t, enum meta_db d, MDB_val *k)
+/* Subtract H of the record under cursor c (positioned, its value v) and
+ * delete it. */
+static int del_at(meta_txn *t, enum meta_db d, MDB_cursor *c, const MDB_val *k,
+		  const MDB_val *v)
 {
 	uint8_t h[META_DIGEST_BYTES];
-	MDB_val old;
-	int rc;
+	int rc = rec_hash_memo(t, d, k, v, h);
 
-	if (!dg_on(t) || is_digest_key(d, k))
-		return mdb_del(t->txn, dbi(t, d), k, NULL);
-	rc = mdb_get(t->txn, dbi(t, d), k, &old);
 	if (rc)
 		return rc;
-	rc = rec_hash_memo(t, d, k, &old, h);
-	if (rc)
-		return rc;
-	dg_memo_forget(t->e, d, k);
-	rc = mdb_del(t->txn, dbi(t, d), k, NULL);
+	dg_memo_forget(t->e, d, k);   /* before the delete: k may point into the page */
+	rc = mdb_cursor_del(c, 0);
 	if (rc)
 		return rc;
 	meta_digest_sub(t->dsum, h);
@@ -262,9 +285,23 @@ int dg_del(meta_txn *t, enum meta_db d, MDB_val *k)
 	return 0;
 }
 
+int dg_del(meta_txn *t, enum meta_db d, MDB_val *k)
+{
+	MDB_cursor *c = NULL;
+	MDB_val key = *k, old;
+	int rc;
+
+	if (!dg_on(t) || is_digest_key(d, k))
+		return mdb_del(t->txn, dbi(t, d), k, NULL);
+	rc = txn_cursor(t, d, &c);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(c, &key, &old, MDB_SET_KEY);
+	return rc ? rc : del_at(t, d, c, k, &old);
+}
+
 int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c)
 {
-	uint8_t h[META_DIGEST_BYTES];
 	MDB_val k, v;
 	int rc;
 
@@ -275,16 +312,7 @@ int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c)
 		return rc;
 	if (is_digest_key(d, &k))
 		return mdb_cursor_del(c, 0);
-	rc = rec_hash_memo(t, d, &k, &v, h);
-	if (rc)
-		return rc;
-	dg_memo_forget(t->e, d, &k);   /* before the delete: k points into the page */
-	rc = mdb_cursor_del(c, 0);
-	if (rc)
-		return rc;
-	meta_digest_sub(t->dsum, h);
-	t->ddirty = 1;
-	return 0;
+	return del_at(t, d, c, &k, &v);
 }
 
 /* ---- whole-store operations --------------------------------------------- */

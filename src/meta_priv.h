@@ -64,6 +64,9 @@ struct meta_txn {
 	int dstate;               /* 0 not loaded yet, else DG_* */
 	int ddirty;               /* dsum changed: written at commit */
 	uint8_t dsum[META_DIGEST_BYTES];
+	/* write txn: one cursor per database for dg_put / dg_del, opened on
+	 * first use; LMDB closes them when the transaction ends. */
+	MDB_cursor *dcur[DB_COUNT];
 };
 
 struct meta_env {
@@ -215,6 +218,9 @@ static inline int cursor_step(MDB_cursor *c, MDB_val *k, MDB_val *v, MDB_cursor_
 int dg_put(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, unsigned flags);
 int dg_del(meta_txn *t, enum meta_db d, MDB_val *k);
 int dg_cursor_del(meta_txn *t, enum meta_db d, MDB_cursor *c);
+/* Write txn t: position its own cursor on d at key k, the value in v
+ * (LMDB-style code); *c is for dg_cursor_del, not to be closed. */
+int dg_find(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, MDB_cursor **c);
 void meta_digest_txn_begin(meta_txn *t);
 int meta_digest_txn_flush(meta_txn *t);   /* before commit; LMDB-style */
 /* The digest's H of a value as last put (meta_digest_memo.c): get gives 1
