@@ -22,8 +22,6 @@
 #include <stdlib.h>
 
 #define DG_MEMO_SLOTS 16
-/* One inline object's value (a 16 KiB block slot and its framing) fits. */
-#define DG_MEMO_VMAX (16384 + 256)
 
 struct dg_memo_slot {
 	int used;

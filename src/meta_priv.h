@@ -224,7 +224,10 @@ int dg_find(meta_txn *t, enum meta_db d, MDB_val *k, MDB_val *v, MDB_cursor **c)
 void meta_digest_txn_begin(meta_txn *t);
 int meta_digest_txn_flush(meta_txn *t);   /* before commit; LMDB-style */
 /* The digest's H of a value as last put (meta_digest_memo.c): get gives 1
- * and h if db, key and value are the ones memoized, else 0. */
+ * and h if db, key and value are the ones memoized, else 0. Values of up
+ * to DG_MEMO_VMAX bytes are kept: one inline object's (a 16 KiB block
+ * slot and its framing) fits. */
+#define DG_MEMO_VMAX (16384 + 256)
 int dg_memo_get(meta_env *e, enum meta_db d, const MDB_val *k, const MDB_val *v,
 		uint8_t h[META_DIGEST_BYTES]);
 void dg_memo_put(meta_env *e, enum meta_db d, const MDB_val *k, const MDB_val *v,
