@@ -64,6 +64,8 @@ enum meta_flags {
 					 (authenticated) */
 	META_F_DEF_APPEND = 1u << 5,  /* bucket: user.worm.default-append-only
 					 ON (authenticated) */
+	META_F_STAGING = 1u << 6,     /* a front end's upload in progress
+					 (ns_create_staging; authenticated) */
 };
 
 struct meta_node {

@@ -273,6 +273,24 @@ int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 WORM_MUST_USE
 int ns_create_upload(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 		     uint32_t mode, int flags, struct ns_attr *out, ns_handle **h);
+/* Staging: a front end's upload in progress (S3 multipart parts and the
+ * directories holding them). ns_mkdir_staging and ns_create_staging work
+ * as ns_mkdir and ns_create (same errors; -EPERM at the root), but the
+ * node is marked staging in its authenticated record: it is exempt from
+ * its bucket's defaults (retention, autocommit, append-only), so that it
+ * can always be removed, and in exchange it can never be locked (setting
+ * user.worm.retention, legal-hold or append-only: -EPERM, rule=staging)
+ * nor leave its directory: a rename is allowed only within the same
+ * staging directory, from a staging node onto nothing or another one
+ * (anything else involving one: -EPERM, rule=staging). Its bytes reach a
+ * real name only by being copied into a new object, which gets the
+ * defaults. */
+WORM_MUST_USE
+int ns_mkdir_staging(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		     uint32_t mode, struct ns_attr *out);
+WORM_MUST_USE
+int ns_create_staging(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		      uint32_t mode, struct ns_attr *out, ns_handle **h);
 /* Read up to size bytes at off: the count (0 at or past the end). -EIO a
  * block fails authentication (the read fails, never returns bad data). */
 WORM_MUST_USE

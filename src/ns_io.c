@@ -17,6 +17,7 @@
 
 #include "ns_ctx.h"
 #include "ns_inode.h"
+#include "ns_tree.h"
 #include "ns_io.h"
 #include "ns_path.h"
 #include "ns_record.h"
@@ -646,7 +647,8 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 	/* An object unlinked while open (nlink 0) is on its way out. A bucket
 	 * that cannot be found fails the commit (the pending mark stays, for
 	 * the next try): never committed as if there were no default. */
-	int due = apply_default && !nd.sealed && nd.nlink > 0 && !(nd.flags & (1u << 31));
+	int due = apply_default && !nd.sealed && nd.nlink > 0 &&
+		  !(nd.flags & ((1u << 31) | META_F_STAGING));   /* staging: ns.h */
 	memset(&b, 0, sizeof(b));
 	if (due && (rc = ns_bucket_of(n, t, &nd, &b)) != 0)
 		goto fail;
@@ -1119,6 +1121,15 @@ int ns_create_upload(ns *n, const struct ns_caller *c, uint64_t parent, const ch
 		return rc;
 	return open_node(n, c, out->ino, (flags & ~O_TRUNC) | O_RDWR | O_CREAT | OPEN_UPLOAD,
 			 h, NULL);
+}
+
+int ns_create_staging(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		      uint32_t mode, struct ns_attr *out, ns_handle **h)
+{
+	int rc = ns_node_create_staging(n, c, parent, name, S_IFREG | (mode & 07777), out);
+	if (rc)
+		return rc;
+	return open_node(n, c, out->ino, O_RDWR | O_CREAT, h, NULL);
 }
 
 /* The last writer's release is the commit of design section 4: content

@@ -47,7 +47,7 @@ void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32])
 	m.type = nd->mode & S_IFMT;
 	m.alg = nd->alg;
 	m.flags = nd->flags & (META_F_SPARSE | META_F_DEFAULT_PENDING | META_F_INLINE |
-			       META_F_APPEND_ONLY | META_F_DEF_APPEND);
+			       META_F_APPEND_ONLY | META_F_DEF_APPEND | META_F_STAGING);
 	memcpy(m.objid, nd->objid, 16);
 	memcpy(m.wrapped, nd->wrapped, META_WRAPPED_BYTES);
 	m.lock_mode = nd->lock_mode;

@@ -24,8 +24,8 @@ int ns_bucket_default(ns *n, meta_txn *t, const struct meta_node *nd)
 	struct meta_node b;
 	int rc;
 
-	if (!S_ISREG(nd->mode) || nd->sealed)
-		return 0;
+	if (!S_ISREG(nd->mode) || nd->sealed || (nd->flags & META_F_STAGING))
+		return 0;     /* staging: exempt (ns.h, ns_create_staging) */
 	rc = ns_bucket_of(n, t, nd, &b);
 	/* In an autocommit bucket the default lands when the object has
 	 * been idle for the period (autocommit, below), not at the release. */
@@ -192,7 +192,7 @@ int ns_apply_pending(ns *n)
 static int schedulable(const struct meta_node *nd)
 {
 	return S_ISREG(nd->mode) && !nd->sealed && nd->nlink > 0 &&
-	       !(nd->flags & NS_F_AUTH_FAILED);
+	       !(nd->flags & (NS_F_AUTH_FAILED | META_F_STAGING));
 }
 
 int ns_autocommit_schedule(ns *n, meta_txn *t, const struct meta_node *nd,

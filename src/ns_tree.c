@@ -79,7 +79,7 @@ int ns_getattr(ns *n, uint64_t ino, struct ns_attr *out)
 /* Create a node named name in parent (write txn t). Namespace rules of
  * design section 3 are checked here. */
 static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t parent,
-		    const char *name, uint32_t mode, struct meta_node *out)
+		    const char *name, uint32_t mode, uint32_t nflags, struct meta_node *out)
 {
 	struct meta_node p;
 	int64_t now = now_ns();
@@ -124,6 +124,7 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 	out->atime_ns = out->mtime_ns = out->ctime_ns = out->btime_ns = now;
 	out->next_cookie = META_FIRST_COOKIE;
 	out->alg = n->alg;
+	out->flags = nflags & META_F_STAGING;
 	/* Every new node records its bucket (a bucket itself): known at any
 	 * depth in one lookup, and authenticated with the record. */
 	struct meta_node b;
@@ -135,7 +136,7 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 			return rc;
 		ns_node_set_bucket(out, b.ino);
 	}
-	if (S_ISREG(mode)) {
+	if (S_ISREG(mode) && !(out->flags & META_F_STAGING)) {
 		/* The bucket's default append-only holds from creation, so a
 		 * log's bytes are protected from its first write on. */
 		if (b.flags & META_F_DEF_APPEND)
@@ -175,11 +176,12 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 int ns_node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t parent,
 		const char *name, uint32_t mode, struct meta_node *out)
 {
-	return node_new(n, t, c, parent, name, mode, out);
+	return node_new(n, t, c, parent, name, mode, 0, out);
 }
 
 static int create_common(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
-			 uint32_t mode, const char *target, struct ns_attr *out, enum stats_op op)
+			 uint32_t mode, const char *target, uint32_t nflags, struct ns_attr *out,
+			 enum stats_op op)
 {
 	meta_txn *t = NULL;
 	struct meta_node nd;
@@ -191,7 +193,7 @@ static int create_common(ns *n, const struct ns_caller *c, uint64_t parent, cons
 	rc = meta_txn_begin(n->me, 0, &t);
 	if (rc)
 		return rc;
-	rc = node_new(n, t, c, parent, name, mode, &nd);
+	rc = node_new(n, t, c, parent, name, mode, nflags, &nd);
 	if (!rc && target) {
 		nd.size = strlen(target);
 		rc = meta_link_put(t, nd.ino, target, nd.size);
@@ -213,7 +215,7 @@ static int create_common(ns *n, const struct ns_caller *c, uint64_t parent, cons
 int ns_mkdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	     uint32_t mode, struct ns_attr *out)
 {
-	return create_common(n, c, parent, name, S_IFDIR | (mode & 07777), NULL, out, SOP_MKDIR);
+	return create_common(n, c, parent, name, S_IFDIR | (mode & 07777), NULL, 0, out, SOP_MKDIR);
 }
 
 int ns_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
@@ -221,7 +223,22 @@ int ns_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name
 {
 	if (!S_ISREG(mode) && (mode & S_IFMT) != 0)
 		return ns_refuse(n, SOP_CREATE, parent, name, c, -EPERM, "special-file");
-	return create_common(n, c, parent, name, S_IFREG | (mode & 07777), NULL, out, SOP_CREATE);
+	return create_common(n, c, parent, name, S_IFREG | (mode & 07777), NULL, 0, out, SOP_CREATE);
+}
+
+int ns_node_create_staging(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+			   uint32_t mode, struct ns_attr *out)
+{
+	if (parent == NS_INO_ROOT)
+		return -EPERM;      /* a staging node is never a bucket */
+	return create_common(n, c, parent, name, mode, NULL, META_F_STAGING, out,
+			     S_ISDIR(mode) ? SOP_MKDIR : SOP_CREATE);
+}
+
+int ns_mkdir_staging(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		     uint32_t mode, struct ns_attr *out)
+{
+	return ns_node_create_staging(n, c, parent, name, S_IFDIR | (mode & 07777), out);
 }
 
 int ns_mknod_upload(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
@@ -237,7 +254,7 @@ int ns_mknod_upload(ns *n, const struct ns_caller *c, uint64_t parent, const cha
 	rc = meta_txn_begin(n->me, 0, &t);
 	if (rc)
 		return rc;
-	rc = node_new(n, t, c, parent, name, S_IFREG | (mode & 07777), &nd);
+	rc = node_new(n, t, c, parent, name, S_IFREG | (mode & 07777), 0, &nd);
 	/* Not due under this temporary name: a crash before the rename must
 	 * leave nothing locked (the rename marks it). */
 	if (!rc && (nd.flags & META_F_DEFAULT_PENDING)) {
@@ -262,7 +279,7 @@ int ns_symlink(ns *n, const struct ns_caller *c, uint64_t parent, const char *na
 {
 	if (strlen(target) >= 4096)
 		return -ENAMETOOLONG;
-	return create_common(n, c, parent, name, S_IFLNK | 0777, target, out, SOP_SYMLINK);
+	return create_common(n, c, parent, name, S_IFLNK | 0777, target, 0, out, SOP_SYMLINK);
 }
 
 int ns_readlink(ns *n, uint64_t ino, char *buf, size_t size)
@@ -647,6 +664,23 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	    (rc = is_ancestor(n, t, dino, parent))) {
 		rc = rc > 0 ? -EINVAL : rc;
 		goto fail;
+	}
+	/* Staging nodes (ns_create_staging) stay where they were made: only
+	 * renamed within their staging directory, over nothing or another
+	 * staging node, so their bytes never get a real name without the bucket's
+	 * defaults (a copy is a new object, which gets them). */
+	if ((src.flags & META_F_STAGING) || (have_dst && (dst.flags & META_F_STAGING))) {
+		struct meta_node sp;
+		rc = parent == newparent && (src.flags & META_F_STAGING) &&
+		     !(have_dst && !(dst.flags & META_F_STAGING)) ? ns_node_get(n, t, parent, &sp) : -EPERM;
+		if (!rc && !(sp.flags & META_F_STAGING))
+			rc = -EPERM;   /* the staging area itself never moves */
+		if (rc == -EPERM) {
+			meta_txn_abort(t);
+			return ns_refuse(n, SOP_RENAME, parent, name, c, -EPERM, "staging");
+		}
+		if (rc)
+			goto fail;
 	}
 	rc = rename_check(n, t, c, &src, POP_RENAME_SRC, now, &rule);
 	if (!rc && have_dst)

@@ -13,4 +13,9 @@ int ns_node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t parent,
 int ns_mknod_upload(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 		    uint32_t mode, struct ns_attr *out);
 
+/* Make a staging node (mode with its type: S_IFREG or S_IFDIR); see
+ * ns_create_staging in ns.h. */
+int ns_node_create_staging(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+			   uint32_t mode, struct ns_attr *out);
+
 #endif

@@ -268,6 +268,11 @@ again:
 		rc = -EPERM;
 		rule = "read-only-attribute";
 		refusal = 1;
+	} else if ((nd.flags & META_F_STAGING) && !remove) {
+		/* an upload in progress must stay removable (ns.h) */
+		rc = -EPERM;
+		rule = "staging";
+		refusal = 1;
 	} else if (S_ISREG(nd.mode) && !strcmp(name, X_RETENTION)) {
 		struct policy_retention_req req = { 0 };
 		req.remove = remove;
