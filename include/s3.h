@@ -39,6 +39,14 @@ enum s3_op {
 	S3_OP_DELETE_OBJECT,     /* DELETE /b/k */
 	S3_OP_COPY_OBJECT,       /* PUT /b/k with x-amz-copy-source (the
 				    server sets it: routing sees no headers) */
+	/* multipart upload (s3_multipart.c, s3_parts.c) */
+	S3_OP_CREATE_MPU,        /* POST /b/k?uploads */
+	S3_OP_UPLOAD_PART,       /* PUT /b/k?partNumber=N&uploadId=U */
+	S3_OP_UPLOAD_PART_COPY,  /* the same with x-amz-copy-source (server) */
+	S3_OP_COMPLETE_MPU,      /* POST /b/k?uploadId=U */
+	S3_OP_ABORT_MPU,         /* DELETE /b/k?uploadId=U */
+	S3_OP_LIST_PARTS,        /* GET /b/k?uploadId=U */
+	S3_OP_LIST_MPUS,         /* GET /b?uploads */
 	S3_OP__COUNT
 };
 const char *s3_op_name(enum s3_op op);
@@ -97,6 +105,9 @@ enum s3_err {
 	S3E_PARENT_IS_OBJECT, S3E_KEY_IS_DIRECTORY, S3E_INVALID_DIGEST,
 	S3E_BAD_DIGEST, S3E_SERVICE_UNAVAILABLE, S3E_INVALID_ACCESS_KEY,
 	S3E_SIGNATURE_MISMATCH,
+	/* multipart upload */
+	S3E_NO_SUCH_UPLOAD, S3E_INVALID_PART, S3E_INVALID_PART_ORDER, S3E_ENTITY_TOO_SMALL,
+	S3E_OPERATION_ABORTED,
 	S3E__COUNT
 };
 const struct s3_error *s3_error_get(enum s3_err e);
@@ -160,6 +171,25 @@ void s3_delete_req_free(struct s3_delete_req *r);
  * into loc (loclen bytes, "" when none). -EBADMSG malformed (as above). */
 int s3_xml_parse_create_bucket(const char *doc, size_t len, char *loc, size_t loclen);
 
+/* The parsed body of CompleteMultipartUpload: parts in document order. */
+#define S3_MPU_MAX_PARTS 10000
+struct s3_complete_part {
+	unsigned number;         /* 1..10000 */
+	char etag[36];           /* 32 hex digits, lowercase, unquoted */
+};
+struct s3_complete_req {
+	struct s3_complete_part *parts;
+	size_t nparts;
+};
+/* Parse a <CompleteMultipartUpload> document (len bytes) with expat, as
+ * s3_xml_parse_delete: -EBADMSG malformed XML, a DTD or entity, another
+ * root, no part, more than 10000 parts, a Part without exactly one
+ * PartNumber (1..10000) and one ETag (32 hex digits, quoted or not);
+ * -ENOMEM. Order is not checked here (InvalidPartOrder is the caller's).
+ * Free with s3_complete_req_free. */
+int s3_xml_parse_complete(const char *doc, size_t len, struct s3_complete_req *out);
+void s3_complete_req_free(struct s3_complete_req *r);
+
 /* ---- permissions (s3_perm.c, pure) ------------------------------------- */
 
 #define S3_PERM_R 4
@@ -186,6 +216,7 @@ struct s3_principal {
 	uint32_t groups[S3_MAX_GROUPS];
 	char access_key[129];
 	int anonymous;
+	int admin;               /* the S3 user's --admin flag */
 };
 /* TESTS ONLY: a program embedding the server (the unit tests) may set a
  * hook that gives requests without credentials a principal, to test the

@@ -26,7 +26,8 @@ static void s3_fail_sigv4(struct s3_request *r, const struct sigv4_error *e)
 static int body_needed(enum s3_op op)
 {
 	return op == S3_OP_PUT_OBJECT || op == S3_OP_DELETE_OBJECTS ||
-	       op == S3_OP_CREATE_BUCKET;
+	       op == S3_OP_CREATE_BUCKET || op == S3_OP_UPLOAD_PART ||
+	       op == S3_OP_COMPLETE_MPU;
 }
 
 /* What a public-read bucket lets anonymous requests do. */
@@ -131,6 +132,7 @@ int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 		}
 		r->pr.caller.uid = u.uid;
 		r->pr.caller.gid = u.gid;
+		r->pr.admin = u.admin;
 		size_t ng = u.ngroups < S3_MAX_GROUPS ? u.ngroups : S3_MAX_GROUPS;
 		memcpy(r->pr.groups, u.groups, ng * sizeof(uint32_t));
 		r->pr.caller.ngroups = ng;

@@ -50,6 +50,19 @@ static const struct s3_error errs[S3E__COUNT] = {
 		"The AWS Access Key Id you provided does not exist in our records." },
 	[S3E_SIGNATURE_MISMATCH] = { 403, "SignatureDoesNotMatch",
 		"The request signature we calculated does not match the signature you provided." },
+	[S3E_NO_SUCH_UPLOAD] = { 404, "NoSuchUpload",
+		"The specified upload does not exist. The upload ID may be invalid, or the upload "
+		"may have been aborted or completed." },
+	[S3E_INVALID_PART] = { 400, "InvalidPart",
+		"One or more of the specified parts could not be found. The part may not have been "
+		"uploaded, or the specified entity tag may not match the part's entity tag." },
+	[S3E_INVALID_PART_ORDER] = { 400, "InvalidPartOrder",
+		"The list of parts was not in ascending order. Parts must be ordered by part number." },
+	[S3E_ENTITY_TOO_SMALL] = { 400, "EntityTooSmall",
+		"Your proposed upload is smaller than the minimum allowed object size." },
+	[S3E_OPERATION_ABORTED] = { 409, "OperationAborted",
+		"A conflicting conditional operation is currently in progress against this "
+		"resource. Try again." },
 };
 
 const struct s3_error *s3_error_get(enum s3_err e)

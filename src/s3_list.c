@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include "s3_priv.h"
 
-#define S3_TMP_PREFIX ".s3-upload-"
 #define LIST_MAX_KEYS 1000
 
 struct cand {
@@ -79,7 +78,8 @@ static int collect(void *arg, const char *name, const struct ns_attr *a, uint64_
 	(void)next_off;
 
 	if (!strcmp(name, ".") || !strcmp(name, "..") || nl > 255 ||
-	    starts(name, S3_TMP_PREFIX, strlen(S3_TMP_PREFIX)))
+	    starts(name, S3_TMP_PREFIX, strlen(S3_TMP_PREFIX)) ||
+	    (lv->dlen == 0 && !strcmp(name, S3_MPU_DIR)))
 		return 0;
 	if (!dir && !S_ISREG(a->mode))
 		return 0;   /* symlinks are not served */

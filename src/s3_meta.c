@@ -143,7 +143,10 @@ void s3_meta_etag(const struct ns_attr *a, const char *meta, size_t mlen, char *
 	const char *s = meta ? s3_meta_get(meta, mlen, ":stamp") : NULL;
 	if (S_ISDIR(a->mode))
 		snprintf(out, len, "\"d41d8cd98f00b204e9800998ecf8427e\"");   /* MD5 of nothing */
-	else if (e && s && strcmp(s, stamp) == 0 && strlen(e) == 32)
+	else if (e && s && strcmp(s, stamp) == 0 &&
+		 (strlen(e) == 32 || (strlen(e) > 33 && strlen(e) <= 38 && e[32] == '-' &&
+				      strspn(e + 33, "0123456789") == strlen(e + 33))))
+		/* an MD5, or a multipart ETag (MD5 of the part MD5s, -N) */
 		snprintf(out, len, "\"%s\"", e);
 	else
 		snprintf(out, len, "\"%016" PRIx64 "%016" PRIx64 "\"", a->ino,

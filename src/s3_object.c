@@ -26,21 +26,7 @@
 #include "log.h"
 #include "s3_priv.h"
 
-#define S3_TMP_PREFIX ".s3-upload-"
 #define S3_EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
-
-struct s3_put {
-	ns_handle *h;
-	struct ns_attr tmpdir;       /* where the temporary object is */
-	int depth;                   /* components of the key's parent that exist */
-	char tmpname[64];
-	struct ns_attr bucket;
-	char keybuf[S3_KEY_MAX + 1];
-	char *comps[S3_KEY_MAXCOMPS];
-	int ncomps, is_dir;
-	uint64_t written;
-	struct s3_buf meta;
-};
 
 /* A key as path components, or an error response. */
 static int split_key(struct s3_request *r, char *buf, char **comps, int *n, int *is_dir)
@@ -55,6 +41,11 @@ static int split_key(struct s3_request *r, char *buf, char **comps, int *n, int 
 		s3_fail_code(r, S3E_INVALID_ARGUMENT,
 			     "this key cannot name a path: an empty, '.' or '..' component, "
 			     "a component over 255 bytes, or not UTF-8 (wormfs keys are paths)");
+		return -1;
+	}
+	if (strcmp(comps[0], S3_MPU_DIR) == 0) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT,
+			     "the top-level name " S3_MPU_DIR " is reserved for multipart uploads");
 		return -1;
 	}
 	if (strncmp(comps[*n - 1], S3_TMP_PREFIX, strlen(S3_TMP_PREFIX)) == 0) {
@@ -116,7 +107,7 @@ static int make_dirs(struct s3_request *r, struct ns_attr *dir, char **comps, in
 	return 0;
 }
 
-static void put_free(struct s3_request *r)
+void s3_put_free(struct s3_request *r)
 {
 	struct s3_put *p = r->put;
 	if (!p)
@@ -139,7 +130,7 @@ void s3_put_abort(struct s3_request *r)
 		worm_discard(ns_release(r->n, p->h));   /* logged by ns */
 		p->h = NULL;
 	}
-	put_free(r);
+	s3_put_free(r);
 }
 
 int s3_put_begin(struct s3_request *r)
@@ -149,12 +140,16 @@ int s3_put_begin(struct s3_request *r)
 	int rc;
 
 	int copy = r->route.op == S3_OP_COPY_OBJECT;
-	if (!copy && !r->sb) {      /* s3_auth_request makes it for every PUT */
+	int create = r->route.op == S3_OP_CREATE_MPU;
+	/* CopyObject, CompleteMultipartUpload and CreateMultipartUpload
+	 * carry no object body */
+	int nobody = copy || create || r->route.op == S3_OP_COMPLETE_MPU;
+	if (!nobody && !r->sb) {      /* s3_auth_request makes it for every PUT */
 		s3_fail_code(r, S3E_INTERNAL, NULL);
 		return -1;
 	}
 	const char *te = s3_req_header(r, "Transfer-Encoding");
-	if (!copy && !r->has_length && !(te && strcasestr(te, "chunked"))) {
+	if (!nobody && !r->has_length && !(te && strcasestr(te, "chunked"))) {
 		s3_fail_code(r, S3E_MISSING_LENGTH, NULL);
 		return -1;
 	}
@@ -179,8 +174,8 @@ int s3_put_begin(struct s3_request *r)
 	s3_buf_init(&p->meta, 0);
 	if (split_key(r, p->keybuf, p->comps, &p->ncomps, &p->is_dir))
 		goto fail;
-	if (copy && p->is_dir) {
-		s3_fail_code(r, S3E_INVALID_ARGUMENT, "a key ending in '/' names a directory: no copy target");
+	if (nobody && p->is_dir) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT, "a key ending in '/' names a directory: no copy or multipart target");
 		goto fail;
 	}
 	if (p->is_dir && r->has_length && r->content_length) {
@@ -207,7 +202,7 @@ int s3_put_begin(struct s3_request *r)
 				s3_fail_code(r, S3E_PARENT_IS_OBJECT, NULL);
 				goto fail;
 			}
-			if (!p->is_dir && victim.sealed) {
+			if (!p->is_dir && victim.sealed && !create) {
 				/* ns refuses the replace too; say so before the body */
 				s3_fail_code(r, S3E_ACCESS_DENIED,
 					     "the object is locked or expired (WORM): it cannot be replaced");
@@ -229,14 +224,17 @@ int s3_put_begin(struct s3_request *r)
 		goto fail;
 	}
 	const char *dirv = s3_req_header(r, "x-amz-metadata-directive");
-	if (copy && (!dirv || strcmp(dirv, "REPLACE") != 0)) {
-		/* COPY: the source's, filled in by the copy */
+	if ((copy && (!dirv || strcmp(dirv, "REPLACE") != 0)) || r->route.op == S3_OP_COMPLETE_MPU) {
+		/* COPY: the source's, filled in by the copy; Complete: the
+		 * ones CreateMultipartUpload kept */
 	} else if ((rc = s3_meta_collect(r, &p->meta))) {
 		static const struct s3_error big = { 400, "MetadataTooLarge",
 			"Your metadata headers exceed the maximum allowed metadata size" };
 		s3_fail(r, &big, NULL);
 		goto fail;
 	}
+	if (create)
+		return 0;     /* the checks only: the upload keeps the headers */
 	/* Not the request id alone: ids are sequential and sent to clients,
 	 * so a local user could make the next ones first and refuse others'
 	 * uploads (EEXIST) in a directory both may write. */
@@ -301,15 +299,17 @@ int s3_put_data(struct s3_request *r, const char *data, size_t len)
  * metadata with the ETag (hex MD5), make the missing directories, rename
  * the temporary object over the key and release it (the bucket default
  * applies then). 0, or -1 with an error response and nothing visible. */
-static int put_commit(struct s3_request *r, const char *etag)
+int s3_put_commit(struct s3_request *r, const char *etag)
 {
 	struct s3_put *p = r->put;
+	/* a part whose upload was aborted meanwhile: NoSuchUpload */
+	enum s3_err nf = p->part ? S3E_NO_SUCH_UPLOAD : S3E_NO_SUCH_KEY;
 	struct ns_attr dir = p->tmpdir;
 	char num[32];
 	int rc;
 
 	if ((rc = ns_flush(r->n, p->h))) {
-		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		s3_fail_errno(r, rc, nf);
 		goto fail;
 	}
 	/* The ETag holds for this size and mtime: a later write through the
@@ -317,7 +317,7 @@ static int put_commit(struct s3_request *r, const char *etag)
 	struct ns_attr ta;
 	rc = ns_lookup(r->n, p->tmpdir.ino, p->tmpname, &ta);
 	if (rc) {
-		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		s3_fail_errno(r, rc, nf);
 		goto fail;
 	}
 	s3_meta_add(&p->meta, ":etag", etag);
@@ -329,11 +329,11 @@ static int put_commit(struct s3_request *r, const char *etag)
 	}
 	rc = ns_setxattr(r->n, &r->pr.caller, ta.ino, S3_META_XATTR, p->meta.p, p->meta.len, 0);
 	if (rc) {
-		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		s3_fail_errno(r, rc, nf);
 		goto fail;
 	}
 	rc = make_dirs(r, &dir, p->comps, p->depth, p->ncomps - 1);
-	if (!rc) {
+	if (!rc && !p->part) {   /* a part: its upload's owner was checked */
 		/* a name made meanwhile: the same checks as at the start */
 		struct ns_attr victim;
 		int lr = ns_lookup(r->n, dir.ino, p->comps[p->ncomps - 1], &victim);
@@ -348,7 +348,7 @@ static int put_commit(struct s3_request *r, const char *etag)
 		rc = ns_rename(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname, dir.ino,
 			       p->comps[p->ncomps - 1], NS_RENAME_UPLOAD);
 	if (rc) {
-		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		s3_fail_errno(r, rc, nf);
 		goto fail;
 	}
 	/* The name is visible: the last release commits and applies the
@@ -356,8 +356,8 @@ static int put_commit(struct s3_request *r, const char *etag)
 	rc = ns_release(r->n, p->h);
 	p->h = NULL;
 	if (rc) {
-		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
-		put_free(r);
+		s3_fail_errno(r, rc, nf);
+		s3_put_free(r);
 		return -1;
 	}
 	return 0;
@@ -391,14 +391,14 @@ void s3_put_end(struct s3_request *r)
 		s3_resp_header(r, "ETag", qetag);
 		r->status = 200;
 		r->responded = 1;
-		put_free(r);
+		s3_put_free(r);
 		return;
 	}
 	if (sigv4_body_etag(r->sb, etag)) {
 		s3_fail_code(r, S3E_INTERNAL, NULL);
 		goto fail;
 	}
-	if (put_commit(r, etag))
+	if (s3_put_commit(r, etag))
 		return;
 	snprintf(qetag, sizeof(qetag), "\"%s\"", etag);
 	s3_resp_header(r, "ETag", qetag);
@@ -408,7 +408,7 @@ void s3_put_end(struct s3_request *r)
 		s3_resp_header(r, ckname, ck);
 	r->status = 200;
 	r->responded = 1;
-	put_free(r);
+	s3_put_free(r);
 	return;
 fail:
 	s3_put_abort(r);
@@ -418,7 +418,7 @@ fail:
 
 /* Resolve an existing object key: 0 with its attributes and parent, or an
  * error response (-1). */
-static int find_object(struct s3_request *r, struct ns_attr *obj, struct ns_attr *parent,
+int s3_find_object(struct s3_request *r, struct ns_attr *obj, struct ns_attr *parent,
 		       int *is_dir)
 {
 	char buf[S3_KEY_MAX + 1];
@@ -541,7 +541,7 @@ void s3_op_get_object(struct s3_request *r, int head)
 	int is_dir, keep, rc;
 	uint64_t off = 0, len;
 
-	if (find_object(r, &obj, &parent, &is_dir))
+	if (s3_find_object(r, &obj, &parent, &is_dir))
 		return;
 	if (!s3_perm_ok(&r->pr.caller, &obj, S3_PERM_R)) {
 		s3_fail_code(r, S3E_ACCESS_DENIED, NULL);
@@ -662,6 +662,8 @@ static const struct s3_error *delete_key(struct s3_request *r, const char *key, 
 		return s3_error_get(S3E_INVALID_ARGUMENT);
 	if (strncmp(comps[n - 1], S3_TMP_PREFIX, strlen(S3_TMP_PREFIX)) == 0)
 		return NULL;   /* never an object */
+	if (strcmp(comps[0], S3_MPU_DIR) == 0)
+		return s3_error_get(S3E_INVALID_ARGUMENT);   /* uploads: AbortMultipartUpload */
 	if ((rc = s3_ns_bucket(r, &b)))
 		return s3_error_from_errno(rc, S3E_NO_SUCH_BUCKET);
 	rc = s3_ns_parent(r, &b, comps, n, 0, &parent);
@@ -755,10 +757,53 @@ void s3_op_delete_objects(struct s3_request *r)
 
 /* ---- CopyObject ---------------------------------------------------------- */
 
+int s3_copy_range(struct s3_request *r, uint64_t src, uint64_t off, uint64_t len,
+		  ns_handle *dst, uint64_t doff, wcrypto_digest *md5)
+{
+	ns_handle *sh = NULL;
+	char *chunk = NULL;
+	int keep, rc;
+
+	rc = ns_open_file(r->n, &r->pr.caller, src, O_RDONLY, &sh, &keep);
+	if (rc)
+		return rc;
+	chunk = malloc(S3_STREAM_CHUNK);
+	if (!chunk)
+		rc = -ENOMEM;
+	while (!rc && len) {
+		size_t want = len < S3_STREAM_CHUNK ? (size_t)len : S3_STREAM_CHUNK;
+		ssize_t k = ns_read(r->n, sh, chunk, want, off);
+		if (k < 0) {
+			rc = (int)k;
+			break;
+		}
+		if (k == 0) {
+			rc = -EIO;     /* the source was cut short meanwhile */
+			break;
+		}
+		if (md5)
+			rc = wcrypto_digest_update(md5, chunk, (size_t)k);
+		if (rc)
+			break;
+		ssize_t w = ns_write(r->n, &r->pr.caller, dst, chunk, (size_t)k, doff);
+		if (w < 0) {
+			rc = (int)w;
+			break;
+		}
+		stats_add_written(ns_stats(r->n), (uint64_t)w);
+		off += (uint64_t)k;
+		doff += (uint64_t)k;
+		len -= (uint64_t)k;
+	}
+	free(chunk);
+	worm_discard(ns_release(r->n, sh));
+	return rc;
+}
+
 /* x-amz-copy-source ("[/]bucket/key[?versionId=null]", percent-encoded)
  * into bucket and key (buf holds both). -EINVAL malformed, -ENOSYS a
  * version other than null (versions are not implemented). */
-static int copy_source(const char *v, char *buf, size_t len, char **bucket, char **key)
+int s3_copy_source(const char *v, char *buf, size_t len, char **bucket, char **key)
 {
 	size_t o = 0;
 	const char *q = strchr(v, '?');
@@ -799,14 +844,12 @@ void s3_op_copy_object(struct s3_request *r)
 	char meta[8192 + 512];
 	struct ns_attr src, sparent;
 	struct s3_route dst = r->route;
-	ns_handle *sh = NULL;
 	wcrypto_digest *md5 = NULL;
 	uint8_t dg[16];
-	char *chunk = NULL;
-	int is_dir, keep, rc;
+	int is_dir, rc;
 	ssize_t ml;
 
-	rc = copy_source(s3_req_header(r, "x-amz-copy-source"), srcbuf, sizeof(srcbuf), &sb_name, &sk);
+	rc = s3_copy_source(s3_req_header(r, "x-amz-copy-source"), srcbuf, sizeof(srcbuf), &sb_name, &sk);
 	if (rc == -ENOSYS) {
 		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "object versions are not implemented yet");
 		return;
@@ -837,7 +880,7 @@ void s3_op_copy_object(struct s3_request *r)
 	/* the source, resolved as a GET would */
 	r->route.bucket = sb_name;
 	r->route.key = sk;
-	rc = find_object(r, &src, &sparent, &is_dir);
+	rc = s3_find_object(r, &src, &sparent, &is_dir);
 	r->route = dst;
 	if (rc)
 		return;
@@ -870,45 +913,21 @@ void s3_op_copy_object(struct s3_request *r)
 			}
 		}
 	}
-	rc = ns_open_file(r->n, &r->pr.caller, src.ino, O_RDONLY, &sh, &keep);
+	rc = wcrypto_digest_new(WCRYPTO_DIGEST_MD5, &md5);
 	if (!rc)
-		rc = wcrypto_digest_new(WCRYPTO_DIGEST_MD5, &md5);
-	chunk = rc ? NULL : malloc(S3_STREAM_CHUNK);
-	if (!rc && !chunk)
-		rc = -ENOMEM;
-	for (uint64_t off = 0; !rc;) {
-		ssize_t k = ns_read(r->n, sh, chunk, S3_STREAM_CHUNK, off);
-		if (k < 0) {
-			rc = (int)k;
-			break;
-		}
-		if (k == 0)
-			break;
-		rc = wcrypto_digest_update(md5, chunk, (size_t)k);
-		if (rc)
-			break;
-		ssize_t w = ns_write(r->n, &r->pr.caller, r->put->h, chunk, (size_t)k, off);
-		if (w < 0)
-			rc = (int)w;
-		else
-			stats_add_written(ns_stats(r->n), (uint64_t)w);
-		off += (uint64_t)k;
-	}
+		rc = s3_copy_range(r, src.ino, 0, src.size, r->put->h, 0, md5);
 	if (!rc)
 		rc = wcrypto_digest_final(md5, dg, sizeof(dg));
-	free(chunk);
 	wcrypto_digest_free(md5);
-	if (sh)
-		worm_discard(ns_release(r->n, sh));
 	if (rc) {
 		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
 		s3_put_abort(r);
 		return;
 	}
 	wcrypto_hex(etag, dg, sizeof(dg));
-	if (put_commit(r, etag))
+	if (s3_put_commit(r, etag))
 		return;
-	put_free(r);
+	s3_put_free(r);
 	snprintf(qetag, sizeof(qetag), "\"%s\"", etag);
 	s3_iso_date(ns_clock_now(r->n), date, sizeof(date));
 	s3_xml_start(&r->out);

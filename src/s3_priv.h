@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "s3.h"
 #include "sigv4.h"
+#include "crypto.h"
 
 #define S3_MAX_RESP_HEADERS 32
 /* A small XML request body (DeleteObjects: 1000 keys of 1024 bytes with
@@ -17,7 +18,29 @@
  * bound of what one request holds. */
 #define S3_STREAM_CHUNK (256u << 10)
 
-struct s3_put;   /* s3_object.c: one PutObject in progress */
+/* Reserved names: PutObject's temporary objects, and the directory at
+ * the top of each bucket that holds its multipart uploads (s3_multipart.c
+ * says how). Keys using them are refused, listings skip them. */
+#define S3_TMP_PREFIX ".s3-upload-"
+#define S3_MPU_DIR ".s3-multipart"
+
+/* One upload in progress (s3_object.c): PutObject's body, a copy, a part
+ * (part: the temporary object is a staging node in the upload's
+ * directory, renamed over the part's name at the end). */
+struct s3_put {
+	ns_handle *h;
+	struct ns_attr tmpdir;       /* where the temporary object is */
+	int depth;                   /* components of the key's parent that exist */
+	char tmpname[64];
+	struct ns_attr bucket;
+	char keybuf[S3_KEY_MAX + 1];
+	char *comps[S3_KEY_MAXCOMPS];
+	int ncomps, is_dir;
+	int part;                    /* UploadPart(Copy): comps[0] is the part name */
+	uint64_t written;
+	struct s3_buf meta;
+};
+struct s3_mpu_busy;   /* s3_multipart.c: uploads being completed or aborted */
 
 struct s3_request {
 	/* set by s3_server.c */
@@ -46,6 +69,7 @@ struct s3_request {
 	/* the request body: XML ops read it whole (bounded), PutObject streams */
 	struct s3_buf body;
 	struct s3_put *put;
+	struct s3_mpu_busy *mpu_busy;    /* the server's (s3_mpu_busy_new) */
 	int body_failed;                 /* an error response is already set */
 
 	/* the response */
@@ -119,6 +143,45 @@ void s3_op_copy_object(struct s3_request *r);
  * (each piece), end (commit: the name appears) or abort (a dropped
  * connection or an error: nothing appears). */
 int s3_put_begin(struct s3_request *r);
+/* Commit r->put whose bytes are all written (etag: its ETag text): the
+ * name appears; 0, or -1 with an error response and nothing visible. */
+int s3_put_commit(struct s3_request *r, const char *etag);
+void s3_put_free(struct s3_request *r);
+/* Copy len bytes of object src from off to dst at doff through a bounded
+ * buffer, into md5 too (may be NULL). -EIO the source is shorter. */
+int s3_copy_range(struct s3_request *r, uint64_t src, uint64_t off, uint64_t len,
+		  ns_handle *dst, uint64_t doff, wcrypto_digest *md5);
+/* An existing object by r->route.key: 0, or -1 with an error response. */
+int s3_find_object(struct s3_request *r, struct ns_attr *obj, struct ns_attr *parent,
+		   int *is_dir);
+/* x-amz-copy-source into bucket and key (in buf): -EINVAL, -ENOSYS a
+ * version other than null. */
+int s3_copy_source(const char *v, char *buf, size_t len, char **bucket, char **key);
+
+/* Multipart upload (s3_multipart.c: uploads; s3_parts.c: parts). The
+ * server keeps one busy set for the uploads being completed or aborted. */
+struct s3_mpu_busy *s3_mpu_busy_new(void);
+void s3_mpu_busy_free(struct s3_mpu_busy *b);
+void s3_op_create_mpu(struct s3_request *r);
+void s3_op_complete_mpu(struct s3_request *r);
+void s3_op_abort_mpu(struct s3_request *r);
+void s3_op_list_mpus(struct s3_request *r);
+void s3_op_list_parts(struct s3_request *r);
+void s3_op_upload_part_copy(struct s3_request *r);
+/* UploadPart's begin (before the body): as s3_put_begin; the body then
+ * goes through s3_put_data and s3_put_end like PutObject's. */
+int s3_part_begin(struct s3_request *r);
+
+/* The upload directory (s3_multipart.c) named by the request's uploadId,
+ * after checking that it belongs to this key and that the caller is its
+ * initiator (or uid 0, or an admin). 0, or -1 with an error response
+ * (NoSuchUpload, AccessDenied, ...). bucket may be NULL. */
+int s3_mpu_resolve(struct s3_request *r, struct ns_attr *bucket, struct ns_attr *updir);
+/* The part name of number n (1..10000) into buf (>= 8 bytes). */
+void s3_mpu_part_name(unsigned n, char *buf, size_t len);
+/* The caller for work inside the reserved directory (owner: root). */
+extern const struct ns_caller s3_mpu_root;
+
 int s3_put_data(struct s3_request *r, const char *data, size_t len);
 void s3_put_end(struct s3_request *r);
 void s3_put_abort(struct s3_request *r);

@@ -23,6 +23,13 @@ static const char *const op_names[S3_OP__COUNT] = {
 	[S3_OP_HEAD_OBJECT] = "HeadObject",
 	[S3_OP_DELETE_OBJECT] = "DeleteObject",
 	[S3_OP_COPY_OBJECT] = "CopyObject",
+	[S3_OP_CREATE_MPU] = "CreateMultipartUpload",
+	[S3_OP_UPLOAD_PART] = "UploadPart",
+	[S3_OP_UPLOAD_PART_COPY] = "UploadPartCopy",
+	[S3_OP_COMPLETE_MPU] = "CompleteMultipartUpload",
+	[S3_OP_ABORT_MPU] = "AbortMultipartUpload",
+	[S3_OP_LIST_PARTS] = "ListParts",
+	[S3_OP_LIST_MPUS] = "ListMultipartUploads",
 };
 
 const char *s3_op_name(enum s3_op op)
@@ -37,6 +44,7 @@ const char *s3_op_name(enum s3_op op)
 static const char *const params[] = {
 	"list-type", "prefix", "delimiter", "marker", "max-keys", "encoding-type",
 	"continuation-token", "start-after", "fetch-owner", "x-id",
+	"max-parts", "part-number-marker", "max-uploads", "key-marker", "upload-id-marker",
 	"response-content-type", "response-content-language", "response-expires",
 	"response-cache-control", "response-content-disposition",
 	"response-content-encoding",
@@ -85,6 +93,7 @@ int s3_route(const char *method, const char *host, const char *base_domain,
 	     char *buf, size_t buflen, struct s3_route *out)
 {
 	int has_location = 0, has_delete = 0, has_listtype = 0;
+	int has_uploads = 0, has_upid = 0, has_partno = 0;
 	char hn[300];
 	size_t pl;
 
@@ -98,6 +107,12 @@ int s3_route(const char *method, const char *host, const char *base_domain,
 			has_location = 1;
 		else if (strcmp(qkeys[i], "delete") == 0)
 			has_delete = 1;
+		else if (strcmp(qkeys[i], "uploads") == 0)
+			has_uploads = 1;
+		else if (strcmp(qkeys[i], "uploadId") == 0)
+			has_upid = 1;
+		else if (strcmp(qkeys[i], "partNumber") == 0)
+			has_partno = 1;
 		else
 			return -ENOSYS;  /* acl, versioning, uploads, ... */
 	}
@@ -143,7 +158,7 @@ int s3_route(const char *method, const char *host, const char *base_domain,
 	}
 
 	if (!out->bucket) {
-		if (has_location || has_delete)
+		if (has_location || has_delete || has_uploads || has_upid || has_partno)
 			return -EINVAL;
 		if (strcmp(method, "GET") == 0) {
 			out->op = S3_OP_LIST_BUCKETS;
@@ -154,6 +169,14 @@ int s3_route(const char *method, const char *host, const char *base_domain,
 		return -EOPNOTSUPP;
 	}
 	if (!*out->key) {
+		if (has_upid || has_partno)
+			return -EINVAL;
+		if (has_uploads) {
+			if (has_location || has_delete || strcmp(method, "GET"))
+				return -EINVAL;
+			out->op = S3_OP_LIST_MPUS;
+			return 0;
+		}
 		if (strcmp(method, "GET") == 0)
 			out->op = has_location ? S3_OP_GET_BUCKET_LOCATION :
 				has_listtype ? S3_OP_LIST_OBJECTS_V2 : S3_OP_LIST_OBJECTS;
@@ -175,6 +198,29 @@ int s3_route(const char *method, const char *host, const char *base_domain,
 	}
 	if (has_location || has_delete)
 		return -EINVAL;
+	if (has_uploads) {
+		if (has_upid || has_partno || strcmp(method, "POST"))
+			return -EINVAL;
+		out->op = S3_OP_CREATE_MPU;
+		return 0;
+	}
+	if (has_upid) {
+		if (strcmp(method, "PUT") == 0 && has_partno)
+			out->op = S3_OP_UPLOAD_PART;
+		else if (has_partno)
+			return -EINVAL;
+		else if (strcmp(method, "POST") == 0)
+			out->op = S3_OP_COMPLETE_MPU;
+		else if (strcmp(method, "DELETE") == 0)
+			out->op = S3_OP_ABORT_MPU;
+		else if (strcmp(method, "GET") == 0)
+			out->op = S3_OP_LIST_PARTS;
+		else
+			return -EINVAL;
+		return 0;
+	}
+	if (has_partno)
+		return -ENOSYS;      /* GET/HEAD of one part of an object */
 	if (strcmp(method, "GET") == 0)
 		out->op = S3_OP_GET_OBJECT;
 	else if (strcmp(method, "HEAD") == 0)

@@ -44,6 +44,7 @@ struct s3_server {
 	struct s3_params p;
 	unsigned port;
 	_Atomic uint64_t next_id;
+	struct s3_mpu_busy *mpu_busy;
 	uint64_t id_salt;
 	char *cert, *key;        /* PEM text, for MHD's GnuTLS */
 	s3_keycache *keys;       /* derived signing keys per access key */
@@ -178,6 +179,13 @@ static void dispatch(struct s3_request *r)
 	case S3_OP_HEAD_OBJECT: s3_op_get_object(r, 1); break;
 	case S3_OP_DELETE_OBJECT: s3_op_delete_object(r); break;
 	case S3_OP_COPY_OBJECT: s3_op_copy_object(r); break;
+	case S3_OP_CREATE_MPU: s3_op_create_mpu(r); break;
+	case S3_OP_UPLOAD_PART: s3_put_end(r); break;
+	case S3_OP_UPLOAD_PART_COPY: s3_op_upload_part_copy(r); break;
+	case S3_OP_COMPLETE_MPU: s3_op_complete_mpu(r); break;
+	case S3_OP_ABORT_MPU: s3_op_abort_mpu(r); break;
+	case S3_OP_LIST_PARTS: s3_op_list_parts(r); break;
+	case S3_OP_LIST_MPUS: s3_op_list_mpus(r); break;
 	default: s3_fail_code(r, S3E_NOT_IMPLEMENTED, NULL); break;
 	}
 }
@@ -227,6 +235,9 @@ static void begin(struct s3_server *s, struct s3_request *r)
 	}
 	if (r->route.op == S3_OP_PUT_OBJECT && s3_req_header(r, "x-amz-copy-source"))
 		r->route.op = S3_OP_COPY_OBJECT;
+	if (r->route.op == S3_OP_UPLOAD_PART && s3_req_header(r, "x-amz-copy-source"))
+		r->route.op = S3_OP_UPLOAD_PART_COPY;
+	r->mpu_busy = s->mpu_busy;
 	const char *cl = s3_req_header(r, "Content-Length");
 	if (cl) {
 		char *e;
@@ -249,8 +260,12 @@ static void begin(struct s3_server *s, struct s3_request *r)
 	case S3_OP_PUT_OBJECT:
 		(void)s3_put_begin(r);
 		break;
+	case S3_OP_UPLOAD_PART:
+		(void)s3_part_begin(r);
+		break;
 	case S3_OP_DELETE_OBJECTS:
 	case S3_OP_CREATE_BUCKET:
+	case S3_OP_COMPLETE_MPU:
 		if (r->has_length && r->content_length > S3_XML_BODY_MAX) {
 			s3_fail_code(r, S3E_MALFORMED_XML, "request body too large");
 			return;
@@ -328,10 +343,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		if (r->responded)
 			return MHD_YES;   /* an error is set: the rest is dropped */
-		if (r->route.op == S3_OP_PUT_OBJECT)
+		if (r->route.op == S3_OP_PUT_OBJECT || r->route.op == S3_OP_UPLOAD_PART)
 			(void)s3_put_data(r, upload_data, n);
 		else if (r->route.op == S3_OP_DELETE_OBJECTS ||
-			 r->route.op == S3_OP_CREATE_BUCKET)
+			 r->route.op == S3_OP_CREATE_BUCKET || r->route.op == S3_OP_COMPLETE_MPU)
 			(void)s3_body_feed(r, upload_data, n, xml_sink, r);
 		/* a body on other operations is read and ignored */
 		return MHD_YES;
@@ -522,6 +537,12 @@ int s3_start(ns *n, const struct s3_params *p, s3_server **out, char *err, size_
 		free(s);
 		return rc;
 	}
+	s->mpu_busy = s3_mpu_busy_new();
+	if (!s->mpu_busy) {
+		s3_keycache_free(s->keys);
+		free(s);
+		return -ENOMEM;
+	}
 	if (p->tls_cert[0]) {
 		if ((rc = read_pem(p->tls_cert, &s->cert, err, errlen)) ||
 		    (rc = read_pem(p->tls_key, &s->key, err, errlen))) {
@@ -581,6 +602,7 @@ void s3_stop(s3_server *s)
 		return;
 	if (s->d)
 		MHD_stop_daemon(s->d);
+	s3_mpu_busy_free(s->mpu_busy);
 	if (s->key) {
 		wcrypto_wipe(s->key, strlen(s->key));
 		free(s->key);

@@ -427,3 +427,98 @@ int s3_xml_parse_create_bucket(const char *doc, size_t len, char *loc, size_t lo
 		return 0;   /* no body: the default region */
 	return xml_parse(doc, len, "CreateBucketConfiguration", loc_leaf, &a);
 }
+
+/* CompleteMultipartUpload: Part/PartNumber and Part/ETag (the checksum
+ * elements are ignored: parts' checksums were verified at UploadPart). */
+struct complete_arg {
+	struct s3_complete_req *r;
+	long number;             /* of the Part being read; -1 none yet */
+	int has_etag;
+	char etag[36];
+};
+
+static int complete_leaf(struct xp *x, const char *text, size_t len)
+{
+	struct complete_arg *a = x->arg;
+	if (x->depth == 3 && strcmp(x->path[1], "Part") == 0) {
+		if (strcmp(x->path[2], "PartNumber") == 0) {
+			char num[8], *e;
+			while (len && (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r')) {
+				text++;
+				len--;
+			}
+			while (len && (text[len - 1] == ' ' || text[len - 1] == '\n' ||
+				       text[len - 1] == '\t' || text[len - 1] == '\r'))
+				len--;
+			if (a->number >= 0 || len == 0 || len >= sizeof(num) ||
+			    strspn(text, "0123456789") < len)
+				return -EBADMSG;
+			memcpy(num, text, len);
+			num[len] = '\0';
+			long v = strtol(num, &e, 10);
+			if (v < 1 || v > S3_MPU_MAX_PARTS)
+				return -EBADMSG;
+			a->number = v;
+		} else if (strcmp(x->path[2], "ETag") == 0) {
+			/* "hex", &quot;hex&quot; (decoded by expat) or hex */
+			if (a->has_etag)
+				return -EBADMSG;
+			while (len && (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r')) {
+				text++;
+				len--;
+			}
+			while (len && (text[len - 1] == ' ' || text[len - 1] == '\n' ||
+				       text[len - 1] == '\t' || text[len - 1] == '\r'))
+				len--;
+			if (len == 34 && text[0] == '"' && text[33] == '"') {
+				text++;
+				len -= 2;
+			}
+			if (len != 32)
+				return -EBADMSG;
+			for (size_t i = 0; i < 32; i++) {
+				char c = text[i];
+				if (c >= 'A' && c <= 'F')
+					c = (char)(c - 'A' + 'a');
+				else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+					return -EBADMSG;
+				a->etag[i] = c;
+			}
+			a->etag[32] = '\0';
+			a->has_etag = 1;
+		}
+	} else if (x->depth == 2 && strcmp(x->path[1], "Part") == 0) {
+		if (a->number < 0 || !a->has_etag || a->r->nparts == S3_MPU_MAX_PARTS)
+			return -EBADMSG;
+		struct s3_complete_part *p = &a->r->parts[a->r->nparts++];
+		p->number = (unsigned)a->number;
+		memcpy(p->etag, a->etag, sizeof(p->etag));
+		a->number = -1;
+		a->has_etag = 0;
+	}
+	return 0;
+}
+
+int s3_xml_parse_complete(const char *doc, size_t len, struct s3_complete_req *out)
+{
+	struct complete_arg a;
+	memset(out, 0, sizeof(*out));
+	memset(&a, 0, sizeof(a));
+	a.r = out;
+	a.number = -1;
+	out->parts = calloc(S3_MPU_MAX_PARTS, sizeof(*out->parts));
+	if (!out->parts)
+		return -ENOMEM;
+	int rc = xml_parse(doc, len, "CompleteMultipartUpload", complete_leaf, &a);
+	if (rc == 0 && out->nparts == 0)
+		rc = -EBADMSG;   /* S3: at least one Part */
+	if (rc)
+		s3_complete_req_free(out);
+	return rc;
+}
+
+void s3_complete_req_free(struct s3_complete_req *r)
+{
+	free(r->parts);
+	memset(r, 0, sizeof(*r));
+}

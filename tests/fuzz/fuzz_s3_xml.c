@@ -1,5 +1,6 @@
 /* fuzz_s3_xml: the S3 front end's untrusted-input decoders that need no
  * server: the request-body XML (DeleteObjects, CreateBucketConfiguration,
+ * CompleteMultipartUpload,
  * expat with every DTD refused), keys as paths, and routing (src/s3_xml.c,
  * s3_key.c, s3_route.c). The first byte picks the decoder. A parsed Delete
  * document is written back with the response escaper and parsed again: the
@@ -42,6 +43,21 @@ static void delete_doc(const char *d, size_t n)
 	s3_delete_req_free(&r2);
 	s3_delete_req_free(&r);
 	s3_buf_free(&b);
+}
+
+/* CompleteMultipartUpload: what parses holds the documented bounds. */
+static void complete_doc(const char *d, size_t n)
+{
+	struct s3_complete_req c;
+	if (s3_xml_parse_complete(d, n, &c))
+		return;
+	CHECK(c.nparts >= 1 && c.nparts <= S3_MPU_MAX_PARTS);
+	for (size_t i = 0; i < c.nparts; i++) {
+		CHECK(c.parts[i].number >= 1 && c.parts[i].number <= S3_MPU_MAX_PARTS);
+		CHECK(strlen(c.parts[i].etag) == 32 &&
+		      strspn(c.parts[i].etag, "0123456789abcdef") == 32);
+	}
+	s3_complete_req_free(&c);
 }
 
 static void key(const char *d, size_t n)
@@ -104,10 +120,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const char *d = (const char *)data + 1;
 	size_t n = size - 1;
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0: delete_doc(d, n); break;
 	case 1: (void)s3_xml_parse_create_bucket(d, n, loc, sizeof(loc)); break;
 	case 2: key(d, n); break;
+	case 4: complete_doc(d, n); break;
 	default: route(d, n); break;
 	}
 	return 0;

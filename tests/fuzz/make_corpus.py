@@ -307,6 +307,9 @@ put("s3_xml", "delete-laughs", b"\x00<!DOCTYPE Delete [<!ENTITY a \"aa\"><!ENTIT
     b"<Delete><Object><Key>&b;</Key></Object></Delete>")
 put("s3_xml", "create-bucket", b"\x01<CreateBucketConfiguration><LocationConstraint>eu-west-1"
     b"</LocationConstraint></CreateBucketConfiguration>")
+put("s3_xml", "complete", b"\x04<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
+    b"<ETag>&quot;0123456789abcdef0123456789abcdef&quot;</ETag></Part><Part><PartNumber>2"
+    b"</PartNumber><ETag>0123456789ABCDEF0123456789abcdef</ETag></Part></CompleteMultipartUpload>")
 put("s3_xml", "key", b"\x02dir/sub/obj.txt")
 put("s3_xml", "key-dir", b"\x02a/b/")
 put("s3_xml", "route-vhost", b"\x03\x00bkt.s3.example.test:9000\n/dir/k\nlist-type")

@@ -81,7 +81,7 @@ Test(s3_route, refusals)
 	cr_assert_eq(route("GET", NULL, "/b1", "acl", &r, buf, sizeof(buf)), -ENOSYS);
 	cr_assert_eq(route("PUT", NULL, "/b1", "object-lock", &r, buf, sizeof(buf)), -ENOSYS);
 	cr_assert_eq(route("GET", NULL, "/b1", "versions", &r, buf, sizeof(buf)), -ENOSYS);
-	cr_assert_eq(route("POST", NULL, "/b1/k", "uploads", &r, buf, sizeof(buf)), -ENOSYS);
+	cr_assert_eq(route("GET", NULL, "/b1/k", "partNumber", &r, buf, sizeof(buf)), -ENOSYS);
 	cr_assert_eq(route("PUT", NULL, "/b1/k", "retention", &r, buf, sizeof(buf)), -ENOSYS);
 	cr_assert_eq(route("OPTIONS", NULL, "/b1/k", NULL, &r, buf, sizeof(buf)), -ENOSYS);
 	cr_assert_eq(route("POST", NULL, "/b1/k", NULL, &r, buf, sizeof(buf)), -ENOSYS);
@@ -297,4 +297,107 @@ Test(s3_perm, mode_bits)
 	cr_assert(s3_perm_may_delete(&other, &d, &mine));
 	cr_assert_not(s3_perm_may_delete(&owner, &d, &mine));
 	cr_assert(s3_perm_may_delete(&root, &d, &mine));
+}
+
+/* Multipart routes: one query key per call here, so the two-key UploadPart
+ * goes through s3_route directly. */
+Test(s3_route, multipart)
+{
+	struct s3_route r;
+	char buf[2048];
+	const char *both[2] = { "partNumber", "uploadId" };
+	cr_assert_eq(route("POST", NULL, "/b1/k", "uploads", &r, buf, sizeof(buf)), 0);
+	cr_assert_eq(r.op, S3_OP_CREATE_MPU);
+	cr_assert_eq(s3_route("PUT", NULL, "", "/b1/k", both, 2, buf, sizeof(buf), &r), 0);
+	cr_assert_eq(r.op, S3_OP_UPLOAD_PART);
+	cr_assert_eq(route("POST", NULL, "/b1/k", "uploadId", &r, buf, sizeof(buf)), 0);
+	cr_assert_eq(r.op, S3_OP_COMPLETE_MPU);
+	cr_assert_eq(route("DELETE", NULL, "/b1/k", "uploadId", &r, buf, sizeof(buf)), 0);
+	cr_assert_eq(r.op, S3_OP_ABORT_MPU);
+	cr_assert_eq(route("GET", NULL, "/b1/k", "uploadId", &r, buf, sizeof(buf)), 0);
+	cr_assert_eq(r.op, S3_OP_LIST_PARTS);
+	cr_assert_eq(route("GET", NULL, "/b1", "uploads", &r, buf, sizeof(buf)), 0);
+	cr_assert_eq(r.op, S3_OP_LIST_MPUS);
+	cr_assert_str_eq(r.bucket, "b1");
+	cr_assert_eq(route("PUT", NULL, "/b1/k", "uploadId", &r, buf, sizeof(buf)), -EINVAL);
+	cr_assert_eq(route("GET", NULL, "/b1/k", "uploads", &r, buf, sizeof(buf)), -EINVAL);
+	cr_assert_eq(route("POST", NULL, "/b1", "uploads", &r, buf, sizeof(buf)), -EINVAL);
+	cr_assert_eq(route("GET", NULL, "/", "uploads", &r, buf, sizeof(buf)), -EINVAL);
+	cr_assert_eq(route("GET", NULL, "/b1", "uploadId", &r, buf, sizeof(buf)), -EINVAL);
+}
+
+static const char *const E1 = "0123456789abcdef0123456789abcdef";
+
+Test(s3_xml, complete_parse)
+{
+	struct s3_complete_req c;
+	const char *ok = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+		"<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		"<Part><ETag>&quot;0123456789ABCDEF0123456789abcdef&quot;</ETag>"
+		"<PartNumber>1</PartNumber></Part>"
+		"<Part><PartNumber> 3 </PartNumber><ETag>0123456789abcdef0123456789abcdef</ETag>"
+		"<ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part></CompleteMultipartUpload>";
+	cr_assert_eq(s3_xml_parse_complete(ok, strlen(ok), &c), 0);
+	cr_assert_eq(c.nparts, 2);
+	cr_assert_eq(c.parts[0].number, 1);
+	cr_assert_str_eq(c.parts[0].etag, E1, "quotes dropped, hex lowercased");
+	cr_assert_eq(c.parts[1].number, 3);
+	s3_complete_req_free(&c);
+	/* the order is the caller's to judge (InvalidPartOrder) */
+	const char *desc = "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>"
+		"0123456789abcdef0123456789abcdef</ETag></Part><Part><PartNumber>1</PartNumber>"
+		"<ETag>0123456789abcdef0123456789abcdef</ETag></Part></CompleteMultipartUpload>";
+	cr_assert_eq(s3_xml_parse_complete(desc, strlen(desc), &c), 0);
+	cr_assert_eq(c.parts[0].number, 2);
+	s3_complete_req_free(&c);
+	static const char *const bad[] = {
+		"",
+		"<CompleteMultipartUpload/>",                        /* no part */
+		"<Delete><Part><PartNumber>1</PartNumber><ETag>0123456789abcdef0123456789abcdef"
+		"</ETag></Part></Delete>",                            /* other root */
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>"
+		"</CompleteMultipartUpload>",                         /* no ETag */
+		"<CompleteMultipartUpload><Part><ETag>0123456789abcdef0123456789abcdef</ETag>"
+		"</Part></CompleteMultipartUpload>",                  /* no number */
+		"<CompleteMultipartUpload><Part><PartNumber>0</PartNumber><ETag>"
+		"0123456789abcdef0123456789abcdef</ETag></Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>10001</PartNumber><ETag>"
+		"0123456789abcdef0123456789abcdef</ETag></Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>-1</PartNumber><ETag>"
+		"0123456789abcdef0123456789abcdef</ETag></Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"
+		"0123456789abcdef0123456789abcdeg</ETag></Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>abc</ETag>"
+		"</Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><PartNumber>2</PartNumber>"
+		"<ETag>0123456789abcdef0123456789abcdef</ETag></Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"
+		"0123456789abcdef0123456789abcdef</ETag></Part>",   /* unclosed */
+		"<!DOCTYPE CompleteMultipartUpload [<!ENTITY a \"1\">]><CompleteMultipartUpload>"
+		"<Part><PartNumber>&a;</PartNumber><ETag>0123456789abcdef0123456789abcdef</ETag>"
+		"</Part></CompleteMultipartUpload>",                 /* entities */
+		"<!DOCTYPE x SYSTEM \"file:///etc/passwd\"><CompleteMultipartUpload/>",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(s3_xml_parse_complete(bad[i], strlen(bad[i]), &c), -EBADMSG,
+			     "bad document %zu", i);
+	/* 10000 parts parse; 10001 do not (oversized) */
+	struct s3_buf b;
+	s3_buf_init(&b, 0);
+	s3_buf_puts(&b, "<CompleteMultipartUpload>");
+	for (int i = 1; i <= 10001; i++) {
+		if (i == 10001) {
+			s3_buf_puts(&b, "</CompleteMultipartUpload>");
+			cr_assert_eq(s3_xml_parse_complete(b.p, b.len, &c), 0);
+			cr_assert_eq(c.nparts, 10000);
+			s3_complete_req_free(&c);
+			b.len -= strlen("</CompleteMultipartUpload>");
+		}
+		s3_buf_printf(&b, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>",
+			      i > 10000 ? 1 : i, E1);
+	}
+	s3_buf_puts(&b, "</CompleteMultipartUpload>");
+	cr_assert(!b.failed);
+	cr_assert_eq(s3_xml_parse_complete(b.p, b.len, &c), -EBADMSG);
+	s3_buf_free(&b);
 }
