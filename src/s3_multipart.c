@@ -366,12 +366,14 @@ static int check_parts(struct s3_request *r, uint64_t udino, const struct s3_com
 		       struct src_part *v, wcrypto_digest *md5)
 {
 	char meta[8192 + 512], name[16], etag[48];
-	for (size_t i = 0; i < c->nparts; i++) {
-		struct ns_attr a;
-		if (i && c->parts[i].number <= c->parts[i - 1].number) {
+	/* the list's order first, as a whole, before any part is looked at */
+	for (size_t i = 1; i < c->nparts; i++)
+		if (c->parts[i].number <= c->parts[i - 1].number) {
 			s3_fail_code(r, S3E_INVALID_PART_ORDER, NULL);
 			return -1;
 		}
+	for (size_t i = 0; i < c->nparts; i++) {
+		struct ns_attr a;
 		s3_mpu_part_name(c->parts[i].number, name, sizeof(name));
 		int rc = ns_lookup(r->n, udino, name, &a);
 		if (rc == -ENOENT || (!rc && !S_ISREG(a.mode))) {
