@@ -9,8 +9,9 @@
  * expat), s3_error (-errno -> S3 code and status), s3_key (key <-> path
  * rules), s3_perm (mode bits), s3_req (request accessors, responses),
  * s3_auth (SigV4 and users), s3_ns (names to inodes), s3_meta (stored
- * headers, ETag), s3_bucket, s3_object, s3_list (operations), s3_stale
- * (cut-off uploads removed at start).
+ * headers, ETag), s3_bucket, s3_object, s3_list, s3_multipart (uploads),
+ * s3_parts (their parts) (operations), s3_stale (cut-off uploads removed
+ * at start).
  *
  * Functions return 0 or -errno unless they say otherwise. */
 #ifndef WORMFS_S3_H

@@ -334,8 +334,8 @@ def test_default_retention_never_locks_parts(s3, bucket):
     s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=uid)
     assert upload_dirs(bucket) == []
     # completed: the object gets the bucket's default like any PUT (in a
-    # bucket without default append-only, where PutObject cannot keep its
-    # metadata either: see README)
+    # bucket without default append-only: there the engine refuses the
+    # rename of PutObject's temporary object, so no PUT works either)
     bucket += "-2"
     s3.create_bucket(Bucket=bucket)
     b = os.path.join(MNT, bucket)
