@@ -206,8 +206,10 @@ void s3_op_delete_bucket(struct s3_request *r)
 		rc = ns_getattr(r->n, NS_INO_ROOT, &root);
 	if (!rc && !s3_perm_may_delete(&r->pr.caller, &root, &b))
 		rc = -EACCES;
-	if (!rc)   /* multipart's reserved directory, when no upload is left */
-		worm_discard(ns_rmdir(r->n, &s3_mpu_root, b.ino, S3_MPU_DIR));
+	if (!rc) {  /* multipart's reserved directory (root's), when no upload is left */
+		static const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+		worm_discard(ns_rmdir(r->n, &root, b.ino, S3_MPU_DIR));
+	}
 	if (!rc)
 		rc = ns_rmdir(r->n, &r->pr.caller, NS_INO_ROOT, r->route.bucket);
 	if (rc) {
