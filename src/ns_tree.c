@@ -104,6 +104,11 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 		return rc;
 	if (!S_ISDIR(p.mode))
 		return -ENOTDIR;
+	/* A staging node only directly in a bucket or in a staging directory:
+	 * a plain directory holding one could be renamed, carrying it out
+	 * under a real name (staging nodes themselves never move out). */
+	if ((nflags & META_F_STAGING) && p.parent != NS_INO_ROOT && !(p.flags & META_F_STAGING))
+		return -EPERM;
 	rc = meta_ino_alloc(t, &ino);
 	if (rc == -EUCLEAN || rc == -EIO)
 		wlog(WLOG_ERR, "inode counter %s: no object can be created until it is repaired "

@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ns.h"
 #include "config.h"
 
-static char dir[256], store[300];
+static char dir[256], spath[300];
 static ns *N;
 static struct cfg C;
 static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
@@ -22,11 +23,11 @@ static void setup(void)
 	char err[512] = "";
 	snprintf(dir, sizeof(dir), "/tmp/wormfs-test-stg-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	snprintf(store, sizeof(store), "%s/s", dir);
-	cr_assert_eq(ns_store_init(store, NULL, err, sizeof(err)), 0, "%s", err);
+	snprintf(spath, sizeof(spath), "%s/s", dir);
+	cr_assert_eq(ns_store_init(spath, NULL, err, sizeof(err)), 0, "%s", err);
 	cfg_defaults(&C);
 	cr_assert_eq(cfg_finish(&C, err, sizeof(err)), 0);
-	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
 }
 
 static void teardown(void)
@@ -111,8 +112,61 @@ Test(ns_staging, survives_reopen)
 	char err[512];
 	b = bucket(&d, &f);
 	ns_close(N);
-	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(ns_setxattr(N, &ROOT, f, "user.worm.retention", "COMPLIANCE +1d", 14, 0), -EPERM);
 	cr_assert_eq(ns_unlink(N, &ROOT, d, "p1"), 0);
 	cr_assert_eq(ns_rmdir(N, &ROOT, b, "up"), 0);
+}
+
+/* Review: a staging node only directly in a bucket or in a staging
+ * directory. Before, a plain directory (a mount user's mkdir of
+ * BUCKET/.s3-multipart before any S3 upload) could hold staging nodes,
+ * and renaming that plain directory carried them out under real names:
+ * an object in a default-retention bucket that never gets the default
+ * and can never be locked. */
+Test(ns_staging, only_in_a_bucket_or_staging_directory)
+{
+	uint64_t b, d, f;
+	struct ns_attr a, pd;
+	ns_handle *h = NULL;
+	b = bucket(&d, &f);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "plain", 0755, &pd), 0);
+	cr_assert_eq(ns_mkdir_staging(N, &ROOT, pd.ino, "up", 0700, &a), -EPERM);
+	cr_assert_eq(ns_create_staging(N, &ROOT, pd.ino, "p1", 0600, &a, &h), -EPERM);
+	cr_assert_eq(ns_lookup(N, pd.ino, "up", &a), -ENOENT);
+	/* the rename that would have carried them out */
+	cr_assert_eq(ns_rename(N, &ROOT, b, "plain", b, "real", 0), 0);
+	cr_assert_eq(ns_lookup(N, pd.ino, "p1", &a), -ENOENT);
+	/* in a staging directory (and directly in the bucket): as before */
+	cr_assert_eq(ns_mkdir_staging(N, &ROOT, d, "sub", 0700, &a), 0);
+	cr_assert_eq(ns_mkdir_staging(N, &ROOT, b, "top", 0700, &a), 0);
+}
+
+/* Review: the temporary object of an S3 PUT (ns_create_upload) renamed
+ * to a real name by a plain rename (a mount user, while the PUT is in
+ * progress): its bucket default must be pending from that rename, as
+ * for any object open for writing, else a stop before the release
+ * leaves the object unlocked under its real name for good. */
+#include "../../src/ns_priv.h"
+
+Test(ns_staging, upload_renamed_by_the_mount_still_gets_the_default)
+{
+	char err[512] = "", v[128];
+	struct ns_attr a, ba;
+	ns_handle *h;
+	cr_assert_eq(ns_mkdir(N, &ROOT, NS_INO_ROOT, "upl", 0777, &ba), 0);
+	cr_assert_eq(ns_setxattr(N, &ROOT, ba.ino, "user.worm.default-retention", "COMPLIANCE 1d", 13, 0), 0);
+	cr_assert_eq(ns_create_upload(N, &ROOT, ba.ino, ".s3-upload-x", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "data", 4, 0), 4);
+	cr_assert_eq(ns_flush(N, h), 0);
+	cr_assert_eq(ns_rename(N, &ROOT, ba.ino, ".s3-upload-x", ba.ino, "real", 0), 0);
+	ns_close(N);                         /* the daemon dies before the release */
+	if (h->fd >= 0)
+		close(h->fd);
+	free(h);
+	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_unlink(N, &ROOT, ba.ino, "real"), -EPERM);
+	ssize_t k = ns_getxattr(N, &ROOT, a.ino, "user.worm.retention", v, sizeof(v));
+	cr_assert_gt(k, 11);
+	cr_assert_eq(memcmp(v, "COMPLIANCE ", 11), 0);
 }
