@@ -267,6 +267,10 @@ int ns_mknod_upload(ns *n, const struct ns_caller *c, uint64_t parent, const cha
 		if (!rc)
 			rc = ns_node_put(n, t, &nd);
 	}
+	/* Nor its autocommit deadline (the rename schedules it): a start
+	 * after the period would lock it before the cleanup. */
+	if (!rc)
+		rc = meta_due_del(t, nd.ino);
 	if (rc) {
 		meta_txn_abort(t);
 		if (rc == -EPERM || rc == -EINVAL)
