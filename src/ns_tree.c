@@ -268,9 +268,15 @@ int ns_mknod_upload(ns *n, const struct ns_caller *c, uint64_t parent, const cha
 			rc = ns_node_put(n, t, &nd);
 	}
 	/* Nor its autocommit deadline (the rename schedules it): a start
-	 * after the period would lock it before the cleanup. */
+	 * after the period would lock it before the cleanup. Nor the
+	 * default append-only (the rename sets it): an append-only object
+	 * can be neither renamed over its key nor removed when stale. */
 	if (!rc)
 		rc = meta_due_del(t, nd.ino);
+	if (!rc && (nd.flags & META_F_APPEND_ONLY)) {
+		nd.flags &= ~(uint32_t)META_F_APPEND_ONLY;
+		rc = ns_node_put(n, t, &nd);
+	}
 	if (rc) {
 		meta_txn_abort(t);
 		if (rc == -EPERM || rc == -EINVAL)
@@ -751,6 +757,14 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	    !src.sealed && !(src.flags & META_F_DEFAULT_PENDING) &&
 	    ns_bucket_default(n, t, &src) != 0)
 		rc = ns_pending_mark(n, t, &src, 1);
+	/* and its bucket's default append-only from now on (ns_create_upload) */
+	if (!rc && (flags & NS_RENAME_UPLOAD) && S_ISREG(src.mode) && !src.sealed &&
+	    !(src.flags & META_F_STAGING)) {
+		struct meta_node bk;
+		rc = ns_bucket_of(n, t, &src, &bk);
+		if (!rc && (bk.flags & META_F_DEF_APPEND))
+			src.flags |= META_F_APPEND_ONLY;
+	}
 	if (!rc)
 		rc = ns_node_put(n, t, &src);
 	if (rc)

@@ -202,3 +202,34 @@ Test(ns_staging, upload_cut_by_a_stop_not_autocommitted)
 	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(ns_unlink(N, &ROOT, ba.ino, "log"), -EPERM);
 }
+
+/* Review: in a bucket with the default append-only, the temporary
+ * object of an S3 PUT gets append-only only at the rename over its key
+ * (as its default retention): append-only from its creation, the rename
+ * was refused (every PutObject and Complete failed, 403) and a stale one
+ * could never be removed at the next start. */
+Test(ns_staging, upload_in_a_default_append_only_bucket)
+{
+	struct ns_attr a, ba;
+	ns_handle *h;
+	char v[16];
+	cr_assert_eq(ns_mkdir(N, &ROOT, NS_INO_ROOT, "apb", 0777, &ba), 0);
+	cr_assert_eq(ns_setxattr(N, &ROOT, ba.ino, "user.worm.default-append-only", "ON", 2, 0), 0);
+	cr_assert_eq(ns_create_upload(N, &ROOT, ba.ino, ".s3-upload-a", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "log1", 4, 0), 4);
+	cr_assert_eq(ns_rename(N, &ROOT, ba.ino, ".s3-upload-a", ba.ino, "log", NS_RENAME_UPLOAD), 0);
+	cr_assert_eq(ns_release(N, h), 0);
+	ssize_t k = ns_getxattr(N, &ROOT, a.ino, "user.worm.append-only", v, sizeof(v));
+	cr_assert_eq(k, 2);
+	cr_assert_eq(memcmp(v, "ON", 2), 0);
+	cr_assert_eq(ns_unlink(N, &ROOT, ba.ino, "log"), -EPERM);
+	/* one cut before its rename stays removable */
+	cr_assert_eq(ns_create_upload(N, &ROOT, ba.ino, ".s3-upload-b", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "x", 1, 0), 1);
+	cr_assert_eq(ns_release(N, h), 0);
+	cr_assert_eq(ns_unlink(N, &ROOT, ba.ino, ".s3-upload-b"), 0);
+	/* through the mount (ns_create) a file there is append-only at once */
+	cr_assert_eq(ns_create(N, &ROOT, ba.ino, "direct", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_release(N, h), 0);
+	cr_assert_eq(ns_unlink(N, &ROOT, ba.ino, "direct"), -EPERM);
+}
