@@ -418,7 +418,7 @@ fail:
 
 /* Resolve an existing object key: 0 with its attributes and parent, or an
  * error response (-1). */
-int s3_find_object(struct s3_request *r, struct ns_attr *obj, struct ns_attr *parent,
+static int s3_find_object(struct s3_request *r, struct ns_attr *obj, struct ns_attr *parent,
 		       int *is_dir)
 {
 	char buf[S3_KEY_MAX + 1];
@@ -474,6 +474,34 @@ static int etag_listed(const char *list, const char *etag)
 			return 1;
 		p = e;
 	}
+	return 0;
+}
+
+/* The conditional headers PREFIX + Match, None-Match, Unmodified-Since
+ * and Modified-Since ("If-" for GET and HEAD, "x-amz-copy-source-if-" for
+ * a copy's source) against an object's etag and mtime (seconds), in RFC
+ * 7232 order: -1 a Match or Unmodified-Since fails (412), 1 a None-Match
+ * or Modified-Since fails (304 for a GET, 412 for a copy), 0 none does.
+ * Header names are case-insensitive, so one prefix serves both forms. */
+static int preconditions(struct s3_request *r, const char *prefix, const char *etag,
+			 int64_t mtime)
+{
+	char h[4][64];
+	int64_t t;
+	snprintf(h[0], sizeof(h[0]), "%sMatch", prefix);
+	snprintf(h[1], sizeof(h[1]), "%sNone-Match", prefix);
+	snprintf(h[2], sizeof(h[2]), "%sUnmodified-Since", prefix);
+	snprintf(h[3], sizeof(h[3]), "%sModified-Since", prefix);
+	const char *im = s3_req_header(r, h[0]), *inm = s3_req_header(r, h[1]);
+	const char *ius = s3_req_header(r, h[2]), *ims = s3_req_header(r, h[3]);
+	if (im && !etag_listed(im, etag))
+		return -1;
+	if (!im && ius && s3_parse_http_date(ius, &t) == 0 && mtime > t)
+		return -1;
+	if (inm && etag_listed(inm, etag))
+		return 1;
+	if (!inm && ims && s3_parse_http_date(ims, &t) == 0 && mtime <= t)
+		return 1;
 	return 0;
 }
 
@@ -553,24 +581,14 @@ void s3_op_get_object(struct s3_request *r, int head)
 	meta[ml] = '\0';
 	s3_meta_etag(&obj, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
 
-	/* Preconditions, in RFC 7232 order */
-	int64_t mtime = obj.mtime_ns / 1000000000, t;
-	const char *im = s3_req_header(r, "If-Match");
-	const char *inm = s3_req_header(r, "If-None-Match");
-	const char *ius = s3_req_header(r, "If-Unmodified-Since");
-	const char *ims = s3_req_header(r, "If-Modified-Since");
+	int64_t mtime = obj.mtime_ns / 1000000000;
 	int not_modified = 0;
-	if (im && !etag_listed(im, etag)) {
+	rc = preconditions(r, "If-", etag, mtime);
+	if (rc < 0) {
 		s3_fail_code(r, S3E_PRECONDITION_FAILED, NULL);
 		return;
 	}
-	if (!im && ius && s3_parse_http_date(ius, &t) == 0 && mtime > t) {
-		s3_fail_code(r, S3E_PRECONDITION_FAILED, NULL);
-		return;
-	}
-	if (inm && etag_listed(inm, etag))
-		not_modified = 1;
-	else if (!inm && ims && s3_parse_http_date(ims, &t) == 0 && mtime <= t)
+	if (rc > 0)
 		not_modified = 1;
 
 	s3_http_date(mtime, date, sizeof(date));
@@ -803,7 +821,7 @@ int s3_copy_range(struct s3_request *r, uint64_t src, uint64_t off, uint64_t len
 /* x-amz-copy-source ("[/]bucket/key[?versionId=null]", percent-encoded)
  * into bucket and key (buf holds both). -EINVAL malformed, -ENOSYS a
  * version other than null (versions are not implemented). */
-int s3_copy_source(const char *v, char *buf, size_t len, char **bucket, char **key)
+static int s3_copy_source(const char *v, char *buf, size_t len, char **bucket, char **key)
 {
 	size_t o = 0;
 	const char *q = strchr(v, '?');
@@ -838,32 +856,82 @@ int s3_copy_source(const char *v, char *buf, size_t len, char **bucket, char **k
 	return 0;
 }
 
+int s3_copy_source_find(struct s3_request *r, char *buf, size_t buflen, char **bucket,
+			char **key, struct ns_attr *src)
+{
+	struct ns_attr sparent;
+	struct s3_route dst = r->route;
+	char meta[8192 + 512], etag[48];
+	int is_dir, rc;
+
+	rc = s3_copy_source(s3_req_header(r, "x-amz-copy-source"), buf, buflen, bucket, key);
+	if (rc == -ENOSYS) {
+		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "object versions are not implemented yet");
+		return -1;
+	}
+	if (rc) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT, "bad x-amz-copy-source");
+		return -1;
+	}
+	/* resolved as a GET of it would be */
+	r->route.bucket = *bucket;
+	r->route.key = *key;
+	rc = s3_find_object(r, src, &sparent, &is_dir);
+	r->route = dst;
+	if (rc)
+		return -1;
+	if (is_dir || !S_ISREG(src->mode)) {
+		s3_fail_code(r, S3E_NO_SUCH_KEY, NULL);
+		return -1;
+	}
+	if (!s3_perm_ok(&r->pr.caller, src, S3_PERM_R)) {
+		s3_fail_code(r, S3E_ACCESS_DENIED, "no read permission on the copy source");
+		return -1;
+	}
+	ssize_t ml = ns_getxattr(r->n, &r->pr.caller, src->ino, S3_META_XATTR, meta, sizeof(meta) - 1);
+	if (ml < 0)
+		ml = 0;
+	meta[ml] = '\0';
+	s3_meta_etag(src, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
+	/* AWS: a copy whose source fails any of its conditions is 412 */
+	if (preconditions(r, "x-amz-copy-source-if-", etag, src->mtime_ns / 1000000000)) {
+		s3_fail_code(r, S3E_PRECONDITION_FAILED, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int s3_copy_into_put(struct s3_request *r, uint64_t src, uint64_t off, uint64_t len,
+		     char etag[33])
+{
+	wcrypto_digest *md5 = NULL;
+	uint8_t dg[16];
+	int rc = wcrypto_digest_new(WCRYPTO_DIGEST_MD5, &md5);
+	if (!rc)
+		rc = s3_copy_range(r, src, off, len, r->put->h, 0, md5);
+	if (!rc)
+		rc = wcrypto_digest_final(md5, dg, sizeof(dg));
+	wcrypto_digest_free(md5);
+	if (rc) {
+		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
+		s3_put_abort(r);
+		return -1;
+	}
+	wcrypto_hex(etag, dg, sizeof(dg));
+	return 0;
+}
+
 void s3_op_copy_object(struct s3_request *r)
 {
 	char srcbuf[S3_KEY_MAX + 320], *sb_name, *sk, etag[33], qetag[44], date[64];
 	char meta[8192 + 512];
-	struct ns_attr src, sparent;
+	struct ns_attr src;
 	struct s3_route dst = r->route;
-	wcrypto_digest *md5 = NULL;
-	uint8_t dg[16];
-	int is_dir, rc;
 	ssize_t ml;
 
-	rc = s3_copy_source(s3_req_header(r, "x-amz-copy-source"), srcbuf, sizeof(srcbuf), &sb_name, &sk);
-	if (rc == -ENOSYS) {
-		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "object versions are not implemented yet");
-		return;
-	}
-	if (rc) {
-		s3_fail_code(r, S3E_INVALID_ARGUMENT, "bad x-amz-copy-source");
-		return;
-	}
-	if (s3_req_header(r, "x-amz-copy-source-if-match") ||
-	    s3_req_header(r, "x-amz-copy-source-if-none-match") ||
-	    s3_req_header(r, "x-amz-copy-source-if-modified-since") ||
-	    s3_req_header(r, "x-amz-copy-source-if-unmodified-since") ||
-	    s3_req_header(r, "x-amz-copy-source-range")) {
-		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "copy preconditions and ranges are not implemented yet");
+	if (s3_req_header(r, "x-amz-copy-source-range")) {
+		s3_fail_code(r, S3E_INVALID_ARGUMENT,
+			     "x-amz-copy-source-range is for UploadPartCopy, not CopyObject");
 		return;
 	}
 	const char *dirv = s3_req_header(r, "x-amz-metadata-directive");
@@ -872,24 +940,11 @@ void s3_op_copy_object(struct s3_request *r)
 		return;
 	}
 	int replace = dirv && strcmp(dirv, "REPLACE") == 0;
+	if (s3_copy_source_find(r, srcbuf, sizeof(srcbuf), &sb_name, &sk, &src))
+		return;
 	if (!replace && strcmp(sb_name, dst.bucket) == 0 && strcmp(sk, dst.key) == 0) {
 		s3_fail_code(r, S3E_INVALID_REQUEST, "This copy request is illegal because it is trying "
 			     "to copy an object to itself without changing the object's metadata");
-		return;
-	}
-	/* the source, resolved as a GET would */
-	r->route.bucket = sb_name;
-	r->route.key = sk;
-	rc = s3_find_object(r, &src, &sparent, &is_dir);
-	r->route = dst;
-	if (rc)
-		return;
-	if (is_dir || !S_ISREG(src.mode)) {
-		s3_fail_code(r, S3E_NO_SUCH_KEY, NULL);
-		return;
-	}
-	if (!s3_perm_ok(&r->pr.caller, &src, S3_PERM_R)) {
-		s3_fail_code(r, S3E_ACCESS_DENIED, "no read permission on the copy source");
 		return;
 	}
 	/* the destination, as a PutObject */
@@ -913,23 +968,14 @@ void s3_op_copy_object(struct s3_request *r)
 			}
 		}
 	}
-	rc = wcrypto_digest_new(WCRYPTO_DIGEST_MD5, &md5);
-	if (!rc)
-		rc = s3_copy_range(r, src.ino, 0, src.size, r->put->h, 0, md5);
-	if (!rc)
-		rc = wcrypto_digest_final(md5, dg, sizeof(dg));
-	wcrypto_digest_free(md5);
-	if (rc) {
-		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
-		s3_put_abort(r);
+	if (s3_copy_into_put(r, src.ino, 0, src.size, etag))
 		return;
-	}
-	wcrypto_hex(etag, dg, sizeof(dg));
 	if (s3_put_commit(r, etag))
 		return;
 	s3_put_free(r);
 	snprintf(qetag, sizeof(qetag), "\"%s\"", etag);
-	s3_iso_date(ns_clock_now(r->n), date, sizeof(date));
+	/* ns_clock_now is in seconds; s3_iso_date takes nanoseconds */
+	s3_iso_date(ns_clock_now(r->n) * INT64_C(1000000000), date, sizeof(date));
 	s3_xml_start(&r->out);
 	s3_buf_puts(&r->out, "<CopyObjectResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
 	s3_xml_elem(&r->out, "LastModified", date);

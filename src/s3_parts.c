@@ -121,49 +121,17 @@ static int copy_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len
 void s3_op_upload_part_copy(struct s3_request *r)
 {
 	char srcbuf[S3_KEY_MAX + 320], *sbn, *sk, etag[33], qetag[44], date[64];
-	struct ns_attr src, sparent, ta;
-	struct s3_route dst = r->route;
-	wcrypto_digest *md5 = NULL;
-	uint8_t dg[16];
+	struct ns_attr src, ta;
 	uint64_t off = 0, len;
-	int is_dir, rc;
+	int rc;
 
 	if (!part_arg(r)) {
 		s3_fail_code(r, S3E_INVALID_ARGUMENT,
 			     "Part number must be an integer between 1 and 10000, inclusive");
 		return;
 	}
-	rc = s3_copy_source(s3_req_header(r, "x-amz-copy-source"), srcbuf, sizeof(srcbuf), &sbn, &sk);
-	if (rc == -ENOSYS) {
-		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "object versions are not implemented yet");
+	if (s3_copy_source_find(r, srcbuf, sizeof(srcbuf), &sbn, &sk, &src))
 		return;
-	}
-	if (rc) {
-		s3_fail_code(r, S3E_INVALID_ARGUMENT, "bad x-amz-copy-source");
-		return;
-	}
-	if (s3_req_header(r, "x-amz-copy-source-if-match") ||
-	    s3_req_header(r, "x-amz-copy-source-if-none-match") ||
-	    s3_req_header(r, "x-amz-copy-source-if-modified-since") ||
-	    s3_req_header(r, "x-amz-copy-source-if-unmodified-since")) {
-		s3_fail_code(r, S3E_NOT_IMPLEMENTED, "copy preconditions are not implemented yet");
-		return;
-	}
-	/* the source, resolved as a GET would */
-	r->route.bucket = sbn;
-	r->route.key = sk;
-	rc = s3_find_object(r, &src, &sparent, &is_dir);
-	r->route = dst;
-	if (rc)
-		return;
-	if (is_dir || !S_ISREG(src.mode)) {
-		s3_fail_code(r, S3E_NO_SUCH_KEY, NULL);
-		return;
-	}
-	if (!s3_perm_ok(&r->pr.caller, &src, S3_PERM_R)) {
-		s3_fail_code(r, S3E_ACCESS_DENIED, "no read permission on the copy source");
-		return;
-	}
 	len = src.size;
 	const char *rg = s3_req_header(r, "x-amz-copy-source-range");
 	if (rg) {
@@ -185,18 +153,8 @@ void s3_op_upload_part_copy(struct s3_request *r)
 	}
 	if (part_open(r))
 		return;
-	rc = wcrypto_digest_new(WCRYPTO_DIGEST_MD5, &md5);
-	if (!rc)
-		rc = s3_copy_range(r, src.ino, off, len, r->put->h, 0, md5);
-	if (!rc)
-		rc = wcrypto_digest_final(md5, dg, sizeof(dg));
-	wcrypto_digest_free(md5);
-	if (rc) {
-		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
-		s3_put_abort(r);
+	if (s3_copy_into_put(r, src.ino, off, len, etag))
 		return;
-	}
-	wcrypto_hex(etag, dg, sizeof(dg));
 	uint64_t udino = r->put->tmpdir.ino;
 	char pname[16];
 	s3_mpu_part_name(part_arg(r), pname, sizeof(pname));

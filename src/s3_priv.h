@@ -151,12 +151,17 @@ void s3_put_free(struct s3_request *r);
  * buffer, into md5 too (may be NULL). -EIO the source is shorter. */
 int s3_copy_range(struct s3_request *r, uint64_t src, uint64_t off, uint64_t len,
 		  ns_handle *dst, uint64_t doff, wcrypto_digest *md5);
-/* An existing object by r->route.key: 0, or -1 with an error response. */
-int s3_find_object(struct s3_request *r, struct ns_attr *obj, struct ns_attr *parent,
-		   int *is_dir);
-/* x-amz-copy-source into bucket and key (in buf): -EINVAL, -ENOSYS a
- * version other than null. */
-int s3_copy_source(const char *v, char *buf, size_t len, char **bucket, char **key);
+/* The source of a copy (CopyObject, UploadPartCopy): x-amz-copy-source
+ * parsed into bucket and key (in buf), resolved as a GET of it would be,
+ * readable by the caller, and its x-amz-copy-source-if-* conditions met.
+ * 0 and *src, or -1 with the error answered (412 PreconditionFailed for a
+ * failed condition, as AWS). */
+int s3_copy_source_find(struct s3_request *r, char *buf, size_t buflen, char **bucket,
+			char **key, struct ns_attr *src);
+/* Copy len bytes of object src from off into r->put (just begun), its MD5
+ * as hex into etag: 0, or -1 with the error answered and r->put aborted. */
+int s3_copy_into_put(struct s3_request *r, uint64_t src, uint64_t off, uint64_t len,
+		     char etag[33]);
 
 /* Multipart upload (s3_multipart.c: uploads; s3_parts.c: parts). The
  * server keeps one busy set for the uploads being completed or aborted. */

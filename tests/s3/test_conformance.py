@@ -443,6 +443,54 @@ def test_copy_object_directives(s3, bucket):
     assert err(e) == (403, "AccessDenied")
 
 
+def test_copy_source_conditions(s3, bucket):
+    """x-amz-copy-source-if-* on CopyObject: a failed condition is 412
+    PreconditionFailed and nothing is written; met conditions copy."""
+    etag = s3.put_object(Bucket=bucket, Key="src", Body=b"conditional")["ETag"]
+    mtime = s3.head_object(Bucket=bucket, Key="src")["LastModified"]
+    past, future = mtime - datetime.timedelta(days=1), mtime + datetime.timedelta(days=1)
+    src = {"Bucket": bucket, "Key": "src"}
+    failing = [{"CopySourceIfMatch": '"0123456789abcdef0123456789abcdef"'},
+               {"CopySourceIfNoneMatch": etag},
+               {"CopySourceIfUnmodifiedSince": past},
+               {"CopySourceIfModifiedSince": future}]
+    for i, cond in enumerate(failing):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.copy_object(Bucket=bucket, Key="dst%d" % i, CopySource=src, **cond)
+        assert err(e) == (412, "PreconditionFailed"), cond
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.head_object(Bucket=bucket, Key="dst%d" % i)
+        assert err(e)[0] == 404, cond
+    passing = [{"CopySourceIfMatch": etag},
+               {"CopySourceIfNoneMatch": '"0123456789abcdef0123456789abcdef"'},
+               {"CopySourceIfUnmodifiedSince": future},
+               {"CopySourceIfModifiedSince": past},
+               # If-Match met wins over a failing If-Unmodified-Since (RFC 7232 order)
+               {"CopySourceIfMatch": etag, "CopySourceIfUnmodifiedSince": past}]
+    for i, cond in enumerate(passing):
+        r = s3.copy_object(Bucket=bucket, Key="ok%d" % i, CopySource=src, **cond)
+        assert r["CopyObjectResult"]["ETag"] == etag, cond
+        assert s3.get_object(Bucket=bucket, Key="ok%d" % i)["Body"].read() == b"conditional"
+
+
+def test_copy_object_last_modified(s3, bucket):
+    """CopyObjectResult's LastModified is the copy's time, not 1970."""
+    s3.put_object(Bucket=bucket, Key="src", Body=b"x")
+    r = s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"})
+    lm = r["CopyObjectResult"]["LastModified"]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs((now - lm).total_seconds()) < 3600, lm
+    # a range is UploadPartCopy's, not CopyObject's
+    c = client()
+
+    def with_range(request, **kw):
+        request.headers["x-amz-copy-source-range"] = "bytes=0-0"
+    c.meta.events.register("before-sign.s3.CopyObject", with_range)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.copy_object(Bucket=bucket, Key="dst2", CopySource={"Bucket": bucket, "Key": "src"})
+    assert err(e) == (400, "InvalidArgument")
+
+
 # ---------------------------------------------------------------- canned ACLs
 
 def test_public_read_bucket(s3):

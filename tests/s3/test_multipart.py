@@ -307,6 +307,14 @@ def test_upload_part_copy(s3, bucket):
         s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=3,
                             CopySource={"Bucket": bucket, "Key": "nope"})
     assert err(e) == (404, "NoSuchKey")
+    # the source's conditions: a failed one is 412 and stores no part 3
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.upload_part_copy(Bucket=bucket, Key="dst", UploadId=uid, PartNumber=3,
+                            CopySource={"Bucket": bucket, "Key": "src"},
+                            CopySourceIfNoneMatch=r2["CopyPartResult"]["ETag"])
+    assert err(e) == (412, "PreconditionFailed")
+    assert [p["PartNumber"] for p in
+            s3.list_parts(Bucket=bucket, Key="dst", UploadId=uid).get("Parts", [])] == [1, 2]
     parts = [{"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]},
              {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]
     r = s3.complete_multipart_upload(Bucket=bucket, Key="dst", UploadId=uid,
