@@ -73,6 +73,22 @@ if mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0; then
 	"$AWS" --endpoint-url "$END" s3 rm s3://cli-bucket/gone >/dev/null 2>>"$T_BASE/aws.err"
 	check_eq "aws s3 rm of a free object" 0 "$?"
 	check_not "... gone from the mount" test -e "$M/cli-bucket/gone"
+	# aws s3 sync: a tree up, down into another directory, then a change
+	# and a removal synced with --delete
+	mkdir -p "$T_BASE/tree/a/b" "$T_BASE/tree/c d"
+	echo one >"$T_BASE/tree/one.txt"; : >"$T_BASE/tree/a/empty"
+	head -c 300000 /dev/urandom >"$T_BASE/tree/a/b/blob"; echo sp >"$T_BASE/tree/c d/x y"
+	"$AWS" --endpoint-url "$END" s3 sync "$T_BASE/tree" s3://cli-bucket/sync >/dev/null 2>>"$T_BASE/aws.err"
+	check_eq "aws s3 sync up" 0 "$?"
+	check "... the tree is in the mount" diff -r "$T_BASE/tree" "$M/cli-bucket/sync"
+	"$AWS" --endpoint-url "$END" s3 sync s3://cli-bucket/sync "$T_BASE/back" >/dev/null 2>>"$T_BASE/aws.err"
+	check_eq "aws s3 sync down" 0 "$?"
+	check "... the same tree back" diff -r "$T_BASE/tree" "$T_BASE/back"
+	echo changed >"$T_BASE/tree/one.txt"; rm "$T_BASE/tree/a/b/blob"
+	"$AWS" --endpoint-url "$END" s3 sync --delete "$T_BASE/tree" s3://cli-bucket/sync >/dev/null 2>>"$T_BASE/aws.err"
+	check_eq "aws s3 sync --delete after a change and a removal" 0 "$?"
+	check_eq "... the change is in the mount" changed "$(cat "$M/cli-bucket/sync/one.txt")"
+	check_not "... the removed file is gone" test -e "$M/cli-bucket/sync/a/b/blob"
 	[ -s "$T_BASE/aws.err" ] && diag "$(tail -n 20 "$T_BASE/aws.err")"
 
 	stats=$(cat "$M/.wormfs/stats")
