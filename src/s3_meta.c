@@ -21,6 +21,17 @@ static const char *const kept[] = {
 	"Expires", "Content-Language", NULL,
 };
 
+/* A stored name that may be sent back: one of kept[] or x-amz-meta-*. */
+static int emittable(const char *name)
+{
+	if (strncasecmp(name, "x-amz-meta-", 11) == 0)
+		return 1;
+	for (size_t i = 0; kept[i]; i++)
+		if (strcasecmp(name, kept[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static void pair(struct s3_buf *b, const char *name, size_t nl, const char *value)
 {
 	s3_buf_put(b, name, nl);
@@ -105,7 +116,10 @@ void s3_meta_emit(struct s3_request *r, const char *stored, size_t len)
 		const char *ve = memchr(val, '\0', len - (size_t)(val - stored));
 		if (!ve)
 			return;
-		if (name[0] != ':')   /* ":etag" and friends are ours */
+		/* ":etag" and friends are ours; and only the headers S3 keeps go
+		 * out: the xattr can be written through the mount, and a stored
+		 * Set-Cookie or Access-Control-* must not become a response's */
+		if (name[0] != ':' && emittable(name))
 			s3_resp_header(r, name, val);
 		i = (size_t)(ve - stored) + 1;
 	}

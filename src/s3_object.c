@@ -334,10 +334,14 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 	}
 	rc = make_dirs(r, &dir, p->comps, p->depth, p->ncomps - 1);
 	if (!rc && !p->part) {   /* a part: its upload's owner was checked */
-		/* a name made meanwhile: the same checks as at the start */
+		/* the directory as it is now (made or re-moded meanwhile by
+		 * another request, not checked by make_dirs when it existed),
+		 * and a name made meanwhile: the same checks as at the start */
 		struct ns_attr victim;
 		int lr = ns_lookup(r->n, dir.ino, p->comps[p->ncomps - 1], &victim);
-		if (lr == 0 && S_ISDIR(victim.mode))
+		if (!s3_perm_ok(&r->pr.caller, &dir, S3_PERM_W | S3_PERM_X))
+			rc = -EACCES;
+		else if (lr == 0 && S_ISDIR(victim.mode))
 			rc = -EISDIR;
 		else if (lr == 0 && !s3_perm_may_delete(&r->pr.caller, &dir, &victim))
 			rc = -EACCES;

@@ -446,3 +446,50 @@ def test_upload_name_cannot_be_taken_first(s3, bucket):
         open(os.path.join(MNT, bucket, ".s3-upload-" + n), "w").close()
     for i in range(3):
         s3.put_object(Bucket=bucket, Key="after%d" % i, Body=b"y")   # no error
+
+
+def test_commit_checks_the_directory_as_it_is_then(s3, bucket):
+    """A PUT whose key's directory did not exist when it began, and was
+    made meanwhile by someone else without write for the caller: the
+    commit is refused (403) and nothing appears there."""
+    os.chmod(os.path.join(MNT, bucket), 0o777)
+    body = b"0123456789" * 1000
+    path = "/%s/alicedir/evil" % bucket
+    creds = Credentials(os.environ["S3_KEY2"], os.environ["S3_SECRET2"])
+    h = {"x-amz-content-sha256": hashlib.sha256(body).hexdigest(),
+         "Content-Length": str(len(body))}
+    req = AWSRequest(method="PUT", url=END + path, data=body, headers=h)
+    SigV4Auth(creds, "s3", "us-east-1").add_auth(req)
+    c = http.client.HTTPConnection(HOST, PORT, timeout=30)
+    c.putrequest("PUT", path, skip_accept_encoding=True)
+    for k, v in req.headers.items():
+        c.putheader(k, v)
+    c.endheaders()
+    c.send(body[:4000])
+    time.sleep(0.5)
+    os.mkdir(os.path.join(MNT, bucket, "alicedir"), 0o755)   # root's, no w for others
+    c.send(body[4000:])
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    assert r.status == 403 and b"AccessDenied" in data, data
+    assert os.listdir(os.path.join(MNT, bucket, "alicedir")) == []
+    # the same PUT into a directory the caller may write works
+    os.chmod(os.path.join(MNT, bucket, "alicedir"), 0o777)
+    other = client(os.environ["S3_KEY2"], os.environ["S3_SECRET2"])
+    other.put_object(Bucket=bucket, Key="alicedir/ok", Body=b"fine")
+    assert os.listdir(os.path.join(MNT, bucket, "alicedir")) == ["ok"]
+
+
+def test_stored_headers_other_than_s3_metadata_are_not_sent(s3, bucket):
+    """user.s3.meta can be written through the mount: only the headers
+    S3 keeps (Content-Type ..., x-amz-meta-*) come back from it."""
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x", Metadata={"a": "1"})
+    stored = (b"Content-Type\0text/x-mine\0x-amz-meta-b\0two\0"
+              b"Set-Cookie\0session=stolen\0Access-Control-Allow-Origin\0*\0")
+    os.setxattr(os.path.join(MNT, bucket, "o"), "user.s3.meta", stored)
+    for op in ("get_object", "head_object"):
+        r = getattr(s3, op)(Bucket=bucket, Key="o")
+        hdrs = {k.lower(): v for k, v in r["ResponseMetadata"]["HTTPHeaders"].items()}
+        assert hdrs.get("content-type") == "text/x-mine" and r["Metadata"] == {"b": "two"}
+        assert "set-cookie" not in hdrs and "access-control-allow-origin" not in hdrs, hdrs
