@@ -41,6 +41,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "wormcc.h"
+
 #define META_ROOT_INO 1ull
 #define META_FIRST_INO 16ull      /* 2..15 reserved for virtual files */
 #define META_WRAPPED_BYTES 76
@@ -140,8 +142,10 @@ void meta_set_auth(meta_env *e, meta_auth_fn fn, void *arg, int strict);
 #define META_RDONLY 1
 /* Open (create if absent, unless META_RDONLY) the environment in dir.
  * -ENOENT missing, -EBADMSG corrupt/not an LMDB file, -EBUSY locked. */
+WORM_MUST_USE
 int meta_open(const char *dir, int flags, meta_env **out, char *err, size_t errlen);
 void meta_close(meta_env *e);  /* syncs first when writable */
+WORM_MUST_USE
 int meta_sync(meta_env *e);    /* force data to disk (mdb_env_sync(1)) */
 /* The id of the last committed write transaction (changes at every
  * commit: the store head uses it to see whether anything changed), and
@@ -152,25 +156,32 @@ uint64_t meta_txn_id(meta_txn *t);
 /* A write txn on a META_RDONLY environment: -EROFS. -ENOMEM when another
  * process grew the data past this process's map and no map of that size
  * fits its address space (ulimit -v); -EAGAIN if adopting it timed out. */
+WORM_MUST_USE
 int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out);
+WORM_MUST_USE
 int meta_txn_commit(meta_txn *t);  /* also ends a read txn */
 void meta_txn_abort(meta_txn *t);
 
 /* kv: small values; get returns -ENOENT if absent, -ERANGE if > size. */
+WORM_MUST_USE
 int meta_kv_get(meta_txn *t, const char *key, void *buf, size_t size, size_t *len);
+WORM_MUST_USE
 int meta_kv_put(meta_txn *t, const char *key, const void *val, size_t len);
 
 /* Inode numbers: monotonically increasing, never reused. The counter is
  * authenticated (-EIO if it fails), and a number that already has a node
  * or an orphan record (a counter set back) is never handed out:
  * -EUCLEAN, nothing changed. */
+WORM_MUST_USE
 int meta_ino_alloc(meta_txn *t, uint64_t *ino);
 /* Re-seal the counter (wormctl repair): past the highest inode with a
  * record, never lower than an authentic counter is. before/after: the
  * values (before 0 if absent or unreadable). */
+WORM_MUST_USE
 int meta_ino_repair(meta_txn *t, uint64_t *before, uint64_t *after);
 /* The counter's next value; *authentic 1 if its MAC checks (or the store
  * has no MACs yet and it is a legacy value). -ENOENT if absent. */
+WORM_MUST_USE
 int meta_ino_peek(meta_txn *t, uint64_t *next, int *authentic);
 
 /* Decode a stored node record of len bytes: -EBADMSG for another size or
@@ -180,15 +191,21 @@ int meta_ino_peek(meta_txn *t, uint64_t *next, int *authentic);
  * version as given (META_NODE_VERSION_OLDEST..META_NODE_VERSION, else
  * -EINVAL): the version says which fields its MAC covers. add: a new
  * node, -EEXIST (never overwritten) if the inode has a record. */
+WORM_MUST_USE
 int meta_node_decode(const void *buf, size_t len, struct meta_node *out);
+WORM_MUST_USE
 int meta_node_get(meta_txn *t, uint64_t ino, struct meta_node *out); /* -ENOENT */
+WORM_MUST_USE
 int meta_node_put(meta_txn *t, const struct meta_node *n);
+WORM_MUST_USE
 int meta_node_add(meta_txn *t, const struct meta_node *n);
 /* del: also its side tables (xattrs, symlink target, inline content). */
+WORM_MUST_USE
 int meta_node_del(meta_txn *t, uint64_t ino);
 /* Every node in ino order; cb returns non-zero to stop (that value is
  * returned). */
 typedef int (*meta_node_cb)(void *arg, const struct meta_node *n);
+WORM_MUST_USE
 int meta_node_foreach(meta_txn *t, meta_node_cb cb, void *arg);
 
 /* Directory entries. add: -EEXIST if the name exists; assigns the next
@@ -197,16 +214,22 @@ int meta_node_foreach(meta_txn *t, meta_node_cb cb, void *arg);
  * meta_readdir passes it with ino META_INO_FORGED (never a real inode),
  * so a walk can report it and a listing fail (EIO). */
 #define META_INO_FORGED UINT64_MAX
+WORM_MUST_USE
 int meta_dirent_get(meta_txn *t, uint64_t parent, const char *name, uint64_t *ino);
+WORM_MUST_USE
 int meta_dirent_add(meta_txn *t, uint64_t parent, const char *name, uint64_t ino);
+WORM_MUST_USE
 int meta_dirent_del(meta_txn *t, uint64_t parent, const char *name);  /* -ENOENT */
 /* Re-point an existing entry to another inode keeping its cookie. */
+WORM_MUST_USE
 int meta_dirent_set(meta_txn *t, uint64_t parent, const char *name, uint64_t ino);
 /* 1 if the directory has no entries, 0 if it has, <0 on error. */
+WORM_MUST_USE
 int meta_dir_is_empty(meta_txn *t, uint64_t parent);
 /* Entries with cookie > after, in cookie order. cb returns non-zero to
  * stop (buffer full); that is not an error (return 0). */
 typedef int (*meta_dirent_cb)(void *arg, const char *name, uint64_t ino, uint64_t cookie);
+WORM_MUST_USE
 int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb, void *arg);
 
 /* Extended attributes. set flags: 0, XATTR_CREATE (-EEXIST), XATTR_REPLACE
@@ -221,42 +244,60 @@ int meta_readdir(meta_txn *t, uint64_t parent, uint64_t after, meta_dirent_cb cb
  * if size too small. */
 #define META_XATTR_TOTAL_MAX (256u << 10)
 #define META_XATTR_LIST_MAX ((64u << 10) - 256u)
+WORM_MUST_USE
 int meta_xattr_get(meta_txn *t, uint64_t ino, const char *name, void *buf, size_t size, size_t *len);
+WORM_MUST_USE
 int meta_xattr_set(meta_txn *t, uint64_t ino, const char *name, const void *val, size_t len, int flags);
+WORM_MUST_USE
 int meta_xattr_del(meta_txn *t, uint64_t ino, const char *name);  /* -ENODATA */
 /* list: names in byte order; cb returns non-zero to stop (returns 0). */
 typedef int (*meta_xattr_cb)(void *arg, const char *name);
+WORM_MUST_USE
 int meta_xattr_list(meta_txn *t, uint64_t ino, meta_xattr_cb cb, void *arg);
 
 /* link get: -ENOENT absent, -ERANGE if > size; no NUL is added. */
+WORM_MUST_USE
 int meta_link_get(meta_txn *t, uint64_t ino, char *buf, size_t size, size_t *len);
+WORM_MUST_USE
 int meta_link_put(meta_txn *t, uint64_t ino, const char *target, size_t len);
 
 /* Inline content (objects of at most one block; see obj.h). get: -ENOENT
  * absent, -ERANGE if > size. meta_node_del deletes it too. */
+WORM_MUST_USE
 int meta_inline_get(meta_txn *t, uint64_t ino, void *buf, size_t size, size_t *len);
+WORM_MUST_USE
 int meta_inline_put(meta_txn *t, uint64_t ino, const void *val, size_t len);
+WORM_MUST_USE
 int meta_inline_del(meta_txn *t, uint64_t ino);  /* -ENOENT */
 
 /* Content files whose node is gone but which are still to be deleted (open
  * handles at unlink time, or a crash in between). foreach passes an entry
  * that fails authentication with objid NULL: never acted on. */
+WORM_MUST_USE
 int meta_orphan_add(meta_txn *t, uint64_t ino, const uint8_t objid[16]);
+WORM_MUST_USE
 int meta_orphan_del(meta_txn *t, uint64_t ino);
 /* foreach: ino order; cb returns non-zero to stop (that value is returned). */
 typedef int (*meta_orphan_cb)(void *arg, uint64_t ino, const uint8_t objid[16]);
+WORM_MUST_USE
 int meta_orphan_foreach(meta_txn *t, meta_orphan_cb cb, void *arg);
 
 /* Autocommit deadlines (design section 15): at most one per object.
  * set replaces the object's entry; del removes it (0 if there was none);
  * first gives the entry with the earliest deadline (-ENOENT if none), so
  * the daemon finds due objects without a walk. get: -ENOENT if none. */
+WORM_MUST_USE
 int meta_due_set(meta_txn *t, uint64_t ino, int64_t deadline);
+WORM_MUST_USE
 int meta_due_del(meta_txn *t, uint64_t ino);
+WORM_MUST_USE
 int meta_due_get(meta_txn *t, uint64_t ino, int64_t *deadline);
+WORM_MUST_USE
 int meta_due_first(meta_txn *t, uint64_t *ino, int64_t *deadline);
 /* Remove exactly the entry (deadline, ino), and ino's pointer to it. */
+WORM_MUST_USE
 int meta_due_del_at(meta_txn *t, int64_t deadline, uint64_t ino);
+WORM_MUST_USE
 int meta_due_count(meta_txn *t, uint64_t *count);
 
 /* State digest (issue 12, design section 7): a keyed set-hash of every
@@ -273,12 +314,15 @@ void meta_digest_add(uint8_t sum[META_DIGEST_BYTES], const uint8_t h[META_DIGEST
 void meta_digest_sub(uint8_t sum[META_DIGEST_BYTES], const uint8_t h[META_DIGEST_BYTES]);
 /* The sum recomputed from every record in t (a full scan); *records the
  * count hashed (may be NULL). */
+WORM_MUST_USE
 int meta_digest_scan(meta_txn *t, uint8_t sum[META_DIGEST_BYTES], uint64_t *records);
 /* The kept sum: in a write txn as of now in it, else the stored record.
  * -ENOENT if the store keeps none, -EIO if its record fails its MAC. */
+WORM_MUST_USE
 int meta_digest_get(meta_txn *t, uint8_t sum[META_DIGEST_BYTES]);
 /* Write txn: recompute the sum from every record and keep it from now on
  * (first use on a store, or a repair). */
+WORM_MUST_USE
 int meta_digest_seal(meta_txn *t, uint64_t *records);
 
 /* S3 users (design section 11; ns_user.c encodes the user record, meta
@@ -296,30 +340,42 @@ int meta_digest_seal(meta_txn *t, uint64_t *records);
  * is returned). userkey_get writes NAME NUL-terminated. */
 #define META_USER_ID_MAX 128
 #define META_USER_REC_MAX 1024
+WORM_MUST_USE
 int meta_user_get(meta_txn *t, const char *name, void *buf, size_t size, size_t *len);
+WORM_MUST_USE
 int meta_user_put(meta_txn *t, const char *name, const void *rec, size_t len, int create);
+WORM_MUST_USE
 int meta_user_del(meta_txn *t, const char *name);
 typedef int (*meta_user_cb)(void *arg, const char *name, const void *rec, size_t len);
+WORM_MUST_USE
 int meta_user_foreach(meta_txn *t, meta_user_cb cb, void *arg);
+WORM_MUST_USE
 int meta_userkey_get(meta_txn *t, const char *keyid, char *name, size_t size);
+WORM_MUST_USE
 int meta_userkey_put(meta_txn *t, const char *keyid, const char *name, int create);
+WORM_MUST_USE
 int meta_userkey_del(meta_txn *t, const char *keyid);
 typedef int (*meta_userkey_cb)(void *arg, const char *keyid, const char *name);
+WORM_MUST_USE
 int meta_userkey_foreach(meta_txn *t, meta_userkey_cb cb, void *arg);
 
 /* Entries in the nodes database (for statfs). */
+WORM_MUST_USE
 int meta_node_count(meta_txn *t, uint64_t *count);
 
 /* Upgrade (ns, once per store): give every legacy directory entry,
  * orphan entry, symlink target and the inode counter its MAC. Returns
  * the count of records changed. meta_auth_any_new: 1 if any record
  * already carries a MAC (so the store was upgraded before). */
+WORM_MUST_USE
 long meta_auth_upgrade(meta_txn *t);
+WORM_MUST_USE
 int meta_auth_any_new(meta_txn *t);
 /* Every directory entry the readdir index does not list (no index entry
  * at its cookie naming it): one put back alone from an older copy, found
  * by lookup but by no listing or walk. cb returns non-zero to stop. */
 typedef int (*meta_unlisted_cb)(void *arg, uint64_t parent, const char *name);
+WORM_MUST_USE
 int meta_dirent_unlisted(meta_txn *t, meta_unlisted_cb cb, void *arg);
 
 #endif

@@ -253,7 +253,9 @@ static int inline_spill(ns *n, struct ns_inode *in, ns_handle *h, int *fd)
 		put = obj_write(nfd, &r, in->ibuf, (size_t)r.size, 0);
 	if (put < 0) {
 		close(nfd);
-		store_obj_unlink(n->st, r.id);
+		/* The failure is what the caller gets; a file no node names
+		 * is removed by the recovery or reported by verify. */
+		worm_discard(store_obj_unlink(n->st, r.id));
 		obj_map_free(r.map);
 		return (int)put;
 	}
@@ -371,7 +373,8 @@ done:
 	return 0;
 fail:
 	close(nfd);
-	store_obj_unlink(n->st, r.id);
+	/* As above: rc is what matters; a leftover file names no node. */
+	worm_discard(store_obj_unlink(n->st, r.id));
 	obj_map_free(r.map);
 	wcrypto_aead_free(key);
 	return rc;
@@ -903,9 +906,15 @@ static void mark_pending(ns *n, uint64_t ino)
 	if (!due || meta_txn_begin(n->me, 0, &t))
 		return;
 	if (!ns_node_get(n, t, ino, &nd) && ns_bucket_default(n, t, &nd) != 0 &&
-	    !ns_pending_mark(n, t, &nd, 1) && !ns_node_put(n, t, &nd))
-		meta_txn_commit(t);
-	else
+	    !ns_pending_mark(n, t, &nd, 1) && !ns_node_put(n, t, &nd)) {
+		/* Best effort like the begins above (the open goes on), but
+		 * never silent: without the mark a stop before the release
+		 * is not repaired at the next open. */
+		int rc = meta_txn_commit(t);
+		if (rc)
+			wlog(WLOG_WARN, "inode %llu: pending bucket default not recorded (%s)",
+			     (unsigned long long)ino, strerror(-rc));
+	} else
 		meta_txn_abort(t);
 }
 
@@ -1172,13 +1181,33 @@ int ns_release(ns *n, ns_handle *h)
 			if (rc2 == 0 && nd.nlink > 0) {
 				meta_txn_abort(t);
 			} else if (rc2 == 0 || rc2 == -ENOENT) {
-				if (content) {
-					store_obj_unlink(n->st, objid);
-					(void)store_aux_unlink(n->st, objid, OBJ_UNDO_SUFFIX);
+				/* A content file that could not be removed keeps its
+				 * orphan entry, so the purge at the next mount retries
+				 * it instead of leaking it; likewise a record delete
+				 * that failed (absent records are fine). */
+				int u = content ? store_obj_unlink(n->st, objid) : 0;
+				if (u == 0 || u == -ENOENT) {
+					if (content)
+						/* An undo journal left behind is removed by
+						 * the recovery at the next unclean start. */
+						worm_discard(store_aux_unlink(n->st, objid,
+									      OBJ_UNDO_SUFFIX));
+					u = meta_node_del(t, in->ino);
+					if (u == -ENOENT)
+						u = 0;
+					if (!u)
+						u = meta_orphan_del(t, in->ino);
+					if (u == -ENOENT)
+						u = 0;
 				}
-				meta_node_del(t, in->ino);
-				meta_orphan_del(t, in->ino);
-				meta_txn_commit(t);
+				if (u)
+					meta_txn_abort(t);
+				else
+					u = meta_txn_commit(t);
+				if (u)
+					wlog(WLOG_WARN, "inode %llu: unlinked content not removed at its "
+					     "last close (%s): left for the orphan purge",
+					     (unsigned long long)in->ino, strerror(-u));
 			} else {
 				meta_txn_abort(t);   /* left for the orphan purge */
 			}

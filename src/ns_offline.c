@@ -128,17 +128,22 @@ void ns_purge_orphans(ns *n)
 	struct orphan_list o = { 0 };
 	struct live_ids live = { 0 };
 	meta_txn *t = NULL;
+	int rc;
 
 	if (meta_txn_begin(n->me, 1, &t))
 		return;
-	meta_orphan_foreach(t, orphan_cb, &o);
-	if (o.n && !o.rc) {
-		meta_node_foreach(t, live_cb, &live);
+	/* A walk cut short by an error stops the purge: a partial list of
+	 * live content could let an entry delete a live object's file. */
+	rc = meta_orphan_foreach(t, orphan_cb, &o);
+	if (o.n && !o.rc && rc >= 0) {
+		rc = meta_node_foreach(t, live_cb, &live);
 		if (live.n)
 			qsort(live.id, live.n, 16, cmp_id);
 	}
 	meta_txn_abort(t);
-	if (!o.n || o.rc || live.rc || meta_txn_begin(n->me, 0, &t))
+	if (rc < 0)
+		wlog(WLOG_ERR, "orphan purge skipped: %s", strerror(-rc));
+	if (rc < 0 || !o.n || o.rc || live.rc || meta_txn_begin(n->me, 0, &t))
 		goto out;
 	for (size_t i = 0; i < o.n; i++) {
 		static const uint8_t zero[16];
@@ -150,13 +155,30 @@ void ns_purge_orphans(ns *n)
 			continue;
 		}
 		if (memcmp(o.id[i], zero, 16) != 0) {
-			store_obj_unlink(n->st, o.id[i]);
-			(void)store_aux_unlink(n->st, o.id[i], OBJ_UNDO_SUFFIX);
+			/* Not removed: the entry stays, retried at the next mount. */
+			rc = store_obj_unlink(n->st, o.id[i]);
+			if (rc && rc != -ENOENT) {
+				wlog(WLOG_WARN, "orphan content of inode %llu not removed: %s",
+				     (unsigned long long)o.ino[i], strerror(-rc));
+				continue;
+			}
+			/* A journal left behind is removed by the next recovery. */
+			worm_discard(store_aux_unlink(n->st, o.id[i], OBJ_UNDO_SUFFIX));
 		}
-		meta_node_del(t, o.ino[i]);   /* kept while it was open */
-		meta_orphan_del(t, o.ino[i]);
+		rc = meta_node_del(t, o.ino[i]);   /* kept while it was open */
+		if (!rc || rc == -ENOENT)
+			rc = meta_orphan_del(t, o.ino[i]);
+		if (rc && rc != -ENOENT) {
+			/* Nothing half done: the file is gone, the entries stay
+			 * (an entry whose file is absent is removed next time). */
+			meta_txn_abort(t);
+			wlog(WLOG_ERR, "orphan purge stopped: %s", strerror(-rc));
+			goto out;
+		}
 	}
-	meta_txn_commit(t);
+	rc = meta_txn_commit(t);
+	if (rc)
+		wlog(WLOG_ERR, "orphan purge not recorded: %s", strerror(-rc));
 out:
 	free(o.ino);
 	free(o.id);
@@ -753,7 +775,13 @@ static int verify_records(struct verify_ctx *v)
 	if (!rc)
 		rc = o.rc;
 	if (!rc && o.n) {
-		meta_node_foreach(v->t, live_cb, &live);
+		/* A partial list of live content would hide an entry naming
+		 * a live object's file: the verify fails instead. */
+		rc = meta_node_foreach(v->t, live_cb, &live);
+		if (rc >= 0)
+			rc = live.rc;
+		if (rc)
+			goto out;
 		if (live.n)
 			qsort(live.id, live.n, 16, cmp_id);
 		for (size_t i = 0; i < o.n; i++) {

@@ -104,8 +104,11 @@ int ns_apply_pending(ns *n)
 		p->n = 0;
 		if (meta_txn_begin(n->me, 1, &t))
 			break;
-		meta_node_foreach(t, pending_cb, p);
+		rc = meta_node_foreach(t, pending_cb, p);
 		meta_txn_abort(t);
+		/* A walk that failed: the count stays, the next open retries. */
+		if (rc < 0)
+			break;
 		for (size_t i = 0; i < p->n; i++) {
 			struct meta_node nd, b;
 			int64_t now = ns_clock_now(n);
@@ -158,7 +161,8 @@ int ns_apply_pending(ns *n)
 			if (meta_kv_put(t, "pending_defaults", &p->left, sizeof(p->left)))
 				meta_txn_abort(t);
 			else
-				meta_txn_commit(t);
+				/* Not recorded: the old count stays, as above. */
+				worm_discard(meta_txn_commit(t));
 		}
 	}
 	if (p->left)

@@ -109,6 +109,18 @@ static int read_passphrase(const char *path, char **out, size_t *len, char *err,
 	return 0;
 }
 
+/* A path inside the store: a store path too long for it is an error (a
+ * cut path could name another directory). */
+static int store_part(const store *st, const char *rel, char *buf, size_t len, char *err,
+		      size_t errlen)
+{
+	int rc = store_subpath(st, rel, buf, len);
+
+	if (rc)
+		wlog_seterr(err, errlen, "%s/%s: %s", store_path(st), rel, strerror(-rc));
+	return rc;
+}
+
 int ns_store_init(const char *path, const char *passphrase_file, char *err, size_t errlen)
 {
 	store *st = NULL;
@@ -137,13 +149,17 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	rc = store_open(path, &st, err, errlen);
 	if (rc)
 		goto out;
-	store_subpath(st, "keys", sub_keys, sizeof(sub_keys));
+	rc = store_part(st, "keys", sub_keys, sizeof(sub_keys), err, errlen);
+	if (rc)
+		goto out;
 	rc = kms_create(sub_keys, pass, passlen);
 	if (rc) {
 		wlog_seterr(err, errlen, "cannot create key ring in %s: %s", sub_keys, strerror(-rc));
 		goto out;
 	}
-	store_subpath(st, "meta", sub, sizeof(sub));
+	rc = store_part(st, "meta", sub, sizeof(sub), err, errlen);
+	if (rc)
+		goto out;
 	rc = meta_open(sub, 0, &me, err, errlen);
 	if (rc)
 		goto out;
@@ -351,8 +367,11 @@ static void rec_forget(struct rec_ctx *c, const struct rec_obj *o)
 		return;
 	}
 	store_objid_hex(o->id, hex);
-	(void)store_obj_unlink(c->n->st, o->id);
-	(void)store_aux_unlink(c->n->st, o->id, OBJ_UNDO_SUFFIX);
+	/* The node no longer names it: a file that stays is found again
+	 * by the next recovery (no node names it), so the count only
+	 * reports the attempt. */
+	worm_discard(store_obj_unlink(c->n->st, o->id));
+	worm_discard(store_aux_unlink(c->n->st, o->id, OBJ_UNDO_SUFFIX));
 	c->orphans++;
 	wlog(WLOG_INFO, "recovery: removed the content file %s of inode %llu, never committed",
 	     hex, (unsigned long long)o->ino);
@@ -480,24 +499,36 @@ static void recover_store(ns *n)
 	c.n = n;
 	if (meta_txn_begin(n->me, 1, &t))
 		return;
-	meta_node_foreach(t, rec_node_cb, &c);
+	/* A walk cut short would leave live objects out of the list, and
+	 * their content files would look orphaned below. */
+	int rc = meta_node_foreach(t, rec_node_cb, &c);
 	meta_txn_abort(t);
+	if (rc < 0 && !c.rc)
+		c.rc = rc;
 	if (c.rc) {
 		wlog(WLOG_ERR, "recovery skipped: %s", strerror(-c.rc));
 		free(c.v);
 		return;
 	}
 	qsort(c.v, c.cnt, sizeof(*c.v), rec_cmp);
-	store_obj_foreach(n->st, rec_file_cb, &c);
+	rc = store_obj_foreach(n->st, rec_file_cb, &c);
+	/* A walk cut short saw only some files: what was not seen is left as
+	 * it is (its journal too) for the next mount, not taken as absent. */
+	size_t nundo = c.nundo;
+	if (rc < 0) {
+		wlog(WLOG_ERR, "recovery: objects directory walk failed: %s", strerror(-rc));
+		c.unreadable++;
+		nundo = 0;
+	}
 	/* A move out of inline storage records the id before it creates the
 	 * file: a node never committed may name a file that never was. */
-	for (size_t i = 0; i < c.cnt; i++)
+	for (size_t i = 0; rc >= 0 && i < c.cnt; i++)
 		if (!c.v[i].seen && !c.v[i].inl && c.v[i].gen == 0)
 			rec_forget(&c, &c.v[i]);
 	/* Journals whose content file is gone. One of an object handled above
 	 * is gone too, unless its recovery failed: then it stays for the next
 	 * mount (this one is not a clean stop). */
-	for (size_t i = 0; i < c.nundo; i++) {
+	for (size_t i = 0; i < nundo; i++) {
 		uint8_t id[16];
 		char hex[STORE_OBJID_HEX + 1];
 		const struct rec_obj *o;
@@ -507,7 +538,8 @@ static void recover_store(ns *n)
 			continue;
 		o = rec_find(&c, id);
 		if (!o || !o->seen)
-			(void)store_aux_unlink(n->st, id, OBJ_UNDO_SUFFIX);
+			/* One that stays is found again by the next recovery. */
+			worm_discard(store_aux_unlink(n->st, id, OBJ_UNDO_SUFFIX));
 	}
 	wlog(c.unreadable ? WLOG_ERR : WLOG_INFO, "recovery after an unclean stop: %ld object(s) "
 	     "rolled back to their last commit, %ld unreadable, %ld orphaned content file(s) "
@@ -577,7 +609,9 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 			goto fail;
 		}
 	}
-	store_subpath(n->st, "meta/data.mdb", sub, sizeof(sub));
+	rc = store_part(n->st, "meta/data.mdb", sub, sizeof(sub), err, errlen);
+	if (rc)
+		goto fail;
 	if (stat(sub, &sb) != 0) {
 		rc = -EBADMSG;
 		wlog_seterr(err, errlen, "%s: metadata database missing (%s)", store_path, sub);
@@ -596,7 +630,9 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		if (rc)
 			goto fail;
 	}
-	store_subpath(n->st, "keys", sub, sizeof(sub));
+	rc = store_part(n->st, "keys", sub, sizeof(sub), err, errlen);
+	if (rc)
+		goto fail;
 	rc = kms_open(sub, pass, passlen, &cfg->kms, &n->km, err, errlen);
 	if (rc)
 		goto fail;
@@ -608,7 +644,9 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	rc = kms_record_key(n->km, n->reckey);
 	if (rc)
 		goto fail;
-	store_subpath(n->st, "meta", sub, sizeof(sub));
+	rc = store_part(n->st, "meta", sub, sizeof(sub), err, errlen);
+	if (rc)
+		goto fail;
 	rc = meta_open(sub, (flags & NS_RDONLY) ? META_RDONLY : 0, &n->me, err, errlen);
 	if (rc)
 		goto fail;
@@ -723,7 +761,10 @@ void ns_close(ns *n)
 			/* Every handle was released (and committed) before this;
 			 * if a commit failed, the next mount recovers. */
 			if (n->marked && !atomic_load(&n->uncommitted) && !set_open_marker(n, 0))
-				meta_sync(n->me);
+				/* meta_close syncs again; a marker that never
+				 * reaches the disk only makes the next mount
+				 * recover. */
+				worm_discard(meta_sync(n->me));
 		}
 		/* The last head covers the final state (refused opens: none). */
 		if (n->marked)

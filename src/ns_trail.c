@@ -496,7 +496,10 @@ int ns_trail_open(ns *n, char *err, size_t errlen)
 	rc = head_keys_derive(n->reckey, &tr->keys);
 	if (rc)
 		return rc;
-	store_subpath(n->st, HEAD_FILE, tr->head_path, sizeof(tr->head_path));
+	/* A cut path would read and write the head elsewhere. */
+	rc = store_subpath(n->st, HEAD_FILE, tr->head_path, sizeof(tr->head_path));
+	if (rc)
+		return rc;
 	if (n->flags & NS_RDONLY)
 		return 0;   /* readers report (ns_head_verify), never refuse */
 	tr->q = calloc(TRAIL_QUEUE_MAX, sizeof(*tr->q));

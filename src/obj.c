@@ -444,7 +444,9 @@ static int file_create(store *s, const struct obj_ref *r, int excl, unsigned fmt
 	rc = obj_pwrite_full(f, hdr, sizeof(hdr), 0);
 	if (rc) {
 		close(f);
-		store_obj_unlink(s, r->id);
+		/* rc is the failure to report; a file left behind is named by
+		 * no node (removed by the recovery, reported by verify). */
+		worm_discard(store_obj_unlink(s, r->id));
 		return rc;
 	}
 	*fd = f;
@@ -481,7 +483,8 @@ int obj_create(store *s, kms *k, int alg, struct obj_ref *r, int *fd, wcrypto_ae
 		rc = obj_map_new(&r->map);
 		if (rc) {
 			close(*fd);
-			store_obj_unlink(s, r->id);
+			/* As in obj_file_create: rc is what counts. */
+			worm_discard(store_obj_unlink(s, r->id));
 		}
 	}
 	if (rc) {

@@ -41,7 +41,9 @@ int obj_undo_new(store *s, obj_undo **out)
 static void undo_reset(obj_undo *u, int remove)
 {
 	if (u->exists && remove)
-		(void)store_aux_unlink(u->s, u->id, OBJ_UNDO_SUFFIX);
+		/* A journal that stays names a state that is gone: recovery
+		 * ignores it (undo_open_for) and a new session replaces it. */
+		worm_discard(store_aux_unlink(u->s, u->id, OBJ_UNDO_SUFFIX));
 	u->exists = 0;
 	free(u->saved);
 	u->saved = NULL;
@@ -256,7 +258,8 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 	*rejected = 0;
 	rc = store_obj_open(s, r->id, O_RDWR, &fd);
 	if (rc) {
-		(void)store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX);
+		/* No content file to roll back: its journal is of no use. */
+		worm_discard(store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX));
 		return rc;
 	}
 	rc = undo_open_for(s, r, &jfd);
@@ -324,7 +327,9 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 	close(fd);
 	/* The journal goes only once the rollback is on disk. */
 	if (!rc)
-		(void)store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX);
+		/* Rolled back: a journal that stays is tried again next
+		 * time, and a recovery never changes an intact object. */
+		worm_discard(store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX));
 	return rc;
 }
 

@@ -142,7 +142,8 @@ int main(int argc, char **argv)
 		if (meta_txn_commit(t))
 			return 1;
 	}
-	meta_sync(e);
+	if (meta_sync(e))
+		return 1;
 	for (int r = 0; r < 2; r++) {
 		int64_t t0 = clock_monotonic_ns(), c0 = cpu_ns();
 		if (meta_txn_begin(e, 1, &t) || meta_digest_scan(t, sum, &recs))

@@ -153,7 +153,9 @@ static void round_bind(int i, uint8_t *buf, double *with, double *without)
 	}
 	obj_map_free(r.map);
 	close(fd);
-	store_obj_unlink(S, r.id);
+	rc = store_obj_unlink(S, r.id);
+	if (rc)
+		die("unlink", rc);
 	wcrypto_aead_free(key);
 }
 
@@ -215,9 +217,10 @@ static void round_one(int fmt3, uint64_t size, uint8_t *buf, double *wr, double 
 	*runs = obj_map_runs(r.map);
 	obj_map_free(r.map);
 	close(fd);
-	store_obj_unlink(S, r.id);
-	(void)store_aux_unlink(S, r.id, OBJ_MAP_SUFFIX0);
-	(void)store_aux_unlink(S, r.id, OBJ_MAP_SUFFIX1);
+	/* The block maps go with it (store_obj_unlink). */
+	rc = store_obj_unlink(S, r.id);
+	if (rc)
+		die("unlink", rc);
 	wcrypto_aead_free(key);
 }
 
