@@ -15,39 +15,10 @@
 
 #include "crypto.h"
 #include "meta.h"
+#include "fixture.h"
 
-static char dir[64];
 static meta_env *env;
 static uint8_t key[32];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int hash_fn(void *arg, const void *hdr, size_t hlen, const void *val, size_t vlen,
-		   uint8_t out[META_DIGEST_BYTES])
-{
-	(void)arg;
-	return wcrypto_mac2(out, key, hdr, hlen, val, vlen);
-}
-
-static int mac_fn(void *arg, const void *msg, size_t len, uint8_t mac[META_MAC_BYTES],
-		  int check)
-{
-	uint8_t m[32];
-	(void)arg;
-	if (wcrypto_mac(m, key, msg, len))
-		return -EIO;
-	if (!check) {
-		memcpy(mac, m, 32);
-		return 0;
-	}
-	return memcmp(m, mac, 32) ? -EBADMSG : 0;
-}
 
 static void reopen(void)
 {
@@ -55,8 +26,8 @@ static void reopen(void)
 	if (env)
 		meta_close(env);
 	cr_assert_eq(meta_open(dir, 0, &env, err, sizeof(err)), 0, "%s", err);
-	meta_set_auth(env, mac_fn, NULL, 1);
-	meta_set_digest(env, hash_fn, NULL);
+	meta_set_auth(env, fixture_mac, key, 1);
+	meta_set_digest(env, fixture_hash, key);
 }
 
 static void setup(void)
@@ -73,7 +44,7 @@ static void teardown(void)
 {
 	meta_close(env);
 	env = NULL;
-	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(dir);
 }
 
 TestSuite(meta_digest, .init = setup, .fini = teardown);

@@ -14,40 +14,11 @@
 
 #include "crypto.h"
 #include "meta.h"
+#include "fixture.h"
 #include "../../src/meta_priv.h"
 
-static char dir[64];
 static meta_env *env;
 static uint8_t dkey[32], akey[32];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int hash_fn(void *arg, const void *hdr, size_t hlen, const void *val, size_t vlen,
-		   uint8_t out[META_DIGEST_BYTES])
-{
-	(void)arg;
-	return wcrypto_mac2(out, dkey, hdr, hlen, val, vlen);
-}
-
-static int mac_fn(void *arg, const void *msg, size_t len, uint8_t mac[META_MAC_BYTES],
-		  int check)
-{
-	uint8_t m[32];
-	(void)arg;
-	if (wcrypto_mac(m, akey, msg, len))
-		return -EIO;
-	if (!check) {
-		memcpy(mac, m, 32);
-		return 0;
-	}
-	return memcmp(m, mac, 32) ? -EBADMSG : 0;
-}
 
 static void setup(void)
 {
@@ -58,15 +29,15 @@ static void setup(void)
 	strcpy(dir, "/tmp/test_mmemo.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(meta_open(dir, 0, &env, err, sizeof(err)), 0, "%s", err);
-	meta_set_auth(env, mac_fn, NULL, 1);
-	meta_set_digest(env, hash_fn, NULL);
+	meta_set_auth(env, fixture_mac, akey, 1);
+	meta_set_digest(env, fixture_hash, dkey);
 }
 
 static void teardown(void)
 {
 	meta_close(env);
 	env = NULL;
-	nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(dir);
 }
 
 TestSuite(meta_memo, .init = setup, .fini = teardown);
@@ -149,7 +120,7 @@ Test(meta_memo, digest_memo_needs_the_same_db_key_and_bytes)
 	cr_assert_eq(dg_memo_get(env, DB_NODES, &k, &vbig, h), 0);
 	/* Another hash function (key): nothing memoized stays. */
 	dg_memo_put(env, DB_NODES, &k, &a, h1);
-	meta_set_digest(env, hash_fn, NULL);
+	meta_set_digest(env, fixture_hash, dkey);
 	cr_assert_eq(dg_memo_get(env, DB_NODES, &k, &a, h), 0);
 }
 
@@ -193,7 +164,7 @@ Test(meta_memo, another_digest_key_is_not_served_old_hashes)
 	/* Re-keyed: sealed anew under the new H; the record's old H (of the
 	 * bytes still on disk) must not be subtracted at the next put. */
 	dkey[0] ^= 0xff;
-	meta_set_digest(env, hash_fn, NULL);
+	meta_set_digest(env, fixture_hash, dkey);
 	seal();
 	put_node(200, 0100600, 1);
 	cr_assert(intact());
@@ -240,7 +211,7 @@ Test(meta_memo, another_record_key_checks_entries_again)
 	/* The entry's MAC was made under the old key: under another one it
 	 * fails, memo or not. */
 	akey[0] ^= 0xff;
-	meta_set_auth(env, mac_fn, NULL, 1);
+	meta_set_auth(env, fixture_mac, akey, 1);
 	cr_assert_eq(meta_txn_begin(env, 1, &t), 0);
 	cr_assert_eq(meta_dirent_get(t, META_ROOT_INO, "a", &ino), -EIO);
 	meta_txn_abort(t);

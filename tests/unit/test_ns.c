@@ -14,35 +14,12 @@
 #include "config.h"
 #include "policy.h"
 #include "meta.h"
+#include "fixture.h"
 
-static char dir[256];
-static ns *N;
-static struct cfg C;
 static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
 static const struct ns_caller USER = { 1000, 1000, 1, 022, NULL, 0, NULL };
 
-static void setup(void)
-{
-	char err[512] = "";
-	snprintf(dir, sizeof(dir), "/tmp/wormfs-test-ns-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	char store[300];
-	snprintf(store, sizeof(store), "%s/s", dir);
-	cr_assert_eq(ns_store_init(store, NULL, err, sizeof(err)), 0, "%s", err);
-	cfg_defaults(&C);
-	cr_assert_eq(cfg_finish(&C, err, sizeof(err)), 0);
-	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
-}
-
-static void teardown(void)
-{
-	char cmd[300];
-	ns_close(N);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(ns, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(ns, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 
 static uint64_t mkbucket(const char *name)
 {
@@ -980,6 +957,7 @@ Test(ns, children_counts_stay_exact)
  * entries are refused, instead of being sealed by a second upgrade. */
 #include <lmdb.h>
 #include "../../src/meta_priv.h"
+
 /* An entry in the older form (ino | cookie, no MAC) naming ino. */
 static int legacy_dent(meta_txn *t, uint64_t parent, const char *name, uint64_t ino)
 {

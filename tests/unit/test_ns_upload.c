@@ -15,32 +15,11 @@
 #include "../../src/ns_priv.h"
 #include "../../src/ns_record.h"
 
-static char dir[256];
-static ns *N;
-static struct cfg C;
+#include "fixture.h"
+
 static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
 
-static void setup(void)
-{
-	char err[512] = "", store[300];
-	snprintf(dir, sizeof(dir), "/tmp/wormfs-test-nsupl-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(store, sizeof(store), "%s/s", dir);
-	cr_assert_eq(ns_store_init(store, NULL, err, sizeof(err)), 0, "%s", err);
-	cfg_defaults(&C);
-	cr_assert_eq(cfg_finish(&C, err, sizeof(err)), 0);
-	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
-}
-
-static void teardown(void)
-{
-	char cmd[300];
-	ns_close(N);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(ns_upload, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(ns_upload, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 
 static struct meta_node node(uint64_t ino)
 {

@@ -13,32 +13,11 @@
 #include "kms.h"
 #include "meta.h"
 
-static char dir[256], store[300];
-static ns *N;
-static struct cfg C;
+#include "fixture.h"
+
 static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
 
-static void setup(void)
-{
-	char err[512] = "";
-	snprintf(dir, sizeof(dir), "/tmp/wormfs-test-nsuser-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(store, sizeof(store), "%s/s", dir);
-	cr_assert_eq(ns_store_init(store, NULL, err, sizeof(err)), 0, "%s", err);
-	cfg_defaults(&C);
-	cr_assert_eq(cfg_finish(&C, err, sizeof(err)), 0);
-	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
-}
-
-static void teardown(void)
-{
-	char cmd[300];
-	ns_close(N);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(ns_user, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(ns_user, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 
 static struct ns_user mk(const char *name, uint32_t uid)
 {
@@ -94,7 +73,7 @@ Test(ns_user, add_makes_a_key_and_lookup_returns_it)
 	/* Survives a reopen. */
 	char err[512] = "";
 	ns_close(N);
-	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(ns_user_lookup(N, u.access_key_id, &got, s2, sizeof(s2), &len), 0);
 	cr_assert_str_eq(s2, secret);
 }
@@ -203,7 +182,7 @@ Test(ns_user, list_and_remove)
 static int store_holds(const char *needle)
 {
 	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "grep -rqaF -- '%s' '%s'", needle, store);
+	snprintf(cmd, sizeof(cmd), "grep -rqaF -- '%s' '%s'", needle, spath);
 	return system(cmd) == 0;
 }
 
@@ -218,7 +197,7 @@ Test(ns_user, secret_never_in_the_store)
 	N = NULL;
 	cr_assert(store_holds(u.access_key_id), "the key id is stored (the check can hit)");
 	cr_assert(!store_holds(secret), "the secret is in the store's bytes");
-	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
 }
 
 /* Flip one byte of kv record key with the store closed, re-seal the state
@@ -234,7 +213,7 @@ static void tamper(const char *key, size_t at)
 
 	ns_close(N);
 	N = NULL;
-	snprintf(path, sizeof(path), "%s/meta", store);
+	snprintf(path, sizeof(path), "%s/meta", spath);
 	cr_assert_eq(meta_open(path, 0, &me, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(meta_txn_begin(me, 0, &t), 0);
 	cr_assert_eq(meta_kv_get(t, key, buf, sizeof(buf), &len), 0, "%s", key);
@@ -243,10 +222,10 @@ static void tamper(const char *key, size_t at)
 	cr_assert_eq(meta_kv_put(t, key, buf, len), 0);
 	cr_assert_eq(meta_txn_commit(t), 0);
 	meta_close(me);
-	cr_assert_eq(ns_open(store, &C, NS_OFFLINE, &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_open(spath, &C, NS_OFFLINE, &o, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(ns_repair_digest(o), 1);
 	ns_close(o);
-	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
 }
 
 Test(ns_user, tampered_record_fails_closed)
@@ -294,7 +273,7 @@ Test(ns_user, rewrap_reseals_secrets_and_versions_count_them)
 	cr_assert_eq(lo, 1);
 	cr_assert_eq(hi, 1);
 	ns_close(N);
-	cr_assert_eq(ns_open(store, &C, NS_OFFLINE, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_open(spath, &C, NS_OFFLINE, &N, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(kms_rotate(ns_kms(N), &ver, 0), 0);
 	cr_assert_eq(ver, 2);
 	cr_assert_eq(ns_rewrap(N, NULL, NULL), 1);

@@ -16,10 +16,8 @@
 #include "config.h"
 #include "ns.h"
 #include "s3.h"
+#include "fixture.h"
 
-static char dir[256];
-static ns *N;
-static struct cfg C;
 static s3_server *S;
 static unsigned PORT;
 /* who the next requests are: uid, or -1 for a request that stays anonymous */
@@ -38,16 +36,10 @@ static int test_principal(void *arg, struct s3_request *r, struct s3_principal *
 
 static void setup(void)
 {
-	char store[300], err[512];
+	char err[512];
 	struct s3_params sp;
 
-	strcpy(dir, "/tmp/wormfs-s3ops-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(store, sizeof(store), "%s/store", dir);
-	cr_assert_eq(ns_store_init(store, NULL, err, sizeof(err)), 0, "%s", err);
-	cfg_defaults(&C);
-	cr_assert_eq(cfg_finish(&C, err, sizeof(err)), 0);
-	cr_assert_eq(ns_open(store, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	fixture_ns_setup();
 	memset(&sp, 0, sizeof(sp));
 	strcpy(sp.listen, "127.0.0.1:0");
 	strcpy(sp.region, "us-east-1");
@@ -63,11 +55,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[300];
 	s3_stop(S);
-	ns_close(N);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	fixture_ns_teardown();
 }
 
 struct resp {
