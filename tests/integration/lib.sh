@@ -453,6 +453,69 @@ tmpfs_mount() {
 	TMPFS_MOUNTS+=("$1")
 }
 
+# ---------------------------------------------------------------- S3
+
+# s3_port_of LOG: the port the S3 server took (s3.listen port 0: any free
+# one), from its log line, waiting up to 10 s for it. Returns 1 if none.
+s3_port_of() {
+	local log=$1 i p
+	for i in $(seq 1 100); do
+		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# s3_user_add KEYVAR SECRETVAR STORE NAME [wormctl s3 user add options]:
+# add an S3 user (offline, or through the control socket while mounted) and
+# set the variables KEYVAR and SECRETVAR to its access key id and secret.
+# Fails ("s3 user add NAME") and returns 1 when wormctl does.
+s3_user_add() {
+	local kv=$1 sv=$2 store=$3 name=$4 out
+	shift 4
+	out=$("$WORMCTL" s3 user add "$store" "$name" "$@" 2>&1) || {
+		fail "s3 user add $name" "$out"
+		return 1
+	}
+	printf -v "$kv" '%s' "${out%% *}"
+	printf -v "$sv" '%s' "${out#* }"
+}
+
+# s3_store STORE [USERS]: a new store (a failure ends the test) and USERS
+# (1..3, default 1) S3 users: admin (uid 0) as KEY/SECRET, bob (TEST_UID)
+# as KEY2/SECRET2, carol (TEST_UID + 1) as KEY3/SECRET3.
+s3_store() {
+	local store=$1 users=${2:-1} other=$((TEST_UID + 1))
+	make_store "$store" || { fail "wormctl init"; done_testing; }
+	s3_user_add KEY SECRET "$store" admin --uid 0
+	[ "$users" -ge 2 ] && s3_user_add KEY2 SECRET2 "$store" bob --uid "$TEST_UID" --gid "$TEST_UID"
+	[ "$users" -ge 3 ] && s3_user_add KEY3 SECRET3 "$store" carol --uid "$other" --gid "$other"
+	return 0
+}
+
+# s3_mount STORE MNT [OPTION,...]: mount_fg serving S3 on a free port of
+# 127.0.0.1 (-o s3.listen=127.0.0.1:0 plus the options given); sets PORT
+# (empty if the log names none: callers check it) and END, the endpoint
+# URL. Returns mount_fg's status.
+s3_mount() {
+	local store=$1 mnt=$2 opts=s3.listen=127.0.0.1:0
+	[ -n "${3:-}" ] && opts+=",$3"
+	PORT= END=
+	mount_fg "$store" "$mnt" -o "$opts" || return 1
+	PORT=$(s3_port_of "${MNT_LOG[$mnt]}")
+	END=http://127.0.0.1:$PORT
+}
+
+# s3_aws_env KEY SECRET: the AWS CLI's environment for that user, with
+# empty config and credentials files in T_BASE (nothing of the host's).
+s3_aws_env() {
+	export AWS_ACCESS_KEY_ID=$1 AWS_SECRET_ACCESS_KEY=$2 AWS_DEFAULT_REGION=us-east-1
+	export AWS_CONFIG_FILE=$T_BASE/aws-config AWS_SHARED_CREDENTIALS_FILE=$T_BASE/aws-creds
+	export HOME=$T_BASE AWS_PAGER=""
+	: >"$AWS_CONFIG_FILE"
+}
+
 # ---------------------------------------------------------------- teardown
 
 _cleanup() {

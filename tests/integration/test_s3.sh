@@ -17,29 +17,11 @@ require_binaries
 PY=/usr/bin/python3     # Debian's python3 sees python3-boto3
 AWS=/usr/bin/aws        # Debian's awscli (a pyenv shim may shadow it)
 S=$T_BASE/store M=$T_BASE/mnt
-make_store "$S" || { fail "wormctl init"; done_testing; }
-
-out=$("$WORMCTL" s3 user add "$S" admin --uid 0 2>&1) || fail "s3 user add admin" "$out"
-KEY=${out%% *} SECRET=${out#* }
-out=$("$WORMCTL" s3 user add "$S" bob --uid "$TEST_UID" --gid "$TEST_UID" 2>&1) || fail "s3 user add bob" "$out"
-KEY2=${out%% *} SECRET2=${out#* }
-
-# The port the server took (port 0: any free one), from its log line.
-s3_port_of() {
-	local log=$1 i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
+s3_store "$S" 2
 
 # ============================================================ 1. mount + S3
-if mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0; then
-	PORT=$(s3_port_of "${MNT_LOG[$M]}")
+if s3_mount "$S" "$M"; then
 	check "server port in the log" test -n "$PORT"
-	END=http://127.0.0.1:$PORT
 
 	res=$(cd "$ROOT/tests/s3" && S3_ENDPOINT=$END S3_KEY=$KEY S3_SECRET=$SECRET \
 		S3_KEY2=$KEY2 S3_SECRET2=$SECRET2 S3_MOUNT=$M \
@@ -50,10 +32,7 @@ if mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0; then
 	echo "$res" | tail -n 1 | sed 's/^/# /'
 
 	# The AWS CLI v2, its own botocore
-	export AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET AWS_DEFAULT_REGION=us-east-1
-	export AWS_CONFIG_FILE=$T_BASE/aws-config AWS_SHARED_CREDENTIALS_FILE=$T_BASE/aws-creds
-	export HOME=$T_BASE AWS_PAGER=""
-	: >"$AWS_CONFIG_FILE"
+	s3_aws_env "$KEY" "$SECRET"
 	head -c 1234567 /dev/urandom >"$T_BASE/up.bin"
 	"$AWS" --endpoint-url "$END" s3 mb s3://cli-bucket >/dev/null 2>"$T_BASE/aws.err"
 	check_eq "aws s3 mb" 0 "$?"

@@ -14,24 +14,9 @@ require_binaries
 
 PY=/usr/bin/python3     # Debian's python3 sees python3-boto3
 S=$T_BASE/store M=$T_BASE/mnt
-make_store "$S" || { fail "wormctl init"; done_testing; }
-out=$("$WORMCTL" s3 user add "$S" admin --uid 0 2>&1) || fail "s3 user add admin" "$out"
-KEY=${out%% *} SECRET=${out#* }
-out=$("$WORMCTL" s3 user add "$S" bob --uid "$TEST_UID" --gid "$TEST_UID" 2>&1) || fail "s3 user add bob" "$out"
-KEY2=${out%% *} SECRET2=${out#* }
+s3_store "$S" 2
 
-s3_port_of() {
-	local log=$1 i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-
-if mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0,s3.idle_timeout=3; then
-	PORT=$(s3_port_of "${MNT_LOG[$M]}")
+if s3_mount "$S" "$M" s3.idle_timeout=3; then
 	check "server port in the log" test -n "$PORT"
 	for t in badinput conformance; do
 		res=$(cd "$ROOT/tests/s3" && S3_ENDPOINT=http://127.0.0.1:$PORT S3_KEY=$KEY \

@@ -19,16 +19,6 @@ PY=/usr/bin/python3
 S=$T_BASE/store M=$T_BASE/mnt
 make_store "$S" || { fail "wormctl init"; done_testing; }
 
-s3_port_of() {
-	local log=$1 i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-
 # s3req KEY SECRET OP [ARGS]: prints "ok ..." or the S3 error code.
 s3req() {
 	K=$1 SK=$2 END=$END "$PY" - "${@:3}" <<'PYEOF'
@@ -53,16 +43,11 @@ except botocore.exceptions.ClientError as e:
 PYEOF
 }
 
-out=$("$WORMCTL" s3 user add "$S" ann --uid 0 2>&1) || fail "s3 user add ann" "$out"
-ANN_KEY=${out%% *} ANN_SECRET=${out#* }
+s3_user_add ANN_KEY ANN_SECRET "$S" ann --uid 0
 
-mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0 || { fail "mount with s3"; done_testing; }
-PORT=$(s3_port_of "${MNT_LOG[$M]}")
-END=http://127.0.0.1:$PORT
+s3_mount "$S" "$M" || { fail "mount with s3"; done_testing; }
 
-out=$("$WORMCTL" s3 user add "$S" bea --uid "$TEST_UID" --gid "$TEST_UID" 2>&1) ||
-	fail "s3 user add bea (online)" "$out"
-BEA_KEY=${out%% *} BEA_SECRET=${out#* }
+s3_user_add BEA_KEY BEA_SECRET "$S" bea --uid "$TEST_UID" --gid "$TEST_UID"   # online
 check_eq "ann: first request" ok "$(s3req "$ANN_KEY" "$ANN_SECRET" list)"
 check_eq "ann: second request (cached key)" ok "$(s3req "$ANN_KEY" "$ANN_SECRET" mkbucket pub)"
 chmod 0777 "$M/pub"

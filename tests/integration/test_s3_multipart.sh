@@ -15,30 +15,10 @@ require_binaries
 PY=/usr/bin/python3     # Debian's python3 sees python3-boto3
 AWS=/usr/bin/aws        # Debian's awscli (a pyenv shim may shadow it)
 S=$T_BASE/store M=$T_BASE/mnt
-make_store "$S" || { fail "wormctl init"; done_testing; }
+s3_store "$S" 3
 
-out=$("$WORMCTL" s3 user add "$S" admin --uid 0 2>&1) || fail "s3 user add admin" "$out"
-KEY=${out%% *} SECRET=${out#* }
-out=$("$WORMCTL" s3 user add "$S" bob --uid "$TEST_UID" --gid "$TEST_UID" 2>&1) || fail "s3 user add bob" "$out"
-KEY2=${out%% *} SECRET2=${out#* }
-OTHER=$((TEST_UID + 1))
-out=$("$WORMCTL" s3 user add "$S" carol --uid "$OTHER" --gid "$OTHER" 2>&1) || fail "s3 user add carol" "$out"
-KEY3=${out%% *} SECRET3=${out#* }
-
-s3_port_of() {
-	local log=$1 i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-
-if mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0; then
-	PORT=$(s3_port_of "${MNT_LOG[$M]}")
+if s3_mount "$S" "$M"; then
 	check "server port in the log" test -n "$PORT"
-	END=http://127.0.0.1:$PORT
 
 	# ---- 1. boto3
 	res=$(cd "$ROOT/tests/s3" && S3_ENDPOINT=$END S3_KEY=$KEY S3_SECRET=$SECRET \
@@ -50,10 +30,7 @@ if mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0; then
 	echo "$res" | tail -n 1 | sed 's/^/# /'
 
 	# ---- 2. the AWS CLI, 1 GiB
-	export AWS_ACCESS_KEY_ID=$KEY AWS_SECRET_ACCESS_KEY=$SECRET AWS_DEFAULT_REGION=us-east-1
-	export AWS_CONFIG_FILE=$T_BASE/aws-config AWS_SHARED_CREDENTIALS_FILE=$T_BASE/aws-creds
-	export HOME=$T_BASE AWS_PAGER=""
-	: >"$AWS_CONFIG_FILE"
+	s3_aws_env "$KEY" "$SECRET"
 	BIG=$T_BASE/big.bin
 	# fast incompressible bytes: AES-CTR over zeros
 	openssl enc -aes-128-ctr -nosalt -pass pass:wormfs-mpu -in /dev/zero 2>/dev/null |

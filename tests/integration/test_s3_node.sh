@@ -30,22 +30,9 @@ if [ ! -d "$NODE_DIR/node_modules/@aws-sdk/client-s3" ] ||
 	[ $rc -ne 0 ] && { diag "$(echo "$out" | tail -n 20)"; done_testing; }
 fi
 
-make_store "$S" || { fail "wormctl init"; done_testing; }
-out=$("$WORMCTL" s3 user add "$S" admin --uid 0 2>&1) || fail "s3 user add admin" "$out"
-KEY=${out%% *} SECRET=${out#* }
+s3_store "$S"
 
-s3_port_of() {
-	local log=$1 i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-
-if mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0; then
-	PORT=$(s3_port_of "${MNT_LOG[$M]}")
+if s3_mount "$S" "$M"; then
 	check "server port in the log" test -n "$PORT"
 	res=$(cd "$NODE_DIR" && S3_ENDPOINT=http://127.0.0.1:$PORT S3_KEY=$KEY S3_SECRET=$SECRET \
 		S3_MOUNT=$M timeout 600 node --test --test-reporter=tap s3.test.mjs 2>&1)

@@ -14,19 +14,7 @@ if ! command -v rclone >/dev/null; then
 	fail "rclone is installed (run_all.sh installs it)"
 	done_testing
 fi
-make_store "$S" || { fail "wormctl init"; done_testing; }
-out=$("$WORMCTL" s3 user add "$S" admin --uid 0 2>&1) || fail "s3 user add admin" "$out"
-KEY=${out%% *} SECRET=${out#* }
-
-s3_port_of() {
-	local log=$1 i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
+s3_store "$S"
 
 # The tree: nested directories, empty files, spaces, unicode, 20 MiB
 mkdir -p "$SRC/a/b/c" "$SRC/with space/sub dir" "$SRC/ünïcødé/日本語" "$SRC/keep"
@@ -50,8 +38,7 @@ rsync_() {
 	"${RC[@]}" sync "$1" "$2" >"$T_BASE/rclone.log" 2>&1 || { tail -n 20 "$T_BASE/rclone.log"; return 1; }
 }
 
-if mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0; then
-	PORT=$(s3_port_of "${MNT_LOG[$M]}")
+if s3_mount "$S" "$M"; then
 	check "server port in the log" test -n "$PORT"
 	cat >"$T_BASE/rclone.conf" <<CONF
 [ws]

@@ -20,24 +20,12 @@ SLACK_MIB=${S3_RSS_SLACK:-32}
 SIZE=${S3_RSS_SIZE:-512m}
 
 S=$T_BASE/store M=$T_BASE/mnt
-make_store "$S" || { fail "wormctl init"; done_testing; }
-out=$("$WORMCTL" s3 user add "$S" admin --uid 0 2>&1) || fail "s3 user add" "$out"
-KEY=${out%% *} SECRET=${out#* }
+s3_store "$S"
 
-s3_port_of() {
-	local log=$1 i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 field() { printf '%s' "$1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"; }
 
-mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0 || { fail "mount with s3"; done_testing; }
-PORT=$(s3_port_of "${MNT_LOG[$M]}")
+s3_mount "$S" "$M" || { fail "mount with s3"; done_testing; }
 PID=$(daemon_pid "$S" "$M")
 mkdir "$M/rss"
 run_load() { "$PY" "$LOAD" --endpoint "http://127.0.0.1:$PORT" --key "$KEY" --secret "$SECRET" "$@"; }

@@ -16,22 +16,11 @@ require_binaries
 
 PY=/usr/bin/python3
 S=$T_BASE/store M=$T_BASE/mnt
-make_store "$S" || { fail "wormctl init"; done_testing; }
-out=$("$WORMCTL" s3 user add "$S" admin --uid 0 2>&1) || fail "s3 user add" "$out"
-KEY=${out%% *} SECRET=${out#* }
-s3_port_of() {
-	local i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$1" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
+s3_store "$S"
 state() { getfattr --absolute-names --only-values -n user.worm.state "$1" 2>&1; }
 
-mount_fg "$S" "$M" -o s3.listen=127.0.0.1:0 || { fail "mount with S3"; done_testing; }
-PORT=$(s3_port_of "${MNT_LOG[$M]}") || { fail "S3 port in the log"; done_testing; }
+s3_mount "$S" "$M" || { fail "mount with S3"; done_testing; }
+[ -n "$PORT" ] || { fail "S3 port in the log"; done_testing; }
 mkdir "$M/stale" && setfattr -n user.worm.default-retention -v "COMPLIANCE 1d" "$M/stale"
 check_eq "bucket default set" "COMPLIANCE 1d" "$(getfattr --absolute-names --only-values -n user.worm.default-retention "$M/stale" 2>&1)"
 
