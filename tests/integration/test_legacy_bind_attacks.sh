@@ -18,58 +18,17 @@
 #     legacy-bind record keeps it from running again.
 . "$(dirname "$0")/lib.sh"
 require_binaries
-command -v python3 >/dev/null || { skip "legacy bind attacks" "needs python3"; done_testing; }
-command -v setfattr >/dev/null || { skip "legacy bind attacks" "needs setfattr"; done_testing; }
-build_tamper || { fail "tamper.c compiles"; done_testing; }
+. "$(dirname "$0")/replay_lib.sh"
+replay_require "legacy bind attacks"
 
 M=$T_BASE/mnt D=$T_BASE/data
 mkdir -p "$D"
 ZERO=00000000000000000000000000000000
 SIZE=200000
 
-pw() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import os, sys
-data = open(sys.argv[3], "rb").read()
-try:
-    fd = os.open(sys.argv[1], os.O_WRONLY)
-    os.pwrite(fd, data, int(sys.argv[2]))
-    os.close(fd)
-    print("OK")
-except OSError as e:
-    print("ERR", e.errno)
-PY
-}
-rd() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import errno, hashlib, os, sys
-try:
-    fd = os.open(sys.argv[1], os.O_RDONLY)
-    b = os.pread(fd, int(sys.argv[3]), int(sys.argv[2]))
-    os.close(fd)
-    print("OK", len(b), hashlib.sha256(b).hexdigest())
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))
-PY
-}
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-ino_of() { "$TAMPER" map "$1/meta" | awk -v p="$2" '$6 == p { print $1 }'; }
-id_of() { "$TAMPER" map "$1/meta" | awk -v p="$2" '$6 == p { print $2 }'; }
-commit_of() { "$TAMPER" get "$1/meta" "$2" commit; }
 hexof() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
 
-head -c $SIZE /dev/urandom >"$D/v1"
-head -c 300 /dev/urandom >"$D/k"
-head -c 300 /dev/urandom >"$D/n"
-python3 - "$D" <<'PY'
-import sys
-d = sys.argv[1]
-b = bytearray(open(d + "/v1", "rb").read())
-for name in ("k", "n"):
-    c = bytearray(b)
-    c[100000:100300] = open(d + "/" + name, "rb").read()
-    open(d + "/" + ("killed.bin" if name == "k" else "committed.bin"), "wb").write(bytes(c))
-PY
+replay_data "$D" $SIZE
 
 # stage STORE TAG: bkt/obj written, a session killed after its commit record
 # (copy in $D/copy-TAG), the next session commits the same generation,

@@ -15,55 +15,13 @@
 # names a map file, put back too).
 . "$(dirname "$0")/lib.sh"
 require_binaries
-command -v python3 >/dev/null || { skip "killed commit record replay" "needs python3"; done_testing; }
-command -v setfattr >/dev/null || { skip "killed commit record replay" "needs setfattr"; done_testing; }
-build_tamper || { fail "tamper.c compiles"; done_testing; }
+. "$(dirname "$0")/replay_lib.sh"
+replay_require "killed commit record replay"
 
 S=$T_BASE/store M=$T_BASE/mnt D=$T_BASE/data
 mkdir -p "$D"
 make_store "$S" || { fail "wormctl init"; done_testing; }
 
-# pw PATH OFF SRC: SRC's bytes at OFF in one session (open without
-# O_TRUNC, pwrite, close: a commit at the close). Prints OK or ERR errno.
-pw() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import os, sys
-data = open(sys.argv[3], "rb").read()
-try:
-    fd = os.open(sys.argv[1], os.O_WRONLY)
-    os.pwrite(fd, data, int(sys.argv[2]))
-    os.close(fd)
-    print("OK")
-except OSError as e:
-    print("ERR", e.errno)
-PY
-}
-# rd PATH OFF LEN: one pread; prints the errno name, or OK, the byte count
-# and the sha256 of what was read.
-rd() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import errno, hashlib, os, sys
-try:
-    fd = os.open(sys.argv[1], os.O_RDONLY)
-    b = os.pread(fd, int(sys.argv[3]), int(sys.argv[2]))
-    os.close(fd)
-    print("OK", len(b), hashlib.sha256(b).hexdigest())
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))
-PY
-}
-# patched BASE OFF SRC OUT: BASE with SRC's bytes at OFF.
-patched() {
-	python3 - "$@" <<'PY'
-import sys
-b = bytearray(open(sys.argv[1], "rb").read())
-p = open(sys.argv[3], "rb").read()
-o = int(sys.argv[2])
-b[o:o + len(p)] = p
-open(sys.argv[4], "wb").write(bytes(b))
-PY
-}
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 objid() { "$TAMPER" map "$S/meta" | awk -v p="bkt/$1" '$6 == p { print $2 }'; }
 
 SIZE=200000

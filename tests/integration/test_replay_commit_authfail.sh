@@ -14,40 +14,13 @@
 # and every change is EPERM.
 . "$(dirname "$0")/lib.sh"
 require_binaries
-command -v python3 >/dev/null || { skip "append replay" "needs python3"; done_testing; }
-command -v setfattr >/dev/null || { skip "append replay" "needs setfattr"; done_testing; }
-build_tamper || { fail "tamper.c compiles"; done_testing; }
+. "$(dirname "$0")/replay_lib.sh"
+replay_require "append replay"
 
 S=$T_BASE/store M=$T_BASE/mnt D=$T_BASE/data
 mkdir -p "$D"
 make_store "$S" || { fail "wormctl init"; done_testing; }
 
-ap() {
-	python3 - "$1" "$2" <<'PY'
-import os, sys
-data = open(sys.argv[2], "rb").read()
-try:
-    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
-    os.write(fd, data)
-    os.close(fd)
-    print("OK")
-except OSError as e:
-    print("ERR", e.errno)
-PY
-}
-rd() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import errno, hashlib, os, sys
-try:
-    fd = os.open(sys.argv[1], os.O_RDONLY)
-    b = os.pread(fd, int(sys.argv[3]), int(sys.argv[2]))
-    os.close(fd)
-    print("OK", len(b), hashlib.sha256(b).hexdigest())
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))
-PY
-}
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 # set_commit INO HEX32: the node's commit field set to HEX32 (byte flips).
 set_commit() {
 	local c i b
@@ -59,30 +32,7 @@ set_commit() {
 }
 
 SIZE=200000 ADD=5000
-head -c $SIZE /dev/urandom >"$D/v1"
-head -c $ADD /dev/urandom >"$D/k"
-head -c $ADD /dev/urandom >"$D/n"
-cat "$D/v1" "$D/k" >"$D/killed"
-
-mount_fg "$S" "$M" || { fail "mount"; done_testing; }
-mkdir "$M/bkt"
-cp "$D/v1" "$M/bkt/log"
-check "wormctl append-only on" "$WORMCTL" append-only on "$M/bkt/log"
-setfattr -n user.worm.retention -v "COMPLIANCE +1d" "$M/bkt/log" 2>/dev/null
-check_eq "locked (COMPLIANCE, appendable)" locked "$(worm_state "$M/bkt/log")"
-umount_fs "$M" || fail "unmount"
-read -r ino id < <("$TAMPER" map "$S/meta" | awk '$6 == "bkt/log" { print $1, $2 }')
-dir=$S/objects/${id:0:2}
-
-WORMFS_CRASH_AT=map mount_fg "$S" "$M" || { fail "mount with the hook"; done_testing; }
-ap "$M/bkt/log" "$D/k" >/dev/null
-hook_fired "$M" "$S" && ok "killed after the append's commit record" ||
-	fail "killed after the append's commit record"
-mkdir -p "$D/copy"
-cp -p "$dir/$id" "$dir/$id".m? "$D/copy/" 2>/dev/null
-mount_fg "$S" "$M" || { fail "remount"; done_testing; }
-check_eq "the next append commits" OK "$(ap "$M/bkt/log" "$D/n")"
-umount_fs "$M" || fail "unmount"
+append_replay_stage
 cp -p "$D/copy"/* "$dir/"
 cp -a "$S" "$T_BASE/replayed"
 

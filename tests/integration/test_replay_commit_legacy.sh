@@ -15,62 +15,21 @@
 # and no bind runs.
 . "$(dirname "$0")/lib.sh"
 require_binaries
-command -v python3 >/dev/null || { skip "legacy replay" "needs python3"; done_testing; }
-command -v setfattr >/dev/null || { skip "legacy replay" "needs setfattr"; done_testing; }
-build_tamper || { fail "tamper.c compiles"; done_testing; }
+. "$(dirname "$0")/replay_lib.sh"
+replay_require "legacy replay"
 
 S=$T_BASE/store M=$T_BASE/mnt D=$T_BASE/data
 mkdir -p "$D"
 ZERO=00000000000000000000000000000000
 
-pw() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import os, sys
-data = open(sys.argv[3], "rb").read()
-try:
-    fd = os.open(sys.argv[1], os.O_WRONLY)
-    os.pwrite(fd, data, int(sys.argv[2]))
-    os.close(fd)
-    print("OK")
-except OSError as e:
-    print("ERR", e.errno)
-PY
-}
-rd() {
-	python3 - "$1" "$2" "$3" <<'PY'
-import errno, hashlib, os, sys
-try:
-    fd = os.open(sys.argv[1], os.O_RDONLY)
-    b = os.pread(fd, int(sys.argv[3]), int(sys.argv[2]))
-    os.close(fd)
-    print("OK", len(b), hashlib.sha256(b).hexdigest())
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))
-PY
-}
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-ino_of() { "$TAMPER" map "$1/meta" | awk -v p="$2" '$6 == p { print $1 }'; }
-id_of() { "$TAMPER" map "$1/meta" | awk -v p="$2" '$6 == p { print $2 }'; }
-commit_of() { "$TAMPER" get "$1/meta" "$2" commit; }
 legacy_mount() { WORMFS_TEST_UNBOUND=1 mount_fg "$@"; }
 binds() { "$WORMCTL" audit "$1" 2>/dev/null | grep -c 'kind=legacy-bind'; }
 
 # ---- a legacy store: a killed session's record, then the same generation
 WORMFS_TEST_UNBOUND=1 make_store "$S" || { fail "wormctl init"; done_testing; }
 SIZE=200000
-head -c $SIZE /dev/urandom >"$D/v1"
-head -c 300 /dev/urandom >"$D/k"
-head -c 300 /dev/urandom >"$D/n"
+replay_data "$D" $SIZE
 head -c 40000 /dev/urandom >"$D/f"
-python3 - "$D" <<'PY'
-import sys
-d = sys.argv[1]
-b = bytearray(open(d + "/v1", "rb").read())
-for name in ("k", "n"):
-    c = bytearray(b)
-    c[100000:100300] = open(d + "/" + name, "rb").read()
-    open(d + "/" + ("killed.bin" if name == "k" else "committed.bin"), "wb").write(bytes(c))
-PY
 legacy_mount "$S" "$M" || { fail "legacy mount"; done_testing; }
 mkdir "$M/bkt"
 cp "$D/v1" "$M/bkt/obj"
