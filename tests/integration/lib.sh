@@ -507,6 +507,25 @@ s3_mount() {
 	END=http://127.0.0.1:$PORT
 }
 
+# s3_unmount MNT [WHEN]: the endpoint still answers (an anonymous GET / is
+# 403: "alive WHEN", default "at the end"), then the unmount and the
+# daemon's exit status 0.
+s3_unmount() {
+	check_eq "alive ${2:-at the end} (anonymous GET /: 403)" 403 \
+		"$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/")"
+	umount_fs "$1"
+	check_eq "daemon exit status 0" 0 "$UMOUNT_STATUS"
+}
+
+# verify_clean STORE DESC: wormctl verify exits 0 (else its output is shown).
+verify_clean() {
+	local out rc
+	out=$("$WORMCTL" verify "$1" 2>&1); rc=$?
+	check_eq "$2" 0 "$rc"
+	[ $rc -eq 0 ] || diag "$out"
+	return $rc
+}
+
 # s3_aws_env KEY SECRET: the AWS CLI's environment for that user, with
 # empty config and credentials files in T_BASE (nothing of the host's).
 s3_aws_env() {
