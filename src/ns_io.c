@@ -1188,8 +1188,9 @@ int ns_release(ns *n, ns_handle *h)
 				int u = content ? store_obj_unlink(n->st, objid) : 0;
 				if (u == 0 || u == -ENOENT) {
 					if (content)
-						/* An undo journal left behind is removed by
-						 * the recovery at the next unclean start. */
+						/* A journal left behind names a file that
+						 * is gone: nothing reads it, and a recovery
+						 * (after an unclean stop) removes it. */
 						worm_discard(store_aux_unlink(n->st, objid,
 									      OBJ_UNDO_SUFFIX));
 					u = meta_node_del(t, in->ino);

@@ -162,7 +162,8 @@ void ns_purge_orphans(ns *n)
 				     (unsigned long long)o.ino[i], strerror(-rc));
 				continue;
 			}
-			/* A journal left behind is removed by the next recovery. */
+			/* A journal left behind names a file that is gone:
+			 * nothing reads it, a later recovery removes it. */
 			worm_discard(store_aux_unlink(n->st, o.id[i], OBJ_UNDO_SUFFIX));
 		}
 		rc = meta_node_del(t, o.ino[i]);   /* kept while it was open */
