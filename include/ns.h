@@ -74,6 +74,7 @@ struct ns_attr {
 	uint64_t size, blocks;
 	int64_t atime_ns, mtime_ns, ctime_ns;
 	int sealed;      /* content can never change again: cache freely */
+	int staging;     /* made by ns_mkdir_staging / ns_create_staging */
 };
 
 /* Who asks: the front end fills it per request (fs.c: from the FUSE

@@ -22,6 +22,16 @@
 #define WORM_XATTR_LOCKCFG "user.worm.lock-config"       /* bucket: lock state */
 #define WORM_XATTR_AUTOCOMMIT "user.worm.autocommit"     /* bucket: period */
 
+/* ---- S3 names the engine also enforces ----------------------------------- */
+
+/* A bucket's (or object's) canned ACL: public-read opens it to anonymous
+ * S3 reads, so only its owner or root may set or remove it (ns_xattr). */
+#define WORM_XATTR_S3_ACL "user.s3.acl"
+/* Directly in a bucket: the S3 front end's multipart staging directory.
+ * Only ns_mkdir_staging may make it; any other create or rename onto
+ * that name there is -EPERM (ns_tree). */
+#define WORM_S3_MPU_DIR ".s3-multipart"
+
 /* 1 if name is in the user.worm.* namespace (handled by the lock rules,
  * where the caller's supplementary groups matter), 0 if not. */
 static inline int worm_xattr_is_lock(const char *name)

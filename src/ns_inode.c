@@ -107,6 +107,7 @@ void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
 	a->atime_ns = nd->atime_ns;
 	a->mtime_ns = nd->mtime_ns;
 	a->ctime_ns = nd->ctime_ns;
+	a->staging = (nd->flags & META_F_STAGING) != 0;
 	if (S_ISREG(nd->mode)) {
 		struct policy_lock lk;
 		ns_node_lock(nd, &lk);

@@ -109,6 +109,12 @@ static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t pare
 	 * under a real name (staging nodes themselves never move out). */
 	if ((nflags & META_F_STAGING) && p.parent != NS_INO_ROOT && !(p.flags & META_F_STAGING))
 		return -EPERM;
+	/* The S3 front end's staging directory's name, directly in a bucket:
+	 * made only as that (a plain one there made every multipart upload in
+	 * the bucket fail, and hid its content from listings). */
+	if (p.parent == NS_INO_ROOT && !strcmp(name, WORM_S3_MPU_DIR) &&
+	    !((nflags & META_F_STAGING) && S_ISDIR(mode)))
+		return -EPERM;
 	rc = meta_ino_alloc(t, &ino);
 	if (rc == -EUCLEAN || rc == -EIO)
 		wlog(WLOG_ERR, "inode counter %s: no object can be created until it is repaired "
@@ -618,6 +624,18 @@ static int rename_check(ns *n, meta_txn *t, const struct ns_caller *c,
 	return policy_check(&n->cfg.rules, &pc, &lk, op, now, rule);
 }
 
+/* 1 if name in directory dir (not the root) is the S3 staging directory's
+ * reserved name (WORM_S3_MPU_DIR directly in a bucket), 0 if not, or
+ * -errno. */
+static int reserved_in_bucket(ns *n, meta_txn *t, uint64_t dir, const char *name)
+{
+	struct meta_node d;
+	if (strcmp(name, WORM_S3_MPU_DIR) != 0)
+		return 0;
+	int rc = ns_node_get(n, t, dir, &d);
+	return rc ? rc : d.parent == NS_INO_ROOT;
+}
+
 int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags)
 {
@@ -650,6 +668,18 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	rc = meta_dirent_get(t, parent, name, &sino);
 	if (!rc)
 		rc = ns_node_get(n, t, sino, &src);
+	if (rc)
+		goto fail;
+	/* Nothing is renamed onto the reserved name (node_new); an exchange
+	 * gives the source's name to the target too. Renaming a plain one
+	 * away (an old store's) stays allowed: that is how it is cleared. */
+	rc = reserved_in_bucket(n, t, newparent, newname);
+	if (!rc && (flags & NS_RENAME_EXCHANGE))
+		rc = reserved_in_bucket(n, t, parent, name);
+	if (rc > 0) {
+		meta_txn_abort(t);
+		return ns_refuse(n, SOP_RENAME, newparent, newname, c, -EPERM, "reserved-name");
+	}
 	if (rc)
 		goto fail;
 	if (parent != newparent) {

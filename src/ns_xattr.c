@@ -467,6 +467,13 @@ static int user_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, cons
 	rc = ns_node_get(n, t, ino, &nd);
 	if (rc)
 		goto abort;
+	/* A canned ACL opens the node to anonymous S3 reads: like chmod, its
+	 * owner or root only, whatever the mode bits let write (S3's
+	 * WRITE_ACP is the owner's). */
+	if (!strcmp(name, WORM_XATTR_S3_ACL) && c->uid != 0 && c->uid != nd.uid) {
+		meta_txn_abort(t);
+		return ns_refuse(n, op, ino, name, c, -EPERM, "s3-acl-owner");
+	}
 	if (S_ISREG(nd.mode)) {
 		ns_node_lock(&nd, &lk);
 		ns_caller_policy(c, &pc);

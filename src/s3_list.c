@@ -77,8 +77,10 @@ static int collect(void *arg, const char *name, const struct ns_attr *a, uint64_
 	int dir = S_ISDIR(a->mode);
 	(void)next_off;
 
+	/* Uploads in progress are files (a directory of that name is a
+	 * user's, and its keys are real); the multipart area is at the top. */
 	if (!strcmp(name, ".") || !strcmp(name, "..") || nl > 255 ||
-	    starts(name, S3_TMP_PREFIX, strlen(S3_TMP_PREFIX)) ||
+	    (!dir && starts(name, S3_TMP_PREFIX, strlen(S3_TMP_PREFIX))) ||
 	    (lv->dlen == 0 && !strcmp(name, S3_MPU_DIR)))
 		return 0;
 	if (!dir && !S_ISREG(a->mode))

@@ -132,7 +132,10 @@ static int64_t wall_ns(void)
 }
 
 /* The reserved directory of bucket b: 0 and *out; create: make it when
- * missing. -ENOENT none (and !create). */
+ * missing. -ENOENT none (and !create). A node of that name that is not
+ * the staging directory (a plain directory or file made through the
+ * mount before the engine reserved the name, ns_tree) holds no upload
+ * of ours and is never read: -ENOENT, or with create -EEXIST. */
 static int mpu_dir(struct s3_request *r, const struct ns_attr *b, int create, struct ns_attr *out)
 {
 	int rc = ns_lookup(r->n, b->ino, S3_MPU_DIR, out);
@@ -141,8 +144,8 @@ static int mpu_dir(struct s3_request *r, const struct ns_attr *b, int create, st
 		if (rc == -EEXIST)
 			rc = ns_lookup(r->n, b->ino, S3_MPU_DIR, out);
 	}
-	if (!rc && !S_ISDIR(out->mode))
-		rc = -ENOTDIR;
+	if (!rc && (!S_ISDIR(out->mode) || !out->staging))
+		rc = create ? -EEXIST : -ENOENT;
 	return rc;
 }
 
@@ -191,7 +194,7 @@ int s3_mpu_resolve(struct s3_request *r, struct ns_attr *bucket, struct ns_attr 
 	rc = mpu_dir(r, &b, 0, &md);
 	if (!rc)
 		rc = ns_lookup(r->n, md.ino, id, updir);
-	if (!rc && !S_ISDIR(updir->mode))
+	if (!rc && (!S_ISDIR(updir->mode) || !updir->staging))
 		rc = -ENOENT;
 	if (!rc)
 		rc = upload_info(r, updir->ino, &u);
@@ -227,6 +230,20 @@ void s3_op_create_mpu(struct s3_request *r)
 	if (s3_put_begin(r))
 		return;
 	rc = mpu_dir(r, &r->put->bucket, 1, &md);
+	if (rc == -EEXIST) {
+		static const struct s3_error taken = { 409, "ReservedNameInUse",
+			"This bucket has a " S3_MPU_DIR " that the S3 endpoint did not make (made "
+			"through the mount): rename or remove it through the mount to use multipart "
+			"uploads here" };
+		char q[300];
+		wlog(WLOG_WARN, "s3: bucket %s has a plain %s (made through the mount, not the "
+		     "multipart staging directory): multipart uploads there are refused until "
+		     "it is renamed or removed", wlog_quote(r->route.bucket, q, sizeof(q)),
+		     S3_MPU_DIR);
+		s3_fail(r, &taken, NULL);
+		s3_put_free(r);
+		return;
+	}
 	if (rc) {
 		s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
 		s3_put_free(r);
@@ -600,7 +617,7 @@ void s3_op_list_mpus(struct s3_request *r)
 	const char *um = s3_req_arg(r, "upload-id-marker");
 	const char *enc = s3_req_arg(r, "encoding-type");
 	unsigned long max = LIST_MAX;
-	int url = 0, rc;
+	int url = 0, see_all, rc;
 
 	prefix = prefix ? prefix : "";
 	if (delim && !*delim)
@@ -624,6 +641,7 @@ void s3_op_list_mpus(struct s3_request *r)
 		s3_fail_code(r, S3E_ACCESS_DENIED, NULL);
 		return;
 	}
+	see_all = !r->pr.anonymous && (r->pr.caller.uid == 0 || r->pr.caller.uid == b.uid);
 	l.cap = max + 1;
 	l.v = calloc(l.cap, sizeof(*l.v));
 	nl.v = malloc(nl.cap * sizeof(*nl.v));
@@ -643,6 +661,16 @@ void s3_op_list_mpus(struct s3_request *r)
 			if (!id_valid(nl.v[i]) || ns_lookup(r->n, md.ino, nl.v[i], &ua) ||
 			    upload_info(r, ua.ino, &u))
 				continue;    /* gone meanwhile, or not an upload */
+			/* Another user's upload (its key and access key id) only
+			 * to the bucket's owner and root, as AWS lists them only
+			 * to holders of s3:ListBucketMultipartUploads (by
+			 * default the owner). --admin is not enough (design
+			 * 11: it is for access points). */
+			if (!see_all && ua.uid != r->pr.caller.uid)
+				continue;
+			/* one uid may have several access keys: only its own */
+			if (!see_all && strcmp(u.initiator, r->pr.access_key) != 0)
+				u.initiator[0] = '\0';
 			if (strncmp(u.key, prefix, strlen(prefix)) != 0)
 				continue;
 			memset(&it, 0, sizeof(it));

@@ -22,7 +22,7 @@
  * the top of each bucket that holds its multipart uploads (s3_multipart.c
  * says how). Keys using them are refused, listings skip them. */
 #define S3_TMP_PREFIX ".s3-upload-"
-#define S3_MPU_DIR ".s3-multipart"
+#define S3_MPU_DIR WORM_S3_MPU_DIR
 
 /* One upload in progress (s3_object.c): PutObject's body, a copy, a part
  * (part: the temporary object is a staging node in the upload's
@@ -211,7 +211,7 @@ void s3_meta_etag(const struct ns_attr *a, const char *meta, size_t mlen, char *
  * directory: only "public-read" is stored (no xattr: private). It lets
  * anonymous requests read (GET/HEAD objects, list, HEAD bucket); mode bits
  * still apply to them, as to the uid nobody (65534). */
-#define S3_ACL_XATTR "user.s3.acl"
+#define S3_ACL_XATTR WORM_XATTR_S3_ACL
 /* 1 if the request's bucket exists and is public-read. */
 int s3_bucket_public_read(struct s3_request *r);
 
