@@ -662,3 +662,149 @@ Test(s3_ops, copy_object)
 	cr_assert_eq(ns_readdir(N, a.ino, 0, count_uploads, &uploads), 0);
 	cr_assert_eq(uploads, 0);
 }
+
+/* ---- s3-gaps: multipart privacy, reserved names (README S3 endpoint) ---- */
+
+/* CreateMultipartUpload of target as uid u: 200 and the upload id. */
+static void mpu_create(long u, const char *target, char *id, size_t len)
+{
+	char t[600];
+	long was = who;
+	who = u;
+	snprintf(t, sizeof(t), "%s?uploads", target);
+	struct resp *r = req("POST", t, NULL, "", 0);
+	who = was;
+	cr_assert_eq(r->status, 200, "create upload %s: %s", target, r->raw);
+	const char *p = r->body ? strstr(r->body, "<UploadId>") : NULL;
+	cr_assert_not_null(p);
+	p += strlen("<UploadId>");
+	size_t l = strcspn(p, "<");
+	cr_assert_lt(l, len);
+	memcpy(id, p, l);
+	id[l] = '\0';
+}
+
+/* Review: ListMultipartUploads listed every user's uploads, with their
+ * access key ids, to anyone who could list the bucket. Now a caller sees
+ * its own uploads only; the bucket's owner and root see all. */
+Test(s3_ops, list_uploads_only_own_unless_bucket_owner)
+{
+	struct ns_attr b;
+	struct resp *r;
+	char id1[64], id2[64], id3[64];
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	struct ns_setattr sa = { .valid = NS_SET_MODE | NS_SET_UID, .mode = 0777, .uid = 2000 };
+
+	mkbucket("mpl");    /* then given to uid 2000, world-writable */
+	cr_assert_eq(ns_find("mpl", &b), 0);
+	cr_assert_eq(ns_setattr(N, &root, b.ino, &sa, NULL, &b), 0);
+	mpu_create(1000, "/mpl/a/k1", id1, sizeof(id1));
+	mpu_create(1001, "/mpl/b/k2", id2, sizeof(id2));
+	mpu_create(1001, "/mpl/k3", id3, sizeof(id3));
+
+	who = 1000;
+	r = req("GET", "/mpl?uploads", NULL, NULL, 0);
+	cr_assert_eq(r->status, 200, "%s", r->raw);
+	cr_assert(body_has(r, "<Key>a/k1</Key>"), "%s", r->body);
+	cr_assert(body_has(r, id1));
+	cr_assert(body_has(r, "TESTUID1000"));
+	cr_assert(!body_has(r, "b/k2") && !body_has(r, "k3") && !body_has(r, id2) &&
+		  !body_has(r, id3) && !body_has(r, "TESTUID1001"), "%s", r->body);
+	/* nor as a common prefix, nor counted in a page */
+	r = req("GET", "/mpl?uploads&delimiter=/", NULL, NULL, 0);
+	cr_assert(body_has(r, "<Prefix>a/</Prefix>"), "%s", r->body);
+	cr_assert(!body_has(r, "b/"), "%s", r->body);
+	r = req("GET", "/mpl?uploads&max-uploads=1", NULL, NULL, 0);
+	cr_assert(body_has(r, "<IsTruncated>false</IsTruncated>"), "%s", r->body);
+	/* and not usable (as before) */
+	char t[200];
+	snprintf(t, sizeof(t), "/mpl/k3?uploadId=%s", id3);
+	cr_assert_eq(req("GET", t, NULL, NULL, 0)->status, 403);
+
+	who = 1001;
+	r = req("GET", "/mpl?uploads", NULL, NULL, 0);
+	cr_assert(body_has(r, id2) && body_has(r, id3), "%s", r->body);
+	cr_assert(!body_has(r, id1) && !body_has(r, "TESTUID1000"), "%s", r->body);
+
+	/* the bucket's owner and root: all, with the initiators' key ids */
+	for (long u = 2000; u >= 0; u -= 2000) {
+		who = u;
+		r = req("GET", "/mpl?uploads", NULL, NULL, 0);
+		cr_assert_eq(r->status, 200);
+		cr_assert(body_has(r, id1) && body_has(r, id2) && body_has(r, id3), "%s", r->body);
+		cr_assert(body_has(r, "TESTUID1000") && body_has(r, "TESTUID1001"), "%s", r->body);
+	}
+	who = 0;
+}
+
+#include "../../src/ns_priv.h"
+#include "../../src/ns_record.h"
+
+/* Review: a plain BUCKET/.s3-multipart (made through the mount before the
+ * engine reserved the name: simulated by clearing the staging flag) made
+ * every CreateMultipartUpload 403, and its content was read as uploads.
+ * Now Create is 409 ReservedNameInUse with what to do, the directory is
+ * never read, and renaming it away through the mount makes multipart work. */
+Test(s3_ops, plain_multipart_directory_of_an_old_store)
+{
+	struct ns_attr b, md, ud;
+	struct meta_node nd;
+	meta_txn *t = NULL;
+	struct resp *r;
+	char id[64];
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+
+	mkbucket("old");
+	cr_assert_eq(ns_find("old", &b), 0);
+	cr_assert_eq(ns_mkdir_staging(N, &root, b.ino, ".s3-multipart", 0777, &md), 0);
+	cr_assert_eq(ns_mkdir_staging(N, &root, md.ino, "0123456789abcdef0123456789abcdef",
+				      0777, &ud), 0);
+	static const char rec[] = "key\0forged\0initiator\0FORGED\0initiated\0" "1";
+	cr_assert_eq(ns_setxattr(N, &root, ud.ino, "user.s3.upload", rec, sizeof(rec), 0), 0);
+	cr_assert_eq(put("/old/forged", "x", NULL), 200);
+	r = req("GET", "/old?uploads", NULL, NULL, 0);
+	cr_assert(body_has(r, "FORGED"), "the record is well formed (read while staging)");
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	cr_assert_eq(ns_node_get(N, t, md.ino, &nd), 0);
+	nd.flags &= ~(uint32_t)META_F_STAGING;
+	cr_assert_eq(ns_node_put(N, t, &nd), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	cr_assert_eq(ns_find("old/.s3-multipart", &md), 0);
+	cr_assert_eq(md.staging, 0);
+
+	r = req("POST", "/old/k?uploads", NULL, "", 0);
+	cr_assert_eq(r->status, 409, "%s", r->raw);
+	cr_assert(body_has(r, "<Code>ReservedNameInUse</Code>"), "%s", r->body);
+	r = req("GET", "/old?uploads", NULL, NULL, 0);
+	cr_assert_eq(r->status, 200);
+	cr_assert(!body_has(r, "<Upload>"), "a plain directory is never read: %s", r->body);
+	r = req("DELETE", "/old/forged?uploadId=0123456789abcdef0123456789abcdef", NULL, NULL, 0);
+	cr_assert_eq(r->status, 404, "%s", r->raw);
+	cr_assert(body_has(r, "<Code>NoSuchUpload</Code>"));
+
+	/* the fix the message names: rename it away (allowed, unlike onto it) */
+	cr_assert_eq(ns_rename(N, &root, b.ino, ".s3-multipart", b.ino, "old-uploads", 0), 0);
+	cr_assert_eq(ns_rename(N, &root, b.ino, "old-uploads", b.ino, ".s3-multipart", 0), -EPERM);
+	mpu_create(0, "/old/k", id, sizeof(id));
+	cr_assert_eq(ns_find("old/.s3-multipart", &md), 0);
+	cr_assert_eq(md.staging, 1);
+}
+
+/* Review: a directory named .s3-upload-... (made through the mount) hid
+ * the real keys under it from listings; only upload temporaries (files)
+ * are hidden. */
+Test(s3_ops, upload_prefix_directory_is_listed)
+{
+	struct ns_attr b, d;
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+
+	mkbucket("upd");
+	cr_assert_eq(ns_find("upd", &b), 0);
+	cr_assert_eq(ns_mkdir(N, &root, b.ino, ".s3-upload-dir", 0755, &d), 0);
+	cr_assert_eq(put("/upd/.s3-upload-dir/real", "data", NULL), 200);
+	struct resp *r = req("GET", "/upd?list-type=2", NULL, NULL, 0);
+	cr_assert(body_has(r, "<Key>.s3-upload-dir/real</Key>"), "%s", r->body);
+	r = req("GET", "/upd?list-type=2&delimiter=/", NULL, NULL, 0);
+	cr_assert(body_has(r, "<Prefix>.s3-upload-dir/</Prefix>"), "%s", r->body);
+	cr_assert_eq(req("GET", "/upd/.s3-upload-dir/real", NULL, NULL, 0)->status, 200);
+}
