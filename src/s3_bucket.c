@@ -206,7 +206,11 @@ void s3_op_delete_bucket(struct s3_request *r)
 		rc = ns_getattr(r->n, NS_INO_ROOT, &root);
 	if (!rc && !s3_perm_may_delete(&r->pr.caller, &root, &b))
 		rc = -EACCES;
-	if (!rc) {  /* multipart's reserved directory (root's), when no upload is left */
+	struct ns_attr md;
+	/* multipart's reserved directory (root's), when no upload is left;
+	 * a plain one of that name (an old store's, made through the mount)
+	 * is its owner's, never removed as root */
+	if (!rc && !ns_lookup(r->n, b.ino, S3_MPU_DIR, &md) && md.staging) {
 		static const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
 		worm_discard(ns_rmdir(r->n, &root, b.ino, S3_MPU_DIR));
 	}

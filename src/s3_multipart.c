@@ -367,6 +367,72 @@ void s3_op_abort_mpu(struct s3_request *r)
 	busy_release(r->mpu_busy, id);
 }
 
+/* ---- DeleteBucket's uploads ------------------------------------------------ */
+
+struct others {
+	int found;
+};
+
+static int others_cb(void *arg, const char *name, const struct ns_attr *a, uint64_t next_off)
+{
+	struct others *o = arg;
+	(void)next_off;
+	if (!strcmp(name, ".") || !strcmp(name, "..") ||
+	    (!strcmp(name, S3_MPU_DIR) && S_ISDIR(a->mode) && a->staging))
+		return 0;
+	o->found = 1;
+	return 1;
+}
+
+/* AWS deletes a bucket whose only content is uploads in progress, and
+ * them with it. So when the caller may delete the bucket and nothing but
+ * the staging directory is in it, its uploads are removed first (staging
+ * nodes are never locked, so this always can be done), each claimed in
+ * the busy set against a Complete or Abort at the same time (one busy:
+ * left, and the bucket stays: 409 BucketNotEmpty). Anything else in the
+ * bucket: the uploads are kept and s3_op_delete_bucket answers 409. */
+void s3_op_delete_bucket_uploads(struct s3_request *r)
+{
+	struct ns_attr root, b, md;
+	struct names l = { .cap = 256 };
+	struct others o = { 0 };
+	int rc;
+
+	if (s3_ns_bucket(r, &b) || ns_getattr(r->n, NS_INO_ROOT, &root) ||
+	    !s3_perm_may_delete(&r->pr.caller, &root, &b) || mpu_dir(r, &b, 0, &md) ||
+	    ns_readdir(r->n, b.ino, 0, others_cb, &o) || o.found)
+		goto done;    /* s3_op_delete_bucket answers (and decides again) */
+	l.v = malloc(l.cap * sizeof(*l.v));
+	if (!l.v)
+		goto done;
+	/* one batch of names at a time; a removed one is not listed again */
+	for (int more = 1; more;) {
+		l.n = 0;
+		l.next = 0;
+		rc = ns_readdir(r->n, md.ino, 0, names_cb, &l);
+		more = !rc && l.n == l.cap;
+		size_t removed = 0;
+		for (size_t i = 0; !rc && i < l.n; i++) {
+			struct ns_attr ua;
+			if (!id_valid(l.v[i]) || ns_lookup(r->n, md.ino, l.v[i], &ua) ||
+			    !S_ISDIR(ua.mode) || !ua.staging || busy_claim(r->mpu_busy, l.v[i]))
+				continue;     /* not an upload, gone, or being completed */
+			int u = upload_remove(r, md.ino, l.v[i], ua.ino);
+			busy_release(r->mpu_busy, l.v[i]);
+			if (u) {
+				wlog(WLOG_WARN, "s3: DeleteBucket %s: upload %s not removed: %s",
+				     r->route.bucket, l.v[i], strerror(-u));
+				continue;
+			}
+			removed++;
+		}
+		more = more && removed > 0;
+	}
+	free(l.v);
+done:
+	s3_op_delete_bucket(r);
+}
+
 /* ---- CompleteMultipartUpload ----------------------------------------------- */
 
 struct src_part {

@@ -171,6 +171,9 @@ void s3_op_create_mpu(struct s3_request *r);
 void s3_op_complete_mpu(struct s3_request *r);
 void s3_op_abort_mpu(struct s3_request *r);
 void s3_op_list_mpus(struct s3_request *r);
+/* DeleteBucket: a bucket holding only uploads in progress loses them
+ * (as on AWS), then s3_op_delete_bucket. */
+void s3_op_delete_bucket_uploads(struct s3_request *r);
 void s3_op_list_parts(struct s3_request *r);
 void s3_op_upload_part_copy(struct s3_request *r);
 /* UploadPart's begin (before the body): as s3_put_begin; the body then

@@ -169,7 +169,7 @@ static void dispatch(struct s3_request *r)
 	case S3_OP_LIST_BUCKETS: s3_op_list_buckets(r); break;
 	case S3_OP_CREATE_BUCKET: s3_op_create_bucket(r); break;
 	case S3_OP_HEAD_BUCKET: s3_op_head_bucket(r); break;
-	case S3_OP_DELETE_BUCKET: s3_op_delete_bucket(r); break;
+	case S3_OP_DELETE_BUCKET: s3_op_delete_bucket_uploads(r); break;
 	case S3_OP_GET_BUCKET_LOCATION: s3_op_get_bucket_location(r); break;
 	case S3_OP_LIST_OBJECTS: s3_op_list_objects(r, 0); break;
 	case S3_OP_LIST_OBJECTS_V2: s3_op_list_objects(r, 1); break;

@@ -808,3 +808,51 @@ Test(s3_ops, upload_prefix_directory_is_listed)
 	cr_assert(body_has(r, "<Prefix>.s3-upload-dir/</Prefix>"), "%s", r->body);
 	cr_assert_eq(req("GET", "/upd/.s3-upload-dir/real", NULL, NULL, 0)->status, 200);
 }
+
+/* DeleteBucket of a bucket holding only uploads in progress removes them
+ * and the bucket (as AWS does; it was 409), also under a COMPLIANCE
+ * default (parts are staging nodes, never locked); with anything else in
+ * the bucket, or for a caller who may not delete it, the uploads stay. */
+Test(s3_ops, delete_bucket_with_uploads_in_progress)
+{
+	struct ns_attr b, a;
+	struct resp *r;
+	char id[64], id2[64], t[300];
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+
+	mkbucket("dbu");
+	cr_assert_eq(ns_find("dbu", &b), 0);
+	cr_assert_eq(ns_setxattr(N, &root, b.ino, "user.worm.default-retention", "COMPLIANCE 1d",
+				 13, 0), 0);
+	mpu_create(0, "/dbu/d/k", id, sizeof(id));
+	snprintf(t, sizeof(t), "/dbu/d/k?partNumber=1&uploadId=%s", id);
+	cr_assert_eq(put(t, "part one", NULL), 200);
+	mpu_create(0, "/dbu/k2", id2, sizeof(id2));
+	/* not deletable by this caller: 403, the uploads stay */
+	who = 1000;
+	cr_assert_eq(req("DELETE", "/dbu", NULL, NULL, 0)->status, 403);
+	who = 0;
+	cr_assert_eq(ns_find("dbu/.s3-multipart", &a), 0);
+	cr_assert(body_has(req("GET", "/dbu?uploads", NULL, NULL, 0), id2));
+	/* an object too: 409 BucketNotEmpty, the uploads stay */
+	cr_assert_eq(put("/dbu/obj", "x", NULL), 200);
+	r = req("DELETE", "/dbu", NULL, NULL, 0);
+	cr_assert_eq(r->status, 409, "%s", r->raw);
+	cr_assert(body_has(r, "<Code>BucketNotEmpty</Code>"));
+	r = req("GET", "/dbu?uploads", NULL, NULL, 0);
+	cr_assert(body_has(r, id) && body_has(r, id2), "%s", r->body);
+
+	/* only uploads: 204, all gone */
+	mkbucket("dbv");
+	mpu_create(0, "/dbv/k", id, sizeof(id));
+	snprintf(t, sizeof(t), "/dbv/k?partNumber=1&uploadId=%s", id);
+	cr_assert_eq(put(t, "part", NULL), 200);
+	mpu_create(0, "/dbv/a/b", id2, sizeof(id2));
+	cr_assert_eq(ns_find("dbv", &b), 0);
+	cr_assert_eq(ns_setxattr(N, &root, b.ino, "user.worm.default-retention", "COMPLIANCE 1d",
+				 13, 0), 0);
+	r = req("DELETE", "/dbv", NULL, NULL, 0);
+	cr_assert_eq(r->status, 204, "%s", r->raw);
+	cr_assert_eq(ns_find("dbv", &a), -ENOENT);
+	cr_assert_eq(req("HEAD", "/dbv", NULL, NULL, 0)->status, 404);
+}
