@@ -385,12 +385,15 @@ static int others_cb(void *arg, const char *name, const struct ns_attr *a, uint6
 }
 
 /* AWS deletes a bucket whose only content is uploads in progress, and
- * them with it. So when the caller may delete the bucket and nothing but
- * the staging directory is in it, its uploads are removed first (staging
+ * them with it (only its owner may delete it there). So when the caller
+ * owns the bucket (or is root), may delete it, and nothing but the
+ * staging directory is in it, its uploads are removed first (staging
  * nodes are never locked, so this always can be done), each claimed in
  * the busy set against a Complete or Abort at the same time (one busy:
  * left, and the bucket stays: 409 BucketNotEmpty). Anything else in the
- * bucket: the uploads are kept and s3_op_delete_bucket answers 409. */
+ * bucket, or another caller (whom the mode bits of the store root may let
+ * remove an empty bucket, not other users' uploads): the uploads are
+ * kept and s3_op_delete_bucket answers (409 while there are any). */
 void s3_op_delete_bucket_uploads(struct s3_request *r)
 {
 	struct ns_attr root, b, md;
@@ -398,7 +401,8 @@ void s3_op_delete_bucket_uploads(struct s3_request *r)
 	struct others o = { 0 };
 	int rc;
 
-	if (s3_ns_bucket(r, &b) || ns_getattr(r->n, NS_INO_ROOT, &root) ||
+	if (s3_ns_bucket(r, &b) || (r->pr.caller.uid != 0 && r->pr.caller.uid != b.uid) ||
+	    ns_getattr(r->n, NS_INO_ROOT, &root) ||
 	    !s3_perm_may_delete(&r->pr.caller, &root, &b) || mpu_dir(r, &b, 0, &md) ||
 	    ns_readdir(r->n, b.ino, 0, others_cb, &o) || o.found)
 		goto done;    /* s3_op_delete_bucket answers (and decides again) */

@@ -834,6 +834,19 @@ Test(s3_ops, delete_bucket_with_uploads_in_progress)
 	who = 0;
 	cr_assert_eq(ns_find("dbu/.s3-multipart", &a), 0);
 	cr_assert(body_has(req("GET", "/dbu?uploads", NULL, NULL, 0), id2));
+	/* may delete an empty bucket (the store root is 0777) but does not
+	 * own this one: other users' uploads are not his to remove (409) */
+	struct ns_setattr sa = { .valid = NS_SET_MODE, .mode = 0777 };
+	cr_assert_eq(ns_setattr(N, &root, NS_INO_ROOT, &sa, NULL, &a), 0);
+	who = 1000;
+	r = req("DELETE", "/dbu", NULL, NULL, 0);
+	cr_assert_eq(r->status, 409, "%s", r->raw);
+	cr_assert(body_has(r, "<Code>BucketNotEmpty</Code>"));
+	who = 0;
+	r = req("GET", "/dbu?uploads", NULL, NULL, 0);
+	cr_assert(body_has(r, id) && body_has(r, id2), "%s", r->body);
+	sa.mode = 0755;
+	cr_assert_eq(ns_setattr(N, &root, NS_INO_ROOT, &sa, NULL, &a), 0);
 	/* an object too: 409 BucketNotEmpty, the uploads stay */
 	cr_assert_eq(put("/dbu/obj", "x", NULL), 200);
 	r = req("DELETE", "/dbu", NULL, NULL, 0);
