@@ -20,7 +20,9 @@
 
 /* Reserved names: PutObject's temporary objects, and the directory at
  * the top of each bucket that holds its multipart uploads (s3_multipart.c
- * says how). Keys using them are refused, listings skip them. */
+ * says how; the engine reserves that name too). Keys using them are
+ * refused; listings skip the directory and files (not directories) with
+ * the prefix. */
 #define S3_TMP_PREFIX ".s3-upload-"
 #define S3_MPU_DIR WORM_S3_MPU_DIR
 
