@@ -384,55 +384,105 @@ static int others_cb(void *arg, const char *name, const struct ns_attr *a, uint6
 	return 1;
 }
 
+/* The upload ids DeleteBucket holds in the busy set. */
+struct claimed {
+	char (*id)[ID_LEN + 1];
+	size_t n, cap;
+};
+
+static void claims_release(struct s3_request *r, struct claimed *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		busy_release(r->mpu_busy, c->id[i]);
+	free(c->id);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Claim every entry of the staging directory md as an upload: 0 when
+ * each one is an upload directory and none is being completed or aborted
+ * (all then held in c), else -EBUSY / -ENOTEMPTY / -errno with nothing
+ * held. All before anything is removed: a bucket that cannot go keeps
+ * its uploads. */
+static int claim_all(struct s3_request *r, uint64_t mdino, struct claimed *c)
+{
+	struct names l = { .cap = 256 };
+	int rc = 0;
+
+	l.v = malloc(l.cap * sizeof(*l.v));
+	if (!l.v)
+		return -ENOMEM;
+	do {
+		l.n = 0;
+		rc = ns_readdir(r->n, mdino, l.next, names_cb, &l);
+		for (size_t i = 0; !rc && i < l.n; i++) {
+			struct ns_attr ua;
+			if (!id_valid(l.v[i]) || ns_lookup(r->n, mdino, l.v[i], &ua) ||
+			    !S_ISDIR(ua.mode) || !ua.staging) {
+				rc = -ENOTEMPTY;    /* not an upload (or gone: decide again) */
+				break;
+			}
+			if (c->n == c->cap) {
+				size_t nc = c->cap ? c->cap * 2 : 64;
+				void *p = realloc(c->id, nc * sizeof(*c->id));
+				if (!p) {
+					rc = -ENOMEM;
+					break;
+				}
+				c->id = p;
+				c->cap = nc;
+			}
+			rc = busy_claim(r->mpu_busy, l.v[i]);
+			if (!rc)
+				snprintf(c->id[c->n++], ID_LEN + 1, "%s", l.v[i]);
+		}
+	} while (!rc && l.n == l.cap);
+	free(l.v);
+	if (rc)
+		claims_release(r, c);
+	return rc;
+}
+
 /* AWS deletes a bucket whose only content is uploads in progress, and
  * them with it (only its owner may delete it there). So when the caller
  * owns the bucket (or is root), may delete it, and nothing but the
  * staging directory is in it, its uploads are removed first (staging
- * nodes are never locked, so this always can be done), each claimed in
- * the busy set against a Complete or Abort at the same time (one busy:
- * left, and the bucket stays: 409 BucketNotEmpty). Anything else in the
- * bucket, or another caller (whom the mode bits of the store root may let
- * remove an empty bucket, not other users' uploads): the uploads are
- * kept and s3_op_delete_bucket answers (409 while there are any). */
+ * nodes are never locked, so this always can be done). Every upload is
+ * claimed in the busy set before any is removed (a Complete or Abort at
+ * the same time: 409 for one of the two), and the bucket is checked
+ * again once they are held; anything else in the staging directory or
+ * the bucket, one upload busy, or another caller (whom the mode bits of
+ * the store root may let remove an empty bucket, not other users'
+ * uploads): nothing is removed and s3_op_delete_bucket answers (409
+ * while there are any). An object made between that last check and the
+ * bucket's rmdir still leaves the bucket (409), its uploads gone. */
 void s3_op_delete_bucket_uploads(struct s3_request *r)
 {
 	struct ns_attr root, b, md;
-	struct names l = { .cap = 256 };
 	struct others o = { 0 };
-	int rc;
+	struct claimed c = { 0 };
 
 	if (s3_ns_bucket(r, &b) || (r->pr.caller.uid != 0 && r->pr.caller.uid != b.uid) ||
 	    ns_getattr(r->n, NS_INO_ROOT, &root) ||
 	    !s3_perm_may_delete(&r->pr.caller, &root, &b) || mpu_dir(r, &b, 0, &md) ||
 	    ns_readdir(r->n, b.ino, 0, others_cb, &o) || o.found)
 		goto done;    /* s3_op_delete_bucket answers (and decides again) */
-	l.v = malloc(l.cap * sizeof(*l.v));
-	if (!l.v)
+	if (claim_all(r, md.ino, &c))
 		goto done;
-	/* one batch of names at a time; a removed one is not listed again */
-	for (int more = 1; more;) {
-		l.n = 0;
-		l.next = 0;
-		rc = ns_readdir(r->n, md.ino, 0, names_cb, &l);
-		more = !rc && l.n == l.cap;
-		size_t removed = 0;
-		for (size_t i = 0; !rc && i < l.n; i++) {
-			struct ns_attr ua;
-			if (!id_valid(l.v[i]) || ns_lookup(r->n, md.ino, l.v[i], &ua) ||
-			    !S_ISDIR(ua.mode) || !ua.staging || busy_claim(r->mpu_busy, l.v[i]))
-				continue;     /* not an upload, gone, or being completed */
-			int u = upload_remove(r, md.ino, l.v[i], ua.ino);
-			busy_release(r->mpu_busy, l.v[i]);
-			if (u) {
-				wlog(WLOG_WARN, "s3: DeleteBucket %s: upload %s not removed: %s",
-				     r->route.bucket, l.v[i], strerror(-u));
-				continue;
-			}
-			removed++;
-		}
-		more = more && removed > 0;
+	/* made meanwhile (a PUT, a Create): the bucket stays, so do they */
+	if (ns_readdir(r->n, b.ino, 0, others_cb, &o) || o.found) {
+		claims_release(r, &c);
+		goto done;
 	}
-	free(l.v);
+	for (size_t i = 0; i < c.n; i++) {
+		struct ns_attr ua;
+		if (ns_lookup(r->n, md.ino, c.id[i], &ua))
+			continue;    /* gone (a stale cleanup) */
+		int u = upload_remove(r, md.ino, c.id[i], ua.ino);
+		if (u)
+			wlog(WLOG_WARN, "s3: DeleteBucket %s: upload %s not removed: %s",
+			     r->route.bucket, c.id[i], strerror(-u));
+	}
+	claims_release(r, &c);
 done:
 	s3_op_delete_bucket(r);
 }
