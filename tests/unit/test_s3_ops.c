@@ -903,3 +903,35 @@ Test(s3_ops, delete_bucket_keeps_uploads_when_it_cannot_go)
 	cr_assert_eq(req("DELETE", "/dbk", NULL, NULL, 0)->status, 204);
 	cr_assert_eq(ns_find("dbk", &x), -ENOENT);
 }
+
+/* Review (rv-s3g): one uid may hold several access keys; ListMultipartUploads
+ * shows a non-owner the uploads of its uid but the initiator's key id only
+ * when it is the caller's own (the record is rewritten here as if another
+ * key of uid 1000 had made the upload). */
+Test(s3_ops, list_uploads_hides_the_uids_other_access_keys)
+{
+	struct ns_attr b, u;
+	struct resp *r;
+	char id[64], path[128];
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	struct ns_setattr sa = { .valid = NS_SET_MODE | NS_SET_UID, .mode = 0777, .uid = 2000 };
+
+	mkbucket("mpk");
+	cr_assert_eq(ns_find("mpk", &b), 0);
+	cr_assert_eq(ns_setattr(N, &root, b.ino, &sa, NULL, &b), 0);
+	mpu_create(1000, "/mpk/k", id, sizeof(id));
+	snprintf(path, sizeof(path), "mpk/.s3-multipart/%s", id);
+	cr_assert_eq(ns_find(path, &u), 0);
+	static const char rec[] = "key\0k\0initiator\0SECONDKEYOF1000\0initiated\0" "1";
+	cr_assert_eq(ns_setxattr(N, &root, u.ino, "user.s3.upload", rec, sizeof(rec), 0), 0);
+
+	who = 1000;
+	r = req("GET", "/mpk?uploads", NULL, NULL, 0);
+	cr_assert_eq(r->status, 200, "%s", r->raw);
+	cr_assert(body_has(r, id), "its uid's upload is listed: %s", r->body);
+	cr_assert(!body_has(r, "SECONDKEYOF1000"), "another key's id shown: %s", r->body);
+	who = 2000;
+	r = req("GET", "/mpk?uploads", NULL, NULL, 0);
+	cr_assert(body_has(r, "SECONDKEYOF1000"), "the bucket owner sees it: %s", r->body);
+	who = 0;
+}
