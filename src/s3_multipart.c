@@ -384,26 +384,23 @@ static int others_cb(void *arg, const char *name, const struct ns_attr *a, uint6
 	return 1;
 }
 
-/* The upload ids DeleteBucket holds in the busy set. */
-struct claimed {
-	char (*id)[ID_LEN + 1];
-	size_t n, cap;
-};
-
-static void claims_release(struct s3_request *r, struct claimed *c)
+/* 1 if another request holds id (a Complete or Abort in progress). */
+static int busy_has(struct s3_mpu_busy *b, const char *id)
 {
-	for (size_t i = 0; i < c->n; i++)
-		busy_release(r->mpu_busy, c->id[i]);
-	free(c->id);
-	memset(c, 0, sizeof(*c));
+	int has = 0;
+	pthread_mutex_lock(&b->mu);
+	for (size_t i = 0; i < b->n && !has; i++)
+		has = strcmp(b->ids[i], id) == 0;
+	pthread_mutex_unlock(&b->mu);
+	return has;
 }
 
-/* Claim every entry of the staging directory md as an upload: 0 when
- * each one is an upload directory and none is being completed or aborted
- * (all then held in c), else -EBUSY / -ENOTEMPTY / -errno with nothing
- * held. All before anything is removed: a bucket that cannot go keeps
- * its uploads. */
-static int claim_all(struct s3_request *r, uint64_t mdino, struct claimed *c)
+/* 0 when every entry of the staging directory md is an upload directory
+ * that no Complete or Abort holds now, else -ENOTEMPTY (something else
+ * there, or one vanished: decide again), -EBUSY or -errno. Checked
+ * before anything is removed, so a bucket that cannot go keeps its
+ * uploads; memory stays one batch of names whatever their number. */
+static int only_idle_uploads(struct s3_request *r, uint64_t mdino)
 {
 	struct names l = { .cap = 256 };
 	int rc = 0;
@@ -417,28 +414,13 @@ static int claim_all(struct s3_request *r, uint64_t mdino, struct claimed *c)
 		for (size_t i = 0; !rc && i < l.n; i++) {
 			struct ns_attr ua;
 			if (!id_valid(l.v[i]) || ns_lookup(r->n, mdino, l.v[i], &ua) ||
-			    !S_ISDIR(ua.mode) || !ua.staging) {
-				rc = -ENOTEMPTY;    /* not an upload (or gone: decide again) */
-				break;
-			}
-			if (c->n == c->cap) {
-				size_t nc = c->cap ? c->cap * 2 : 64;
-				void *p = realloc(c->id, nc * sizeof(*c->id));
-				if (!p) {
-					rc = -ENOMEM;
-					break;
-				}
-				c->id = p;
-				c->cap = nc;
-			}
-			rc = busy_claim(r->mpu_busy, l.v[i]);
-			if (!rc)
-				snprintf(c->id[c->n++], ID_LEN + 1, "%s", l.v[i]);
+			    !S_ISDIR(ua.mode) || !ua.staging)
+				rc = -ENOTEMPTY;
+			else if (busy_has(r->mpu_busy, l.v[i]))
+				rc = -EBUSY;
 		}
 	} while (!rc && l.n == l.cap);
 	free(l.v);
-	if (rc)
-		claims_release(r, c);
 	return rc;
 }
 
@@ -446,43 +428,63 @@ static int claim_all(struct s3_request *r, uint64_t mdino, struct claimed *c)
  * them with it (only its owner may delete it there). So when the caller
  * owns the bucket (or is root), may delete it, and nothing but the
  * staging directory is in it, its uploads are removed first (staging
- * nodes are never locked, so this always can be done). Every upload is
- * claimed in the busy set before any is removed (a Complete or Abort at
- * the same time: 409 for one of the two), and the bucket is checked
- * again once they are held; anything else in the staging directory or
- * the bucket, one upload busy, or another caller (whom the mode bits of
- * the store root may let remove an empty bucket, not other users'
- * uploads): nothing is removed and s3_op_delete_bucket answers (409
- * while there are any). An object made between that last check and the
- * bucket's rmdir still leaves the bucket (409), its uploads gone. */
+ * nodes are never locked, so this always can be done). Before any is
+ * removed, every entry there must be an upload no Complete or Abort
+ * holds, and the bucket is checked again for anything else; then each
+ * upload is claimed in the busy set while it is removed (a Complete or
+ * Abort of it then: 409 OperationAborted; one that took it first stops
+ * the removal). Anything else in the staging directory or the bucket,
+ * one upload busy, or another caller (whom the mode bits of the store
+ * root may let remove an empty bucket, not other users' uploads):
+ * nothing is removed and s3_op_delete_bucket answers (409 while there
+ * are any). Only a request landing between those checks and the
+ * bucket's rmdir (a PUT, a Create, a Complete) leaves the bucket (409)
+ * with uploads gone. */
 void s3_op_delete_bucket_uploads(struct s3_request *r)
 {
 	struct ns_attr root, b, md;
+	struct names l = { .cap = 256 };
 	struct others o = { 0 };
-	struct claimed c = { 0 };
+	int rc;
 
 	if (s3_ns_bucket(r, &b) || (r->pr.caller.uid != 0 && r->pr.caller.uid != b.uid) ||
 	    ns_getattr(r->n, NS_INO_ROOT, &root) ||
 	    !s3_perm_may_delete(&r->pr.caller, &root, &b) || mpu_dir(r, &b, 0, &md) ||
+	    ns_readdir(r->n, b.ino, 0, others_cb, &o) || o.found ||
+	    only_idle_uploads(r, md.ino) ||
 	    ns_readdir(r->n, b.ino, 0, others_cb, &o) || o.found)
 		goto done;    /* s3_op_delete_bucket answers (and decides again) */
-	if (claim_all(r, md.ino, &c))
+	l.v = malloc(l.cap * sizeof(*l.v));
+	if (!l.v)
 		goto done;
-	/* made meanwhile (a PUT, a Create): the bucket stays, so do they */
-	if (ns_readdir(r->n, b.ino, 0, others_cb, &o) || o.found) {
-		claims_release(r, &c);
-		goto done;
+	/* one batch of names at a time; a removed one is not listed again */
+	for (int more = 1; more;) {
+		l.n = 0;
+		l.next = 0;
+		rc = ns_readdir(r->n, md.ino, 0, names_cb, &l);
+		more = !rc && l.n == l.cap;
+		size_t removed = 0;
+		for (size_t i = 0; !rc && i < l.n; i++) {
+			struct ns_attr ua;
+			if (!id_valid(l.v[i]) || ns_lookup(r->n, md.ino, l.v[i], &ua) ||
+			    !S_ISDIR(ua.mode) || !ua.staging)
+				continue;     /* not an upload (made meanwhile), or gone */
+			if (busy_claim(r->mpu_busy, l.v[i])) {
+				rc = -EBUSY;  /* a Complete took it meanwhile: stop */
+				break;
+			}
+			int u = upload_remove(r, md.ino, l.v[i], ua.ino);
+			busy_release(r->mpu_busy, l.v[i]);
+			if (u) {
+				wlog(WLOG_WARN, "s3: DeleteBucket %s: upload %s not removed: %s",
+				     r->route.bucket, l.v[i], strerror(-u));
+				continue;
+			}
+			removed++;
+		}
+		more = more && !rc && removed > 0;
 	}
-	for (size_t i = 0; i < c.n; i++) {
-		struct ns_attr ua;
-		if (ns_lookup(r->n, md.ino, c.id[i], &ua))
-			continue;    /* gone (a stale cleanup) */
-		int u = upload_remove(r, md.ino, c.id[i], ua.ino);
-		if (u)
-			wlog(WLOG_WARN, "s3: DeleteBucket %s: upload %s not removed: %s",
-			     r->route.bucket, c.id[i], strerror(-u));
-	}
-	claims_release(r, &c);
+	free(l.v);
 done:
 	s3_op_delete_bucket(r);
 }
