@@ -519,4 +519,49 @@ int ns_reattach(ns *n, uint64_t ino, char *path, size_t len);
 WORM_MUST_USE
 int ns_key_versions_in_use(ns *n, uint32_t *min_version, uint32_t *max_version);
 
+/* Rewrite every file whose content file is in format 1 or 2 (written by
+ * an older build: no write tags, no commit record, so a block put back
+ * from an older authentic version of itself may read) in format 3, in
+ * place: same inode, lock, mode, owner, times and xattrs; a new content
+ * file (new id and data key) bound to its commit record. Offline, on a
+ * store opened writable (dry run: NS_RDONLY is enough). Per object: the
+ * old plaintext read whole (every block authenticated), written to the new
+ * file, committed, read back and compared by hash; then one transaction
+ * re-reads the node, refuses it if its record changed since the read,
+ * and points it at the new file; then the old file goes. An object that
+ * fails any step keeps its old file and record and is reported. One audit
+ * record per run (kind=format-upgrade), with a new store head. Inline
+ * objects and format-3 files are never touched. Trust: whatever the old
+ * file holds now (authentic under the record) is taken as the content.
+ * cb (may be NULL) is called once per format-1/2 object. Returns 0 (see
+ * st->failed), -EUCLEAN the metadata state digest does not match, -EROFS
+ * a real run on a read-only open, other -errno (the run stopped: KMS, I/O). */
+struct ns_upgrade_item {
+	uint64_t ino;
+	const char *path;      /* for reports (may be "#INO") */
+	const char *objid;     /* hex id of the old content file */
+	const char *new_objid; /* hex id of the new one (upgraded), else NULL */
+	unsigned format;       /* of the old content file */
+	uint64_t size;
+	int rc;                /* 0: upgraded (dry run: would be); else -errno */
+	const char *why;       /* rc != 0: why it was not upgraded */
+};
+typedef void (*ns_upgrade_cb)(void *arg, const struct ns_upgrade_item *it);
+struct ns_upgrade_stats {
+	uint64_t upgraded, failed, skipped, bytes;
+};
+struct ns_upgrade_opts {
+	int dry_run;                    /* read and check only; nothing written */
+	ns_upgrade_cb cb;
+	void *arg;
+	/* Tests only (NULL/0 otherwise): called between an object's new file
+	 * being checked and its swap; and, with WORMFS_TEST_OLD_FORMAT=1 in
+	 * the environment, 1 or 2 rewrites format-3 files in that format
+	 * instead (a store as an older build left it). */
+	void (*before_swap)(void *arg, uint64_t ino);
+	unsigned test_format;
+};
+WORM_MUST_USE
+int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *st);
+
 #endif

@@ -173,6 +173,9 @@ int obj_map_new(obj_map **out);
 void obj_map_free(obj_map *m);
 /* Number of runs in m (tests, measurements). */
 size_t obj_map_runs(const obj_map *m);
+/* The format (1, 2 or 3) of the content file m was loaded from (its
+ * header, authenticated by obj_map_load). */
+unsigned obj_map_format(const obj_map *m);
 #define OBJ_MAP_SUFFIX0 ".m0"
 #define OBJ_MAP_SUFFIX1 ".m1"
 

@@ -79,6 +79,11 @@ size_t obj_map_runs(const obj_map *m)
 	return m->n;
 }
 
+unsigned obj_map_format(const obj_map *m)
+{
+	return m->fmt;
+}
+
 void obj_map_free(obj_map *m)
 {
 	if (!m)

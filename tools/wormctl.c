@@ -346,6 +346,7 @@ enum {
 	OPT_BURST = 1 << 10, OPT_THROTTLE = 1 << 11, OPT_MAX_WAIT_MS = 1 << 12,
 	OPT_SINCE = 1 << 13, OPT_UID = 1 << 14, OPT_GID = 1 << 15, OPT_GROUPS = 1 << 16,
 	OPT_ADMIN = 1 << 17, OPT_ACCESS_KEY = 1 << 18, OPT_SECRET_FILE = 1 << 19,
+	OPT_DRY_RUN = 1 << 20,
 };
 
 static const struct optdef {
@@ -361,7 +362,7 @@ static const struct optdef {
 	{ "max-wait-ms", OPT_MAX_WAIT_MS, 1 }, { "since", OPT_SINCE, 1 },
 	{ "uid", OPT_UID, 1 }, { "gid", OPT_GID, 1 }, { "groups", OPT_GROUPS, 1 },
 	{ "admin", OPT_ADMIN, 0 }, { "access-key", OPT_ACCESS_KEY, 1 },
-	{ "secret-file", OPT_SECRET_FILE, 1 },
+	{ "secret-file", OPT_SECRET_FILE, 1 }, { "dry-run", OPT_DRY_RUN, 0 },
 };
 
 static int run_bucket_list(const struct wctl_opts *o);
@@ -420,6 +421,8 @@ static const struct cmddef {
 	{ "repair", "digest", 1, 1, OPT_PASSPHRASE_FILE, "repair digest STORE [--passphrase-file F]",
 	  wctl_repair_digest },
 	{ "repair", NULL, 1, 1, OPT_PASSPHRASE_FILE, "repair STORE [--passphrase-file F]", wctl_repair },
+	{ "upgrade", NULL, 1, 1, OPT_DRY_RUN | OPT_JSON | OPT_PASSPHRASE_FILE,
+	  "upgrade STORE [--dry-run] [--json] [--passphrase-file F]", wctl_upgrade },
 	{ "stats", NULL, 1, 1, OPT_JSON, "stats MNT [--json]", wctl_stats },
 	{ "kms", "bench", 1, 1,
 	  OPT_THREADS | OPT_SECONDS | OPT_OP | OPT_RATE | OPT_BURST | OPT_THROTTLE |
@@ -483,6 +486,13 @@ static const char help_text[] =
 "      Only re-seal the metadata state digest that verify reports as not\n"
 "      matching (a writable mount is refused until then): the records as\n"
 "      they are now are accepted; each keeps its own MAC check.\n"
+"  upgrade STORE [--dry-run] [--json] [--passphrase-file F]\n"
+"      Rewrite every object whose content file is in format 1 or 2 (older\n"
+"      builds) in format 3, in place: inode, lock, legal hold, owner, times\n"
+"      and xattrs unchanged. Each object's plaintext is read (authenticated),\n"
+"      written anew, read back and compared before its record is switched.\n"
+"      Offline (refused while mounted). Exit 1 if any object was not\n"
+"      upgraded (each named with the reason). --dry-run lists, changes nothing.\n"
 "\n"
 "Buckets:\n"
 "  bucket create MNT/BUCKET\n"
@@ -650,6 +660,7 @@ static int set_opt(struct wctl_opts *o, unsigned bit, const char *name, const ch
 		break;
 	case OPT_GROUPS: o->groups = v; break;
 	case OPT_ADMIN: o->admin = 1; break;
+	case OPT_DRY_RUN: o->dry_run = 1; break;
 	case OPT_ACCESS_KEY:
 		if (!*v)
 			return wctl_usage(o, "--%s: empty value", name);

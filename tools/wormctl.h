@@ -40,6 +40,7 @@ struct wctl_opts {
 	int64_t uid, gid;         /* -1: not given */
 	const char *groups;       /* "G,G,..." (checked by the command) */
 	int admin;
+	int dry_run;              /* upgrade --dry-run */
 	const char *access_key, *secret_file;
 	char **pos;               /* positional arguments */
 	int npos;
@@ -124,6 +125,8 @@ int wctl_key_remove(const struct wctl_opts *o);
 int wctl_verify(const struct wctl_opts *o);
 int wctl_reattach(const struct wctl_opts *o);
 int wctl_repair(const struct wctl_opts *o);
+/* wormctl_upgrade.c */
+int wctl_upgrade(const struct wctl_opts *o);
 
 /* S3 users and the control socket (wormctl_user.c). */
 int wctl_s3_user(const struct wctl_opts *o);
