@@ -535,7 +535,8 @@ int ns_key_versions_in_use(ns *n, uint32_t *min_version, uint32_t *max_version);
  * file holds now (authentic under the record) is taken as the content.
  * cb (may be NULL) is called once per format-1/2 object. Returns 0 (see
  * st->failed), -EUCLEAN the metadata state digest does not match, -EROFS
- * a real run on a read-only open, other -errno (the run stopped: KMS, I/O). */
+ * a real run on a read-only open, -EBUSY a real run on a store not opened
+ * NS_OFFLINE (a daemon's), other -errno (the run stopped: KMS, I/O). */
 struct ns_upgrade_item {
 	uint64_t ino;
 	const char *path;      /* for reports (may be "#INO") */

@@ -251,7 +251,9 @@ static int write_new(struct up_ctx *c, struct up_file *of, struct up_file *nf,
 	rc = digest_of(c, of, nf->fd, &w, h_old);
 	if (rc) {
 		*why = rc == -EIO ? "the old content file fails authentication (a block, its "
-				    "header or its block map): not upgraded, see wormctl verify"
+				    "header or its block map; see wormctl verify)"
+		     : rc == -ENOSPC || rc == -EDQUOT ? "the disk is full: the new content file "
+				    "was removed, the old one is intact"
 				  : "reading the old or writing the new content file failed";
 		goto fail;
 	}
@@ -517,6 +519,10 @@ int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *
 	}
 	if (!o->dry_run && (n->flags & NS_RDONLY))
 		return -EROFS;
+	/* Offline only: a daemon's open inode keeps the old content file's
+	 * identity in memory, and its next commit would name it again. */
+	if (!o->dry_run && !(n->flags & NS_OFFLINE))
+		return -EBUSY;
 	/* Records that cannot be trusted as a whole are not rewritten from. */
 	if (n->digest_bad)
 		return -EUCLEAN;
@@ -536,6 +542,7 @@ int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *
 		int r2 = note_run(n, st, c.to_fmt);
 		rc = rc ? rc : r2;
 	}
+	wcrypto_wipe(c.buf, UP_CHUNK);   /* plaintext */
 	free(c.buf);
 	free(l.ino);
 	return rc;

@@ -19,12 +19,17 @@ static ns *N;
 static struct cfg C;
 static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
 
-static void reopen(void)
+static void reopen_as(int flags)
 {
 	char err[512] = "";
 	ns_close(N);
 	N = NULL;
-	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_open(spath, &C, flags, &N, err, sizeof(err)), 0, "%s", err);
+}
+
+static void reopen(void)
+{
+	reopen_as(0);
 }
 
 static void setup(void)
@@ -93,6 +98,7 @@ static int run(unsigned fmt, int dry, void (*hook)(void *, uint64_t), struct ns_
 	o.before_swap = hook;
 	o.test_format = fmt == 3 ? 0 : fmt;
 	NS = 0;
+	reopen_as(NS_OFFLINE);   /* as wormctl opens it */
 	return ns_upgrade(N, &o, st);
 }
 
@@ -437,10 +443,18 @@ Test(ns_upgrade, damaged_old_file_not_upgraded)
 	free(d);
 }
 
-/* The test hook for old formats needs its environment variable. */
-Test(ns_upgrade, old_format_hook_needs_env)
+/* The test hook for old formats needs its environment variable; a real
+ * run needs an offline open (a daemon's open inodes would keep the old
+ * identity). */
+Test(ns_upgrade, refusals)
 {
+	struct ns_upgrade_opts o;
 	struct ns_upgrade_stats st;
 	unsetenv("WORMFS_TEST_OLD_FORMAT");
 	cr_assert_eq(run(2, 0, NULL, &st), -EINVAL);
+	memset(&o, 0, sizeof(o));
+	reopen();
+	cr_assert_eq(ns_upgrade(N, &o, &st), -EBUSY);
+	o.dry_run = 1;
+	cr_assert_eq(ns_upgrade(N, &o, &st), 0);
 }
