@@ -14,7 +14,7 @@ require_binaries
 command -v setfattr >/dev/null || { skip "upgrade" "needs setfattr"; done_testing; }
 build_tamper || { fail "tamper.c compiles"; done_testing; }
 MKOLD=$BUILD/mkoldfmt
-[ -x "$MKOLD" ] || { fail "tools/mkoldfmt built (meson -Dtests=true)"; done_testing; }
+[ -x "$MKOLD" ] || { skip "upgrade" "tools/mkoldfmt is built with -Dtests=true only"; done_testing; }
 export WORMFS_TEST_OLD_FORMAT=1
 
 S=$T_BASE/store M=$T_BASE/mnt D=$T_BASE/data
