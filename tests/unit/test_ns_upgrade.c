@@ -443,6 +443,37 @@ Test(ns_upgrade, damaged_old_file_not_upgraded)
 	free(d);
 }
 
+/* An object cut to size 0 after a commit (a content file with no block):
+ * upgraded to an empty format-3 file, reads empty, verifies. */
+Test(ns_upgrade, emptied_object)
+{
+	struct ns_attr a, out;
+	struct ns_setattr sa;
+	struct ns_upgrade_stats st;
+	uint8_t *d = pattern(BS + 9, 6), buf[8];
+	ns_handle *h;
+	int keep = 0;
+
+	cr_assert_eq(ns_mkdir(N, &ROOT, NS_INO_ROOT, "bkt", 0755, &a), 0);
+	uint64_t f = mkfile(a.ino, "obj", d, BS + 9, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.valid = NS_SET_SIZE;
+	sa.size = 0;
+	cr_assert_eq(ns_setattr(N, &ROOT, f, &sa, NULL, &out), 0);
+	cr_assert_eq(out.size, 0);
+	cr_assert_eq(run(1, 0, NULL, &st), 0);
+	cr_assert_eq(st.upgraded, 1);
+	cr_assert_eq(run(3, 0, NULL, &st), 0);
+	cr_assert_eq(st.upgraded, 1);
+	cr_assert_eq(file_format(seen_of(f)->new_id), 3);
+	reopen();
+	cr_assert_eq(ns_open_file(N, &ROOT, f, O_RDONLY, &h, &keep), 0);
+	cr_assert_eq(ns_read(N, h, buf, sizeof(buf), 0), 0);
+	cr_assert_eq(ns_release(N, h), 0);
+	cr_assert_eq(ns_verify(N, damage_cb, NULL, NULL), 0);
+	free(d);
+}
+
 /* The test hook for old formats needs its environment variable; a real
  * run needs an offline open (a daemon's open inodes would keep the old
  * identity). */
