@@ -42,7 +42,6 @@
 #include <unistd.h>
 
 #include "ns_ctx.h"
-#include "ns_path.h"
 #include "ns_record.h"
 #include "ns_trail.h"
 #include "log.h"
@@ -79,7 +78,59 @@ static int collect_cb(void *arg, const struct meta_node *nd)
 	return 0;
 }
 
+/* Paths for the report, from one walk (ns_path_of scans each parent: per
+ * object that would be quadratic in a large directory). */
+struct up_path {
+	uint64_t ino;
+	char *path;
+};
+struct up_paths {
+	struct up_path *v;
+	size_t n, cap;
+	int rc;
+};
+
+static int path_cb(void *arg, const struct ns_entry *e)
+{
+	struct up_paths *p = arg;
+
+	if (e->damage || !S_ISREG(e->attr.mode))
+		return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 1024;
+		struct up_path *v = realloc(p->v, cap * sizeof(*v));
+		if (!v) {
+			p->rc = -ENOMEM;
+			return 1;
+		}
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n].ino = e->attr.ino;
+	p->v[p->n].path = strdup(e->path);
+	if (!p->v[p->n].path) {
+		p->rc = -ENOMEM;
+		return 1;
+	}
+	p->n++;
+	return 0;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+	uint64_t x = ((const struct up_path *)a)->ino, y = ((const struct up_path *)b)->ino;
+	return x < y ? -1 : x > y;
+}
+
+static void paths_free(struct up_paths *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i].path);
+	free(p->v);
+}
+
 struct up_ctx {
+	struct up_paths paths;    /* sorted by inode */
 	ns *n;
 	const struct ns_upgrade_opts *o;
 	struct ns_upgrade_stats *st;
@@ -204,6 +255,20 @@ static int digest_of(struct up_ctx *c, struct up_file *f, int ofd, struct obj_re
 	return rc;
 }
 
+/* Remove a content file no node names (and its maps and journal). If that
+ * fails, the store is left marked as not closed cleanly, so the next
+ * writable open's recovery removes it (ns_store.c). */
+static void drop_file(ns *n, const uint8_t id[16])
+{
+	int rc = store_obj_unlink(n->st, id);
+
+	(void)store_aux_unlink(n->st, id, OBJ_UNDO_SUFFIX);
+	if (!rc)
+		rc = store_obj_syncdir(n->st, id);
+	if (rc && rc != -ENOENT)
+		atomic_store(&n->uncommitted, 1);
+}
+
 static int create_file(struct up_ctx *c, struct obj_ref *r, int *fd)
 {
 	switch (c->to_fmt) {
@@ -293,10 +358,8 @@ fail:
 	if (nf->fd >= 0)
 		close(nf->fd);
 	nf->fd = -1;
-	if (made) {
-		(void)store_obj_unlink(c->n->st, w.id);
-		(void)store_obj_syncdir(c->n->st, w.id);
-	}
+	if (made)
+		drop_file(c->n, w.id);
 	obj_map_free(w.map);
 	if (nf->r.map != w.map)
 		obj_map_free(nf->r.map);
@@ -357,7 +420,7 @@ static void report(struct up_ctx *c, const struct meta_node *nd, unsigned fmt, i
 		   const char *why, const uint8_t *new_id)
 {
 	struct ns_upgrade_item it;
-	char path[1024], hex[33], nhex[33];
+	char path[32], hex[33], nhex[33];
 
 	if (rc) {
 		c->st->failed++;
@@ -365,17 +428,25 @@ static void report(struct up_ctx *c, const struct meta_node *nd, unsigned fmt, i
 		c->st->upgraded++;
 		c->st->bytes += nd->size;
 	}
-	if (ns_path_of(c->n, nd->ino, path, sizeof(path)))
+	struct up_path key = { nd->ino, NULL }, *hit = c->paths.n ?
+		bsearch(&key, c->paths.v, c->paths.n, sizeof(key), cmp_path) : NULL;
+	const char *pp = path;
+
+	/* Named by no entry the walk reached: its inode. Paths may be of any
+	 * length (kept whole). */
+	if (hit)
+		pp = hit->path;
+	else
 		snprintf(path, sizeof(path), "#%" PRIu64, nd->ino);
 	store_objid_hex(nd->objid, hex);
 	if (rc && !c->o->dry_run)
 		wlog(WLOG_ERR, "upgrade: object %s (inode %" PRIu64 ", content file %s): not "
-		     "upgraded: %s (%s)", path, nd->ino, hex, why, strerror(-rc));
+		     "upgraded: %s (%s)", pp, nd->ino, hex, why, strerror(-rc));
 	if (!c->o->cb)
 		return;
 	memset(&it, 0, sizeof(it));
 	it.ino = nd->ino;
-	it.path = path;
+	it.path = pp;
 	it.objid = hex;
 	if (new_id) {
 		store_objid_hex(new_id, nhex);
@@ -418,14 +489,15 @@ static int upgrade_one(struct up_ctx *c, uint64_t ino)
 	}
 	node_ref(&nd0, &of.r);
 	rc = file_open(c->n, &of);
-	if (rc == -EAGAIN || rc == -ENOMEM || rc == -ENOKEY) {
+	if (rc == -EAGAIN || rc == -ENOMEM) {
 		file_close(&of);
 		return rc;   /* the KMS or the process, not this object */
 	}
 	if (rc) {
 		file_close(&of);
 		report(c, &nd0, 0, rc, rc == -ENOENT ? "its content file is missing"
-			: "its content file's header or block map fails authentication", NULL);
+		       : rc == -ENOKEY ? "its master key version is not in the key ring"
+		       : "its content file's header or block map fails authentication", NULL);
 		return 0;
 	}
 	fmt = obj_map_format(of.r.map);
@@ -457,10 +529,10 @@ static int upgrade_one(struct up_ctx *c, uint64_t ino)
 		 * both files stay (a power loss may bring back either record); the
 		 * next recovery removes the one no node names. */
 		file_close(&nf);
-		if (!swapped) {
-			(void)store_obj_unlink(c->n->st, nf.r.id);
-			(void)store_obj_syncdir(c->n->st, nf.r.id);
-		}
+		if (!swapped)
+			drop_file(c->n, nf.r.id);
+		else
+			atomic_store(&c->n->uncommitted, 1);
 		file_close(&of);
 		report(c, &nd0, fmt, rc, why, NULL);
 		return 0;
@@ -468,9 +540,7 @@ static int upgrade_one(struct up_ctx *c, uint64_t ino)
 	ns_crash_point(c->n, "upgrade-old");   /* node swapped, old file not removed */
 	file_close(&nf);
 	file_close(&of);
-	(void)store_obj_unlink(c->n->st, nd0.objid);
-	(void)store_aux_unlink(c->n->st, nd0.objid, OBJ_UNDO_SUFFIX);
-	(void)store_obj_syncdir(c->n->st, nd0.objid);
+	drop_file(c->n, nd0.objid);
 	report(c, &nd0, fmt, 0, NULL, nf.r.id);
 	return 0;
 }
@@ -529,6 +599,17 @@ int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *
 	c.buf = malloc(UP_CHUNK);
 	if (!c.buf)
 		return -ENOMEM;
+	if (o->cb) {
+		rc = ns_walk(n, path_cb, &c.paths);
+		if (!rc)
+			rc = c.paths.rc;
+		if (rc) {
+			paths_free(&c.paths);
+			free(c.buf);
+			return rc;
+		}
+		qsort(c.paths.v, c.paths.n, sizeof(*c.paths.v), cmp_path);
+	}
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (!rc) {
 		rc = meta_node_foreach(t, collect_cb, &l);
@@ -542,6 +623,7 @@ int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *
 		int r2 = note_run(n, st, c.to_fmt);
 		rc = rc ? rc : r2;
 	}
+	paths_free(&c.paths);
 	wcrypto_wipe(c.buf, UP_CHUNK);   /* plaintext */
 	free(c.buf);
 	free(l.ino);

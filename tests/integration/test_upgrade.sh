@@ -83,7 +83,7 @@ check_eq "nothing changed while mounted" "1 1 2 2 2" "$(formats "$S")"
 L1=$(store_listing "$S")
 out=$("$WORMCTL" upgrade --dry-run "$S" 2>&1); rc=$?
 check_eq "dry run: exit 0" 0 $rc
-check_eq "dry run: five objects listed" 5 "$(grep -c '^would upgrade /bkt/' <<<"$out")"
+check_eq "dry run: five objects listed" 5 "$(grep -c '^would upgrade bkt/' <<<"$out")"
 check_eq "dry run: not one byte of the store changed" "$L1" "$(store_listing "$S")"
 out=$("$WORMCTL" upgrade --dry-run --json "$S" 2>&1)
 check_match "dry run --json" '"upgraded": ?5' "$out"
@@ -122,14 +122,14 @@ printf "\\$(printf %03o $(((b + 1) % 256)))" | dd of="$f" bs=1 seek=$off conv=no
 out=$("$WORMCTL" upgrade "$S" 2>&1); rc=$?
 check_eq "damaged old file: exit 1" 1 $rc
 check_match "damaged old file: named with the reason" \
-	"NOT UPGRADED /bkt/mut .*fails authentication" "$out"
+	"NOT UPGRADED bkt/mut .*fails authentication" "$out"
 check_eq "damaged old file: the others upgraded, it stays in format 2" "3 3 3 2 3" \
 	"$(formats "$S")"
 check_eq "damaged old file: its file kept as it was" "$(id_of "$S" bkt/mut)" "$id"
 check_eq "no leftover content file" 0 "$(store_orphans "$S")"
 cp -p "$D/mut.orig" "$f"
 out=$("$WORMCTL" upgrade "$S" 2>&1) || fail "upgrade once repaired" "$out"
-check_match "once repaired: upgraded" "upgraded /bkt/mut \(format 2" "$out"
+check_match "once repaired: upgraded" "upgraded bkt/mut \(format 2" "$out"
 check_eq "all in format 3" "3 3 3 3 3" "$(formats "$S")"
 check_eq "the old content files are gone" 0 "$(store_orphans "$S")"
 [ -f "$f" ] && fail "old file of mut removed" || ok "old file of mut removed"
@@ -167,7 +167,7 @@ fallocate -l $((free - 3000000)) "$FS/filler" 2>/dev/null ||
 	dd if=/dev/zero of="$FS/filler" bs=1M count=$(((free - 3000000) / 1048576)) status=none
 out=$("$WORMCTL" upgrade "$F" 2>&1); rc=$?
 check_eq "full disk: exit 1" 1 $rc
-check_match "full disk: named" "NOT UPGRADED /bkt/six .*disk is full" "$out"
+check_match "full disk: named" "NOT UPGRADED bkt/six .*disk is full" "$out"
 check_eq "full disk: no half-written file left" 0 "$(store_orphans "$F")"
 rm -f "$FS/filler"
 mount_fg "$F" "$T_BASE/mf" || { fail "mount (small)"; done_testing; }
