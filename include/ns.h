@@ -533,7 +533,9 @@ int ns_key_versions_in_use(ns *n, uint32_t *min_version, uint32_t *max_version);
  * record per run (kind=format-upgrade), with a new store head. Inline
  * objects and format-3 files are never touched. Trust: whatever the old
  * file holds now (authentic under the record) is taken as the content.
- * cb (may be NULL) is called once per format-1/2 object. Returns 0 (see
+ * cb (may be NULL) is called once per format-1/2 object, and per object
+ * not upgraded because its record or its content file's header fails
+ * (its format unknown: also counted as failed). Returns 0 (see
  * st->failed), -EUCLEAN the metadata state digest does not match, -EROFS
  * a real run on a read-only open, -EBUSY a real run on a store not opened
  * NS_OFFLINE (a daemon's), other -errno (the run stopped: KMS, I/O). */
