@@ -112,6 +112,27 @@ check_eq "upgrade right after a kill: no leftover" 0 "$(store_orphans "$C")"
 check_eq "upgrade right after a kill: all in format 3" "3 3 3 3 3" "$(formats "$C")"
 rm -rf "$C"
 
+# ---- an edited record: the whole run refused (state digest); once the
+# digest is re-sealed, that node fails its MAC and is not upgraded (never
+# re-MAC'd), the others are.
+C=$T_BASE/c-forged
+cp -a "$S" "$C"
+ino=$("$TAMPER" map "$C/meta" | awk '$6 == "bkt/held" { print $1 }')
+"$TAMPER" flip "$C/meta" "$ino" uid 0 1 || fail "node edited"
+L1=$(store_listing "$C")
+out=$("$WORMCTL" upgrade "$C" 2>&1); rc=$?
+check_eq "edited record: exit 1" 1 $rc
+check_match "edited record: refused, naming the state digest" "state digest" "$out"
+check_eq "edited record: not one byte changed" "$L1" "$(store_listing "$C")"
+if digest_reseal "$C"; then
+	out=$("$WORMCTL" upgrade "$C" 2>&1); rc=$?
+	check_eq "forged node: exit 1" 1 $rc
+	check_match "forged node: named, not upgraded" \
+		"NOT UPGRADED bkt/held .*record fails authentication" "$out"
+	check_eq "forged node: kept in format 2, the others upgraded" "3 3 2 3 3" "$(formats "$C")"
+fi
+rm -rf "$C"
+
 # ---- a damaged old file: not upgraded, named, kept ------------------------
 id=$(id_of "$S" bkt/mut)
 f=$S/objects/${id:0:2}/$id
