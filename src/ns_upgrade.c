@@ -260,12 +260,11 @@ static int digest_of(struct up_ctx *c, struct up_file *f, int ofd, struct obj_re
  * writable open's recovery removes it (ns_store.c). */
 static void drop_file(ns *n, const uint8_t id[16])
 {
-	int rc = store_obj_unlink(n->st, id);
+	int rc = store_obj_unlink(n->st, id), ru = store_aux_unlink(n->st, id, OBJ_UNDO_SUFFIX);
 
-	(void)store_aux_unlink(n->st, id, OBJ_UNDO_SUFFIX);
 	if (!rc)
 		rc = store_obj_syncdir(n->st, id);
-	if (rc && rc != -ENOENT)
+	if ((rc && rc != -ENOENT) || (ru && ru != -ENOENT))
 		atomic_store(&n->uncommitted, 1);
 }
 

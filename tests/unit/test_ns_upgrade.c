@@ -10,13 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ns.h"
-#include "config.h"
+#include "fixture.h"
 #include "obj.h"
 
-static char dir[256], spath[300];
-static ns *N;
-static struct cfg C;
 static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
 
 static void reopen_as(int flags)
@@ -34,26 +30,11 @@ static void reopen(void)
 
 static void setup(void)
 {
-	char err[512] = "";
-	snprintf(dir, sizeof(dir), "/tmp/wormfs-test-upg-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(spath, sizeof(spath), "%s/s", dir);
-	cr_assert_eq(ns_store_init(spath, NULL, err, sizeof(err)), 0, "%s", err);
-	cfg_defaults(&C);
-	cr_assert_eq(cfg_finish(&C, err, sizeof(err)), 0);
-	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+	fixture_ns_setup();
 	setenv("WORMFS_TEST_OLD_FORMAT", "1", 1);
 }
 
-static void teardown(void)
-{
-	char cmd[300];
-	ns_close(N);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(ns_upgrade, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(ns_upgrade, .init = setup, .fini = fixture_ns_teardown, .timeout = 120);
 
 #define BS OBJ_BLOCK_SIZE
 
