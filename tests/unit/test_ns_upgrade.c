@@ -12,6 +12,7 @@
 
 #include "fixture.h"
 #include "obj.h"
+#include "meta.h"
 
 static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
 
@@ -469,4 +470,98 @@ Test(ns_upgrade, refusals)
 	cr_assert_eq(ns_upgrade(N, &o, &st), -EBUSY);
 	o.dry_run = 1;
 	cr_assert_eq(ns_upgrade(N, &o, &st), 0);
+}
+
+/* Review (rv-upg): the upgrade must not be undone by putting back what it
+ * replaced. After a complete run, root puts back the object's node record
+ * from before it (authentic: its MAC was right then) and the old format-2
+ * content file, with block 1 replaced by an older authentic version of
+ * itself, and re-seals the state digest (wormctl repair digest). The
+ * object must not read as that replay again (as after the legacy bind,
+ * whose put-back node fails the same way), and verify must name it. */
+static int count_cb(void *arg, const char *path, const char *what)
+{
+	cr_log_info("damage %s: %s", path, what);
+	(*(int *)arg)++;
+	return 0;
+}
+
+Test(ns_upgrade, put_back_record_from_before_the_upgrade_refused)
+{
+	struct ns_attr a;
+	struct ns_upgrade_stats st;
+	struct meta_node old;
+	meta_env *me = NULL;
+	meta_txn *t = NULL;
+	uint8_t *d = pattern(3 * BS, 11), got[64], va[64], vb[64];
+	uint8_t *first = malloc(OBJ_SLOT_SIZE);
+	char err[512] = "", mpath[400], cmd[1400], hex[33];
+	ns_handle *h;
+	int keep = 0, bad = 0;
+
+	cr_assert_eq(ns_mkdir(N, &ROOT, NS_INO_ROOT, "bkt", 0755, &a), 0);
+	uint64_t f = mkfile(a.ino, "obj", d, 3 * BS, 0);
+	reopen();
+	cr_assert_eq(run(2, 0, NULL, &st), 0);
+	snprintf(hex, sizeof(hex), "%s", seen_of(f)->new_id);
+	reopen();
+	/* One session writes block 1 twice: two authentic versions. */
+	memset(va, 'A', sizeof(va));
+	memset(vb, 'B', sizeof(vb));
+	cr_assert_eq(ns_open_file(N, &ROOT, f, O_RDWR, &h, &keep), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, va, sizeof(va), BS), (ssize_t)sizeof(va));
+	slot_io(hex, 1, first, 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, vb, sizeof(vb), BS), (ssize_t)sizeof(vb));
+	cr_assert_eq(ns_release(N, h), 0);
+	ns_close(N);
+	N = NULL;
+	/* The attacker's copies: the node record and the old file. */
+	snprintf(mpath, sizeof(mpath), "%s/meta", spath);
+	cr_assert_eq(meta_open(mpath, 0, &me, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(meta_txn_begin(me, 1, &t), 0);
+	cr_assert_eq(meta_node_get(t, f, &old), 0);
+	meta_txn_abort(t);
+	meta_close(me);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/saved && cp -a %s/objects/%.2s/%s* %s/saved/", dir,
+		 spath, hex, hex, dir);
+	cr_assert_eq(system(cmd), 0);
+
+	cr_assert_eq(run(3, 0, NULL, &st), 0);
+	cr_assert_eq(st.upgraded, 1);
+	cr_assert_eq(st.failed, 0);
+	ns_close(N);
+	N = NULL;
+
+	/* Put back: the record, the old file with the replayed block, and
+	 * the state digest re-sealed. */
+	cr_assert_eq(meta_open(mpath, 0, &me, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(meta_txn_begin(me, 0, &t), 0);
+	cr_assert_eq(meta_node_put(t, &old), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	meta_close(me);
+	snprintf(cmd, sizeof(cmd), "cp -a %s/saved/. %s/objects/%.2s/", dir, spath, hex);
+	cr_assert_eq(system(cmd), 0);
+	slot_io(hex, 1, first, 1);
+	cr_assert_eq(ns_open(spath, &C, NS_OFFLINE, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_repair_digest(N), 1);
+	reopen();
+
+	cr_assert_eq(ns_open_file(N, &ROOT, f, O_RDONLY, &h, &keep), 0);
+	ssize_t r = ns_read(N, h, got, sizeof(got), BS);
+	cr_assert_eq(ns_release(N, h), 0);
+	cr_expect_neq(r, 64, "the replayed block reads as the object again (%c)", got[0]);
+	cr_assert_eq(r, -EIO);
+	cr_assert_eq(ns_verify(N, count_cb, NULL, &bad), 1);
+	cr_assert_eq(bad, 1, "verify names the put-back object");
+	/* A second upgrade run does not take it either (it would bless the
+	 * replay in a new format-3 file). */
+	cr_assert_eq(run(3, 0, NULL, &st), 0);
+	cr_assert_eq(st.upgraded, 0);
+	cr_assert_eq(st.failed, 1);
+	reopen();
+	cr_assert_eq(ns_open_file(N, &ROOT, f, O_RDONLY, &h, &keep), 0);
+	cr_assert_eq(ns_read(N, h, got, sizeof(got), BS), -EIO);
+	cr_assert_eq(ns_release(N, h), 0);
+	free(first);
+	free(d);
 }
