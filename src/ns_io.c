@@ -1273,7 +1273,8 @@ static int unbound_check(ns *n, struct ns_inode *in, const struct obj_ref *r)
 	uint8_t tag[OBJ_COMMIT_BYTES];
 	int st, rc;
 
-	if (!n->bind_done || r->gen == 0 || memcmp(r->commit, none, sizeof(none)) != 0)
+	if ((!n->bind_done && !n->fmt_upgraded) || r->gen == 0 ||
+	    memcmp(r->commit, none, sizeof(none)) != 0)
 		return 0;
 	pthread_mutex_lock(&in->mu);
 	st = in->unbound;
@@ -1282,16 +1283,20 @@ static int unbound_check(ns *n, struct ns_inode *in, const struct obj_ref *r)
 		rc = obj_commit_tag(n->st, n->km, r, (uint64_t)clock_monotonic_ns(), tag);
 		if (rc && rc != -ENOTSUP)
 			return -EIO;   /* KMS, I/O: fail closed, asked again next read */
-		st = rc ? 1 : -1;
+		/* -ENOTSUP: format 1 or 2, refused once a wormctl upgrade left
+		 * none (ns_upgrade.h: a record from before it put back). */
+		st = rc ? (n->fmt_upgraded ? -2 : 1) : (n->bind_done ? -1 : 1);
 		pthread_mutex_lock(&in->mu);
 		in->unbound = st;
 		pthread_mutex_unlock(&in->mu);
 		if (st < 0) {
 			char id[33];
 			wcrypto_hex(id, r->id, 16);
-			wlog(WLOG_ERR, "object %s (inode %llu): names no commit record although the "
-			     "legacy bind has run (a node record from before it put back?): content "
-			     "read refused (see wormctl verify)", id, (unsigned long long)in->ino);
+			wlog(WLOG_ERR, "object %s (inode %llu): %s (a node record from before it put "
+			     "back?): content read refused (see wormctl verify)", id,
+			     (unsigned long long)in->ino, st == -1 ? "names no commit record although "
+			     "the legacy bind has run" : "its content file is in format 1 or 2 "
+			     "although wormctl upgrade has run");
 		}
 	}
 	if (st > 0)

@@ -429,6 +429,7 @@ struct verify_ctx {
 	uint64_t done, total;
 	long damaged;
 	int bound;                /* the legacy bind has ended (NS_KV_BIND_DONE) */
+	int upgraded;             /* wormctl upgrade left no format 1/2 (ns_upgrade.h) */
 };
 
 static void node_ref(const struct meta_node *nd, struct obj_ref *r)
@@ -535,11 +536,16 @@ static int unbound_v3(struct verify_ctx *v, const struct meta_node *nd)
 	uint8_t tag[OBJ_COMMIT_BYTES];
 	struct obj_ref r;
 
-	if (!v->bound || (nd->flags & META_F_INLINE) || nd->generation == 0 ||
+	int rc;
+
+	if ((!v->bound && !v->upgraded) || (nd->flags & META_F_INLINE) || nd->generation == 0 ||
 	    memcmp(nd->commit, none, sizeof(none)) != 0)
 		return 0;
 	node_ref(nd, &r);
-	return obj_commit_tag(v->n->st, v->n->km, &r, (uint64_t)clock_monotonic_ns(), tag) == 0;
+	rc = obj_commit_tag(v->n->st, v->n->km, &r, (uint64_t)clock_monotonic_ns(), tag);
+	/* -ENOTSUP: format 1 or 2, none left by a complete wormctl upgrade
+	 * (ns_upgrade.h): a record from before it put back. */
+	return rc == 0 ? v->bound : rc == -ENOTSUP && v->upgraded ? 2 : 0;
 }
 
 static int verify_cb(void *arg, const struct ns_entry *e)
@@ -593,10 +599,12 @@ static int verify_cb(void *arg, const struct ns_entry *e)
 			snprintf(why, sizeof(why), "%s", what ? what : strerror(-rc));
 		v->damaged++;
 		v->cb(v->arg, e->path, why);
-	} else if (unbound_v3(v, &nd)) {
+	} else if ((rc = unbound_v3(v, &nd)) != 0) {
 		v->damaged++;
-		v->cb(v->arg, e->path, "names no commit record although the legacy bind has run "
-		      "(a node record from before it put back?)");
+		v->cb(v->arg, e->path, rc == 1 ? "names no commit record although the legacy bind "
+		      "has run (a node record from before it put back?)" : "content file in format "
+		      "1 or 2 although wormctl upgrade has run (a node record from before it put "
+		      "back?)");
 	}
 out:
 	v->done++;
@@ -807,7 +815,7 @@ out:
 
 long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 {
-	struct verify_ctx v = { n, NULL, cb, progress, arg, 0, 0, 0, 0 };
+	struct verify_ctx v = { n, NULL, cb, progress, arg, 0, 0, 0, 0, 0 };
 	uint32_t done = 0;
 	size_t len = 0;
 	int rc = meta_txn_begin(n->me, 1, &v.t);
@@ -816,6 +824,8 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 		return rc;
 	v.bound = !meta_kv_get(v.t, NS_KV_BIND_DONE, &done, sizeof(done), &len) &&
 		  len == sizeof(done) && done == 1;
+	v.upgraded = !meta_kv_get(v.t, NS_KV_UPGRADE_DONE, &done, sizeof(done), &len) &&
+		     len == sizeof(done) && done == 1;
 	rc = walk_in(n, v.t, count_cb, &v);
 	if (!rc)
 		rc = walk_in(n, v.t, verify_cb, &v);

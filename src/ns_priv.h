@@ -78,8 +78,10 @@ struct ns_inode {
 				     fail (EIO); metadata stays readable */
 	int unbound;              /* (mu) 0 unchecked, 1 names its commit
 				     record or cannot (formats 1, 2), -1 a
-				     format-3 file the bind left unbound
-				     (ns_read: EIO); reset at each load */
+				     format-3 file the bind left unbound,
+				     -2 a format-1/2 file after a complete
+				     wormctl upgrade (ns_read: EIO); reset
+				     at each load */
 	uint8_t *ibuf;            /* inline plaintext, OBJ_INLINE_MAX bytes,
 				     zero past ref.size; NULL until loaded.
 				     Contents under rw, the pointer under mu */
@@ -158,6 +160,9 @@ struct ns {
 	 * open): a committed format-3 file node naming no commit record is
 	 * one put back from before it, and its content is not served. */
 	int bind_done;
+	/* A wormctl upgrade run left no format-1/2 file node (its marker,
+	 * ns_upgrade.h): a node naming such a file is one put back. */
+	int fmt_upgraded;
 	struct ns_trail *trail;   /* store head and audit trail (ns_trail.c) */
 	struct ns_vcache *vc;     /* node records known to verify (ns_vcache.c) */
 	_Atomic uint64_t users_gen; /* bumped after each S3 user add/remove
@@ -169,5 +174,8 @@ struct ns {
 #define NS_F_AUTH_FAILED (1u << 31)
 /* kv: u32 1 once the legacy bind has ended (ns_bind.c; verify reads it). */
 #define NS_KV_BIND_DONE "legacy_bind"
+/* u32 1 once a wormctl upgrade run left no file node in format 1 or 2
+ * (ns_upgrade.c): such a node after it is a record put back. */
+#define NS_KV_UPGRADE_DONE "format_upgrade_done"
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "ns_auth.h"
 #include "ns_bind.h"
+#include "ns_upgrade.h"
 #include "ns_digest.h"
 #include "ns_ctx.h"
 #include "ns_inode.h"
@@ -730,6 +731,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		ns_autocommit_run(n);
 	}
 	ns_bind_load(n);
+	ns_upgrade_load(n);
 	/* Only the daemon writes content; a sealer that cannot start just
 	 * leaves writes on one thread. */
 	if (!(flags & (NS_OFFLINE | NS_RDONLY)) && obj_sealer_new(&n->sealer))

@@ -44,6 +44,7 @@
 #include "ns_ctx.h"
 #include "ns_record.h"
 #include "ns_trail.h"
+#include "ns_upgrade.h"
 #include "log.h"
 
 #define UP_CHUNK (64 * (size_t)OBJ_BLOCK_SIZE)   /* 1 MiB per read */
@@ -505,6 +506,15 @@ static int upgrade_one(struct up_ctx *c, uint64_t ino)
 		c->st->skipped++;
 		return 0;
 	}
+	if (c->to_fmt == 3 && c->n->fmt_upgraded) {
+		/* A run already left no such node: this record is one from
+		 * before it put back, with whatever its old file holds now (a
+		 * replayed block): taking it would bless the replay. */
+		file_close(&of);
+		report(c, &nd0, fmt, -EIO, "in format 1 or 2 although an earlier upgrade left none "
+		       "(a node record from before it put back?); see wormctl verify", NULL);
+		return 0;
+	}
 	if (c->o->dry_run) {
 		uint8_t h[WCRYPTO_SHA256BYTES];
 		rc = digest_of(c, &of, -1, NULL, h);
@@ -545,10 +555,13 @@ static int upgrade_one(struct up_ctx *c, uint64_t ino)
 }
 
 /* The run's audit record, with a new store head. */
-static int note_run(ns *n, const struct ns_upgrade_stats *st, unsigned to_fmt)
+static int note_run(ns *n, const struct ns_upgrade_stats *st, unsigned to_fmt, int complete)
 {
 	char extra[160];
 	meta_txn *t = NULL;
+	/* Complete: every file node was looked at and none is left in format
+	 * 1 or 2; the tests' downgrade (to_fmt 1 or 2) clears the marker. */
+	uint32_t done = to_fmt == 3 && complete && !st->failed;
 	int rc = meta_txn_begin(n->me, 0, &t);
 
 	if (rc)
@@ -557,14 +570,32 @@ static int note_run(ns *n, const struct ns_upgrade_stats *st, unsigned to_fmt)
 		 " bytes=%" PRIu64 " format=%u", st->upgraded, st->failed, st->skipped, st->bytes,
 		 to_fmt);
 	rc = ns_trail_note(n, t, "format-upgrade", "upgrade", "store-upgrade", extra);
+	if (!rc && (done || to_fmt != 3))
+		rc = meta_kv_put(t, NS_KV_UPGRADE_DONE, &done, sizeof(done));
 	if (rc) {
 		meta_txn_abort(t);
 		return rc;
 	}
 	rc = meta_txn_commit(t);
+	if (!rc && (done || to_fmt != 3))
+		n->fmt_upgraded = (int)done;
 	if (!rc)
 		rc = ns_durable(n);
 	return rc;
+}
+
+void ns_upgrade_load(ns *n)
+{
+	uint32_t done = 0;
+	size_t len = 0;
+	meta_txn *t = NULL;
+
+	n->fmt_upgraded = 0;
+	if (meta_txn_begin(n->me, 1, &t))
+		return;
+	n->fmt_upgraded = !meta_kv_get(t, NS_KV_UPGRADE_DONE, &done, sizeof(done), &len) &&
+			  len == sizeof(done) && done == 1;
+	meta_txn_abort(t);
 }
 
 int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *st)
@@ -619,7 +650,7 @@ int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *
 	for (size_t i = 0; !rc && i < l.n; i++)
 		rc = upgrade_one(&c, l.ino[i]);
 	if (!o->dry_run && (st->upgraded || st->failed || !rc)) {
-		int r2 = note_run(n, st, c.to_fmt);
+		int r2 = note_run(n, st, c.to_fmt, !rc);
 		rc = rc ? rc : r2;
 	}
 	paths_free(&c.paths);
