@@ -3,6 +3,7 @@
  * content (purged at a writable open, reported by verify), rewrap of the
  * DEKs to a new master key and the key versions in use. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "ns_digest.h"
 #include "ns_locktrail.h"
 #include "ns_trail.h"
+#include "trail.h"
 #include "ns_inode.h"
 #include "ns_offline.h"
 #include "ns_path.h"
@@ -813,11 +815,46 @@ out:
 	return rc;
 }
 
+struct up_audit {
+	uint64_t seq;
+	int done;
+};
+
+static int up_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+{
+	struct up_audit *u = arg;
+
+	(void)time_s;
+	if (strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0)
+		return 0;
+	if (strstr(text, " format=3") && strstr(text, " done=1")) {
+		u->done = 1;
+		u->seq = seq;
+	} else if (!strstr(text, " format=3")) {
+		u->done = 0;   /* the tests' downgrade (mkoldfmt) */
+	}
+	return 0;
+}
+
+int ns_upgrade_audited(ns *n, uint64_t *seq)
+{
+	struct up_audit u = { 0, 0 };
+	int rc = ns_audit_list(n, 0, up_audit_cb, &u);
+
+	if (rc < 0)
+		return rc;
+	*seq = u.seq;
+	return u.done;
+}
+
 long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 {
 	struct verify_ctx v = { n, NULL, cb, progress, arg, 0, 0, 0, 0, 0 };
 	uint32_t done = 0;
 	size_t len = 0;
+	uint64_t aseq = 0;
+	/* Before the snapshot: the trail is read in its own transaction. */
+	int audited = ns_upgrade_audited(n, &aseq);
 	int rc = meta_txn_begin(n->me, 1, &v.t);
 
 	if (rc)
@@ -826,6 +863,14 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 		  len == sizeof(done) && done == 1;
 	v.upgraded = !meta_kv_get(v.t, NS_KV_UPGRADE_DONE, &done, sizeof(done), &len) &&
 		     len == sizeof(done) && done == 1;
+	if (!v.upgraded && audited > 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "missing, although audit record %" PRIu64 " records a "
+			 "wormctl upgrade that left no object in format 1 or 2", aseq);
+		v.damaged++;
+		cb(arg, "meta/kv/" NS_KV_UPGRADE_DONE, why);
+		v.upgraded = 1;
+	}
 	rc = walk_in(n, v.t, count_cb, &v);
 	if (!rc)
 		rc = walk_in(n, v.t, verify_cb, &v);

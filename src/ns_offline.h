@@ -8,4 +8,12 @@
  * when the daemon stopped); a writable open calls it. */
 void ns_purge_orphans(ns *n);
 
+/* The audit trail records a wormctl upgrade run that left no format-1/2
+ * file node (kind=format-upgrade ... format=3 done=1) and no later test
+ * downgrade: 1 (*seq its record), 0 no, or -errno. For the marker
+ * NS_KV_UPGRADE_DONE missing (deleted, the state digest re-sealed): verify
+ * names that, and the next run puts it back instead of taking a node
+ * record put back from before it. */
+int ns_upgrade_audited(ns *n, uint64_t *seq);
+
 #endif

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "ns_ctx.h"
+#include "ns_offline.h"
 #include "ns_record.h"
 #include "ns_trail.h"
 #include "ns_upgrade.h"
@@ -567,8 +568,8 @@ static int note_run(ns *n, const struct ns_upgrade_stats *st, unsigned to_fmt, i
 	if (rc)
 		return rc;
 	snprintf(extra, sizeof(extra), "count=%" PRIu64 " failed=%" PRIu64 " skipped=%" PRIu64
-		 " bytes=%" PRIu64 " format=%u", st->upgraded, st->failed, st->skipped, st->bytes,
-		 to_fmt);
+		 " bytes=%" PRIu64 " format=%u%s", st->upgraded, st->failed, st->skipped, st->bytes,
+		 to_fmt, done ? " done=1" : "");
 	rc = ns_trail_note(n, t, "format-upgrade", "upgrade", "store-upgrade", extra);
 	if (!rc && (done || to_fmt != 3))
 		rc = meta_kv_put(t, NS_KV_UPGRADE_DONE, &done, sizeof(done));
@@ -581,6 +582,27 @@ static int note_run(ns *n, const struct ns_upgrade_stats *st, unsigned to_fmt, i
 		n->fmt_upgraded = (int)done;
 	if (!rc)
 		rc = ns_durable(n);
+	return rc;
+}
+
+static int restore_marker(ns *n)
+{
+	uint32_t one = 1;
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 0, &t);
+
+	if (rc)
+		return rc;
+	rc = meta_kv_put(t, NS_KV_UPGRADE_DONE, &one, sizeof(one));
+	if (rc) {
+		meta_txn_abort(t);
+		return rc;
+	}
+	rc = meta_txn_commit(t);
+	if (!rc) {
+		n->fmt_upgraded = 1;
+		rc = meta_sync(n->me);
+	}
 	return rc;
 }
 
@@ -626,6 +648,27 @@ int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *
 	/* Records that cannot be trusted as a whole are not rewritten from. */
 	if (n->digest_bad)
 		return -EUCLEAN;
+	if (!o->dry_run && c.to_fmt == 3 && !n->fmt_upgraded) {
+		/* The marker deleted (the digest re-sealed): put it back rather
+		 * than take a node record put back from before that run. */
+		uint64_t seq = 0;
+		rc = ns_upgrade_audited(n, &seq);
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
+			rc = restore_marker(n);
+			wlog(WLOG_ERR, "upgrade: the marker is missing but audit record %" PRIu64
+			     " records a run that left no object in format 1 or 2: %s", seq,
+			     rc ? "not restored, nothing upgraded" : "restored (an object in those "
+			     "formats now is a record put back from before it)");
+			if (rc)
+				return rc;
+		}
+	} else if (o->dry_run && c.to_fmt == 3 && !n->fmt_upgraded) {
+		uint64_t seq = 0;
+		/* Read only: the same refusals, the marker not written. */
+		n->fmt_upgraded = ns_upgrade_audited(n, &seq) > 0;
+	}
 	c.buf = malloc(UP_CHUNK);
 	if (!c.buf)
 		return -ENOMEM;
