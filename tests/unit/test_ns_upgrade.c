@@ -593,3 +593,56 @@ Test(ns_upgrade, put_back_record_from_before_the_upgrade_refused)
 	free(first);
 	free(d);
 }
+
+/* Review (rv-upg): a node record that fails authentication is never
+ * rewritten (ns_node_put would re-MAC it: a retention date moved back by
+ * an edit would be laundered, the COMPLIANCE object deletable). */
+Test(ns_upgrade, forged_record_not_laundered)
+{
+	struct ns_attr a;
+	struct ns_upgrade_stats st;
+	struct meta_node nd;
+	meta_env *me = NULL;
+	meta_txn *t = NULL;
+	uint8_t *d = pattern(3 * BS, 13);
+	char err[512] = "", mpath[400], old[33];
+
+	cr_assert_eq(ns_mkdir(N, &ROOT, NS_INO_ROOT, "bkt", 0755, &a), 0);
+	uint64_t f = mkfile(a.ino, "obj", d, 3 * BS, 0);
+	cr_assert_eq(ns_setxattr(N, &ROOT, f, "user.worm.retention", "COMPLIANCE +1d", 14, 0), 0);
+	reopen();
+	cr_assert_eq(run(2, 0, NULL, &st), 0);
+	snprintf(old, sizeof(old), "%s", seen_of(f)->new_id);
+	ns_close(N);
+	N = NULL;
+	/* Root moves the retention date to 1970: its MAC now fails. */
+	snprintf(mpath, sizeof(mpath), "%s/meta", spath);
+	cr_assert_eq(meta_open(mpath, 0, &me, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(meta_txn_begin(me, 0, &t), 0);
+	cr_assert_eq(meta_node_get(t, f, &nd), 0);
+	cr_assert_gt(nd.retain_until, 1);
+	nd.retain_until = 1;
+	cr_assert_eq(meta_node_put(t, &nd), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+	meta_close(me);
+	cr_assert_eq(ns_open(spath, &C, NS_OFFLINE, &N, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ns_repair_digest(N), 1);
+	cr_assert_eq(run(3, 0, NULL, &st), 0);
+	cr_assert_eq(st.upgraded, 0);
+	cr_assert_eq(st.failed, 1);
+	cr_assert_eq(seen_of(f)->rc, -EPERM);
+	/* Refused before anything is written (ns_node_put would refuse the
+	 * swap as well: a second line of defence). */
+	cr_assert(strstr(seen_of(f)->why, "fails authentication"), "%s", seen_of(f)->why);
+	cr_assert_eq(file_format(old), 2);
+	/* Still refused as forged, not an expired object now. */
+	reopen();
+	ns_handle *h;
+	int keep = 0;
+	uint8_t got[16];
+	cr_assert_eq(ns_open_file(N, &ROOT, f, O_RDONLY, &h, &keep), 0);
+	cr_assert_eq(ns_read(N, h, got, sizeof(got), 0), -EIO);
+	cr_assert_eq(ns_release(N, h), 0);
+	cr_assert_neq(ns_unlink(N, &ROOT, a.ino, "obj"), 0);
+	free(d);
+}
