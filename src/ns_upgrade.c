@@ -88,32 +88,38 @@ struct up_path {
 };
 struct up_paths {
 	struct up_path *v;
-	size_t n, cap;
-	int rc;
+	size_t n, cap, bytes;
 };
+
+/* Paths of every file are kept (the format is known only once each is
+ * opened): a bound, so that a large store, or a user's files under very
+ * deep directories, cannot make the run fail for memory (review rv-upg).
+ * Past it, or out of memory, the rest are reported by inode. */
+#define UP_PATHS_MAX ((size_t)64 << 20)
 
 static int path_cb(void *arg, const struct ns_entry *e)
 {
 	struct up_paths *p = arg;
+	size_t len;
 
 	if (e->damage || !S_ISREG(e->attr.mode))
 		return 0;
+	len = strlen(e->path) + 1 + sizeof(struct up_path);
+	if (p->bytes + len > UP_PATHS_MAX)
+		return 1;
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : 1024;
 		struct up_path *v = realloc(p->v, cap * sizeof(*v));
-		if (!v) {
-			p->rc = -ENOMEM;
+		if (!v)
 			return 1;
-		}
 		p->v = v;
 		p->cap = cap;
 	}
 	p->v[p->n].ino = e->attr.ino;
 	p->v[p->n].path = strdup(e->path);
-	if (!p->v[p->n].path) {
-		p->rc = -ENOMEM;
+	if (!p->v[p->n].path)
 		return 1;
-	}
+	p->bytes += len;
 	p->n++;
 	return 0;
 }
@@ -673,14 +679,9 @@ int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *
 	if (!c.buf)
 		return -ENOMEM;
 	if (o->cb) {
-		rc = ns_walk(n, path_cb, &c.paths);
-		if (!rc)
-			rc = c.paths.rc;
-		if (rc) {
-			paths_free(&c.paths);
-			free(c.buf);
-			return rc;
-		}
+		/* Stopped (the bound, memory, a damaged directory): what was
+		 * found is used, the rest reported by inode; never fatal. */
+		worm_discard(ns_walk(n, path_cb, &c.paths));
 		qsort(c.paths.v, c.paths.n, sizeof(*c.paths.v), cmp_path);
 	}
 	rc = meta_txn_begin(n->me, 1, &t);
