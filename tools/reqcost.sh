@@ -7,8 +7,9 @@
 # Runs on a fresh mount, in one directory (a bucket for wormfs): create N
 # empty files with `: > f`; a cold stat walk (remount wormfs, drop caches,
 # find -printf %s); rm -rf of them; tar -xf of a tarball of /usr/include +
-# sync; a cold read of a REQ_SIZE_MB file (cat after a remount and a cache
-# drop). For each workload it prints, per file (per MiB for the read):
+# sync; a write of a REQ_SIZE_MB file (dd bs=1M conv=fsync from a random
+# file, as bench.sh); a cold read of it (cat after a remount and a cache
+# drop). For each workload it prints, per file (per MiB for write and read):
 #   dcpu   the daemon's CPU time (user + system, /proc/PID/stat), in µs
 #   dsys   of which system time (its side of the request hand-off, LMDB's
 #          page writes, content I/O)
@@ -27,7 +28,8 @@
 # Environment: REQ_FILES (2000), REQ_SIZE_MB (64), REQ_RUNS (3),
 # WORMFS_BUILD_DIR (build/), REQ_DIR (/var/tmp), REQ_WORMFS_OPTS (extra
 # wormfs arguments), REQ_ONLY (the workloads to run: create, stat and
-# unlink always run; untar and read if listed; all by default),
+# unlink always run; untar, write and read if listed; all by default;
+# read implies the write, measured only if listed),
 # REQCOST_CALLGRIND (0), REQCOST_KEEP (a directory: keep
 # each workload's callgrind dump there as FS-WORKLOAD.cg, for
 # callgrind_annotate).
@@ -40,7 +42,7 @@ NFILES=${REQ_FILES:-2000}
 SIZE_MB=${REQ_SIZE_MB:-64}
 RUNS=${REQ_RUNS:-3}
 CG=${REQCOST_CALLGRIND:-0}
-ONLY=${REQ_ONLY:-create stat unlink untar read}
+ONLY=${REQ_ONLY:-create stat unlink untar write read}
 read -r -a WOPTS <<< "${REQ_WORMFS_OPTS:-}"
 for v in NFILES SIZE_MB RUNS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "reqcost.sh: $v must be a positive integer" >&2; exit 1; }
@@ -138,6 +140,7 @@ w_create() { (cd "$MNT/bench" && mkdir small && cd small &&
 w_stat() { find "$MNT/bench/small" -printf '%s\n'; }
 w_unlink() { rm -rf "$MNT/bench/small"; }
 w_untar() { tar -xf "$WORK/tree.tar" -C "$MNT/bench/tree" && sync; }
+w_write() { dd if="$WORK/random.bin" of="$MNT/bench/big" bs=1M conv=fsync status=none; }
 w_read() { cat "$MNT/bench/big" > /dev/null; }
 
 tar -C /usr --hard-dereference -cf "$WORK/tree.tar" include
@@ -155,8 +158,12 @@ for ((run = 0; run < RUNS; run++)); do
 	measure stat "$NFILES" w_stat
 	measure unlink "$NFILES" w_unlink
 	if want untar; then measure untar "$ENTRIES" w_untar; fi
+	if want write; then
+		measure write "$SIZE_MB" w_write
+	elif want read; then
+		w_write
+	fi
 	if want read; then
-		dd if="$WORK/random.bin" of="$MNT/bench/big" bs=1M conv=fsync status=none
 		remount
 		sync; echo 3 > /proc/sys/vm/drop_caches
 		measure read "$SIZE_MB" w_read
@@ -164,10 +171,10 @@ for ((run = 0; run < RUNS; run++)); do
 	umountfs
 done
 
-printf '%s: %d files, untar %d entries, read %d MiB; median of %d run(s) per cell\n' \
+printf '%s: %d files, untar %d entries, write/read %d MiB; median of %d run(s) per cell\n' \
 	"$FS" "$NFILES" "$ENTRIES" "$SIZE_MB" "$RUNS"
-printf '%-7s %9s %9s %9s %9s %7s   (per file; read: per MiB)\n' workload dcpu_us dsys_us ccpu_us Minstr req
-for w in create stat unlink untar read; do
+printf '%-7s %9s %9s %9s %9s %7s   (per file; write, read: per MiB)\n' workload dcpu_us dsys_us ccpu_us Minstr req
+for w in create stat unlink untar write read; do
 	[ -n "${ROW[$w]:-}" ] || continue
 	printf '%s' "${ROW[$w]}" | awk -v w="$w" '
 		{ for (i = 1; i <= 5; i++) v[i, NR] = $i; n = NR }
