@@ -6,6 +6,7 @@
  * with one pread/pwrite per run, so a FUSE request is one syscall. */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,9 +655,13 @@ static int write_checks(const struct obj_ref *r)
 	return 0;
 }
 
-/* Sealing of one pwrite's worth of blocks: block cb + i from plain[i]
- * (len[i] bytes, final flag fin[i]) into slot i of cbuf. Two threads may
- * seal disjoint ranges [from, to) of the same job. */
+/* Sealing and writing of one run of blocks: block cb + i from plain[i]
+ * (len[i] bytes, final flag fin[i]) into slot i of cbuf, then to the file
+ * at slot_off(cb + i). The run is cut into pieces of `piece` blocks; each
+ * thread (the caller and the sealer helper) takes the next piece, seals
+ * it and writes it with one pwrite, so one thread's pwrite (into the page
+ * cache, under the content file's inode lock) overlaps the other's
+ * sealing instead of following all of it. */
 struct seal_job {
 	const struct obj_ref *r;
 	uint64_t cb, tag;
@@ -664,42 +669,79 @@ struct seal_job {
 	size_t len[CHUNK_SLOTS];
 	int fin[CHUNK_SLOTS];
 	uint8_t *cbuf;
-	size_t from, to;
+	int fd;
+	size_t count, piece;
+	atomic_size_t next;        /* the next piece to take */
+	atomic_int failed;         /* a piece failed: take no more */
+};
+
+struct seal_worker {
+	struct seal_job *j;
 	int rc;
 };
 
-static void seal_range(void *arg)
+/* Bytes of slots [i, i + n) of the run: the last block of the run may be
+ * short (the object's final block). */
+static size_t run_bytes(const struct seal_job *j, size_t i, size_t n)
 {
-	struct seal_job *j = arg;
+	size_t end = i + n;
 
-	for (size_t i = j->from; i < j->to && !j->rc; i++)
-		j->rc = seal_block(j->r, j->cb + i, j->fin[i], j->plain[i], j->len[i], j->tag,
-				   j->cbuf + i * SLOT);
+	if (end < j->count)
+		return n * SLOT;
+	return (n - 1) * SLOT + OBJ_BLOCK_OVERHEAD + j->len[j->count - 1];
+}
+
+static void seal_pieces(void *arg)
+{
+	struct seal_worker *w = arg;
+	struct seal_job *j = w->j;
+
+	while (!w->rc && !atomic_load_explicit(&j->failed, memory_order_relaxed)) {
+		size_t p = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+		size_t from = p * j->piece, n;
+
+		if (from >= j->count)
+			break;
+		n = j->count - from < j->piece ? j->count - from : j->piece;
+		for (size_t i = from; i < from + n && !w->rc; i++)
+			w->rc = seal_block(j->r, j->cb + i, j->fin[i], j->plain[i], j->len[i],
+					   j->tag, j->cbuf + i * SLOT);
+		if (!w->rc)
+			w->rc = obj_pwrite_full(j->fd, j->cbuf + from * SLOT, run_bytes(j, from, n),
+						slot_off(j->cb + from));
+		if (w->rc)
+			atomic_store_explicit(&j->failed, 1, memory_order_relaxed);
+	}
 }
 
 /* Below this many blocks the hand-off costs more than it saves. */
 #define SEALER_MIN_BLOCKS 8u
+/* Blocks per piece when two threads share a run: small enough that the
+ * two threads' pwrites rarely wait for each other, large enough that the
+ * extra pwrites (one per piece, not one per run) cost little. */
+#define SEALER_PIECE_BLOCKS 8u
 
-static int seal_all(struct seal_job *j, size_t count)
+/* Seal and write the run's count blocks. 0, or the first error (then any
+ * subset of the run's slots may be on disk). */
+static int seal_write_all(struct seal_job *j, size_t count)
 {
-	struct seal_job other;
+	struct seal_worker me = { j, 0 }, other = { j, 0 };
 
-	j->rc = 0;
-	j->from = 0;
-	j->to = count;
+	j->count = count;
+	j->piece = count;     /* alone: one pwrite for the run */
+	atomic_init(&j->next, 0);
+	atomic_init(&j->failed, 0);
 	if (j->r->sealer && count >= SEALER_MIN_BLOCKS) {
-		other = *j;
-		other.from = count / 2;
-		j->to = count / 2;
-		if (obj_sealer_start(j->r->sealer, seal_range, &other)) {
-			seal_range(j);
+		j->piece = SEALER_PIECE_BLOCKS;
+		if (obj_sealer_start(j->r->sealer, seal_pieces, &other)) {
+			seal_pieces(&me);
 			obj_sealer_wait(j->r->sealer);
-			return j->rc ? j->rc : other.rc;
+			return me.rc ? me.rc : other.rc;
 		}
-		j->to = count;
+		j->piece = count;
 	}
-	seal_range(j);
-	return j->rc;
+	seal_pieces(&me);
+	return me.rc;
 }
 
 ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t off)
@@ -750,6 +792,7 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 	rbuf = bounce + 3 * BS;
 	job.r = r;
 	job.cbuf = cbuf;
+	job.fd = fd;
 	if ((old && first > old_last + 1) || (!old && first > 0)) {
 		r->sparse = 1;
 		if (old && (rc = reseal_nonfinal(fd, r, old, job.tag, rbuf, bounce)) != 0)
@@ -769,7 +812,6 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 	size_t nbounce = 0;
 	for (uint64_t cb = lo; cb <= last; cb += nslots) {
 		uint64_t ce = last - cb + 1 < nslots ? last : cb + nslots - 1;
-		size_t len_total = 0;
 
 		job.cb = cb;
 		for (uint64_t b = cb; b <= ce; b++) {
@@ -799,13 +841,8 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 			job.plain[b - cb] = plain;
 			job.len[b - cb] = blen;
 			job.fin[b - cb] = final;
-			len_total += OBJ_BLOCK_OVERHEAD + blen;
-			if (b != ce)
-				len_total += SLOT - OBJ_BLOCK_OVERHEAD - blen;
 		}
-		rc = seal_all(&job, (size_t)(ce - cb + 1));
-		if (!rc)
-			rc = obj_undo_save(fd, r, cb, ce);
+		rc = obj_undo_save(fd, r, cb, ce);
 		if (rc)
 			goto out;
 		/* Blocks inside the current size are rewritten in place: keep
@@ -826,12 +863,18 @@ ssize_t obj_write(int fd, struct obj_ref *r, const void *buf, size_t n, uint64_t
 				goto out;
 			}
 		}
-		rc = map_written(r, cb, ce, job.tag, fd, cbuf, len_total, slot_off(cb));
+		/* Room in the map first: once on disk the blocks must be in it,
+		 * or they read as damage. */
+		rc = obj_map_reserve(r->map);
+		if (rc)
+			goto out;
+		rc = seal_write_all(&job, (size_t)(ce - cb + 1));
 		if (rc) {
 			if (keep > 0 && obj_pwrite_full(fd, save, (size_t)keep, slot_off(cb)))
 				r->torn = 1;
 			goto out;
 		}
+		obj_map_set(r->map, cb, ce, r->write_gen, job.tag);
 	}
 	r->size = new_size;
 out:

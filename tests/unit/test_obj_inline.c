@@ -1,5 +1,8 @@
 /* Unit tests for obj: inline objects (one block kept in meta), moving
  * them to a file, and two threads sealing one write (obj_sealer). */
+#include <signal.h>
+#include <sys/resource.h>
+
 #include "obj_fixture.h"
 
 TestSuite(obj, .init = setup, .fini = teardown);
@@ -196,4 +199,50 @@ Test(obj, parallel_seal_large_writes)
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
 	obj_sealer_free(sealer);
+}
+
+/* A 1 MiB write whose pieces (sealed and written by both threads, one
+ * pwrite each) partly fail: the first pieces rewrite blocks in place, the
+ * later ones cross a file size limit (EFBIG part way). The write fails, the
+ * blocks it rewrote are put back, nothing reads as damage, and the next
+ * write (limit lifted) and the commit are whole. */
+Test(obj, parallel_seal_write_failing_part_way)
+{
+	const uint64_t size = 2u << 20, off = size - (512u << 10), len = 1u << 20;
+	uint8_t *ref = malloc(size + len + 64), *neu = malloc(len);
+	obj_sealer *sealer = NULL;
+	struct rlimit keep, lim;
+	struct tobj o;
+	uint64_t s = rnd() | 1;
+
+	cr_assert(ref && neu);
+	lfill(&s, ref, size);
+	lfill(&s, neu, len);
+	cr_assert_eq(obj_sealer_new(&sealer), 0);
+	tobj_new(&o, 0);
+	o.r.sealer = sealer;
+	twrite(&o, ref, size, 0);
+	tcommit(&o);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &keep), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = keep;
+	lim.rlim_cur = (rlim_t)flen(o.fd) + (300u << 10);   /* inside the 6th piece */
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	o.r.torn = 0;
+	cr_assert_eq(obj_write(o.fd, &o.r, neu, len, off), -EFBIG);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &keep), 0);
+	cr_assert_eq(o.r.torn, 0);
+	cr_assert_eq(o.r.size, size);
+	check_all(&o, ref);
+	memcpy(ref + off, neu, len);
+	twrite(&o, neu, len, off);
+	check_all(&o, ref);
+	tcommit(&o);
+	treload(&o);
+	check_all(&o, ref);
+	verify_ok(&o);
+	tobj_free(&o);
+	obj_sealer_free(sealer);
+	free(ref);
+	free(neu);
 }
