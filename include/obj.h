@@ -115,10 +115,12 @@
 #define OBJ_MAX_SIZE (1ull << 40)         /* 1 TiB: larger is EFBIG */
 #define OBJ_COMMIT_BYTES 16u              /* a commit record's tag */
 
-/* One helper thread (src/obj_sealer.c): a write of many blocks seals half of
- * them there, so a single writer uses two cores. Owned by the daemon;
- * NULL everywhere means one thread. start: 1 if fn(arg) now runs on the
- * helper (then obj_sealer_wait), 0 if it is busy (run fn yourself). */
+/* One helper thread (src/obj_sealer.c): a write of many blocks seals and
+ * writes part of them there, so a single writer uses two cores. Owned by
+ * the daemon; NULL everywhere means one thread. start: 1 if fn(arg) is
+ * handed to the helper (then obj_sealer_wait), 0 if it is busy (run fn
+ * yourself). fn must tolerate running after the caller did all the work,
+ * or not at all: wait takes back a job the helper has not started. */
 typedef struct obj_sealer obj_sealer;
 WORM_MUST_USE
 int obj_sealer_new(obj_sealer **out);
@@ -126,6 +128,11 @@ void obj_sealer_free(obj_sealer *p);
 WORM_MUST_USE
 int obj_sealer_start(obj_sealer *p, void (*fn)(void *), void *arg);
 void obj_sealer_wait(obj_sealer *p);
+/* Start the writeback of fd's dirty pages (sync_file_range WRITE) on the
+ * helper, on a dup of fd it closes, when no job waits: 1 if queued, 0 if
+ * one is already queued or fd cannot be dup'ed (then do it yourself). */
+WORM_MUST_USE
+int obj_sealer_writeback(obj_sealer *p, int fd);
 
 /* What obj needs to know about an object (from its meta node). */
 struct obj_ref {

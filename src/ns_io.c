@@ -1460,9 +1460,11 @@ ssize_t ns_write(ns *n, const struct ns_caller *c, ns_handle *h, const void *buf
 	pthread_rwlock_unlock(&in->rw);
 	/* Start writeback every few MiB (outside in->rw: it may wait for
 	 * the disk queue): a later fsync then has little left to write, and
-	 * the disk works while the next requests are encrypted. The fd is
-	 * the handle's and stays open for this request. */
-	if (start_writeback)
+	 * the disk works while the next requests are encrypted. On the
+	 * helper thread when it can take it, so the reply does not wait for
+	 * it (0.4-0.5 ms per 8 MiB); else here. The fd is the handle's and
+	 * stays open for this request. */
+	if (start_writeback && !(n->sealer && obj_sealer_writeback(n->sealer, fd)))
 		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (put > 0)
 		atomic_fetch_add_explicit(&n->stats.bytes_written, (uint64_t)put, memory_order_relaxed);

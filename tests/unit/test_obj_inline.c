@@ -246,3 +246,40 @@ Test(obj, parallel_seal_write_failing_part_way)
 	free(ref);
 	free(neu);
 }
+
+static int open_fds(void)
+{
+	int n = 0;
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+/* The helper's writeback works on its own dup of the file, closed when
+ * done (at the latest when the helper stops): no descriptor is left, the
+ * caller's stays open, and a bad one is refused (the caller then does it
+ * itself). */
+Test(obj, sealer_writeback_closes_its_dup)
+{
+	obj_sealer *sealer = NULL;
+	uint8_t buf[4096];
+	struct tobj o;
+	int before;
+
+	fill_random(buf, sizeof(buf));
+	tobj_new(&o, 0);
+	twrite(&o, buf, sizeof(buf), 0);
+	cr_assert_eq(obj_sealer_new(&sealer), 0);
+	before = open_fds();
+	cr_assert_eq(obj_sealer_writeback(sealer, -1), 0);
+	int queued = 0;
+	for (int i = 0; i < 50; i++)
+		queued += obj_sealer_writeback(sealer, o.fd);   /* or one is queued */
+	cr_assert_geq(queued, 1);
+	obj_sealer_free(sealer);
+	cr_assert_eq(open_fds(), before);
+	cr_assert_geq(fcntl(o.fd, F_GETFD), 0);
+	check_all(&o, buf);
+	tobj_free(&o);
+}
