@@ -41,10 +41,17 @@ MOUNTS=()
 
 if [ "$WORMFS_SANITIZE" = 1 ]; then
 	# Reports of every instrumented process (also daemonized ones, whose
-	# stderr is gone) land in files we check at the end.
-	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:log_path=$T_BASE/sanitizer"
-	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}:log_path=$T_BASE/sanitizer"
-	export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0}:log_path=$T_BASE/sanitizer:suppressions=$ROOT/tests/tsan.supp"
+	# stderr is gone) land in files we check at the end. The directory is
+	# sticky and world-writable: processes run as TEST_UID must be able to
+	# create their report file too, or the runtime exits early (code 66).
+	# The suppressions are copied there for the same reason: the clone may
+	# sit in a directory TEST_UID cannot enter (mktemp -d is 0700).
+	T_SAN=$T_BASE/san
+	mkdir -m 1777 "$T_SAN" && chmod 1777 "$T_SAN"
+	install -m 0644 "$ROOT/tests/tsan.supp" "$T_BASE/tsan.supp"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:log_path=$T_SAN/sanitizer"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}:log_path=$T_SAN/sanitizer"
+	export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0}:log_path=$T_SAN/sanitizer:suppressions=$T_BASE/tsan.supp"
 fi
 
 # ---------------------------------------------------------------- TAP
@@ -581,7 +588,7 @@ trap 'exit 143' TERM
 done_testing() {
 	local rep
 	if [ "$WORMFS_SANITIZE" = 1 ]; then
-		local files=("$T_BASE"/sanitizer*)
+		local files=("$T_SAN"/sanitizer*)
 		if [ -e "${files[0]}" ]; then
 			rep=$(sanitizer_report "${files[@]}")
 			fail "no sanitizer reports from any process" "${rep:-see ${files[*]}}" "$(head -n 30 "${files[0]}")"
