@@ -144,6 +144,8 @@ struct up_ctx {
 	struct ns_upgrade_stats *st;
 	unsigned to_fmt;          /* 3, or (tests) 1 or 2 */
 	uint8_t *buf;             /* UP_CHUNK bytes */
+	int started;              /* the run's start record is committed */
+	size_t candidates;        /* file nodes with a content file, for that record */
 };
 
 /* One content file open for reading its committed state. */
@@ -403,6 +405,14 @@ static int swap_node(struct up_ctx *c, const struct meta_node *nd0, const struct
 	else
 		nd.flags &= ~(uint32_t)META_F_SPARSE;
 	rc = ns_node_put(c->n, t, &nd);
+	/* The first object swapped brings the run's start record with it, so
+	 * a run killed before its closing record still left a trace of the
+	 * objects it rewrote (audit: op=upgrade-start without op=upgrade). */
+	if (!rc && !c->started) {
+		char extra[64];
+		snprintf(extra, sizeof(extra), "objects=%zu format=%u", c->candidates, c->to_fmt);
+		rc = ns_trail_note(c->n, t, "format-upgrade", "upgrade-start", "store-upgrade", extra);
+	}
 	if (rc)
 		goto fail;
 	rc = meta_txn_commit(t);
@@ -410,6 +420,7 @@ static int swap_node(struct up_ctx *c, const struct meta_node *nd0, const struct
 		*why = "the metadata commit failed";   /* nothing changed (meta.h) */
 		return rc;
 	}
+	c->started = 1;
 	*swapped = 1;
 	rc = meta_sync(c->n->me);   /* durable before the old file goes */
 	if (rc)
@@ -691,6 +702,7 @@ int ns_upgrade(ns *n, const struct ns_upgrade_opts *o, struct ns_upgrade_stats *
 		if (!rc)
 			rc = l.rc;
 	}
+	c.candidates = l.n;
 	for (size_t i = 0; !rc && i < l.n; i++)
 		rc = upgrade_one(&c, l.ino[i]);
 	if (!o->dry_run && (st->upgraded || st->failed || !rc)) {

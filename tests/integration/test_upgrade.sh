@@ -2,7 +2,8 @@
 # test_upgrade (issue 12 item 3): wormctl upgrade rewrites objects whose
 # content file is in format 1 or 2 (written by older builds: no write tags,
 # no commit record) in format 3, in place: same path, content, lock, legal
-# hold, owner, mode and times; one audit record per run. Refused while
+# hold, owner, mode and times; one audit record per run (and a start record
+# committed with the first object swapped). Refused while
 # mounted; --dry-run changes no byte; a damaged old file is not upgraded
 # (named, exit 1, its file kept); a full disk leaves the old object intact
 # (ENOSPC named); a kill after the new file is written (upgrade-new) or after
@@ -95,6 +96,16 @@ for step in upgrade-new upgrade-old; do
 	out=$(WORMFS_CRASH_AT=$step "$WORMCTL" upgrade "$C" 2>&1); rc=$?
 	check_eq "$step: killed (SIGKILL)" 137 $rc
 	check_eq "$step: one content file no node names" 1 "$(store_orphans "$C")"
+	a=$("$WORMCTL" audit "$C" 2>&1)
+	if [ "$step" = upgrade-old ]; then
+		# The first swap committed the run's start record with it.
+		check_match "$step: the audit trail shows the run started" \
+			'kind=format-upgrade op=upgrade-start .*objects=[0-9]+ format=3' "$a"
+	else
+		check_eq "$step: killed before any swap: no start record" 0 \
+			"$(grep -c 'op=upgrade-start .*format=3' <<<"$a")"
+	fi
+	check_eq "$step: and no closing record" 0 "$(grep -c 'kind=format-upgrade op=upgrade .*format=3' <<<"$a")"
 	mount_fg "$C" "$T_BASE/mc" || { fail "$step: mount"; continue; }
 	check_eq "$step: every object reads as before, locks kept" "$BEFORE" "$(view "$T_BASE/mc")"
 	umount_fs "$T_BASE/mc" || fail "unmount"
