@@ -106,12 +106,10 @@ static int tag_of(ns *n, uint64_t ino, uint8_t tag[OBJ_COMMIT_BYTES], uint64_t *
 	}
 	if (!is_unbound(&nd))
 		return 1;
-	memset(&r, 0, sizeof(r));
-	memcpy(r.id, nd.objid, 16);
-	r.alg = (int)nd.alg;
-	memcpy(r.wrapped, nd.wrapped, KMS_WRAPPED_BYTES);
-	r.gen = *gen = nd.generation;
-	r.size = nd.size;
+	/* The commit record is unset here (is_unbound) and the tag read
+	 * looks at no block: the common conversion gives the same ref. */
+	ns_node_ref(&nd, &r);
+	*gen = nd.generation;
 	rc = obj_commit_tag(n->st, n->km, &r, (uint64_t)clock_monotonic_ns(), tag);
 	if (rc == -ENOTSUP) {
 		c->old_format++;

@@ -230,14 +230,7 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 	if (!in->live) {
 		/* The block map is the committed state's again: read anew. */
 		obj_map_free(in->ref.map);
-		memset(&in->ref, 0, sizeof(in->ref));
-		memcpy(in->ref.id, nd->objid, 16);
-		in->ref.alg = (int)nd->alg;
-		memcpy(in->ref.wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
-		in->ref.gen = nd->generation;
-		memcpy(in->ref.commit, nd->commit, sizeof(in->ref.commit));
-		in->ref.size = in->ref.csize = nd->size;
-		in->ref.sparse = (nd->flags & META_F_SPARSE) != 0;
+		ns_node_ref(nd, &in->ref);
 		in->inl = (nd->flags & META_F_INLINE) != 0;
 		in->live = 1;
 	}

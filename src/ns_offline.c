@@ -434,18 +434,6 @@ struct verify_ctx {
 	int upgraded;             /* wormctl upgrade left no format 1/2 (ns_upgrade.h) */
 };
 
-static void node_ref(const struct meta_node *nd, struct obj_ref *r)
-{
-	memset(r, 0, sizeof(*r));
-	memcpy(r->id, nd->objid, 16);
-	r->alg = (int)nd->alg;
-	memcpy(r->wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
-	r->gen = nd->generation;
-	memcpy(r->commit, nd->commit, sizeof(r->commit));
-	r->size = nd->size;
-	r->sparse = (nd->flags & META_F_SPARSE) != 0;
-}
-
 /* An inline object's value lives in meta: read it (from the snapshot t
  * its node came from), then check it. */
 static int verify_inline(ns *n, meta_txn *t, const struct meta_node *nd,
@@ -485,7 +473,7 @@ static int verify_node(struct verify_ctx *v, meta_txn *t, const struct meta_node
 
 	*what = NULL;
 	*bad = UINT64_MAX;
-	node_ref(nd, &r);
+	ns_node_ref(nd, &r);
 	if (nd->flags & META_F_INLINE)
 		return verify_inline(v->n, t, nd, &r, what);
 	return obj_verify_ex(v->n->st, v->n->km, &r, (uint64_t)clock_monotonic_ns(),
@@ -543,7 +531,7 @@ static int unbound_v3(struct verify_ctx *v, const struct meta_node *nd)
 	if ((!v->bound && !v->upgraded) || (nd->flags & META_F_INLINE) || nd->generation == 0 ||
 	    memcmp(nd->commit, none, sizeof(none)) != 0)
 		return 0;
-	node_ref(nd, &r);
+	ns_node_ref(nd, &r);
 	rc = obj_commit_tag(v->n->st, v->n->km, &r, (uint64_t)clock_monotonic_ns(), tag);
 	/* -ENOTSUP: format 1 or 2, none left by a complete wormctl upgrade
 	 * (ns_upgrade.h): a record from before it put back. */
@@ -932,7 +920,7 @@ static int rewrap_txn(ns *n, uint64_t ino, struct meta_node *ndout, struct kms_w
 	rc = kms_reencrypt(n->km, nd.objid, &in, &out, (uint64_t)clock_monotonic_ns());
 	if (rc)
 		goto fail;
-	node_ref(&nd, &r);
+	ns_node_ref(&nd, &r);
 	/* The header is authenticated with the DEK: unwrap it to re-seal. */
 	rc = obj_key_open(n->km, &r, &key, (uint64_t)clock_monotonic_ns());
 	if (rc)

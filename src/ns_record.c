@@ -181,6 +181,18 @@ int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd)
 	return rc ? rc : meta_node_put(t, nd);
 }
 
+void ns_node_ref(const struct meta_node *nd, struct obj_ref *r)
+{
+	memset(r, 0, sizeof(*r));
+	memcpy(r->id, nd->objid, 16);
+	r->alg = (int)nd->alg;
+	memcpy(r->wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
+	r->gen = nd->generation;
+	memcpy(r->commit, nd->commit, sizeof(r->commit));
+	r->size = r->csize = nd->size;
+	r->sparse = (nd->flags & META_F_SPARSE) != 0;
+}
+
 void ns_node_lock(const struct meta_node *nd, struct policy_lock *lk)
 {
 	lk->mode = nd->lock_mode;

@@ -10,6 +10,10 @@
 void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32]);
 int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out);
 int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd);
+/* The committed object a file's record names (content identity, key,
+ * generation, commit record, size, sparse): no key opened, no map, no
+ * undo journal. The one conversion every ns file uses. */
+void ns_node_ref(const struct meta_node *nd, struct obj_ref *r);
 void ns_node_lock(const struct meta_node *nd, struct policy_lock *lk);
 void ns_caller_policy(const struct ns_caller *c, struct policy_caller *pc);
 /* The bucket holding nd (a bucket: itself): 0, or -ENOENT for the root,

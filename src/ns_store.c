@@ -402,14 +402,7 @@ static void rec_object(struct rec_ctx *c, const struct rec_obj *o)
 		rec_forget(c, o);
 		return;
 	}
-	memset(&r, 0, sizeof(r));
-	memcpy(r.id, nd.objid, 16);
-	r.alg = (int)nd.alg;
-	memcpy(r.wrapped, nd.wrapped, KMS_WRAPPED_BYTES);
-	r.gen = nd.generation;
-	memcpy(r.commit, nd.commit, sizeof(r.commit));
-	r.size = nd.size;
-	r.sparse = (nd.flags & META_F_SPARSE) != 0;
+	ns_node_ref(&nd, &r);
 	rc = obj_recover(c->n->st, c->n->km, &r, (uint64_t)clock_monotonic_ns(), &changed,
 			 &rejected);
 	store_objid_hex(o->id, hex);

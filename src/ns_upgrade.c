@@ -181,19 +181,6 @@ static int file_open(ns *n, struct up_file *f)
 	return rc;
 }
 
-static void node_ref(const struct meta_node *nd, struct obj_ref *r)
-{
-	memset(r, 0, sizeof(*r));
-	memcpy(r->id, nd->objid, 16);
-	r->alg = (int)nd->alg;
-	memcpy(r->wrapped, nd->wrapped, KMS_WRAPPED_BYTES);
-	r->gen = nd->generation;
-	memcpy(r->commit, nd->commit, sizeof(r->commit));
-	r->size = nd->size;
-	r->csize = nd->size;
-	r->sparse = (nd->flags & META_F_SPARSE) != 0;
-}
-
 static int all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -505,7 +492,7 @@ static int upgrade_one(struct up_ctx *c, uint64_t ino)
 		c->st->skipped++;
 		return 0;
 	}
-	node_ref(&nd0, &of.r);
+	ns_node_ref(&nd0, &of.r);
 	rc = file_open(c->n, &of);
 	if (rc == -EAGAIN || rc == -ENOMEM) {
 		file_close(&of);
