@@ -8,41 +8,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "ns.h"
 #include "config.h"
+#include "fixture.h"
 
-static char dir[256], spath[300];
-static ns *N;
-static struct cfg C;
 static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
 static const struct ns_caller ALICE = { 1000, 1000, 2, 022, NULL, 0, NULL };
 static const struct ns_caller MALLORY = { 1001, 1001, 3, 022, NULL, 0, NULL };
 
-static void setup(void)
-{
-	char err[512] = "";
-	snprintf(dir, sizeof(dir), "/tmp/wormfs-test-rsv-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(spath, sizeof(spath), "%s/s", dir);
-	cr_assert_eq(ns_store_init(spath, NULL, err, sizeof(err)), 0, "%s", err);
-	cfg_defaults(&C);
-	cr_assert_eq(cfg_finish(&C, err, sizeof(err)), 0);
-	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
-}
-
-static void teardown(void)
-{
-	char cmd[300];
-	ns_close(N);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(ns_reserved, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(ns_reserved, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 
 static ssize_t acl_of(uint64_t ino, char *v, size_t len)
 {
