@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "benchutil.h"
 #include "clock.h"
 #include "crypto.h"
 #include "meta.h"
@@ -43,19 +44,6 @@ static int mac_fn(void *arg, const void *msg, size_t len, uint8_t mac[META_MAC_B
 		return 0;
 	}
 	return memcmp(m, mac, 32) ? -EBADMSG : 0;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void report(const char *what, int64_t *t, int n)
-{
-	qsort(t, (size_t)n, sizeof(*t), cmp);
-	printf("%-44s median %7.1f us  p90 %7.1f us  (n=%d)\n", what, t[n / 2] / 1e3,
-	       t[n * 9 / 10] / 1e3, n);
 }
 
 static int64_t cpu_ns(void)
@@ -154,10 +142,10 @@ int main(int argc, char **argv)
 		       (clock_monotonic_ns() - t0) / 1e6, (cpu_ns() - c0) / 1e6);
 	}
 	upd(e, tm, 2000, META_FIRST_INO + 1);
-	report("write txn, one node update, digest kept", tm, 2000);
+	bench_report_ns("write txn, one node update, digest kept", 44, 7, tm, 2000);
 	meta_set_digest(e, NULL, NULL);
 	upd(e, tm, 2000, META_FIRST_INO + 1);
-	report("write txn, one node update, no digest", tm, 2000);
+	bench_report_ns("write txn, one node update, no digest", 44, 7, tm, 2000);
 	meta_close(e);
 	free(ibuf);
 	return 0;

@@ -13,25 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "clock.h"
 #include "config.h"
 #include "crypto.h"
 #include "head.h"
 #include "log.h"
 #include "trail.h"
-
-static int cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void report(const char *what, int64_t *t, int n)
-{
-	qsort(t, (size_t)n, sizeof(*t), cmp);
-	printf("%-40s median %8.1f us  p90 %8.1f us  (n=%d)\n", what, t[n / 2] / 1e3,
-	       t[n * 9 / 10] / 1e3, n);
-}
 
 int main(int argc, char **argv)
 {
@@ -64,7 +52,7 @@ int main(int argc, char **argv)
 		t[i] = clock_monotonic_ns() - t0;
 		prev = h;
 	}
-	report("head_next (MAC + Ed25519 sign)", t, cnt);
+	bench_report_ns("head_next (MAC + Ed25519 sign)", 40, 8, t, cnt);
 	snprintf(path, sizeof(path), "%s/headbench.tmp", argv[1]);
 	for (int i = 0; i < cnt; i++) {
 		h.seq = (uint64_t)i + 1;
@@ -74,7 +62,7 @@ int main(int argc, char **argv)
 		t[i] = clock_monotonic_ns() - t0;
 	}
 	unlink(path);
-	report("head_file_write (slot + fdatasync)", t, cnt);
+	bench_report_ns("head_file_write (slot + fdatasync)", 40, 8, t, cnt);
 	head_keys_free(&k);
 	cfg_defaults(&cfg);
 	snprintf(path, sizeof(path), "%s/wormfs.conf", argv[1]);
@@ -92,7 +80,7 @@ int main(int argc, char **argv)
 		}
 		t[i] = clock_monotonic_ns() - t0;
 	}
-	report("checkpoint: record + head + sync + file", t, cnt);
+	bench_report_ns("checkpoint: record + head + sync + file", 40, 8, t, cnt);
 	ns_close(n);
 	free(t);
 	return 0;

@@ -16,7 +16,6 @@
  * none (not checked), medians of the rounds. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include <sys/stat.h>
 
 #include <time.h>
+#include "benchutil.h"
 #include "crypto.h"
 #include "kms.h"
 #include "obj.h"
@@ -39,36 +39,9 @@ static store *S;
  * is shared, and a run queue would be measured as well. */
 static int64_t cpu_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 static kms *K;
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
-static void die(const char *what, int rc)
-{
-	fprintf(stderr, "mapbench: %s: %s\n", what, strerror(rc < 0 ? -rc : rc));
-	exit(1);
-}
-
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmpd);
-	return v[n / 2];
-}
 
 /* Bytes of the map on disk: the map file of gen, + 72 for the commit
  * record (format 3; it lives in the header, which exists anyway). */
@@ -93,7 +66,7 @@ static void commit(int fd, struct obj_ref *r)
 	if (!rc)
 		rc = obj_settle(fd, r);
 	if (rc)
-		die("commit", rc);
+		bench_die("commit", rc);
 	r->csize = r->size;
 	memcpy(r->commit, r->wcommit, sizeof(r->commit));   /* as the node */
 	r->gen = r->write_gen++;
@@ -116,7 +89,7 @@ static double load_us(int fd, struct obj_ref *r, int bound)
 	for (int i = 0; i < LOADS; i++) {
 		obj_map *m = NULL;
 		if ((rc = obj_map_load(S, fd, r, &m)) != 0)
-			die("map load", rc);
+			bench_die("map load", rc);
 		obj_map_free(m);
 	}
 	memcpy(r->commit, keep, sizeof(keep));
@@ -132,17 +105,17 @@ static void round_bind(int i, uint8_t *buf, double *with, double *without)
 	int fd, rc;
 
 	if ((rc = obj_key_new(K, 0, &r, &key, 1)) != 0)
-		die("key", rc);
+		bench_die("key", rc);
 	r.key = key;
 	rc = obj_file_create(S, &r, 1, &fd);
 	if (!rc)
 		rc = obj_map_load(S, fd, &r, &r.map);
 	if (rc)
-		die("create", rc);
+		bench_die("create", rc);
 	r.write_gen = 1;
 	for (uint64_t off = 0; off < 8 * REQ; off += REQ)
 		if (obj_write(fd, &r, buf, REQ, off) != (ssize_t)REQ)
-			die("write", EIO);
+			bench_die("write", EIO);
 	commit(fd, &r);
 	if (i % 2) {
 		*without = load_us(fd, &r, 0);
@@ -155,7 +128,7 @@ static void round_bind(int i, uint8_t *buf, double *with, double *without)
 	close(fd);
 	rc = store_obj_unlink(S, r.id);
 	if (rc)
-		die("unlink", rc);
+		bench_die("unlink", rc);
 	wcrypto_aead_free(key);
 }
 
@@ -167,11 +140,11 @@ static double read_all(int fd, struct obj_ref *r, uint8_t *buf)
 	obj_map_free(r->map);
 	r->map = NULL;
 	if ((rc = obj_map_load(S, fd, r, &r->map)) != 0)
-		die("map load", rc);
+		bench_die("map load", rc);
 	t0 = cpu_ns();
 	for (uint64_t off = 0; off < r->size; off += REQ)
 		if (obj_read(fd, r, buf, REQ, off) != (ssize_t)REQ)
-			die("read", EIO);
+			bench_die("read", EIO);
 	return (double)r->size / 1e6 / ((double)(cpu_ns() - t0) / 1e9);
 }
 
@@ -185,18 +158,18 @@ static void round_one(int fmt3, uint64_t size, uint8_t *buf, double *wr, double 
 	int fd, rc;
 
 	if ((rc = obj_key_new(K, 0, &r, &key, 1)) != 0)
-		die("key", rc);
+		bench_die("key", rc);
 	r.key = key;
 	rc = fmt3 ? obj_file_create(S, &r, 1, &fd) : obj_file_create_v2(S, &r, &fd);
 	if (!rc)
 		rc = obj_map_load(S, fd, &r, &r.map);
 	if (rc)
-		die("create", rc);
+		bench_die("create", rc);
 	r.write_gen = 1;
 	t0 = cpu_ns();
 	for (uint64_t off = 0; off < size; off += REQ)
 		if (obj_write(fd, &r, buf, REQ, off) != (ssize_t)REQ)
-			die("write", EIO);
+			bench_die("write", EIO);
 	commit(fd, &r);
 	*wr = (double)size / 1e6 / ((double)(cpu_ns() - t0) / 1e9);
 	*m_once = map_bytes(&r, fmt3);
@@ -208,7 +181,7 @@ static void round_one(int fmt3, uint64_t size, uint8_t *buf, double *wr, double 
 		uint64_t off = i % 10 == 9 ? prev : (uint64_t)(random() % (long)(size / 4096)) * 4096;
 		prev = off;
 		if (obj_write(fd, &r, buf, 4096, off) != 4096)
-			die("rewrite", EIO);
+			bench_die("rewrite", EIO);
 	}
 	commit(fd, &r);
 	*rw_us = (double)(cpu_ns() - t0) / 1e3 / REWRITES;
@@ -220,16 +193,15 @@ static void round_one(int fmt3, uint64_t size, uint8_t *buf, double *wr, double 
 	/* The block maps go with it (store_obj_unlink). */
 	rc = store_obj_unlink(S, r.id);
 	if (rc)
-		die("unlink", rc);
+		bench_die("unlink", rc);
 	wcrypto_aead_free(key);
 }
 
 int main(int argc, char **argv)
 {
-	char dir[512], path[600], keys[700], err[256];
+	char dir[512];
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
 	uint64_t size = (uint64_t)(argc > 3 ? atoi(argv[3]) : 256) << 20;
-	struct kms_params p;
 	uint8_t *buf;
 	double v[2][4][64], bw[64], bwo[64];
 	long mo[2] = { 0, 0 }, mr[2] = { 0, 0 };
@@ -239,27 +211,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: mapbench DIR [ROUNDS 1-64] [MIB]\n");
 		return 2;
 	}
-	if (wcrypto_init())
-		die("crypto init", EIO);
-	snprintf(dir, sizeof(dir), "%s/mapbench.XXXXXX", argv[1]);
-	if (!mkdtemp(dir))
-		die("mkdtemp", errno);
-	snprintf(path, sizeof(path), "%s/store", dir);
-	if (store_create(path, "# mapbench\n", err, sizeof(err)) ||
-	    store_open(path, &S, err, sizeof(err)) ||
-	    store_subpath(S, "keys", keys, sizeof(keys)) || kms_create(keys, NULL, 0)) {
-		fprintf(stderr, "mapbench: store: %s\n", err);
-		return 1;
-	}
-	kms_params_default(&p);
-	p.crypto_rate = p.crypto_burst = 10000000;
-	if (kms_open(keys, NULL, 0, &p, &K, err, sizeof(err))) {
-		fprintf(stderr, "mapbench: kms: %s\n", err);
-		return 1;
-	}
+	bench_scratch_open(argv[1], dir, sizeof(dir), &S, &K);
 	buf = malloc(REQ);
 	if (!buf)
-		die("malloc", ENOMEM);
+		bench_die("malloc", ENOMEM);
 	wcrypto_random(buf, REQ);
 	srandom(1);
 	for (int i = 0; i < rounds; i++)
@@ -273,15 +228,14 @@ int main(int argc, char **argv)
 	       "rewrite us/4K", "read after MB/s", "map once B", "map rewrite B", "runs");
 	for (int f = 0; f < 2; f++)
 		printf("%-8s %10.0f %10.0f %14.1f %16.0f %12ld %14ld %6zu\n", f ? "3" : "2",
-		       median(v[f][0], rounds), median(v[f][1], rounds), median(v[f][2], rounds),
-		       median(v[f][3], rounds), mo[f], mr[f], runs[f]);
+		       bench_median(v[f][0], rounds), bench_median(v[f][1], rounds),
+		       bench_median(v[f][2], rounds), bench_median(v[f][3], rounds), mo[f], mr[f],
+		       runs[f]);
 	for (int i = 0; i < rounds; i++)
 		round_bind(i, buf, &bw[i], &bwo[i]);
 	printf("map load (format 3, one run), us of CPU: commit record checked %.2f, "
-	       "not checked %.2f\n", median(bw, rounds), median(bwo, rounds));
+	       "not checked %.2f\n", bench_median(bw, rounds), bench_median(bwo, rounds));
 	free(buf);
-	kms_close(K);
-	store_close(S);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	bench_scratch_close(dir, S, K);
 	return 0;
 }

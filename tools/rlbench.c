@@ -14,15 +14,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "benchutil.h"
 #include "ratelimit.h"
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct worker {
 	struct rl_gcra *g;
@@ -61,11 +54,11 @@ int main(int argc, char **argv)
 	}
 	if (rl_init(&g, 1000000, 1000) != 0)
 		return 1;
-	t0 = mono_ns();
+	t0 = (uint64_t)bench_clock_ns(CLOCK_MONOTONIC);
 	for (i = 0; i < calls; i++)
 		if (rl_take(&g, 1000000000ull + i, NULL) == 0)
 			admitted++;
-	t1 = mono_ns();
+	t1 = (uint64_t)bench_clock_ns(CLOCK_MONOTONIC);
 	printf("uncontended: %" PRIu64 " calls, %" PRIu64 " admitted, %.2f ns/call\n",
 	       calls, admitted, (double)(t1 - t0) / (double)calls);
 
@@ -73,11 +66,11 @@ int main(int argc, char **argv)
 	if (rl_init(&g, RL_MAX_RATE, 1) != 0)
 		return 1;
 	admitted = 0;
-	t0 = mono_ns();
+	t0 = (uint64_t)bench_clock_ns(CLOCK_MONOTONIC);
 	for (i = 0; i < calls; i++)
 		if (rl_take(&g, 1000000000ull + i, NULL) == 0)
 			admitted++;
-	t1 = mono_ns();
+	t1 = (uint64_t)bench_clock_ns(CLOCK_MONOTONIC);
 	printf("uncontended, all admitted: %" PRIu64 " calls, %" PRIu64
 	       " admitted, %.2f ns/call\n",
 	       calls, admitted, (double)(t1 - t0) / (double)calls);
@@ -90,7 +83,7 @@ int main(int argc, char **argv)
 
 		if (rl_init(&g, 1000000, 1000) != 0)
 			return 1;
-		t0 = mono_ns();
+		t0 = (uint64_t)bench_clock_ns(CLOCK_MONOTONIC);
 		for (int k = 0; k < nthreads; k++) {
 			w[k] = (struct worker){ .g = &g, .calls = per, .clock = &clock };
 			if (pthread_create(&th[k], NULL, contended, &w[k]) != 0) {
@@ -102,7 +95,7 @@ int main(int argc, char **argv)
 			pthread_join(th[k], NULL);
 			total += w[k].admitted;
 		}
-		t1 = mono_ns();
+		t1 = (uint64_t)bench_clock_ns(CLOCK_MONOTONIC);
 		printf("contended, %d threads: %" PRIu64 " calls, %" PRIu64
 		       " admitted, %.2f ns/call (wall / total calls; includes the shared clock)\n",
 		       nthreads, per * (uint64_t)nthreads, total,

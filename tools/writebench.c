@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "benchutil.h"
 #include "crypto.h"
 #include "kms.h"
 #include "obj.h"
@@ -35,32 +35,6 @@
 
 static store *S;
 static kms *K;
-
-static int64_t now_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
-static void die(const char *what, int rc)
-{
-	fprintf(stderr, "writebench: %s: %s\n", what, strerror(rc < 0 ? -rc : rc));
-	exit(1);
-}
-
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 /* One object of size bytes in REQ requests: each request's wall time
  * (µs) into lat, the CPU µs per MiB into cpu. */
@@ -73,36 +47,35 @@ static void round_one(obj_sealer *sealer, uint64_t size, const uint8_t *buf, dou
 	int fd, rc;
 
 	if ((rc = obj_key_new(K, WCRYPTO_AES256GCM, &r, &key, 1)) != 0)
-		die("key", rc);
+		bench_die("key", rc);
 	r.key = key;
 	rc = obj_file_create(S, &r, 1, &fd);
 	if (!rc)
 		rc = obj_map_load(S, fd, &r, &r.map);
 	if (rc)
-		die("create", rc);
+		bench_die("create", rc);
 	r.write_gen = 1;
 	r.sealer = sealer;
-	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	c0 = bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	for (uint64_t off = 0; off < size; off += REQ) {
-		w0 = now_ns(CLOCK_MONOTONIC);
+		w0 = bench_clock_ns(CLOCK_MONOTONIC);
 		if (obj_write(fd, &r, buf, REQ, off) != (ssize_t)REQ)
-			die("write", EIO);
-		lat[off / REQ] = (double)(now_ns(CLOCK_MONOTONIC) - w0) / 1e3;
+			bench_die("write", EIO);
+		lat[off / REQ] = (double)(bench_clock_ns(CLOCK_MONOTONIC) - w0) / 1e3;
 	}
-	*cpu = (double)(now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e3 / (double)(size >> 20);
+	*cpu = (double)(bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e3 / (double)(size >> 20);
 	obj_map_free(r.map);
 	close(fd);
 	if ((rc = store_obj_unlink(S, r.id)) != 0)
-		die("unlink", rc);
+		bench_die("unlink", rc);
 	wcrypto_aead_free(key);
 }
 
 int main(int argc, char **argv)
 {
-	char dir[512], path[600], keys[700], err[256];
+	char dir[512];
 	int rounds = argc > 2 ? atoi(argv[2]) : 9;
 	uint64_t size = (uint64_t)(argc > 3 ? atoi(argv[3]) : 128) << 20;
-	struct kms_params p;
 	obj_sealer *sealer = NULL;
 	uint8_t *buf;
 	double cpu[2][64], *lat[2];
@@ -112,24 +85,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: writebench DIR [ROUNDS 1-64] [MIB]\n");
 		return 2;
 	}
-	if (wcrypto_init())
-		die("crypto init", EIO);
-	snprintf(dir, sizeof(dir), "%s/writebench.XXXXXX", argv[1]);
-	if (!mkdtemp(dir))
-		die("mkdtemp", errno);
-	snprintf(path, sizeof(path), "%s/store", dir);
-	if (store_create(path, "# writebench\n", err, sizeof(err)) ||
-	    store_open(path, &S, err, sizeof(err)) ||
-	    store_subpath(S, "keys", keys, sizeof(keys)) || kms_create(keys, NULL, 0)) {
-		fprintf(stderr, "writebench: store: %s\n", err);
-		return 1;
-	}
-	kms_params_default(&p);
-	p.crypto_rate = p.crypto_burst = 10000000;
-	if (kms_open(keys, NULL, 0, &p, &K, err, sizeof(err))) {
-		fprintf(stderr, "writebench: kms: %s\n", err);
-		return 1;
-	}
+	bench_scratch_open(argv[1], dir, sizeof(dir), &S, &K);
 	/* The daemon's worker threads reach a steady heap (glibc raises its
 	 * thresholds after the first large free); here the main arena would
 	 * give its top back at every free and fault the pages in again. */
@@ -139,12 +95,12 @@ int main(int argc, char **argv)
 	lat[0] = malloc(nreq * sizeof(double));
 	lat[1] = malloc(nreq * sizeof(double));
 	if (!lat[0] || !lat[1])
-		die("malloc", ENOMEM);
+		bench_die("malloc", ENOMEM);
 	if (obj_sealer_new(&sealer))
-		die("sealer", ENOMEM);
+		bench_die("sealer", ENOMEM);
 	buf = malloc(REQ);
 	if (!buf)
-		die("malloc", ENOMEM);
+		bench_die("malloc", ENOMEM);
 	wcrypto_random(buf, REQ);
 	for (int i = 0; i < rounds; i++)
 		for (int k = 0; k < 2; k++) {
@@ -155,8 +111,8 @@ int main(int argc, char **argv)
 	printf("%d rounds of %llu MiB in 1 MiB writes: wall us per request (quartiles), "
 	       "CPU us per MiB (median)\n", rounds, (unsigned long long)(size >> 20));
 	for (int h = 1; h >= 0; h--) {
-		qsort(lat[h], nreq, sizeof(double), cmpd);
-		qsort(cpu[h], (size_t)rounds, sizeof(double), cmpd);
+		bench_sort(lat[h], nreq);
+		bench_sort(cpu[h], (size_t)rounds);
 		printf("%-12s request %7.1f %7.1f %7.1f   cpu/MiB %7.1f\n",
 		       h ? "with sealer" : "one thread", lat[h][nreq / 4], lat[h][nreq / 2],
 		       lat[h][3 * nreq / 4], cpu[h][rounds / 2]);
@@ -165,8 +121,6 @@ int main(int argc, char **argv)
 	free(lat[1]);
 	free(buf);
 	obj_sealer_free(sealer);
-	kms_close(K);
-	store_close(S);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	bench_scratch_close(dir, S, K);
 	return 0;
 }
