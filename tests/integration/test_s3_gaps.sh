@@ -16,39 +16,16 @@ require_binaries
 
 PY=/usr/bin/python3     # Debian's python3 sees python3-boto3
 S=$T_BASE/store M=$T_BASE/mnt
-make_store "$S" || { fail "wormctl init"; done_testing; }
-
-users_ok=1
-add_user() {   # NAME UID -> "KEY SECRET"
-	"$WORMCTL" s3 user add "$S" "$1" --uid "$2" --gid "$2" 2>&1
-}
-out=$(add_user admin 0) || { users_ok=0; fail "s3 user add admin" "$out"; }
-KEY=${out%% *} SECRET=${out#* }
-out=$(add_user bob "$TEST_UID") || { users_ok=0; fail "s3 user add bob" "$out"; }
-KEY2=${out%% *} SECRET2=${out#* }
-out=$(add_user carol $((TEST_UID + 1))) || { users_ok=0; fail "s3 user add carol" "$out"; }
-KEY3=${out%% *} SECRET3=${out#* }
+s3_store "$S" 3
 OLGA=$((TEST_UID + 2))
-out=$(add_user olga "$OLGA") || { users_ok=0; fail "s3 user add olga" "$out"; }
-KEY4=${out%% *} SECRET4=${out#* }
-[ $users_ok = 1 ] || done_testing
-
-s3_port_of() {
-	local log=$1 i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
+s3_user_add KEY4 SECRET4 "$S" olga --uid "$OLGA" --gid "$OLGA"
+# Every test below needs all four users: a failed add ends it here.
+[ "$T_FAILED" -eq 0 ] || done_testing
 
 anon() { curl -s -o /dev/null -w '%{http_code}' "$END/$1"; }
 
-if mount_fg "$S" "$M" -o allow_other,s3.listen=127.0.0.1:0; then
-	PORT=$(s3_port_of "${MNT_LOG[$M]}")
+if s3_mount "$S" "$M" allow_other; then
 	check "server port in the log" test -n "$PORT"
-	END=http://127.0.0.1:$PORT
 
 	# ---- 1. user.s3.acl through the mount
 	B=$M/gaps-acl
@@ -118,8 +95,6 @@ if mount_fg "$S" "$M" -o allow_other,s3.listen=127.0.0.1:0; then
 else
 	fail "mount with -o s3.listen"
 fi
-out=$("$WORMCTL" verify "$S" 2>&1); rc=$?
-check_eq "verify clean after the session" 0 "$rc"
-[ $rc -ne 0 ] && diag "$out"
+verify_clean "$S" "verify clean after the session"
 
 done_testing
