@@ -164,6 +164,8 @@ void wcrypto_hex(char *out, const uint8_t *in, size_t n);
 /* Strict hex parse of exactly 2*n chars (0-9, a-f, A-F; nothing else).
  * 0 or -EINVAL (out untouched on error). */
 int wcrypto_unhex(uint8_t *out, size_t n, const char *in, size_t inlen);
+/* One hex digit (0-9, a-f, A-F): its value 0-15, or -1. */
+int wcrypto_hexdigit(char c);
 
 /* Message digests and checksums (crypto_digest.c): SHA-256, SHA-1 and MD5
  * streams (OpenSSL EVP, SHA-256 on the CPU's SHA extensions; MD5 and SHA-1

@@ -490,7 +490,7 @@ void wcrypto_hex(char *out, const uint8_t *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int wcrypto_hexdigit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -508,10 +508,11 @@ int wcrypto_unhex(uint8_t *out, size_t n, const char *in, size_t inlen)
 	if (n > SIZE_MAX / 2 || inlen != 2 * n)
 		return -EINVAL;
 	for (i = 0; i < inlen; i++)
-		if (hexval(in[i]) < 0)
+		if (wcrypto_hexdigit(in[i]) < 0)
 			return -EINVAL;
 	/* Validate everything first so a bad string leaves out untouched. */
 	for (i = 0; i < n; i++)
-		out[i] = (uint8_t)(hexval(in[2 * i]) << 4 | hexval(in[2 * i + 1]));
+		out[i] = (uint8_t)(wcrypto_hexdigit(in[2 * i]) << 4 |
+				   wcrypto_hexdigit(in[2 * i + 1]));
 	return 0;
 }

@@ -211,17 +211,6 @@ static const char *query_param(const char *q, const char *name, size_t *len, int
 	return found;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) into out[cap] (NUL-terminated): -1 if too long. */
 static int pct_decode(char *out, size_t cap, const char *s, size_t n)
 {
@@ -230,9 +219,10 @@ static int pct_decode(char *out, size_t cap, const char *s, size_t n)
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
+		uint8_t byte;
 
-		if (c == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-			c = (char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2]));
+		if (c == '%' && i + 2 < n && wcrypto_unhex(&byte, 1, s + i + 1, 2) == 0) {
+			c = (char)byte;
 			i += 2;
 		}
 		if (c == '\0' || o + 1 >= cap) {

@@ -111,17 +111,6 @@ static int unreserved(unsigned char c)
 	       c == '-' || c == '_' || c == '.' || c == '~';
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) and re-encode it the SigV4 way ('/' kept when
  * keep_slash). A '%' not followed by two hex digits is a literal '%'. */
 static void sb_reencode(struct sbuf *b, const char *s, size_t n, int keep_slash)
@@ -133,9 +122,10 @@ static void sb_reencode(struct sbuf *b, const char *s, size_t n, int keep_slash)
 		unsigned char c = (unsigned char)s[i];
 		int escaped = 0;
 		char enc[3];
+		uint8_t byte;
 
-		if (c == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-			c = (unsigned char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2]));
+		if (c == '%' && i + 2 < n && wcrypto_unhex(&byte, 1, s + i + 1, 2) == 0) {
+			c = byte;
 			i += 2;
 			escaped = 1;
 		}

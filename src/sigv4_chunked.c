@@ -101,17 +101,6 @@ const char *sv4_chunked_trailer_value(const struct sv4_chunked *c)
 	return c->have_value ? c->value : NULL;
 }
 
-static int hexv(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Check the signature of the chunk whose data hash is the digest's state
  * (or of the empty final chunk), then chain from it. */
 static int check_chunk(struct sv4_chunked *c, struct sigv4_error *e)
@@ -146,10 +135,10 @@ static int chunk_header(struct sv4_chunked *c, const char *l, size_t n, struct s
 	uint64_t size = 0;
 	uint64_t left = (uint64_t)c->a.decoded_length - c->total;
 
-	while (i < n && hexv(l[i]) >= 0) {
+	while (i < n && wcrypto_hexdigit(l[i]) >= 0) {
 		if (i == 16)
 			return bad_framing(e, "A chunk size has more than 16 hex digits.");
-		size = size << 4 | (uint64_t)hexv(l[i]);
+		size = size << 4 | (uint64_t)wcrypto_hexdigit(l[i]);
 		i++;
 	}
 	if (i == 0)
