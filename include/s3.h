@@ -87,6 +87,9 @@ int s3_route(const char *method, const char *host, const char *base_domain,
  * (S3's InvalidArgument: no path can hold it). */
 int s3_key_split(const char *key, size_t len, char *buf, char **comps, int maxcomps,
 		 int *is_dir);
+/* Length of the UTF-8 sequence at s (n >= 1 bytes left): 1-4, or 0 when
+ * it is not one (overlong, a surrogate, past U+10FFFF, cut short). */
+size_t s3_utf8_len(const unsigned char *s, size_t n);
 
 /* ---- errors (s3_error.c, pure) ----------------------------------------- */
 

@@ -5,36 +5,40 @@
 #include <string.h>
 #include "s3.h"
 
+size_t s3_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t k;
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 4;
+	else
+		return 0;
+	if (k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (k == 3 && ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)))
+		return 0;   /* overlong, or a surrogate */
+	if (k == 4 && ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90)))
+		return 0;   /* overlong, or past U+10FFFF */
+	return k;
+}
+
 /* 1 if s (n bytes) is valid UTF-8 without NUL (S3 keys are UTF-8). */
 static int s3_utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
+	size_t i = 0, k;
+
 	while (i < n) {
-		unsigned c = u[i];
-		size_t k;
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			k = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-			k = 3;
-		else if (c >= 0xf0 && c <= 0xf4)
-			k = 4;
-		else
-			return 0;
-		if (k > n - i)
-			return 0;
-		for (size_t j = 1; j < k; j++)
-			if ((u[i + j] & 0xc0) != 0x80)
-				return 0;
-		if (k == 3 && ((c == 0xe0 && u[i + 1] < 0xa0) || (c == 0xed && u[i + 1] >= 0xa0)))
-			return 0;
-		if (k == 4 && ((c == 0xf0 && u[i + 1] < 0x90) || (c == 0xf4 && u[i + 1] >= 0x90)))
+		if (u[i] == 0 || (k = s3_utf8_len(u + i, n - i)) == 0)
 			return 0;
 		i += k;
 	}

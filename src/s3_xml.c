@@ -77,33 +77,6 @@ void s3_buf_printf(struct s3_buf *b, const char *fmt, ...)
 	s3_buf_put(b, tmp, (size_t)n);
 }
 
-/* Length of the UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t k;
-	unsigned c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		k = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		k = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		k = 4;
-	else
-		return 0;
-	if (k > n)
-		return 0;
-	for (size_t i = 1; i < k; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if (k == 3 && ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)))
-		return 0;   /* overlong, or a surrogate */
-	if (k == 4 && ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90)))
-		return 0;
-	return k;
-}
-
 void s3_xml_text(struct s3_buf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -130,7 +103,7 @@ void s3_xml_text(struct s3_buf *b, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		size_t k = utf8_len(u + i, n - i);
+		size_t k = s3_utf8_len(u + i, n - i);
 		if (k == 3 && c == 0xef && u[i + 1] == 0xbf && u[i + 2] >= 0xbe) {
 			/* U+FFFE, U+FFFF: not XML characters either (a file
 			 * name from the mount may hold them) */
