@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "benchutil.h"
 #include "crypto.h"
@@ -79,6 +80,34 @@ void bench_scratch_open(const char *parent, char *dir, size_t dirlen, store **s,
 		fprintf(stderr, "%s: kms: %s\n", prog, err);
 		exit(1);
 	}
+}
+
+void bench_obj_new(store *s, kms *k, int alg, int fmt3, struct obj_ref *r, wcrypto_aead **key,
+		   int *fd)
+{
+	int rc;
+
+	*key = NULL;
+	if ((rc = obj_key_new(k, alg, r, key, 1)) != 0)
+		bench_die("key", rc);
+	r->key = *key;
+	rc = fmt3 ? obj_file_create(s, r, 1, fd) : obj_file_create_v2(s, r, fd);
+	if (!rc)
+		rc = obj_map_load(s, *fd, r, &r->map);
+	if (rc)
+		bench_die("create", rc);
+	r->write_gen = 1;
+}
+
+void bench_obj_drop(store *s, struct obj_ref *r, wcrypto_aead *key, int fd)
+{
+	int rc;
+
+	obj_map_free(r->map);
+	close(fd);
+	if ((rc = store_obj_unlink(s, r->id)) != 0)
+		bench_die("unlink", rc);
+	wcrypto_aead_free(key);
 }
 
 static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)

@@ -1,6 +1,6 @@
 /* benchutil: what the in-process benchmark programs (tools/...bench.c)
- * share: clocks, a fatal error, sorting and medians of samples, and a
- * scratch store with its KMS. Tools only: built into those programs, not
+ * share: clocks, a fatal error, sorting and medians of samples, a
+ * scratch store with its KMS, and a new object in it. Tools only: built into those programs, not
  * into the core library. */
 #ifndef WORMFS_BENCHUTIL_H
 #define WORMFS_BENCHUTIL_H
@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "kms.h"
+#include "obj.h"
 #include "store.h"
 
 /* clock_gettime(c) in ns: CLOCK_MONOTONIC for wall time,
@@ -33,6 +35,15 @@ void bench_report_ns(const char *what, int wwhat, int wnum, int64_t *t, int n);
  * a new store and KMS, opened with the KMS rate limit out of the way.
  * Exits with a message on failure. */
 void bench_scratch_open(const char *parent, char *dir, size_t dirlen, store **s, kms **k);
+/* A new empty object in s with a fresh key of algorithm alg (content
+ * format 3, or 2 when fmt3 is 0), its map loaded and a write session
+ * open (write_gen 1): r, *key (r->key) and *fd. Exits on failure. */
+void bench_obj_new(store *s, kms *k, int alg, int fmt3, struct obj_ref *r, wcrypto_aead **key,
+		   int *fd);
+/* Its map freed, fd closed, the object (and its block maps) unlinked,
+ * the key freed. Exits on failure. */
+void bench_obj_drop(store *s, struct obj_ref *r, wcrypto_aead *key, int fd);
+
 /* Close both and remove the scratch directory. */
 void bench_scratch_close(const char *dir, store *s, kms *k);
 

@@ -102,17 +102,9 @@ static void round_bind(int i, uint8_t *buf, double *with, double *without)
 {
 	struct obj_ref r;
 	wcrypto_aead *key = NULL;
-	int fd, rc;
+	int fd;
 
-	if ((rc = obj_key_new(K, 0, &r, &key, 1)) != 0)
-		bench_die("key", rc);
-	r.key = key;
-	rc = obj_file_create(S, &r, 1, &fd);
-	if (!rc)
-		rc = obj_map_load(S, fd, &r, &r.map);
-	if (rc)
-		bench_die("create", rc);
-	r.write_gen = 1;
+	bench_obj_new(S, K, 0, 1, &r, &key, &fd);
 	for (uint64_t off = 0; off < 8 * REQ; off += REQ)
 		if (obj_write(fd, &r, buf, REQ, off) != (ssize_t)REQ)
 			bench_die("write", EIO);
@@ -124,12 +116,7 @@ static void round_bind(int i, uint8_t *buf, double *with, double *without)
 		*with = load_us(fd, &r, 1);
 		*without = load_us(fd, &r, 0);
 	}
-	obj_map_free(r.map);
-	close(fd);
-	rc = store_obj_unlink(S, r.id);
-	if (rc)
-		bench_die("unlink", rc);
-	wcrypto_aead_free(key);
+	bench_obj_drop(S, &r, key, fd);
 }
 
 static double read_all(int fd, struct obj_ref *r, uint8_t *buf)
@@ -155,17 +142,9 @@ static void round_one(int fmt3, uint64_t size, uint8_t *buf, double *wr, double 
 	struct obj_ref r;
 	wcrypto_aead *key = NULL;
 	int64_t t0;
-	int fd, rc;
+	int fd;
 
-	if ((rc = obj_key_new(K, 0, &r, &key, 1)) != 0)
-		bench_die("key", rc);
-	r.key = key;
-	rc = fmt3 ? obj_file_create(S, &r, 1, &fd) : obj_file_create_v2(S, &r, &fd);
-	if (!rc)
-		rc = obj_map_load(S, fd, &r, &r.map);
-	if (rc)
-		bench_die("create", rc);
-	r.write_gen = 1;
+	bench_obj_new(S, K, 0, fmt3, &r, &key, &fd);
 	t0 = cpu_ns();
 	for (uint64_t off = 0; off < size; off += REQ)
 		if (obj_write(fd, &r, buf, REQ, off) != (ssize_t)REQ)
@@ -188,13 +167,8 @@ static void round_one(int fmt3, uint64_t size, uint8_t *buf, double *wr, double 
 	*m_rw = map_bytes(&r, fmt3);
 	*rd2 = read_all(fd, &r, buf);
 	*runs = obj_map_runs(r.map);
-	obj_map_free(r.map);
-	close(fd);
 	/* The block maps go with it (store_obj_unlink). */
-	rc = store_obj_unlink(S, r.id);
-	if (rc)
-		bench_die("unlink", rc);
-	wcrypto_aead_free(key);
+	bench_obj_drop(S, &r, key, fd);
 }
 
 int main(int argc, char **argv)

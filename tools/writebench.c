@@ -44,17 +44,9 @@ static void round_one(obj_sealer *sealer, uint64_t size, const uint8_t *buf, dou
 	struct obj_ref r;
 	wcrypto_aead *key = NULL;
 	int64_t w0, c0;
-	int fd, rc;
+	int fd;
 
-	if ((rc = obj_key_new(K, WCRYPTO_AES256GCM, &r, &key, 1)) != 0)
-		bench_die("key", rc);
-	r.key = key;
-	rc = obj_file_create(S, &r, 1, &fd);
-	if (!rc)
-		rc = obj_map_load(S, fd, &r, &r.map);
-	if (rc)
-		bench_die("create", rc);
-	r.write_gen = 1;
+	bench_obj_new(S, K, WCRYPTO_AES256GCM, 1, &r, &key, &fd);
 	r.sealer = sealer;
 	c0 = bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	for (uint64_t off = 0; off < size; off += REQ) {
@@ -64,11 +56,7 @@ static void round_one(obj_sealer *sealer, uint64_t size, const uint8_t *buf, dou
 		lat[off / REQ] = (double)(bench_clock_ns(CLOCK_MONOTONIC) - w0) / 1e3;
 	}
 	*cpu = (double)(bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e3 / (double)(size >> 20);
-	obj_map_free(r.map);
-	close(fd);
-	if ((rc = store_obj_unlink(S, r.id)) != 0)
-		bench_die("unlink", rc);
-	wcrypto_aead_free(key);
+	bench_obj_drop(S, &r, key, fd);
 }
 
 int main(int argc, char **argv)
