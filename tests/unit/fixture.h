@@ -7,7 +7,8 @@
  *   - fixture_ns_setup, fixture_ns_teardown: a new store in dir/s (its
  *     path in spath) opened through the namespace engine as N with the
  *     default configuration C, and removed at the end. Usable directly as
- *     a TestSuite's .init and .fini; a test may reopen spath with C. */
+ *     a TestSuite's .init and .fini; a test may reopen spath with C;
+ *   - fixture_mkdir: a directory (0755) made in N by root. */
 #ifndef WORMFS_TEST_FIXTURE_H
 #define WORMFS_TEST_FIXTURE_H
 
@@ -73,6 +74,15 @@ static inline void fixture_ns_setup(void)
 	cfg_defaults(&C);
 	cr_assert_eq(cfg_finish(&C, err, sizeof(err)), 0);
 	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
+}
+
+static inline uint64_t fixture_mkdir(uint64_t parent, const char *name)
+{
+	static const struct ns_caller root = { 0, 0, 1, 022, NULL, 0, NULL };
+	struct ns_attr a;
+
+	cr_assert_eq(ns_mkdir(N, &root, parent, name, 0755, &a), 0);
+	return a.ino;
 }
 
 static inline void fixture_ns_teardown(void)

@@ -29,13 +29,6 @@ static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
 
 TestSuite(ns_locktrail, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 
-static uint64_t mkdir_in(uint64_t parent, const char *name)
-{
-	struct ns_attr a;
-	cr_assert_eq(ns_mkdir(N, &ROOT, parent, name, 0755, &a), 0);
-	return a.ino;
-}
-
 static uint64_t mkfile(uint64_t parent, const char *name)
 {
 	struct ns_attr a;
@@ -116,7 +109,7 @@ static void node_put(const struct meta_node *nd)
  * the change's time, but not to the date the change set. */
 Test(ns_locktrail, extension_undone_is_named)
 {
-	uint64_t b = mkdir_in(NS_INO_ROOT, "ext");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "ext");
 	uint64_t f = mkfile(b, "f"), h = mkfile(b, "held");
 	struct seen s;
 	long miss = -1;
@@ -137,8 +130,8 @@ Test(ns_locktrail, extension_undone_is_named)
 /* A lock in force whose object is gone; and every legal way to go. */
 Test(ns_locktrail, locked_objects_deleted_offline_are_named)
 {
-	uint64_t b = mkdir_in(NS_INO_ROOT, "gone");
-	uint64_t d = mkdir_in(b, "sub");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "gone");
+	uint64_t d = fixture_mkdir(b, "sub");
 	uint64_t hf = mkfile(d, "held"), cf = mkfile(b, "comp");
 	uint64_t q = mkfile(b, "a ino=5"), off = mkfile(b, "off"), gov = mkfile(b, "gov");
 	struct seen s;
@@ -174,7 +167,7 @@ Test(ns_locktrail, locked_objects_deleted_offline_are_named)
 /* Expired: gone is allowed. The compliance clock moved past the date. */
 Test(ns_locktrail, expired_object_may_be_gone)
 {
-	uint64_t b = mkdir_in(NS_INO_ROOT, "exp");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "exp");
 	uint64_t f = mkfile(b, "f");
 	struct seen s;
 	long miss = 0;
@@ -192,7 +185,7 @@ Test(ns_locktrail, expired_object_may_be_gone)
  * by its inode, whatever its path. */
 Test(ns_locktrail, unnamed_and_reattached_objects_hold_their_lock)
 {
-	uint64_t b = mkdir_in(NS_INO_ROOT, "una");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "una");
 	uint64_t f = mkfile(b, "f"), g = mkfile(b, "g");
 	struct seen s;
 	long miss = 0;
@@ -222,7 +215,7 @@ Test(ns_locktrail, unnamed_and_reattached_objects_hold_their_lock)
 /* Records from before ino= and until= (as an older build wrote them). */
 Test(ns_locktrail, older_records_without_ino_or_until)
 {
-	uint64_t b = mkdir_in(NS_INO_ROOT, "old");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "old");
 	uint64_t f = mkfile(b, "f"), r = mkfile(b, "r");
 	struct seen s;
 	long miss = 0;
@@ -281,7 +274,7 @@ static int raw_kv(const char *key, const void *val, size_t len)
  * digest is the way out, and it is in the audit trail. */
 Test(ns_locktrail, downgrade_of_the_digest_is_refused_and_reseal_audited)
 {
-	uint64_t b = mkdir_in(NS_INO_ROOT, "dgr");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "dgr");
 	mkfile(b, "f");
 	uint8_t flag[4 + 32], msg[1 + 12 + 4];
 	uint32_t v1 = 1;

@@ -22,13 +22,6 @@ static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
 
 TestSuite(ns_retention, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 
-static uint64_t mkdir_in(uint64_t parent, const char *name)
-{
-	struct ns_attr a;
-	cr_assert_eq(ns_mkdir(N, &ROOT, parent, name, 0755, &a), 0);
-	return a.ino;
-}
-
 static uint64_t mkfile(uint64_t parent, const char *name)
 {
 	struct ns_attr a;
@@ -69,9 +62,9 @@ static uint64_t pending_count(void)
 Test(ns_retention, bucket_default_applies_to_unsealed_objects_only)
 {
 	struct meta_node nd;
-	uint64_t plain = mkdir_in(NS_INO_ROOT, "plain");
-	uint64_t withdef = mkdir_in(NS_INO_ROOT, "withdef");
-	uint64_t deep = mkdir_in(withdef, "a");
+	uint64_t plain = fixture_mkdir(NS_INO_ROOT, "plain");
+	uint64_t withdef = fixture_mkdir(NS_INO_ROOT, "withdef");
+	uint64_t deep = fixture_mkdir(withdef, "a");
 	uint64_t f0 = mkfile(plain, "f");
 	/* Made before the default, so its release did not lock it. */
 	uint64_t f1 = mkfile(deep, "f");   /* below the bucket, two levels */
@@ -94,7 +87,7 @@ Test(ns_retention, bucket_default_applies_to_unsealed_objects_only)
 Test(ns_retention, autocommit_bucket_defers_the_default)
 {
 	struct meta_node nd;
-	uint64_t b = mkdir_in(NS_INO_ROOT, "auto");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "auto");
 	cr_assert_eq(set_x(b, "user.worm.default-retention", "GOVERNANCE 1d"), 0);
 	cr_assert_eq(set_x(b, "user.worm.autocommit", "1h"), 0);
 	uint64_t f = mkfile(b, "f");
@@ -108,7 +101,7 @@ Test(ns_retention, pending_mark_counts_each_object_once)
 {
 	struct meta_node a, b2;
 	meta_txn *t = NULL;
-	uint64_t b = mkdir_in(NS_INO_ROOT, "marks");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "marks");
 	uint64_t fa = mkfile(b, "a"), fb = mkfile(b, "b");
 	uint64_t base = pending_count();
 
@@ -139,7 +132,7 @@ Test(ns_retention, seal_refuses_a_record_that_failed_authentication)
 {
 	struct meta_node nd;
 	meta_txn *t = NULL;
-	uint64_t b = mkdir_in(NS_INO_ROOT, "sealed");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "sealed");
 	uint64_t f = mkfile(b, "f");
 
 	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
@@ -169,7 +162,7 @@ Test(ns_retention, bucket_field_round_trip_and_entry_name)
 	ns_node_set_bucket(&nd, 7);
 	cr_assert_eq(ns_node_bucket(&nd), 7);
 
-	uint64_t b = mkdir_in(NS_INO_ROOT, "names");
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "names");
 	uint64_t f = mkfile(b, "the-file");
 	char name[64];
 	meta_txn *t = NULL;
