@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Review of the POSIX mount against the locks (adversarial review, rv-posix).
+#
+# A lock on an object unlinked while open: the object has no name any more
+# and goes away at its last close, so a lock set on it through a descriptor
+# (fsetxattr, or setxattr on /proc/self/fd/N) would be a COMPLIANCE lock,
+# recorded in the audit trail, on an object the mount then deletes: a
+# locked object removed through the mount, and `wormctl verify` reporting
+# the store DAMAGED ("a lock in force ... but no object holds it") for as
+# long as the lock would have lasted (up to 100 years), which any object
+# owner could trigger. Refused with ENOENT (nothing left to lock), like
+# the commit at close that applies no bucket default to such an object.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+
+S=$T_BASE/store M=$T_BASE/mnt
+make_store "$S" || { fail "wormctl init"; done_testing; }
+mount_fg "$S" "$M" -o allow_other || { fail "mount" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+ok "mounted"
+B=$M/rvposix
+check_errno "mkdir bucket" OK mkdir "$B"
+chmod 0777 "$B"
+
+# ---- root: a descriptor kept open over the unlink
+h write "$B/gone" "content" >/dev/null
+exec 3<"$B/gone"
+check_errno "unlink of the mutable object (descriptor still open)" OK unlink "$B/gone"
+check_errno "COMPLIANCE retention on the unlinked object: ENOENT" ENOENT \
+	setxattr /proc/self/fd/3 user.worm.retention "COMPLIANCE +1y"
+check_errno "legal hold on the unlinked object: ENOENT" ENOENT \
+	setxattr /proc/self/fd/3 user.worm.legal-hold ON
+check_errno "append-only on the unlinked object: ENOENT" ENOENT \
+	setxattr /proc/self/fd/3 user.worm.append-only ON
+check_eq "the unlinked object is still mutable" mutable "$(h getxattr /proc/self/fd/3 user.worm.state)"
+check_eq "and still readable through the descriptor" content "$(cat <&3)"
+exec 3<&-
+
+# ---- an expired object (deletable) renamed over while open: no new lock
+h write "$B/exp" "old" >/dev/null
+h setxattr "$B/exp" user.worm.retention "GOVERNANCE +1d" >/dev/null
+h removexattr "$B/exp" user.worm.retention >/dev/null
+check_eq "the object is expired" expired "$(worm_state "$B/exp")"
+h write "$B/new" "new" >/dev/null
+exec 3<"$B/exp"
+check_errno "rename onto the expired object: EPERM (sealed target)" EPERM rename "$B/new" "$B/exp"
+check_errno "unlink of the expired object" OK unlink "$B/exp"
+check_errno "GOVERNANCE retention on the unlinked expired object: ENOENT" ENOENT \
+	setxattr /proc/self/fd/3 user.worm.retention "GOVERNANCE +30d"
+exec 3<&-
+
+# ---- a non-root owner: the same through its own descriptor
+out=$(as_user bash -c 'f=$1/mine; printf data >"$f" && exec 3<"$f" && rm "$f" &&
+	"$2" setxattr /proc/self/fd/3 user.worm.retention "COMPLIANCE +36500d"' _ "$B" "$HARNESS" 2>&1)
+check_eq "non-root owner: COMPLIANCE +100y on its unlinked object: ENOENT" ENOENT "$out"
+
+# A linked object still takes a lock through a descriptor.
+h write "$B/kept" "kept" >/dev/null
+exec 3<"$B/kept"
+check_errno "retention through a descriptor of a linked object" OK \
+	setxattr /proc/self/fd/3 user.worm.retention "COMPLIANCE +1d"
+exec 3<&-
+check_eq "it is locked" locked "$(worm_state "$B/kept")"
+
+check "unmount" umount_fs "$M"
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_eq "wormctl verify: exit 0 (no lock recorded on an object that is gone)" 0 "$?"
+check_match "wormctl verify: all intact" "all intact" "$out"
+out=$("$WORMCTL" audit "$S" 2>&1)
+check_eq "the audit trail records no lock on an unlinked object" "" \
+	"$(grep -E 'kind=(retention|legal-hold|append-only) op=set path=/rvposix/#' <<<"$out")"
+
+done_testing
