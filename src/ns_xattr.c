@@ -268,6 +268,13 @@ again:
 		rc = -EPERM;
 		rule = "read-only-attribute";
 		refusal = 1;
+	} else if (S_ISREG(nd.mode) && nd.nlink == 0) {
+		/* Unlinked, reached through a descriptor: it goes at its last
+		 * close, so a lock on it would be a locked object the mount
+		 * deletes (and a lock the audit trail holds with no object). */
+		rc = -ENOENT;
+		rule = "unlinked";
+		refusal = 1;
 	} else if ((nd.flags & META_F_STAGING) && !remove) {
 		/* an upload in progress must stay removable (ns.h) */
 		rc = -EPERM;
