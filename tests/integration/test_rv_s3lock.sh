@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Adversarial review (rv-s3lock): the S3 front end against the locks.
+#  1. A PutObject's temporary .s3-upload-* object swapped mid-body through
+#     the mount by a local user who may write the bucket directory: the
+#     commit renamed whatever held the temporary *name* over the key, so
+#     the key got the attacker's bytes, the bucket's COMPLIANCE default
+#     locked them, and the PUT answered 200 with the MD5 ETag of the
+#     honest body, which GET then served with the forged bytes. Now the
+#     commit renames only the object it wrote (ns_rename_ino): 409
+#     OperationAborted, nothing at the key, the attacker's file left.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+
+PY=/usr/bin/python3     # Debian's python3 sees python3-botocore
+S=$T_BASE/store M=$T_BASE/mnt
+make_store "$S" || { fail "wormctl init"; done_testing; }
+out=$("$WORMCTL" s3 user add "$S" bob --uid "$TEST_UID" --gid "$TEST_UID" 2>&1) ||
+	{ fail "s3 user add bob" "$out"; done_testing; }
+KEY=${out%% *} SECRET=${out#* }
+CAROL=$((TEST_UID + 1))
+
+s3_port_of() {
+	local log=$1 i p
+	for i in $(seq 1 100); do
+		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+val() { sed -n "s/^$1=//p" <<<"$res" | tail -n 1; }
+
+if mount_fg "$S" "$M" -o allow_other,s3.listen=127.0.0.1:0; then
+	PORT=$(s3_port_of "${MNT_LOG[$M]}")
+	check "server port in the log" test -n "$PORT"
+	END=http://127.0.0.1:$PORT
+
+	# ---- 1. the temporary object swapped mid-body
+	B=$M/rv-swap
+	check_errno "root: a shared bucket" OK mkdir "$B" 0777
+	chmod 0777 "$B"
+	check_errno "... with a COMPLIANCE default" OK setxattr "$B" user.worm.default-retention "COMPLIANCE 1d"
+	res=$(cd "$ROOT/tests/s3" && S3_ENDPOINT=$END S3_BUCKET_DIR=$B S3_KEY=$KEY S3_SECRET=$SECRET \
+		S3_ATTACKER_UID=$CAROL timeout 300 "$PY" rv_upload_swap.py 2>&1)
+	echo "$res" | sed 's/^/# /'
+	check_eq "the upload's temporary object appeared" 1 "$(val tmp_seen)"
+	check_eq "the attacker renamed its open file onto the temporary name" "renamed=0" "$(val attacker)"
+	check_eq "the PUT is refused: 409 (not a 200 for someone else's bytes)" 409 "$(val put_status)"
+	check_eq "... nothing at the key" 0 "$(val doc_exists)"
+	check_eq "... the attacker's file is left at the name (not the uploader's to remove)" 1 "$(val tmp_left)"
+	check "... never forged bytes under the key" test "$(val doc_is_forged)" != 1
+	check_errno "... no locked object left at the key" ENOENT getxattr "$B/doc" user.worm.state
+
+	umount_fs "$M"
+	check_eq "daemon exit status 0" 0 "$UMOUNT_STATUS"
+else
+	fail "mount with -o s3.listen"
+fi
+out=$("$WORMCTL" verify "$S" 2>&1); rc=$?
+check_eq "verify clean after the session" 0 "$rc"
+[ $rc -ne 0 ] && diag "$out"
+
+done_testing
