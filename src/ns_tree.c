@@ -636,8 +636,9 @@ static int reserved_in_bucket(ns *n, meta_txn *t, uint64_t dir, const char *name
 	return rc ? rc : d.parent == NS_INO_ROOT;
 }
 
-int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
-	      uint64_t newparent, const char *newname, unsigned flags)
+/* expect: the inode the source name must still hold (0: any). */
+static int rename_impl(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		       uint64_t newparent, const char *newname, unsigned flags, uint64_t expect)
 {
 	meta_txn *t = NULL;
 	struct meta_node src, dst, p1, p2;
@@ -666,6 +667,8 @@ int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 	if (rc)
 		return rc;
 	rc = meta_dirent_get(t, parent, name, &sino);
+	if (!rc && expect && sino != expect)
+		rc = -ESTALE;     /* the name was given to another object meanwhile */
 	if (!rc)
 		rc = ns_node_get(n, t, sino, &src);
 	if (rc)
@@ -857,6 +860,18 @@ fail:
 	if (dropped)
 		node_drop_undo(n, &dst);
 	return rc;
+}
+
+int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+	      uint64_t newparent, const char *newname, unsigned flags)
+{
+	return rename_impl(n, c, parent, name, newparent, newname, flags, 0);
+}
+
+int ns_rename_ino(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		  uint64_t ino, uint64_t newparent, const char *newname, unsigned flags)
+{
+	return rename_impl(n, c, parent, name, newparent, newname, flags, ino);
 }
 
 /* Hard links are refused everywhere (design section 3): an object has one

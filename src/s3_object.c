@@ -123,7 +123,14 @@ void s3_put_abort(struct s3_request *r)
 	if (!p)
 		return;
 	if (p->h) {
-		int rc = ns_unlink(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname);
+		/* only our object: a file a local user renamed onto the name
+		 * is not ours to remove (between the lookup and the unlink
+		 * another rename could still land there: the name is
+		 * reserved for uploads, and that user made it so) */
+		struct ns_attr cur;
+		int rc = ns_lookup(r->n, p->tmpdir.ino, p->tmpname, &cur);
+		if (!rc && cur.ino == p->tmpino)
+			rc = ns_unlink(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname);
 		if (rc && rc != -ENOENT)
 			wlog(WLOG_WARN, "s3: cannot remove the unfinished upload %s: %s",
 			     p->tmpname, strerror(-rc));
@@ -249,6 +256,7 @@ int s3_put_begin(struct s3_request *r)
 		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
 		goto fail;
 	}
+	p->tmpino = ta.ino;
 	return 0;
 fail:
 	s3_put_abort(r);
@@ -316,6 +324,10 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 	 * mount changes them, and the ETag is then derived again (GET). */
 	struct ns_attr ta;
 	rc = ns_lookup(r->n, p->tmpdir.ino, p->tmpname, &ta);
+	if (!rc && ta.ino != p->tmpino)
+		rc = -ESTALE;    /* another object renamed onto our name */
+	if (rc == -ESTALE)
+		goto swapped;
 	if (rc) {
 		s3_fail_errno(r, rc, nf);
 		goto fail;
@@ -348,9 +360,13 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 		else if (lr && lr != -ENOENT)
 			rc = lr;
 	}
+	/* by inode: the object written and checked here, whatever a local
+	 * user renamed onto its name since (ns_rename_ino) */
 	if (!rc)
-		rc = ns_rename(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname, dir.ino,
-			       p->comps[p->ncomps - 1], NS_RENAME_UPLOAD);
+		rc = ns_rename_ino(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname, p->tmpino,
+				   dir.ino, p->comps[p->ncomps - 1], NS_RENAME_UPLOAD);
+	if (rc == -ESTALE)
+		goto swapped;
 	if (rc) {
 		s3_fail_errno(r, rc, nf);
 		goto fail;
@@ -365,6 +381,13 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 		return -1;
 	}
 	return 0;
+swapped:
+	wlog(WLOG_WARN, "s3: the temporary object %s of a %s was replaced through the mount "
+	     "before its commit: refused, nothing written (access_key=%s)", p->tmpname,
+	     s3_op_name(r->route.op), r->pr.access_key);
+	s3_fail_code(r, S3E_OPERATION_ABORTED,
+		     "the upload's temporary object was replaced by another one meanwhile: "
+		     "nothing was written; try again");
 fail:
 	s3_put_abort(r);
 	return -1;

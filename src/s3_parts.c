@@ -71,6 +71,7 @@ static int part_open(struct s3_request *r)
 		s3_put_free(r);
 		return -1;
 	}
+	p->tmpino = ta.ino;
 	return 0;
 }
 

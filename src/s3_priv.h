@@ -34,6 +34,9 @@ struct s3_put {
 	struct ns_attr tmpdir;       /* where the temporary object is */
 	int depth;                   /* components of the key's parent that exist */
 	char tmpname[64];
+	uint64_t tmpino;             /* the object made under tmpname: the only
+					one committed or removed (a local user may
+					rename another onto that name meanwhile) */
 	struct ns_attr bucket;
 	char keybuf[S3_KEY_MAX + 1];
 	char *comps[S3_KEY_MAXCOMPS];

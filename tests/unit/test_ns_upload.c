@@ -117,3 +117,31 @@ Test(ns_upload, any_rename_of_an_open_upload_marks_it)
 	cr_assert_eq(node(a.ino).flags & META_F_DEFAULT_PENDING, 0);
 	cr_assert_eq(node(a.ino).sealed, 0);
 }
+
+/* ns_rename_ino renames only the object it names: another one renamed
+ * onto the upload's temporary name meanwhile (a local user who may write
+ * the directory) is -ESTALE, nothing renamed, nothing marked. */
+Test(ns_upload, rename_ino_refuses_a_swapped_name)
+{
+	uint64_t b = bucket_with_default("swp");
+	struct ns_attr a, evil;
+	ns_handle *h, *he;
+
+	cr_assert_eq(ns_create_upload(N, &ROOT, b, ".s3-upload-z", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_write(N, &ROOT, h, "honest", 6, 0), 6);
+	cr_assert_eq(ns_create(N, &ROOT, b, "evil", 0644, O_WRONLY, &evil, &he), 0);
+	cr_assert_eq(ns_write(N, &ROOT, he, "forged", 6, 0), 6);
+	cr_assert_eq(ns_rename(N, &ROOT, b, "evil", b, ".s3-upload-z", 0), 0);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-z", a.ino, b, "key", NS_RENAME_UPLOAD),
+		     -ESTALE);
+	struct ns_attr k;
+	cr_assert_eq(ns_lookup(N, b, "key", &k), -ENOENT, "nothing at the key");
+	cr_assert_eq(ns_lookup(N, b, ".s3-upload-z", &k), 0);
+	cr_assert_eq(k.ino, evil.ino, "the other object stays at the name");
+	/* the right inode renames as ns_rename does */
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-z", evil.ino, b, "key2", 0), 0);
+	cr_assert_eq(ns_lookup(N, b, "key2", &k), 0);
+	cr_assert_eq(k.ino, evil.ino);
+	cr_assert_eq(ns_release(N, he), 0);
+	cr_assert_eq(ns_release(N, h), 0);
+}
