@@ -8,6 +8,12 @@
 #     honest body, which GET then served with the forged bytes. Now the
 #     commit renames only the object it wrote (ns_rename_ino): 409
 #     OperationAborted, nothing at the key, the attacker's file left.
+#  2. Conditional writes: If-None-Match: * and If-Match on PutObject and
+#     CompleteMultipartUpload were ignored (a create-only PUT replaced the
+#     object, 200), a wrong success. Now 412 PreconditionFailed (404
+#     NoSuchKey for If-Match on no object), checked before the body and at
+#     the commit, whose rename is pinned to what was checked; other
+#     If-None-Match values: 501; a lock still wins (403).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -50,6 +56,29 @@ if mount_fg "$S" "$M" -o allow_other,s3.listen=127.0.0.1:0; then
 	check_eq "... the attacker's file is left at the name (not the uploader's to remove)" 1 "$(val tmp_left)"
 	check "... never forged bytes under the key" test "$(val doc_is_forged)" != 1
 	check_errno "... no locked object left at the key" ENOENT getxattr "$B/doc" user.worm.state
+
+	# ---- 2. conditional writes
+	check_errno "root: a bucket for bob" OK mkdir "$M/rv-cond" 0755
+	chown "$TEST_UID:$TEST_UID" "$M/rv-cond"
+	res=$(cd "$ROOT/tests/s3" && S3_ENDPOINT=$END S3_BUCKET=rv-cond S3_MOUNT=$M S3_KEY=$KEY \
+		S3_SECRET=$SECRET timeout 300 "$PY" rv_cond_put.py 2>&1)
+	echo "$res" | sed 's/^/# /'
+	check_eq "If-None-Match: * onto an object: 412" 412:PreconditionFailed "$(val inm_existing)"
+	check_eq "... it stays" first "$(val after_inm)"
+	check_eq "If-None-Match: * for a new key: 200" 200 "$(val inm_new)"
+	check_eq "... written" created "$(val new_body)"
+	check_eq "If-None-Match: ETAG on a write: 501" 501:NotImplemented "$(val inm_etag)"
+	check_eq "If-Match with another ETag: 412" 412:PreconditionFailed "$(val im_wrong)"
+	check_eq "... it stays" first "$(val after_im_wrong)"
+	check_eq "If-Match on no object: 404" 404:NoSuchKey "$(val im_missing)"
+	check_eq "If-Match with its ETag: 200" 200 "$(val im_right)"
+	check_eq "... replaced" fourth "$(val after_im_right)"
+	check_eq "If-Match met on a locked object: 403" 403:AccessDenied "$(val im_locked)"
+	check_eq "... it stays" fourth "$(val after_im_locked)"
+	check_eq "Complete with If-None-Match: * onto an object: 412" 412:PreconditionFailed "$(val complete_inm)"
+	check_eq "... it stays" plain "$(val after_complete_inm)"
+	check_eq "... the upload is still completable" 200 "$(val complete_plain)"
+	check_eq "... written" multi "$(val after_complete_plain)"
 
 	umount_fs "$M"
 	check_eq "daemon exit status 0" 0 "$UMOUNT_STATUS"

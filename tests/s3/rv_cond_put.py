@@ -1,0 +1,81 @@
+"""Conditional writes (If-None-Match: *, If-Match) on PutObject and
+CompleteMultipartUpload: never ignored (tests/integration/test_rv_s3lock.sh
+drives it; prints name=value lines). Debian's boto3 1.26 has no
+IfNoneMatch parameter: the headers are added before signing."""
+import os
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+END, BUCKET, MNT = os.environ["S3_ENDPOINT"], os.environ["S3_BUCKET"], os.environ["S3_MOUNT"]
+s3 = boto3.client("s3", endpoint_url=END, region_name="us-east-1",
+                  aws_access_key_id=os.environ["S3_KEY"],
+                  aws_secret_access_key=os.environ["S3_SECRET"],
+                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+extra = {}
+
+
+def add_headers(request, **kw):
+    for k, v in extra.items():
+        request.headers[k] = v
+
+
+s3.meta.events.register("before-sign.s3.*", add_headers)
+
+
+def out(k, v):
+    print(f"{k}={v}", flush=True)
+
+
+def call(name, fn, headers):
+    extra.clear()
+    extra.update(headers)
+    try:
+        fn()
+        out(name, 200)
+    except ClientError as e:
+        out(name, f'{e.response["ResponseMetadata"]["HTTPStatusCode"]}:{e.response["Error"]["Code"]}')
+    finally:
+        extra.clear()
+
+
+def body(key):
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+
+
+s3.put_object(Bucket=BUCKET, Key="k", Body=b"first")
+etag = s3.head_object(Bucket=BUCKET, Key="k")["ETag"]
+call("inm_existing", lambda: s3.put_object(Bucket=BUCKET, Key="k", Body=b"second"),
+     {"If-None-Match": "*"})
+out("after_inm", body("k"))
+call("inm_new", lambda: s3.put_object(Bucket=BUCKET, Key="new", Body=b"created"),
+     {"If-None-Match": "*"})
+out("new_body", body("new"))
+call("inm_etag", lambda: s3.put_object(Bucket=BUCKET, Key="k", Body=b"x"),
+     {"If-None-Match": etag})
+call("im_wrong", lambda: s3.put_object(Bucket=BUCKET, Key="k", Body=b"third"),
+     {"If-Match": '"0123456789abcdef0123456789abcdef"'})
+out("after_im_wrong", body("k"))
+call("im_missing", lambda: s3.put_object(Bucket=BUCKET, Key="absent", Body=b"x"),
+     {"If-Match": etag})
+call("im_right", lambda: s3.put_object(Bucket=BUCKET, Key="k", Body=b"fourth"),
+     {"If-Match": etag})
+out("after_im_right", body("k"))
+# a lock wins over a met condition
+os.setxattr(os.path.join(MNT, BUCKET, "k"), "user.worm.retention", b"COMPLIANCE +1d")
+etag = s3.head_object(Bucket=BUCKET, Key="k")["ETag"]
+call("im_locked", lambda: s3.put_object(Bucket=BUCKET, Key="k", Body=b"fifth"),
+     {"If-Match": etag})
+out("after_im_locked", body("k"))
+# CompleteMultipartUpload
+s3.put_object(Bucket=BUCKET, Key="m", Body=b"plain")
+up = s3.create_multipart_upload(Bucket=BUCKET, Key="m")["UploadId"]
+part = s3.upload_part(Bucket=BUCKET, Key="m", UploadId=up, PartNumber=1, Body=b"multi")
+parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+call("complete_inm", lambda: s3.complete_multipart_upload(
+    Bucket=BUCKET, Key="m", UploadId=up, MultipartUpload=parts), {"If-None-Match": "*"})
+out("after_complete_inm", body("m"))
+call("complete_plain", lambda: s3.complete_multipart_upload(
+    Bucket=BUCKET, Key="m", UploadId=up, MultipartUpload=parts), {})
+out("after_complete_plain", body("m"))
