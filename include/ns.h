@@ -238,13 +238,16 @@ int ns_rmdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name
 WORM_MUST_USE
 int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags);
-/* As ns_rename, only if name still names ino, checked in the rename's own
- * transaction, else -ESTALE and nothing renamed: a front end renames the
- * upload it wrote, never an object a local user renamed onto its
- * temporary name meanwhile (a writable directory lets anyone do that). */
+/* As ns_rename, only if name still names ino and (dst_ino not 0) newname
+ * names dst_ino, both checked in the rename's own transaction, else
+ * -ESTALE and nothing renamed: a front end renames the upload it wrote,
+ * never an object a local user renamed onto its temporary name meanwhile
+ * (a writable directory lets anyone do that), and replaces only the
+ * object its conditions were checked against (S3 If-Match). */
 WORM_MUST_USE
 int ns_rename_ino(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
-		  uint64_t ino, uint64_t newparent, const char *newname, unsigned flags);
+		  uint64_t ino, uint64_t newparent, const char *newname, uint64_t dst_ino,
+		  unsigned flags);
 /* Hard links are refused everywhere: always -EPERM (logged as op=link
  * rule=hard-links, counted, in the audit trail). ino is the object the
  * caller wanted to link, newparent/newname the name it asked for. */

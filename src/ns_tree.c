@@ -636,9 +636,11 @@ static int reserved_in_bucket(ns *n, meta_txn *t, uint64_t dir, const char *name
 	return rc ? rc : d.parent == NS_INO_ROOT;
 }
 
-/* expect: the inode the source name must still hold (0: any). */
+/* expect: the inode the source name must still hold, expect_dst the one
+ * the target name must hold (0: any; else an absent target fails too). */
 static int rename_impl(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
-		       uint64_t newparent, const char *newname, unsigned flags, uint64_t expect)
+		       uint64_t newparent, const char *newname, unsigned flags, uint64_t expect,
+		       uint64_t expect_dst)
 {
 	meta_txn *t = NULL;
 	struct meta_node src, dst, p1, p2;
@@ -702,6 +704,10 @@ static int rename_impl(ns *n, const struct ns_caller *c, uint64_t parent, const 
 	have_dst = rc == 0;
 	if (rc && rc != -ENOENT)
 		goto fail;
+	if (expect_dst && (!have_dst || dino != expect_dst)) {
+		rc = -ESTALE;     /* the target changed since the caller looked */
+		goto fail;
+	}
 	if (have_dst && dino == sino) {
 		meta_txn_abort(t);
 		return 0;    /* same file: nothing to do */
@@ -865,13 +871,14 @@ fail:
 int ns_rename(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	      uint64_t newparent, const char *newname, unsigned flags)
 {
-	return rename_impl(n, c, parent, name, newparent, newname, flags, 0);
+	return rename_impl(n, c, parent, name, newparent, newname, flags, 0, 0);
 }
 
 int ns_rename_ino(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
-		  uint64_t ino, uint64_t newparent, const char *newname, unsigned flags)
+		  uint64_t ino, uint64_t newparent, const char *newname, uint64_t dst_ino,
+		  unsigned flags)
 {
-	return rename_impl(n, c, parent, name, newparent, newname, flags, ino);
+	return rename_impl(n, c, parent, name, newparent, newname, flags, ino, dst_ino);
 }
 
 /* Hard links are refused everywhere (design section 3): an object has one

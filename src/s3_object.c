@@ -107,6 +107,35 @@ static int make_dirs(struct s3_request *r, struct ns_attr *dir, char **comps, in
 	return 0;
 }
 
+static int etag_listed(const char *list, const char *etag);
+
+/* Conditional writes (PutObject and CompleteMultipartUpload, as AWS):
+ * If-None-Match: * creates only, If-Match replaces only an object of one
+ * of its ETags. Checked before the body and again at the commit, whose
+ * rename is pinned to what was checked (NOREPLACE, or the checked
+ * inode): 0, or the error (nothing answered yet). */
+static const struct s3_error *put_conditions(struct s3_request *r, const struct ns_attr *victim)
+{
+	struct s3_put *p = r->put;
+	char meta[8192 + 512], etag[48];
+
+	if (p->cond_none && victim)
+		return s3_error_get(S3E_PRECONDITION_FAILED);
+	if (p->cond_match) {
+		if (!victim)
+			return s3_error_get(S3E_NO_SUCH_KEY);
+		ssize_t ml = ns_getxattr(r->n, &r->pr.caller, victim->ino, S3_META_XATTR, meta,
+					 sizeof(meta) - 1);
+		if (ml < 0)
+			ml = 0;
+		meta[ml] = '\0';
+		s3_meta_etag(victim, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
+		if (!etag_listed(p->cond_match, etag))
+			return s3_error_get(S3E_PRECONDITION_FAILED);
+	}
+	return NULL;
+}
+
 void s3_put_free(struct s3_request *r)
 {
 	struct s3_put *p = r->put;
@@ -190,6 +219,23 @@ int s3_put_begin(struct s3_request *r)
 			     "a key ending in '/' names a directory: its body must be empty");
 		goto fail;
 	}
+	if (r->route.op == S3_OP_PUT_OBJECT || r->route.op == S3_OP_COMPLETE_MPU) {
+		/* never ignored: a create-only write that replaced would be a
+		 * wrong success */
+		const char *inm = s3_req_header(r, "If-None-Match");
+		p->cond_match = s3_req_header(r, "If-Match");
+		if (inm && strcmp(inm, "*") != 0) {
+			s3_fail_code(r, S3E_NOT_IMPLEMENTED,
+				     "If-None-Match on a write takes only '*' (create only)");
+			goto fail;
+		}
+		p->cond_none = inm != NULL;
+		if (p->is_dir && (p->cond_none || p->cond_match)) {
+			s3_fail_code(r, S3E_NOT_IMPLEMENTED,
+				     "conditional writes of a directory key are not implemented");
+			goto fail;
+		}
+	}
 	if ((rc = s3_ns_bucket(r, &p->bucket))) {
 		s3_fail_errno(r, rc, S3E_NO_SUCH_BUCKET);
 		goto fail;
@@ -198,8 +244,10 @@ int s3_put_begin(struct s3_request *r)
 		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
 		goto fail;
 	}
+	int have_victim = 0;
 	if (p->depth == p->ncomps - 1) {
 		rc = ns_lookup(r->n, p->tmpdir.ino, p->comps[p->ncomps - 1], &victim);
+		have_victim = rc == 0;
 		if (rc == 0) {
 			if (S_ISDIR(victim.mode) && !p->is_dir) {
 				s3_fail_code(r, S3E_KEY_IS_DIRECTORY, NULL);
@@ -223,6 +271,11 @@ int s3_put_begin(struct s3_request *r)
 			s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);
 			goto fail;
 		}
+	}
+	const struct s3_error *ce = put_conditions(r, have_victim ? &victim : NULL);
+	if (ce) {
+		s3_fail(r, ce, NULL);
+		goto fail;
 	}
 	if (p->is_dir)
 		return 0;    /* made at the end */
@@ -345,6 +398,7 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 		goto fail;
 	}
 	rc = make_dirs(r, &dir, p->comps, p->depth, p->ncomps - 1);
+	uint64_t pin = 0;         /* If-Match: the object checked */
 	if (!rc && !p->part) {   /* a part: its upload's owner was checked */
 		/* the directory as it is now (made or re-moded meanwhile by
 		 * another request, not checked by make_dirs when it existed),
@@ -359,14 +413,33 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 			rc = -EACCES;
 		else if (lr && lr != -ENOENT)
 			rc = lr;
+		if (!rc) {
+			const struct s3_error *ce = put_conditions(r, lr == 0 ? &victim : NULL);
+			if (ce) {
+				s3_fail(r, ce, NULL);
+				goto fail;
+			}
+			if (p->cond_match)
+				pin = victim.ino;
+		}
 	}
 	/* by inode: the object written and checked here, whatever a local
 	 * user renamed onto its name since (ns_rename_ino) */
 	if (!rc)
 		rc = ns_rename_ino(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname, p->tmpino,
-				   dir.ino, p->comps[p->ncomps - 1], NS_RENAME_UPLOAD);
-	if (rc == -ESTALE)
-		goto swapped;
+				   dir.ino, p->comps[p->ncomps - 1], pin,
+				   NS_RENAME_UPLOAD | (p->cond_none ? NS_RENAME_NOREPLACE : 0));
+	if (rc == -ESTALE) {
+		/* our name swapped, or (If-Match) the key replaced meanwhile */
+		struct ns_attr cur;
+		if (ns_lookup(r->n, p->tmpdir.ino, p->tmpname, &cur) || cur.ino != p->tmpino)
+			goto swapped;
+		rc = -EEXIST;
+	}
+	if (rc == -EEXIST && (p->cond_none || p->cond_match)) {
+		s3_fail_code(r, S3E_PRECONDITION_FAILED, NULL);
+		goto fail;
+	}
 	if (rc) {
 		s3_fail_errno(r, rc, nf);
 		goto fail;

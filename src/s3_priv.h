@@ -37,6 +37,8 @@ struct s3_put {
 	uint64_t tmpino;             /* the object made under tmpname: the only
 					one committed or removed (a local user may
 					rename another onto that name meanwhile) */
+	int cond_none;               /* If-None-Match: * (create only) */
+	const char *cond_match;      /* If-Match: the ETags it may replace */
 	struct ns_attr bucket;
 	char keybuf[S3_KEY_MAX + 1];
 	char *comps[S3_KEY_MAXCOMPS];

@@ -132,16 +132,40 @@ Test(ns_upload, rename_ino_refuses_a_swapped_name)
 	cr_assert_eq(ns_create(N, &ROOT, b, "evil", 0644, O_WRONLY, &evil, &he), 0);
 	cr_assert_eq(ns_write(N, &ROOT, he, "forged", 6, 0), 6);
 	cr_assert_eq(ns_rename(N, &ROOT, b, "evil", b, ".s3-upload-z", 0), 0);
-	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-z", a.ino, b, "key", NS_RENAME_UPLOAD),
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-z", a.ino, b, "key", 0, NS_RENAME_UPLOAD),
 		     -ESTALE);
 	struct ns_attr k;
 	cr_assert_eq(ns_lookup(N, b, "key", &k), -ENOENT, "nothing at the key");
 	cr_assert_eq(ns_lookup(N, b, ".s3-upload-z", &k), 0);
 	cr_assert_eq(k.ino, evil.ino, "the other object stays at the name");
 	/* the right inode renames as ns_rename does */
-	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-z", evil.ino, b, "key2", 0), 0);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-z", evil.ino, b, "key2", 0, 0), 0);
 	cr_assert_eq(ns_lookup(N, b, "key2", &k), 0);
 	cr_assert_eq(k.ino, evil.ino);
 	cr_assert_eq(ns_release(N, he), 0);
 	cr_assert_eq(ns_release(N, h), 0);
+}
+
+/* ns_rename_ino's target pin (S3 If-Match): a target that is not the
+ * inode checked, or none, is -ESTALE and nothing is renamed. */
+Test(ns_upload, rename_ino_pins_the_target)
+{
+	uint64_t b = bucket_with_default("pin");
+	struct ns_attr a, old, k;
+	ns_handle *h, *ho;
+
+	cr_assert_eq(ns_create(N, &ROOT, b, "key", 0644, O_WRONLY, &old, &ho), 0);
+	cr_assert_eq(ns_create_upload(N, &ROOT, b, ".s3-upload-p", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-p", a.ino, b, "key", old.ino + 1000,
+				   NS_RENAME_UPLOAD), -ESTALE);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-p", a.ino, b, "none", old.ino,
+				   NS_RENAME_UPLOAD), -ESTALE, "no target is not the one checked");
+	cr_assert_eq(ns_lookup(N, b, "key", &k), 0);
+	cr_assert_eq(k.ino, old.ino, "the target stays");
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-p", a.ino, b, "key", old.ino,
+				   NS_RENAME_UPLOAD), 0);
+	cr_assert_eq(ns_lookup(N, b, "key", &k), 0);
+	cr_assert_eq(k.ino, a.ino);
+	cr_assert_eq(ns_release(N, h), 0);
+	cr_assert_eq(ns_release(N, ho), 0);
 }
