@@ -59,7 +59,7 @@ enum policy_op {
 	POP_FALLOCATE,
 	POP_CHMOD,
 	POP_CHOWN,
-	POP_UTIMENS,
+	POP_UTIMENS,      /* times set to given values (not "now") */
 	POP_SETXATTR,     /* a non-lock xattr: set */
 	POP_REMOVEXATTR,  /* a non-lock xattr: remove */
 	POP_UNLINK,
@@ -76,6 +76,14 @@ enum policy_op {
 			     before the daemon refuses it, where a concurrent
 			     reader could see it; through O_APPEND the kernel
 			     writes at the end only */
+	POP_TOUCH,        /* times set to now (utimensat with NULL or
+			     UTIME_NOW; a touch): as POP_UTIMENS on a sealed
+			     object, allowed on an append-only one, as
+			     chattr +a allows it */
+	POP_KILL_SETID,   /* the set-id bits a write or truncate clears: a
+			     mode change refused on a sealed object, not on
+			     an append-only one (Linux clears them on a +a
+			     file too: the write it comes with is allowed) */
 	POP__COUNT
 };
 
@@ -109,7 +117,13 @@ enum policy_op policy_write_op(uint64_t off, uint64_t size);
  * "append-only" (chattr +a semantics: POP_OVERWRITE, POP_TRUNCATE,
  * POP_FALLOCATE, POP_UNLINK, POP_RENAME_SRC/DST on an append-only object;
  * on a sealed append-only object POP_OPEN_WRITE and POP_WRITE are
- * allowed, every other change is refused as sealed).
+ * allowed, every other change is refused as sealed), "append-only-xattr"
+ * (POP_SETXATTR, POP_REMOVEXATTR on a mutable append-only object: Linux
+ * refuses every xattr change of a +a inode, and user.s3.meta holds the
+ * ETag and headers S3 returns for the bytes), "append-only-attr"
+ * (POP_CHMOD, POP_CHOWN, POP_UTIMENS on a mutable append-only object, as
+ * Linux's setattr refuses mode, owner and explicit times of a +a inode;
+ * POP_TOUCH and POP_KILL_SETID stay allowed there).
  * No caller bypasses these, root and bypass principals included. */
 int policy_check(const struct policy_rules *r, const struct policy_caller *c,
 		 const struct policy_lock *lk, enum policy_op op, int64_t now,

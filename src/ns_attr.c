@@ -19,8 +19,10 @@ static int setattr_policy(ns *n, const struct ns_caller *c, const struct meta_no
 	static const struct { unsigned mask; enum policy_op op; } checks[] = {
 		{ NS_SET_SIZE, POP_TRUNCATE }, { NS_SET_MODE, POP_CHMOD },
 		{ NS_SET_UID | NS_SET_GID, POP_CHOWN },
-		{ NS_SET_ATIME | NS_SET_MTIME | NS_SET_ATIME_NOW | NS_SET_MTIME_NOW |
-		  NS_SET_CTIME, POP_UTIMENS },
+		/* Given times and "now" differ on an append-only object
+		 * (chattr +a refuses only given ones). */
+		{ NS_SET_ATIME | NS_SET_MTIME, POP_UTIMENS },
+		{ NS_SET_ATIME_NOW | NS_SET_MTIME_NOW | NS_SET_CTIME, POP_TOUCH },
 	};
 	struct policy_lock lk;
 	struct policy_caller pc;

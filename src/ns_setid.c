@@ -94,10 +94,11 @@ int ns_kill_setid(ns *n, const struct ns_caller *c, uint64_t ino)
 		return rc == -ENOENT ? 0 : rc;
 	}
 	/* A mode change of a sealed object is refused like a chmod: the write
-	 * or truncate it comes with is refused as well. */
+	 * or truncate it comes with is refused as well. Not a chmod on an
+	 * append-only object: its appends clear the bits (as on Linux). */
 	ns_node_lock(&nd, &lk);
 	ns_caller_policy(c, &pc);
-	rc = policy_check(&n->cfg.rules, &pc, &lk, POP_CHMOD, ns_clock_now(n), &rule);
+	rc = policy_check(&n->cfg.rules, &pc, &lk, POP_KILL_SETID, ns_clock_now(n), &rule);
 	if (rc) {
 		meta_txn_abort(t);
 		return ns_refuse(n, SOP_WRITE, ino, NULL, c, rc, rule);

@@ -504,6 +504,38 @@ abort:
 	return rc;
 }
 
+/* A name outside user.* is never stored, but Linux refuses every xattr
+ * change of an append-only or immutable inode before it looks at the
+ * namespace (fs/xattr.c): such an object answers EPERM as for user.*,
+ * any other node `err`. */
+static int other_ns_change(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
+			   int remove, int err)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	struct policy_lock lk;
+	struct policy_caller pc;
+	const char *rule = NULL;
+	int rc;
+
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, ino, &nd);
+	meta_txn_abort(t);
+	if (rc)
+		return rc;
+	if (!S_ISREG(nd.mode))
+		return err;
+	ns_node_lock(&nd, &lk);
+	ns_caller_policy(c, &pc);
+	rc = policy_check(&n->cfg.rules, &pc, &lk, remove ? POP_REMOVEXATTR : POP_SETXATTR,
+			  ns_clock_now(n), &rule);
+	if (rc)
+		return ns_refuse(n, remove ? SOP_REMOVEXATTR : SOP_SETXATTR, ino, name, c, rc, rule);
+	return err;
+}
+
 int ns_setxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
 		const void *val, size_t len, int flags)
 {
@@ -513,7 +545,7 @@ int ns_setxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name
 	if (n->flags & NS_RDONLY)
 		return -EROFS;
 	if (strncmp(name, "user.", 5) != 0)
-		return -EOPNOTSUPP;
+		return other_ns_change(n, c, ino, name, 0, -EOPNOTSUPP);
 	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) == 0) {
 		if (len > 256)
 			return -EINVAL;
@@ -530,7 +562,7 @@ int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *n
 	if (n->flags & NS_RDONLY)
 		return -EROFS;
 	if (strncmp(name, "user.", 5) != 0)
-		return -ENODATA;
+		return other_ns_change(n, c, ino, name, 1, -ENODATA);
 	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) == 0)
 		return lock_attr_change(n, c, ino, name, NULL, 0, 1);
 	return user_attr_change(n, c, ino, name, NULL, 0, 0, 1);

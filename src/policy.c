@@ -139,8 +139,24 @@ int policy_check(const struct policy_rules *r, const struct policy_caller *c,
 	case POP_CHMOD:
 	case POP_CHOWN:
 	case POP_UTIMENS:
+		/* chattr +a: fs/attr.c refuses ATTR_MODE, ATTR_UID, ATTR_GID
+		 * and ATTR_TIMES_SET on an IS_APPEND inode. */
+		if (st != STATE_MUTABLE)
+			why = sealed;
+		else if (append)
+			why = "append-only-attr";
+		break;
 	case POP_SETXATTR:
 	case POP_REMOVEXATTR:
+		/* chattr +a: fs/xattr.c refuses every xattr change of an
+		 * IS_APPEND inode; here also the ETag S3 serves. */
+		if (st != STATE_MUTABLE)
+			why = sealed;
+		else if (append)
+			why = "append-only-xattr";
+		break;
+	case POP_TOUCH:
+	case POP_KILL_SETID:
 		if (st != STATE_MUTABLE)
 			why = sealed;
 		break;
@@ -176,6 +192,7 @@ const char *policy_op_name(enum policy_op op)
 		[POP_RENAME_SRC] = "rename", [POP_RENAME_DST] = "rename-target",
 		[POP_RENAME_DIR] = "rename-dir", [POP_OVERWRITE] = "overwrite",
 		[POP_OPEN_OVERWRITE] = "open-write-not-append",
+		[POP_TOUCH] = "utimens-now", [POP_KILL_SETID] = "kill-setid",
 	};
 	if ((int)op < 0 || op >= POP__COUNT)
 		return "unknown";

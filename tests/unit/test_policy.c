@@ -308,28 +308,28 @@ static int matrix_op(int op, int st, int who)
  * (write permission, not the owner) may never lock: like "other". */
 static const int expected[S__N][M__N][C__N] = {
 	[S_MUTABLE] = {
-		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { 0, 0, 0, 0, 0 },
+		[POP_OPEN_WRITE ... POP_KILL_SETID] = { 0, 0, 0, 0, 0 },
 		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { 0, P, 0, P, P },
 		[L_REMOVE] = { N, N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P, P },
 		[L_TO_GOV] = { 0, P, 0, P, P },
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_GOV] = {
-		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_KILL_SETID] = { P, P, P, P, P },
 		[L_EXTEND] = { 0, P, 0, 0, P }, [L_SHORTEN] = { P, P, 0, 0, P },
 		[L_REMOVE] = { P, P, 0, 0, P }, [L_TO_COMP] = { 0, P, 0, 0, P },
 		[L_TO_GOV] = { 0, P, 0, 0, P },
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_COMP] = {
-		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_KILL_SETID] = { P, P, P, P, P },
 		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { P, P, P, P, P },
 		[L_REMOVE] = { P, P, P, P, P }, [L_TO_COMP] = { 0, P, 0, P, P },
 		[L_TO_GOV] = { P, P, P, P, P },
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_HOLD] = {
-		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_KILL_SETID] = { P, P, P, P, P },
 		[L_EXTEND] = { 0, P, 0, P, P }, [L_SHORTEN] = { 0, P, 0, P, P },
 		[L_REMOVE] = { N, N, N, N, N }, [L_TO_COMP] = { 0, P, 0, P, P },
 		[L_TO_GOV] = { 0, P, 0, P, P },
@@ -342,6 +342,7 @@ static const int expected[S__N][M__N][C__N] = {
 		[POP_RENAME_DIR] = { 0, 0, 0, 0, 0 },
 		[POP_OVERWRITE] = { P, P, P, P, P },
 		[POP_OPEN_OVERWRITE] = { P, P, P, P, P },
+		[POP_TOUCH] = { P, P, P, P, P }, [POP_KILL_SETID] = { P, P, P, P, P },
 		/* An expired GOVERNANCE retention: writers, and bypass principals
 		 * (they govern GOVERNANCE retention in force or not). */
 		[L_EXTEND] = { 0, P, 0, 0, P }, [L_SHORTEN] = { 0, P, 0, 0, P },
@@ -350,7 +351,7 @@ static const int expected[S__N][M__N][C__N] = {
 		[L_HOLD_ON] = { P, P, 0, P, P }, [L_HOLD_OFF] = { P, P, 0, P, P },
 	},
 	[S_AUTHFAIL] = {
-		[POP_OPEN_WRITE ... POP_OPEN_OVERWRITE] = { P, P, P, P, P },
+		[POP_OPEN_WRITE ... POP_KILL_SETID] = { P, P, P, P, P },
 		[L_EXTEND ... L_HOLD_OFF] = { P, P, P, P, P },
 	},
 };
@@ -1200,7 +1201,9 @@ Test(policy_append, mutable_append_only_is_chattr_a)
 	for (int who = 0; who < C__N; who++) {
 		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_OPEN_WRITE, NOW, NULL), 0);
 		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_WRITE, NOW, NULL), 0);
-		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_CHMOD, NOW, NULL), 0);
+		/* a touch, and the set-id bits an append clears: allowed */
+		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_TOUCH, NOW, NULL), 0);
+		cr_assert_eq(policy_check(&r, &callers[who], &lk, POP_KILL_SETID, NOW, NULL), 0);
 		const enum policy_op refused[] = { POP_OVERWRITE, POP_OPEN_OVERWRITE,
 						   POP_TRUNCATE, POP_FALLOCATE,
 						   POP_UNLINK, POP_RENAME_SRC, POP_RENAME_DST };
@@ -1209,6 +1212,22 @@ Test(policy_append, mutable_append_only_is_chattr_a)
 			cr_assert_eq(policy_check(&r, &callers[who], &lk, refused[i], NOW, &rule),
 				     -EPERM, "op %s", policy_op_name(refused[i]));
 			cr_assert_str_eq(rule, "append-only");
+		}
+		/* chattr +a: no xattr change (user.s3.meta holds the ETag),
+		 * no chmod, chown or given times; root and bypass included */
+		const enum policy_op xattr[] = { POP_SETXATTR, POP_REMOVEXATTR };
+		for (size_t i = 0; i < 2; i++) {
+			rule = NULL;
+			cr_assert_eq(policy_check(&r, &callers[who], &lk, xattr[i], NOW, &rule),
+				     -EPERM, "op %s", policy_op_name(xattr[i]));
+			cr_assert_str_eq(rule, "append-only-xattr");
+		}
+		const enum policy_op attr[] = { POP_CHMOD, POP_CHOWN, POP_UTIMENS };
+		for (size_t i = 0; i < 3; i++) {
+			rule = NULL;
+			cr_assert_eq(policy_check(&r, &callers[who], &lk, attr[i], NOW, &rule),
+				     -EPERM, "op %s", policy_op_name(attr[i]));
+			cr_assert_str_eq(rule, "append-only-attr");
 		}
 	}
 	cr_assert(!policy_content_frozen(&lk, NOW));
@@ -1229,6 +1248,15 @@ Test(policy_append, sealed_append_only_grows_only)
 		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_OPEN_OVERWRITE, NOW, NULL),
 			     -EPERM);
 		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_CHMOD, NOW, NULL), -EPERM);
+		/* sealed first: the rule names the stronger protection */
+		const enum policy_op meta[] = { POP_SETXATTR, POP_REMOVEXATTR, POP_UTIMENS,
+						POP_TOUCH, POP_KILL_SETID };
+		for (size_t j = 0; j < sizeof(meta) / sizeof(meta[0]); j++) {
+			rule = NULL;
+			cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, meta[j], NOW, &rule),
+				     -EPERM, "op %s", policy_op_name(meta[j]));
+			cr_assert_str_eq(rule, "sealed-content");
+		}
 		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_RENAME_SRC, NOW, NULL), -EPERM);
 		cr_assert_eq(policy_check(&r, &callers[C_ROOT], &lk, POP_UNLINK, NOW, NULL), -EPERM);
 		cr_assert(!policy_content_frozen(&lk, NOW));
@@ -1242,6 +1270,19 @@ Test(policy_append, sealed_append_only_grows_only)
 	/* Without append-only a sealed object is frozen. */
 	cr_assert(policy_content_frozen(&states[S_GOV], NOW));
 	cr_assert(!policy_content_frozen(&states[S_MUTABLE], NOW));
+}
+
+Test(policy_append, off_restores_metadata_changes)
+{
+	/* append-only OFF on a mutable object: an ordinary object again */
+	struct policy_rules r = rules();
+	const enum policy_op ops[] = { POP_SETXATTR, POP_REMOVEXATTR, POP_CHMOD, POP_CHOWN,
+				       POP_UTIMENS, POP_TOUCH, POP_KILL_SETID };
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		cr_assert_eq(policy_check(&r, &callers[C_OWNER], &states[S_MUTABLE], ops[i], NOW,
+					  NULL), 0, "op %s", policy_op_name(ops[i]));
+	cr_assert_str_eq(policy_op_name(POP_TOUCH), "utimens-now");
+	cr_assert_str_eq(policy_op_name(POP_KILL_SETID), "kill-setid");
 }
 
 Test(policy_append, write_op_at_end_only)
