@@ -78,6 +78,15 @@ check_errno_as_user "then removexattr works" OK removexattr "$B/a.log" user.gone
 check_errno_as_user "then chmod works" OK chmod "$B/a.log" 640
 check_errno_as_user "then given times work" OK utimens "$B/a.log" 1000000000
 check_errno "then trusted.x is unsupported again" "EOPNOTSUPP|ENOTSUP" setxattr "$B/a.log" trusted.x 1
+# an append clears the set-id bits of an append-only object, as on Linux
+# (the mode change it makes is not a chmod)
+check_errno "setuid log" OK write "$B/suid.log" "x"
+chown "$TEST_UID:$TEST_UID" "$B/suid.log"
+check_errno "chmod 6777" OK chmod "$B/suid.log" 6777
+check_errno "append-only ON" OK setxattr "$B/suid.log" user.worm.append-only ON
+check_errno_as_user "owner appends to the set-id append-only object" OK append "$B/suid.log" "y"
+check_eq "... which cleared the set-id bits" 777 "$(stat -c %a "$B/suid.log")"
+check_eq "... and appended" xy "$(cat "$B/suid.log")"
 # from the bucket default, at creation
 D=$M/datelogs
 check_errno "bucket with default append-only" OK mkdir "$D"
