@@ -192,6 +192,21 @@ check("... GET: bytes, ETag and headers",
       (g["ETag"], g["Metadata"]))
 check("... append-only", os.getxattr(os.path.join(MNT, b, "mp.log"),
                                      "user.worm.append-only") == b"ON")
+# with a default retention too: an appendable WORM object
+b2 = "s3wormlogs"
+s3.create_bucket(Bucket=b2)
+os.setxattr(os.path.join(MNT, b2), "user.worm.default-append-only", b"ON")
+os.setxattr(os.path.join(MNT, b2), "user.worm.default-retention", b"GOVERNANCE 1d")
+r = s3.put_object(Bucket=b2, Key="w.log", Body=body, Metadata={"app": "worm"})
+g = s3.get_object(Bucket=b2, Key="w.log")
+p2 = os.path.join(MNT, b2, "w.log")
+check("PutObject into a default-retention + default-append-only bucket",
+      r["ETag"] == md5(body) and g["ETag"] == md5(body) and g["Metadata"] == {"app": "worm"},
+      (r["ETag"], g["ETag"], g["Metadata"]))
+check("... locked and append-only", os.getxattr(p2, "user.worm.state") == b"locked" and
+      os.getxattr(p2, "user.worm.append-only") == b"ON")
+e = err(lambda: s3.put_object(Bucket=b2, Key="w.log", Body=b"replaced"))
+check("... PutObject over it: 403 AccessDenied", e == (403, "AccessDenied"), e)
 with open(p, "ab") as f:     # appends through the mount continue
     f.write(b"second line\n")
 g = s3.get_object(Bucket=b, Key="k.log")

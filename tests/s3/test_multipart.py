@@ -341,9 +341,8 @@ def test_default_retention_never_locks_parts(s3, bucket):
         os.rename(os.path.join(b, ".s3-multipart"), os.path.join(b, "escaped"))
     s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=uid)
     assert upload_dirs(bucket) == []
-    # completed: the object gets the bucket's default like any PUT (in a
-    # bucket without default append-only: there the engine refuses the
-    # rename of PutObject's temporary object, so no PUT works either)
+    # completed: the object gets the bucket's default like any PUT (into
+    # a default-append-only bucket: tests/integration/test_appendonly_xattr.sh)
     bucket += "-2"
     s3.create_bucket(Bucket=bucket)
     b = os.path.join(MNT, bucket)
