@@ -62,6 +62,7 @@ static int usage(void)
 		"  link A B | rename A B | rename-noreplace A B | rename-exchange A B\n"
 		"  mknod P | mkfifo P | mksock P\n"
 		"  chmod P MODE | chown P UID GID | lchown P UID GID | utimens P SEC\n"
+		"  utimens2 P A M             each SEC, now (UTIME_NOW) or omit (UTIME_OMIT)\n"
 		"  setxattr P NAME VALUE [create|replace] | getxattr P NAME\n"
 		"  listxattr P | removexattr P NAME\n"
 		"  statfs P | fsync P | fdatasync P | access P r|w|x|f\n"
@@ -731,6 +732,21 @@ int main(int argc, char **argv)
 		NEED(2);
 		ts[0].tv_sec = ts[1].tv_sec = (time_t)num(argv[3]);
 		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		return report(utimensat(AT_FDCWD, argv[2], ts, 0));
+	}
+	if (!strcmp(c, "utimens2")) {
+		struct timespec ts[2];
+
+		NEED(3);
+		for (int i = 0; i < 2; i++) {
+			const char *a = argv[3 + i];
+			ts[i].tv_sec = 0;
+			ts[i].tv_nsec = !strcmp(a, "now")    ? UTIME_NOW
+					: !strcmp(a, "omit") ? UTIME_OMIT
+							     : 0;
+			if (ts[i].tv_nsec == 0)
+				ts[i].tv_sec = (time_t)num(a);
+		}
 		return report(utimensat(AT_FDCWD, argv[2], ts, 0));
 	}
 	if (!strcmp(c, "setxattr")) {

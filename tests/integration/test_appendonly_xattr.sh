@@ -31,8 +31,10 @@ check_errno_as_user "owner creates a log" OK write "$B/a.log" "one
 check_errno_as_user "user.foo before append-only" OK setxattr "$B/a.log" user.foo v1
 check_errno_as_user "user.s3.meta before append-only" OK setxattr "$B/a.log" user.s3.meta m1
 check_errno_as_user "user.gone before append-only" OK setxattr "$B/a.log" user.gone g
+check_errno_as_user "an old atime before append-only" OK utimens2 "$B/a.log" 1000000000 omit
 check_errno_as_user "owner sets append-only ON" OK setxattr "$B/a.log" user.worm.append-only ON
 before=$(stat -c '%a %u %g %Y' "$B/a.log")
+atime_before=$(stat -c %X "$B/a.log")
 for who in owner root; do
 	run() { if [ $who = owner ]; then check_errno_as_user "$@"; else check_errno "$@"; fi; }
 	run "$who: set user.foo EPERM" EPERM setxattr "$B/a.log" user.foo v2
@@ -45,6 +47,12 @@ for who in owner root; do
 	run "$who: set trusted.x EPERM (any namespace, as chattr +a)" EPERM setxattr "$B/a.log" trusted.x 1
 	run "$who: chmod EPERM" EPERM chmod "$B/a.log" 600
 	run "$who: utimens to a given time EPERM" EPERM utimens "$B/a.log" 1000000000
+	# one time set to now, the other omitted or given, is no touch:
+	# Linux marks it ATTR_TIMES_SET and refuses it on a +a inode
+	run "$who: atime now, mtime omitted (touch -a) EPERM" EPERM utimens2 "$B/a.log" now omit
+	run "$who: mtime now, atime omitted (touch -m) EPERM" EPERM utimens2 "$B/a.log" omit now
+	run "$who: atime now, mtime given EPERM" EPERM utimens2 "$B/a.log" now 1000000000
+	run "$who: atime given, mtime now EPERM" EPERM utimens2 "$B/a.log" 1000000000 now
 	run "$who: append still OK" OK append "$B/a.log" "$who
 "
 done
@@ -56,7 +64,9 @@ check_eq "user.gone still there" g "$(h getxattr "$B/a.log" user.gone)"
 check_errno "user.new not created" ENODATA getxattr "$B/a.log" user.new
 check_eq "mode and owner unchanged" "${before% *}" "$(stat -c '%a %u %g' "$B/a.log")"
 check "mtime not the given one" test "$(stat -c %Y "$B/a.log")" != 1000000000
+check_eq "atime unchanged (the old one)" "1000000000 1000000000" "$atime_before $(stat -c %X "$B/a.log")"
 check "a touch (times set to now) is allowed, as on chattr +a" as_user touch "$B/a.log"
+check_errno_as_user "both times UTIME_NOW is a touch too" OK utimens2 "$B/a.log" now now
 check_eq "content: every append" "one
 owner
 root" "$(cat "$B/a.log")"
@@ -77,6 +87,7 @@ check_eq "... with the new value" v3 "$(h getxattr "$B/a.log" user.foo)"
 check_errno_as_user "then removexattr works" OK removexattr "$B/a.log" user.gone
 check_errno_as_user "then chmod works" OK chmod "$B/a.log" 640
 check_errno_as_user "then given times work" OK utimens "$B/a.log" 1000000000
+check_errno_as_user "then atime now, mtime omitted works" OK utimens2 "$B/a.log" now omit
 check_errno "then trusted.x is unsupported again" "EOPNOTSUPP|ENOTSUP" setxattr "$B/a.log" trusted.x 1
 # an append clears the set-id bits of an append-only object, as on Linux
 # (the mode change it makes is not a chmod)
