@@ -12,6 +12,21 @@
 #include "ns_setid.h"
 #include "ns_virt.h"
 
+/* Which policy op a request's times are. A touch is utimensat with no
+ * times or both UTIME_NOW, which the kernel sends as both *_NOW bits;
+ * one time set to now with the other omitted or given is an explicit
+ * change (Linux's ATTR_TIMES_SET, refused on a chattr +a inode). A ctime
+ * alone is the kernel's own. -1: no time. */
+static int times_op(unsigned valid)
+{
+	const unsigned now = NS_SET_ATIME_NOW | NS_SET_MTIME_NOW;
+	unsigned tm = valid & (NS_SET_ATIME | NS_SET_MTIME | now);
+
+	if (tm)
+		return tm == now ? POP_TOUCH : POP_UTIMENS;
+	return (valid & NS_SET_CTIME) ? POP_TOUCH : -1;
+}
+
 /* Which lock rules a setattr request touches. */
 static int setattr_policy(ns *n, const struct ns_caller *c, const struct meta_node *nd,
 			  const struct ns_setattr *sa, int64_t now, const char **rule)
@@ -19,13 +34,10 @@ static int setattr_policy(ns *n, const struct ns_caller *c, const struct meta_no
 	static const struct { unsigned mask; enum policy_op op; } checks[] = {
 		{ NS_SET_SIZE, POP_TRUNCATE }, { NS_SET_MODE, POP_CHMOD },
 		{ NS_SET_UID | NS_SET_GID, POP_CHOWN },
-		/* Given times and "now" differ on an append-only object
-		 * (chattr +a refuses only given ones). */
-		{ NS_SET_ATIME | NS_SET_MTIME, POP_UTIMENS },
-		{ NS_SET_ATIME_NOW | NS_SET_MTIME_NOW | NS_SET_CTIME, POP_TOUCH },
 	};
 	struct policy_lock lk;
 	struct policy_caller pc;
+	int top = times_op(sa->valid);
 	int rc;
 
 	ns_node_lock(nd, &lk);
@@ -37,7 +49,7 @@ static int setattr_policy(ns *n, const struct ns_caller *c, const struct meta_no
 		if (rc)
 			return rc;
 	}
-	return 0;
+	return top < 0 ? 0 : policy_check(&n->cfg.rules, &pc, &lk, (enum policy_op)top, now, rule);
 }
 
 int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_setattr *sa,
