@@ -1376,3 +1376,72 @@ Test(ns, spill_session_reads_on_bound_store)
 	read_back(f, big, sizeof(big));
 	free(buf);
 }
+
+/* A truncate(2) that passed its policy check before append-only was set
+ * ON must not truncate the append-only object afterwards: the set (which
+ * waits for no truncate without a handle) lands between the check and
+ * the content change, here held open by a reader of in->rw. */
+#include <pthread.h>
+#include <sys/syscall.h>
+#include "../../src/ns_inode.h"
+
+struct trunc_arg {
+	uint64_t ino;
+	pid_t tid;
+	int rc;
+};
+
+static void *trunc_thread(void *p)
+{
+	struct trunc_arg *a = p;
+	struct ns_setattr sa = { .valid = NS_SET_SIZE | NS_SET_MTIME_NOW, .size = 0 };
+	__atomic_store_n(&a->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	a->rc = ns_setattr(N, &ROOT, a->ino, &sa, NULL, NULL);
+	return NULL;
+}
+
+/* Whether thread tid sleeps in futex(2), i.e. waits for a lock. */
+static int in_futex(pid_t tid)
+{
+	char path[64], buf[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return atol(buf) == SYS_futex;
+}
+
+Test(ns, truncate_racing_append_only_on_is_refused)
+{
+	uint64_t b = mkbucket("aorace");
+	uint64_t f = mkfile(b, "log", "committed");
+	struct trunc_arg ta = { f, 0, 1 };
+	struct ns_inode *in = ns_inode_get(N, f);
+	struct ns_attr a;
+	pthread_t th;
+
+	cr_assert_not_null(in);
+	pthread_rwlock_rdlock(&in->rw);
+	cr_assert_eq(pthread_create(&th, NULL, trunc_thread, &ta), 0);
+	/* until the truncate waits for in->rw (its policy check is behind
+	 * it); bounded, a wait and not a pass/fail timing */
+	for (int i = 0; i < 20000; i++) {
+		pid_t tid = __atomic_load_n(&ta.tid, __ATOMIC_SEQ_CST);
+		if (tid && in_futex(tid))
+			break;
+		usleep(500);
+	}
+	cr_assert_eq(ns_setxattr(N, &ROOT, f, "user.worm.append-only", "ON", 2, 0), 0);
+	pthread_rwlock_unlock(&in->rw);
+	pthread_join(th, NULL);
+	ns_inode_put(N, in);
+	cr_assert_eq(ta.rc, -EPERM);
+	cr_assert_eq(ns_getattr(N, f, &a), 0);
+	cr_assert_eq(a.size, 9, "append-only object truncated to %llu",
+		     (unsigned long long)a.size);
+}
