@@ -89,6 +89,17 @@ check_errno_as_user "then chmod works" OK chmod "$B/a.log" 640
 check_errno_as_user "then given times work" OK utimens "$B/a.log" 1000000000
 check_errno_as_user "then atime now, mtime omitted works" OK utimens2 "$B/a.log" now omit
 check_errno "then trusted.x is unsupported again" "EOPNOTSUPP|ENOTSUP" setxattr "$B/a.log" trusted.x 1
+# names outside user.* reach the daemon without a permission check by
+# the kernel (system.*): a user who may not write the object gets EPERM
+# as on a +a inode, but adds no refusal to the log and the audit trail
+# (the per-minute budget of refusal records would hide real ones)
+check_errno "root's 0644 log" OK write "$B/ro.log" "r"
+check_errno "append-only ON" OK setxattr "$B/ro.log" user.worm.append-only ON
+check_errno_as_user "no-write user: set system.x EPERM" EPERM setxattr "$B/ro.log" system.x 1
+check_errno_as_user "no-write user: remove system.x EPERM" EPERM removexattr "$B/ro.log" system.x
+check_not "... and no refusal logged for it" grep -q "path=/applogs/ro.log.*uid=$TEST_UID" "$LOG"
+check_errno "root: set system.x EPERM" EPERM setxattr "$B/ro.log" system.x 1
+check_match "... logged for root" "refused op=setxattr path=/applogs/ro.log attr=\"?system.x\"? uid=0 errno=EPERM rule=append-only-xattr" "$(cat "$LOG")"
 # an append clears the set-id bits of an append-only object, as on Linux
 # (the mode change it makes is not a chmod)
 check_errno "setuid log" OK write "$B/suid.log" "x"
