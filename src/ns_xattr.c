@@ -531,6 +531,11 @@ static int other_ns_change(ns *n, const struct ns_caller *c, uint64_t ino, const
 	ns_caller_policy(c, &pc);
 	rc = policy_check(&n->cfg.rules, &pc, &lk, remove ? POP_REMOVEXATTR : POP_SETXATTR,
 			  ns_clock_now(n), &rule);
+	/* The kernel checks no permission for system.* names: a caller who
+	 * may not write the object is refused without a record, or anyone
+	 * could spend the audit trail's refusal budget and hide real ones. */
+	if (rc && !ns_may_write(&nd, c))
+		return rc;
 	if (rc)
 		return ns_refuse(n, remove ? SOP_REMOVEXATTR : SOP_SETXATTR, ino, name, c, rc, rule);
 	return err;
