@@ -1445,3 +1445,39 @@ Test(ns, truncate_racing_append_only_on_is_refused)
 	cr_assert_eq(a.size, 9, "append-only object truncated to %llu",
 		     (unsigned long long)a.size);
 }
+
+/* chown(path, -1, -1) reaches the daemon as a setattr that sets nothing,
+ * from anyone: the kernel checks no permission for it. It must change
+ * nothing: neither the record of a locked object (its ctime) nor the
+ * autocommit deadline of a mutable one, which a user without write
+ * permission could otherwise push back forever, so that it never locks. */
+Test(ns, empty_setattr_changes_nothing)
+{
+	uint64_t b = mkbucket("emptysa");
+	uint64_t f = mkfile(b, "locked", "x");
+	struct ns_setattr none = { .valid = 0 };
+	struct ns_attr a1, a2, out;
+	meta_txn *t = NULL;
+	int64_t d1 = 0, d2 = 0;
+
+	cr_assert_eq(set_ret(f, "COMPLIANCE +1d", &ROOT), 0);
+	cr_assert_eq(ns_getattr(N, f, &a1), 0);
+	cr_assert_eq(ns_setattr(N, &USER, f, &none, NULL, &out), 0);
+	cr_assert_eq(ns_getattr(N, f, &a2), 0);
+	cr_assert_eq(a2.ctime_ns, a1.ctime_ns, "locked object's record rewritten by uid 1000");
+	cr_assert_eq(out.ctime_ns, a1.ctime_ns);
+
+	cr_assert_eq(ns_setxattr(N, &ROOT, b, "user.worm.default-retention", "GOVERNANCE 1d", 13,
+				 0), 0);
+	cr_assert_eq(ns_setxattr(N, &ROOT, b, "user.worm.autocommit", "1h", 2, 0), 0);
+	uint64_t g = mkfile(b, "idle", "y");
+	cr_assert_eq(meta_txn_begin(N->me, 1, &t), 0);
+	cr_assert_eq(meta_due_get(t, g, &d1), 0);
+	meta_txn_abort(t);
+	usleep(1100 * 1000);   /* a later deadline would differ even in seconds */
+	cr_assert_eq(ns_setattr(N, &USER, g, &none, NULL, NULL), 0);
+	cr_assert_eq(meta_txn_begin(N->me, 1, &t), 0);
+	cr_assert_eq(meta_due_get(t, g, &d2), 0);
+	meta_txn_abort(t);
+	cr_assert_eq(d2, d1, "autocommit deadline pushed back by uid 1000");
+}
