@@ -65,6 +65,12 @@ int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_s
 	stats_op(&n->stats, SOP_SETATTR);
 	if (ns_is_virtual(ino))
 		return ns_refuse(n, SOP_SETATTR, ino, NULL, c, -EPERM, "control-file");
+	/* Nothing to set: chown(path, -1, -1), which the kernel lets anyone
+	 * send. No ctime update (POSIX allows it), no record rewritten (of a
+	 * locked object either), and no autocommit restarted: else a user
+	 * without write permission could keep an idle object from locking. */
+	if (!sa->valid)
+		return out ? ns_getattr(n, ino, out) : 0;
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)
 		return rc;
