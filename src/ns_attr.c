@@ -71,11 +71,7 @@ int ns_setattr(ns *n, const struct ns_caller *c, uint64_t ino, const struct ns_s
 	 * without write permission could keep an idle object from locking. */
 	if (!sa->valid)
 		return out ? ns_getattr(n, ino, out) : 0;
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (rc)
-		return rc;
-	rc = ns_node_get(n, t, ino, &nd);
-	meta_txn_abort(t);
+	rc = ns_node_read(n, ino, &nd);
 	if (rc)
 		return rc;
 	if (S_ISREG(nd.mode)) {

@@ -246,16 +246,11 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 
 int ns_inode_refresh(ns *n, struct ns_inode *in, int64_t now)
 {
-	meta_txn *t = NULL;
 	struct meta_node nd;
 	int rc;
 
 	pthread_mutex_lock(&in->mu);
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (!rc) {
-		rc = ns_node_get(n, t, in->ino, &nd);
-		meta_txn_abort(t);
-	}
+	rc = ns_node_read(n, in->ino, &nd);
 	if (!rc)
 		ns_inode_load(in, &nd, now);
 	pthread_mutex_unlock(&in->mu);

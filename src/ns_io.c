@@ -392,7 +392,6 @@ static void session_abort(ns *n, struct ns_inode *in, int err)
 {
 	struct meta_node nd;
 	struct obj_ref r;
-	meta_txn *t = NULL;
 	obj_undo *u;
 	int rc, changed = 0, inl;
 	int64_t now;
@@ -404,11 +403,7 @@ static void session_abort(ns *n, struct ns_inode *in, int err)
 	pthread_mutex_unlock(&in->mu);
 	if (inl || !has_content(&r))
 		return;   /* nothing on disk changed */
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (!rc) {
-		rc = ns_node_get(n, t, in->ino, &nd);
-		meta_txn_abort(t);
-	}
+	rc = ns_node_read(n, in->ino, &nd);
 	if (rc == -ENOENT && in->unlinked)
 		return;   /* its content goes at the last release */
 	/* Moved out of inline storage in this session: the committed content
@@ -736,7 +731,6 @@ fail:
 static int session_discard(ns *n, struct ns_inode *in, int err)
 {
 	struct meta_node nd;
-	meta_txn *t = NULL;
 	obj_undo *u;
 	int rc, dirty, torn, inl;
 
@@ -749,11 +743,7 @@ static int session_discard(ns *n, struct ns_inode *in, int err)
 	if (torn)
 		return -EIO;
 	if (dirty) {
-		rc = meta_txn_begin(n->me, 1, &t);
-		if (!rc) {
-			rc = ns_node_get(n, t, in->ino, &nd);
-			meta_txn_abort(t);
-		}
+		rc = ns_node_read(n, in->ino, &nd);
 		if (rc)
 			return rc;
 		/* A content file the record names was not rolled back: its

@@ -156,6 +156,18 @@ int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out)
 	return 0;
 }
 
+int ns_node_read(ns *n, uint64_t ino, struct meta_node *out)
+{
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 1, &t);
+
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, ino, out);
+	meta_txn_abort(t);
+	return rc;
+}
+
 /* Stamp the version and the MAC (nd's bucket known, or derived in t). */
 int ns_node_seal(ns *n, meta_txn *t, struct meta_node *nd)
 {

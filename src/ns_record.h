@@ -9,6 +9,9 @@
 /* The MAC of a node record, over the fields its version covers. */
 void ns_node_mac(const ns *n, const struct meta_node *nd, uint8_t out[32]);
 int ns_node_get(ns *n, meta_txn *t, uint64_t ino, struct meta_node *out);
+/* ns_node_get in a read transaction of its own (a snapshot: a lock
+ * decision taken on it is checked again where the change is written). */
+int ns_node_read(ns *n, uint64_t ino, struct meta_node *out);
 int ns_node_put(ns *n, meta_txn *t, struct meta_node *nd);
 /* The committed object a file's record names (content identity, key,
  * generation, commit record, size, sparse): no key opened, no map, no

@@ -76,11 +76,7 @@ int ns_kill_setid(ns *n, const struct ns_caller *c, uint64_t ino)
 	int rc;
 
 	/* The common case, no set-id bit, costs one read transaction. */
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (rc)
-		return rc;
-	rc = ns_node_get(n, t, ino, &nd);
-	meta_txn_abort(t);
+	rc = ns_node_read(n, ino, &nd);
 	if (rc)
 		return rc == -ENOENT ? 0 : rc;   /* unlinked while open: no record */
 	if (!kill_bits(nd.mode) || caller_has_fsetid(c))

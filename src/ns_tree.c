@@ -59,18 +59,13 @@ int ns_lookup(ns *n, uint64_t parent, const char *name, struct ns_attr *out)
 
 int ns_getattr(ns *n, uint64_t ino, struct ns_attr *out)
 {
-	meta_txn *t = NULL;
 	struct meta_node nd;
 	int rc;
 
 	stats_op(&n->stats, SOP_GETATTR);
 	if (ns_is_virtual(ino))
 		return ns_virt_attr(ino, out);
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (rc)
-		return rc;
-	rc = ns_node_get(n, t, ino, &nd);
-	meta_txn_abort(t);
+	rc = ns_node_read(n, ino, &nd);
 	if (!rc)
 		ns_node_attr(n, &nd, out);
 	return rc;

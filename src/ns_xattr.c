@@ -511,18 +511,13 @@ abort:
 static int other_ns_change(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
 			   int remove, int err)
 {
-	meta_txn *t = NULL;
 	struct meta_node nd;
 	struct policy_lock lk;
 	struct policy_caller pc;
 	const char *rule = NULL;
 	int rc;
 
-	rc = meta_txn_begin(n->me, 1, &t);
-	if (rc)
-		return rc;
-	rc = ns_node_get(n, t, ino, &nd);
-	meta_txn_abort(t);
+	rc = ns_node_read(n, ino, &nd);
 	if (rc)
 		return rc;
 	if (!S_ISREG(nd.mode))

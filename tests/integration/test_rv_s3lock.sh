@@ -25,15 +25,6 @@ out=$("$WORMCTL" s3 user add "$S" bob --uid "$TEST_UID" --gid "$TEST_UID" 2>&1) 
 KEY=${out%% *} SECRET=${out#* }
 CAROL=$((TEST_UID + 1))
 
-s3_port_of() {
-	local log=$1 i p
-	for i in $(seq 1 100); do
-		p=$(sed -n 's/.*s3: serving on .* (port \([0-9]*\).*/\1/p' "$log" | tail -n 1)
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
 val() { sed -n "s/^$1=//p" <<<"$res" | tail -n 1; }
 
 if mount_fg "$S" "$M" -o allow_other,s3.listen=127.0.0.1:0; then
