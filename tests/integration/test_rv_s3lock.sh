@@ -70,6 +70,12 @@ if mount_fg "$S" "$M" -o allow_other,s3.listen=127.0.0.1:0; then
 	check_eq "... it stays" plain "$(val after_complete_inm)"
 	check_eq "... the upload is still completable" 200 "$(val complete_plain)"
 	check_eq "... written" multi "$(val after_complete_plain)"
+	check_eq "CopyObject with If-None-Match: * onto an object: 412" 412:PreconditionFailed "$(val copy_inm)"
+	check_eq "... it stays" target "$(val after_copy_inm)"
+	check_eq "CopyObject with If-Match of another ETag: 412" 412:PreconditionFailed "$(val copy_im_wrong)"
+	check_eq "... it stays" target "$(val after_copy_im_wrong)"
+	check_eq "CopyObject with If-None-Match: * to a new key: 200" 200 "$(val copy_inm_new)"
+	check_eq "... written" copied "$(val copy_new_body)"
 
 	umount_fs "$M"
 	check_eq "daemon exit status 0" 0 "$UMOUNT_STATUS"

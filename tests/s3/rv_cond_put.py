@@ -79,3 +79,17 @@ out("after_complete_inm", body("m"))
 call("complete_plain", lambda: s3.complete_multipart_upload(
     Bucket=BUCKET, Key="m", UploadId=up, MultipartUpload=parts), {})
 out("after_complete_plain", body("m"))
+# CopyObject: the destination's conditions (AWS: If-None-Match: * and
+# If-Match on the copy's target), never ignored either
+s3.put_object(Bucket=BUCKET, Key="csrc", Body=b"copied")
+s3.put_object(Bucket=BUCKET, Key="cdst", Body=b"target")
+src = {"Bucket": BUCKET, "Key": "csrc"}
+call("copy_inm", lambda: s3.copy_object(Bucket=BUCKET, Key="cdst", CopySource=src),
+     {"If-None-Match": "*"})
+out("after_copy_inm", body("cdst"))
+call("copy_im_wrong", lambda: s3.copy_object(Bucket=BUCKET, Key="cdst", CopySource=src),
+     {"If-Match": '"0123456789abcdef0123456789abcdef"'})
+out("after_copy_im_wrong", body("cdst"))
+call("copy_inm_new", lambda: s3.copy_object(Bucket=BUCKET, Key="cnew", CopySource=src),
+     {"If-None-Match": "*"})
+out("copy_new_body", body("cnew"))
