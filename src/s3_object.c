@@ -109,7 +109,8 @@ static int make_dirs(struct s3_request *r, struct ns_attr *dir, char **comps, in
 
 static int etag_listed(const char *list, const char *etag);
 
-/* Conditional writes (PutObject and CompleteMultipartUpload, as AWS):
+/* Conditional writes (PutObject, CopyObject's destination and
+ * CompleteMultipartUpload, as AWS):
  * If-None-Match: * creates only, If-Match replaces only an object of one
  * of its ETags. Checked before the body and again at the commit, whose
  * rename is pinned to what was checked (NOREPLACE, or the checked
@@ -219,9 +220,10 @@ int s3_put_begin(struct s3_request *r)
 			     "a key ending in '/' names a directory: its body must be empty");
 		goto fail;
 	}
-	if (r->route.op == S3_OP_PUT_OBJECT || r->route.op == S3_OP_COMPLETE_MPU) {
+	if (r->route.op == S3_OP_PUT_OBJECT || r->route.op == S3_OP_COMPLETE_MPU || copy) {
 		/* never ignored: a create-only write that replaced would be a
-		 * wrong success */
+		 * wrong success (CopyObject: the destination's, as AWS; the
+		 * source's are x-amz-copy-source-if-*) */
 		const char *inm = s3_req_header(r, "If-None-Match");
 		p->cond_match = s3_req_header(r, "If-Match");
 		if (inm && strcmp(inm, "*") != 0) {
