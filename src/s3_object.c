@@ -457,12 +457,15 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 	}
 	return 0;
 swapped:
+	/* not "nothing written": a user who moved our object away before
+	 * putting another at its name leaves it where it went, locked by
+	 * the default at our release (any rename of an open upload marks it) */
 	wlog(WLOG_WARN, "s3: the temporary object %s of a %s was replaced through the mount "
-	     "before its commit: refused, nothing written (access_key=%s)", p->tmpname,
+	     "before its commit: refused, nothing written under the key (access_key=%s)", p->tmpname,
 	     s3_op_name(r->route.op), r->pr.access_key);
 	s3_fail_code(r, S3E_OPERATION_ABORTED,
 		     "the upload's temporary object was replaced by another one meanwhile: "
-		     "nothing was written; try again");
+		     "nothing was written under the key; try again");
 fail:
 	s3_put_abort(r);
 	return -1;
