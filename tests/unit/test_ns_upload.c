@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "ns.h"
+#include "wormnames.h"
 #include "config.h"
 #include "../../src/ns_priv.h"
 #include "../../src/ns_record.h"
@@ -168,4 +169,48 @@ Test(ns_upload, rename_ino_pins_the_target)
 	cr_assert_eq(k.ino, a.ino);
 	cr_assert_eq(ns_release(N, h), 0);
 	cr_assert_eq(ns_release(N, ho), 0);
+}
+
+/* ns_rename_ino with the right inodes keeps every check ns_rename makes:
+ * a locked target (-EPERM), NOREPLACE (-EEXIST), another bucket (-EXDEV),
+ * the reserved staging name and the root (-EPERM), a directory target
+ * (-EISDIR); nothing moves on any of them. */
+Test(ns_upload, rename_ino_keeps_the_rename_checks)
+{
+	uint64_t b = bucket_with_default("chk");
+	struct ns_attr a, lk, other, d, k;
+	ns_handle *h, *hl;
+	const char *v = "COMPLIANCE +1d";
+
+	cr_assert_eq(ns_mkdir(N, &ROOT, NS_INO_ROOT, "chk2", 0755, &other), 0);
+	cr_assert_eq(ns_create(N, &ROOT, b, "locked", 0644, O_WRONLY, &lk, &hl), 0);
+	cr_assert_eq(ns_release(N, hl), 0);      /* the bucket default locks it */
+	cr_assert_eq(node(lk.ino).sealed, 1);
+	cr_assert_eq(ns_setxattr(N, &ROOT, lk.ino, "user.worm.retention", v, strlen(v), 0), 0);
+	cr_assert_eq(ns_mkdir(N, &ROOT, b, "dir", 0755, &d), 0);
+	cr_assert_eq(ns_create_upload(N, &ROOT, b, ".s3-upload-c", 0644, O_WRONLY, &a, &h), 0);
+
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-c", a.ino, b, "locked", lk.ino,
+				   NS_RENAME_UPLOAD), -EPERM, "a locked target stays");
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-c", a.ino, b, "locked", 0,
+				   NS_RENAME_UPLOAD), -EPERM);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-c", a.ino, b, "locked", 0,
+				   NS_RENAME_UPLOAD | NS_RENAME_NOREPLACE), -EEXIST);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-c", a.ino, other.ino, "x", 0,
+				   NS_RENAME_UPLOAD), -EXDEV);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-c", a.ino, b, WORM_S3_MPU_DIR, 0,
+				   NS_RENAME_UPLOAD), -EPERM);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-c", a.ino, NS_INO_ROOT, "x", 0,
+				   NS_RENAME_UPLOAD), -EPERM);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-c", a.ino, b, "dir", d.ino,
+				   NS_RENAME_UPLOAD), -EISDIR);
+	cr_assert_eq(ns_rename_ino(N, &ROOT, b, ".s3-upload-c", a.ino, b, "x",  0,
+				   NS_RENAME_UPLOAD | NS_RENAME_EXCHANGE), -EINVAL);
+	cr_assert_eq(ns_lookup(N, b, ".s3-upload-c", &k), 0);
+	cr_assert_eq(k.ino, a.ino, "the upload never moved");
+	cr_assert_eq(node(a.ino).flags & META_F_DEFAULT_PENDING, 0, "nor was marked");
+	cr_assert_eq(ns_lookup(N, b, "locked", &k), 0);
+	cr_assert_eq(k.ino, lk.ino);
+	cr_assert_eq(ns_unlink(N, &ROOT, b, ".s3-upload-c"), 0);
+	cr_assert_eq(ns_release(N, h), 0);
 }
