@@ -14,6 +14,8 @@
 #     NoSuchKey for If-Match on no object), checked before the body and at
 #     the commit, whose rename is pinned to what was checked; other
 #     If-None-Match values: 501; a lock still wins (403).
+#     CopyObject ignored its destination's conditions too (a create-only copy
+#     replaced the object, 200): now checked as PutObject's.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
