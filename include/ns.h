@@ -219,6 +219,12 @@ int ns_readlink(ns *n, uint64_t ino, char *buf, size_t size);
  * such name. Waits up to about 1 s for writers still releasing. */
 WORM_MUST_USE
 int ns_unlink(ns *n, const struct ns_caller *c, uint64_t parent, const char *name);
+/* As ns_unlink, only if name still names ino, checked in the unlink's own
+ * transaction, else -ESTALE and nothing removed: a front end removes the
+ * upload it wrote, never a file renamed onto its temporary name since. */
+WORM_MUST_USE
+int ns_unlink_ino(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		  uint64_t ino);
 WORM_MUST_USE
 int ns_rmdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name);
 /* rename(2) and renameat2's NOREPLACE and EXCHANGE. Refusals (logged):

@@ -379,8 +379,9 @@ static void node_drop_undo(ns *n, const struct meta_node *nd)
 	ns_inode_put(n, in);
 }
 
+/* expect: the inode name must still hold (0: any), else -ESTALE. */
 static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
-			   const char *name, int dir)
+			   const char *name, int dir, uint64_t expect)
 {
 	enum stats_op op = dir ? SOP_RMDIR : SOP_UNLINK;
 	meta_txn *t = NULL;
@@ -400,6 +401,8 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 	if (rc)
 		return rc;
 	rc = meta_dirent_get(t, parent, name, &ino);
+	if (!rc && expect && ino != expect)
+		rc = -ESTALE;     /* the name was given to another object meanwhile */
 	if (!rc)
 		rc = ns_node_get(n, t, ino, &nd);
 	if (rc)
@@ -476,12 +479,18 @@ fail:
 
 int ns_unlink(ns *n, const struct ns_caller *c, uint64_t parent, const char *name)
 {
-	return unlink_or_rmdir(n, c, parent, name, 0);
+	return unlink_or_rmdir(n, c, parent, name, 0, 0);
+}
+
+int ns_unlink_ino(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		  uint64_t ino)
+{
+	return unlink_or_rmdir(n, c, parent, name, 0, ino);
 }
 
 int ns_rmdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name)
 {
-	return unlink_or_rmdir(n, c, parent, name, 1);
+	return unlink_or_rmdir(n, c, parent, name, 1, 0);
 }
 
 /* Is any object below dir locked at now (rename of a directory)?

@@ -214,3 +214,25 @@ Test(ns_upload, rename_ino_keeps_the_rename_checks)
 	cr_assert_eq(ns_unlink(N, &ROOT, b, ".s3-upload-c"), 0);
 	cr_assert_eq(ns_release(N, h), 0);
 }
+
+/* ns_unlink_ino (an S3 abort) removes only the object it names: another
+ * one renamed onto the temporary name meanwhile is -ESTALE and stays. */
+Test(ns_upload, unlink_ino_removes_only_its_object)
+{
+	uint64_t b = bucket_with_default("unl");
+	struct ns_attr a, other, k;
+	ns_handle *h, *ho;
+
+	cr_assert_eq(ns_create_upload(N, &ROOT, b, ".s3-upload-u", 0644, O_WRONLY, &a, &h), 0);
+	cr_assert_eq(ns_create(N, &ROOT, b, "other", 0644, O_WRONLY, &other, &ho), 0);
+	cr_assert_eq(ns_rename(N, &ROOT, b, ".s3-upload-u", b, "moved", 0), 0);
+	cr_assert_eq(ns_rename(N, &ROOT, b, "other", b, ".s3-upload-u", 0), 0);
+	cr_assert_eq(ns_unlink_ino(N, &ROOT, b, ".s3-upload-u", a.ino), -ESTALE);
+	cr_assert_eq(ns_lookup(N, b, ".s3-upload-u", &k), 0);
+	cr_assert_eq(k.ino, other.ino, "the other object stays");
+	cr_assert_eq(ns_unlink_ino(N, &ROOT, b, "nothing", a.ino), -ENOENT);
+	cr_assert_eq(ns_unlink_ino(N, &ROOT, b, "moved", a.ino), 0);
+	cr_assert_eq(ns_lookup(N, b, "moved", &k), -ENOENT);
+	cr_assert_eq(ns_release(N, h), 0);
+	cr_assert_eq(ns_release(N, ho), 0);
+}
