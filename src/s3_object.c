@@ -153,15 +153,10 @@ void s3_put_abort(struct s3_request *r)
 	if (!p)
 		return;
 	if (p->h) {
-		/* only our object: a file a local user renamed onto the name
-		 * is not ours to remove (between the lookup and the unlink
-		 * another rename could still land there: the name is
-		 * reserved for uploads, and that user made it so) */
-		struct ns_attr cur;
-		int rc = ns_lookup(r->n, p->tmpdir.ino, p->tmpname, &cur);
-		if (!rc && cur.ino == p->tmpino)
-			rc = ns_unlink(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname);
-		if (rc && rc != -ENOENT)
+		/* only our object, checked in the unlink's transaction: a file
+		 * a local user renamed onto the name is not ours to remove */
+		int rc = ns_unlink_ino(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname, p->tmpino);
+		if (rc && rc != -ENOENT && rc != -ESTALE)
 			wlog(WLOG_WARN, "s3: cannot remove the unfinished upload %s: %s",
 			     p->tmpname, strerror(-rc));
 		worm_discard(ns_release(r->n, p->h));   /* logged by ns */
