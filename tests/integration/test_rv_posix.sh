@@ -48,9 +48,14 @@ check_errno "GOVERNANCE retention on the unlinked expired object: ENOENT" ENOENT
 	setxattr /proc/self/fd/3 user.worm.retention "GOVERNANCE +30d"
 exec 3<&-
 
-# ---- a non-root owner: the same through its own descriptor
+# ---- a non-root owner: the same through its own descriptor. The user's
+# shell execs the harness itself (setpriv's exec, which still holds root's
+# capabilities, is bash's), so it runs a copy in T_BASE: the build may sit
+# below a directory TEST_UID cannot enter (a clone under mktemp -d).
+UHARNESS=$T_BASE/uharness
+install -m 0755 "$HARNESS" "$UHARNESS"
 out=$(as_user bash -c 'f=$1/mine; printf data >"$f" && exec 3<"$f" && rm "$f" &&
-	"$2" setxattr /proc/self/fd/3 user.worm.retention "COMPLIANCE +36500d"' _ "$B" "$HARNESS" 2>&1)
+	"$2" setxattr /proc/self/fd/3 user.worm.retention "COMPLIANCE +36500d"' _ "$B" "$UHARNESS" 2>&1)
 check_eq "non-root owner: COMPLIANCE +100y on its unlinked object: ENOENT" ENOENT "$out"
 
 # A linked object still takes a lock through a descriptor.
