@@ -112,6 +112,8 @@ enum s3_err {
 	/* multipart upload */
 	S3E_NO_SUCH_UPLOAD, S3E_INVALID_PART, S3E_INVALID_PART_ORDER, S3E_ENTITY_TOO_SMALL,
 	S3E_OPERATION_ABORTED,
+	/* conditional writes */
+	S3E_CONDITIONAL_CONFLICT,
 	S3E__COUNT
 };
 const struct s3_error *s3_error_get(enum s3_err e);

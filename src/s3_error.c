@@ -63,6 +63,9 @@ static const struct s3_error errs[S3E__COUNT] = {
 	[S3E_OPERATION_ABORTED] = { 409, "OperationAborted",
 		"A conflicting conditional operation is currently in progress against this "
 		"resource. Try again." },
+	[S3E_CONDITIONAL_CONFLICT] = { 409, "ConditionalRequestConflict",
+		"A conflicting operation occurred during the conditional write (the object it "
+		"was checked against was deleted). Try again." },
 };
 
 const struct s3_error *s3_error_get(enum s3_err e)

@@ -107,7 +107,7 @@ static int make_dirs(struct s3_request *r, struct ns_attr *dir, char **comps, in
 	return 0;
 }
 
-static int etag_listed(const char *list, const char *etag);
+static int etag_listed(const char *list, const char *etag, int strong);
 
 /* Conditional writes (PutObject, CopyObject's destination and
  * CompleteMultipartUpload, as AWS):
@@ -115,7 +115,8 @@ static int etag_listed(const char *list, const char *etag);
  * of its ETags. Checked before the body and again at the commit, whose
  * rename is pinned to what was checked (NOREPLACE, or the checked
  * inode): 0, or the error (nothing answered yet). */
-static const struct s3_error *put_conditions(struct s3_request *r, const struct ns_attr *victim)
+static const struct s3_error *put_conditions(struct s3_request *r, const struct ns_attr *victim,
+					     int at_commit)
 {
 	struct s3_put *p = r->put;
 	char meta[8192 + 512], etag[48];
@@ -123,15 +124,17 @@ static const struct s3_error *put_conditions(struct s3_request *r, const struct 
 	if (p->cond_none && victim)
 		return s3_error_get(S3E_PRECONDITION_FAILED);
 	if (p->cond_match) {
+		/* AWS: the object deleted while the write ran is a conflict
+		 * (409, try again), not a missing key */
 		if (!victim)
-			return s3_error_get(S3E_NO_SUCH_KEY);
+			return s3_error_get(at_commit ? S3E_CONDITIONAL_CONFLICT : S3E_NO_SUCH_KEY);
 		ssize_t ml = ns_getxattr(r->n, &r->pr.caller, victim->ino, S3_META_XATTR, meta,
 					 sizeof(meta) - 1);
 		if (ml < 0)
 			ml = 0;
 		meta[ml] = '\0';
 		s3_meta_etag(victim, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
-		if (!etag_listed(p->cond_match, etag))
+		if (!etag_listed(p->cond_match, etag, 1))
 			return s3_error_get(S3E_PRECONDITION_FAILED);
 	}
 	return NULL;
@@ -269,7 +272,7 @@ int s3_put_begin(struct s3_request *r)
 			goto fail;
 		}
 	}
-	const struct s3_error *ce = put_conditions(r, have_victim ? &victim : NULL);
+	const struct s3_error *ce = put_conditions(r, have_victim ? &victim : NULL, 0);
 	if (ce) {
 		s3_fail(r, ce, NULL);
 		goto fail;
@@ -411,7 +414,7 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 		else if (lr && lr != -ENOENT)
 			rc = lr;
 		if (!rc) {
-			const struct s3_error *ce = put_conditions(r, lr == 0 ? &victim : NULL);
+			const struct s3_error *ce = put_conditions(r, lr == 0 ? &victim : NULL, 1);
 			if (ce) {
 				s3_fail(r, ce, NULL);
 				goto fail;
@@ -431,6 +434,13 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 		struct ns_attr cur;
 		if (ns_lookup(r->n, p->tmpdir.ino, p->tmpname, &cur) || cur.ino != p->tmpino)
 			goto swapped;
+		/* AWS: the object an If-Match write was checked against deleted
+		 * before the write completed is a conflict (409), not a failed
+		 * condition; replaced by another, the first to finish won (412) */
+		if (p->cond_match && ns_lookup(r->n, dir.ino, p->comps[p->ncomps - 1], &cur) == -ENOENT) {
+			s3_fail_code(r, S3E_CONDITIONAL_CONFLICT, NULL);
+			goto fail;
+		}
 		rc = -EEXIST;
 	}
 	if (rc == -EEXIST && (p->cond_none || p->cond_match)) {
@@ -549,8 +559,10 @@ static int s3_find_object(struct s3_request *r, struct ns_attr *obj, struct ns_a
 	return 0;
 }
 
-/* 1 if the comma-separated If-Match / If-None-Match list names etag. */
-static int etag_listed(const char *list, const char *etag)
+/* 1 if the comma-separated If-Match / If-None-Match list names etag.
+ * strong (If-Match, RFC 7232 3.1): a weak tag W/"..." never matches;
+ * If-None-Match compares weakly. */
+static int etag_listed(const char *list, const char *etag, int strong)
 {
 	const char *p = list;
 	size_t el = strlen(etag);
@@ -566,6 +578,10 @@ static int etag_listed(const char *list, const char *etag)
 		while (l && p[l - 1] == ' ')
 			l--;
 		if (l >= 2 && p[0] == 'W' && p[1] == '/') {
+			if (strong) {
+				p = e;
+				continue;
+			}
 			p += 2;
 			l -= 2;
 		}
@@ -594,11 +610,11 @@ static int preconditions(struct s3_request *r, const char *prefix, const char *e
 	snprintf(h[3], sizeof(h[3]), "%sModified-Since", prefix);
 	const char *im = s3_req_header(r, h[0]), *inm = s3_req_header(r, h[1]);
 	const char *ius = s3_req_header(r, h[2]), *ims = s3_req_header(r, h[3]);
-	if (im && !etag_listed(im, etag))
+	if (im && !etag_listed(im, etag, 1))
 		return -1;
 	if (!im && ius && s3_parse_http_date(ius, &t) == 0 && mtime > t)
 		return -1;
-	if (inm && etag_listed(inm, etag))
+	if (inm && etag_listed(inm, etag, 0))
 		return 1;
 	if (!inm && ims && s3_parse_http_date(ims, &t) == 0 && mtime <= t)
 		return 1;

@@ -78,6 +78,16 @@ if mount_fg "$S" "$M" -o allow_other,s3.listen=127.0.0.1:0; then
 	check_eq "... it stays" target "$(val after_copy_im_wrong)"
 	check_eq "CopyObject with If-None-Match: * to a new key: 200" 200 "$(val copy_inm_new)"
 	check_eq "... written" copied "$(val copy_new_body)"
+	check_eq "If-Match, the object deleted through the mount mid-body: 409" \
+		409:ConditionalRequestConflict "$(val im_deleted_meanwhile)"
+	check_eq "... nothing written under the key" NoSuchKey "$(val after_im_deleted_meanwhile)"
+	check_eq "If-Match, the object replaced through the mount mid-body: 412" \
+		412:PreconditionFailed "$(val im_replaced_meanwhile)"
+	check_eq "... the replacement stays" replacement "$(val after_im_replaced_meanwhile)"
+	check_eq "If-Match with the weak form of its ETag: 412" 412:PreconditionFailed "$(val im_weak)"
+	check_eq "... it stays" w1 "$(val after_im_weak)"
+	check_eq "GET If-Match with a weak ETag: 412" 412:PreconditionFailed "$(val get_im_weak)"
+	check_eq "GET If-None-Match with a weak ETag: 304" 304:304 "$(val get_inm_weak)"
 
 	umount_fs "$M"
 	check_eq "daemon exit status 0" 0 "$UMOUNT_STATUS"

@@ -93,3 +93,89 @@ out("after_copy_im_wrong", body("cdst"))
 call("copy_inm_new", lambda: s3.copy_object(Bucket=BUCKET, Key="cnew", CopySource=src),
      {"If-None-Match": "*"})
 out("copy_new_body", body("cnew"))
+# The object an If-Match write was checked against, deleted or replaced
+# through the mount while the body is on its way: AWS answers 409
+# ConditionalRequestConflict for the deletion, 412 when another object
+# finished first; nothing is written under the key either way.
+import io
+import threading
+
+sending = threading.Event()
+
+
+def mark_sending(**kw):
+    sending.set()
+
+
+s3.meta.events.register("before-send.s3.PutObject", mark_sending)
+
+
+class GatedBody(io.RawIOBase):
+    """8 MiB whose reads, once the request is on the wire (after the
+    signer's pass), stop after 1 MiB until the test releases them."""
+
+    def __init__(self):
+        self.data, self.pos = b"g" * (8 << 20), 0
+        self.blocked, self.release = threading.Event(), threading.Event()
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, off, whence=0):
+        self.pos = off if whence == 0 else (self.pos + off if whence == 1 else len(self.data) + off)
+        return self.pos
+
+    def tell(self):
+        return self.pos
+
+    def readinto(self, b):
+        if sending.is_set() and self.pos >= (1 << 20) and not self.release.is_set():
+            self.blocked.set()
+            self.release.wait(60)
+        n = min(len(b), len(self.data) - self.pos, 65536)
+        b[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
+def raced_put(name, key, meddle):
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"original")
+    tag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"]
+    sending.clear()
+    body = GatedBody()
+    t = threading.Thread(target=call, args=(name, lambda: s3.put_object(
+        Bucket=BUCKET, Key=key, Body=body, ContentLength=len(body.data)), {"If-Match": tag}))
+    t.start()
+    if body.blocked.wait(60):
+        meddle(os.path.join(MNT, BUCKET, key))
+    else:
+        out(name + "_gate", "never-blocked")
+    body.release.set()
+    t.join(120)
+    try:
+        got = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        out("after_" + name, "g" if got.startswith(b"g") else got.decode())
+    except ClientError as e:
+        out("after_" + name, e.response["Error"]["Code"])
+
+
+def replace_through_mount(path):
+    with open(path + ".new", "wb") as f:
+        f.write(b"replacement")
+    os.rename(path + ".new", path)
+
+
+raced_put("im_deleted_meanwhile", "cf-del", os.unlink)
+raced_put("im_replaced_meanwhile", "cf-rep", replace_through_mount)
+# If-Match compares strongly (RFC 7232): a weak tag never matches
+s3.put_object(Bucket=BUCKET, Key="weak", Body=b"w1")
+etag = s3.head_object(Bucket=BUCKET, Key="weak")["ETag"]
+call("im_weak", lambda: s3.put_object(Bucket=BUCKET, Key="weak", Body=b"w2"),
+     {"If-Match": "W/" + etag})
+out("after_im_weak", body("weak"))
+call("get_im_weak", lambda: s3.get_object(Bucket=BUCKET, Key="weak"), {"If-Match": "W/" + etag})
+call("get_inm_weak", lambda: s3.get_object(Bucket=BUCKET, Key="weak"),
+     {"If-None-Match": "W/" + etag})
