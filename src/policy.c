@@ -139,21 +139,16 @@ int policy_check(const struct policy_rules *r, const struct policy_caller *c,
 	case POP_CHMOD:
 	case POP_CHOWN:
 	case POP_UTIMENS:
-		/* chattr +a: fs/attr.c refuses ATTR_MODE, ATTR_UID, ATTR_GID
-		 * and ATTR_TIMES_SET on an IS_APPEND inode. */
-		if (st != STATE_MUTABLE)
-			why = sealed;
-		else if (append)
-			why = "append-only-attr";
-		break;
 	case POP_SETXATTR:
 	case POP_REMOVEXATTR:
-		/* chattr +a: fs/xattr.c refuses every xattr change of an
-		 * IS_APPEND inode; here also the ETag S3 serves. */
+		/* chattr +a: fs/attr.c refuses ATTR_MODE, ATTR_UID, ATTR_GID
+		 * and ATTR_TIMES_SET on an IS_APPEND inode, fs/xattr.c every
+		 * xattr change (here also the ETag S3 serves). */
 		if (st != STATE_MUTABLE)
 			why = sealed;
 		else if (append)
-			why = "append-only-xattr";
+			why = op == POP_SETXATTR || op == POP_REMOVEXATTR ? "append-only-xattr"
+									 : "append-only-attr";
 		break;
 	case POP_TOUCH:
 	case POP_KILL_SETID:
