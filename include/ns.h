@@ -198,7 +198,12 @@ WORM_MUST_USE
 int ns_mkdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	     uint32_t mode, struct ns_attr *out);
 /* mode carries the file type: only S_IFREG (or none) is allowed; device
- * nodes, FIFOs and sockets get -EPERM (rule=special-file). */
+ * nodes, FIFOs and sockets get -EPERM (rule=special-file). A new regular
+ * file is created and closed at once, as a create followed by a release:
+ * it is committed (the bucket's default retention applies, an autocommit
+ * deadline starts), never left uncommitted for want of a write handle.
+ * A commit that fails leaves the default pending for the next mount's
+ * recovery and still returns 0 (the node exists). */
 WORM_MUST_USE
 int ns_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
 	     uint32_t mode, struct ns_attr *out);

@@ -1102,12 +1102,32 @@ int ns_create(ns *n, const struct ns_caller *c, uint64_t parent, const char *nam
 {
 	int rc;
 
-	rc = ns_mknod(n, c, parent, name, S_IFREG | (mode & 07777), out);
+	rc = ns_node_mknod(n, c, parent, name, S_IFREG | (mode & 07777), out);
 	if (rc)
 		return rc;
 	/* The creator may write even if the new mode says read-only. */
 	return open_node(n, c, out->ino, (flags & ~(O_TRUNC | OPEN_UPLOAD)) | O_RDWR | O_CREAT,
 			 h, NULL);
+}
+
+int ns_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+	     uint32_t mode, struct ns_attr *out)
+{
+	ns_handle *h = NULL;
+	int rc;
+
+	if ((mode & S_IFMT) != 0 && !S_ISREG(mode))
+		return ns_node_mknod(n, c, parent, name, mode, out);   /* refused */
+	/* Created and closed: the release commits it like any other new
+	 * object, so a file made without a handle (mknod(2)) does not stay
+	 * mutable, outside its bucket's default retention, for ever. */
+	rc = ns_create(n, c, parent, name, mode & 07777, O_WRONLY, out, &h);
+	if (rc)
+		return rc;
+	struct ns_attr now;
+	if (ns_release(n, h) == 0 && ns_getattr(n, out->ino, &now) == 0)
+		*out = now;     /* as committed; else the attributes at creation */
+	return 0;
 }
 
 int ns_create_upload(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,

@@ -224,8 +224,8 @@ int ns_mkdir(ns *n, const struct ns_caller *c, uint64_t parent, const char *name
 	return create_common(n, c, parent, name, S_IFDIR | (mode & 07777), NULL, 0, out, SOP_MKDIR);
 }
 
-int ns_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
-	     uint32_t mode, struct ns_attr *out)
+int ns_node_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		  uint32_t mode, struct ns_attr *out)
 {
 	if (!S_ISREG(mode) && (mode & S_IFMT) != 0)
 		return ns_refuse(n, SOP_CREATE, parent, name, c, -EPERM, "special-file");

@@ -8,6 +8,10 @@
 /* Create a node named name in parent (write txn t), as mkdir/create do. */
 int ns_node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t parent,
 		const char *name, uint32_t mode, struct meta_node *out);
+/* The node of a regular file, no handle, nothing committed (ns_create
+ * opens it; ns_mknod in ns.h also closes it); special files refused. */
+int ns_node_mknod(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,
+		  uint32_t mode, struct ns_attr *out);
 /* ns_mknod of a regular file for ns_create_upload: without the pending
  * mark of its bucket's default (the rename with NS_RENAME_UPLOAD sets it). */
 int ns_mknod_upload(ns *n, const struct ns_caller *c, uint64_t parent, const char *name,

@@ -66,6 +66,37 @@ check_errno "retention through a descriptor of a linked object" OK \
 exec 3<&-
 check_eq "it is locked" locked "$(worm_state "$B/kept")"
 
+# ---- mknod(2) of a regular file: no handle is ever opened, so nothing
+# released it and it stayed mutable (until the next mount's recovery) in
+# a bucket whose default retention locks every new object: truncated to
+# any size, renamed, removed. It is now created and closed at once.
+mkreg() { /usr/bin/python3 -c 'import os, sys; os.mknod(sys.argv[1], 0o100644)' "$1"; }
+D=$M/rvmknod
+check_errno "bucket with a COMPLIANCE default" OK mkdir "$D"
+chmod 0777 "$D"
+h setxattr "$D" user.worm.default-retention "COMPLIANCE 1d" >/dev/null
+mkreg "$D/node"
+check_eq "mknod in a default-retention bucket: locked at once" locked "$(worm_state "$D/node")"
+check_match "... with the default's retention" "^COMPLIANCE " "$(h getxattr "$D/node" user.worm.retention)"
+check_errno "... truncate(2): EPERM" EPERM truncate "$D/node" 4096
+check_errno "... rename: EPERM" EPERM rename "$D/node" "$D/moved"
+check_errno "... unlink: EPERM" EPERM unlink "$D/node"
+out=$(as_user /usr/bin/python3 -c 'import os, sys; os.mknod(sys.argv[1], 0o100644)' "$D/users" 2>&1)
+check_eq "a non-root user's mknod: created" "" "$out"
+check_eq "... locked at once too" locked "$(worm_state "$D/users")"
+check_eq "... owned by the user" "$TEST_UID" "$(stat -c %u "$D/users")"
+A=$M/rvmknodac
+check_errno "bucket with a default and autocommit 1s" OK mkdir "$A"
+h setxattr "$A" user.worm.default-retention "GOVERNANCE 1d" >/dev/null
+h setxattr "$A" user.worm.autocommit 1s >/dev/null
+mkreg "$A/idle"
+check_eq "mknod in an autocommit bucket: mutable until idle" mutable "$(worm_state "$A/idle")"
+wait_state "$A/idle" locked 30
+check_eq "... then autocommitted" locked "$(worm_state "$A/idle")"
+mkreg "$B/plain"
+check_eq "mknod in a bucket without a default: mutable" mutable "$(worm_state "$B/plain")"
+check_errno "... and writable" OK write "$B/plain" "later"
+
 check "unmount" umount_fs "$M"
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "wormctl verify: exit 0 (no lock recorded on an object that is gone)" 0 "$?"
