@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Review of the FUSE front end (adversarial review, rv-fs).
+#
+# Times: utimensat hands the daemon seconds and nanoseconds; a record holds
+# nanoseconds in 64 bits (about 1677 to 2262). A time outside that range
+# is clamped to it, as the kernel clamps to a local file system's range
+# (ext4, tmpfs); before, the product overflowed and another year was
+# stored (touch -d @100000000000 read back as 2216-...). A time before
+# 1970 with a fraction reads back as written (the reply had a negative
+# tv_nsec: -1.5 s read back as -1 ns).
+. "$(dirname "$0")/lib.sh"
+require_binaries
+
+S=$T_BASE/store M=$T_BASE/mnt
+make_store "$S" || { fail "wormctl init"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+ok "mounted"
+B=$M/rvfs
+check_errno "mkdir bucket" OK mkdir "$B"
+
+# ---- times at and past the limits of a record
+h write "$B/t" "x" >/dev/null
+mt() { stat -c '%.9Y' "$1"; }
+at() { stat -c '%.9X' "$1"; }
+check "touch -d @-1.5" touch -d @-1.5 "$B/t"
+check_eq "a time before 1970 with a fraction reads back as written (mtime)" -1.500000000 "$(mt "$B/t")"
+check_eq "and atime" -1.500000000 "$(at "$B/t")"
+check "touch -d @4102444800.25 (2100)" touch -d @4102444800.25 "$B/t"
+check_eq "a time in 2100 reads back as written" 4102444800.250000000 "$(mt "$B/t")"
+check "touch -d @100000000000 (year 5138)" touch -d @100000000000 "$B/t"
+check_eq "a time past 2262 is clamped to the latest a record holds, not wrapped" \
+	9223372036.854775807 "$(mt "$B/t")"
+check "touch -d @-100000000000" touch -d @-100000000000 "$B/t"
+check_eq "a time before 1677 is clamped to the earliest a record holds" \
+	-9223372036.854775808 "$(mt "$B/t")"
+check "touch -d @9300000000 (just past the range)" touch -d @9300000000 "$B/t"
+check_eq "clamped, not wrapped to 1677" 9223372036.854775807 "$(mt "$B/t")"
+# the same after a remount (what the record holds, not the kernel's cache)
+check "touch -d @-1.5 again" touch -d @-1.5 "$B/t"
+umount_fs "$M"
+mount_fg "$S" "$M" || { fail "remount" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+check_eq "after a remount: -1.5 s" -1.500000000 "$(mt "$B/t")"
+
+# ---- a locked object: a huge time is refused as any other (EPERM), unchanged
+h write "$B/lk" "locked" >/dev/null
+check_errno "lock it" OK setxattr "$B/lk" user.worm.retention "COMPLIANCE +1d"
+before=$(mt "$B/lk")
+check_errno "utimens 100000000000 on the locked object: EPERM" EPERM utimens "$B/lk" 100000000000
+check_errno "utimens -100000000000 on the locked object: EPERM" EPERM utimens "$B/lk" -100000000000
+check_eq "its mtime is unchanged" "$before" "$(mt "$B/lk")"
+
+umount_check "$M" "the mount"
+done_testing
