@@ -8,6 +8,12 @@
 # stored (touch -d @100000000000 read back as 2216-...). A time before
 # 1970 with a fraction reads back as written (the reply had a negative
 # tv_nsec: -1.5 s read back as -1 ns).
+#
+# setxattr's XATTR_CREATE and XATTR_REPLACE on the lock attributes: they
+# were ignored, so a create-only set extended a retention in force and a
+# replace-only set locked a mutable object (or set a legal hold / bucket
+# default never set). Now EEXIST / ENODATA as for any attribute, nothing
+# changed.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -48,6 +54,44 @@ before=$(mt "$B/lk")
 check_errno "utimens 100000000000 on the locked object: EPERM" EPERM utimens "$B/lk" 100000000000
 check_errno "utimens -100000000000 on the locked object: EPERM" EPERM utimens "$B/lk" -100000000000
 check_eq "its mtime is unchanged" "$before" "$(mt "$B/lk")"
+
+# ---- XATTR_CREATE / XATTR_REPLACE on the lock attributes
+h write "$B/xr" "x" >/dev/null
+check_errno "retention, replace-only, none set: ENODATA" ENODATA \
+	setxattr "$B/xr" user.worm.retention "GOVERNANCE +1d" replace
+check_errno "legal hold, replace-only, never set: ENODATA" ENODATA \
+	setxattr "$B/xr" user.worm.legal-hold ON replace
+check_errno "append-only, replace-only, not set: ENODATA" ENODATA \
+	setxattr "$B/xr" user.worm.append-only ON replace
+check_eq "the object is still mutable" mutable "$(worm_state "$B/xr")"
+check_errno "the replace-only retention left nothing" ENODATA getxattr "$B/xr" user.worm.retention
+check_errno "the replace-only legal hold left nothing" ENODATA getxattr "$B/xr" user.worm.legal-hold
+check_errno "retention, create-only, none set: OK" OK \
+	setxattr "$B/xr" user.worm.retention "GOVERNANCE 2100-01-01T00:00:00Z" create
+check_errno "retention, create-only, one in force: EEXIST" EEXIST \
+	setxattr "$B/xr" user.worm.retention "GOVERNANCE 2101-01-01T00:00:00Z" create
+check_eq "the retention in force is unchanged" "GOVERNANCE 2100-01-01T00:00:00Z" \
+	"$(h getxattr "$B/xr" user.worm.retention)"
+check_errno "retention, replace-only, one in force: extends" OK \
+	setxattr "$B/xr" user.worm.retention "GOVERNANCE 2101-01-01T00:00:00Z" replace
+check_eq "extended" "GOVERNANCE 2101-01-01T00:00:00Z" "$(h getxattr "$B/xr" user.worm.retention)"
+check_errno "legal hold, create-only, never set: OK" OK setxattr "$B/xr" user.worm.legal-hold ON create
+check_errno "legal hold, create-only, set: EEXIST" EEXIST setxattr "$B/xr" user.worm.legal-hold OFF create
+check_eq "the hold stays ON" ON "$(h getxattr "$B/xr" user.worm.legal-hold)"
+check_errno "legal hold, replace-only, set: OFF" OK setxattr "$B/xr" user.worm.legal-hold OFF replace
+# bucket attributes
+check_errno "default retention, replace-only, none: ENODATA" ENODATA \
+	setxattr "$B" user.worm.default-retention "COMPLIANCE 1d" replace
+check_errno "no default was set" ENODATA getxattr "$B" user.worm.default-retention
+check_errno "default retention, create-only, none: OK" OK \
+	setxattr "$B" user.worm.default-retention "GOVERNANCE 1d" create
+check_errno "default retention, create-only, set: EEXIST" EEXIST \
+	setxattr "$B" user.worm.default-retention "COMPLIANCE 30d" create
+check_eq "the default is unchanged" "GOVERNANCE 1d" "$(h getxattr "$B" user.worm.default-retention)"
+check_errno "lock-config, create-only (always there): EEXIST" EEXIST \
+	setxattr "$B" user.worm.lock-config in-progress create
+check_eq "no bucket lock started" unlocked "$(h getxattr "$B" user.worm.lock-config)"
+check_errno "default retention off again" OK removexattr "$B" user.worm.default-retention
 
 umount_check "$M" "the mount"
 done_testing
