@@ -232,19 +232,28 @@ static int lockcfg_change(struct meta_node *nd, const struct policy_caller *pc, 
 }
 
 /* Whether a lock attribute is there, as getxattr answers it (a value,
- * not ENODATA): what XATTR_CREATE and XATTR_REPLACE ask about. */
+ * not ENODATA): what XATTR_CREATE and XATTR_REPLACE ask about. -1: no
+ * such attribute on this node (EINVAL below, as without the flags). */
 static int lock_attr_exists(const struct meta_node *nd, const char *name)
 {
-	if (S_ISREG(nd->mode))
-		return (!strcmp(name, X_RETENTION) && nd->lock_mode != WORM_NONE) ||
-		       (!strcmp(name, X_HOLD) && nd->hold != HOLD_UNSET) ||
-		       (!strcmp(name, X_APPEND) && (nd->flags & META_F_APPEND_ONLY));
-	if (is_bucket(nd))
-		return (!strcmp(name, X_DEFAULT) && nd->def_mode != WORM_NONE) ||
-		       !strcmp(name, X_LOCKCFG) ||
-		       (!strcmp(name, X_DEFAPPEND) && (nd->flags & META_F_DEF_APPEND)) ||
-		       (!strcmp(name, X_AUTOCOMMIT) && nd->autocommit_s);
-	return 0;
+	if (S_ISREG(nd->mode)) {
+		if (!strcmp(name, X_RETENTION))
+			return nd->lock_mode != WORM_NONE;
+		if (!strcmp(name, X_HOLD))
+			return nd->hold != HOLD_UNSET;
+		if (!strcmp(name, X_APPEND))
+			return (nd->flags & META_F_APPEND_ONLY) != 0;
+	} else if (is_bucket(nd)) {
+		if (!strcmp(name, X_DEFAULT))
+			return nd->def_mode != WORM_NONE;
+		if (!strcmp(name, X_LOCKCFG))
+			return 1;
+		if (!strcmp(name, X_DEFAPPEND))
+			return (nd->flags & META_F_DEF_APPEND) != 0;
+		if (!strcmp(name, X_AUTOCOMMIT))
+			return nd->autocommit_s != 0;
+	}
+	return -1;
 }
 
 static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
@@ -304,9 +313,9 @@ again:
 		int there = lock_attr_exists(&nd, name);
 		if (xflags == (XATTR_CREATE | XATTR_REPLACE) || (xflags & ~(XATTR_CREATE | XATTR_REPLACE)))
 			rc = -EINVAL;
-		else if ((xflags & XATTR_CREATE) && there)
+		else if ((xflags & XATTR_CREATE) && there > 0)
 			rc = -EEXIST;
-		else if ((xflags & XATTR_REPLACE) && !there)
+		else if ((xflags & XATTR_REPLACE) && there == 0)
 			rc = -ENODATA;
 	}
 	if (rc || refusal)

@@ -92,6 +92,13 @@ check_errno "lock-config, create-only (always there): EEXIST" EEXIST \
 	setxattr "$B" user.worm.lock-config in-progress create
 check_eq "no bucket lock started" unlocked "$(h getxattr "$B" user.worm.lock-config)"
 check_errno "default retention off again" OK removexattr "$B" user.worm.default-retention
+# a lock attribute this node cannot have stays EINVAL with the flags too
+check_errno "a bucket attribute on an object, replace-only: EINVAL" EINVAL \
+	setxattr "$B/xr" user.worm.default-retention "GOVERNANCE 1d" replace
+check_errno "an unknown lock attribute, replace-only: EINVAL" EINVAL \
+	setxattr "$B/xr" user.worm.nosuch ON replace
+check_errno "user.worm.state, create-only: EPERM (read-only)" EPERM \
+	setxattr "$B/xr" user.worm.state mutable create
 
 umount_check "$M" "the mount"
 done_testing
