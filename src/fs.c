@@ -100,6 +100,33 @@ static void caller_groups(fuse_req_t req, struct ns_caller *c, gid_t *buf)
 	}
 }
 
+/* A time in nanoseconds as a timespec: tv_nsec in [0, 1e9) also before
+ * 1970 (C division truncates toward zero, which gave a negative tv_nsec). */
+static struct timespec ts_of_ns(int64_t ns)
+{
+	struct timespec ts;
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+	if (r < 0) {
+		r += 1000000000;
+		s--;
+	}
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)r;
+	return ts;
+}
+
+/* A requested time in nanoseconds, clamped to what a record holds (about
+ * 1677 to 2262), as the kernel clamps to a local file system's range:
+ * the product overflowed before and stored another year. */
+static int64_t ns_of_ts(const struct timespec *ts)
+{
+	int64_t ns;
+	if (__builtin_mul_overflow((int64_t)ts->tv_sec, (int64_t)1000000000, &ns) ||
+	    __builtin_add_overflow(ns, (int64_t)ts->tv_nsec, &ns))
+		ns = ts->tv_sec < 0 ? INT64_MIN : INT64_MAX;
+	return ns;
+}
+
 static void to_stat(const struct ns_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -111,12 +138,9 @@ static void to_stat(const struct ns_attr *a, struct stat *st)
 	st->st_size = (off_t)a->size;
 	st->st_blocks = (blkcnt_t)a->blocks;
 	st->st_blksize = 16384;
-	st->st_atim.tv_sec = a->atime_ns / 1000000000;
-	st->st_atim.tv_nsec = a->atime_ns % 1000000000;
-	st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
-	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
-	st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
-	st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
+	st->st_atim = ts_of_ns(a->atime_ns);
+	st->st_mtim = ts_of_ns(a->mtime_ns);
+	st->st_ctim = ts_of_ns(a->ctime_ns);
 }
 
 /* Sealed objects never change: cache them long. Mutable ones change only
@@ -271,17 +295,17 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 		sa.valid |= NS_SET_ATIME_NOW;
 	else if (to_set & FUSE_SET_ATTR_ATIME) {
 		sa.valid |= NS_SET_ATIME;
-		sa.atime_ns = st->st_atim.tv_sec * 1000000000LL + st->st_atim.tv_nsec;
+		sa.atime_ns = ns_of_ts(&st->st_atim);
 	}
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
 		sa.valid |= NS_SET_MTIME_NOW;
 	else if (to_set & FUSE_SET_ATTR_MTIME) {
 		sa.valid |= NS_SET_MTIME;
-		sa.mtime_ns = st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+		sa.mtime_ns = ns_of_ts(&st->st_mtim);
 	}
 	if (to_set & FUSE_SET_ATTR_CTIME) {
 		sa.valid |= NS_SET_CTIME;
-		sa.ctime_ns = st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+		sa.ctime_ns = ns_of_ts(&st->st_ctim);
 	}
 	caller_of(req, &c);
 	c.setid_cleared = &cleared;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "ns_inode.h"
 #include "ns_path.h"
@@ -230,8 +231,33 @@ static int lockcfg_change(struct meta_node *nd, const struct policy_caller *pc, 
 	return rc;
 }
 
+/* Whether a lock attribute is there, as getxattr answers it (a value,
+ * not ENODATA): what XATTR_CREATE and XATTR_REPLACE ask about. -1: no
+ * such attribute on this node (EINVAL below, as without the flags). */
+static int lock_attr_exists(const struct meta_node *nd, const char *name)
+{
+	if (S_ISREG(nd->mode)) {
+		if (!strcmp(name, X_RETENTION))
+			return nd->lock_mode != WORM_NONE;
+		if (!strcmp(name, X_HOLD))
+			return nd->hold != HOLD_UNSET;
+		if (!strcmp(name, X_APPEND))
+			return (nd->flags & META_F_APPEND_ONLY) != 0;
+	} else if (is_bucket(nd)) {
+		if (!strcmp(name, X_DEFAULT))
+			return nd->def_mode != WORM_NONE;
+		if (!strcmp(name, X_LOCKCFG))
+			return 1;
+		if (!strcmp(name, X_DEFAPPEND))
+			return (nd->flags & META_F_DEF_APPEND) != 0;
+		if (!strcmp(name, X_AUTOCOMMIT))
+			return nd->autocommit_s != 0;
+	}
+	return -1;
+}
+
 static int lock_attr_change(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
-			    const char *v, size_t len, int remove)
+			    const char *v, size_t len, int xflags, int remove)
 {
 	enum stats_op op = remove ? SOP_REMOVEXATTR : SOP_SETXATTR;
 	struct ns_inode *in;
@@ -280,7 +306,21 @@ again:
 		rc = -EPERM;
 		rule = "staging";
 		refusal = 1;
-	} else if (S_ISREG(nd.mode) && !strcmp(name, X_RETENTION)) {
+	} else if (!remove && (xflags & (XATTR_CREATE | XATTR_REPLACE))) {
+		/* setxattr's own conditions, as for any attribute: a create-only
+		 * set must not extend a retention in force, a replace-only one
+		 * must not lock a mutable object. Nothing changes. */
+		int there = lock_attr_exists(&nd, name);
+		if (xflags == (XATTR_CREATE | XATTR_REPLACE) || (xflags & ~(XATTR_CREATE | XATTR_REPLACE)))
+			rc = -EINVAL;
+		else if ((xflags & XATTR_CREATE) && there > 0)
+			rc = -EEXIST;
+		else if ((xflags & XATTR_REPLACE) && there == 0)
+			rc = -ENODATA;
+	}
+	if (rc || refusal)
+		goto decided;
+	if (S_ISREG(nd.mode) && !strcmp(name, X_RETENTION)) {
 		struct policy_retention_req req = { 0 };
 		req.remove = remove;
 		if (!remove && policy_parse_retention(v, len, now, &req.mode, &req.retain_until)) {
@@ -391,6 +431,7 @@ again:
 	} else {
 		rc = remove ? -ENODATA : -EINVAL;   /* unknown lock attribute */
 	}
+decided:
 	if (rc)
 		goto abort;
 	rc = ns_node_put(n, t, &nd);
@@ -549,7 +590,7 @@ int ns_setxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name
 	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) == 0) {
 		if (len > 256)
 			return -EINVAL;
-		return lock_attr_change(n, c, ino, name, val, len, 0);
+		return lock_attr_change(n, c, ino, name, val, len, flags, 0);
 	}
 	return user_attr_change(n, c, ino, name, val, len, flags, 0);
 }
@@ -564,6 +605,6 @@ int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *n
 	if (strncmp(name, "user.", 5) != 0)
 		return other_ns_change(n, c, ino, name, 1, -ENODATA);
 	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) == 0)
-		return lock_attr_change(n, c, ino, name, NULL, 0, 1);
+		return lock_attr_change(n, c, ino, name, NULL, 0, 0, 1);
 	return user_attr_change(n, c, ino, name, NULL, 0, 0, 1);
 }
