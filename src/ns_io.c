@@ -992,7 +992,9 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		goto fail;
 	}
 	ns_inode_load(in, &nd, cnow);
-	if (writable) {
+	/* O_RDONLY|O_APPEND is checked as a write open (design section 4:
+	 * EPERM on a sealed object) but, writing nothing, is no writer. */
+	if (writable || (flags & O_APPEND)) {
 		ns_node_lock(&nd, &lk);
 		ns_caller_policy(c, &pc);
 		/* The creator's own open (ns_create, O_CREAT in flags) of a
@@ -1012,7 +1014,8 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 			ns_refuse(n, SOP_OPEN, ino, NULL, c, rc, rule);
 			goto fail;
 		}
-		in->writers++;
+		if (writable)
+			in->writers++;
 	}
 	in->handles++;
 	if (keep_cache)

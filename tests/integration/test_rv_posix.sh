@@ -97,6 +97,23 @@ mkreg "$B/plain"
 check_eq "mknod in a bucket without a default: mutable" mutable "$(worm_state "$B/plain")"
 check_errno "... and writable" OK write "$B/plain" "later"
 
+# ---- O_RDONLY|O_APPEND: design section 4 refuses an open with O_APPEND
+# on a sealed object (EPERM), whatever the access mode; it succeeded.
+h write "$B/roapp" "sealed" >/dev/null
+h setxattr "$B/roapp" user.worm.retention "COMPLIANCE +1d" >/dev/null
+check_errno "sealed object: open O_RDONLY|O_APPEND: EPERM" EPERM open "$B/roapp" RDONLY,APPEND
+check_eq "... as a non-root user too" EPERM "$(as_user "$UHARNESS" open "$B/roapp" RDONLY,APPEND 2>&1)"
+check_errno "... open O_RDONLY: allowed" OK open "$B/roapp" RDONLY
+h write "$B/roexp" "expired" >/dev/null
+h setxattr "$B/roexp" user.worm.retention "GOVERNANCE +1d" >/dev/null
+h removexattr "$B/roexp" user.worm.retention >/dev/null
+check_errno "expired object: open O_RDONLY|O_APPEND: EPERM" EPERM open "$B/roexp" RDONLY,APPEND
+h write "$B/roaworm" "log" >/dev/null
+h setxattr "$B/roaworm" user.worm.append-only ON >/dev/null
+h setxattr "$B/roaworm" user.worm.retention "COMPLIANCE +1d" >/dev/null
+check_errno "appendable WORM object: open O_RDONLY|O_APPEND: allowed" OK open "$B/roaworm" RDONLY,APPEND
+check_errno "mutable object: open O_RDONLY|O_APPEND: allowed" OK open "$B/plain" RDONLY,APPEND
+
 check "unmount" umount_fs "$M"
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "wormctl verify: exit 0 (no lock recorded on an object that is gone)" 0 "$?"
