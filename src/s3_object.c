@@ -697,7 +697,7 @@ void s3_op_get_object(struct s3_request *r, int head)
 	meta[ml] = '\0';
 	s3_meta_etag(&obj, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
 
-	int64_t mtime = obj.mtime_ns / 1000000000;
+	int64_t mtime = s3_seconds(obj.mtime_ns);
 	int not_modified = 0;
 	rc = preconditions(r, "If-", etag, mtime);
 	if (rc < 0) {
@@ -1010,7 +1010,7 @@ int s3_copy_source_find(struct s3_request *r, char *buf, size_t buflen, char **b
 	meta[ml] = '\0';
 	s3_meta_etag(src, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
 	/* AWS: a copy whose source fails any of its conditions is 412 */
-	if (preconditions(r, "x-amz-copy-source-if-", etag, src->mtime_ns / 1000000000)) {
+	if (preconditions(r, "x-amz-copy-source-if-", etag, s3_seconds(src->mtime_ns))) {
 		s3_fail_code(r, S3E_PRECONDITION_FAILED, NULL);
 		return -1;
 	}

@@ -228,6 +228,8 @@ int s3_bucket_public_read(struct s3_request *r);
 /* HTTP dates (s3_xml.c): RFC 7231 IMF-fixdate and ISO 8601 with ms. */
 void s3_http_date(int64_t sec, char *buf, size_t len);
 void s3_iso_date(int64_t ns, char *buf, size_t len);
+/* Whole seconds of a time in nanoseconds, rounded down (also before 1970). */
+int64_t s3_seconds(int64_t ns);
 /* Parse an HTTP date (IMF-fixdate, RFC 850 or asctime): -EINVAL. */
 int s3_parse_http_date(const char *s, int64_t *sec);
 

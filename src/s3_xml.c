@@ -172,14 +172,22 @@ void s3_http_date(int64_t sec, char *buf, size_t len)
 		snprintf(buf, len, "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
+int64_t s3_seconds(int64_t ns)
+{
+	/* C division truncates toward zero: -1.5 s would be -1 s, a time
+	 * after the object's (touch -d @-1.5 sets one) */
+	return ns / 1000000000 - (ns % 1000000000 < 0);
+}
+
 void s3_iso_date(int64_t ns, char *buf, size_t len)
 {
 	struct tm tm;
-	time_t t = (time_t)(ns / 1000000000);
+	int64_t sec = s3_seconds(ns);
+	time_t t = (time_t)sec;
 	char d[32];
 	if (!gmtime_r(&t, &tm) || !strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm))
 		snprintf(d, sizeof(d), "1970-01-01T00:00:00");
-	snprintf(buf, len, "%s.%03dZ", d, (int)((ns % 1000000000) / 1000000));
+	snprintf(buf, len, "%s.%03dZ", d, (int)((ns - sec * 1000000000) / 1000000));
 }
 
 int s3_parse_http_date(const char *s, int64_t *sec)

@@ -146,3 +146,21 @@ def test_delete_bucket_with_uploads_in_progress():
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.head_bucket(Bucket=b)
     assert err(e)[0] == 404
+
+
+def test_dates_before_1970_round_down():
+    """An object timestamped before 1970 through the mount (touch -d
+    @-1.5): LastModified is 1969-12-31T23:59:58.500Z, not a date with a
+    negative fraction, and Last-Modified the whole second before it."""
+    s3 = client()
+    b = "gaps-dates"
+    s3.create_bucket(Bucket=b)
+    s3.put_object(Bucket=b, Key="old", Body=b"x")
+    os.utime(os.path.join(MNT, b, "old"), ns=(-1_500_000_000, -1_500_000_000))
+    resp = s3.list_objects_v2(Bucket=b)
+    when = resp["Contents"][0]["LastModified"]
+    assert (when.year, when.month, when.day, when.hour, when.minute, when.second,
+            when.microsecond) == (1969, 12, 31, 23, 59, 58, 500000)
+    head = s3.head_object(Bucket=b, Key="old")
+    assert head["ResponseMetadata"]["HTTPHeaders"]["last-modified"] == \
+        "Wed, 31 Dec 1969 23:59:58 GMT"
