@@ -314,7 +314,7 @@ static int lt_resolve(meta_txn *t, const char *path, uint64_t *ino)
 
 /* The node a record is about: 1 (nd set), 2 (its record fails
  * authentication: treated as locked), 0 none (gone, or a later object
- * at its path), or -errno. */
+ * at the path of a record without ino=), or -errno. */
 static int lt_node(ns *n, meta_txn *t, const struct lt_ent *e, const struct lt_kind *k,
 		   struct meta_node *nd)
 {
@@ -330,7 +330,13 @@ static int lt_node(ns *n, meta_txn *t, const struct lt_ent *e, const struct lt_k
 		return rc == -EIO ? 2 : rc;
 	if (nd->flags & NS_F_AUTH_FAILED)
 		return 2;
-	if (!S_ISREG(nd->mode) || nd->nlink == 0 || nd->btime_ns / 1000000000 > k->t)
+	/* A later object at its path is no match for a record found by its
+	 * path. A record that names the inode names the object itself (an
+	 * inode is never reused): its birth time, which no MAC covers, is no
+	 * reason to look away (an older node put back with a later btime
+	 * would pass for "gone", which repair digest accepts). */
+	if (!S_ISREG(nd->mode) || nd->nlink == 0 ||
+	    (!k->ino && nd->btime_ns / 1000000000 > k->t))
 		return 0;
 	return 1;
 }
