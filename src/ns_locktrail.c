@@ -17,7 +17,9 @@
  * compared as well as they allow: an absolute value gives the date; a
  * relative one ("+1d") a date 5 minutes short of the one resolved; an
  * object they name whose path no longer leads to it may be any node with
- * that lock that no other record claims (it may have been re-attached). */
+ * that lock that no other record claims (it may have been re-attached).
+ * Buckets: the latest default retention record (with ino=) and a completed
+ * bucket lock say what a bucket node must still hold. */
 #include <errno.h>
 #include <inttypes.h>
 #include <search.h>
@@ -53,6 +55,11 @@ struct lt_ent {
 	char *path;               /* the latest path recorded, for reports */
 	struct lt_kind k[2];
 	int done[2];              /* matched to a node */
+	/* A bucket (records with ino= only): its latest default retention
+	 * change and whether its bucket lock was completed. */
+	uint64_t dseq, lseq;      /* 0: none */
+	int dmode;                /* WORM_*; 0 removed */
+	uint32_t ddays;
 };
 
 struct lt_map {
@@ -217,6 +224,63 @@ static void lt_parse(const char *text, struct lt_text *x)
 	}
 }
 
+/* A bucket's default retention or bucket lock change. Only records that
+ * name the inode: a bucket is never renamed, but older records are not
+ * needed to keep a lock from being undone from now on. */
+static int lt_note_bucket(struct lt_map *m, const struct audit_rec *a, const struct lt_text *x)
+{
+	char key[32], *end = NULL;
+	int err = 0;
+	uint64_t ino = x->ino[0] ? strtoull(x->ino, &end, 10) : 0;
+
+	if (!ino || (end && *end))
+		return 0;
+	snprintf(key, sizeof(key), "ino:%" PRIu64, ino);
+	struct lt_ent *e = lt_find(m, key, 1, &err);
+	if (!e)
+		return err;
+	if (x->path[0]) {
+		char *p = strdup(x->path);
+		if (!p)
+			return -ENOMEM;
+		free(e->path);
+		e->path = p;
+	}
+	if (!strcmp(x->kind, "default-retention")) {
+		struct policy_default d;
+		e->dseq = a->seq;
+		e->dmode = 0;
+		e->ddays = 0;
+		if (!strcmp(x->op, "set") && !policy_parse_default(x->value, strlen(x->value), &d)) {
+			e->dmode = d.mode;
+			e->ddays = d.days;
+		}
+	} else if (!strcmp(x->op, "set") && !strncmp(x->value, "locked", 6)) {
+		e->lseq = a->seq;   /* completed: permanent */
+	}
+	return 0;
+}
+
+/* Why bucket node nd holds less than e recorded, or NULL. */
+static const char *lt_bucket_less(const struct lt_ent *e, const struct meta_node *nd,
+				  char *buf, size_t len)
+{
+	if (e->lseq && nd->block_state != BLOCK_LOCKED) {
+		snprintf(buf, len, "bucket lock not locked but audit record %" PRIu64 " completed "
+			 "it", e->lseq);
+		return buf;
+	}
+	if (e->dseq && e->dmode && (nd->def_mode < e->dmode || nd->def_days < e->ddays)) {
+		snprintf(buf, len, "default retention %s %ud weaker than the %s %ud of its latest "
+			 "default retention change, audit record %" PRIu64,
+			 nd->def_mode ? policy_mode_name(nd->def_mode) : "none",
+			 (unsigned)nd->def_days, policy_mode_name(e->dmode), (unsigned)e->ddays,
+			 e->dseq);
+		return buf;
+	}
+	return NULL;
+}
+
 static int lt_note(struct lt_map *m, const struct audit_rec *a)
 {
 	struct lt_text x;
@@ -224,6 +288,8 @@ static int lt_note(struct lt_map *m, const struct audit_rec *a)
 	int which, err = 0;
 
 	lt_parse(a->text, &x);
+	if (!strcmp(x.kind, "default-retention") || !strcmp(x.kind, "bucket-lock"))
+		return lt_note_bucket(m, a, &x);
 	if (!strcmp(x.kind, "legal-hold"))
 		which = LT_HOLD;
 	else if (!strcmp(x.kind, "retention") || !strcmp(x.kind, "governance-bypass"))
@@ -495,6 +561,33 @@ long ns_lock_trail_check(ns *n, meta_txn *t, ns_locktrail_fn fn, void *arg, long
 				left++;               /* an older record: looked for below */
 			}
 		}
+	}
+	/* Buckets: a default retention or a completed bucket lock undone (a
+	 * bucket record put back from before it). A bucket gone, or whose
+	 * record fails (treated as locked; verify names it), is not. */
+	for (size_t i = 0; !rc && i < m.n; i++) {
+		struct lt_ent *e = &m.v[i];
+		struct meta_node nd;
+		char why[256], msg[400];
+		uint64_t ino;
+		if (!e->dseq && !e->lseq)
+			continue;
+		if (sscanf(e->key, "ino:%" SCNu64, &ino) != 1)
+			continue;
+		int r = ns_node_get(n, t, ino, &nd);
+		if (r == -ENOENT || r == -EIO)
+			continue;
+		if (r) {
+			rc = r;
+			break;
+		}
+		if (!S_ISDIR(nd.mode) || (nd.flags & NS_F_AUTH_FAILED) ||
+		    !lt_bucket_less(e, &nd, why, sizeof(why)))
+			continue;
+		snprintf(msg, sizeof(msg), "older lock state than the audit trail (%s; its bucket "
+			 "record put back from an older copy?)", why);
+		fn(arg, e->path && e->path[0] == '/' ? e->path + 1 : e->key, msg);
+		older++;
 	}
 	if (!rc && left) {
 		struct lt_walk w = { &m, &claimed, n, t, left };

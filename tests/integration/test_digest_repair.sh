@@ -7,7 +7,10 @@
 # the put-back records' birth time (not MAC'd) is pushed past the lock
 # records: the trail names the inode, so the node is still its object, not
 # a later one (before, it counted as "gone", which repair accepts, and the
-# mount then let root delete both).
+# mount then let root delete both). Buckets too: a bucket's record put
+# back from before its COMPLIANCE default retention, or from before its
+# completed bucket lock (before, both were accepted and verify was clean
+# after the re-seal: the bucket unlocked, new objects mutable).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 ensure_harness
@@ -65,5 +68,40 @@ if mount_fg "$S" "$M" 2>/dev/null; then
 	umount_fs "$M"
 else
 	ok "later birth time: writable mount refused"
+fi
+
+# ---- buckets: a default retention and a completed bucket lock undone
+S=$T_BASE/store2 M=$T_BASE/mnt2
+make_store "$S" || { fail "init (buckets)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (buckets)"; done_testing; }
+mkdir "$M/defb" "$M/lockb" || fail "buckets"
+DINO=$(stat -c %i "$M/defb") LINO=$(stat -c %i "$M/lockb")
+umount_fs "$M"
+DPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$DINO")")
+LPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$LINO")")
+mount_fg "$S" "$M" || { fail "remount (buckets)"; done_testing; }
+check_errno "defb: default COMPLIANCE 30d" OK setxattr "$M/defb" user.worm.default-retention "COMPLIANCE 30d"
+check_errno "lockb: default COMPLIANCE 30d" OK setxattr "$M/lockb" user.worm.default-retention "COMPLIANCE 30d"
+check "lockb: bucket lock started" "$WORMCTL" bucket lock "$M/lockb"
+LID=$(h getxattr "$M/lockb" user.worm.lock-config | awk '{print $2}')
+check "lockb: bucket lock completed" "$WORMCTL" bucket lock "$M/lockb" --complete "$LID"
+umount_fs "$M"
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$DINO")" "$DPRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$LINO")" "$LPRE" || fail xput
+for cmd in "repair digest" "repair"; do
+	# shellcheck disable=SC2086
+	out=$("$WORMCTL" $cmd "$S" 2>&1)
+	check_eq "buckets: wormctl $cmd refuses: exit 1 ($out)" 1 "$?"
+	check_match "buckets: wormctl $cmd says why" "less lock than the audit trail" "$out"
+done
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_eq "buckets: verify exit 1" 1 "$?"
+check_match "buckets: verify names the default retention undone" "defb: older lock state than the audit trail .default retention none 0d weaker than the COMPLIANCE 30d" "$out"
+check_match "buckets: verify names the bucket lock undone" "lockb: older lock state than the audit trail .bucket lock not locked" "$out"
+if mount_fg "$S" "$M" 2>/dev/null; then
+	fail "buckets: writable mount refused"
+	umount_fs "$M"
+else
+	ok "buckets: writable mount refused"
 fi
 done_testing
