@@ -60,6 +60,9 @@ struct lt_ent {
 	uint64_t dseq, lseq;      /* 0: none */
 	int dmode;                /* WORM_*; 0 removed */
 	uint32_t ddays;
+	uint64_t aseq, cseq;      /* latest default append-only / autocommit change */
+	int append;               /* it set default append-only ON */
+	uint32_t acs;             /* the autocommit period it set (0: off) */
 };
 
 struct lt_map {
@@ -198,7 +201,7 @@ static int next_field(const char **pp, char *key, size_t kcap, char *val, size_t
 }
 
 struct lt_text {
-	char kind[32], op[16], path[1100], value[200], until[40], ino[24];
+	char kind[32], op[16], path[1100], value[200], until[40], ino[24], attr[40];
 };
 
 /* The fields a lock record has; the first of each name counts. */
@@ -210,11 +213,13 @@ static void lt_parse(const char *text, struct lt_text *x)
 
 	memset(x, 0, sizeof(*x));
 	while (next_field(&p, key, sizeof(key), val, sizeof(val), &ok)) {
-		static const char *const names[] = { "kind", "op", "path", "value", "until", "ino" };
-		char *const dst[] = { x->kind, x->op, x->path, x->value, x->until, x->ino };
+		static const char *const names[] = { "kind", "op", "path", "value", "until", "ino",
+						     "attr" };
+		char *const dst[] = { x->kind, x->op, x->path, x->value, x->until, x->ino, x->attr };
 		const size_t cap[] = { sizeof(x->kind), sizeof(x->op), sizeof(x->path),
-				       sizeof(x->value), sizeof(x->until), sizeof(x->ino) };
-		for (int i = 0; i < 6; i++) {
+				       sizeof(x->value), sizeof(x->until), sizeof(x->ino),
+				       sizeof(x->attr) };
+		for (int i = 0; i < 7; i++) {
 			if (strcmp(key, names[i]) || (seen & (1 << i)))
 				continue;
 			seen |= 1 << i;
@@ -255,6 +260,21 @@ static int lt_note_bucket(struct lt_map *m, const struct audit_rec *a, const str
 			e->dmode = d.mode;
 			e->ddays = d.days;
 		}
+	} else if (!strcmp(x->kind, "append-only")) {
+		e->aseq = a->seq;
+		int h = HOLD_OFF;   /* ON / OFF, read as a legal hold's */
+		e->append = !strcmp(x->op, "set") &&
+			    !policy_parse_hold(x->value, strlen(x->value), &h) && h == HOLD_ON;
+	} else if (!strcmp(x->kind, "autocommit")) {
+		uint32_t secs = 0;
+		/* A value this cannot read requires nothing (never a false
+		 * alarm); a removal, no period. */
+		e->cseq = a->seq;
+		if (strcmp(x->op, "set"))
+			secs = 0;
+		else if (policy_parse_autocommit(x->value, strlen(x->value), &secs))
+			e->cseq = 0;
+		e->acs = secs;
 	} else if (!strcmp(x->op, "set") && !strncmp(x->value, "locked", 6)) {
 		e->lseq = a->seq;   /* completed: permanent */
 	}
@@ -278,6 +298,19 @@ static const char *lt_bucket_less(const struct lt_ent *e, const struct meta_node
 			 e->dseq);
 		return buf;
 	}
+	if (e->aseq && e->append && !(nd->flags & META_F_DEF_APPEND)) {
+		snprintf(buf, len, "default append-only OFF but its latest change, audit record %"
+			 PRIu64 ", set it ON", e->aseq);
+		return buf;
+	}
+	/* A longer period (or one the trail turned off) lands locks later;
+	 * a shorter one, or none, sooner. */
+	if (e->cseq && nd->autocommit_s > e->acs) {
+		snprintf(buf, len, "autocommit period %us longer than the %us of its latest change, "
+			 "audit record %" PRIu64, (unsigned)nd->autocommit_s, (unsigned)e->acs,
+			 e->cseq);
+		return buf;
+	}
 	return NULL;
 }
 
@@ -288,7 +321,9 @@ static int lt_note(struct lt_map *m, const struct audit_rec *a)
 	int which, err = 0;
 
 	lt_parse(a->text, &x);
-	if (!strcmp(x.kind, "default-retention") || !strcmp(x.kind, "bucket-lock"))
+	if (!strcmp(x.kind, "default-retention") || !strcmp(x.kind, "bucket-lock") ||
+	    !strcmp(x.kind, "autocommit") ||
+	    (!strcmp(x.kind, "append-only") && !strcmp(x.attr, WORM_XATTR_DEFAPPEND)))
 		return lt_note_bucket(m, a, &x);
 	if (!strcmp(x.kind, "legal-hold"))
 		which = LT_HOLD;
@@ -570,7 +605,7 @@ long ns_lock_trail_check(ns *n, meta_txn *t, ns_locktrail_fn fn, void *arg, long
 		struct meta_node nd;
 		char why[256], msg[400];
 		uint64_t ino;
-		if (!e->dseq && !e->lseq)
+		if (!e->dseq && !e->lseq && !e->aseq && !e->cseq)
 			continue;
 		if (sscanf(e->key, "ino:%" SCNu64, &ino) != 1)
 			continue;
