@@ -1026,6 +1026,13 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	 * in->mu: the write transaction comes first in the lock order.) */
 	if (writable && !upload && !(nd.flags & META_F_DEFAULT_PENDING) && !nd.sealed)
 		mark_pending(n, ino);
+	/* Its autocommit counterpart: in an autocommit bucket a deadline
+	 * from this open, so a writer killed before its release (its
+	 * changes committed at a flush or an fsync) still locks once idle
+	 * after the restart; while the writer is open, the daemon only
+	 * moves the deadline on, and the release sets it anew. */
+	if (writable && !upload && !nd.sealed)
+		ns_autocommit_touch(n, ino);
 	rc = ns_key_ensure(n, in);
 	if (!rc) {
 		/* Under in->rw like a read: no writer moves or commits the

@@ -17,7 +17,9 @@
  * compared as well as they allow: an absolute value gives the date; a
  * relative one ("+1d") a date 5 minutes short of the one resolved; an
  * object they name whose path no longer leads to it may be any node with
- * that lock that no other record claims (it may have been re-attached). */
+ * that lock that no other record claims (it may have been re-attached).
+ * Buckets: the latest default retention record (with ino=) and a completed
+ * bucket lock say what a bucket node must still hold. */
 #include <errno.h>
 #include <inttypes.h>
 #include <search.h>
@@ -53,6 +55,14 @@ struct lt_ent {
 	char *path;               /* the latest path recorded, for reports */
 	struct lt_kind k[2];
 	int done[2];              /* matched to a node */
+	/* A bucket (records with ino= only): its latest default retention
+	 * change and whether its bucket lock was completed. */
+	uint64_t dseq, lseq;      /* 0: none */
+	int dmode;                /* WORM_*; 0 removed */
+	uint32_t ddays;
+	uint64_t aseq, cseq;      /* latest default append-only / autocommit change */
+	int append;               /* it set default append-only ON */
+	uint32_t acs;             /* the autocommit period it set (0: off) */
 };
 
 struct lt_map {
@@ -191,7 +201,7 @@ static int next_field(const char **pp, char *key, size_t kcap, char *val, size_t
 }
 
 struct lt_text {
-	char kind[32], op[16], path[1100], value[200], until[40], ino[24];
+	char kind[32], op[16], path[1100], value[200], until[40], ino[24], attr[40];
 };
 
 /* The fields a lock record has; the first of each name counts. */
@@ -203,11 +213,13 @@ static void lt_parse(const char *text, struct lt_text *x)
 
 	memset(x, 0, sizeof(*x));
 	while (next_field(&p, key, sizeof(key), val, sizeof(val), &ok)) {
-		static const char *const names[] = { "kind", "op", "path", "value", "until", "ino" };
-		char *const dst[] = { x->kind, x->op, x->path, x->value, x->until, x->ino };
+		static const char *const names[] = { "kind", "op", "path", "value", "until", "ino",
+						     "attr" };
+		char *const dst[] = { x->kind, x->op, x->path, x->value, x->until, x->ino, x->attr };
 		const size_t cap[] = { sizeof(x->kind), sizeof(x->op), sizeof(x->path),
-				       sizeof(x->value), sizeof(x->until), sizeof(x->ino) };
-		for (int i = 0; i < 6; i++) {
+				       sizeof(x->value), sizeof(x->until), sizeof(x->ino),
+				       sizeof(x->attr) };
+		for (int i = 0; i < 7; i++) {
 			if (strcmp(key, names[i]) || (seen & (1 << i)))
 				continue;
 			seen |= 1 << i;
@@ -217,6 +229,91 @@ static void lt_parse(const char *text, struct lt_text *x)
 	}
 }
 
+/* A bucket's default retention or bucket lock change. Only records that
+ * name the inode: a bucket is never renamed, but older records are not
+ * needed to keep a lock from being undone from now on. */
+static int lt_note_bucket(struct lt_map *m, const struct audit_rec *a, const struct lt_text *x)
+{
+	char key[32], *end = NULL;
+	int err = 0;
+	uint64_t ino = x->ino[0] ? strtoull(x->ino, &end, 10) : 0;
+
+	if (!ino || (end && *end))
+		return 0;
+	snprintf(key, sizeof(key), "ino:%" PRIu64, ino);
+	struct lt_ent *e = lt_find(m, key, 1, &err);
+	if (!e)
+		return err;
+	if (x->path[0]) {
+		char *p = strdup(x->path);
+		if (!p)
+			return -ENOMEM;
+		free(e->path);
+		e->path = p;
+	}
+	if (!strcmp(x->kind, "default-retention")) {
+		struct policy_default d;
+		e->dseq = a->seq;
+		e->dmode = 0;
+		e->ddays = 0;
+		if (!strcmp(x->op, "set") && !policy_parse_default(x->value, strlen(x->value), &d)) {
+			e->dmode = d.mode;
+			e->ddays = d.days;
+		}
+	} else if (!strcmp(x->kind, "append-only")) {
+		e->aseq = a->seq;
+		int h = HOLD_OFF;   /* ON / OFF, read as a legal hold's */
+		e->append = !strcmp(x->op, "set") &&
+			    !policy_parse_hold(x->value, strlen(x->value), &h) && h == HOLD_ON;
+	} else if (!strcmp(x->kind, "autocommit")) {
+		uint32_t secs = 0;
+		/* A value this cannot read requires nothing (never a false
+		 * alarm); a removal, no period. */
+		e->cseq = a->seq;
+		if (strcmp(x->op, "set"))
+			secs = 0;
+		else if (policy_parse_autocommit(x->value, strlen(x->value), &secs))
+			e->cseq = 0;
+		e->acs = secs;
+	} else if (!strcmp(x->op, "set") && !strncmp(x->value, "locked", 6)) {
+		e->lseq = a->seq;   /* completed: permanent */
+	}
+	return 0;
+}
+
+/* Why bucket node nd holds less than e recorded, or NULL. */
+static const char *lt_bucket_less(const struct lt_ent *e, const struct meta_node *nd,
+				  char *buf, size_t len)
+{
+	if (e->lseq && nd->block_state != BLOCK_LOCKED) {
+		snprintf(buf, len, "bucket lock not locked but audit record %" PRIu64 " completed "
+			 "it", e->lseq);
+		return buf;
+	}
+	if (e->dseq && e->dmode && (nd->def_mode < e->dmode || nd->def_days < e->ddays)) {
+		snprintf(buf, len, "default retention %s %ud weaker than the %s %ud of its latest "
+			 "default retention change, audit record %" PRIu64,
+			 nd->def_mode ? policy_mode_name(nd->def_mode) : "none",
+			 (unsigned)nd->def_days, policy_mode_name(e->dmode), (unsigned)e->ddays,
+			 e->dseq);
+		return buf;
+	}
+	if (e->aseq && e->append && !(nd->flags & META_F_DEF_APPEND)) {
+		snprintf(buf, len, "default append-only OFF but its latest change, audit record %"
+			 PRIu64 ", set it ON", e->aseq);
+		return buf;
+	}
+	/* A longer period (or one the trail turned off) lands locks later;
+	 * a shorter one, or none, sooner. */
+	if (e->cseq && nd->autocommit_s > e->acs) {
+		snprintf(buf, len, "autocommit period %us longer than the %us of its latest change, "
+			 "audit record %" PRIu64, (unsigned)nd->autocommit_s, (unsigned)e->acs,
+			 e->cseq);
+		return buf;
+	}
+	return NULL;
+}
+
 static int lt_note(struct lt_map *m, const struct audit_rec *a)
 {
 	struct lt_text x;
@@ -224,6 +321,10 @@ static int lt_note(struct lt_map *m, const struct audit_rec *a)
 	int which, err = 0;
 
 	lt_parse(a->text, &x);
+	if (!strcmp(x.kind, "default-retention") || !strcmp(x.kind, "bucket-lock") ||
+	    !strcmp(x.kind, "autocommit") ||
+	    (!strcmp(x.kind, "append-only") && !strcmp(x.attr, WORM_XATTR_DEFAPPEND)))
+		return lt_note_bucket(m, a, &x);
 	if (!strcmp(x.kind, "legal-hold"))
 		which = LT_HOLD;
 	else if (!strcmp(x.kind, "retention") || !strcmp(x.kind, "governance-bypass"))
@@ -314,7 +415,7 @@ static int lt_resolve(meta_txn *t, const char *path, uint64_t *ino)
 
 /* The node a record is about: 1 (nd set), 2 (its record fails
  * authentication: treated as locked), 0 none (gone, or a later object
- * at its path), or -errno. */
+ * at the path of a record without ino=), or -errno. */
 static int lt_node(ns *n, meta_txn *t, const struct lt_ent *e, const struct lt_kind *k,
 		   struct meta_node *nd)
 {
@@ -330,7 +431,13 @@ static int lt_node(ns *n, meta_txn *t, const struct lt_ent *e, const struct lt_k
 		return rc == -EIO ? 2 : rc;
 	if (nd->flags & NS_F_AUTH_FAILED)
 		return 2;
-	if (!S_ISREG(nd->mode) || nd->nlink == 0 || nd->btime_ns / 1000000000 > k->t)
+	/* A later object at its path is no match for a record found by its
+	 * path. A record that names the inode names the object itself (an
+	 * inode is never reused): its birth time, which no MAC covers, is no
+	 * reason to look away (an older node put back with a later btime
+	 * would pass for "gone", which repair digest accepts). */
+	if (!S_ISREG(nd->mode) || nd->nlink == 0 ||
+	    (!k->ino && nd->btime_ns / 1000000000 > k->t))
 		return 0;
 	return 1;
 }
@@ -489,6 +596,33 @@ long ns_lock_trail_check(ns *n, meta_txn *t, ns_locktrail_fn fn, void *arg, long
 				left++;               /* an older record: looked for below */
 			}
 		}
+	}
+	/* Buckets: a default retention or a completed bucket lock undone (a
+	 * bucket record put back from before it). A bucket gone, or whose
+	 * record fails (treated as locked; verify names it), is not. */
+	for (size_t i = 0; !rc && i < m.n; i++) {
+		struct lt_ent *e = &m.v[i];
+		struct meta_node nd;
+		char why[256], msg[400];
+		uint64_t ino;
+		if (!e->dseq && !e->lseq && !e->aseq && !e->cseq)
+			continue;
+		if (sscanf(e->key, "ino:%" SCNu64, &ino) != 1)
+			continue;
+		int r = ns_node_get(n, t, ino, &nd);
+		if (r == -ENOENT || r == -EIO)
+			continue;
+		if (r) {
+			rc = r;
+			break;
+		}
+		if (!S_ISDIR(nd.mode) || (nd.flags & NS_F_AUTH_FAILED) ||
+		    !lt_bucket_less(e, &nd, why, sizeof(why)))
+			continue;
+		snprintf(msg, sizeof(msg), "older lock state than the audit trail (%s; its bucket "
+			 "record put back from an older copy?)", why);
+		fn(arg, e->path && e->path[0] == '/' ? e->path + 1 : e->key, msg);
+		older++;
 	}
 	if (!rc && left) {
 		struct lt_walk w = { &m, &claimed, n, t, left };

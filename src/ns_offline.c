@@ -615,6 +615,7 @@ struct vrec_ctx {
 	struct vrec_node *v;
 	size_t n, cap;
 	uint64_t max_ino;
+	uint64_t pending;         /* nodes marked META_F_DEFAULT_PENDING */
 	int rc;
 };
 
@@ -624,6 +625,7 @@ static int vrec_cb(void *arg, const struct meta_node *nd)
 
 	if (nd->ino > c->max_ino)
 		c->max_ino = nd->ino;
+	c->pending += (nd->flags & META_F_DEFAULT_PENDING) != 0;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 1024;
 		struct vrec_node *g = realloc(c->v, cap * sizeof(*g));
@@ -732,6 +734,20 @@ static int verify_records(struct verify_ctx *v)
 			      "inode %llu (set back: the next create would reuse an inode)",
 			      (unsigned long long)next, (unsigned long long)c.max_ino);
 	}
+	/* The mount applies pending bucket defaults only while kv
+	 * "pending_defaults" counts some (ns_apply_pending): a count set
+	 * below the marked nodes (and the digest re-sealed) would leave a
+	 * crashed writer's object mutable for good. */
+	uint64_t pcount = 0;
+	size_t plen = 0;
+	if (meta_kv_get(v->t, "pending_defaults", &pcount, sizeof(pcount), &plen) ||
+	    plen != sizeof(pcount))
+		pcount = 0;
+	if (c.pending > pcount)
+		verify_damage(v, "meta/kv/pending_defaults", "%llu object(s) wait for their bucket "
+			      "default retention but the count records %llu (set back offline: the "
+			      "next mount would not apply it)", (unsigned long long)c.pending,
+			      (unsigned long long)pcount);
 	rc = 0;
 	/* Children per directory, against each directory's recorded count. */
 	par = malloc((c.n ? c.n : 1) * sizeof(*par));

@@ -689,17 +689,33 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		goto fail;
 	/* A clock record that fails authentication is not trusted, and not
 	 * refused either: the clock then follows the system clock, as with
-	 * no record. A forged value could only be meant to move the clock
-	 * ahead (expire retentions early); ignoring it never does. */
+	 * no record, from the latest store head's time (below). A forged
+	 * value could only be meant to move the clock ahead (expire
+	 * retentions early); ignoring it never does. */
 	rc = ns_clock_get(n, t, &hwm);
 	meta_txn_abort(t);
 	if (rc == -EIO) {
 		n->clock_forged = 1;
 		atomic_fetch_add_explicit(&n->stats.auth_failures, 1, memory_order_relaxed);
 		wlog(WLOG_ERR, "%s: the compliance clock's record fails authentication: ignored "
-		     "(the clock follows the system clock; see wormctl verify)", store_path);
+		     "(the clock follows the system clock from the latest store head's time; see "
+		     "wormctl verify)", store_path);
 	}
+	int have_hwm = rc == 0 && hwm > 0;
 	rc = 0;
+	/* Every head's time is a compliance-clock time and heads are signed
+	 * and chained to STORE/head: the clock never starts below the
+	 * latest one, also when its own record was deleted or put back from
+	 * an older copy (and the state digest re-sealed). The record lags it
+	 * by up to the persist interval in normal operation. */
+	int64_t floor_s = ns_trail_time(n);
+	if (floor_s > hwm) {
+		if (have_hwm && floor_s - hwm > 2 * CLOCK_PERSIST_INTERVAL_S)
+			wlog(WLOG_WARN, "%s: the compliance clock's record (%lld) is behind the "
+			     "latest store head (%lld): the clock starts at the head's time",
+			     store_path, (long long)hwm, (long long)floor_s);
+		hwm = floor_s;
+	}
 	wclock_init(&n->clk, hwm);
 	n->clock_ready = 1;
 	int64_t now = ns_clock_now(n);

@@ -605,6 +605,21 @@ int ns_trail_had_digest(ns *n)
 	return had;
 }
 
+int64_t ns_trail_time(ns *n)
+{
+	struct ns_trail *tr = n->trail;
+	struct whead h;
+	meta_txn *t = NULL;
+	int64_t time_s = 0;
+
+	if (!tr || meta_txn_begin(n->me, 1, &t))
+		return 0;
+	if (!head_kv_get(t, 0, &h) && !head_verify(&h, tr->keys.pk, tr->keys.mac))
+		time_s = h.time_s;
+	meta_txn_abort(t);
+	return time_s;
+}
+
 int ns_head_get(ns *n, struct whead *out, uint8_t pk[32])
 {
 	meta_txn *t = NULL;

@@ -21,6 +21,10 @@ int ns_trail_note(ns *n, meta_txn *t, const char *kind, const char *op, const ch
 /* 1 if STORE/head or meta/'s latest head (each authentic) was made while
  * the store kept a metadata state digest. */
 int ns_trail_had_digest(ns *n);
+/* The time of the latest head in meta/ (authentic; 0 when none): a
+ * compliance-clock time, never going back along the chain, so the clock
+ * never starts below it (ns_store.c). */
+int64_t ns_trail_time(ns *n);
 /* A lock attribute change (old: the lock before it) in write txn t. */
 int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *attr,
 		  int remove, const struct policy_lock *old, const struct meta_node *nd,

@@ -13,7 +13,7 @@
  *   tamper flip METADIR INO FIELD BYTE XOR
  *       XOR one byte (index BYTE within FIELD) of the node record of INO
  *       with XOR (1..255) and commit. FIELD: size generation lock_mode hold
- *       sealed retain_until objid wrapped alg flags autocommit_s commit
+ *       sealed retain_until objid wrapped alg flags autocommit_s commit btime_ns
  *   tamper get METADIR INO FIELD
  *       print FIELD as a number (hex for objid and wrapped)
  *   tamper iget METADIR INO FILE
@@ -62,7 +62,7 @@ struct field {
 static const struct field fields[] = {
 	F(size), F(generation), F(lock_mode), F(hold), F(sealed), F(retain_until),
 	F(objid), F(wrapped), F(alg), F(flags), F(parent), F(nlink), F(uid), F(mode),
-	F(version), F(next_cookie), F(autocommit_s), F(commit),
+	F(version), F(next_cookie), F(autocommit_s), F(commit), F(btime_ns),
 };
 #undef F
 

@@ -7,7 +7,12 @@
 #      +3d time and retention is judged against it;
 #  (b) back (-10d) after locking with the real clock: a COMPLIANCE object
 #      cannot be deleted early, .wormfs/clock stays >= the real now, and
-#      new retention dates are judged against the compliance clock.
+#      new retention dates are judged against the compliance clock;
+#  (c) back (-300d) after root deleted the clock's record offline and
+#      re-sealed the state digest (wormctl repair digest, also under
+#      -300d): the clock still starts at the latest store head's time
+#      (signed, chained to STORE/head), so a bucket's COMPLIANCE default
+#      is not given a date already past in real time.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -162,4 +167,28 @@ ge "real clock: .wormfs/clock >= now" "$(clk "$M")" $(($(date +%s) - 5))
 check_errno "real clock: rm f: EPERM" EPERM unlink "$B/f"
 check_eq "real clock: f still locked" locked "$(worm_state "$B/f")"
 umount_check "$M" "store b"
+
+# ================================================================ (c) record gone
+build_tamper || { fail "tamper.c compiles"; done_testing; }
+S=$T_BASE/store-c M=$T_BASE/mnt-c
+make_store "$S" || { fail "wormctl init (c)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (c)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+B=$M/defc
+check_errno "mkdir bucket (c)" OK mkdir "$B"
+check_errno "bucket default COMPLIANCE 30d" OK setxattr "$B" user.worm.default-retention "COMPLIANCE 30d"
+check "unmount (c)" umount_fs "$M"
+check "offline: the clock's record deleted" "$TAMPER" xdel "$S/meta" kv "$(printf clock_hwm | od -An -tx1 | tr -d ' \n')"
+out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest "$S" 2>&1)
+check_eq "wormctl repair digest under -300d" 0 $? || diag "$out"
+mount_ft -300d "$S" "$M" || { fail "mount (c, -300d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
+now=$(date +%s)
+ge "-300d, record deleted: .wormfs/clock >= the real now (latest head's time)" "$(clk "$M")" $((now - 5))
+check_errno "-300d: an object in the COMPLIANCE 30d bucket" OK write "$B/obj" obj
+v=$(ret "$B/obj")
+ge "-300d: its default retention counts from the compliance clock (>= real + 30 d)" "$(epoch "${v#* }")" $((now + 30 * 86400 - 5))
+check "unmount (c, -300d)" umount_fs "$M"
+mount_fg "$S" "$M" || { fail "remount (c, real)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+check_eq "real clock: the object is locked" locked "$(worm_state "$B/obj")"
+check_errno "real clock: rm of it: EPERM" EPERM unlink "$B/obj"
+umount_check "$M" "store c"
 done_testing

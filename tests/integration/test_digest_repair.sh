@@ -3,7 +3,16 @@
 # from before its lock (a legal hold, a COMPLIANCE retention) and asks
 # `wormctl repair digest` or plain `wormctl repair` to accept the state.
 # Both refuse (an object would hold less lock than the audit trail
-# records), the mount stays refused, and nothing can be deleted.
+# records), the mount stays refused, and nothing can be deleted. Also when
+# the put-back records' birth time (not MAC'd) is pushed past the lock
+# records: the trail names the inode, so the node is still its object, not
+# a later one (before, it counted as "gone", which repair accepts, and the
+# mount then let root delete both). Buckets too: a bucket's record put
+# back from before its COMPLIANCE default retention, or from before its
+# completed bucket lock, or from before a locked bucket's default
+# append-only ON and autocommit shortened (before, all were accepted and
+# verify was clean after the re-seal: the bucket unlocked, new objects
+# mutable, logs not append-only, locks landing later).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 ensure_harness
@@ -40,5 +49,80 @@ if mount_fg "$S" "$M" 2>/dev/null; then
 	umount_fs "$M"
 else
 	ok "writable mount refused after the refused repairs"
+fi
+
+# The birth time pushed about 2.3 years ahead (byte 7 of btime_ns).
+"$TAMPER" flip "$S/meta" "${INO[bkt/hold]}" btime_ns 7 1 || fail "flip btime"
+"$TAMPER" flip "$S/meta" "${INO[bkt/comp]}" btime_ns 7 1 || fail "flip btime"
+for cmd in "repair digest" "repair"; do
+	# shellcheck disable=SC2086
+	out=$("$WORMCTL" $cmd "$S" 2>&1)
+	check_eq "later birth time: wormctl $cmd refuses: exit 1 ($out)" 1 "$?"
+	check_match "later birth time: wormctl $cmd says why" "less lock than the audit trail" "$out"
+done
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_match "later birth time: verify names the held object" "bkt/hold: older lock state than the audit trail" "$out"
+check_match "later birth time: verify names the COMPLIANCE object" "bkt/comp: older lock state than the audit trail" "$out"
+if mount_fg "$S" "$M" 2>/dev/null; then
+	fail "later birth time: writable mount refused"
+	check_errno "held object still locked" EPERM unlink "$M/bkt/hold"
+	check_errno "COMPLIANCE object still locked" EPERM unlink "$M/bkt/comp"
+	umount_fs "$M"
+else
+	ok "later birth time: writable mount refused"
+fi
+
+# ---- buckets: a default retention and a completed bucket lock undone
+S=$T_BASE/store2 M=$T_BASE/mnt2
+make_store "$S" || { fail "init (buckets)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (buckets)"; done_testing; }
+mkdir "$M/defb" "$M/lockb" "$M/logb" "$M/acb" || fail "buckets"
+DINO=$(stat -c %i "$M/defb") LINO=$(stat -c %i "$M/lockb") GINO=$(stat -c %i "$M/logb")
+AINO=$(stat -c %i "$M/acb")
+umount_fs "$M"
+DPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$DINO")")
+LPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$LINO")")
+mount_fg "$S" "$M" || { fail "remount (buckets)"; done_testing; }
+check_errno "defb: default COMPLIANCE 30d" OK setxattr "$M/defb" user.worm.default-retention "COMPLIANCE 30d"
+check_errno "lockb: default COMPLIANCE 30d" OK setxattr "$M/lockb" user.worm.default-retention "COMPLIANCE 30d"
+check "lockb: bucket lock started" "$WORMCTL" bucket lock "$M/lockb"
+LID=$(h getxattr "$M/lockb" user.worm.lock-config | awk '{print $2}')
+check "lockb: bucket lock completed" "$WORMCTL" bucket lock "$M/lockb" --complete "$LID"
+check_errno "logb: default COMPLIANCE 30d" OK setxattr "$M/logb" user.worm.default-retention "COMPLIANCE 30d"
+check_errno "logb: autocommit 2h" OK setxattr "$M/logb" user.worm.autocommit 2h
+check "logb: bucket lock started" "$WORMCTL" bucket lock "$M/logb"
+LID=$(h getxattr "$M/logb" user.worm.lock-config | awk '{print $2}')
+check "logb: bucket lock completed" "$WORMCTL" bucket lock "$M/logb" --complete "$LID"
+check_errno "acb: default COMPLIANCE 30d" OK setxattr "$M/acb" user.worm.default-retention "COMPLIANCE 30d"
+check_errno "acb: autocommit 2h" OK setxattr "$M/acb" user.worm.autocommit 2h
+umount_fs "$M"
+GPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$GINO")")
+APRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$AINO")")
+mount_fg "$S" "$M" || { fail "remount (logb)"; done_testing; }
+check_errno "logb: default append-only ON (locked bucket)" OK setxattr "$M/logb" user.worm.default-append-only ON
+check_errno "logb: autocommit shortened to 1h (locked bucket)" OK setxattr "$M/logb" user.worm.autocommit 1h
+check_errno "acb: autocommit shortened to 1h" OK setxattr "$M/acb" user.worm.autocommit 1h
+umount_fs "$M"
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$DINO")" "$DPRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$LINO")" "$LPRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$GINO")" "$GPRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$AINO")" "$APRE" || fail xput
+for cmd in "repair digest" "repair"; do
+	# shellcheck disable=SC2086
+	out=$("$WORMCTL" $cmd "$S" 2>&1)
+	check_eq "buckets: wormctl $cmd refuses: exit 1 ($out)" 1 "$?"
+	check_match "buckets: wormctl $cmd says why" "less lock than the audit trail" "$out"
+done
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_eq "buckets: verify exit 1" 1 "$?"
+check_match "buckets: verify names the default retention undone" "defb: older lock state than the audit trail .default retention none 0d weaker than the COMPLIANCE 30d" "$out"
+check_match "buckets: verify names the bucket lock undone" "lockb: older lock state than the audit trail .bucket lock not locked" "$out"
+check_match "buckets: verify names the default append-only undone" "logb: older lock state than the audit trail .default append-only OFF" "$out"
+check_match "buckets: verify names the autocommit period lengthened" "acb: older lock state than the audit trail .autocommit period 7200s longer than the 3600s" "$out"
+if mount_fg "$S" "$M" 2>/dev/null; then
+	fail "buckets: writable mount refused"
+	umount_fs "$M"
+else
+	ok "buckets: writable mount refused"
 fi
 done_testing
