@@ -522,9 +522,15 @@ WORM_MUST_USE
 int ns_repair_counter(ns *n);
 /* Re-seal the metadata state digest when it does not match meta/ (verify
  * reports it; a writable mount is refused): the state as it is now is
- * accepted. 1 if re-sealed (logged), 0 if it matched. */
+ * accepted. 1 if re-sealed (logged), 0 if it matched. -EUCLEAN an object
+ * or bucket holds less lock than the audit trail records (never
+ * accepted). -EBADMSG the audit trail itself fails verification (a record
+ * removed or edited blinds that check), unless flags has
+ * NS_REPAIR_ACCEPT_AUDIT_DAMAGE: then re-sealed, the count of problems
+ * accepted named in the re-seal's audit record. */
+#define NS_REPAIR_ACCEPT_AUDIT_DAMAGE 1u
 WORM_MUST_USE
-int ns_repair_digest(ns *n);
+int ns_repair_digest(ns *n, unsigned flags);
 /* Name again a node that no directory entry names (wormctl verify reports
  * it as BUCKET/#INO): offline, as BUCKET/.recovered/INO (a bucket itself:
  * /recovered-INO at the root). Its record, lock included, is kept; only

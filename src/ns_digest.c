@@ -37,6 +37,7 @@
 #include "ns_digest.h"
 #include "ns_locktrail.h"
 #include "ns_trail.h"
+#include "trail.h"
 #include "log.h"
 
 static int rec_hash(void *arg, const void *hdr, size_t hlen, const void *val, size_t vlen,
@@ -95,10 +96,12 @@ int ns_digest_state(ns *n, meta_txn *t, uint64_t *records)
 /* Seal the state as it is: the digest record, and an audit record
  * (kind=digest-reseal: the digest before and after, who, why) with a new
  * store head in the same transaction, so a re-seal is never silent. */
-static int seal(ns *n, const char *op, const char *rule, const char *why)
+/* audit_problems: the count of audit trail problems the operator
+ * accepted (wormctl repair --accept-audit-damage), named in the record. */
+static int seal(ns *n, const char *op, const char *rule, const char *why, long audit_problems)
 {
 	uint8_t was[META_DIGEST_BYTES], now[META_DIGEST_BYTES];
-	char oh[2 * META_DIGEST_BYTES + 1], nh[2 * META_DIGEST_BYTES + 1], extra[200];
+	char oh[2 * META_DIGEST_BYTES + 1], nh[2 * META_DIGEST_BYTES + 1], extra[256];
 	meta_txn *t = NULL;
 	uint64_t recs = 0;
 	int rc = meta_txn_begin(n->me, 0, &t);
@@ -118,7 +121,10 @@ static int seal(ns *n, const char *op, const char *rule, const char *why)
 		rc = ns_auth_flag_digest(n, t);   /* a damaged flag stays reported */
 	if (!rc) {
 		wcrypto_hex(nh, now, META_DIGEST_BYTES);
-		snprintf(extra, sizeof(extra), "old=%s new=%s records=%" PRIu64, oh, nh, recs);
+		int l = snprintf(extra, sizeof(extra), "old=%s new=%s records=%" PRIu64, oh, nh, recs);
+		if (audit_problems && l > 0 && (size_t)l < sizeof(extra))
+			snprintf(extra + l, sizeof(extra) - (size_t)l, " audit_problems_accepted=%ld",
+				 audit_problems);
 		rc = ns_trail_note(n, t, "digest-reseal", op, rule, extra);
 	}
 	if (rc) {
@@ -185,7 +191,7 @@ int ns_digest_open(ns *n, const char *store_path, char *err, size_t errlen)
 			return -EUCLEAN;
 		}
 		return seal(n, "create", "store-without-digest", "created (store upgraded: an "
-			    "older record put back alone is detected from now on)");
+			    "older record put back alone is detected from now on)", 0);
 	}
 	if (st == NS_DIGEST_OK) {
 		wlog(WLOG_DEBUG, "metadata state digest checked: %" PRIu64 " records in %" PRId64
@@ -235,7 +241,14 @@ const char *ns_digest_why(int st)
 	}
 }
 
-int ns_repair_digest(ns *n)
+static int audit_problem_cb(void *arg, const char *path, const char *what)
+{
+	wlog(WLOG_ERR, "repair: %s: %s", path, what);
+	(void)arg;
+	return 0;
+}
+
+int ns_repair_digest(ns *n, unsigned flags)
 {
 	meta_txn *t = NULL;
 	long gone = 0;
@@ -267,8 +280,20 @@ int ns_repair_digest(ns *n)
 		return (int)bad;
 	if (bad)
 		return -EUCLEAN;
-	rc = seal(n, "repair", "wormctl-repair-digest",
-		  "re-sealed by wormctl repair (the state as it is now is accepted)");
+	/* That check reads the audit trail: with a lock's record removed (or
+	 * edited) it cannot see the lock a put-back node record undoes. A
+	 * damaged trail is accepted only when the operator says so, and
+	 * that is recorded in the re-seal's own audit record. */
+	long abad = ns_audit_verify(n, audit_problem_cb, NULL);
+	if (abad < 0)
+		return (int)abad;
+	if (abad && !(flags & NS_REPAIR_ACCEPT_AUDIT_DAMAGE))
+		return -EBADMSG;
+	rc = seal(n, "repair", abad ? "wormctl-repair-digest-audit-damage-accepted"
+				    : "wormctl-repair-digest",
+		  abad ? "re-sealed by wormctl repair --accept-audit-damage (the state as it "
+			 "is now is accepted, with an audit trail that fails verification)"
+		       : "re-sealed by wormctl repair (the state as it is now is accepted)", abad);
 	if (!rc)
 		n->digest_bad = 0;
 	return rc ? rc : 1;

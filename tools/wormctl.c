@@ -346,7 +346,7 @@ enum {
 	OPT_BURST = 1 << 10, OPT_THROTTLE = 1 << 11, OPT_MAX_WAIT_MS = 1 << 12,
 	OPT_SINCE = 1 << 13, OPT_UID = 1 << 14, OPT_GID = 1 << 15, OPT_GROUPS = 1 << 16,
 	OPT_ADMIN = 1 << 17, OPT_ACCESS_KEY = 1 << 18, OPT_SECRET_FILE = 1 << 19,
-	OPT_DRY_RUN = 1 << 20,
+	OPT_DRY_RUN = 1 << 20, OPT_ACCEPT_AUDIT_DAMAGE = 1 << 21,
 };
 
 static const struct optdef {
@@ -363,6 +363,7 @@ static const struct optdef {
 	{ "uid", OPT_UID, 1 }, { "gid", OPT_GID, 1 }, { "groups", OPT_GROUPS, 1 },
 	{ "admin", OPT_ADMIN, 0 }, { "access-key", OPT_ACCESS_KEY, 1 },
 	{ "secret-file", OPT_SECRET_FILE, 1 }, { "dry-run", OPT_DRY_RUN, 0 },
+	{ "accept-audit-damage", OPT_ACCEPT_AUDIT_DAMAGE, 0 },
 };
 
 static int run_bucket_list(const struct wctl_opts *o);
@@ -418,9 +419,10 @@ static const struct cmddef {
 	  "audit STORE [--since TIME] [--json] [--passphrase-file F]", wctl_audit },
 	{ "reattach", NULL, 2, 2, OPT_PASSPHRASE_FILE, "reattach STORE INO [--passphrase-file F]",
 	  wctl_reattach },
-	{ "repair", "digest", 1, 1, OPT_PASSPHRASE_FILE, "repair digest STORE [--passphrase-file F]",
-	  wctl_repair_digest },
-	{ "repair", NULL, 1, 1, OPT_PASSPHRASE_FILE, "repair STORE [--passphrase-file F]", wctl_repair },
+	{ "repair", "digest", 1, 1, OPT_PASSPHRASE_FILE | OPT_ACCEPT_AUDIT_DAMAGE,
+	  "repair digest STORE [--accept-audit-damage] [--passphrase-file F]", wctl_repair_digest },
+	{ "repair", NULL, 1, 1, OPT_PASSPHRASE_FILE | OPT_ACCEPT_AUDIT_DAMAGE,
+	  "repair STORE [--accept-audit-damage] [--passphrase-file F]", wctl_repair },
 	{ "upgrade", NULL, 1, 1, OPT_DRY_RUN | OPT_JSON | OPT_PASSPHRASE_FILE,
 	  "upgrade STORE [--dry-run] [--json] [--passphrase-file F]", wctl_upgrade },
 	{ "stats", NULL, 1, 1, OPT_JSON, "stats MNT [--json]", wctl_stats },
@@ -478,14 +480,18 @@ static const char help_text[] =
 "      Name again a node that verify reports as not named by any directory\n"
 "      entry (BUCKET/#INO), offline: it becomes BUCKET/.recovered/INO (a\n"
 "      bucket: /recovered-INO), its record and lock unchanged.\n"
-"  repair STORE [--passphrase-file F]\n"
+"  repair STORE [--accept-audit-damage] [--passphrase-file F]\n"
 "      Re-seal the inode counter when verify reports it failing or set back\n"
 "      (no object can be created until then): past the highest inode. Then\n"
 "      re-seals the metadata state digest if it does not match.\n"
-"  repair digest STORE [--passphrase-file F]\n"
+"  repair digest STORE [--accept-audit-damage] [--passphrase-file F]\n"
 "      Only re-seal the metadata state digest that verify reports as not\n"
 "      matching (a writable mount is refused until then): the records as\n"
-"      they are now are accepted; each keeps its own MAC check.\n"
+"      they are now are accepted; each keeps its own MAC check. Refused\n"
+"      when an object or bucket holds less lock than the audit trail\n"
+"      records, and when the audit trail fails verification (a removed\n"
+"      record would hide such a lock) unless --accept-audit-damage is\n"
+"      given: recorded in the re-seal's audit record.\n"
 "  upgrade STORE [--dry-run] [--json] [--passphrase-file F]\n"
 "      Rewrite every object whose content file is in format 1 or 2 (older\n"
 "      builds) in format 3, in place: inode, lock, legal hold, owner, times\n"
@@ -661,6 +667,7 @@ static int set_opt(struct wctl_opts *o, unsigned bit, const char *name, const ch
 	case OPT_GROUPS: o->groups = v; break;
 	case OPT_ADMIN: o->admin = 1; break;
 	case OPT_DRY_RUN: o->dry_run = 1; break;
+	case OPT_ACCEPT_AUDIT_DAMAGE: o->accept_audit_damage = 1; break;
 	case OPT_ACCESS_KEY:
 		if (!*v)
 			return wctl_usage(o, "--%s: empty value", name);

@@ -41,6 +41,7 @@ struct wctl_opts {
 	const char *groups;       /* "G,G,..." (checked by the command) */
 	int admin;
 	int dry_run;              /* upgrade --dry-run */
+	int accept_audit_damage;  /* repair --accept-audit-damage */
 	const char *access_key, *secret_file;
 	char **pos;               /* positional arguments */
 	int npos;

@@ -570,8 +570,13 @@ int wctl_repair_digest(const struct wctl_opts *o)
 
 	if (wctl_open_store(o, o->pos[0], 0, &n))
 		return WCTL_FAIL;
-	rc = ns_repair_digest(n);
+	rc = ns_repair_digest(n, o->accept_audit_damage ? NS_REPAIR_ACCEPT_AUDIT_DAMAGE : 0);
 	ns_close(n);
+	if (rc == -EBADMSG)
+		return wctl_err("%s %s: refused: the audit trail fails verification (wormctl audit "
+				"verify %s names the records), so a lock whose record was removed "
+				"cannot be checked; --accept-audit-damage re-seals anyway (recorded)",
+				o->cmd, o->pos[0], o->pos[0]);
 	if (rc == -EUCLEAN)
 		return wctl_err("%s %s: refused: an object holds less lock than the audit trail "
 				"records (wormctl verify %s names it); a state that undoes a lock "
@@ -592,11 +597,16 @@ int wctl_repair(const struct wctl_opts *o)
 		return WCTL_FAIL;
 	rc = ns_repair_counter(n);
 	/* Last: the digest then covers the repaired counter. */
-	int drc = rc < 0 ? 0 : ns_repair_digest(n);
+	int drc = rc < 0 ? 0 : ns_repair_digest(n, o->accept_audit_damage ?
+					       NS_REPAIR_ACCEPT_AUDIT_DAMAGE : 0);
 	ns_close(n);
 	if (rc < 0)
 		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
 	wctl_out("%s: inode counter %s", o->pos[0], rc ? "re-sealed" : "sound: nothing to do");
+	if (drc == -EBADMSG)
+		return wctl_err("%s %s: state digest not re-sealed: the audit trail fails "
+				"verification (wormctl audit verify %s); --accept-audit-damage "
+				"re-seals anyway (recorded)", o->cmd, o->pos[0], o->pos[0]);
 	if (drc == -EUCLEAN)
 		return wctl_err("%s %s: state digest not re-sealed: an object holds less lock "
 				"than the audit trail records (wormctl verify %s names it)",

@@ -125,4 +125,44 @@ if mount_fg "$S" "$M" 2>/dev/null; then
 else
 	ok "buckets: writable mount refused"
 fi
+
+# ---- the lock's audit record removed too: the lock check against the
+# trail cannot see the lock, so repair refuses on the trail's damage
+# itself unless the operator accepts it (--accept-audit-damage, recorded
+# in the re-seal's audit record); before, it re-sealed and root deleted
+# the COMPLIANCE object through the mount.
+S=$T_BASE/store3
+make_store "$S" || { fail "init (audit record removed)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (audit record removed)"; done_testing; }
+mkdir "$M/bkt" && head -c 40000 /dev/urandom >"$M/bkt/x" || fail "object"
+umount_fs "$M"
+XINO=$("$TAMPER" map "$S/meta" | awk '$6=="bkt/x"{print $1}')
+XPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$XINO")")
+mount_fg "$S" "$M" || { fail "remount (audit record removed)"; done_testing; }
+check_errno "COMPLIANCE +1d" OK setxattr "$M/bkt/x" user.worm.retention "COMPLIANCE +1d"
+umount_fs "$M"
+SEQ=$("$WORMCTL" audit "$S" | awk '/kind=retention/{print $1}' | tail -n 1)
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$XINO")" "$XPRE" || fail xput
+"$TAMPER" xdel "$S/meta" kv "$(printf 'audit/%016x' "$SEQ" | od -An -tx1 | tr -d ' \n')" ||
+	fail "xdel of the lock's audit record"
+for cmd in "repair digest" "repair"; do
+	# shellcheck disable=SC2086
+	out=$("$WORMCTL" $cmd "$S" 2>&1)
+	check_eq "audit record removed: wormctl $cmd refuses: exit 1 ($out)" 1 "$?"
+	check_match "audit record removed: wormctl $cmd says why" "audit trail fails verification" "$out"
+done
+if mount_fg "$S" "$M" 2>/dev/null; then
+	fail "audit record removed: writable mount refused"
+	umount_fs "$M"
+else
+	ok "audit record removed: writable mount refused"
+fi
+out=$("$WORMCTL" repair digest --accept-audit-damage "$S" 2>&1)
+check_eq "repair digest --accept-audit-damage: re-sealed ($out)" 0 "$?"
+out=$("$WORMCTL" audit "$S" 2>&1)
+check_match "the re-seal's audit record names the accepted damage" \
+	"kind=digest-reseal.*audit_problems_accepted=[1-9]" "$out"
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_eq "verify after the accepted re-seal still fails: exit 1" 1 "$?"
+check_match "verify names the missing audit record" "audit record $SEQ" "$out"
 done_testing

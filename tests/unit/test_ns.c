@@ -665,8 +665,8 @@ static void tamper_offline(uint64_t ino)
 	cr_assert_eq(ns_open(store, &C, 0, &o, err2, sizeof(err2)), -EUCLEAN);
 	cr_assert(strstr(err2, "state digest"), "%s", err2);
 	cr_assert_eq(ns_open(store, &C, NS_OFFLINE, &o, err2, sizeof(err2)), 0, "%s", err2);
-	cr_assert_eq(ns_repair_digest(o), 1);
-	cr_assert_eq(ns_repair_digest(o), 0);
+	cr_assert_eq(ns_repair_digest(o, 0), 1);
+	cr_assert_eq(ns_repair_digest(o, 0), 0);
 	ns_close(o);
 }
 

@@ -311,7 +311,7 @@ Test(ns_locktrail, downgrade_of_the_digest_is_refused_and_reseal_audited)
 	ns_close(o);
 	cr_assert_eq(ns_open(spath, &C, NS_OFFLINE, &N, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(ns_head_get(N, &h0, NULL), 0);
-	cr_assert_eq(ns_repair_digest(N), 1);
+	cr_assert_eq(ns_repair_digest(N, 0), 1);
 	cr_assert_eq(ns_head_get(N, &h1, NULL), 0);
 	cr_assert_gt(h1.seq, h0.seq, "the re-seal advanced the head");
 	cr_assert(h1.has_state);

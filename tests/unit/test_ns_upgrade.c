@@ -543,7 +543,7 @@ Test(ns_upgrade, put_back_record_from_before_the_upgrade_refused)
 	cr_assert_eq(system(cmd), 0);
 	slot_io(hex, 1, first, 1);
 	cr_assert_eq(ns_open(spath, &C, NS_OFFLINE, &N, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(ns_repair_digest(N), 1);
+	cr_assert_eq(ns_repair_digest(N, 0), 1);
 	reopen();
 
 	cr_assert_eq(ns_open_file(N, &ROOT, f, O_RDONLY, &h, &keep), 0);
@@ -575,7 +575,7 @@ Test(ns_upgrade, put_back_record_from_before_the_upgrade_refused)
 	cr_assert_eq(meta_txn_commit(t), 0);
 	meta_close(me);
 	cr_assert_eq(ns_open(spath, &C, NS_OFFLINE, &N, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(ns_repair_digest(N), 1);
+	cr_assert_eq(ns_repair_digest(N, 0), 1);
 	bad = 0;
 	cr_assert_eq(ns_verify(N, count_cb, NULL, &bad), 2);
 	cr_assert_eq(run(3, 1, NULL, &st), 0);   /* a dry run sees it too */
@@ -626,7 +626,7 @@ Test(ns_upgrade, forged_record_not_laundered)
 	cr_assert_eq(meta_txn_commit(t), 0);
 	meta_close(me);
 	cr_assert_eq(ns_open(spath, &C, NS_OFFLINE, &N, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(ns_repair_digest(N), 1);
+	cr_assert_eq(ns_repair_digest(N, 0), 1);
 	cr_assert_eq(run(3, 0, NULL, &st), 0);
 	cr_assert_eq(st.upgraded, 0);
 	cr_assert_eq(st.failed, 1);

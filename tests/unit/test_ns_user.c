@@ -223,7 +223,7 @@ static void tamper(const char *key, size_t at)
 	cr_assert_eq(meta_txn_commit(t), 0);
 	meta_close(me);
 	cr_assert_eq(ns_open(spath, &C, NS_OFFLINE, &o, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(ns_repair_digest(o), 1);
+	cr_assert_eq(ns_repair_digest(o, 0), 1);
 	ns_close(o);
 	cr_assert_eq(ns_open(spath, &C, 0, &N, err, sizeof(err)), 0, "%s", err);
 }
