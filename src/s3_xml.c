@@ -185,9 +185,14 @@ void s3_iso_date(int64_t ns, char *buf, size_t len)
 	int64_t sec = s3_seconds(ns);
 	time_t t = (time_t)sec;
 	char d[32];
+	/* the fraction from the remainder: sec * 1e9 overflows before
+	 * 1677-09-21T00:12:44, where fs.c clamps the earliest time */
+	int64_t frac = ns % 1000000000;
+	if (frac < 0)
+		frac += 1000000000;
 	if (!gmtime_r(&t, &tm) || !strftime(d, sizeof(d), "%Y-%m-%dT%H:%M:%S", &tm))
 		snprintf(d, sizeof(d), "1970-01-01T00:00:00");
-	snprintf(buf, len, "%s.%03dZ", d, (int)((ns - sec * 1000000000) / 1000000));
+	snprintf(buf, len, "%s.%03dZ", d, (int)(frac / 1000000));
 }
 
 int s3_parse_http_date(const char *s, int64_t *sec)

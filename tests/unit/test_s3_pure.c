@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "s3.h"
+#include "../../src/s3_priv.h"
 
 static int route(const char *method, const char *host, const char *path,
 		 const char *q1, struct s3_route *out, char *buf, size_t len)
@@ -272,6 +273,21 @@ Test(s3_error, map)
 	cr_assert_eq(s3_error_get(S3E_NOT_IMPLEMENTED)->status, 501);
 	cr_assert_eq(s3_error_get(S3E_MALFORMED_XML)->status, 400);
 	cr_assert_eq(s3_error_get(S3E__COUNT)->status, 500);
+}
+
+/* The dates of the times a record holds (fs.c clamps utimensat to them):
+ * the earliest, 1677, with its fraction, computed without an overflow
+ * (-Db_sanitize=undefined reports one), and the latest. */
+Test(s3_xml, dates_at_the_record_limits)
+{
+	char d[40];
+	cr_assert_eq(s3_seconds(INT64_MIN), INT64_C(-9223372037));
+	s3_iso_date(INT64_MIN, d, sizeof(d));
+	cr_assert_str_eq(d, "1677-09-21T00:12:43.145Z");
+	s3_iso_date(INT64_MAX, d, sizeof(d));
+	cr_assert_str_eq(d, "2262-04-11T23:47:16.854Z");
+	s3_iso_date(-1500000000, d, sizeof(d));
+	cr_assert_str_eq(d, "1969-12-31T23:59:58.500Z");
 }
 
 Test(s3_perm, mode_bits)
