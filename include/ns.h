@@ -73,6 +73,10 @@ struct ns_attr {
 	uint32_t mode, nlink, uid, gid;
 	uint64_t size, blocks;
 	int64_t atime_ns, mtime_ns, ctime_ns;
+	/* Content generation: changes with every content change committed
+	 * (no caller can set it, unlike the times); UINT64_MAX while an open
+	 * handle holds uncommitted writes. 0 for anything but a file. */
+	uint64_t gen;
 	int sealed;      /* content can never change again: cache freely */
 	int staging;     /* made by ns_mkdir_staging / ns_create_staging */
 };

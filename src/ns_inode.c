@@ -110,6 +110,7 @@ void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
 	a->staging = (nd->flags & META_F_STAGING) != 0;
 	if (S_ISREG(nd->mode)) {
 		struct policy_lock lk;
+		a->gen = nd->generation;
 		ns_node_lock(nd, &lk);
 		a->sealed = policy_content_frozen(&lk, ns_clock_now(n));
 		/* Live size of an open object (uncommitted writes). */
@@ -120,6 +121,8 @@ void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
 				a->size = in->ref.size;
 				if (in->mtime_ns)
 					a->mtime_ns = a->ctime_ns = in->mtime_ns;
+				if (in->dirty)
+					a->gen = UINT64_MAX;
 				a->sealed = a->sealed || in->sealed;
 			}
 			pthread_mutex_unlock(&in->mu);

@@ -151,13 +151,18 @@ void s3_meta_add(struct s3_buf *b, const char *name, const char *value)
 
 void s3_meta_etag(const struct ns_attr *a, const char *meta, size_t mlen, char *out, size_t len)
 {
-	char stamp[64];
-	snprintf(stamp, sizeof(stamp), "%" PRIu64 ":%" PRId64, a->size, a->mtime_ns);
+	char stamp[72], legacy[48];
+	snprintf(stamp, sizeof(stamp), "%" PRIu64 ":%" PRId64 ":%" PRIu64, a->size, a->mtime_ns,
+		 a->gen);
+	/* Stamps written before the generation was part of them (size:mtime)
+	 * still hold, so an upgrade changes no object's ETag; those objects
+	 * keep the weaker check (README, S3 endpoint). */
+	snprintf(legacy, sizeof(legacy), "%" PRIu64 ":%" PRId64, a->size, a->mtime_ns);
 	const char *e = meta ? s3_meta_get(meta, mlen, ":etag") : NULL;
 	const char *s = meta ? s3_meta_get(meta, mlen, ":stamp") : NULL;
 	if (S_ISDIR(a->mode))
 		snprintf(out, len, "\"d41d8cd98f00b204e9800998ecf8427e\"");   /* MD5 of nothing */
-	else if (e && s && strcmp(s, stamp) == 0 &&
+	else if (e && s && (strcmp(s, stamp) == 0 || strcmp(s, legacy) == 0) &&
 		 (strlen(e) == 32 || (strlen(e) > 33 && strlen(e) <= 38 && e[32] == '-' &&
 				      strspn(e + 33, "0123456789") == strlen(e + 33))))
 		/* an MD5, or a multipart ETag (MD5 of the part MD5s, -N) */

@@ -366,15 +366,17 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 	/* a part whose upload was aborted meanwhile: NoSuchUpload */
 	enum s3_err nf = p->part ? S3E_NO_SUCH_UPLOAD : S3E_NO_SUCH_KEY;
 	struct ns_attr dir = p->tmpdir;
-	char num[32];
+	char num[72];
 	int rc;
 
 	if ((rc = ns_flush(r->n, p->h))) {
 		s3_fail_errno(r, rc, nf);
 		goto fail;
 	}
-	/* The ETag holds for this size and mtime: a later write through the
-	 * mount changes them, and the ETag is then derived again (GET). */
+	/* The ETag holds for this size, mtime and content generation: a
+	 * later write through the mount changes the generation (also a
+	 * same-size rewrite whose mtime was put back with utimensat), and the
+	 * ETag is then derived again (GET). */
 	struct ns_attr ta;
 	rc = ns_lookup(r->n, p->tmpdir.ino, p->tmpname, &ta);
 	if (!rc && ta.ino != p->tmpino)
@@ -386,7 +388,7 @@ int s3_put_commit(struct s3_request *r, const char *etag)
 		goto fail;
 	}
 	s3_meta_add(&p->meta, ":etag", etag);
-	snprintf(num, sizeof(num), "%" PRIu64 ":%" PRId64, ta.size, ta.mtime_ns);
+	snprintf(num, sizeof(num), "%" PRIu64 ":%" PRId64 ":%" PRIu64, ta.size, ta.mtime_ns, ta.gen);
 	s3_meta_add(&p->meta, ":stamp", num);
 	if (p->meta.failed) {
 		s3_fail_code(r, S3E_INTERNAL, "out of memory");

@@ -169,3 +169,46 @@ def test_dates_before_1970_round_down():
     os.utime(os.path.join(MNT, b, "old"), ns=(-9_300_000_000 * 10**9, -9_300_000_000 * 10**9))
     when = s3.list_objects_v2(Bucket=b)["Contents"][0]["LastModified"]
     assert (when.year, when.month, when.day, when.microsecond) == (1677, 9, 21, 145000)
+
+
+def test_etag_follows_a_same_size_rewrite_with_the_mtime_put_back():
+    """The MD5 ETag of an object written over S3 holds only for the
+    content it was computed on: a same-size rewrite through the mount
+    whose mtime was put back (os.utime) gets a derived ETag, and a
+    conditional write with the old ETag fails (before, the stamp was size
+    and mtime only: the old MD5 was served for the new bytes). A stamp of
+    the older form (size:mtime) is still honoured: an upgrade changes no
+    ETag."""
+    s3 = client()
+    b = "gaps-etag"
+    s3.create_bucket(Bucket=b)
+    s3.put_object(Bucket=b, Key="k", Body=b"AAAA")
+    old = s3.head_object(Bucket=b, Key="k")["ETag"]
+    assert old == '"098890dde069e9abad63f19a0d9e1f32"'
+    path = os.path.join(MNT, b, "k")
+    st = os.stat(path)
+    with open(path, "r+b") as f:
+        f.write(b"BBBB")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"BBBB"
+    assert s3.head_object(Bucket=b, Key="k")["ETag"] != old
+    extra = {"If-Match": old}
+
+    def add(request, **kw):
+        for k, v in extra.items():
+            request.headers[k] = v
+    s3.meta.events.register("before-sign.s3.PutObject", add)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object(Bucket=b, Key="k", Body=b"CCCC")
+    assert err(e) == (412, "PreconditionFailed")
+    extra.clear()
+    # the older stamp form
+    s3.put_object(Bucket=b, Key="legacy", Body=b"AAAA")
+    lpath = os.path.join(MNT, b, "legacy")
+    fields = os.getxattr(lpath, "user.s3.meta").split(b"\0")
+    i = fields.index(b":stamp")
+    assert fields[i + 1].count(b":") == 2
+    fields[i + 1] = b":".join(fields[i + 1].split(b":")[:2])
+    os.setxattr(lpath, "user.s3.meta", b"\0".join(fields))
+    assert s3.head_object(Bucket=b, Key="legacy")["ETag"] == old
