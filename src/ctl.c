@@ -373,19 +373,25 @@ static void wipe_secret(json_object *r)
 }
 
 /* After the reply: take what the client still sends (bounded in bytes and
- * time) before the close, since closing a Unix socket with unread input
- * resets the connection and the client may lose the reply. */
+ * in total time, not only per read: a client sending a byte now and then
+ * must not hold the thread, and with it every other client and the
+ * daemon's exit, ctl_stop) before the close, since closing a Unix socket
+ * with unread input resets the connection and the client may lose the
+ * reply. */
+#define CTL_DRAIN_MS 1000
 static void drain(int fd)
 {
 	char b[4096];
 	size_t total = 0;
+	int64_t deadline = clock_monotonic_ns() + (int64_t)CTL_DRAIN_MS * 1000000;
 
 	shutdown(fd, SHUT_WR);
 	while (total < (1u << 20)) {
 		struct pollfd p = { fd, POLLIN, 0 };
+		int64_t left = deadline - clock_monotonic_ns();
 		ssize_t got;
 
-		if (poll(&p, 1, 100) <= 0)
+		if (left <= 0 || poll(&p, 1, left < 100000000 ? (int)(left / 1000000 + 1) : 100) <= 0)
 			break;
 		got = recv(fd, b, sizeof(b), MSG_DONTWAIT);
 		if (got <= 0)

@@ -1,0 +1,56 @@
+#!/bin/bash
+# test_rv_ctl: review of the administration surface (control socket,
+# design section 16).
+#
+#  1. A client that got its reply and then keeps sending a byte now and
+#     then (never a pause long enough to end the drain) does not hold the
+#     control thread: another client is served and the daemon exits after
+#     an unmount while that client is still sending.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+
+S=$T_BASE/store
+M=$T_BASE/mnt
+make_store "$S" || { fail "wormctl init"; done_testing; }
+
+# dribble READY: connect, send one request, wait for its reply, write
+# READY, then send a space every 50 ms for up to 120 s.
+dribble() {
+	python3 - "$S/ctl.sock" "$1" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"op":"user-list"}\n')
+data = b""
+while b"\n" not in data:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+open(sys.argv[2], "w").write("ready\n")
+t = time.time()
+try:
+    while time.time() - t < 120:
+        s.send(b" ")
+        time.sleep(0.05)
+except OSError:
+    pass
+PY
+	DRIBBLER=$!
+	for _ in $(seq 1 100); do [ -s "$1" ] && break; sleep 0.1; done
+}
+
+# ============================================================ 1. a slow tail
+mount_fg "$S" "$M" || { fail "mount"; done_testing; }
+dribble "$T_BASE/ready1"
+check_eq "dribbling client got its reply" "ready" "$(cat "$T_BASE/ready1" 2>/dev/null)"
+out=$(timeout 60 "$WORMCTL" s3 user list "$S" 2>&1); rc=$?
+alive=$(kill -0 "$DRIBBLER" 2>/dev/null && echo alive || echo gone)
+check_eq "another client is served while the first one still sends" "0|alive" "$rc|$alive"
+kill "$DRIBBLER" 2>/dev/null; wait "$DRIBBLER" 2>/dev/null
+dribble "$T_BASE/ready2"
+# (The client would send for 120 s; umount_fs waits 20 s for the exit.)
+umount_check "$M" "unmount while a client still sends"
+kill "$DRIBBLER" 2>/dev/null; wait "$DRIBBLER" 2>/dev/null
+
+done_testing
