@@ -82,10 +82,14 @@ static json_object *user_json(const struct ns_user *u)
 
 /* ---- requests -------------------------------------------------------------- */
 
-/* A member that must be a string (required: -EINVAL if absent). */
+/* A member that must be a string (required: -EINVAL if absent). A string
+ * holding a NUL ("\u0000") is bad too: read as a C string it would name
+ * its prefix (user-remove "alice\u0000x" removed alice, an imported
+ * secret was cut short). */
 static const char *get_str(json_object *req, const char *key, int required, int *bad)
 {
 	json_object *v;
+	const char *s;
 
 	if (!json_object_object_get_ex(req, key, &v) || json_object_is_type(v, json_type_null)) {
 		*bad |= required;
@@ -95,7 +99,12 @@ static const char *get_str(json_object *req, const char *key, int required, int 
 		*bad = 1;
 		return NULL;
 	}
-	return json_object_get_string(v);
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v)) {
+		*bad = 1;
+		return NULL;
+	}
+	return s;
 }
 
 static int get_id(json_object *v, uint32_t *out)
@@ -459,7 +468,7 @@ out:
 		if (json_object_object_get_ex(req, "secret", &v) &&
 		    json_object_is_type(v, json_type_string)) {
 			char *s = (char *)json_object_get_string(v);
-			wcrypto_wipe(s, strlen(s));
+			wcrypto_wipe(s, (size_t)json_object_get_string_len(v));
 		}
 		json_object_put(req);
 	}

@@ -6,6 +6,9 @@
 #     then (never a pause long enough to end the drain) does not hold the
 #     control thread: another client is served and the daemon exits after
 #     an unmount while that client is still sending.
+#  2. A string member holding a NUL (\u0000) is refused (EINVAL), not read
+#     as its prefix: user-add "ab\u0000cd" added "ab", user-remove
+#     "alice\u0000x" removed alice, an imported secret was cut short.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -52,5 +55,33 @@ dribble "$T_BASE/ready2"
 # (The client would send for 120 s; umount_fs waits 20 s for the exit.)
 umount_check "$M" "unmount while a client still sends"
 kill "$DRIBBLER" 2>/dev/null; wait "$DRIBBLER" 2>/dev/null
+
+# ============================================================ 2. NUL in strings
+mount_fg "$S" "$M" || { fail "mount"; done_testing; }
+raw() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(20)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+d = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    d += b
+print(d.decode(errors="replace").strip())' "$S/ctl.sock" "$1"
+}
+check "add alice" "$WORMCTL" s3 user add "$S" alice --uid 5
+check_match "user-remove \"alice\\u0000x\": EINVAL" '"ok":false,"errno":22' \
+	"$(raw '{"op":"user-remove","name":"alice\u0000x"}')"
+check_match "user-add \"ab\\u0000cd\": EINVAL" '"ok":false,"errno":22' \
+	"$(raw '{"op":"user-add","name":"ab\u0000cd","uid":6}')"
+check_match "imported secret with a NUL: EINVAL" '"ok":false,"errno":22' \
+	"$(raw '{"op":"user-add","name":"imp","uid":7,"access_key_id":"AKIAIMPORTED0000001","secret":"abcdefghijklmnopqrstuvwxyz0123456789ABCD\u0000tail"}')"
+check_eq "users unchanged: alice only" "alice" \
+	"$("$WORMCTL" s3 user list "$S" | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')"
+umount_check "$M" "NUL in strings"
 
 done_testing
