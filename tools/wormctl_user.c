@@ -90,7 +90,8 @@ static int recv_line(int fd, char **out, int timeout_ms)
 			return -ETIMEDOUT;
 		}
 		if (len + 1 == cap) {
-			char *nb = cap > 4 * CTL_MSG_MAX ? NULL : realloc(buf, cap * 2);
+			/* user-list of many users is megabytes (CTL_REPLY_MAX) */
+			char *nb = cap >= CTL_REPLY_MAX ? NULL : realloc(buf, cap * 2);
 			if (!nb) {
 				free(buf);
 				return -EMSGSIZE;

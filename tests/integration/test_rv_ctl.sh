@@ -9,6 +9,10 @@
 #  2. A string member holding a NUL (\u0000) is refused (EINVAL), not read
 #     as its prefix: user-add "ab\u0000cd" added "ab", user-remove
 #     "alice\u0000x" removed alice, an imported secret was cut short.
+#  3. wormctl s3 user list while mounted takes a long reply: 1000 users
+#     (a tenth of NS_USER_MAX) of the longest names, key ids and groups
+#     made a reply over the client's old 512 KiB bound (EMSGSIZE, while
+#     the offline list worked).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -83,5 +87,41 @@ check_match "imported secret with a NUL: EINVAL" '"ok":false,"errno":22' \
 check_eq "users unchanged: alice only" "alice" \
 	"$("$WORMCTL" s3 user list "$S" | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')"
 umount_check "$M" "NUL in strings"
+
+# ============================================================ 3. long replies
+mount_fg "$S" "$M" || { fail "mount"; done_testing; }
+added=$(python3 - "$S/ctl.sock" <<'PY'
+import json, socket, sys
+groups = list(range(100000, 100032))
+n = 0
+for i in range(1000):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(sys.argv[1])
+    req = {"op": "user-add", "name": ("u%05d" % i) + "x" * 58, "uid": 4000000000 + i,
+           "gid": 4000000000 + i, "groups": groups,
+           "access_key_id": ("K%05d" % i) + "A" * 122, "secret": "S" * 128}
+    s.sendall(json.dumps(req).encode() + b"\n")
+    d = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        d += b
+    s.close()
+    if b'"ok":true' not in d:
+        print("add %d: %s" % (i, d.decode(errors="replace")))
+        break
+    n += 1
+print(n)
+PY
+)
+check_eq "1000 users of the longest fields added online" "1000" "$added"
+out=$("$WORMCTL" s3 user list "$S" 2>&1); rc=$?
+check_eq "online list: exit 0, every user (1 + 1000)" "0|1001" "$rc|$(echo "$out" | wc -l)"
+out=$("$WORMCTL" s3 user list --json "$S" 2>&1); rc=$?
+check_eq "online list --json: every user" "0|1001" \
+	"$rc|$(echo "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["users"]))' 2>&1)"
+umount_check "$M" "long replies"
 
 done_testing
