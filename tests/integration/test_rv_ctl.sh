@@ -13,6 +13,10 @@
 #     (a tenth of NS_USER_MAX) of the longest names, key ids and groups
 #     made a reply over the client's old 512 KiB bound (EMSGSIZE, while
 #     the offline list worked).
+#  4. A root daemon serving a store whose directory belongs to a user: that
+#     user replaces STORE/ctl.sock with a socket of their own. Root's
+#     wormctl sends it nothing (no imported secret, no forged success):
+#     it talks only to a server run by root or by the caller itself.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -123,5 +127,46 @@ out=$("$WORMCTL" s3 user list --json "$S" 2>&1); rc=$?
 check_eq "online list --json: every user" "0|1001" \
 	"$rc|$(echo "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["users"]))' 2>&1)"
 umount_check "$M" "long replies"
+
+# ============================================================ 4. a fake daemon
+S4=$T_BASE/store4
+make_store "$S4" || fail "wormctl init store4"
+chown "$TEST_UID" "$S4"
+mount_fg "$S4" "$M" || { fail "mount store4"; done_testing; }
+setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --clear-groups -- /usr/bin/python3 -c '
+import os, socket, sys
+os.unlink(sys.argv[1])
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(1)
+s.settimeout(30)
+open(sys.argv[2] + ".ready", "w").close()
+c, _ = s.accept()
+c.settimeout(5)
+d = b""
+try:
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        d += b
+        if b"\n" in d:
+            c.sendall(b"{\"ok\":true,\"user\":{\"name\":\"bob\",\"access_key_id\":\"AKIAIMPORTED0000001\"}}\n")
+            break
+except OSError:
+    pass
+open(sys.argv[2], "wb").write(d)
+' "$S4/ctl.sock" "$S4/captured" &
+FAKE=$!
+for _ in $(seq 1 100); do [ -e "$S4/captured.ready" ] && break; sleep 0.1; done
+printf 'TopSecretImportedKey0123456789abcdefghij\n' >"$T_BASE/secret"
+out=$("$WORMCTL" s3 user add "$S4" bob --uid 0 --access-key AKIAIMPORTED0000001 \
+	--secret-file "$T_BASE/secret" 2>&1); rc=$?
+wait "$FAKE"
+check_eq "a socket served by the store directory's owner (not the daemon): refused" \
+	"1|wormctl: s3 user add $S4: control socket: served by a process that is neither root nor the caller (refused)" \
+	"$rc|$out"
+check_eq "that server got no byte of the request" "0" "$(wc -c <"$S4/captured" 2>&1)"
+umount_check "$M" "fake daemon"
 
 done_testing
