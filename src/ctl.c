@@ -409,6 +409,15 @@ static void drain(int fd)
 	}
 }
 
+/* The client closed its end (not only its writing half: a client may
+ * shut down writing after its request and still wait for the reply). */
+static int client_gone(int fd)
+{
+	struct pollfd p = { fd, 0, 0 };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
+
 static void serve(ctl *c, int fd)
 {
 	struct ucred cr;
@@ -452,7 +461,15 @@ static void serve(ctl *c, int fd)
 		if (!tok || !req || json_tokener_get_error(tok) != json_tokener_success ||
 		    json_tokener_get_parse_end(tok) != (size_t)len)
 			r = err_reply(EINVAL, "request is not one JSON object");
-		else
+		else if (client_gone(fd)) {
+			/* Queued behind a long request (a rewrap), the client
+			 * gave up and told its user it failed: doing it now
+			 * would be a change nobody sees the result of (a made
+			 * secret no one gets). */
+			wlog(WLOG_WARN, "control socket: uid %u closed the connection before its "
+			     "request was served: not done", (unsigned)cr.uid);
+			goto out;
+		} else
 			r = dispatch(c, req, &who);
 	}
 	/* From now: a rewrap may have taken much longer than the request's

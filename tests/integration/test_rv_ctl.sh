@@ -17,6 +17,11 @@
 #     user replaces STORE/ctl.sock with a socket of their own. Root's
 #     wormctl sends it nothing (no imported secret, no forged success):
 #     it talks only to a server run by root or by the caller itself.
+#  5. A request whose client closed the connection while it waited in the
+#     queue (behind a long request; wormctl gives up after 60 s and says
+#     it failed) is not done when its turn comes: before, a user-add was
+#     done then (its made secret sent to nobody). A client that only shuts
+#     down its writing half after the request is still served.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -168,5 +173,44 @@ check_eq "a socket served by the store directory's owner (not the daemon): refus
 	"$rc|$out"
 check_eq "that server got no byte of the request" "0" "$(wc -c <"$S4/captured" 2>&1)"
 umount_check "$M" "fake daemon"
+
+# ============================================================ 5. gone clients
+mount_fg "$S" "$M" || { fail "mount"; done_testing; }
+out=$(python3 - "$S/ctl.sock" <<'PY'
+import socket, sys
+path = sys.argv[1]
+# A: holds the serving thread (sends nothing; dropped after 5 s)
+a = socket.socket(socket.AF_UNIX)
+a.connect(path)
+# B: queued behind A; sends a request, then gives up and closes
+b = socket.socket(socket.AF_UNIX)
+b.connect(path)
+b.sendall(b'{"op":"user-add","name":"ghost","uid":77}\n')
+b.close()
+# D: queued too; sends a request and shuts down writing, waits for the reply
+d = socket.socket(socket.AF_UNIX)
+d.settimeout(60)
+d.connect(path)
+d.sendall(b'{"op":"user-add","name":"halfclosed","uid":78}\n')
+d.shutdown(socket.SHUT_WR)
+a.settimeout(60)
+while a.recv(4096):
+    pass
+data = b""
+while True:
+    x = d.recv(4096)
+    if not x:
+        break
+    data += x
+print("half-closed:", data.decode(errors="replace").strip()[:40])
+PY
+)
+check_match "a client that shut down writing is served" 'half-closed: \{"ok":true' "$out"
+users=$("$WORMCTL" s3 user list "$S" | awk '{ print $1 }' | tr '\n' ' ' | sed 's/ $//')
+check_eq "the request of a client gone meanwhile is not done" "0|1" \
+	"$(echo " $users " | grep -c ' ghost ')|$(echo " $users " | grep -c ' halfclosed ')"
+check_match "the skipped request is logged" 'closed the connection before its request was served: not done' \
+	"$(cat "${MNT_LOG[$M]}")"
+umount_check "$M" "gone clients"
 
 done_testing
