@@ -33,9 +33,15 @@
 /* Read a passphrase file: first line, no trailing newline. Like ssh with
  * its keys, refuse a file that others can read or change: the passphrase
  * unlocks every object. Checked on the open descriptor (no race with a
- * rename). */
-static int read_passphrase(const char *path, char **out, size_t *len, char *err, size_t errlen)
+ * rename). A pipe is read to its end (or 1023 bytes), not one read's
+ * worth. A NUL byte in the first line would end the passphrase there
+ * (random bytes made a 38-byte file the passphrase "ab"): a new key ring
+ * (init: making) refuses it; opening one keeps the old reading, so that a
+ * store made so still opens, and warns. */
+static int read_passphrase(const char *path, int making, char **out, size_t *len, char *err,
+			   size_t errlen)
 {
+	size_t line;
 	struct stat st;
 	char *buf;
 	ssize_t got;
@@ -79,7 +85,19 @@ static int read_passphrase(const char *path, char **out, size_t *len, char *err,
 		close(fd);
 		return -ENOMEM;
 	}
-	got = read(fd, buf, 1023);
+	got = 0;
+	while (got < 1023) {
+		ssize_t r = read(fd, buf + got, (size_t)(1023 - got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			got = -1;
+			break;
+		}
+		if (r == 0)
+			break;
+		got += r;
+	}
 	rc = got < 0 ? -errno : 0;
 	close(fd);
 	if (got < 0) {
@@ -93,13 +111,25 @@ static int read_passphrase(const char *path, char **out, size_t *len, char *err,
 		return -EINVAL;
 	}
 	buf[got] = '\0';
-	if (got == 1023 && !strpbrk(buf, "\r\n")) {
+	for (line = 0; line < (size_t)got && buf[line] != '\r' && buf[line] != '\n'; line++)
+		;
+	if (line == 1023) {
 		wcrypto_secure_free(buf);
 		wlog_seterr(err, errlen, "passphrase file %s: the passphrase is longer than "
 			    "1022 bytes", path);
 		return -EINVAL;
 	}
-	buf[strcspn(buf, "\r\n")] = '\0';
+	if (memchr(buf, '\0', line)) {
+		if (making) {
+			wcrypto_secure_free(buf);
+			wlog_seterr(err, errlen, "passphrase file %s: the first line holds a NUL "
+				    "byte (a passphrase is one line of text)", path);
+			return -EINVAL;
+		}
+		wlog(WLOG_WARN, "passphrase file %s: the first line holds a NUL byte; the "
+		     "passphrase ends there", path);
+	}
+	buf[line] = '\0';
 	if (!buf[0]) {
 		wcrypto_secure_free(buf);
 		wlog_seterr(err, errlen, "passphrase file %s: the first line is empty", path);
@@ -140,7 +170,7 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	if (rc)
 		return rc;
 	if (passphrase_file) {
-		rc = read_passphrase(passphrase_file, &pass, &passlen, err, errlen);
+		rc = read_passphrase(passphrase_file, 1, &pass, &passlen, err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -620,7 +650,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		goto fail;
 	}
 	if (cfg->passphrase_file[0]) {
-		rc = read_passphrase(cfg->passphrase_file, &pass, &passlen, err, errlen);
+		rc = read_passphrase(cfg->passphrase_file, 0, &pass, &passlen, err, errlen);
 		if (rc)
 			goto fail;
 	}

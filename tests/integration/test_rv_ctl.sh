@@ -22,6 +22,10 @@
 #     it failed) is not done when its turn comes: before, a user-add was
 #     done then (its made secret sent to nobody). A client that only shuts
 #     down its writing half after the request is still served.
+#  6. Passphrase files: a NUL byte in the first line made init use the
+#     bytes before it as the passphrase (a 38-byte file became "ab"): init
+#     refuses it and creates nothing. A pipe is read to its end, not one
+#     read's worth (a passphrase written in two pieces was cut).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -212,5 +216,25 @@ check_eq "the request of a client gone meanwhile is not done" "0|1" \
 check_match "the skipped request is logged" 'closed the connection before its request was served: not done' \
 	"$(cat "${MNT_LOG[$M]}")"
 umount_check "$M" "gone clients"
+
+# ============================================================ 6. passphrase files
+PWD6=$T_BASE/pw
+mkdir -m 0700 "$PWD6"
+printf 'ab\0cdefghijklmnopqrstuvwxyz0123456789\n' >"$PWD6/nul"
+printf 'ab\n' >"$PWD6/ab"
+chmod 0600 "$PWD6/nul" "$PWD6/ab"
+out=$(WORMFS_PWHASH_FAST=1 "$WORMCTL" init --passphrase-file "$PWD6/nul" "$T_BASE/s6" 2>&1); rc=$?
+check_eq "init with a NUL byte in the passphrase: refused" \
+	"1|wormctl: init $T_BASE/s6: passphrase file $PWD6/nul: the first line holds a NUL byte (a passphrase is one line of text)" \
+	"$rc|$out"
+check_eq "nothing created" "absent" "$([ -e "$T_BASE/s6/keys/keyring" ] && echo present || echo absent)"
+mkfifo -m 0600 "$PWD6/fifo"
+( printf 'abcdefgh'; sleep 1; printf 'ijkl\n' ) >"$PWD6/fifo" &
+out=$(WORMFS_PWHASH_FAST=1 "$WORMCTL" init --passphrase-file "$PWD6/fifo" "$T_BASE/s7" 2>&1)
+check_eq "init from a pipe written in two pieces" 0 "$?"
+wait
+printf 'abcdefghijkl\n' >"$PWD6/whole"
+chmod 0600 "$PWD6/whole"
+check "the whole line is the passphrase" "$WORMCTL" key list "$T_BASE/s7" --passphrase-file "$PWD6/whole"
 
 done_testing
