@@ -228,6 +228,10 @@ static json_object *do_key_rotate(ctl *c, const struct ns_caller *who)
 
 	if (rc)
 		return err_reply(-rc, "key rotate: %s", strerror(-rc));
+	rc = ns_key_mark(c->n, ver);
+	if (rc)
+		return err_reply(-rc, "key rotated to version %" PRIu32 ", but recording it in "
+				 "the metadata failed: %s", ver, strerror(-rc));
 	snprintf(text, sizeof(text), "op=rotate version=%" PRIu32 " via=ctl peer_uid=%" PRIu32,
 		 ver, who->uid);
 	rc = ns_audit_note(c->n, "key-ring", text);

@@ -21,6 +21,7 @@
 #include "ns_record.h"
 #include "ns_user.h"
 #include "ns_virt.h"
+#include "byteorder.h"
 #include "inoset.h"
 #include "log.h"
 
@@ -1034,6 +1035,33 @@ long ns_rewrap(ns *n, ns_progress_cb progress, void *arg)
 		rc = meta_sync(n->me);
 	free(r);
 	return rc ? rc : total;
+}
+
+int ns_key_mark(ns *n, uint32_t active)
+{
+	uint8_t buf[4];
+	meta_txn *t = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (n->flags & NS_RDONLY)
+		return -EROFS;
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
+	if (!rc && len == sizeof(buf) && get_le32(buf) >= active) {
+		meta_txn_abort(t);
+		return 0;
+	}
+	put_le32(buf, active);
+	rc = meta_kv_put(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf));
+	if (rc) {
+		meta_txn_abort(t);
+		return rc;
+	}
+	rc = meta_txn_commit(t);
+	return rc ? rc : ns_durable(n);
 }
 
 struct ver_ctx {

@@ -2,6 +2,7 @@
  * of objects a crash left mid-write, orphan purge, pending defaults,
  * autocommit due), close, and the periodic checkpoint (ns_tick). */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "byteorder.h"
 #include "ns_auth.h"
 #include "ns_bind.h"
 #include "ns_upgrade.h"
@@ -138,6 +140,59 @@ static int read_passphrase(const char *path, int making, char **out, size_t *len
 	*out = buf;
 	*len = strlen(buf);
 	return 0;
+}
+
+/* The key ring's active version against the highest one a key rotate
+ * recorded in the metadata (ns_key_mark; the state digest covers it): a
+ * ring below it is a copy from before that rotate, put back, whose
+ * versions removed since (maybe because they leaked) would wrap new data
+ * keys again. A writable open refuses it; a read-only one (verify, key
+ * list) warns and goes on. */
+static int key_ring_check(ns *n, const char *store_path, char *err, size_t errlen)
+{
+	struct kms_key_info *info = calloc(KMS_MAX_VERSIONS, sizeof(*info));
+	uint32_t active = 0, recorded;
+	uint8_t buf[4];
+	meta_txn *t = NULL;
+	size_t cnt = 0, len = 0;
+	int rc;
+
+	if (!info)
+		return -ENOMEM;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		goto out;
+	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
+	meta_txn_abort(t);
+	if (rc == -ENOENT || (!rc && len != sizeof(buf))) {
+		rc = 0;   /* no rotate recorded (or a store from before the record) */
+		goto out;
+	}
+	if (rc)
+		goto out;
+	recorded = get_le32(buf);
+	rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns());
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < cnt; i++)
+		if (info[i].active)
+			active = info[i].version;
+	if (active >= recorded)
+		goto out;
+	if (n->flags & NS_RDONLY) {
+		wlog(WLOG_WARN, "%s: the key ring's active master key version %" PRIu32 " is "
+		     "below version %" PRIu32 ", which a key rotate made active: keys/keyring "
+		     "is an older copy", store_path, active, recorded);
+		goto out;
+	}
+	wlog_seterr(err, errlen, "%s: refused: the key ring's active master key version "
+		    "%" PRIu32 " is below version %" PRIu32 ", which a key rotate made active "
+		    "(keys/keyring is an older copy put back; restore the current one)",
+		    store_path, active, recorded);
+	rc = -EKEYREJECTED;
+out:
+	free(info);
+	return rc;
 }
 
 /* A path inside the store: a store path too long for it is an error (a
@@ -713,6 +768,8 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	rc = ns_auth_open(n, err, errlen);
 	if (!rc)
 		rc = ns_digest_open(n, store_path, err, errlen);
+	if (!rc)
+		rc = key_ring_check(n, store_path, err, errlen);
 	if (!rc)
 		rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)

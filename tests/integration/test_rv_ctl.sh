@@ -26,6 +26,10 @@
 #     bytes before it as the passphrase (a 38-byte file became "ab"): init
 #     refuses it and creates nothing. A pipe is read to its end, not one
 #     read's worth (a passphrase written in two pieces was cut).
+#  7. A key ring put back from a copy older than a key rotate (offline or
+#     through the socket): its removed versions would be active again and
+#     wrap new data keys. A writable mount refuses it, naming both
+#     versions; with the current ring back it mounts.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -236,5 +240,40 @@ wait
 printf 'abcdefghijkl\n' >"$PWD6/whole"
 chmod 0600 "$PWD6/whole"
 check "the whole line is the passphrase" "$WORMCTL" key list "$T_BASE/s7" --passphrase-file "$PWD6/whole"
+
+# ============================================================ 7. key ring copies
+S8=$T_BASE/store8
+make_store "$S8" || fail "wormctl init store8"
+cp -p "$S8/keys/keyring" "$T_BASE/keyring.1"
+check "key rotate offline" "$WORMCTL" key rotate "$S8"
+check "key remove 1" "$WORMCTL" key remove "$S8" 1
+cp -p "$S8/keys/keyring" "$T_BASE/keyring.2"
+mount_fg "$S8" "$M" || { fail "mount store8"; done_testing; }
+mkdir "$M/bkt" && echo one >"$M/bkt/a"
+check "key rotate through the socket" "$WORMCTL" key rotate "$S8"
+umount_check "$M" "store8"
+cp -p "$S8/keys/keyring" "$T_BASE/keyring.3"
+cp "$T_BASE/keyring.1" "$S8/keys/keyring"
+if mount_fg "$S8" "$M"; then
+	fail "a key ring from before the offline rotate: mount refused"
+	umount_fs "$M"
+else
+	check_match "a key ring from before the offline rotate: mount refused" \
+		"refused: the key ring's active master key version 1 is below version 3, which a key rotate made active" \
+		"$(cat "${MNT_LOG[$M]}")"
+fi
+cp "$T_BASE/keyring.2" "$S8/keys/keyring"
+if mount_fg "$S8" "$M"; then
+	fail "a key ring from before the online rotate: mount refused"
+	umount_fs "$M"
+else
+	check_match "a key ring from before the online rotate: mount refused" \
+		"active master key version 2 is below version 3" "$(cat "${MNT_LOG[$M]}")"
+fi
+cp "$T_BASE/keyring.3" "$S8/keys/keyring"
+mount_fg "$S8" "$M" || fail "the current key ring back: mounts"
+check_eq "and the object reads" "one" "$(cat "$M/bkt/a" 2>&1)"
+umount_check "$M" "current key ring"
+check "verify" "$WORMCTL" verify "$S8"
 
 done_testing
