@@ -30,6 +30,11 @@
 #     through the socket): its removed versions would be active again and
 #     wrap new data keys. A writable mount refuses it, naming both
 #     versions; with the current ring back it mounts.
+#  8. An online rewrap paced by the KMS limiter (throttle = wait, 2
+#     requests/s) does not hold off other writers: chmods elsewhere in
+#     the mount finish while the rewrap still runs (before, the rewrap
+#     waited for its tokens, and wrote and synced the object's header,
+#     inside its write transaction: each chmod waited for one object).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -275,5 +280,39 @@ mount_fg "$S8" "$M" || fail "the current key ring back: mounts"
 check_eq "and the object reads" "one" "$(cat "$M/bkt/a" 2>&1)"
 umount_check "$M" "current key ring"
 check "verify" "$WORMCTL" verify "$S8"
+
+# ============================================================ 8. paced rewrap
+S9=$T_BASE/store9
+make_store "$S9" || fail "wormctl init store9"
+mount_fg "$S9" "$M" -o crypto_rate=2,crypto_burst=1,throttle=wait,max_wait_ms=60000,dek_cache_entries=0 ||
+	{ fail "mount store9"; done_testing; }
+mkdir "$M/bkt" "$M/other"
+for i in $(seq 1 12); do echo "$i" >"$M/bkt/f$i"; done
+touch "$M/other/x"
+check "key rotate" "$WORMCTL" key rotate "$S9"
+kms_req() {
+	awk '$1 == "wormfs_kms_requests_total{class=\"cryptographic\"}" { print $2 }' "$M/.wormfs/stats"
+}
+r0=$(kms_req)
+"$WORMCTL" key rewrap "$S9" >"$T_BASE/rewrap9.out" 2>&1 &
+RW=$!
+# Until the rewrap has asked the KMS three times (it is then at its
+# second object, waiting for a token).
+for _ in $(seq 1 200); do [ "$(kms_req)" -ge $((r0 + 3)) ] && break; sleep 0.1; done
+# Before, each chmod waited for one object's transaction (about 1 s here):
+# twenty of them outlasted the ten objects left.
+rc=0
+for i in $(seq 1 10); do
+	chmod 600 "$M/other/x" || rc=1
+	chmod 644 "$M/other/x" || rc=1
+done
+alive=$(kill -0 "$RW" 2>/dev/null && echo running || echo done)
+check_eq "twenty chmods elsewhere finish while the rewrap still runs" "0|running" "$rc|$alive"
+wait "$RW"
+check_eq "the rewrap completes" "re-wrapped 12 data keys under master key version 2 (by the daemon)" \
+	"$(cat "$T_BASE/rewrap9.out")"
+check_eq "every object reads" "1 12" "$(cat "$M/bkt/f1") $(cat "$M/bkt/f12")"
+umount_check "$M" "paced rewrap"
+check "verify" "$WORMCTL" verify "$S9"
 
 done_testing
