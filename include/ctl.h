@@ -30,6 +30,9 @@
 #define CTL_SOCK_NAME "ctl.sock"
 #define CTL_MSG_MAX 65536
 #define CTL_TIMEOUT_MS 5000
+/* The longest reply a client takes: user-list of NS_USER_MAX users, each
+ * at its longest (name, key id, 32 groups: under 800 bytes of JSON). */
+#define CTL_REPLY_MAX (16u << 20)
 
 typedef struct ctl ctl;
 

@@ -549,6 +549,13 @@ int ns_reattach(ns *n, uint64_t ino, char *path, size_t len);
  * or an S3 user's sealed secret (0 if none). */
 WORM_MUST_USE
 int ns_key_versions_in_use(ns *n, uint32_t *min_version, uint32_t *max_version);
+/* After a key rotate made version active: record it in the metadata (kept
+ * if a higher one is recorded), so that a key ring file put back from a
+ * copy older than the rotate is refused at the next writable open (its
+ * removed, maybe compromised, versions would be active again). -EROFS
+ * opened NS_RDONLY. */
+WORM_MUST_USE
+int ns_key_mark(ns *n, uint32_t active);
 
 /* Rewrite every file whose content file is in format 1 or 2 (written by
  * an older build: no write tags, no commit record, so a block put back

@@ -82,10 +82,14 @@ static json_object *user_json(const struct ns_user *u)
 
 /* ---- requests -------------------------------------------------------------- */
 
-/* A member that must be a string (required: -EINVAL if absent). */
+/* A member that must be a string (required: -EINVAL if absent). A string
+ * holding a NUL ("\u0000") is bad too: read as a C string it would name
+ * its prefix (user-remove "alice\u0000x" removed alice, an imported
+ * secret was cut short). */
 static const char *get_str(json_object *req, const char *key, int required, int *bad)
 {
 	json_object *v;
+	const char *s;
 
 	if (!json_object_object_get_ex(req, key, &v) || json_object_is_type(v, json_type_null)) {
 		*bad |= required;
@@ -95,7 +99,12 @@ static const char *get_str(json_object *req, const char *key, int required, int 
 		*bad = 1;
 		return NULL;
 	}
-	return json_object_get_string(v);
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v)) {
+		*bad = 1;
+		return NULL;
+	}
+	return s;
 }
 
 static int get_id(json_object *v, uint32_t *out)
@@ -219,6 +228,10 @@ static json_object *do_key_rotate(ctl *c, const struct ns_caller *who)
 
 	if (rc)
 		return err_reply(-rc, "key rotate: %s", strerror(-rc));
+	rc = ns_key_mark(c->n, ver);
+	if (rc)
+		return err_reply(-rc, "key rotated to version %" PRIu32 ", but recording it in "
+				 "the metadata failed: %s", ver, strerror(-rc));
 	snprintf(text, sizeof(text), "op=rotate version=%" PRIu32 " via=ctl peer_uid=%" PRIu32,
 		 ver, who->uid);
 	rc = ns_audit_note(c->n, "key-ring", text);
@@ -373,25 +386,40 @@ static void wipe_secret(json_object *r)
 }
 
 /* After the reply: take what the client still sends (bounded in bytes and
- * time) before the close, since closing a Unix socket with unread input
- * resets the connection and the client may lose the reply. */
+ * in total time, not only per read: a client sending a byte now and then
+ * must not hold the thread, and with it every other client and the
+ * daemon's exit, ctl_stop) before the close, since closing a Unix socket
+ * with unread input resets the connection and the client may lose the
+ * reply. */
+#define CTL_DRAIN_MS 1000
 static void drain(int fd)
 {
 	char b[4096];
 	size_t total = 0;
+	int64_t deadline = clock_monotonic_ns() + (int64_t)CTL_DRAIN_MS * 1000000;
 
 	shutdown(fd, SHUT_WR);
 	while (total < (1u << 20)) {
 		struct pollfd p = { fd, POLLIN, 0 };
+		int64_t left = deadline - clock_monotonic_ns();
 		ssize_t got;
 
-		if (poll(&p, 1, 100) <= 0)
+		if (left <= 0 || poll(&p, 1, left < 100000000 ? (int)(left / 1000000 + 1) : 100) <= 0)
 			break;
 		got = recv(fd, b, sizeof(b), MSG_DONTWAIT);
 		if (got <= 0)
 			break;
 		total += (size_t)got;
 	}
+}
+
+/* The client closed its end (not only its writing half: a client may
+ * shut down writing after its request and still wait for the reply). */
+static int client_gone(int fd)
+{
+	struct pollfd p = { fd, 0, 0 };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
 }
 
 static void serve(ctl *c, int fd)
@@ -437,7 +465,15 @@ static void serve(ctl *c, int fd)
 		if (!tok || !req || json_tokener_get_error(tok) != json_tokener_success ||
 		    json_tokener_get_parse_end(tok) != (size_t)len)
 			r = err_reply(EINVAL, "request is not one JSON object");
-		else
+		else if (client_gone(fd)) {
+			/* Queued behind a long request (a rewrap), the client
+			 * gave up and told its user it failed: doing it now
+			 * would be a change nobody sees the result of (a made
+			 * secret no one gets). */
+			wlog(WLOG_WARN, "control socket: uid %u closed the connection before its "
+			     "request was served: not done", (unsigned)cr.uid);
+			goto out;
+		} else
 			r = dispatch(c, req, &who);
 	}
 	/* From now: a rewrap may have taken much longer than the request's
@@ -453,7 +489,7 @@ out:
 		if (json_object_object_get_ex(req, "secret", &v) &&
 		    json_object_is_type(v, json_type_string)) {
 			char *s = (char *)json_object_get_string(v);
-			wcrypto_wipe(s, strlen(s));
+			wcrypto_wipe(s, (size_t)json_object_get_string_len(v));
 		}
 		json_object_put(req);
 	}

@@ -21,6 +21,7 @@
 #include "ns_record.h"
 #include "ns_user.h"
 #include "ns_virt.h"
+#include "byteorder.h"
 #include "inoset.h"
 #include "log.h"
 
@@ -914,45 +915,61 @@ static int rewrap_collect(void *arg, const struct meta_node *nd)
 
 /* Header copy first, then the database: a crash in between leaves two
  * wrappings of the same DEK, both valid while the old version exists.
- * out gets the new wrapping of the object nd names. */
+ * out gets the new wrapping of the object nd names.
+ *
+ * The KMS requests and the header's write (with its fsync) come before
+ * the write transaction, not inside it: a rewrap that waits for KMS
+ * tokens (throttle = wait) or for the disk must not hold off every other
+ * writer of the store (a chmod elsewhere waited for a whole online
+ * rewrap). The caller holds the object's content lock, so its content
+ * identity cannot change meanwhile; the record is read again in the
+ * transaction and gets the new wrapping only if it still holds the one
+ * that was re-wrapped (else 1: a later rewrap finds it). */
 static int rewrap_txn(ns *n, uint64_t ino, struct meta_node *ndout, struct kms_wrapped *wout)
 {
 	meta_txn *t = NULL;
-	struct meta_node nd;
+	struct meta_node nd, cur;
 	struct kms_wrapped in, out;
 	struct obj_ref r;
 	wcrypto_aead *key = NULL;
 	int rc;
 
-	rc = meta_txn_begin(n->me, 0, &t);
+	rc = ns_node_read(n, ino, &nd);
+	if (rc == -ENOENT)
+		return 1;     /* removed since the listing (online): nothing to do */
 	if (rc)
 		return rc;
-	rc = ns_node_get(n, t, ino, &nd);
-	if (rc == -ENOENT)
-		rc = 1;       /* removed since the listing (online): nothing to do */
-	if (rc)
-		goto fail;
 	memcpy(in.b, nd.wrapped, KMS_WRAPPED_BYTES);
 	rc = kms_reencrypt(n->km, nd.objid, &in, &out, (uint64_t)clock_monotonic_ns());
 	if (rc)
-		goto fail;
+		return rc;
 	ns_node_ref(&nd, &r);
 	/* The header is authenticated with the DEK: unwrap it to re-seal. */
 	rc = obj_key_open(n->km, &r, &key, (uint64_t)clock_monotonic_ns());
 	if (rc)
-		goto fail;
+		return rc;
 	r.key = key;
 	/* An inline object has no header: its only wrapped copy is the node's. */
 	rc = (nd.flags & META_F_INLINE) ? 0 : obj_set_wrapped(n->st, &r, out.b);
 	wcrypto_aead_free(key);
 	if (rc)
-		goto fail;
+		return rc;
 	ns_crash_point(n, "rewrap");   /* header re-wrapped, record not yet */
-	memcpy(nd.wrapped, out.b, KMS_WRAPPED_BYTES);
-	rc = ns_node_put(n, t, &nd);
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, ino, &cur);
+	if (rc == -ENOENT ||
+	    (!rc && (memcmp(cur.objid, nd.objid, 16) != 0 ||
+		     memcmp(cur.wrapped, nd.wrapped, KMS_WRAPPED_BYTES) != 0)))
+		rc = 1;
 	if (rc)
 		goto fail;
-	*ndout = nd;
+	memcpy(cur.wrapped, out.b, KMS_WRAPPED_BYTES);
+	rc = ns_node_put(n, t, &cur);
+	if (rc)
+		goto fail;
+	*ndout = cur;
 	*wout = out;
 	return meta_txn_commit(t);
 fail:
@@ -1050,6 +1067,33 @@ long ns_rewrap(ns *n, ns_progress_cb progress, void *arg)
 		rc = meta_sync(n->me);
 	free(r);
 	return rc ? rc : total;
+}
+
+int ns_key_mark(ns *n, uint32_t active)
+{
+	uint8_t buf[4];
+	meta_txn *t = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (n->flags & NS_RDONLY)
+		return -EROFS;
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		return rc;
+	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
+	if (!rc && len == sizeof(buf) && get_le32(buf) >= active) {
+		meta_txn_abort(t);
+		return 0;
+	}
+	put_le32(buf, active);
+	rc = meta_kv_put(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf));
+	if (rc) {
+		meta_txn_abort(t);
+		return rc;
+	}
+	rc = meta_txn_commit(t);
+	return rc ? rc : ns_durable(n);
 }
 
 struct ver_ctx {

@@ -177,5 +177,9 @@ struct ns {
 /* u32 1 once a wormctl upgrade run left no file node in format 1 or 2
  * (ns_upgrade.c): such a node after it is a record put back. */
 #define NS_KV_UPGRADE_DONE "format_upgrade_done"
+/* u32 LE: the highest master key version a key rotate made active
+ * (ns_key_mark); a key ring whose active version is below it is an older
+ * copy put back (ns_open refuses a writable open). */
+#define NS_KV_KEY_ACTIVE "key_ring_active"
 
 #endif

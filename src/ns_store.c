@@ -2,6 +2,7 @@
  * of objects a crash left mid-write, orphan purge, pending defaults,
  * autocommit due), close, and the periodic checkpoint (ns_tick). */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "byteorder.h"
 #include "ns_auth.h"
 #include "ns_bind.h"
 #include "ns_upgrade.h"
@@ -33,9 +35,15 @@
 /* Read a passphrase file: first line, no trailing newline. Like ssh with
  * its keys, refuse a file that others can read or change: the passphrase
  * unlocks every object. Checked on the open descriptor (no race with a
- * rename). */
-static int read_passphrase(const char *path, char **out, size_t *len, char *err, size_t errlen)
+ * rename). A pipe is read to its end (or 1023 bytes), not one read's
+ * worth. A NUL byte in the first line would end the passphrase there
+ * (random bytes made a 38-byte file the passphrase "ab"): a new key ring
+ * (init: making) refuses it; opening one keeps the old reading, so that a
+ * store made so still opens, and warns. */
+static int read_passphrase(const char *path, int making, char **out, size_t *len, char *err,
+			   size_t errlen)
 {
+	size_t line;
 	struct stat st;
 	char *buf;
 	ssize_t got;
@@ -79,7 +87,19 @@ static int read_passphrase(const char *path, char **out, size_t *len, char *err,
 		close(fd);
 		return -ENOMEM;
 	}
-	got = read(fd, buf, 1023);
+	got = 0;
+	while (got < 1023) {
+		ssize_t r = read(fd, buf + got, (size_t)(1023 - got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			got = -1;
+			break;
+		}
+		if (r == 0)
+			break;
+		got += r;
+	}
 	rc = got < 0 ? -errno : 0;
 	close(fd);
 	if (got < 0) {
@@ -93,13 +113,25 @@ static int read_passphrase(const char *path, char **out, size_t *len, char *err,
 		return -EINVAL;
 	}
 	buf[got] = '\0';
-	if (got == 1023 && !strpbrk(buf, "\r\n")) {
+	for (line = 0; line < (size_t)got && buf[line] != '\r' && buf[line] != '\n'; line++)
+		;
+	if (line == 1023) {
 		wcrypto_secure_free(buf);
 		wlog_seterr(err, errlen, "passphrase file %s: the passphrase is longer than "
 			    "1022 bytes", path);
 		return -EINVAL;
 	}
-	buf[strcspn(buf, "\r\n")] = '\0';
+	if (memchr(buf, '\0', line)) {
+		if (making) {
+			wcrypto_secure_free(buf);
+			wlog_seterr(err, errlen, "passphrase file %s: the first line holds a NUL "
+				    "byte (a passphrase is one line of text)", path);
+			return -EINVAL;
+		}
+		wlog(WLOG_WARN, "passphrase file %s: the first line holds a NUL byte; the "
+		     "passphrase ends there", path);
+	}
+	buf[line] = '\0';
 	if (!buf[0]) {
 		wcrypto_secure_free(buf);
 		wlog_seterr(err, errlen, "passphrase file %s: the first line is empty", path);
@@ -108,6 +140,59 @@ static int read_passphrase(const char *path, char **out, size_t *len, char *err,
 	*out = buf;
 	*len = strlen(buf);
 	return 0;
+}
+
+/* The key ring's active version against the highest one a key rotate
+ * recorded in the metadata (ns_key_mark; the state digest covers it): a
+ * ring below it is a copy from before that rotate, put back, whose
+ * versions removed since (maybe because they leaked) would wrap new data
+ * keys again. A writable open refuses it; a read-only one (verify, key
+ * list) warns and goes on. */
+static int key_ring_check(ns *n, const char *store_path, char *err, size_t errlen)
+{
+	struct kms_key_info *info = calloc(KMS_MAX_VERSIONS, sizeof(*info));
+	uint32_t active = 0, recorded;
+	uint8_t buf[4];
+	meta_txn *t = NULL;
+	size_t cnt = 0, len = 0;
+	int rc;
+
+	if (!info)
+		return -ENOMEM;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		goto out;
+	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
+	meta_txn_abort(t);
+	if (rc == -ENOENT || (!rc && len != sizeof(buf))) {
+		rc = 0;   /* no rotate recorded (or a store from before the record) */
+		goto out;
+	}
+	if (rc)
+		goto out;
+	recorded = get_le32(buf);
+	rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns());
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < cnt; i++)
+		if (info[i].active)
+			active = info[i].version;
+	if (active >= recorded)
+		goto out;
+	if (n->flags & NS_RDONLY) {
+		wlog(WLOG_WARN, "%s: the key ring's active master key version %" PRIu32 " is "
+		     "below version %" PRIu32 ", which a key rotate made active: keys/keyring "
+		     "is an older copy", store_path, active, recorded);
+		goto out;
+	}
+	wlog_seterr(err, errlen, "%s: refused: the key ring's active master key version "
+		    "%" PRIu32 " is below version %" PRIu32 ", which a key rotate made active "
+		    "(keys/keyring is an older copy put back; restore the current one)",
+		    store_path, active, recorded);
+	rc = -EKEYREJECTED;
+out:
+	free(info);
+	return rc;
 }
 
 /* A path inside the store: a store path too long for it is an error (a
@@ -140,7 +225,7 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 	if (rc)
 		return rc;
 	if (passphrase_file) {
-		rc = read_passphrase(passphrase_file, &pass, &passlen, err, errlen);
+		rc = read_passphrase(passphrase_file, 1, &pass, &passlen, err, errlen);
 		if (rc)
 			return rc;
 	}
@@ -620,7 +705,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		goto fail;
 	}
 	if (cfg->passphrase_file[0]) {
-		rc = read_passphrase(cfg->passphrase_file, &pass, &passlen, err, errlen);
+		rc = read_passphrase(cfg->passphrase_file, 0, &pass, &passlen, err, errlen);
 		if (rc)
 			goto fail;
 	}
@@ -683,6 +768,8 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	rc = ns_auth_open(n, err, errlen);
 	if (!rc)
 		rc = ns_digest_open(n, store_path, err, errlen);
+	if (!rc)
+		rc = key_ring_check(n, store_path, err, errlen);
 	if (!rc)
 		rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)

@@ -489,42 +489,53 @@ int ns_user_key_versions(ns *n, uint32_t *min_version, uint32_t *max_version)
 }
 
 /* Re-seal one user's secret under the active version: 1 if done, 0 if it
- * was sealed so already (or is gone, or fails authentication). */
+ * was sealed so already (or is gone, or fails authentication, or changed
+ * meanwhile). The KMS requests come before the write transaction, not in
+ * it (as for objects, ns_rewrap): a rewrap waiting for KMS tokens must
+ * not hold off every other writer; the record is read again there and
+ * replaced only if it is still the one re-sealed. */
 static int reseal_one(ns *n, const char *name, uint32_t active, uint8_t *plain)
 {
-	uint8_t buf[META_USER_REC_MAX];
+	uint8_t buf[META_USER_REC_MAX], now[META_USER_REC_MAX];
 	struct user_rec *r = calloc(1, sizeof(*r));
 	meta_txn *t = NULL;
-	size_t len = 0, pl;
+	size_t len = 0, nlen = 0, pl;
 	int rc;
 
 	if (!r)
 		return -ENOMEM;
-	rc = meta_txn_begin(n->me, 0, &t);
+	rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)
 		goto out;
 	rc = meta_user_get(t, name, buf, sizeof(buf), &len);
+	meta_txn_abort(t);
 	if (!rc)
 		rc = rec_decode(name, buf, len, r);
 	if (rc) {
-		meta_txn_abort(t);
 		rc = rc == -ENOENT || rc == -EIO || rc == -ERANGE ? 0 : rc;
 		goto out;
 	}
-	if (get_le32(r->sealed) == active) {
-		meta_txn_abort(t);
+	if (get_le32(r->sealed) == active)
 		goto out;
-	}
 	pl = r->sealed_len - KMS_ENCRYPT_OVERHEAD;
 	rc = kms_decrypt_blob(n->km, r->sealed, r->sealed_len, plain,
 			      (uint64_t)clock_monotonic_ns());
 	if (!rc)
 		rc = kms_encrypt(n->km, plain, pl, r->sealed, (uint64_t)clock_monotonic_ns());
 	wcrypto_wipe(plain, NS_USER_SECRET_MAX);
-	if (!rc) {
-		len = rec_encode(r, buf);
-		rc = meta_user_put(t, name, buf, len, 0);
+	if (rc)
+		goto out;
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		goto out;
+	rc = meta_user_get(t, name, now, sizeof(now), &nlen);
+	if (rc || nlen != len || memcmp(now, buf, len) != 0) {
+		meta_txn_abort(t);
+		rc = rc && rc != -ENOENT && rc != -EIO && rc != -ERANGE ? rc : 0;
+		goto out;
 	}
+	len = rec_encode(r, buf);
+	rc = meta_user_put(t, name, buf, len, 0);
 	if (rc) {
 		meta_txn_abort(t);
 		goto out;

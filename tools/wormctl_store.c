@@ -335,6 +335,8 @@ int wctl_key_rotate(const struct wctl_opts *o)
 	if (wctl_open_store(o, o->pos[0], 0, &n))
 		return WCTL_FAIL;
 	rc = kms_rotate(ns_kms(n), &ver, mono_ns());
+	if (!rc)
+		rc = ns_key_mark(n, ver);
 	if (!rc) {
 		char t[64];
 		snprintf(t, sizeof(t), "op=rotate version=%u", ver);

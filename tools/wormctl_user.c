@@ -41,14 +41,16 @@ static int sock_connect(const char *store, int *fdp)
 		close(fd);
 		return -e;
 	}
-	/* The server must be one the daemon could be: root or the store's
-	 * owner (anyone else could only have bound it in a store directory
-	 * they may write, and must not get an imported secret). */
+	/* The server must be root or the caller itself. Anyone else could
+	 * only have bound it in a store directory they may write, and must
+	 * not get an imported secret nor answer for the daemon: not even the
+	 * store directory's owner, who may write it without being the
+	 * daemon's user (a root daemon on a store chowned to a user), and
+	 * then replaces the socket with one of their own. */
 	struct ucred cr;
-	struct stat st;
 	socklen_t cl = sizeof(cr);
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) || stat(store, &st) ||
-	    (cr.uid != 0 && cr.uid != st.st_uid)) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) ||
+	    (cr.uid != 0 && cr.uid != geteuid())) {
 		close(fd);
 		return -EPERM;
 	}
@@ -90,7 +92,8 @@ static int recv_line(int fd, char **out, int timeout_ms)
 			return -ETIMEDOUT;
 		}
 		if (len + 1 == cap) {
-			char *nb = cap > 4 * CTL_MSG_MAX ? NULL : realloc(buf, cap * 2);
+			/* user-list of many users is megabytes (CTL_REPLY_MAX) */
+			char *nb = cap >= CTL_REPLY_MAX ? NULL : realloc(buf, cap * 2);
 			if (!nb) {
 				free(buf);
 				return -EMSGSIZE;
@@ -134,7 +137,7 @@ static int ctl_call(const struct wctl_opts *o, const char *store, json_object *r
 	if (rc == -EPERM) {
 		json_object_put(req);
 		return wctl_err("%s %s: control socket: served by a process that is neither root "
-				"nor the store's owner (refused)", o->cmd, store);
+				"nor the caller (refused)", o->cmd, store);
 	}
 	if (rc) {
 		json_object_put(req);

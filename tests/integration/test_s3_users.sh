@@ -217,7 +217,7 @@ FAKE=$!
 for _ in $(seq 1 50); do [ -S "$S/ctl.sock" ] && break; sleep 0.1; done
 out=$("$WORMCTL" s3 user list "$S" 2>&1); rc=$?
 check_eq "a socket served by another uid: refused (exit 1)" \
-	"1|wormctl: s3 user list $S: control socket: served by a process that is neither root nor the store's owner (refused)" "$rc|$out"
+	"1|wormctl: s3 user list $S: control socket: served by a process that is neither root nor the caller (refused)" "$rc|$out"
 kill "$FAKE" 2>/dev/null; wait "$FAKE" 2>/dev/null
 rm -f "$S/ctl.sock"; chmod 0700 "$S"
 # Rewrap offline re-seals every user's secret, so version 1 can go.
