@@ -275,8 +275,13 @@ static int lt_note_bucket(struct lt_map *m, const struct audit_rec *a, const str
 		else if (policy_parse_autocommit(x->value, strlen(x->value), &secs))
 			e->cseq = 0;
 		e->acs = secs;
-	} else if (!strcmp(x->op, "set") && !strncmp(x->value, "locked", 6)) {
-		e->lseq = a->seq;   /* completed: permanent */
+	} else if (!strcmp(x->op, "set")) {
+		/* Read as the request was ("LOCKED ID" completes it too). */
+		int req = 0;
+		char id[POLICY_LOCKID_LEN + 1];
+		if (!policy_parse_bucket_lock_req(x->value, strlen(x->value), &req, id) &&
+		    req == BREQ_COMPLETE)
+			e->lseq = a->seq;   /* completed: permanent */
 	}
 	return 0;
 }

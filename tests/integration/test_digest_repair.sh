@@ -12,7 +12,9 @@
 # completed bucket lock, or from before a locked bucket's default
 # append-only ON and autocommit shortened (before, all were accepted and
 # verify was clean after the re-seal: the bucket unlocked, new objects
-# mutable, logs not append-only, locks landing later).
+# mutable, logs not append-only, locks landing later). A bucket lock
+# completed as "LOCKED ID" (the request's word is case-insensitive) is a
+# completed lock for the check too (before, only "locked" was).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 ensure_harness
@@ -76,9 +78,9 @@ fi
 S=$T_BASE/store2 M=$T_BASE/mnt2
 make_store "$S" || { fail "init (buckets)"; done_testing; }
 mount_fg "$S" "$M" || { fail "mount (buckets)"; done_testing; }
-mkdir "$M/defb" "$M/lockb" "$M/logb" "$M/acb" || fail "buckets"
+mkdir "$M/defb" "$M/lockb" "$M/logb" "$M/acb" "$M/lockc" || fail "buckets"
 DINO=$(stat -c %i "$M/defb") LINO=$(stat -c %i "$M/lockb") GINO=$(stat -c %i "$M/logb")
-AINO=$(stat -c %i "$M/acb")
+AINO=$(stat -c %i "$M/acb") CINO=$(stat -c %i "$M/lockc")
 umount_fs "$M"
 DPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$DINO")")
 LPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$LINO")")
@@ -88,6 +90,7 @@ check_errno "lockb: default COMPLIANCE 30d" OK setxattr "$M/lockb" user.worm.def
 check "lockb: bucket lock started" "$WORMCTL" bucket lock "$M/lockb"
 LID=$(h getxattr "$M/lockb" user.worm.lock-config | awk '{print $2}')
 check "lockb: bucket lock completed" "$WORMCTL" bucket lock "$M/lockb" --complete "$LID"
+check_errno "lockc: default COMPLIANCE 30d" OK setxattr "$M/lockc" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "logb: default COMPLIANCE 30d" OK setxattr "$M/logb" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "logb: autocommit 2h" OK setxattr "$M/logb" user.worm.autocommit 2h
 check "logb: bucket lock started" "$WORMCTL" bucket lock "$M/logb"
@@ -98,7 +101,14 @@ check_errno "acb: autocommit 2h" OK setxattr "$M/acb" user.worm.autocommit 2h
 umount_fs "$M"
 GPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$GINO")")
 APRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$AINO")")
+CPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$CINO")")
 mount_fg "$S" "$M" || { fail "remount (logb)"; done_testing; }
+# The request's word is read case-insensitively: "LOCKED ID" completes
+# the lock as "locked ID" does, and the record keeps the caller's spelling.
+check "lockc: bucket lock started" "$WORMCTL" bucket lock "$M/lockc"
+LID=$(h getxattr "$M/lockc" user.worm.lock-config | awk '{print $2}')
+check_errno "lockc: bucket lock completed as LOCKED ID" OK setxattr "$M/lockc" user.worm.lock-config "LOCKED $LID"
+check_match "lockc: locked" "^locked" "$(h getxattr "$M/lockc" user.worm.lock-config)"
 check_errno "logb: default append-only ON (locked bucket)" OK setxattr "$M/logb" user.worm.default-append-only ON
 check_errno "logb: autocommit shortened to 1h (locked bucket)" OK setxattr "$M/logb" user.worm.autocommit 1h
 check_errno "acb: autocommit shortened to 1h" OK setxattr "$M/acb" user.worm.autocommit 1h
@@ -107,6 +117,7 @@ umount_fs "$M"
 "$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$LINO")" "$LPRE" || fail xput
 "$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$GINO")" "$GPRE" || fail xput
 "$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$AINO")" "$APRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$CINO")" "$CPRE" || fail xput
 for cmd in "repair digest" "repair"; do
 	# shellcheck disable=SC2086
 	out=$("$WORMCTL" $cmd "$S" 2>&1)
@@ -117,6 +128,7 @@ out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "buckets: verify exit 1" 1 "$?"
 check_match "buckets: verify names the default retention undone" "defb: older lock state than the audit trail .default retention none 0d weaker than the COMPLIANCE 30d" "$out"
 check_match "buckets: verify names the bucket lock undone" "lockb: older lock state than the audit trail .bucket lock not locked" "$out"
+check_match "buckets: verify names the bucket lock completed as LOCKED ID undone" "lockc: older lock state than the audit trail .bucket lock not locked" "$out"
 check_match "buckets: verify names the default append-only undone" "logb: older lock state than the audit trail .default append-only OFF" "$out"
 check_match "buckets: verify names the autocommit period lengthened" "acb: older lock state than the audit trail .autocommit period 7200s longer than the 3600s" "$out"
 if mount_fg "$S" "$M" 2>/dev/null; then
