@@ -12,7 +12,10 @@
 #      re-sealed the state digest (wormctl repair digest, also under
 #      -300d): the clock still starts at the latest store head's time
 #      (signed, chained to STORE/head), so a bucket's COMPLIANCE default
-#      is not given a date already past in real time.
+#      is not given a date already past in real time;
+#  (d) as (c), and every store head deleted too (meta/'s and STORE/head:
+#      the open makes a first head as for a store from before heads):
+#      the clock starts at the audit trail's last record's time (MAC'd).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -191,4 +194,31 @@ mount_fg "$S" "$M" || { fail "remount (c, real)" "$(cat "${MNT_LOG[$M]}")"; done
 check_eq "real clock: the object is locked" locked "$(worm_state "$B/obj")"
 check_errno "real clock: rm of it: EPERM" EPERM unlink "$B/obj"
 umount_check "$M" "store c"
+
+# ================================================================ (d) heads gone too
+S=$T_BASE/store-d M=$T_BASE/mnt-d
+hexk() { printf %s "$1" | od -An -tx1 | tr -d ' \n'; }
+make_store "$S" || { fail "wormctl init (d)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (d)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+B=$M/defd
+check_errno "mkdir bucket (d)" OK mkdir "$B"
+check_errno "bucket default COMPLIANCE 30d (d)" OK setxattr "$B" user.worm.default-retention "COMPLIANCE 30d"
+check "unmount (d)" umount_fs "$M"
+check "offline: the clock's record deleted (d)" "$TAMPER" xdel "$S/meta" kv "$(hexk clock_hwm)"
+check "offline: meta/'s latest head deleted" "$TAMPER" xdel "$S/meta" kv "$(hexk head)"
+seq_n=0
+for i in $(seq 1 200); do
+	"$TAMPER" xdel "$S/meta" kv "$(hexk "head/$(printf %016x "$i")")" 2>/dev/null && seq_n=$((seq_n + 1))
+done
+ge "offline: meta/'s heads deleted" "$seq_n" 1
+check "offline: STORE/head deleted" rm "$S/head"
+out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest "$S" 2>&1)
+check_eq "wormctl repair digest under -300d (d)" 0 $? || diag "$out"
+mount_ft -300d "$S" "$M" || { fail "mount (d, -300d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
+now=$(date +%s)
+ge "-300d, heads and record deleted: .wormfs/clock >= the real now (last audit record's time)" "$(clk "$M")" $((now - 5))
+check_errno "-300d: an object in the COMPLIANCE 30d bucket (d)" OK write "$B/obj" obj
+v=$(ret "$B/obj")
+ge "-300d: its default retention counts from the compliance clock (>= real + 30 d) (d)" "$(epoch "${v#* }")" $((now + 30 * 86400 - 5))
+umount_check "$M" "store d"
 done_testing
