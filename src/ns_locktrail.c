@@ -172,15 +172,20 @@ static int next_field(const char **pp, char *key, size_t kcap, char *val, size_t
 	key[kl] = '\0';
 	if (*p == '=' && p[1] == '"') {
 		for (p += 2; *p && *p != '"'; p++) {
+			char ch = *p;
 			if (*p == '\\') {
-				if (p[1] != '"' && p[1] != '\\')
+				/* wlog_quote's escapes: \" \\ and a tab, LF, CR
+				 * (a tab may separate a value's words); any
+				 * other makes the field unreadable. */
+				ch = p[1] == 't' ? '\t' : p[1] == 'n' ? '\n' : p[1] == 'r' ? '\r' : p[1];
+				if (ch == p[1] && p[1] != '"' && p[1] != '\\')
 					*ok = 0;
 				if (!p[1])
 					break;
 				p++;
 			}
 			if (vl + 1 < vcap)
-				val[vl++] = *p;
+				val[vl++] = ch;
 			else
 				*ok = 0;
 		}

@@ -14,7 +14,9 @@
 # verify was clean after the re-seal: the bucket unlocked, new objects
 # mutable, logs not append-only, locks landing later). A bucket lock
 # completed as "LOCKED ID" (the request's word is case-insensitive) is a
-# completed lock for the check too (before, only "locked" was).
+# completed lock for the check too (before, only "locked" was). Values
+# whose words a tab separates (quoted as \t in the record) are read too
+# (before, such a value was unreadable: nothing required).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 ensure_harness
@@ -78,18 +80,25 @@ fi
 S=$T_BASE/store2 M=$T_BASE/mnt2
 make_store "$S" || { fail "init (buckets)"; done_testing; }
 mount_fg "$S" "$M" || { fail "mount (buckets)"; done_testing; }
-mkdir "$M/defb" "$M/lockb" "$M/logb" "$M/acb" "$M/lockc" || fail "buckets"
+mkdir "$M/defb" "$M/lockb" "$M/logb" "$M/acb" "$M/lockc" "$M/tabb" "$M/tabl" || fail "buckets"
 DINO=$(stat -c %i "$M/defb") LINO=$(stat -c %i "$M/lockb") GINO=$(stat -c %i "$M/logb")
 AINO=$(stat -c %i "$M/acb") CINO=$(stat -c %i "$M/lockc")
+TINO=$(stat -c %i "$M/tabb") UINO=$(stat -c %i "$M/tabl")
 umount_fs "$M"
 DPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$DINO")")
 LPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$LINO")")
+TPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$TINO")")
 mount_fg "$S" "$M" || { fail "remount (buckets)"; done_testing; }
 check_errno "defb: default COMPLIANCE 30d" OK setxattr "$M/defb" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "lockb: default COMPLIANCE 30d" OK setxattr "$M/lockb" user.worm.default-retention "COMPLIANCE 30d"
 check "lockb: bucket lock started" "$WORMCTL" bucket lock "$M/lockb"
 LID=$(h getxattr "$M/lockb" user.worm.lock-config | awk '{print $2}')
 check "lockb: bucket lock completed" "$WORMCTL" bucket lock "$M/lockb" --complete "$LID"
+# A tab separates a value's words as a space does; the record quotes it
+# as \t, which the check must read back.
+check_errno "tabb: default COMPLIANCE<TAB>30d" OK setxattr "$M/tabb" user.worm.default-retention "$(printf 'COMPLIANCE\t30d')"
+check_eq "tabb: the default reads back" "COMPLIANCE 30d" "$(h getxattr "$M/tabb" user.worm.default-retention)"
+check_errno "tabl: default COMPLIANCE 30d" OK setxattr "$M/tabl" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "lockc: default COMPLIANCE 30d" OK setxattr "$M/lockc" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "logb: default COMPLIANCE 30d" OK setxattr "$M/logb" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "logb: autocommit 2h" OK setxattr "$M/logb" user.worm.autocommit 2h
@@ -102,7 +111,12 @@ umount_fs "$M"
 GPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$GINO")")
 APRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$AINO")")
 CPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$CINO")")
+UPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$UINO")")
 mount_fg "$S" "$M" || { fail "remount (logb)"; done_testing; }
+check "tabl: bucket lock started" "$WORMCTL" bucket lock "$M/tabl"
+LID=$(h getxattr "$M/tabl" user.worm.lock-config | awk '{print $2}')
+check_errno "tabl: bucket lock completed as locked<TAB>ID" OK setxattr "$M/tabl" user.worm.lock-config "$(printf 'locked\t%s' "$LID")"
+check_match "tabl: locked" "^locked" "$(h getxattr "$M/tabl" user.worm.lock-config)"
 # The request's word is read case-insensitively: "LOCKED ID" completes
 # the lock as "locked ID" does, and the record keeps the caller's spelling.
 check "lockc: bucket lock started" "$WORMCTL" bucket lock "$M/lockc"
@@ -118,6 +132,8 @@ umount_fs "$M"
 "$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$GINO")" "$GPRE" || fail xput
 "$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$AINO")" "$APRE" || fail xput
 "$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$CINO")" "$CPRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$TINO")" "$TPRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$UINO")" "$UPRE" || fail xput
 for cmd in "repair digest" "repair"; do
 	# shellcheck disable=SC2086
 	out=$("$WORMCTL" $cmd "$S" 2>&1)
@@ -129,6 +145,8 @@ check_eq "buckets: verify exit 1" 1 "$?"
 check_match "buckets: verify names the default retention undone" "defb: older lock state than the audit trail .default retention none 0d weaker than the COMPLIANCE 30d" "$out"
 check_match "buckets: verify names the bucket lock undone" "lockb: older lock state than the audit trail .bucket lock not locked" "$out"
 check_match "buckets: verify names the bucket lock completed as LOCKED ID undone" "lockc: older lock state than the audit trail .bucket lock not locked" "$out"
+check_match "buckets: verify names the default set with a tab undone" "tabb: older lock state than the audit trail .default retention none 0d weaker than the COMPLIANCE 30d" "$out"
+check_match "buckets: verify names the bucket lock completed with a tab undone" "tabl: older lock state than the audit trail .bucket lock not locked" "$out"
 check_match "buckets: verify names the default append-only undone" "logb: older lock state than the audit trail .default append-only OFF" "$out"
 check_match "buckets: verify names the autocommit period lengthened" "acb: older lock state than the audit trail .autocommit period 7200s longer than the 3600s" "$out"
 if mount_fg "$S" "$M" 2>/dev/null; then
