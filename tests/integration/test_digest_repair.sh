@@ -182,4 +182,27 @@ if mount_fg "$S" "$M" 2>/dev/null; then
 else
 	ok "tab: writable mount refused"
 fi
+
+# ---- a locked bucket's record edited (fails authentication): repair
+# digest accepts it (treated as locked: creates in it fail closed), and
+# verify names it (before, it skipped every directory: exit 0, "all intact")
+S=$T_BASE/store4 M=$T_BASE/mnt4
+make_store "$S" || { fail "init (auth)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (auth)"; done_testing; }
+check_errno "auth: bucket" OK mkdir "$M/abk"
+BINO=$(stat -c %i "$M/abk")
+check_errno "auth: default COMPLIANCE 30d" OK setxattr "$M/abk" user.worm.default-retention "COMPLIANCE 30d"
+check "auth: bucket lock started" "$WORMCTL" bucket lock "$M/abk"
+LID=$(h getxattr "$M/abk" user.worm.lock-config | awk '{print $2}')
+check "auth: bucket lock completed" "$WORMCTL" bucket lock "$M/abk" --complete "$LID"
+umount_fs "$M"
+check "auth: offline: one byte of the bucket's record flipped" "$TAMPER" flip "$S/meta" "$BINO" autocommit_s 0 1
+out=$("$WORMCTL" repair digest "$S" 2>&1)
+check_eq "auth: wormctl repair digest accepts it (treated as locked) ($out)" 0 "$?"
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_eq "auth: verify exit 1" 1 "$?"
+check_match "auth: verify names the bucket" "DAMAGED abk: metadata record fails authentication" "$out"
+mount_fg "$S" "$M" || { fail "mount (auth, after the re-seal)"; done_testing; }
+check_errno "auth: a create in the bucket fails closed" EIO write "$M/abk/obj" x
+umount_check "$M" "auth"
 done_testing
