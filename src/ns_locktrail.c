@@ -172,15 +172,20 @@ static int next_field(const char **pp, char *key, size_t kcap, char *val, size_t
 	key[kl] = '\0';
 	if (*p == '=' && p[1] == '"') {
 		for (p += 2; *p && *p != '"'; p++) {
+			char ch = *p;
 			if (*p == '\\') {
-				if (p[1] != '"' && p[1] != '\\')
+				/* wlog_quote's escapes: \" \\ and a tab, LF, CR
+				 * (a tab may separate a value's words); any
+				 * other makes the field unreadable. */
+				ch = p[1] == 't' ? '\t' : p[1] == 'n' ? '\n' : p[1] == 'r' ? '\r' : p[1];
+				if (ch == p[1] && p[1] != '"' && p[1] != '\\')
 					*ok = 0;
 				if (!p[1])
 					break;
 				p++;
 			}
 			if (vl + 1 < vcap)
-				val[vl++] = *p;
+				val[vl++] = ch;
 			else
 				*ok = 0;
 		}
@@ -275,8 +280,13 @@ static int lt_note_bucket(struct lt_map *m, const struct audit_rec *a, const str
 		else if (policy_parse_autocommit(x->value, strlen(x->value), &secs))
 			e->cseq = 0;
 		e->acs = secs;
-	} else if (!strcmp(x->op, "set") && !strncmp(x->value, "locked", 6)) {
-		e->lseq = a->seq;   /* completed: permanent */
+	} else if (!strcmp(x->op, "set")) {
+		/* Read as the request was ("LOCKED ID" completes it too). */
+		int req = 0;
+		char id[POLICY_LOCKID_LEN + 1];
+		if (!policy_parse_bucket_lock_req(x->value, strlen(x->value), &req, id) &&
+		    req == BREQ_COMPLETE)
+			e->lseq = a->seq;   /* completed: permanent */
 	}
 	return 0;
 }

@@ -554,6 +554,13 @@ static int verify_cb(void *arg, const struct ns_entry *e)
 		v->cb(v->arg, e->path, e->damage);
 		goto out;
 	}
+	if (e->auth_failed && !S_ISREG(e->attr.mode)) {
+		/* A bucket's or directory's record too (no object to count):
+		 * its default retention and bucket lock are in it. */
+		v->damaged++;
+		v->cb(v->arg, e->path, "metadata record fails authentication");
+		return 0;
+	}
 	if (!S_ISREG(e->attr.mode))
 		return 0;
 	if (e->auth_failed) {

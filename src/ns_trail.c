@@ -32,6 +32,7 @@ struct ns_trail {
 	pthread_mutex_t pub_mu;         /* STORE/head and its log line */
 	uint64_t published;
 	_Atomic uint64_t head_txnid;    /* write txn that made the last head */
+	int64_t tip_time_s;             /* the audit trail's last record at open */
 };
 
 /* ---- making heads ------------------------------------------------------- */
@@ -480,6 +481,21 @@ static int check_file(ns *n, meta_txn *t, int have_m, const struct whead *m,
 	return 0;
 }
 
+/* The time of the audit trail's last record, if authentic (0: none). */
+static int64_t tip_time(struct ns_trail *tr, meta_txn *t)
+{
+	struct audit_rec *r = malloc(sizeof(*r));
+	uint64_t tip = 0;
+	uint8_t th[32];
+	int64_t time_s = 0;
+
+	if (r && !audit_tip(t, &tip, th) && tip && !audit_get(t, tip, r) && r->seq == tip &&
+	    !audit_check(r, tr->keys.audit))
+		time_s = r->time_s;
+	free(r);
+	return time_s;
+}
+
 int ns_trail_open(ns *n, char *err, size_t errlen)
 {
 	struct ns_trail *tr = calloc(1, sizeof(*tr));
@@ -500,6 +516,12 @@ int ns_trail_open(ns *n, char *err, size_t errlen)
 	rc = store_subpath(n->st, HEAD_FILE, tr->head_path, sizeof(tr->head_path));
 	if (rc)
 		return rc;
+	/* Before a first head is made below, at a clock not started yet. */
+	if (!meta_txn_begin(n->me, 1, &t)) {
+		tr->tip_time_s = tip_time(tr, t);
+		meta_txn_abort(t);
+		t = NULL;
+	}
 	if (n->flags & NS_RDONLY)
 		return 0;   /* readers report (ns_head_verify), never refuse */
 	tr->q = calloc(TRAIL_QUEUE_MAX, sizeof(*tr->q));
@@ -617,7 +639,11 @@ int64_t ns_trail_time(ns *n)
 	if (!head_kv_get(t, 0, &h) && !head_verify(&h, tr->keys.pk, tr->keys.mac))
 		time_s = h.time_s;
 	meta_txn_abort(t);
-	return time_s;
+	/* The audit trail's last record as the open found it: a
+	 * compliance-clock time too, still there when every head was
+	 * deleted (meta/'s and STORE/head: the open then makes a first head,
+	 * as for a store from before heads, before the clock starts). */
+	return tr->tip_time_s > time_s ? tr->tip_time_s : time_s;
 }
 
 int ns_head_get(ns *n, struct whead *out, uint8_t pk[32])

@@ -21,8 +21,9 @@ int ns_trail_note(ns *n, meta_txn *t, const char *kind, const char *op, const ch
 /* 1 if STORE/head or meta/'s latest head (each authentic) was made while
  * the store kept a metadata state digest. */
 int ns_trail_had_digest(ns *n);
-/* The time of the latest head in meta/ (authentic; 0 when none): a
- * compliance-clock time, never going back along the chain, so the clock
+/* The time of the latest head in meta/ or of the audit trail's last
+ * record at open, the later (each authentic; 0 when none):
+ * compliance-clock times, never going back along the chain, so the clock
  * never starts below it (ns_store.c). */
 int64_t ns_trail_time(ns *n);
 /* A lock attribute change (old: the lock before it) in write txn t. */

@@ -12,7 +12,13 @@
 #      re-sealed the state digest (wormctl repair digest, also under
 #      -300d): the clock still starts at the latest store head's time
 #      (signed, chained to STORE/head), so a bucket's COMPLIANCE default
-#      is not given a date already past in real time.
+#      is not given a date already past in real time;
+#  (d) as (c), and every store head deleted too (meta/'s and STORE/head:
+#      the open makes a first head as for a store from before heads):
+#      the clock starts at the audit trail's last record's time (MAC'd);
+#  (e) as (c), with an older head (made under -300d) put back in meta/ and
+#      STORE/head: the clock starts at the audit trail's last record's
+#      time, not at that head's.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -191,4 +197,58 @@ mount_fg "$S" "$M" || { fail "remount (c, real)" "$(cat "${MNT_LOG[$M]}")"; done
 check_eq "real clock: the object is locked" locked "$(worm_state "$B/obj")"
 check_errno "real clock: rm of it: EPERM" EPERM unlink "$B/obj"
 umount_check "$M" "store c"
+
+# ================================================================ (d) heads gone too
+S=$T_BASE/store-d M=$T_BASE/mnt-d
+hexk() { printf %s "$1" | od -An -tx1 | tr -d ' \n'; }
+make_store "$S" || { fail "wormctl init (d)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (d)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+B=$M/defd
+check_errno "mkdir bucket (d)" OK mkdir "$B"
+check_errno "bucket default COMPLIANCE 30d (d)" OK setxattr "$B" user.worm.default-retention "COMPLIANCE 30d"
+check "unmount (d)" umount_fs "$M"
+check "offline: the clock's record deleted (d)" "$TAMPER" xdel "$S/meta" kv "$(hexk clock_hwm)"
+check "offline: meta/'s latest head deleted" "$TAMPER" xdel "$S/meta" kv "$(hexk head)"
+seq_n=0
+for i in $(seq 1 200); do
+	"$TAMPER" xdel "$S/meta" kv "$(hexk "head/$(printf %016x "$i")")" 2>/dev/null && seq_n=$((seq_n + 1))
+done
+ge "offline: meta/'s heads deleted" "$seq_n" 1
+check "offline: STORE/head deleted" rm "$S/head"
+out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest "$S" 2>&1)
+check_eq "wormctl repair digest under -300d (d)" 0 $? || diag "$out"
+mount_ft -300d "$S" "$M" || { fail "mount (d, -300d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
+now=$(date +%s)
+ge "-300d, heads and record deleted: .wormfs/clock >= the real now (last audit record's time)" "$(clk "$M")" $((now - 5))
+check_errno "-300d: an object in the COMPLIANCE 30d bucket (d)" OK write "$B/obj" obj
+v=$(ret "$B/obj")
+ge "-300d: its default retention counts from the compliance clock (>= real + 30 d) (d)" "$(epoch "${v#* }")" $((now + 30 * 86400 - 5))
+umount_check "$M" "store d"
+
+# ================================================================ (e) older head put back
+S=$T_BASE/store-e M=$T_BASE/mnt-e
+out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" init "$S" 2>&1) ||
+	{ fail "wormctl init (e, -300d)" "$out"; done_testing; }
+mount_ft -300d "$S" "$M" || { fail "mount (e, -300d)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+check_errno "mkdir bucket (e)" OK mkdir "$M/defe"
+check_errno "bucket default COMPLIANCE 30d (e)" OK setxattr "$M/defe" user.worm.default-retention "COMPLIANCE 30d"
+check "unmount (e, -300d)" umount_fs "$M"
+OLDH=$("$TAMPER" xget "$S/meta" kv "$(hexk head)")
+cp "$S/head" "$T_BASE/oldhead-e"
+mount_fg "$S" "$M" || { fail "mount (e)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+check_errno "mkdir a second bucket (e, real clock)" OK mkdir "$M/later"
+check_errno "its default (a record at the real clock)" OK setxattr "$M/later" user.worm.default-retention "GOVERNANCE 1d"
+check "unmount (e)" umount_fs "$M"
+check "offline: the clock's record deleted (e)" "$TAMPER" xdel "$S/meta" kv "$(hexk clock_hwm)"
+check "offline: meta/'s latest head put back from -300d" "$TAMPER" xput "$S/meta" kv "$(hexk head)" "$OLDH"
+check "offline: STORE/head put back from -300d" cp "$T_BASE/oldhead-e" "$S/head"
+out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest "$S" 2>&1)
+check_eq "wormctl repair digest under -300d (e)" 0 $? || diag "$out"
+mount_ft -300d "$S" "$M" || { fail "mount (e, -300d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
+now=$(date +%s)
+ge "-300d, older head put back: .wormfs/clock >= the real now (last audit record's time)" "$(clk "$M")" $((now - 5))
+check_errno "-300d: an object in the COMPLIANCE 30d bucket (e)" OK write "$M/defe/obj" obj
+v=$(ret "$M/defe/obj")
+ge "-300d: its default retention counts from the compliance clock (>= real + 30 d) (e)" "$(epoch "${v#* }")" $((now + 30 * 86400 - 5))
+umount_check "$M" "store e"
 done_testing

@@ -12,7 +12,11 @@
 # completed bucket lock, or from before a locked bucket's default
 # append-only ON and autocommit shortened (before, all were accepted and
 # verify was clean after the re-seal: the bucket unlocked, new objects
-# mutable, logs not append-only, locks landing later).
+# mutable, logs not append-only, locks landing later). A bucket lock
+# completed as "LOCKED ID" (the request's word is case-insensitive) is a
+# completed lock for the check too (before, only "locked" was). Values
+# whose words a tab separates (quoted as \t in the record) are read too
+# (before, such a value was unreadable: nothing required).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 ensure_harness
@@ -76,18 +80,26 @@ fi
 S=$T_BASE/store2 M=$T_BASE/mnt2
 make_store "$S" || { fail "init (buckets)"; done_testing; }
 mount_fg "$S" "$M" || { fail "mount (buckets)"; done_testing; }
-mkdir "$M/defb" "$M/lockb" "$M/logb" "$M/acb" || fail "buckets"
+mkdir "$M/defb" "$M/lockb" "$M/logb" "$M/acb" "$M/lockc" "$M/tabb" "$M/tabl" || fail "buckets"
 DINO=$(stat -c %i "$M/defb") LINO=$(stat -c %i "$M/lockb") GINO=$(stat -c %i "$M/logb")
-AINO=$(stat -c %i "$M/acb")
+AINO=$(stat -c %i "$M/acb") CINO=$(stat -c %i "$M/lockc")
+TINO=$(stat -c %i "$M/tabb") UINO=$(stat -c %i "$M/tabl")
 umount_fs "$M"
 DPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$DINO")")
 LPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$LINO")")
+TPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$TINO")")
 mount_fg "$S" "$M" || { fail "remount (buckets)"; done_testing; }
 check_errno "defb: default COMPLIANCE 30d" OK setxattr "$M/defb" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "lockb: default COMPLIANCE 30d" OK setxattr "$M/lockb" user.worm.default-retention "COMPLIANCE 30d"
 check "lockb: bucket lock started" "$WORMCTL" bucket lock "$M/lockb"
 LID=$(h getxattr "$M/lockb" user.worm.lock-config | awk '{print $2}')
 check "lockb: bucket lock completed" "$WORMCTL" bucket lock "$M/lockb" --complete "$LID"
+# A tab separates a value's words as a space does; the record quotes it
+# as \t, which the check must read back.
+check_errno "tabb: default COMPLIANCE<TAB>30d" OK setxattr "$M/tabb" user.worm.default-retention "$(printf 'COMPLIANCE\t30d')"
+check_eq "tabb: the default reads back" "COMPLIANCE 30d" "$(h getxattr "$M/tabb" user.worm.default-retention)"
+check_errno "tabl: default COMPLIANCE 30d" OK setxattr "$M/tabl" user.worm.default-retention "COMPLIANCE 30d"
+check_errno "lockc: default COMPLIANCE 30d" OK setxattr "$M/lockc" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "logb: default COMPLIANCE 30d" OK setxattr "$M/logb" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "logb: autocommit 2h" OK setxattr "$M/logb" user.worm.autocommit 2h
 check "logb: bucket lock started" "$WORMCTL" bucket lock "$M/logb"
@@ -98,7 +110,19 @@ check_errno "acb: autocommit 2h" OK setxattr "$M/acb" user.worm.autocommit 2h
 umount_fs "$M"
 GPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$GINO")")
 APRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$AINO")")
+CPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$CINO")")
+UPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$UINO")")
 mount_fg "$S" "$M" || { fail "remount (logb)"; done_testing; }
+check "tabl: bucket lock started" "$WORMCTL" bucket lock "$M/tabl"
+LID=$(h getxattr "$M/tabl" user.worm.lock-config | awk '{print $2}')
+check_errno "tabl: bucket lock completed as locked<TAB>ID" OK setxattr "$M/tabl" user.worm.lock-config "$(printf 'locked\t%s' "$LID")"
+check_match "tabl: locked" "^locked" "$(h getxattr "$M/tabl" user.worm.lock-config)"
+# The request's word is read case-insensitively: "LOCKED ID" completes
+# the lock as "locked ID" does, and the record keeps the caller's spelling.
+check "lockc: bucket lock started" "$WORMCTL" bucket lock "$M/lockc"
+LID=$(h getxattr "$M/lockc" user.worm.lock-config | awk '{print $2}')
+check_errno "lockc: bucket lock completed as LOCKED ID" OK setxattr "$M/lockc" user.worm.lock-config "LOCKED $LID"
+check_match "lockc: locked" "^locked" "$(h getxattr "$M/lockc" user.worm.lock-config)"
 check_errno "logb: default append-only ON (locked bucket)" OK setxattr "$M/logb" user.worm.default-append-only ON
 check_errno "logb: autocommit shortened to 1h (locked bucket)" OK setxattr "$M/logb" user.worm.autocommit 1h
 check_errno "acb: autocommit shortened to 1h" OK setxattr "$M/acb" user.worm.autocommit 1h
@@ -107,6 +131,9 @@ umount_fs "$M"
 "$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$LINO")" "$LPRE" || fail xput
 "$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$GINO")" "$GPRE" || fail xput
 "$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$AINO")" "$APRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$CINO")" "$CPRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$TINO")" "$TPRE" || fail xput
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$UINO")" "$UPRE" || fail xput
 for cmd in "repair digest" "repair"; do
 	# shellcheck disable=SC2086
 	out=$("$WORMCTL" $cmd "$S" 2>&1)
@@ -117,6 +144,9 @@ out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "buckets: verify exit 1" 1 "$?"
 check_match "buckets: verify names the default retention undone" "defb: older lock state than the audit trail .default retention none 0d weaker than the COMPLIANCE 30d" "$out"
 check_match "buckets: verify names the bucket lock undone" "lockb: older lock state than the audit trail .bucket lock not locked" "$out"
+check_match "buckets: verify names the bucket lock completed as LOCKED ID undone" "lockc: older lock state than the audit trail .bucket lock not locked" "$out"
+check_match "buckets: verify names the default set with a tab undone" "tabb: older lock state than the audit trail .default retention none 0d weaker than the COMPLIANCE 30d" "$out"
+check_match "buckets: verify names the bucket lock completed with a tab undone" "tabl: older lock state than the audit trail .bucket lock not locked" "$out"
 check_match "buckets: verify names the default append-only undone" "logb: older lock state than the audit trail .default append-only OFF" "$out"
 check_match "buckets: verify names the autocommit period lengthened" "acb: older lock state than the audit trail .autocommit period 7200s longer than the 3600s" "$out"
 if mount_fg "$S" "$M" 2>/dev/null; then
@@ -126,12 +156,62 @@ else
 	ok "buckets: writable mount refused"
 fi
 
+# ---- an object's retention set with a tab between its words: its node
+# record put back from before it is still refused (before, the record's
+# value was unreadable and required nothing: repair digest accepted it)
+S=$T_BASE/store3 M=$T_BASE/mnt3
+make_store "$S" || { fail "init (tab)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (tab)"; done_testing; }
+mkdir "$M/tbk" && echo z >"$M/tbk/obj" || fail "object (tab)"
+OINO=$(stat -c %i "$M/tbk/obj")
+umount_fs "$M"
+OPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$OINO")")
+mount_fg "$S" "$M" || { fail "remount (tab)"; done_testing; }
+check_errno "tab: COMPLIANCE<TAB>+365d" OK setxattr "$M/tbk/obj" user.worm.retention "$(printf 'COMPLIANCE\t+365d')"
+check_errno "tab: the object is locked" EPERM unlink "$M/tbk/obj"
+umount_fs "$M"
+"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$OINO")" "$OPRE" || fail xput
+out=$("$WORMCTL" repair digest "$S" 2>&1)
+check_eq "tab: wormctl repair digest refuses: exit 1 ($out)" 1 "$?"
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_match "tab: verify names the object" "tbk/obj: older lock state than the audit trail" "$out"
+if mount_fg "$S" "$M" 2>/dev/null; then
+	fail "tab: writable mount refused"
+	check_errno "tab: the object still locked" EPERM unlink "$M/tbk/obj"
+	umount_fs "$M"
+else
+	ok "tab: writable mount refused"
+fi
+
+# ---- a locked bucket's record edited (fails authentication): repair
+# digest accepts it (treated as locked: creates in it fail closed), and
+# verify names it (before, it skipped every directory: exit 0, "all intact")
+S=$T_BASE/store4 M=$T_BASE/mnt4
+make_store "$S" || { fail "init (auth)"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount (auth)"; done_testing; }
+check_errno "auth: bucket" OK mkdir "$M/abk"
+BINO=$(stat -c %i "$M/abk")
+check_errno "auth: default COMPLIANCE 30d" OK setxattr "$M/abk" user.worm.default-retention "COMPLIANCE 30d"
+check "auth: bucket lock started" "$WORMCTL" bucket lock "$M/abk"
+LID=$(h getxattr "$M/abk" user.worm.lock-config | awk '{print $2}')
+check "auth: bucket lock completed" "$WORMCTL" bucket lock "$M/abk" --complete "$LID"
+umount_fs "$M"
+check "auth: offline: one byte of the bucket's record flipped" "$TAMPER" flip "$S/meta" "$BINO" autocommit_s 0 1
+out=$("$WORMCTL" repair digest "$S" 2>&1)
+check_eq "auth: wormctl repair digest accepts it (treated as locked) ($out)" 0 "$?"
+out=$("$WORMCTL" verify "$S" 2>&1)
+check_eq "auth: verify exit 1" 1 "$?"
+check_match "auth: verify names the bucket" "DAMAGED abk: metadata record fails authentication" "$out"
+mount_fg "$S" "$M" || { fail "mount (auth, after the re-seal)"; done_testing; }
+check_errno "auth: a create in the bucket fails closed" EIO write "$M/abk/obj" x
+umount_check "$M" "auth"
+
 # ---- the lock's audit record removed too: the lock check against the
 # trail cannot see the lock, so repair refuses on the trail's damage
 # itself unless the operator accepts it (--accept-audit-damage, recorded
 # in the re-seal's audit record); before, it re-sealed and root deleted
 # the COMPLIANCE object through the mount.
-S=$T_BASE/store3
+S=$T_BASE/store5 M=$T_BASE/mnt5
 make_store "$S" || { fail "init (audit record removed)"; done_testing; }
 mount_fg "$S" "$M" || { fail "mount (audit record removed)"; done_testing; }
 mkdir "$M/bkt" && head -c 40000 /dev/urandom >"$M/bkt/x" || fail "object"
