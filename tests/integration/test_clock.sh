@@ -17,8 +17,9 @@
 #      the open makes a first head as for a store from before heads):
 #      the clock starts at the audit trail's last record's time (MAC'd);
 #  (e) as (c), with an older head (made under -300d) put back in meta/ and
-#      STORE/head: the clock starts at the audit trail's last record's
-#      time, not at that head's.
+#      STORE/head: repair digest refuses (the trail no longer matches
+#      the head) until --accept-audit-damage; then the clock starts at
+#      the audit trail's last record's time, not at that head's.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -242,8 +243,14 @@ check "unmount (e)" umount_fs "$M"
 check "offline: the clock's record deleted (e)" "$TAMPER" xdel "$S/meta" kv "$(hexk clock_hwm)"
 check "offline: meta/'s latest head put back from -300d" "$TAMPER" xput "$S/meta" kv "$(hexk head)" "$OLDH"
 check "offline: STORE/head put back from -300d" cp "$T_BASE/oldhead-e" "$S/head"
+# The head put back no longer matches the audit trail: repair refuses
+# until the operator accepts that damage (recorded), then the floor holds.
 out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest "$S" 2>&1)
-check_eq "wormctl repair digest under -300d (e)" 0 $? || diag "$out"
+check_eq "wormctl repair digest under -300d refuses (the audit trail fails verification) (e)" 1 $?
+check_match "... and says why (e)" "audit trail fails verification" "$out"
+out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest \
+	--accept-audit-damage "$S" 2>&1)
+check_eq "wormctl repair digest --accept-audit-damage under -300d (e)" 0 $? || diag "$out"
 mount_ft -300d "$S" "$M" || { fail "mount (e, -300d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
 now=$(date +%s)
 ge "-300d, older head put back: .wormfs/clock >= the real now (last audit record's time)" "$(clk "$M")" $((now - 5))
