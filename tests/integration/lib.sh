@@ -264,13 +264,16 @@ make_store() {
 	fi
 }
 
-# digest_reseal STORE: after an offline edit of meta/, a writable mount is
-# refused naming the metadata state digest; then an operator accepts the
-# state (wormctl repair digest), so a test can go on to check how each
-# record's own check meets the damage. Returns non-zero (and fails) if not.
+# digest_reseal STORE [--accept-audit-damage]: after an offline edit of
+# meta/, a writable mount is refused naming the metadata state digest;
+# then an operator accepts the state (wormctl repair digest; with the
+# option also an audit trail that fails verification, which repair
+# otherwise refuses), so a test can go on to check how each record's own
+# check meets the damage. Returns non-zero (and fails) if not.
 # DIGEST_LOG: the refused daemon's log and wormctl's output.
 digest_reseal() {
 	local s=$1 mnt=$T_BASE/mnt-digest out
+	shift
 	DIGEST_LOG=
 	if mount_fg "$s" "$mnt" >/dev/null 2>&1; then
 		umount_fs "$mnt"
@@ -281,7 +284,7 @@ digest_reseal() {
 		fail "the refusal names the metadata state digest" "$(tail -n 3 "${MNT_LOG[$mnt]}")"
 		return 1
 	fi
-	out=$("$WORMCTL" repair digest "$s" 2>&1) || { fail "wormctl repair digest $s" "$out"; return 1; }
+	out=$("$WORMCTL" repair digest "$@" "$s" 2>&1) || { fail "wormctl repair digest $s" "$out"; return 1; }
 	DIGEST_LOG="$(cat "${MNT_LOG[$mnt]}")
 $out"
 }

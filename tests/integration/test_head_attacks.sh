@@ -118,7 +118,10 @@ check_eq "audit verify names the edited tip: exit 1" "1" "$?"
 check_match "audit verify: tip" "audit tip record does not match the store head" "$out"
 rm -rf "$R" && cp -a "$S" "$R"
 "$AE" "$R/meta" tip 4611686018427387904 || fail "auditedit tip"
-digest_reseal "$R"
+out=$("$WORMCTL" repair digest "$R" 2>&1)
+check_eq "repair digest refuses while the audit trail fails verification (the tip)" 1 "$?"
+check_match "... and says why" "audit trail fails verification" "$out"
+digest_reseal "$R" --accept-audit-damage
 mount_fg "$R" "$M" || { fail "mount with a huge audit_tip"; done_testing; }
 out=$(timeout 20 cat "$M/.wormfs/audit")
 check_eq ".wormfs/audit with a huge audit_tip: answers" "0" "$?"
