@@ -164,11 +164,20 @@ int sigv4_parse(const struct sigv4_request *req, struct sigv4_auth *auth,
  *   |now - X-Amz-Date| > 15 min); AccessDenied "Request has expired"
  *   (presigned, now > X-Amz-Date + X-Amz-Expires); AccessDenied "Request
  *   is not valid yet" (presigned, X-Amz-Date more than 15 min ahead).
- * The time checks come after the signature check (a forged request learns
- * nothing about the clock). -ENOMEM, e = 500 InternalError. */
+ * The time checks come after the signature check here; a front end that
+ * must unseal the secret first calls sigv4_check_scope before (below).
+ * -ENOMEM, e = 500 InternalError. */
 int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *auth,
 		 const uint8_t *secret, size_t secret_len, const char *region, int64_t now,
 		 struct sigv4_error *e);
+
+/* The checks of sigv4_verify that need no secret: the scope's region and
+ * the time (the same errors). A front end calls it before it unseals a
+ * user's secret, so that a request signed for another region or a day
+ * long past (which anyone who knows an access key id can send) costs no
+ * KMS request; the server's clock is no secret (every response's Date). */
+int sigv4_check_scope(const struct sigv4_auth *auth, const char *region, int64_t now,
+		      struct sigv4_error *e);
 
 /* The canonical request (malloc'd, NUL-terminated; caller frees) and the
  * signature this secret gives for it (what sigv4_verify compares). For

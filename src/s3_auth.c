@@ -106,6 +106,12 @@ int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 
 		memset(&hit, 0, sizeof(hit));
 		snprintf(r->pr.access_key, sizeof(r->pr.access_key), "%s", r->sv.access_key);
+		/* The region and the time first: a request no key could make
+		 * valid costs no KMS unseal (anyone may send one). */
+		if (sigv4_check_scope(&r->sv, r->params->region, (int64_t)time(NULL), &e) < 0) {
+			s3_fail_sigv4(r, &e);
+			return -1;
+		}
 		if (r->keys && s3_keycache_get(r->keys, &r->sv, gen, &hit)) {
 			k = hit.key;
 			u = hit.user;
@@ -120,9 +126,13 @@ int s3_auth_request(struct s3_request *r, s3_auth_fn hook, void *hook_arg)
 		int verified = rc == 0;
 		if (verified && body_needed(r->route.op))
 			rc = sigv4_body_new_key(&rq, &r->sv, k, &r->sb, &e);
+		/* The key derived from the user's secret is kept even when the
+		 * signature did not match: it is right for that scope all the
+		 * same, and a stream of forged requests naming a known access
+		 * key id then costs one KMS unseal, not one each. */
 		if (hit.ref)
 			s3_keycache_release(r->keys, &hit);
-		else if (verified && r->keys)
+		else if (r->keys)
 			s3_keycache_put(r->keys, &r->sv, gen, made, &u);  /* takes made */
 		else
 			sigv4_key_free(made);

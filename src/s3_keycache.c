@@ -85,10 +85,15 @@ static void advance(s3_keycache *c, uint64_t gen)
 	c->gen = gen;
 }
 
-static struct kc_ent *find(s3_keycache *c, const char *ak)
+/* The entry of auth's access key id and scope. An access key may have
+ * entries for a few scopes at once (today's and a presigned URL's of an
+ * earlier day): one entry per key, alternating scopes would make every
+ * request a miss, each a KMS unseal. */
+static struct kc_ent *find(s3_keycache *c, const struct sigv4_auth *auth)
 {
 	for (unsigned i = 0; i < c->cap; i++)
-		if (c->e[i].ref && strcmp(c->e[i].user.access_key_id, ak) == 0)
+		if (c->e[i].ref && strcmp(c->e[i].user.access_key_id, auth->access_key) == 0 &&
+		    sigv4_key_fits(c->e[i].ref->key, auth))
 			return &c->e[i];
 	return NULL;
 }
@@ -101,8 +106,8 @@ int s3_keycache_get(s3_keycache *c, const struct sigv4_auth *auth, uint64_t gen,
 
 	pthread_mutex_lock(&c->mu);
 	advance(c, gen);
-	e = find(c, auth->access_key);
-	if (e && e->gen == gen && gen == c->gen && sigv4_key_fits(e->ref->key, auth)) {
+	e = find(c, auth);
+	if (e && e->gen == gen && gen == c->gen) {
 		e->ref->refs++;
 		e->used = ++c->tick;
 		hit->key = e->ref->key;
@@ -149,7 +154,7 @@ void s3_keycache_put(s3_keycache *c, const struct sigv4_auth *auth, uint64_t gen
 		pthread_mutex_unlock(&c->mu);
 		return;
 	}
-	e = find(c, u->access_key_id);   /* another scope or a racing put */
+	e = find(c, auth);   /* a racing put */
 	if (!e) {
 		for (unsigned i = 0; i < c->cap; i++) {
 			if (!c->e[i].ref) {

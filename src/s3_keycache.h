@@ -9,8 +9,8 @@
  * add or remove commits, so an entry made before a removal never matches
  * a generation read after it: a removed user's key stops working with the
  * next request (see s3_auth.c). A key for another scope (the date
- * changed, another region) is a miss and is replaced. Bounded: at most
- * cap entries, the least recently used one goes. */
+ * changed, another region) is a miss; entries are per access key id and
+ * scope. Bounded: at most cap entries, the least recently used one goes. */
 #ifndef WORMFS_S3_KEYCACHE_H
 #define WORMFS_S3_KEYCACHE_H
 

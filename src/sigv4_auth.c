@@ -505,6 +505,42 @@ int sigv4_parse(const struct sigv4_request *req, struct sigv4_auth *a, struct si
 	return parse_payload(req, a, e);
 }
 
+static int check_region(const struct sigv4_auth *a, const char *region, struct sigv4_error *e)
+{
+	if (region && strcmp(region, a->region) != 0)
+		return sv4_fail(e, -EINVAL, E400,
+				a->kind == SIGV4_HEADER ? "AuthorizationHeaderMalformed"
+							: "AuthorizationQueryParametersError",
+				"The authorization header is malformed; the region is wrong.");
+	return 0;
+}
+
+static int check_time(const struct sigv4_auth *a, int64_t now, struct sigv4_error *e)
+{
+	if (a->kind == SIGV4_HEADER) {
+		if (a->time > now + SIGV4_MAX_SKEW || now > a->time + SIGV4_MAX_SKEW)
+			return sv4_fail(e, -EACCES, E403, "RequestTimeTooSkewed",
+					"The difference between the request time and the current time is too large.");
+		return 0;
+	}
+	if (a->time > now + SIGV4_MAX_SKEW)
+		return sv4_fail(e, -EACCES, E403, "AccessDenied", "Request is not valid yet");
+	if (now > a->time + a->expires)
+		return sv4_fail(e, -EACCES, E403, "AccessDenied", "Request has expired");
+	return 0;
+}
+
+int sigv4_check_scope(const struct sigv4_auth *a, const char *region, int64_t now,
+		      struct sigv4_error *e)
+{
+	int rc;
+
+	if (a->kind != SIGV4_HEADER && a->kind != SIGV4_PRESIGNED)
+		return sv4_fail(e, -EINVAL, E400, "InvalidRequest", "The request is not signed.");
+	rc = check_region(a, region, e);
+	return rc ? rc : check_time(a, now, e);
+}
+
 /* The common part of sigv4_verify and sigv4_verify_key: the secret or the
  * derived key k. */
 static int verify(const struct sigv4_request *req, const struct sigv4_auth *a,
@@ -516,11 +552,9 @@ static int verify(const struct sigv4_request *req, const struct sigv4_auth *a,
 
 	if (a->kind != SIGV4_HEADER && a->kind != SIGV4_PRESIGNED)
 		return sv4_fail(e, -EINVAL, E400, "InvalidRequest", "The request is not signed.");
-	if (region && strcmp(region, a->region) != 0)
-		return sv4_fail(e, -EINVAL, E400,
-				a->kind == SIGV4_HEADER ? "AuthorizationHeaderMalformed"
-							: "AuthorizationQueryParametersError",
-				"The authorization header is malformed; the region is wrong.");
+	rc = check_region(a, region, e);
+	if (rc < 0)
+		return rc;
 	if (k && !sigv4_key_fits(k, a))
 		return sv4_fail(e, -ESTALE, 500, "InternalError",
 				"The signing key does not fit the request.");
@@ -534,17 +568,7 @@ static int verify(const struct sigv4_request *req, const struct sigv4_auth *a,
 		return sv4_fail(e, -EACCES, E403, "SignatureDoesNotMatch",
 				"The request signature we calculated does not match the signature you "
 				"provided. Check your key and signing method.");
-	if (a->kind == SIGV4_HEADER) {
-		if (a->time > now + SIGV4_MAX_SKEW || now > a->time + SIGV4_MAX_SKEW)
-			return sv4_fail(e, -EACCES, E403, "RequestTimeTooSkewed",
-					"The difference between the request time and the current time is too large.");
-		return 0;
-	}
-	if (a->time > now + SIGV4_MAX_SKEW)
-		return sv4_fail(e, -EACCES, E403, "AccessDenied", "Request is not valid yet");
-	if (now > a->time + a->expires)
-		return sv4_fail(e, -EACCES, E403, "AccessDenied", "Request has expired");
-	return 0;
+	return check_time(a, now, e);
 }
 
 int sigv4_verify(const struct sigv4_request *req, const struct sigv4_auth *a,

@@ -80,5 +80,30 @@ check_eq "re-added: the new secret works" ok \
 	"$(s3req "$BEA_KEY" "NEWSECRETnewsecret0123456789abcdefABCDEF" put pub k3)"
 check_eq "re-added: requests act as the new uid" 0 "$(stat -c %u "$M/pub/k3")"
 
+# Forged requests naming a real access key id (anyone who has seen one in
+# a log or a URL can send them): each unsealed the user's secret before
+# it was found wrong, one KMS request apiece (a quota every encrypted
+# read and write shares), and a request for another region or a day past
+# did too. Now the region and the time are checked first, and the derived
+# key is kept even when the signature does not match, per scope.
+forged() {   # MODE N KEY: the distinct answers, and the KMS requests they cost
+	local k0 k1 out
+	k0=$(kms_calls)
+	out=$("$PY" "$ROOT/tests/s3/rv_forged_kms.py" "$END" "$3" "$1" "$2" | sort -u | tr '\n' ' ')
+	k1=$(kms_calls)
+	echo "$out$((k1 - k0))"
+}
+s3_user_add CID_KEY CID_SECRET "$S" cid --uid "$TEST_UID" --gid "$TEST_UID"   # online, unused
+check_eq "10 forged requests for a user never seen: one KMS request" \
+	"403 SignatureDoesNotMatch 1" "$(forged today 10 "$CID_KEY")"
+check_eq "... and the user's own requests still work" ok "$(s3req "$CID_KEY" "$CID_SECRET" list)"
+check_eq "10 forged requests for another region: no KMS request" \
+	"400 AuthorizationHeaderMalformed 0" "$(forged region 10 "$ANN_KEY")"
+check_eq "10 forged requests dated a day ago: no KMS request" \
+	"403 RequestTimeTooSkewed 0" "$(forged old 10 "$ANN_KEY")"
+check_eq "10 forged presigned URLs of two earlier days, alternating: two KMS requests" \
+	"403 SignatureDoesNotMatch 2" "$(forged presigned 10 "$ANN_KEY")"
+check_eq "ann's own requests still work" ok "$(s3req "$ANN_KEY" "$ANN_SECRET" list)"
+
 umount_fs "$M" || fail "umount"
 done_testing

@@ -100,33 +100,41 @@ Test(s3_keycache, generation_drops_everything_before_it)
 	s3_keycache_free(c);
 }
 
-Test(s3_keycache, scope_change_replaces)
+Test(s3_keycache, scopes_side_by_side)
 {
 	s3_keycache *c;
-	struct sigv4_auth a, d2;
+	struct sigv4_auth a, d2, d3;
 	struct ns_user u;
 	struct s3_keycache_hit h;
 
 	cr_assert_eq(s3_keycache_new(8, &c), 0);
 	auth(&a, "AKIAONE", "20261207");
 	auth(&d2, "AKIAONE", "20261208");
+	auth(&d3, "AKIAONE", "20261209");
 	user(&u, "AKIAONE", 1001);
 	s3_keycache_put(c, &a, 0, key(&a), &u);
 	/* the next day: the old key does not fit */
 	cr_expect_eq(s3_keycache_get(c, &d2, 0, &h), 0);
 	s3_keycache_put(c, &d2, 0, key(&d2), &u);
-	cr_expect_eq(s3_keycache_count(c), 1);
-	cr_expect_eq(s3_keycache_get(c, &a, 0, &h), 0);
+	/* both scopes are kept (a presigned URL of yesterday and today's
+	 * requests alternating: no miss, no KMS unseal, each time) */
+	cr_expect_eq(s3_keycache_count(c), 2);
+	cr_assert_eq(s3_keycache_get(c, &a, 0, &h), 1);
+	s3_keycache_release(c, &h);
 	cr_assert_eq(s3_keycache_get(c, &d2, 0, &h), 1);
 	s3_keycache_release(c, &h);
+	/* the same scope again replaces its entry */
+	s3_keycache_put(c, &d2, 0, key(&d2), &u);
+	cr_expect_eq(s3_keycache_count(c), 2);
 	/* a key that does not fit the request, or a user of another key id,
 	 * is not kept */
-	s3_keycache_put(c, &a, 0, key(&d2), &u);
-	cr_expect_eq(s3_keycache_get(c, &a, 0, &h), 0);
+	s3_keycache_put(c, &d3, 0, key(&d2), &u);
+	cr_expect_eq(s3_keycache_get(c, &d3, 0, &h), 0);
 	struct ns_user other;
 	user(&other, "AKIAOTHER", 7);
-	s3_keycache_put(c, &a, 0, key(&a), &other);
-	cr_expect_eq(s3_keycache_get(c, &a, 0, &h), 0);
+	s3_keycache_put(c, &d3, 0, key(&d3), &other);
+	cr_expect_eq(s3_keycache_get(c, &d3, 0, &h), 0);
+	cr_expect_eq(s3_keycache_count(c), 2);
 	s3_keycache_free(c);
 }
 
