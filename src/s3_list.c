@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "crypto.h"
 #include "s3_priv.h"
 
 #define LIST_MAX_KEYS 1000
@@ -297,13 +298,29 @@ void s3_op_list_objects(struct s3_request *r, int v2)
 	l.plen = strlen(l.prefix);
 	l.delim = delim ? delim : "";
 	l.dlen = strlen(l.delim);
-	l.bound = token ? token : after ? after : marker ? marker : "";
+	/* The continuation token is the last key of the page before, in hex:
+	 * as a key in XML text, a key that XML cannot carry (a control byte,
+	 * bytes that are not UTF-8, made through the mount) came back as
+	 * U+FFFD and the next page started past every key between. */
+	char *tkey = NULL;
+	if (token && *token) {
+		size_t tl = strlen(token);
+		if (tl % 2 || tl / 2 > S3_KEY_MAX + 1 || !(tkey = calloc(1, tl / 2 + 1)) ||
+		    wcrypto_unhex((uint8_t *)tkey, tl / 2, token, tl) ||
+		    memchr(tkey, '\0', tl / 2)) {
+			free(tkey);
+			s3_fail_code(r, S3E_INVALID_ARGUMENT,
+				     "The continuation token provided is incorrect");
+			return;
+		}
+	}
+	l.bound = tkey ? tkey : after ? after : marker ? marker : "";
 	l.max = max;
 	if (max) {
 		l.res = calloc(max, sizeof(*l.res));
 		if (!l.res) {
 			s3_fail_code(r, S3E_INTERNAL, "out of memory");
-			return;
+			goto out;
 		}
 		(void)walk(&l, b.ino, "", 0);
 	}
@@ -333,9 +350,17 @@ void s3_op_list_objects(struct s3_request *r, int v2)
 		put_field(o, "StartAfter", after, url);
 	if (l.truncated && l.nres) {
 		const char *next = l.res[l.nres - 1].key;
-		if (v2)
-			s3_xml_elem(o, "NextContinuationToken", next);
-		else
+		if (v2) {
+			size_t nl = strlen(next);
+			char *hex = malloc(2 * nl + 1);
+			if (!hex) {
+				o->failed = 1;
+			} else {
+				wcrypto_hex(hex, (const uint8_t *)next, nl);
+				s3_xml_elem(o, "NextContinuationToken", hex);
+				free(hex);
+			}
+		} else
 			put_field(o, "NextMarker", next, url);
 	}
 	snprintf(id, sizeof(id), "%u", 0u);
@@ -378,4 +403,5 @@ out:
 	for (size_t i = 0; i < l.nres; i++)
 		free(l.res[i].key);
 	free(l.res);
+	free(tkey);
 }
