@@ -8,6 +8,14 @@
 #     unlink had committed and dropped it meanwhile): the whole rewrap
 #     failed with ENOENT. An object gone meanwhile is skipped, as one
 #     gone before its record was read.
+#  2. A root daemon serving a store whose directory belongs to a user, and
+#     root's own store served by another root daemon: the user replaces
+#     STORE/ctl.sock with a symbolic link to root's store's socket. Root's
+#     wormctl for the user's store followed it and its request was done on
+#     root's store (a user added there, with an imported secret; a key
+#     rotated, a user removed): the server was root, so it was believed.
+#     A socket path that is not a socket is refused, and the daemon
+#     answers only for the store that was named.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -41,5 +49,31 @@ diag "$(cat "$T_BASE/rewrap1.out")"
 check "the object left reads" cmp "$M/bkt/f1" "$T_BASE/f1.copy"
 umount_check "$M" "rewrap with removals"
 check "verify" "$WORMCTL" verify "$S1"
+
+# ============================================================ 2. a redirected socket
+SA=$T_BASE/storeA
+SB=$T_BASE/storeB
+MB=$T_BASE/mntB
+mkdir -p "$MB"
+make_store "$SA" || fail "wormctl init storeA"
+make_store "$SB" || fail "wormctl init storeB"
+chown "$TEST_UID" "$SB"
+mount_fg "$SA" "$M" || { fail "mount storeA"; done_testing; }
+mount_fg "$SB" "$MB" || { fail "mount storeB"; done_testing; }
+setpriv --reuid="$TEST_UID" --regid="$TEST_UID" --clear-groups -- \
+	sh -c 'rm -f "$1/ctl.sock" && ln -s "$2/ctl.sock" "$1/ctl.sock"' sh "$SB" "$SA"
+printf 'TopSecretImportedKey0123456789abcdefghij\n' >"$T_BASE/secret"
+"$WORMCTL" s3 user add "$SB" bob --uid 0 --access-key AKIAIMPORTED0000001 \
+	--secret-file "$T_BASE/secret" >"$T_BASE/add.out" 2>&1
+rc=$?
+check_eq "a request for the user's store reaching root's store's daemon: refused (EXDEV)" \
+	"1|wormctl: s3 user add $SB: this control socket serves another store" \
+	"$rc|$(cat "$T_BASE/add.out")"
+check_eq "root's store got no user from a request for the user's store" "" \
+	"$("$WORMCTL" s3 user list "$SA" 2>&1 | awk '{ print $1 }')"
+check_eq "root's own requests to its store are served" "ok" \
+	"$("$WORMCTL" key rotate "$SA" >/dev/null 2>&1 && echo ok)"
+umount_check "$MB" "storeB"
+umount_check "$M" "storeA"
 
 done_testing
