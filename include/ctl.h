@@ -17,6 +17,10 @@
  *   {"op":"key-rewrap"}                -> {"ok":true,"count":N,"version":V}
  *     (as long as the rewrap takes: the client waits without a deadline)
  *   any failure -> {"ok":false,"errno":E,"error":"one line"}
+ * Any request may carry "store":"DEV:INO", the store directory's device
+ * and inode as the client found them; one that is not this daemon's
+ * store's is refused (EXDEV): a symbolic link put in place of the socket
+ * in a store directory a user may write leads to another store's daemon.
  * A user object: name, access_key_id, uid, gid, groups, admin, created
  * (seconds), damaged. Bad input (not JSON, too long, unknown op, wrong
  * types) gets an error reply; a client that sends nothing for

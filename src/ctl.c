@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct ctl {
 	int lfd;                  /* listening socket */
 	int wake[2];              /* ctl_stop writes a byte to wake[1] */
 	uid_t owner;              /* of the store directory */
+	char ident[48];           /* the store directory's "DEV:INO" */
 	pthread_t th;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];  /* for unlink */
 };
@@ -291,6 +293,14 @@ static json_object *dispatch(ctl *c, json_object *req, const struct ns_caller *w
 	    !json_object_object_get_ex(req, "op", &v) || !json_object_is_type(v, json_type_string))
 		return err_reply(EINVAL, "expected a JSON object with a string \"op\"");
 	op = json_object_get_string(v);
+	/* The store the client meant (its directory's device and inode, as
+	 * the client found them): a socket path in a directory a user may
+	 * write can lead to another store's daemon (a symbolic link), which
+	 * must not do the request there. Absent: a client from before. */
+	if (json_object_object_get_ex(req, "store", &v) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     strcmp(json_object_get_string(v), c->ident) != 0))
+		return err_reply(EXDEV, "this control socket serves another store");
 	if (!strcmp(op, "user-add"))
 		return do_user_add(c, req, who);
 	if (!strcmp(op, "user-list"))
@@ -547,6 +557,8 @@ int ctl_start(ns *n, const char *store_path, ctl **out)
 		return -ENOMEM;
 	c->n = n;
 	c->owner = st.st_uid;
+	snprintf(c->ident, sizeof(c->ident), "%ju:%ju", (uintmax_t)st.st_dev,
+		 (uintmax_t)st.st_ino);
 	c->lfd = c->wake[0] = c->wake[1] = -1;
 	if ((size_t)snprintf(c->path, sizeof(c->path), "%s/%s", store_path, CTL_SOCK_NAME) >=
 		    sizeof(c->path) ||

@@ -920,6 +920,18 @@ static int rewrap_collect(void *arg, const struct meta_node *nd)
 	return r->count == 1024;
 }
 
+/* 1 if the object nd described is no longer ino's (record removed, or
+ * another content identity, or unlinked and waiting for its release). */
+static int rewrap_gone(ns *n, uint64_t ino, const struct meta_node *nd)
+{
+	struct meta_node cur;
+	int rc = ns_node_read(n, ino, &cur);
+
+	if (rc)
+		return rc == -ENOENT;
+	return memcmp(cur.objid, nd->objid, 16) != 0 || cur.nlink == 0;
+}
+
 /* Header copy first, then the database: a crash in between leaves two
  * wrappings of the same DEK, both valid while the old version exists.
  * out gets the new wrapping of the object nd names.
@@ -959,6 +971,13 @@ static int rewrap_txn(ns *n, uint64_t ino, struct meta_node *ndout, struct kms_w
 	/* An inline object has no header: its only wrapped copy is the node's. */
 	rc = (nd.flags & META_F_INLINE) ? 0 : obj_set_wrapped(n->st, &r, out.b);
 	wcrypto_aead_free(key);
+	/* The content lock does not keep an unlink (or a rename over it, or
+	 * the last release of an unlinked object) out: its commit may drop
+	 * the record and then the content file between the read above and
+	 * the header's write. Gone meanwhile: nothing to do, as above; a
+	 * record that still names the file: the file is missing (an error). */
+	if (rc == -ENOENT && rewrap_gone(n, ino, &nd))
+		return 1;
 	if (rc)
 		return rc;
 	ns_crash_point(n, "rewrap");   /* header re-wrapped, record not yet */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,9 +122,21 @@ static int recv_line(int fd, char **out, int timeout_ms)
 static int ctl_call(const struct wctl_opts *o, const char *store, json_object *req,
 		    json_object **reply, int timeout_ms)
 {
-	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	char *line = NULL;
+	const char *s;
+	char *line = NULL, ident[48];
+	struct stat st;
 	int fd = -1, rc;
+
+	/* The store meant, which the daemon checks is its own: the socket
+	 * path may lead elsewhere (a symbolic link put in a store directory
+	 * its owner may write, to another store's socket). Added before the
+	 * request is written out, so that its one text is wiped below. */
+	if (!stat(store, &st)) {
+		snprintf(ident, sizeof(ident), "%ju:%ju", (uintmax_t)st.st_dev,
+			 (uintmax_t)st.st_ino);
+		json_object_object_add(req, "store", json_object_new_string(ident));
+	}
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 
 	*reply = NULL;
 	rc = sock_connect(store, &fd);
