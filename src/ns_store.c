@@ -19,6 +19,7 @@
 #include "ns_digest.h"
 #include "ns_ctx.h"
 #include "ns_inode.h"
+#include "ns_io.h"
 #include "ns_offline.h"
 #include "ns_record.h"
 #include "ns_retention.h"
@@ -907,6 +908,7 @@ int ns_tick(ns *n)
 		rc = persist_clock(n, now);
 	/* Its failures are logged there; the entries stay for the next tick. */
 	(void)ns_autocommit_run(n);
+	ns_owed_run(n);
 	if (mono - atomic_load(&n->last_sync_ns) >= (int64_t)n->cfg.sync_interval_ms * 1000000) {
 		/* A checkpoint: a new store head if anything changed. */
 		ns_trail_flush(n, 1);

@@ -1,0 +1,73 @@
+#!/bin/bash
+# test_fault_commit: metadata commits that fail (EIO on LMDB's writes to
+# data.mdb, by the faultshim LD_PRELOAD library) at the points
+# test_fault_io.sh does not reach: the last writer's release in a bucket
+# with a default retention when the retry of the lock fails too, and the
+# operations on that object afterwards.
+. "$(dirname "$0")/lib.sh"
+
+require_binaries
+command -v python3 >/dev/null || { skip "fault commit" "needs python3"; done_testing; }
+if ! build_faultshim; then
+	fail "faultshim.c compiles"
+	done_testing
+fi
+CTL=$WORMFS_FAULT_CTL FLOG=$WORMFS_FAULT_LOG
+STORE=$T_BASE/store
+MNT=$T_BASE/mnt
+make_store "$STORE" || { fail "wormctl init"; done_testing; }
+fault() { printf '%s\n' "$@" >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"; }
+nofault() { rm -f "$CTL"; }
+alive() { kill -0 "${MNT_PID[$MNT]}" 2>/dev/null; }
+LD_PRELOAD=$SHIM mount_fg "$STORE" "$MNT" || { fail "mount with the shim"; done_testing; }
+D=$MNT/dflt
+mkdir "$D"
+check_errno "bucket default COMPLIANCE 1d" OK setxattr "$D" user.worm.default-retention "COMPLIANCE 1d"
+
+# wclose PATH DATA FAULTLINES...: open (create), write, arm the fault,
+# close; prints the close's result. The fault is disarmed after.
+WC=$T_BASE/wclose.py
+cat >"$WC" <<'PY'
+import errno, os, sys
+path, data, ctl = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, data)
+with open(ctl + ".tmp", "w") as f:
+    f.write("\n".join(sys.argv[4:]) + "\n")
+os.rename(ctl + ".tmp", ctl)
+try:
+    os.close(fd); print("CLOSE=OK")
+except OSError as e:
+    print("CLOSE=" + errno.errorcode.get(e.errno, str(e.errno)))
+PY
+# The fault stays armed until nofault (the RELEASE follows the close).
+wclose() { python3 "$WC" "$1" "$2" "$CTL" "${@:3}"; }
+
+# 1. The release's commit fails once: the retry locks the committed state.
+r=$(wclose "$D/a1" hello match=/meta/data.mdb ops=pwrite count=1)
+check_eq "1: close reports EIO" "CLOSE=EIO" "$r"
+sleep 1; nofault
+check_eq "1: the retry locked it" locked "$(worm_state "$D/a1")"
+check_errno "1: truncate of the object refused" EPERM truncate "$D/a1" 0
+
+# 2. Both the commit and the retry of the lock fail (the fault lasts past
+# the release): close reports EIO, the default stays pending. Once the
+# disk works again the object must not stay mutable with no writer: a
+# truncate by path applies the owed default first and is refused, and the
+# daemon's tick applies it to an object nobody touches.
+r=$(wclose "$D/a2" hello match=/meta/data.mdb ops=pwrite,write)
+check_eq "2: close reports EIO" "CLOSE=EIO" "$r"
+sleep 1; nofault
+check_match "2: the release's lock failed" "could not be applied" "$(cat "${MNT_LOG[$MNT]}")"
+check_errno "2: truncate of the object refused" EPERM truncate "$D/a2" 3
+check_eq "2: the object is locked" locked "$(worm_state "$D/a2")"
+check_eq "2: its committed (empty) content kept" 0 "$(stat -c %s "$D/a2")"
+r=$(wclose "$D/a3" hello match=/meta/data.mdb ops=pwrite,write)
+check_eq "2b: close reports EIO" "CLOSE=EIO" "$r"
+sleep 1; nofault
+if wait_state "$D/a3" locked 20; then ok "2b: the tick locks the untouched object"
+else fail "2b: the tick locks the untouched object" "$(worm_state "$D/a3")"; fi
+check_errno "2b: a write-open of the object refused" EPERM open "$D/a3" O_WRONLY
+check_errno "2b: unlink of the object refused" EPERM unlink "$D/a3"
+if alive; then ok "daemon alive"; else fail "daemon alive"; fi
+done_testing
