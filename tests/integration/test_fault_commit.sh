@@ -69,5 +69,53 @@ if wait_state "$D/a3" locked 20; then ok "2b: the tick locks the untouched objec
 else fail "2b: the tick locks the untouched object" "$(worm_state "$D/a3")"; fi
 check_errno "2b: a write-open of the object refused" EPERM open "$D/a3" O_WRONLY
 check_errno "2b: unlink of the object refused" EPERM unlink "$D/a3"
+# 3. A rename or unlink whose metadata commit fails: EIO, nothing moved or
+# gone, the content still reads; an object unlinked while open likewise.
+B=$MNT/bkt
+mkdir "$B"
+h write "$B/r1" rename-me >/dev/null
+h write "$B/u1" unlink-me >/dev/null
+for op in "rename $B/r1 $B/r2" "unlink $B/u1"; do
+	fault match=/meta/data.mdb ops=pwrite,write count=1
+	check_errno "3: $op with the commit failing: EIO" EIO $op
+	nofault
+done
+check_eq "3: r1 still reads" rename-me "$(h read "$B/r1")"
+check_errno "3: no r2" ENOENT access "$B/r2" f
+check_eq "3: u1 still reads" unlink-me "$(h read "$B/u1")"
+exec 9<"$B/u1"
+fault match=/meta/data.mdb ops=pwrite,write count=1
+check_errno "3: unlink of an open object, the commit failing: EIO" EIO unlink "$B/u1"
+nofault
+exec 9<&-
+sleep 0.5
+check_eq "3: u1 still reads after its handle's release" unlink-me "$(h read "$B/u1")"
+check_errno "3: then the unlink works" OK unlink "$B/u1"
+check_errno "3: then the rename works" OK rename "$B/r1" "$B/r2"
+check_eq "3: r2 reads" rename-me "$(h read "$B/r2")"
+
+# 4. A lock change whose commit fails: EIO, and the object is as it was
+# (not locked in memory only, nor on disk only: the same after a remount).
+h write "$B/l1" lock-me >/dev/null
+fault match=/meta/data.mdb ops=pwrite,write count=1
+check_errno "4: retention with the commit failing: EIO" EIO setxattr "$B/l1" user.worm.retention "GOVERNANCE +1d"
+nofault
+check_eq "4: still mutable" mutable "$(worm_state "$B/l1")"
+check_errno "4: so a write works" OK write "$B/l1" changed
+fault match=/meta/data.mdb ops=pwrite,write count=1
+check_errno "4: legal hold with the commit failing: EIO" EIO setxattr "$B/l1" user.worm.legal-hold ON
+nofault
+check_eq "4: still mutable after the hold" mutable "$(worm_state "$B/l1")"
+check_errno "4: then the hold works" OK setxattr "$B/l1" user.worm.legal-hold ON
+check_errno "4: and the write is refused" EPERM write "$B/l1" again
+
 if alive; then ok "daemon alive"; else fail "daemon alive"; fi
+umount_fs "$MNT"
+check "wormctl verify clean after the faults" "$WORMCTL" verify "$STORE"
+mount_fg "$STORE" "$MNT" || { fail "remount"; done_testing; }
+check_eq "after the remount: l1 as written" changed "$(h read "$B/l1")"
+check_eq "after the remount: l1 locked by its hold" locked "$(worm_state "$B/l1")"
+check_eq "after the remount: a2 locked" locked "$(worm_state "$D/a2")"
+check_eq "after the remount: a3 locked" locked "$(worm_state "$D/a3")"
+umount_fs "$MNT"
 done_testing
