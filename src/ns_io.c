@@ -577,15 +577,17 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 				session_abort(n, in, rc);
 			if (!rc)   /* block map written, the record not yet */
 				ns_crash_point(n, "map");
+			else if (rc == -EIO)
+				auth_failure(n, in);
 		}
+		/* A failing sync is a disk error, not damage: not counted as
+		 * an authentication failure. */
 		if (!rc && durable)
 			rc = fdatasync(cfd) ? -errno : 0;
 		if (!rc && durable)
 			rc = store_obj_syncdir(n->st, r.id);
 		if (fd < 0 && cfd >= 0)
 			close(cfd);
-		if (rc == -EIO)
-			auth_failure(n, in);
 		if (rc)
 			return rc;
 	}

@@ -109,6 +109,34 @@ check_eq "4: still mutable after the hold" mutable "$(worm_state "$B/l1")"
 check_errno "4: then the hold works" OK setxattr "$B/l1" user.worm.legal-hold ON
 check_errno "4: and the write is refused" EPERM write "$B/l1" again
 
+# 5. An fsync whose content-file sync fails (after its block map is
+# written) reports EIO; it is a disk error, not damage: no authentication
+# failure is counted or logged.
+authf() { awk '/^wormfs_auth_failures_total/ {print $2}' "$MNT/.wormfs/stats"; }
+a0=$(authf)
+head -c 300000 /dev/urandom >"$T_BASE/big"
+FS=$T_BASE/fsync.py
+cat >"$FS" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, open(sys.argv[2], "rb").read())
+with open(sys.argv[3] + ".tmp", "w") as f:
+    f.write("match=/objects/\nops=fdatasync,fsync\ncount=1\n")
+os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+try:
+    os.fsync(fd); r = "FSYNC=OK"
+except OSError as e:
+    r = "FSYNC=" + errno.errorcode.get(e.errno, str(e.errno))
+os.unlink(sys.argv[3])
+os.close(fd)
+print(r)
+PY
+check_eq "5: fsync with the content sync failing: EIO" FSYNC=EIO "$(python3 "$FS" "$B/f1" "$T_BASE/big" "$CTL")"
+sleep 0.3
+if cmp -s "$B/f1" "$T_BASE/big"; then ok "5: the content reads after the next commit"; else fail "5: the content reads after the next commit"; fi
+check_eq "5: no authentication failure counted" "$a0" "$(authf)"
+check_not "5: none logged" grep -q "fails authentication" "${MNT_LOG[$MNT]}"
+
 if alive; then ok "daemon alive"; else fail "daemon alive"; fi
 umount_fs "$MNT"
 check "wormctl verify clean after the faults" "$WORMCTL" verify "$STORE"
