@@ -872,12 +872,17 @@ static int owed_cb(void *arg, const struct meta_node *nd)
 	return l->n == sizeof(l->ino) / sizeof(l->ino[0]);
 }
 
+#define OWED_RETRY_NS (5 * 1000000000LL)
+
 void ns_owed_run(ns *n)
 {
 	struct owed_list l = { .n = 0 };
 	long left = 0;
+	int64_t mono = clock_monotonic_ns();
 
-	if (!atomic_exchange(&n->owed, 0))
+	/* Each walk reads every record: one failing for good (a full disk)
+	 * is retried every few seconds, not at each tick. */
+	if (mono < n->owed_retry_ns || !atomic_exchange(&n->owed, 0))
 		return;
 	do {
 		meta_txn *t = NULL;
@@ -912,8 +917,10 @@ void ns_owed_run(ns *n)
 			ns_inode_put(n, in);
 		}
 	} while (l.n == sizeof(l.ino) / sizeof(l.ino[0]));
-	if (left)
-		atomic_store(&n->owed, 1);   /* the next tick again */
+	if (left) {
+		atomic_store(&n->owed, 1);   /* a later tick again */
+		n->owed_retry_ns = mono + OWED_RETRY_NS;
+	}
 }
 
 /* Set the size of an object: policy was asked by the caller, and a sealed
