@@ -137,6 +137,84 @@ if cmp -s "$B/f1" "$T_BASE/big"; then ok "5: the content reads after the next co
 check_eq "5: no authentication failure counted" "$a0" "$(authf)"
 check_not "5: none logged" grep -q "fails authentication" "${MNT_LOG[$MNT]}"
 
+# 6. ENOSPC and EDQUOT (not only EIO) at each I/O call of an overwrite,
+# an append, a truncate and an fsync of a committed object: the call gets
+# that errno (or a short count), never success for bytes not kept, and the
+# object reads as its last commit with at most the bytes reported written.
+OW=$T_BASE/ow.py
+cat >"$OW" <<'PY'
+import errno, os, random, sys
+def en(e): return errno.errorcode.get(e, str(e))
+path, mode, ctl, spec = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+old = open(path, "rb").read()
+new = random.Random(7).randbytes(300000)
+fd = os.open(path, os.O_RDWR | (os.O_APPEND if mode == "append" else 0))
+with open(ctl + ".tmp", "w") as f:
+    f.write(spec.replace(";", "\n") + "\n")
+os.rename(ctl + ".tmp", ctl)
+res, done = [], 0
+try:
+    if mode == "trunc":
+        os.ftruncate(fd, 1000); res.append("OP=OK")
+    elif mode == "grow":
+        os.ftruncate(fd, 5000000); res.append("OP=OK")
+    else:
+        while done < len(new):
+            w = os.write(fd, new[done:]) if mode == "append" else os.pwrite(fd, new[done:], done)
+            done += w
+        res.append("OP=OK")
+except OSError as e:
+    res.append("OP=" + en(e.errno))
+try:
+    os.fsync(fd); res.append("FSYNC=OK")
+except OSError as e:
+    res.append("FSYNC=" + en(e.errno))
+try:
+    os.close(fd); res.append("CLOSE=OK")
+except OSError as e:
+    res.append("CLOSE=" + en(e.errno))
+os.unlink(ctl)
+ok = all(r.endswith("=OK") for r in res)
+try:
+    got = open(path, "rb").read()
+except OSError as e:
+    print(" ".join(res), "READ=" + en(e.errno)); sys.exit(0)
+if mode == "trunc": want_all = old[:1000]
+elif mode == "grow": want_all = old + b"\0" * (5000000 - len(old))
+elif mode == "append": want_all = old + new
+else: want_all = new + old[len(new):]
+if ok:
+    verdict = "SAME" if got == want_all else "LOST"
+else:
+    if mode == "append": allowed = [old + new[:k] for k in (done,)] + [old]
+    elif mode == "overwrite": allowed = [new[:done] + old[done:], old]
+    else: allowed = [old]
+    verdict = "SAME" if got in allowed or got == want_all else "DIFF"
+print(" ".join(res), verdict)
+PY
+head -c 300000 /dev/urandom >"$B/ns0"
+for err in ENOSPC EDQUOT; do
+	for mode in overwrite append trunc grow; do
+		for ops in pwrite ftruncate fdatasync,fsync; do
+			for skip in 0 1 2; do
+				cp "$B/ns0" "$B/ns"
+				r=$(python3 "$OW" "$B/ns" $mode "$CTL" "match=/objects/;ops=$ops;err=$err;skip=$skip;count=1" 2>&1)
+				[ -n "$SHOW" ] && diag "$err $ops $skip $mode: $r"
+				case "$r" in
+				*" SAME") ;;
+				*) fail "6: $err at $ops (skip $skip) of a $mode" "$r" ;;
+				esac
+				case "$r" in
+				*=EIO*|*=$err*|*"=OK FSYNC=OK CLOSE=OK SAME") ;;
+				*) fail "6: $err at $ops (skip $skip) of a $mode: errno" "$r" ;;
+				esac
+			done
+		done
+	done
+done
+diag "faults injected: $(grep -c -E "ENOSPC|EDQUOT|28|122" "$FLOG")"
+ok "6: ENOSPC and EDQUOT at each I/O call: errno reported, nothing unkept reported kept"
+
 if alive; then ok "daemon alive"; else fail "daemon alive"; fi
 umount_fs "$MNT"
 check "wormctl verify clean after the faults" "$WORMCTL" verify "$STORE"
