@@ -199,7 +199,7 @@ for err in ENOSPC EDQUOT; do
 			for skip in 0 1 2; do
 				cp "$B/ns0" "$B/ns"
 				r=$(python3 "$OW" "$B/ns" $mode "$CTL" "match=/objects/;ops=$ops;err=$err;skip=$skip;count=1" 2>&1)
-				[ -n "$SHOW" ] && diag "$err $ops $skip $mode: $r"
+				[ -n "${SHOW:-}" ] && diag "$err $ops $skip $mode: $r"
 				case "$r" in
 				*" SAME") ;;
 				*) fail "6: $err at $ops (skip $skip) of a $mode" "$r" ;;
