@@ -905,7 +905,13 @@ void ns_owed_run(ns *n)
 				left++;
 				continue;
 			}
-			pthread_rwlock_wrlock(&in->rw);
+			/* Never wait on a request here (the tick's checkpoint
+			 * would): an object in use is tried again later. */
+			if (pthread_rwlock_trywrlock(&in->rw)) {
+				left++;
+				ns_inode_put(n, in);
+				continue;
+			}
 			pthread_mutex_lock(&in->mu);
 			int idle = in->writers == 0 && in->releasing == 0 && !in->unlinked &&
 				   !in->sealed;
