@@ -577,15 +577,17 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 				session_abort(n, in, rc);
 			if (!rc)   /* block map written, the record not yet */
 				ns_crash_point(n, "map");
+			else if (rc == -EIO)
+				auth_failure(n, in);
 		}
+		/* A failing sync is a disk error, not damage: not counted as
+		 * an authentication failure. */
 		if (!rc && durable)
 			rc = fdatasync(cfd) ? -errno : 0;
 		if (!rc && durable)
 			rc = store_obj_syncdir(n->st, r.id);
 		if (fd < 0 && cfd >= 0)
 			close(cfd);
-		if (rc == -EIO)
-			auth_failure(n, in);
 		if (rc)
 			return rc;
 	}
@@ -803,6 +805,7 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 			lrc = commit_once(n, in, fd, 1, durable);
 		if (lrc) {
 			atomic_store(&n->uncommitted, 1);   /* the next mount retries */
+			atomic_store(&n->owed, 1);          /* and ns_tick before it */
 			wlog(WLOG_ERR, "inode %llu: the bucket default could not be applied after "
 			     "a failed commit (%s); it stays pending", (unsigned long long)in->ino,
 			     strerror(-lrc));
@@ -816,6 +819,116 @@ static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, i
 	return rc ? rc : werr;
 }
 
+/* 1 if ino's record carries the pending mark (read transaction only). */
+static int pending_marked(ns *n, uint64_t ino)
+{
+	meta_txn *t = NULL;
+	struct meta_node nd;
+	int marked;
+
+	if (meta_txn_begin(n->me, 1, &t))
+		return 0;
+	marked = !ns_node_get(n, t, ino, &nd) && (nd.flags & META_F_DEFAULT_PENDING);
+	meta_txn_abort(t);
+	return marked;
+}
+
+/* An object whose last writer's release could not apply its bucket
+ * default (inode_commit: the commit and its retry both failed) is left
+ * pending with no writer: apply the default now, as that release would
+ * have. Nothing else leaves a pending mark on an object with no writer
+ * while mounted (a create marks and opens in one call, an upload's rename
+ * marks while its handle is open), and n->owed is set only by such a
+ * failure, so the common path costs one atomic load. 0 when nothing was
+ * owed or it is applied now, else the commit's error: the caller's change
+ * is refused then (fail closed). in->rw held for writing. */
+static int owed_apply(ns *n, struct ns_inode *in)
+{
+	int idle;
+
+	if (!atomic_load(&n->owed))
+		return 0;
+	pthread_mutex_lock(&in->mu);
+	idle = in->writers == 0 && in->releasing == 0 && !in->unlinked && !in->sealed;
+	pthread_mutex_unlock(&in->mu);
+	if (!idle || !pending_marked(n, in->ino))
+		return 0;
+	return inode_commit(n, in, -1, 1, 0);
+}
+
+struct owed_list {
+	uint64_t ino[64];
+	size_t n;
+	uint64_t after;
+};
+
+static int owed_cb(void *arg, const struct meta_node *nd)
+{
+	struct owed_list *l = arg;
+
+	if (!(nd->flags & META_F_DEFAULT_PENDING) || nd->ino <= l->after)
+		return 0;
+	l->ino[l->n++] = nd->ino;
+	return l->n == sizeof(l->ino) / sizeof(l->ino[0]);
+}
+
+#define OWED_RETRY_NS (5 * 1000000000LL)
+
+void ns_owed_run(ns *n)
+{
+	struct owed_list l = { .n = 0 };
+	long left = 0;
+	int64_t mono = clock_monotonic_ns();
+
+	/* Each walk reads every record: one failing for good (a full disk)
+	 * is retried every few seconds, not at each tick. */
+	if (mono < n->owed_retry_ns || !atomic_exchange(&n->owed, 0))
+		return;
+	do {
+		meta_txn *t = NULL;
+		int rc;
+
+		l.n = 0;
+		rc = meta_txn_begin(n->me, 1, &t);
+		if (!rc) {
+			rc = meta_node_foreach(t, owed_cb, &l);
+			meta_txn_abort(t);
+		}
+		if (rc < 0) {
+			left++;
+			break;
+		}
+		for (size_t i = 0; i < l.n; i++) {
+			struct ns_inode *in = ns_inode_get(n, l.ino[i]);
+			l.after = l.ino[i];
+			if (!in) {
+				left++;
+				continue;
+			}
+			/* Never wait on a request here (the tick's checkpoint
+			 * would): an object in use is tried again later. */
+			if (pthread_rwlock_trywrlock(&in->rw)) {
+				left++;
+				ns_inode_put(n, in);
+				continue;
+			}
+			pthread_mutex_lock(&in->mu);
+			int idle = in->writers == 0 && in->releasing == 0 && !in->unlinked &&
+				   !in->sealed;
+			pthread_mutex_unlock(&in->mu);
+			/* A writer's release applies it; the others now. */
+			if (idle && inode_commit(n, in, -1, 1, 0) && pending_marked(n, in->ino))
+				left++;
+			pthread_rwlock_unlock(&in->rw);
+			ns_inode_put(n, in);
+		}
+	} while (l.n == sizeof(l.ino) / sizeof(l.ino[0]));
+	if (left) {
+		atomic_store(&n->owed, 1);   /* a later tick again */
+		n->owed_retry_ns = mono + OWED_RETRY_NS;
+	}
+}
+
 /* Set the size of an object: policy was asked by the caller, and a sealed
  * object is refused here too (-EPERM), whatever the caller saw before.
  * in->rw held for writing. */
@@ -826,6 +939,10 @@ int ns_content_truncate(ns *n, struct ns_inode *in, ns_handle *h, uint64_t size)
 
 	if (size > OBJ_MAX_SIZE)
 		return -EFBIG;
+	/* A bucket default owed since a failed release lands first. */
+	rc = owed_apply(n, in);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&in->mu);
 	int same = in->ref.size == size, sealed = in->sealed || in->append;
 	pthread_mutex_unlock(&in->mu);

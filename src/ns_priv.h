@@ -142,6 +142,11 @@ struct ns {
 	_Atomic int uncommitted;  /* a release's commit (or the recovery of an
 				     object) failed: a session may be left on
 				     disk, so the stop is not clean */
+	_Atomic int owed;         /* a last writer's release could not apply its
+				     bucket default (the object is pending and
+				     writer-less): ns_tick retries (ns_owed_run) */
+	int64_t owed_retry_ns;    /* monotonic: ns_owed_run's next walk, no
+				     sooner (ns_tick's thread only) */
 	_Atomic int tick_err;     /* the last checkpoint's -errno (ns_tick logs
 				     a change) */
 	/* Test hook, read once at ns_open from WORMFS_CRASH_AT=STEP[:stop][@N]:

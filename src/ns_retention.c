@@ -147,9 +147,12 @@ int ns_apply_pending(ns *n)
 			if (ns_node_put(n, t, &nd) ||
 			    (lock && ns_trail_event(n, t, "retention", "commit", nd.ino, NULL, -1,
 						    "default-retention-at-mount",
-						    v[0] ? v : policy_mode_name(nd.lock_mode))) ||
-			    meta_txn_commit(t))
+						    v[0] ? v : policy_mode_name(nd.lock_mode))))
 				meta_txn_abort(t);   /* e.g. a record failing auth: left */
+			else if (meta_txn_commit(t))
+				/* A disk error: owed to this mount too, not only
+				 * the next (ns_owed_run, from ns_tick). */
+				atomic_store(&n->owed, 1);
 		}
 	} while (p->n == 1024);
 	/* The count is what is left, so the next open retries it (if it

@@ -19,6 +19,7 @@
 #include "ns_digest.h"
 #include "ns_ctx.h"
 #include "ns_inode.h"
+#include "ns_io.h"
 #include "ns_offline.h"
 #include "ns_record.h"
 #include "ns_retention.h"
@@ -576,8 +577,12 @@ static void recover_store(ns *n)
 
 	memset(&c, 0, sizeof(c));
 	c.n = n;
-	if (meta_txn_begin(n->me, 1, &t))
+	/* Any part left undone keeps the open marker at this mount's stop
+	 * (n->uncommitted), so the next mount recovers again. */
+	if (meta_txn_begin(n->me, 1, &t)) {
+		atomic_store(&n->uncommitted, 1);
 		return;
+	}
 	/* A walk cut short would leave live objects out of the list, and
 	 * their content files would look orphaned below. */
 	int rc = meta_node_foreach(t, rec_node_cb, &c);
@@ -586,6 +591,7 @@ static void recover_store(ns *n)
 		c.rc = rc;
 	if (c.rc) {
 		wlog(WLOG_ERR, "recovery skipped: %s", strerror(-c.rc));
+		atomic_store(&n->uncommitted, 1);
 		free(c.v);
 		return;
 	}
@@ -595,7 +601,9 @@ static void recover_store(ns *n)
 	 * it is (its journal too) for the next mount, not taken as absent. */
 	size_t nundo = c.nundo;
 	if (rc < 0) {
-		wlog(WLOG_ERR, "recovery: objects directory walk failed: %s", strerror(-rc));
+		wlog(WLOG_ERR, "recovery: objects directory walk failed: %s (the next mount "
+		     "tries again)", strerror(-rc));
+		atomic_store(&n->uncommitted, 1);
 		c.unreadable++;
 		nundo = 0;
 	}
@@ -907,6 +915,7 @@ int ns_tick(ns *n)
 		rc = persist_clock(n, now);
 	/* Its failures are logged there; the entries stay for the next tick. */
 	(void)ns_autocommit_run(n);
+	ns_owed_run(n);
 	if (mono - atomic_load(&n->last_sync_ns) >= (int64_t)n->cfg.sync_interval_ms * 1000000) {
 		/* A checkpoint: a new store head if anything changed. */
 		ns_trail_flush(n, 1);
