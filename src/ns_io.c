@@ -572,13 +572,14 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 		if (cfd < 0)
 			rc = obj_open(n->st, &r, O_RDWR, &cfd);
 		if (!rc) {
+			int was = obj_damaged(&r);
 			rc = obj_commit(n->st, cfd, &r, durable);
 			if (io_failure(rc))
 				session_abort(n, in, rc);
 			if (!rc)   /* block map written, the record not yet */
 				ns_crash_point(n, "map");
-			else if (rc == -EIO)
-				auth_failure(n, in);
+			else if (rc == -EIO && !was && obj_damaged(&r))
+				auth_failure(n, in);   /* not a disk error (a write's EIO) */
 		}
 		/* A failing sync is a disk error, not damage: not counted as
 		 * an authentication failure. */
