@@ -854,7 +854,12 @@ static int owed_apply(ns *n, struct ns_inode *in)
 	pthread_mutex_unlock(&in->mu);
 	if (!idle || !pending_marked(n, in->ino))
 		return 0;
-	return inode_commit(n, in, -1, 1, 0);
+	int rc = inode_commit(n, in, -1, 1, 0);
+	/* As at that release: in a bucket that has autocommit now, the
+	 * deadline starts (the commit applied no lock). */
+	if (!rc)
+		ns_autocommit_touch(n, in->ino);
+	return rc;
 }
 
 struct owed_list {
@@ -918,8 +923,11 @@ void ns_owed_run(ns *n)
 				   !in->sealed;
 			pthread_mutex_unlock(&in->mu);
 			/* A writer's release applies it; the others now. */
-			if (idle && inode_commit(n, in, -1, 1, 0) && pending_marked(n, in->ino))
+			int crc = idle ? inode_commit(n, in, -1, 1, 0) : 0;
+			if (crc && pending_marked(n, in->ino))
 				left++;
+			else if (idle && !crc)   /* as at the release (owed_apply) */
+				ns_autocommit_touch(n, in->ino);
 			pthread_rwlock_unlock(&in->rw);
 			ns_inode_put(n, in);
 		}
