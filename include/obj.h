@@ -256,6 +256,10 @@ int obj_truncate(int fd, struct obj_ref *r, uint64_t new_size);
  * file (the caller syncs the content file and the directory). */
 WORM_MUST_USE
 int obj_commit(store *s, int fd, struct obj_ref *r, int durable);
+/* 1 once a block of r failed authentication (at a read, or the final
+ * block at obj_commit), until a commit succeeds: an -EIO from obj_commit
+ * is damage then, else a disk error. */
+int obj_damaged(const struct obj_ref *r);
 /* After the meta commit of r (size, write_gen): cut the file to
  * obj_file_length(size) and drop the undo journal. The caller then sets
  * gen = write_gen, csize = size. */

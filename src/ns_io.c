@@ -572,13 +572,14 @@ static int commit_once(ns *n, struct ns_inode *in, int fd, int apply_default, in
 		if (cfd < 0)
 			rc = obj_open(n->st, &r, O_RDWR, &cfd);
 		if (!rc) {
+			int was = obj_damaged(&r);
 			rc = obj_commit(n->st, cfd, &r, durable);
 			if (io_failure(rc))
 				session_abort(n, in, rc);
 			if (!rc)   /* block map written, the record not yet */
 				ns_crash_point(n, "map");
-			else if (rc == -EIO)
-				auth_failure(n, in);
+			else if (rc == -EIO && !was && obj_damaged(&r))
+				auth_failure(n, in);   /* not a disk error (a write's EIO) */
 		}
 		/* A failing sync is a disk error, not damage: not counted as
 		 * an authentication failure. */
@@ -853,7 +854,12 @@ static int owed_apply(ns *n, struct ns_inode *in)
 	pthread_mutex_unlock(&in->mu);
 	if (!idle || !pending_marked(n, in->ino))
 		return 0;
-	return inode_commit(n, in, -1, 1, 0);
+	int rc = inode_commit(n, in, -1, 1, 0);
+	/* As at that release: in a bucket that has autocommit now, the
+	 * deadline starts (the commit applied no lock). */
+	if (!rc)
+		ns_autocommit_touch(n, in->ino);
+	return rc;
 }
 
 struct owed_list {
@@ -917,8 +923,11 @@ void ns_owed_run(ns *n)
 				   !in->sealed;
 			pthread_mutex_unlock(&in->mu);
 			/* A writer's release applies it; the others now. */
-			if (idle && inode_commit(n, in, -1, 1, 0) && pending_marked(n, in->ino))
+			int crc = idle ? inode_commit(n, in, -1, 1, 0) : 0;
+			if (crc && pending_marked(n, in->ino))
 				left++;
+			else if (idle && !crc)   /* as at the release (owed_apply) */
+				ns_autocommit_touch(n, in->ino);
 			pthread_rwlock_unlock(&in->rw);
 			ns_inode_put(n, in);
 		}

@@ -966,6 +966,11 @@ out:
 	return rc;
 }
 
+int obj_damaged(const struct obj_ref *r)
+{
+	return r->map && atomic_load_explicit(&r->map->damaged, memory_order_relaxed);
+}
+
 int obj_commit(store *s, int fd, struct obj_ref *r, int durable)
 {
 	uint64_t size = r->size, fl, want = obj_file_length(r->size);
@@ -985,7 +990,16 @@ int obj_commit(store *s, int fd, struct obj_ref *r, int durable)
 			return -ENOMEM;
 		fl = (size - 1) / BS;
 		len = (size_t)(size - fl * BS);
-		rc = read_block(fd, r, size, fl, mem + BS, mem, &alt);
+		ssize_t got = obj_pread_full(fd, mem + BS, SLOT, slot_off(fl));
+		enum why why;
+
+		memset(mem, 0, BS);
+		rc = got < 0 ? (int)got
+			     : obj_open_block(r, size, fl, mem + BS, (size_t)got, mem, &why, &alt);
+		/* A final block failing authentication is damage, as at a read
+		 * (obj_damaged); a failing pread is a disk error. */
+		if (rc && got >= 0)
+			atomic_store_explicit(&r->map->damaged, 1, memory_order_relaxed);
 		if (rc)
 			goto out;
 		/* Format 1 tells an older copy by its final block, which
