@@ -207,6 +207,10 @@ int meta_node_del(meta_txn *t, uint64_t ino);
 typedef int (*meta_node_cb)(void *arg, const struct meta_node *n);
 WORM_MUST_USE
 int meta_node_foreach(meta_txn *t, meta_node_cb cb, void *arg);
+/* The same from the first node whose ino >= from: a walk in batches
+ * resumes where the last batch stopped (one pass, not one per batch). */
+WORM_MUST_USE
+int meta_node_foreach_from(meta_txn *t, uint64_t from, meta_node_cb cb, void *arg);
 
 /* Directory entries. add: -EEXIST if the name exists; assigns the next
  * cookie from the parent's node (which it updates). An entry whose MAC

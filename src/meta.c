@@ -744,12 +744,21 @@ int meta_node_del(meta_txn *t, uint64_t ino)
 
 int meta_node_foreach(meta_txn *t, meta_node_cb cb, void *arg)
 {
+	return meta_node_foreach_from(t, 0, cb, arg);
+}
+
+int meta_node_foreach_from(meta_txn *t, uint64_t from, meta_node_cb cb, void *arg)
+{
 	struct meta_node n;
 	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	MDB_cursor_op op = MDB_FIRST;
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	/* Keys are big-endian inode numbers: SET_RANGE lands on the first
+	 * ino >= from, so a walk in batches resumes instead of restarting. */
+	MDB_cursor_op op = MDB_SET_RANGE;
 	int rc;
 
+	put_be64(kb, from);
 	rc = mdb_cursor_open(t->txn, dbi(t, DB_NODES), &c);
 	if (rc)
 		return mdb_err(rc);

@@ -837,29 +837,35 @@ static int pending_marked(ns *n, uint64_t ino)
 /* An object whose last writer's release could not apply its bucket
  * default (inode_commit: the commit and its retry both failed) is left
  * pending with no writer: apply the default now, as that release would
- * have. Nothing else leaves a pending mark on an object with no writer
- * while mounted (a create marks and opens in one call, an upload's rename
- * marks while its handle is open), and n->owed is set only by such a
- * failure, so the common path costs one atomic load. 0 when nothing was
- * owed or it is applied now, else the commit's error: the caller's change
- * is refused then (fail closed). in->rw held for writing. */
-static int owed_apply(ns *n, struct ns_inode *in)
+ * have, and as there, in a bucket that has autocommit now, the deadline
+ * starts (the commit applied no lock). An object with a writer is left
+ * to that writer's release. 0 when nothing was owed or it is applied
+ * now, else the commit's error. in->rw held for writing. */
+static int owed_apply_one(ns *n, struct ns_inode *in)
 {
-	int idle;
+	int idle, rc;
 
-	if (!atomic_load(&n->owed))
-		return 0;
 	pthread_mutex_lock(&in->mu);
 	idle = in->writers == 0 && in->releasing == 0 && !in->unlinked && !in->sealed;
 	pthread_mutex_unlock(&in->mu);
 	if (!idle || !pending_marked(n, in->ino))
 		return 0;
-	int rc = inode_commit(n, in, -1, 1, 0);
-	/* As at that release: in a bucket that has autocommit now, the
-	 * deadline starts (the commit applied no lock). */
+	rc = inode_commit(n, in, -1, 1, 0);
 	if (!rc)
 		ns_autocommit_touch(n, in->ino);
 	return rc;
+}
+
+/* Before a change to in: nothing else leaves a pending mark on an object
+ * with no writer while mounted (a create marks and opens in one call, an
+ * upload's rename marks while its handle is open), and n->owed is set
+ * only by a failed release, so the common path costs one atomic load.
+ * An error refuses the caller's change (fail closed). */
+static int owed_apply(ns *n, struct ns_inode *in)
+{
+	if (!atomic_load(&n->owed))
+		return 0;
+	return owed_apply_one(n, in);
 }
 
 struct owed_list {
@@ -897,7 +903,7 @@ void ns_owed_run(ns *n)
 		l.n = 0;
 		rc = meta_txn_begin(n->me, 1, &t);
 		if (!rc) {
-			rc = meta_node_foreach(t, owed_cb, &l);
+			rc = meta_node_foreach_from(t, l.after, owed_cb, &l);
 			meta_txn_abort(t);
 		}
 		if (rc < 0) {
@@ -918,16 +924,8 @@ void ns_owed_run(ns *n)
 				ns_inode_put(n, in);
 				continue;
 			}
-			pthread_mutex_lock(&in->mu);
-			int idle = in->writers == 0 && in->releasing == 0 && !in->unlinked &&
-				   !in->sealed;
-			pthread_mutex_unlock(&in->mu);
-			/* A writer's release applies it; the others now. */
-			int crc = idle ? inode_commit(n, in, -1, 1, 0) : 0;
-			if (crc && pending_marked(n, in->ino))
+			if (owed_apply_one(n, in) && pending_marked(n, in->ino))
 				left++;
-			else if (idle && !crc)   /* as at the release (owed_apply) */
-				ns_autocommit_touch(n, in->ino);
 			pthread_rwlock_unlock(&in->rw);
 			ns_inode_put(n, in);
 		}

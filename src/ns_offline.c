@@ -1065,7 +1065,7 @@ long ns_rewrap(ns *n, ns_progress_cb progress, void *arg)
 		rc = meta_txn_begin(n->me, 1, &t);
 		if (rc)
 			break;
-		rc = meta_node_foreach(t, rewrap_collect, r);
+		rc = meta_node_foreach_from(t, r->after, rewrap_collect, r);
 		meta_txn_abort(t);
 		if (rc < 0)
 			break;

@@ -104,7 +104,7 @@ int ns_apply_pending(ns *n)
 		p->n = 0;
 		if (meta_txn_begin(n->me, 1, &t))
 			break;
-		rc = meta_node_foreach(t, pending_cb, p);
+		rc = meta_node_foreach_from(t, p->after, pending_cb, p);
 		meta_txn_abort(t);
 		/* A walk that failed: the count stays, the next open retries. */
 		if (rc < 0)

@@ -372,6 +372,21 @@ Test(meta, node_foreach_order_and_stop)
 	cr_assert_eq(meta_node_foreach(t, count_cb, st), 7);
 	cr_assert_eq(st[1], 3);
 	cr_assert_eq(st[0], 255);
+	/* From a given ino: the first node at or after it, then on in order
+	 * (a batch walk resumes there instead of from the first node). */
+	st[0] = 255, st[1] = 0, st[2] = 100;
+	cr_assert_eq(meta_node_foreach_from(t, 256, count_cb, st), 0);
+	cr_assert_eq(st[1], 3);      /* 256, 300, 70000 */
+	cr_assert_eq(st[0], 70000);
+	st[0] = 2, st[1] = 0;
+	cr_assert_eq(meta_node_foreach_from(t, 257, count_cb, st), 0);
+	cr_assert_eq(st[1], 2);      /* 300 (no node 257), 70000 */
+	st[0] = 0, st[1] = 0;
+	cr_assert_eq(meta_node_foreach_from(t, 70001, count_cb, st), 0);
+	cr_assert_eq(st[1], 0);      /* past the last */
+	st[0] = 0, st[1] = 0;
+	cr_assert_eq(meta_node_foreach_from(t, 0, count_cb, st), 0);
+	cr_assert_eq(st[1], 6);
 	meta_txn_abort(t);
 }
 

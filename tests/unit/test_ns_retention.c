@@ -172,3 +172,42 @@ Test(ns_retention, bucket_field_round_trip_and_entry_name)
 	cr_assert_eq(ns_entry_name(t, NS_INO_ROOT, f, name, sizeof(name)), 0);
 	meta_txn_abort(t);
 }
+
+/* Defaults left pending on more objects than one batch of the walk
+ * (1,024): each batch resumes after the last inode of the one before, and
+ * every object gets its default, each once. */
+Test(ns_retention, apply_pending_walks_every_batch)
+{
+	enum { COUNT = 2 * 1024 + 37 };
+	static uint64_t ino[COUNT];
+	struct meta_node nd;
+	meta_txn *t = NULL;
+	char name[32];
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "many");
+
+	for (int i = 0; i < COUNT; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ino[i] = mkfile(b, name);
+	}
+	cr_assert_eq(set_x(b, "user.worm.default-retention", "GOVERNANCE 1d"), 0);
+	uint64_t base = pending_count();
+	/* As a daemon stopped before the writers' releases leaves them. */
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	for (int i = 0; i < COUNT; i++) {
+		cr_assert_eq(ns_node_get(N, t, ino[i], &nd), 0);
+		cr_assert_eq(ns_pending_mark(N, t, &nd, 1), 0);
+		cr_assert_eq(ns_node_put(N, t, &nd), 0);
+	}
+	cr_assert_eq(meta_txn_commit(t), 0);
+	cr_assert_eq(pending_count(), base + COUNT);
+
+	cr_assert_eq(ns_apply_pending(N), 0);
+	cr_assert_eq(pending_count(), 0);
+	cr_assert_eq(meta_txn_begin(N->me, 1, &t), 0);
+	for (int i = 0; i < COUNT; i++) {
+		cr_assert_eq(ns_node_get(N, t, ino[i], &nd), 0);
+		cr_assert(nd.sealed, "object %d got its default", i);
+		cr_assert_eq(nd.flags & META_F_DEFAULT_PENDING, 0);
+	}
+	meta_txn_abort(t);
+}
