@@ -399,6 +399,50 @@ digest_reseal() {
 $out"
 }
 
+# kv_key NAME: the hex form of a key of meta/'s kv table, as tamper's
+# xget/xput/xdel take it (kv_key clock_hwm).
+kv_key() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+
+# node_get STORE INO: the node record of INO (tamper xget; for node_put).
+node_get() { "$TAMPER" xget "$1/meta" nodes "$(printf '%016x' "$2")"; }
+
+# node_put STORE INO RECORD: put a record from node_get back offline
+# (unmounted); fails "xput" if tamper does.
+node_put() { "$TAMPER" xput "$1/meta" nodes "$(printf '%016x' "$2")" "$3" || fail xput; }
+
+# check_repairs_refuse STORE PREFIX WHAT WHY: both `wormctl repair digest`
+# and plain `wormctl repair` refuse the (offline-edited) state of STORE:
+# "PREFIXwormctl CMD WHAT: exit 1 (OUTPUT)", and the output matches WHY
+# ("PREFIXwormctl CMD says why").
+check_repairs_refuse() {
+	local s=$1 pfx=$2 what=$3 why=$4 cmd out rc
+	for cmd in "repair digest" "repair"; do
+		# shellcheck disable=SC2086
+		out=$("$WORMCTL" $cmd "$s" 2>&1)
+		rc=$?
+		check_eq "${pfx}wormctl $cmd $what: exit 1 ($out)" 1 "$rc"
+		check_match "${pfx}wormctl $cmd says why" "$why" "$out"
+	done
+}
+
+# check_mount_refused DESC STORE MNT [NAME PATH]...: a writable mount of
+# STORE is refused (DESC). If it mounts all the same, that fails, and
+# each PATH (below MNT) is checked still locked (NAME: unlink EPERM)
+# before the unmount.
+check_mount_refused() {
+	local desc=$1 s=$2 mnt=$3
+	shift 3
+	if mount_fg "$s" "$mnt" 2>/dev/null; then
+		fail "$desc"
+		while [ $# -ge 2 ]; do
+			check_errno "$1" EPERM unlink "$mnt/$2"
+			shift 2
+		done
+		umount_fs "$mnt"
+	else
+		ok "$desc"
+	fi
+}
 
 _mount_wait() {
 	local mnt=$1 pid=${2:-} i
