@@ -195,6 +195,116 @@ build_faultshim() {
 	cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$SHIM" "$LIB_DIR/faultshim.c" -ldl
 }
 
+# need_faultshim DESC: python3 (the fault tests' writers; else DESC is
+# skipped) and the shim (else "faultshim.c compiles" fails); either ends
+# the test. Sets CTL and FLOG, the shim's control and log files.
+need_faultshim() {
+	command -v python3 >/dev/null || { skip "$1" "needs python3"; done_testing; }
+	build_faultshim || { fail "faultshim.c compiles"; done_testing; }
+	# shellcheck disable=SC2034  # for the callers
+	CTL=$WORMFS_FAULT_CTL FLOG=$WORMFS_FAULT_LOG
+}
+
+# fault_setup DESC: need_faultshim DESC, then a new store STORE
+# ($T_BASE/store; a failure ends the test) and its mount point MNT.
+fault_setup() {
+	need_faultshim "$1"
+	STORE=$T_BASE/store MNT=$T_BASE/mnt
+	make_store "$STORE" || { fail "wormctl init"; done_testing; }
+}
+
+# fault KEY=VALUE...: arm the shim (one key per argument; the control
+# file is replaced whole, so the daemon never reads half of it).
+# nofault: disarm it.
+fault() { printf '%s\n' "$@" >"$WORMFS_FAULT_CTL.tmp" && mv -f "$WORMFS_FAULT_CTL.tmp" "$WORMFS_FAULT_CTL"; }
+nofault() { rm -f "$WORMFS_FAULT_CTL"; }
+
+# mount_shim [STORE [MNT [wormfs options...]]]: mount_fg (default STORE on
+# MNT) with the shim preloaded into the daemon.
+mount_shim() { LD_PRELOAD=$SHIM mount_fg "${1:-$STORE}" "${2:-$MNT}" "${@:3}"; }
+
+# daemon_alive MNT: the daemon of MNT still runs.
+daemon_alive() { kill -0 "${MNT_PID[$1]}" 2>/dev/null; }
+
+# check_daemon_alive MNT DESC: assert it (else the end of its log).
+check_daemon_alive() {
+	if daemon_alive "$1"; then ok "$2"; else fail "$2" "$(tail -n 5 "${MNT_LOG[$1]}")"; fi
+}
+
+# close_with_fault PATH DATA KEY=VALUE...: open PATH (create, truncate),
+# write DATA, arm the shim with the KEY=VALUEs, close; prints CLOSE=OK or
+# CLOSE=ERRNO. The fault stays armed (the RELEASE follows the close): the
+# caller disarms it (nofault).
+close_with_fault() {
+	python3 - "$1" "$2" "$WORMFS_FAULT_CTL" "${@:3}" <<'PY'
+import errno, os, sys
+path, data, ctl = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, data)
+with open(ctl + ".tmp", "w") as f:
+    f.write("\n".join(sys.argv[4:]) + "\n")
+os.rename(ctl + ".tmp", ctl)
+try:
+    os.close(fd); print("CLOSE=OK")
+except OSError as e:
+    print("CLOSE=" + errno.errorcode.get(e.errno, str(e.errno)))
+PY
+}
+
+# fsync_with_fault PATH SRC KEY=VALUE...: open PATH (create, truncate),
+# write SRC's bytes, arm the shim with the KEY=VALUEs, fsync, disarm,
+# close; prints FSYNC=OK or FSYNC=ERRNO.
+fsync_with_fault() {
+	python3 - "$1" "$2" "$WORMFS_FAULT_CTL" "${@:3}" <<'PY'
+import errno, os, sys
+path, src, ctl = sys.argv[1], sys.argv[2], sys.argv[3]
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, open(src, "rb").read())
+with open(ctl + ".tmp", "w") as f:
+    f.write("\n".join(sys.argv[4:]) + "\n")
+os.rename(ctl + ".tmp", ctl)
+try:
+    os.fsync(fd); r = "FSYNC=OK"
+except OSError as e:
+    r = "FSYNC=" + errno.errorcode.get(e.errno, str(e.errno))
+os.unlink(ctl)
+os.close(fd)
+print(r)
+PY
+}
+
+# auth_failures MNT: the daemon's wormfs_auth_failures_total.
+auth_failures() { awk '/^wormfs_auth_failures_total/ {print $2}' "$1/.wormfs/stats"; }
+
+# crash_with_writer MNT STORE PATH PYCODE: a writer (python3 running PYCODE
+# with `path` set to PATH and os imported) opens PATH and does its I/O, then
+# stays; the daemon of MNT is killed (SIGKILL) before the writer, so no
+# RELEASE reaches it, and the stale mount is cleared. Asserts "daemon
+# killed with the writer open".
+crash_with_writer() {
+	local mnt=$1 store=$2 ready=$T_BASE/writer-ready.$RANDOM wpid i
+	python3 -c "import os, sys, time
+path = sys.argv[1]
+$4
+open(sys.argv[2], 'w').close()
+time.sleep(60)" "$3" "$ready" &
+	wpid=$!
+	for i in $(seq 1 100); do [ -e "$ready" ] && break; sleep 0.1; done
+	kill -9 "${MNT_PID[$mnt]}"
+	sleep 0.3
+	kill -9 "$wpid" 2>/dev/null
+	wait "$wpid" 2>/dev/null
+	if crash_daemon "$mnt" "$store"; then ok "daemon killed with the writer open"
+	else fail "daemon killed with the writer open"; fi
+}
+
+# default_bucket DIR RETENTION: a new bucket DIR whose default retention
+# is RETENTION (checked: "bucket default RETENTION").
+default_bucket() {
+	mkdir "$1"
+	check_errno "bucket default $2" OK setxattr "$1" user.worm.default-retention "$2"
+}
+
 # worm_state PATH: the object's user.worm.state (mutable, locked, ...).
 worm_state() { h getxattr "$1" user.worm.state; }
 
@@ -287,6 +397,51 @@ digest_reseal() {
 	out=$("$WORMCTL" repair digest "$@" "$s" 2>&1) || { fail "wormctl repair digest $s" "$out"; return 1; }
 	DIGEST_LOG="$(cat "${MNT_LOG[$mnt]}")
 $out"
+}
+
+# kv_key NAME: the hex form of a key of meta/'s kv table, as tamper's
+# xget/xput/xdel take it (kv_key clock_hwm).
+kv_key() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
+
+# node_get STORE INO: the node record of INO (tamper xget; for node_put).
+node_get() { "$TAMPER" xget "$1/meta" nodes "$(printf '%016x' "$2")"; }
+
+# node_put STORE INO RECORD: put a record from node_get back offline
+# (unmounted); fails "xput" if tamper does.
+node_put() { "$TAMPER" xput "$1/meta" nodes "$(printf '%016x' "$2")" "$3" || fail xput; }
+
+# check_repairs_refuse STORE PREFIX WHAT WHY: both `wormctl repair digest`
+# and plain `wormctl repair` refuse the (offline-edited) state of STORE:
+# "PREFIXwormctl CMD WHAT: exit 1 (OUTPUT)", and the output matches WHY
+# ("PREFIXwormctl CMD says why").
+check_repairs_refuse() {
+	local s=$1 pfx=$2 what=$3 why=$4 cmd out rc
+	for cmd in "repair digest" "repair"; do
+		# shellcheck disable=SC2086
+		out=$("$WORMCTL" $cmd "$s" 2>&1)
+		rc=$?
+		check_eq "${pfx}wormctl $cmd $what: exit 1 ($out)" 1 "$rc"
+		check_match "${pfx}wormctl $cmd says why" "$why" "$out"
+	done
+}
+
+# check_mount_refused DESC STORE MNT [NAME PATH]...: a writable mount of
+# STORE is refused (DESC). If it mounts all the same, that fails, and
+# each PATH (below MNT) is checked still locked (NAME: unlink EPERM)
+# before the unmount.
+check_mount_refused() {
+	local desc=$1 s=$2 mnt=$3
+	shift 3
+	if mount_fg "$s" "$mnt" 2>/dev/null; then
+		fail "$desc"
+		while [ $# -ge 2 ]; do
+			check_errno "$1" EPERM unlink "$mnt/$2"
+			shift 2
+		done
+		umount_fs "$mnt"
+	else
+		ok "$desc"
+	fi
 }
 
 _mount_wait() {

@@ -9,17 +9,10 @@
 . "$(dirname "$0")/lib.sh"
 
 require_binaries
-command -v python3 >/dev/null || { skip "block map faults" "needs python3"; done_testing; }
-if ! build_faultshim; then
-	fail "faultshim.c compiles"
-	done_testing
-fi
-CTL=$WORMFS_FAULT_CTL
+need_faultshim "block map faults"
 S=$T_BASE/store M=$T_BASE/mnt C=$T_BASE/committed
 mkdir -p "$C"
 make_store "$S" || { fail "wormctl init"; done_testing; }
-fault() { printf '%s\n' "$@" >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"; }
-nofault() { rm -f "$CTL"; }
 keep() { cp "$M/bkt/$1" "$C/$1"; }
 same() { # DESC NAME
 	local err
@@ -88,7 +81,7 @@ for obj in multi holes; do
 done
 
 # ---- the map write fails -------------------------------------------------------
-LD_PRELOAD=$SHIM mount_fg "$S" "$M" || { fail "mount with the shim"; done_testing; }
+mount_shim "$S" "$M" || { fail "mount with the shim"; done_testing; }
 PID=${MNT_PID[$M]}
 n=0
 for f in "err=ENOSPC" "err=EIO" "short=2" "short=1"; do

@@ -67,12 +67,65 @@ EOF
 	return $rc
 }
 
+# wormctl_ft OFFSET ARGS...: wormctl with its wall clock shifted by OFFSET.
+wormctl_ft() {
+	local ft=$1
+	shift
+	env LD_PRELOAD="$FTLIB" FAKETIME="$ft" DONT_FAKE_MONOTONIC=1 "$WORMCTL" "$@"
+}
+
+# reseal_ft DESC [repair digest options]: root re-seals S's state digest
+# offline (wormctl repair digest) with the clock at -300d: exit 0 (DESC).
+reseal_ft() {
+	local desc=$1 out rc
+	shift
+	out=$(wormctl_ft -300d repair digest "$@" "$S" 2>&1)
+	rc=$?
+	check_eq "$desc" 0 $rc || diag "$out"
+}
+
+# clock_store TAG LABEL BUCKET [OFFSET]: S (store-TAG) and M (mnt-TAG), a
+# new store made by wormctl and mounted by a daemon with the clock at
+# OFFSET (default: the real one), and a bucket B (M/BUCKET). A failure to
+# make or mount the store ends the test. LABEL ends the checks' names:
+# " (LABEL)", or " (LABEL, OFFSET)" for the store's; none when empty.
+clock_store() {
+	local tag=$1 ft=${4:-} out w=${2:+ ($2)} ws=${2:+ ($2${4:+, $4})}
+	S=$T_BASE/store-$tag M=$T_BASE/mnt-$tag B=$T_BASE/mnt-$tag/$3
+	if [ -n "$ft" ]; then
+		out=$(wormctl_ft "$ft" init "$S" 2>&1) || { fail "wormctl init$ws" "$out"; done_testing; }
+		mount_ft "$ft" "$S" "$M"
+	else
+		make_store "$S" || { fail "wormctl init$ws"; done_testing; }
+		mount_fg "$S" "$M"
+	fi || { fail "mount$ws" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+	check_errno "mkdir bucket$w" OK mkdir "$B"
+}
+
+# default_store TAG SFX [OFFSET]: clock_store TAG TAG defTAG [OFFSET], its
+# bucket's default COMPLIANCE 30d (SFX ends that check's name), unmounted.
+default_store() {
+	clock_store "$1" "$1" "def$1" "${3:-}"
+	check_errno "bucket default COMPLIANCE 30d$2" OK setxattr "$B" user.worm.default-retention "COMPLIANCE 30d"
+	check "unmount ($1${3:+, $3})" umount_fs "$M"
+}
+
+# check_floor TAG SFX CLOCK-DESC: S mounted on M with the daemon's clock at
+# -300d: .wormfs/clock >= the real now (CLOCK-DESC), and an object made in
+# B gets its COMPLIANCE 30d default counted from that compliance clock (SFX
+# ends those checks' names). Left mounted.
+check_floor() {
+	local now v
+	mount_ft -300d "$S" "$M" || { fail "mount ($1, -300d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
+	now=$(date +%s)
+	ge "$3" "$(clk "$M")" $((now - 5))
+	check_errno "-300d: an object in the COMPLIANCE 30d bucket$2" OK write "$B/obj" obj
+	v=$(ret "$B/obj")
+	ge "-300d: its default retention counts from the compliance clock (>= real + 30 d)$2" "$(epoch "${v#* }")" $((now + 30 * 86400 - 5))
+}
+
 # ================================================================ (a) ahead
-S=$T_BASE/store-a M=$T_BASE/mnt-a
-make_store "$S" || { fail "wormctl init"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
-B=$M/clock
-check_errno "mkdir bucket" OK mkdir "$B"
+clock_store a "" clock
 now=$(date +%s)
 near "real clock: .wormfs/clock is the system time" "$now" "$(clk "$M")" 5
 check_errno "object 'early'" OK write "$B/early" early
@@ -126,11 +179,7 @@ check_eq "after the crash: the object locked at +8d is locked" locked "$(worm_st
 umount_check "$M" "store a"
 
 # ================================================================ (b) back
-S=$T_BASE/store-b M=$T_BASE/mnt-b
-make_store "$S" || { fail "wormctl init (b)"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount (b)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
-B=$M/clock
-check_errno "mkdir bucket (b)" OK mkdir "$B"
+clock_store b b clock
 now=$(date +%s)
 UNTIL=$(iso $((now + 86400)))
 check_errno "object f" OK write "$B/f" "keep me"
@@ -177,22 +226,10 @@ umount_check "$M" "store b"
 
 # ================================================================ (c) record gone
 build_tamper || { fail "tamper.c compiles"; done_testing; }
-S=$T_BASE/store-c M=$T_BASE/mnt-c
-make_store "$S" || { fail "wormctl init (c)"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount (c)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
-B=$M/defc
-check_errno "mkdir bucket (c)" OK mkdir "$B"
-check_errno "bucket default COMPLIANCE 30d" OK setxattr "$B" user.worm.default-retention "COMPLIANCE 30d"
-check "unmount (c)" umount_fs "$M"
-check "offline: the clock's record deleted" "$TAMPER" xdel "$S/meta" kv "$(printf clock_hwm | od -An -tx1 | tr -d ' \n')"
-out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest "$S" 2>&1)
-check_eq "wormctl repair digest under -300d" 0 $? || diag "$out"
-mount_ft -300d "$S" "$M" || { fail "mount (c, -300d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
-now=$(date +%s)
-ge "-300d, record deleted: .wormfs/clock >= the real now (latest head's time)" "$(clk "$M")" $((now - 5))
-check_errno "-300d: an object in the COMPLIANCE 30d bucket" OK write "$B/obj" obj
-v=$(ret "$B/obj")
-ge "-300d: its default retention counts from the compliance clock (>= real + 30 d)" "$(epoch "${v#* }")" $((now + 30 * 86400 - 5))
+default_store c ""
+check "offline: the clock's record deleted" "$TAMPER" xdel "$S/meta" kv "$(kv_key clock_hwm)"
+reseal_ft "wormctl repair digest under -300d"
+check_floor c "" "-300d, record deleted: .wormfs/clock >= the real now (latest head's time)"
 check "unmount (c, -300d)" umount_fs "$M"
 mount_fg "$S" "$M" || { fail "remount (c, real)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
 check_eq "real clock: the object is locked" locked "$(worm_state "$B/obj")"
@@ -200,62 +237,36 @@ check_errno "real clock: rm of it: EPERM" EPERM unlink "$B/obj"
 umount_check "$M" "store c"
 
 # ================================================================ (d) heads gone too
-S=$T_BASE/store-d M=$T_BASE/mnt-d
-hexk() { printf %s "$1" | od -An -tx1 | tr -d ' \n'; }
-make_store "$S" || { fail "wormctl init (d)"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount (d)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
-B=$M/defd
-check_errno "mkdir bucket (d)" OK mkdir "$B"
-check_errno "bucket default COMPLIANCE 30d (d)" OK setxattr "$B" user.worm.default-retention "COMPLIANCE 30d"
-check "unmount (d)" umount_fs "$M"
-check "offline: the clock's record deleted (d)" "$TAMPER" xdel "$S/meta" kv "$(hexk clock_hwm)"
-check "offline: meta/'s latest head deleted" "$TAMPER" xdel "$S/meta" kv "$(hexk head)"
+default_store d " (d)"
+check "offline: the clock's record deleted (d)" "$TAMPER" xdel "$S/meta" kv "$(kv_key clock_hwm)"
+check "offline: meta/'s latest head deleted" "$TAMPER" xdel "$S/meta" kv "$(kv_key head)"
 seq_n=0
 for i in $(seq 1 200); do
-	"$TAMPER" xdel "$S/meta" kv "$(hexk "head/$(printf %016x "$i")")" 2>/dev/null && seq_n=$((seq_n + 1))
+	"$TAMPER" xdel "$S/meta" kv "$(kv_key "head/$(printf %016x "$i")")" 2>/dev/null && seq_n=$((seq_n + 1))
 done
 ge "offline: meta/'s heads deleted" "$seq_n" 1
 check "offline: STORE/head deleted" rm "$S/head"
-out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest "$S" 2>&1)
-check_eq "wormctl repair digest under -300d (d)" 0 $? || diag "$out"
-mount_ft -300d "$S" "$M" || { fail "mount (d, -300d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
-now=$(date +%s)
-ge "-300d, heads and record deleted: .wormfs/clock >= the real now (last audit record's time)" "$(clk "$M")" $((now - 5))
-check_errno "-300d: an object in the COMPLIANCE 30d bucket (d)" OK write "$B/obj" obj
-v=$(ret "$B/obj")
-ge "-300d: its default retention counts from the compliance clock (>= real + 30 d) (d)" "$(epoch "${v#* }")" $((now + 30 * 86400 - 5))
+reseal_ft "wormctl repair digest under -300d (d)"
+check_floor d " (d)" "-300d, heads and record deleted: .wormfs/clock >= the real now (last audit record's time)"
 umount_check "$M" "store d"
 
 # ================================================================ (e) older head put back
-S=$T_BASE/store-e M=$T_BASE/mnt-e
-out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" init "$S" 2>&1) ||
-	{ fail "wormctl init (e, -300d)" "$out"; done_testing; }
-mount_ft -300d "$S" "$M" || { fail "mount (e, -300d)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
-check_errno "mkdir bucket (e)" OK mkdir "$M/defe"
-check_errno "bucket default COMPLIANCE 30d (e)" OK setxattr "$M/defe" user.worm.default-retention "COMPLIANCE 30d"
-check "unmount (e, -300d)" umount_fs "$M"
-OLDH=$("$TAMPER" xget "$S/meta" kv "$(hexk head)")
+default_store e " (e)" -300d
+OLDH=$("$TAMPER" xget "$S/meta" kv "$(kv_key head)")
 cp "$S/head" "$T_BASE/oldhead-e"
 mount_fg "$S" "$M" || { fail "mount (e)" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
 check_errno "mkdir a second bucket (e, real clock)" OK mkdir "$M/later"
 check_errno "its default (a record at the real clock)" OK setxattr "$M/later" user.worm.default-retention "GOVERNANCE 1d"
 check "unmount (e)" umount_fs "$M"
-check "offline: the clock's record deleted (e)" "$TAMPER" xdel "$S/meta" kv "$(hexk clock_hwm)"
-check "offline: meta/'s latest head put back from -300d" "$TAMPER" xput "$S/meta" kv "$(hexk head)" "$OLDH"
+check "offline: the clock's record deleted (e)" "$TAMPER" xdel "$S/meta" kv "$(kv_key clock_hwm)"
+check "offline: meta/'s latest head put back from -300d" "$TAMPER" xput "$S/meta" kv "$(kv_key head)" "$OLDH"
 check "offline: STORE/head put back from -300d" cp "$T_BASE/oldhead-e" "$S/head"
 # The head put back no longer matches the audit trail: repair refuses
 # until the operator accepts that damage (recorded), then the floor holds.
-out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest "$S" 2>&1)
+out=$(wormctl_ft -300d repair digest "$S" 2>&1)
 check_eq "wormctl repair digest under -300d refuses (the audit trail fails verification) (e)" 1 $?
 check_match "... and says why (e)" "audit trail fails verification" "$out"
-out=$(env LD_PRELOAD="$FTLIB" FAKETIME=-300d DONT_FAKE_MONOTONIC=1 "$WORMCTL" repair digest \
-	--accept-audit-damage "$S" 2>&1)
-check_eq "wormctl repair digest --accept-audit-damage under -300d (e)" 0 $? || diag "$out"
-mount_ft -300d "$S" "$M" || { fail "mount (e, -300d)" "$(tail -n 20 "${MNT_LOG[$M]}")"; done_testing; }
-now=$(date +%s)
-ge "-300d, older head put back: .wormfs/clock >= the real now (last audit record's time)" "$(clk "$M")" $((now - 5))
-check_errno "-300d: an object in the COMPLIANCE 30d bucket (e)" OK write "$M/defe/obj" obj
-v=$(ret "$M/defe/obj")
-ge "-300d: its default retention counts from the compliance clock (>= real + 30 d) (e)" "$(epoch "${v#* }")" $((now + 30 * 86400 - 5))
+reseal_ft "wormctl repair digest --accept-audit-damage under -300d (e)" --accept-audit-damage
+check_floor e " (e)" "-300d, older head put back: .wormfs/clock >= the real now (last audit record's time)"
 umount_check "$M" "store e"
 done_testing

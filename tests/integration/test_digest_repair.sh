@@ -21,73 +21,53 @@
 require_binaries
 ensure_harness
 build_tamper || { fail "tamper.c compiles"; done_testing; }
-S=$T_BASE/store M=$T_BASE/mnt
-make_store "$S" || { fail "init"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount"; done_testing; }
+# new_store N [WHAT]: S=store<N> and M=mnt<N> below T_BASE, a new store
+# mounted ("init (WHAT)" or "mount (WHAT)" fails and ends the test if not).
+new_store() {
+	local w=${2:+ ($2)}
+	S=$T_BASE/store$1 M=$T_BASE/mnt$1
+	make_store "$S" || { fail "init$w"; done_testing; }
+	mount_fg "$S" "$M" || { fail "mount$w"; done_testing; }
+}
+new_store ""
 mkdir "$M/bkt" && echo x >"$M/bkt/hold" && echo y >"$M/bkt/comp" || fail "objects"
 umount_fs "$M"
 declare -A PRE=() INO=()
 while read -r ino _id _s _g _k path; do
-	INO[$path]=$ino; PRE[$path]=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$ino")")
+	INO[$path]=$ino; PRE[$path]=$(node_get "$S" "$ino")
 done < <("$TAMPER" map "$S/meta")
 mount_fg "$S" "$M" || { fail "remount"; done_testing; }
 check_errno "legal hold ON" OK setxattr "$M/bkt/hold" user.worm.legal-hold ON
 check_errno "COMPLIANCE +365d" OK setxattr "$M/bkt/comp" user.worm.retention "COMPLIANCE +365d"
 umount_fs "$M"
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "${INO[bkt/hold]}")" "${PRE[bkt/hold]}" || fail xput
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "${INO[bkt/comp]}")" "${PRE[bkt/comp]}" || fail xput
-for cmd in "repair digest" "repair"; do
-	# shellcheck disable=SC2086
-	out=$("$WORMCTL" $cmd "$S" 2>&1)
-	check_eq "wormctl $cmd of a state that undoes two locks: exit 1 ($out)" 1 "$?"
-	check_match "wormctl $cmd says why" "less lock than the audit trail" "$out"
-done
+node_put "$S" "${INO[bkt/hold]}" "${PRE[bkt/hold]}"
+node_put "$S" "${INO[bkt/comp]}" "${PRE[bkt/comp]}"
+check_repairs_refuse "$S" "" "of a state that undoes two locks" "less lock than the audit trail"
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "verify still reports it: exit 1" 1 "$?"
 check_match "verify names the held object" "bkt/hold: older lock state than the audit trail" "$out"
 check_match "verify names the COMPLIANCE object" "bkt/comp: older lock state than the audit trail" "$out"
-if mount_fg "$S" "$M" 2>/dev/null; then
-	fail "writable mount refused after the refused repairs"
-	check_errno "held object still locked" EPERM unlink "$M/bkt/hold"
-	check_errno "COMPLIANCE object still locked" EPERM unlink "$M/bkt/comp"
-	umount_fs "$M"
-else
-	ok "writable mount refused after the refused repairs"
-fi
+check_mount_refused "writable mount refused after the refused repairs" "$S" "$M" \
+	"held object still locked" bkt/hold "COMPLIANCE object still locked" bkt/comp
 
 # The birth time pushed about 2.3 years ahead (byte 7 of btime_ns).
 "$TAMPER" flip "$S/meta" "${INO[bkt/hold]}" btime_ns 7 1 || fail "flip btime"
 "$TAMPER" flip "$S/meta" "${INO[bkt/comp]}" btime_ns 7 1 || fail "flip btime"
-for cmd in "repair digest" "repair"; do
-	# shellcheck disable=SC2086
-	out=$("$WORMCTL" $cmd "$S" 2>&1)
-	check_eq "later birth time: wormctl $cmd refuses: exit 1 ($out)" 1 "$?"
-	check_match "later birth time: wormctl $cmd says why" "less lock than the audit trail" "$out"
-done
+check_repairs_refuse "$S" "later birth time: " refuses "less lock than the audit trail"
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_match "later birth time: verify names the held object" "bkt/hold: older lock state than the audit trail" "$out"
 check_match "later birth time: verify names the COMPLIANCE object" "bkt/comp: older lock state than the audit trail" "$out"
-if mount_fg "$S" "$M" 2>/dev/null; then
-	fail "later birth time: writable mount refused"
-	check_errno "held object still locked" EPERM unlink "$M/bkt/hold"
-	check_errno "COMPLIANCE object still locked" EPERM unlink "$M/bkt/comp"
-	umount_fs "$M"
-else
-	ok "later birth time: writable mount refused"
-fi
+check_mount_refused "later birth time: writable mount refused" "$S" "$M" \
+	"held object still locked" bkt/hold "COMPLIANCE object still locked" bkt/comp
 
 # ---- buckets: a default retention and a completed bucket lock undone
-S=$T_BASE/store2 M=$T_BASE/mnt2
-make_store "$S" || { fail "init (buckets)"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount (buckets)"; done_testing; }
+new_store 2 "buckets"
 mkdir "$M/defb" "$M/lockb" "$M/logb" "$M/acb" "$M/lockc" "$M/tabb" "$M/tabl" || fail "buckets"
 DINO=$(stat -c %i "$M/defb") LINO=$(stat -c %i "$M/lockb") GINO=$(stat -c %i "$M/logb")
 AINO=$(stat -c %i "$M/acb") CINO=$(stat -c %i "$M/lockc")
 TINO=$(stat -c %i "$M/tabb") UINO=$(stat -c %i "$M/tabl")
 umount_fs "$M"
-DPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$DINO")")
-LPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$LINO")")
-TPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$TINO")")
+DPRE=$(node_get "$S" "$DINO") LPRE=$(node_get "$S" "$LINO") TPRE=$(node_get "$S" "$TINO")
 mount_fg "$S" "$M" || { fail "remount (buckets)"; done_testing; }
 check_errno "defb: default COMPLIANCE 30d" OK setxattr "$M/defb" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "lockb: default COMPLIANCE 30d" OK setxattr "$M/lockb" user.worm.default-retention "COMPLIANCE 30d"
@@ -108,10 +88,8 @@ check "logb: bucket lock completed" "$WORMCTL" bucket lock "$M/logb" --complete 
 check_errno "acb: default COMPLIANCE 30d" OK setxattr "$M/acb" user.worm.default-retention "COMPLIANCE 30d"
 check_errno "acb: autocommit 2h" OK setxattr "$M/acb" user.worm.autocommit 2h
 umount_fs "$M"
-GPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$GINO")")
-APRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$AINO")")
-CPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$CINO")")
-UPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$UINO")")
+GPRE=$(node_get "$S" "$GINO") APRE=$(node_get "$S" "$AINO")
+CPRE=$(node_get "$S" "$CINO") UPRE=$(node_get "$S" "$UINO")
 mount_fg "$S" "$M" || { fail "remount (logb)"; done_testing; }
 check "tabl: bucket lock started" "$WORMCTL" bucket lock "$M/tabl"
 LID=$(h getxattr "$M/tabl" user.worm.lock-config | awk '{print $2}')
@@ -127,19 +105,10 @@ check_errno "logb: default append-only ON (locked bucket)" OK setxattr "$M/logb"
 check_errno "logb: autocommit shortened to 1h (locked bucket)" OK setxattr "$M/logb" user.worm.autocommit 1h
 check_errno "acb: autocommit shortened to 1h" OK setxattr "$M/acb" user.worm.autocommit 1h
 umount_fs "$M"
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$DINO")" "$DPRE" || fail xput
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$LINO")" "$LPRE" || fail xput
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$GINO")" "$GPRE" || fail xput
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$AINO")" "$APRE" || fail xput
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$CINO")" "$CPRE" || fail xput
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$TINO")" "$TPRE" || fail xput
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$UINO")" "$UPRE" || fail xput
-for cmd in "repair digest" "repair"; do
-	# shellcheck disable=SC2086
-	out=$("$WORMCTL" $cmd "$S" 2>&1)
-	check_eq "buckets: wormctl $cmd refuses: exit 1 ($out)" 1 "$?"
-	check_match "buckets: wormctl $cmd says why" "less lock than the audit trail" "$out"
+for r in "$DINO $DPRE" "$LINO $LPRE" "$GINO $GPRE" "$AINO $APRE" "$CINO $CPRE" "$TINO $TPRE" "$UINO $UPRE"; do
+	node_put "$S" "${r%% *}" "${r#* }"
 done
+check_repairs_refuse "$S" "buckets: " refuses "less lock than the audit trail"
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_eq "buckets: verify exit 1" 1 "$?"
 check_match "buckets: verify names the default retention undone" "defb: older lock state than the audit trail .default retention none 0d weaker than the COMPLIANCE 30d" "$out"
@@ -149,46 +118,31 @@ check_match "buckets: verify names the default set with a tab undone" "tabb: old
 check_match "buckets: verify names the bucket lock completed with a tab undone" "tabl: older lock state than the audit trail .bucket lock not locked" "$out"
 check_match "buckets: verify names the default append-only undone" "logb: older lock state than the audit trail .default append-only OFF" "$out"
 check_match "buckets: verify names the autocommit period lengthened" "acb: older lock state than the audit trail .autocommit period 7200s longer than the 3600s" "$out"
-if mount_fg "$S" "$M" 2>/dev/null; then
-	fail "buckets: writable mount refused"
-	umount_fs "$M"
-else
-	ok "buckets: writable mount refused"
-fi
+check_mount_refused "buckets: writable mount refused" "$S" "$M"
 
 # ---- an object's retention set with a tab between its words: its node
 # record put back from before it is still refused (before, the record's
 # value was unreadable and required nothing: repair digest accepted it)
-S=$T_BASE/store3 M=$T_BASE/mnt3
-make_store "$S" || { fail "init (tab)"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount (tab)"; done_testing; }
+new_store 3 "tab"
 mkdir "$M/tbk" && echo z >"$M/tbk/obj" || fail "object (tab)"
 OINO=$(stat -c %i "$M/tbk/obj")
 umount_fs "$M"
-OPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$OINO")")
+OPRE=$(node_get "$S" "$OINO")
 mount_fg "$S" "$M" || { fail "remount (tab)"; done_testing; }
 check_errno "tab: COMPLIANCE<TAB>+365d" OK setxattr "$M/tbk/obj" user.worm.retention "$(printf 'COMPLIANCE\t+365d')"
 check_errno "tab: the object is locked" EPERM unlink "$M/tbk/obj"
 umount_fs "$M"
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$OINO")" "$OPRE" || fail xput
+node_put "$S" "$OINO" "$OPRE"
 out=$("$WORMCTL" repair digest "$S" 2>&1)
 check_eq "tab: wormctl repair digest refuses: exit 1 ($out)" 1 "$?"
 out=$("$WORMCTL" verify "$S" 2>&1)
 check_match "tab: verify names the object" "tbk/obj: older lock state than the audit trail" "$out"
-if mount_fg "$S" "$M" 2>/dev/null; then
-	fail "tab: writable mount refused"
-	check_errno "tab: the object still locked" EPERM unlink "$M/tbk/obj"
-	umount_fs "$M"
-else
-	ok "tab: writable mount refused"
-fi
+check_mount_refused "tab: writable mount refused" "$S" "$M" "tab: the object still locked" tbk/obj
 
 # ---- a locked bucket's record edited (fails authentication): repair
 # digest accepts it (treated as locked: creates in it fail closed), and
 # verify names it (before, it skipped every directory: exit 0, "all intact")
-S=$T_BASE/store4 M=$T_BASE/mnt4
-make_store "$S" || { fail "init (auth)"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount (auth)"; done_testing; }
+new_store 4 "auth"
 check_errno "auth: bucket" OK mkdir "$M/abk"
 BINO=$(stat -c %i "$M/abk")
 check_errno "auth: default COMPLIANCE 30d" OK setxattr "$M/abk" user.worm.default-retention "COMPLIANCE 30d"
@@ -211,32 +165,20 @@ umount_check "$M" "auth"
 # itself unless the operator accepts it (--accept-audit-damage, recorded
 # in the re-seal's audit record); before, it re-sealed and root deleted
 # the COMPLIANCE object through the mount.
-S=$T_BASE/store5 M=$T_BASE/mnt5
-make_store "$S" || { fail "init (audit record removed)"; done_testing; }
-mount_fg "$S" "$M" || { fail "mount (audit record removed)"; done_testing; }
+new_store 5 "audit record removed"
 mkdir "$M/bkt" && head -c 40000 /dev/urandom >"$M/bkt/x" || fail "object"
 umount_fs "$M"
 XINO=$("$TAMPER" map "$S/meta" | awk '$6=="bkt/x"{print $1}')
-XPRE=$("$TAMPER" xget "$S/meta" nodes "$(printf '%016x' "$XINO")")
+XPRE=$(node_get "$S" "$XINO")
 mount_fg "$S" "$M" || { fail "remount (audit record removed)"; done_testing; }
 check_errno "COMPLIANCE +1d" OK setxattr "$M/bkt/x" user.worm.retention "COMPLIANCE +1d"
 umount_fs "$M"
 SEQ=$("$WORMCTL" audit "$S" | awk '/kind=retention/{print $1}' | tail -n 1)
-"$TAMPER" xput "$S/meta" nodes "$(printf '%016x' "$XINO")" "$XPRE" || fail xput
-"$TAMPER" xdel "$S/meta" kv "$(printf 'audit/%016x' "$SEQ" | od -An -tx1 | tr -d ' \n')" ||
+node_put "$S" "$XINO" "$XPRE"
+"$TAMPER" xdel "$S/meta" kv "$(kv_key "$(printf 'audit/%016x' "$SEQ")")" ||
 	fail "xdel of the lock's audit record"
-for cmd in "repair digest" "repair"; do
-	# shellcheck disable=SC2086
-	out=$("$WORMCTL" $cmd "$S" 2>&1)
-	check_eq "audit record removed: wormctl $cmd refuses: exit 1 ($out)" 1 "$?"
-	check_match "audit record removed: wormctl $cmd says why" "audit trail fails verification" "$out"
-done
-if mount_fg "$S" "$M" 2>/dev/null; then
-	fail "audit record removed: writable mount refused"
-	umount_fs "$M"
-else
-	ok "audit record removed: writable mount refused"
-fi
+check_repairs_refuse "$S" "audit record removed: " refuses "audit trail fails verification"
+check_mount_refused "audit record removed: writable mount refused" "$S" "$M"
 out=$("$WORMCTL" repair digest --accept-audit-damage "$S" 2>&1)
 check_eq "repair digest --accept-audit-damage: re-sealed ($out)" 0 "$?"
 out=$("$WORMCTL" audit "$S" 2>&1)

@@ -7,44 +7,13 @@
 . "$(dirname "$0")/lib.sh"
 
 require_binaries
-command -v python3 >/dev/null || { skip "fault commit" "needs python3"; done_testing; }
-if ! build_faultshim; then
-	fail "faultshim.c compiles"
-	done_testing
-fi
-CTL=$WORMFS_FAULT_CTL FLOG=$WORMFS_FAULT_LOG
-STORE=$T_BASE/store
-MNT=$T_BASE/mnt
-make_store "$STORE" || { fail "wormctl init"; done_testing; }
-fault() { printf '%s\n' "$@" >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"; }
-nofault() { rm -f "$CTL"; }
-alive() { kill -0 "${MNT_PID[$MNT]}" 2>/dev/null; }
-LD_PRELOAD=$SHIM mount_fg "$STORE" "$MNT" || { fail "mount with the shim"; done_testing; }
+fault_setup "fault commit"
+mount_shim || { fail "mount with the shim"; done_testing; }
 D=$MNT/dflt
-mkdir "$D"
-check_errno "bucket default COMPLIANCE 1d" OK setxattr "$D" user.worm.default-retention "COMPLIANCE 1d"
-
-# wclose PATH DATA FAULTLINES...: open (create), write, arm the fault,
-# close; prints the close's result. The fault is disarmed after.
-WC=$T_BASE/wclose.py
-cat >"$WC" <<'PY'
-import errno, os, sys
-path, data, ctl = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-os.write(fd, data)
-with open(ctl + ".tmp", "w") as f:
-    f.write("\n".join(sys.argv[4:]) + "\n")
-os.rename(ctl + ".tmp", ctl)
-try:
-    os.close(fd); print("CLOSE=OK")
-except OSError as e:
-    print("CLOSE=" + errno.errorcode.get(e.errno, str(e.errno)))
-PY
-# The fault stays armed until nofault (the RELEASE follows the close).
-wclose() { python3 "$WC" "$1" "$2" "$CTL" "${@:3}"; }
+default_bucket "$D" "COMPLIANCE 1d"
 
 # 1. The release's commit fails once: the retry locks the committed state.
-r=$(wclose "$D/a1" hello match=/meta/data.mdb ops=pwrite count=1)
+r=$(close_with_fault "$D/a1" hello match=/meta/data.mdb ops=pwrite count=1)
 check_eq "1: close reports EIO" "CLOSE=EIO" "$r"
 sleep 1; nofault
 check_eq "1: the retry locked it" locked "$(worm_state "$D/a1")"
@@ -55,14 +24,14 @@ check_errno "1: truncate of the object refused" EPERM truncate "$D/a1" 0
 # disk works again the object must not stay mutable with no writer: a
 # truncate by path applies the owed default first and is refused, and the
 # daemon's tick applies it to an object nobody touches.
-r=$(wclose "$D/a2" hello match=/meta/data.mdb ops=pwrite,write)
+r=$(close_with_fault "$D/a2" hello match=/meta/data.mdb ops=pwrite,write)
 check_eq "2: close reports EIO" "CLOSE=EIO" "$r"
 sleep 1; nofault
 check_match "2: the release's lock failed" "could not be applied" "$(cat "${MNT_LOG[$MNT]}")"
 check_errno "2: truncate of the object refused" EPERM truncate "$D/a2" 3
 check_eq "2: the object is locked" locked "$(worm_state "$D/a2")"
 check_eq "2: its committed (empty) content kept" 0 "$(stat -c %s "$D/a2")"
-r=$(wclose "$D/a3" hello match=/meta/data.mdb ops=pwrite,write)
+r=$(close_with_fault "$D/a3" hello match=/meta/data.mdb ops=pwrite,write)
 check_eq "2b: close reports EIO" "CLOSE=EIO" "$r"
 sleep 1; nofault
 if wait_state "$D/a3" locked 20; then ok "2b: the tick locks the untouched object"
@@ -112,29 +81,13 @@ check_errno "4: and the write is refused" EPERM write "$B/l1" again
 # 5. An fsync whose content-file sync fails (after its block map is
 # written) reports EIO; it is a disk error, not damage: no authentication
 # failure is counted or logged.
-authf() { awk '/^wormfs_auth_failures_total/ {print $2}' "$MNT/.wormfs/stats"; }
-a0=$(authf)
+a0=$(auth_failures "$MNT")
 head -c 300000 /dev/urandom >"$T_BASE/big"
-FS=$T_BASE/fsync.py
-cat >"$FS" <<'PY'
-import errno, os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-os.write(fd, open(sys.argv[2], "rb").read())
-with open(sys.argv[3] + ".tmp", "w") as f:
-    f.write("match=/objects/\nops=fdatasync,fsync\ncount=1\n")
-os.rename(sys.argv[3] + ".tmp", sys.argv[3])
-try:
-    os.fsync(fd); r = "FSYNC=OK"
-except OSError as e:
-    r = "FSYNC=" + errno.errorcode.get(e.errno, str(e.errno))
-os.unlink(sys.argv[3])
-os.close(fd)
-print(r)
-PY
-check_eq "5: fsync with the content sync failing: EIO" FSYNC=EIO "$(python3 "$FS" "$B/f1" "$T_BASE/big" "$CTL")"
+check_eq "5: fsync with the content sync failing: EIO" FSYNC=EIO \
+	"$(fsync_with_fault "$B/f1" "$T_BASE/big" match=/objects/ ops=fdatasync,fsync count=1)"
 sleep 0.3
 if cmp -s "$B/f1" "$T_BASE/big"; then ok "5: the content reads after the next commit"; else fail "5: the content reads after the next commit"; fi
-check_eq "5: no authentication failure counted" "$a0" "$(authf)"
+check_eq "5: no authentication failure counted" "$a0" "$(auth_failures "$MNT")"
 check_not "5: none logged" grep -q "fails authentication" "${MNT_LOG[$MNT]}"
 
 # 6. ENOSPC and EDQUOT (not only EIO) at each I/O call of an overwrite,
@@ -215,7 +168,7 @@ done
 diag "faults injected: $(grep -c -E "ENOSPC|EDQUOT|28|122" "$FLOG")"
 ok "6: ENOSPC and EDQUOT at each I/O call: errno reported, nothing unkept reported kept"
 
-if alive; then ok "daemon alive"; else fail "daemon alive"; fi
+check_daemon_alive "$MNT" "daemon alive"
 umount_fs "$MNT"
 check "wormctl verify clean after the faults" "$WORMCTL" verify "$STORE"
 mount_fg "$STORE" "$MNT" || { fail "remount"; done_testing; }

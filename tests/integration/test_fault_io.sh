@@ -18,15 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 
 require_binaries
-command -v python3 >/dev/null || { skip "fault io" "needs python3"; done_testing; }
-if ! build_faultshim; then
-	fail "faultshim.c compiles"
-	done_testing
-fi
-CTL=$WORMFS_FAULT_CTL FLOG=$WORMFS_FAULT_LOG
-STORE=$T_BASE/store
-MNT=$T_BASE/mnt
-make_store "$STORE" || { fail "wormctl init"; done_testing; }
+fault_setup "fault io"
 
 # fio: writes of seeded random bytes with the errno of each step.
 FIO=$T_BASE/fio.py
@@ -89,14 +81,7 @@ b[off:off + n] = d
 open(nx, "wb").write(b)
 EOF
 }
-# fault KEY=VALUE...: arm the shim (one key per argument); nofault: disarm.
-fault() { printf '%s\n' "$@" >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"; }
-nofault() { rm -f "$CTL"; }
-alive() { kill -0 "${MNT_PID[$MNT]}" 2>/dev/null; }
-check_alive() {
-	if alive; then ok "$1: daemon alive"; else fail "$1: daemon alive" "$(tail -n 5 "${MNT_LOG[$MNT]}")"; fi
-}
-mount_shim() { LD_PRELOAD=$SHIM mount_fg "$STORE" "$MNT"; }
+check_alive() { check_daemon_alive "$MNT" "$1: daemon alive"; }
 # same DESC FILE EXPECTED-FILE
 same() {
 	local out

@@ -26,10 +26,7 @@ limited() {
 	chmod +x "$w"
 	echo "$w"
 }
-alive() { kill -0 "${MNT_PID[$MNT]}" 2>/dev/null; }
-check_alive() {
-	if alive; then ok "$1: daemon alive"; else fail "$1: daemon alive" "$(tail -n 5 "${MNT_LOG[$MNT]}")"; fi
-}
+check_alive() { check_daemon_alive "$MNT" "$1: daemon alive"; }
 
 # ---- 1. map full
 STORE=$T_BASE/store1

@@ -9,44 +9,26 @@
 . "$(dirname "$0")/lib.sh"
 
 require_binaries
-command -v python3 >/dev/null || { skip "fault pending" "needs python3"; done_testing; }
-build_faultshim || { fail "faultshim.c compiles"; done_testing; }
-CTL=$WORMFS_FAULT_CTL
-STORE=$T_BASE/store
-MNT=$T_BASE/mnt
-make_store "$STORE" || { fail "wormctl init"; done_testing; }
+fault_setup "fault pending"
 mount_fg "$STORE" "$MNT" || { fail "mount"; done_testing; }
 D=$MNT/dflt
-mkdir "$D"
-check_errno "bucket default COMPLIANCE 1d" OK setxattr "$D" user.worm.default-retention "COMPLIANCE 1d"
+default_bucket "$D" "COMPLIANCE 1d"
 # A writer (its content committed by fsync) killed with the daemon.
-python3 - "$D/p1" "$T_BASE/written" <<'PY' &
-import os, sys, time
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+crash_with_writer "$MNT" "$STORE" "$D/p1" '
+fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
 os.write(fd, b"abc")
-os.fsync(fd)
-open(sys.argv[2], "w").close()
-time.sleep(60)
-PY
-WPID=$!
-for i in $(seq 1 100); do [ -e "$T_BASE/written" ] && break; sleep 0.1; done
-kill -9 "${MNT_PID[$MNT]}"
-sleep 0.3
-kill -9 "$WPID" 2>/dev/null
-wait "$WPID" 2>/dev/null
-if crash_daemon "$MNT" "$STORE"; then ok "daemon killed with the writer open"
-else fail "daemon killed with the writer open"; fi
+os.fsync(fd)'
 cp -a "$STORE" "$T_BASE/store.saved"
 reached=0
 for skip in $(seq 0 16); do
 	rm -rf "$STORE"
 	cp -a "$T_BASE/store.saved" "$STORE"
-	printf 'match=/meta/data.mdb\nops=pwrite,write\nskip=%s\ncount=1\n' "$skip" >"$CTL"
-	if ! LD_PRELOAD=$SHIM mount_fg "$STORE" "$MNT" 2>/dev/null; then
-		rm -f "$CTL"
+	fault match=/meta/data.mdb ops=pwrite,write skip="$skip" count=1
+	if ! mount_shim 2>/dev/null; then
+		nofault
 		continue
 	fi
-	rm -f "$CTL"
+	nofault
 	if grep -q "still wait for their bucket default" "${MNT_LOG[$MNT]}"; then
 		reached=1
 		if wait_state "$D/p1" locked 30; then ok "fault at write $skip: the default lands in this mount"

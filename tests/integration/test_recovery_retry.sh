@@ -19,21 +19,9 @@ cp "$T_BASE/orig" "$B/obj"
 sync
 # A writer overwrites the start and is killed before its close (no FLUSH:
 # nothing of it is committed).
-python3 - "$B/obj" "$T_BASE/written" <<'PY' &
-import os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-os.pwrite(fd, b"\0" * 70000, 0)
-open(sys.argv[2], "w").close()
-time.sleep(60)
-PY
-WPID=$!
-for i in $(seq 1 100); do [ -e "$T_BASE/written" ] && break; sleep 0.1; done
-kill -9 "${MNT_PID[$MNT]}"
-sleep 0.3
-kill -9 "$WPID" 2>/dev/null
-wait "$WPID" 2>/dev/null
-if crash_daemon "$MNT" "$STORE"; then ok "daemon killed with the writer open"
-else fail "daemon killed with the writer open"; fi
+crash_with_writer "$MNT" "$STORE" "$B/obj" '
+fd = os.open(path, os.O_RDWR)
+os.pwrite(fd, b"\0" * 70000, 0)'
 f=$(find "$STORE/objects" -type f ! -name '*.*' | head -n 1)
 sub=$(basename "$(dirname "$f")")
 diag "content file $f"
