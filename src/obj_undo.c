@@ -258,8 +258,12 @@ int obj_recover(store *s, kms *k, const struct obj_ref *r, uint64_t now_ns, int 
 	*rejected = 0;
 	rc = store_obj_open(s, r->id, O_RDWR, &fd);
 	if (rc) {
-		/* No content file to roll back: its journal is of no use. */
-		worm_discard(store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX));
+		/* No content file to roll back: its journal is of no use. Any
+		 * other failure (the daemon out of descriptors, EIO) keeps it:
+		 * it holds the only copy of the committed blocks the session
+		 * overwrote, for the next try. */
+		if (rc == -ENOENT)
+			worm_discard(store_aux_unlink(s, r->id, OBJ_UNDO_SUFFIX));
 		return rc;
 	}
 	rc = undo_open_for(s, r, &jfd);

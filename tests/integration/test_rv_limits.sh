@@ -1,0 +1,115 @@
+#!/bin/bash
+# test_rv_limits: the daemon out of file descriptors (prlimit(2) on the
+# running daemon, its soft RLIMIT_NOFILE set to its lowest free descriptor)
+# in the middle of an operation (review rv-limits).
+# 1. A write that fails (EIO from the faultshim) while the daemon is out
+#    of descriptors: the rollback to the last commit cannot open the
+#    content file (EMFILE), and must keep the undo journal, the only copy
+#    of the committed blocks the session overwrote: the next rollback (at
+#    the close, once descriptors are free) restores them. Before, the
+#    journal was removed as if the content file were gone, and the object
+#    failed authentication for good (EIO, verify: stale generation).
+. "$(dirname "$0")/lib.sh"
+
+require_binaries
+command -v python3 >/dev/null || { skip "rv limits" "needs python3"; done_testing; }
+if ! build_faultshim; then
+	fail "faultshim.c compiles"
+	done_testing
+fi
+CTL=$WORMFS_FAULT_CTL
+fault() { printf '%s\n' "$@" >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"; }
+nofault() { rm -f "$CTL"; }
+STORE=$T_BASE/store
+MNT=$T_BASE/mnt
+make_store "$STORE" || { fail "wormctl init"; done_testing; }
+LD_PRELOAD=$SHIM mount_fg "$STORE" "$MNT" || { fail "mount with the shim"; done_testing; }
+PID=${MNT_PID[$MNT]}
+alive() { kill -0 "$PID" 2>/dev/null; }
+BS=16384
+# whole FILE: "LENGTH a" when FILE is 3 blocks of 'a' (its first commit)
+whole() {
+	python3 -c 'import sys
+d = open(sys.argv[1], "rb").read()
+print(len(d), "a" if d == b"a" * 49152 else "other")' "$1" 2>&1 | tail -n 1
+}
+
+# nofile.py: the daemon's fd limit from Python, with prlimit(2) itself: a
+# child (the prlimit tool) would inherit the open file, and its exec
+# closing it sends a FLUSH (a commit) first. The soft limit only: raising
+# a hard limit again needs CAP_SYS_RESOURCE.
+cat >"$T_BASE/nofile.py" <<'PY'
+import ctypes, os
+_libc = ctypes.CDLL(None, use_errno=True)
+class _rlim(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_ulong), ("max", ctypes.c_ulong)]
+def _prlimit(pid, new):
+    old = _rlim()
+    if _libc.prlimit(pid, 7, ctypes.byref(new) if new else None, ctypes.byref(old)):
+        raise OSError(ctypes.get_errno(), "prlimit")
+    return old
+def exhaust(pid):
+    """No new descriptor in pid from now; returns the limit to restore."""
+    orig = _prlimit(pid, None)
+    used = {int(x) for x in os.listdir("/proc/%d/fd" % pid)}
+    low = 0
+    while low in used:
+        low += 1
+    _prlimit(pid, _rlim(low, orig.max))
+    return orig
+def restore(pid, orig):
+    _prlimit(pid, orig)
+PY
+
+# ---- 1. a failing write's rollback without descriptors
+B=$MNT/bkt
+mkdir "$B"
+cat >"$T_BASE/p1.py" <<'PY'
+import errno, os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[0]))
+import nofile
+path, pid, ctl = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+BS = 16384
+def en(e):
+    return errno.errorcode.get(e.errno, str(e.errno))
+fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"a" * (3 * BS))
+os.fsync(fd)
+# block 1 saved to the journal, then overwritten in place
+os.pwrite(fd, b"b" * 100, BS + 10)
+# every later write of the content file fails (and so does putting the
+# block back): the session is rolled back from the journal
+with open(ctl + ".tmp", "w") as f:
+    f.write("match=/objects/\nops=pwrite\nerr=EIO\n")
+os.rename(ctl + ".tmp", ctl)
+os.pread(fd, 10, 0)   # the shim reads its control file now (it needs a descriptor)
+orig = nofile.exhaust(pid)
+try:
+    os.pwrite(fd, b"c" * 100, BS + 20)
+    res = "WRITE=OK"
+except OSError as e:
+    res = "WRITE=" + en(e)
+nofile.restore(pid, orig)
+os.remove(ctl)
+try:
+    os.close(fd)
+    res += " CLOSE=OK"
+except OSError as e:
+    res += " CLOSE=" + en(e)
+print(res)
+PY
+r=$(python3 "$T_BASE/p1.py" "$B/w1" "$PID" "$CTL")
+nofault
+check_eq "1: the write fails, the close reports the rolled back session" "WRITE=EIO CLOSE=EIO" "$r"
+check_match "1: the rollback failed for want of descriptors" \
+	"rollback to its last commit failed too \(Too many open files\)" "$(cat "${MNT_LOG[$MNT]}")"
+check_eq "1: it reads as its last commit (rolled back at the close)" "49152 a" "$(whole "$B/w1")"
+check_errno "1: a new write works" OK pwrite "$B/w1" 0 x
+if alive; then ok "1: daemon alive"; else fail "1: daemon alive"; fi
+
+umount_check "$MNT" "fd limit"
+mount_fg "$STORE" "$MNT" || { fail "remount"; done_testing; }
+check_eq "1: the new write is kept after a remount" "49152 other" "$(whole "$B/w1")"
+umount_check "$MNT" "remount"
+check "verify after the fd limit" "$WORMCTL" verify "$STORE"
+done_testing
