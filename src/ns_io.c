@@ -720,7 +720,8 @@ fail:
 }
 
 /* The last writer's commit failed (a full disk refusing a new inline
- * value, EIO) where a bucket default retention is due. Leaving the object
+ * value, EIO, the daemon out of file descriptors or memory) where a bucket
+ * default retention is due. Leaving the object
  * mutable with no writer would fail open, so its uncommitted changes are
  * dropped (the writer is told the commit failed) and the committed state
  * is locked instead, but only once nothing but the committed state can be
@@ -792,15 +793,17 @@ static int default_due(ns *n, uint64_t ino)
 /* A commit, which also reports (once) a session rolled back by a failed
  * write since the last one: the writer learns that its earlier writes are
  * gone. The default retention is applied all the same, also when the
- * content commit fails (session_discard). */
+ * content commit fails (session_discard), whatever the error: a commit
+ * that needs a new descriptor (a block map file) fails with EMFILE when
+ * the daemon is at its fd limit, and that too left the object mutable
+ * with no writer. */
 static int inode_commit(ns *n, struct ns_inode *in, int fd, int apply_default, int durable)
 {
 	int rc = torn_retry(n, in), werr;
 
 	if (!rc)
 		rc = commit_once(n, in, fd, apply_default, durable);
-	if ((rc == -ENOSPC || rc == -EDQUOT || rc == -EIO) && apply_default &&
-	    default_due(n, in->ino)) {
+	if (rc && apply_default && default_due(n, in->ino)) {
 		int lrc = session_discard(n, in, rc);
 		if (!lrc)
 			lrc = commit_once(n, in, fd, 1, durable);

@@ -9,6 +9,13 @@
 #    the close, once descriptors are free) restores them. Before, the
 #    journal was removed as if the content file were gone, and the object
 #    failed authentication for good (EIO, verify: stale generation).
+# 2. The last writer's close in a bucket with a default retention, its
+#    commit needing a new descriptor (the block map file of an object whose
+#    blocks carry several generations): EMFILE. close(2) reports it
+#    (ENFILE), and the object must not be left mutable with no writer once
+#    descriptors are free again: the default is owed, so a truncate by path
+#    is refused and the object ends locked; its content is the last commit
+#    once the next mount has rolled the session back.
 . "$(dirname "$0")/lib.sh"
 
 require_binaries
@@ -107,8 +114,55 @@ check_eq "1: it reads as its last commit (rolled back at the close)" "49152 a" "
 check_errno "1: a new write works" OK pwrite "$B/w1" 0 x
 if alive; then ok "1: daemon alive"; else fail "1: daemon alive"; fi
 
+# ---- 2. EMFILE at the last writer's commit in a default bucket
+D=$MNT/dflt
+mkdir "$D"
+check_errno "2: bucket default COMPLIANCE 1d" OK setxattr "$D" user.worm.default-retention "COMPLIANCE 1d"
+# Three blocks committed (fsync), one of them rewritten (a second
+# generation: the commit writes a block map file), no descriptor left, the
+# file closed; the limit stays until the RELEASE has failed too (its log
+# line).
+cat >"$T_BASE/p2.py" <<'PY'
+import errno, os, sys, time
+sys.path.insert(0, os.path.dirname(sys.argv[0]))
+import nofile
+path, pid, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+BS = 16384
+fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"a" * (3 * BS))
+os.fsync(fd)
+os.pwrite(fd, b"b" * 100, BS + 10)
+orig = nofile.exhaust(pid)
+try:
+    os.close(fd)
+    res = "CLOSE=OK"
+except OSError as e:
+    res = "CLOSE=" + errno.errorcode.get(e.errno, str(e.errno))
+for i in range(100):
+    if "at release failed" in open(log, errors="replace").read():
+        break
+    time.sleep(0.1)
+nofile.restore(pid, orig)
+print(res)
+PY
+r=$(python3 "$T_BASE/p2.py" "$D/e1" "$PID" "${MNT_LOG[$MNT]}")
+check_eq "2: close reports the daemon's fd limit (ENFILE)" "CLOSE=ENFILE" "$r"
+check_match "2: the release's commit failed (EMFILE)" "commit of inode [0-9]+ at release failed: Too many open files" \
+	"$(cat "${MNT_LOG[$MNT]}")"
+check_errno "2: truncate by path after the failed release: EPERM (the owed default first)" EPERM truncate "$D/e1" 0
+if wait_state "$D/e1" locked 15; then ok "2: the object ends locked"; else
+	fail "2: the object ends locked" "state: $(worm_state "$D/e1")" "$(tail -n 5 "${MNT_LOG[$MNT]}")"
+fi
+check_errno "2: a write-open of it: EPERM" EPERM open "$D/e1" O_WRONLY
+if alive; then ok "2: daemon alive"; else fail "2: daemon alive"; fi
 umount_check "$MNT" "fd limit"
+# The session's rollback needed descriptors too: it is the next mount's
+# recovery (the store is marked), after which the object reads as its
+# last commit, whole, and stays locked.
 mount_fg "$STORE" "$MNT" || { fail "remount"; done_testing; }
+check_eq "2: after a remount it reads as its last commit (the fsync)" "49152 a" "$(whole "$D/e1")"
+check_eq "2: still locked" locked "$(worm_state "$D/e1")"
+check_errno "2: truncate still refused" EPERM truncate "$D/e1" 0
 check_eq "1: the new write is kept after a remount" "49152 other" "$(whole "$B/w1")"
 umount_check "$MNT" "remount"
 check "verify after the fd limit" "$WORMCTL" verify "$STORE"
