@@ -161,6 +161,12 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out);
 WORM_MUST_USE
 int meta_txn_commit(meta_txn *t);  /* also ends a read txn */
 void meta_txn_abort(meta_txn *t);
+/* A write txn on a store nearly out of room for metadata (the map, or the
+ * reserve on a full disk, see meta.c): -ENOSPC, else 0. Past the point
+ * where additions are refused, lock changes still commit; past this one
+ * the records that only log them (audit records, store heads) are refused
+ * too, so that the rest stays for deletes, which need pages as well. */
+int meta_txn_room_to_log(const meta_txn *t);
 
 /* kv: small values; get returns -ENOENT if absent, -ERANGE if > size. */
 WORM_MUST_USE

@@ -348,7 +348,8 @@ static void map_adopt(meta_env *e, MDB_env *old)
 
 /* Keep META_RESERVE allocated past the pages in use; called holding the
  * writer lock. Returns 1 when the disk is full and less than half the
- * reserve is left: the transaction then adds nothing (room_to_add). */
+ * reserve is left: the transaction then adds nothing (room_to_add); 2 when
+ * less than a quarter is left: no log records either (room_to_log). */
 static int reserve_top_up(meta_env *e)
 {
 	MDB_envinfo info;
@@ -365,7 +366,7 @@ static int reserve_top_up(meta_env *e)
 		return 0;
 	}
 	if (errno == ENOSPC || errno == EDQUOT)
-		return 1;
+		return e->prealloc_end < used + META_RESERVE / 4 ? 2 : 1;
 	e->no_prealloc = 1;   /* not supported here: no reserve, no refusals */
 	return 0;
 }
@@ -373,8 +374,12 @@ static int reserve_top_up(meta_env *e)
 /* 1 when the map is nearly full: less than 1/32 of it is left, counting
  * the pages LMDB's free list holds for reuse. A transaction then adds
  * nothing (room_to_add), so that deletes, which need pages too (copy on
- * write), can always make room. Called holding the writer lock; the free
- * list is walked only near the end of the map. */
+ * write), can always make room. 2 below 1/64: lock changes, which still
+ * commit at 1, each log an audit record and a store head, so a caller
+ * repeating one (extending a retention by a second) filled the rest and
+ * deletes failed; from here those records are refused too (room_to_log).
+ * Called holding the writer lock; the free list is walked only near the
+ * end of the map. */
 static int map_low(meta_env *e)
 {
 	MDB_envinfo info;
@@ -393,17 +398,18 @@ static int map_low(meta_env *e)
 	 * transactions only, and MDB_NOTLS allows one next to our write
 	 * transaction): each value starts with its count of page numbers. */
 	if (mdb_txn_begin(e->env, NULL, MDB_RDONLY, &rt))
-		return 1;
+		return left < room / 2 ? 2 : 1;
 	if (mdb_cursor_open(rt, 0, &c)) {
 		mdb_txn_abort(rt);
-		return 1;
+		return left < room / 2 ? 2 : 1;
 	}
 	while (!mdb_cursor_get(c, &k, &v, MDB_NEXT) && left + freep * e->psize < room)
 		if (v.mv_size >= sizeof(size_t))
 			freep += *(const size_t *)v.mv_data;
 	mdb_cursor_close(c);
 	mdb_txn_abort(rt);
-	return left + freep * e->psize < room;
+	left += freep * e->psize;
+	return left < room / 2 ? 2 : left < room;
 }
 
 static int read_begin(meta_env *e, meta_txn **out)
@@ -518,11 +524,18 @@ int meta_txn_begin(meta_env *e, int rdonly, meta_txn **out)
 	e->wtxn.e = e;
 	e->wtxn.rdonly = 0;
 	e->wtxn.owner = pthread_self();
-	e->wtxn.low = reserve_top_up(e) || map_low(e);
+	int disk = reserve_top_up(e), map = map_low(e);
+	e->wtxn.low = disk || map;
+	e->wtxn.crit = disk == 2 || map == 2;
 	e->wtxn.active = 1;
 	meta_digest_txn_begin(&e->wtxn);
 	*out = &e->wtxn;
 	return 0;
+}
+
+int meta_txn_room_to_log(const meta_txn *t)
+{
+	return t && !t->rdonly && t->crit ? -ENOSPC : 0;
 }
 
 /* LMDB reports a short write at commit as EIO; a file system that is

@@ -58,7 +58,10 @@ struct meta_txn {
 	int rdonly;
 	int active;               /* guards against ending a handle twice */
 	pthread_t owner;          /* write txn: the thread holding the lock */
-	int low;                  /* write txn: disk full, reserve below half */
+	int low;                  /* write txn: disk full, reserve below half
+				     (or the map nearly full): no additions */
+	int crit;                 /* write txn: below a quarter (half of the
+				     map's margin): no log records either */
 	struct meta_txn *next;    /* pool link */
 	/* write txn: the state digest (meta_digest.c) */
 	int dstate;               /* 0 not loaded yet, else DG_* */

@@ -247,6 +247,12 @@ int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *at
 		  const char *rule, const char *value, int64_t now)
 {
 	const char *kind = "lock";
+	/* A lock change may be repeated at will (a retention extended by a
+	 * second): on a store nearly out of room its record is refused, so
+	 * that what is left stays for deletes. */
+	int rc = meta_txn_room_to_log(t);
+	if (rc)
+		return rc;
 	if (!strcmp(attr, WORM_XATTR_RETENTION)) {
 		/* Shortening or removing a GOVERNANCE retention in force is
 		 * what only a bypass principal may do. */
@@ -364,6 +370,10 @@ int ns_trail_flush(ns *n, int checkpoint)
 		return 0;
 	r = malloc(sizeof(*r));
 	rc = r ? meta_txn_begin(n->me, 0, &t) : -ENOMEM;
+	/* Refusals and heads at each checkpoint keep coming: on a store
+	 * nearly out of room they wait (counted), so deletes still commit. */
+	if (!rc)
+		rc = meta_txn_room_to_log(t);
 	for (size_t i = 0; !rc && i < qn; i++)
 		rc = audit_append(t, tr->keys.audit, qt[i], q[i], r);
 	if (!rc && dropped) {
