@@ -37,6 +37,10 @@ room_checks() {
 	r=$(python3 "$EXT" "$B/lockme")
 	diag "$p: retention extensions: $r"
 	check_eq "$p: extending a retention again and again ends with ENOSPC" ENOSPC "${r%% *}"
+	# refused there: nothing recorded, nothing locked in memory either
+	check_errno "$p: a legal hold then: ENOSPC" ENOSPC setxattr "$B/keep" user.worm.legal-hold ON
+	check_eq "$p: and the object is still mutable" mutable "$(worm_state "$B/keep")"
+	check_errno "$p: with no hold" ENODATA getxattr "$B/keep" user.worm.legal-hold
 	check_errno "$p: a delete still commits (unlink)" OK unlink "$B/victim1"
 	check_errno "$p: and another" OK unlink "$B/victim2"
 	if alive; then ok "$p: daemon alive"; else fail "$p: daemon alive" "$(tail -n 5 "${MNT_LOG[$MNT]}")"; fi
