@@ -365,8 +365,16 @@ static int reserve_top_up(meta_env *e)
 		e->prealloc_end = used + META_RESERVE;
 		return 0;
 	}
-	if (errno == ENOSPC || errno == EDQUOT)
+	if (errno == ENOSPC || errno == EDQUOT) {
+		struct stat st;
+		/* Opened on a full disk: what an earlier run allocated past
+		 * its pages is still there (KEEP_SIZE), and is the reserve. */
+		if (fstat(fd, &st) == 0 && (uint64_t)st.st_blocks * 512 > e->prealloc_end)
+			e->prealloc_end = (uint64_t)st.st_blocks * 512;
+		if (e->prealloc_end >= used + META_RESERVE / 2)
+			return 0;
 		return e->prealloc_end < used + META_RESERVE / 4 ? 2 : 1;
+	}
 	e->no_prealloc = 1;   /* not supported here: no reserve, no refusals */
 	return 0;
 }

@@ -88,7 +88,7 @@ make_store "$STORE" || { fail "wormctl init"; done_testing; }
 mount_fg "$STORE" "$MNT" || { fail "mount"; done_testing; }
 B=$MNT/bkt2
 mkdir "$B"
-for f in keep lockme victim1 victim2; do h write "$B/$f" committed >/dev/null; done
+for f in keep lockme victim1 victim2 held; do h write "$B/$f" committed >/dev/null; done
 head -c 200000 /dev/urandom >"$B/big"
 dd if=/dev/zero of="$B/fill" bs=1M >/dev/null 2>&1
 dd if=/dev/zero of="$B/fill2" bs=4k >/dev/null 2>&1
@@ -98,6 +98,12 @@ for i in $(seq 1 5000); do
 	[ "$r" = OK ] || break
 done
 check_eq "2: creates on the full disk end with ENOSPC" ENOSPC "$r"
+# Mounted again on the full disk: the reserve an earlier run allocated is
+# found (not taken for none), so lock changes still commit.
+umount_check "$MNT" "2: full"
+mount_fg "$STORE" "$MNT" || { fail "2: remount on the full disk"; done_testing; }
+check_errno "2: after a remount on the full disk, a legal hold works" OK setxattr "$B/held" user.worm.legal-hold ON
+check_errno "2: and a retention" OK setxattr "$B/held" user.worm.retention "GOVERNANCE +1d"
 room_checks 2
 check_errno "2: the filler goes" OK unlink "$B/fill"
 check_errno "2: then a lock change works" OK setxattr "$B/keep" user.worm.legal-hold ON
