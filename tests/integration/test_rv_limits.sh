@@ -19,18 +19,8 @@
 . "$(dirname "$0")/lib.sh"
 
 require_binaries
-command -v python3 >/dev/null || { skip "rv limits" "needs python3"; done_testing; }
-if ! build_faultshim; then
-	fail "faultshim.c compiles"
-	done_testing
-fi
-CTL=$WORMFS_FAULT_CTL
-fault() { printf '%s\n' "$@" >"$CTL.tmp" && mv -f "$CTL.tmp" "$CTL"; }
-nofault() { rm -f "$CTL"; }
-STORE=$T_BASE/store
-MNT=$T_BASE/mnt
-make_store "$STORE" || { fail "wormctl init"; done_testing; }
-LD_PRELOAD=$SHIM mount_fg "$STORE" "$MNT" || { fail "mount with the shim"; done_testing; }
+fault_setup "rv limits"
+mount_shim || { fail "mount with the shim"; done_testing; }
 PID=${MNT_PID[$MNT]}
 alive() { kill -0 "$PID" 2>/dev/null; }
 BS=16384
