@@ -1009,30 +1009,43 @@ static int is_write_open(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
-static void mark_pending(ns *n, uint64_t ino)
+/* Record that a writer's release will apply the bucket default (the
+ * pending mark), or -errno: the write-open is refused then (fail closed).
+ * Before, it went on without the mark: a writer that committed (fsync)
+ * and was killed before its release left the object mutable after the
+ * restart, the default never applied. */
+static int mark_pending(ns *n, uint64_t ino)
 {
 	meta_txn *t = NULL;
 	struct meta_node nd;
+	int rc, due;
 
 	/* An unknown bucket (error) marks too: the release then fails closed. */
-	if (meta_txn_begin(n->me, 1, &t))
-		return;
-	int due = !ns_node_get(n, t, ino, &nd) && !(nd.flags & META_F_DEFAULT_PENDING) &&
-		  ns_bucket_default(n, t, &nd) != 0;
+	rc = meta_txn_begin(n->me, 1, &t);
+	if (rc)
+		return rc;
+	rc = ns_node_get(n, t, ino, &nd);
+	due = !rc && !(nd.flags & META_F_DEFAULT_PENDING) && ns_bucket_default(n, t, &nd) != 0;
 	meta_txn_abort(t);
-	if (!due || meta_txn_begin(n->me, 0, &t))
-		return;
-	if (!ns_node_get(n, t, ino, &nd) && ns_bucket_default(n, t, &nd) != 0 &&
-	    !ns_pending_mark(n, t, &nd, 1) && !ns_node_put(n, t, &nd)) {
-		/* Best effort like the begins above (the open goes on), but
-		 * never silent: without the mark a stop before the release
-		 * is not repaired at the next open. */
-		int rc = meta_txn_commit(t);
+	if (rc || !due)
+		return rc;
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (!rc) {
+		rc = ns_node_get(n, t, ino, &nd);
+		if (!rc && ns_bucket_default(n, t, &nd) != 0) {
+			rc = ns_pending_mark(n, t, &nd, 1);
+			if (!rc)
+				rc = ns_node_put(n, t, &nd);
+		}
 		if (rc)
-			wlog(WLOG_WARN, "inode %llu: pending bucket default not recorded (%s)",
-			     (unsigned long long)ino, strerror(-rc));
-	} else
-		meta_txn_abort(t);
+			meta_txn_abort(t);
+		else
+			rc = meta_txn_commit(t);
+	}
+	if (rc)
+		wlog(WLOG_WARN, "inode %llu: pending bucket default not recorded (%s): the "
+		     "write-open is refused", (unsigned long long)ino, strerror(-rc));
+	return rc;
 }
 
 /* A write handle goes away (its release, or an open that failed after it
@@ -1151,8 +1164,11 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	/* A writer's release will apply the bucket default: record that it
 	 * is due, so a crash first is repaired at the next open. (After
 	 * in->mu: the write transaction comes first in the lock order.) */
+	rc = 0;
 	if (writable && !upload && !(nd.flags & META_F_DEFAULT_PENDING) && !nd.sealed)
-		mark_pending(n, ino);
+		rc = mark_pending(n, ino);
+	if (rc)
+		goto fail_h;
 	/* Its autocommit counterpart: in an autocommit bucket a deadline
 	 * from this open, so a writer killed before its release (its
 	 * changes committed at a flush or an fsync) still locks once idle

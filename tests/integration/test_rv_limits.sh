@@ -16,6 +16,7 @@
 #    descriptors are free again: the default is owed, so a truncate by path
 #    is refused and the object ends locked; its content is the last commit
 #    once the next mount has rolled the session back.
+# 3. A write-open whose pending mark cannot be recorded (EIO) is refused.
 . "$(dirname "$0")/lib.sh"
 
 require_binaries
@@ -156,4 +157,48 @@ check_errno "2: truncate still refused" EPERM truncate "$D/e1" 0
 check_eq "1: the new write is kept after a remount" "49152 other" "$(whole "$B/w1")"
 umount_check "$MNT" "remount"
 check "verify after the fd limit" "$WORMCTL" verify "$STORE"
+
+# ---- 3. the pending mark of a write-open not recorded (EIO on data.mdb)
+# An object made before its bucket got a default, opened for writing: the
+# open records that the release will apply the default (the pending mark),
+# so that a writer killed before its release is locked at the next mount.
+# When that record failed the open went on: content committed by an fsync
+# and a kill before the release left the object mutable after the restart
+# (truncate emptied it). The open is refused now (and goes like a release).
+STORE=$T_BASE/store3
+MNT=$T_BASE/mnt3
+make_store "$STORE" || { fail "wormctl init"; done_testing; }
+mount_shim || { fail "mount with the shim"; done_testing; }
+D3=$MNT/dflt3
+mkdir "$D3"
+h write "$D3/old" before >/dev/null
+check_errno "3: bucket default COMPLIANCE 1d" OK setxattr "$D3" user.worm.default-retention "COMPLIANCE 1d"
+check_eq "3: the older object is mutable" mutable "$(worm_state "$D3/old")"
+cat >"$T_BASE/p3.py" <<'PY'
+import errno, os, sys, time
+try:
+    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+except OSError as e:
+    print("OPEN=" + errno.errorcode.get(e.errno, str(e.errno)), flush=True)
+    sys.exit(0)
+os.write(fd, b"written after the default")
+os.fsync(fd)
+print("OPEN=OK", flush=True)
+time.sleep(60)   # killed before its release
+PY
+fault match=/meta/data.mdb ops=pwrite,write count=1
+python3 "$T_BASE/p3.py" "$D3/old" >"$T_BASE/p3.out" &
+wp=$!
+for i in $(seq 1 100); do [ -s "$T_BASE/p3.out" ] && break; sleep 0.1; done
+nofault
+check_eq "3: a write-open whose pending mark is not recorded: EIO" OPEN=EIO "$(cat "$T_BASE/p3.out")"
+# the daemon killed while a writer may hold the object, then restarted
+kill -9 "${MNT_PID[$MNT]}"
+kill -9 "$wp" 2>/dev/null
+wait "$wp" 2>/dev/null
+crash_daemon "$MNT" "$STORE"
+mount_fg "$STORE" "$MNT" || { fail "3: restart"; done_testing; }
+check_eq "3: after the restart: locked" locked "$(worm_state "$D3/old")"
+check_errno "3: truncate refused" EPERM truncate "$D3/old" 0
+umount_check "$MNT" "3"
 done_testing
