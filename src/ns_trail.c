@@ -249,8 +249,14 @@ int ns_trail_lock(ns *n, meta_txn *t, uint32_t uid, uint64_t ino, const char *at
 	const char *kind = "lock";
 	/* A lock change may be repeated at will (a retention extended by a
 	 * second): on a store nearly out of room its record is refused, so
-	 * that what is left stays for deletes. */
-	int rc = meta_txn_room_to_log(t);
+	 * that what is left stays for deletes. Not a legal hold turned on:
+	 * only a hold principal changes holds (policy), so no other caller
+	 * can repeat one, and an owner who filled the rest by extending a
+	 * retention must not keep an administrator from holding an object
+	 * that is still mutable (its owner could then delete it). */
+	int hold_on = !strcmp(attr, WORM_XATTR_HOLD) && !remove && nd->hold == HOLD_ON &&
+		      old->hold != HOLD_ON;
+	int rc = hold_on ? 0 : meta_txn_room_to_log(t);
 	if (rc)
 		return rc;
 	if (!strcmp(attr, WORM_XATTR_RETENTION)) {
