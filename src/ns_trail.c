@@ -377,9 +377,11 @@ int ns_trail_flush(ns *n, int checkpoint)
 	r = malloc(sizeof(*r));
 	rc = r ? meta_txn_begin(n->me, 0, &t) : -ENOMEM;
 	/* Refusals and heads at each checkpoint keep coming: on a store
-	 * nearly out of room they wait (counted), so deletes still commit. */
-	if (!rc)
-		rc = meta_txn_room_to_log(t);
+	 * nearly out of room they wait (back in the queue, below), so
+	 * deletes still commit. */
+	int room = 0;
+	if (!rc && (rc = meta_txn_room_to_log(t)) != 0)
+		room = 1;
 	for (size_t i = 0; !rc && i < qn; i++)
 		rc = audit_append(t, tr->keys.audit, qt[i], q[i], r);
 	if (!rc && dropped) {
@@ -396,9 +398,23 @@ int ns_trail_flush(ns *n, int checkpoint)
 		meta_txn_abort(t);
 	}
 	if (rc) {
-		/* Lost records are counted: the next flush says how many. */
+		/* Lost records are counted: the next flush says how many. Ones
+		 * refused for want of room wait, ahead of those queued since,
+		 * as far as the queue holds them: the refusals themselves are
+		 * recorded once room is made, not only their count. */
+		size_t keep = 0;
 		pthread_mutex_lock(&tr->mu);
-		tr->dropped += qn + dropped;
+		if (room && qn) {
+			keep = TRAIL_QUEUE_MAX - tr->qn;
+			if (keep > qn)
+				keep = qn;
+			memmove(tr->q + keep, tr->q, tr->qn * sizeof(*tr->q));
+			memmove(tr->qt + keep, tr->qt, tr->qn * sizeof(tr->qt[0]));
+			memcpy(tr->q, q, keep * sizeof(*q));
+			memcpy(tr->qt, qt, keep * sizeof(qt[0]));
+			tr->qn += keep;
+		}
+		tr->dropped += qn - keep + dropped;
 		pthread_mutex_unlock(&tr->mu);
 	}
 	free(q);

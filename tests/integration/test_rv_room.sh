@@ -60,6 +60,9 @@ room_checks() {
 	check_errno "$p: a legal hold by root still lands" OK setxattr "$B/hold" user.worm.legal-hold ON
 	check_eq "$p: the hold is recorded" ON "$(h getxattr "$B/hold" user.worm.legal-hold)"
 	check_errno "$p: the held object cannot be deleted" EPERM unlink "$B/hold"
+	# its refusal record is refused for want of room too: it waits (an
+	# fsync of a directory flushes the queue now)
+	h fsync "$B" >/dev/null
 	check_errno "$p: a delete still commits (unlink)" OK unlink "$B/victim1"
 	check_errno "$p: and another" OK unlink "$B/victim2"
 	if alive; then ok "$p: daemon alive"; else fail "$p: daemon alive" "$(tail -n 5 "${MNT_LOG[$MNT]}")"; fi
@@ -95,6 +98,9 @@ else
 	room_checks 1
 	for j in 1 2 3 4 5 6 7 8; do h unlink "$B/x$j" >/dev/null; done
 	check_errno "1: once room is made, a lock change works" OK setxattr "$B/keep" user.worm.retention "GOVERNANCE +1d"
+	h fsync "$B" >/dev/null
+	check_match "1: the refusal made without room is recorded once room is made" \
+		'kind=refusal op=unlink path=/bkt1/hold uid=0 errno=1 rule=legal-hold' "$(grep -E "kind=(refusal|audit-dropped)" "$MNT/.wormfs/audit")"
 	umount_check "$MNT" "1"
 	check "1: verify" "$WORMCTL" verify "$STORE"
 fi
@@ -128,6 +134,9 @@ check_errno "2: and a retention" OK setxattr "$B/held" user.worm.retention "GOVE
 room_checks 2
 check_errno "2: the filler goes" OK unlink "$B/fill"
 check_errno "2: then a lock change works" OK setxattr "$B/keep" user.worm.retention "GOVERNANCE +1d"
+h fsync "$B" >/dev/null
+check_match "2: the refusal made without room is recorded once room is made" \
+	'kind=refusal op=unlink path=/bkt2/hold uid=0 errno=1 rule=legal-hold' "$(grep -E "kind=(refusal|audit-dropped)" "$MNT/.wormfs/audit")"
 umount_check "$MNT" "2"
 check "2: verify" "$WORMCTL" verify "$STORE"
 done_testing
