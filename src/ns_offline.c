@@ -697,8 +697,8 @@ static int verify_records(struct verify_ctx *v)
 
 	if (v->n->auth_flag_bad)
 		verify_damage(v, "meta/kv/auth_records", "the authenticated-records flag is missing "
-			      "or fails authentication although records carry MACs (records without "
-			      "a MAC are refused)");
+			      "or fails authentication although the store was written with record "
+			      "MACs (records without a MAC are refused)");
 	if (v->n->clock_forged)
 		verify_damage(v, "meta/kv/clock_hwm", "compliance clock record fails authentication "
 			      "(ignored: the clock follows the system clock)");

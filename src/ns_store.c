@@ -773,6 +773,9 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 			goto fail;
 		}
 	}
+	/* A store that kept a state digest was written with record MACs:
+	 * never upgraded to them again (ns_auth_open). */
+	n->digest_head = ns_trail_had_digest(n);
 	rc = ns_auth_open(n, err, errlen);
 	if (!rc)
 		rc = ns_digest_open(n, store_path, err, errlen);
