@@ -207,10 +207,11 @@ static int bind_done(ns *n, const struct bind_count *c, int64_t t0)
 	snprintf(extra, sizeof(extra), "count=%" PRIu64 " old_format=%" PRIu64 " unreadable=%"
 		 PRIu64 " forged=%" PRIu64, total, c->old_format, c->failed, c->forged);
 	/* Nothing found (a store with no file content, or bound already):
-	 * no trust decision was made, only the marker. */
+	 * no trust decision was made, only the marker, and quietly; the
+	 * audit record all the same: it, not the marker, tells a later open
+	 * that a pass ended (a marker deleted is then put back). */
 	quiet = !total && !c->old_format && !c->failed && !c->forged;
-	if (!quiet)
-		rc = ns_trail_note(n, t, "legacy-bind", "bind", "store-upgrade", extra);
+	rc = ns_trail_note(n, t, "legacy-bind", "bind", "store-upgrade", extra);
 	if (!rc)
 		rc = meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
 	if (rc) {
@@ -218,7 +219,7 @@ static int bind_done(ns *n, const struct bind_count *c, int64_t t0)
 		return rc;
 	}
 	rc = meta_txn_commit(t);
-	if (!rc && !quiet)
+	if (!rc)
 		rc = ns_durable(n);   /* synced, and the head published */
 	if (!rc && !quiet)
 		wlog(WLOG_WARN, "legacy bind: %" PRIu64 " object(s) committed by an older build "
@@ -230,12 +231,18 @@ static int bind_done(ns *n, const struct bind_count *c, int64_t t0)
 	return rc;
 }
 
-int ns_bind_init_store(meta_txn *t)
+int ns_bind_hook(void)
 {
 	const char *e = secure_getenv("WORMFS_TEST_UNBOUND");
+
+	return e && !strcmp(e, "1");
+}
+
+int ns_bind_init_store(meta_txn *t)
+{
 	uint32_t one = 1;
 
-	if (e && !strcmp(e, "1"))
+	if (ns_bind_hook())
 		return 0;   /* a store as an older build made it */
 	return meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
 }
@@ -246,8 +253,13 @@ int ns_bind_init_store(meta_txn *t)
  * content file, as never bound and bind the replay. */
 static int had_bind_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
 {
+	static const char init[] = "kind=store-head op=start uid=- rule=" NS_TRAIL_RULE_INIT;
+
 	(void)time_s;
-	if (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0)
+	/* A pass, or a store made with the marker (nothing to bind: see
+	 * ns_trail_open), which a deleted marker must not make look older. */
+	if (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0 &&
+	    strncmp(text, init, sizeof(init) - 1) != 0)
 		return 0;
 	*(uint64_t *)arg = seq;
 	return 1;

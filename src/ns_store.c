@@ -307,6 +307,8 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 		tmp->st = st;
 		tmp->me = me;
 		tmp->flags = NS_INITIALIZING;
+		/* Its first record then says it has the bind's marker (or not). */
+		tmp->test_unbound = ns_bind_hook();
 		rc = ns_trail_open(tmp, err, errlen);
 		ns_trail_close(tmp);
 	}

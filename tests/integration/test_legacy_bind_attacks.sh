@@ -16,6 +16,14 @@
 #     fix the walk ran again and bound the put-back node to the replayed
 #     record (reads served it, verify clean); now the audit trail's
 #     legacy-bind record keeps it from running again.
+#  E. a store made by this version (never bound: it has nothing to bind)
+#     with its marker deleted and the digest re-sealed, then A: before the
+#     fix (review rv-legacy) no legacy-bind record stood in the way, so the
+#     hook was honoured, every commit named no commit record, and the next
+#     mount's walk bound the object to the killed session's record put
+#     back (reads served it, verify clean). Its first audit record now
+#     says it was made with the marker (kind=store-head op=start
+#     rule=store-init), which counts as a pass that ended.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 . "$(dirname "$0")/replay_lib.sh"
@@ -129,6 +137,32 @@ check_eq "D: the put-back node is not bound to the replay" $ZERO "$(commit_of "$
 "$WORMCTL" verify "$SB" >/dev/null 2>&1
 check_eq "D: verify exits 1" 1 $?
 check_eq "D: one legacy-bind record" 1 "$("$WORMCTL" audit "$SB" 2>/dev/null | grep -c 'kind=legacy-bind')"
+
+# ---- E. a new store's marker deleted, the digest re-sealed, then A -----
+SE=$T_BASE/se
+make_store "$SE" || { fail "wormctl init (E)"; done_testing; }
+check_match "E: a new store's first record says it was made with the marker" \
+	"kind=store-head op=start uid=- rule=store-init" "$("$WORMCTL" audit "$SE" 2>&1)"
+"$TAMPER" xdel "$SE/meta" kv "$(hexof legacy_bind)" || fail "E: marker deleted"
+digest_reseal "$SE" || done_testing
+stage "$SE" E || done_testing
+check_match "E: the hook is refused, logged" "WORMFS_TEST_UNBOUND=1 ignored|records a pass that ended" \
+	"$(cat "${MNT_LOG[$M]}")"
+ino=$(ino_of "$SE" bkt/obj)
+c=$(commit_of "$SE" "$ino")
+[ "$c" != $ZERO ] && ok "E: the commit names its commit record despite the hook" ||
+	fail "E: the commit names its commit record despite the hook" "commit $c"
+replay "$SE" E
+mount_fg "$SE" "$M" || { fail "E: mount after the replay"; done_testing; }
+got=$(rd "$M/bkt/obj" 0 $((SIZE + 10)))
+[ "$got" != "OK $SIZE $(sha "$D/killed.bin")" ] &&
+	ok "E: the killed session's never-committed content is not served" ||
+	fail "E: the killed session's never-committed content is not served" "got: $got"
+check_eq "E: read EIO" EIO "$got"
+check_errno "E: the lock still holds (unlink: EPERM)" EPERM unlink "$M/bkt/obj"
+umount_fs "$M" || fail "E: unmount"
+out=$("$WORMCTL" verify "$SE" 2>&1)
+check_match "E: verify names the replay" "DAMAGED bkt/obj: commit record is not the committed one" "$out"
 
 # ---- C. the bind's marker deleted: the mount is refused -----------------
 SC=$T_BASE/sc
