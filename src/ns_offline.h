@@ -16,4 +16,10 @@ void ns_purge_orphans(ns *n);
  * record put back from before it. */
 int ns_upgrade_audited(ns *n, uint64_t *seq);
 
+/* The highest master key version a key rotate made active by the audit
+ * trail (kind=key-ring op=rotate version=N; 0: none, *seq its record), for
+ * NS_KV_KEY_ACTIVE missing (deleted, the state digest re-sealed). 0 or
+ * -errno. */
+int ns_key_audited(ns *n, uint32_t *version, uint64_t *seq);
+
 #endif

@@ -166,12 +166,35 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
 	meta_txn_abort(t);
 	if (rc == -ENOENT || (!rc && len != sizeof(buf))) {
-		rc = 0;   /* no rotate recorded (or a store from before the record) */
+		/* No rotate recorded (or a store from before the record), or
+		 * the record deleted (the state digest re-sealed): the audit
+		 * trail's rotate records say (review rv-legacy: before, an
+		 * older ring was then taken, its removed versions active
+		 * again). A writable open that finds none records the ring's
+		 * active version, so later opens need not read the trail; a
+		 * read-only one warns only (verify reports it). */
+		uint64_t seq = 0;
+		rc = 0;
+		if (n->flags & NS_RDONLY)
+			goto out;
+		rc = ns_key_audited(n, &recorded, &seq);
+		if (rc)
+			goto out;
+		if (!recorded) {
+			rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt,
+				      (uint64_t)clock_monotonic_ns());
+			for (size_t i = 0; !rc && i < cnt; i++)
+				if (info[i].active)
+					active = info[i].version;
+			if (!rc && active)
+				rc = ns_key_mark(n, active);
+			goto out;
+		}
+	} else if (rc) {
 		goto out;
+	} else {
+		recorded = get_le32(buf);
 	}
-	if (rc)
-		goto out;
-	recorded = get_le32(buf);
 	rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns());
 	if (rc)
 		goto out;

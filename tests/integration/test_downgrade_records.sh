@@ -25,7 +25,9 @@
 # without a MAC are refused, and verify names the flag. Case two deletes
 # the digest record too (the store head still says), case three also
 # deletes every store head (meta/'s and STORE/head): only the root's
-# record tells then.
+# record tells then. Last, the record of a key rotate deleted the same
+# way, with the key ring put back from before it: the audit trail's rotate
+# record still tells (mount refused, verify names it).
 . "$(dirname "$0")/lib.sh"
 require_binaries
 ensure_harness
@@ -120,5 +122,33 @@ downgrade() {
 downgrade "digest kept"
 downgrade "digest deleted" digest
 downgrade "digest and heads deleted" digest heads
+
+# The key ring put back from before a rotate (version 1 active again,
+# removed since: maybe leaked), and the record of the rotate (kv
+# key_ring_active) deleted as if the store were older than it, the digest
+# re-sealed. Before the fix the mount took the older ring (new data keys
+# wrapped under version 1 again) and verify was clean; the audit trail's
+# rotate record says otherwise.
+S=$T_BASE/keys M=$T_BASE/mkeys
+make_store "$S" || fail "keys: init"
+cp -p "$S/keys/keyring" "$T_BASE/keyring.1"
+check "keys: rotate" "$WORMCTL" key rotate "$S"
+check "keys: remove 1" "$WORMCTL" key remove "$S" 1
+cp "$T_BASE/keyring.1" "$S/keys/keyring"
+"$TAMPER" xdel "$S/meta" kv "$(hexs key_ring_active)" || fail "keys: record deleted"
+rep=$("$WORMCTL" repair digest "$S" 2>&1); rc=$?
+diag "keys: wormctl repair digest: exit $rc: $(tail -n 1 <<<"$rep")"
+if mount_fg "$S" "$M" 2>/dev/null; then
+	fail "keys: the older key ring is refused at mount"
+	umount_fs "$M"
+else
+	ok "keys: the older key ring is refused at mount"
+fi
+check_match "keys: the refusal names the key ring (repair or mount)" \
+	"active master key version 1 is below version 2" "$rep$(cat "${MNT_LOG[$M]}")"
+out=$("$WORMCTL" verify "$S" 2>&1); rc=$?
+check_eq "keys: verify reports it: exit 1" 1 "$rc"
+check_match "keys: verify names the key ring" \
+	"DAMAGED keys/keyring: the key ring's active master key version 1 is below version 2, which a key rotate made active \(audit record [0-9]+\)" "$out"
 
 done_testing
