@@ -24,6 +24,8 @@
 #     back (reads served it, verify clean). Its first audit record now
 #     says it was made with the marker (kind=store-head op=start
 #     rule=store-init), which counts as a pass that ended.
+#  F. likewise a store from before the bind whose pass found nothing: that
+#     pass is now in the trail too.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 . "$(dirname "$0")/replay_lib.sh"
@@ -163,6 +165,21 @@ check_errno "E: the lock still holds (unlink: EPERM)" EPERM unlink "$M/bkt/obj"
 umount_fs "$M" || fail "E: unmount"
 out=$("$WORMCTL" verify "$SE" 2>&1)
 check_match "E: verify names the replay" "DAMAGED bkt/obj: commit record is not the committed one" "$out"
+
+# ---- F. E on a store from before the bind that had nothing to bind: its
+# pass is in the trail too (before, such a pass wrote only the marker)
+SF=$T_BASE/sf
+WORMFS_TEST_UNBOUND=1 make_store "$SF" || { fail "wormctl init (F)"; done_testing; }
+mount_fg "$SF" "$M" || { fail "F: mount (the pass)"; done_testing; }
+umount_fs "$M" || fail "F: unmount"
+check_match "F: a pass that found nothing is in the trail" \
+	"kind=legacy-bind op=bind .*rule=store-upgrade count=0 " "$("$WORMCTL" audit "$SF" 2>&1)"
+"$TAMPER" xdel "$SF/meta" kv "$(hexof legacy_bind)" || fail "F: marker deleted"
+digest_reseal "$SF" || done_testing
+hmount "$SF" "$M" || { fail "F: mount with the hook"; done_testing; }
+umount_fs "$M" || fail "F: unmount"
+check_match "F: the hook is refused (the pass is not run again), logged" \
+	"records a pass that ended" "$(cat "${MNT_LOG[$M]}")"
 
 # ---- C. the bind's marker deleted: the mount is refused -----------------
 SC=$T_BASE/sc
