@@ -34,6 +34,7 @@
 
 #include "ns_bind.h"
 #include "ns_ctx.h"
+#include "ns_offline.h"
 #include "ns_record.h"
 #include "ns_trail.h"
 #include "trail.h"
@@ -247,24 +248,6 @@ int ns_bind_init_store(meta_txn *t)
 	return meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
 }
 
-/* A pass already ended on this store, by its audit trail: the marker
- * deleted (the state digest then re-sealed) must not re-run the walk, which
- * would take a node record put back from before the bind, with a replayed
- * content file, as never bound and bind the replay. */
-static int had_bind_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
-{
-	static const char init[] = "kind=store-head op=start uid=- rule=" NS_TRAIL_RULE_INIT;
-
-	(void)time_s;
-	/* A pass, or a store made with the marker (nothing to bind: see
-	 * ns_trail_open), which a deleted marker must not make look older. */
-	if (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0 &&
-	    strncmp(text, init, sizeof(init) - 1) != 0)
-		return 0;
-	*(uint64_t *)arg = seq;
-	return 1;
-}
-
 static int restore_marker(ns *n, uint64_t seq)
 {
 	uint32_t one = 1;
@@ -337,11 +320,16 @@ void ns_bind_legacy(ns *n)
 		return;
 	}
 	{
+		/* A pass already ended on this store, by its audit trail: a
+		 * marker deleted (the state digest then re-sealed) must not
+		 * re-run the walk, which would take a node record put back from
+		 * before the bind, with a replayed content file, as never bound
+		 * and bind the replay. */
 		uint64_t seq = 0;
-		rc = ns_audit_list(n, 0, had_bind_cb, &seq);
-		if (rc && rc != -ENOENT)
+		rc = ns_bind_audited(n, &seq);
+		if (rc < 0 && rc != -ENOENT)
 			goto fail;
-		if (seq) {
+		if (rc > 0) {
 			n->test_unbound = 0;
 			(void)restore_marker(n, seq);
 			return;

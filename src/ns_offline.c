@@ -859,6 +859,31 @@ int ns_upgrade_audited(ns *n, uint64_t *seq)
 	return u.done;
 }
 
+static int bind_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+{
+	static const char init[] = "kind=store-head op=start uid=- rule=" NS_TRAIL_RULE_INIT;
+
+	(void)time_s;
+	/* A pass, or a store made with the marker (nothing to bind: see
+	 * ns_trail_open), which a deleted marker must not make look older. */
+	if (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0 &&
+	    strncmp(text, init, sizeof(init) - 1) != 0)
+		return 0;
+	*(uint64_t *)arg = seq;
+	return 1;
+}
+
+int ns_bind_audited(ns *n, uint64_t *seq)
+{
+	uint64_t s = 0;
+	int rc = ns_audit_list(n, 0, bind_audit_cb, &s);
+
+	if (rc < 0)
+		return rc;
+	*seq = s;
+	return s != 0;
+}
+
 struct key_audit {
 	uint32_t max;
 	uint64_t seq;
@@ -942,6 +967,8 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 	uint64_t aseq = 0;
 	/* Before the snapshot: the trail is read in its own transaction. */
 	int audited = ns_upgrade_audited(n, &aseq);
+	uint64_t bseq = 0;
+	int bind_audited = ns_bind_audited(n, &bseq);
 	int rc = meta_txn_begin(n->me, 1, &v.t);
 
 	if (rc)
@@ -950,6 +977,16 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 		  len == sizeof(done) && done == 1;
 	v.upgraded = !meta_kv_get(v.t, NS_KV_UPGRADE_DONE, &done, sizeof(done), &len) &&
 		     len == sizeof(done) && done == 1;
+	if (!v.bound && bind_audited > 0) {
+		/* Deleted (the state digest re-sealed): the next writable
+		 * mount puts it back; until then, checked as if there. */
+		char why[160];
+		snprintf(why, sizeof(why), "missing, although audit record %" PRIu64 " records a "
+			 "pass that ended (put back at the next writable mount)", bseq);
+		v.damaged++;
+		cb(arg, "meta/kv/" NS_KV_BIND_DONE, why);
+		v.bound = 1;
+	}
 	if (!v.upgraded && audited > 0) {
 		char why[160];
 		snprintf(why, sizeof(why), "missing, although audit record %" PRIu64 " records a "

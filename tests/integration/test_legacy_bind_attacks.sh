@@ -125,6 +125,15 @@ umount_fs "$M" || fail "B: unmount"
 # killed session's record, the replay then laundered: reads and verify clean)
 "$TAMPER" xdel "$SB/meta" kv "$(hexof legacy_bind)" || fail "D: marker deleted"
 digest_reseal "$SB" || done_testing
+# Before any mount puts the marker back, verify reads the trail too
+# (before, review rv-legacy: without the marker it skipped the check of
+# unbound nodes and was clean while the replayed record was in place).
+out=$("$WORMCTL" verify "$SB" 2>&1)
+check_eq "D: verify before a mount: exit 1" 1 "$?"
+check_match "D: verify names the missing marker" \
+	"DAMAGED meta/kv/legacy_bind: missing, although audit record [0-9]+ records a pass that ended" "$out"
+check_match "D: verify names the unbound object" \
+	"DAMAGED bkt/obj: names no commit record although the legacy bind has run" "$out"
 mount_fg "$SB" "$M" || { fail "D: mount"; done_testing; }
 check_match "D: the pass is not run again (audit trail), logged" \
 	"the marker is missing but audit record [0-9]+ records a pass that ended" \
