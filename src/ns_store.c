@@ -181,13 +181,18 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 		if (rc)
 			goto out;
 		if (!recorded) {
-			rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt,
-				      (uint64_t)clock_monotonic_ns());
-			for (size_t i = 0; !rc && i < cnt; i++)
+			/* Best effort (a full disk): the next open reads the
+			 * trail again. */
+			int r2 = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt,
+					  (uint64_t)clock_monotonic_ns());
+			for (size_t i = 0; !r2 && i < cnt; i++)
 				if (info[i].active)
 					active = info[i].version;
-			if (!rc && active)
-				rc = ns_key_mark(n, active);
+			if (!r2 && active)
+				r2 = ns_key_mark(n, active);
+			if (r2)
+				wlog(WLOG_WARN, "%s: the key ring's active version not recorded: %s",
+				     store_path, strerror(-r2));
 			goto out;
 		}
 	} else if (rc) {
