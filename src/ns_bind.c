@@ -42,6 +42,10 @@
 
 #define KV_BIND_DONE NS_KV_BIND_DONE       /* u32 1: the pass has ended */
 #define KV_BIND_COUNT "legacy_bind_count" /* u64: nodes bound so far */
+/* u32 1: the audit trail is known to record the pass (or a store made with
+ * the marker): stores marked before every pass and init left such a
+ * record get one once (note_marked); deleted, it is only looked up again. */
+#define KV_BIND_AUDITED "legacy_bind_audited"
 
 struct bind_walk {
 	uint64_t *ino;
@@ -215,6 +219,8 @@ static int bind_done(ns *n, const struct bind_count *c, int64_t t0)
 	rc = ns_trail_note(n, t, "legacy-bind", "bind", "store-upgrade", extra);
 	if (!rc)
 		rc = meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
+	if (!rc)
+		rc = meta_kv_put(t, KV_BIND_AUDITED, &one, sizeof(one));
 	if (rc) {
 		meta_txn_abort(t);
 		return rc;
@@ -245,7 +251,9 @@ int ns_bind_init_store(meta_txn *t)
 
 	if (ns_bind_hook())
 		return 0;   /* a store as an older build made it */
-	return meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
+	int rc = meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
+	/* Its first audit record says so (ns_trail_open, rule=store-init). */
+	return rc ? rc : meta_kv_put(t, KV_BIND_AUDITED, &one, sizeof(one));
 }
 
 static int restore_marker(ns *n, uint64_t seq)
@@ -281,6 +289,52 @@ void ns_bind_load(ns *n)
 	meta_txn_abort(t);
 }
 
+/* A marked store whose trail may not say so (made, or its pass ended
+ * quietly, before every marked store's trail did): the trail is read once;
+ * if it records no pass (nor the store's making with the marker), a
+ * legacy-bind record (count=0, rule=store-marked) is written, so a marker
+ * deleted later is put back rather than taken for a store from before the
+ * bind. Best effort: logged, tried again at the next mount. */
+static void note_marked(ns *n)
+{
+	uint32_t one = 1, a = 0;
+	size_t len = 0;
+	uint64_t seq = 0;
+	meta_txn *t = NULL;
+	int had, rc = meta_txn_begin(n->me, 1, &t);
+
+	if (rc)
+		goto out;
+	rc = meta_kv_get(t, KV_BIND_AUDITED, &a, sizeof(a), &len);
+	meta_txn_abort(t);
+	if (!rc && len == sizeof(a) && a == 1)
+		return;
+	had = ns_bind_audited(n, &seq);
+	if (had < 0 && had != -ENOENT) {
+		rc = had;
+		goto out;
+	}
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		goto out;
+	if (had <= 0)
+		rc = ns_trail_note(n, t, "legacy-bind", "bind", "store-marked",
+				   "count=0 old_format=0 unreadable=0 forged=0");
+	if (!rc)
+		rc = meta_kv_put(t, KV_BIND_AUDITED, &one, sizeof(one));
+	if (rc) {
+		meta_txn_abort(t);
+		goto out;
+	}
+	rc = meta_txn_commit(t);
+	if (!rc && had <= 0)
+		rc = ns_durable(n);
+out:
+	if (rc)
+		wlog(WLOG_WARN, "legacy bind: the marker's audit record not checked or written: %s "
+		     "(tried again at the next mount)", strerror(-rc));
+}
+
 void ns_bind_legacy(ns *n)
 {
 	struct bind_walk w = { 0 };
@@ -311,6 +365,7 @@ void ns_bind_legacy(ns *n)
 			     "bound to their commit record (a test hook for stores made by an "
 			     "older build only)");
 		}
+		note_marked(n);
 		return;
 	}
 	meta_txn_abort(t);
