@@ -306,9 +306,31 @@ int ns_auth_open(ns *n, char *err, size_t errlen)
 	if (flag == (int)AUTH_FLAG_DIGEST)
 		n->digest_required = 1;
 	if (flag < 1) {
-		any_new = meta_auth_any_new(t);
-		if (!any_new && !ns_node_get(n, t, NS_INO_ROOT, &root))
-			any_new = root.version >= 2;
+		uint8_t dg[META_DIGEST_BYTES];
+		/* The state digest came after record MACs: a store that has its
+		 * record, or whose store head says it kept one (n->digest_head,
+		 * STORE/head is outside meta/), was written with MACs, however
+		 * old its records look now. Without this, a whole store made to
+		 * look older (the flag deleted, every entry's MAC stripped,
+		 * every node record's version set to 1: those fail, but none
+		 * says version 2) was upgraded below, before the digest is
+		 * checked, and entries edited meanwhile got fresh MACs. */
+		any_new = n->digest_head || meta_digest_get(t, dg) != -ENOENT;
+		if (!any_new)
+			any_new = meta_auth_any_new(t);
+		/* A store from before record MACs has an authentic root record
+		 * of version 1 (node MACs are older): one missing, failing
+		 * authentication (a version-2 record with its version word
+		 * set to 1 fails) or of version 2 does not show an older
+		 * store, whatever else was deleted or hidden meanwhile. */
+		if (!any_new) {
+			int r = ns_node_get(n, t, NS_INO_ROOT, &root);
+			if (r && r != -ENOENT)
+				any_new = r;
+			else
+				any_new = r == -ENOENT || (root.flags & NS_F_AUTH_FAILED) ||
+					  root.version >= 2;
+		}
 		/* Any node record of version 2 was written by an upgraded
 		 * store: the root's record alone can be an older one put back
 		 * from a backup (then this walk, once per such open, sees the
@@ -326,8 +348,10 @@ int ns_auth_open(ns *n, char *err, size_t errlen)
 		 * the store look as if written before them. Stay strict. */
 		n->rec_strict = 1;
 		n->auth_flag_bad = 1;
-		wlog(WLOG_ERR, "the store's authenticated-records flag is %s although its "
-		     "records carry MACs: records without a MAC are refused (see wormctl verify)",
+		wlog(WLOG_ERR, "the store's authenticated-records flag is %s although the store "
+		     "was written with record MACs (records carry them, a state digest was kept, or "
+		     "the root's record is not an older store's): records without a MAC are "
+		     "refused, nothing is upgraded (see wormctl verify)",
 		     flag < 0 ? "damaged" : "missing");
 	} else if (any_new < 0) {
 		return any_new;

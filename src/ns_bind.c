@@ -34,6 +34,7 @@
 
 #include "ns_bind.h"
 #include "ns_ctx.h"
+#include "ns_offline.h"
 #include "ns_record.h"
 #include "ns_trail.h"
 #include "trail.h"
@@ -41,6 +42,10 @@
 
 #define KV_BIND_DONE NS_KV_BIND_DONE       /* u32 1: the pass has ended */
 #define KV_BIND_COUNT "legacy_bind_count" /* u64: nodes bound so far */
+/* u32 1: the audit trail is known to record the pass (or a store made with
+ * the marker): stores marked before every pass and init left such a
+ * record get one once (note_marked); deleted, it is only looked up again. */
+#define KV_BIND_AUDITED "legacy_bind_audited"
 
 struct bind_walk {
 	uint64_t *ino;
@@ -207,18 +212,21 @@ static int bind_done(ns *n, const struct bind_count *c, int64_t t0)
 	snprintf(extra, sizeof(extra), "count=%" PRIu64 " old_format=%" PRIu64 " unreadable=%"
 		 PRIu64 " forged=%" PRIu64, total, c->old_format, c->failed, c->forged);
 	/* Nothing found (a store with no file content, or bound already):
-	 * no trust decision was made, only the marker. */
+	 * no trust decision was made, only the marker, and quietly; the
+	 * audit record all the same: it, not the marker, tells a later open
+	 * that a pass ended (a marker deleted is then put back). */
 	quiet = !total && !c->old_format && !c->failed && !c->forged;
-	if (!quiet)
-		rc = ns_trail_note(n, t, "legacy-bind", "bind", "store-upgrade", extra);
+	rc = ns_trail_note(n, t, "legacy-bind", "bind", "store-upgrade", extra);
 	if (!rc)
 		rc = meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
+	if (!rc)
+		rc = meta_kv_put(t, KV_BIND_AUDITED, &one, sizeof(one));
 	if (rc) {
 		meta_txn_abort(t);
 		return rc;
 	}
 	rc = meta_txn_commit(t);
-	if (!rc && !quiet)
+	if (!rc)
 		rc = ns_durable(n);   /* synced, and the head published */
 	if (!rc && !quiet)
 		wlog(WLOG_WARN, "legacy bind: %" PRIu64 " object(s) committed by an older build "
@@ -230,27 +238,22 @@ static int bind_done(ns *n, const struct bind_count *c, int64_t t0)
 	return rc;
 }
 
-int ns_bind_init_store(meta_txn *t)
+int ns_bind_hook(void)
 {
 	const char *e = secure_getenv("WORMFS_TEST_UNBOUND");
-	uint32_t one = 1;
 
-	if (e && !strcmp(e, "1"))
-		return 0;   /* a store as an older build made it */
-	return meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
+	return e && !strcmp(e, "1");
 }
 
-/* A pass already ended on this store, by its audit trail: the marker
- * deleted (the state digest then re-sealed) must not re-run the walk, which
- * would take a node record put back from before the bind, with a replayed
- * content file, as never bound and bind the replay. */
-static int had_bind_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+int ns_bind_init_store(meta_txn *t)
 {
-	(void)time_s;
-	if (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0)
-		return 0;
-	*(uint64_t *)arg = seq;
-	return 1;
+	uint32_t one = 1;
+
+	if (ns_bind_hook())
+		return 0;   /* a store as an older build made it */
+	int rc = meta_kv_put(t, KV_BIND_DONE, &one, sizeof(one));
+	/* Its first audit record says so (ns_trail_open, rule=store-init). */
+	return rc ? rc : meta_kv_put(t, KV_BIND_AUDITED, &one, sizeof(one));
 }
 
 static int restore_marker(ns *n, uint64_t seq)
@@ -286,6 +289,52 @@ void ns_bind_load(ns *n)
 	meta_txn_abort(t);
 }
 
+/* A marked store whose trail may not say so (made, or its pass ended
+ * quietly, before every marked store's trail did): the trail is read once;
+ * if it records no pass (nor the store's making with the marker), a
+ * legacy-bind record (count=0, rule=store-marked) is written, so a marker
+ * deleted later is put back rather than taken for a store from before the
+ * bind. Best effort: logged, tried again at the next mount. */
+static void note_marked(ns *n)
+{
+	uint32_t one = 1, a = 0;
+	size_t len = 0;
+	uint64_t seq = 0;
+	meta_txn *t = NULL;
+	int had, rc = meta_txn_begin(n->me, 1, &t);
+
+	if (rc)
+		goto out;
+	rc = meta_kv_get(t, KV_BIND_AUDITED, &a, sizeof(a), &len);
+	meta_txn_abort(t);
+	if (!rc && len == sizeof(a) && a == 1)
+		return;
+	had = ns_bind_audited(n, &seq);
+	if (had < 0 && had != -ENOENT) {
+		rc = had;
+		goto out;
+	}
+	rc = meta_txn_begin(n->me, 0, &t);
+	if (rc)
+		goto out;
+	if (had <= 0)
+		rc = ns_trail_note(n, t, "legacy-bind", "bind", "store-marked",
+				   "count=0 old_format=0 unreadable=0 forged=0");
+	if (!rc)
+		rc = meta_kv_put(t, KV_BIND_AUDITED, &one, sizeof(one));
+	if (rc) {
+		meta_txn_abort(t);
+		goto out;
+	}
+	rc = meta_txn_commit(t);
+	if (!rc && had <= 0)
+		rc = ns_durable(n);
+out:
+	if (rc)
+		wlog(WLOG_WARN, "legacy bind: the marker's audit record not checked or written: %s "
+		     "(tried again at the next mount)", strerror(-rc));
+}
+
 void ns_bind_legacy(ns *n)
 {
 	struct bind_walk w = { 0 };
@@ -316,6 +365,7 @@ void ns_bind_legacy(ns *n)
 			     "bound to their commit record (a test hook for stores made by an "
 			     "older build only)");
 		}
+		note_marked(n);
 		return;
 	}
 	meta_txn_abort(t);
@@ -325,11 +375,16 @@ void ns_bind_legacy(ns *n)
 		return;
 	}
 	{
+		/* A pass already ended on this store, by its audit trail: a
+		 * marker deleted (the state digest then re-sealed) must not
+		 * re-run the walk, which would take a node record put back from
+		 * before the bind, with a replayed content file, as never bound
+		 * and bind the replay. */
 		uint64_t seq = 0;
-		rc = ns_audit_list(n, 0, had_bind_cb, &seq);
-		if (rc && rc != -ENOENT)
+		rc = ns_bind_audited(n, &seq);
+		if (rc < 0 && rc != -ENOENT)
 			goto fail;
-		if (seq) {
+		if (rc > 0) {
 			n->test_unbound = 0;
 			(void)restore_marker(n, seq);
 			return;

@@ -22,6 +22,8 @@ void ns_bind_legacy(ns *n);
  * (not under WORMFS_TEST_UNBOUND=1, which makes a store as an older build
  * did, for the tests). */
 int ns_bind_init_store(meta_txn *t);
+/* Whether that test hook is set (WORMFS_TEST_UNBOUND=1, secure_getenv). */
+int ns_bind_hook(void);
 /* n->bind_done from the marker (every open, after ns_bind_legacy): reads
  * then refuse a format-3 file node that names no commit record. */
 void ns_bind_load(ns *n);

@@ -697,8 +697,8 @@ static int verify_records(struct verify_ctx *v)
 
 	if (v->n->auth_flag_bad)
 		verify_damage(v, "meta/kv/auth_records", "the authenticated-records flag is missing "
-			      "or fails authentication although records carry MACs (records without "
-			      "a MAC are refused)");
+			      "or fails authentication although the store was written with record "
+			      "MACs (records without a MAC are refused)");
 	if (v->n->clock_forged)
 		verify_damage(v, "meta/kv/clock_hwm", "compliance clock record fails authentication "
 			      "(ignored: the clock follows the system clock)");
@@ -859,6 +859,106 @@ int ns_upgrade_audited(ns *n, uint64_t *seq)
 	return u.done;
 }
 
+static int bind_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+{
+	static const char init[] = "kind=store-head op=start uid=- rule=" NS_TRAIL_RULE_INIT;
+
+	(void)time_s;
+	/* A pass, or a store made with the marker (nothing to bind: see
+	 * ns_trail_open), which a deleted marker must not make look older. */
+	if (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0 &&
+	    strncmp(text, init, sizeof(init) - 1) != 0)
+		return 0;
+	*(uint64_t *)arg = seq;
+	return 1;
+}
+
+int ns_bind_audited(ns *n, uint64_t *seq)
+{
+	uint64_t s = 0;
+	int rc = ns_audit_list(n, 0, bind_audit_cb, &s);
+
+	if (rc < 0)
+		return rc;
+	*seq = s;
+	return s != 0;
+}
+
+struct key_audit {
+	uint32_t max;
+	uint64_t seq;
+};
+
+static int key_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+{
+	struct key_audit *k = arg;
+	const char *v;
+	char *end = NULL;
+
+	(void)time_s;
+	if (strncmp(text, "kind=key-ring op=rotate ", 24) != 0 || !(v = strstr(text, " version=")))
+		return 0;
+	unsigned long long x = strtoull(v + 9, &end, 10);
+	if (end != v + 9 && x <= UINT32_MAX && x > k->max) {
+		k->max = (uint32_t)x;
+		k->seq = seq;
+	}
+	return 0;
+}
+
+int ns_key_audited(ns *n, uint32_t *version, uint64_t *seq)
+{
+	struct key_audit k = { 0, 0 };
+	int rc = ns_audit_list(n, 0, key_audit_cb, &k);
+
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	*version = k.max;
+	*seq = k.seq;
+	return 0;
+}
+
+/* The key ring's active version against the highest one a key rotate made
+ * active, by its record (NS_KV_KEY_ACTIVE) and by the audit trail: a ring
+ * below it is an older copy put back (a writable open refuses it while
+ * the record holds; the record deleted or put back from before the rotate,
+ * with the state digest re-sealed, leaves only the trail). */
+static void verify_key_ring(struct verify_ctx *v)
+{
+	struct kms_key_info *info = calloc(KMS_MAX_VERSIONS, sizeof(*info));
+	uint32_t active = 0, recorded = 0, audited = 0;
+	uint64_t seq = 0;
+	uint8_t buf[4];
+	size_t cnt = 0, len = 0;
+	char why[256];
+
+	if (!info)
+		return;
+	if (!meta_kv_get(v->t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len) && len == sizeof(buf))
+		recorded = get_le32(buf);
+	if (ns_key_audited(v->n, &audited, &seq))
+		audited = 0;
+	if (!kms_list(v->n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns())) {
+		for (size_t i = 0; i < cnt; i++)
+			if (info[i].active)
+				active = info[i].version;
+		if (active < recorded || active < audited) {
+			if (audited > recorded)
+				snprintf(why, sizeof(why), "the key ring's active master key version %"
+					 PRIu32 " is below version %" PRIu32 ", which a key rotate made "
+					 "active (audit record %" PRIu64 "): an older copy put back", active,
+					 audited, seq);
+			else
+				snprintf(why, sizeof(why), "the key ring's active master key version %"
+					 PRIu32 " is below version %" PRIu32 ", which a key rotate made "
+					 "active: an older copy put back", active, recorded);
+			v->damaged++;
+			v->cb(v->arg, "keys/keyring", why);
+		}
+	}
+	free(info);
+}
+
 long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 {
 	struct verify_ctx v = { n, NULL, cb, progress, arg, 0, 0, 0, 0, 0 };
@@ -867,6 +967,8 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 	uint64_t aseq = 0;
 	/* Before the snapshot: the trail is read in its own transaction. */
 	int audited = ns_upgrade_audited(n, &aseq);
+	uint64_t bseq = 0;
+	int bind_audited = ns_bind_audited(n, &bseq);
 	int rc = meta_txn_begin(n->me, 1, &v.t);
 
 	if (rc)
@@ -875,6 +977,16 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 		  len == sizeof(done) && done == 1;
 	v.upgraded = !meta_kv_get(v.t, NS_KV_UPGRADE_DONE, &done, sizeof(done), &len) &&
 		     len == sizeof(done) && done == 1;
+	if (!v.bound && bind_audited > 0) {
+		/* Deleted (the state digest re-sealed): the next writable
+		 * mount puts it back; until then, checked as if there. */
+		char why[160];
+		snprintf(why, sizeof(why), "missing, although audit record %" PRIu64 " records a "
+			 "pass that ended (put back at the next writable mount)", bseq);
+		v.damaged++;
+		cb(arg, "meta/kv/" NS_KV_BIND_DONE, why);
+		v.bound = 1;
+	}
 	if (!v.upgraded && audited > 0) {
 		char why[160];
 		snprintf(why, sizeof(why), "missing, although audit record %" PRIu64 " records a "
@@ -883,6 +995,7 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 		cb(arg, "meta/kv/" NS_KV_UPGRADE_DONE, why);
 		v.upgraded = 1;
 	}
+	verify_key_ring(&v);
 	rc = walk_in(n, v.t, count_cb, &v);
 	if (!rc)
 		rc = walk_in(n, v.t, verify_cb, &v);

@@ -16,4 +16,17 @@ void ns_purge_orphans(ns *n);
  * record put back from before it. */
 int ns_upgrade_audited(ns *n, uint64_t *seq);
 
+/* The audit trail records a legacy bind pass that ended (kind=legacy-bind
+ * op=bind), or a store wormctl init made with the bind's marker (its first
+ * record, rule=store-init): 1 (*seq that record), 0 no, or -errno. For the
+ * marker NS_KV_BIND_DONE missing: the bind's walk is not run again (nor
+ * its test hook honoured) and verify names it. */
+int ns_bind_audited(ns *n, uint64_t *seq);
+
+/* The highest master key version a key rotate made active by the audit
+ * trail (kind=key-ring op=rotate version=N; 0: none, *seq its record), for
+ * NS_KV_KEY_ACTIVE missing (deleted, the state digest re-sealed). 0 or
+ * -errno. */
+int ns_key_audited(ns *n, uint32_t *version, uint64_t *seq);
+
 #endif

@@ -119,6 +119,9 @@ struct ns {
 	wcrypto_mackey *dmk;      /* state digest key (ns_digest.c) */
 	int digest_bad;           /* NS_DIGEST_* found at a wormctl open */
 	int digest_required;      /* the auth flag says a digest is kept */
+	int digest_head;          /* a store head says a digest was kept
+				     (ns_trail_had_digest, read before
+				     ns_auth_open) */
 	int clock_ready;          /* clk loaded from its record (ns_close
 				     persists it only then) */
 	struct wclock clk;

@@ -166,12 +166,40 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
 	meta_txn_abort(t);
 	if (rc == -ENOENT || (!rc && len != sizeof(buf))) {
-		rc = 0;   /* no rotate recorded (or a store from before the record) */
+		/* No rotate recorded (or a store from before the record), or
+		 * the record deleted (the state digest re-sealed): the audit
+		 * trail's rotate records say (review rv-legacy: before, an
+		 * older ring was then taken, its removed versions active
+		 * again). A writable open that finds none records the ring's
+		 * active version, so later opens need not read the trail; a
+		 * read-only one warns only (verify reports it). */
+		uint64_t seq = 0;
+		rc = 0;
+		if (n->flags & NS_RDONLY)
+			goto out;
+		rc = ns_key_audited(n, &recorded, &seq);
+		if (rc)
+			goto out;
+		if (!recorded) {
+			/* Best effort (a full disk): the next open reads the
+			 * trail again. */
+			int r2 = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt,
+					  (uint64_t)clock_monotonic_ns());
+			for (size_t i = 0; !r2 && i < cnt; i++)
+				if (info[i].active)
+					active = info[i].version;
+			if (!r2 && active)
+				r2 = ns_key_mark(n, active);
+			if (r2)
+				wlog(WLOG_WARN, "%s: the key ring's active version not recorded: %s",
+				     store_path, strerror(-r2));
+			goto out;
+		}
+	} else if (rc) {
 		goto out;
+	} else {
+		recorded = get_le32(buf);
 	}
-	if (rc)
-		goto out;
-	recorded = get_le32(buf);
 	rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns());
 	if (rc)
 		goto out;
@@ -307,6 +335,8 @@ int ns_store_init(const char *path, const char *passphrase_file, char *err, size
 		tmp->st = st;
 		tmp->me = me;
 		tmp->flags = NS_INITIALIZING;
+		/* Its first record then says it has the bind's marker (or not). */
+		tmp->test_unbound = ns_bind_hook();
 		rc = ns_trail_open(tmp, err, errlen);
 		ns_trail_close(tmp);
 	}
@@ -773,6 +803,9 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 			goto fail;
 		}
 	}
+	/* A store that kept a state digest was written with record MACs:
+	 * never upgraded to them again (ns_auth_open). */
+	n->digest_head = ns_trail_had_digest(n);
 	rc = ns_auth_open(n, err, errlen);
 	if (!rc)
 		rc = ns_digest_open(n, store_path, err, errlen);

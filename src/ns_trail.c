@@ -592,9 +592,15 @@ int ns_trail_open(ns *n, char *err, size_t errlen)
 			     "store from before store heads; if it had heads, meta/ and %s were "
 			     "restored from before them: check wormctl verify --since against a "
 			     "head kept off-host)", store_path(n->st), tr->head_path);
+		/* A store wormctl init makes with the legacy bind's marker (not
+		 * under its test hook) says so in this first record, which
+		 * outlives a deleted marker (ns_bind.c: the walk is then not
+		 * run, and the hook refused, as after a pass). */
+		const char *rule = (n->flags & NS_INITIALIZING) && !n->test_unbound ?
+				   NS_TRAIL_RULE_INIT : NULL;
 		rc = meta_txn_begin(n->me, 0, &t);
 		if (!rc)
-			rc = ns_trail_event(n, t, "store-head", "start", 0, NULL, -1, NULL, NULL);
+			rc = ns_trail_event(n, t, "store-head", "start", 0, NULL, -1, rule, NULL);
 		if (!rc)
 			rc = head_kv_get(t, 0, &h1);
 		if (!rc)

@@ -37,6 +37,9 @@ void ns_trail_refusal(ns *n, const char *op, const char *path, const char *attr,
  * changed since the last head). No write txn may be held by the caller. */
 int ns_trail_flush(ns *n, int checkpoint);
 #define NS_INITIALIZING 0x40000000   /* n->flags: ns_store_init's first head */
+/* The rule of that first head's record (kind=store-head op=start) when
+ * wormctl init gave the store the legacy bind's marker (ns_bind.c). */
+#define NS_TRAIL_RULE_INIT "store-init"
 /* .wormfs/audit */
 int ns_trail_render(ns *n, char **buf, size_t *len);
 

@@ -5,6 +5,8 @@
  *
  *   tamper xget|xdel METADIR DB KEYHEX, tamper xput METADIR DB KEYHEX HEX
  *       any record of sub-database DB (nodes, due, dueino, ...) by its key
+ *   tamper xlist METADIR DB
+ *       every record of sub-database DB, one line each: "KEYHEX VALUEHEX"
  *   tamper map METADIR
  *       one line per regular file: "INO OBJID SIZE GEN KVER PATH" (OBJID is
  *       32 hex digits, all zeros when the file has no content file yet;
@@ -636,8 +638,42 @@ static int cmd_any(int op, const char *dir, const char *dbname, const char *khex
 	return 0;
 }
 
+/* Every record of a sub-database: "KEYHEX VALUEHEX" lines. */
+static int cmd_list(const char *dir, const char *dbname)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_dbi dbi;
+	struct db d;
+	int rc;
+
+	if (db_open(&d, dir, 1))
+		return 1;
+	rc = mdb_dbi_open(d.txn, dbname, 0, &dbi);
+	if (!rc)
+		rc = mdb_cursor_open(d.txn, dbi, &c);
+	while (!rc && !(rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))) {
+		for (size_t i = 0; i < k.mv_size; i++)
+			printf("%02x", ((uint8_t *)k.mv_data)[i]);
+		printf(" ");
+		for (size_t i = 0; i < v.mv_size; i++)
+			printf("%02x", ((uint8_t *)v.mv_data)[i]);
+		printf("\n");
+	}
+	if (c)
+		mdb_cursor_close(c);
+	db_close(&d);
+	if (rc != MDB_NOTFOUND) {
+		fprintf(stderr, "tamper: %s: %s\n", dbname, mdb_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "xlist"))
+		return cmd_list(argv[2], argv[3]);
 	if (argc == 5 && !strcmp(argv[1], "xget"))
 		return cmd_any('g', argv[2], argv[3], argv[4], NULL);
 	if (argc == 6 && !strcmp(argv[1], "xput"))
@@ -681,6 +717,6 @@ int main(int argc, char **argv)
 		"       kvget METADIR KEY | kvput METADIR KEY HEX | dget METADIR PARENT NAME |\n"
 		"       dput METADIR PARENT NAME HEX | ddel METADIR PARENT NAME |\n"
 		"       oput METADIR INO HEX | xget METADIR DB KEYHEX |\n"
-		"       xput METADIR DB KEYHEX HEX | xdel METADIR DB KEYHEX\n");
+		"       xput METADIR DB KEYHEX HEX | xdel METADIR DB KEYHEX | xlist METADIR DB\n");
 	return 2;
 }

@@ -16,6 +16,18 @@
 #     fix the walk ran again and bound the put-back node to the replayed
 #     record (reads served it, verify clean); now the audit trail's
 #     legacy-bind record keeps it from running again.
+#  E. a store made by this version (never bound: it has nothing to bind)
+#     with its marker deleted and the digest re-sealed, then A: before the
+#     fix (review rv-legacy) no legacy-bind record stood in the way, so the
+#     hook was honoured, every commit named no commit record, and the next
+#     mount's walk bound the object to the killed session's record put
+#     back (reads served it, verify clean). Its first audit record now
+#     says it was made with the marker (kind=store-head op=start
+#     rule=store-init), which counts as a pass that ended.
+#  F. likewise a store from before the bind whose pass found nothing: that
+#     pass is now in the trail too.
+#  G. and a store marked before that (no such record): its next mount
+#     writes one (rule=store-marked), once.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 . "$(dirname "$0")/replay_lib.sh"
@@ -115,6 +127,15 @@ umount_fs "$M" || fail "B: unmount"
 # killed session's record, the replay then laundered: reads and verify clean)
 "$TAMPER" xdel "$SB/meta" kv "$(hexof legacy_bind)" || fail "D: marker deleted"
 digest_reseal "$SB" || done_testing
+# Before any mount puts the marker back, verify reads the trail too
+# (before, review rv-legacy: without the marker it skipped the check of
+# unbound nodes and was clean while the replayed record was in place).
+out=$("$WORMCTL" verify "$SB" 2>&1)
+check_eq "D: verify before a mount: exit 1" 1 "$?"
+check_match "D: verify names the missing marker" \
+	"DAMAGED meta/kv/legacy_bind: missing, although audit record [0-9]+ records a pass that ended" "$out"
+check_match "D: verify names the unbound object" \
+	"DAMAGED bkt/obj: names no commit record although the legacy bind has run" "$out"
 mount_fg "$SB" "$M" || { fail "D: mount"; done_testing; }
 check_match "D: the pass is not run again (audit trail), logged" \
 	"the marker is missing but audit record [0-9]+ records a pass that ended" \
@@ -129,6 +150,71 @@ check_eq "D: the put-back node is not bound to the replay" $ZERO "$(commit_of "$
 "$WORMCTL" verify "$SB" >/dev/null 2>&1
 check_eq "D: verify exits 1" 1 $?
 check_eq "D: one legacy-bind record" 1 "$("$WORMCTL" audit "$SB" 2>/dev/null | grep -c 'kind=legacy-bind')"
+
+# ---- E. a new store's marker deleted, the digest re-sealed, then A -----
+SE=$T_BASE/se
+make_store "$SE" || { fail "wormctl init (E)"; done_testing; }
+check_match "E: a new store's first record says it was made with the marker" \
+	"kind=store-head op=start uid=- rule=store-init" "$("$WORMCTL" audit "$SE" 2>&1)"
+"$TAMPER" xdel "$SE/meta" kv "$(hexof legacy_bind)" || fail "E: marker deleted"
+digest_reseal "$SE" || done_testing
+stage "$SE" E || done_testing
+check_match "E: the hook is refused, logged" "WORMFS_TEST_UNBOUND=1 ignored|records a pass that ended" \
+	"$(cat "${MNT_LOG[$M]}")"
+ino=$(ino_of "$SE" bkt/obj)
+c=$(commit_of "$SE" "$ino")
+[ "$c" != $ZERO ] && ok "E: the commit names its commit record despite the hook" ||
+	fail "E: the commit names its commit record despite the hook" "commit $c"
+replay "$SE" E
+mount_fg "$SE" "$M" || { fail "E: mount after the replay"; done_testing; }
+got=$(rd "$M/bkt/obj" 0 $((SIZE + 10)))
+[ "$got" != "OK $SIZE $(sha "$D/killed.bin")" ] &&
+	ok "E: the killed session's never-committed content is not served" ||
+	fail "E: the killed session's never-committed content is not served" "got: $got"
+check_eq "E: read EIO" EIO "$got"
+check_errno "E: the lock still holds (unlink: EPERM)" EPERM unlink "$M/bkt/obj"
+umount_fs "$M" || fail "E: unmount"
+out=$("$WORMCTL" verify "$SE" 2>&1)
+check_match "E: verify names the replay" "DAMAGED bkt/obj: commit record is not the committed one" "$out"
+
+# ---- F. E on a store from before the bind that had nothing to bind: its
+# pass is in the trail too (before, such a pass wrote only the marker)
+SF=$T_BASE/sf
+WORMFS_TEST_UNBOUND=1 make_store "$SF" || { fail "wormctl init (F)"; done_testing; }
+mount_fg "$SF" "$M" || { fail "F: mount (the pass)"; done_testing; }
+umount_fs "$M" || fail "F: unmount"
+check_match "F: a pass that found nothing is in the trail" \
+	"kind=legacy-bind op=bind .*rule=store-upgrade count=0 " "$("$WORMCTL" audit "$SF" 2>&1)"
+"$TAMPER" xdel "$SF/meta" kv "$(hexof legacy_bind)" || fail "F: marker deleted"
+digest_reseal "$SF" || done_testing
+hmount "$SF" "$M" || { fail "F: mount with the hook"; done_testing; }
+umount_fs "$M" || fail "F: unmount"
+check_match "F: the hook is refused (the pass is not run again), logged" \
+	"records a pass that ended" "$(cat "${MNT_LOG[$M]}")"
+
+# ---- G. E on a store marked before every marked store's trail said so (made
+# by an earlier build of this version: no store-init record, no pass
+# record; made here with the hook and the marker put in by hand): its next
+# mount writes the record once (rule=store-marked), so a marker deleted
+# after that is put back too
+SG=$T_BASE/sg
+WORMFS_TEST_UNBOUND=1 make_store "$SG" || { fail "wormctl init (G)"; done_testing; }
+"$TAMPER" kvput "$SG/meta" legacy_bind 01000000 || fail "G: the marker put in"
+digest_reseal "$SG" || done_testing
+check_eq "G: no record of a pass before" 0 "$("$WORMCTL" audit "$SG" 2>/dev/null | grep -c 'kind=legacy-bind')"
+mount_fg "$SG" "$M" || { fail "G: mount"; done_testing; }
+umount_fs "$M" || fail "G: unmount"
+check_match "G: the marked store's record written once" \
+	"kind=legacy-bind op=bind .*rule=store-marked count=0 " "$("$WORMCTL" audit "$SG" 2>&1)"
+mount_fg "$SG" "$M" || { fail "G: mount again"; done_testing; }
+umount_fs "$M" || fail "G: unmount"
+check_eq "G: only once" 1 "$("$WORMCTL" audit "$SG" 2>/dev/null | grep -c 'kind=legacy-bind')"
+"$TAMPER" xdel "$SG/meta" kv "$(hexof legacy_bind)" || fail "G: marker deleted"
+digest_reseal "$SG" || done_testing
+hmount "$SG" "$M" || { fail "G: mount with the hook"; done_testing; }
+umount_fs "$M" || fail "G: unmount"
+check_match "G: the hook is refused (the pass is not run again), logged" \
+	"records a pass that ended" "$(cat "${MNT_LOG[$M]}")"
 
 # ---- C. the bind's marker deleted: the mount is refused -----------------
 SC=$T_BASE/sc
