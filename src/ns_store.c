@@ -165,22 +165,25 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 		goto out;
 	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
 	meta_txn_abort(t);
-	if (rc == -ENOENT || (!rc && len != sizeof(buf))) {
-		/* No rotate recorded (or a store from before the record), or
-		 * the record deleted (the state digest re-sealed): the audit
-		 * trail's rotate records say (review rv-legacy: before, an
-		 * older ring was then taken, its removed versions active
-		 * again). A writable open that finds none records the ring's
-		 * active version, so later opens need not read the trail; a
-		 * read-only one warns only (verify reports it). */
+	if (rc && rc != -ENOENT)
+		goto out;
+	recorded = !rc && len == sizeof(buf) ? get_le32(buf) : 0;
+	rc = 0;
+	/* A writable open also reads the audit trail's rotate records: the
+	 * record deleted (as in a store from before it) or set back to a
+	 * version from before the rotate (the value a first mount records,
+	 * put back), the state digest re-sealed, leaves only the trail
+	 * (review rv-legacy: before, an older ring was then taken, its
+	 * removed versions active again). Without a record or a rotate, the
+	 * ring's active version is recorded; a read-only open reads the
+	 * record only and warns (verify reads both). */
+	if (!(n->flags & NS_RDONLY)) {
+		uint32_t audited = 0;
 		uint64_t seq = 0;
-		rc = 0;
-		if (n->flags & NS_RDONLY)
-			goto out;
-		rc = ns_key_audited(n, &recorded, &seq);
+		rc = ns_key_audited(n, &audited, &seq);
 		if (rc)
 			goto out;
-		if (!recorded) {
+		if (!recorded && !audited) {
 			rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt,
 				      (uint64_t)clock_monotonic_ns());
 			for (size_t i = 0; !rc && i < cnt; i++)
@@ -190,10 +193,10 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 				rc = ns_key_mark(n, active);
 			goto out;
 		}
-	} else if (rc) {
-		goto out;
-	} else {
-		recorded = get_le32(buf);
+		if (audited > recorded)
+			recorded = audited;
+	} else if (!recorded) {
+		goto out;   /* no rotate recorded (or a store from before the record) */
 	}
 	rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns());
 	if (rc)

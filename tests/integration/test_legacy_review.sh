@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Review of the rv-legacy fixes (a store edited offline by root to look
+# older than a record or a marker, so that the daemon accepts a state that
+# undoes a lock or a key ring's rotate).
+#
+# Key ring: kv key_ring_active set back (not deleted) to the version a
+# first mount recorded, from before a rotate, with keys/keyring put back
+# from before the rotate (the removed, perhaps leaked, version 1 active
+# again) and the state digest re-sealed (the audit trail is whole, so
+# wormctl repair digest accepts it). c706ffd read the audit trail's rotate
+# records only when the record was missing: the mount took the older ring
+# (new data keys wrapped under version 1 again); only verify named it.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+ensure_harness
+build_tamper || { fail "tamper.c compiles"; done_testing; }
+
+hexs() { printf %s "$1" | od -An -tx1 | tr -d ' \n'; }
+
+S=$T_BASE/keys M=$T_BASE/mkeys
+make_store "$S" || fail "keys: init"
+mount_fg "$S" "$M" || fail "keys: first mount"
+umount_fs "$M"
+old=$("$TAMPER" kvget "$S/meta" key_ring_active 2>/dev/null)
+check_eq "keys: the first mount recorded version 1" 01000000 "$old"
+cp -p "$S/keys/keyring" "$T_BASE/keyring.1"
+check "keys: rotate" "$WORMCTL" key rotate "$S"
+check "keys: remove 1" "$WORMCTL" key remove "$S" 1
+cp -p "$S/keys/keyring" "$T_BASE/keyring.2"
+cp "$T_BASE/keyring.1" "$S/keys/keyring"
+"$TAMPER" kvput "$S/meta" key_ring_active "$old" || fail "keys: record set back"
+rep=$("$WORMCTL" repair digest "$S" 2>&1); rc=$?
+diag "keys: wormctl repair digest: exit $rc: $(tail -n 1 <<<"$rep")"
+if mount_fg "$S" "$M" 2>/dev/null; then
+	fail "keys: the older key ring is refused at mount (record set back)"
+	umount_fs "$M"
+else
+	ok "keys: the older key ring is refused at mount (record set back)"
+fi
+check_match "keys: the refusal names the key ring (repair or mount)" \
+	"active master key version 1 is below version 2" "$rep$(cat "${MNT_LOG[$M]}")"
+out=$("$WORMCTL" verify "$S" 2>&1); rc=$?
+check_eq "keys: verify reports it: exit 1" 1 "$rc"
+check_match "keys: verify names the key ring" \
+	"DAMAGED keys/keyring: the key ring's active master key version 1 is below version 2" "$out"
+# The current ring put back (the record still set back): accepted again.
+cp "$T_BASE/keyring.2" "$S/keys/keyring"
+check "keys: repair digest with the current ring" "$WORMCTL" repair digest "$S"
+mount_fg "$S" "$M" || fail "keys: the current ring mounts"
+umount_fs "$M"
+
+done_testing
