@@ -402,6 +402,14 @@ void ns_bind_legacy(ns *n)
 			return;
 		}
 	}
+	/* Nor the hook on a store with such nodes at all (a running count
+	 * is a plain record: one added must not let it in): it only makes
+	 * a store as an older build made it, whose nodes never name one. */
+	if (!rc && n->test_unbound && w.named) {
+		n->test_unbound = 0;
+		wlog(WLOG_ERR, "WORMFS_TEST_UNBOUND=1 ignored: file nodes of this store name "
+		     "their commit record (a test hook for stores made by an older build only)");
+	}
 	if (!rc && n->test_unbound) {
 		free(w.ino);
 		wlog(WLOG_WARN, "WORMFS_TEST_UNBOUND=1: legacy bind skipped and commits name no "

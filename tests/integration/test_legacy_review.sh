@@ -87,6 +87,17 @@ if [ -n "$PREV" ] && [ -x "$PREV/wormctl" ] && . "$(dirname "$0")/replay_lib.sh"
 	[ "$c" != $ZERO ] && ok "P: the commit names its commit record despite the hook" ||
 		fail "P: the commit names its commit record despite the hook" "commit $c"
 	check "P: the marker is back" "$TAMPER" kvget "$SP/meta" legacy_bind
+	# A running count added (a pass in progress, to the walk): the hook
+	# stays refused all the same.
+	"$TAMPER" xdel "$SP/meta" kv "$(hexs legacy_bind)" || fail "P: marker deleted again"
+	"$TAMPER" kvput "$SP/meta" legacy_bind_count 0100000000000000 || fail "P: count added"
+	digest_reseal "$SP" || done_testing
+	hmount "$SP" "$M" || { fail "P: mount with the hook (count)"; done_testing; }
+	cp "$D/v1" "$M/bkt/obj2"
+	umount_fs "$M" || fail "P: unmount"
+	c=$(commit_of "$SP" "$(ino_of "$SP" bkt/obj2)")
+	[ "$c" != $ZERO ] && ok "P: with a count added, the commit names its commit record" ||
+		fail "P: with a count added, the commit names its commit record" "commit $c"
 	out=$("$WORMCTL" verify "$SP" 2>&1)
 	diag "P: verify: $(tail -n 1 <<<"$out")"
 else
