@@ -24,6 +24,7 @@
 #include "ns_record.h"
 #include "ns_retention.h"
 #include "ns_trail.h"
+#include "trail.h"
 #include "ns_vcache.h"
 #include "log.h"
 
@@ -220,6 +221,20 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 out:
 	free(info);
 	return rc;
+}
+
+/* A record only a build with record MACs writes: a state digest's seal
+ * (a store upgraded to record MACs is sealed at once) or the legacy
+ * bind's (which came later still). */
+static int mac_era_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+{
+	(void)seq;
+	(void)time_s;
+	if (strncmp(text, "kind=digest-reseal ", 19) != 0 &&
+	    strncmp(text, "kind=legacy-bind ", 17) != 0)
+		return 0;
+	*(int *)arg = 1;
+	return 1;
 }
 
 /* A path inside the store: a store path too long for it is an error (a
@@ -804,6 +819,10 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	/* A store that kept a state digest was written with record MACs:
 	 * never upgraded to them again (ns_auth_open). */
 	n->digest_head = ns_trail_had_digest(n);
+	/* Nor one whose trail holds a record only such a build writes (the
+	 * store heads deleted: review of a144df4). */
+	if (!n->digest_head && ns_audit_list(n, 0, mac_era_cb, &n->trail_mac) < 0)
+		n->trail_mac = 1;
 	rc = ns_auth_open(n, err, errlen);
 	if (!rc)
 		rc = ns_digest_open(n, store_path, err, errlen);
