@@ -314,8 +314,11 @@ int ns_auth_open(ns *n, char *err, size_t errlen)
 		 * look older (the flag deleted, every entry's MAC stripped,
 		 * every node record's version set to 1: those fail, but none
 		 * says version 2) was upgraded below, before the digest is
-		 * checked, and entries edited meanwhile got fresh MACs. */
-		any_new = n->digest_head || meta_digest_get(t, dg) != -ENOENT;
+		 * checked, and entries edited meanwhile got fresh MACs. Its
+		 * audit trail tells too (n->trail_mac: a seal's record), also
+		 * with every store head deleted and the root's version-1
+		 * record of before the upgrade put back. */
+		any_new = n->digest_head || n->trail_mac || meta_digest_get(t, dg) != -ENOENT;
 		if (!any_new)
 			any_new = meta_auth_any_new(t);
 		/* A store from before record MACs has an authentic root record

@@ -50,6 +50,7 @@
 struct bind_walk {
 	uint64_t *ino;
 	size_t n, cap;
+	uint64_t named;   /* file nodes that name their commit record */
 	int rc;
 };
 
@@ -67,7 +68,10 @@ static int is_unbound(const struct meta_node *nd)
 static int walk_cb(void *arg, const struct meta_node *nd)
 {
 	struct bind_walk *w = arg;
+	static const uint8_t none[META_COMMIT_BYTES];
 
+	if (S_ISREG(nd->mode) && memcmp(nd->commit, none, sizeof(none)) != 0)
+		w->named++;
 	if (!is_unbound(nd))
 		return 0;
 	if (w->n == w->cap) {
@@ -256,6 +260,19 @@ int ns_bind_init_store(meta_txn *t)
 	return rc ? rc : meta_kv_put(t, KV_BIND_AUDITED, &one, sizeof(one));
 }
 
+/* wormctl upgrade ran (kind=format-upgrade): it names the commit record
+ * of each object it rewrote, also on a store from before the bind whose
+ * pass has not run yet. */
+static int upgraded_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+{
+	(void)seq;
+	(void)time_s;
+	if (strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0)
+		return 0;
+	*(int *)arg = 1;
+	return 1;
+}
+
 static int restore_marker(ns *n, uint64_t seq)
 {
 	uint32_t one = 1;
@@ -268,10 +285,17 @@ static int restore_marker(ns *n, uint64_t seq)
 		rc = meta_txn_commit(t);
 	else if (t)
 		meta_txn_abort(t);
-	wlog(WLOG_ERR, "legacy bind: the marker is missing but audit record %" PRIu64 " records "
-	     "a pass that ended: not run again (it would bind a node record put back from "
-	     "before it to whatever its content file holds now); marker %s", seq,
-	     rc ? "not restored" : "restored");
+	if (seq)
+		wlog(WLOG_ERR, "legacy bind: the marker is missing but audit record %" PRIu64
+		     " records a pass that ended: not run again (it would bind a node record put "
+		     "back from before it to whatever its content file holds now); marker %s", seq,
+		     rc ? "not restored" : "restored");
+	else
+		wlog(WLOG_ERR, "legacy bind: the marker is missing but file nodes name their "
+		     "commit record and no pass is in progress (a store made, or committed into, "
+		     "by a build with the bind): not run (it would bind a node record put back "
+		     "to whatever its content file holds now); marker %s",
+		     rc ? "not restored" : "restored");
 	return rc;
 }
 
@@ -390,18 +414,51 @@ void ns_bind_legacy(ns *n)
 			return;
 		}
 	}
-	if (n->test_unbound) {
-		wlog(WLOG_WARN, "WORMFS_TEST_UNBOUND=1: legacy bind skipped and commits name no "
-		     "commit record (a test hook: the store stays as an older build leaves it)");
-		return;
-	}
 	rc = meta_txn_begin(n->me, 1, &t);
 	if (rc)
 		goto fail;
 	rc = meta_node_foreach(t, walk_cb, &w);
-	meta_txn_abort(t);
-	if (!rc)
-		rc = w.rc;
+	{
+		uint64_t cnt = 0;
+		/* A pass in progress (killed between batches) has its count. */
+		int counting = !rc && !meta_kv_get(t, KV_BIND_COUNT, &cnt, sizeof(cnt), &len);
+		meta_txn_abort(t);
+		if (!rc)
+			rc = w.rc;
+		/* A store made by a build with the bind (before its first audit
+		 * record said so, 8dc80a9) has no record of a pass either: its
+		 * file nodes naming their commit record tell (an older build's
+		 * never do until a pass binds them, which keeps its count, or
+		 * wormctl upgrade rewrites them, which is in the trail). The
+		 * marker deleted, the digest re-sealed, must not let the hook
+		 * or the walk in (review of 8dc80a9). */
+		int upgraded = 0;
+		if (!rc && w.named && !counting) {
+			rc = ns_audit_list(n, 0, upgraded_cb, &upgraded);
+			if (rc == -ENOENT)
+				rc = 0;
+		}
+		if (!rc && w.named && !counting && !upgraded) {
+			n->test_unbound = 0;
+			(void)restore_marker(n, 0);
+			free(w.ino);
+			return;
+		}
+	}
+	/* Nor the hook on a store with such nodes at all (a running count
+	 * is a plain record: one added must not let it in): it only makes
+	 * a store as an older build made it, whose nodes never name one. */
+	if (!rc && n->test_unbound && w.named) {
+		n->test_unbound = 0;
+		wlog(WLOG_ERR, "WORMFS_TEST_UNBOUND=1 ignored: file nodes of this store name "
+		     "their commit record (a test hook for stores made by an older build only)");
+	}
+	if (!rc && n->test_unbound) {
+		free(w.ino);
+		wlog(WLOG_WARN, "WORMFS_TEST_UNBOUND=1: legacy bind skipped and commits name no "
+		     "commit record (a test hook: the store stays as an older build leaves it)");
+		return;
+	}
 	for (size_t i = 0; !rc && i < w.n; i += NS_BIND_BATCH)
 		rc = bind_batch(n, w.ino + i, w.n - i < NS_BIND_BATCH ? w.n - i : NS_BIND_BATCH, &c);
 	if (!rc)

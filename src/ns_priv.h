@@ -122,6 +122,10 @@ struct ns {
 	int digest_head;          /* a store head says a digest was kept
 				     (ns_trail_had_digest, read before
 				     ns_auth_open) */
+	int trail_mac;            /* the audit trail holds a record only a
+				     build with record MACs writes (read
+				     before ns_auth_open, when digest_head
+				     is 0) */
 	int clock_ready;          /* clk loaded from its record (ns_close
 				     persists it only then) */
 	struct wclock clk;

@@ -24,6 +24,7 @@
 #include "ns_record.h"
 #include "ns_retention.h"
 #include "ns_trail.h"
+#include "trail.h"
 #include "ns_vcache.h"
 #include "log.h"
 
@@ -165,22 +166,25 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 		goto out;
 	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
 	meta_txn_abort(t);
-	if (rc == -ENOENT || (!rc && len != sizeof(buf))) {
-		/* No rotate recorded (or a store from before the record), or
-		 * the record deleted (the state digest re-sealed): the audit
-		 * trail's rotate records say (review rv-legacy: before, an
-		 * older ring was then taken, its removed versions active
-		 * again). A writable open that finds none records the ring's
-		 * active version, so later opens need not read the trail; a
-		 * read-only one warns only (verify reports it). */
+	if (rc && rc != -ENOENT)
+		goto out;
+	recorded = !rc && len == sizeof(buf) ? get_le32(buf) : 0;
+	rc = 0;
+	/* A writable open also reads the audit trail's rotate records: the
+	 * record deleted (as in a store from before it) or set back to a
+	 * version from before the rotate (the value a first mount records,
+	 * put back), the state digest re-sealed, leaves only the trail
+	 * (review rv-legacy: before, an older ring was then taken, its
+	 * removed versions active again). Without a record or a rotate, the
+	 * ring's active version is recorded; a read-only open reads the
+	 * record only and warns (verify reads both). */
+	if (!(n->flags & NS_RDONLY)) {
+		uint32_t audited = 0;
 		uint64_t seq = 0;
-		rc = 0;
-		if (n->flags & NS_RDONLY)
-			goto out;
-		rc = ns_key_audited(n, &recorded, &seq);
+		rc = ns_key_audited(n, &audited, &seq);
 		if (rc)
 			goto out;
-		if (!recorded) {
+		if (!recorded && !audited) {
 			/* Best effort (a full disk): the next open reads the
 			 * trail again. */
 			int r2 = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt,
@@ -195,10 +199,10 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 				     store_path, strerror(-r2));
 			goto out;
 		}
-	} else if (rc) {
-		goto out;
-	} else {
-		recorded = get_le32(buf);
+		if (audited > recorded)
+			recorded = audited;
+	} else if (!recorded) {
+		goto out;   /* no rotate recorded (or a store from before the record) */
 	}
 	rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns());
 	if (rc)
@@ -222,6 +226,20 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 out:
 	free(info);
 	return rc;
+}
+
+/* A record only a build with record MACs writes: a state digest's seal
+ * (a store upgraded to record MACs is sealed at once) or the legacy
+ * bind's (which came later still). */
+static int mac_era_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+{
+	(void)seq;
+	(void)time_s;
+	if (strncmp(text, "kind=digest-reseal ", 19) != 0 &&
+	    strncmp(text, "kind=legacy-bind ", 17) != 0)
+		return 0;
+	*(int *)arg = 1;
+	return 1;
 }
 
 /* A path inside the store: a store path too long for it is an error (a
@@ -806,6 +824,10 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	/* A store that kept a state digest was written with record MACs:
 	 * never upgraded to them again (ns_auth_open). */
 	n->digest_head = ns_trail_had_digest(n);
+	/* Nor one whose trail holds a record only such a build writes (the
+	 * store heads deleted: review of a144df4). */
+	if (!n->digest_head && ns_audit_list(n, 0, mac_era_cb, &n->trail_mac) < 0)
+		n->trail_mac = 1;
 	rc = ns_auth_open(n, err, errlen);
 	if (!rc)
 		rc = ns_digest_open(n, store_path, err, errlen);
