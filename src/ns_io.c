@@ -1055,19 +1055,29 @@ static int mark_pending(ns *n, uint64_t ino)
  * exactly the one committing after all the others applies the default.
  * writers drops only after the commit: until then lock changes stay
  * refused and ns_settle_writers keeps waiting. */
-static int writer_done(ns *n, struct ns_inode *in, int fd)
+static int writer_done(ns *n, struct ns_inode *in, int fd, int untouched)
 {
-	int rc, last, unlinked;
+	int rc, last, unlinked, apply;
 
 	pthread_rwlock_wrlock(&in->rw);
 	pthread_mutex_lock(&in->mu);
 	last = ++in->releasing == in->writers;
 	unlinked = in->unlinked;
+	/* untouched: a write-open refused before it changed anything (its
+	 * pending mark not recorded). It applies the default only when
+	 * another writer's release left it to this one; else the refused
+	 * open changes nothing (the object is not locked with the content it
+	 * had before the open). */
+	apply = last && !unlinked && (!untouched || in->left || in->dirty);
+	if (!last && !untouched)
+		in->left = 1;
+	if (last)
+		in->left = 0;
 	pthread_mutex_unlock(&in->mu);
-	rc = inode_commit(n, in, fd, last && !unlinked, 0);
+	rc = inode_commit(n, in, fd, apply, 0);
 	/* The last writer gone: an autocommit deadline starts now (a file
 	 * held open for days never autocommits while open). */
-	if (last && !unlinked)
+	if (apply)
 		ns_autocommit_touch(n, in->ino);
 	pthread_mutex_lock(&in->mu);
 	in->releasing--;
@@ -1101,7 +1111,7 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	const char *rule = NULL;
 	meta_txn *t = NULL;
 	int64_t cnow = ns_clock_now(n);
-	int writable, rc;
+	int writable, rc, untouched = 0;
 	ns_handle *h;
 
 	flags &= ~OPEN_UPLOAD;
@@ -1167,8 +1177,10 @@ static int open_node(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 	rc = 0;
 	if (writable && !upload && !(nd.flags & META_F_DEFAULT_PENDING) && !nd.sealed)
 		rc = mark_pending(n, ino);
-	if (rc)
+	if (rc) {
+		untouched = 1;
 		goto fail_h;
+	}
 	/* Its autocommit counterpart: in an autocommit bucket a deadline
 	 * from this open, so a writer killed before its release (its
 	 * changes committed at a flush or an fsync) still locks once idle
@@ -1206,7 +1218,7 @@ fail_h:
 	/* Counted as a writer: it may be the last one (the others' default
 	 * was left to it), so it goes like a release. */
 	if (writable)
-		writer_done(n, in, h->fd);
+		writer_done(n, in, h->fd, untouched);
 	pthread_mutex_lock(&in->mu);
 	in->handles--;
 	pthread_mutex_unlock(&in->mu);
@@ -1321,7 +1333,7 @@ int ns_release(ns *n, ns_handle *h)
 		return 0;
 	}
 	if (h->writable)
-		rc = writer_done(n, in, h->fd);
+		rc = writer_done(n, in, h->fd, 0);
 	pthread_mutex_lock(&in->mu);
 	in->handles--;
 	if (in->unlinked && in->handles == 0) {

@@ -48,6 +48,10 @@
  *   ++releasing == writers, with in->rw held for writing, in the same in->mu
  *   hold: exactly the last of the writers released together sees it, after
  *   all the others have committed, and applies the bucket default.
+ *   left (under in->mu) is set by a release that was not the last (the
+ *   default left to a later one) and cleared by the last: a write-open
+ *   refused before it changed anything (its pending mark not recorded)
+ *   applies the default only when one was left to it.
  * - the pending default (META_F_DEFAULT_PENDING): in the record, changed
  *   in write transactions only; set at create or at a write open, cleared
  *   by the commit that applies the default (or finds it no longer due). */
@@ -57,6 +61,7 @@ struct ns_inode {
 	unsigned handles;         /* open handles (mu) */
 	unsigned writers;         /* write-capable handles (mu), see above */
 	unsigned releasing;       /* writer releases under way (mu) */
+	int left;                 /* a release left the default to the last (mu) */
 	int live;                 /* ref below is loaded and authoritative */
 	int sealed;               /* content frozen: writes refused */
 	int unlinked;             /* node gone; content deleted at last release */

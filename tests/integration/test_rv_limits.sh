@@ -16,7 +16,11 @@
 #    descriptors are free again: the default is owed, so a truncate by path
 #    is refused and the object ends locked; its content is the last commit
 #    once the next mount has rolled the session back.
-# 3. A write-open whose pending mark cannot be recorded (EIO) is refused.
+# 3. A write-open whose pending mark cannot be recorded (EIO) is refused,
+#    and being refused before it changed anything, it changes nothing: the
+#    object is not locked with the content it had before the open (it was,
+#    as the open went like a release); a later write-open works, and its
+#    release applies the default to what it wrote.
 . "$(dirname "$0")/lib.sh"
 
 require_binaries
@@ -192,13 +196,19 @@ wp=$!
 for i in $(seq 1 100); do [ -s "$T_BASE/p3.out" ] && break; sleep 0.1; done
 nofault
 check_eq "3: a write-open whose pending mark is not recorded: EIO" OPEN=EIO "$(cat "$T_BASE/p3.out")"
+check_eq "3: the refused open locked nothing" mutable "$(worm_state "$D3/old")"
+check_eq "3: nor changed the content" before "$(cat "$D3/old")"
 # the daemon killed while a writer may hold the object, then restarted
 kill -9 "${MNT_PID[$MNT]}"
 kill -9 "$wp" 2>/dev/null
 wait "$wp" 2>/dev/null
 crash_daemon "$MNT" "$STORE"
 mount_fg "$STORE" "$MNT" || { fail "3: restart"; done_testing; }
-check_eq "3: after the restart: locked" locked "$(worm_state "$D3/old")"
+check_eq "3: after the restart: still mutable (nothing was written)" mutable "$(worm_state "$D3/old")"
+check_eq "3: the content from before the open" before "$(cat "$D3/old")"
+check_errno "3: a write-open again works" OK write "$D3/old" rewritten
+check_eq "3: its release applied the default" locked "$(worm_state "$D3/old")"
+check_eq "3: to what it wrote" rewritten "$(cat "$D3/old")"
 check_errno "3: truncate refused" EPERM truncate "$D3/old" 0
 umount_check "$MNT" "3"
 done_testing
