@@ -41,7 +41,8 @@ out:
 	return in;
 }
 
-struct ns_inode *ns_inode_find(ns *n, uint64_t ino)
+/* The inode of ino if it is in the table (a reference), else NULL. */
+static struct ns_inode *inode_find(ns *n, uint64_t ino)
 {
 	struct ns_inode *in;
 	pthread_mutex_lock(&n->itab_mu);
@@ -114,7 +115,7 @@ void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
 		ns_node_lock(nd, &lk);
 		a->sealed = policy_content_frozen(&lk, ns_clock_now(n));
 		/* Live size of an open object (uncommitted writes). */
-		struct ns_inode *in = ns_inode_find(n, nd->ino);
+		struct ns_inode *in = inode_find(n, nd->ino);
 		if (in) {
 			pthread_mutex_lock(&in->mu);
 			if (in->live) {
@@ -205,7 +206,7 @@ int ns_settle_writers(ns *n, uint64_t parent, const char *name)
 	if (meta_txn_begin(n->me, 1, &t))
 		return 0;
 	rc = meta_dirent_get(t, parent, name, &ino);
-	if (rc || !(in = ns_inode_find(n, ino))) {
+	if (rc || !(in = inode_find(n, ino))) {
 		meta_txn_abort(t);
 		return 0;
 	}

@@ -9,8 +9,6 @@
 
 void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a);
 struct ns_inode *ns_inode_get(ns *n, uint64_t ino);
-/* The inode of ino if it is in the table (a reference), else NULL. */
-struct ns_inode *ns_inode_find(ns *n, uint64_t ino);
 void ns_inode_put(ns *n, struct ns_inode *in);
 /* Wipe and free an inode's inline plaintext (in->mu held or no sharers). */
 void ns_ibuf_free(struct ns_inode *in);

@@ -78,7 +78,7 @@ static int content_open(ns *n, struct ns_inode *in, int flags, int *fd)
 
 /* The block map of the object, read at the first open of its content
  * file and kept in memory with the inode (no fd kept); a session updates
- * it. Called with in->mu held (or in->rw held for writing). */
+ * it. Called with in->mu held (an open copies in->ref under in->mu alone). */
 static int map_attach(ns *n, struct ns_inode *in, int fd)
 {
 	struct obj_ref r;
@@ -318,9 +318,14 @@ static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, uint64_t end
 		in->ref.undo = u;
 		pthread_mutex_unlock(&in->mu);
 	}
+	/* in->ref (its key, its map) changes under in->mu: an open reads
+	 * it under in->mu alone (ns_key_ensure), without in->rw. */
 	if (h && h->fd >= 0) {
 		*fd = h->fd;
-		return map_attach(n, in, h->fd);   /* dropped by a rollback */
+		pthread_mutex_lock(&in->mu);
+		rc = map_attach(n, in, h->fd);   /* dropped by a rollback */
+		pthread_mutex_unlock(&in->mu);
+		return rc;
 	}
 	pthread_mutex_lock(&in->mu);
 	inl = in->inl;
@@ -335,10 +340,12 @@ static int content_ensure(ns *n, struct ns_inode *in, ns_handle *h, uint64_t end
 		return 0;
 	}
 	if (has_content(&in->ref)) {
+		pthread_mutex_lock(&in->mu);
 		in->ref.key = in->key;
 		rc = content_open(n, in, O_RDWR, &nfd);
 		if (!rc && (rc = map_attach(n, in, nfd)) != 0)
 			close(nfd);
+		pthread_mutex_unlock(&in->mu);
 		if (rc)
 			return rc;
 		goto done;

@@ -316,16 +316,26 @@ int ns_readlink(ns *n, uint64_t ino, char *buf, size_t size)
 /* Drop a node that left the namespace. An object that is still open keeps
  * its record (nlink 0) until the last release, so fstat, reads and writes
  * on the open handles go on working; it is recorded as an orphan so a
- * crash in between cannot leak it. Otherwise record and content go now. */
-static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink_now)
+ * crash in between cannot leak it. Otherwise record and content go now.
+ * *pin gets the object's inode, marked unlinked: the caller keeps it in
+ * the table until the transaction has committed or aborted (then
+ * ns_inode_put), so that an open of it meanwhile finds the mark. */
+static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink_now,
+		     struct ns_inode **pin)
 {
 	static const uint8_t zero[16];
 	int rc;
 
 	*unlink_now = 0;
+	*pin = NULL;
 	if (S_ISREG(nd->mode)) {
 		/* Marked under in->mu so that an open racing with us either
-		 * counted its handle first or sees `unlinked` and fails. */
+		 * counted its handle first or sees `unlinked` and fails. The
+		 * inode stays in the table until the commit: put back at once,
+		 * it was freed, and an open taking it anew read the record
+		 * from a snapshot before the commit, counted its handle on an
+		 * object about to go and found its content gone (EIO, an
+		 * authentication failure logged and counted). */
 		struct ns_inode *in = ns_inode_get(n, nd->ino);
 		int open = 0;
 		if (!in)
@@ -334,7 +344,7 @@ static int node_drop(ns *n, meta_txn *t, const struct meta_node *nd, int *unlink
 		in->unlinked = 1;
 		open = in->handles > 0;
 		pthread_mutex_unlock(&in->mu);
-		ns_inode_put(n, in);
+		*pin = in;
 		if (open) {
 			struct meta_node keep = *nd;
 			keep.nlink = 0;
@@ -366,17 +376,15 @@ static void content_drop(ns *n, uint64_t ino, const uint8_t objid[16])
 
 /* The transaction that dropped nd did not commit: the object is still
  * there, so its open handles must not treat it as unlinked (their last
- * release would skip its default retention and delete it). */
-static void node_drop_undo(ns *n, const struct meta_node *nd)
+ * release would skip its default retention and delete it). pin: the
+ * inode node_drop kept (NULL: none). */
+static void node_drop_undo(struct ns_inode *pin)
 {
-	struct ns_inode *in;
-
-	if (!S_ISREG(nd->mode) || !(in = ns_inode_find(n, nd->ino)))
+	if (!pin)
 		return;
-	pthread_mutex_lock(&in->mu);
-	in->unlinked = 0;
-	pthread_mutex_unlock(&in->mu);
-	ns_inode_put(n, in);
+	pthread_mutex_lock(&pin->mu);
+	pin->unlinked = 0;
+	pthread_mutex_unlock(&pin->mu);
 }
 
 /* expect: the inode name must still hold (0: any), else -ESTALE. */
@@ -389,8 +397,9 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 	struct policy_lock lk;
 	struct policy_caller pc;
 	const char *rule = NULL;
+	struct ns_inode *pin = NULL;   /* the dropped object's inode (node_drop) */
 	uint64_t ino;
-	int unlink_now = 0, dropped = 0, rc;
+	int unlink_now = 0, rc;
 
 	stats_op(&n->stats, op);
 	if (parent == NS_INO_CTL || (parent == NS_INO_ROOT && !strcmp(name, NAMES_CTL_DIR)))
@@ -448,10 +457,8 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 		}
 	}
 	rc = meta_dirent_del(t, parent, name);
-	if (!rc) {
-		rc = node_drop(n, t, &nd, &unlink_now);
-		dropped = !rc;
-	}
+	if (!rc)
+		rc = node_drop(n, t, &nd, &unlink_now, &pin);
 	if (!rc)
 		rc = ns_node_get(n, t, parent, &p);
 	if (rc)
@@ -465,15 +472,18 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 	if (rc)
 		goto fail;
 	rc = meta_txn_commit(t);
-	if (rc && dropped)
-		node_drop_undo(n, &nd);
+	if (rc)
+		node_drop_undo(pin);
 	if (!rc && unlink_now)
 		content_drop(n, nd.ino, nd.objid);
+	if (pin)
+		ns_inode_put(n, pin);
 	return rc;
 fail:
 	meta_txn_abort(t);
-	if (dropped)
-		node_drop_undo(n, &nd);
+	node_drop_undo(pin);
+	if (pin)
+		ns_inode_put(n, pin);
 	return rc;
 }
 
@@ -651,7 +661,8 @@ static int rename_impl(ns *n, const struct ns_caller *c, uint64_t parent, const 
 	const char *rule = NULL;
 	uint64_t sino, dino = 0;
 	int64_t now = ns_clock_now(n), tnow = now_ns();
-	int have_dst, unlink_now = 0, dropped = 0, rc;
+	struct ns_inode *pin = NULL;   /* the replaced object's inode (node_drop) */
+	int have_dst, unlink_now = 0, rc;
 
 	stats_op(&n->stats, SOP_RENAME);
 	if ((flags & ~(NS_RENAME_NOREPLACE | NS_RENAME_EXCHANGE | NS_RENAME_UPLOAD)) ||
@@ -792,10 +803,8 @@ static int rename_impl(ns *n, const struct ns_caller *c, uint64_t parent, const 
 		rc = meta_dirent_del(t, parent, name);
 		if (!rc && have_dst) {
 			rc = meta_dirent_set(t, newparent, newname, sino);
-			if (!rc) {
-				rc = node_drop(n, t, &dst, &unlink_now);
-				dropped = !rc;
-			}
+			if (!rc)
+				rc = node_drop(n, t, &dst, &unlink_now, &pin);
 		} else if (!rc) {
 			rc = meta_dirent_add(t, newparent, newname, sino);
 		}
@@ -860,15 +869,18 @@ static int rename_impl(ns *n, const struct ns_caller *c, uint64_t parent, const 
 	if (rc)
 		goto fail;
 	rc = meta_txn_commit(t);
-	if (rc && dropped)
-		node_drop_undo(n, &dst);
+	if (rc)
+		node_drop_undo(pin);
 	if (!rc && unlink_now)
 		content_drop(n, dst.ino, dst.objid);
+	if (pin)
+		ns_inode_put(n, pin);
 	return rc;
 fail:
 	meta_txn_abort(t);
-	if (dropped)
-		node_drop_undo(n, &dst);
+	node_drop_undo(pin);
+	if (pin)
+		ns_inode_put(n, pin);
 	return rc;
 }
 

@@ -35,7 +35,7 @@ TSAN=${WORMFS_TSAN_DIR:-$ROOT/build-tsan}
 # xattr load, the lock matrix, the broad POSIX, namespace and store
 # coverage and the daemonized mount (about 5 minutes on 2 busy cores).
 # Not test_kms: its rate-limit windows assume a daemon at normal speed.
-TSAN_TESTS=${WORMFS_TSAN_TESTS:-lock_race crash_atomic crash lock_settle xattr_load lock_matrix bucket_lock posix namespace inline store daemon s3 s3_users fault_commit}
+TSAN_TESTS=${WORMFS_TSAN_TESTS:-lock_race rv_race crash_atomic crash lock_settle xattr_load lock_matrix bucket_lock posix namespace inline store daemon s3 s3_users fault_commit}
 LONG=${WORMFS_LONG:-0}
 LOGDIR=${LOGDIR:-/tmp/wormfs-test-logs}
 NPROC=$(nproc 2>/dev/null || echo 2)
