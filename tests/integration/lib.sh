@@ -399,6 +399,27 @@ digest_reseal() {
 $out"
 }
 
+# check_ring_refused STORE MNT LABEL VERIFY_RE: after an older key ring
+# was put back offline, with the state digest re-sealed over it, a
+# writable mount is refused naming the ring (LABEL ends that check's
+# name) and verify reports it: exit 1, output matching VERIFY_RE.
+check_ring_refused() {
+	local s=$1 m=$2 label=$3 re=$4 rep rc out
+	rep=$("$WORMCTL" repair digest "$s" 2>&1); rc=$?
+	diag "keys: wormctl repair digest: exit $rc: $(tail -n 1 <<<"$rep")"
+	if mount_fg "$s" "$m" 2>/dev/null; then
+		fail "keys: the older key ring is refused at mount$label"
+		umount_fs "$m"
+	else
+		ok "keys: the older key ring is refused at mount$label"
+	fi
+	check_match "keys: the refusal names the key ring (repair or mount)" \
+		"active master key version 1 is below version 2" "$rep$(cat "${MNT_LOG[$m]}")"
+	out=$("$WORMCTL" verify "$s" 2>&1); rc=$?
+	check_eq "keys: verify reports it: exit 1" 1 "$rc"
+	check_match "keys: verify names the key ring" "$re" "$out"
+}
+
 # kv_key NAME: the hex form of a key of meta/'s kv table, as tamper's
 # xget/xput/xdel take it (kv_key clock_hwm).
 kv_key() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n'; }
