@@ -361,6 +361,27 @@ out:
 		     "(tried again at the next mount)", strerror(-rc));
 }
 
+/* A pass stopped before it bound anything: its running count set to 0
+ * (a pass in progress), unless one is there already. */
+static void in_progress(ns *n)
+{
+	uint64_t zero = 0, cnt = 0;
+	size_t len = 0;
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 0, &t);
+
+	if (!rc && meta_kv_get(t, KV_BIND_COUNT, &cnt, sizeof(cnt), &len) == -ENOENT)
+		rc = meta_kv_put(t, KV_BIND_COUNT, &zero, sizeof(zero));
+	if (!rc)
+		rc = meta_txn_commit(t);
+	else if (t)
+		meta_txn_abort(t);
+	if (rc)
+		wlog(WLOG_ERR, "legacy bind: the pass not recorded as in progress: %s (commits of "
+		     "this session may make the next mount take the store for a bound one)",
+		     strerror(-rc));
+}
+
 void ns_bind_legacy(ns *n)
 {
 	struct bind_walk w = { 0 };
@@ -472,4 +493,10 @@ fail:
 	n->test_unbound = 0;
 	wlog(WLOG_ERR, "legacy bind stopped: %s (%" PRIu64 " object(s) bound in this pass; the "
 	     "rest is bound at the next mount)", strerror(-rc), c.bound);
+	/* This session's commits name their commit record: without a
+	 * running count (nothing bound yet) the next mount would take those
+	 * nodes for a store made with the bind, put the marker back and
+	 * leave the older objects unbound (reading EIO). A count of 0 keeps
+	 * the pass in progress (review rvleg3). */
+	in_progress(n);
 }
