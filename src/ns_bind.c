@@ -262,12 +262,14 @@ int ns_bind_init_store(meta_txn *t)
 
 /* wormctl upgrade ran (kind=format-upgrade): it names the commit record
  * of each object it rewrote, also on a store from before the bind whose
- * pass has not run yet. */
+ * pass has not run yet. A run killed after its first swap left only its
+ * start record (op=upgrade-start, committed with that swap). */
 static int upgraded_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
 {
 	(void)seq;
 	(void)time_s;
-	if (strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0)
+	if (strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0 &&
+	    strncmp(text, "kind=format-upgrade op=upgrade-start ", 37) != 0)
 		return 0;
 	*(int *)arg = 1;
 	return 1;
@@ -357,6 +359,27 @@ out:
 	if (rc)
 		wlog(WLOG_WARN, "legacy bind: the marker's audit record not checked or written: %s "
 		     "(tried again at the next mount)", strerror(-rc));
+}
+
+/* A pass stopped before it bound anything: its running count set to 0
+ * (a pass in progress), unless one is there already. */
+static void in_progress(ns *n)
+{
+	uint64_t zero = 0, cnt = 0;
+	size_t len = 0;
+	meta_txn *t = NULL;
+	int rc = meta_txn_begin(n->me, 0, &t);
+
+	if (!rc && meta_kv_get(t, KV_BIND_COUNT, &cnt, sizeof(cnt), &len) == -ENOENT)
+		rc = meta_kv_put(t, KV_BIND_COUNT, &zero, sizeof(zero));
+	if (!rc)
+		rc = meta_txn_commit(t);
+	else if (t)
+		meta_txn_abort(t);
+	if (rc)
+		wlog(WLOG_ERR, "legacy bind: the pass not recorded as in progress: %s (commits of "
+		     "this session may make the next mount take the store for a bound one)",
+		     strerror(-rc));
 }
 
 void ns_bind_legacy(ns *n)
@@ -470,4 +493,10 @@ fail:
 	n->test_unbound = 0;
 	wlog(WLOG_ERR, "legacy bind stopped: %s (%" PRIu64 " object(s) bound in this pass; the "
 	     "rest is bound at the next mount)", strerror(-rc), c.bound);
+	/* This session's commits name their commit record: without a
+	 * running count (nothing bound yet) the next mount would take those
+	 * nodes for a store made with the bind, put the marker back and
+	 * leave the older objects unbound (reading EIO). A count of 0 keeps
+	 * the pass in progress (review rvleg3). */
+	in_progress(n);
 }

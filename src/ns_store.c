@@ -170,21 +170,24 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 		goto out;
 	recorded = !rc && len == sizeof(buf) ? get_le32(buf) : 0;
 	rc = 0;
-	/* A writable open also reads the audit trail's rotate records: the
+	/* Every open also reads the audit trail's rotate records: the
 	 * record deleted (as in a store from before it) or set back to a
 	 * version from before the rotate (the value a first mount records,
 	 * put back), the state digest re-sealed, leaves only the trail
 	 * (review rv-legacy: before, an older ring was then taken, its
-	 * removed versions active again). Without a record or a rotate, the
-	 * ring's active version is recorded; a read-only open reads the
-	 * record only and warns (verify reads both). */
-	if (!(n->flags & NS_RDONLY)) {
+	 * removed versions active again). Without a record or a rotate, a
+	 * writable open records the ring's active version; a read-only one
+	 * (verify, key list) warns as a writable one refuses (review rvleg3:
+	 * it read the record only, so key list showed the older ring with
+	 * no word while the mount refused it). */
+	{
 		uint32_t audited = 0;
 		uint64_t seq = 0;
 		rc = ns_key_audited(n, &audited, &seq);
-		if (rc)
+		if (rc && !(n->flags & NS_RDONLY))
 			goto out;
-		if (!recorded && !audited) {
+		rc = 0;
+		if (!recorded && !audited && !(n->flags & NS_RDONLY)) {
 			/* Best effort (a full disk): the next open reads the
 			 * trail again. */
 			int r2 = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt,
@@ -201,8 +204,8 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 		}
 		if (audited > recorded)
 			recorded = audited;
-	} else if (!recorded) {
-		goto out;   /* no rotate recorded (or a store from before the record) */
+		if (!recorded)
+			goto out;   /* no rotate recorded (or a store from before the record) */
 	}
 	rc = kms_list(n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns());
 	if (rc)
