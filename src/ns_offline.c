@@ -977,22 +977,19 @@ long ns_verify(ns *n, ns_damage_cb cb, ns_progress_cb progress, void *arg)
 		  len == sizeof(done) && done == 1;
 	v.upgraded = !meta_kv_get(v.t, NS_KV_UPGRADE_DONE, &done, sizeof(done), &len) &&
 		     len == sizeof(done) && done == 1;
+	/* A done-marker deleted (the state digest re-sealed) while the audit
+	 * trail says its work ended: reported, and the objects are checked as
+	 * if it were there (the next writable mount puts the bind's back). */
 	if (!v.bound && bind_audited > 0) {
-		/* Deleted (the state digest re-sealed): the next writable
-		 * mount puts it back; until then, checked as if there. */
-		char why[160];
-		snprintf(why, sizeof(why), "missing, although audit record %" PRIu64 " records a "
-			 "pass that ended (put back at the next writable mount)", bseq);
-		v.damaged++;
-		cb(arg, "meta/kv/" NS_KV_BIND_DONE, why);
+		verify_damage(&v, "meta/kv/" NS_KV_BIND_DONE, "missing, although audit record %"
+			      PRIu64 " records a pass that ended (put back at the next writable "
+			      "mount)", bseq);
 		v.bound = 1;
 	}
 	if (!v.upgraded && audited > 0) {
-		char why[160];
-		snprintf(why, sizeof(why), "missing, although audit record %" PRIu64 " records a "
-			 "wormctl upgrade that left no object in format 1 or 2", aseq);
-		v.damaged++;
-		cb(arg, "meta/kv/" NS_KV_UPGRADE_DONE, why);
+		verify_damage(&v, "meta/kv/" NS_KV_UPGRADE_DONE, "missing, although audit record %"
+			      PRIu64 " records a wormctl upgrade that left no object in format 1 "
+			      "or 2", aseq);
 		v.upgraded = 1;
 	}
 	verify_key_ring(&v);

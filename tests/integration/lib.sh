@@ -399,6 +399,18 @@ digest_reseal() {
 $out"
 }
 
+# delete_heads STORE LABEL: every store head gone, meta/'s records and
+# STORE/head (an offline edit); fails LABEL if one cannot be deleted.
+delete_heads() {
+	local k v
+	while read -r k v; do
+		case $(printf %s "$k" | xxd -r -p 2>/dev/null || true) in
+		head*) "$TAMPER" xdel "$1/meta" kv "$k" || fail "$2: head deleted" ;;
+		esac
+	done < <("$TAMPER" xlist "$1/meta" kv)
+	rm -f "$1/head"
+}
+
 # check_ring_refused STORE MNT LABEL VERIFY_RE: after an older key ring
 # was put back offline, with the state digest re-sealed over it, a
 # writable mount is refused naming the ring (LABEL ends that check's

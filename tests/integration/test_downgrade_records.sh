@@ -69,12 +69,7 @@ downgrade() {
 		"$TAMPER" xdel "$S/meta" kv "$(hexs state_digest)" || fail "$c: digest deleted"
 	fi
 	if [ -n "$delheads" ]; then
-		while read -r k v; do
-			case $(printf %s "$k" | xxd -r -p 2>/dev/null || true) in
-			head*) "$TAMPER" xdel "$S/meta" kv "$k" || fail "$c: head deleted" ;;
-			esac
-		done < <("$TAMPER" xlist "$S/meta" kv)
-		rm -f "$S/head"
+		delete_heads "$S" "$c"
 	fi
 	# The swap (each name gets the other's inode, cookies kept) and the
 	# clock moved to 2100 in the older form.

@@ -97,12 +97,7 @@ if [ -n "$OLD" ] && [ -x "$OLD/wormctl" ] && [ -x "$OLD/wormfs" ]; then
 	"$TAMPER" kvput "$SO/meta" next_ino "${v:0:16}" || fail "U: counter MAC stripped"
 	"$TAMPER" xdel "$SO/meta" kv "$(hexs auth_records)" || fail "U: flag deleted"
 	"$TAMPER" xdel "$SO/meta" kv "$(hexs state_digest)" || fail "U: digest deleted"
-	while read -r k v; do
-		case $(printf %s "$k" | xxd -r -p 2>/dev/null || true) in
-		head*) "$TAMPER" xdel "$SO/meta" kv "$k" || fail "U: head deleted" ;;
-		esac
-	done < <("$TAMPER" xlist "$SO/meta" kv)
-	rm -f "$SO/head"
+	delete_heads "$SO" "U"
 	"$TAMPER" dput "$SO/meta" "$bkt" contract "${da:0:16}${ca:16:16}" &&
 		"$TAMPER" dput "$SO/meta" "$bkt" draft "${ca:0:16}${da:16:16}" || fail "U: swap"
 	"$TAMPER" kvput "$SO/meta" clock_hwm "$(le64 4102444800)" || fail "U: clock"
