@@ -317,6 +317,12 @@ again:
 			rc = -EEXIST;
 		else if ((xflags & XATTR_REPLACE) && there == 0)
 			rc = -ENODATA;
+	} else if (remove && lock_attr_exists(&nd, name) == 0) {
+		/* removexattr(2) of an attribute that is not there: ENODATA,
+		 * as for a retention or a bucket default never set. A legal
+		 * hold never set stays never set (design section 5: ENODATA),
+		 * and no lock change that changed nothing is recorded. */
+		rc = -ENODATA;
 	}
 	if (rc || refusal)
 		goto decided;

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Review of the documented promises (review rv-claims): what design.md and
+# README.md say a user or an auditor gets, checked against the mount.
+#
+# A: removexattr of a lock attribute that is not there. design.md section 5
+# says user.worm.legal-hold gives ENODATA when never set, and removing the
+# retention or the bucket default of an object or bucket that has none
+# gives ENODATA, as removexattr(2) does for any absent attribute. Removing
+# a legal hold never set, append-only never set, or a bucket's autocommit
+# or default-append-only never set answered OK instead: the legal hold was
+# then set (OFF: getxattr and listxattr showed it, XATTR_CREATE got
+# EEXIST), and each left an audit record of a lock change
+# (kind=legal-hold op=remove ...) that changed nothing. Now ENODATA,
+# nothing changed, no record.
+. "$(dirname "$0")/lib.sh"
+require_binaries
+command -v getfattr >/dev/null || { fail "getfattr available"; done_testing; }
+
+S=$T_BASE/store M=$T_BASE/mnt
+make_store "$S" || { fail "wormctl init"; done_testing; }
+mount_fg "$S" "$M" || { fail "mount" "$(cat "${MNT_LOG[$M]}")"; done_testing; }
+ok "mounted"
+B=$M/claims
+check_errno "mkdir bucket" OK mkdir "$B"
+
+# ---- A: removing a lock attribute that is not there
+audit_len() { wc -l <"$M/.wormfs/audit"; }
+h write "$B/obj" "x" >/dev/null
+a0=$(audit_len)
+check_errno "removexattr legal-hold never set: ENODATA" ENODATA removexattr "$B/obj" user.worm.legal-hold
+check_errno "legal-hold still never set (getxattr ENODATA)" ENODATA getxattr "$B/obj" user.worm.legal-hold
+check_eq "and not listed" "" "$(h listxattr "$B/obj" | grep -x user.worm.legal-hold)"
+check_errno "removexattr append-only never set: ENODATA" ENODATA removexattr "$B/obj" user.worm.append-only
+check_errno "removexattr retention never set: ENODATA (as before)" ENODATA removexattr "$B/obj" user.worm.retention
+check_errno "removexattr autocommit never set: ENODATA" ENODATA removexattr "$B" user.worm.autocommit
+check_errno "removexattr default-append-only never set: ENODATA" ENODATA removexattr "$B" user.worm.default-append-only
+check_errno "removexattr default-retention never set: ENODATA (as before)" ENODATA removexattr "$B" user.worm.default-retention
+check_eq "no audit record for a change that changed nothing" "$a0" "$(audit_len)"
+check_errno "object still mutable" OK write "$B/obj" "y"
+# Attributes that are there are still removed (and recorded).
+check_errno "legal hold ON" OK setxattr "$B/obj" user.worm.legal-hold ON
+check_errno "removexattr legal-hold ON: OK (OFF)" OK removexattr "$B/obj" user.worm.legal-hold
+check_eq "legal hold OFF" OFF "$(h getxattr "$B/obj" user.worm.legal-hold)"
+check_errno "removexattr legal-hold OFF (set): OK" OK removexattr "$B/obj" user.worm.legal-hold
+h write "$B/obj2" "x" >/dev/null
+check_errno "append-only ON" OK setxattr "$B/obj2" user.worm.append-only ON
+check_errno "removexattr append-only ON: OK" OK removexattr "$B/obj2" user.worm.append-only
+check_errno "append-only gone" ENODATA getxattr "$B/obj2" user.worm.append-only
+check_errno "autocommit 1h" OK setxattr "$B" user.worm.autocommit 1h
+check_errno "removexattr autocommit: OK" OK removexattr "$B" user.worm.autocommit
+check_errno "lock-config is never removed: EPERM (as before)" EPERM removexattr "$B" user.worm.lock-config
+check_errno "user.worm.state is read-only: EPERM (as before)" EPERM removexattr "$B/obj" user.worm.state
+
+umount_check "$M" "the mount"
+done_testing
