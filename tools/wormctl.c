@@ -725,8 +725,8 @@ static int set_opt(struct wctl_opts *o, unsigned bit, const char *name, const ch
 		o->throttle = v;
 		break;
 	case OPT_MAX_WAIT_MS:
-		if (parse_uint(v, 0, 3600000, &n))
-			return wctl_usage(o, "--max-wait-ms: expected 0..3600000, got '%s'", v);
+		if (parse_uint(v, 0, 600000, &n))
+			return wctl_usage(o, "--max-wait-ms: expected 0..600000, got '%s'", v);
 		o->max_wait_ms = v;
 		break;
 	}

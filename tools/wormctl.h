@@ -152,6 +152,8 @@ int wctl_audit_verify(const struct wctl_opts *o);
 /* verify: head checks (and --since) on an open store; problems through
  * cb; returns their count, -1 after printing an error. */
 long wctl_verify_head(const struct wctl_opts *o, ns *n, ns_damage_cb cb, void *arg);
+/* verify --since HEAD: "SEQ:HASH" or 'wormctl head --json' output; 0 or -EINVAL. */
+int wctl_parse_since(const char *s, uint64_t *seq, uint8_t hash[32]);
 
 /* kms bench (wormctl_bench.c). */
 int wctl_kms_bench(const struct wctl_opts *o);

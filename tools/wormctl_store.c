@@ -488,6 +488,15 @@ int wctl_verify(const struct wctl_opts *o)
 	int live;
 
 	memset(&v, 0, sizeof(v));
+	/* A bad HEAD is a usage error (exit 2), found before the whole store
+	 * is read: exit 1 means damage. */
+	if (o->since) {
+		uint64_t seq;
+		uint8_t hash[32];
+		if (wctl_parse_since(o->since, &seq, hash))
+			return wctl_usage(o, "--since: not a head id (SEQ:HASH as 'wormctl head' "
+					  "prints it, or its --json output)");
+	}
 	if (wctl_open_store(o, o->pos[0], NS_RDONLY, &n))
 		return WCTL_FAIL;
 	wctl_progress_init(&v.pr, "verifying");

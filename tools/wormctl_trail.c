@@ -74,7 +74,7 @@ int wctl_head(const struct wctl_opts *o)
 
 /* HEAD: "SEQ:HASH", or the JSON object 'wormctl head --json' prints (its
  * "head" member). */
-static int parse_since(const char *s, uint64_t *seq, uint8_t hash[32])
+int wctl_parse_since(const char *s, uint64_t *seq, uint8_t hash[32])
 {
 	const char *p = s + strspn(s, " \t\n");
 	int rc = -EINVAL;
@@ -108,7 +108,7 @@ long wctl_verify_head(const struct wctl_opts *o, ns *n, ns_damage_cb cb, void *a
 	bad += ab;
 	if (!o->since)
 		return bad;
-	if (parse_since(o->since, &seq, hash)) {
+	if (wctl_parse_since(o->since, &seq, hash)) {
 		wctl_err("%s: --since: not a head id (SEQ:HASH as 'wormctl head' prints it, or "
 			 "its --json output)", o->cmd);
 		return -1;

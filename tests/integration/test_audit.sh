@@ -104,7 +104,7 @@ out=$("$WORMCTL" verify "$T_BASE/old" --since "$H2J" 2>&1)
 check_eq "older copy of the whole store, verify --since a later head: exit 1" "1" "$?"
 check_match "older copy: ROLLBACK reported" "DAMAGED ROLLBACK: rollback: the store is at head [0-9]+, before the given head" "$out"
 out=$("$WORMCTL" verify "$T_BASE/old" --since "not-a-head" 2>&1)
-check_eq "verify --since garbage: exit 1 with a message" "1" "$?"
+check_eq "verify --since garbage: exit 2 (a usage error, not damage) with a message" "2" "$?"
 check_match "verify --since garbage: message" "not a head id" "$out"
 check_eq "public key stable across mounts" "$pk1" "$("$WORMCTL" head "$S" --json | sed -n 's/.*"public_key": *"\([0-9a-f]*\)".*/\1/p')"
 

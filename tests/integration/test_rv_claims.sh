@@ -12,6 +12,15 @@
 # EEXIST), and each left an audit record of a lock change
 # (kind=legal-hold op=remove ...) that changed nothing. Now ENODATA,
 # nothing changed, no record.
+#
+# B: wormctl's exit status (README: 0 success, 1 failure, for verify:
+# damage found, 2 a usage error). verify --since with a HEAD that is not
+# a head id read the whole store first and then exited 1, the status of
+# damage (an auditor's rollback check could not tell a typo from a
+# rollback); now 2 at once, as audit --since does. kms bench
+# --max-wait-ms took up to 3600000 while the [kms] key allows 0..600000,
+# so 600001.. passed the option check and failed later with exit 1 and a
+# message about "-o"; now a usage error naming --max-wait-ms.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 command -v getfattr >/dev/null || { fail "getfattr available"; done_testing; }
@@ -52,4 +61,19 @@ check_errno "lock-config is never removed: EPERM (as before)" EPERM removexattr 
 check_errno "user.worm.state is read-only: EPERM (as before)" EPERM removexattr "$B/obj" user.worm.state
 
 umount_check "$M" "the mount"
+
+# ---- B: usage errors of wormctl are exit 2
+S2=$T_BASE/store2
+make_store "$S2" || fail "wormctl init store2"
+out=$("$WORMCTL" verify "$S2" --since not-a-head 2>&1)
+check_eq "verify --since not-a-head: exit 2 (usage), not 1 (damage)" 2 "$?"
+check_match "and says why" "not a head id" "$out"
+out=$("$WORMCTL" verify "$S2" --since '{"nohead":1}' 2>&1)
+check_eq "verify --since JSON without a head: exit 2" 2 "$?"
+H=$("$WORMCTL" head "$S2" | awk '$1 == "head" { print $2 }')
+check_eq "verify --since the current head: exit 0 (as before)" 0 \
+	"$("$WORMCTL" verify "$S2" --since "$H" >/dev/null 2>&1; echo $?)"
+out=$("$WORMCTL" kms bench "$S2" --max-wait-ms 600001 2>&1)
+check_eq "kms bench --max-wait-ms 600001: exit 2" 2 "$?"
+check_match "and names the option and its range" "--max-wait-ms: expected 0..600000" "$out"
 done_testing
