@@ -185,28 +185,32 @@ Try, as root:
   cat $MNT/.wormfs/clock                  # compliance clock
   cat $MNT/.wormfs/stats                  # Prometheus counters (refusals, KMS)
   $WORMCTL verify $STORE                  # every object present and authentic
-  head -c 100000 /dev/urandom > big.bin   # objects over 16 KiB get a content file,
+  head -c 100000 /dev/urandom > big-\$(date +%H%M%S).bin   # over 16 KiB: a content file,
   find $STORE/objects -type f             # named by a random id, never by name
                                           # (smaller ones are sealed in meta/)
 
-S3 (the same objects; credentials of the user "demo", kept in $CREDS):
+S3 (the same objects; credentials of the user "demo", kept in $CREDS;
+new keys get fresh names, as above: the bucket's default retention locks
+each new object for a day, so a key used once cannot be written again):
 
   export AWS_ACCESS_KEY_ID=$S3_KEY
   export AWS_SECRET_ACCESS_KEY=$S3_SECRET
   export AWS_DEFAULT_REGION=us-east-1
   aws --endpoint-url $ENDPOINT s3 ls s3://$BUCKET/
   aws --endpoint-url $ENDPOINT s3 cp s3://$BUCKET/hello.txt -
-  aws --endpoint-url $ENDPOINT s3 cp /etc/os-release s3://$BUCKET/from-s3/os-release
-  cat $MNT/$BUCKET/from-s3/os-release    # at once a file in the mount
+  k=from-s3/os-release-\$(date +%H%M%S)
+  aws --endpoint-url $ENDPOINT s3 cp /etc/os-release s3://$BUCKET/\$k
+  cat $MNT/$BUCKET/\$k    # at once a file in the mount
 
   # boto3:
   python3 - <<'PY'
-import boto3
+import boto3, time
 s3 = boto3.client("s3", endpoint_url="$ENDPOINT", region_name="us-east-1",
                   aws_access_key_id="$S3_KEY",
                   aws_secret_access_key="$S3_SECRET")
-s3.put_object(Bucket="$BUCKET", Key="boto3/note.txt", Body=b"written with boto3")
-print(s3.get_object(Bucket="$BUCKET", Key="boto3/note.txt")["Body"].read().decode())
+key = "boto3/note-%d.txt" % time.time_ns()    # a fresh key each run
+s3.put_object(Bucket="$BUCKET", Key=key, Body=b"written with boto3")
+print(s3.get_object(Bucket="$BUCKET", Key=key)["Body"].read().decode())
 print([o["Key"] for o in s3.list_objects_v2(Bucket="$BUCKET")["Contents"]])
 PY
 

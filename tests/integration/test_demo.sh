@@ -48,6 +48,14 @@ check_match "aws s3 cp to stdout" '^Hello from wormfs' "$("$AWS" --endpoint-url 
 check_eq "aws s3 cp up: at once a file in the mount" "$(sha256sum </etc/os-release)" "$(sha256sum <"$M/demo/from-s3/os-release")"
 sed -n "/^  python3 - <<'PY'\$/,/^PY\$/p" "$T_BASE/demo.1.out" | sed '1d;$d' >"$T_BASE/snippet.py"
 check_match "the boto3 snippet runs" 'written with boto3' "$(/usr/bin/python3 "$T_BASE/snippet.py" 2>&1)"
+# The printed commands set a default retention on the bucket (each new
+# object locked for a day): run again after that, as a user trying them a
+# second time would, they still work (fresh keys; fixed ones were locked:
+# AccessDenied, review rv-claims).
+check "the printed default retention" setfattr -n user.worm.default-retention -v "GOVERNANCE 1d" "$M/demo"
+check_match "the boto3 snippet runs under it" 'written with boto3' "$(/usr/bin/python3 "$T_BASE/snippet.py" 2>&1)"
+check_match "and again (a fresh key each run)" 'written with boto3' "$(/usr/bin/python3 "$T_BASE/snippet.py" 2>&1)"
+check "the aws cp key gets a fresh name" grep -qxF '  k=from-s3/os-release-$(date +%H%M%S)' "$T_BASE/demo.1.out"
 "$AWS" --endpoint-url "$E" s3 cp /etc/hostname s3://demo/locked.txt >/dev/null 2>&1
 setfattr -n user.worm.retention -v "COMPLIANCE +1d" "$M/demo/locked.txt"
 out=$("$AWS" --endpoint-url "$E" s3 rm s3://demo/locked.txt 2>&1); rc=$?
