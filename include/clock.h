@@ -41,5 +41,8 @@ int clock_format_rfc3339(int64_t t_s, char *buf, size_t len);
  * 9999-12-31T23:59:59Z. A leap second (ss = 60) is read as ss = 59, so a
  * date never rolls over into the next day. */
 int clock_parse_rfc3339(const char *s, size_t len, int64_t *t_s);
+/* The same, but a non-zero fraction rounds up to the next second (a
+ * retain-until: never earlier than written); -EINVAL past the range. */
+int clock_parse_rfc3339_ceil(const char *s, size_t len, int64_t *t_s);
 
 #endif

@@ -150,11 +150,12 @@ static int expect(const char *s, size_t len, size_t *i, char ch)
 /* A leap second (ss == 60) is read as :59 of the same minute, so that
  * 9999-12-31T23:59:60Z stays in range and a date never rolls over: a
  * retention date must not move to a later day than the one written. */
-int clock_parse_rfc3339(const char *s, size_t len, int64_t *t_s)
+static int parse_rfc3339(const char *s, size_t len, int64_t *t_s, int *frac)
 {
 	size_t i = 0;
 	int y, mo, d, hh = 0, mi = 0, ss = 0, off = 0;
 
+	*frac = 0;
 	if (!s || !t_s)
 		return -EINVAL;
 	if (digits(s, len, &i, 4, &y) || expect(s, len, &i, '-') ||
@@ -174,15 +175,19 @@ int clock_parse_rfc3339(const char *s, size_t len, int64_t *t_s)
 			return -EINVAL;
 		if (hh > 23 || mi > 59 || ss > 60)
 			return -EINVAL;
-		if (ss == 60)
+		int leap = ss == 60;
+		if (leap)
 			ss = 59;
 		if (i < len && s[i] == '.') {
 			size_t f = ++i;
 			while (i < len && s[i] >= '0' && s[i] <= '9')
-				i++;
+				*frac |= s[i++] != '0';
 			if (i == f)
 				return -EINVAL;
 		}
+		/* :60 reads as :59 already; rounding it up would roll over. */
+		if (leap)
+			*frac = 0;
 		if (i >= len)
 			return -EINVAL;   /* the offset is mandatory */
 		char z = s[i++];
@@ -205,5 +210,30 @@ int clock_parse_rfc3339(const char *s, size_t len, int64_t *t_s)
 	if (t < 0 || t > T_MAX)
 		return -EINVAL;
 	*t_s = t;
+	return 0;
+}
+
+int clock_parse_rfc3339(const char *s, size_t len, int64_t *t_s)
+{
+	int frac;
+
+	if (!s || !t_s)
+		return -EINVAL;
+	return parse_rfc3339(s, len, t_s, &frac);
+}
+
+int clock_parse_rfc3339_ceil(const char *s, size_t len, int64_t *t_s)
+{
+	int64_t t;
+	int frac, rc;
+
+	if (!s || !t_s)
+		return -EINVAL;
+	rc = parse_rfc3339(s, len, &t, &frac);
+	if (rc)
+		return rc;
+	if (frac && t >= T_MAX)
+		return -EINVAL;
+	*t_s = t + frac;
 	return 0;
 }

@@ -467,7 +467,8 @@ int policy_parse_retention(const char *val, size_t len, int64_t now,
 		if (__builtin_add_overflow(now, n * unit_s, &t))
 			return -EINVAL;
 	} else {
-		if (clock_parse_rfc3339(rest, rlen, &t))
+		/* A fraction rounds up: never shorter than asked. */
+		if (clock_parse_rfc3339_ceil(rest, rlen, &t))
 			return -EINVAL;
 	}
 	*mode = md;

@@ -595,7 +595,7 @@ int wctl_retention_set(const struct wctl_opts *o)
 		    policy_parse_retention(val, strlen(val), now, &pm, &until) < 0)
 			return wctl_usage(o, "bad date '%s' (RFC 3339 date, or +Nd, +Nh, +Ny)", d);
 	} else {
-		if (clock_parse_rfc3339(d, strlen(d), &until) < 0)
+		if (clock_parse_rfc3339_ceil(d, strlen(d), &until) < 0)
 			return wctl_usage(o, "bad date '%s' (RFC 3339 date, or +Nd, +Nh, +Ny)", d);
 		if (policy_format_retention(mode, until, val, sizeof(val)) < 0)
 			return wctl_usage(o, "bad date '%s'", d);

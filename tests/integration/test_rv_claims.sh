@@ -21,6 +21,12 @@
 # --max-wait-ms took up to 3600000 while the [kms] key allows 0..600000,
 # so 600001.. passed the option check and failed later with exit 1 and a
 # message about "-o"; now a usage error naming --max-wait-ms.
+#
+# C: a retain-until with a fraction of a second (RFC 3339 allows one;
+# design section 12 names it for S3 dates) was truncated to the second
+# before it, so "...T00:00:00.5Z" locked half a second less than asked.
+# Now rounded up to the next whole second (through the mount and wormctl
+# retention set); reads show whole seconds as before.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 command -v getfattr >/dev/null || { fail "getfattr available"; done_testing; }
@@ -59,6 +65,18 @@ check_errno "autocommit 1h" OK setxattr "$B" user.worm.autocommit 1h
 check_errno "removexattr autocommit: OK" OK removexattr "$B" user.worm.autocommit
 check_errno "lock-config is never removed: EPERM (as before)" EPERM removexattr "$B" user.worm.lock-config
 check_errno "user.worm.state is read-only: EPERM (as before)" EPERM removexattr "$B/obj" user.worm.state
+
+# ---- C: a fraction of a second rounds the retain-until up
+Y=$(($(date -u +%Y) + 2))
+h write "$B/frac" "x" >/dev/null
+check_errno "retention with .5 s" OK setxattr "$B/frac" user.worm.retention "GOVERNANCE $Y-01-01T00:00:00.5Z"
+check_eq "kept to the next whole second" "GOVERNANCE $Y-01-01T00:00:01Z" "$(h getxattr "$B/frac" user.worm.retention)"
+h write "$B/frac0" "x" >/dev/null
+check_errno "retention with .000 s" OK setxattr "$B/frac0" user.worm.retention "GOVERNANCE $Y-01-01T00:00:00.000Z"
+check_eq "a zero fraction is the second itself" "GOVERNANCE $Y-01-01T00:00:00Z" "$(h getxattr "$B/frac0" user.worm.retention)"
+h write "$B/fracw" "x" >/dev/null
+check "wormctl retention set with .25 s" "$WORMCTL" retention set "$B/fracw" COMPLIANCE "$Y-01-01T00:00:00.25Z"
+check_eq "wormctl: the next whole second too" "COMPLIANCE $Y-01-01T00:00:01Z" "$(h getxattr "$B/fracw" user.worm.retention)"
 
 umount_check "$M" "the mount"
 

@@ -187,6 +187,31 @@ Test(clock, parse_fractions_truncated)
 	cr_assert_eq(parse("2031-01-01T00:00:00.5", &t), -EINVAL);
 }
 
+/* The ceil variant (retain-until dates): a non-zero fraction is the next
+ * second; zeros, a leap second and the end of the range do not round. */
+Test(clock, parse_ceil)
+{
+	int64_t t;
+	const char *s;
+#define CEIL(str) (s = (str), clock_parse_rfc3339_ceil(s, strlen(s), &t))
+	cr_assert_eq(CEIL("2031-01-01T00:00:00.999999Z"), 0);
+	cr_assert_eq(t, 1924992001);
+	cr_assert_eq(CEIL("2031-01-01T00:00:00.0001Z"), 0);
+	cr_assert_eq(t, 1924992001);
+	cr_assert_eq(CEIL("2031-01-01T00:00:00.000Z"), 0);
+	cr_assert_eq(t, 1924992000);
+	cr_assert_eq(CEIL("2031-01-01T00:00:00Z"), 0);
+	cr_assert_eq(t, 1924992000);
+	cr_assert_eq(CEIL("2031-01-01"), 0);
+	cr_assert_eq(t, 1924992000);
+	cr_assert_eq(CEIL("2030-12-31T23:59:60.5Z"), 0);   /* stays in its day */
+	cr_assert_eq(t, 1924991999);
+	cr_assert_eq(CEIL("9999-12-31T23:59:59.5Z"), -EINVAL);
+	cr_assert_eq(CEIL("9999-12-31T23:59:59Z"), 0);
+	cr_assert_eq(CEIL("2031-01-01T00:00:00.Z"), -EINVAL);
+#undef CEIL
+}
+
 Test(clock, parse_leap_days)
 {
 	int64_t t;

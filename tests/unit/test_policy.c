@@ -673,6 +673,26 @@ Test(policy_parse, absolute_dates)
 	cr_assert_eq(pret("GOVERNANCE 2031-02-29T00:00:00Z", &m, &u), -EINVAL);
 }
 
+/* A retain-until with a fraction of a second is kept to the whole second
+ * at or after it: a retention is never shorter than asked (review
+ * rv-claims; truncated, "...00.5Z" locked half a second less). */
+Test(policy_parse, fraction_rounds_up)
+{
+	int m = -1;
+	int64_t u = -1;
+	cr_assert_eq(pret("COMPLIANCE 2031-01-01T00:00:00.5Z", &m, &u), 0);
+	cr_assert_eq(u, 1924992001);
+	cr_assert_eq(pret("COMPLIANCE 2031-01-01T00:00:00.000001Z", &m, &u), 0);
+	cr_assert_eq(u, 1924992001);
+	cr_assert_eq(pret("COMPLIANCE 2031-01-01T01:59:59.25+02:00", &m, &u), 0);
+	cr_assert_eq(u, 1924992000);
+	/* A fraction of zeros is the whole second. */
+	cr_assert_eq(pret("COMPLIANCE 2031-01-01T00:00:00.000Z", &m, &u), 0);
+	cr_assert_eq(u, 1924992000);
+	/* The last second there is: no rounding past it. */
+	cr_assert_eq(pret("COMPLIANCE 9999-12-31T23:59:59.5Z", &m, &u), -EINVAL);
+}
+
 Test(policy_parse, mode_case_insensitive)
 {
 	int m = -1;
