@@ -387,6 +387,8 @@ static int lt_note(struct lt_map *m, const struct audit_rec *a)
 		until = a->time_s + 1;
 	} else if (strchr(x.value, '+')) {
 		until -= LT_SLACK_S;   /* resolved a little before the record's time */
+	} else if (strchr(x.value, '.')) {
+		until -= 1;   /* a fraction: rounded up now, truncated by older builds */
 	}
 	if (x.until[0] && !clock_parse_rfc3339(x.until, strlen(x.until), &u2))
 		until = u2;   /* the date the change resolved to */
