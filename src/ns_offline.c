@@ -832,12 +832,13 @@ struct up_audit {
 	int done;
 };
 
-static int up_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int up_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text,
+		       int authentic)
 {
 	struct up_audit *u = arg;
 
 	(void)time_s;
-	if (strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0)
+	if (!authentic || strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0)
 		return 0;
 	if (strstr(text, " format=3") && strstr(text, " done=1")) {
 		u->done = 1;
@@ -859,15 +860,16 @@ int ns_upgrade_audited(ns *n, uint64_t *seq)
 	return u.done;
 }
 
-static int bind_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int bind_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text,
+			 int authentic)
 {
 	static const char init[] = "kind=store-head op=start uid=- rule=" NS_TRAIL_RULE_INIT;
 
 	(void)time_s;
 	/* A pass, or a store made with the marker (nothing to bind: see
 	 * ns_trail_open), which a deleted marker must not make look older. */
-	if (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0 &&
-	    strncmp(text, init, sizeof(init) - 1) != 0)
+	if (!authentic || (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0 &&
+			   strncmp(text, init, sizeof(init) - 1) != 0))
 		return 0;
 	*(uint64_t *)arg = seq;
 	return 1;
@@ -884,14 +886,12 @@ int ns_bind_audited(ns *n, uint64_t *seq)
 	return s != 0;
 }
 
-struct key_audit {
-	uint32_t max;
-	uint64_t seq;
-};
-
-static int key_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int key_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text,
+			int authentic)
 {
-	struct key_audit *k = arg;
+	struct ns_key_audit *k = arg;
+	uint32_t *max = authentic ? &k->version : &k->unauth_version;
+	uint64_t *at = authentic ? &k->seq : &k->unauth_seq;
 	const char *v;
 	char *end = NULL;
 
@@ -899,22 +899,21 @@ static int key_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *tex
 	if (strncmp(text, "kind=key-ring op=rotate ", 24) != 0 || !(v = strstr(text, " version=")))
 		return 0;
 	unsigned long long x = strtoull(v + 9, &end, 10);
-	if (end != v + 9 && x <= UINT32_MAX && x > k->max) {
-		k->max = (uint32_t)x;
-		k->seq = seq;
+	if (end != v + 9 && x <= UINT32_MAX && x > *max) {
+		*max = (uint32_t)x;
+		*at = seq;
 	}
 	return 0;
 }
 
-int ns_key_audited(ns *n, uint32_t *version, uint64_t *seq)
+int ns_key_audited(ns *n, struct ns_key_audit *out)
 {
-	struct key_audit k = { 0, 0 };
-	int rc = ns_audit_list(n, 0, key_audit_cb, &k);
+	int rc;
 
+	memset(out, 0, sizeof(*out));
+	rc = ns_audit_list(n, 0, key_audit_cb, out);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
-	*version = k.max;
-	*seq = k.seq;
 	return 0;
 }
 
@@ -928,6 +927,7 @@ static void verify_key_ring(struct verify_ctx *v)
 	struct kms_key_info *info = calloc(KMS_MAX_VERSIONS, sizeof(*info));
 	uint32_t active = 0, recorded = 0, audited = 0;
 	uint64_t seq = 0;
+	struct ns_key_audit ka;
 	uint8_t buf[4];
 	size_t cnt = 0, len = 0;
 	char why[256];
@@ -936,8 +936,12 @@ static void verify_key_ring(struct verify_ctx *v)
 		return;
 	if (!meta_kv_get(v->t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len) && len == sizeof(buf))
 		recorded = get_le32(buf);
-	if (ns_key_audited(v->n, &audited, &seq))
-		audited = 0;
+	/* A rotate record that fails authentication is not evidence: the
+	 * audit trail's check names it (audit record N fails authentication). */
+	if (!ns_key_audited(v->n, &ka)) {
+		audited = ka.version;
+		seq = ka.seq;
+	}
 	if (!kms_list(v->n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns())) {
 		for (size_t i = 0; i < cnt; i++)
 			if (info[i].active)

@@ -181,11 +181,20 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 	 * it read the record only, so key list showed the older ring with
 	 * no word while the mount refused it). */
 	{
-		uint32_t audited = 0;
-		uint64_t seq = 0;
-		rc = ns_key_audited(n, &audited, &seq);
+		struct ns_key_audit ka;
+		uint32_t audited;
+		rc = ns_key_audited(n, &ka);
 		if (rc && !(n->flags & NS_RDONLY))
 			goto out;
+		audited = rc ? 0 : ka.version;
+		/* A rotate record that fails authentication (edited, or planted
+		 * offline by someone without the key) is named, not trusted:
+		 * taken at its word it refused every writable mount. */
+		if (!rc && ka.unauth_seq)
+			wlog(WLOG_WARN, "%s: audit record %" PRIu64 " names a key rotate to version "
+			     "%" PRIu32 " but fails authentication (edited or planted offline): not "
+			     "taken as evidence of a rotate (wormctl audit verify names it)",
+			     store_path, ka.unauth_seq, ka.unauth_version);
 		rc = 0;
 		if (!recorded && !audited && !(n->flags & NS_RDONLY)) {
 			/* Best effort (a full disk): the next open reads the
@@ -234,12 +243,13 @@ out:
 /* A record only a build with record MACs writes: a state digest's seal
  * (a store upgraded to record MACs is sealed at once) or the legacy
  * bind's (which came later still). */
-static int mac_era_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int mac_era_cb(void *arg, uint64_t seq, int64_t time_s, const char *text,
+		      int authentic)
 {
 	(void)seq;
 	(void)time_s;
-	if (strncmp(text, "kind=digest-reseal ", 19) != 0 &&
-	    strncmp(text, "kind=legacy-bind ", 17) != 0)
+	if (!authentic || (strncmp(text, "kind=digest-reseal ", 19) != 0 &&
+			   strncmp(text, "kind=legacy-bind ", 17) != 0))
 		return 0;
 	*(int *)arg = 1;
 	return 1;

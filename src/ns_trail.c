@@ -940,7 +940,8 @@ int ns_audit_list(ns *n, int64_t since_s, ns_audit_cb cb, void *arg)
 		gap = g == -ENOENT ? gap + 1 : 0;
 		if (g || r->time_s < since_s)
 			continue;
-		rc = cb(arg, s, r->time_s, r->text);
+		rc = cb(arg, s, r->time_s, r->text,
+			r->seq == s && !audit_check(r, n->trail->keys.audit));
 	}
 	meta_txn_abort(t);
 	free(r);
