@@ -1209,7 +1209,7 @@ long ns_rewrap(ns *n, ns_progress_cb progress, void *arg)
 	return rc ? rc : total;
 }
 
-int ns_key_mark(ns *n, uint32_t active)
+int ns_key_mark(ns *n, uint32_t active, const char *audit_text)
 {
 	uint8_t buf[4];
 	meta_txn *t = NULL;
@@ -1223,17 +1223,45 @@ int ns_key_mark(ns *n, uint32_t active)
 		return rc;
 	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
 	if (!rc && len == sizeof(buf) && get_le32(buf) >= active) {
-		meta_txn_abort(t);
-		return 0;
+		rc = 0;   /* a higher one is kept */
+	} else {
+		put_le32(buf, active);
+		rc = meta_kv_put(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf));
 	}
-	put_le32(buf, active);
-	rc = meta_kv_put(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf));
+	/* The record and its audit record commit together: a crash never
+	 * keeps one without the other. */
+	if (!rc && audit_text)
+		rc = ns_audit_note_txn(n, t, "key-ring", audit_text);
 	if (rc) {
 		meta_txn_abort(t);
 		return rc;
 	}
 	rc = meta_txn_commit(t);
 	return rc ? rc : ns_durable(n);
+}
+
+int ns_key_rotate(ns *n, const char *via, uint32_t *version)
+{
+	char text[128];
+	uint32_t v = 0;
+	int rc;
+
+	*version = 0;
+	if (n->flags & NS_RDONLY)
+		return -EROFS;
+	/* The ring file first (sealed, replaced whole), then its records:
+	 * a crash in between leaves the ring ahead of them, which the next
+	 * writable open records (ns_store.c, key_ring_check). The other
+	 * order would leave a record above the ring on disk, and every
+	 * later open refused. */
+	rc = kms_rotate(n->km, &v, (uint64_t)clock_monotonic_ns());
+	if (rc)
+		return rc;
+	*version = v;
+	ns_crash_point(n, "rotate");   /* the ring written, its records not yet */
+	snprintf(text, sizeof(text), "op=rotate version=%" PRIu32 "%s%s", v, via ? " " : "",
+		 via ? via : "");
+	return ns_key_mark(n, v, text);
 }
 
 struct ver_ctx {

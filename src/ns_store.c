@@ -205,7 +205,7 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 				if (info[i].active)
 					active = info[i].version;
 			if (!r2 && active)
-				r2 = ns_key_mark(n, active);
+				r2 = ns_key_mark(n, active, NULL);
 			if (r2)
 				wlog(WLOG_WARN, "%s: the key ring's active version not recorded: %s",
 				     store_path, strerror(-r2));
@@ -222,6 +222,27 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 	for (size_t i = 0; i < cnt; i++)
 		if (info[i].active)
 			active = info[i].version;
+	if (active > recorded && !(n->flags & NS_RDONLY)) {
+		/* The ring ahead of its records: a key rotate stopped (a crash,
+		 * a metadata write error) after the ring file was replaced and
+		 * before its records committed (ns_key_rotate writes them in
+		 * that order). Recorded now, with the audit record it lacks;
+		 * before, nothing recorded it and the ring from before that
+		 * rotate, put back, was taken. Best effort, as above. */
+		char text[96];
+		snprintf(text, sizeof(text), "op=rotate version=%" PRIu32 " via=open recorded=%"
+			 PRIu32, active, recorded);
+		int r2 = ns_key_mark(n, active, text);
+		if (r2)
+			wlog(WLOG_WARN, "%s: the key ring's active version %" PRIu32 " is above the "
+			     "recorded %" PRIu32 " and could not be recorded: %s", store_path, active,
+			     recorded, strerror(-r2));
+		else
+			wlog(WLOG_WARN, "%s: the key ring's active version %" PRIu32 " was above the "
+			     "recorded %" PRIu32 " (a key rotate stopped before its record): "
+			     "recorded now, in the audit trail", store_path, active, recorded);
+		goto out;
+	}
 	if (active >= recorded)
 		goto out;
 	if (n->flags & NS_RDONLY) {
