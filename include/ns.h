@@ -552,10 +552,19 @@ int ns_key_versions_in_use(ns *n, uint32_t *min_version, uint32_t *max_version);
 /* After a key rotate made version active: record it in the metadata (kept
  * if a higher one is recorded), so that a key ring file put back from a
  * copy older than the rotate is refused at the next writable open (its
- * removed, maybe compromised, versions would be active again). -EROFS
- * opened NS_RDONLY. */
+ * removed, maybe compromised, versions would be active again); with
+ * audit_text (fields "op=rotate version=N ..."), its kind=key-ring audit
+ * record in the same write transaction. -EROFS opened NS_RDONLY. */
 WORM_MUST_USE
-int ns_key_mark(ns *n, uint32_t active);
+int ns_key_mark(ns *n, uint32_t active, const char *audit_text);
+/* wormctl key rotate, offline or through the control socket (via: more
+ * fields for its audit record, or NULL): a new active master key version
+ * in the key ring file, then ns_key_mark with its audit record. *version
+ * is set once the ring holds it (an error after that: the ring is
+ * rotated, its records not written; the next writable open writes them).
+ * 0 or -errno. */
+WORM_MUST_USE
+int ns_key_rotate(ns *n, const char *via, uint32_t *version);
 
 /* Rewrite every file whose content file is in format 1 or 2 (written by
  * an older build: no write tags, no commit record, so a block put back

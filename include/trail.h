@@ -49,8 +49,16 @@ long ns_head_verify(ns *n, ns_damage_cb cb, void *arg);
  * "k=v ...", already quoted. Writes at once (own transaction, synced). */
 WORM_MUST_USE
 int ns_audit_note(ns *n, const char *kind, const char *text);
-/* Every readable record with time >= since_s, in order. */
-typedef int (*ns_audit_cb)(void *arg, uint64_t seq, int64_t time_s, const char *text);
+/* Every readable record with time >= since_s, in order. authentic: its
+ * MAC verifies under the store's audit key and it sits at its own place
+ * (seq). Only such a record is evidence for a check (a key rotate, a
+ * legacy-bind pass, an upgrade run): one that fails was edited or planted
+ * offline, by someone without the key, and taken at its word it would
+ * refuse every writable mount (or let one through); wormctl audit verify
+ * names it. Its predecessor's link is not required: deleting one record
+ * must not void the next. */
+typedef int (*ns_audit_cb)(void *arg, uint64_t seq, int64_t time_s, const char *text,
+			   int authentic);
 WORM_MUST_USE
 int ns_audit_list(ns *n, int64_t since_s, ns_audit_cb cb, void *arg);
 /* The chain against the latest head: problems through cb (path "audit

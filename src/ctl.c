@@ -224,22 +224,18 @@ static json_object *do_user_remove(ctl *c, json_object *req, const struct ns_cal
 static json_object *do_key_rotate(ctl *c, const struct ns_caller *who)
 {
 	uint32_t ver = 0;
-	char text[96];
+	char via[64];
 	json_object *r;
-	int rc = kms_rotate(ns_kms(c->n), &ver, (uint64_t)clock_monotonic_ns());
+	int rc;
 
-	if (rc)
+	snprintf(via, sizeof(via), "via=ctl peer_uid=%" PRIu32, who->uid);
+	rc = ns_key_rotate(c->n, via, &ver);
+	if (rc && !ver)
 		return err_reply(-rc, "key rotate: %s", strerror(-rc));
-	rc = ns_key_mark(c->n, ver);
 	if (rc)
 		return err_reply(-rc, "key rotated to version %" PRIu32 ", but recording it in "
-				 "the metadata failed: %s", ver, strerror(-rc));
-	snprintf(text, sizeof(text), "op=rotate version=%" PRIu32 " via=ctl peer_uid=%" PRIu32,
-		 ver, who->uid);
-	rc = ns_audit_note(c->n, "key-ring", text);
-	if (rc)
-		return err_reply(-rc, "key rotated to version %" PRIu32 ", but the audit record "
-				 "failed: %s", ver, strerror(-rc));
+				 "the metadata and the audit trail failed: %s (the next mount "
+				 "records it)", ver, strerror(-rc));
 	wlog(WLOG_INFO, "key ring: active master key is now version %" PRIu32
 	     " (control socket, uid %" PRIu32 ")", ver, who->uid);
 	r = ok_reply();

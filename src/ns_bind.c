@@ -264,12 +264,13 @@ int ns_bind_init_store(meta_txn *t)
  * of each object it rewrote, also on a store from before the bind whose
  * pass has not run yet. A run killed after its first swap left only its
  * start record (op=upgrade-start, committed with that swap). */
-static int upgraded_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int upgraded_cb(void *arg, uint64_t seq, int64_t time_s, const char *text,
+		       int authentic)
 {
 	(void)seq;
 	(void)time_s;
-	if (strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0 &&
-	    strncmp(text, "kind=format-upgrade op=upgrade-start ", 37) != 0)
+	if (!authentic || (strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0 &&
+			   strncmp(text, "kind=format-upgrade op=upgrade-start ", 37) != 0))
 		return 0;
 	*(int *)arg = 1;
 	return 1;

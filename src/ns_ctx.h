@@ -7,7 +7,7 @@
 #include "ns_priv.h"
 
 /* The crash-test hook (see struct ns): "write", "truncate", "commit",
- * "create", "spill", "recover", "bind". A no-op unless WORMFS_CRASH_AT names the step. */
+ * "create", "spill", "recover", "bind", "rotate". A no-op unless WORMFS_CRASH_AT names the step. */
 void ns_crash_point(ns *n, const char *step);
 /* Read WORMFS_CRASH_AT once (ns_open). */
 void ns_crash_init(ns *n);

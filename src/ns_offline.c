@@ -832,12 +832,13 @@ struct up_audit {
 	int done;
 };
 
-static int up_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int up_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text,
+		       int authentic)
 {
 	struct up_audit *u = arg;
 
 	(void)time_s;
-	if (strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0)
+	if (!authentic || strncmp(text, "kind=format-upgrade op=upgrade ", 31) != 0)
 		return 0;
 	if (strstr(text, " format=3") && strstr(text, " done=1")) {
 		u->done = 1;
@@ -859,15 +860,16 @@ int ns_upgrade_audited(ns *n, uint64_t *seq)
 	return u.done;
 }
 
-static int bind_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int bind_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text,
+			 int authentic)
 {
 	static const char init[] = "kind=store-head op=start uid=- rule=" NS_TRAIL_RULE_INIT;
 
 	(void)time_s;
 	/* A pass, or a store made with the marker (nothing to bind: see
 	 * ns_trail_open), which a deleted marker must not make look older. */
-	if (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0 &&
-	    strncmp(text, init, sizeof(init) - 1) != 0)
+	if (!authentic || (strncmp(text, "kind=legacy-bind op=bind ", 25) != 0 &&
+			   strncmp(text, init, sizeof(init) - 1) != 0))
 		return 0;
 	*(uint64_t *)arg = seq;
 	return 1;
@@ -884,14 +886,12 @@ int ns_bind_audited(ns *n, uint64_t *seq)
 	return s != 0;
 }
 
-struct key_audit {
-	uint32_t max;
-	uint64_t seq;
-};
-
-static int key_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int key_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *text,
+			int authentic)
 {
-	struct key_audit *k = arg;
+	struct ns_key_audit *k = arg;
+	uint32_t *max = authentic ? &k->version : &k->unauth_version;
+	uint64_t *at = authentic ? &k->seq : &k->unauth_seq;
 	const char *v;
 	char *end = NULL;
 
@@ -899,22 +899,21 @@ static int key_audit_cb(void *arg, uint64_t seq, int64_t time_s, const char *tex
 	if (strncmp(text, "kind=key-ring op=rotate ", 24) != 0 || !(v = strstr(text, " version=")))
 		return 0;
 	unsigned long long x = strtoull(v + 9, &end, 10);
-	if (end != v + 9 && x <= UINT32_MAX && x > k->max) {
-		k->max = (uint32_t)x;
-		k->seq = seq;
+	if (end != v + 9 && x <= UINT32_MAX && x > *max) {
+		*max = (uint32_t)x;
+		*at = seq;
 	}
 	return 0;
 }
 
-int ns_key_audited(ns *n, uint32_t *version, uint64_t *seq)
+int ns_key_audited(ns *n, struct ns_key_audit *out)
 {
-	struct key_audit k = { 0, 0 };
-	int rc = ns_audit_list(n, 0, key_audit_cb, &k);
+	int rc;
 
+	memset(out, 0, sizeof(*out));
+	rc = ns_audit_list(n, 0, key_audit_cb, out);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
-	*version = k.max;
-	*seq = k.seq;
 	return 0;
 }
 
@@ -928,6 +927,7 @@ static void verify_key_ring(struct verify_ctx *v)
 	struct kms_key_info *info = calloc(KMS_MAX_VERSIONS, sizeof(*info));
 	uint32_t active = 0, recorded = 0, audited = 0;
 	uint64_t seq = 0;
+	struct ns_key_audit ka;
 	uint8_t buf[4];
 	size_t cnt = 0, len = 0;
 	char why[256];
@@ -936,8 +936,12 @@ static void verify_key_ring(struct verify_ctx *v)
 		return;
 	if (!meta_kv_get(v->t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len) && len == sizeof(buf))
 		recorded = get_le32(buf);
-	if (ns_key_audited(v->n, &audited, &seq))
-		audited = 0;
+	/* A rotate record that fails authentication is not evidence: the
+	 * audit trail's check names it (audit record N fails authentication). */
+	if (!ns_key_audited(v->n, &ka)) {
+		audited = ka.version;
+		seq = ka.seq;
+	}
 	if (!kms_list(v->n->km, info, KMS_MAX_VERSIONS, &cnt, (uint64_t)clock_monotonic_ns())) {
 		for (size_t i = 0; i < cnt; i++)
 			if (info[i].active)
@@ -1205,7 +1209,7 @@ long ns_rewrap(ns *n, ns_progress_cb progress, void *arg)
 	return rc ? rc : total;
 }
 
-int ns_key_mark(ns *n, uint32_t active)
+int ns_key_mark(ns *n, uint32_t active, const char *audit_text)
 {
 	uint8_t buf[4];
 	meta_txn *t = NULL;
@@ -1219,17 +1223,45 @@ int ns_key_mark(ns *n, uint32_t active)
 		return rc;
 	rc = meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len);
 	if (!rc && len == sizeof(buf) && get_le32(buf) >= active) {
-		meta_txn_abort(t);
-		return 0;
+		rc = 0;   /* a higher one is kept */
+	} else {
+		put_le32(buf, active);
+		rc = meta_kv_put(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf));
 	}
-	put_le32(buf, active);
-	rc = meta_kv_put(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf));
+	/* The record and its audit record commit together: a crash never
+	 * keeps one without the other. */
+	if (!rc && audit_text)
+		rc = ns_audit_note_txn(n, t, "key-ring", audit_text);
 	if (rc) {
 		meta_txn_abort(t);
 		return rc;
 	}
 	rc = meta_txn_commit(t);
 	return rc ? rc : ns_durable(n);
+}
+
+int ns_key_rotate(ns *n, const char *via, uint32_t *version)
+{
+	char text[128];
+	uint32_t v = 0;
+	int rc;
+
+	*version = 0;
+	if (n->flags & NS_RDONLY)
+		return -EROFS;
+	/* The ring file first (sealed, replaced whole), then its records:
+	 * a crash in between leaves the ring ahead of them, which the next
+	 * writable open records (ns_store.c, key_ring_check). The other
+	 * order would leave a record above the ring on disk, and every
+	 * later open refused. */
+	rc = kms_rotate(n->km, &v, (uint64_t)clock_monotonic_ns());
+	if (rc)
+		return rc;
+	*version = v;
+	ns_crash_point(n, "rotate");   /* the ring written, its records not yet */
+	snprintf(text, sizeof(text), "op=rotate version=%" PRIu32 "%s%s", v, via ? " " : "",
+		 via ? via : "");
+	return ns_key_mark(n, v, text);
 }
 
 struct ver_ctx {

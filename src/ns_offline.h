@@ -24,9 +24,18 @@ int ns_upgrade_audited(ns *n, uint64_t *seq);
 int ns_bind_audited(ns *n, uint64_t *seq);
 
 /* The highest master key version a key rotate made active by the audit
- * trail (kind=key-ring op=rotate version=N; 0: none, *seq its record), for
- * NS_KV_KEY_ACTIVE missing (deleted, the state digest re-sealed). 0 or
- * -errno. */
-int ns_key_audited(ns *n, uint32_t *version, uint64_t *seq);
+ * trail (kind=key-ring op=rotate version=N), for NS_KV_KEY_ACTIVE missing
+ * (deleted, the state digest re-sealed). Only authentic records count
+ * (ns_audit_cb); the highest version a rotate record that fails
+ * authentication names is returned apart, to be named, never trusted: a
+ * record planted offline would otherwise refuse every writable mount.
+ * 0 or -errno. */
+struct ns_key_audit {
+	uint32_t version;          /* 0: no authentic rotate record */
+	uint64_t seq;              /* its record */
+	uint32_t unauth_version;   /* 0: no rotate record fails authentication */
+	uint64_t unauth_seq;
+};
+int ns_key_audited(ns *n, struct ns_key_audit *out);
 
 #endif

@@ -181,11 +181,20 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 	 * it read the record only, so key list showed the older ring with
 	 * no word while the mount refused it). */
 	{
-		uint32_t audited = 0;
-		uint64_t seq = 0;
-		rc = ns_key_audited(n, &audited, &seq);
+		struct ns_key_audit ka;
+		uint32_t audited;
+		rc = ns_key_audited(n, &ka);
 		if (rc && !(n->flags & NS_RDONLY))
 			goto out;
+		audited = rc ? 0 : ka.version;
+		/* A rotate record that fails authentication (edited, or planted
+		 * offline by someone without the key) is named, not trusted:
+		 * taken at its word it refused every writable mount. */
+		if (!rc && ka.unauth_seq)
+			wlog(WLOG_WARN, "%s: audit record %" PRIu64 " names a key rotate to version "
+			     "%" PRIu32 " but fails authentication (edited or planted offline): not "
+			     "taken as evidence of a rotate (wormctl audit verify names it)",
+			     store_path, ka.unauth_seq, ka.unauth_version);
 		rc = 0;
 		if (!recorded && !audited && !(n->flags & NS_RDONLY)) {
 			/* Best effort (a full disk): the next open reads the
@@ -196,7 +205,7 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 				if (info[i].active)
 					active = info[i].version;
 			if (!r2 && active)
-				r2 = ns_key_mark(n, active);
+				r2 = ns_key_mark(n, active, NULL);
 			if (r2)
 				wlog(WLOG_WARN, "%s: the key ring's active version not recorded: %s",
 				     store_path, strerror(-r2));
@@ -213,6 +222,27 @@ static int key_ring_check(ns *n, const char *store_path, char *err, size_t errle
 	for (size_t i = 0; i < cnt; i++)
 		if (info[i].active)
 			active = info[i].version;
+	if (active > recorded && !(n->flags & NS_RDONLY)) {
+		/* The ring ahead of its records: a key rotate stopped (a crash,
+		 * a metadata write error) after the ring file was replaced and
+		 * before its records committed (ns_key_rotate writes them in
+		 * that order). Recorded now, with the audit record it lacks;
+		 * before, nothing recorded it and the ring from before that
+		 * rotate, put back, was taken. Best effort, as above. */
+		char text[96];
+		snprintf(text, sizeof(text), "op=rotate version=%" PRIu32 " via=open recorded=%"
+			 PRIu32, active, recorded);
+		int r2 = ns_key_mark(n, active, text);
+		if (r2)
+			wlog(WLOG_WARN, "%s: the key ring's active version %" PRIu32 " is above the "
+			     "recorded %" PRIu32 " and could not be recorded: %s", store_path, active,
+			     recorded, strerror(-r2));
+		else
+			wlog(WLOG_WARN, "%s: the key ring's active version %" PRIu32 " was above the "
+			     "recorded %" PRIu32 " (a key rotate stopped before its record): "
+			     "recorded now, in the audit trail", store_path, active, recorded);
+		goto out;
+	}
 	if (active >= recorded)
 		goto out;
 	if (n->flags & NS_RDONLY) {
@@ -234,12 +264,13 @@ out:
 /* A record only a build with record MACs writes: a state digest's seal
  * (a store upgraded to record MACs is sealed at once) or the legacy
  * bind's (which came later still). */
-static int mac_era_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int mac_era_cb(void *arg, uint64_t seq, int64_t time_s, const char *text,
+		      int authentic)
 {
 	(void)seq;
 	(void)time_s;
-	if (strncmp(text, "kind=digest-reseal ", 19) != 0 &&
-	    strncmp(text, "kind=legacy-bind ", 17) != 0)
+	if (!authentic || (strncmp(text, "kind=digest-reseal ", 19) != 0 &&
+			   strncmp(text, "kind=legacy-bind ", 17) != 0))
 		return 0;
 	*(int *)arg = 1;
 	return 1;

@@ -422,9 +422,8 @@ int ns_trail_flush(ns *n, int checkpoint)
 	return rc;
 }
 
-int ns_audit_note(ns *n, const char *kind, const char *text)
+int ns_audit_note_txn(ns *n, meta_txn *t, const char *kind, const char *text)
 {
-	meta_txn *t = NULL;
 	char line[AUDIT_TEXT_MAX + 1];
 	struct audit_rec *r;
 	int rc;
@@ -435,16 +434,25 @@ int ns_audit_note(ns *n, const char *kind, const char *text)
 	r = malloc(sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	rc = audit_append(t, n->trail->keys.audit, ns_clock_now(n), line, r);
+	free(r);
+	return rc ? rc : advance(n, t);
+}
+
+int ns_audit_note(ns *n, const char *kind, const char *text)
+{
+	meta_txn *t = NULL;
+	int rc;
+
+	if (!n->trail || (n->flags & NS_RDONLY))
+		return -EROFS;
 	rc = meta_txn_begin(n->me, 0, &t);
 	if (!rc)
-		rc = audit_append(t, n->trail->keys.audit, ns_clock_now(n), line, r);
-	if (!rc)
-		rc = advance(n, t);
+		rc = ns_audit_note_txn(n, t, kind, text);
 	if (!rc)
 		rc = meta_txn_commit(t);
 	else if (t)
 		meta_txn_abort(t);
-	free(r);
 	if (!rc)
 		rc = ns_durable(n);
 	return rc;
@@ -940,7 +948,8 @@ int ns_audit_list(ns *n, int64_t since_s, ns_audit_cb cb, void *arg)
 		gap = g == -ENOENT ? gap + 1 : 0;
 		if (g || r->time_s < since_s)
 			continue;
-		rc = cb(arg, s, r->time_s, r->text);
+		rc = cb(arg, s, r->time_s, r->text,
+			r->seq == s && !audit_check(r, n->trail->keys.audit));
 	}
 	meta_txn_abort(t);
 	free(r);

@@ -18,6 +18,8 @@ int ns_trail_event(ns *n, meta_txn *t, const char *kind, const char *op, uint64_
  * quoted, uid = the process's) and a new head in write txn t. */
 int ns_trail_note(ns *n, meta_txn *t, const char *kind, const char *op, const char *rule,
 		  const char *extra);
+/* As ns_audit_note (trail.h), in write txn t: with the change it records. */
+int ns_audit_note_txn(ns *n, meta_txn *t, const char *kind, const char *text);
 /* 1 if STORE/head or meta/'s latest head (each authentic) was made while
  * the store kept a metadata state digest. */
 int ns_trail_had_digest(ns *n);

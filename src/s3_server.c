@@ -17,10 +17,13 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "log.h"
 #include "s3.h"
@@ -33,6 +36,14 @@
 #define S3_READ_BLOCK (64u << 10)    /* GetObject: bytes per read_body call */
 #define S3_PEM_MAX (1u << 20)
 #define S3_PER_IP_MAX 64              /* connections one address may hold */
+/* Descriptors S3 connections leave to the rest (with a quarter of the
+ * open files limit): the content files, block maps and journals of
+ * requests through the mount and S3, LMDB, the FUSE device, the control
+ * socket, the log. */
+#define S3_FD_RESERVE 64
+/* libmicrohttpd out of descriptors with no connection on a thread: that
+ * thread's pause before it tries accept() again (see mhd_log). */
+#define S3_EMFILE_PAUSE_NS 100000000L
 /* Users whose signing key is kept (s3_keycache.h): one entry is a few
  * hundred bytes of secure memory plus the user; past it the least recently
  * used goes (a miss costs one KMS unseal). */
@@ -48,6 +59,8 @@ struct s3_server {
 	uint64_t id_salt;
 	char *cert, *key;        /* PEM text, for MHD's GnuTLS */
 	s3_keycache *keys;       /* derived signing keys per access key */
+	_Atomic int64_t emfile_logged;       /* monotonic ns: the last "out of descriptors" */
+	_Atomic int64_t accept_err_logged;   /* and the last accept error logged */
 };
 
 /* ---- request accessors (s3_request's lookup functions) ---------------- */
@@ -412,10 +425,42 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 	return (size_t)(w - s);
 }
 
+/* Out of descriptors (EMFILE), a libmicrohttpd thread that holds
+ * connections stops accepting until one of them closes; one that holds
+ * none says so in this message and tries accept() again at once, for as
+ * long as a client waits and no descriptor frees up: a core busy (review
+ * of hostile sizes: test_s3_fdlimit.sh). The message is logged from that
+ * thread's accept path, which has nothing else to serve: it pauses there.
+ * Its text is libmicrohttpd's (0.9.x); the test catches a change. */
+static const char mhd_emfile_idle[] = "Hit process or system resource limit at FIRST connection";
+static const char mhd_accept_err[] = "Error accepting connection";
+
+/* At most once a minute per *last (monotonic ns): 1 to log now. */
+static int log_due(_Atomic int64_t *last)
+{
+	int64_t now = clock_monotonic_ns(), l = atomic_load(last);
+	if (l && now - l < 60 * (int64_t)1000000000)
+		return 0;
+	return atomic_compare_exchange_strong(last, &l, now);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct s3_server *s = cls;
 	char msg[512];
-	(void)cls;
+
+	if (!strncmp(fmt, mhd_emfile_idle, sizeof(mhd_emfile_idle) - 1)) {
+		struct timespec ts = { 0, S3_EMFILE_PAUSE_NS };
+		nanosleep(&ts, NULL);
+		if (log_due(&s->emfile_logged))
+			wlog(WLOG_ERR, "s3: out of file descriptors: new connections wait (raise "
+			     "the daemon's open files limit: ulimit -n, LimitNOFILE=)");
+		return;
+	}
+	/* Each failed try says so: once a minute. */
+	if (!strncmp(fmt, mhd_accept_err, sizeof(mhd_accept_err) - 1) &&
+	    !log_due(&s->accept_err_logged))
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	size_t l = strlen(msg);
 	while (l && msg[l - 1] == '\n')
@@ -553,6 +598,25 @@ int s3_start(ns *n, const struct s3_params *p, s3_server **out, char *err, size_
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* Connections below the open files limit (main.c raised the soft
+	 * limit to the hard one), so that they never take the descriptors the
+	 * mount and the requests need (before, idle connections, which need
+	 * no credentials, made every open through the mount fail with
+	 * ENFILE); more wait in the kernel's backlog. */
+	struct rlimit nofile;
+	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur != RLIM_INFINITY) {
+		rlim_t keep = S3_FD_RESERVE + nofile.rlim_cur / 4;
+		rlim_t room = nofile.rlim_cur > keep ? nofile.rlim_cur - keep : 0;
+		if (room < s->p.threads)
+			room = s->p.threads;   /* one per thread at least */
+		if (room < s->p.max_connections) {
+			wlog(WLOG_WARN, "s3: max_connections %u lowered to %u: the daemon's open "
+			     "files limit is %llu (ulimit -n, LimitNOFILE=); %llu are kept for "
+			     "the mount and the store", s->p.max_connections, (unsigned)room,
+			     (unsigned long long)nofile.rlim_cur, (unsigned long long)keep);
+			s->p.max_connections = (unsigned)room;
+		}
+	}
 	/* One address may not hold every connection (idle ones last up to
 	 * S3_CONN_TIMEOUT, a byte now and then keeps them, no credentials
 	 * needed): at most S3_PER_IP_MAX, and a quarter always left to others. */

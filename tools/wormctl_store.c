@@ -334,15 +334,12 @@ int wctl_key_rotate(const struct wctl_opts *o)
 		return WCTL_FAIL;
 	if (wctl_open_store(o, o->pos[0], 0, &n))
 		return WCTL_FAIL;
-	rc = kms_rotate(ns_kms(n), &ver, mono_ns());
-	if (!rc)
-		rc = ns_key_mark(n, ver);
-	if (!rc) {
-		char t[64];
-		snprintf(t, sizeof(t), "op=rotate version=%u", ver);
-		rc = ns_audit_note(n, "key-ring", t);
-	}
+	rc = ns_key_rotate(n, NULL, &ver);
 	ns_close(n);
+	if (rc < 0 && ver)
+		return wctl_err("%s %s: rotated to version %u, but recording it in the metadata "
+				"and the audit trail failed: %s (the next writable open records it)",
+				o->cmd, o->pos[0], ver, strerror(-rc));
 	if (rc < 0)
 		return wctl_err("%s %s: %s", o->cmd, o->pos[0], strerror(-rc));
 done:

@@ -131,10 +131,15 @@ struct alist {
 	json_object *arr;
 };
 
-static int audit_line(void *arg, uint64_t seq, int64_t time_s, const char *text)
+/* Every readable record, authentic or not (audit verify names the ones
+ * that fail). */
+static int audit_line(void *arg, uint64_t seq, int64_t time_s, const char *text,
+		      int authentic)
 {
 	struct alist *a = arg;
 	char ts[32];
+
+	(void)authentic;
 	if (clock_format_rfc3339(time_s, ts, sizeof(ts)))
 		snprintf(ts, sizeof(ts), "-");
 	if (a->arr) {

@@ -244,12 +244,12 @@ struct grep {
 	int found;
 };
 
-static int grep_cb(void *arg, uint64_t seq, int64_t time_s, const char *text)
+static int grep_cb(void *arg, uint64_t seq, int64_t time_s, const char *text, int authentic)
 {
 	struct grep *g = arg;
 	(void)seq;
 	(void)time_s;
-	if (strstr(text, g->want))
+	if (authentic && strstr(text, g->want))
 		g->found++;
 	return 0;
 }
