@@ -293,6 +293,19 @@ Test(ns_locktrail, older_records_with_a_fraction_no_second_less)
 			    "2098-12-31T23:59:59Z");
 }
 
+/* An absolute date with a positive UTC offset, in a record without
+ * until=: it is a date, not a relative "+1d" resolved a moment before its
+ * record, so no 5 minutes' slack either. */
+Test(ns_locktrail, older_records_with_a_positive_offset_no_slack)
+{
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "oldf");
+
+	older_fraction_case(b, "plus", "COMPLIANCE 2099-01-01T01:00:00+01:00",
+			    "2099-01-01T00:00:00Z");
+	older_fraction_case(b, "plusfrac", "COMPLIANCE 2099-01-01T01:00:00.25+01:00",
+			    "2099-01-01T00:00:00Z");
+}
+
 struct grep {
 	const char *want;
 	int found;
