@@ -378,6 +378,7 @@ static int lt_note(struct lt_map *m, const struct audit_rec *a)
 	}
 	int mode = 0;
 	int64_t until = 0, u2 = 0;
+	const char *plus;
 	if (!strcmp(x.op, "remove") ||
 	    policy_parse_retention(x.value, strlen(x.value), a->time_s, &mode, &until)) {
 		/* Removed; or a mode alone (an older default applied at mount):
@@ -385,10 +386,23 @@ static int lt_note(struct lt_map *m, const struct audit_rec *a)
 		mode = strcmp(x.op, "remove") ? !strcasecmp(x.value, "COMPLIANCE") ? WORM_COMPLIANCE :
 			!strcasecmp(x.value, "GOVERNANCE") ? WORM_GOVERNANCE : 0 : 0;
 		until = a->time_s + 1;
-	} else if (strchr(x.value, '+')) {
-		until -= LT_SLACK_S;   /* resolved a little before the record's time */
+	} else if ((plus = strchr(x.value, '+')) &&
+		   !(plus > x.value && plus[-1] >= '0' && plus[-1] <= '9')) {
+		/* "+1d", resolved a little before the record's time; not the
+		 * UTC offset of a date ("...T01:00:00+01:00"). */
+		until -= LT_SLACK_S;
 	} else if (strchr(x.value, '.')) {
-		until -= 1;   /* a fraction: rounded up now, truncated by older builds */
+		/* A fraction: rounded up now, truncated by older builds. What
+		 * they stored is the date without it, exactly: not a second
+		 * less (a zero fraction, or a leap second, never rounded). */
+		char v[sizeof(x.value)];
+		const char *dot = strchr(x.value, '.');
+		size_t k = (size_t)(dot - x.value), d = strspn(dot + 1, "0123456789");
+		int m2;
+		int64_t u3;
+		snprintf(v, sizeof(v), "%.*s%s", (int)k, x.value, dot + 1 + d);
+		if (!policy_parse_retention(v, strlen(v), a->time_s, &m2, &u3))
+			until = u3;
 	}
 	if (x.until[0] && !clock_parse_rfc3339(x.until, strlen(x.until), &u2))
 		until = u2;   /* the date the change resolved to */

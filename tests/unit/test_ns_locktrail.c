@@ -22,6 +22,7 @@
 #include "../../src/ns_record.h"
 #include "../../src/ns_locktrail.h"
 #include "../../src/meta_priv.h"
+#include "clock.h"
 
 #include "fixture.h"
 
@@ -94,6 +95,15 @@ static void delete_offline(uint64_t parent, const char *name, uint64_t ino)
 	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
 	cr_assert_eq(meta_dirent_del(t, parent, name), 0);
 	cr_assert_eq(meta_node_del(t, ino), 0);
+	cr_assert_eq(meta_txn_commit(t), 0);
+}
+
+/* As root with the store's keys would: the record authentic. */
+static void node_put_mac(struct meta_node *nd)
+{
+	meta_txn *t = NULL;
+	cr_assert_eq(meta_txn_begin(N->me, 0, &t), 0);
+	cr_assert_eq(ns_node_put(N, t, nd), 0);
 	cr_assert_eq(meta_txn_commit(t), 0);
 }
 
@@ -237,6 +247,63 @@ Test(ns_locktrail, older_records_without_ino_or_until)
 	cr_assert_eq(miss, 1);
 	cr_assert(has(&s, "old/x: the audit trail records a lock in force on it (COMPLIANCE "
 		      "until 2099-01-01T00:00:00Z"), "%s | %s", s.what[0], s.what[1]);
+}
+
+/* A record without until= (an older build) of an absolute date with a
+ * fraction: the older build truncated it, so the node may hold the date
+ * without its fraction, never a second less (da96d91). A zero fraction
+ * was never rounded: no slack. */
+static void older_fraction_case(uint64_t b, const char *name, const char *value,
+				const char *stored)
+{
+	char rec[300], path[64];
+	int64_t t;
+	struct seen s;
+	long miss = 0;
+	uint64_t f = mkfile(b, name);
+
+	cr_assert_eq(clock_parse_rfc3339(stored, strlen(stored), &t), 0);
+	cr_assert_eq(set_x(f, "user.worm.retention", "COMPLIANCE +1d"), 0);
+	snprintf(path, sizeof(path), "/oldf/%s", name);
+	snprintf(rec, sizeof(rec), "op=set path=%s attr=user.worm.retention uid=0 rule=- "
+		 "value=\"%s\"", path, value);
+	cr_assert_eq(ns_audit_note(N, "retention", rec), 0);
+	struct meta_node nd = node_of(f);
+	nd.retain_until = t;   /* as the older build stored it */
+	node_put_mac(&nd);
+	cr_assert_eq(check(&s, &miss), 0, "%s: %s", value, s.what[0]);
+	nd.retain_until = t - 1;   /* a second less: put back, or edited */
+	node_put_mac(&nd);
+	cr_assert_eq(check(&s, &miss), 1, "%s: a second less accepted (miss %ld, %s)", value, miss, s.what[0]);
+	cr_assert(has(&s, "older lock state than the audit trail (retention date"), "%s",
+		  s.what[0]);
+	nd.retain_until = t;
+	node_put_mac(&nd);
+}
+
+Test(ns_locktrail, older_records_with_a_fraction_no_second_less)
+{
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "oldf");
+
+	older_fraction_case(b, "half", "COMPLIANCE 2099-01-01T00:00:00.5Z",
+			    "2099-01-01T00:00:00Z");
+	older_fraction_case(b, "zero", "COMPLIANCE 2099-01-01T00:00:00.000Z",
+			    "2099-01-01T00:00:00Z");
+	older_fraction_case(b, "leap", "COMPLIANCE 2098-12-31T23:59:60.5Z",
+			    "2098-12-31T23:59:59Z");
+}
+
+/* An absolute date with a positive UTC offset, in a record without
+ * until=: it is a date, not a relative "+1d" resolved a moment before its
+ * record, so no 5 minutes' slack either. */
+Test(ns_locktrail, older_records_with_a_positive_offset_no_slack)
+{
+	uint64_t b = fixture_mkdir(NS_INO_ROOT, "oldf");
+
+	older_fraction_case(b, "plus", "COMPLIANCE 2099-01-01T01:00:00+01:00",
+			    "2099-01-01T00:00:00Z");
+	older_fraction_case(b, "plusfrac", "COMPLIANCE 2099-01-01T01:00:00.25+01:00",
+			    "2099-01-01T00:00:00Z");
 }
 
 struct grep {
