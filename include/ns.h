@@ -94,6 +94,11 @@ struct ns_caller {
 	int *setid_cleared;       /* if set: 1 when a write or truncate cleared
 				     set-id bits (the kernel's cached mode
 				     is stale then) */
+	int via_mount;            /* 1: the request came through the mount,
+				     whose kernel caches follow it already;
+				     0 (S3, ctl, the daemon itself): a change
+				     queues kernel invalidations of the names
+				     and inodes it touched (ns_drain_inval) */
 };
 
 /* setattr request: valid is a mask of NS_SET_*. */
@@ -165,14 +170,27 @@ int64_t ns_clock_now(ns *n);
  * valid until ns_close, never freed by the caller. */
 struct stats *ns_stats(ns *n);
 kms *ns_kms(ns *n);
-/* Kernel cache invalidation hook (fs sets it before serving and clears it
- * with NULL before ns_close): called from ns_tick's thread, never from a
- * request, when an inode's cached pages must go (a write reached an
- * object sealed meanwhile). Not to be changed while ns_tick may run. */
-typedef void (*ns_inval_fn)(void *arg, uint64_t ino);
+/* Kernel cache invalidation hook (fs sets it once mounted and clears it
+ * with NULL before the session ends; it waits for a delivery in progress).
+ * Called by ns_drain_inval only, never from a request, with what the
+ * kernel must forget:
+ *   NS_INVAL_INODE  ino's attributes and cached pages (a write reached an
+ *                   object sealed meanwhile; an object replaced or removed
+ *                   outside the mount)
+ *   NS_INVAL_ATTR   ino's attributes (changed outside the mount)
+ *   NS_INVAL_ENTRY  the name `name` in directory ino (a name removed or
+ *                   replaced outside the mount: S3, the daemon's own
+ *                   cleanup; an NS_INVAL_ATTR of the directory follows). */
+enum { NS_INVAL_INODE, NS_INVAL_ATTR, NS_INVAL_ENTRY };
+typedef void (*ns_inval_fn)(void *arg, int kind, uint64_t ino, const char *name);
 void ns_set_inval(ns *n, ns_inval_fn fn, void *arg);
-/* Run queued invalidations (from a thread that serves no request: the
- * kernel may hold the inode's locks while a request on it is in flight). */
+/* Run the queued invalidations now; returns when they are delivered
+ * (also those another thread took first). From a thread that serves no
+ * FUSE request and holds no ns lock (the kernel may hold an inode's or a
+ * directory's lock while a request on it is in flight): ns_tick's, and
+ * the S3 front end's before each answer, so that a client that got the
+ * answer of a change finds it in the mount too. Without a hook (no mount,
+ * or not yet) the queue is dropped. */
 void ns_drain_inval(ns *n);
 
 /* The node name in directory parent: its attributes in *out. -ENOENT no
@@ -182,6 +200,10 @@ int ns_lookup(ns *n, uint64_t parent, const char *name, struct ns_attr *out);
 /* -ENOENT no such inode. */
 WORM_MUST_USE
 int ns_getattr(ns *n, uint64_t ino, struct ns_attr *out);
+/* 0 if no node has inode number ino (any more), 2 if it is an object
+ * unlinked but kept for its open handles, else 1 (also when the record
+ * cannot be read: only a sure answer counts). Counts no operation. */
+int ns_ino_known(ns *n, uint64_t ino);
 /* chmod, chown, utimes, truncate (NS_SET_SIZE; through handle h if the
  * front end has one, else NULL). *out: the attributes after. Refusals:
  * -EPERM a lock rule (mode and owner of a locked object, the size of a

@@ -85,6 +85,22 @@ static void caller_of(fuse_req_t req, struct ns_caller *c)
 	c->gid = fc->gid;
 	c->pid = (uint32_t)fc->pid;
 	c->umask = fc->umask;
+	c->via_mount = 1;     /* the kernel follows its own requests */
+}
+
+/* -ENOENT for an inode number the engine no longer knows: the kernel
+ * reached it through a dentry it cached before the name was removed or
+ * replaced outside the mount (S3; the invalidation ns queued for it was
+ * not delivered yet). ESTALE makes the VFS walk the path again once with
+ * LOOKUP_REVAL, a fresh LOOKUP of each name (as on NFS), so the caller
+ * gets the name's present object or ENOENT. A missing name in a known
+ * directory, or an unlinked object reached through its descriptor (its
+ * node stays until the last close), stays ENOENT. */
+static int stale(fuse_req_t req, int rc, fuse_ino_t ino)
+{
+	if (rc == -ENOENT && ns_ino_known(ctx_of(req)->n, ino) == 0)
+		return -ESTALE;
+	return rc;
 }
 
 /* Supplementary groups cost a /proc read: only fetched where principals
@@ -143,8 +159,9 @@ static void to_stat(const struct ns_attr *a, struct stat *st)
 	st->st_ctim = ts_of_ns(a->ctime_ns);
 }
 
-/* Sealed objects never change: cache them long. Mutable ones change only
- * through this mount, so the configured timeout is safe too. */
+/* Sealed objects never change: cache them long. Mutable ones change
+ * through this mount, or outside it (S3), which ns then tells the kernel
+ * (fs_inval), so the configured timeout is safe too. */
 static double timeout_for(struct fs_ctx *x, const struct ns_attr *a)
 {
 	return a->sealed ? SEALED_TIMEOUT : x->p->attr_timeout;
@@ -219,7 +236,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	count_req(req, SREQ_LOOKUP);
 	struct ns_attr a;
-	int rc = ns_lookup(ctx_of(req)->n, parent, name, &a);
+	int rc = stale(req, ns_lookup(ctx_of(req)->n, parent, name, &a), parent);
 	if (rc) {
 		/* A negative entry with entry_timeout 0: the kernel caches
 		 * nothing (the same as ENOENT), so a name created by another
@@ -258,7 +275,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	count_req(req, SREQ_GETATTR);
 	struct ns_attr a;
 	(void)fi;
-	int rc = ns_getattr(ctx_of(req)->n, ino, &a);
+	int rc = stale(req, ns_getattr(ctx_of(req)->n, ino, &a), ino);
 	if (rc)
 		reply_err(req, -rc);
 	else
@@ -312,6 +329,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	rc = ns_setattr(ctx_of(req)->n, &c, ino, &sa,
 			fi ? (ns_handle *)(uintptr_t)fi->fh : NULL, &a);
 	setid_inval(req, ino, cleared);
+	rc = fi ? rc : stale(req, rc, ino);
 	if (rc)
 		reply_err(req, -rc);
 	else
@@ -322,7 +340,7 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	count_req(req, SREQ_READLINK);
 	char buf[4097];
-	int rc = ns_readlink(ctx_of(req)->n, ino, buf, sizeof(buf));
+	int rc = stale(req, ns_readlink(ctx_of(req)->n, ino, buf, sizeof(buf)), ino);
 	if (rc)
 		reply_err(req, -rc);
 	else
@@ -338,7 +356,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	(void)rdev;
 	caller_of(req, &c);
 	int rc = ns_mknod(ctx_of(req)->n, &c, parent, name, mode, &a);
-	reply_created(req, rc, &a);
+	reply_created(req, stale(req, rc, parent), &a);
 }
 
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -348,7 +366,7 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct ns_attr a;
 	caller_of(req, &c);
 	int rc = ns_mkdir(ctx_of(req)->n, &c, parent, name, mode, &a);
-	reply_created(req, rc, &a);
+	reply_created(req, stale(req, rc, parent), &a);
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -358,7 +376,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	struct ns_attr a;
 	caller_of(req, &c);
 	int rc = ns_symlink(ctx_of(req)->n, &c, parent, name, link, &a);
-	reply_created(req, rc, &a);
+	reply_created(req, stale(req, rc, parent), &a);
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -366,7 +384,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	count_req(req, SREQ_UNLINK);
 	struct ns_caller c;
 	caller_of(req, &c);
-	reply_err(req, -ns_unlink(ctx_of(req)->n, &c, parent, name));
+	reply_err(req, -stale(req, ns_unlink(ctx_of(req)->n, &c, parent, name), parent));
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -374,7 +392,7 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	count_req(req, SREQ_RMDIR);
 	struct ns_caller c;
 	caller_of(req, &c);
-	reply_err(req, -ns_rmdir(ctx_of(req)->n, &c, parent, name));
+	reply_err(req, -stale(req, ns_rmdir(ctx_of(req)->n, &c, parent, name), parent));
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -392,7 +410,9 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	caller_of(req, &c);
-	reply_err(req, -ns_rename(ctx_of(req)->n, &c, parent, name, newparent, newname, f));
+	int rc = ns_rename(ctx_of(req)->n, &c, parent, name, newparent, newname, f);
+	rc = stale(req, rc, parent);
+	reply_err(req, -stale(req, rc, newparent));
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -424,6 +444,11 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	c.setid_cleared = &cleared;
 	int rc = ns_open_file(ctx_of(req)->n, &c, ino, fi->flags, &h, &keep);
 	setid_inval(req, ino, cleared);
+	/* An open reaches an object with no name left only through a dentry
+	 * the kernel kept (replaced or deleted over S3 while someone holds
+	 * it open): ESTALE too, so the path is looked up again. */
+	if (rc == -ENOENT && ns_ino_known(ctx_of(req)->n, ino) != 1)
+		rc = -ESTALE;
 	if (rc) {
 		reply_err(req, -rc);
 		return;
@@ -446,6 +471,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	caller_of(req, &c);
 	int rc = ns_create(ctx_of(req)->n, &c, parent, name, mode, fi->flags, &a, &h);
 	if (rc) {
+		rc = stale(req, rc, parent);
 		reply_err(req, -rc);
 		return;
 	}
@@ -569,7 +595,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		reply_err(req, ENOMEM);
 		return;
 	}
-	int rc = ns_readdir(ctx_of(req)->n, ino, (uint64_t)off, rd_add, &r);
+	int rc = stale(req, ns_readdir(ctx_of(req)->n, ino, (uint64_t)off, rd_add, &r), ino);
 	if (rc)
 		reply_err(req, -rc);
 	else
@@ -633,7 +659,8 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	caller_of(req, &c);
 	if (worm_xattr_is_lock(name))
 		caller_groups(req, &c, groups);
-	reply_err(req, -ns_setxattr(ctx_of(req)->n, &c, ino, name, value, size, flags));
+	reply_err(req, -stale(req, ns_setxattr(ctx_of(req)->n, &c, ino, name, value, size, flags),
+			      ino));
 }
 
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -647,6 +674,8 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	}
 	caller_of(req, &c);
 	ssize_t rc = ns_getxattr(ctx_of(req)->n, &c, ino, name, buf, size);
+	if (rc == -ENOENT)
+		rc = stale(req, -ENOENT, ino);
 	if (rc < 0)
 		reply_err(req, (int)-rc);
 	else if (size == 0)
@@ -665,6 +694,8 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	ssize_t rc = ns_listxattr(ctx_of(req)->n, ino, buf, size);
+	if (rc == -ENOENT)
+		rc = stale(req, -ENOENT, ino);
 	if (rc < 0)
 		reply_err(req, (int)-rc);
 	else if (size == 0)
@@ -682,7 +713,7 @@ static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	caller_of(req, &c);
 	if (worm_xattr_is_lock(name))
 		caller_groups(req, &c, groups);
-	reply_err(req, -ns_removexattr(ctx_of(req)->n, &c, ino, name));
+	reply_err(req, -stale(req, ns_removexattr(ctx_of(req)->n, &c, ino, name), ino));
 }
 
 static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
@@ -734,12 +765,29 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.fallocate = fs_fallocate,
 };
 
-/* Drop the kernel's cached pages and attributes of an inode (queued by ns
- * when a write reached a sealed object). */
-static void fs_inval(void *arg, uint64_t ino)
+/* What the kernel must forget (queued by ns: a write reached a sealed
+ * object; a name or an object changed outside the mount, by S3 or the
+ * daemon). Called by ns_drain_inval from the ticker or an S3 thread,
+ * never while this session handles a request of its own (libfuse: a
+ * notification from a request's handler may deadlock). The kernel answers
+ * ENOENT for what it does not cache: nothing to forget then. */
+static void fs_inval(void *arg, int kind, uint64_t ino, const char *name)
 {
 	struct fs_ctx *x = arg;
-	fuse_lowlevel_notify_inval_inode(x->se, ino, 0, 0);
+
+	switch (kind) {
+	case NS_INVAL_ENTRY:
+		/* the dentry: the kernel looks the name up again (ns queues
+		 * the directory's attributes too) */
+		fuse_lowlevel_notify_inval_entry(x->se, ino, name, strlen(name));
+		break;
+	case NS_INVAL_ATTR:
+		fuse_lowlevel_notify_inval_inode(x->se, ino, -1, 0);
+		break;
+	default:
+		fuse_lowlevel_notify_inval_inode(x->se, ino, 0, 0);
+		break;
+	}
 }
 
 /* The session's device I/O, plain read and writev, except that the INIT

@@ -2,6 +2,7 @@
  * find, put, their content state loaded from records, attributes with that
  * live state, the queue of kernel page-cache invalidations, and the short
  * wait for writers whose close(2) has not yet reached us as a release. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 
 #include "ns_inode.h"
 #include "ns_record.h"
+#include "log.h"
 
 struct ns_inode *ns_inode_get(ns *n, uint64_t ino)
 {
@@ -139,32 +141,95 @@ void ns_node_attr(ns *n, const struct meta_node *nd, struct ns_attr *a)
 
 void ns_set_inval(ns *n, ns_inval_fn fn, void *arg)
 {
+	pthread_mutex_lock(&n->inval_run);
 	n->inval = fn;
 	n->inval_arg = arg;
+	pthread_mutex_unlock(&n->inval_run);
+}
+
+/* At most this many wait (about 2 MiB): past it a change is not told to
+ * the kernel, whose caches then expire by their timeouts (logged once). */
+#define NS_INVAL_MAX 8192
+
+static void queue_item(ns *n, int kind, uint64_t ino, const char *name)
+{
+	struct ns_inval_item *it;
+
+	pthread_mutex_lock(&n->inval_mu);
+	/* One still waiting among the last few does it (they are all
+	 * delivered after the changes that queued them): an S3 PUT queues
+	 * its directory's attributes three times. */
+	for (size_t i = n->inval_n, k = 0; i > 0 && k < 16; i--, k++) {
+		it = &n->inval_q[i - 1];
+		if (it->kind == kind && it->ino == ino && (!name || !strcmp(it->name, name)))
+			goto out;
+	}
+	if (n->inval_n == n->inval_cap) {
+		size_t cap = n->inval_cap ? 2 * n->inval_cap : 16;
+		void *q = cap <= NS_INVAL_MAX ? realloc(n->inval_q, cap * sizeof(*it)) : NULL;
+		if (!q) {
+			if (!n->inval_dropped)
+				wlog(WLOG_WARN, "kernel cache invalidations dropped (%zu queued): "
+				     "the mount may show names changed over S3 as they were "
+				     "for up to the cache timeouts", n->inval_n);
+			n->inval_dropped = 1;
+			goto out;
+		}
+		n->inval_q = q;
+		n->inval_cap = cap;
+	}
+	it = &n->inval_q[n->inval_n++];
+	it->kind = kind;
+	it->ino = ino;
+	it->name[0] = '\0';
+	if (name)
+		snprintf(it->name, sizeof(it->name), "%s", name);
+out:
+	pthread_mutex_unlock(&n->inval_mu);
 }
 
 void ns_queue_inval(ns *n, uint64_t ino)
 {
-	pthread_mutex_lock(&n->inval_mu);
-	if (n->inval_n < sizeof(n->inval_q) / sizeof(n->inval_q[0]))
-		n->inval_q[n->inval_n++] = ino;
-	pthread_mutex_unlock(&n->inval_mu);
+	queue_item(n, NS_INVAL_INODE, ino, NULL);
 }
 
-/* Called from the timer thread, never from a request: the kernel may hold
- * locks of the inode while a request on it is in flight. */
+void ns_queue_change(ns *n, const struct ns_caller *c, int kind, uint64_t ino,
+		     const char *name)
+{
+	if (c && c->via_mount)
+		return;      /* the kernel made the request: it knows */
+	if (kind == NS_INVAL_ENTRY && (!name || strlen(name) > META_NAME_MAX))
+		return;
+	queue_item(n, kind, ino, kind == NS_INVAL_ENTRY ? name : NULL);
+	/* and the directory's size and times, also when the kernel holds
+	 * no dentry of the name */
+	if (kind == NS_INVAL_ENTRY)
+		queue_item(n, NS_INVAL_ATTR, ino, NULL);
+}
+
+/* Called from the timer thread or the S3 front end, never from a FUSE
+ * request: the kernel may hold locks of the inode (or of the directory)
+ * while a request on it is in flight. inval_run is held throughout, so a
+ * caller returns only once what was queued before its call is delivered,
+ * also when another thread took it from the queue first. */
 void ns_drain_inval(ns *n)
 {
-	uint64_t q[64];
+	struct ns_inval_item *q;
 	size_t k;
 
+	pthread_mutex_lock(&n->inval_run);
 	pthread_mutex_lock(&n->inval_mu);
+	q = n->inval_q;
 	k = n->inval_n;
-	memcpy(q, n->inval_q, k * sizeof(q[0]));
-	n->inval_n = 0;
+	n->inval_q = NULL;
+	n->inval_n = n->inval_cap = 0;
+	n->inval_dropped = 0;
 	pthread_mutex_unlock(&n->inval_mu);
 	for (size_t i = 0; i < k && n->inval; i++)
-		n->inval(n->inval_arg, q[i]);
+		n->inval(n->inval_arg, q[i].kind, q[i].ino,
+			 q[i].kind == NS_INVAL_ENTRY ? q[i].name : NULL);
+	pthread_mutex_unlock(&n->inval_run);
+	free(q);
 }
 
 /* close(2) returns before the kernel sends RELEASE, and the last writer's

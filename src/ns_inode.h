@@ -19,9 +19,14 @@ void ns_inode_load(struct ns_inode *in, const struct meta_node *nd, int64_t now)
 /* Load it from its record read now, under in->mu: a lock committed before
  * this call is seen (lock changes commit holding in->mu). */
 int ns_inode_refresh(ns *n, struct ns_inode *in, int64_t now);
-/* Queue a kernel cache invalidation for ns_drain_inval (bounded: beyond
- * the queue's size it is dropped). */
+/* Queue a kernel cache invalidation of ino's pages and attributes for
+ * ns_drain_inval (bounded: beyond the queue's size it is dropped, logged). */
 void ns_queue_inval(ns *n, uint64_t ino);
+/* After a change by c that succeeded: queue what the kernel must forget
+ * (kind and arguments of ns_inval_fn), unless c came through the mount
+ * (c->via_mount), whose kernel follows its own requests. */
+void ns_queue_change(ns *n, const struct ns_caller *c, int kind, uint64_t ino,
+		     const char *name);
 /* Wait (at most about 1 s) for the writers of an inode to release, since
  * close(2) returns before the kernel sends RELEASE. Called outside any
  * transaction and without in->mu; the caller re-checks writers after.

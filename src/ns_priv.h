@@ -109,6 +109,13 @@ struct ns_handle {
 				     (in->rw held for writing) */
 };
 
+/* One queued kernel invalidation (ns_inval_fn's kinds). */
+struct ns_inval_item {
+	int kind;
+	uint64_t ino;
+	char name[META_NAME_MAX + 1];   /* NS_INVAL_ENTRY */
+};
+
 struct ns {
 	struct cfg cfg;
 	int flags;
@@ -138,13 +145,20 @@ struct ns {
 	int alg;
 	pthread_mutex_t itab_mu;
 	struct ns_inode *itab[NS_ITAB_SIZE];
+	/* The hook and its argument: set and read under inval_run, which a
+	 * delivery holds throughout (ns_drain_inval), so fs clears the hook
+	 * only once no delivery uses its session. */
+	pthread_mutex_t inval_run;
 	ns_inval_fn inval;
 	void *inval_arg;
-	/* Inodes whose kernel page cache must be dropped (a write reached a
-	 * sealed object); drained by ns_tick outside any request. */
+	/* What the kernel must forget (ns_inode.c): pages of an inode a
+	 * write reached once sealed, names and inodes changed outside the
+	 * mount. Queued by requests under inval_mu (held briefly, never
+	 * while delivering); drained by ns_tick and the S3 front end. */
 	pthread_mutex_t inval_mu;
-	uint64_t inval_q[64];
-	size_t inval_n;
+	struct ns_inval_item *inval_q;
+	size_t inval_n, inval_cap;
+	int inval_dropped;        /* the queue was full: logged once */
 	_Atomic int64_t last_sync_ns;
 	_Atomic unsigned settling;  /* requests waiting in ns_settle_inode */
 	int live;                 /* the last writer's open was not closed: a

@@ -757,6 +757,7 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 	n->alg = wcrypto_default_alg();
 	pthread_mutex_init(&n->itab_mu, NULL);
 	pthread_mutex_init(&n->inval_mu, NULL);
+	pthread_mutex_init(&n->inval_run, NULL);
 	stats_init(&n->stats);
 	n->vc = ns_vcache_new();   /* NULL: every read checks the MAC */
 	rc = store_open(store_path, &n->st, err, errlen);
@@ -987,6 +988,8 @@ void ns_close(ns *n)
 		store_close(n->st);
 	pthread_mutex_destroy(&n->itab_mu);
 	pthread_mutex_destroy(&n->inval_mu);
+	pthread_mutex_destroy(&n->inval_run);
+	free(n->inval_q);
 	ns_vcache_free(n->vc);
 	free(n);
 }

@@ -71,6 +71,19 @@ int ns_getattr(ns *n, uint64_t ino, struct ns_attr *out)
 	return rc;
 }
 
+int ns_ino_known(ns *n, uint64_t ino)
+{
+	struct meta_node nd;
+	int rc;
+
+	if (ns_is_virtual(ino))
+		return 1;
+	rc = ns_node_read(n, ino, &nd);
+	if (rc == -ENOENT)
+		return 0;
+	return !rc && S_ISREG(nd.mode) && nd.nlink == 0 ? 2 : 1;
+}
+
 /* Create a node named name in parent (write txn t). Namespace rules of
  * design section 3 are checked here. */
 static int node_new(ns *n, meta_txn *t, const struct ns_caller *c, uint64_t parent,
@@ -213,6 +226,10 @@ static int create_common(ns *n, const struct ns_caller *c, uint64_t parent, cons
 		return rc;
 	}
 	rc = meta_txn_commit(t);
+	/* A new name: the kernel holds no dentry of it (a negative one is
+	 * never cached: fs_lookup), only the directory's attributes */
+	if (!rc)
+		ns_queue_change(n, c, NS_INVAL_ATTR, parent, NULL);
 	if (!rc && out)
 		ns_node_attr(n, &nd, out);
 	return rc;
@@ -285,6 +302,10 @@ int ns_mknod_upload(ns *n, const struct ns_caller *c, uint64_t parent, const cha
 		return rc;
 	}
 	rc = meta_txn_commit(t);
+	/* A new name: the kernel holds no dentry of it (a negative one is
+	 * never cached: fs_lookup), only the directory's attributes */
+	if (!rc)
+		ns_queue_change(n, c, NS_INVAL_ATTR, parent, NULL);
 	if (!rc && out)
 		ns_node_attr(n, &nd, out);
 	return rc;
@@ -474,6 +495,12 @@ static int unlink_or_rmdir(ns *n, const struct ns_caller *c, uint64_t parent,
 	rc = meta_txn_commit(t);
 	if (rc)
 		node_drop_undo(pin);
+	if (!rc) {
+		/* a change outside the mount: the kernel's dentry and the
+		 * removed inode's attributes and pages go */
+		ns_queue_change(n, c, NS_INVAL_ENTRY, parent, name);
+		ns_queue_change(n, c, NS_INVAL_INODE, nd.ino, NULL);
+	}
 	if (!rc && unlink_now)
 		content_drop(n, nd.ino, nd.objid);
 	if (pin)
@@ -871,6 +898,16 @@ static int rename_impl(ns *n, const struct ns_caller *c, uint64_t parent, const 
 	rc = meta_txn_commit(t);
 	if (rc)
 		node_drop_undo(pin);
+	if (!rc) {
+		/* a change outside the mount (an S3 PUT renames its upload
+		 * over the key): both names, the moved inode's attributes,
+		 * and the replaced inode */
+		ns_queue_change(n, c, NS_INVAL_ENTRY, parent, name);
+		ns_queue_change(n, c, NS_INVAL_ENTRY, newparent, newname);
+		ns_queue_change(n, c, NS_INVAL_ATTR, sino, NULL);
+		if (have_dst)
+			ns_queue_change(n, c, NS_INVAL_INODE, dino, NULL);
+	}
 	if (!rc && unlink_now)
 		content_drop(n, dst.ino, dst.objid);
 	if (pin)

@@ -583,8 +583,8 @@ static int other_ns_change(ns *n, const struct ns_caller *c, uint64_t ino, const
 	return err;
 }
 
-int ns_setxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
-		const void *val, size_t len, int flags)
+static int xattr_set(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
+		     const void *val, size_t len, int flags)
 {
 	stats_op(&n->stats, SOP_SETXATTR);
 	if (ns_is_virtual(ino))
@@ -601,7 +601,7 @@ int ns_setxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name
 	return user_attr_change(n, c, ino, name, val, len, flags, 0);
 }
 
-int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name)
+static int xattr_remove(ns *n, const struct ns_caller *c, uint64_t ino, const char *name)
 {
 	stats_op(&n->stats, SOP_REMOVEXATTR);
 	if (ns_is_virtual(ino))
@@ -613,4 +613,23 @@ int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *n
 	if (strncmp(name, X_WORM_PREFIX, strlen(X_WORM_PREFIX)) == 0)
 		return lock_attr_change(n, c, ino, name, NULL, 0, 0, 1);
 	return user_attr_change(n, c, ino, name, NULL, 0, 0, 1);
+}
+
+/* A lock attribute changes the attributes the kernel caches (sealed
+ * objects are cached long): one set outside the mount drops them. */
+int ns_setxattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name,
+		const void *val, size_t len, int flags)
+{
+	int rc = xattr_set(n, c, ino, name, val, len, flags);
+	if (!rc)
+		ns_queue_change(n, c, NS_INVAL_ATTR, ino, NULL);
+	return rc;
+}
+
+int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name)
+{
+	int rc = xattr_remove(n, c, ino, name);
+	if (!rc)
+		ns_queue_change(n, c, NS_INVAL_ATTR, ino, NULL);
+	return rc;
 }

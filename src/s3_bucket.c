@@ -211,7 +211,7 @@ void s3_op_delete_bucket(struct s3_request *r)
 	 * a plain one of that name (an old store's, made through the mount)
 	 * is its owner's, never removed as root */
 	if (!rc && !ns_lookup(r->n, b.ino, S3_MPU_DIR, &md) && md.staging) {
-		static const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+		static const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 		worm_discard(ns_rmdir(r->n, &root, b.ino, S3_MPU_DIR));
 	}
 	if (!rc)

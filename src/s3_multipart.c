@@ -46,7 +46,7 @@
 #define REMOVE_ROUNDS 64           /* Abort against parts still arriving */
 #define LIST_MAX 1000
 
-const struct ns_caller s3_mpu_root = { 0, 0, 0, 022, NULL, 0, NULL };
+const struct ns_caller s3_mpu_root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 
 /* ---- the busy set ------------------------------------------------------ */
 

@@ -124,6 +124,11 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct s3_requ
 	struct MHD_Response *resp;
 	int has_ct = 0;
 
+	/* What this request changed is out of the mount's kernel caches
+	 * before the client hears of it (a file read through the mount after
+	 * the answer shows the new object, a deleted key is ENOENT). Here no
+	 * ns lock is held and no FUSE request is being handled. */
+	ns_drain_inval(r->n);
 	if (r->rh) {
 		/* MHD callocs the block with the response: a small object's
 		 * own size, not 64 KiB zeroed per request */

@@ -15,7 +15,7 @@
 
 #define XVAL_MAX 256
 
-static const struct ns_caller root_caller = { 0, 0, 0, 022, NULL, 0, NULL };
+static const struct ns_caller root_caller = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 
 static uint64_t mono_ns(void)
 {

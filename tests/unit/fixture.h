@@ -78,7 +78,7 @@ static inline void fixture_ns_setup(void)
 
 static inline uint64_t fixture_mkdir(uint64_t parent, const char *name)
 {
-	static const struct ns_caller root = { 0, 0, 1, 022, NULL, 0, NULL };
+	static const struct ns_caller root = { 0, 0, 1, 022, NULL, 0, NULL, 0 };
 	struct ns_attr a;
 
 	cr_assert_eq(ns_mkdir(N, &root, parent, name, 0755, &a), 0);

@@ -16,8 +16,8 @@
 #include "meta.h"
 #include "fixture.h"
 
-static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
-static const struct ns_caller USER = { 1000, 1000, 1, 022, NULL, 0, NULL };
+static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL, 0 };
+static const struct ns_caller USER = { 1000, 1000, 1, 022, NULL, 0, NULL, 0 };
 
 TestSuite(ns, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 

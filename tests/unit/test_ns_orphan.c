@@ -18,7 +18,7 @@
 #include "../../src/ns_record.h"
 #include "fixture.h"
 
-static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
+static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL, 0 };
 
 TestSuite(ns_orphan, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 

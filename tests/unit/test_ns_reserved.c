@@ -15,9 +15,9 @@
 #include "config.h"
 #include "fixture.h"
 
-static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
-static const struct ns_caller ALICE = { 1000, 1000, 2, 022, NULL, 0, NULL };
-static const struct ns_caller MALLORY = { 1001, 1001, 3, 022, NULL, 0, NULL };
+static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL, 0 };
+static const struct ns_caller ALICE = { 1000, 1000, 2, 022, NULL, 0, NULL, 0 };
+static const struct ns_caller MALLORY = { 1001, 1001, 3, 022, NULL, 0, NULL, 0 };
 
 TestSuite(ns_reserved, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 

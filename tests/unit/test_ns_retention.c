@@ -18,7 +18,7 @@
 
 #include "fixture.h"
 
-static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
+static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL, 0 };
 
 TestSuite(ns_retention, .init = fixture_ns_setup, .fini = fixture_ns_teardown, .timeout = 60);
 

@@ -14,7 +14,7 @@
 #include "obj.h"
 #include "meta.h"
 
-static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL };
+static const struct ns_caller ROOT = { 0, 0, 1, 022, NULL, 0, NULL, 0 };
 
 static void reopen_as(int flags)
 {

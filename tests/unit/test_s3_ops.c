@@ -459,7 +459,7 @@ Test(s3_ops, lock_refusals)
 {
 	struct resp *r;
 	struct ns_attr a;
-	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 	mkbucket("bkt");
 	cr_assert_eq(put("/bkt/locked", "keep me", NULL), 200);
 	cr_assert_eq(put("/bkt/free", "x", NULL), 200);
@@ -490,7 +490,7 @@ Test(s3_ops, lock_refusals)
 Test(s3_ops, default_retention_applies_at_commit)
 {
 	struct ns_attr b, a;
-	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 	char st[32];
 	mkbucket("bk2");
 	cr_assert_eq(ns_find("bk2", &b), 0);
@@ -583,7 +583,7 @@ Test(s3_ops, permissions)
 	mkbucket("rootb");     /* as uid 0: 0755 */
 	cr_assert_eq(put("/rootb/secret", "s", NULL), 200);
 	struct ns_attr a;
-	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 	struct ns_setattr sa = { .valid = NS_SET_MODE, .mode = 0600 };
 	cr_assert_eq(ns_find("rootb/secret", &a), 0);
 	cr_assert_eq(ns_setattr(N, &root, a.ino, &sa, NULL, &a), 0);
@@ -613,7 +613,7 @@ Test(s3_ops, copy_object)
 	struct resp *r;
 	char v[256];
 	struct ns_attr a;
-	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 	mkbucket("bkt");
 	mkbucket("bk2");
 	cr_assert_eq(req("PUT", "/bkt/src", "Content-Type: text/x-src\r\nx-amz-meta-a: 1\r\n",
@@ -692,7 +692,7 @@ Test(s3_ops, list_uploads_only_own_unless_bucket_owner)
 	struct ns_attr b;
 	struct resp *r;
 	char id1[64], id2[64], id3[64];
-	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 	struct ns_setattr sa = { .valid = NS_SET_MODE | NS_SET_UID, .mode = 0777, .uid = 2000 };
 
 	mkbucket("mpl");    /* then given to uid 2000, world-writable */
@@ -752,7 +752,7 @@ Test(s3_ops, plain_multipart_directory_of_an_old_store)
 	meta_txn *t = NULL;
 	struct resp *r;
 	char id[64];
-	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 
 	mkbucket("old");
 	cr_assert_eq(ns_find("old", &b), 0);
@@ -796,7 +796,7 @@ Test(s3_ops, plain_multipart_directory_of_an_old_store)
 Test(s3_ops, upload_prefix_directory_is_listed)
 {
 	struct ns_attr b, d;
-	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 
 	mkbucket("upd");
 	cr_assert_eq(ns_find("upd", &b), 0);
@@ -818,7 +818,7 @@ Test(s3_ops, delete_bucket_with_uploads_in_progress)
 	struct ns_attr b, a;
 	struct resp *r;
 	char id[64], id2[64], t[300];
-	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 
 	mkbucket("dbu");
 	cr_assert_eq(ns_find("dbu", &b), 0);
@@ -880,7 +880,7 @@ Test(s3_ops, delete_bucket_keeps_uploads_when_it_cannot_go)
 	struct ns_attr md, x;
 	struct resp *r;
 	char id[64], t[300];
-	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 
 	mkbucket("dbk");
 	mpu_create(0, "/dbk/k", id, sizeof(id));
@@ -913,7 +913,7 @@ Test(s3_ops, list_uploads_hides_the_uids_other_access_keys)
 	struct ns_attr b, u;
 	struct resp *r;
 	char id[64], path[128];
-	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	const struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 	struct ns_setattr sa = { .valid = NS_SET_MODE | NS_SET_UID, .mode = 0777, .uid = 2000 };
 
 	mkbucket("mpk");

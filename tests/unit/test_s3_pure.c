@@ -293,10 +293,10 @@ Test(s3_xml, dates_at_the_record_limits)
 Test(s3_perm, mode_bits)
 {
 	uint32_t groups[1] = { 50 };
-	struct ns_caller owner = { 1000, 1000, 0, 022, NULL, 0, NULL };
-	struct ns_caller member = { 2000, 2000, 0, 022, groups, 1, NULL };
-	struct ns_caller other = { 3000, 3000, 0, 022, NULL, 0, NULL };
-	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL };
+	struct ns_caller owner = { 1000, 1000, 0, 022, NULL, 0, NULL, 0 };
+	struct ns_caller member = { 2000, 2000, 0, 022, groups, 1, NULL, 0 };
+	struct ns_caller other = { 3000, 3000, 0, 022, NULL, 0, NULL, 0 };
+	struct ns_caller root = { 0, 0, 0, 022, NULL, 0, NULL, 0 };
 	struct ns_attr f = { .mode = S_IFREG | 0640, .uid = 1000, .gid = 50 };
 	cr_assert(s3_perm_ok(&owner, &f, S3_PERM_R | S3_PERM_W));
 	cr_assert(s3_perm_ok(&member, &f, S3_PERM_R));
