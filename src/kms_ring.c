@@ -304,7 +304,8 @@ int kms_ring_decode(const uint8_t *file, size_t len, struct kms_ring *r, const c
 	return rc;
 }
 
-static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+/* mode: the file's st_mode (checked on the descriptor read), or NULL. */
+static int read_file(const char *path, size_t max, uint8_t **out, size_t *len, mode_t *mode)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
@@ -322,6 +323,8 @@ static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 		rc = -EBADMSG;
 		goto out;
 	}
+	if (mode)
+		*mode = st.st_mode;
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		rc = -ENOMEM;
@@ -351,19 +354,29 @@ static int read_kek(const char *dir, uint8_t kek[WCRYPTO_KEYBYTES], char *err, s
 	char path[PATH_MAX];
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	mode_t mode = 0;
 	int rc;
 
 	rc = path_join(path, sizeof(path), dir, "kek");
 	if (rc)
 		return rc;
-	rc = read_file(path, 64, &buf, &len);
+	rc = read_file(path, 64, &buf, &len, &mode);
 	if (rc == -ENOENT) {
 		wlog_seterr(err, errlen, "cannot unlock key ring: key file %s is missing", path);
 		return -ENOKEY;
 	}
 	if (!rc && len != WCRYPTO_KEYBYTES)
 		rc = -EBADMSG;
-	if (rc) {
+	/* The key file unlocks every object, as a passphrase does: refused
+	 * on the same terms as a passphrase file (ns_store.c), one that
+	 * others can read or change. It is made 0600 inside a 0700 store;
+	 * a copy or restore that widened it is said, not used. */
+	if (!rc && (mode & (S_IROTH | S_IWOTH | S_IWGRP))) {
+		wlog_seterr(err, errlen, "key file %s is %s (mode %04o): refusing it; chmod 600 %s",
+			    path, mode & S_IROTH ? "world-readable" : "writable by others",
+			    (unsigned)(mode & 07777), path);
+		rc = -EPERM;
+	} else if (rc) {
 		wlog_seterr(err, errlen, "cannot read key file %s: %s", path, strerror(-rc));
 	} else {
 		memcpy(kek, buf, WCRYPTO_KEYBYTES);
@@ -419,7 +432,7 @@ int kms_ring_load(const char *dir, const char *passphrase, size_t passlen,
 	rc = path_join(path, sizeof(path), dir, "keyring");
 	if (rc)
 		return rc;
-	rc = read_file(path, KR_MAX_FILE, &file, &flen);
+	rc = read_file(path, KR_MAX_FILE, &file, &flen, NULL);
 	if (rc == -ENOENT) {
 		wlog_seterr(err, errlen, "no key ring at %s", path);
 		goto out;

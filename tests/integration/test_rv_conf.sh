@@ -7,6 +7,10 @@
 #     STORE` anyway) may read it. Before, it was 0444, so with allow_other
 #     any local user read the names inside another user's 0700 directory
 #     there. The other .wormfs files (version, clock, stats) stay 0444.
+#  2. STORE/keys/kek unlocks every object, as a passphrase does: a key file
+#     others can read or change is refused as a passphrase file is (the
+#     mount and wormctl say so and name the fix); before, it was used at
+#     any mode.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -32,5 +36,29 @@ for f in version clock stats; do
 	check_eq ".wormfs/$f stays 0444" "444" "$(stat -c '%a' "$M/.wormfs/$f")"
 done
 umount_fs "$M"
+
+# ---- 2. a key file others can read
+chmod 0644 "$S/keys/kek"
+if mount_fg "$S" "$M" >/dev/null 2>&1; then
+	fail "a store whose key file is world-readable is not mounted"
+	umount_fs "$M"
+else
+	ok "a store whose key file is world-readable is not mounted"
+fi
+check_match "... the daemon says why" \
+	'key file .*/keys/kek is world-readable \(mode 0644\): refusing it; chmod 600' \
+	"$(cat "${MNT_LOG[$M]}")"
+out=$("$WORMCTL" key list "$S" 2>&1); rc=$?
+check_eq "wormctl key list refuses it (exit 1)" 1 "$rc"
+check_match "... and says why" 'world-readable \(mode 0644\)' "$out"
+chmod 0602 "$S/keys/kek"
+out=$("$WORMCTL" verify "$S" 2>&1); rc=$?
+check_eq "a key file others can write: verify refuses it" 1 "$rc"
+check_match "... and says why" 'writable by others \(mode 0602\)' "$out"
+chmod 0600 "$S/keys/kek"
+mount_fg "$S" "$M" || fail "mount after chmod 600"
+check "... after chmod 600 the store mounts" test -d "$M/team"
+umount_fs "$M"
+verify_clean "$S" "... and verifies clean"
 
 done_testing
