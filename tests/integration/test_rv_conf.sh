@@ -11,6 +11,12 @@
 #     others can read or change is refused as a passphrase file is (the
 #     mount and wormctl say so and name the fix); before, it was used at
 #     any mode.
+#  3. S3 ETags (the MD5 of the plaintext) are sealed at rest: after a
+#     PutObject, a CopyObject of it and a multipart upload, S3 still
+#     answers the MD5 ETags (GET, HEAD, list, Complete), but no MD5 of a
+#     content is anywhere in the store; before, data.mdb held them in
+#     clear, so equal contents (the copy) and guessed ones could be told
+#     from it. A sealed value moved to another object does not open there.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
@@ -60,5 +66,66 @@ mount_fg "$S" "$M" || fail "mount after chmod 600"
 check "... after chmod 600 the store mounts" test -d "$M/team"
 umount_fs "$M"
 verify_clean "$S" "... and verifies clean"
+
+# ---- 3. S3 ETags sealed at rest
+if ! /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
+	skip "S3 ETags sealed at rest" "no boto3 for /usr/bin/python3"
+	done_testing
+fi
+s3_mount "$S" "$M" || { fail "mount with S3"; done_testing; }
+out=$(S3_ENDPOINT=$END S3_KEY=$KEY S3_SECRET=$SECRET S3_MOUNT=$M /usr/bin/python3 - <<'PY' 2>&1
+import hashlib, os, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name="us-east-1",
+                  aws_access_key_id=os.environ["S3_KEY"],
+                  aws_secret_access_key=os.environ["S3_SECRET"],
+                  config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+md5 = lambda b: hashlib.md5(b).hexdigest()
+s3.create_bucket(Bucket="etags")
+body, big = b"yes\n", b"guessable-plaintext " * 30000
+s3.put_object(Bucket="etags", Key="answer", Body=body)
+s3.put_object(Bucket="etags", Key="big", Body=big)
+s3.copy_object(Bucket="etags", Key="answer-copy", CopySource={"Bucket": "etags", "Key": "answer"})
+p1, p2 = b"A" * (5 << 20), b"tail of a multipart upload"
+u = s3.create_multipart_upload(Bucket="etags", Key="mp")["UploadId"]
+e1 = s3.upload_part(Bucket="etags", Key="mp", UploadId=u, PartNumber=1, Body=p1)["ETag"]
+e2 = s3.upload_part(Bucket="etags", Key="mp", UploadId=u, PartNumber=2, Body=p2)["ETag"]
+mp = s3.complete_multipart_upload(Bucket="etags", Key="mp", UploadId=u, MultipartUpload={
+    "Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})["ETag"]
+mpwant = md5(bytes.fromhex(md5(p1)) + bytes.fromhex(md5(p2))) + "-2"
+got = {k: s3.head_object(Bucket="etags", Key=k)["ETag"].strip('"')
+       for k in ("answer", "answer-copy", "big", "mp")}
+want = {"answer": md5(body), "answer-copy": md5(body), "big": md5(big), "mp": mpwant}
+print("head", "ok" if got == want else "BAD %r %r" % (got, want))
+lst = {o["Key"]: o["ETag"].strip('"') for o in s3.list_objects_v2(Bucket="etags")["Contents"]}
+print("list", "ok" if lst == want else "BAD %r" % lst)
+print("get", "ok" if s3.get_object(Bucket="etags", Key="big")["ETag"].strip('"') == md5(big) else "BAD")
+print("complete", "ok" if mp.strip('"') == mpwant and e1.strip('"') == md5(p1) else "BAD")
+# A sealed value moved to another object (same size, its own stamp kept)
+# does not open there: that object's ETag is a derived one.
+m = os.path.join(os.environ["S3_MOUNT"], "etags")
+s3.put_object(Bucket="etags", Key="other", Body=b"no!\n")
+src = os.getxattr(m + "/answer", "user.s3.meta").split(b"\0")
+dst = os.getxattr(m + "/other", "user.s3.meta").split(b"\0")
+dst[dst.index(b":etag") + 1] = src[src.index(b":etag") + 1]
+os.setxattr(m + "/other", "user.s3.meta", b"\0".join(dst))
+e = s3.head_object(Bucket="etags", Key="other")["ETag"].strip('"')
+print("moved", "ok" if e not in (md5(body), md5(b"no!\n")) else "BAD " + e)
+print("md5s", md5(body), md5(big), md5(p1), md5(p2), mpwant.split("-")[0])
+PY
+)
+for w in head list get complete moved; do
+	case $w in
+	moved) d="a sealed ETag moved to another object does not open there" ;;
+	*) d="S3 $w: the MD5 ETags as before" ;;
+	esac
+	check_match "$d" "^$w ok" "$(printf '%s\n' "$out" | grep "^$w " || echo "$out")"
+done
+md5s=$(printf '%s\n' "$out" | sed -n 's/^md5s //p')
+s3_unmount "$M"
+check_match "five MD5s to look for" '^([0-9a-f]{32} ){4}[0-9a-f]{32}$' "$md5s"
+for h in $md5s; do
+	check_eq "the MD5 $h is nowhere in the store" "" "$(grep -rlaF -- "$h" "$S")"
+done
 
 done_testing
