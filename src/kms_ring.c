@@ -388,15 +388,24 @@ static int read_kek(const char *dir, uint8_t kek[WCRYPTO_KEYBYTES], char *err, s
 	return rc;
 }
 
+/* WORMFS_PWHASH_FAST=1 (tests only) makes a new ring with Argon2id's
+ * minimum cost, which the ring keeps for good (a rotate reuses its
+ * header): said every time, so that it is never used unnoticed (review
+ * conf: it was silent, and undocumented). */
 static void pwhash_limits(uint64_t *ops, uint64_t *mem)
 {
-	const char *fast = getenv("WORMFS_PWHASH_FAST");
+	const char *fast = secure_getenv("WORMFS_PWHASH_FAST");
 	size_t m;
 
-	if (fast && strcmp(fast, "1") == 0)
+	if (fast && strcmp(fast, "1") == 0) {
 		wcrypto_pwhash_min(ops, &m);
-	else
+		wlog(WLOG_WARN, "WORMFS_PWHASH_FAST=1: the key ring's passphrase is hashed with "
+		     "Argon2id's minimum cost (%llu pass, %zu KiB), for tests only: a copy of "
+		     "the key ring is then cheap to guess at; unset it and init again",
+		     (unsigned long long)*ops, m / 1024);
+	} else {
 		wcrypto_pwhash_defaults(ops, &m);
+	}
 	*mem = m;
 }
 

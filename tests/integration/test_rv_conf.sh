@@ -11,6 +11,9 @@
 #     others can read or change is refused as a passphrase file is (the
 #     mount and wormctl say so and name the fix); before, it was used at
 #     any mode.
+#  4. (before 3, which needs boto3) WORMFS_PWHASH_FAST=1, the tests' knob
+#     that makes a passphrase ring with Argon2id's minimum cost (kept for
+#     good), is said at init; before, it was silent.
 #  3. S3 ETags (the MD5 of the plaintext) are sealed at rest: after a
 #     PutObject, a CopyObject of it and a multipart upload, S3 still
 #     answers the MD5 ETags (GET, HEAD, list, Complete), but no MD5 of a
@@ -66,6 +69,16 @@ mount_fg "$S" "$M" || fail "mount after chmod 600"
 check "... after chmod 600 the store mounts" test -d "$M/team"
 umount_fs "$M"
 verify_clean "$S" "... and verifies clean"
+
+# ---- 4. the minimum-cost Argon2id knob is never silent
+PW=$T_BASE/pw
+printf 'correct horse battery staple\n' >"$PW" && chmod 600 "$PW"
+out=$(WORMFS_PWHASH_FAST=1 "$WORMCTL" init --passphrase-file "$PW" "$T_BASE/s4" 2>&1)
+check_eq "init with WORMFS_PWHASH_FAST=1 works (tests)" 0 "$?"
+check_match "... and warns that the ring's passphrase hash is the minimum cost" \
+	"WORMFS_PWHASH_FAST=1: the key ring's passphrase is hashed with Argon2id's minimum cost .*for tests only" "$out"
+out=$("$WORMCTL" init "$T_BASE/s5" 2>&1)
+check_eq "a key-file init says nothing of it" "" "$(printf '%s\n' "$out" | grep -v '^created store ')"
 
 # ---- 3. S3 ETags sealed at rest
 if ! /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
