@@ -301,9 +301,17 @@ int s3_put_begin(struct s3_request *r)
 	uint64_t rnd;
 	wcrypto_random(&rnd, sizeof(rnd));
 	snprintf(p->tmpname, sizeof(p->tmpname), S3_TMP_PREFIX "%s-%016" PRIx64, r->request_id, rnd);
+	/* Never wider than the object it replaces (review conf): a PUT over
+	 * an object its owner made 0600 made it 0644, readable by every
+	 * other user, local and S3, from the upload on. AWS gives a new
+	 * object the default ACL (private), an editor's save keeps the
+	 * mode. */
+	uint32_t mode = 0666 & ~r->pr.caller.umask;
+	if (have_victim)
+		mode &= victim.mode & 0777;
 	struct ns_attr ta;
 	rc = ns_create_upload(r->n, &r->pr.caller, p->tmpdir.ino, p->tmpname,
-		       S_IFREG | (0666 & ~r->pr.caller.umask), O_WRONLY, &ta, &p->h);
+		       S_IFREG | mode, O_WRONLY, &ta, &p->h);
 	if (rc) {
 		p->h = NULL;
 		s3_fail_errno(r, rc, S3E_NO_SUCH_KEY);

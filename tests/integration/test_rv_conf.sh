@@ -14,6 +14,11 @@
 #  4. (before 3, which needs boto3) WORMFS_PWHASH_FAST=1, the tests' knob
 #     that makes a passphrase ring with Argon2id's minimum cost (kept for
 #     good), is said at init; before, it was silent.
+#  5. (after 3) An S3 write over an existing object (PutObject, CopyObject,
+#     CompleteMultipartUpload) never makes it readable by more users than
+#     before: a PUT over an object its owner made 0600 made it 0644, so
+#     every other local and S3 user read the new content. The new object's
+#     mode is the default (0666 & ~umask) and the old one's together.
 #  3. S3 ETags (the MD5 of the plaintext) are sealed at rest: after a
 #     PutObject, a CopyObject of it and a multipart upload, S3 still
 #     answers the MD5 ETags (GET, HEAD, list, Complete), but no MD5 of a
@@ -24,7 +29,7 @@
 require_binaries
 
 S=$T_BASE/store M=$T_BASE/mnt
-s3_store "$S" 1
+s3_store "$S" 2
 mount_fg "$S" "$M" -o allow_other || { fail "mount"; done_testing; }
 
 # ---- 1. .wormfs/audit
@@ -140,5 +145,45 @@ check_match "five MD5s to look for" '^([0-9a-f]{32} ){4}[0-9a-f]{32}$' "$md5s"
 for h in $md5s; do
 	check_eq "the MD5 $h is nowhere in the store" "" "$(grep -rlaF -- "$h" "$S")"
 done
+
+# ---- 5. an S3 overwrite keeps a private object private
+# attr_timeout=0: the names S3 replaces are looked up afresh (README, S3 endpoint)
+s3_mount "$S" "$M" allow_other,attr_timeout=0 || { fail "mount with S3"; done_testing; }
+mkdir "$M/private5" && chown "$TEST_UID:$TEST_UID" "$M/private5"
+s3bob() {   # s3bob OP KEY [BODY]: bob's PUT, COPY (from KEY.src) or MPU of KEY
+	S3_ENDPOINT=$END S3_KEY=$KEY2 S3_SECRET=$SECRET2 /usr/bin/python3 - "$@" <<'PY'
+import os, sys, boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name="us-east-1",
+                  aws_access_key_id=os.environ["S3_KEY"],
+                  aws_secret_access_key=os.environ["S3_SECRET"],
+                  config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+op, key = sys.argv[1], sys.argv[2]
+if op == "put":
+    s3.put_object(Bucket="private5", Key=key, Body=sys.argv[3].encode())
+elif op == "copy":
+    s3.copy_object(Bucket="private5", Key=key, CopySource={"Bucket": "private5", "Key": key + ".src"})
+else:
+    u = s3.create_multipart_upload(Bucket="private5", Key=key)["UploadId"]
+    e = s3.upload_part(Bucket="private5", Key=key, UploadId=u, PartNumber=1, Body=b"mpu diary")["ETag"]
+    s3.complete_multipart_upload(Bucket="private5", Key=key, UploadId=u,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+PY
+}
+s3bob put diary.txt "v1 of a diary" || fail "bob's PUT"
+check_eq "a new object over S3: 0644 (the default, as documented)" 644 "$(stat -c %a "$M/private5/diary.txt")"
+as_user chmod 0600 "$M/private5/diary.txt"
+s3bob put diary.txt.src "copied diary" || fail "bob's PUT of a copy source"
+for op in put copy mpu; do
+	s3bob "$op" diary.txt "v2 of a diary" || fail "bob's $op over it"
+	check_eq "$op over a 0600 object: still 0600" 600 "$(stat -c %a "$M/private5/diary.txt")"
+	check_eq "... another user cannot read it" EACCES \
+		"$(setpriv --reuid=$((TEST_UID + 1)) --regid=$((TEST_UID + 1)) --clear-groups \
+			"$HARNESS" open "$M/private5/diary.txt" RDONLY 2>&1)"
+done
+as_user chmod 0640 "$M/private5/diary.txt"
+s3bob put diary.txt "v3" || fail "bob's PUT over 0640"
+check_eq "a PUT over a 0640 object: 0640" 640 "$(stat -c %a "$M/private5/diary.txt")"
+s3_unmount "$M"
 
 done_testing
