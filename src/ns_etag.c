@@ -7,22 +7,25 @@
  * (crypto_kdf, context "wfsetag1"), the associated data binding the
  * object's inode and the stamp the ETag was computed for, so a value
  * moved to another object or stamp does not open. No KMS request: the
- * record key is the store's, held for the whole session. */
+ * record key is the store's; the subkey is derived once at open
+ * (ns_etag_attach) and kept in secure memory. */
 #include <errno.h>
 #include <string.h>
 
-#include "ns_priv.h"
+#include "ns_etag.h"
 #include "byteorder.h"
 #include "crypto.h"
 
 #define ETAG_PREFIX "x1"
 #define ETAG_PLAIN_MAX 64
 
-static int etag_key(ns *n, uint8_t key[WCRYPTO_KEYBYTES])
+int ns_etag_attach(ns *n)
 {
-	if (!n || !n->reckey)
+	if (!n->reckey)
 		return -EINVAL;
-	return wcrypto_kdf(key, n->reckey, 1, "wfsetag1");
+	if (!n->etagkey && !(n->etagkey = wcrypto_secure_alloc(WCRYPTO_KEYBYTES)))
+		return -ENOMEM;
+	return wcrypto_kdf(n->etagkey, n->reckey, 1, "wfsetag1");
 }
 
 /* "WFSETAG1" | u64 ino | stamp */
@@ -41,7 +44,7 @@ static size_t etag_ad(uint8_t *ad, size_t cap, uint64_t ino, const char *stamp)
 int ns_etag_seal(ns *n, uint64_t ino, const char *stamp, const char *etag, char *out,
 		 size_t outlen)
 {
-	uint8_t key[WCRYPTO_KEYBYTES], ad[16 + 128];
+	uint8_t ad[16 + 128];
 	uint8_t buf[WCRYPTO_NONCEBYTES + ETAG_PLAIN_MAX + WCRYPTO_TAGBYTES];
 	size_t el = etag ? strlen(etag) : 0, adl, bl;
 	int rc;
@@ -54,12 +57,11 @@ int ns_etag_seal(ns *n, uint64_t ino, const char *stamp, const char *etag, char 
 	bl = WCRYPTO_NONCEBYTES + el + WCRYPTO_TAGBYTES;
 	if (outlen < 2 + 2 * bl + 1)
 		return -ERANGE;
-	rc = etag_key(n, key);
-	if (rc)
-		return rc;
+	if (!n || !n->etagkey)
+		return -EINVAL;
 	wcrypto_nonce(buf);
-	rc = wcrypto_wrap(buf + WCRYPTO_NONCEBYTES, (const uint8_t *)etag, el, ad, adl, buf, key);
-	wcrypto_wipe(key, sizeof(key));
+	rc = wcrypto_wrap(buf + WCRYPTO_NONCEBYTES, (const uint8_t *)etag, el, ad, adl, buf,
+			  n->etagkey);
 	if (rc)
 		return rc;
 	memcpy(out, ETAG_PREFIX, 2);
@@ -75,7 +77,7 @@ int ns_etag_is_sealed(const char *stored)
 int ns_etag_open(ns *n, uint64_t ino, const char *stamp, const char *stored, char *out,
 		 size_t outlen)
 {
-	uint8_t key[WCRYPTO_KEYBYTES], ad[16 + 128];
+	uint8_t ad[16 + 128];
 	uint8_t buf[WCRYPTO_NONCEBYTES + ETAG_PLAIN_MAX + WCRYPTO_TAGBYTES];
 	size_t hl, bl, el, adl;
 	int rc;
@@ -94,12 +96,10 @@ int ns_etag_open(ns *n, uint64_t ino, const char *stamp, const char *stored, cha
 	adl = etag_ad(ad, sizeof(ad), ino, stamp);
 	if (!adl)
 		return -EINVAL;
-	rc = etag_key(n, key);
-	if (rc)
-		return rc;
+	if (!n || !n->etagkey)
+		return -EINVAL;
 	rc = wcrypto_unwrap((uint8_t *)out, buf + WCRYPTO_NONCEBYTES, bl - WCRYPTO_NONCEBYTES, ad,
-			    adl, buf, key);
-	wcrypto_wipe(key, sizeof(key));
+			    adl, buf, n->etagkey);
 	if (rc)
 		return -EBADMSG;
 	out[el] = '\0';
