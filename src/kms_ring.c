@@ -304,7 +304,9 @@ int kms_ring_decode(const uint8_t *file, size_t len, struct kms_ring *r, const c
 	return rc;
 }
 
-/* mode: the file's st_mode (checked on the descriptor read), or NULL. */
+/* mode: the file's st_mode (checked on the descriptor read), or NULL. A
+ * key (mode set) is read into secure memory, which every path wipes: the
+ * caller frees it with wcrypto_secure_free. */
 static int read_file(const char *path, size_t max, uint8_t **out, size_t *len, mode_t *mode)
 {
 	struct stat st;
@@ -325,7 +327,8 @@ static int read_file(const char *path, size_t max, uint8_t **out, size_t *len, m
 	}
 	if (mode)
 		*mode = st.st_mode;
-	buf = malloc((size_t)st.st_size + 1);
+	buf = mode ? wcrypto_secure_alloc((size_t)st.st_size + 1)
+		   : malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		rc = -ENOMEM;
 		goto out;
@@ -344,7 +347,10 @@ static int read_file(const char *path, size_t max, uint8_t **out, size_t *len, m
 	*len = got;
 	buf = NULL;
 out:
-	free(buf);
+	if (mode)
+		wcrypto_secure_free(buf);   /* wipes what a failed read got */
+	else
+		free(buf);
 	close(fd);
 	return rc;
 }
@@ -381,10 +387,7 @@ static int read_kek(const char *dir, uint8_t kek[WCRYPTO_KEYBYTES], char *err, s
 	} else {
 		memcpy(kek, buf, WCRYPTO_KEYBYTES);
 	}
-	if (buf) {
-		wcrypto_wipe(buf, len);
-		free(buf);
-	}
+	wcrypto_secure_free(buf);   /* wipes */
 	return rc;
 }
 
