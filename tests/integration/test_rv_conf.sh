@@ -14,17 +14,17 @@
 #  4. (before 3, which needs boto3) WORMFS_PWHASH_FAST=1, the tests' knob
 #     that makes a passphrase ring with Argon2id's minimum cost (kept for
 #     good), is said at init; before, it was silent.
-#  5. (after 3) An S3 write over an existing object (PutObject, CopyObject,
-#     CompleteMultipartUpload) never makes it readable by more users than
-#     before: a PUT over an object its owner made 0600 made it 0644, so
-#     every other local and S3 user read the new content. The new object's
-#     mode is the default (0666 & ~umask) and the old one's together.
 #  3. S3 ETags (the MD5 of the plaintext) are sealed at rest: after a
 #     PutObject, a CopyObject of it and a multipart upload, S3 still
 #     answers the MD5 ETags (GET, HEAD, list, Complete), but no MD5 of a
 #     content is anywhere in the store; before, data.mdb held them in
 #     clear, so equal contents (the copy) and guessed ones could be told
 #     from it. A sealed value moved to another object does not open there.
+#  5. An S3 write over an existing object (PutObject, CopyObject,
+#     CompleteMultipartUpload) never makes it readable by more users than
+#     before: a PUT over an object its owner made 0600 made it 0644, so
+#     every other local and S3 user read the new content. The new object's
+#     mode is the default (0666 & ~umask) and the old one's together.
 . "$(dirname "$0")/lib.sh"
 require_binaries
 
