@@ -429,6 +429,23 @@ ssize_t ns_listxattr(ns *n, uint64_t ino, char *buf, size_t size);
 WORM_MUST_USE
 int ns_removexattr(ns *n, const struct ns_caller *c, uint64_t ino, const char *name);
 
+/* S3 ETags sealed at rest (src/ns_etag.c): the MD5 of an object's
+ * plaintext is not kept in clear. ns_etag_seal writes into out (at least
+ * NS_ETAG_SEALED_MAX bytes for an ETag of up to 64 characters) a text
+ * value bound to the object's inode and to stamp (what the ETag was
+ * computed for); ns_etag_open gives the ETag back only for that inode
+ * and stamp: -EBADMSG for a value that fails (edited, moved, forged),
+ * -EINVAL for one that is not sealed (ns_etag_is_sealed: 0), -ERANGE for
+ * a short out. No KMS request (a subkey of the store's record key). */
+#define NS_ETAG_SEALED_MAX 216
+WORM_MUST_USE
+int ns_etag_seal(ns *n, uint64_t ino, const char *stamp, const char *etag, char *out,
+		 size_t outlen);
+WORM_MUST_USE
+int ns_etag_open(ns *n, uint64_t ino, const char *stamp, const char *stored, char *out,
+		 size_t outlen);
+int ns_etag_is_sealed(const char *stored);
+
 /* S3 users (design section 11). A user maps an access key id to a POSIX
  * identity; its secret is stored sealed under the active master key
  * (kms_encrypt), never in plaintext, and its records are authenticated

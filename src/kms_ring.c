@@ -304,7 +304,10 @@ int kms_ring_decode(const uint8_t *file, size_t len, struct kms_ring *r, const c
 	return rc;
 }
 
-static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+/* mode: the file's st_mode (checked on the descriptor read), or NULL. A
+ * key (mode set) is read into secure memory, which every path wipes: the
+ * caller frees it with wcrypto_secure_free. */
+static int read_file(const char *path, size_t max, uint8_t **out, size_t *len, mode_t *mode)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
@@ -322,7 +325,10 @@ static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 		rc = -EBADMSG;
 		goto out;
 	}
-	buf = malloc((size_t)st.st_size + 1);
+	if (mode)
+		*mode = st.st_mode;
+	buf = mode ? wcrypto_secure_alloc((size_t)st.st_size + 1)
+		   : malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		rc = -ENOMEM;
 		goto out;
@@ -341,7 +347,10 @@ static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 	*len = got;
 	buf = NULL;
 out:
-	free(buf);
+	if (mode)
+		wcrypto_secure_free(buf);   /* wipes what a failed read got */
+	else
+		free(buf);
 	close(fd);
 	return rc;
 }
@@ -351,39 +360,55 @@ static int read_kek(const char *dir, uint8_t kek[WCRYPTO_KEYBYTES], char *err, s
 	char path[PATH_MAX];
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	mode_t mode = 0;
 	int rc;
 
 	rc = path_join(path, sizeof(path), dir, "kek");
 	if (rc)
 		return rc;
-	rc = read_file(path, 64, &buf, &len);
+	rc = read_file(path, 64, &buf, &len, &mode);
 	if (rc == -ENOENT) {
 		wlog_seterr(err, errlen, "cannot unlock key ring: key file %s is missing", path);
 		return -ENOKEY;
 	}
 	if (!rc && len != WCRYPTO_KEYBYTES)
 		rc = -EBADMSG;
-	if (rc) {
+	/* The key file unlocks every object, as a passphrase does: refused
+	 * on the same terms as a passphrase file (ns_store.c), one that
+	 * others can read or change. It is made 0600 inside a 0700 store;
+	 * a copy or restore that widened it is said, not used. */
+	if (!rc && (mode & (S_IROTH | S_IWOTH | S_IWGRP))) {
+		wlog_seterr(err, errlen, "key file %s is %s (mode %04o): refusing it; chmod 600 %s",
+			    path, mode & S_IROTH ? "world-readable" : "writable by others",
+			    (unsigned)(mode & 07777), path);
+		rc = -EPERM;
+	} else if (rc) {
 		wlog_seterr(err, errlen, "cannot read key file %s: %s", path, strerror(-rc));
 	} else {
 		memcpy(kek, buf, WCRYPTO_KEYBYTES);
 	}
-	if (buf) {
-		wcrypto_wipe(buf, len);
-		free(buf);
-	}
+	wcrypto_secure_free(buf);   /* wipes */
 	return rc;
 }
 
+/* WORMFS_PWHASH_FAST=1 (tests only) makes a new ring with Argon2id's
+ * minimum cost, which the ring keeps for good (a rotate reuses its
+ * header): said every time, so that it is never used unnoticed (review
+ * conf: it was silent, and undocumented). */
 static void pwhash_limits(uint64_t *ops, uint64_t *mem)
 {
-	const char *fast = getenv("WORMFS_PWHASH_FAST");
+	const char *fast = secure_getenv("WORMFS_PWHASH_FAST");
 	size_t m;
 
-	if (fast && strcmp(fast, "1") == 0)
+	if (fast && strcmp(fast, "1") == 0) {
 		wcrypto_pwhash_min(ops, &m);
-	else
+		wlog(WLOG_WARN, "WORMFS_PWHASH_FAST=1: the key ring's passphrase is hashed with "
+		     "Argon2id's minimum cost (%llu pass, %zu KiB), for tests only: a copy of "
+		     "the key ring is then cheap to guess at; unset it and init again",
+		     (unsigned long long)*ops, m / 1024);
+	} else {
 		wcrypto_pwhash_defaults(ops, &m);
+	}
 	*mem = m;
 }
 
@@ -419,7 +444,7 @@ int kms_ring_load(const char *dir, const char *passphrase, size_t passlen,
 	rc = path_join(path, sizeof(path), dir, "keyring");
 	if (rc)
 		return rc;
-	rc = read_file(path, KR_MAX_FILE, &file, &flen);
+	rc = read_file(path, KR_MAX_FILE, &file, &flen, NULL);
 	if (rc == -ENOENT) {
 		wlog_seterr(err, errlen, "no key ring at %s", path);
 		goto out;

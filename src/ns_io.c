@@ -1247,6 +1247,10 @@ int ns_open_file(ns *n, const struct ns_caller *c, uint64_t ino, int flags,
 		ns_handle *h;
 		if (is_write_open(flags))
 			return ns_refuse(n, SOP_OPEN, ino, NULL, c, -EROFS, "control-file");
+		/* The kernel checks the mode (default_permissions); this
+		 * holds whatever the front end's options. */
+		if (c && !ns_virt_may_read(ino, c->uid))
+			return -EACCES;
 		h = calloc(1, sizeof(*h));
 		if (!h)
 			return -ENOMEM;

@@ -125,6 +125,7 @@ struct ns {
 	obj_sealer *sealer;       /* second core for large writes (daemon only) */
 	uint8_t *reckey;          /* record MAC key, secure memory */
 	uint8_t *mkey;            /* MAC key of the other records (ns_auth.c) */
+	uint8_t *etagkey;         /* S3 ETag sealing key, secure memory (ns_etag.c) */
 	int rec_strict;           /* records without a MAC are refused */
 	int auth_flag_bad;        /* that flag was missing or forged (verify) */
 	int clock_forged;         /* the clock record failed at open (verify) */

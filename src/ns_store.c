@@ -17,6 +17,7 @@
 #include "ns_bind.h"
 #include "ns_upgrade.h"
 #include "ns_digest.h"
+#include "ns_etag.h"
 #include "ns_ctx.h"
 #include "ns_inode.h"
 #include "ns_io.h"
@@ -812,6 +813,8 @@ int ns_open(const char *store_path, const struct cfg *cfg, int flags, ns **out,
 		goto fail;
 	}
 	rc = kms_record_key(n->km, n->reckey);
+	if (!rc)
+		rc = ns_etag_attach(n);
 	if (rc)
 		goto fail;
 	rc = store_part(n->st, "meta", sub, sizeof(sub), err, errlen);
@@ -983,6 +986,7 @@ void ns_close(ns *n)
 		wcrypto_secure_free(n->reckey);
 	if (n->mkey)
 		wcrypto_secure_free(n->mkey);
+	wcrypto_secure_free(n->etagkey);   /* NULL ok; wipes */
 	ns_digest_free(n);
 	if (n->st)
 		store_close(n->st);

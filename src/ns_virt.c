@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ns_virt.h"
 #include "names.h"
@@ -55,7 +56,24 @@ int ns_virt_attr(uint64_t ino, struct ns_attr *a)
 		return -ENOENT;
 	/* Size 0 like /proc: fs.c serves these with direct I/O. */
 	a->mode = S_IFREG | 0444;
+	if (ino == NS_INO_AUDIT) {
+		/* Paths of every lock change and refusal, S3 users' names and
+		 * access key ids: for root and the daemon's user only (who can
+		 * read the store, and so `wormctl audit STORE`, anyway), not
+		 * for every user of an allow_other mount, whatever directory
+		 * modes hide those names from them. */
+		a->mode = S_IFREG | 0400;
+		a->uid = (uint32_t)geteuid();
+		a->gid = (uint32_t)getegid();
+	}
 	return 0;
+}
+
+int ns_virt_may_read(uint64_t ino, uint32_t uid)
+{
+	if (ino != NS_INO_AUDIT)
+		return 1;
+	return uid == 0 || uid == (uint32_t)geteuid();
 }
 
 int ns_virt_render(ns *n, uint64_t ino, char **buf, size_t *len)

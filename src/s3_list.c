@@ -374,7 +374,7 @@ void s3_op_list_objects(struct s3_request *r, int v2)
 		if (ml < 0)
 			ml = 0;
 		meta[ml] = '\0';
-		s3_meta_etag(&x->a, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
+		s3_meta_etag(r->n, &x->a, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
 		s3_buf_puts(o, "<Contents>");
 		put_field(o, "Key", x->key, url);
 		s3_iso_date(x->a.mtime_ns, date, sizeof(date));

@@ -149,9 +149,20 @@ void s3_meta_add(struct s3_buf *b, const char *name, const char *value)
 	pair(b, name, strlen(name), value);
 }
 
-void s3_meta_etag(const struct ns_attr *a, const char *meta, size_t mlen, char *out, size_t len)
+/* An ETag as stored: an MD5, or a multipart ETag (MD5 of the part MD5s,
+ * -N). */
+static int etag_shape(const char *e)
 {
-	char stamp[72], legacy[48];
+	size_t l = strlen(e);
+
+	return l == 32 || (l > 33 && l <= 38 && e[32] == '-' &&
+			   strspn(e + 33, "0123456789") == l - 33);
+}
+
+void s3_meta_etag(ns *n, const struct ns_attr *a, const char *meta, size_t mlen, char *out,
+		  size_t len)
+{
+	char stamp[72], legacy[48], opened[72];
 	snprintf(stamp, sizeof(stamp), "%" PRIu64 ":%" PRId64 ":%" PRIu64, a->size, a->mtime_ns,
 		 a->gen);
 	/* Stamps written before the generation was part of them (size:mtime)
@@ -160,12 +171,13 @@ void s3_meta_etag(const struct ns_attr *a, const char *meta, size_t mlen, char *
 	snprintf(legacy, sizeof(legacy), "%" PRIu64 ":%" PRId64, a->size, a->mtime_ns);
 	const char *e = meta ? s3_meta_get(meta, mlen, ":etag") : NULL;
 	const char *s = meta ? s3_meta_get(meta, mlen, ":stamp") : NULL;
+	/* Sealed (every ETag stored since review conf): only the one sealed
+	 * for this object and stamp opens. */
+	if (e && s && ns_etag_is_sealed(e))
+		e = n && !ns_etag_open(n, a->ino, s, e, opened, sizeof(opened)) ? opened : NULL;
 	if (S_ISDIR(a->mode))
 		snprintf(out, len, "\"d41d8cd98f00b204e9800998ecf8427e\"");   /* MD5 of nothing */
-	else if (e && s && (strcmp(s, stamp) == 0 || strcmp(s, legacy) == 0) &&
-		 (strlen(e) == 32 || (strlen(e) > 33 && strlen(e) <= 38 && e[32] == '-' &&
-				      strspn(e + 33, "0123456789") == strlen(e + 33))))
-		/* an MD5, or a multipart ETag (MD5 of the part MD5s, -N) */
+	else if (e && s && (strcmp(s, stamp) == 0 || strcmp(s, legacy) == 0) && etag_shape(e))
 		snprintf(out, len, "\"%s\"", e);
 	else
 		snprintf(out, len, "\"%016" PRIx64 "%016" PRIx64 "\"", a->ino,

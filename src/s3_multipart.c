@@ -530,7 +530,7 @@ static int check_parts(struct s3_request *r, uint64_t udino, const struct s3_com
 			ml = 0;
 		meta[ml] = '\0';
 		/* the stored MD5 while it still describes the part's bytes */
-		s3_meta_etag(&a, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
+		s3_meta_etag(r->n, &a, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
 		if (strlen(etag) != 34 || memcmp(etag + 1, c->parts[i].etag, 32) != 0) {
 			s3_fail_code(r, S3E_INVALID_PART, NULL);
 			return -1;

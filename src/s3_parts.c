@@ -272,7 +272,7 @@ void s3_op_list_parts(struct s3_request *r)
 		if (ml < 0)
 			ml = 0;
 		meta[ml] = '\0';
-		s3_meta_etag(&a, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
+		s3_meta_etag(r->n, &a, ml ? meta : NULL, (size_t)ml, etag, sizeof(etag));
 		s3_iso_date(a.mtime_ns, date, sizeof(date));
 		s3_buf_printf(&parts, "<Part><PartNumber>%lu</PartNumber>", n);
 		s3_xml_elem(&parts, "LastModified", date);

@@ -213,8 +213,11 @@ const char *s3_meta_get(const char *stored, size_t len, const char *name);
 void s3_meta_add(struct s3_buf *b, const char *name, const char *value);
 /* The quoted ETag of object a: the stored MD5 while it still describes
  * the content (same size and mtime), else one derived from inode, size
- * and mtime (objects written through the mount: not an MD5, see docs). */
-void s3_meta_etag(const struct ns_attr *a, const char *meta, size_t mlen, char *out,
+ * and mtime (objects written through the mount: not an MD5, see docs).
+ * The stored MD5 is sealed (ns_etag_seal, bound to a's inode and the
+ * stamp); one that does not open is not used (n NULL: none opens). An
+ * older clear one is still read. */
+void s3_meta_etag(ns *n, const struct ns_attr *a, const char *meta, size_t mlen, char *out,
 		  size_t len);
 
 /* A bucket's canned ACL (set by s3_bucket.c, read by s3_ns.c), kept in this xattr of its

@@ -160,6 +160,33 @@ Test(kms, create_open_keyfile)
 	kms_close(k);
 }
 
+/* The key file unlocks everything, like a passphrase: one others can
+ * read or change is refused as a passphrase file is (review conf: it was
+ * used at any mode). Group read stays allowed, as for a passphrase. */
+Test(kms, keyfile_others_can_read_or_change_refused)
+{
+	char p[512], err[256] = "";
+	kms *k = NULL;
+	static const mode_t refused[] = { 0604, 0644, 0666, 0620, 0602 };
+
+	cr_assert_eq(kms_create(dir, NULL, 0), 0);
+	snprintf(p, sizeof(p), "%s/kek", dir);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		cr_assert_eq(chmod(p, refused[i]), 0);
+		err[0] = '\0';
+		cr_assert_eq(try_open(NULL, &k, err, sizeof(err)), -EPERM, "mode %04o",
+			     (unsigned)refused[i]);
+		cr_assert_null(k);
+		cr_assert(strstr(err, "kek") && strstr(err, "chmod 600"), "%s", err);
+	}
+	cr_assert_eq(chmod(p, 0640), 0);
+	k = open_ok(NULL, NULL);
+	kms_close(k);
+	cr_assert_eq(chmod(p, 0600), 0);
+	k = open_ok(NULL, NULL);
+	kms_close(k);
+}
+
 Test(kms, create_open_passphrase_and_wrong_passphrase)
 {
 	uint8_t before[4096], after[4096], rk[32], rk2[32];
@@ -1099,6 +1126,7 @@ Test(kms_ring, store_and_load_through_a_directory)
 	cr_assert_not_null(f);
 	cr_assert_eq(fwrite(r->kek, 1, 32, f), 32);
 	fclose(f);
+	cr_assert_eq(chmod(p, 0600), 0);   /* as kms_create makes it (fopen: 0644) */
 	cr_assert_eq(kms_ring_load(dir, NULL, 0, &h2, back, err, sizeof(err)), 0, "%s", err);
 	assert_same_ring(r, back);
 	/* Replaced whole; then cut short: the error names the file and why. */

@@ -1481,3 +1481,60 @@ Test(ns, empty_setattr_changes_nothing)
 	meta_txn_abort(t);
 	cr_assert_eq(d2, d1, "autocommit deadline pushed back by uid 1000");
 }
+
+/* .wormfs/audit (paths, S3 users) opens for root and the daemon's user
+ * only, whatever the front end's options (review conf); the other
+ * .wormfs files for everyone. */
+Test(ns, audit_view_only_for_root_and_the_daemons_user)
+{
+	struct ns_caller other = USER;
+	ns_handle *h = NULL;
+
+	other.uid = (uint32_t)geteuid() + 1000;
+	cr_assert_eq(ns_open_file(N, &other, NS_INO_AUDIT, O_RDONLY, &h, NULL), -EACCES);
+	cr_assert_null(h);
+	cr_assert_eq(ns_open_file(N, &ROOT, NS_INO_AUDIT, O_RDONLY, &h, NULL), 0);
+	cr_assert_eq(ns_release(N, h), 0);
+	h = NULL;
+	cr_assert_eq(ns_open_file(N, &other, NS_INO_STATS, O_RDONLY, &h, NULL), 0);
+	cr_assert_eq(ns_release(N, h), 0);
+}
+
+/* S3 ETags sealed at rest (review conf): only the inode and stamp they
+ * were sealed for open them; nothing of the MD5 shows in the value. */
+Test(ns, etag_sealed_bound_to_inode_and_stamp)
+{
+	const char *md5 = "098890dde069e9abad63f19a0d9e1f32", *mp = "0123456789abcdef0123456789abcdef-12";
+	char sealed[NS_ETAG_SEALED_MAX], again[NS_ETAG_SEALED_MAX], out[72];
+
+	cr_assert_eq(ns_etag_seal(N, 42, "4:100:1", md5, sealed, sizeof(sealed)), 0);
+	cr_assert(ns_etag_is_sealed(sealed));
+	cr_assert_null(strstr(sealed, "098890dd"));
+	cr_assert_eq(ns_etag_open(N, 42, "4:100:1", sealed, out, sizeof(out)), 0);
+	cr_assert_str_eq(out, md5);
+	/* random nonce: equal ETags do not seal alike */
+	cr_assert_eq(ns_etag_seal(N, 42, "4:100:1", md5, again, sizeof(again)), 0);
+	cr_assert_str_neq(sealed, again);
+	/* another object, another stamp: -EBADMSG */
+	cr_assert_eq(ns_etag_open(N, 43, "4:100:1", sealed, out, sizeof(out)), -EBADMSG);
+	cr_assert_eq(ns_etag_open(N, 42, "4:100:2", sealed, out, sizeof(out)), -EBADMSG);
+	cr_assert_eq(ns_etag_open(N, 42, "4:100", sealed, out, sizeof(out)), -EBADMSG);
+	/* edited, cut, not hex */
+	strcpy(again, sealed);
+	again[10] = again[10] == '0' ? '1' : '0';
+	cr_assert_eq(ns_etag_open(N, 42, "4:100:1", again, out, sizeof(out)), -EBADMSG);
+	again[strlen(again) - 2] = '\0';
+	cr_assert_eq(ns_etag_open(N, 42, "4:100:1", again, out, sizeof(out)), -EBADMSG);
+	cr_assert_eq(ns_etag_open(N, 42, "4:100:1", "x1zz", out, sizeof(out)), -EBADMSG);
+	cr_assert_eq(ns_etag_open(N, 42, "4:100:1", "x1", out, sizeof(out)), -EBADMSG);
+	/* a clear (older) value is not a sealed one */
+	cr_assert_not(ns_etag_is_sealed(md5));
+	cr_assert_eq(ns_etag_open(N, 42, "4:100:1", md5, out, sizeof(out)), -EINVAL);
+	/* a multipart ETag; short buffers */
+	cr_assert_eq(ns_etag_seal(N, 7, "s", mp, sealed, sizeof(sealed)), 0);
+	cr_assert_eq(ns_etag_open(N, 7, "s", sealed, out, sizeof(out)), 0);
+	cr_assert_str_eq(out, mp);
+	cr_assert_eq(ns_etag_open(N, 7, "s", sealed, out, strlen(mp)), -ERANGE);
+	cr_assert_eq(ns_etag_seal(N, 7, "s", mp, sealed, 40), -ERANGE);
+	cr_assert_eq(ns_etag_seal(N, 7, "s", "", sealed, sizeof(sealed)), -EINVAL);
+}

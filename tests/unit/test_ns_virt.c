@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../src/ns_virt.h"
 #include "names.h"
@@ -63,7 +64,17 @@ Test(ns_virt, attributes)
 	for (uint64_t ino = NS_INO_VERSION; ino <= NS_INO_AUDIT; ino++) {
 		cr_assert_eq(ns_virt_attr(ino, &a), 0);
 		cr_assert(S_ISREG(a.mode));
-		cr_assert_eq(a.mode & 07777, 0444, "read-only for everyone");
+		if (ino == NS_INO_AUDIT) {
+			/* paths and S3 users: root and the daemon's user only */
+			cr_assert_eq(a.mode & 07777, 0400);
+			cr_assert_eq(a.uid, (uint32_t)geteuid());
+			cr_assert(ns_virt_may_read(ino, 0));
+			cr_assert(ns_virt_may_read(ino, (uint32_t)geteuid()));
+			cr_assert_not(ns_virt_may_read(ino, (uint32_t)geteuid() + 1000));
+		} else {
+			cr_assert_eq(a.mode & 07777, 0444, "read-only for everyone");
+			cr_assert(ns_virt_may_read(ino, 12345));
+		}
 		cr_assert_eq(a.size, 0, "served with direct I/O");
 		cr_assert_eq(a.ino, ino);
 	}
