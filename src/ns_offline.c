@@ -1261,7 +1261,14 @@ int ns_key_rotate(ns *n, const char *via, uint32_t *version)
 	ns_crash_point(n, "rotate");   /* the ring written, its records not yet */
 	snprintf(text, sizeof(text), "op=rotate version=%" PRIu32 "%s%s", v, via ? " " : "",
 		 via ? via : "");
-	return ns_key_mark(n, v, text);
+	rc = ns_key_mark(n, v, text);
+	if (rc) {
+		/* This session's close tries again (the highest of them). */
+		uint32_t cur = atomic_load(&n->key_unrecorded);
+		while (cur < v && !atomic_compare_exchange_weak(&n->key_unrecorded, &cur, v))
+			;
+	}
+	return rc;
 }
 
 struct ver_ctx {

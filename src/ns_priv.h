@@ -166,6 +166,7 @@ struct ns {
 				     mount (or a crash), so verify checks the
 				     committed state only */
 	int marked;               /* this open set the marker (ns_close clears) */
+	_Atomic uint32_t key_unrecorded; /* a rotate of this session whose records failed (ns_close) */
 	_Atomic int uncommitted;  /* a release's commit (or the recovery of an
 				     object) failed: a session may be left on
 				     disk, so the stop is not clean */

@@ -947,12 +947,50 @@ fail:
 	return rc;
 }
 
+/* At the end of a writable session: a key rotate of this session whose
+ * records failed (ns_key_rotate through the control socket, a metadata
+ * write error) left the ring ahead of them while the session wrapped new
+ * data keys under it; recorded now if the metadata writes again (review
+ * rvleft of 0adcdde: before, only the next writable open did, and the
+ * ring from before that rotate, put back in between, was taken). */
+static void key_ring_close(ns *n, uint32_t active)
+{
+	uint32_t recorded = 0;
+	uint8_t buf[4];
+	meta_txn *t = NULL;
+	size_t len = 0;
+	char text[96];
+	int rc;
+
+	if (meta_txn_begin(n->me, 1, &t))
+		return;
+	if (!meta_kv_get(t, NS_KV_KEY_ACTIVE, buf, sizeof(buf), &len) && len == sizeof(buf))
+		recorded = get_le32(buf);
+	meta_txn_abort(t);
+	if (active <= recorded)
+		return;   /* recorded since (a later rotate) */
+	snprintf(text, sizeof(text), "op=rotate version=%" PRIu32 " via=close recorded=%" PRIu32,
+		 active, recorded);
+	rc = ns_key_mark(n, active, text);
+	if (rc)
+		wlog(WLOG_WARN, "the key ring's active version %" PRIu32 " is above the recorded %"
+		     PRIu32 " and could not be recorded: %s (the next writable open records it)",
+		     active, recorded, strerror(-rc));
+	else
+		wlog(WLOG_WARN, "the key ring's active version %" PRIu32 " was above the recorded %"
+		     PRIu32 " (a key rotate of this session whose record failed): recorded now, "
+		     "in the audit trail", active, recorded);
+}
+
 void ns_close(ns *n)
 {
 	if (!n)
 		return;
 	if (n->me) {
 		if (!(n->flags & NS_RDONLY)) {
+			uint32_t kv = atomic_load(&n->key_unrecorded);
+			if (n->marked && kv)
+				key_ring_close(n, kv);
 			/* Only a clock that was loaded: an open that failed
 			 * before must not overwrite the mark (with 0). */
 			if (n->clock_ready)

@@ -11,7 +11,8 @@
 # open now records the ring's active version, with the audit record the
 # rotate lacks.
 #  A. Through the daemon: the metadata write of the rotate fails (EIO on
-#     meta/data.mdb from the faultshim), the ring is rotated.
+#     meta/data.mdb from the faultshim), the ring is rotated; the daemon's
+#     unmount records it (review rvleft).
 #  B. Offline: wormctl killed at that point (WORMFS_CRASH_AT=rotate).
 . "$(dirname "$0")/lib.sh"
 require_binaries
@@ -63,7 +64,16 @@ nofault
 check_eq "A: the rotate reports the failure: exit 1" 1 "$rc"
 check_match "A: ... after the ring was rotated" "rotated to version 2, but recording it" "$out"
 umount_fs "$M" || fail "A: unmount"
-after_stop A "$S" "$M"
+# The daemon's unmount records it (review rvleft: before, only the next
+# writable open did; test_rvleft_rotate_session.sh).
+check_eq "A: the unmount recorded version 2" 02000000 "$(active_rec "$S")"
+check_match "A: ... with its audit record" "kind=key-ring op=rotate version=2 via=close recorded=1" \
+	"$("$WORMCTL" audit "$S" 2>&1)"
+cp "$T_BASE/keyring.A" "$S/keys/keyring"
+check_mount_refused "A: the ring from before the rotate, put back, is refused" "$S" "$M"
+check_match "A: verify names it" \
+	"DAMAGED keys/keyring: the key ring's active master key version 1 is below version 2" \
+	"$("$WORMCTL" verify "$S" 2>&1)"
 
 # ---- B. offline, killed between the ring and its records
 S=$T_BASE/b M=$T_BASE/mb
