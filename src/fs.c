@@ -2,6 +2,7 @@
  * replies; errors come back as -errno from ns. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
@@ -37,6 +39,8 @@ struct fs_ctx {
 	atomic_uint init_kflags;         /* and the flags the kernel offered */
 	atomic_int init_done;            /* INIT reply sent (io_writev) */
 	atomic_int killpriv;             /* fs_init: add FUSE_HANDLE_KILLPRIV */
+	atomic_int closing;              /* the loop ended: fs_inval sends nothing */
+	atomic_int delivering;           /* fs_inval calls in progress */
 };
 
 static struct fs_ctx *ctx_of(fuse_req_t req)
@@ -775,6 +779,13 @@ static void fs_inval(void *arg, int kind, uint64_t ino, const char *name)
 {
 	struct fs_ctx *x = arg;
 
+	/* Counted before closing is read (fs_run sets closing, then reads
+	 * the count: it sees this call, or this call sees closing). */
+	atomic_fetch_add(&x->delivering, 1);
+	if (atomic_load(&x->closing)) {
+		atomic_fetch_sub(&x->delivering, 1);
+		return;
+	}
 	switch (kind) {
 	case NS_INVAL_ENTRY:
 		/* the dentry: the kernel looks the name up again (ns queues
@@ -788,6 +799,58 @@ static void fs_inval(void *arg, int kind, uint64_t ino, const char *name)
 		fuse_lowlevel_notify_inval_inode(x->se, ino, 0, 0);
 		break;
 	}
+	atomic_fetch_sub(&x->delivering, 1);
+}
+
+/* After the session loop ended (an unmount, SIGTERM): a notification
+ * still in the kernel may wait for a directory's lock (inval_entry) or a
+ * page lock (inval_inode) held by a process whose request waits in the
+ * kernel's queue, read by nobody now; and nothing ends that wait (the
+ * connection is aborted only once our descriptor is released, which the
+ * delivering thread holds): the stop would hang, and with it that
+ * process, even after a SIGKILL of the daemon. So the requests are still
+ * answered, here, until no delivery is in progress; none starts now
+ * (closing is set). */
+static void serve_while_delivering(struct fs_ctx *x)
+{
+	struct fuse_buf buf = { 0 };
+	struct pollfd pfd = { .fd = fuse_session_fd(x->se), .events = POLLIN };
+	int idle = 0;
+
+	while (atomic_load(&x->delivering) > 0) {
+		/* libfuse's workers drop a request they read once the session
+		 * has exited: its caller may hold the lock a delivery waits
+		 * for, and no request comes. After 2 s of that, abort the
+		 * connection (root: a forced unmount aborts it first), which
+		 * ends every wait; the unmount below clears the rest. */
+		if (idle == 20) {
+			wlog(WLOG_WARN, "stopping: a kernel invalidation waits for a request "
+			     "nobody answers; aborting the connection of %s", x->p->mountpoint);
+			worm_discard(umount2(x->p->mountpoint, MNT_FORCE) ? -errno : 0);
+		}
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 100) <= 0 || !(pfd.revents & POLLIN)) {
+			if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				/* aborted or unmounted: the kernel ends the
+				 * waits itself */
+				nanosleep(&(struct timespec){ 0, 10 * 1000000L }, NULL);
+			} else {
+				idle++;
+			}
+			continue;
+		}
+		/* libfuse drops what it reads once the session has exited */
+		fuse_session_reset(x->se);
+		int k = fuse_session_receive_buf(x->se, &buf);
+		if (k > 0) {
+			idle = 0;
+			fuse_session_process_buf(x->se, &buf);
+		}
+		else if (k < 0 && k != -EINTR && k != -EAGAIN)
+			nanosleep(&(struct timespec){ 0, 10 * 1000000L }, NULL);
+	}
+	free(buf.mem);
+	fuse_session_exit(x->se);
 }
 
 /* The session's device I/O, plain read and writev, except that the INIT
@@ -923,7 +986,7 @@ static char *escape_opt_value(const char *s)
 int fs_run(ns *n, const struct fs_params *p)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fs_ctx x = { n, p, NULL, 0, 0, 0, 0, 0, 0 };
+	struct fs_ctx x = { n, p, NULL, 0, 0, 0, 0, 0, 0, 0, 0 };
 	struct fuse_loop_config *lc = NULL;
 	pthread_t tick;
 	char *opts = NULL, *fsname = escape_opt_value(p->fsname);
@@ -982,6 +1045,9 @@ int fs_run(ns *n, const struct fs_params *p)
 	}
 	rc = rc ? 1 : 0;
 out:
+	atomic_store(&x.closing, 1);
+	if (mounted)
+		serve_while_delivering(&x);
 	atomic_store(&x.stop, 1);
 	if (ticking)
 		pthread_join(tick, NULL);
