@@ -134,7 +134,10 @@ def main():
                 rd.ack = time.monotonic()
                 break
             except OSError as e:
-                if e.errno == errno.ENOENT:     # deleted or replaced: the next one
+                # deleted or replaced: the next one. ESTALE: the kernel walked
+                # the path again (the daemon's answer for a gone inode) and
+                # the key was replaced once more meanwhile (README, S3)
+                if e.errno in (errno.ENOENT, errno.ESTALE):
                     if fd >= 0:
                         os.close(fd)
                     fd = -1
